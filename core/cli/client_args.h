@@ -1,0 +1,105 @@
+/* Pagoda — command line parsing for the `pagoda` executable (pure functions:
+ * no I/O, no network), shared by main.c (routing) and the API client.
+ *
+ * Thread rules: every function is reentrant; nothing here keeps global state.
+ */
+#ifndef PAGODA_CLI_CLIENT_ARGS_H
+#define PAGODA_CLI_CLIENT_ARGS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* The API address used when neither --addr nor PAGODA_ADDR is given. */
+#define PGD_CLI_DEFAULT_ADDR "http://127.0.0.1:7080"
+
+/* What main() does with a command line. */
+typedef enum {
+  PGD_CLI_ROUTE_USAGE_ERROR = 0, /* no command, or misplaced global option: usage on stderr, exit 2 */
+  PGD_CLI_ROUTE_UNKNOWN,         /* unknown command word: message + usage on stderr, exit 2 */
+  PGD_CLI_ROUTE_VERSION,         /* `pagoda --version` / `-V` / `version` */
+  PGD_CLI_ROUTE_HELP,            /* `pagoda --help` / `-h` / `help [CMD]` */
+  PGD_CLI_ROUTE_CMD_HELP,        /* `pagoda dev|master|worker --help` (daemon usage) */
+  PGD_CLI_ROUTE_DAEMON,          /* hand argv to pgd_daemon_main() */
+  PGD_CLI_ROUTE_CLIENT           /* hand argv to pgd_client_main() */
+} pgd_cli_route_t;
+
+/* Decides how `argv` (main()'s argv) is handled. Leading client options
+ * (`--addr URL`, `--addr=URL`) are skipped to find the command word.
+ * On return *cmd_index (may be NULL) is the index in argv of the command word
+ * (for HELP: of the topic after `help`, or 0 when none; 0 when there is no
+ * command). argv is borrowed for the call. */
+pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index);
+
+/* The client commands. */
+typedef enum {
+  PGD_CLI_CMD_NONE = 0,
+  PGD_CLI_JOB_CREATE,
+  PGD_CLI_JOB_LIST,
+  PGD_CLI_JOB_SHOW,
+  PGD_CLI_JOB_RUN,
+  PGD_CLI_JOB_DELETE,
+  PGD_CLI_EXEC_LIST,
+  PGD_CLI_EXEC_SHOW,
+  PGD_CLI_EXEC_LOGS,
+  PGD_CLI_EXEC_KILL,
+  PGD_CLI_WORKER_LIST,
+  PGD_CLI_WORKER_SHOW,
+  PGD_CLI_WORKER_DRAIN,
+  PGD_CLI_WORKER_UNDRAIN,
+  PGD_CLI_PLUGIN_LIST
+} pgd_cli_cmd_t;
+
+/* A parsed client command line. Strings are borrowed from argv (or from the
+ * env_addr string given to the parser), `params` is owned by the structure
+ * and released by pgd_cli_args_free(). */
+typedef struct {
+  pgd_cli_cmd_t cmd;
+  const char *group;        /* "job", "exec", "worker", "plugin" */
+  const char *addr;         /* API base URL, never NULL after a successful parse */
+  int help;                 /* --help / -h was given: print usage, do nothing */
+  int json;                 /* --json (list commands) */
+  const char *arg;          /* FILE (job create), NAME (job show/run/delete), ID */
+  long long id;             /* exec show/logs/kill: the parsed execution id */
+  const char *job_filter;   /* exec list --job */
+  const char *state_filter; /* exec list --state */
+  long limit;               /* exec list --limit, -1 when absent */
+  int follow;               /* exec logs -f/--follow */
+  int wait;                 /* job run --wait */
+  cJSON *params;            /* job run: the {"params": ...} object (owned), else NULL */
+} pgd_cli_args_t;
+
+/* Parses a client command line. `argv` is main()'s argv (argv[0] the program
+ * name); `env_addr` is the value of PAGODA_ADDR or NULL. `--addr URL` may
+ * appear anywhere among the options (before a `--`). On success returns 0 and
+ * fills *out (free it with pgd_cli_args_free()). On a usage error returns
+ * -EINVAL and writes a one-line message into err (never NULL-terminated
+ * beyond errlen); *out is left empty (nothing to free, but freeing is safe).
+ * -ENOMEM when allocation fails. When --help is given the parse succeeds with
+ * out->help set even if other arguments are missing. argv and env_addr are
+ * borrowed and must outlive *out. */
+int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
+                       pgd_cli_args_t *out, char *err, size_t errlen);
+
+/* Releases what *args owns and empties it. Safe on an emptied structure. */
+void pgd_cli_args_free(pgd_cli_args_t *args);
+
+/* Parses `KEY=VALUE` (KEY non-empty) into obj as a string member, replacing
+ * any previous KEY. obj is borrowed. Returns 0, -EINVAL (no '=' or empty key)
+ * or -ENOMEM. */
+int pgd_cli_param_set(cJSON *obj, const char *kv);
+
+/* Parses a decimal id in [1, 2^53]. Returns 0 and sets *out, or -EINVAL. */
+int pgd_cli_parse_id(const char *s, long long *out);
+
+/* Percent-encodes `s` (RFC 3986: keeps A-Z a-z 0-9 - . _ ~) for a URL path
+ * segment or a query value. Returns a string owned by the caller (free()),
+ * or NULL on allocation failure. s is borrowed. */
+char *pgd_cli_url_escape(const char *s);
+
+/* Joins the base address and an API path ("/api/v1/..."), dropping trailing
+ * slashes of base. Returns a string owned by the caller, or NULL on
+ * allocation failure. */
+char *pgd_cli_url_join(const char *base, const char *path);
+
+#endif
