@@ -73,8 +73,9 @@ typedef struct {
  * name); `env_addr` is the value of PAGODA_ADDR or NULL. `--addr URL` may
  * appear anywhere among the options (before a `--`). On success returns 0 and
  * fills *out (free it with pgd_cli_args_free()). On a usage error returns
- * -EINVAL and writes a one-line message into err (never NULL-terminated
- * beyond errlen); *out is left empty (nothing to free, but freeing is safe).
+ * -EINVAL and writes a one-line message into err (truncated to errlen);
+ * *out is left empty (nothing to free, freeing is safe) except out->group,
+ * set when the command group was recognised (to print that group's usage).
  * -ENOMEM when allocation fails. When --help is given the parse succeeds with
  * out->help set even if other arguments are missing. argv and env_addr are
  * borrowed and must outlive *out. */
@@ -96,6 +97,12 @@ int pgd_cli_parse_id(const char *s, long long *out);
  * segment or a query value. Returns a string owned by the caller (free()),
  * or NULL on allocation failure. s is borrowed. */
 char *pgd_cli_url_escape(const char *s);
+
+/* Builds the path and query of `exec list` from args->job_filter,
+ * state_filter and limit: "/api/v1/executions[?job=J][&state=S][&limit=N]",
+ * values percent-encoded. Returns a string owned by the caller (free()), or
+ * NULL on allocation failure. args is borrowed. */
+char *pgd_cli_exec_list_path(const pgd_cli_args_t *args);
 
 /* Joins the base address and an API path ("/api/v1/..."), dropping trailing
  * slashes of base. Returns a string owned by the caller, or NULL on

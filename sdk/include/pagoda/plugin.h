@@ -108,11 +108,25 @@ extern "C" {
  * pagoda_plugin_descriptor_t with static storage):
  *   PAGODA_PLUGIN_DECLARE(shell_descriptor)
  */
-#define PAGODA_PLUGIN_DECLARE(desc)                                             \
-  PAGODA_PLUGIN_EXPORT const pagoda_plugin_descriptor_t *pagoda_plugin_entry(void); \
-  PAGODA_PLUGIN_EXPORT const pagoda_plugin_descriptor_t *pagoda_plugin_entry(void) { \
-    return &(desc);                                                             \
+#ifdef __cplusplus
+#define PAGODA_PLUGIN_EXTERN_C extern "C"
+#else
+#define PAGODA_PLUGIN_EXTERN_C
+#endif
+#define PAGODA_PLUGIN_DECLARE(desc)                                                   \
+  PAGODA_PLUGIN_EXTERN_C PAGODA_PLUGIN_EXPORT const pagoda_plugin_descriptor_t *      \
+  pagoda_plugin_entry(void);                                                          \
+  PAGODA_PLUGIN_EXTERN_C PAGODA_PLUGIN_EXPORT const pagoda_plugin_descriptor_t *      \
+  pagoda_plugin_entry(void) {                                                         \
+    return &(desc);                                                                   \
   }
+
+/* printf format checking for the variadic host services. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PAGODA_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
+#else
+#define PAGODA_PRINTF(fmt_idx, arg_idx)
+#endif
 
 /* ---- error codes (since 1.0; the values equal Linux -errno) --------------- */
 
@@ -171,8 +185,7 @@ typedef struct pagoda_host {
 
   /* Writes one line to the daemon's log, tagged with "plugin". `fmt` and the
    * arguments are borrowed for the call. Any thread. */
-  void (*log)(pagoda_log_level_t level, const char *fmt, ...)
-      __attribute__((format(printf, 2, 3)));
+  void (*log)(pagoda_log_level_t level, const char *fmt, ...) PAGODA_PRINTF(2, 3);
 
   /* Memory. alloc returns NULL on failure; the block is owned by the caller
    * and released with free. strdup copies `s` (borrowed for the call) into a
@@ -184,8 +197,7 @@ typedef struct pagoda_host {
 
   /* Sets the message of `err` (printf-style); the text is copied by the host
    * (truncated if very long). The last call wins. err == NULL is ignored. */
-  void (*error_set)(pagoda_error_t *err, const char *fmt, ...)
-      __attribute__((format(printf, 2, 3)));
+  void (*error_set)(pagoda_error_t *err, const char *fmt, ...) PAGODA_PRINTF(2, 3);
 
   /* JSON read access. Every pointer returned is borrowed: valid as long as
    * the value it came from (that is, for the current call). Every function

@@ -1,0 +1,440 @@
+/* Pagoda — the API client commands of the `pagoda` CLI (see client.h). */
+#include "cli/client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/client_table.h"
+#include "cli/client_usage.h"
+#include "cli/http_client.h"
+
+#define REQUEST_TIMEOUT_MS 30000L
+#define WAIT_POLL_NS 100000000L /* 100 ms */
+#define MAX_JOB_FILE (16u * 1024u * 1024u)
+
+typedef struct {
+  const pgd_cli_args_t *a;
+  FILE *out;
+  FILE *err;
+} ctx_t;
+
+/* Sends a request to the API. Returns 0 with *resp filled for a 2xx answer;
+ * otherwise prints the problem on ctx->err, frees *resp and returns
+ * PGD_CLI_EXIT_FAIL. */
+static int call(ctx_t *c, const char *method, const char *path, const char *body, size_t body_len,
+                pgd_http_chunk_cb on_chunk, void *ud, long timeout_ms, pgd_http_response_t *resp) {
+  char errbuf[512];
+  char *url = pgd_cli_url_join(c->a->addr, path);
+  if (!url) {
+    fprintf(c->err, "pagoda: out of memory\n");
+    memset(resp, 0, sizeof(*resp));
+    return PGD_CLI_EXIT_FAIL;
+  }
+  int rc = pgd_http_request(method, url, body, body_len, on_chunk, ud, timeout_ms, resp, errbuf,
+                            sizeof(errbuf));
+  free(url);
+  if (rc == -ECANCELED) {
+    /* The chunk callback already said why. */
+  } else if (rc == -EIO && resp->status != 0) {
+    fprintf(c->err, "pagoda: lost the connection to the Pagoda API at %s: %s\n", c->a->addr,
+            errbuf);
+  } else if (rc != 0) {
+    fprintf(c->err, "pagoda: cannot reach the Pagoda API at %s: %s\n", c->a->addr, errbuf);
+  } else if (resp->status < 200 || resp->status >= 300) {
+    char msg[1024];
+    pgd_cli_error_message(resp->body, resp->len, msg, sizeof(msg));
+    fprintf(c->err, "pagoda: %s (HTTP %ld)\n", msg, resp->status);
+    rc = -EPROTO;
+  }
+  if (rc != 0) {
+    pgd_http_response_free(resp);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  return 0;
+}
+
+static int get(ctx_t *c, const char *path, pgd_http_response_t *resp) {
+  return call(c, "GET", path, NULL, 0, NULL, NULL, REQUEST_TIMEOUT_MS, resp);
+}
+
+/* Parses a response body as JSON; prints a message and returns NULL when it
+ * is not. The result is owned by the caller. */
+static cJSON *parse_body(ctx_t *c, const pgd_http_response_t *resp) {
+  cJSON *j = resp->body ? cJSON_ParseWithLength(resp->body, resp->len) : NULL;
+  if (!j) fprintf(c->err, "pagoda: the API answered with something that is not JSON\n");
+  return j;
+}
+
+/* Builds "fmt" with one escaped path segment, e.g. "/api/v1/jobs/%s". */
+static char *path_with(const char *fmt, const char *segment, const char *suffix) {
+  char *esc = pgd_cli_url_escape(segment);
+  if (!esc) return NULL;
+  char *p = NULL;
+  if (asprintf(&p, fmt, esc, suffix ? suffix : "") < 0) p = NULL;
+  free(esc);
+  return p;
+}
+
+static int print_raw(ctx_t *c, const pgd_http_response_t *resp) {
+  if (resp->len > 0) fwrite(resp->body, 1, resp->len, c->out);
+  if (resp->len == 0 || resp->body[resp->len - 1] != '\n') fputc('\n', c->out);
+  return fflush(c->out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+}
+
+static int print_pretty(ctx_t *c, const pgd_http_response_t *resp) {
+  cJSON *j = resp->body ? cJSON_ParseWithLength(resp->body, resp->len) : NULL;
+  if (!j) return print_raw(c, resp);
+  char *s = cJSON_Print(j);
+  cJSON_Delete(j);
+  if (!s) {
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  fprintf(c->out, "%s\n", s);
+  cJSON_free(s);
+  return PGD_CLI_EXIT_OK;
+}
+
+/* GET path; print pretty JSON. */
+static int show(ctx_t *c, const char *path) {
+  if (!path) {
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = get(c, path, &resp);
+  if (rc == 0) rc = print_pretty(c, &resp);
+  pgd_http_response_free(&resp);
+  return rc;
+}
+
+/* GET path; print a table with `printer`, or the raw JSON with --json. */
+static int list(ctx_t *c, const char *path, int (*printer)(const cJSON *, FILE *)) {
+  if (!path) {
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = get(c, path, &resp);
+  if (rc != 0) return rc;
+  if (c->a->json) {
+    rc = print_raw(c, &resp);
+  } else {
+    cJSON *j = parse_body(c, &resp);
+    if (!j) {
+      rc = PGD_CLI_EXIT_FAIL;
+    } else {
+      int pr = printer(j, c->out);
+      if (pr == -EPROTO)
+        fprintf(c->err, "pagoda: the API's answer does not hold the expected list\n");
+      else if (pr != 0)
+        fprintf(c->err, "pagoda: cannot print the list: %s\n", strerror(-pr));
+      rc = pr == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+      cJSON_Delete(j);
+    }
+  }
+  pgd_http_response_free(&resp);
+  return rc;
+}
+
+/* POST (or DELETE) path with no body; prints `done` (a format with one %s,
+ * the argument) on success. */
+static int action(ctx_t *c, const char *method, char *path, const char *done) {
+  if (!path) {
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = call(c, method, path, NULL, 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  free(path);
+  if (rc == 0) fprintf(c->out, done, c->a->arg);
+  pgd_http_response_free(&resp);
+  return rc;
+}
+
+/* ---- job create ------------------------------------------------------- */
+
+static char *read_all(FILE *f, size_t *len_out) {
+  size_t cap = 8192, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) return NULL;
+  for (;;) {
+    if (len + 1 >= cap) {
+      if (cap >= MAX_JOB_FILE) {
+        free(buf);
+        errno = EFBIG;
+        return NULL;
+      }
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        errno = ENOMEM;
+        return NULL;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t n = fread(buf + len, 1, cap - len - 1, f);
+    len += n;
+    if (n == 0) {
+      if (ferror(f)) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+      }
+      break;
+    }
+  }
+  buf[len] = '\0';
+  *len_out = len;
+  return buf;
+}
+
+static const char *json_name(const cJSON *j) {
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "name");
+  if (!cJSON_IsString(n)) {
+    const cJSON *job = cJSON_GetObjectItemCaseSensitive(j, "job");
+    n = cJSON_IsObject(job) ? cJSON_GetObjectItemCaseSensitive(job, "name") : NULL;
+  }
+  return (cJSON_IsString(n) && n->valuestring && n->valuestring[0]) ? n->valuestring : NULL;
+}
+
+static int job_create(ctx_t *c) {
+  const char *file = c->a->arg;
+  int is_stdin = strcmp(file, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(file, "rb");
+  if (!f) {
+    fprintf(c->err, "pagoda: cannot open %s: %s\n", file, strerror(errno));
+    return PGD_CLI_EXIT_FAIL;
+  }
+  size_t len = 0;
+  char *text = read_all(f, &len);
+  int saved = errno;
+  if (!is_stdin) fclose(f);
+  if (!text) {
+    fprintf(c->err, "pagoda: cannot read %s: %s\n", is_stdin ? "standard input" : file,
+            strerror(saved));
+    return PGD_CLI_EXIT_FAIL;
+  }
+  cJSON *def = cJSON_ParseWithLength(text, len);
+  if (!cJSON_IsObject(def)) {
+    fprintf(c->err, "pagoda: %s: not a JSON object\n", is_stdin ? "standard input" : file);
+    cJSON_Delete(def);
+    free(text);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = call(c, "POST", "/api/v1/jobs", text, len, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  free(text);
+  if (rc == 0) {
+    cJSON *r = resp.body ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
+    const char *name = json_name(r);
+    if (!name) name = json_name(def);
+    fprintf(c->out, "job %s %s\n", name ? name : "(unnamed)",
+            resp.status == 201 ? "created" : "replaced");
+    cJSON_Delete(r);
+  }
+  cJSON_Delete(def);
+  pgd_http_response_free(&resp);
+  return rc;
+}
+
+/* ---- job run ------------------------------------------------------------ */
+
+static int json_id(const cJSON *v, long long *out) {
+  if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 9007199254740992.0) {
+    *out = (long long)v->valuedouble;
+    return 0;
+  }
+  if (cJSON_IsString(v)) return pgd_cli_parse_id(v->valuestring, out);
+  return -EINVAL;
+}
+
+static const char *exec_state(const cJSON *e) {
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "state");
+  if (!cJSON_IsString(s)) {
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(e, "execution");
+    s = cJSON_IsObject(inner) ? cJSON_GetObjectItemCaseSensitive(inner, "state") : NULL;
+  }
+  return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+static int wait_for(ctx_t *c, long long id) {
+  char path[64];
+  snprintf(path, sizeof(path), "/api/v1/executions/%lld", id);
+  for (;;) {
+    pgd_http_response_t resp;
+    int rc = get(c, path, &resp);
+    if (rc != 0) return rc;
+    cJSON *e = parse_body(c, &resp);
+    pgd_http_response_free(&resp);
+    if (!e) return PGD_CLI_EXIT_FAIL;
+    const char *state = exec_state(e);
+    if (pgd_cli_state_is_final(state)) {
+      int ok = strcmp(state, "succeeded") == 0;
+      fprintf(c->out, "%s\n", state);
+      fflush(c->out);
+      cJSON_Delete(e);
+      return ok ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+    }
+    cJSON_Delete(e);
+    struct timespec ts = {0, WAIT_POLL_NS};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+  }
+}
+
+static int job_run(ctx_t *c) {
+  cJSON *body = cJSON_CreateObject();
+  cJSON *params = c->a->params ? cJSON_Duplicate(c->a->params, 1) : cJSON_CreateObject();
+  char *text = NULL;
+  if (body && params && cJSON_AddItemToObject(body, "params", params)) {
+    params = NULL;
+    text = cJSON_PrintUnformatted(body);
+  }
+  cJSON_Delete(params);
+  cJSON_Delete(body);
+  char *path = path_with("/api/v1/jobs/%s/run%s", c->a->arg, NULL);
+  if (!text || !path) {
+    cJSON_free(text);
+    free(path);
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = call(c, "POST", path, text, strlen(text), NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  cJSON_free(text);
+  free(path);
+  if (rc != 0) return rc;
+  cJSON *r = parse_body(c, &resp);
+  pgd_http_response_free(&resp);
+  long long id = 0;
+  if (!r || json_id(cJSON_GetObjectItemCaseSensitive(r, "execution_id"), &id) != 0) {
+    if (r) fprintf(c->err, "pagoda: the API's answer has no execution_id\n");
+    cJSON_Delete(r);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  cJSON_Delete(r);
+  fprintf(c->out, "%lld\n", id);
+  fflush(c->out);
+  if (!c->a->wait) return PGD_CLI_EXIT_OK;
+  return wait_for(c, id);
+}
+
+/* ---- exec ------------------------------------------------------------------ */
+
+typedef struct {
+  FILE *out;
+  FILE *err;
+} log_sink_t;
+
+static int log_chunk(const char *data, size_t len, void *ud) {
+  log_sink_t *s = ud;
+  if (fwrite(data, 1, len, s->out) != len || fflush(s->out) != 0) {
+    fprintf(s->err, "pagoda: cannot write the log: %s\n", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static int exec_logs(ctx_t *c) {
+  char path[96];
+  snprintf(path, sizeof(path), "/api/v1/executions/%lld/log%s", c->a->id,
+           c->a->follow ? "?follow=1" : "");
+  log_sink_t sink = {c->out, c->err};
+  pgd_http_response_t resp;
+  int rc = call(c, "GET", path, NULL, 0, log_chunk, &sink, 0, &resp);
+  pgd_http_response_free(&resp);
+  fflush(c->out);
+  return rc;
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
+  if (!a || !out || !errout) return PGD_CLI_EXIT_USAGE;
+  ctx_t c = {a, out, errout};
+  char idpath[96];
+  switch (a->cmd) {
+    case PGD_CLI_JOB_CREATE:
+      return job_create(&c);
+    case PGD_CLI_JOB_LIST:
+      return list(&c, "/api/v1/jobs", pgd_cli_print_jobs);
+    case PGD_CLI_JOB_SHOW: {
+      char *p = path_with("/api/v1/jobs/%s%s", a->arg, NULL);
+      int rc = show(&c, p);
+      free(p);
+      return rc;
+    }
+    case PGD_CLI_JOB_RUN:
+      return job_run(&c);
+    case PGD_CLI_JOB_DELETE:
+      return action(&c, "DELETE", path_with("/api/v1/jobs/%s%s", a->arg, NULL),
+                    "job %s deleted\n");
+    case PGD_CLI_EXEC_LIST: {
+      char *p = pgd_cli_exec_list_path(a);
+      int rc = list(&c, p, pgd_cli_print_executions);
+      free(p);
+      return rc;
+    }
+    case PGD_CLI_EXEC_SHOW:
+      snprintf(idpath, sizeof(idpath), "/api/v1/executions/%lld", a->id);
+      return show(&c, idpath);
+    case PGD_CLI_EXEC_LOGS:
+      return exec_logs(&c);
+    case PGD_CLI_EXEC_KILL:
+      return action(&c, "POST", path_with("/api/v1/executions/%s%s", a->arg, "/kill"),
+                    "kill requested for execution %s\n");
+    case PGD_CLI_WORKER_LIST:
+      return list(&c, "/api/v1/workers", pgd_cli_print_workers);
+    case PGD_CLI_WORKER_SHOW: {
+      char *p = path_with("/api/v1/workers/%s%s", a->arg, NULL);
+      int rc = show(&c, p);
+      free(p);
+      return rc;
+    }
+    case PGD_CLI_WORKER_DRAIN:
+      return action(&c, "POST", path_with("/api/v1/workers/%s%s", a->arg, "/drain"),
+                    "worker %s draining\n");
+    case PGD_CLI_WORKER_UNDRAIN:
+      return action(&c, "POST", path_with("/api/v1/workers/%s%s", a->arg, "/undrain"),
+                    "worker %s undrained\n");
+    case PGD_CLI_PLUGIN_LIST:
+      return list(&c, "/api/v1/plugins", pgd_cli_print_plugins);
+    case PGD_CLI_CMD_NONE:
+      break;
+  }
+  return PGD_CLI_EXIT_USAGE;
+}
+
+int pgd_client_main(int argc, char **argv) {
+  pgd_cli_args_t a;
+  char err[512];
+  int rc = pgd_cli_args_parse(argc, argv, getenv("PAGODA_ADDR"), &a, err, sizeof(err));
+  if (rc == -ENOMEM) {
+    fprintf(stderr, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  if (rc != 0) {
+    fprintf(stderr, "pagoda: %s\n\n", err);
+    pgd_cli_usage(stderr, a.group);
+    return PGD_CLI_EXIT_USAGE;
+  }
+  if (a.help) {
+    pgd_cli_usage(stdout, a.group);
+    pgd_cli_args_free(&a);
+    return PGD_CLI_EXIT_OK;
+  }
+  if (pgd_http_global_init() != 0) {
+    fprintf(stderr, "pagoda: cannot initialise libcurl\n");
+    pgd_cli_args_free(&a);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  rc = pgd_client_run(&a, stdout, stderr);
+  pgd_http_global_cleanup();
+  pgd_cli_args_free(&a);
+  if (fflush(stdout) != 0 && rc == PGD_CLI_EXIT_OK) rc = PGD_CLI_EXIT_FAIL;
+  return rc;
+}

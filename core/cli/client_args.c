@@ -1,0 +1,473 @@
+/* Pagoda — command line parsing for the `pagoda` executable (see client_args.h). */
+#include "cli/client_args.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_help(const char *s) {
+  return s && (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0);
+}
+
+static int is_worker_client_sub(const char *s) {
+  return s && (strcmp(s, "list") == 0 || strcmp(s, "show") == 0 || strcmp(s, "drain") == 0 ||
+               strcmp(s, "undrain") == 0);
+}
+
+pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index) {
+  int i = 1;
+  if (cmd_index) *cmd_index = 0;
+  if (argc < 1 || !argv) return PGD_CLI_ROUTE_USAGE_ERROR;
+  while (i < argc && argv[i]) {
+    if (strcmp(argv[i], "--addr") == 0) {
+      if (i + 1 >= argc) return PGD_CLI_ROUTE_USAGE_ERROR;
+      i += 2;
+    } else if (strncmp(argv[i], "--addr=", 7) == 0) {
+      i += 1;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc || !argv[i]) return PGD_CLI_ROUTE_USAGE_ERROR;
+  const char *w = argv[i];
+  const char *next = (i + 1 < argc) ? argv[i + 1] : NULL;
+  if (cmd_index) *cmd_index = i;
+  if (strcmp(w, "--version") == 0 || strcmp(w, "-V") == 0 || strcmp(w, "version") == 0)
+    return PGD_CLI_ROUTE_VERSION;
+  if (is_help(w) || strcmp(w, "help") == 0) {
+    if (cmd_index) *cmd_index = next ? i + 1 : 0;
+    return PGD_CLI_ROUTE_HELP;
+  }
+  if (strcmp(w, "job") == 0 || strcmp(w, "exec") == 0 || strcmp(w, "plugin") == 0)
+    return PGD_CLI_ROUTE_CLIENT;
+  if (strcmp(w, "worker") == 0 && is_worker_client_sub(next)) return PGD_CLI_ROUTE_CLIENT;
+  if (strcmp(w, "dev") == 0 || strcmp(w, "master") == 0 || strcmp(w, "worker") == 0) {
+    if (i != 1) return PGD_CLI_ROUTE_USAGE_ERROR; /* --addr before a daemon */
+    if (is_help(next)) return PGD_CLI_ROUTE_CMD_HELP;
+    return PGD_CLI_ROUTE_DAEMON;
+  }
+  return PGD_CLI_ROUTE_UNKNOWN;
+}
+
+/* ---- client parser ---------------------------------------------------- */
+
+enum {
+  OPT_JSON = 1 << 0,
+  OPT_JOB = 1 << 1,
+  OPT_STATE = 1 << 2,
+  OPT_LIMIT = 1 << 3,
+  OPT_FOLLOW = 1 << 4,
+  OPT_WAIT = 1 << 5,
+  OPT_PARAM = 1 << 6,
+};
+
+typedef struct {
+  const char *group;
+  const char *sub;
+  pgd_cli_cmd_t cmd;
+  int nargs;   /* positional arguments after the subcommand */
+  unsigned opts;
+  const char *arg_name;
+} cmd_spec_t;
+
+static const cmd_spec_t k_cmds[] = {
+    {"job", "create", PGD_CLI_JOB_CREATE, 1, 0, "FILE"},
+    {"job", "list", PGD_CLI_JOB_LIST, 0, OPT_JSON, NULL},
+    {"job", "show", PGD_CLI_JOB_SHOW, 1, 0, "NAME"},
+    {"job", "run", PGD_CLI_JOB_RUN, 1, OPT_WAIT | OPT_PARAM, "NAME"},
+    {"job", "delete", PGD_CLI_JOB_DELETE, 1, 0, "NAME"},
+    {"exec", "list", PGD_CLI_EXEC_LIST, 0, OPT_JSON | OPT_JOB | OPT_STATE | OPT_LIMIT, NULL},
+    {"exec", "show", PGD_CLI_EXEC_SHOW, 1, 0, "ID"},
+    {"exec", "logs", PGD_CLI_EXEC_LOGS, 1, OPT_FOLLOW, "ID"},
+    {"exec", "kill", PGD_CLI_EXEC_KILL, 1, 0, "ID"},
+    {"worker", "list", PGD_CLI_WORKER_LIST, 0, OPT_JSON, NULL},
+    {"worker", "show", PGD_CLI_WORKER_SHOW, 1, 0, "ID"},
+    {"worker", "drain", PGD_CLI_WORKER_DRAIN, 1, 0, "ID"},
+    {"worker", "undrain", PGD_CLI_WORKER_UNDRAIN, 1, 0, "ID"},
+    {"plugin", "list", PGD_CLI_PLUGIN_LIST, 0, OPT_JSON, NULL},
+};
+
+static const char *k_groups[] = {"job", "exec", "worker", "plugin"};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || errlen == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+int pgd_cli_param_set(cJSON *obj, const char *kv) {
+  if (!obj || !kv) return -EINVAL;
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv) return -EINVAL;
+  size_t klen = (size_t)(eq - kv);
+  char *key = malloc(klen + 1);
+  if (!key) return -ENOMEM;
+  memcpy(key, kv, klen);
+  key[klen] = '\0';
+  cJSON *val = cJSON_CreateString(eq + 1);
+  if (!val) {
+    free(key);
+    return -ENOMEM;
+  }
+  int rc = 0;
+  if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val)) {
+      cJSON_Delete(val);
+      rc = -ENOMEM;
+    }
+  } else if (!cJSON_AddItemToObject(obj, key, val)) {
+    cJSON_Delete(val);
+    rc = -ENOMEM;
+  }
+  free(key);
+  return rc;
+}
+
+/* Merges the members of `src` (an object) into `dst`, later values winning. */
+static int merge_params(cJSON *dst, const cJSON *src) {
+  const cJSON *it;
+  cJSON_ArrayForEach(it, src) {
+    if (!it->string) continue;
+    cJSON *dup = cJSON_Duplicate(it, 1);
+    if (!dup) return -ENOMEM;
+    cJSON_DeleteItemFromObjectCaseSensitive(dst, it->string);
+    if (!cJSON_AddItemToObject(dst, it->string, dup)) {
+      cJSON_Delete(dup);
+      return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+int pgd_cli_parse_id(const char *s, long long *out) {
+  if (!s || !*s || !out) return -EINVAL;
+  long long v = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9') return -EINVAL;
+    if (v > (9007199254740992LL - (*p - '0')) / 10) return -EINVAL;
+    v = v * 10 + (*p - '0');
+  }
+  if (v < 1) return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+static int parse_limit(const char *s, long *out) {
+  long long v;
+  if (pgd_cli_parse_id(s, &v) != 0 || v > 1000000000LL) return -EINVAL;
+  *out = (long)v;
+  return 0;
+}
+
+/* Returns the value of an option that takes one: "--opt=V" or "--opt V".
+ * *i is advanced past a separate value. NULL when the value is missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  *matched = 0;
+  if (strncmp(a, name, n) != 0) return NULL;
+  if (a[n] == '=') {
+    *matched = 1;
+    return a + n + 1;
+  }
+  if (a[n] != '\0') return NULL;
+  *matched = 1;
+  if (*i + 1 >= argc || !argv[*i + 1]) return NULL;
+  (*i)++;
+  return argv[*i];
+}
+
+void pgd_cli_args_free(pgd_cli_args_t *args) {
+  if (!args) return;
+  cJSON_Delete(args->params);
+  memset(args, 0, sizeof(*args));
+  args->limit = -1;
+}
+
+#define MAX_POS 8
+
+int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
+                       pgd_cli_args_t *out, char *err, size_t errlen) {
+  if (!out) return -EINVAL;
+  memset(out, 0, sizeof(*out));
+  out->limit = -1;
+  if (err && errlen) err[0] = '\0';
+  if (argc < 1 || !argv) {
+    set_err(err, errlen, "no command given");
+    return -EINVAL;
+  }
+
+  const char *pos[MAX_POS];
+  int npos = 0;
+  unsigned seen = 0;
+  int rc = -EINVAL;
+  const char *addr = NULL;
+  cJSON *params = cJSON_CreateObject();
+  if (!params) {
+    set_err(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+
+  /* --help anywhere (before "--") wins over any other problem. */
+  for (int i = 1; i < argc && argv[i] && strcmp(argv[i], "--") != 0; i++)
+    if (is_help(argv[i])) out->help = 1;
+
+  int dashdash = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!a) break;
+    if (dashdash || a[0] != '-' || strcmp(a, "-") == 0) {
+      if (npos >= MAX_POS) {
+        set_err(err, errlen, "too many arguments");
+        goto fail;
+      }
+      pos[npos++] = a;
+      continue;
+    }
+    if (strcmp(a, "--") == 0) {
+      dashdash = 1;
+      continue;
+    }
+    if (is_help(a)) {
+      out->help = 1;
+      continue;
+    }
+    if (strcmp(a, "--json") == 0) {
+      seen |= OPT_JSON;
+      out->json = 1;
+      continue;
+    }
+    if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+      seen |= OPT_FOLLOW;
+      out->follow = 1;
+      continue;
+    }
+    if (strcmp(a, "--wait") == 0) {
+      seen |= OPT_WAIT;
+      out->wait = 1;
+      continue;
+    }
+    int m;
+    const char *v;
+    const char *opt = a;
+    if ((v = opt_value(argc, argv, &i, "--addr", &m)), m) {
+      if (!v || !*v) goto missing;
+      addr = v;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--job", &m)), m) {
+      if (!v || !*v) goto missing;
+      seen |= OPT_JOB;
+      out->job_filter = v;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--state", &m)), m) {
+      if (!v || !*v) goto missing;
+      seen |= OPT_STATE;
+      out->state_filter = v;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--limit", &m)), m) {
+      if (!v) goto missing;
+      seen |= OPT_LIMIT;
+      if (parse_limit(v, &out->limit) != 0) {
+        set_err(err, errlen, "--limit wants a positive integer, not '%s'", v);
+        goto fail;
+      }
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--params-json", &m)), m) {
+      if (!v) goto missing;
+      seen |= OPT_PARAM;
+      cJSON *obj = cJSON_Parse(v);
+      if (!obj || !cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        set_err(err, errlen, "--params-json wants a JSON object");
+        goto fail;
+      }
+      int mr = merge_params(params, obj);
+      cJSON_Delete(obj);
+      if (mr != 0) {
+        rc = mr;
+        set_err(err, errlen, "out of memory");
+        goto fail;
+      }
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--param", &m)), m) {
+      if (!v) goto missing;
+      seen |= OPT_PARAM;
+      int pr = pgd_cli_param_set(params, v);
+      if (pr != 0) {
+        rc = pr;
+        if (pr == -ENOMEM)
+          set_err(err, errlen, "out of memory");
+        else
+          set_err(err, errlen, "--param wants KEY=VALUE, not '%s'", v);
+        goto fail;
+      }
+      continue;
+    }
+    if (out->help) continue; /* `... --bogus --help`: still show help */
+    set_err(err, errlen, "unknown option '%s'", a);
+    goto fail;
+  missing:
+    set_err(err, errlen, "option '%s' needs a value", opt);
+    goto fail;
+  }
+
+  if (addr) out->addr = addr;
+  else if (env_addr && *env_addr) out->addr = env_addr;
+  else out->addr = PGD_CLI_DEFAULT_ADDR;
+
+  if (npos == 0) {
+    if (out->help) goto ok;
+    set_err(err, errlen, "no command given");
+    goto fail;
+  }
+  for (size_t g = 0; g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
+    if (strcmp(pos[0], k_groups[g]) == 0) out->group = k_groups[g];
+  if (!out->group) {
+    if (out->help) goto ok;
+    set_err(err, errlen, "unknown command '%s'", pos[0]);
+    goto fail;
+  }
+  if (npos < 2) {
+    if (out->help) goto ok;
+    set_err(err, errlen, "'%s' needs a subcommand", out->group);
+    goto fail;
+  }
+  const cmd_spec_t *spec = NULL;
+  for (size_t c = 0; c < sizeof(k_cmds) / sizeof(k_cmds[0]); c++)
+    if (strcmp(k_cmds[c].group, out->group) == 0 && strcmp(k_cmds[c].sub, pos[1]) == 0)
+      spec = &k_cmds[c];
+  if (!spec) {
+    if (out->help) goto ok;
+    set_err(err, errlen, "unknown command '%s %s'", out->group, pos[1]);
+    goto fail;
+  }
+  out->cmd = spec->cmd;
+  if (out->help) goto ok;
+  if (npos - 2 < spec->nargs) {
+    set_err(err, errlen, "'%s %s' needs %s", spec->group, spec->sub, spec->arg_name);
+    goto fail;
+  }
+  if (npos - 2 > spec->nargs) {
+    set_err(err, errlen, "unexpected argument '%s'", pos[2 + spec->nargs]);
+    goto fail;
+  }
+  unsigned bad = seen & ~spec->opts;
+  if (bad) {
+    static const struct { unsigned bit; const char *name; } names[] = {
+        {OPT_JSON, "--json"},   {OPT_JOB, "--job"},       {OPT_STATE, "--state"},
+        {OPT_LIMIT, "--limit"}, {OPT_FOLLOW, "--follow"}, {OPT_WAIT, "--wait"},
+        {OPT_PARAM, "--param/--params-json"}};
+    for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
+      if (bad & names[n].bit) {
+        set_err(err, errlen, "option %s does not apply to '%s %s'", names[n].name, spec->group,
+                spec->sub);
+        break;
+      }
+    goto fail;
+  }
+  if (spec->nargs == 1) out->arg = pos[2];
+  if (out->arg && !*out->arg) {
+    set_err(err, errlen, "%s must not be empty", spec->arg_name);
+    goto fail;
+  }
+  if (out->cmd == PGD_CLI_EXEC_SHOW || out->cmd == PGD_CLI_EXEC_LOGS ||
+      out->cmd == PGD_CLI_EXEC_KILL) {
+    if (pgd_cli_parse_id(out->arg, &out->id) != 0) {
+      set_err(err, errlen, "execution ID must be a positive integer, not '%s'", out->arg);
+      goto fail;
+    }
+  }
+  if (out->cmd == PGD_CLI_JOB_RUN) {
+    out->params = params;
+    params = NULL;
+  }
+ok:
+  cJSON_Delete(params);
+  return 0;
+fail:
+  cJSON_Delete(params);
+  {
+    const char *group = out->group;
+    pgd_cli_args_free(out);
+    out->group = group;
+  }
+  return rc;
+}
+
+/* ---- URLs ------------------------------------------------------------- */
+
+char *pgd_cli_url_escape(const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  if (!s) s = "";
+  size_t n = strlen(s);
+  char *o = malloc(n * 3 + 1);
+  if (!o) return NULL;
+  size_t j = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+        c == '-' || c == '.' || c == '_' || c == '~') {
+      o[j++] = (char)c;
+    } else {
+      o[j++] = '%';
+      o[j++] = hex[c >> 4];
+      o[j++] = hex[c & 15];
+    }
+  }
+  o[j] = '\0';
+  return o;
+}
+
+char *pgd_cli_url_join(const char *base, const char *path) {
+  if (!base) base = "";
+  if (!path) path = "";
+  size_t bl = strlen(base);
+  while (bl > 0 && base[bl - 1] == '/') bl--;
+  size_t pl = strlen(path);
+  char *o = malloc(bl + pl + 2);
+  if (!o) return NULL;
+  memcpy(o, base, bl);
+  size_t j = bl;
+  if (pl == 0 || path[0] != '/') o[j++] = '/';
+  memcpy(o + j, path, pl);
+  o[j + pl] = '\0';
+  return o;
+}
+
+char *pgd_cli_exec_list_path(const pgd_cli_args_t *a) {
+  static const char base[] = "/api/v1/executions";
+  if (!a) return NULL;
+  char *job = a->job_filter ? pgd_cli_url_escape(a->job_filter) : NULL;
+  char *state = a->state_filter ? pgd_cli_url_escape(a->state_filter) : NULL;
+  char *p = NULL;
+  if ((a->job_filter && !job) || (a->state_filter && !state)) goto out;
+  size_t cap = sizeof(base) + (job ? strlen(job) + 6 : 0) + (state ? strlen(state) + 8 : 0) + 32;
+  p = malloc(cap);
+  if (!p) goto out;
+  size_t n = (size_t)snprintf(p, cap, "%s", base);
+  char sep = '?';
+  if (job) {
+    n += (size_t)snprintf(p + n, cap - n, "%cjob=%s", sep, job);
+    sep = '&';
+  }
+  if (state) {
+    n += (size_t)snprintf(p + n, cap - n, "%cstate=%s", sep, state);
+    sep = '&';
+  }
+  if (a->limit > 0) snprintf(p + n, cap - n, "%climit=%ld", sep, a->limit);
+out:
+  free(job);
+  free(state);
+  return p;
+}

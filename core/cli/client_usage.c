@@ -1,0 +1,94 @@
+/* Pagoda — usage text of the `pagoda` executable (see client_usage.h). */
+#include "cli/client_usage.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char k_daemons[] =
+    "Daemons:\n"
+    "  pagoda dev [OPTIONS]       master and worker in one process (SQLite, localhost)\n"
+    "  pagoda master [OPTIONS]    the scheduler and the REST API\n"
+    "  pagoda worker [OPTIONS]    an agent that runs jobs for a master\n";
+
+static const char k_job[] =
+    "Jobs:\n"
+    "  pagoda job create FILE|-                         create or replace a job from JSON\n"
+    "  pagoda job list [--json]                         list jobs\n"
+    "  pagoda job show NAME                             print a job as JSON\n"
+    "  pagoda job run NAME [--param KEY=VALUE]... [--params-json JSON] [--wait]\n"
+    "                                                   run a job now; print the execution id\n"
+    "                                                   (--wait: wait for the end, print the\n"
+    "                                                   state, exit 0 only if it succeeded)\n"
+    "  pagoda job delete NAME                           delete a job\n";
+
+static const char k_exec[] =
+    "Executions:\n"
+    "  pagoda exec list [--job J] [--state S] [--limit N] [--json]\n"
+    "                                                   list executions\n"
+    "  pagoda exec show ID                              print an execution and its attempts\n"
+    "  pagoda exec logs ID [-f|--follow]                print the log (-f: until it ends)\n"
+    "  pagoda exec kill ID                              ask for an execution to be killed\n";
+
+static const char k_worker[] =
+    "Workers:\n"
+    "  pagoda worker list [--json]                      list workers\n"
+    "  pagoda worker show ID                            print a worker as JSON\n"
+    "  pagoda worker drain ID                           stop sending new jobs to a worker\n"
+    "  pagoda worker undrain ID                         let a drained worker take jobs again\n";
+
+static const char k_plugin[] =
+    "Plugins:\n"
+    "  pagoda plugin list [--json]                      list job type plugins (and refusals)\n";
+
+static const char k_client_opts[] =
+    "Client options (before the command or among its options):\n"
+    "  --addr URL     the Pagoda API (default: $PAGODA_ADDR, else http://127.0.0.1:7080)\n"
+    "  --json         list commands: print the server's JSON instead of a table\n"
+    "  -h, --help     print this help\n";
+
+static const char k_tail[] =
+    "Other:\n"
+    "  pagoda --version           print the version\n"
+    "  pagoda help [COMMAND]      print this help, or one command's\n"
+    "\n"
+    "Exit codes: 0 success, 1 failure (API error, unreachable API, a waited-for run that\n"
+    "did not succeed), 2 usage error. See docs/cli.md.\n";
+
+static const char k_daemon_opts[] =
+    "The daemon's own options are described in docs/cli.md and conf/pagoda.conf.\n";
+
+int pgd_cli_usage_has_topic(const char *topic) {
+  static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin"};
+  if (!topic) return 0;
+  for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+    if (strcmp(topic, topics[i]) == 0) return 1;
+  return 0;
+}
+
+int pgd_cli_usage(FILE *out, const char *topic) {
+  if (!out) return -EINVAL;
+  if (topic && (strcmp(topic, "dev") == 0 || strcmp(topic, "master") == 0)) {
+    fprintf(out, "Usage: pagoda %s [OPTIONS]\n\n%s\n%s", topic, k_daemons, k_daemon_opts);
+    return 0;
+  }
+  if (topic && strcmp(topic, "worker") == 0) {
+    fprintf(out, "Usage: pagoda worker [OPTIONS]\n       pagoda worker list|show|drain|undrain ...\n\n"
+                 "%s\n%s\n%s\n%s", k_daemons, k_worker, k_client_opts, k_daemon_opts);
+    return 0;
+  }
+  if (topic && strcmp(topic, "job") == 0) {
+    fprintf(out, "Usage: pagoda job COMMAND ...\n\n%s\n%s", k_job, k_client_opts);
+    return 0;
+  }
+  if (topic && (strcmp(topic, "exec") == 0)) {
+    fprintf(out, "Usage: pagoda exec COMMAND ...\n\n%s\n%s", k_exec, k_client_opts);
+    return 0;
+  }
+  if (topic && strcmp(topic, "plugin") == 0) {
+    fprintf(out, "Usage: pagoda plugin COMMAND ...\n\n%s\n%s", k_plugin, k_client_opts);
+    return 0;
+  }
+  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons, k_job,
+          k_exec, k_worker, k_plugin, k_client_opts, k_tail);
+  return topic ? -ENOENT : 0;
+}

@@ -1,0 +1,411 @@
+/* Pagoda — one HTTP request: its parsed parts, its body, its response
+ * buffer, and the write path to lws. */
+#include "http/httpd_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+
+/* Copies the URI args (each fragment "k=v", already decoded by lws) into
+ * r->qbuf as "k\0v\0...". */
+static int req_parse_query(pgd_http_req_t *r) {
+  int tot = lws_hdr_total_length(r->wsi, WSI_TOKEN_HTTP_URI_ARGS);
+  if (tot <= 0) return 0;
+  char *frag = malloc((size_t)tot + 1);
+  size_t cap = (size_t)tot + 64, len = 0;
+  char *q = malloc(cap);
+  if (!frag || !q) {
+    free(frag);
+    free(q);
+    return -ENOMEM;
+  }
+  for (int i = 0;; i++) {
+    int n = lws_hdr_copy_fragment(r->wsi, frag, tot + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0) break;
+    if (n == 0) continue;
+    if (len + (size_t)n + 2 > cap) {
+      size_t ncap = (len + (size_t)n + 2) * 2;
+      char *nq = realloc(q, ncap);
+      if (!nq) {
+        free(frag);
+        free(q);
+        return -ENOMEM;
+      }
+      q = nq;
+      cap = ncap;
+    }
+    char *eq = memchr(frag, '=', (size_t)n);
+    size_t klen = eq ? (size_t)(eq - frag) : (size_t)n;
+    memcpy(q + len, frag, klen);
+    len += klen;
+    q[len++] = '\0';
+    if (eq) {
+      size_t vlen = (size_t)n - klen - 1;
+      memcpy(q + len, eq + 1, vlen);
+      len += vlen;
+    }
+    q[len++] = '\0';
+    r->nq++;
+  }
+  free(frag);
+  r->qbuf = q;
+  return 0;
+}
+
+pgd_http_req_t *pgd_http__req_new(pgd_httpd_t *h, struct lws *wsi, const char *path,
+                                  size_t pathlen) {
+  pgd_http_req_t *r = calloc(1, sizeof(*r));
+  if (!r) return NULL;
+  r->h = h;
+  r->wsi = wsi;
+  r->path = strndup(path, pathlen);
+  if (!r->path || req_parse_query(r) != 0) {
+    free(r->path);
+    free(r);
+    return NULL;
+  }
+  r->next = h->reqs;
+  if (h->reqs) h->reqs->prev = r;
+  h->reqs = r;
+  h->nreqs++;
+  return r;
+}
+
+void pgd_http__req_free(pgd_http_req_t *r) {
+  if (!r) return;
+  pgd_httpd_t *h = r->h;
+  if (r->prev) r->prev->next = r->next;
+  else h->reqs = r->next;
+  if (r->next) r->next->prev = r->prev;
+  h->nreqs--;
+  for (pgd_http_hdr_t *x = r->hdrs, *nx; x; x = nx) {
+    nx = x->next;
+    free(x->name);
+    free(x->value);
+    free(x);
+  }
+  free(r->path);
+  free(r->qbuf);
+  free(r->body);
+  free(r->out);
+  free(r);
+}
+
+static int buf_reserve(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t ncap = *cap ? *cap : 256;
+  while (ncap < need) ncap *= 2;
+  char *nb = realloc(*buf, ncap);
+  if (!nb) return -ENOMEM;
+  *buf = nb;
+  *cap = ncap;
+  return 0;
+}
+
+int pgd_http__req_body_append(pgd_http_req_t *r, const void *data, size_t len) {
+  size_t need = r->body_len + len + 1;
+  if (!r->body && r->content_length && r->content_length + 1 > need)
+    need = (size_t)r->content_length + 1; /* one allocation for a known length */
+  if (buf_reserve(&r->body, &r->body_cap, need) != 0) return -ENOMEM;
+  if (len) memcpy(r->body + r->body_len, data, len);
+  r->body_len += len;
+  r->body[r->body_len] = '\0';
+  return 0;
+}
+
+static int out_append(pgd_http_req_t *r, const void *data, size_t len) {
+  if (!len) return 0;
+  if (r->out_off == r->out_len) r->out_off = r->out_len = 0;
+  if (buf_reserve(&r->out, &r->out_cap, r->out_len + len) != 0) return -ENOMEM;
+  memcpy(r->out + r->out_len, data, len);
+  r->out_len += len;
+  return 0;
+}
+
+/* Formats the status line and headers with lws into `r->out`. */
+static int queue_headers(pgd_http_req_t *r, int status, const char *ctype,
+                         long long content_length, int chunked) {
+  unsigned char hb[2048];
+  unsigned char *p = hb, *end = hb + sizeof(hb);
+  char num[32];
+  if (status < 100 || status > 999) status = 500;
+  if (lws_add_http_header_status(r->wsi, (unsigned int)status, &p, end)) return -EINVAL;
+  if (ctype && *ctype &&
+      lws_add_http_header_by_token(r->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                   (const unsigned char *)ctype, (int)strlen(ctype), &p, end))
+    return -EINVAL;
+  if (content_length >= 0) {
+    int n = snprintf(num, sizeof(num), "%lld", content_length);
+    if (lws_add_http_header_by_token(r->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                     (const unsigned char *)num, n, &p, end))
+      return -EINVAL;
+  }
+  if (chunked &&
+      lws_add_http_header_by_token(r->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+                                   (const unsigned char *)"chunked", 7, &p, end))
+    return -EINVAL;
+  if (r->close_after &&
+      lws_add_http_header_by_token(r->wsi, WSI_TOKEN_CONNECTION,
+                                   (const unsigned char *)"close", 5, &p, end))
+    return -EINVAL;
+  if (lws_finalize_http_header(r->wsi, &p, end)) return -EINVAL;
+  return out_append(r, hb, (size_t)(p - hb));
+}
+
+static void req_kick(pgd_http_req_t *r) {
+  if (r->wsi) lws_callback_on_writable(r->wsi);
+}
+
+/* On failure the connection is closed (a half-built response cannot be
+ * repaired); the request is then freed by the close path. */
+static int req_fail(pgd_http_req_t *r, int rc) {
+  r->state = PGD_REQ_ENDED;
+  r->close_after = 1;
+  r->out_len = r->out_off = 0;
+  if (r->wsi) lws_set_timeout(r->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+  return rc;
+}
+
+int pgd_http__queue_response(pgd_http_req_t *r, int status, const char *ctype,
+                             const char *body, size_t len) {
+  if (!body) len = 0;
+  int rc = queue_headers(r, status, ctype, (long long)len, 0);
+  if (rc == 0 && !r->head_only) rc = out_append(r, body, len);
+  if (rc != 0) return req_fail(r, rc);
+  r->state = PGD_REQ_ENDED;
+  req_kick(r);
+  return 0;
+}
+
+static size_t json_escape(char *dst, size_t cap, const char *s) {
+  size_t n = 0;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    char tmp[8];
+    const char *rep = NULL;
+    if (c == '"') rep = "\\\"";
+    else if (c == '\\') rep = "\\\\";
+    else if (c == '\n') rep = "\\n";
+    else if (c == '\r') rep = "\\r";
+    else if (c == '\t') rep = "\\t";
+    else if (c < 0x20) {
+      snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+      rep = tmp;
+    }
+    size_t rl = rep ? strlen(rep) : 1;
+    if (n + rl + 1 > cap) break;
+    if (rep) memcpy(dst + n, rep, rl);
+    else dst[n] = (char)c;
+    n += rl;
+  }
+  dst[n] = '\0';
+  return n;
+}
+
+int pgd_http__queue_error(pgd_http_req_t *r, int status, const char *msg) {
+  char esc[1024], body[1100];
+  json_escape(esc, sizeof(esc), msg ? msg : "");
+  int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", esc);
+  return pgd_http__queue_response(r, status, "application/json", body, (size_t)n);
+}
+
+int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss) {
+  pgd_http_req_t *r = pss ? pss->req : NULL;
+  if (!r) return 0;
+  if (r->out_off < r->out_len) {
+    size_t n = r->out_len - r->out_off;
+    if (n > PGD_HTTP_WRITE_CHUNK) n = PGD_HTTP_WRITE_CHUNK;
+    memcpy(h->scratch + LWS_PRE, r->out + r->out_off, n);
+    if (lws_write(wsi, h->scratch + LWS_PRE, n, LWS_WRITE_HTTP) < (int)n) return -1;
+    r->out_off += n;
+    if (r->out_off < r->out_len) {
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+    r->out_off = r->out_len = 0;
+  }
+  if (r->state != PGD_REQ_ENDED) return 0;
+  int close = r->close_after;
+  pss->req = NULL;
+  r->wsi = NULL;
+  pgd_http__req_free(r);
+  if (close) return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* --- public accessors --- */
+
+const char *pgd_http_req_method(const pgd_http_req_t *r) { return r ? r->method : NULL; }
+
+const char *pgd_http_req_path(const pgd_http_req_t *r) { return r ? r->path : NULL; }
+
+const char *pgd_http_req_query(const pgd_http_req_t *r, const char *key) {
+  if (!r || !key || !r->qbuf) return NULL;
+  const char *p = r->qbuf;
+  for (size_t i = 0; i < r->nq; i++) {
+    const char *k = p;
+    const char *v = k + strlen(k) + 1;
+    if (!strcmp(k, key)) return v;
+    p = v + strlen(v) + 1;
+  }
+  return NULL;
+}
+
+/* Maps a lower-case header name to an lws token, or -1 (custom header). */
+static int header_token(const char *lname) {
+  size_t n = strlen(lname);
+  for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+    const char *s = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+    if (s && !strncmp(s, lname, n) && s[n] == ':' && s[n + 1] == '\0') return t;
+  }
+  return -1;
+}
+
+const char *pgd_http_req_header(const pgd_http_req_t *cr, const char *name) {
+  pgd_http_req_t *r = (pgd_http_req_t *)cr; /* the cache is not observable state */
+  if (!r || !name || !*name) return NULL;
+  char lname[128];
+  size_t n = strlen(name);
+  if (n + 2 > sizeof(lname)) return NULL;
+  for (size_t i = 0; i < n; i++) lname[i] = (char)tolower((unsigned char)name[i]);
+  lname[n] = '\0';
+  for (pgd_http_hdr_t *x = r->hdrs; x; x = x->next)
+    if (!strcmp(x->name, lname)) return x->value;
+  if (!r->wsi) return NULL;
+
+  char *value = NULL;
+  int tok = header_token(lname);
+  if (tok >= 0) {
+    int len = lws_hdr_total_length(r->wsi, (enum lws_token_indexes)tok);
+    if (len <= 0) return NULL;
+    value = malloc((size_t)len + 1);
+    if (!value || lws_hdr_copy(r->wsi, value, len + 1, (enum lws_token_indexes)tok) < 0) {
+      free(value);
+      return NULL;
+    }
+  } else {
+    lname[n] = ':';
+    lname[n + 1] = '\0';
+    int len = lws_hdr_custom_length(r->wsi, lname, (int)n + 1);
+    lname[n] = '\0';
+    if (len < 0) return NULL;
+    value = malloc((size_t)len + 1);
+    lname[n] = ':';
+    if (!value || lws_hdr_custom_copy(r->wsi, value, len + 1, lname, (int)n + 1) < 0) {
+      free(value);
+      return NULL;
+    }
+    lname[n] = '\0';
+  }
+  pgd_http_hdr_t *x = calloc(1, sizeof(*x));
+  if (!x || !(x->name = strdup(lname))) {
+    free(x);
+    free(value);
+    return NULL;
+  }
+  x->value = value;
+  x->next = r->hdrs;
+  r->hdrs = x;
+  return value;
+}
+
+const char *pgd_http_req_body(const pgd_http_req_t *r, size_t *len) {
+  if (len) *len = r && r->body ? r->body_len : 0;
+  if (!r) return NULL;
+  return r->body ? r->body : "";
+}
+
+/* --- responses --- */
+
+int pgd_http_respond(pgd_http_req_t *r, int status, const char *content_type,
+                     const char *body, size_t len) {
+  if (!r || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  return pgd_http__queue_response(r, status, content_type, body, len);
+}
+
+int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj) {
+  if (!r || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  if (!s) {
+    pgd_http__queue_error(r, 500, obj ? "out of memory" : "no response body");
+    return obj ? -ENOMEM : -EINVAL;
+  }
+  int rc = pgd_http__queue_response(r, status, "application/json", s, strlen(s));
+  cJSON_free(s);
+  return rc;
+}
+
+int pgd_http_respond_error(pgd_http_req_t *r, int status, const char *fmt, ...) {
+  if (!r || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt ? fmt : "", ap);
+  va_end(ap);
+  return pgd_http__queue_error(r, status, msg);
+}
+
+int pgd_http_stream_start(pgd_http_req_t *r, int status, const char *content_type) {
+  if (!r || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  if (r->http10) r->close_after = 1;
+  else r->chunked = 1;
+  int rc = queue_headers(r, status, content_type, r->head_only ? 0 : -1, r->chunked && !r->head_only);
+  if (rc != 0) {
+    /* the handler still owns r until stream_end; nothing was queued */
+    r->out_len = r->out_off = 0;
+    return rc;
+  }
+  r->state = PGD_REQ_STREAMING;
+  req_kick(r);
+  return 0;
+}
+
+int pgd_http_stream_write(pgd_http_req_t *r, const char *data, size_t len) {
+  if (!r || r->state != PGD_REQ_STREAMING || (len && !data)) return -EINVAL;
+  if (!len || r->head_only) return 0;
+  if (r->chunked) {
+    char pre[24];
+    int n = snprintf(pre, sizeof(pre), "%zx\r\n", len);
+    if (out_append(r, pre, (size_t)n) || out_append(r, data, len) || out_append(r, "\r\n", 2))
+      return -ENOMEM;
+  } else if (out_append(r, data, len)) {
+    return -ENOMEM;
+  }
+  req_kick(r);
+  return 0;
+}
+
+size_t pgd_http_stream_pending(const pgd_http_req_t *r) {
+  return r ? r->out_len - r->out_off : 0;
+}
+
+int pgd_http_stream_end(pgd_http_req_t *r) {
+  if (!r || r->state != PGD_REQ_STREAMING) return -EINVAL;
+  int rc = 0;
+  if (r->chunked && !r->head_only && out_append(r, "0\r\n\r\n", 5) != 0) {
+    r->close_after = 1; /* the client sees a truncated stream */
+    rc = -ENOMEM;
+  }
+  r->state = PGD_REQ_ENDED;
+  req_kick(r);
+  return rc;
+}
+
+void pgd_http_req_on_abort(pgd_http_req_t *r, void (*cb)(pgd_http_req_t *r, void *ud),
+                           void *ud) {
+  if (!r) return;
+  r->abort_cb = cb;
+  r->abort_ud = ud;
+}
+
+void pgd_http_req_set_data(pgd_http_req_t *r, void *p) {
+  if (r) r->data = p;
+}
+
+void *pgd_http_req_get_data(const pgd_http_req_t *r) { return r ? r->data : NULL; }

@@ -1,0 +1,308 @@
+/* Pagoda — HTTP server: lws context on the caller's libuv loop, the lws
+ * protocol callback, and the server's start/stop. */
+#include "http/httpd_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+
+#define PGD_HTTP_DEFAULT_MAX_BODY (1024u * 1024u)
+
+static void http_lws_log(int level, const char *line) {
+  size_t n = strlen(line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+  pgd_log(level == LLL_ERR ? PGD_LOG_WARN : PGD_LOG_DEBUG, PGD_HTTP_MOD,
+          "lws: %.*s", (int)n, line);
+}
+
+static const struct {
+  enum lws_token_indexes tok;
+  const char *name;
+  int head;
+} http_methods[] = {
+    {WSI_TOKEN_GET_URI, "GET", 0},       {WSI_TOKEN_POST_URI, "POST", 0},
+    {WSI_TOKEN_PUT_URI, "PUT", 0},       {WSI_TOKEN_DELETE_URI, "DELETE", 0},
+    {WSI_TOKEN_PATCH_URI, "PATCH", 0},   {WSI_TOKEN_OPTIONS_URI, "OPTIONS", 0},
+    {WSI_TOKEN_HEAD_URI, "HEAD", 1},
+};
+
+static void http_dispatch(pgd_httpd_t *h, pgd_http_req_t *r) {
+  r->state = PGD_REQ_HANDLER;
+  r->dispatched = 1;
+  /* The handler may answer much later (after a store commit): no lws timeout
+   * may kill the connection meanwhile. */
+  lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
+  if (pgd_http__req_body_append(r, "", 0) != 0) { /* ensure a NUL-terminated body */
+    pgd_http__queue_error(r, 500, "out of memory");
+    return;
+  }
+  h->handler(r, h->ud);
+}
+
+/* Parses content-length; returns 0, or -1 when the header is malformed. */
+static int http_content_length(struct lws *wsi, unsigned long long *out) {
+  char buf[32];
+  int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  *out = 0;
+  if (n <= 0) return 0;
+  if (n >= (int)sizeof(buf)) return -1;
+  if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0) return -1;
+  if (buf[0] < '0' || buf[0] > '9') return -1;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(buf, &end, 10);
+  if (errno || !end || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
+                           const char *uri, size_t urilen) {
+  if (!pss || h->stopping) return -1;
+  if (pss->req) { /* lws does not pipeline; never expected */
+    PGD_WARN(PGD_HTTP_MOD, "request while one is pending on the connection; closing");
+    return -1;
+  }
+  const char *method = NULL;
+  int head = 0;
+  for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+    if (lws_hdr_total_length(wsi, http_methods[i].tok) > 0) {
+      method = http_methods[i].name;
+      head = http_methods[i].head;
+      break;
+    }
+  }
+  if (!uri) { uri = "/"; urilen = 1; }
+
+  if (method && h->static_dir && (!strcmp(method, "GET") || head) &&
+      strncmp(uri, "/api/", 5) != 0 && strcmp(uri, "/api") != 0) {
+    int rc = 0;
+    if (pgd_http__try_static(h, wsi, uri, &rc)) return rc;
+  }
+
+  pgd_http_req_t *r = pgd_http__req_new(h, wsi, uri, urilen);
+  if (!r) return -1;
+  pss->req = r;
+  r->method = method ? method : "UNKNOWN";
+  r->head_only = head;
+  r->http10 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP1_0) > 0;
+
+  if (!method) {
+    r->close_after = 1;
+    return pgd_http__queue_error(r, 405, "method not allowed") ? -1 : 0;
+  }
+  unsigned long long cl = 0;
+  if (http_content_length(wsi, &cl) != 0) {
+    r->close_after = 1;
+    return pgd_http__queue_error(r, 400, "malformed content-length") ? -1 : 0;
+  }
+  r->content_length = cl;
+  if (cl > h->max_body) {
+    if (cl > PGD_HTTPD_DRAIN_MAX) {
+      r->close_after = 1;
+      char msg[96];
+      snprintf(msg, sizeof(msg), "request body larger than %zu bytes", h->max_body);
+      return pgd_http__queue_error(r, 413, msg) ? -1 : 0;
+    }
+    r->state = PGD_REQ_REJECTED; /* drain, then 413 at completion */
+    return 0;
+  }
+  if (cl > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+    r->state = PGD_REQ_READING; /* the body arrives in LWS_CALLBACK_HTTP_BODY */
+    return 0;
+  }
+  http_dispatch(h, r);
+  return 0;
+}
+
+static int http_on_body(pgd_httpd_t *h, pgd_http_pss_t *pss, const void *in, size_t len) {
+  pgd_http_req_t *r = pss ? pss->req : NULL;
+  if (!r) return 0;
+  if (r->state == PGD_REQ_READING) {
+    if (r->body_len + len > h->max_body) { /* chunked or lying client */
+      free(r->body);
+      r->body = NULL;
+      r->body_len = r->body_cap = 0;
+      r->state = PGD_REQ_REJECTED;
+      return 0;
+    }
+    return pgd_http__req_body_append(r, in, len) ? -1 : 0;
+  }
+  return 0; /* REJECTED: discard */
+}
+
+static int http_on_body_done(pgd_httpd_t *h, pgd_http_pss_t *pss) {
+  pgd_http_req_t *r = pss ? pss->req : NULL;
+  if (!r) return 0;
+  if (r->state == PGD_REQ_READING) {
+    http_dispatch(h, r);
+  } else if (r->state == PGD_REQ_REJECTED) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "request body larger than %zu bytes", h->max_body);
+    return pgd_http__queue_error(r, 413, msg) ? -1 : 0;
+  }
+  return 0;
+}
+
+static void http_on_closed(pgd_http_pss_t *pss) {
+  pgd_http_req_t *r = pss ? pss->req : NULL;
+  if (!r) return;
+  pss->req = NULL;
+  r->wsi = NULL;
+  if ((r->state == PGD_REQ_HANDLER || r->state == PGD_REQ_STREAMING) && r->abort_cb)
+    r->abort_cb(r, r->abort_ud);
+  pgd_http__req_free(r);
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len) {
+  pgd_http_pss_t *pss = user;
+  struct lws_context *ctx = lws_get_context(wsi);
+  pgd_httpd_t *h = ctx ? lws_context_user(ctx) : NULL;
+  int rc = 0;
+
+  switch (reason) {
+  case LWS_CALLBACK_HTTP:
+    if (!h) return -1;
+    h->cb_depth++;
+    rc = http_on_request(h, wsi, pss, in, in ? len : 0);
+    h->cb_depth--;
+    return rc;
+  case LWS_CALLBACK_HTTP_BODY:
+    return h ? http_on_body(h, pss, in, len) : -1;
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    if (!h) return -1;
+    h->cb_depth++;
+    rc = http_on_body_done(h, pss);
+    h->cb_depth--;
+    return rc;
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    return h ? pgd_http__on_writable(h, wsi, pss) : -1;
+  case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    http_on_closed(pss);
+    break;
+  default:
+    break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols http_protocols[] = {
+    {"pgd-http", http_callback, sizeof(pgd_http_pss_t), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+static int http_seterr(char *err, size_t errlen, int rc, const char *fmt, const char *arg) {
+  if (err && errlen) snprintf(err, errlen, fmt, arg ? arg : "");
+  return rc;
+}
+
+static void http_free(pgd_httpd_t *h) {
+  free(h->host);
+  free(h->static_dir);
+  free(h->scratch);
+  free(h);
+}
+
+int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t **out,
+                    char *err, size_t errlen) {
+  if (out) *out = NULL;
+  if (!loop || !opts || !out || !opts->handler)
+    return http_seterr(err, errlen, -EINVAL, "%sloop, opts, handler and out are required", NULL);
+  if (opts->port < 0 || opts->port > 65535)
+    return http_seterr(err, errlen, -EINVAL, "%sport out of range", NULL);
+
+  pgd_httpd_t *h = calloc(1, sizeof(*h));
+  if (!h) return http_seterr(err, errlen, -ENOMEM, "%sout of memory", NULL);
+  h->loop = loop;
+  h->loops[0] = loop;
+  h->handler = opts->handler;
+  h->ud = opts->ud;
+  h->max_body = opts->max_body ? opts->max_body : PGD_HTTP_DEFAULT_MAX_BODY;
+  h->scratch = malloc(LWS_PRE + PGD_HTTP_WRITE_CHUNK);
+  h->host = opts->host ? strdup(opts->host) : NULL;
+  if (!h->scratch || (opts->host && !h->host)) {
+    http_free(h);
+    return http_seterr(err, errlen, -ENOMEM, "%sout of memory", NULL);
+  }
+  if (opts->static_dir) {
+    h->static_dir = realpath(opts->static_dir, NULL);
+    if (!h->static_dir) {
+      int e = errno;
+      http_free(h);
+      return http_seterr(err, errlen, -e, "static_dir %s not found", opts->static_dir);
+    }
+  }
+
+  lws_set_log_level(LLL_ERR | LLL_WARN, http_lws_log);
+
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof(info));
+  info.port = opts->port;
+  info.iface = h->host;
+  info.protocols = http_protocols;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  if (h->host && strchr(h->host, '.') && !strchr(h->host, ':'))
+    info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.foreign_loops = h->loops;
+  info.user = h;
+  info.pcontext = &h->ctx;
+  info.count_threads = 1;
+  info.keepalive_timeout = 60;
+  info.timeout_secs = 30;
+  info.max_http_header_data = 8192;
+  info.max_http_header_pool = 1024;
+  info.pt_serv_buf_size = 16384;
+
+  h->ctx = lws_create_context(&info);
+  if (!h->ctx) {
+    http_free(h);
+    char where[300];
+    snprintf(where, sizeof(where), "%s:%d", opts->host ? opts->host : "*", opts->port);
+    return http_seterr(err, errlen, -EADDRINUSE,
+                       "cannot listen on %s (address in use or invalid)", where);
+  }
+  h->vh = lws_get_vhost_by_name(h->ctx, "default");
+  h->port = h->vh ? lws_get_vhost_listen_port(h->vh) : opts->port;
+  PGD_DEBUG(PGD_HTTP_MOD, "listening on %s:%d", h->host ? h->host : "*", h->port);
+  *out = h;
+  return 0;
+}
+
+int pgd_httpd_port(const pgd_httpd_t *h) { return h ? h->port : -1; }
+
+size_t pgd_httpd_live_requests(const pgd_httpd_t *h) { return h ? h->nreqs : 0; }
+
+static void http_stop_closed(uv_handle_t *handle) {
+  pgd_httpd_t *h = handle->data;
+  http_free(h);
+}
+
+/* Runs outside any lws callback: destroys the context, then waits (one idle
+ * tick at a time) for lws to report the end of its asynchronous teardown
+ * through info.pcontext before freeing `h`, which lws callbacks use. */
+static void http_stop_tick(uv_idle_t *idle) {
+  pgd_httpd_t *h = idle->data;
+  if (h->stopping == 1) {
+    h->stopping = 2;
+    struct lws_context *ctx = h->ctx;
+    if (ctx) lws_context_destroy(ctx);
+    return;
+  }
+  if (h->ctx) return; /* lws still closing its handles */
+  uv_idle_stop(idle);
+  uv_close((uv_handle_t *)idle, http_stop_closed);
+}
+
+void pgd_httpd_stop(pgd_httpd_t *h) {
+  if (!h || h->stopping) return;
+  h->stopping = 1;
+  uv_idle_init(h->loop, &h->stop_idle);
+  h->stop_idle.data = h;
+  uv_idle_start(&h->stop_idle, http_stop_tick);
+}

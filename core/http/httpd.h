@@ -1,0 +1,153 @@
+/* Pagoda — HTTP/1.1 server layer (libwebsockets 4.1 on an existing libuv loop).
+ *
+ * A generic layer: it accepts connections, parses requests with lws (no
+ * hand-written parser), buffers request bodies up to a limit, and hands each
+ * complete request to one handler callback. The handler answers now or later
+ * (for example after a durable store commit) with exactly one of
+ * pgd_http_respond*() or pgd_http_stream_start() ... pgd_http_stream_end().
+ *
+ * Thread rules: every function here runs on the thread that runs `loop`
+ * (the "loop thread"), including the handler and abort callbacks. Nothing is
+ * thread-safe; hand work back to the loop with uv_async_send.
+ *
+ * Wire behaviour
+ *  - HTTP/1.1 keep-alive; a response carries content-length (normal) or
+ *    transfer-encoding: chunked (streams). An HTTP/1.0 client gets a
+ *    close-delimited stream instead of chunked.
+ *  - A body larger than max_body (content-length) is answered 413
+ *    {"error":"request body larger than N bytes"} without calling the
+ *    handler. The body is read and discarded (never stored) when it is at
+ *    most PGD_HTTPD_DRAIN_MAX bytes, so the connection stays usable;
+ *    larger announced bodies get the 413 at once and the connection closes.
+ *  - A malformed request is answered or dropped by lws; the handler never
+ *    sees it and the server keeps serving.
+ *  - HEAD requests reach the handler with method "HEAD"; the layer sends the
+ *    headers of whatever the handler answers without the body.
+ *
+ * Logging: lws's own log lines go to the "http" module: lws errors at WARN,
+ * lws warnings and notices at DEBUG. Nothing is logged per request at INFO.
+ *
+ * Added in 0.1.0.
+ */
+#ifndef PAGODA_HTTP_HTTPD_H
+#define PAGODA_HTTP_HTTPD_H
+
+#include <stddef.h>
+#include <uv.h>
+#include <cjson/cJSON.h>
+
+typedef struct pgd_httpd pgd_httpd_t;
+typedef struct pgd_http_req pgd_http_req_t;
+
+/* Largest announced body that is read and discarded after a 413 so that the
+ * keep-alive connection survives; above it the connection is closed. */
+#define PGD_HTTPD_DRAIN_MAX (64u * 1024u * 1024u)
+
+/* Called on the loop thread once the whole request (with its body) is in.
+ * The handler must eventually call exactly one of pgd_http_respond*() or
+ * pgd_http_stream_start() on `req`, now or later, from the loop thread.
+ * If it keeps `req` past its return it must register pgd_http_req_on_abort():
+ * the client (or pgd_httpd_stop) may end the request first. */
+typedef void (*pgd_http_handler_cb)(pgd_http_req_t *req, void *ud);
+
+typedef struct pgd_httpd_opts {
+  const char *host;        /* address to bind, e.g. "127.0.0.1"; NULL = all */
+  int port;                /* 0 = any free port (see pgd_httpd_port) */
+  size_t max_body;         /* 0 = default 1 MiB */
+  const char *static_dir;  /* NULL, or a directory whose files are served for
+                              GET/HEAD paths not under /api/; a path with no
+                              file goes to the handler */
+  pgd_http_handler_cb handler; /* required */
+  void *ud;                /* passed to handler, borrowed */
+} pgd_httpd_opts_t;
+
+/* Starts listening on `loop`. `opts` and its strings are copied. On success
+ * returns 0 and *out (owned by the caller; end it with pgd_httpd_stop). On
+ * failure returns a negative errno-style code and writes a message to err.
+ * The server's libuv handles are on `loop` and keep it alive while they
+ * exist. */
+int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts,
+                    pgd_httpd_t **out, char *err, size_t errlen);
+
+/* The port actually listened on (useful with port 0). */
+int pgd_httpd_port(const pgd_httpd_t *h);
+
+/* Number of requests currently alive (read, in the handler's hands, or being
+ * written). For tests and metrics. */
+size_t pgd_httpd_live_requests(const pgd_httpd_t *h);
+
+/* Stops the server: closes the listener and every connection. Requests the
+ * handler still holds get their on_abort callback (during this call or
+ * during the next loop iteration), after which they are gone. `h` is freed
+ * by the layer; the caller must not use it afterwards. lws closes its libuv
+ * handles asynchronously: the caller must keep running the loop (e.g.
+ * uv_run(loop, UV_RUN_DEFAULT) after closing its own handles) until it has no
+ * handles left; only then may it uv_loop_close(). Safe to call from inside a
+ * handler or abort callback. */
+void pgd_httpd_stop(pgd_httpd_t *h);
+
+/* --- request accessors: all returned strings are borrowed from `r` and stay
+ * valid until the response is complete (respond/stream_end) or aborted. --- */
+
+/* "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH" or "OPTIONS". */
+const char *pgd_http_req_method(const pgd_http_req_t *r);
+
+/* URL-decoded path without the query, e.g. "/api/v1/jobs/a b". lws has
+ * already removed "." and ".." segments. */
+const char *pgd_http_req_path(const pgd_http_req_t *r);
+
+/* Decoded value of query parameter `key` ("" for "?flag"), first occurrence,
+ * or NULL when absent. lws decodes %XX and '+'. */
+const char *pgd_http_req_query(const pgd_http_req_t *r, const char *key);
+
+/* Value of request header `name` (case-insensitive, without ':'), or NULL. */
+const char *pgd_http_req_header(const pgd_http_req_t *r, const char *name);
+
+/* The request body as a NUL-terminated copy ("" when there is none); *len
+ * (if non-NULL) receives its length without the NUL. */
+const char *pgd_http_req_body(const pgd_http_req_t *r, size_t *len);
+
+/* --- responses: exactly one per request. Each returns 0 or a negative code
+ * (-EINVAL: called twice / wrong state, -ENOMEM). Even on error `r` is gone
+ * afterwards if the function says so. --- */
+
+/* Sends a complete response with content-length. `content_type` and `body`
+ * are copied (body may be NULL when len is 0). Afterwards r is gone. */
+int pgd_http_respond(pgd_http_req_t *r, int status, const char *content_type,
+                     const char *body, size_t len);
+
+/* Prints `obj` (borrowed) as the JSON body. Afterwards r is gone. */
+int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj);
+
+/* Sends {"error": "<formatted message>"}. Afterwards r is gone. */
+int pgd_http_respond_error(pgd_http_req_t *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Starts a streamed response: transfer-encoding: chunked on HTTP/1.1 (the
+ * connection stays usable afterwards), close-delimited on HTTP/1.0. r stays
+ * valid until pgd_http_stream_end() or an abort. */
+int pgd_http_stream_start(pgd_http_req_t *r, int status, const char *content_type);
+
+/* Appends `data` (copied; len 0 is a no-op). Bytes are buffered and sent as
+ * the socket becomes writable. */
+int pgd_http_stream_write(pgd_http_req_t *r, const char *data, size_t len);
+
+/* Bytes written by stream_write (or respond) not yet handed to the kernel;
+ * lets a producer apply back-pressure. */
+size_t pgd_http_stream_pending(const pgd_http_req_t *r);
+
+/* Ends the stream; the rest of the buffer is still sent. Afterwards r is gone. */
+int pgd_http_stream_end(pgd_http_req_t *r);
+
+/* Registers `cb`, called on the loop thread when the request ends before the
+ * handler ended its response (client went away, or pgd_httpd_stop). After
+ * cb returns r is gone; the handler must drop its pointer. Not called once
+ * respond*()/stream_end() has been called. A later call replaces cb. */
+void pgd_http_req_on_abort(pgd_http_req_t *r,
+                           void (*cb)(pgd_http_req_t *r, void *ud), void *ud);
+
+/* One pointer of handler data per request (not freed by the layer). */
+void pgd_http_req_set_data(pgd_http_req_t *r, void *p);
+void *pgd_http_req_get_data(const pgd_http_req_t *r);
+
+#endif

@@ -1,0 +1,93 @@
+/* Pagoda — HTTP layer internals shared by httpd.c, http_req.c, http_static.c.
+ * Not part of the public API. Loop thread only. */
+#ifndef PAGODA_HTTP_HTTPD_INTERNAL_H
+#define PAGODA_HTTP_HTTPD_INTERNAL_H
+
+#include <libwebsockets.h>
+#include "http/httpd.h"
+
+#define PGD_HTTP_MOD "http"
+/* Bytes handed to lws_write per writable callback. */
+#define PGD_HTTP_WRITE_CHUNK (64u * 1024u)
+
+typedef enum {
+  PGD_REQ_READING = 0, /* headers in, body arriving */
+  PGD_REQ_REJECTED,    /* body too large: draining, 413 queued at completion */
+  PGD_REQ_HANDLER,     /* handed to the handler, no response yet */
+  PGD_REQ_STREAMING,   /* stream_start called, not ended */
+  PGD_REQ_ENDED        /* response complete in `out`; flushing */
+} pgd_req_state_t;
+
+typedef struct pgd_http_hdr {
+  struct pgd_http_hdr *next;
+  char *name;  /* lower-case */
+  char *value;
+} pgd_http_hdr_t;
+
+struct pgd_http_req {
+  pgd_httpd_t *h;
+  struct lws *wsi;          /* NULL once the connection is gone */
+  pgd_http_req_t *prev, *next; /* h->reqs */
+  pgd_req_state_t state;
+  const char *method;       /* static string */
+  char *path;
+  char *qbuf;               /* query "k\0v\0k\0v\0" */
+  size_t nq;
+  pgd_http_hdr_t *hdrs;     /* cache of looked-up headers */
+  char *body;
+  size_t body_len, body_cap;
+  unsigned long long content_length;
+  char *out;                /* bytes still to write, from out_off */
+  size_t out_len, out_off, out_cap;
+  unsigned head_only : 1;   /* HEAD: suppress body bytes */
+  unsigned http10 : 1;
+  unsigned chunked : 1;
+  unsigned close_after : 1; /* close the connection once `out` is flushed */
+  unsigned dispatched : 1;
+  void (*abort_cb)(pgd_http_req_t *r, void *ud);
+  void *abort_ud;
+  void *data;
+};
+
+struct pgd_httpd {
+  uv_loop_t *loop;
+  void *loops[1];
+  struct lws_context *ctx;
+  struct lws_vhost *vh;
+  pgd_http_handler_cb handler;
+  void *ud;
+  size_t max_body;
+  char *host;
+  char *static_dir;         /* realpath, or NULL */
+  int port;
+  int stopping;
+  int cb_depth;             /* > 0 while inside an lws callback */
+  pgd_http_req_t *reqs;     /* live requests */
+  size_t nreqs;
+  unsigned char *scratch;   /* LWS_PRE + PGD_HTTP_WRITE_CHUNK */
+  uv_idle_t stop_idle;      /* drives pgd_httpd_stop's teardown */
+};
+
+/* Per-connection lws user data. */
+typedef struct pgd_http_pss {
+  pgd_http_req_t *req;
+} pgd_http_pss_t;
+
+/* http_req.c */
+pgd_http_req_t *pgd_http__req_new(pgd_httpd_t *h, struct lws *wsi,
+                                  const char *path, size_t pathlen);
+void pgd_http__req_free(pgd_http_req_t *r);
+int pgd_http__req_body_append(pgd_http_req_t *r, const void *data, size_t len);
+/* Queues a complete response (shared by respond and the layer's own 413). */
+int pgd_http__queue_response(pgd_http_req_t *r, int status, const char *ctype,
+                             const char *body, size_t len);
+int pgd_http__queue_error(pgd_http_req_t *r, int status, const char *msg);
+/* Writes the next piece; returns -1 to close the connection, 0 otherwise. */
+int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss);
+
+/* http_static.c: 1 = lws is serving a file (return value in *rc), 0 = no
+ * file for this path. */
+int pgd_http__try_static(pgd_httpd_t *h, struct lws *wsi, const char *path,
+                         int *rc);
+
+#endif

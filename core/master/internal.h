@@ -1,0 +1,195 @@
+/* Pagoda master — internal state shared by the master's files (not public).
+ *
+ *   master.c     lifecycle, recovery, the execution state machine, dispatch
+ *   rpc.c        worker connections: handshake, heartbeats, reports, acks
+ *   api.c        REST routes
+ *   api_util.c   JSON views and request helpers for the routes
+ *   logs.c       execution log files and `follow` streams
+ *   jobs.c       job definition validation
+ *
+ * Everything runs on the master's loop thread.
+ */
+#ifndef PAGODA_MASTER_INTERNAL_H
+#define PAGODA_MASTER_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uthash.h>
+#include <uv.h>
+
+#include "http/httpd.h"
+#include "master/master.h"
+#include "net/conn.h"
+#include "store/store.h"
+
+/* Execution states; the X-macro keeps the enum and the API strings together. */
+#define PGD_EXEC_STATE_MAP(X) \
+  X(PENDING, "pending")       \
+  X(DISPATCHED, "dispatched") \
+  X(RUNNING, "running")       \
+  X(SUCCEEDED, "succeeded")   \
+  X(FAILED, "failed")         \
+  X(KILLED, "killed")         \
+  X(TIMED_OUT, "timed_out")   \
+  X(LOST, "lost")
+
+typedef enum {
+#define X(name, str) M_STATE_##name,
+  PGD_EXEC_STATE_MAP(X)
+#undef X
+      M_STATE__COUNT
+} m_state_t;
+
+const char *m_state_name(m_state_t s);
+int m_state_parse(const char *name); /* -1 when unknown */
+static inline bool m_state_final(m_state_t s) { return s >= M_STATE_SUCCEEDED; }
+
+typedef enum { M_WORKER_ALIVE, M_WORKER_DRAINING, M_WORKER_LOST } m_worker_state_t;
+
+typedef struct m_follower m_follower_t;
+typedef struct m_exec m_exec_t;
+
+/* A worker the master has seen since it started. Entries stay after the
+ * worker is lost so that the API can show it. */
+typedef struct m_worker {
+  char *id;
+  char *host;
+  char *addr;                /* peer address of the RPC connection */
+  pgd_conn_t *conn;          /* NULL when disconnected */
+  m_worker_state_t state;
+  int slots;
+  int used;                  /* slots taken by executions dispatched here */
+  int running;               /* executions dispatched here and not final */
+  cJSON *types;              /* array of job type names */
+  cJSON *labels;             /* array of strings */
+  cJSON *load;               /* last reported load object, nullable */
+  int64_t connected_us;
+  int64_t last_heartbeat_us;
+  cJSON *pending_acks;       /* array of seqs to acknowledge at the next flush */
+  bool ack_scheduled;
+  struct m_worker *ack_next; /* in the master's ack flush list */
+  UT_hash_handle hh;
+} m_worker_t;
+
+/* An execution that is not final yet (finished ones live in the store only). */
+struct m_exec {
+  int64_t id;
+  cJSON *rec;             /* the execution record as stored (authoritative) */
+  m_state_t state;
+  int attempt;
+  int slots;
+  int priority;
+  m_worker_t *worker;     /* weak; NULL when not dispatched or worker gone */
+  bool committed;         /* the first record is durable */
+  bool launch_pending;    /* dispatched, LAUNCH to be sent once durable */
+  bool kill_requested;
+  int64_t claim_deadline_us; /* recovered dispatched/running: lost if unclaimed by then */
+  int log_fd;             /* -1 when closed */
+  int64_t log_size;
+  m_follower_t *followers;
+  m_exec_t *pend_prev, *pend_next; /* pending queue (priority, then id) */
+  bool in_queue;
+  UT_hash_handle hh;
+};
+
+/* Stored definition of a job, kept in memory for a cheap run path. */
+typedef struct m_job {
+  char *name;
+  cJSON *def;
+  UT_hash_handle hh;
+} m_job_t;
+
+struct pgd_master {
+  uv_loop_t *loop;
+  pgd_master_config_t cfg;
+  char *data_dir;
+  char *log_dir;
+  char *secret;
+  pgd_registry_t *plugins;
+  pgd_store_t *store;
+  pgd_httpd_t *httpd;
+  pgd_listener_t *listener;
+  uv_timer_t tick;        /* heartbeat checks, recovery deadlines */
+  uv_prepare_t ack_flush; /* sends batched acks once per loop iteration */
+  m_worker_t *ack_list;
+  m_worker_t *workers;    /* hash by id */
+  m_exec_t *execs;        /* hash by id: unfinished executions */
+  m_exec_t *queue_head, *queue_tail;
+  m_job_t *jobs;          /* hash by name */
+  int64_t next_exec_id;
+  int64_t epoch;
+  int64_t started_us;
+  bool stopping;
+  int closing_handles;
+  void (*on_stopped)(void *ud);
+  void *on_stopped_ud;
+};
+
+/* ---- master.c: the execution state machine ---- */
+
+/* Creates an execution of `job` (borrowed) with `params_override` (borrowed,
+ * nullable) merged over the job's params. On success returns the new
+ * execution (owned by the master) and calls done(ud, exec_id, 0) once it is
+ * durable; on a validation error returns NULL with a message in err. */
+typedef void (*m_durable_cb)(void *ud, int status);
+m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
+                        const char *trigger, m_durable_cb done, void *ud, char *err,
+                        size_t errlen);
+
+/* Applies a worker's state report to the execution. `report` is borrowed.
+ * done(ud, status) runs once the change is durable (or at once if nothing
+ * changed). */
+void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_durable_cb done,
+                         void *ud);
+
+/* Kill request from the API. Returns 0 (accepted), -ENOENT or -EALREADY. */
+int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *err,
+                size_t errlen);
+
+/* The worker's connection is gone: its executions become lost. */
+void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why);
+
+/* A worker has (re)connected with the attempts it still runs: claim them. */
+void m_worker_claim_running(pgd_master_t *m, m_worker_t *w, const cJSON *running);
+
+/* Dispatches queued executions while workers have room. */
+void m_dispatch_pending(pgd_master_t *m);
+
+m_exec_t *m_exec_find(pgd_master_t *m, int64_t id);
+
+/* ---- rpc.c ---- */
+int m_rpc_start(pgd_master_t *m, char *err, size_t errlen);
+void m_rpc_send_launch(pgd_master_t *m, m_exec_t *e);
+void m_rpc_send_kill(pgd_master_t *m, m_exec_t *e);
+void m_rpc_check_heartbeats(pgd_master_t *m);
+void m_rpc_queue_ack(pgd_master_t *m, m_worker_t *w, int64_t seq);
+void m_rpc_flush_acks(pgd_master_t *m);
+void m_rpc_close_all(pgd_master_t *m);
+cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w);
+bool m_worker_fits(const m_worker_t *w, const char *type, int slots);
+
+/* ---- logs.c ---- */
+/* Appends `len` bytes at `offset` of the execution's log (bytes already
+ * written are skipped) and forwards new bytes to followers. */
+void m_log_append(pgd_master_t *m, m_exec_t *e, int64_t offset, const char *data, size_t len);
+/* Appends a line written by the master itself (e.g. "lost: worker w1 gone"). */
+void m_log_note(pgd_master_t *m, m_exec_t *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void m_log_close(pgd_master_t *m, m_exec_t *e); /* final: closes fd, ends followers */
+char *m_log_path(const pgd_master_t *m, int64_t id); /* malloc'ed */
+void m_log_serve(pgd_master_t *m, pgd_http_req_t *req, int64_t id, int64_t offset, bool follow);
+
+/* ---- jobs.c ---- */
+/* Validates and normalises a job definition (borrowed); returns a new object
+ * the caller owns, or NULL with a message in err. */
+cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errlen);
+m_job_t *m_job_find(pgd_master_t *m, const char *name);
+void m_job_put_cache(pgd_master_t *m, cJSON *def); /* takes ownership */
+void m_job_remove_cache(pgd_master_t *m, const char *name);
+
+/* ---- api.c ---- */
+void m_api_handle(pgd_http_req_t *req, void *ud);
+cJSON *m_exec_view(const pgd_master_t *m, const cJSON *rec); /* API view of a record: caller owns */
+
+#endif

@@ -1,0 +1,531 @@
+#include "net/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define MOD "net"
+#define LISTEN_BACKLOG 4096
+#define READ_BUF_SIZE ((size_t)64 * 1024)
+
+typedef enum {
+  CONN_RESOLVING,  /* client: waiting for getaddrinfo */
+  CONN_CONNECTING, /* client: waiting for the TCP connect */
+  CONN_OPEN,       /* reading and writing */
+  CONN_CLOSING     /* no more reads or messages; flushing or closing */
+} conn_state_t;
+
+struct pgd_conn {
+  uv_tcp_t tcp; /* tcp.data = the conn */
+  uv_loop_t *loop;
+  pgd_conn_cbs_t cbs;
+  void *ud;
+  void *data;
+  pgd_frame_decoder_t dec;
+  size_t max_frame;
+  conn_state_t state;
+  int reason;        /* reported by on_close */
+  int refs;          /* open handles + getaddrinfo in flight */
+  int connected;     /* the socket is connected: writes may be issued */
+  int silent;        /* failed before the caller got it: no callbacks */
+  int shutting_down; /* uv_shutdown issued: no more writes */
+  int timer_inited;
+  int port;          /* connect target port */
+  int writes_inflight;
+  uv_connect_t connect_req;
+  uv_getaddrinfo_t gai_req;
+  uv_shutdown_t shutdown_req;
+  uv_timer_t linger;
+  /* Frames encoded but not yet given to uv_write (owned). */
+  uv_buf_t *pend;
+  size_t npend, pend_cap, pend_bytes;
+  char peer[64];
+};
+
+struct pgd_listener {
+  uv_tcp_t tcp;
+  size_t max_frame;
+  pgd_accept_cb on_accept;
+  void *ud;
+  int port;
+};
+
+typedef struct {
+  uv_write_t req;
+  size_t nbufs;
+  uv_buf_t bufs[];
+} conn_write_t;
+
+/* One read buffer per loop thread: libuv hands it to exactly one read
+ * callback at a time, and the decoder copies what it must keep. */
+static __thread char tls_read_buf[READ_BUF_SIZE];
+
+static void conn_begin_close(pgd_conn_t *c, int reason, int graceful);
+
+/* ---- addresses ---------------------------------------------------------- */
+
+static int parse_numeric(const char *host, int port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
+  if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
+  return UV_EINVAL;
+}
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t len) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    uv_ip4_name(in, ip, sizeof ip);
+    port = ntohs(in->sin_port);
+    snprintf(out, len, "%s:%d", ip, port);
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    uv_ip6_name(in6, ip, sizeof ip);
+    port = ntohs(in6->sin6_port);
+    snprintf(out, len, "[%s]:%d", ip, port);
+  } else {
+    snprintf(out, len, "?");
+  }
+}
+
+static void conn_fill_peer(pgd_conn_t *c) {
+  struct sockaddr_storage ss;
+  int n = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0)
+    format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static pgd_conn_t *conn_new(uv_loop_t *loop, size_t max_frame) {
+  pgd_conn_t *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  if (uv_tcp_init(loop, &c->tcp) != 0) {
+    free(c);
+    return NULL;
+  }
+  c->tcp.data = c;
+  c->loop = loop;
+  c->refs = 1;
+  c->max_frame = max_frame ? max_frame : PGD_FRAME_MAX_DEFAULT;
+  pgd_frame_decoder_init(&c->dec, c->max_frame);
+  c->linger.data = c;
+  snprintf(c->peer, sizeof c->peer, "?");
+  return c;
+}
+
+static void conn_free(pgd_conn_t *c) {
+  for (size_t i = 0; i < c->npend; i++) free(c->pend[i].base);
+  free(c->pend);
+  pgd_frame_decoder_free(&c->dec);
+  free(c);
+}
+
+static void conn_unref(pgd_conn_t *c) {
+  if (--c->refs > 0) return;
+  if (!c->silent && c->cbs.on_close) c->cbs.on_close(c, c->reason, c->ud);
+  conn_free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
+
+/* Closes the handles now; pending write/connect/shutdown requests are
+ * cancelled by libuv before the close callback runs. */
+static void conn_close_now(pgd_conn_t *c) {
+  if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  if (c->timer_inited && !uv_is_closing((uv_handle_t *)&c->linger))
+    uv_close((uv_handle_t *)&c->linger, on_handle_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  pgd_conn_t *c = req->handle->data;
+  conn_close_now(c);
+}
+
+static void on_linger(uv_timer_t *t) {
+  pgd_conn_t *c = t->data;
+  PGD_WARN(MOD, "%s: queued data not flushed within %d ms; closing", c->peer, PGD_CONN_LINGER_MS);
+  conn_close_now(c);
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status);
+
+/* Hands every pending frame to one uv_write. */
+static int conn_flush(pgd_conn_t *c) {
+  if (c->npend == 0 || !c->connected || c->shutting_down) return 0;
+  if (uv_is_closing((uv_handle_t *)&c->tcp)) return 0;
+  conn_write_t *w = malloc(sizeof *w + c->npend * sizeof(uv_buf_t));
+  if (!w) return -ENOMEM;
+  memcpy(w->bufs, c->pend, c->npend * sizeof(uv_buf_t));
+  w->nbufs = c->npend;
+  c->npend = 0;
+  c->pend_bytes = 0;
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)w->nbufs, on_write);
+  if (rc < 0) {
+    for (size_t i = 0; i < w->nbufs; i++) free(w->bufs[i].base);
+    free(w);
+    return rc;
+  }
+  c->writes_inflight++;
+  return 0;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  conn_write_t *w = (conn_write_t *)req;
+  pgd_conn_t *c = req->handle->data;
+  for (size_t i = 0; i < w->nbufs; i++) free(w->bufs[i].base);
+  free(w);
+  c->writes_inflight--;
+  if (status < 0) {
+    if (status != UV_ECANCELED) {
+      PGD_DEBUG(MOD, "%s: write failed: %s", c->peer, uv_strerror(status));
+      conn_begin_close(c, status, 0);
+    }
+    return;
+  }
+  if (c->npend > 0) {
+    int rc = conn_flush(c);
+    if (rc < 0) conn_begin_close(c, rc, 0);
+  }
+}
+
+/* Encodes and queues a frame regardless of the state; flushes at once when
+ * no write is in flight (later frames then gather until it completes). */
+static int conn_queue(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body) {
+  char *frame;
+  size_t len;
+  int rc = pgd_frame_encode(type, body, &frame, &len);
+  if (rc < 0) return rc;
+  if (len - PGD_FRAME_HEADER_SIZE > c->max_frame) {
+    free(frame);
+    return PGD_FRAME_ETOOBIG;
+  }
+  if (c->npend == c->pend_cap) {
+    size_t cap = c->pend_cap ? c->pend_cap * 2 : 8;
+    uv_buf_t *nb = realloc(c->pend, cap * sizeof *nb);
+    if (!nb) {
+      free(frame);
+      return -ENOMEM;
+    }
+    c->pend = nb;
+    c->pend_cap = cap;
+  }
+  c->pend[c->npend++] = uv_buf_init(frame, (unsigned)len);
+  c->pend_bytes += len;
+  if (c->writes_inflight == 0) return conn_flush(c);
+  return 0;
+}
+
+int pgd_conn_send(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body) {
+  if (!c) return -EINVAL;
+  if (c->state == CONN_CLOSING) return UV_EPIPE;
+  int rc = conn_queue(c, type, body);
+  if (rc < 0 && rc != PGD_FRAME_ETOOBIG && rc != -EINVAL && rc != -ENOMEM) {
+    /* uv_write refused: the stream is broken. */
+    conn_begin_close(c, rc, 0);
+  }
+  return rc;
+}
+
+size_t pgd_conn_write_queue_size(const pgd_conn_t *c) {
+  return c->pend_bytes + c->tcp.write_queue_size;
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+static void conn_begin_close(pgd_conn_t *c, int reason, int graceful) {
+  if (c->state == CONN_CLOSING) return;
+  conn_state_t prev = c->state;
+  c->state = CONN_CLOSING;
+  c->reason = reason;
+  if (prev == CONN_RESOLVING) {
+    uv_cancel((uv_req_t *)&c->gai_req); /* its callback still runs */
+    conn_close_now(c);
+    return;
+  }
+  if (prev == CONN_CONNECTING) { /* on_connect gets UV_ECANCELED */
+    conn_close_now(c);
+    return;
+  }
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  if (graceful && c->connected) {
+    if (conn_flush(c) == 0 &&
+        uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
+      c->shutting_down = 1;
+      if (uv_timer_init(c->loop, &c->linger) == 0) {
+        c->timer_inited = 1;
+        c->refs++;
+        uv_timer_start(&c->linger, on_linger, PGD_CONN_LINGER_MS, 0);
+      }
+      return;
+    }
+  }
+  conn_close_now(c);
+}
+
+void pgd_conn_close(pgd_conn_t *c) {
+  if (c) conn_begin_close(c, 0, 1);
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  buf->base = tls_read_buf;
+  buf->len = sizeof tls_read_buf;
+}
+
+static int on_frame(void *ud, pgd_msg_type_t type, cJSON *msg) {
+  pgd_conn_t *c = ud;
+  if (c->state != CONN_OPEN) return 1;
+  if (c->cbs.on_message) c->cbs.on_message(c, type, msg, c->ud);
+  return c->state != CONN_OPEN ? 1 : 0;
+}
+
+static void conn_protocol_error(pgd_conn_t *c, int err) {
+  PGD_WARN(MOD, "%s: malformed frame (%s); closing the connection", c->peer,
+           pgd_frame_strerror(err));
+  cJSON *body = cJSON_CreateObject();
+  if (body && cJSON_AddStringToObject(body, "reason", pgd_frame_strerror(err)) &&
+      cJSON_AddNumberToObject(body, "code", err))
+    (void)conn_queue(c, PGD_MSG_ERROR, body);
+  cJSON_Delete(body);
+  conn_begin_close(c, err, 1);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  pgd_conn_t *c = s->data;
+  if (nread > 0) {
+    if (c->state != CONN_OPEN) return;
+    int rc = pgd_frame_decoder_feed(&c->dec, buf->base, (size_t)nread, on_frame, c);
+    if (rc < 0) conn_protocol_error(c, rc);
+  } else if (nread < 0) {
+    if (nread == UV_EOF) {
+      if (pgd_frame_decoder_partial(&c->dec))
+        PGD_WARN(MOD, "%s: peer closed in the middle of a frame", c->peer);
+      else
+        PGD_DEBUG(MOD, "%s: peer closed the connection", c->peer);
+      conn_begin_close(c, UV_EOF, 1);
+    } else {
+      PGD_INFO(MOD, "%s: read failed: %s", c->peer, uv_strerror((int)nread));
+      conn_begin_close(c, (int)nread, 0);
+    }
+  }
+}
+
+static int conn_start_open(pgd_conn_t *c) {
+  c->state = CONN_OPEN;
+  c->connected = 1;
+  uv_tcp_nodelay(&c->tcp, 1);
+  conn_fill_peer(c);
+  return 0;
+}
+
+static void conn_start_reading(pgd_conn_t *c) {
+  if (c->state != CONN_OPEN) return;
+  int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc < 0) conn_begin_close(c, rc, 0);
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+void pgd_conn_set_callbacks(pgd_conn_t *c, const pgd_conn_cbs_t *cbs, void *ud) {
+  if (cbs)
+    c->cbs = *cbs;
+  else
+    memset(&c->cbs, 0, sizeof c->cbs);
+  c->ud = ud;
+}
+
+const char *pgd_conn_peer(const pgd_conn_t *c) { return c->peer; }
+void pgd_conn_set_data(pgd_conn_t *c, void *data) { c->data = data; }
+void *pgd_conn_get_data(const pgd_conn_t *c) { return c->data; }
+
+/* ---- client side -------------------------------------------------------- */
+
+static void on_connect(uv_connect_t *req, int status) {
+  pgd_conn_t *c = req->handle->data;
+  if (status == 0 && c->state == CONN_CONNECTING) {
+    conn_start_open(c);
+    PGD_DEBUG(MOD, "connected to %s", c->peer);
+  } else if (status == 0) {
+    status = UV_ECANCELED;
+  }
+  if (status < 0) {
+    if (status != UV_ECANCELED)
+      PGD_INFO(MOD, "connect to %s failed: %s", c->peer, uv_strerror(status));
+    conn_begin_close(c, status, 0); /* no-op when the caller closed it */
+    if (c->cbs.on_connect) c->cbs.on_connect(c, status, c->ud);
+    return;
+  }
+  if (c->cbs.on_connect) c->cbs.on_connect(c, 0, c->ud);
+  conn_start_reading(c);
+  if (c->state == CONN_OPEN) {
+    int rc = conn_flush(c);
+    if (rc < 0) conn_begin_close(c, rc, 0);
+  }
+}
+
+static int conn_do_connect(pgd_conn_t *c, const struct sockaddr *sa) {
+  c->state = CONN_CONNECTING;
+  return uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connect);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  pgd_conn_t *c = req->data;
+  int rc = status;
+  if (c->state == CONN_RESOLVING) {
+    c->state = CONN_CONNECTING; /* resolution is over: nothing to cancel */
+    if (rc == 0 && !res) rc = UV_EAI_NONAME;
+    if (rc == 0) {
+      struct sockaddr_storage ss;
+      memset(&ss, 0, sizeof ss);
+      memcpy(&ss, res->ai_addr, res->ai_addrlen <= sizeof ss ? res->ai_addrlen : sizeof ss);
+      ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)c->port); /* same offset in v6 */
+      rc = conn_do_connect(c, (struct sockaddr *)&ss);
+    }
+  } else {
+    rc = UV_ECANCELED;
+  }
+  if (res) uv_freeaddrinfo(res);
+  if (rc < 0) {
+    if (c->state != CONN_CLOSING)
+      PGD_INFO(MOD, "cannot connect to %s: %s", c->peer, uv_strerror(rc));
+    conn_begin_close(c, rc, 0);
+    if (c->cbs.on_connect) c->cbs.on_connect(c, rc, c->ud);
+  }
+  conn_unref(c);
+}
+
+int pgd_conn_connect(uv_loop_t *loop, const char *host, int port, size_t max_frame,
+                     const pgd_conn_cbs_t *cbs, void *ud, pgd_conn_t **out) {
+  if (!loop || !host || !out || port <= 0 || port > 65535) return UV_EINVAL;
+  *out = NULL;
+  pgd_conn_t *c = conn_new(loop, max_frame);
+  if (!c) return UV_ENOMEM;
+  pgd_conn_set_callbacks(c, cbs, ud);
+  c->port = port;
+  snprintf(c->peer, sizeof c->peer, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+
+  struct sockaddr_storage ss;
+  int rc;
+  if (parse_numeric(host, port, &ss) == 0) {
+    rc = conn_do_connect(c, (struct sockaddr *)&ss);
+  } else {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    c->state = CONN_RESOLVING;
+    c->gai_req.data = c;
+    rc = uv_getaddrinfo(loop, &c->gai_req, on_resolved, host, NULL, &hints);
+    if (rc == 0) c->refs++;
+  }
+  if (rc < 0) {
+    c->silent = 1;
+    c->state = CONN_CLOSING;
+    conn_close_now(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+/* ---- server side -------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *server, int status) {
+  pgd_listener_t *l = server->data;
+  if (status < 0) {
+    PGD_WARN(MOD, "accept on port %d failed: %s", l->port, uv_strerror(status));
+    return;
+  }
+  pgd_conn_t *c = conn_new(server->loop, l->max_frame);
+  if (!c) {
+    PGD_ERROR(MOD, "out of memory accepting a connection on port %d", l->port);
+    return;
+  }
+  int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+  if (rc < 0) {
+    PGD_WARN(MOD, "accept on port %d failed: %s", l->port, uv_strerror(rc));
+    c->silent = 1;
+    c->state = CONN_CLOSING;
+    conn_close_now(c);
+    return;
+  }
+  conn_start_open(c);
+  PGD_DEBUG(MOD, "accepted %s on port %d", c->peer, l->port);
+  if (l->on_accept) l->on_accept(l, c, l->ud);
+  conn_start_reading(c);
+}
+
+static int listener_addr(uv_loop_t *loop, const char *host, int port,
+                         struct sockaddr_storage *ss) {
+  if (parse_numeric(host, port, ss) == 0) return 0;
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  uv_getaddrinfo_t req;
+  int rc = uv_getaddrinfo(loop, &req, NULL, host, NULL, &hints); /* synchronous */
+  if (rc < 0) return rc;
+  if (!req.addrinfo) return UV_EAI_NONAME;
+  memset(ss, 0, sizeof *ss);
+  size_t n = req.addrinfo->ai_addrlen;
+  memcpy(ss, req.addrinfo->ai_addr, n <= sizeof *ss ? n : sizeof *ss);
+  ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  uv_freeaddrinfo(req.addrinfo);
+  return 0;
+}
+
+static void on_listener_closed(uv_handle_t *h) { free(h->data); }
+
+int pgd_listener_start(uv_loop_t *loop, const char *host, int port, size_t max_frame,
+                       pgd_accept_cb on_accept, void *ud, pgd_listener_t **out) {
+  if (!loop || !host || !out || port < 0 || port > 65535) return UV_EINVAL;
+  *out = NULL;
+  struct sockaddr_storage ss;
+  int rc = listener_addr(loop, host, port, &ss);
+  if (rc < 0) return rc;
+  pgd_listener_t *l = calloc(1, sizeof *l);
+  if (!l) return UV_ENOMEM;
+  l->max_frame = max_frame ? max_frame : PGD_FRAME_MAX_DEFAULT;
+  l->on_accept = on_accept;
+  l->ud = ud;
+  rc = uv_tcp_init(loop, &l->tcp);
+  if (rc < 0) {
+    free(l);
+    return rc;
+  }
+  l->tcp.data = l;
+  rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
+  if (rc == 0) {
+    struct sockaddr_storage bound;
+    int n = sizeof bound;
+    rc = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &n);
+    if (rc == 0)
+      l->port = bound.ss_family == AF_INET6
+                    ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                    : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  }
+  if (rc < 0) {
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    return rc;
+  }
+  PGD_INFO(MOD, "listening on %s port %d", host, l->port);
+  *out = l;
+  return 0;
+}
+
+int pgd_listener_port(const pgd_listener_t *l) { return l ? l->port : -1; }
+
+void pgd_listener_close(pgd_listener_t *l) {
+  if (!l || uv_is_closing((uv_handle_t *)&l->tcp)) return;
+  uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+}

@@ -1,0 +1,138 @@
+/* Pagoda — the plugin registry: loads job-type plugins (.so files speaking
+ * the ABI of sdk/include/pagoda/plugin.h) and calls into them.
+ *
+ * Thread rules: a registry is owned by one thread (the daemon's loop
+ * thread): pgd_registry_new/free/load_* and every call marked "loop thread"
+ * run there. A pgd_plugin_t pointer stays valid, at the same address, until
+ * pgd_registry_free (plugins are never unloaded earlier, loading more does
+ * not move them), so it may be handed to another thread for pgd_plugin_run.
+ * Errors: functions return 0 or a negative errno-style code; those taking
+ * (err, errlen) write a one-line message there (always NUL-terminated when
+ * errlen > 0; err may be NULL when errlen == 0).
+ */
+#ifndef PAGODA_PLUGIN_REGISTRY_H
+#define PAGODA_PLUGIN_REGISTRY_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "plugin/procspec.h"
+
+typedef struct pgd_plugin pgd_plugin_t;     /* one loaded plugin */
+typedef struct pgd_registry pgd_registry_t; /* every plugin of a daemon */
+
+/* Executor kinds (pgd_plugin_executor_kind). */
+#define PGD_EXEC_NONE 0
+#define PGD_EXEC_PROCESS 1
+#define PGD_EXEC_IN_PROCESS 2
+
+/* ---- registry ------------------------------------------------------------ */
+
+/* A new empty registry, owned by the caller (pgd_registry_free); NULL when
+ * out of memory. */
+pgd_registry_t *pgd_registry_new(void);
+
+/* Calls destroy() once for each loaded plugin (in reverse load order),
+ * dlcloses them and frees the registry. Every pgd_plugin_t of it becomes
+ * invalid: no call into a plugin may still be running. NULL is ignored. */
+void pgd_registry_free(pgd_registry_t *r);
+
+/* Loads every regular file named *.so in `dir` (borrowed), in name order,
+ * that is not loaded yet. A file refused before is tried again only when it
+ * changed (size, mtime or inode), so calling this periodically picks up new
+ * plugins (hot loading) without repeating warnings. Each refusal is logged
+ * with PGD_WARN and recorded with its reason (see pgd_registry_to_json).
+ * Returns the number of plugins newly loaded (>= 0), or -errno when `dir`
+ * cannot be read (logged too). */
+int pgd_registry_load_dir(pgd_registry_t *r, const char *dir);
+
+/* Loads one plugin file (`path` borrowed; recorded as given). Returns 0, or
+ * a negative code with a message in err that names the file and the reason:
+ *   -EEXIST   the file is already loaded, or its type is provided by another
+ *             loaded file (the message names that file)
+ *   -ELIBBAD  dlopen failed (dlerror text)
+ *   -ENOENT   no pagoda_plugin_entry symbol, or it returned NULL
+ *   -EPROTO   ABI major differs, or minor newer than the host (names both
+ *             versions: "plugin ABI 2.0, host ABI 1.0")
+ *   -EINVAL   bad descriptor (NULL or malformed type, struct_size too small,
+ *             executor with neither or both of describe_process and run)
+ *   other <0  init failed: the code init returned (message included)
+ * A refused plugin is dlclosed, recorded as refused (replacing an earlier
+ * record for the same path) and logged with PGD_WARN; the registry stays
+ * usable. */
+int pgd_registry_load_file(pgd_registry_t *r, const char *path, char *err, size_t errlen);
+
+/* The loaded plugin providing `type`, or NULL. Borrowed (see thread rules). */
+const pgd_plugin_t *pgd_registry_find(const pgd_registry_t *r, const char *type);
+
+/* Number of loaded (not refused) plugins. */
+size_t pgd_registry_count(const pgd_registry_t *r);
+
+/* Everything known, loaded and refused, as a JSON array owned by the caller:
+ *   {type, version, description, file, abi:"1.0", generator:bool,
+ *    executor:"process"|"in_process"|null, status:"loaded"|"refused",
+ *    reason (null when loaded), params:[{key,type,required,default,
+ *    description}] (loaded only)}
+ * Fields unknown for a refused file (type, version, abi, ...) are null.
+ * NULL when out of memory. */
+cJSON *pgd_registry_to_json(const pgd_registry_t *r);
+
+/* Array of the type names of loaded plugins with an executor (what a worker
+ * advertises), owned by the caller; NULL when out of memory. */
+cJSON *pgd_registry_types_json(const pgd_registry_t *r);
+
+/* ---- one plugin (p must be non-NULL) -------------------------------------- */
+
+const char *pgd_plugin_type(const pgd_plugin_t *p);    /* borrowed, static */
+const char *pgd_plugin_version(const pgd_plugin_t *p); /* borrowed, never NULL */
+const char *pgd_plugin_file(const pgd_plugin_t *p);    /* borrowed */
+int pgd_plugin_has_generator(const pgd_plugin_t *p);   /* 1 or 0 */
+int pgd_plugin_executor_kind(const pgd_plugin_t *p);   /* PGD_EXEC_* */
+
+/* Master, loop thread. Validates a job's params (borrowed; NULL = none).
+ * 0 when valid (also when the plugin has no validate); -EINVAL when params
+ * is not an object; otherwise the plugin's negative code and message. */
+int pgd_plugin_validate(const pgd_plugin_t *p, const cJSON *params, char *err, size_t errlen);
+
+/* Master, loop thread. Builds the execution request's params from `job`
+ * (borrowed; the whole job object): *params_out receives a copy of
+ * job.params ({} when absent) amended by the plugin's expand, owned by the
+ * caller. On error *params_out is NULL and err says why (-EINVAL when
+ * job.params is not an object). */
+int pgd_plugin_expand(const pgd_plugin_t *p, const cJSON *job, cJSON **params_out, char *err,
+                      size_t errlen);
+
+/* Worker, loop thread. Fills `spec` (initialised by the caller, who always
+ * frees it with pgd_procspec_free, even on error) from the request params
+ * (borrowed). -ENOTSUP when the plugin is not a process executor; -EINVAL
+ * when it succeeded without any argv. */
+int pgd_plugin_describe_process(const pgd_plugin_t *p, const cJSON *params, pgd_procspec_t *spec,
+                                char *err, size_t errlen);
+
+/* Worker, loop thread. 0 when the finished process succeeded, else a
+ * negative code and a message. `params` is borrowed. Without the plugin's
+ * interpret_exit: 0 iff exit_code == 0 and term_signal == 0, else -1 with
+ * "<type>: exit code N" or "<type>: killed by signal N (SIGNAME)". */
+int pgd_plugin_interpret_exit(const pgd_plugin_t *p, const cJSON *params, int exit_code,
+                              int term_signal, char *err, size_t errlen);
+
+/* In-process execution services, provided by the worker for one run. log and
+ * is_cancelled may be called from the run's thread while the loop thread
+ * changes the state they read: they must be thread-safe. Each receives `ud`.
+ * `data` and `json` are borrowed for the call (copy them). Any may be NULL. */
+typedef struct pgd_run_ops {
+  void (*log)(void *ud, const char *data, size_t len);
+  int (*is_cancelled)(void *ud);
+  void (*set_result)(void *ud, const char *json);
+  void *ud;
+} pgd_run_ops_t;
+
+/* Any thread except the loop thread (it blocks for the whole run). Runs an
+ * in-process plugin on the calling thread with `params` (borrowed; not
+ * modified, may be read concurrently) and `ops` (borrowed for the call).
+ * 0 on success; -ENOTSUP when the plugin is not an in-process executor;
+ * otherwise the plugin's negative code with its message. */
+int pgd_plugin_run(const pgd_plugin_t *p, const cJSON *params, const pgd_run_ops_t *ops,
+                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,72 @@
+/* Pagoda — SQLite schema migrations, embedded in the binary.
+ *
+ * Rules:
+ *  - Versions start at 1 and have no gaps. The PostgreSQL backend keeps its
+ *    own list with the SAME version numbers (version N means the same
+ *    logical schema in both), so a database can be told apart by version
+ *    alone.
+ *  - Never edit a migration that has been released: append a new one.
+ *  - Each migration runs in its own transaction together with the insert
+ *    of its row into `pagoda_schema` (created by the runner, not here).
+ *  - Columns are the fields that queries filter or sort on; everything else
+ *    of a record lives in the JSON `data` column, so most new fields need
+ *    no migration at all.
+ *  - Identifiers are double-quoted ("trigger" and "signal" are SQL words).
+ */
+#include "store/store_internal.h"
+
+const pgd_store_migration_t pgd_store_sqlite_migrations[] = {
+    {1, "jobs, executions, attempts, workers",
+     "CREATE TABLE \"jobs\" (\n"
+     "  \"name\"        TEXT PRIMARY KEY NOT NULL,\n"
+     "  \"type\"        TEXT,\n"
+     "  \"definition\"  TEXT NOT NULL,            -- the whole job object as JSON\n"
+     "  \"created_us\"  INTEGER NOT NULL,\n"
+     "  \"updated_us\"  INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE TABLE \"executions\" (\n"
+     "  \"id\"            INTEGER PRIMARY KEY NOT NULL,  -- assigned by the master\n"
+     "  \"job\"           TEXT,\n"
+     "  \"type\"          TEXT,\n"
+     "  \"state\"         TEXT,\n"
+     "  \"attempt\"       INTEGER,\n"
+     "  \"worker_id\"     TEXT,\n"
+     "  \"exit_code\"     INTEGER,\n"
+     "  \"signal\"        INTEGER,\n"
+     "  \"error\"         TEXT,\n"
+     "  \"params\"        TEXT,                   -- JSON\n"
+     "  \"definition\"    TEXT,                   -- JSON: job definition snapshot\n"
+     "  \"submitted_us\"  INTEGER,\n"
+     "  \"dispatched_us\" INTEGER,\n"
+     "  \"started_us\"    INTEGER,\n"
+     "  \"finished_us\"   INTEGER,\n"
+     "  \"trigger\"       TEXT,\n"
+     "  \"data\"          TEXT                    -- JSON object: other members\n"
+     ");\n"
+     "CREATE INDEX \"executions_job_id\" ON \"executions\" (\"job\", \"id\");\n"
+     "CREATE INDEX \"executions_state\" ON \"executions\" (\"state\");\n"
+     "CREATE TABLE \"attempts\" (\n"
+     "  \"execution_id\" INTEGER NOT NULL REFERENCES \"executions\" (\"id\") ON DELETE CASCADE,\n"
+     "  \"attempt\"      INTEGER NOT NULL,\n"
+     "  \"worker_id\"    TEXT,\n"
+     "  \"state\"        TEXT,\n"
+     "  \"exit_code\"    INTEGER,\n"
+     "  \"signal\"       INTEGER,\n"
+     "  \"error\"        TEXT,\n"
+     "  \"started_us\"   INTEGER,\n"
+     "  \"finished_us\"  INTEGER,\n"
+     "  \"data\"         TEXT,\n"
+     "  PRIMARY KEY (\"execution_id\", \"attempt\")\n"
+     ") WITHOUT ROWID;\n"
+     "CREATE TABLE \"workers\" (\n"
+     "  \"id\"            TEXT PRIMARY KEY NOT NULL,\n"
+     "  \"host\"          TEXT,\n"
+     "  \"addr\"          TEXT,\n"
+     "  \"first_seen_us\" INTEGER,\n"
+     "  \"last_seen_us\"  INTEGER,\n"
+     "  \"data\"          TEXT\n"
+     ");\n"},
+};
+
+const size_t pgd_store_sqlite_migration_count =
+    sizeof(pgd_store_sqlite_migrations) / sizeof(pgd_store_sqlite_migrations[0]);

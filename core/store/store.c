@@ -1,0 +1,339 @@
+/* Pagoda — the generic part of the store: the write queue (mutex + condvar
+ * linked list), the writer thread that applies batches through the backend
+ * (group commit), and the hand-back of completions to the loop thread with
+ * uv_async_send. Reads go straight to the backend. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "store/store_internal.h"
+
+/* Largest batch in one transaction: bounds the latency of the first write
+ * of a burst without costing throughput (a commit is one fsync). */
+#define PGD_STORE_MAX_BATCH 8192
+
+struct pgd_store {
+  const pgd_store_backend_ops_t *ops;
+  void *be;
+  uv_loop_t *loop;
+  uv_async_t async;
+
+  pthread_t writer;
+  int writer_started;
+
+  /* the queue (loop thread -> writer) */
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  pgd_store_op_t *q_head, *q_tail;
+  size_t q_len;
+  int stop;
+
+  /* completions (writer -> loop thread) */
+  pthread_mutex_t done_mu;
+  pgd_store_op_t *done_head, *done_tail;
+
+  /* loop thread only */
+  pgd_store_op_t *cur;  /* completions being delivered */
+  size_t pending;       /* enqueued, callback not run yet */
+  int closing;
+  int closed;
+};
+
+static void fill_err(char *err, size_t errlen, const char *fmt, const char *a) {
+  if (err && errlen) snprintf(err, errlen, fmt, a);
+}
+
+/* ---- writer thread ------------------------------------------------------ */
+
+static void *writer_main(void *arg) {
+  pgd_store_t *s = arg;
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->q_head && !s->stop) pthread_cond_wait(&s->cond, &s->mu);
+    if (!s->q_head) break; /* stop and drained */
+    pgd_store_op_t *batch = s->q_head, *last = s->q_head;
+    size_t n = 1;
+    if (s->q_len <= PGD_STORE_MAX_BATCH) {
+      n = s->q_len;
+      last = s->q_tail;
+    } else {
+      while (n < PGD_STORE_MAX_BATCH) {
+        last = last->next;
+        n++;
+      }
+    }
+    s->q_head = last->next;
+    if (!s->q_head) s->q_tail = NULL;
+    s->q_len -= n;
+    last->next = NULL;
+    pthread_mutex_unlock(&s->mu);
+
+    s->ops->apply_batch(s->be, batch, n);
+
+    pthread_mutex_lock(&s->done_mu);
+    if (s->done_tail) s->done_tail->next = batch;
+    else s->done_head = batch;
+    s->done_tail = last;
+    pthread_mutex_unlock(&s->done_mu);
+    uv_async_send(&s->async);
+
+    pthread_mutex_lock(&s->mu);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+/* ---- completions on the loop thread ------------------------------------- */
+
+static void take_done(pgd_store_t *s) {
+  pthread_mutex_lock(&s->done_mu);
+  pgd_store_op_t *list = s->done_head;
+  s->done_head = s->done_tail = NULL;
+  pthread_mutex_unlock(&s->done_mu);
+  if (!list) return;
+  if (!s->cur) {
+    s->cur = list;
+    return;
+  }
+  pgd_store_op_t *t = s->cur;
+  while (t->next) t = t->next;
+  t->next = list;
+}
+
+/* Runs the callbacks of s->cur in order. Re-entrant: a callback may close
+ * the store, which delivers the rest of s->cur itself. */
+static void deliver(pgd_store_t *s) {
+  pgd_store_op_t *op;
+  while ((op = s->cur)) {
+    s->cur = op->next;
+    s->pending--;
+    pgd_store_done_cb cb = op->cb;
+    void *ud = op->ud;
+    int status = op->status;
+    free(op);
+    if (cb) cb(status, ud);
+  }
+}
+
+static void on_async(uv_async_t *h) {
+  pgd_store_t *s = h->data;
+  if (s->closed) return;
+  take_done(s);
+  deliver(s);
+  if (!s->closing && s->pending == 0) uv_unref((uv_handle_t *)&s->async);
+}
+
+static void on_async_closed(uv_handle_t *h) {
+  pgd_store_t *s = h->data;
+  pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->done_mu);
+  pthread_cond_destroy(&s->cond);
+  free(s);
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+int pgd_store_start(uv_loop_t *loop, const pgd_store_backend_ops_t *ops, void *be,
+                    pgd_store_t **out, char *err, size_t errlen) {
+  pgd_store_t *s = calloc(1, sizeof(*s));
+  if (!s) {
+    ops->destroy(be);
+    fill_err(err, errlen, "%s", "out of memory");
+    return -ENOMEM;
+  }
+  s->ops = ops;
+  s->be = be;
+  s->loop = loop;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->done_mu, NULL);
+  pthread_cond_init(&s->cond, NULL);
+  int rc = uv_async_init(loop, &s->async, on_async);
+  if (rc < 0) {
+    fill_err(err, errlen, "uv_async_init: %s", uv_strerror(rc));
+    ops->destroy(be);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->done_mu);
+    pthread_cond_destroy(&s->cond);
+    free(s);
+    return rc;
+  }
+  s->async.data = s;
+  uv_unref((uv_handle_t *)&s->async);
+  rc = pthread_create(&s->writer, NULL, writer_main, s);
+  if (rc != 0) {
+    fill_err(err, errlen, "cannot start the store writer thread: %s", strerror(rc));
+    ops->destroy(be);
+    s->closed = 1;
+    uv_close((uv_handle_t *)&s->async, on_async_closed);
+    return -rc;
+  }
+  s->writer_started = 1;
+  *out = s;
+  return 0;
+}
+
+void pgd_store_close(pgd_store_t *s) {
+  if (!s || s->closing) return;
+  s->closing = 1;
+  pthread_mutex_lock(&s->mu);
+  s->stop = 1;
+  pthread_cond_signal(&s->cond);
+  pthread_mutex_unlock(&s->mu);
+  if (s->writer_started) pthread_join(s->writer, NULL);
+  s->writer_started = 0;
+  /* every queued write has been committed and is in the done list */
+  take_done(s);
+  deliver(s);
+  s->ops->destroy(s->be);
+  s->be = NULL;
+  s->closed = 1;
+  uv_close((uv_handle_t *)&s->async, on_async_closed);
+}
+
+const char *pgd_store_backend(const pgd_store_t *s) { return s ? s->ops->name : "none"; }
+
+/* ---- writes ------------------------------------------------------------- */
+
+static int enqueue(pgd_store_t *s, pgd_store_op_t *op) {
+  pthread_mutex_lock(&s->mu);
+  if (s->q_tail) s->q_tail->next = op;
+  else s->q_head = op;
+  s->q_tail = op;
+  s->q_len++;
+  pthread_cond_signal(&s->cond);
+  pthread_mutex_unlock(&s->mu);
+  if (s->pending++ == 0) uv_ref((uv_handle_t *)&s->async);
+  return 0;
+}
+
+static pgd_store_op_t *new_op(pgd_store_t *s, pgd_store_op_kind_t kind, pgd_store_done_cb cb,
+                              void *ud, int *rc) {
+  if (!s) {
+    *rc = -EINVAL;
+    return NULL;
+  }
+  if (s->closing) {
+    *rc = -ESHUTDOWN;
+    return NULL;
+  }
+  pgd_store_op_t *op = calloc(1, sizeof(*op));
+  if (!op) {
+    *rc = -ENOMEM;
+    return NULL;
+  }
+  op->kind = kind;
+  op->cb = cb;
+  op->ud = ud;
+  return op;
+}
+
+static int put_record(pgd_store_t *s, pgd_store_op_kind_t kind, const pgd_store_record_t *rec,
+                      const cJSON *obj, pgd_store_done_cb cb, void *ud) {
+  int rc = 0;
+  pgd_store_op_t *op = new_op(s, kind, cb, ud, &rc);
+  if (!op) return rc;
+  rc = rec ? pgd_store_record_split(rec, obj, &op->row)
+           : pgd_store_record_split_job(obj, pgd_now_us(), &op->row);
+  if (rc < 0) {
+    free(op);
+    return rc;
+  }
+  return enqueue(s, op);
+}
+
+int pgd_store_put_job(pgd_store_t *s, const cJSON *job, pgd_store_done_cb cb, void *ud) {
+  return put_record(s, PGD_OP_PUT_JOB, NULL, job, cb, ud);
+}
+
+int pgd_store_put_execution(pgd_store_t *s, const cJSON *exec, pgd_store_done_cb cb, void *ud) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(exec, "id");
+  int64_t v;
+  if (!pgd_store_json_int(id, &v) || v < 1) return -EINVAL;
+  return put_record(s, PGD_OP_PUT_EXECUTION, &pgd_store_rec_execution, exec, cb, ud);
+}
+
+int pgd_store_put_attempt(pgd_store_t *s, const cJSON *attempt, pgd_store_done_cb cb, void *ud) {
+  int64_t e, a;
+  if (!pgd_store_json_int(cJSON_GetObjectItemCaseSensitive(attempt, "execution_id"), &e) ||
+      e < 1 || !pgd_store_json_int(cJSON_GetObjectItemCaseSensitive(attempt, "attempt"), &a) ||
+      a < 0)
+    return -EINVAL;
+  return put_record(s, PGD_OP_PUT_ATTEMPT, &pgd_store_rec_attempt, attempt, cb, ud);
+}
+
+int pgd_store_put_worker(pgd_store_t *s, const cJSON *worker, pgd_store_done_cb cb, void *ud) {
+  return put_record(s, PGD_OP_PUT_WORKER, &pgd_store_rec_worker, worker, cb, ud);
+}
+
+int pgd_store_delete_job(pgd_store_t *s, const char *name, pgd_store_done_cb cb, void *ud) {
+  if (!name || !name[0]) return -EINVAL;
+  int rc = 0;
+  pgd_store_op_t *op = new_op(s, PGD_OP_DELETE_JOB, cb, ud, &rc);
+  if (!op) return rc;
+  if (!(op->row.v[0].s = strdup(name))) {
+    free(op);
+    return -ENOMEM;
+  }
+  op->row.v[0].present = 1;
+  return enqueue(s, op);
+}
+
+int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud) {
+  int rc = 0;
+  pgd_store_op_t *op = new_op(s, PGD_OP_FLUSH, cb, ud, &rc);
+  if (!op) return rc;
+  return enqueue(s, op);
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+#define READ_GUARD(s, fail) \
+  do {                      \
+    if (!(s) || !(s)->be) return fail; \
+  } while (0)
+
+cJSON *pgd_store_get_job(pgd_store_t *s, const char *name) {
+  READ_GUARD(s, NULL);
+  if (!name) return NULL;
+  return s->ops->get_job(s->be, name);
+}
+
+cJSON *pgd_store_list_jobs(pgd_store_t *s) {
+  READ_GUARD(s, NULL);
+  return s->ops->list_jobs(s->be);
+}
+
+cJSON *pgd_store_get_execution(pgd_store_t *s, int64_t id) {
+  READ_GUARD(s, NULL);
+  return s->ops->get_execution(s->be, id);
+}
+
+cJSON *pgd_store_list_executions(pgd_store_t *s, const char *job, const char *state, int limit,
+                                 int64_t before_id) {
+  READ_GUARD(s, NULL);
+  return s->ops->list_executions(s->be, job, state, limit, before_id);
+}
+
+cJSON *pgd_store_list_unfinished_executions(pgd_store_t *s) {
+  READ_GUARD(s, NULL);
+  return s->ops->list_unfinished_executions(s->be);
+}
+
+cJSON *pgd_store_list_workers(pgd_store_t *s) {
+  READ_GUARD(s, NULL);
+  return s->ops->list_workers(s->be);
+}
+
+int64_t pgd_store_max_execution_id(pgd_store_t *s) {
+  READ_GUARD(s, -EINVAL);
+  return s->ops->max_execution_id(s->be);
+}
+
+int pgd_store_schema_version(pgd_store_t *s) {
+  READ_GUARD(s, -EINVAL);
+  return s->ops->schema_version(s->be);
+}

@@ -1,0 +1,172 @@
+/* Pagoda — the store: durable records of jobs, executions, attempts and
+ * workers, behind one interface with pluggable backends (SQLite now,
+ * PostgreSQL later; callers never see which).
+ *
+ * Records are cJSON objects. The store maps the known fields of each record
+ * to columns (so that filters and indexes work) and keeps every other field
+ * in a JSON `data` column, so an object read back equals the object written.
+ *
+ * WRITES are asynchronous and batched (group commit). A write call, made on
+ * the libuv loop thread, copies what it needs from its arguments and queues
+ * the write; the store's writer thread takes everything queued, applies it in
+ * one transaction, commits durably (SQLite: WAL, synchronous=FULL), and hands
+ * the completions back to the loop with uv_async_send. Each write's callback
+ * then runs ON THE LOOP THREAD with status 0 (durable) or a negative error.
+ * While one batch commits, new writes queue up for the next.
+ *  - Callbacks run in the order the writes were enqueued.
+ *  - Shape errors are found before enqueueing: the call returns -EINVAL and
+ *    the callback is NEVER called (the libuv rule: a call that returns an
+ *    error never calls its callback). Errors found while applying (e.g. an
+ *    attempt whose execution does not exist) reach that write's callback as a
+ *    negative status; the other writes of the same batch are not affected.
+ *    If the commit itself fails, every write of the batch gets the error.
+ *  - Error codes are -errno values: -EINVAL (bad record, constraint),
+ *    -ENOMEM, -EIO (I/O or corrupt database), -ENOSPC (disk full), -EBUSY
+ *    (locked by another process beyond the busy timeout), -EROFS,
+ *    -ESHUTDOWN (write attempted while the store is closing).
+ *  - While writes are pending the store keeps the loop alive; when none are
+ *    pending its uv_async handle is unreferenced, so uv_run(UV_RUN_DEFAULT)
+ *    returns once every callback has run.
+ *
+ * READS are synchronous on the caller's thread and use a separate read
+ * connection (WAL lets it read while the writer commits). They see only
+ * committed data: a write is visible to reads from the moment its callback is
+ * called (possibly a little earlier), never before it is committed. Reads are
+ * safe from any thread (serialised by a mutex inside the store).
+ *
+ * Record shapes (fields other than the listed ones are kept too):
+ *  job:       name (string, required), type (string); the whole object is
+ *             stored; created_us and updated_us (int64 µs) are managed by the
+ *             store and appear in objects read back.
+ *  execution: id (integer >= 1, required, assigned by the caller), job, type,
+ *             state, trigger, worker_id, error (strings), attempt, exit_code,
+ *             signal (ints), params, definition (any JSON), submitted_us,
+ *             dispatched_us, started_us, finished_us (int64 µs). Any field may
+ *             be null or absent and reads back the same way. A member named
+ *             "attempts" is ignored on write (attempts have their own
+ *             records) and is filled from them by the reads that say so.
+ *  attempt:   execution_id (integer >= 1) and attempt (integer >= 0), both
+ *             required; worker_id, state, error (strings), exit_code, signal
+ *             (ints), started_us, finished_us (int64 µs). The execution must
+ *             already be stored (or be earlier in the queue), otherwise the
+ *             write fails with -EINVAL in its callback.
+ *  worker:    id (non-empty string, required), host, addr (strings),
+ *             first_seen_us, last_seen_us (int64 µs); first_seen_us of an
+ *             existing row is kept.
+ * A known field holding a value of another type (e.g. "state": 3) is kept
+ * as an extra field, so it still reads back as written.
+ *
+ * Numbers are JSON numbers (doubles): integers are exact up to 2^53, which
+ * covers microsecond timestamps for the next 200 years.
+ */
+#ifndef PAGODA_STORE_STORE_H
+#define PAGODA_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+typedef struct pgd_store pgd_store_t;
+
+/* Completion of a write. Runs on the loop thread. status 0 = durable, else a
+ * negative -errno value (see above). `ud` is the caller's pointer. */
+typedef void (*pgd_store_done_cb)(int status, void *ud);
+
+/* Opens (creating if needed) the SQLite database at `path` (a file path;
+ * ":memory:" is refused because reads use a second connection), runs the
+ * schema migrations it lacks (each in its own transaction; the applied
+ * versions are kept in the table `pagoda_schema`), and starts the writer
+ * thread. A database whose schema version is newer than this build knows is
+ * refused with -ENOTSUP and a message naming both versions.
+ * Call on the loop thread of `loop`. `path` is copied. On success returns 0
+ * and stores the handle in *out; on failure returns a negative -errno value,
+ * writes a message into err (if err != NULL, NUL-terminated, truncated to
+ * errlen) and leaves *out NULL. */
+int pgd_store_open_sqlite(uv_loop_t *loop, const char *path, pgd_store_t **out, char *err,
+                          size_t errlen);
+
+/* Closes the store. Call on the loop thread, not from another thread.
+ *  1. Stops accepting writes (later write calls return -ESHUTDOWN).
+ *  2. Waits until the writer thread has applied and committed every write
+ *     already queued, and joins it.
+ *  3. Runs every callback not run yet, in order, inside this call (they may
+ *     still use the read functions; they must not write).
+ *  4. Closes both database connections and starts uv_close() of the store's
+ *     uv_async handle.
+ * The handle `s` must not be used after this returns. Its memory is freed by
+ * the uv_close callback, so THE LOOP MUST RUN AT LEAST ONCE AFTERWARDS (e.g.
+ * uv_run(loop, UV_RUN_NOWAIT) or UV_RUN_DEFAULT) before uv_loop_close();
+ * otherwise the handle stays open and the memory leaks. May be called from
+ * inside a store callback. NULL is a no-op. */
+void pgd_store_close(pgd_store_t *s);
+
+/* The backend's name: "sqlite" (later "postgresql"). Static string. */
+const char *pgd_store_backend(const pgd_store_t *s);
+
+/* ---- writes: loop thread only. Arguments are borrowed for the call (what is
+ * needed is copied before returning). cb may be NULL. Return 0 when queued
+ * (cb will be called exactly once), or a negative -errno value (cb will
+ * never be called): -EINVAL for a bad argument or record shape, -ENOMEM,
+ * -ESHUTDOWN while closing. */
+
+/* Upsert by job["name"] (a non-empty string). The whole object is stored;
+ * members "created_us" and "updated_us" are ignored: created_us is set to the
+ * time of the call when the job is new and kept for an existing job,
+ * updated_us is set to the time of the call. */
+int pgd_store_put_job(pgd_store_t *s, const cJSON *job, pgd_store_done_cb cb, void *ud);
+
+/* Deletes the job `name` (its executions stay). Deleting a job that does not
+ * exist is not an error (status 0). */
+int pgd_store_delete_job(pgd_store_t *s, const char *name, pgd_store_done_cb cb, void *ud);
+
+/* Upsert by exec["id"]; the stored object is replaced as a whole. */
+int pgd_store_put_execution(pgd_store_t *s, const cJSON *exec, pgd_store_done_cb cb, void *ud);
+
+/* Upsert by (attempt["execution_id"], attempt["attempt"]); replaced whole. */
+int pgd_store_put_attempt(pgd_store_t *s, const cJSON *attempt, pgd_store_done_cb cb, void *ud);
+
+/* Upsert by worker["id"]; replaced whole except a stored first_seen_us. */
+int pgd_store_put_worker(pgd_store_t *s, const cJSON *worker, pgd_store_done_cb cb, void *ud);
+
+/* Calls cb once everything enqueued before it is durable (or has failed and
+ * had its callback called: callbacks run in order, so every earlier
+ * callback has run). status is the commit status of the batch it rode in. */
+int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud);
+
+/* ---- reads: any thread. Return new objects owned by the caller (free with
+ * cJSON_Delete); NULL when not found or on error (errors are logged).
+ * String arguments are borrowed for the call. */
+
+/* The job object as put, plus "created_us" and "updated_us". */
+cJSON *pgd_store_get_job(pgd_store_t *s, const char *name);
+
+/* Array of all jobs ordered by name (empty array when none). */
+cJSON *pgd_store_list_jobs(pgd_store_t *s);
+
+/* The execution with "attempts": an array (possibly empty) of its attempt
+ * objects ordered by attempt number. */
+cJSON *pgd_store_get_execution(pgd_store_t *s, int64_t id);
+
+/* Array of executions, newest (highest id) first, without "attempts".
+ * job / state: only those equal to it (NULL = any); limit <= 0: no limit;
+ * before_id > 0: only ids below it (paging). */
+cJSON *pgd_store_list_executions(pgd_store_t *s, const char *job, const char *state, int limit,
+                                 int64_t before_id);
+
+/* Array of executions whose state is pending, dispatched or running, oldest
+ * id first, each with "attempts" (for recovery after a restart). */
+cJSON *pgd_store_list_unfinished_executions(pgd_store_t *s);
+
+/* Array of all workers ordered by id. */
+cJSON *pgd_store_list_workers(pgd_store_t *s);
+
+/* Highest stored execution id; 0 when there is none; negative -errno value
+ * on error. */
+int64_t pgd_store_max_execution_id(pgd_store_t *s);
+
+/* Latest schema version of the open database (for diagnostics). */
+int pgd_store_schema_version(pgd_store_t *s);
+
+#endif

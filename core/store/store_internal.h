@@ -1,0 +1,127 @@
+/* Pagoda — store internals shared by the generic part (store.c: queue,
+ * writer thread, completions), the record mapping (store_record.c) and the
+ * backends (store_sqlite.c; later store_pg.c). Not for other modules. */
+#ifndef PAGODA_STORE_INTERNAL_H
+#define PAGODA_STORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define PGD_STORE_MAX_COLS 20
+
+/* ---- record descriptions: which fields are columns ---------------------- */
+
+typedef enum {
+  PGD_COL_TEXT = 1, /* JSON string  <-> TEXT */
+  PGD_COL_INT = 2,  /* JSON integer <-> INTEGER (|v| <= 2^53) */
+  PGD_COL_JSON = 3  /* any JSON value except null <-> TEXT holding its JSON */
+} pgd_store_col_kind_t;
+
+typedef struct {
+  const char *name; /* JSON member name == column name */
+  pgd_store_col_kind_t kind;
+  int keep_existing; /* upsert keeps a non-NULL stored value */
+} pgd_store_field_t;
+
+typedef struct {
+  const char *table;
+  const pgd_store_field_t *fields;
+  size_t nfields;
+  size_t nkeys;       /* the first nkeys fields are the primary key */
+  int has_data;       /* a `data` column holds the other members as JSON */
+  const char *ignore; /* a member never stored (NULL = none) */
+} pgd_store_record_t;
+
+extern const pgd_store_record_t pgd_store_rec_job;
+extern const pgd_store_record_t pgd_store_rec_execution;
+extern const pgd_store_record_t pgd_store_rec_attempt;
+extern const pgd_store_record_t pgd_store_rec_worker;
+
+/* One column value. For rows built by split, s is owned (malloc); for rows
+ * read from a database, s is borrowed from the backend. */
+typedef struct {
+  int present; /* 0 = NULL */
+  int64_t i;   /* PGD_COL_INT */
+  char *s;     /* PGD_COL_TEXT / PGD_COL_JSON */
+} pgd_store_val_t;
+
+typedef struct {
+  pgd_store_val_t v[PGD_STORE_MAX_COLS];
+  char *data; /* JSON object text of the other members, or NULL */
+} pgd_store_row_t;
+
+/* Splits `obj` into columns and data by `rec`. Returns 0 or -EINVAL (not an
+ * object, key missing/invalid) / -ENOMEM; on error the row is left empty. */
+int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_store_row_t *row);
+/* The job special case: columns name, type, definition (the object without
+ * created_us/updated_us), created_us = updated_us = now_us. */
+int pgd_store_record_split_job(const cJSON *job, int64_t now_us, pgd_store_row_t *row);
+/* Builds the object back (values borrowed). NULL on allocation failure. */
+cJSON *pgd_store_record_join(const pgd_store_record_t *rec, const pgd_store_row_t *row);
+cJSON *pgd_store_record_join_job(const pgd_store_row_t *row);
+void pgd_store_row_free(pgd_store_row_t *row);
+/* 1 and *out if `item` is an integral number within +-2^53. */
+int pgd_store_json_int(const cJSON *item, int64_t *out);
+
+/* ---- queued writes ------------------------------------------------------ */
+
+typedef enum {
+  PGD_OP_PUT_JOB = 1,
+  PGD_OP_DELETE_JOB,
+  PGD_OP_PUT_EXECUTION,
+  PGD_OP_PUT_ATTEMPT,
+  PGD_OP_PUT_WORKER,
+  PGD_OP_FLUSH
+} pgd_store_op_kind_t;
+
+typedef struct pgd_store_op {
+  struct pgd_store_op *next;
+  pgd_store_op_kind_t kind;
+  int status;          /* set by the backend */
+  pgd_store_row_t row; /* PUT_*: the split record; DELETE_JOB: v[0].s = name */
+  pgd_store_done_cb cb;
+  void *ud;
+} pgd_store_op_t;
+
+/* ---- backend vtable ----------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  /* Writer thread. Applies the list `ops` (n of them) in one transaction
+   * and commits; sets every op's status (0 or -errno) and frees what the
+   * ops' rows own. Must not touch cb/ud. */
+  void (*apply_batch)(void *be, pgd_store_op_t *ops, size_t n);
+  /* Reads: any thread, serialised by the backend. Same contract as the
+   * public functions. */
+  cJSON *(*get_job)(void *be, const char *name);
+  cJSON *(*list_jobs)(void *be);
+  cJSON *(*get_execution)(void *be, int64_t id);
+  cJSON *(*list_executions)(void *be, const char *job, const char *state, int limit,
+                            int64_t before_id);
+  cJSON *(*list_unfinished_executions)(void *be);
+  cJSON *(*list_workers)(void *be);
+  int64_t (*max_execution_id)(void *be);
+  int (*schema_version)(void *be);
+  /* Called after the writer thread has been joined: closes everything. */
+  void (*destroy)(void *be);
+} pgd_store_backend_ops_t;
+
+/* Starts the generic part over an opened backend: uv_async on `loop`, the
+ * queue and the writer thread. On failure destroys `be` and fills err. */
+int pgd_store_start(uv_loop_t *loop, const pgd_store_backend_ops_t *ops, void *be,
+                    pgd_store_t **out, char *err, size_t errlen);
+
+/* ---- migrations --------------------------------------------------------- */
+
+typedef struct {
+  int version;             /* 1, 2, 3, ... no gaps; same numbers per backend */
+  const char *description; /* one line */
+  const char *sql;         /* one or more statements */
+} pgd_store_migration_t;
+
+extern const pgd_store_migration_t pgd_store_sqlite_migrations[];
+extern const size_t pgd_store_sqlite_migration_count;
+
+#endif

@@ -1,0 +1,398 @@
+/* Pagoda — worker: launch, supervise, kill and report attempts. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "worker/utf8.h"
+#include "worker/worker_priv.h"
+
+#define MOD PGD_WORKER_MOD
+
+/* ---- reports ------------------------------------------------------------- */
+
+static cJSON *state_body(int64_t execution_id, int attempt, const char *state) {
+  cJSON *b = cJSON_CreateObject();
+  if (!b) return NULL;
+  cJSON_AddNumberToObject(b, "execution_id", (double)execution_id);
+  cJSON_AddNumberToObject(b, "attempt", attempt);
+  cJSON_AddStringToObject(b, "state", state);
+  cJSON_AddNumberToObject(b, "at_us", (double)pgd_now_us());
+  return b;
+}
+
+/* A final state for an attempt that never started. */
+static void report_refused(pgd_worker_t *w, int64_t execution_id, int attempt, const char *error) {
+  PGD_WARN(MOD, "execution %" PRId64 " attempt %d refused: %s", execution_id, attempt, error);
+  cJSON *b = state_body(execution_id, attempt, "failed");
+  if (b) cJSON_AddStringToObject(b, "error", error);
+  pgd_worker__report(w, PGD_MSG_STATE, b);
+}
+
+/* Sanitises and reports output; `final` flushes a held partial sequence. */
+static void emit_output(pgd_attempt_t *a, const char *data, size_t len, int final) {
+  char *joined = NULL;
+  const char *in = data;
+  size_t inlen = len;
+  if (a->carry_len) {
+    joined = malloc(a->carry_len + len);
+    if (!joined) return;
+    memcpy(joined, a->carry, a->carry_len);
+    if (len) memcpy(joined + a->carry_len, data, len);
+    in = joined;
+    inlen = a->carry_len + len;
+  }
+  a->carry_len = 0;
+  if (inlen == 0) return;
+  char *out = malloc(3 * inlen + 1);
+  if (!out) {
+    free(joined);
+    return;
+  }
+  size_t consumed = 0;
+  size_t olen = pgd_utf8_sanitize(in, inlen, final, out, &consumed);
+  a->carry_len = inlen - consumed; /* <= 3 by construction */
+  memcpy(a->carry, in + consumed, a->carry_len);
+  if (olen) {
+    cJSON *b = cJSON_CreateObject();
+    if (b) {
+      cJSON_AddNumberToObject(b, "execution_id", (double)a->execution_id);
+      cJSON_AddNumberToObject(b, "attempt", a->attempt);
+      cJSON_AddNumberToObject(b, "offset", (double)a->offset);
+      cJSON_AddStringToObject(b, "data", out);
+      pgd_worker__report(a->w, PGD_MSG_LOG, b);
+    }
+    a->offset += olen;
+  }
+  free(out);
+  free(joined);
+}
+
+/* ---- attempt list -------------------------------------------------------- */
+
+static pgd_attempt_t *find_attempt(pgd_worker_t *w, int64_t execution_id, int attempt) {
+  for (pgd_attempt_t *a = w->attempts; a; a = a->next)
+    if (a->execution_id == execution_id && a->attempt == attempt) return a;
+  return NULL;
+}
+
+static void attempt_free(pgd_attempt_t *a) {
+  if (!a) return;
+  cJSON_Delete(a->params);
+  free(a->job);
+  free(a->type);
+  free(a);
+}
+
+static void attempt_link(pgd_worker_t *w, pgd_attempt_t *a) {
+  a->next = w->attempts;
+  if (w->attempts) w->attempts->prev = a;
+  w->attempts = a;
+  w->running++;
+  w->used_slots += a->slots;
+}
+
+/* Unlinks and frees `a`, then lets the worker know (stop may proceed). */
+static void attempt_end(pgd_attempt_t *a) {
+  pgd_worker_t *w = a->w;
+  if (a->prev) a->prev->next = a->next;
+  else w->attempts = a->next;
+  if (a->next) a->next->prev = a->prev;
+  w->running--;
+  w->used_slots -= a->slots;
+  attempt_free(a);
+  pgd_worker__attempt_gone(w);
+}
+
+cJSON *pgd_worker__running_json(const pgd_worker_t *w) {
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr) return NULL;
+  for (const pgd_attempt_t *a = w->attempts; a; a = a->next) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) break;
+    cJSON_AddNumberToObject(o, "execution_id", (double)a->execution_id);
+    cJSON_AddNumberToObject(o, "attempt", a->attempt);
+    cJSON_AddItemToArray(arr, o);
+  }
+  return arr;
+}
+
+/* ---- process attempts ---------------------------------------------------- */
+
+static void on_proc_output(pgd_spawn_t *sp, const char *data, size_t len, void *ud) {
+  emit_output(ud, data, len, 0);
+}
+
+static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud) {
+  pgd_attempt_t *a = ud;
+  a->sp = NULL;
+  emit_output(a, "", 0, 1);
+  const char *state;
+  char err[1024] = "";
+  if (r->timed_out) {
+    state = "timed_out";
+    snprintf(err, sizeof err, "timed out after %" PRId64 " ms", a->timeout_ms);
+  } else if (r->killed || a->kill_requested) {
+    state = "killed";
+    snprintf(err, sizeof err, "killed");
+  } else if (r->status_lost) {
+    state = "failed";
+    snprintf(err, sizeof err, "exit status of pid %d was lost", (int)r->pid);
+  } else if (pgd_plugin_interpret_exit(a->plugin, a->params, r->exit_code, r->term_signal, err,
+                                       sizeof err) == 0) {
+    state = "succeeded";
+  } else {
+    state = "failed";
+    if (!err[0]) {
+      if (r->term_signal)
+        snprintf(err, sizeof err, "killed by signal %d", r->term_signal);
+      else
+        snprintf(err, sizeof err, "exit code %d", r->exit_code);
+    }
+  }
+  PGD_DEBUG(MOD, "execution %" PRId64 " attempt %d: %s (exit %d, signal %d, %" PRIu64 " us)",
+            a->execution_id, a->attempt, state, r->exit_code, r->term_signal, r->duration_us);
+  cJSON *b = state_body(a->execution_id, a->attempt, state);
+  if (b) {
+    if (r->exit_code >= 0 && !r->status_lost) cJSON_AddNumberToObject(b, "exit_code", r->exit_code);
+    if (r->term_signal) cJSON_AddNumberToObject(b, "signal", r->term_signal);
+    if (err[0] && strcmp(state, "succeeded") != 0) cJSON_AddStringToObject(b, "error", err);
+  }
+  pgd_worker__report(a->w, PGD_MSG_STATE, b);
+  attempt_end(a);
+}
+
+/* "K=V" strings for launch.env (strings, numbers, booleans) and PAGODA_*.
+ * Returns a NULL-terminated array owned by the caller (free_env). */
+static char **build_extra_env(const pgd_attempt_t *a, const cJSON *env) {
+  size_t n = 3 + (size_t)(cJSON_IsObject(env) ? cJSON_GetArraySize(env) : 0);
+  char **v = calloc(n + 1, sizeof *v);
+  if (!v) return NULL;
+  size_t k = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_IsObject(env) ? env : NULL) {
+    if (!it->string || !it->string[0] || strchr(it->string, '=')) continue;
+    char num[64];
+    const char *val = NULL;
+    if (cJSON_IsString(it)) val = it->valuestring;
+    else if (cJSON_IsBool(it)) val = cJSON_IsTrue(it) ? "true" : "false";
+    else if (cJSON_IsNumber(it)) {
+      double d = it->valuedouble;
+      if (d == floor(d) && fabs(d) < 9e15) snprintf(num, sizeof num, "%.0f", d);
+      else snprintf(num, sizeof num, "%.17g", d);
+      val = num;
+    }
+    if (!val) continue;
+    if (asprintf(&v[k], "%s=%s", it->string, val) < 0) v[k] = NULL;
+    else k++;
+  }
+  if (asprintf(&v[k], "PAGODA_EXECUTION_ID=%" PRId64, a->execution_id) >= 0) k++;
+  else v[k] = NULL;
+  if (asprintf(&v[k], "PAGODA_JOB=%s", a->job ? a->job : "") >= 0) k++;
+  else v[k] = NULL;
+  if (asprintf(&v[k], "PAGODA_ATTEMPT=%d", a->attempt) >= 0) k++;
+  else v[k] = NULL;
+  v[k] = NULL;
+  return v;
+}
+
+static void free_env(char **v) {
+  if (!v) return;
+  for (size_t i = 0; v[i]; i++) free(v[i]);
+  free(v);
+}
+
+static int start_process(pgd_attempt_t *a, const cJSON *env, int *pid, char *err, size_t errlen) {
+  pgd_procspec_t spec;
+  pgd_procspec_init(&spec);
+  int rc = pgd_plugin_describe_process(a->plugin, a->params, &spec, err, errlen);
+  if (rc == 0) {
+    char **extra = build_extra_env(a, env);
+    if (!extra) {
+      snprintf(err, errlen, "out of memory");
+      rc = -ENOMEM;
+    } else {
+      pgd_spawn_opts_t opts = {.timeout_ms = a->timeout_ms, .kill_grace_ms = a->kill_grace_ms};
+      pgd_spawn_cbs_t cbs = {.on_output = on_proc_output, .on_exit = on_proc_exit};
+      rc = pgd_spawn_start(a->w->loop, &spec, (const char *const *)extra, &opts, &cbs, a, &a->sp,
+                           err, errlen);
+      if (rc == 0) *pid = (int)pgd_spawn_pid(a->sp);
+      free_env(extra);
+    }
+  }
+  pgd_procspec_free(&spec);
+  return rc;
+}
+
+/* ---- in-process attempts ------------------------------------------------- */
+
+static void on_inproc_output(pgd_inproc_t *ip, const char *data, size_t len, void *ud) {
+  emit_output(ud, data, len, 0);
+}
+
+static void on_inproc_exit(pgd_inproc_t *ip, const pgd_inproc_result_t *r, void *ud) {
+  pgd_attempt_t *a = ud;
+  a->ip = NULL;
+  emit_output(a, "", 0, 1);
+  const char *state;
+  char err[1024] = "";
+  if (r->timed_out) {
+    state = "timed_out";
+    snprintf(err, sizeof err, "timed out after %" PRId64 " ms", a->timeout_ms);
+  } else if (r->killed || a->kill_requested) {
+    state = "killed";
+    snprintf(err, sizeof err, "killed");
+  } else if (r->rc == 0) {
+    state = "succeeded";
+  } else {
+    state = "failed";
+    snprintf(err, sizeof err, "%s", r->error && r->error[0] ? r->error : "run failed");
+  }
+  cJSON *b = state_body(a->execution_id, a->attempt, state);
+  if (b) {
+    if (err[0]) cJSON_AddStringToObject(b, "error", err);
+    if (r->result_json) {
+      cJSON *res = cJSON_Parse(r->result_json);
+      if (!res) res = cJSON_CreateString(r->result_json);
+      if (res) cJSON_AddItemToObject(b, "result", res);
+    }
+  }
+  pgd_worker__report(a->w, PGD_MSG_STATE, b);
+  attempt_end(a);
+}
+
+/* ---- launch / kill ------------------------------------------------------- */
+
+static int get_int64(const cJSON *msg, const char *key, int64_t *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return 0;
+  *out = (int64_t)v->valuedouble;
+  return 1;
+}
+
+static char *dup_str(const cJSON *msg, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+  return cJSON_IsString(v) && v->valuestring ? strdup(v->valuestring) : NULL;
+}
+
+void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
+  int64_t execution_id, attempt64;
+  if (!get_int64(msg, "execution_id", &execution_id) || !get_int64(msg, "attempt", &attempt64) ||
+      attempt64 < 0 || attempt64 > INT32_MAX) {
+    PGD_WARN(MOD, "launch without a numeric execution_id and attempt: ignored");
+    if (w->conn) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "message", "launch without a numeric execution_id and attempt");
+      pgd_conn_send(w->conn, PGD_MSG_ERROR, e);
+      cJSON_Delete(e);
+    }
+    return;
+  }
+  int attempt = (int)attempt64;
+  if (!pgd_worker__epoch_ok(w, msg, "launch")) return;
+  if (find_attempt(w, execution_id, attempt)) {
+    PGD_INFO(MOD, "execution %" PRId64 " attempt %d is already running here: duplicate launch ignored",
+             execution_id, attempt);
+    return;
+  }
+  char err[1024];
+  if (w->stopping) {
+    snprintf(err, sizeof err, "worker %s is stopping", w->id);
+    report_refused(w, execution_id, attempt, err);
+    return;
+  }
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
+  const pgd_plugin_t *plugin = NULL;
+  if (cJSON_IsString(type) && w->plugins) plugin = pgd_registry_find(w->plugins, type->valuestring);
+  int kind = plugin ? pgd_plugin_executor_kind(plugin) : PGD_EXEC_NONE;
+  if (kind != PGD_EXEC_PROCESS && kind != PGD_EXEC_IN_PROCESS) {
+    snprintf(err, sizeof err, "job type '%s' is not available on worker %s",
+             cJSON_IsString(type) ? type->valuestring : "(none)", w->id);
+    report_refused(w, execution_id, attempt, err);
+    return;
+  }
+  int64_t slots = 1;
+  if (get_int64(msg, "slots", &slots) && slots < 1) slots = 1;
+  if (slots > w->slots || w->used_slots + slots > w->slots) {
+    snprintf(err, sizeof err, "worker %s has no free slot", w->id);
+    report_refused(w, execution_id, attempt, err);
+    return;
+  }
+  const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+  pgd_attempt_t *a = calloc(1, sizeof *a);
+  if (a) {
+    a->params = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+    a->type = strdup(type->valuestring);
+    a->job = dup_str(msg, "job");
+  }
+  if (!a || !a->params || !a->type) {
+    attempt_free(a);
+    report_refused(w, execution_id, attempt, "out of memory");
+    return;
+  }
+  a->w = w;
+  a->execution_id = execution_id;
+  a->attempt = attempt;
+  a->slots = (int)slots;
+  a->plugin = plugin;
+  if (!get_int64(msg, "timeout_ms", &a->timeout_ms) || a->timeout_ms < 0) a->timeout_ms = 0;
+  if (!get_int64(msg, "kill_grace_ms", &a->kill_grace_ms) || a->kill_grace_ms <= 0)
+    a->kill_grace_ms = w->kill_grace_ms;
+
+  int pid = 0, rc;
+  err[0] = '\0';
+  if (kind == PGD_EXEC_PROCESS) {
+    rc = start_process(a, cJSON_GetObjectItemCaseSensitive(msg, "env"), &pid, err, sizeof err);
+  } else {
+    pgd_inproc_cbs_t cbs = {.on_output = on_inproc_output, .on_exit = on_inproc_exit};
+    rc = pgd_inproc_start(w->loop, plugin, a->params, a->timeout_ms, &cbs, a, &a->ip, err,
+                          sizeof err);
+  }
+  if (rc != 0) {
+    if (!err[0]) snprintf(err, sizeof err, "cannot start: %s", strerror(rc < 0 ? -rc : rc));
+    report_refused(w, execution_id, attempt, err);
+    attempt_free(a);
+    return;
+  }
+  attempt_link(w, a);
+  cJSON *b = state_body(execution_id, attempt, "running");
+  if (b && pid > 0) cJSON_AddNumberToObject(b, "pid", pid);
+  pgd_worker__report(w, PGD_MSG_STATE, b);
+  PGD_DEBUG(MOD, "execution %" PRId64 " attempt %d (%s) running, pid %d", execution_id, attempt,
+            a->type, pid);
+}
+
+static void kill_attempt(pgd_attempt_t *a, int64_t grace_ms) {
+  a->kill_requested = 1;
+  if (a->sp) pgd_spawn_kill(a->sp, grace_ms);
+  else if (a->ip) pgd_inproc_kill(a->ip);
+}
+
+void pgd_worker__handle_kill(pgd_worker_t *w, const cJSON *msg) {
+  int64_t execution_id, attempt;
+  if (!get_int64(msg, "execution_id", &execution_id) || !get_int64(msg, "attempt", &attempt)) {
+    PGD_WARN(MOD, "kill without a numeric execution_id and attempt: ignored");
+    return;
+  }
+  if (!pgd_worker__epoch_ok(w, msg, "kill")) return;
+  pgd_attempt_t *a = find_attempt(w, execution_id, (int)attempt);
+  if (!a) {
+    PGD_DEBUG(MOD, "kill of execution %" PRId64 " attempt %" PRId64 ": not running here", execution_id,
+              attempt);
+    return;
+  }
+  int64_t grace;
+  if (!get_int64(msg, "grace_ms", &grace) || grace < 0) grace = a->kill_grace_ms;
+  PGD_INFO(MOD, "killing execution %" PRId64 " attempt %d (grace %" PRId64 " ms)", execution_id,
+           a->attempt, grace);
+  kill_attempt(a, grace);
+}
+
+void pgd_worker__kill_all(pgd_worker_t *w) {
+  for (pgd_attempt_t *a = w->attempts; a; a = a->next) kill_attempt(a, w->kill_grace_ms);
+}

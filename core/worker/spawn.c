@@ -1,0 +1,422 @@
+/* Pagoda — posix_spawn + pidfd process supervision (see spawn.h). */
+#include "worker/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+extern char **environ;
+
+#define MOD "spawn"
+#define WAITPID_POLL_MS 20
+#define DEFAULT_GRACE_MS 5000
+#define READ_BUF_SIZE 65536
+
+struct pgd_spawn {
+  uv_loop_t *loop;
+  pgd_spawn_cbs_t cbs;
+  void *ud;
+  pid_t pid;
+  int pidfd; /* -1 when the waitpid timer is used instead */
+  int64_t kill_grace_ms;
+  uint64_t start_ns;
+
+  uv_poll_t exit_poll;   /* pidfd readable => exited (when pidfd >= 0) */
+  uv_timer_t exit_timer; /* waitpid poll fallback (when pidfd < 0) */
+  uv_pipe_t out;
+  uv_timer_t timeout_timer, grace_timer, linger_timer;
+
+  int open_handles;  /* handles initialised and not yet closed-back */
+  int exited, eof, finishing;
+  int waiter_closed;
+  int kill_started;
+  uint64_t sigkill_at; /* uv_now deadline of the pending SIGKILL, 0 = none */
+  pgd_spawn_result_t res;
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || errlen == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static size_t vec_len(const char *const *v) {
+  size_t n = 0;
+  if (v)
+    while (v[n]) n++;
+  return n;
+}
+
+/* Puts `entry` ("K=V") into env[0..*n), replacing an entry with the same key. */
+static void env_put(const char **env, size_t *n, const char *entry) {
+  const char *eq = strchr(entry, '=');
+  if (!eq || eq == entry) return; /* not K=V: ignored */
+  size_t klen = (size_t)(eq - entry) + 1; /* include '=' */
+  for (size_t i = 0; i < *n; i++) {
+    if (strncmp(env[i], entry, klen) == 0) {
+      env[i] = entry;
+      return;
+    }
+  }
+  env[(*n)++] = entry;
+}
+
+/* environ + spec env + extra env; strings borrowed. Caller frees the array. */
+static const char **build_env(const pgd_procspec_t *spec, const char *const *extra) {
+  size_t ne = vec_len((const char *const *)environ);
+  size_t total = ne + spec->envc + vec_len(extra) + 1;
+  const char **env = malloc(total * sizeof *env);
+  if (!env) return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < ne; i++) env[n++] = environ[i];
+  for (size_t i = 0; i < spec->envc; i++) env_put(env, &n, spec->env[i]);
+  for (size_t i = 0; extra && extra[i]; i++) env_put(env, &n, extra[i]);
+  env[n] = NULL;
+  return env;
+}
+
+static int signal_group(pgd_spawn_t *p, int sig) {
+  if (kill(-p->pid, sig) == 0) return 0;
+  int e = errno;
+  /* The group is gone only when every member is; a not-yet-reaped leader
+   * keeps it, so ESRCH here means there is nothing left to signal. */
+  if (e != ESRCH) PGD_WARN(MOD, "kill(-%d, %d): %s", (int)p->pid, sig, strerror(e));
+  return -e;
+}
+
+/* ---- ending -------------------------------------------------------------- */
+
+static void deliver_if_closed(pgd_spawn_t *p) {
+  if (!p->finishing || p->open_handles > 0) return;
+  p->cbs.on_exit(p, &p->res, p->ud);
+  free(p);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  pgd_spawn_t *p = h->data;
+  p->open_handles--;
+  deliver_if_closed(p);
+}
+
+static void close_handle(uv_handle_t *h) {
+  if (!uv_is_closing(h)) uv_close(h, on_handle_closed);
+}
+
+static void close_waiter(pgd_spawn_t *p) {
+  if (p->waiter_closed) return;
+  p->waiter_closed = 1;
+  if (p->pidfd >= 0) {
+    close_handle((uv_handle_t *)&p->exit_poll);
+    close(p->pidfd); /* uv_close removed it from epoll already */
+    p->pidfd = -1;
+  } else {
+    close_handle((uv_handle_t *)&p->exit_timer);
+  }
+}
+
+static void finish(pgd_spawn_t *p) {
+  if (p->finishing) return;
+  p->finishing = 1;
+  close_waiter(p);
+  close_handle((uv_handle_t *)&p->out);
+  close_handle((uv_handle_t *)&p->timeout_timer);
+  close_handle((uv_handle_t *)&p->grace_timer);
+  close_handle((uv_handle_t *)&p->linger_timer);
+}
+
+static void on_linger(uv_timer_t *t) {
+  pgd_spawn_t *p = t->data;
+  PGD_DEBUG(MOD, "pid %d exited but its output pipe is still open after %d ms: closing it",
+            (int)p->pid, PGD_SPAWN_LINGER_MS);
+  finish(p);
+}
+
+static void on_exited(pgd_spawn_t *p, int status, int lost) {
+  p->exited = 1;
+  p->res.duration_us = (pgd_mono_ns() - p->start_ns) / 1000;
+  if (lost) {
+    p->res.status_lost = 1;
+    p->res.exit_code = -1;
+  } else if (WIFEXITED(status)) {
+    p->res.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    p->res.exit_code = -1;
+    p->res.term_signal = WTERMSIG(status);
+  }
+  close_waiter(p);
+  if (p->eof)
+    finish(p);
+  else
+    uv_timer_start(&p->linger_timer, on_linger, PGD_SPAWN_LINGER_MS, 0);
+}
+
+/* Reaps the child if it exited. Returns 1 when it is done. */
+static int try_reap(pgd_spawn_t *p) {
+  int status = 0;
+  pid_t r;
+  do r = waitpid(p->pid, &status, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return 0;
+  if (r < 0) {
+    PGD_WARN(MOD, "waitpid(%d): %s (exit status lost)", (int)p->pid, strerror(errno));
+    on_exited(p, 0, 1);
+  } else {
+    on_exited(p, status, 0);
+  }
+  return 1;
+}
+
+static void on_pidfd(uv_poll_t *h, int status, int events) {
+  pgd_spawn_t *p = h->data;
+  if (p->exited) return;
+  if (status < 0) PGD_WARN(MOD, "pidfd poll of pid %d: %s", (int)p->pid, uv_strerror(status));
+  try_reap(p);
+}
+
+static void on_waitpid_tick(uv_timer_t *t) {
+  pgd_spawn_t *p = t->data;
+  if (!p->exited) try_reap(p);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  /* libuv calls read_cb right after alloc_cb for the same handle, and
+   * on_output must not keep the data: one buffer per thread suffices. */
+  static __thread char chunk[READ_BUF_SIZE];
+  buf->base = chunk;
+  buf->len = sizeof chunk;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  pgd_spawn_t *p = s->data;
+  if (nread > 0) {
+    p->res.output_bytes += (uint64_t)nread;
+    if (p->cbs.on_output) p->cbs.on_output(p, buf->base, (size_t)nread, p->ud);
+    return;
+  }
+  if (nread == 0) return;
+  if (nread != UV_EOF) PGD_WARN(MOD, "reading output of pid %d: %s", (int)p->pid, uv_strerror((int)nread));
+  p->eof = 1;
+  uv_read_stop(s);
+  if (p->exited) finish(p);
+}
+
+/* ---- kill / timeout ------------------------------------------------------ */
+
+static void on_grace(uv_timer_t *t) {
+  pgd_spawn_t *p = t->data;
+  p->sigkill_at = 0;
+  PGD_DEBUG(MOD, "pid %d: grace period over, SIGKILL to its process group", (int)p->pid);
+  signal_group(p, SIGKILL);
+}
+
+static int do_kill(pgd_spawn_t *p, int64_t grace_ms, int timeout) {
+  if (p->finishing) return -ESRCH;
+  if (!p->kill_started) {
+    p->kill_started = 1;
+    if (timeout)
+      p->res.timed_out = 1;
+    else
+      p->res.killed = 1;
+  }
+  if (grace_ms <= 0) {
+    uv_timer_stop(&p->grace_timer);
+    p->sigkill_at = 0;
+    signal_group(p, SIGKILL);
+    return 0;
+  }
+  signal_group(p, SIGTERM);
+  uint64_t at = uv_now(p->loop) + (uint64_t)grace_ms;
+  if (p->sigkill_at == 0 || at < p->sigkill_at) {
+    p->sigkill_at = at;
+    uv_timer_start(&p->grace_timer, on_grace, (uint64_t)grace_ms, 0);
+  }
+  return 0;
+}
+
+static void on_timeout(uv_timer_t *t) {
+  pgd_spawn_t *p = t->data;
+  PGD_DEBUG(MOD, "pid %d: timeout, killing its process group", (int)p->pid);
+  do_kill(p, p->kill_grace_ms, 1);
+}
+
+int pgd_spawn_kill(pgd_spawn_t *p, int64_t grace_ms) {
+  if (!p) return -EINVAL;
+  return do_kill(p, grace_ms, 0);
+}
+
+pid_t pgd_spawn_pid(const pgd_spawn_t *p) { return p ? p->pid : -1; }
+
+void *pgd_spawn_data(const pgd_spawn_t *p) { return p ? p->ud : NULL; }
+
+static void free_on_close(uv_handle_t *h) { free(h->data); }
+
+/* ---- start --------------------------------------------------------------- */
+
+static void describe_spawn_error(const pgd_procspec_t *spec, int e, char *err, size_t errlen) {
+  if (spec->cwd) {
+    struct stat st;
+    int ce = 0;
+    if (stat(spec->cwd, &st) != 0)
+      ce = errno;
+    else if (!S_ISDIR(st.st_mode))
+      ce = ENOTDIR;
+    else if (access(spec->cwd, X_OK) != 0)
+      ce = errno;
+    if (ce) {
+      set_err(err, errlen, "cannot use working directory '%s': %s", spec->cwd, strerror(ce));
+      return;
+    }
+  }
+  set_err(err, errlen, "cannot start '%s': %s", spec->argv[0], strerror(e));
+}
+
+static const int default_signals[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGCHLD,
+                                      SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP,
+                                      SIGTTIN, SIGTTOU, SIGXFSZ, SIGXCPU, SIGWINCH};
+
+/* posix_spawnp with the attributes of spawn.h. Returns 0 or an errno. */
+static int do_posix_spawn(const pgd_procspec_t *spec, const char **env, int wfd, pid_t *pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  int rc = posix_spawn_file_actions_init(&fa);
+  if (rc) return rc;
+  rc = posix_spawnattr_init(&at);
+  if (rc) {
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+  }
+  sigset_t empty, defs;
+  sigemptyset(&empty);
+  sigemptyset(&defs);
+  for (size_t i = 0; i < sizeof default_signals / sizeof default_signals[0]; i++)
+    sigaddset(&defs, default_signals[i]);
+  if (!rc) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                  POSIX_SPAWN_SETSIGDEF);
+  if (!rc) rc = posix_spawnattr_setpgroup(&at, 0);
+  if (!rc) rc = posix_spawnattr_setsigmask(&at, &empty);
+  if (!rc) rc = posix_spawnattr_setsigdefault(&at, &defs);
+  if (!rc) rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, wfd, 1);
+  if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, wfd, 2);
+  if (!rc) rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  if (!rc && spec->cwd) rc = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd);
+  if (!rc) rc = posix_spawnp(pid, spec->argv[0], &fa, &at, spec->argv, (char *const *)env);
+  posix_spawnattr_destroy(&at);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc;
+}
+
+int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const *extra_env,
+                    const pgd_spawn_opts_t *opts, const pgd_spawn_cbs_t *cbs, void *ud,
+                    pgd_spawn_t **out, char *err, size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  if (out) *out = NULL;
+  if (!loop || !spec || !cbs || !cbs->on_exit || !out || spec->argc == 0 || !spec->argv ||
+      !spec->argv[0] || !spec->argv[0][0]) {
+    set_err(err, errlen, "invalid process specification (no program)");
+    return -EINVAL;
+  }
+  if (spec->user) {
+    set_err(err, errlen, "run_as is not supported by this worker yet (user '%s')", spec->user);
+    return -ENOTSUP;
+  }
+  pgd_spawn_t *p = calloc(1, sizeof *p);
+  const char **env = build_env(spec, extra_env);
+  if (!p || !env) {
+    free(p);
+    free(env);
+    set_err(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    int e = errno;
+    free(p);
+    free(env);
+    set_err(err, errlen, "cannot create output pipe: %s", strerror(e));
+    return -e;
+  }
+  p->start_ns = pgd_mono_ns();
+  pid_t pid = -1;
+  int rc = do_posix_spawn(spec, env, fds[1], &pid);
+  free(env);
+  close(fds[1]);
+  if (rc) {
+    close(fds[0]);
+    free(p);
+    describe_spawn_error(spec, rc, err, errlen);
+    return -rc;
+  }
+
+  p->loop = loop;
+  p->cbs = *cbs;
+  p->ud = ud;
+  p->pid = pid;
+  p->res.pid = pid;
+  p->kill_grace_ms = opts && opts->kill_grace_ms > 0 ? opts->kill_grace_ms : DEFAULT_GRACE_MS;
+
+  uv_pipe_init(loop, &p->out, 0); /* cannot fail for a non-IPC pipe */
+  p->out.data = p;
+  p->open_handles++;
+  int urc = uv_pipe_open(&p->out, fds[0]);
+  int pipe_owns_fd = urc == 0;
+  if (!urc) urc = uv_read_start((uv_stream_t *)&p->out, on_alloc, on_read);
+  if (urc) {
+    /* Cannot supervise it: make sure it does not run unsupervised. */
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    if (!pipe_owns_fd) close(fds[0]);
+    set_err(err, errlen, "cannot read the output of '%s': %s", spec->argv[0], uv_strerror(urc));
+    uv_close((uv_handle_t *)&p->out, free_on_close); /* frees p; no callback */
+    return urc;
+  }
+
+  uv_timer_init(loop, &p->timeout_timer);
+  uv_timer_init(loop, &p->grace_timer);
+  uv_timer_init(loop, &p->linger_timer);
+  p->timeout_timer.data = p->grace_timer.data = p->linger_timer.data = p;
+  p->open_handles += 3;
+
+  p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (p->pidfd >= 0) {
+    if (uv_poll_init(loop, &p->exit_poll, p->pidfd) == 0) {
+      p->exit_poll.data = p;
+      p->open_handles++;
+      uv_poll_start(&p->exit_poll, UV_READABLE, on_pidfd);
+    } else {
+      close(p->pidfd);
+      p->pidfd = -1;
+    }
+  }
+  if (p->pidfd < 0) {
+    uv_timer_init(loop, &p->exit_timer);
+    p->exit_timer.data = p;
+    p->open_handles++;
+    uv_timer_start(&p->exit_timer, on_waitpid_tick, WAITPID_POLL_MS, WAITPID_POLL_MS);
+  }
+  if (opts && opts->timeout_ms > 0)
+    uv_timer_start(&p->timeout_timer, on_timeout, (uint64_t)opts->timeout_ms, 0);
+  *out = p;
+  return 0;
+}

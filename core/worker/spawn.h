@@ -1,0 +1,117 @@
+/* Pagoda — fast process spawning and supervision on a libuv loop.
+ *
+ * Why not uv_spawn: libuv 1.44 forks, and fork() of a large process copies
+ * its page tables (~100x slower with 1 GiB mapped). This spawner uses
+ * posix_spawnp (glibc: clone(CLONE_VM|CLONE_VFORK), cost independent of the
+ * parent's size) and watches the child through a pidfd (pidfd_open) polled
+ * by the loop, falling back to a 20 ms waitpid(WNOHANG) timer when pidfds
+ * are unavailable. It never installs a SIGCHLD handler and only ever reaps
+ * its own pids (waitpid(pid)).
+ *
+ * The child:
+ *   - runs in its own process group (pgid = its pid), so a kill reaches the
+ *     whole tree it starts (unless a descendant calls setsid);
+ *   - has an empty signal mask and default dispositions for the usual
+ *     signals (SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD, ...);
+ *   - reads stdin from /dev/null; stdout and stderr are the same pipe, so
+ *     the output arrives merged, in the order it was written;
+ *   - inherits no other descriptor (closefrom(3) in the child);
+ *   - runs in spec->cwd when set (posix_spawn_file_actions_addchdir_np);
+ *   - gets the environment: the caller's environ, then spec->env, then
+ *     extra_env; a later KEY=... replaces an earlier one with the same KEY.
+ *   - argv[0] is searched in PATH when it has no '/'.
+ *
+ * An attempt ends when the process has exited (reaped) AND its output pipe
+ * reached EOF, or PGD_SPAWN_LINGER_MS after the exit when background
+ * descendants still hold the pipe open (the pipe is then closed; those
+ * descendants are not killed and get SIGPIPE/EPIPE when they write).
+ * Then on_exit is called once, every handle of the spawn is closed already,
+ * and the pgd_spawn_t is freed when on_exit returns.
+ *
+ * Kill: SIGTERM to the process group, then SIGKILL to the group after the
+ * grace period. Timeout (opts.timeout_ms > 0): the same kill, and the result
+ * is marked timed_out.
+ *
+ * Thread rules: every function must be called on the loop's thread; the
+ * callbacks run there. Nothing here blocks except posix_spawn itself (the
+ * parent is suspended until the child execs, ~0.5 ms).
+ */
+#ifndef PAGODA_WORKER_SPAWN_H
+#define PAGODA_WORKER_SPAWN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "plugin/procspec.h"
+
+/* How long an attempt waits for pipe EOF after its process exited. */
+#define PGD_SPAWN_LINGER_MS 200
+
+typedef struct pgd_spawn pgd_spawn_t;
+
+/* Outcome of one process, handed to on_exit (borrowed for the call). */
+typedef struct pgd_spawn_result {
+  pid_t pid;
+  int exit_code;   /* exit status when it exited, -1 when killed by a signal
+                      or when the status is unknown (see error) */
+  int term_signal; /* signal that terminated it, 0 when it exited */
+  int timed_out;   /* 1 when the timeout fired (and the kill started) */
+  int killed;      /* 1 when pgd_spawn_kill was called (not by the timeout) */
+  int status_lost; /* 1 when waitpid could not report the status (someone
+                      else reaped the child; SIGCHLD set to SIG_IGN) */
+  uint64_t output_bytes; /* bytes read from the pipe */
+  uint64_t duration_us;  /* spawn to exit, monotonic */
+} pgd_spawn_result_t;
+
+typedef struct pgd_spawn_cbs {
+  /* A chunk of the merged stdout/stderr; `data` borrowed for the call (up to
+   * 64 KiB). May be NULL (output discarded). The callback may call
+   * pgd_spawn_kill on `p`. */
+  void (*on_output)(pgd_spawn_t *p, const char *data, size_t len, void *ud);
+  /* Called exactly once when the attempt ended (see above); `p` is freed
+   * when it returns. Required. */
+  void (*on_exit)(pgd_spawn_t *p, const pgd_spawn_result_t *r, void *ud);
+} pgd_spawn_cbs_t;
+
+typedef struct pgd_spawn_opts {
+  int64_t timeout_ms;    /* > 0: kill after this long and mark timed_out */
+  int64_t kill_grace_ms; /* grace between SIGTERM and SIGKILL for the
+                            timeout kill; <= 0 means 5000 */
+} pgd_spawn_opts_t;
+
+/* Starts spec->argv with the rules above. `spec`, `extra_env` (a NULL-
+ * terminated array of "KEY=VALUE", may be NULL), `opts` (may be NULL: no
+ * timeout) and `cbs` (copied) are borrowed for the call; `ud` is passed back.
+ * On success returns 0 and *out is the running spawn (owned by the spawner:
+ * freed after on_exit returns). On failure returns a negative errno, writes
+ * a one-line message into err (NUL-terminated when errlen > 0), no callback
+ * is ever called and nothing is left open:
+ *   -EINVAL   NULL arguments, empty argv, no on_exit
+ *   -ENOTSUP  spec->user is set ("run_as is not supported by this worker yet")
+ *   -ENOENT, -EACCES, ...  the program could not be started ("cannot start
+ *             'prog': No such file or directory"), or the working directory
+ *             is unusable ("cannot use working directory '/x': ...")
+ *   -EMFILE, -ENOMEM, ...  resources */
+int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const *extra_env,
+                    const pgd_spawn_opts_t *opts, const pgd_spawn_cbs_t *cbs, void *ud,
+                    pgd_spawn_t **out, char *err, size_t errlen);
+
+/* Kills the process group: SIGTERM now, SIGKILL after grace_ms (<= 0: SIGKILL
+ * at once). Marks the result killed (unless the timeout already started a
+ * kill). A second call while a grace period runs sends SIGTERM again and
+ * keeps the earlier deadline unless the new one is sooner. After the
+ * process exited it still signals the group (background descendants holding
+ * the pipe), until on_exit. Returns 0, or -ESRCH when the attempt already
+ * ended (on_exit is pending or ran: no effect). */
+int pgd_spawn_kill(pgd_spawn_t *p, int64_t grace_ms);
+
+/* The child's pid (also its process group id). */
+pid_t pgd_spawn_pid(const pgd_spawn_t *p);
+
+/* The user data given to pgd_spawn_start. */
+void *pgd_spawn_data(const pgd_spawn_t *p);
+
+#endif

@@ -1,0 +1,74 @@
+/* Pagoda — the worker: connects to the master, runs the attempts it is sent
+ * and reports on them (docs/protocol.md, worker side).
+ *
+ * What it does:
+ *   - connects to master_host:master_port and sends hello (protocol version,
+ *     secret, id, host, slots, labels, job types, the attempts it still
+ *     supervises); after welcome it resends every unacknowledged report, in
+ *     order, then sends a heartbeat every heartbeat_ms (the master's value
+ *     from welcome wins);
+ *   - reconnects with backoff (reconnect_ms doubling up to 5000 ms; after a
+ *     reject straight to 5000 ms) whenever the connection drops or the
+ *     handshake fails; attempts keep running meanwhile;
+ *   - launch: refuses (final state failed + error) an unknown type, a launch
+ *     beyond the free slots, a plugin or spawn failure; otherwise spawns the
+ *     process the plugin describes (spawn.h) or runs an in-process plugin on
+ *     its own thread (inproc.h), reports running, streams the output as log
+ *     reports and ends with a final state (succeeded, failed, killed,
+ *     timed_out);
+ *   - kill: SIGTERM to the attempt's process group, SIGKILL after grace_ms;
+ *   - refuses launch/kill carrying an epoch older than the newest seen.
+ *
+ * Thread rules: every function on the loop's thread; the worker lives on
+ * that loop. In-process plugins run on threads of their own.
+ */
+#ifndef PAGODA_WORKER_WORKER_H
+#define PAGODA_WORKER_WORKER_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "plugin/registry.h"
+
+typedef struct pgd_worker_config {
+  const char *master_host; /* required */
+  int master_port;         /* 1..65535 */
+  const char *secret;      /* cluster secret, NULL = "" */
+  const char *data_dir;    /* holds worker.id; required unless id_override */
+  const char *id_override; /* nullable: use this id instead of worker.id */
+  const char *host_name;   /* nullable: gethostname() */
+  int slots;               /* > 0 */
+  cJSON *labels;           /* nullable array of strings; copied */
+  int heartbeat_ms;        /* <= 0: 1000 */
+  int kill_grace_ms;       /* <= 0: 5000; default grace of a launch */
+  int reconnect_ms;        /* <= 0: 200; first reconnect delay */
+} pgd_worker_config_t;
+
+typedef struct pgd_worker pgd_worker_t;
+
+/* Starts a worker on `loop`: reads or creates the id, then connects (in the
+ * background; failures are retried, never returned). `cfg` and its strings
+ * are copied; `plugins` is borrowed and must outlive the worker (NULL: no
+ * job type). Returns 0 and *out, or a negative errno with a message in err:
+ * -EINVAL for a bad configuration, or an error of the worker id file. */
+int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_registry_t *plugins,
+                     pgd_worker_t **out, char *err, size_t errlen);
+
+/* Stops the worker: refuses new launches, kills running attempts (SIGTERM,
+ * SIGKILL after kill_grace_ms; in-process runs are cancelled and waited
+ * for), sends their final states while connected, then closes the
+ * connection and every handle. `on_stopped(ud)` (nullable) runs when all is
+ * closed, then the worker is freed. A second call is ignored. */
+void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud);
+
+/* The worker id (borrowed, valid until the worker is freed). */
+const char *pgd_worker_id(const pgd_worker_t *w);
+
+/* Introspection (tests, status pages). */
+int pgd_worker_running(const pgd_worker_t *w);            /* attempts running */
+size_t pgd_worker_pending_reports(const pgd_worker_t *w); /* unacknowledged */
+int pgd_worker_connected(const pgd_worker_t *w);          /* 1 after welcome */
+
+#endif

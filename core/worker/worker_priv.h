@@ -1,0 +1,74 @@
+/* Pagoda — worker internals shared by worker.c (connection) and attempt.c
+ * (launch, kill, reports of attempts). Not a public header. */
+#ifndef PAGODA_WORKER_PRIV_H
+#define PAGODA_WORKER_PRIV_H
+
+#include <stdint.h>
+
+#include "net/conn.h"
+#include "worker/identity.h"
+#include "worker/inproc.h"
+#include "worker/reports.h"
+#include "worker/spawn.h"
+#include "worker/worker.h"
+
+#define PGD_WORKER_MOD "worker"
+
+typedef struct pgd_attempt {
+  struct pgd_attempt *prev, *next;
+  pgd_worker_t *w;
+  int64_t execution_id;
+  int attempt;
+  int slots;
+  char *job, *type;
+  const pgd_plugin_t *plugin;
+  cJSON *params; /* owned */
+  int64_t timeout_ms, kill_grace_ms;
+  pgd_spawn_t *sp;   /* process attempt */
+  pgd_inproc_t *ip;  /* in-process attempt */
+  uint64_t offset;   /* bytes of (sanitised) output reported so far */
+  char carry[4];     /* incomplete UTF-8 sequence held for the next chunk */
+  size_t carry_len;
+  int kill_requested;
+} pgd_attempt_t;
+
+struct pgd_worker {
+  uv_loop_t *loop;
+  pgd_registry_t *plugins;
+  char *master_host, *secret, *host_name;
+  int master_port, slots, heartbeat_ms, kill_grace_ms, reconnect_min_ms, reconnect_ms;
+  cJSON *labels; /* owned array */
+  char id[PGD_WORKER_ID_MAX + 1];
+
+  pgd_conn_t *conn;
+  int welcomed;
+  int64_t epoch; /* newest epoch seen, 0 = none */
+  int connect_failures;
+  uv_timer_t hb_timer, reconnect_timer;
+
+  pgd_reports_t reports;
+  pgd_attempt_t *attempts;
+  int running, used_slots;
+
+  int stopping, closing, open_handles;
+  void (*on_stopped)(void *ud);
+  void *stop_ud;
+};
+
+/* Queues a report (body owned from now on) and sends it when welcomed. */
+void pgd_worker__report(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body);
+
+/* 1 when `msg`'s epoch is acceptable (updating the newest epoch), else
+ * logs WARN, tells the master and returns 0. */
+int pgd_worker__epoch_ok(pgd_worker_t *w, const cJSON *msg, const char *what);
+
+/* attempt.c */
+void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg);
+void pgd_worker__handle_kill(pgd_worker_t *w, const cJSON *msg);
+void pgd_worker__kill_all(pgd_worker_t *w);
+cJSON *pgd_worker__running_json(const pgd_worker_t *w);
+
+/* worker.c: an attempt ended (running and used_slots already updated). */
+void pgd_worker__attempt_gone(pgd_worker_t *w);
+
+#endif
