@@ -54,8 +54,38 @@ static const char k_tail[] =
     "Exit codes: 0 success, 1 failure (API error, unreachable API, a waited-for run that\n"
     "did not succeed), 2 usage error. See docs/cli.md.\n";
 
-static const char k_daemon_opts[] =
-    "The daemon's own options are described in docs/cli.md and conf/pagoda.conf.\n";
+static const char k_daemon_common[] =
+    "  --config FILE          read a libconfig file (default: $PAGODA_CONFIG; see conf/pagoda.conf);\n"
+    "                         the flags below override it\n"
+    "  --plugins DIR          job-type plugins directory (default: ./plugins next to the\n"
+    "                         executable in a build tree, else the installed one)\n"
+    "  --secret S             cluster secret workers present to the master\n"
+    "  --kill-grace-ms N      SIGTERM -> SIGKILL grace on kill and timeout (default 5000)\n"
+    "  --heartbeat-ms N       worker heartbeat interval (default 1000)\n"
+    "  --log-level L          debug, info, warn or error (default info)\n";
+
+static const char k_dev_opts[] =
+    "Options of pagoda dev:\n"
+    "  --http HOST:PORT       REST API address (default 127.0.0.1:7080; port 0 = any free)\n"
+    "  --data DIR             data directory (default ./pagoda-dev-data)\n"
+    "  --slots N              slots of the embedded worker (default 4 per CPU core)\n"
+    "  --example              create and run the example job 'hello' and print its log\n";
+
+static const char k_master_opts[] =
+    "Options of pagoda master:\n"
+    "  --http HOST:PORT       REST API address (default 127.0.0.1:7080)\n"
+    "  --rpc HOST:PORT        address workers connect to (default 127.0.0.1:7081)\n"
+    "  --data DIR             data directory: pagoda.db and logs/ (default /var/lib/pagoda/master)\n"
+    "  --recovery-grace-ms N  after a start, time workers have to claim running executions\n";
+
+static const char k_worker_opts[] =
+    "Options of pagoda worker:\n"
+    "  --master HOST:PORT     the master's RPC address (default 127.0.0.1:7081)\n"
+    "  --data DIR             data directory holding the stable worker id (default\n"
+    "                         /var/lib/pagoda/worker)\n"
+    "  --id ID                worker id (default: generated once, kept in DIR/worker.id)\n"
+    "  --slots N              executions at once (default: CPU cores)\n"
+    "  --labels a,b           labels of this worker\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin"};
@@ -68,12 +98,13 @@ int pgd_cli_usage_has_topic(const char *topic) {
 int pgd_cli_usage(FILE *out, const char *topic) {
   if (!out) return -EINVAL;
   if (topic && (strcmp(topic, "dev") == 0 || strcmp(topic, "master") == 0)) {
-    fprintf(out, "Usage: pagoda %s [OPTIONS]\n\n%s\n%s", topic, k_daemons, k_daemon_opts);
+    fprintf(out, "Usage: pagoda %s [OPTIONS]\n\n%s\n%s%s", topic, k_daemons,
+            strcmp(topic, "dev") == 0 ? k_dev_opts : k_master_opts, k_daemon_common);
     return 0;
   }
   if (topic && strcmp(topic, "worker") == 0) {
     fprintf(out, "Usage: pagoda worker [OPTIONS]\n       pagoda worker list|show|drain|undrain ...\n\n"
-                 "%s\n%s\n%s\n%s", k_daemons, k_worker, k_client_opts, k_daemon_opts);
+                 "%s\n%s%s\n%s\n%s", k_daemons, k_worker_opts, k_daemon_common, k_worker, k_client_opts);
     return 0;
   }
   if (topic && strcmp(topic, "job") == 0) {

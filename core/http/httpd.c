@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -31,9 +35,45 @@ static const struct {
     {WSI_TOKEN_HEAD_URI, "HEAD", 1},
 };
 
+/* True for an "HTTP/1.0" request line (lws keeps the version in
+ * WSI_TOKEN_HTTP). */
+static int http_is_10(struct lws *wsi) {
+  char v[16];
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP) <= 0) return 0;
+  if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP) < 0) return 0;
+  return !strcmp(v, "HTTP/1.0");
+}
+
+/* lws 4.1 treats end-of-stream from an h1 client as a half-close: it stops
+ * reading and waits for the response, so a client that went away while the
+ * handler holds its request is only noticed when the response is written.
+ * While requests are held, this timer peeks at their sockets (MSG_PEEK, so
+ * lws's data is left alone) and closes the connections whose peer has gone;
+ * the close path then runs the abort callbacks. A client that half-closes
+ * on purpose is treated as gone too. */
+static void http_watch_tick(uv_timer_t *t) {
+  pgd_httpd_t *h = t->data;
+  int held = 0;
+  for (pgd_http_req_t *r = h->reqs; r; r = r->next) {
+    if (!r->wsi || (r->state != PGD_REQ_HANDLER && r->state != PGD_REQ_STREAMING)) continue;
+    held++;
+    int fd = (int)lws_get_socket_fd(r->wsi);
+    if (fd < 0) continue;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      PGD_DEBUG(PGD_HTTP_MOD, "client of %s %s went away", r->method, r->path);
+      lws_set_timeout(r->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    }
+  }
+  if (!held) uv_timer_stop(t);
+}
+
 static void http_dispatch(pgd_httpd_t *h, pgd_http_req_t *r) {
   r->state = PGD_REQ_HANDLER;
   r->dispatched = 1;
+  if (!uv_is_active((uv_handle_t *)&h->watch_timer))
+    uv_timer_start(&h->watch_timer, http_watch_tick, PGD_HTTP_WATCH_MS, PGD_HTTP_WATCH_MS);
   /* The handler may answer much later (after a store commit): no lws timeout
    * may kill the connection meanwhile. */
   lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
@@ -90,7 +130,7 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
   pss->req = r;
   r->method = method ? method : "UNKNOWN";
   r->head_only = head;
-  r->http10 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP1_0) > 0;
+  r->http10 = http_is_10(wsi);
 
   if (!method) {
     r->close_after = 1;
@@ -185,6 +225,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return h ? pgd_http__on_writable(h, wsi, pss) : -1;
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+  case LWS_CALLBACK_WSI_DESTROY:
     http_on_closed(pss);
     break;
   default:
@@ -202,11 +243,44 @@ static int http_seterr(char *err, size_t errlen, int rc, const char *fmt, const 
   return rc;
 }
 
+static void http_teardown(pgd_httpd_t *h);
+
 static void http_free(pgd_httpd_t *h) {
   free(h->host);
   free(h->static_dir);
   free(h->scratch);
   free(h);
+}
+
+/* Binds a throw-away socket the way lws will (SO_REUSEADDR) to report a
+ * taken or invalid address. Returns 0 or -errno. Skipped for port 0 and for
+ * a host that is not a numeric address (lws also takes interface names). */
+static int http_precheck_bind(const char *host, int port) {
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset(&ss, 0, sizeof(ss));
+  if (port == 0) return 0;
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+  if (host && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    sl = sizeof(*s4);
+  } else if (!host || inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+    if (!host) s6->sin6_addr = in6addr_any;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    sl = sizeof(*s6);
+  } else {
+    return 0;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0; /* e.g. no IPv6: let lws decide */
+  int one = 1, rc = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&ss, sl) != 0) rc = -errno;
+  close(fd);
+  return rc;
 }
 
 int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t **out,
@@ -259,16 +333,29 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   info.max_http_header_pool = 1024;
   info.pt_serv_buf_size = 16384;
 
+  char where[300];
+  snprintf(where, sizeof(where), "%s:%d", opts->host ? opts->host : "*", opts->port);
+  /* lws 4.1 returns a half-built context when the bind fails, and crashes
+   * destroying it: find a taken port before lws tries. */
+  int prc = http_precheck_bind(h->host, opts->port);
+  if (prc != 0) {
+    http_free(h);
+    if (err && errlen) snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(-prc));
+    return prc;
+  }
   h->ctx = lws_create_context(&info);
   if (!h->ctx) {
     http_free(h);
-    char where[300];
-    snprintf(where, sizeof(where), "%s:%d", opts->host ? opts->host : "*", opts->port);
-    return http_seterr(err, errlen, -EADDRINUSE,
-                       "cannot listen on %s (address in use or invalid)", where);
+    return http_seterr(err, errlen, -EADDRINUSE, "cannot listen on %s (lws refused)", where);
   }
+  uv_timer_init(loop, &h->watch_timer);
+  h->watch_timer.data = h;
   h->vh = lws_get_vhost_by_name(h->ctx, "default");
-  h->port = h->vh ? lws_get_vhost_listen_port(h->vh) : opts->port;
+  h->port = h->vh ? lws_get_vhost_listen_port(h->vh) : 0;
+  if (h->port <= 0) { /* lost a bind race after the pre-check */
+    http_teardown(h); /* frees h once the loop runs */
+    return http_seterr(err, errlen, -EADDRINUSE, "cannot listen on %s", where);
+  }
   PGD_DEBUG(PGD_HTTP_MOD, "listening on %s:%d", h->host ? h->host : "*", h->port);
   *out = h;
   return 0;
@@ -283,26 +370,50 @@ static void http_stop_closed(uv_handle_t *handle) {
   http_free(h);
 }
 
-/* Runs outside any lws callback: destroys the context, then waits (one idle
- * tick at a time) for lws to report the end of its asynchronous teardown
- * through info.pcontext before freeing `h`, which lws callbacks use. */
+static void http_count_closing(uv_handle_t *handle, void *arg) {
+  if (uv_is_closing(handle)) (*(int *)arg)++;
+}
+
+/* Teardown of an lws 4.1 context on a foreign libuv loop, one idle tick at a
+ * time, always outside lws callbacks:
+ *  1. lws_context_destroy() closes every connection (abort callbacks run)
+ *     and starts uv_close() on lws's handles; lws closes its static handles
+ *     from those close callbacks, so this takes a couple of iterations;
+ *  2. once no handle of the loop is closing any more, lws has run its own
+ *     second stage, and a second lws_context_destroy() frees the context
+ *     (lws then writes NULL through info.pcontext, i.e. h->ctx);
+ *  3. the idle handle closes and `h` is freed. */
 static void http_stop_tick(uv_idle_t *idle) {
   pgd_httpd_t *h = idle->data;
   if (h->stopping == 1) {
     h->stopping = 2;
-    struct lws_context *ctx = h->ctx;
-    if (ctx) lws_context_destroy(ctx);
+    if (h->watch_timer.data) uv_close((uv_handle_t *)&h->watch_timer, NULL);
+    if (h->ctx) lws_context_destroy(h->ctx);
     return;
   }
-  if (h->ctx) return; /* lws still closing its handles */
+  if (h->ctx) {
+    int closing = 0;
+    uv_walk(h->loop, http_count_closing, &closing);
+    if (closing) return;
+    lws_context_destroy(h->ctx);
+    if (h->ctx) {
+      PGD_WARN(PGD_HTTP_MOD, "lws context not released at stop");
+      h->ctx = NULL;
+    }
+  }
   uv_idle_stop(idle);
   uv_close((uv_handle_t *)idle, http_stop_closed);
 }
 
-void pgd_httpd_stop(pgd_httpd_t *h) {
-  if (!h || h->stopping) return;
+/* Starts the asynchronous teardown (see http_stop_tick). */
+static void http_teardown(pgd_httpd_t *h) {
   h->stopping = 1;
   uv_idle_init(h->loop, &h->stop_idle);
   h->stop_idle.data = h;
   uv_idle_start(&h->stop_idle, http_stop_tick);
+}
+
+void pgd_httpd_stop(pgd_httpd_t *h) {
+  if (!h || h->stopping) return;
+  http_teardown(h);
 }

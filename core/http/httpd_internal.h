@@ -9,6 +9,9 @@
 #define PGD_HTTP_MOD "http"
 /* Bytes handed to lws_write per writable callback. */
 #define PGD_HTTP_WRITE_CHUNK (64u * 1024u)
+/* How often sockets of requests held by the handler are checked for a
+ * client that went away (see http_watch_tick). */
+#define PGD_HTTP_WATCH_MS 200
 
 typedef enum {
   PGD_REQ_READING = 0, /* headers in, body arriving */
@@ -65,6 +68,7 @@ struct pgd_httpd {
   pgd_http_req_t *reqs;     /* live requests */
   size_t nreqs;
   unsigned char *scratch;   /* LWS_PRE + PGD_HTTP_WRITE_CHUNK */
+  uv_timer_t watch_timer;   /* peeks at held requests' sockets */
   uv_idle_t stop_idle;      /* drives pgd_httpd_stop's teardown */
 };
 

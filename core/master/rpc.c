@@ -312,7 +312,8 @@ void m_rpc_send_launch(pgd_master_t *m, m_exec_t *e) {
   cJSON_AddNumberToObject(msg, "execution_id", (double)e->id);
   cJSON_AddNumberToObject(msg, "attempt", e->attempt);
   cJSON_AddItemReferenceToObject(msg, "job", cJSON_GetObjectItemCaseSensitive(e->rec, "job"));
-  cJSON_AddItemReferenceToObject(msg, "type", cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
+  cJSON_AddItemReferenceToObject(msg, "job_type", cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
+  cJSON_AddNumberToObject(msg, "slots", e->slots);
   cJSON_AddItemReferenceToObject(msg, "params", cJSON_GetObjectItemCaseSensitive(e->rec, "params"));
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(def, "timeout");
   cJSON_AddNumberToObject(msg, "timeout_ms", cJSON_IsNumber(t) ? t->valuedouble * 1000.0 : 0);

@@ -196,13 +196,15 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 /* Encodes and queues a frame regardless of the state; flushes at once when
- * no write is in flight (later frames then gather until it completes). */
-static int conn_queue(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body) {
+ * no write is in flight (later frames then gather until it completes).
+ * `check_max`: refuse a payload above our maximum frame size (assumed to be
+ * the peer's too). */
+static int conn_queue(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body, int check_max) {
   char *frame;
   size_t len;
   int rc = pgd_frame_encode(type, body, &frame, &len);
   if (rc < 0) return rc;
-  if (len - PGD_FRAME_HEADER_SIZE > c->max_frame) {
+  if (check_max && len - PGD_FRAME_HEADER_SIZE > c->max_frame) {
     free(frame);
     return PGD_FRAME_ETOOBIG;
   }
@@ -225,7 +227,7 @@ static int conn_queue(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body) {
 int pgd_conn_send(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body) {
   if (!c) return -EINVAL;
   if (c->state == CONN_CLOSING) return UV_EPIPE;
-  int rc = conn_queue(c, type, body);
+  int rc = conn_queue(c, type, body, 1);
   if (rc < 0 && rc != PGD_FRAME_ETOOBIG && rc != -EINVAL && rc != -ENOMEM) {
     /* uv_write refused: the stream is broken. */
     conn_begin_close(c, rc, 0);
@@ -293,7 +295,7 @@ static void conn_protocol_error(pgd_conn_t *c, int err) {
   cJSON *body = cJSON_CreateObject();
   if (body && cJSON_AddStringToObject(body, "reason", pgd_frame_strerror(err)) &&
       cJSON_AddNumberToObject(body, "code", err))
-    (void)conn_queue(c, PGD_MSG_ERROR, body);
+    (void)conn_queue(c, PGD_MSG_ERROR, body, 0); /* small: whatever our own max */
   cJSON_Delete(body);
   conn_begin_close(c, err, 1);
 }

@@ -73,7 +73,8 @@ int pgd_listener_start(uv_loop_t *loop, const char *host, int port, size_t max_f
 int pgd_listener_port(const pgd_listener_t *l);
 
 /* Stops accepting and frees the listener (asynchronously, from the loop).
- * Connections already accepted stay open. NULL is ignored. */
+ * Connections already accepted stay open. Call it once per listener (the
+ * pointer is invalid afterwards); NULL is ignored. */
 void pgd_listener_close(pgd_listener_t *l);
 
 /* Sets the callbacks of `c` (copied) and their user data. Call it from

@@ -175,7 +175,8 @@ static char **build_extra_env(const pgd_attempt_t *a, const cJSON *env) {
   if (!v) return NULL;
   size_t k = 0;
   const cJSON *it;
-  cJSON_ArrayForEach(it, cJSON_IsObject(env) ? env : NULL) {
+  const cJSON *obj = cJSON_IsObject(env) ? env : NULL;
+  cJSON_ArrayForEach(it, obj) {
     if (!it->string || !it->string[0] || strchr(it->string, '=')) continue;
     char num[64];
     const char *val = NULL;
@@ -306,7 +307,7 @@ void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
     report_refused(w, execution_id, attempt, err);
     return;
   }
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "job_type");
   const pgd_plugin_t *plugin = NULL;
   if (cJSON_IsString(type) && w->plugins) plugin = pgd_registry_find(w->plugins, type->valuestring);
   int kind = plugin ? pgd_plugin_executor_kind(plugin) : PGD_EXEC_NONE;

@@ -88,7 +88,8 @@ typedef struct pgd_spawn_opts {
  * On success returns 0 and *out is the running spawn (owned by the spawner:
  * freed after on_exit returns). On failure returns a negative errno, writes
  * a one-line message into err (NUL-terminated when errlen > 0), no callback
- * is ever called and nothing is left open:
+ * is ever called and no process is left running (at worst one handle is still
+ * closing until the next loop iteration):
  *   -EINVAL   NULL arguments, empty argv, no on_exit
  *   -ENOTSUP  spec->user is set ("run_as is not supported by this worker yet")
  *   -ENOENT, -EACCES, ...  the program could not be started ("cannot start

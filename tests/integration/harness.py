@@ -140,7 +140,9 @@ class Daemon:
         cmd = [pagoda_bin(), self.kind]
         if self.kind in ("dev", "master"):
             cmd += ["--http", "%s:%d" % (HOST, self.http_port), "--data", self.data]
-        if self.kind == "master":
+        if self.kind in ("dev", "master"):
+            # pagoda dev would pick its RPC port itself, in the kernel's
+            # ephemeral range: the shared machine wants ports below 32768.
             cmd += ["--rpc", "%s:%d" % (HOST, self.rpc_port)]
         if self.kind == "worker":
             cmd += ["--data", self.data]
@@ -155,7 +157,7 @@ class Daemon:
             if not fixed_ports:
                 if self.kind in ("dev", "master") and (i > 0 or self.http_port is None):
                     self.http_port = free_port()
-                if self.kind == "master" and (i > 0 or self.rpc_port is None):
+                if self.kind in ("dev", "master") and (i > 0 or self.rpc_port is None):
                     self.rpc_port = free_port()
             try:
                 self._spawn()
@@ -466,7 +468,8 @@ class PagodaTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         problems = []
-        for d in cls.daemons or []:
+        # Reverse start order: workers stop before their master.
+        for d in reversed(cls.daemons or []):
             if d.proc is None:
                 continue
             was_alive = d.alive()

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -33,6 +34,8 @@ static void *serve(void *ud) {
   for (int i = 0; i < s->nresponses; i++) {
     int c = accept(s->fd, NULL, NULL);
     if (c < 0) break;
+    struct timeval tv = {5, 0};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     char *req = s->requests[i];
     size_t len = 0;
     /* Read the head, then Content-Length bytes of body. */
@@ -71,7 +74,10 @@ static void server_start(server_t *s) {
   pthread_create(&s->thread, NULL, serve, s);
 }
 
+/* Stops accepting (a client that failed early leaves responses unserved;
+ * shutdown wakes the blocked accept) and joins the thread. */
 static void server_stop(server_t *s) {
+  shutdown(s->fd, SHUT_RDWR);
   pthread_join(s->thread, NULL);
   close(s->fd);
 }
@@ -248,6 +254,15 @@ static int run_cli(const char *addr, char **out, char **err, int argc, char **ar
   return rc;
 }
 
+/* A whole response with the given status line tail and body (owned). */
+static char *resp_text(const char *status, const char *body) {
+  char *r = NULL;
+  if (asprintf(&r, "HTTP/1.1 %s\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s", status,
+               strlen(body), body) < 0)
+    return NULL;
+  return r;
+}
+
 static void test_client_commands(void) {
   server_t s = {0};
   const char *jobs = "{\"jobs\":[{\"name\":\"hello\",\"type\":\"shell\",\"timeout\":5}]}";
@@ -256,18 +271,14 @@ static void test_client_commands(void) {
                            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
                            strlen(jobs), jobs) > 0);
   s.responses[0] = rjobs;
-  s.responses[1] =
-      "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 27\r\n\r\n"
-      "{\"error\":\"no job named zz\"}";
-  s.responses[2] =
-      "HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Length: 19\r\n\r\n"
-      "{\"execution_id\":42}";
-  s.responses[3] =
-      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 22\r\n\r\n"
-      "{\"id\":42,\"state\":\"running\"}";
-  s.responses[4] =
-      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 28\r\n\r\n"
-      "{\"id\":42,\"state\":\"timed_out\"}";
+  char *r1 = resp_text("404 Not Found", "{\"error\":\"no job named zz\"}");
+  char *r2 = resp_text("201 Created", "{\"execution_id\":42}");
+  char *r3 = resp_text("200 OK", "{\"id\":42,\"state\":\"running\"}");
+  char *r4 = resp_text("200 OK", "{\"id\":42,\"state\":\"timed_out\"}");
+  s.responses[1] = r1;
+  s.responses[2] = r2;
+  s.responses[3] = r3;
+  s.responses[4] = r4;
   s.nresponses = 5;
   server_start(&s);
   char addr[64];
@@ -300,6 +311,10 @@ static void test_client_commands(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(s.requests[2], "{\"params\":{\"k\":\"v\"}}"));
   CU_ASSERT_EQUAL(strncmp(s.requests[4], "GET /api/v1/executions/42 HTTP/1.1", 34), 0);
   free(rjobs);
+  free(r1);
+  free(r2);
+  free(r3);
+  free(r4);
 
   /* Nobody listening. */
   snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", dead_port());

@@ -46,6 +46,7 @@ typedef struct {
   char server_peer[64];
   size_t max_queue_seen;
   int data_ok;
+  pgd_conn_t *server_conn; /* the last accepted */
 } ctx_t;
 
 static void on_guard(uv_timer_t *t) {
@@ -59,7 +60,7 @@ static void ctx_init(ctx_t *x) {
   CU_ASSERT_FATAL(uv_loop_init(&x->loop) == 0);
   uv_timer_init(&x->loop, &x->guard);
   x->guard.data = x;
-  uv_timer_start(&x->guard, on_guard, 20000, 0);
+  uv_timer_start(&x->guard, on_guard, 10000, 0);
   uv_unref((uv_handle_t *)&x->guard); /* the loop ends when the test's handles do */
   x->connect_status = 1;
   x->last_type = -1;
@@ -121,6 +122,7 @@ static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
   pgd_conn_cbs_t cbs = {.on_message = srv_message, .on_close = srv_close};
   pgd_conn_set_callbacks(c, &cbs, x);
   pgd_conn_set_data(c, x);
+  x->server_conn = c;
   snprintf(x->server_peer, sizeof x->server_peer, "%s", pgd_conn_peer(c));
 }
 
@@ -233,6 +235,7 @@ typedef struct {
   size_t ngot;
   int eof;
   int closed;
+  int no_read; /* never read: the peer's writes pile up */
 } raw_t;
 
 static void raw_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
@@ -263,7 +266,7 @@ static void raw_connected(uv_connect_t *req, int status) {
   }
   uv_buf_t b = uv_buf_init((char *)r->bytes, (unsigned)r->nbytes);
   CU_ASSERT_EQUAL(uv_write(&r->wreq, (uv_stream_t *)&r->tcp, &b, 1, raw_written), 0);
-  uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
+  if (!r->no_read) uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
 }
 
 static void raw_start(ctx_t *x, raw_t *r, const char *bytes, size_t n) {
@@ -334,13 +337,15 @@ static void test_garbage_then_good(void) {
 
   static const char oversize[] = "\x7f\xff\xff\xff{\"type\":\"hello\"}";
   static const char garbage[] = "\x00\x00\x00\x08not json";
-  static const char no_type[] = "\x00\x00\x00\x0b{\"a\":\"b\"} ";
+  static const char no_type[] = "\x00\x00\x00\x0a{\"a\":\"b\"} ";
   raw_t r1, r2, r3;
   capture_stderr();
   raw_start(&x, &r1, oversize, sizeof oversize - 1);
   raw_start(&x, &r2, garbage, sizeof garbage - 1);
   raw_start(&x, &r3, no_type, sizeof no_type - 1);
-  uv_run(&x.loop, UV_RUN_DEFAULT); /* until the three are closed by the server */
+  /* until the server has closed the three */
+  while (!(r1.closed && r2.closed && r3.closed && x.server_closed == 3) && !x.timed_out)
+    uv_run(&x.loop, UV_RUN_ONCE);
   char *log = release_stderr();
 
   CU_ASSERT_FALSE(x.timed_out);
@@ -515,6 +520,64 @@ static void test_connect_by_name(void) {
   }
 }
 
+/* Closed while the host name is being resolved. */
+static void test_close_while_resolving(void) {
+  ctx_t x;
+  ctx_init(&x);
+  CU_ASSERT_EQUAL_FATAL(pgd_conn_connect(&x.loop, "localhost", 9, 0, &client_cbs, &x, &x.client), 0);
+  CU_ASSERT_EQUAL(send_seq(x.client, 0), 0);
+  pgd_conn_close(x.client);
+  CU_ASSERT_EQUAL(send_seq(x.client, 1), UV_EPIPE);
+  ctx_finish(&x);
+  CU_ASSERT_EQUAL(x.connect_calls, 1);
+  CU_ASSERT_EQUAL(x.connect_status, UV_ECANCELED);
+  CU_ASSERT_EQUAL(x.client_closed, 1);
+  CU_ASSERT_EQUAL(x.client_reason, 0);
+}
+
+/* A peer that never reads: closing flushes for PGD_CONN_LINGER_MS at most,
+ * then closes anyway. */
+static void test_close_lingers_then_gives_up(void) {
+  ctx_t x;
+  ctx_init(&x);
+  start_listener(&x, 0);
+  raw_t r;
+  static const char hello[] = "\x00\x00\x00\x10{\"type\":\"hello\"}";
+  raw_start(&x, &r, hello, sizeof hello - 1);
+  r.no_read = 1;
+  while (x.server_msgs < 1 && !x.timed_out) uv_run(&x.loop, UV_RUN_ONCE);
+  CU_ASSERT_FATAL(x.server_conn != NULL);
+  x.server_msgs = -1000000; /* no echo of our own traffic expected */
+  size_t big = 1024 * 1024;
+  char *data = malloc(big + 1);
+  memset(data, 'y', big);
+  data[big] = 0;
+  cJSON *b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "data", data);
+  int bad = 0;
+  for (int i = 0; i < 64; i++) bad += pgd_conn_send(x.server_conn, PGD_MSG_LOG, b) != 0;
+  CU_ASSERT_EQUAL(bad, 0);
+  cJSON_Delete(b);
+  free(data);
+  for (int i = 0; i < 20; i++) uv_run(&x.loop, UV_RUN_NOWAIT);
+  CU_ASSERT_TRUE(pgd_conn_write_queue_size(x.server_conn) > 0);
+  uint64_t t0 = uv_hrtime();
+  capture_stderr();
+  pgd_conn_close(x.server_conn);
+  while (x.server_closed == 0 && !x.timed_out) uv_run(&x.loop, UV_RUN_ONCE);
+  char *log = release_stderr();
+  uint64_t ms = (uv_hrtime() - t0) / 1000000;
+  CU_ASSERT_EQUAL(x.server_closed, 1);
+  CU_ASSERT_EQUAL(x.server_reasons[0], 0);
+  CU_ASSERT_TRUE(ms >= PGD_CONN_LINGER_MS - 100 && ms < PGD_CONN_LINGER_MS + 3000);
+  CU_ASSERT_PTR_NOT_NULL(strstr(log, "not flushed"));
+  free(log);
+  uv_close((uv_handle_t *)&r.tcp, raw_closed);
+  pgd_listener_close(x.listener);
+  ctx_finish(&x);
+  CU_ASSERT_TRUE(r.closed);
+}
+
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("net_conn", NULL, NULL);
@@ -525,6 +588,8 @@ int main(void) {
   CU_add_test(s, "close inside on_message", test_close_in_callback);
   CU_add_test(s, "connect refused and cancelled", test_connect_refused_and_cancel);
   CU_add_test(s, "connect by host name", test_connect_by_name);
+  CU_add_test(s, "close while resolving", test_close_while_resolving);
+  CU_add_test(s, "close lingers, then gives up", test_close_lingers_then_gives_up);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

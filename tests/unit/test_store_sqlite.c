@@ -730,11 +730,11 @@ static void test_close_from_callback(void) {
 }
 
 /* reads on another thread while the loop writes */
-static volatile int reader_stop;
+static int reader_stop; /* accessed with __atomic builtins */
 static void *reader_main(void *arg) {
   pgd_store_t *s = arg;
   long reads = 0;
-  while (!reader_stop) {
+  while (!__atomic_load_n(&reader_stop, __ATOMIC_ACQUIRE)) {
     cJSON *l = pgd_store_list_executions(s, NULL, "running", 50, 0);
     cJSON_Delete(l);
     int64_t m = pgd_store_max_execution_id(s);
@@ -749,7 +749,7 @@ static void test_concurrent_reader(void) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   pgd_store_t *s = open_ok(&loop);
-  reader_stop = 0;
+  __atomic_store_n(&reader_stop, 0, __ATOMIC_RELEASE);
   pthread_t th;
   CU_ASSERT_FATAL(pthread_create(&th, NULL, reader_main, s) == 0);
   counter_t c = {0};
@@ -757,7 +757,7 @@ static void test_concurrent_reader(void) {
     for (int i = 1; i <= 100; i++) put_exec_async(s, round * 100 + i, "r", "running", &c);
     uv_run(&loop, UV_RUN_DEFAULT);
   }
-  reader_stop = 1;
+  __atomic_store_n(&reader_stop, 1, __ATOMIC_RELEASE);
   void *ret = NULL;
   pthread_join(th, &ret);
   CU_ASSERT((intptr_t)ret > 0);

@@ -1,0 +1,423 @@
+/* Pagoda — worker: connection to the master, handshake, heartbeats, acks,
+ * reconnection and stop (see worker.h). Attempts live in attempt.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "worker/worker_priv.h"
+
+#define MOD PGD_WORKER_MOD
+#define RECONNECT_MAX_MS 5000
+#define HANDSHAKE_TIMEOUT_MS 10000
+
+static void do_connect(pgd_worker_t *w);
+static void maybe_finish_stop(pgd_worker_t *w);
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static const char *reason_str(int reason) {
+  if (reason == 0) return "closed";
+  if (reason <= -20000) return pgd_frame_strerror(reason);
+  return uv_strerror(reason);
+}
+
+static void send_msg(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body) {
+  if (!w->conn || !body) return;
+  int rc = pgd_conn_send(w->conn, type, body);
+  if (rc < 0 && rc != UV_EPIPE)
+    PGD_WARN(MOD, "cannot send %s: %s", pgd_msg_name(type),
+             rc <= -20000 ? pgd_frame_strerror(rc) : uv_strerror(rc));
+}
+
+static void send_error(pgd_worker_t *w, const char *message) {
+  cJSON *e = cJSON_CreateObject();
+  if (!e) return;
+  cJSON_AddStringToObject(e, "message", message);
+  send_msg(w, PGD_MSG_ERROR, e);
+  cJSON_Delete(e);
+}
+
+/* ---- reports ------------------------------------------------------------- */
+
+void pgd_worker__report(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body) {
+  if (!body) {
+    PGD_ERROR(MOD, "out of memory: a %s report is lost", pgd_msg_name(type));
+    return;
+  }
+  if (pgd_reports_add(&w->reports, type, body) < 0) {
+    PGD_ERROR(MOD, "out of memory: a %s report is lost", pgd_msg_name(type));
+    return;
+  }
+  if (w->welcomed) send_msg(w, type, body);
+}
+
+static void resend_one(const pgd_report_t *r, void *ud) { send_msg(ud, r->type, r->body); }
+
+static void handle_ack(pgd_worker_t *w, const cJSON *msg) {
+  const cJSON *seqs = cJSON_GetObjectItemCaseSensitive(msg, "seqs");
+  const cJSON *s;
+  if (!cJSON_IsArray(seqs)) return;
+  cJSON_ArrayForEach(s, seqs) {
+    if (cJSON_IsNumber(s) && s->valuedouble >= 1 && s->valuedouble < 9e15)
+      pgd_reports_ack(&w->reports, (uint64_t)s->valuedouble);
+  }
+}
+
+int pgd_worker__epoch_ok(pgd_worker_t *w, const cJSON *msg, const char *what) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "epoch");
+  if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || (int64_t)e->valuedouble < w->epoch) {
+    char buf[256];
+    if (cJSON_IsNumber(e))
+      snprintf(buf, sizeof buf, "%s from epoch %.0f refused: newest epoch seen is %" PRId64, what,
+               e->valuedouble, w->epoch);
+    else
+      snprintf(buf, sizeof buf, "%s without an epoch refused", what);
+    PGD_WARN(MOD, "%s", buf);
+    send_error(w, buf);
+    return 0;
+  }
+  if ((int64_t)e->valuedouble > w->epoch) w->epoch = (int64_t)e->valuedouble;
+  return 1;
+}
+
+/* ---- heartbeat ----------------------------------------------------------- */
+
+static cJSON *types_json(pgd_worker_t *w) {
+  cJSON *t = w->plugins ? pgd_registry_types_json(w->plugins) : NULL;
+  return t ? t : cJSON_CreateArray();
+}
+
+static void send_heartbeat(pgd_worker_t *w) {
+  cJSON *b = cJSON_CreateObject();
+  if (!b) return;
+  double load1;
+  long mem;
+  pgd_worker_load_sample(&load1, &mem);
+  cJSON_AddNumberToObject(b, "slots", w->slots);
+  cJSON_AddNumberToObject(b, "slots_used", w->used_slots);
+  cJSON_AddNumberToObject(b, "running", w->running);
+  cJSON_AddItemToObject(b, "types", types_json(w));
+  cJSON_AddItemToObject(b, "labels", cJSON_Duplicate(w->labels, 1));
+  cJSON *load = cJSON_AddObjectToObject(b, "load");
+  if (load) {
+    cJSON_AddNumberToObject(load, "load1", load1);
+    cJSON_AddNumberToObject(load, "mem_free_mb", (double)mem);
+  }
+  send_msg(w, PGD_MSG_HEARTBEAT, b);
+  cJSON_Delete(b);
+}
+
+static void on_hb_timer(uv_timer_t *t) {
+  pgd_worker_t *w = t->data;
+  if (w->welcomed) {
+    send_heartbeat(w);
+  } else if (w->conn) {
+    PGD_WARN(MOD, "master %s:%d did not answer hello within %d ms: reconnecting", w->master_host,
+             w->master_port, HANDSHAKE_TIMEOUT_MS);
+    pgd_conn_close(w->conn);
+  }
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+static void send_hello(pgd_worker_t *w) {
+  cJSON *b = cJSON_CreateObject();
+  if (!b) return;
+  cJSON_AddNumberToObject(b, "protocol", PGD_PROTOCOL_VERSION);
+  cJSON_AddStringToObject(b, "secret", w->secret);
+  cJSON *wk = cJSON_AddObjectToObject(b, "worker");
+  if (wk) {
+    cJSON_AddStringToObject(wk, "id", w->id);
+    cJSON_AddStringToObject(wk, "host", w->host_name);
+    cJSON_AddNumberToObject(wk, "slots", w->slots);
+    cJSON_AddItemToObject(wk, "labels", cJSON_Duplicate(w->labels, 1));
+    cJSON_AddItemToObject(wk, "types", types_json(w));
+    cJSON_AddNumberToObject(wk, "pid", (double)getpid());
+  }
+  cJSON *running = pgd_worker__running_json(w);
+  if (running) cJSON_AddItemToObject(b, "running", running);
+  send_msg(w, PGD_MSG_HELLO, b);
+  cJSON_Delete(b);
+}
+
+static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
+  if (w->welcomed) return;
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "epoch");
+  int64_t epoch = cJSON_IsNumber(e) && isfinite(e->valuedouble) ? (int64_t)e->valuedouble : 0;
+  if (epoch < w->epoch) {
+    PGD_WARN(MOD, "welcome from a master with epoch %" PRId64 " < %" PRId64
+                  " (a deposed leader): reconnecting later",
+             epoch, w->epoch);
+    pgd_conn_close(w->conn);
+    return;
+  }
+  w->epoch = epoch;
+  w->welcomed = 1;
+  w->connect_failures = 0;
+  w->reconnect_ms = w->reconnect_min_ms;
+  const cJSON *hb = cJSON_GetObjectItemCaseSensitive(msg, "heartbeat_ms");
+  int hb_ms = w->heartbeat_ms;
+  if (cJSON_IsNumber(hb) && hb->valuedouble >= 10 && hb->valuedouble <= 600000)
+    hb_ms = (int)hb->valuedouble;
+  PGD_INFO(MOD, "worker %s connected to master %s:%d (epoch %" PRId64 ", %zu reports to resend)",
+           w->id, w->master_host, w->master_port, epoch, pgd_reports_pending(&w->reports));
+  send_heartbeat(w);
+  pgd_reports_foreach(&w->reports, resend_one, w);
+  uv_timer_start(&w->hb_timer, on_hb_timer, (uint64_t)hb_ms, (uint64_t)hb_ms);
+}
+
+static void on_message(pgd_conn_t *c, pgd_msg_type_t t, cJSON *msg, void *ud) {
+  pgd_worker_t *w = ud;
+  if (c != w->conn) return;
+  switch (t) {
+  case PGD_MSG_WELCOME:
+    handle_welcome(w, msg);
+    return;
+  case PGD_MSG_REJECT: {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+    PGD_ERROR(MOD, "master %s:%d rejected worker %s: %s", w->master_host, w->master_port, w->id,
+              cJSON_IsString(r) ? r->valuestring : "(no reason)");
+    w->reconnect_ms = RECONNECT_MAX_MS;
+    pgd_conn_close(c);
+    return;
+  }
+  case PGD_MSG_ERROR: {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(msg, "message");
+    if (!cJSON_IsString(m)) m = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+    PGD_WARN(MOD, "master says: %s", cJSON_IsString(m) ? m->valuestring : "(error without message)");
+    return;
+  }
+  case PGD_MSG_HEARTBEAT:
+    return; /* the master may answer heartbeats; nothing to do */
+  default:
+    break;
+  }
+  if (!w->welcomed) {
+    PGD_WARN(MOD, "%s before welcome: ignored", pgd_msg_name(t));
+    return;
+  }
+  switch (t) {
+  case PGD_MSG_LAUNCH:
+    pgd_worker__handle_launch(w, msg);
+    break;
+  case PGD_MSG_KILL:
+    pgd_worker__handle_kill(w, msg);
+    break;
+  case PGD_MSG_ACK:
+    handle_ack(w, msg);
+    break;
+  default:
+    PGD_WARN(MOD, "unexpected %s from the master: ignored", pgd_msg_name(t));
+    break;
+  }
+}
+
+static void on_reconnect_timer(uv_timer_t *t) {
+  pgd_worker_t *w = t->data;
+  if (!w->stopping && !w->conn) do_connect(w);
+}
+
+static void schedule_reconnect(pgd_worker_t *w) {
+  if (w->stopping) return;
+  uv_timer_start(&w->reconnect_timer, on_reconnect_timer, (uint64_t)w->reconnect_ms, 0);
+  w->reconnect_ms = w->reconnect_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : w->reconnect_ms * 2;
+}
+
+static void on_connect(pgd_conn_t *c, int status, void *ud) {
+  pgd_worker_t *w = ud;
+  if (c != w->conn) return;
+  if (status < 0) {
+    /* the first failure in a row is worth an INFO, the retries are not */
+    if (w->connect_failures++ == 0)
+      PGD_INFO(MOD, "cannot connect to master %s:%d: %s (retrying)", w->master_host,
+               w->master_port, uv_strerror(status));
+    else
+      PGD_DEBUG(MOD, "cannot connect to master %s:%d: %s", w->master_host, w->master_port,
+                uv_strerror(status));
+    return; /* on_close follows */
+  }
+  send_hello(w);
+}
+
+static void on_close(pgd_conn_t *c, int reason, void *ud) {
+  pgd_worker_t *w = ud;
+  if (c != w->conn) return;
+  int was_welcomed = w->welcomed;
+  w->conn = NULL;
+  w->welcomed = 0;
+  uv_timer_stop(&w->hb_timer);
+  if (was_welcomed && !w->stopping)
+    PGD_WARN(MOD, "connection to master %s:%d lost: %s (%d attempts keep running)",
+             w->master_host, w->master_port, reason_str(reason), w->running);
+  if (w->stopping)
+    maybe_finish_stop(w);
+  else
+    schedule_reconnect(w);
+}
+
+static void do_connect(pgd_worker_t *w) {
+  pgd_conn_cbs_t cbs = {.on_message = on_message, .on_close = on_close, .on_connect = on_connect};
+  pgd_conn_t *c = NULL;
+  int rc = pgd_conn_connect(w->loop, w->master_host, w->master_port, 0, &cbs, w, &c);
+  if (rc < 0) {
+    if (w->connect_failures++ == 0)
+      PGD_WARN(MOD, "cannot connect to master %s:%d: %s (retrying)", w->master_host,
+               w->master_port, uv_strerror(rc));
+    schedule_reconnect(w);
+    return;
+  }
+  w->conn = c;
+  uv_timer_start(&w->hb_timer, on_hb_timer, HANDSHAKE_TIMEOUT_MS, 0); /* handshake deadline */
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void worker_free(pgd_worker_t *w) {
+  pgd_reports_free(&w->reports);
+  cJSON_Delete(w->labels);
+  free(w->master_host);
+  free(w->secret);
+  free(w->host_name);
+  free(w);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  pgd_worker_t *w = h->data;
+  w->open_handles--;
+  maybe_finish_stop(w);
+}
+
+static void maybe_finish_stop(pgd_worker_t *w) {
+  if (!w->stopping || w->running > 0) return;
+  if (!w->closing) {
+    w->closing = 1;
+    w->open_handles = 2;
+    uv_close((uv_handle_t *)&w->hb_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&w->reconnect_timer, on_handle_closed);
+    if (w->conn) pgd_conn_close(w->conn); /* on_close comes back here */
+    return;
+  }
+  if (w->open_handles > 0 || w->conn) return;
+  PGD_INFO(MOD, "worker %s stopped", w->id);
+  void (*cb)(void *) = w->on_stopped;
+  void *ud = w->stop_ud;
+  worker_free(w);
+  if (cb) cb(ud);
+}
+
+void pgd_worker__attempt_gone(pgd_worker_t *w) { maybe_finish_stop(w); }
+
+void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud) {
+  if (!w || w->stopping) return;
+  w->stopping = 1;
+  w->on_stopped = on_stopped;
+  w->stop_ud = ud;
+  uv_timer_stop(&w->reconnect_timer);
+  if (w->running > 0)
+    PGD_INFO(MOD, "worker %s stopping: killing %d running attempts", w->id, w->running);
+  pgd_worker__kill_all(w);
+  maybe_finish_stop(w);
+}
+
+int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_registry_t *plugins,
+                     pgd_worker_t **out, char *err, size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  if (out) *out = NULL;
+  if (!loop || !cfg || !out) {
+    set_err(err, errlen, "invalid arguments");
+    return -EINVAL;
+  }
+  if (!cfg->master_host || !*cfg->master_host || cfg->master_port <= 0 || cfg->master_port > 65535) {
+    set_err(err, errlen, "worker: master address missing or invalid (port %d)", cfg->master_port);
+    return -EINVAL;
+  }
+  if (cfg->slots <= 0) {
+    set_err(err, errlen, "worker: slots must be > 0 (got %d)", cfg->slots);
+    return -EINVAL;
+  }
+  if (cfg->labels) {
+    const cJSON *l;
+    int ok = cJSON_IsArray(cfg->labels);
+    if (ok)
+      cJSON_ArrayForEach(l, cfg->labels) if (!cJSON_IsString(l)) ok = 0;
+    if (!ok) {
+      set_err(err, errlen, "worker: labels must be an array of strings");
+      return -EINVAL;
+    }
+  }
+  pgd_worker_t *w = calloc(1, sizeof *w);
+  if (!w) {
+    set_err(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  if (cfg->id_override) {
+    if (!pgd_worker_id_valid(cfg->id_override)) {
+      set_err(err, errlen, "worker: invalid worker id '%s' (1-%d characters of A-Z a-z 0-9 . _ -)",
+              cfg->id_override, PGD_WORKER_ID_MAX);
+      free(w);
+      return -EINVAL;
+    }
+    snprintf(w->id, sizeof w->id, "%s", cfg->id_override);
+  } else {
+    int rc = pgd_worker_identity_load(cfg->data_dir, w->id, sizeof w->id, err, errlen);
+    if (rc < 0) {
+      free(w);
+      return rc;
+    }
+  }
+  char host[256];
+  if (cfg->host_name && *cfg->host_name) {
+    snprintf(host, sizeof host, "%s", cfg->host_name);
+  } else if (gethostname(host, sizeof host) != 0) {
+    snprintf(host, sizeof host, "localhost");
+  }
+  host[sizeof host - 1] = '\0';
+  w->loop = loop;
+  w->plugins = plugins;
+  w->master_host = strdup(cfg->master_host);
+  w->secret = strdup(cfg->secret ? cfg->secret : "");
+  w->host_name = strdup(host);
+  w->labels = cfg->labels ? cJSON_Duplicate(cfg->labels, 1) : cJSON_CreateArray();
+  if (!w->master_host || !w->secret || !w->host_name || !w->labels) {
+    worker_free(w);
+    set_err(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  w->master_port = cfg->master_port;
+  w->slots = cfg->slots;
+  w->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
+  w->kill_grace_ms = cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : 5000;
+  w->reconnect_min_ms = cfg->reconnect_ms > 0 ? cfg->reconnect_ms : 200;
+  if (w->reconnect_min_ms > RECONNECT_MAX_MS) w->reconnect_min_ms = RECONNECT_MAX_MS;
+  w->reconnect_ms = w->reconnect_min_ms;
+  pgd_reports_init(&w->reports);
+  uv_timer_init(loop, &w->hb_timer);
+  uv_timer_init(loop, &w->reconnect_timer);
+  w->hb_timer.data = w->reconnect_timer.data = w;
+  PGD_INFO(MOD, "worker %s (%s, %d slots) connecting to master %s:%d", w->id, w->host_name,
+           w->slots, w->master_host, w->master_port);
+  do_connect(w);
+  *out = w;
+  return 0;
+}
+
+const char *pgd_worker_id(const pgd_worker_t *w) { return w ? w->id : NULL; }
+int pgd_worker_running(const pgd_worker_t *w) { return w ? w->running : 0; }
+size_t pgd_worker_pending_reports(const pgd_worker_t *w) {
+  return w ? pgd_reports_pending(&w->reports) : 0;
+}
+int pgd_worker_connected(const pgd_worker_t *w) { return w ? w->welcomed : 0; }
