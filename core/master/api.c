@@ -12,6 +12,35 @@
 #define MOD "api"
 #define API_PREFIX "/api/v1/"
 
+/* cJSON prints integers beyond 32 bits as "1.79530887980924e+15": exact,
+ * but not what a client expects of a microsecond timestamp. Such numbers are
+ * turned into raw integer text before printing. */
+static void json_ints_raw(cJSON *o) {
+  for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
+    if (cJSON_IsNumber(c)) {
+      double d = c->valuedouble;
+      if (d == (double)(int64_t)d && (d > 2147483647.0 || d < -2147483648.0) &&
+          d < 9007199254740992.0 && d > -9007199254740992.0) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", (long long)d);
+        char *txt = strdup(buf);
+        if (!txt) continue;
+        c->type = cJSON_Raw;
+        c->valuestring = txt;
+      }
+    } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+      json_ints_raw(c);
+    }
+  }
+}
+
+static int respond_json(pgd_http_req_t *req, int status, cJSON *obj) {
+  json_ints_raw(obj);
+  return pgd_http_respond_json(req, status, obj);
+}
+
+static cJSON *job_view(const cJSON *stored);
+
 /* ---- answering after a durable write ---- */
 
 typedef struct reply {
@@ -19,6 +48,7 @@ typedef struct reply {
   pgd_master_t *m;
   int status;
   cJSON *body;
+  char *job_name; /* answer with the stored job (its timestamps are the store's) */
 } reply_t;
 
 static void reply_abort(pgd_http_req_t *req, void *ud) {
@@ -44,10 +74,18 @@ static void reply_when_durable(void *ud, int status) {
     if (status < 0)
       pgd_http_respond_error(r->req, 500, "the store could not save the change (%s)",
                              strerror(-status));
-    else
-      pgd_http_respond_json(r->req, r->status, r->body);
+    else {
+      cJSON *stored = r->job_name ? pgd_store_get_job(r->m->store, r->job_name) : NULL;
+      if (stored) {
+        cJSON_Delete(r->body);
+        r->body = job_view(stored);
+        cJSON_Delete(stored);
+      }
+      respond_json(r->req, r->status, r->body);
+    }
   }
   cJSON_Delete(r->body);
+  free(r->job_name);
   free(r);
 }
 
@@ -155,7 +193,7 @@ static void route_health(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON_AddNumberToObject(o, "epoch", (double)m->epoch);
   cJSON_AddNumberToObject(o, "rpc_port", pgd_listener_port(m->listener));
   cJSON_AddNumberToObject(o, "uptime_s", (double)(pgd_now_us() - m->started_us) / 1e6);
-  pgd_http_respond_json(req, 200, o);
+  respond_json(req, 200, o);
   cJSON_Delete(o);
 }
 
@@ -172,6 +210,7 @@ static void route_job_put(pgd_master_t *m, pgd_http_req_t *req) {
   const char *name = cJSON_GetObjectItemCaseSensitive(job, "name")->valuestring;
   bool existed = m_job_find(m, name) != NULL;
   reply_t *r = reply_new(m, req, existed ? 200 : 201, job_view(job));
+  r->job_name = strdup(name);
   int rc = pgd_store_put_job(m->store, job, reply_store_cb, r);
   if (rc < 0) {
     cJSON_Delete(job);
@@ -221,7 +260,7 @@ static void route_jobs(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
       cJSON *j;
       cJSON_ArrayForEach(j, list) cJSON_AddItemToArray(arr, job_view(j));
       cJSON_Delete(list);
-      pgd_http_respond_json(req, 200, out);
+      respond_json(req, 200, out);
       cJSON_Delete(out);
     } else if (strcmp(method, "POST") == 0) {
       route_job_put(m, req);
@@ -242,6 +281,8 @@ static void route_jobs(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
   if (slash) {
     if (strcmp(slash, "/run") == 0 && strcmp(method, "POST") == 0)
       route_job_run(m, req, name);
+    else if (strcmp(slash, "/run") == 0)
+      pgd_http_respond_error(req, 405, "use POST on /api/v1/jobs/NAME/run");
     else
       pgd_http_respond_error(req, 404, "no route %s %s", method, pgd_http_req_path(req));
     return;
@@ -253,7 +294,7 @@ static void route_jobs(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
       return;
     }
     cJSON *v = job_view(job);
-    pgd_http_respond_json(req, 200, v);
+    respond_json(req, 200, v);
     cJSON_Delete(v);
     cJSON_Delete(job);
   } else if (strcmp(method, "DELETE") == 0) {
@@ -308,7 +349,7 @@ static void route_exec_list(pgd_master_t *m, pgd_http_req_t *req) {
     cJSON_AddItemToArray(arr, v);
   }
   cJSON_Delete(list);
-  pgd_http_respond_json(req, 200, out);
+  respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -339,7 +380,7 @@ static void route_executions(pgd_master_t *m, pgd_http_req_t *req, const char *r
       return;
     }
     cJSON *v = m_exec_view(m, rec);
-    pgd_http_respond_json(req, 200, v);
+    respond_json(req, 200, v);
     cJSON_Delete(v);
     cJSON_Delete(rec);
   } else if (strcmp(slash, "/kill") == 0 && strcmp(method, "POST") == 0) {
@@ -370,6 +411,9 @@ static void route_executions(pgd_master_t *m, pgd_http_req_t *req, const char *r
     }
     bool fl = follow && (strcmp(follow, "1") == 0 || strcmp(follow, "true") == 0);
     m_log_serve(m, req, id, offset, fl);
+  } else if (strcmp(slash, "/kill") == 0 || strcmp(slash, "/log") == 0) {
+    pgd_http_respond_error(req, 405, "use %s on /api/v1/executions/ID%s",
+                           strcmp(slash, "/kill") == 0 ? "POST" : "GET", slash);
   } else {
     pgd_http_respond_error(req, 404, "no route %s %s", method, pgd_http_req_path(req));
   }
@@ -380,14 +424,14 @@ static void route_workers(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON *arr = cJSON_AddArrayToObject(out, "workers");
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) cJSON_AddItemToArray(arr, m_worker_to_json(m, w));
-  pgd_http_respond_json(req, 200, out);
+  respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
 static void route_plugins(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON *out = cJSON_CreateObject();
   cJSON_AddItemToObject(out, "plugins", pgd_registry_to_json(m->plugins));
-  pgd_http_respond_json(req, 200, out);
+  respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -405,15 +449,18 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
   }
   const char *p = path + strlen(API_PREFIX);
   bool get = strcmp(method, "GET") == 0;
-  if (strcmp(p, "health") == 0 && get) {
+  if ((strcmp(p, "health") == 0 || strcmp(p, "workers") == 0 || strcmp(p, "plugins") == 0) &&
+      !get) {
+    pgd_http_respond_error(req, 405, "use GET on %s", path);
+  } else if (strcmp(p, "health") == 0) {
     route_health(m, req);
   } else if (strcmp(p, "jobs") == 0 || strncmp(p, "jobs/", 5) == 0) {
     route_jobs(m, req, p[4] ? p + 5 : "");
   } else if (strcmp(p, "executions") == 0 || strncmp(p, "executions/", 11) == 0) {
     route_executions(m, req, p[10] ? p + 11 : "");
-  } else if (strcmp(p, "workers") == 0 && get) {
+  } else if (strcmp(p, "workers") == 0) {
     route_workers(m, req);
-  } else if (strcmp(p, "plugins") == 0 && get) {
+  } else if (strcmp(p, "plugins") == 0) {
     route_plugins(m, req);
   } else {
     pgd_http_respond_error(req, 404, "no route %s %s", method, path);

@@ -85,6 +85,7 @@ struct m_exec {
   bool launch_pending;    /* dispatched, LAUNCH to be sent once durable */
   bool kill_requested;
   int64_t claim_deadline_us; /* recovered dispatched/running: lost if unclaimed by then */
+  int64_t hold_until_us;     /* recovered pending: queued only after this (a worker may claim it) */
   int log_fd;             /* -1 when closed */
   int64_t log_size;
   m_follower_t *followers;
@@ -121,6 +122,8 @@ struct pgd_master {
   int64_t epoch;
   int64_t started_us;
   bool stopping;
+  bool store_closed;
+  int open_conns;         /* worker connections not yet closed */
   int closing_handles;
   void (*on_stopped)(void *ud);
   void *on_stopped_ud;
@@ -166,6 +169,9 @@ void m_rpc_check_heartbeats(pgd_master_t *m);
 void m_rpc_queue_ack(pgd_master_t *m, m_worker_t *w, int64_t seq);
 void m_rpc_flush_acks(pgd_master_t *m);
 void m_rpc_close_all(pgd_master_t *m);
+/* Stop sequence: frees the master once the store is closed and every
+ * connection has closed (a connection's on_close still uses the master). */
+void m_stop_progress(pgd_master_t *m);
 cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w);
 bool m_worker_fits(const m_worker_t *w, const char *type, int slots);
 
@@ -177,6 +183,10 @@ void m_log_append(pgd_master_t *m, m_exec_t *e, int64_t offset, const char *data
 void m_log_note(pgd_master_t *m, m_exec_t *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void m_log_close(pgd_master_t *m, m_exec_t *e); /* final: closes fd, ends followers */
+/* Takes the execution's followers away from it (to end them later). */
+m_follower_t *m_log_detach_followers(m_exec_t *e);
+/* Ends the streams of detached followers and frees them. */
+void m_log_end_followers(m_follower_t *list);
 char *m_log_path(const pgd_master_t *m, int64_t id); /* malloc'ed */
 void m_log_serve(pgd_master_t *m, pgd_http_req_t *req, int64_t id, int64_t offset, bool follow);
 

@@ -87,11 +87,21 @@ static void follower_abort(pgd_http_req_t *req, void *ud) {
   f->req = NULL; /* unlinked and freed when the execution's log closes */
 }
 
+m_follower_t *m_log_detach_followers(m_exec_t *e) {
+  m_follower_t *list = e->followers;
+  e->followers = NULL;
+  return list;
+}
+
 void m_log_close(pgd_master_t *m, m_exec_t *e) {
   (void)m;
   if (e->log_fd >= 0) close(e->log_fd);
   e->log_fd = -1;
-  m_follower_t *f = e->followers;
+  m_log_end_followers(m_log_detach_followers(e));
+}
+
+void m_log_end_followers(m_follower_t *list) {
+  m_follower_t *f = list;
   while (f) {
     m_follower_t *next = f->next;
     if (f->req) {
@@ -101,7 +111,6 @@ void m_log_close(pgd_master_t *m, m_exec_t *e) {
     free(f);
     f = next;
   }
-  e->followers = NULL;
 }
 
 /* Reads the file from `offset` into a malloc'ed buffer. */

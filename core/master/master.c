@@ -99,28 +99,32 @@ typedef struct commit_ctx {
   int64_t id;
   m_durable_cb done;
   void *ud;
+  m_follower_t *followers; /* log streams to end once a final state is durable */
 } commit_ctx_t;
 
 static commit_ctx_t *commit_ctx(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud) {
   commit_ctx_t *c = malloc(sizeof *c);
   if (!c) abort();
-  *c = (commit_ctx_t){m, id, done, ud};
+  *c = (commit_ctx_t){m, id, done, ud, NULL};
   return c;
 }
 
 static void finish_exec(pgd_master_t *m, m_exec_t *e, m_state_t st, m_durable_cb done, void *ud);
+static bool claim_held(pgd_master_t *m, m_exec_t *e, m_worker_t *w, int attempt);
 
-/* Saves the execution and its current attempt; cb after both are durable
- * (they are in one batch: the store commits writes in order). */
+/* Saves the execution, then its current attempt (the attempt row refers to
+ * the execution row); cb runs once both are durable: the store runs
+ * callbacks in write order, so it hangs on the last write. */
 static void save_exec(pgd_master_t *m, m_exec_t *e, bool with_attempt, pgd_store_done_cb cb,
                       void *ud) {
-  if (with_attempt && e->attempt > 0 && cJSON_GetObjectItemCaseSensitive(e->rec, "worker_id") &&
-      !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e->rec, "worker_id"))) {
+  const cJSON *wid = cJSON_GetObjectItemCaseSensitive(e->rec, "worker_id");
+  bool attempt = with_attempt && e->attempt > 0 && cJSON_IsString(wid);
+  int rc = pgd_store_put_execution(m->store, e->rec, attempt ? NULL : cb, attempt ? NULL : ud);
+  if (rc == 0 && attempt) {
     cJSON *a = attempt_record(e);
-    pgd_store_put_attempt(m->store, a, NULL, NULL);
+    rc = pgd_store_put_attempt(m->store, a, cb, ud);
     cJSON_Delete(a);
   }
-  int rc = pgd_store_put_execution(m->store, e->rec, cb, ud);
   if (rc < 0) {
     PGD_ERROR(MOD, "cannot queue the store write of execution %lld: %s", (long long)e->id,
               strerror(-rc));
@@ -152,6 +156,7 @@ static void on_dispatch_durable(int status, void *ud) {
 static void on_durable_simple(int status, void *ud) {
   commit_ctx_t *c = ud;
   if (status < 0) PGD_ERROR(MOD, "execution %lld: store write failed (%d)", (long long)c->id, status);
+  if (c->followers) m_log_end_followers(c->followers);
   if (c->done) c->done(c->ud, status);
   free(c);
 }
@@ -252,7 +257,18 @@ void m_dispatch_pending(pgd_master_t *m) {
       queue_remove(m, e);
       assign(m, e, w);
       free -= e->slots;
-      save_exec(m, e, true, on_dispatch_durable, commit_ctx(m, e->id, NULL, NULL));
+      if (e->committed) {
+        /* The execution is durably pending: launch now and record the
+         * dispatch in the background. Should the master die before that
+         * record lands, the store says "pending" and recovery holds such
+         * executions back until their worker has had time to claim them
+         * (see recover()), so nothing runs twice. */
+        e->launch_pending = false;
+        m_rpc_send_launch(m, e);
+        save_exec(m, e, true, on_durable_simple, commit_ctx(m, e->id, NULL, NULL));
+      } else {
+        save_exec(m, e, true, on_dispatch_durable, commit_ctx(m, e->id, NULL, NULL));
+      }
     } else if (type) {
       rec_set_str(e->rec, "pending_reason", pending_reason(m, type, e->slots));
     }
@@ -360,7 +376,11 @@ static void finish_exec(pgd_master_t *m, m_exec_t *e, m_state_t st, m_durable_cb
   if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "finished_us")))
     rec_set_int(e->rec, "finished_us", pgd_now_us());
   release_worker(e);
-  save_exec(m, e, true, on_durable_simple, commit_ctx(m, e->id, done, ud));
+  commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
+  /* Followers of the log see its end only when the final state is stored,
+   * so a client that reads the execution next finds it final. */
+  c->followers = m_log_detach_followers(e);
+  save_exec(m, e, true, on_durable_simple, c);
   exec_free(m, e);
   m_dispatch_pending(m);
 }
@@ -373,13 +393,15 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
   int st = m_state_parse(sname);
   m_exec_t *e = m_exec_find(m, id);
   if (!e || attempt != e->attempt || st < 0 || st == M_STATE_PENDING ||
-      st == M_STATE_DISPATCHED) {
+      st == M_STATE_DISPATCHED || (e->state == M_STATE_PENDING && !e->hold_until_us)) {
     PGD_DEBUG(MOD, "worker %s: ignoring %s report for execution %lld attempt %d", w->id,
               sname ? sname : "(no state)", (long long)id, attempt);
     done(ud, 0);
     return;
   }
-  if (e->worker != w) {
+  if (e->worker != w && claim_held(m, e, w, attempt)) {
+    /* claimed: a held pending execution this worker ran */
+  } else if (e->worker != w) {
     /* A recovered execution is claimed by the worker that reports on it. */
     const char *owner = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "worker_id"));
     if (e->worker || !owner || strcmp(owner, w->id) != 0) {
@@ -461,8 +483,31 @@ void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
   }
 }
 
+/* A recovered pending execution that a worker says it runs was launched just
+ * before the master stopped, without its dispatch record: it is that
+ * worker's. */
+static bool claim_held(pgd_master_t *m, m_exec_t *e, m_worker_t *w, int attempt) {
+  (void)m;
+  if (e->state != M_STATE_PENDING || !e->hold_until_us || e->worker || attempt != e->attempt)
+    return false;
+  e->hold_until_us = 0;
+  e->worker = w;
+  w->used += e->slots;
+  w->running++;
+  set_state(e, M_STATE_DISPATCHED);
+  rec_set_str(e->rec, "worker_id", w->id);
+  rec_set_int(e->rec, "dispatched_us", pgd_now_us());
+  PGD_INFO(MOD, "worker %s claimed pending execution %lld", w->id, (long long)e->id);
+  return true;
+}
+
 void m_worker_claim_running(pgd_master_t *m, m_worker_t *w, const cJSON *running) {
   m_exec_t *e, *tmp;
+  const cJSON *r;
+  cJSON_ArrayForEach(r, running) {
+    e = m_exec_find(m, json_int(r, "execution_id", 0));
+    if (e) claim_held(m, e, w, (int)json_int(r, "attempt", 0));
+  }
   HASH_ITER(hh, m->execs, e, tmp) {
     if (e->worker || (e->state != M_STATE_DISPATCHED && e->state != M_STATE_RUNNING)) continue;
     const char *owner = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "worker_id"));
@@ -470,7 +515,6 @@ void m_worker_claim_running(pgd_master_t *m, m_worker_t *w, const cJSON *running
     e->worker = w;
     w->used += e->slots;
     w->running++;
-    const cJSON *r;
     cJSON_ArrayForEach(r, running) {
       if (json_int(r, "execution_id", 0) == e->id && json_int(r, "attempt", 0) == e->attempt)
         e->claim_deadline_us = 0; /* still running there: no deadline */
@@ -487,12 +531,17 @@ static void on_tick(uv_timer_t *t) {
   int64_t now = pgd_now_us();
   m_exec_t *e, *tmp;
   HASH_ITER(hh, m->execs, e, tmp) {
+    if (e->hold_until_us && now > e->hold_until_us) {
+      e->hold_until_us = 0;
+      if (e->state == M_STATE_PENDING && !e->in_queue) queue_insert(m, e);
+    }
     if (e->claim_deadline_us && now > e->claim_deadline_us) {
       rec_set_str(e->rec, "error", "no worker claimed this execution after the master restarted");
       m_log_note(m, e, "lost: no worker claimed this execution after the master restarted");
       finish_exec(m, e, M_STATE_LOST, NULL, NULL);
     }
   }
+  m_dispatch_pending(m);
 }
 
 /* ---- start / stop ---- */
@@ -527,7 +576,7 @@ static void recover(pgd_master_t *m) {
     m_exec_t *e = exec_new(m, json_int(rec, "id", 0), rec);
     e->committed = true;
     if (e->state == M_STATE_PENDING)
-      queue_insert(m, e);
+      e->hold_until_us = deadline; /* queued after the grace unless a worker claims it */
     else
       e->claim_deadline_us = deadline;
     n++;
@@ -628,14 +677,20 @@ static void on_handle_closed(uv_handle_t *h) {
   if (--m->closing_handles == 0) free_master(m);
 }
 
+void m_stop_progress(pgd_master_t *m) {
+  if (!m->stopping || !m->store_closed || m->open_conns > 0 || m->closing_handles) return;
+  m->closing_handles = 2;
+  uv_close((uv_handle_t *)&m->tick, on_handle_closed);
+  uv_close((uv_handle_t *)&m->ack_flush, on_handle_closed);
+}
+
 static void on_store_flushed(int status, void *ud) {
   pgd_master_t *m = ud;
   (void)status;
   pgd_store_close(m->store);
   m->store = NULL;
-  m->closing_handles = 2;
-  uv_close((uv_handle_t *)&m->tick, on_handle_closed);
-  uv_close((uv_handle_t *)&m->ack_flush, on_handle_closed);
+  m->store_closed = true;
+  m_stop_progress(m);
 }
 
 void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud) {

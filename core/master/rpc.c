@@ -272,8 +272,7 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t type, cJSON *msg, void *ud)
 
 static void on_close(pgd_conn_t *c, int reason, void *ud) {
   conn_ctx_t *cc = ud;
-  (void)c;
-  if (cc->w) {
+  if (cc->w && cc->w->conn == c) {
     m_worker_t *w = cc->w;
     w->conn = NULL;
     w->state = M_WORKER_LOST;
@@ -284,7 +283,10 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
       m_worker_gone(cc->m, w, reason == 0 ? "connection closed" : "connection lost");
     }
   }
+  pgd_master_t *m = cc->m;
   free(cc);
+  m->open_conns--;
+  m_stop_progress(m);
 }
 
 static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
@@ -292,6 +294,7 @@ static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
   conn_ctx_t *cc = calloc(1, sizeof *cc);
   if (!cc) abort();
   cc->m = ud;
+  cc->m->open_conns++;
   static const pgd_conn_cbs_t cbs = {.on_message = on_message, .on_close = on_close};
   pgd_conn_set_callbacks(c, &cbs, cc);
 }
