@@ -71,7 +71,6 @@ static void http_watch_tick(uv_timer_t *t) {
 
 static void http_dispatch(pgd_httpd_t *h, pgd_http_req_t *r) {
   r->state = PGD_REQ_HANDLER;
-  r->dispatched = 1;
   if (!uv_is_active((uv_handle_t *)&h->watch_timer))
     uv_timer_start(&h->watch_timer, http_watch_tick, PGD_HTTP_WATCH_MS, PGD_HTTP_WATCH_MS);
   /* The handler may answer much later (after a store commit): no lws timeout
@@ -204,23 +203,14 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   pgd_http_pss_t *pss = user;
   struct lws_context *ctx = lws_get_context(wsi);
   pgd_httpd_t *h = ctx ? lws_context_user(ctx) : NULL;
-  int rc = 0;
 
   switch (reason) {
   case LWS_CALLBACK_HTTP:
-    if (!h) return -1;
-    h->cb_depth++;
-    rc = http_on_request(h, wsi, pss, in, in ? len : 0);
-    h->cb_depth--;
-    return rc;
+    return h ? http_on_request(h, wsi, pss, in, in ? len : 0) : -1;
   case LWS_CALLBACK_HTTP_BODY:
     return h ? http_on_body(h, pss, in, len) : -1;
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    if (!h) return -1;
-    h->cb_depth++;
-    rc = http_on_body_done(h, pss);
-    h->cb_depth--;
-    return rc;
+    return h ? http_on_body_done(h, pss) : -1;
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return h ? pgd_http__on_writable(h, wsi, pss) : -1;
   case LWS_CALLBACK_CLOSED_HTTP:

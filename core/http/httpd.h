@@ -23,6 +23,12 @@
  *    sees it and the server keeps serving.
  *  - HEAD requests reach the handler with method "HEAD"; the layer sends the
  *    headers of whatever the handler answers without the body.
+ *  - A client that closes its connection while the handler holds its
+ *    request is noticed within ~200 ms (lws 4.1 sees end-of-stream as a
+ *    half-close, so the layer peeks at held sockets); the request's on_abort
+ *    callback then runs. A client that half-closes on purpose counts as gone.
+ *  - There is no request timeout while the handler holds a request; idle
+ *    keep-alive connections close after 60 s.
  *
  * Logging: lws's own log lines go to the "http" module: lws errors at WARN,
  * lws warnings and notices at DEBUG. Nothing is logged per request at INFO.
@@ -63,7 +69,11 @@ typedef struct pgd_httpd_opts {
 
 /* Starts listening on `loop`. `opts` and its strings are copied. On success
  * returns 0 and *out (owned by the caller; end it with pgd_httpd_stop). On
- * failure returns a negative errno-style code and writes a message to err.
+ * failure returns a negative errno-style code (-EINVAL, -ENOMEM, -ENOENT for
+ * static_dir, -EADDRINUSE / -EACCES / -EADDRNOTAVAIL for the listen address)
+ * and writes a message to err; *out is NULL. In the rare case where lws
+ * itself fails to bind after the layer's own check, the half-made lws context
+ * is released asynchronously: keep running the loop as after a stop.
  * The server's libuv handles are on `loop` and keep it alive while they
  * exist. */
 int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts,
@@ -76,9 +86,10 @@ int pgd_httpd_port(const pgd_httpd_t *h);
  * written). For tests and metrics. */
 size_t pgd_httpd_live_requests(const pgd_httpd_t *h);
 
-/* Stops the server: closes the listener and every connection. Requests the
- * handler still holds get their on_abort callback (during this call or
- * during the next loop iteration), after which they are gone. `h` is freed
+/* Stops the server: closes the listener and every connection, dropping
+ * responses not yet written. Requests the handler still holds get their
+ * on_abort callback (during the next loop iteration, never inside this
+ * call), after which they are gone. `h` is freed
  * by the layer; the caller must not use it afterwards. lws closes its libuv
  * handles asynchronously: the caller must keep running the loop (e.g.
  * uv_run(loop, UV_RUN_DEFAULT) after closing its own handles) until it has no

@@ -46,7 +46,6 @@ struct pgd_http_req {
   unsigned http10 : 1;
   unsigned chunked : 1;
   unsigned close_after : 1; /* close the connection once `out` is flushed */
-  unsigned dispatched : 1;
   void (*abort_cb)(pgd_http_req_t *r, void *ud);
   void *abort_ud;
   void *data;
@@ -64,7 +63,6 @@ struct pgd_httpd {
   char *static_dir;         /* realpath, or NULL */
   int port;
   int stopping;
-  int cb_depth;             /* > 0 while inside an lws callback */
   pgd_http_req_t *reqs;     /* live requests */
   size_t nreqs;
   unsigned char *scratch;   /* LWS_PRE + PGD_HTTP_WRITE_CHUNK */

@@ -612,6 +612,29 @@ static void test_static(void) {
   CU_ASSERT_STRING_EQUAL(r.body, "<h1>pagoda</h1>\n");
   CU_ASSERT_PTR_NOT_NULL(strstr(r.headers, "text/html"));
   resp_free(&r);
+  /* keep-alive across static files, HEAD, and handler requests */
+  conn_t *c = conn_open();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  for (int i = 0; i < 3; i++) {
+    const char *g = i == 1 ? "GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n"
+                           : "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    conn_send(c, g, strlen(g));
+    CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 0), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(r.body, "<h1>pagoda</h1>\n");
+    resp_free(&r);
+  }
+  const char *hd = "HEAD /echo HTTP/1.1\r\nHost: t\r\n\r\n";
+  conn_send(c, hd, strlen(hd));
+  CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 1), 0);
+  CU_ASSERT_EQUAL(r.status, 200);
+  CU_ASSERT_PTR_NOT_NULL(hdr_find(r.headers, "content-length"));
+  resp_free(&r);
+  conn_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 31);
+  CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 0), 0);
+  CU_ASSERT_STRING_EQUAL(r.body, "pong"); /* no stray HEAD body bytes before it */
+  resp_free(&r);
+  conn_close(c);
   /* a missing file goes to the handler */
   CU_ASSERT_EQUAL_FATAL(roundtrip("GET /nope.js HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
   CU_ASSERT_EQUAL(r.status, 404);
