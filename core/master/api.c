@@ -419,6 +419,47 @@ static void route_executions(pgd_master_t *m, pgd_http_req_t *req, const char *r
   }
 }
 
+static void route_worker_one(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
+  const char *method = pgd_http_req_method(req);
+  char id[160];
+  const char *slash = strchr(rest, '/');
+  size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+  if (n == 0 || n >= sizeof id) {
+    pgd_http_respond_error(req, 404, "worker not found");
+    return;
+  }
+  memcpy(id, rest, n);
+  id[n] = 0;
+  m_worker_t *w = NULL;
+  HASH_FIND_STR(m->workers, id, w);
+  if (!w) {
+    pgd_http_respond_error(req, 404, "worker '%s' not found (GET /api/v1/workers lists them)", id);
+    return;
+  }
+  if (!slash) {
+    if (strcmp(method, "GET") != 0) {
+      pgd_http_respond_error(req, 405, "use GET on /api/v1/workers/ID");
+      return;
+    }
+  } else if (strcmp(slash, "/drain") == 0 || strcmp(slash, "/undrain") == 0) {
+    if (strcmp(method, "POST") != 0) {
+      pgd_http_respond_error(req, 405, "use POST on /api/v1/workers/ID%s", slash);
+      return;
+    }
+    bool drain = strcmp(slash, "/drain") == 0;
+    if (w->draining != drain)
+      PGD_INFO(MOD, "worker %s %s", w->id, drain ? "draining: it takes no new work" : "undrained");
+    w->draining = drain;
+    if (!drain) m_dispatch_pending(m);
+  } else {
+    pgd_http_respond_error(req, 404, "no route %s %s", method, pgd_http_req_path(req));
+    return;
+  }
+  cJSON *v = m_worker_to_json(m, w);
+  respond_json(req, 200, v);
+  cJSON_Delete(v);
+}
+
 static void route_workers(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON *out = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(out, "workers");
@@ -449,8 +490,10 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
   }
   const char *p = path + strlen(API_PREFIX);
   bool get = strcmp(method, "GET") == 0;
-  if ((strcmp(p, "health") == 0 || strcmp(p, "workers") == 0 || strcmp(p, "plugins") == 0) &&
-      !get) {
+  if (strncmp(p, "workers/", 8) == 0) {
+    route_worker_one(m, req, p + 8);
+  } else if ((strcmp(p, "health") == 0 || strcmp(p, "workers") == 0 || strcmp(p, "plugins") == 0) &&
+             !get) {
     pgd_http_respond_error(req, 405, "use GET on %s", path);
   } else if (strcmp(p, "health") == 0) {
     route_health(m, req);

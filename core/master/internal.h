@@ -46,6 +46,7 @@ int m_state_parse(const char *name); /* -1 when unknown */
 static inline bool m_state_final(m_state_t s) { return s >= M_STATE_SUCCEEDED; }
 
 typedef enum { M_WORKER_ALIVE, M_WORKER_DRAINING, M_WORKER_LOST } m_worker_state_t;
+typedef struct m_task m_task_t;
 
 typedef struct m_follower m_follower_t;
 typedef struct m_exec m_exec_t;
@@ -57,10 +58,11 @@ typedef struct m_worker {
   char *host;
   char *addr;                /* peer address of the RPC connection */
   pgd_conn_t *conn;          /* NULL when disconnected */
-  m_worker_state_t state;
+  m_worker_state_t state;    /* ALIVE or LOST (connection); see draining */
+  bool draining;             /* takes no new work (survives reconnects) */
   int slots;
   int used;                  /* slots taken by executions dispatched here */
-  int running;               /* executions dispatched here and not final */
+  int running;               /* attempts dispatched here and not final */
   cJSON *types;              /* array of job type names */
   cJSON *labels;             /* array of strings */
   cJSON *load;               /* last reported load object, nullable */
@@ -72,27 +74,53 @@ typedef struct m_worker {
   UT_hash_handle hh;
 } m_worker_t;
 
+/* One unit of work of an execution: the single task of a `single` job, one
+ * shard of a `sharded` job, one worker's share of a `broadcast` job. A task
+ * runs as a sequence of attempts (retries and relaunches); `attempt` is the
+ * current one, numbered per execution. */
+typedef struct m_task {
+  m_exec_t *exec;
+  int index;                 /* position in exec->tasks */
+  int shard;                 /* shard index (sharded), else -1 */
+  char *pinned;              /* broadcast: the worker this task belongs to */
+  int attempt;               /* current attempt number, 0 before the first */
+  m_state_t state;
+  m_worker_t *worker;        /* weak; set while dispatched/running */
+  bool launch_pending;       /* assigned, LAUNCH waits for the first durable write */
+  bool attempt_dirty;        /* the attempt row needs writing */
+  int retries_used;
+  int relaunches_used;
+  int64_t not_before_us;     /* retry backoff: not dispatched before */
+  int64_t claim_deadline_us; /* recovered dispatched/running: lost if unclaimed */
+  int64_t hold_until_us;     /* recovered pending: queued after this unless claimed */
+  cJSON *attempt_rec;        /* the current attempt's row */
+  cJSON *prev_workers;       /* ids of workers of earlier attempts */
+  int log_fd;                /* current attempt's log file, -1 when closed */
+  int64_t log_size;
+  struct m_task *q_prev, *q_next; /* pending queue (priority, exec id, index) */
+  bool in_queue;
+} m_task_t;
+
 /* An execution that is not final yet (finished ones live in the store only). */
 struct m_exec {
   int64_t id;
   cJSON *rec;             /* the execution record as stored (authoritative) */
+  const cJSON *def;       /* borrowed from rec: the job definition snapshot */
   m_state_t state;
-  int attempt;
   int slots;
   int priority;
-  m_worker_t *worker;     /* weak; NULL when not dispatched or worker gone */
+  int mode;               /* M_MODE_* */
+  int last_attempt;       /* highest attempt number handed out */
+  m_task_t **tasks;
+  int n_tasks;
   bool committed;         /* the first record is durable */
-  bool launch_pending;    /* dispatched, LAUNCH to be sent once durable */
   bool kill_requested;
-  int64_t claim_deadline_us; /* recovered dispatched/running: lost if unclaimed by then */
-  int64_t hold_until_us;     /* recovered pending: queued only after this (a worker may claim it) */
-  int log_fd;             /* -1 when closed */
-  int64_t log_size;
+  bool broadcast_expanded;/* broadcast: tasks created for the eligible workers */
   m_follower_t *followers;
-  m_exec_t *pend_prev, *pend_next; /* pending queue (priority, then id) */
-  bool in_queue;
   UT_hash_handle hh;
 };
+
+enum { M_MODE_SINGLE, M_MODE_BROADCAST, M_MODE_SHARDED };
 
 /* Stored definition of a job, kept in memory for a cheap run path. */
 typedef struct m_job {
@@ -116,7 +144,7 @@ struct pgd_master {
   m_worker_t *ack_list;
   m_worker_t *workers;    /* hash by id */
   m_exec_t *execs;        /* hash by id: unfinished executions */
-  m_exec_t *queue_head, *queue_tail;
+  m_task_t *queue_head, *queue_tail;
   m_job_t *jobs;          /* hash by name */
   int64_t next_exec_id;
   int64_t epoch;
@@ -129,20 +157,20 @@ struct pgd_master {
   void *on_stopped_ud;
 };
 
-/* ---- master.c: the execution state machine ---- */
+/* ---- exec.c: the execution state machine ---- */
+
+typedef void (*m_durable_cb)(void *ud, int status);
 
 /* Creates an execution of `job` (borrowed) with `params_override` (borrowed,
  * nullable) merged over the job's params. On success returns the new
- * execution (owned by the master) and calls done(ud, exec_id, 0) once it is
- * durable; on a validation error returns NULL with a message in err. */
-typedef void (*m_durable_cb)(void *ud, int status);
+ * execution (owned by the master) and calls done(ud, 0) once it is durable;
+ * on a validation error returns NULL with a message in err. */
 m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
                         const char *trigger, m_durable_cb done, void *ud, char *err,
                         size_t errlen);
 
-/* Applies a worker's state report to the execution. `report` is borrowed.
- * done(ud, status) runs once the change is durable (or at once if nothing
- * changed). */
+/* Applies a worker's state report (borrowed). done(ud, status) runs once the
+ * change is durable (or at once if nothing changed). */
 void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_durable_cb done,
                          void *ud);
 
@@ -150,21 +178,48 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
 int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *err,
                 size_t errlen);
 
-/* The worker's connection is gone: its executions become lost. */
+/* The worker is gone: its tasks' attempts become lost (and may be relaunched). */
 void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why);
 
-/* A worker has (re)connected with the attempts it still runs: claim them. */
-void m_worker_claim_running(pgd_master_t *m, m_worker_t *w, const cJSON *running);
+/* A worker (re)connected or sent a heartbeat listing the attempts it runs
+ * (`running`: [{execution_id, attempt}]): claim recovered ones, and kill the
+ * ones the master has replaced or finished. */
+void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bool hello);
 
-/* Dispatches queued executions while workers have room. */
-void m_dispatch_pending(pgd_master_t *m);
+/* Periodic: recovery deadlines and holds. */
+void m_exec_tick(pgd_master_t *m);
 
 m_exec_t *m_exec_find(pgd_master_t *m, int64_t id);
+void m_exec_free(pgd_master_t *m, m_exec_t *e);
+
+/* Saves the execution record and the attempt rows that changed; cb after all
+ * are durable. */
+void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud);
+void m_exec_save_quiet(pgd_master_t *m, m_exec_t *e);
+
+/* Broadcast: a new task bound to one worker. */
+m_task_t *m_task_new_pinned(m_exec_t *e, const char *worker_id);
+/* Rebuilds an unfinished execution from its stored record (with attempts). */
+void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us);
+
+/* ---- dispatch.c: the pending queue and placement ---- */
+
+void m_queue_insert(pgd_master_t *m, m_task_t *t);
+void m_queue_remove(pgd_master_t *m, m_task_t *t);
+/* Dispatches queued tasks while workers have room. */
+void m_dispatch_pending(pgd_master_t *m);
+/* Starts a new attempt of `t` on `w` (records it; LAUNCH now if the
+ * execution is durable, else once it is). */
+void m_task_assign(pgd_master_t *m, m_task_t *t, m_worker_t *w);
+/* Why a task cannot be placed now (static string). */
+const char *m_pending_reason(pgd_master_t *m, const m_task_t *t);
+/* Hard filters: alive, not draining, connected, job type, labels, slots. */
+bool m_worker_eligible(const m_worker_t *w, const m_exec_t *e);
 
 /* ---- rpc.c ---- */
 int m_rpc_start(pgd_master_t *m, char *err, size_t errlen);
-void m_rpc_send_launch(pgd_master_t *m, m_exec_t *e);
-void m_rpc_send_kill(pgd_master_t *m, m_exec_t *e);
+void m_rpc_send_launch(pgd_master_t *m, m_task_t *t);
+void m_rpc_send_kill(pgd_master_t *m, m_worker_t *w, int64_t exec_id, int attempt);
 void m_rpc_check_heartbeats(pgd_master_t *m);
 void m_rpc_queue_ack(pgd_master_t *m, m_worker_t *w, int64_t seq);
 void m_rpc_flush_acks(pgd_master_t *m);
@@ -175,19 +230,21 @@ void m_stop_progress(pgd_master_t *m);
 cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w);
 bool m_worker_fits(const m_worker_t *w, const char *type, int slots);
 
-/* ---- logs.c ---- */
-/* Appends `len` bytes at `offset` of the execution's log (bytes already
- * written are skipped) and forwards new bytes to followers. */
-void m_log_append(pgd_master_t *m, m_exec_t *e, int64_t offset, const char *data, size_t len);
-/* Appends a line written by the master itself (e.g. "lost: worker w1 gone"). */
-void m_log_note(pgd_master_t *m, m_exec_t *e, const char *fmt, ...)
+/* ---- logs.c ----
+ * Each attempt has its own file, <data_dir>/logs/<id>-<attempt>.log; the
+ * execution's log is their concatenation in attempt order. */
+
+/* Appends `len` bytes at `offset` of the task's current attempt log (bytes
+ * already written are skipped) and forwards new bytes to followers. */
+void m_log_append(pgd_master_t *m, m_task_t *t, int64_t offset, const char *data, size_t len);
+/* Appends a line written by the master itself ("[pagoda] ..."). */
+void m_log_note(pgd_master_t *m, m_task_t *t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void m_log_close(pgd_master_t *m, m_exec_t *e); /* final: closes fd, ends followers */
+void m_log_close_task(m_task_t *t); /* closes the attempt's file */
 /* Takes the execution's followers away from it (to end them later). */
 m_follower_t *m_log_detach_followers(m_exec_t *e);
 /* Ends the streams of detached followers and frees them. */
 void m_log_end_followers(m_follower_t *list);
-char *m_log_path(const pgd_master_t *m, int64_t id); /* malloc'ed */
 void m_log_serve(pgd_master_t *m, pgd_http_req_t *req, int64_t id, int64_t offset, bool follow);
 
 /* ---- jobs.c ---- */

@@ -30,6 +30,78 @@ static bool check_number(const cJSON *job, const char *key, double min, double m
   return true;
 }
 
+static bool string_array(const cJSON *v) {
+  if (!cJSON_IsArray(v)) return false;
+  const cJSON *x;
+  cJSON_ArrayForEach(x, v) if (!cJSON_IsString(x) || !*x->valuestring) return false;
+  return true;
+}
+
+/* The execution policy fields shared by every job type (docs/api.md). */
+static bool check_policy(const cJSON *job, char *err, size_t errlen) {
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "labels")) && !string_array(v)) {
+    snprintf(err, errlen, "labels must be an array of non-empty strings");
+    return false;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "mode"))) {
+    if (!cJSON_IsString(v) || (strcmp(v->valuestring, "single") != 0 &&
+                               strcmp(v->valuestring, "broadcast") != 0 &&
+                               strcmp(v->valuestring, "sharded") != 0)) {
+      snprintf(err, errlen, "mode must be \"single\", \"broadcast\" or \"sharded\"");
+      return false;
+    }
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(job, "shards");
+    if (strcmp(v->valuestring, "sharded") == 0 &&
+        (!cJSON_IsNumber(sh) || sh->valuedouble < 1 || sh->valuedouble > 10000 ||
+         sh->valuedouble != (int)sh->valuedouble)) {
+      snprintf(err, errlen, "a sharded job needs shards: an integer from 1 to 10000");
+      return false;
+    }
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "retry_backoff"))) {
+    const char *kind = cJSON_IsString(v) ? v->valuestring
+                                         : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "type"));
+    if (!kind || (strcmp(kind, "fixed") != 0 && strcmp(kind, "exponential") != 0)) {
+      snprintf(err, errlen, "retry_backoff must be \"fixed\" or \"exponential\"");
+      return false;
+    }
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "retry_on"))) {
+    const cJSON *x;
+    bool ok = cJSON_IsArray(v);
+    cJSON_ArrayForEach(x, v) {
+      if (!cJSON_IsString(x) || (strcmp(x->valuestring, "failed") != 0 &&
+                                 strcmp(x->valuestring, "timed_out") != 0 &&
+                                 strcmp(x->valuestring, "lost") != 0))
+        ok = false;
+    }
+    if (!ok) {
+      snprintf(err, errlen, "retry_on must be an array of \"failed\", \"timed_out\", \"lost\"");
+      return false;
+    }
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "relaunch_on_lost")) && !cJSON_IsBool(v)) {
+    snprintf(err, errlen, "relaunch_on_lost must be true or false");
+    return false;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "run_as")) &&
+      (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > 64)) {
+    snprintf(err, errlen, "run_as must be a user name");
+    return false;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "env"))) {
+    const cJSON *x;
+    bool ok = cJSON_IsObject(v);
+    cJSON_ArrayForEach(x, v) if (!cJSON_IsString(x)) ok = false;
+    if (!ok) {
+      snprintf(err, errlen, "env must be an object of strings");
+      return false;
+    }
+  }
+  return true;
+}
+
 cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errlen) {
   if (!cJSON_IsObject(in)) {
     snprintf(err, errlen, "a job definition must be a JSON object");
@@ -62,7 +134,12 @@ cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errle
   }
   if (!check_number(in, "timeout", 0, 31536000, err, errlen) ||
       !check_number(in, "slots", 1, 1000000, err, errlen) ||
-      !check_number(in, "priority", -1000000, 1000000, err, errlen))
+      !check_number(in, "priority", -1000000, 1000000, err, errlen) ||
+      !check_number(in, "retries", 0, 1000, err, errlen) ||
+      !check_number(in, "retry_delay", 0, 86400, err, errlen) ||
+      !check_number(in, "retry_max_delay", 0, 86400, err, errlen) ||
+      !check_number(in, "max_relaunches", 0, 1000, err, errlen) ||
+      !check_policy(in, err, errlen))
     return NULL;
   cJSON *job = cJSON_Duplicate(in, 1);
   if (!params) cJSON_AddItemToObject(job, "params", cJSON_CreateObject());

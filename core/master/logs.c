@@ -1,6 +1,8 @@
-/* Pagoda master — execution logs: one file per execution under
- * <data_dir>/logs/<id>.log, appended as the worker ships chunks, and the
- * followers (`GET .../log?follow=1`) that receive new bytes as they land. */
+/* Pagoda master — execution logs. Each attempt has its own file,
+ * <data_dir>/logs/<id>-<attempt>.log, appended as the worker ships chunks;
+ * the execution's log is the concatenation of its attempts' files in attempt
+ * order. Followers (`GET .../log?follow=1`) receive new bytes of any attempt
+ * as they land, until the execution's final state is stored. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -17,74 +19,64 @@
 
 struct m_follower {
   pgd_http_req_t *req;
-  pgd_master_t *m;
-  int64_t exec_id;
   m_follower_t *next;
 };
 
-char *m_log_path(const pgd_master_t *m, int64_t id) {
-  size_t n = strlen(m->log_dir) + 32;
-  char *p = malloc(n);
-  if (!p) abort();
-  snprintf(p, n, "%s/%lld.log", m->log_dir, (long long)id);
-  return p;
+static void attempt_path(const pgd_master_t *m, int64_t id, int attempt, char *buf, size_t len) {
+  snprintf(buf, len, "%s/%lld-%d.log", m->log_dir, (long long)id, attempt);
 }
 
-static int open_log(pgd_master_t *m, m_exec_t *e) {
-  if (e->log_fd >= 0) return 0;
-  char *path = m_log_path(m, e->id);
-  e->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (e->log_fd < 0) {
-    PGD_ERROR(MOD, "cannot open %s: %s", path, strerror(errno));
-    free(path);
-    return -errno;
+static int open_log(pgd_master_t *m, m_task_t *t) {
+  if (t->log_fd >= 0) return 0;
+  char path[4096];
+  attempt_path(m, t->exec->id, t->attempt, path, sizeof path);
+  t->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (t->log_fd < 0) {
+    int err = errno;
+    PGD_ERROR(MOD, "cannot open %s: %s", path, strerror(err));
+    return -err;
   }
   struct stat st;
-  if (fstat(e->log_fd, &st) == 0) e->log_size = st.st_size;
-  free(path);
+  t->log_size = fstat(t->log_fd, &st) == 0 ? st.st_size : 0;
   return 0;
 }
 
-static void forward(m_exec_t *e, const char *data, size_t len) {
-  for (m_follower_t *f = e->followers; f; f = f->next)
-    if (f->req) pgd_http_stream_write(f->req, data, len);
-}
-
-void m_log_append(pgd_master_t *m, m_exec_t *e, int64_t offset, const char *data, size_t len) {
-  if (open_log(m, e) < 0) return;
-  if (offset + (int64_t)len <= e->log_size) return; /* a resent chunk we already have */
-  if (offset < e->log_size) {
-    size_t skip = (size_t)(e->log_size - offset);
+void m_log_append(pgd_master_t *m, m_task_t *t, int64_t offset, const char *data, size_t len) {
+  if (t->attempt <= 0 || open_log(m, t) < 0) return;
+  if (offset + (int64_t)len <= t->log_size) return; /* a resent chunk we already have */
+  if (offset < t->log_size) {
+    size_t skip = (size_t)(t->log_size - offset);
     data += skip;
     len -= skip;
   }
-  ssize_t w = write(e->log_fd, data, len);
+  ssize_t w = write(t->log_fd, data, len);
   if (w < 0) {
-    PGD_ERROR(MOD, "execution %lld: cannot write its log: %s", (long long)e->id, strerror(errno));
+    PGD_ERROR(MOD, "execution %lld: cannot write its log: %s", (long long)t->exec->id,
+              strerror(errno));
     return;
   }
-  e->log_size += w;
-  forward(e, data, (size_t)w);
+  t->log_size += w;
+  for (m_follower_t *f = t->exec->followers; f; f = f->next)
+    if (f->req) pgd_http_stream_write(f->req, data, (size_t)w);
 }
 
-void m_log_note(pgd_master_t *m, m_exec_t *e, const char *fmt, ...) {
-  char line[512];
-  line[0] = '[';
-  memcpy(line + 1, "pagoda] ", 8);
+void m_log_note(pgd_master_t *m, m_task_t *t, const char *fmt, ...) {
+  char line[512] = "[pagoda] ";
+  size_t pre = strlen(line);
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line + 9, sizeof line - 10, fmt, ap);
+  int n = vsnprintf(line + pre, sizeof line - pre - 1, fmt, ap);
   va_end(ap);
   if (n < 0) return;
-  size_t len = 9 + ((size_t)n < sizeof line - 10 ? (size_t)n : sizeof line - 11);
+  size_t len = pre + ((size_t)n < sizeof line - pre - 1 ? (size_t)n : sizeof line - pre - 2);
   line[len++] = '\n';
-  m_log_append(m, e, e->log_size, line, len);
+  if (open_log(m, t) == 0) m_log_append(m, t, t->log_size, line, len);
 }
 
-static void follower_abort(pgd_http_req_t *req, void *ud) {
-  m_follower_t *f = ud;
-  (void)req;
-  f->req = NULL; /* unlinked and freed when the execution's log closes */
+void m_log_close_task(m_task_t *t) {
+  if (t->log_fd >= 0) close(t->log_fd);
+  t->log_fd = -1;
+  t->log_size = 0;
 }
 
 m_follower_t *m_log_detach_followers(m_exec_t *e) {
@@ -93,74 +85,83 @@ m_follower_t *m_log_detach_followers(m_exec_t *e) {
   return list;
 }
 
-void m_log_close(pgd_master_t *m, m_exec_t *e) {
-  (void)m;
-  if (e->log_fd >= 0) close(e->log_fd);
-  e->log_fd = -1;
-  m_log_end_followers(m_log_detach_followers(e));
-}
-
 void m_log_end_followers(m_follower_t *list) {
-  m_follower_t *f = list;
-  while (f) {
-    m_follower_t *next = f->next;
-    if (f->req) {
-      pgd_http_req_on_abort(f->req, NULL, NULL);
-      pgd_http_stream_end(f->req);
+  while (list) {
+    m_follower_t *next = list->next;
+    if (list->req) {
+      pgd_http_req_on_abort(list->req, NULL, NULL);
+      pgd_http_stream_end(list->req);
     }
-    free(f);
-    f = next;
+    free(list);
+    list = next;
   }
 }
 
-/* Reads the file from `offset` into a malloc'ed buffer. */
-static char *read_from(const char *path, int64_t offset, size_t *len) {
-  *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  struct stat st;
-  if (fstat(fd, &st) < 0) {
-    close(fd);
-    return NULL;
-  }
-  if (offset < 0) offset = 0;
-  size_t n = st.st_size > offset ? (size_t)(st.st_size - offset) : 0;
-  char *buf = malloc(n + 1);
+static void follower_abort(pgd_http_req_t *req, void *ud) {
+  (void)req;
+  ((m_follower_t *)ud)->req = NULL; /* freed with the follower list */
+}
+
+/* The execution's log from `offset`: the attempts' files concatenated. */
+static char *read_log(const pgd_master_t *m, int64_t id, int attempts, int64_t offset,
+                      size_t *len) {
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
   if (!buf) abort();
-  ssize_t r = n ? pread(fd, buf, n, offset) : 0;
-  close(fd);
-  *len = r > 0 ? (size_t)r : 0;
+  int64_t pos = 0;
+  for (int a = 1; a <= attempts; a++) {
+    char path[4096];
+    attempt_path(m, id, a, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && pos + st.st_size > offset) {
+      int64_t from = offset > pos ? offset - pos : 0;
+      size_t want = (size_t)(st.st_size - from);
+      if (n + want + 1 > cap) {
+        cap = n + want + 1;
+        buf = realloc(buf, cap);
+        if (!buf) abort();
+      }
+      ssize_t r = pread(fd, buf + n, want, from);
+      if (r > 0) n += (size_t)r;
+    }
+    pos += fstat(fd, &st) == 0 ? st.st_size : 0;
+    close(fd);
+  }
+  buf[n] = 0;
+  *len = n;
   return buf;
 }
 
 void m_log_serve(pgd_master_t *m, pgd_http_req_t *req, int64_t id, int64_t offset, bool follow) {
   m_exec_t *e = m_exec_find(m, id);
-  if (!e) {
+  int attempts;
+  if (e) {
+    attempts = e->last_attempt;
+  } else {
     cJSON *rec = pgd_store_get_execution(m->store, id);
     if (!rec) {
       pgd_http_respond_error(req, 404, "execution %lld not found", (long long)id);
       return;
     }
+    attempts = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "attempt"));
     cJSON_Delete(rec);
   }
-  char *path = m_log_path(m, id);
   size_t len;
-  char *buf = read_from(path, offset, &len);
-  free(path);
+  char *buf = read_log(m, id, attempts, offset, &len);
   if (!follow || !e) {
-    pgd_http_respond(req, 200, "text/plain; charset=utf-8", buf ? buf : "", len);
+    pgd_http_respond(req, 200, "text/plain; charset=utf-8", buf, len);
     free(buf);
     return;
   }
-  /* Bytes the file holds now, then every new chunk until the execution ends. */
+  /* What the files hold now, then every new chunk until the execution ends. */
   pgd_http_stream_start(req, 200, "text/plain; charset=utf-8");
   if (len) pgd_http_stream_write(req, buf, len);
   free(buf);
   m_follower_t *f = calloc(1, sizeof *f);
   if (!f) abort();
   f->req = req;
-  f->m = m;
-  f->exec_id = id;
   f->next = e->followers;
   e->followers = f;
   pgd_http_req_on_abort(req, follower_abort, f);

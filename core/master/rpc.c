@@ -32,25 +32,17 @@ static cJSON *dup_or(const cJSON *v, cJSON *dflt) {
   return dflt;
 }
 
-bool m_worker_fits(const m_worker_t *w, const char *type, int slots) {
-  if (w->state != M_WORKER_ALIVE || !w->conn) return false;
-  if (w->slots - w->used < slots) return false;
-  const cJSON *t;
-  cJSON_ArrayForEach(t, w->types) {
-    if (cJSON_IsString(t) && strcmp(t->valuestring, type) == 0) return true;
-  }
-  return false;
-}
-
 cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w) {
   (void)m;
   static const char *const states[] = {"alive", "draining", "lost"};
+  m_worker_state_t shown = w->state == M_WORKER_ALIVE && w->draining ? M_WORKER_DRAINING : w->state;
   char buf[40];
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", w->id);
   cJSON_AddStringToObject(o, "host", w->host ? w->host : "");
   cJSON_AddStringToObject(o, "addr", w->addr ? w->addr : "");
-  cJSON_AddStringToObject(o, "state", states[w->state]);
+  cJSON_AddStringToObject(o, "state", states[shown]);
+  cJSON_AddBoolToObject(o, "draining", w->draining);
   cJSON_AddNumberToObject(o, "slots", w->slots);
   cJSON_AddNumberToObject(o, "slots_used", w->used);
   cJSON_AddNumberToObject(o, "running", w->running);
@@ -200,7 +192,7 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   cJSON_Delete(welcome);
   PGD_INFO(MOD, "worker %s connected from %s (%d slots)", w->id, w->addr, w->slots);
 
-  m_worker_claim_running(m, w, cJSON_GetObjectItemCaseSensitive(msg, "running"));
+  m_worker_reconcile(m, w, cJSON_GetObjectItemCaseSensitive(msg, "running"), true);
   m_dispatch_pending(m);
 }
 
@@ -212,11 +204,14 @@ static void handle_heartbeat(conn_ctx_t *cc, const cJSON *msg) {
     cJSON_Delete(w->load);
     w->load = cJSON_Duplicate(v, 1);
   }
-  if ((v = cJSON_GetObjectItemCaseSensitive(msg, "types")) && cJSON_IsArray(v)) {
+  if ((v = cJSON_GetObjectItemCaseSensitive(msg, "types")) && cJSON_IsArray(v) &&
+      !cJSON_Compare(v, w->types, 1)) {
     cJSON_Delete(w->types);
     w->types = cJSON_Duplicate(v, 1);
     m_dispatch_pending(cc->m);
   }
+  if ((v = cJSON_GetObjectItemCaseSensitive(msg, "running_attempts")) && cJSON_IsArray(v))
+    m_worker_reconcile(cc->m, w, v, false);
 }
 
 static void handle_log(conn_ctx_t *cc, const cJSON *msg) {
@@ -225,8 +220,11 @@ static void handle_log(conn_ctx_t *cc, const cJSON *msg) {
   int64_t id = json_int(msg, "execution_id", 0);
   m_exec_t *e = m_exec_find(m, id);
   const char *data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "data"));
-  if (e && data && json_int(msg, "attempt", 0) == e->attempt)
-    m_log_append(m, e, json_int(msg, "offset", e->log_size), data, strlen(data));
+  int attempt = (int)json_int(msg, "attempt", 0);
+  m_task_t *t = NULL;
+  for (int i = 0; e && i < e->n_tasks; i++)
+    if (e->tasks[i]->attempt == attempt && e->tasks[i]->worker == cc->w) t = e->tasks[i];
+  if (t && data) m_log_append(m, t, json_int(msg, "offset", t->log_size), data, strlen(data));
   if (seq >= 0) m_rpc_queue_ack(m, cc->w, seq);
 }
 
@@ -308,31 +306,50 @@ int m_rpc_start(pgd_master_t *m, char *err, size_t errlen) {
   return rc;
 }
 
-void m_rpc_send_launch(pgd_master_t *m, m_exec_t *e) {
-  const cJSON *def = cJSON_GetObjectItemCaseSensitive(e->rec, "definition");
+void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
+  m_exec_t *e = t->exec;
+  if (!t->worker || !t->worker->conn) return;
+  const cJSON *def = e->def;
   cJSON *msg = cJSON_CreateObject();
   cJSON_AddNumberToObject(msg, "epoch", (double)m->epoch);
   cJSON_AddNumberToObject(msg, "execution_id", (double)e->id);
-  cJSON_AddNumberToObject(msg, "attempt", e->attempt);
+  cJSON_AddNumberToObject(msg, "attempt", t->attempt);
   cJSON_AddItemReferenceToObject(msg, "job", cJSON_GetObjectItemCaseSensitive(e->rec, "job"));
   cJSON_AddItemReferenceToObject(msg, "job_type", cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
-  cJSON_AddNumberToObject(msg, "slots", e->slots);
   cJSON_AddItemReferenceToObject(msg, "params", cJSON_GetObjectItemCaseSensitive(e->rec, "params"));
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(def, "timeout");
-  cJSON_AddNumberToObject(msg, "timeout_ms", cJSON_IsNumber(t) ? t->valuedouble * 1000.0 : 0);
+  cJSON_AddNumberToObject(msg, "slots", e->slots);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(def, "timeout");
+  cJSON_AddNumberToObject(msg, "timeout_ms", cJSON_IsNumber(v) ? v->valuedouble * 1000.0 : 0);
   cJSON_AddNumberToObject(msg, "kill_grace_ms", m->cfg.kill_grace_ms);
-  pgd_conn_send(e->worker->conn, PGD_MSG_LAUNCH, msg);
+  if ((v = cJSON_GetObjectItemCaseSensitive(def, "run_as")) && cJSON_IsString(v))
+    cJSON_AddStringToObject(msg, "run_as", v->valuestring);
+  const cJSON *env = cJSON_GetObjectItemCaseSensitive(def, "env");
+  if (cJSON_IsObject(env) || t->shard >= 0) {
+    cJSON *out = cJSON_IsObject(env) ? cJSON_Duplicate(env, 1) : cJSON_CreateObject();
+    if (t->shard >= 0) {
+      char buf[24];
+      snprintf(buf, sizeof buf, "%d", t->shard);
+      cJSON_DeleteItemFromObjectCaseSensitive(out, "PAGODA_SHARD_INDEX");
+      cJSON_AddStringToObject(out, "PAGODA_SHARD_INDEX", buf);
+      snprintf(buf, sizeof buf, "%d", e->n_tasks);
+      cJSON_DeleteItemFromObjectCaseSensitive(out, "PAGODA_SHARD_COUNT");
+      cJSON_AddStringToObject(out, "PAGODA_SHARD_COUNT", buf);
+    }
+    cJSON_AddItemToObject(msg, "env", out);
+  }
+  pgd_conn_send(t->worker->conn, PGD_MSG_LAUNCH, msg);
   cJSON_Delete(msg);
 }
 
-void m_rpc_send_kill(pgd_master_t *m, m_exec_t *e) {
+void m_rpc_send_kill(pgd_master_t *m, m_worker_t *w, int64_t exec_id, int attempt) {
+  if (!w || !w->conn) return;
   cJSON *msg = cJSON_CreateObject();
   cJSON_AddNumberToObject(msg, "epoch", (double)m->epoch);
-  cJSON_AddNumberToObject(msg, "execution_id", (double)e->id);
-  cJSON_AddNumberToObject(msg, "attempt", e->attempt);
+  cJSON_AddNumberToObject(msg, "execution_id", (double)exec_id);
+  cJSON_AddNumberToObject(msg, "attempt", attempt);
   cJSON_AddStringToObject(msg, "reason", "killed");
   cJSON_AddNumberToObject(msg, "grace_ms", m->cfg.kill_grace_ms);
-  pgd_conn_send(e->worker->conn, PGD_MSG_KILL, msg);
+  pgd_conn_send(w->conn, PGD_MSG_KILL, msg);
   cJSON_Delete(msg);
 }
 

@@ -1,0 +1,235 @@
+/* Pagoda master — the pending queue and placement.
+ *
+ * Tasks wait in one queue ordered by priority (higher first), then
+ * submission (execution id), then task index. A task goes to a worker that
+ * passes the hard filters (connected, not draining, has the job type, all of
+ * the job's labels and enough free slots); among those the built-in choice
+ * is the worker with the most free slots, then the fewest running attempts,
+ * preferring workers that did not run an earlier attempt of the same task. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "master/internal.h"
+
+#define MOD "dispatch"
+
+static int cmp_order(const m_task_t *a, const m_task_t *b) {
+  if (a->exec->priority != b->exec->priority) return a->exec->priority > b->exec->priority ? -1 : 1;
+  if (a->exec->id != b->exec->id) return a->exec->id < b->exec->id ? -1 : 1;
+  return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+void m_queue_insert(pgd_master_t *m, m_task_t *t) {
+  if (t->in_queue) return;
+  m_task_t *after = m->queue_tail;
+  while (after && cmp_order(after, t) > 0) after = after->q_prev;
+  t->q_prev = after;
+  t->q_next = after ? after->q_next : m->queue_head;
+  if (t->q_next) t->q_next->q_prev = t; else m->queue_tail = t;
+  if (after) after->q_next = t; else m->queue_head = t;
+  t->in_queue = true;
+}
+
+void m_queue_remove(pgd_master_t *m, m_task_t *t) {
+  if (!t->in_queue) return;
+  if (t->q_prev) t->q_prev->q_next = t->q_next; else m->queue_head = t->q_next;
+  if (t->q_next) t->q_next->q_prev = t->q_prev; else m->queue_tail = t->q_prev;
+  t->q_prev = t->q_next = NULL;
+  t->in_queue = false;
+}
+
+static bool has_string(const cJSON *arr, const char *s) {
+  const cJSON *v;
+  cJSON_ArrayForEach(v, arr) if (cJSON_IsString(v) && strcmp(v->valuestring, s) == 0) return true;
+  return false;
+}
+
+bool m_worker_fits(const m_worker_t *w, const char *type, int slots) {
+  if (w->state != M_WORKER_ALIVE || !w->conn || w->draining) return false;
+  if (w->slots - w->used < slots) return false;
+  return has_string(w->types, type);
+}
+
+/* Hard filters without the slot check. */
+static bool worker_can_run(const m_worker_t *w, const m_exec_t *e) {
+  if (w->state != M_WORKER_ALIVE || !w->conn || w->draining) return false;
+  const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
+  if (!type || !has_string(w->types, type)) return false;
+  const cJSON *l;
+  cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(e->def, "labels")) {
+    if (cJSON_IsString(l) && !has_string(w->labels, l->valuestring)) return false;
+  }
+  return true;
+}
+
+bool m_worker_eligible(const m_worker_t *w, const m_exec_t *e) {
+  return worker_can_run(w, e) && w->slots - w->used >= e->slots;
+}
+
+const char *m_pending_reason(pgd_master_t *m, const m_task_t *t) {
+  const m_exec_t *e = t->exec;
+  if (t->not_before_us > pgd_now_us()) return NULL; /* the retry reason stays */
+  bool any = false, typed = false, labelled = false;
+  const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
+  m_worker_t *w, *tmp;
+  HASH_ITER(hh, m->workers, w, tmp) {
+    if (w->state != M_WORKER_ALIVE || !w->conn || w->draining) continue;
+    if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
+    any = true;
+    if (type && has_string(w->types, type)) typed = true;
+    if (worker_can_run(w, e)) labelled = true;
+  }
+  if (t->pinned && !any) return "its worker is not connected (or is draining)";
+  if (!any) return "no worker is connected (or all are draining)";
+  if (!typed) return "no connected worker provides this job type";
+  if (!labelled) return "no connected worker has all the labels this job asks for";
+  return "every fitting worker is busy (no free slot)";
+}
+
+static bool ran_before(const m_task_t *t, const m_worker_t *w) {
+  return t->prev_workers && has_string(t->prev_workers, w->id);
+}
+
+static bool shard_sibling_on(const m_task_t *t, const m_worker_t *w) {
+  const m_exec_t *e = t->exec;
+  for (int i = 0; i < e->n_tasks; i++)
+    if (e->tasks[i] != t && e->tasks[i]->worker == w) return true;
+  return false;
+}
+
+/* The built-in choice among eligible workers. */
+static m_worker_t *pick(pgd_master_t *m, m_task_t *t) {
+  m_worker_t *best = NULL, *w, *tmp;
+  int best_score[4] = {0};
+  HASH_ITER(hh, m->workers, w, tmp) {
+    if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
+    if (!m_worker_eligible(w, t->exec)) continue;
+    /* lexicographic: avoid earlier attempts' workers, spread shards, most
+     * free slots, fewest running */
+    int score[4] = {ran_before(t, w) ? 0 : 1, shard_sibling_on(t, w) ? 0 : 1, w->slots - w->used,
+                    -w->running};
+    bool better = !best;
+    for (int i = 0; !better && i < 4; i++) {
+      if (score[i] != best_score[i]) {
+        better = score[i] > best_score[i];
+        break;
+      }
+    }
+    if (better) {
+      best = w;
+      memcpy(best_score, score, sizeof score);
+    }
+  }
+  return best;
+}
+
+void m_task_assign(pgd_master_t *m, m_task_t *t, m_worker_t *w) {
+  m_exec_t *e = t->exec;
+  if (t->attempt_rec) {
+    const char *prev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "worker_id"));
+    if (prev) {
+      if (!t->prev_workers) t->prev_workers = cJSON_CreateArray();
+      cJSON_AddItemToArray(t->prev_workers, cJSON_CreateString(prev));
+    }
+    cJSON_Delete(t->attempt_rec);
+  }
+  m_log_close_task(t);
+  t->attempt = ++e->last_attempt;
+  t->worker = w;
+  t->state = M_STATE_DISPATCHED;
+  t->not_before_us = 0;
+  w->used += e->slots;
+  w->running++;
+  int64_t now = pgd_now_us();
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddNumberToObject(a, "execution_id", (double)e->id);
+  cJSON_AddNumberToObject(a, "attempt", t->attempt);
+  if (t->shard >= 0) cJSON_AddNumberToObject(a, "shard", t->shard);
+  cJSON_AddStringToObject(a, "worker_id", w->id);
+  cJSON_AddStringToObject(a, "state", "dispatched");
+  cJSON_AddNumberToObject(a, "dispatched_us", (double)now);
+  t->attempt_rec = a;
+  t->attempt_dirty = true;
+  if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "dispatched_us")))
+    cJSON_AddNumberToObject(e->rec, "dispatched_us", (double)now);
+  cJSON_DeleteItemFromObjectCaseSensitive(e->rec, "pending_reason");
+  if (e->committed) {
+    /* The execution is durable already (this is a retry, a relaunch or a
+     * queued task): launch now and record the attempt in the background.
+     * Should the master die before that record lands, the store still says
+     * "pending" and recovery holds such tasks back until their worker has
+     * had time to claim them, so nothing runs twice. */
+    m_rpc_send_launch(m, t);
+  } else {
+    t->launch_pending = true; /* sent once the first record is durable */
+  }
+}
+
+/* Broadcast: one task per eligible worker, made at the first dispatch. */
+static void expand_broadcast(pgd_master_t *m, m_exec_t *e) {
+  m_worker_t *w, *tmp;
+  HASH_ITER(hh, m->workers, w, tmp) {
+    if (!worker_can_run(w, e)) continue;
+    m_queue_insert(m, m_task_new_pinned(e, w->id));
+  }
+  if (e->n_tasks > 0) e->broadcast_expanded = true;
+}
+
+static int free_slots(pgd_master_t *m) {
+  int free = 0;
+  m_worker_t *w, *tmp;
+  HASH_ITER(hh, m->workers, w, tmp) {
+    if (w->state == M_WORKER_ALIVE && w->conn && !w->draining && w->slots > w->used)
+      free += w->slots - w->used;
+  }
+  return free;
+}
+
+void m_dispatch_pending(pgd_master_t *m) {
+  if (m->stopping) return;
+  /* Broadcast executions waiting for workers to exist. */
+  m_exec_t *e, *etmp;
+  HASH_ITER(hh, m->execs, e, etmp) {
+    if (e->mode == M_MODE_BROADCAST && !e->broadcast_expanded && !e->kill_requested) {
+      expand_broadcast(m, e);
+      if (e->broadcast_expanded) m_exec_save_quiet(m, e);
+    }
+  }
+  if (!m->queue_head) return;
+  /* Stop scanning once no slot is free anywhere: a long queue costs nothing
+   * while the cluster is full. */
+  int free = free_slots(m);
+  int64_t now = pgd_now_us();
+  m_task_t *t = m->queue_head;
+  m_exec_t *touched = NULL;
+  while (t && free > 0) {
+    m_task_t *next = t->q_next;
+    if (t->not_before_us > now || t->hold_until_us) {
+      t = next;
+      continue;
+    }
+    m_worker_t *w = pick(m, t);
+    if (w) {
+      m_queue_remove(m, t);
+      m_task_assign(m, t, w);
+      free -= t->exec->slots;
+      if (t->exec->committed) {
+        if (touched != t->exec) m_exec_save_quiet(m, t->exec);
+        touched = t->exec;
+      }
+    } else {
+      const char *why = m_pending_reason(m, t);
+      if (why) {
+        cJSON *r = cJSON_GetObjectItemCaseSensitive(t->exec->rec, "pending_reason");
+        if (!cJSON_IsString(r) || strcmp(r->valuestring, why) != 0) {
+          cJSON_DeleteItemFromObjectCaseSensitive(t->exec->rec, "pending_reason");
+          cJSON_AddStringToObject(t->exec->rec, "pending_reason", why);
+        }
+      }
+    }
+    t = next;
+  }
+}

@@ -1,0 +1,706 @@
+/* Pagoda master — the execution state machine: submission, reports from
+ * workers, retries and relaunches, kill, lost workers and reconciliation.
+ *
+ * An execution owns tasks (one for `single`, N for `sharded`, one per
+ * eligible worker for `broadcast`); a task runs as attempts. The execution is
+ * final when every task is; its record (rec) is what the store holds. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "master/internal.h"
+
+#define MOD "exec"
+
+/* ---- record helpers ---- */
+
+static void set_item(cJSON *o, const char *key, cJSON *v) {
+  if (cJSON_GetObjectItemCaseSensitive(o, key))
+    cJSON_ReplaceItemInObjectCaseSensitive(o, key, v);
+  else
+    cJSON_AddItemToObject(o, key, v);
+}
+static void set_int(cJSON *o, const char *key, int64_t v) { set_item(o, key, cJSON_CreateNumber((double)v)); }
+static void set_str(cJSON *o, const char *key, const char *v) {
+  set_item(o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+}
+static int64_t get_int(const cJSON *o, const char *key, int64_t dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+}
+static const char *get_str(const cJSON *o, const char *key) {
+  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+m_exec_t *m_exec_find(pgd_master_t *m, int64_t id) {
+  m_exec_t *e = NULL;
+  HASH_FIND(hh, m->execs, &id, sizeof id, e);
+  return e;
+}
+
+static m_task_t *task_of_attempt(m_exec_t *e, int attempt) {
+  for (int i = 0; i < e->n_tasks; i++)
+    if (e->tasks[i]->attempt == attempt && attempt > 0) return e->tasks[i];
+  return NULL;
+}
+
+/* ---- durability ---- */
+
+typedef struct commit_ctx {
+  pgd_master_t *m;
+  int64_t id;
+  m_durable_cb done;
+  void *ud;
+  m_follower_t *followers; /* log streams to end once a final state is durable */
+} commit_ctx_t;
+
+static commit_ctx_t *commit_ctx(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud) {
+  commit_ctx_t *c = calloc(1, sizeof *c);
+  if (!c) abort();
+  *c = (commit_ctx_t){m, id, done, ud, NULL};
+  return c;
+}
+
+static void on_durable(int status, void *ud) {
+  commit_ctx_t *c = ud;
+  if (status < 0) PGD_ERROR(MOD, "execution %lld: store write failed (%d)", (long long)c->id, status);
+  m_exec_t *e = m_exec_find(c->m, c->id);
+  if (e && !e->committed) {
+    /* The first record is durable: LAUNCH what was placed before it. */
+    e->committed = true;
+    for (int i = 0; i < e->n_tasks; i++) {
+      m_task_t *t = e->tasks[i];
+      if (!t->launch_pending) continue;
+      t->launch_pending = false;
+      if (t->worker && t->worker->conn) m_rpc_send_launch(c->m, t);
+    }
+  }
+  if (c->followers) m_log_end_followers(c->followers);
+  if (c->done) c->done(c->ud, status);
+  free(c);
+}
+
+static cJSON *tasks_json(const m_exec_t *e) {
+  cJSON *arr = cJSON_CreateArray();
+  for (int i = 0; i < e->n_tasks; i++) {
+    const m_task_t *t = e->tasks[i];
+    cJSON *o = cJSON_CreateObject();
+    if (t->shard >= 0) cJSON_AddNumberToObject(o, "shard", t->shard);
+    if (t->pinned) cJSON_AddStringToObject(o, "pinned", t->pinned);
+    cJSON_AddNumberToObject(o, "attempt", t->attempt);
+    cJSON_AddStringToObject(o, "state", m_state_name(t->state));
+    const char *wid = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
+    if (wid) cJSON_AddStringToObject(o, "worker_id", wid); else cJSON_AddNullToObject(o, "worker_id");
+    cJSON_AddNumberToObject(o, "retries_used", t->retries_used);
+    cJSON_AddNumberToObject(o, "relaunches_used", t->relaunches_used);
+    if (t->prev_workers) cJSON_AddItemToObject(o, "previous_workers", cJSON_Duplicate(t->prev_workers, 1));
+    cJSON_AddItemToArray(arr, o);
+  }
+  return arr;
+}
+
+void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
+  set_item(e->rec, "tasks", tasks_json(e));
+  set_int(e->rec, "attempt", e->last_attempt);
+  /* Attempt rows refer to the execution row: write it first. The callback
+   * hangs on the last write; the store runs callbacks in write order. */
+  m_task_t *dirty[e->n_tasks > 0 ? e->n_tasks : 1];
+  int nd = 0;
+  for (int i = 0; i < e->n_tasks; i++)
+    if (e->tasks[i]->attempt_dirty && e->tasks[i]->attempt_rec) dirty[nd++] = e->tasks[i];
+  int rc = pgd_store_put_execution(m->store, e->rec, nd ? NULL : cb, nd ? NULL : ud);
+  for (int i = 0; rc == 0 && i < nd; i++) {
+    dirty[i]->attempt_dirty = false;
+    rc = pgd_store_put_attempt(m->store, dirty[i]->attempt_rec, i == nd - 1 ? cb : NULL,
+                               i == nd - 1 ? ud : NULL);
+  }
+  if (rc < 0) {
+    PGD_ERROR(MOD, "cannot queue the store write of execution %lld: %s", (long long)e->id,
+              strerror(-rc));
+    if (cb) cb(rc, ud);
+  }
+}
+
+void m_exec_save_quiet(pgd_master_t *m, m_exec_t *e) {
+  m_exec_save(m, e, on_durable, commit_ctx(m, e->id, NULL, NULL));
+}
+
+/* ---- construction ---- */
+
+static m_task_t *task_new(m_exec_t *e, int shard, const char *pinned) {
+  m_task_t *t = calloc(1, sizeof *t);
+  if (!t) abort();
+  t->exec = e;
+  t->shard = shard;
+  t->pinned = pinned ? strdup(pinned) : NULL;
+  t->state = M_STATE_PENDING;
+  t->log_fd = -1;
+  e->tasks = realloc(e->tasks, sizeof *e->tasks * (size_t)(e->n_tasks + 1));
+  if (!e->tasks) abort();
+  t->index = e->n_tasks;
+  e->tasks[e->n_tasks++] = t;
+  return t;
+}
+
+m_task_t *m_task_new_pinned(m_exec_t *e, const char *worker_id) {
+  return task_new(e, -1, worker_id);
+}
+
+static void task_free(pgd_master_t *m, m_task_t *t) {
+  m_queue_remove(m, t);
+  m_log_close_task(t);
+  cJSON_Delete(t->attempt_rec);
+  cJSON_Delete(t->prev_workers);
+  free(t->pinned);
+  free(t);
+}
+
+static int parse_mode(const cJSON *def) {
+  const char *mode = get_str(def, "mode");
+  if (mode && strcmp(mode, "broadcast") == 0) return M_MODE_BROADCAST;
+  if (mode && strcmp(mode, "sharded") == 0) return M_MODE_SHARDED;
+  return M_MODE_SINGLE;
+}
+
+static m_exec_t *exec_new(pgd_master_t *m, int64_t id, cJSON *rec) {
+  m_exec_t *e = calloc(1, sizeof *e);
+  if (!e) abort();
+  e->id = id;
+  e->rec = rec;
+  e->def = cJSON_GetObjectItemCaseSensitive(rec, "definition");
+  e->slots = (int)get_int(e->def, "slots", 1);
+  if (e->slots < 1) e->slots = 1;
+  e->priority = (int)get_int(e->def, "priority", 0);
+  e->mode = parse_mode(e->def);
+  e->last_attempt = (int)get_int(rec, "attempt", 0);
+  int st = m_state_parse(get_str(rec, "state"));
+  e->state = st < 0 ? M_STATE_PENDING : (m_state_t)st;
+  HASH_ADD(hh, m->execs, id, sizeof e->id, e);
+  return e;
+}
+
+void m_exec_free(pgd_master_t *m, m_exec_t *e) {
+  HASH_DELETE(hh, m->execs, e);
+  for (int i = 0; i < e->n_tasks; i++) task_free(m, e->tasks[i]);
+  free(e->tasks);
+  m_log_end_followers(m_log_detach_followers(e));
+  cJSON_Delete(e->rec);
+  free(e);
+}
+
+static cJSON *merge_params(const cJSON *job, const cJSON *override) {
+  const cJSON *base = cJSON_GetObjectItemCaseSensitive(job, "params");
+  cJSON *out = cJSON_IsObject(base) ? cJSON_Duplicate(base, 1) : cJSON_CreateObject();
+  const cJSON *kv;
+  cJSON_ArrayForEach(kv, override) {
+    cJSON_DeleteItemFromObjectCaseSensitive(out, kv->string);
+    cJSON_AddItemToObject(out, kv->string, cJSON_Duplicate(kv, 1));
+  }
+  return out;
+}
+
+m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
+                        const char *trigger, m_durable_cb done, void *ud, char *err,
+                        size_t errlen) {
+  const char *type = get_str(job, "type");
+  const char *name = get_str(job, "name");
+  const pgd_plugin_t *plugin = type ? pgd_registry_find(m->plugins, type) : NULL;
+  if (!plugin) {
+    snprintf(err, errlen, "no loaded plugin provides job type '%s'", type ? type : "(none)");
+    return NULL;
+  }
+  if (params_override && !cJSON_IsObject(params_override)) {
+    snprintf(err, errlen, "params must be an object");
+    return NULL;
+  }
+  cJSON *params = merge_params(job, params_override);
+  if (pgd_plugin_validate(plugin, params, err, errlen) < 0) {
+    cJSON_Delete(params);
+    return NULL;
+  }
+  cJSON *def = cJSON_Duplicate(job, 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(def, "created_us");
+  cJSON_DeleteItemFromObjectCaseSensitive(def, "updated_us");
+  set_item(def, "params", params);
+  cJSON *expanded = NULL;
+  if (pgd_plugin_expand(plugin, def, &expanded, err, errlen) < 0) {
+    cJSON_Delete(def);
+    return NULL;
+  }
+  int64_t id = ++m->next_exec_id;
+  cJSON *rec = cJSON_CreateObject();
+  cJSON_AddNumberToObject(rec, "id", (double)id);
+  cJSON_AddStringToObject(rec, "job", name ? name : "");
+  cJSON_AddStringToObject(rec, "type", type);
+  cJSON_AddStringToObject(rec, "state", "pending");
+  cJSON_AddNumberToObject(rec, "attempt", 0);
+  cJSON_AddNullToObject(rec, "worker_id");
+  cJSON_AddItemToObject(rec, "params", expanded ? expanded : cJSON_CreateObject());
+  cJSON_AddItemToObject(rec, "definition", def);
+  cJSON_AddStringToObject(rec, "trigger", trigger ? trigger : "api");
+  cJSON_AddNumberToObject(rec, "submitted_us", (double)pgd_now_us());
+  m_exec_t *e = exec_new(m, id, rec);
+  set_str(rec, "mode", e->mode == M_MODE_SHARDED ? "sharded"
+                       : e->mode == M_MODE_BROADCAST ? "broadcast" : "single");
+  if (e->mode == M_MODE_SHARDED) {
+    int shards = (int)get_int(def, "shards", 1);
+    for (int i = 0; i < shards; i++) m_queue_insert(m, task_new(e, i, NULL));
+  } else if (e->mode == M_MODE_SINGLE) {
+    m_queue_insert(m, task_new(e, -1, NULL));
+  } /* broadcast: tasks are made at the first dispatch, one per eligible worker */
+  m_dispatch_pending(m);
+  for (int i = 0; i < e->n_tasks; i++) {
+    if (!e->tasks[i]->in_queue) continue;
+    const char *why = m_pending_reason(m, e->tasks[i]);
+    if (why) set_str(rec, "pending_reason", why);
+    break;
+  }
+  if (e->n_tasks == 0) set_str(rec, "pending_reason", "no connected worker can run it (broadcast)");
+  m_exec_save(m, e, on_durable, commit_ctx(m, id, done, ud));
+  return e;
+}
+
+/* ---- aggregation ---- */
+
+/* The execution's state from its tasks'. */
+static m_state_t aggregate(const m_exec_t *e) {
+  if (e->n_tasks == 0) return M_STATE_PENDING;
+  bool all_final = true, any_running = false, any_dispatched = false;
+  m_state_t worst = M_STATE_SUCCEEDED;
+  for (int i = 0; i < e->n_tasks; i++) {
+    m_state_t s = e->tasks[i]->state;
+    if (!m_state_final(s)) all_final = false;
+    if (s == M_STATE_RUNNING) any_running = true;
+    if (s == M_STATE_DISPATCHED) any_dispatched = true;
+    if (m_state_final(s) && s != M_STATE_SUCCEEDED && worst == M_STATE_SUCCEEDED) worst = s;
+  }
+  if (all_final) return (e->kill_requested && worst != M_STATE_SUCCEEDED) ? M_STATE_KILLED : worst;
+  if (any_running) return M_STATE_RUNNING;
+  if (any_dispatched) return M_STATE_DISPATCHED;
+  return M_STATE_PENDING;
+}
+
+/* Copies the outcome fields of a single-task execution, or summarises. */
+static void refresh_rec(m_exec_t *e) {
+  m_state_t s = aggregate(e);
+  e->state = s;
+  set_str(e->rec, "state", m_state_name(s));
+  if (e->n_tasks == 1) {
+    const cJSON *a = e->tasks[0]->attempt_rec;
+    static const char *const copied[] = {"worker_id", "exit_code", "signal", "error"};
+    for (size_t i = 0; i < 4; i++) {
+      const cJSON *v = a ? cJSON_GetObjectItemCaseSensitive(a, copied[i]) : NULL;
+      set_item(e->rec, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+    }
+  } else if (m_state_final(s) && s != M_STATE_SUCCEEDED) {
+    int bad = 0;
+    for (int i = 0; i < e->n_tasks; i++) bad += e->tasks[i]->state != M_STATE_SUCCEEDED;
+    char msg[160];
+    snprintf(msg, sizeof msg, "%d of %d %s did not succeed", bad, e->n_tasks,
+             e->mode == M_MODE_SHARDED ? "shards" : "workers");
+    set_str(e->rec, "error", msg);
+  }
+  if (m_state_final(s)) {
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "finished_us")))
+      set_int(e->rec, "finished_us", pgd_now_us());
+    cJSON_DeleteItemFromObjectCaseSensitive(e->rec, "pending_reason");
+  }
+}
+
+/* Saves; when the execution is final, forgets it (the store has it). */
+static void commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
+  refresh_rec(e);
+  commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
+  bool final = m_state_final(e->state);
+  /* Followers see the log end only once the final state is stored. */
+  if (final) c->followers = m_log_detach_followers(e);
+  m_exec_save(m, e, on_durable, c);
+  if (final) m_exec_free(m, e);
+}
+
+/* ---- attempts ---- */
+
+static void release(m_task_t *t) {
+  m_worker_t *w = t->worker;
+  if (!w) return;
+  w->used -= t->exec->slots;
+  w->running--;
+  if (w->used < 0) w->used = 0;
+  if (w->running < 0) w->running = 0;
+  t->worker = NULL;
+}
+
+static double retry_delay_s(const cJSON *def, int retry_no) {
+  const cJSON *bo = cJSON_GetObjectItemCaseSensitive(def, "retry_backoff");
+  const char *kind = cJSON_IsString(bo) ? bo->valuestring : get_str(bo, "type");
+  double initial = cJSON_IsObject(bo) ? (double)get_int(bo, "initial", -1) : -1;
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(def, "retry_delay");
+  if (cJSON_IsNumber(d)) initial = d->valuedouble;
+  if (initial < 0) initial = 1.0;
+  double max = 300.0;
+  const cJSON *mx = cJSON_GetObjectItemCaseSensitive(def, "retry_max_delay");
+  if (cJSON_IsNumber(mx)) max = mx->valuedouble;
+  double delay = initial;
+  if (kind && strcmp(kind, "exponential") == 0) delay = initial * pow(2.0, retry_no - 1);
+  return delay > max ? max : delay;
+}
+
+static bool retry_allows(const cJSON *def, m_state_t s) {
+  const cJSON *on = cJSON_GetObjectItemCaseSensitive(def, "retry_on");
+  if (!cJSON_IsArray(on)) return s == M_STATE_FAILED || s == M_STATE_TIMED_OUT;
+  const cJSON *v;
+  cJSON_ArrayForEach(v, on) if (cJSON_IsString(v) && strcmp(v->valuestring, m_state_name(s)) == 0) return true;
+  return false;
+}
+
+/* An attempt of `t` ended in `s`: run it again when the job allows it,
+ * else the task is final. */
+static void task_attempt_ended(pgd_master_t *m, m_task_t *t, m_state_t s) {
+  m_exec_t *e = t->exec;
+  release(t);
+  m_log_close_task(t);
+  set_str(t->attempt_rec, "state", m_state_name(s));
+  if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "finished_us")))
+    set_int(t->attempt_rec, "finished_us", pgd_now_us());
+  t->attempt_dirty = true;
+  if (s == M_STATE_SUCCEEDED || e->kill_requested || m->stopping || t->pinned) {
+    t->state = s;
+    return;
+  }
+  const cJSON *rol = cJSON_GetObjectItemCaseSensitive(e->def, "relaunch_on_lost");
+  bool relaunch = !cJSON_IsFalse(rol);
+  int max_relaunch = (int)get_int(e->def, "max_relaunches", 3);
+  if (s == M_STATE_LOST && relaunch && t->relaunches_used < max_relaunch) {
+    t->relaunches_used++;
+    t->state = M_STATE_PENDING;
+    t->not_before_us = 0;
+    m_queue_insert(m, t);
+    return;
+  }
+  int retries = (int)get_int(e->def, "retries", 0);
+  if (retry_allows(e->def, s) && t->retries_used < retries) {
+    t->retries_used++;
+    double delay = retry_delay_s(e->def, t->retries_used);
+    t->state = M_STATE_PENDING;
+    t->not_before_us = pgd_now_us() + (int64_t)(delay * 1e6);
+    char reason[96];
+    snprintf(reason, sizeof reason, "retry %d of %d after %.3g s", t->retries_used, retries, delay);
+    set_str(e->rec, "pending_reason", reason);
+    m_queue_insert(m, t);
+    return;
+  }
+  t->state = s;
+}
+
+static void copy_outcome(cJSON *attempt, const cJSON *report) {
+  static const char *const keys[] = {"exit_code", "signal", "error", "result"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, keys[i]);
+    if (v && !cJSON_IsNull(v)) set_item(attempt, keys[i], cJSON_Duplicate(v, 1));
+  }
+}
+
+/* A report on an attempt that is no longer current (replaced after its
+ * worker was lost, or of a finished execution): recorded as a late result
+ * on its own attempt row, never taken as the execution's result. */
+static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_state_t st,
+                        m_durable_cb done, void *ud) {
+  int64_t id = get_int(report, "execution_id", 0);
+  int attempt = (int)get_int(report, "attempt", 0);
+  if (st == M_STATE_RUNNING) {
+    PGD_WARN(MOD, "worker %s still runs attempt %d of execution %lld, which was replaced; killing it",
+             w->id, attempt, (long long)id);
+    m_rpc_send_kill(m, w, id, attempt);
+    done(ud, 0);
+    return;
+  }
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddNumberToObject(a, "execution_id", (double)id);
+  cJSON_AddNumberToObject(a, "attempt", attempt);
+  cJSON_AddStringToObject(a, "worker_id", w->id);
+  cJSON_AddStringToObject(a, "state", m_state_name(st));
+  cJSON_AddBoolToObject(a, "late", 1);
+  copy_outcome(a, report);
+  set_int(a, "finished_us", get_int(report, "at_us", pgd_now_us()));
+  /* Keep what the store already knows of this attempt (shard, start). */
+  cJSON *stored = pgd_store_get_execution(m->store, id);
+  const cJSON *sa;
+  cJSON_ArrayForEach(sa, cJSON_GetObjectItemCaseSensitive(stored, "attempts")) {
+    if (get_int(sa, "attempt", -1) != attempt) continue;
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, sa) if (!cJSON_GetObjectItemCaseSensitive(a, kv->string))
+        cJSON_AddItemToObject(a, kv->string, cJSON_Duplicate(kv, 1));
+  }
+  int rc = stored ? pgd_store_put_attempt(m->store, a, (pgd_store_done_cb)NULL, NULL) : 0;
+  cJSON_Delete(stored);
+  cJSON_Delete(a);
+  PGD_INFO(MOD, "late result of execution %lld attempt %d from worker %s: %s (recorded, not taken)",
+           (long long)id, attempt, w->id, m_state_name(st));
+  (void)rc;
+  done(ud, 0);
+}
+
+void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_durable_cb done,
+                         void *ud) {
+  int64_t id = get_int(report, "execution_id", 0);
+  int attempt = (int)get_int(report, "attempt", 0);
+  const char *sname = get_str(report, "state");
+  int st = m_state_parse(sname);
+  if (st < 0 || st == M_STATE_PENDING || st == M_STATE_DISPATCHED) {
+    PGD_WARN(MOD, "worker %s sent a report with state '%s'; ignored", w->id, sname ? sname : "");
+    done(ud, 0);
+    return;
+  }
+  m_exec_t *e = m_exec_find(m, id);
+  m_task_t *t = e ? task_of_attempt(e, attempt) : NULL;
+  if (t && t->worker != w) {
+    /* A recovered attempt is claimed by the worker that reports on it. */
+    const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
+    bool held = t->state == M_STATE_PENDING && t->hold_until_us;
+    if (!t->worker && ((owner && strcmp(owner, w->id) == 0) || held)) {
+      m_worker_reconcile(m, w, NULL, false); /* no-op list; claim below */
+      t->worker = w;
+      w->used += e->slots;
+      w->running++;
+      t->claim_deadline_us = t->hold_until_us = 0;
+      if (t->state == M_STATE_PENDING) {
+        m_queue_remove(m, t);
+        t->state = M_STATE_DISPATCHED;
+      }
+    } else {
+      t = NULL;
+    }
+  }
+  if (!t || m_state_final(t->state)) {
+    if (e || id > 0) {
+      record_late(m, w, report, (m_state_t)st, done, ud);
+      return;
+    }
+    done(ud, 0);
+    return;
+  }
+  int64_t at = get_int(report, "at_us", pgd_now_us());
+  if (st == M_STATE_RUNNING) {
+    if (t->state != M_STATE_DISPATCHED) {
+      done(ud, 0);
+      return;
+    }
+    t->state = M_STATE_RUNNING;
+    set_str(t->attempt_rec, "state", "running");
+    set_int(t->attempt_rec, "started_us", at);
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(report, "pid");
+    if (cJSON_IsNumber(pid)) set_int(t->attempt_rec, "pid", (int64_t)pid->valuedouble);
+    t->attempt_dirty = true;
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "started_us")))
+      set_int(e->rec, "started_us", at);
+    commit(m, e, done, ud);
+    return;
+  }
+  copy_outcome(t->attempt_rec, report);
+  if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "started_us")))
+    set_int(t->attempt_rec, "started_us", at);
+  set_int(t->attempt_rec, "finished_us", at);
+  if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "started_us")))
+    set_int(e->rec, "started_us", at);
+  if (st == M_STATE_SUCCEEDED) set_item(t->attempt_rec, "error", cJSON_CreateNull());
+  task_attempt_ended(m, t, (m_state_t)st);
+  commit(m, e, done, ud);
+  m_dispatch_pending(m);
+}
+
+/* ---- kill ---- */
+
+int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *err,
+                size_t errlen) {
+  m_exec_t *e = m_exec_find(m, id);
+  if (!e) {
+    cJSON *rec = pgd_store_get_execution(m->store, id);
+    if (!rec) {
+      snprintf(err, errlen, "execution %lld not found", (long long)id);
+      return -ENOENT;
+    }
+    snprintf(err, errlen, "execution %lld already finished (%s)", (long long)id,
+             get_str(rec, "state") ? get_str(rec, "state") : "?");
+    cJSON_Delete(rec);
+    return -EALREADY;
+  }
+  e->kill_requested = true;
+  set_int(e->rec, "kill_requested_us", pgd_now_us());
+  bool waiting_on_workers = false;
+  for (int i = 0; i < e->n_tasks; i++) {
+    m_task_t *t = e->tasks[i];
+    if (m_state_final(t->state)) continue;
+    if (t->state == M_STATE_PENDING) {
+      m_queue_remove(m, t);
+      t->state = M_STATE_KILLED;
+      if (t->attempt_rec) {
+        set_str(t->attempt_rec, "state", "killed");
+        t->attempt_dirty = true;
+      }
+    } else {
+      waiting_on_workers = true;
+      if (!t->launch_pending && t->worker && t->worker->conn)
+        m_rpc_send_kill(m, t->worker, e->id, t->attempt);
+      /* launch_pending: the LAUNCH goes out, then the worker gets the kill
+       * right behind it (see on_durable → rpc, and below). */
+      if (t->launch_pending) t->launch_pending = false, t->state = M_STATE_KILLED, release(t);
+    }
+  }
+  if (!waiting_on_workers && e->n_tasks == 0) set_str(e->rec, "error", "killed before it was dispatched");
+  if (e->n_tasks == 1 && e->tasks[0]->state == M_STATE_KILLED && !e->tasks[0]->attempt_rec)
+    set_str(e->rec, "error", "killed before it was dispatched");
+  if (e->n_tasks == 0) {
+    set_str(e->rec, "state", "killed");
+    e->state = M_STATE_KILLED;
+    set_int(e->rec, "finished_us", pgd_now_us());
+    commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
+    c->followers = m_log_detach_followers(e);
+    m_exec_save(m, e, on_durable, c);
+    m_exec_free(m, e);
+    return 0;
+  }
+  commit(m, e, done, ud);
+  return 0;
+}
+
+/* ---- lost workers and reconciliation ---- */
+
+void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
+  m_exec_t *e, *tmp;
+  bool changed = false;
+  HASH_ITER(hh, m->execs, e, tmp) {
+    bool mine = false;
+    for (int i = 0; i < e->n_tasks; i++) {
+      m_task_t *t = e->tasks[i];
+      if (t->worker != w) continue;
+      char msg[256];
+      snprintf(msg, sizeof msg, "worker %s lost: %s", w->id, why);
+      set_str(t->attempt_rec, "error", msg);
+      m_log_note(m, t, "%s", msg);
+      t->launch_pending = false;
+      task_attempt_ended(m, t, M_STATE_LOST);
+      mine = true;
+    }
+    if (mine) {
+      commit(m, e, NULL, NULL);
+      changed = true;
+    }
+  }
+  if (changed) m_dispatch_pending(m);
+}
+
+void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bool hello) {
+  const cJSON *r;
+  cJSON_ArrayForEach(r, running) {
+    int64_t id = get_int(r, "execution_id", 0);
+    int attempt = (int)get_int(r, "attempt", 0);
+    m_exec_t *e = m_exec_find(m, id);
+    m_task_t *t = e ? task_of_attempt(e, attempt) : NULL;
+    if (t && t->worker == w) continue;
+    if (t && !t->worker && !m_state_final(t->state)) {
+      const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
+      bool held = t->state == M_STATE_PENDING && t->hold_until_us;
+      if ((owner && strcmp(owner, w->id) == 0) || held) {
+        t->worker = w;
+        w->used += e->slots;
+        w->running++;
+        t->claim_deadline_us = t->hold_until_us = 0;
+        if (t->state == M_STATE_PENDING) {
+          m_queue_remove(m, t);
+          t->state = M_STATE_DISPATCHED;
+          set_str(t->attempt_rec, "worker_id", w->id);
+          commit(m, e, NULL, NULL);
+        }
+        PGD_INFO(MOD, "worker %s claimed execution %lld attempt %d", w->id, (long long)id, attempt);
+        continue;
+      }
+    }
+    /* Replaced, finished, or unknown: the worker must stop it. */
+    PGD_WARN(MOD, "worker %s runs execution %lld attempt %d, which the master %s; killing it",
+             w->id, (long long)id, attempt, e ? "replaced" : "does not run any more");
+    m_rpc_send_kill(m, w, id, attempt);
+  }
+  if (!hello) return;
+  /* Attempts the store says ran on this worker but that it did not list:
+   * their final reports are resent right after welcome, so claim them too
+   * (the recovery deadline still applies). */
+  m_exec_t *e, *tmp;
+  HASH_ITER(hh, m->execs, e, tmp) {
+    for (int i = 0; i < e->n_tasks; i++) {
+      m_task_t *t = e->tasks[i];
+      if (t->worker || (t->state != M_STATE_DISPATCHED && t->state != M_STATE_RUNNING)) continue;
+      const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
+      if (!owner || strcmp(owner, w->id) != 0) continue;
+      t->worker = w;
+      w->used += e->slots;
+      w->running++;
+    }
+  }
+}
+
+void m_exec_tick(pgd_master_t *m) {
+  int64_t now = pgd_now_us();
+  m_exec_t *e, *tmp;
+  HASH_ITER(hh, m->execs, e, tmp) {
+    bool changed = false;
+    for (int i = 0; i < e->n_tasks; i++) {
+      m_task_t *t = e->tasks[i];
+      if (t->hold_until_us && now > t->hold_until_us) {
+        t->hold_until_us = 0;
+        if (t->state == M_STATE_PENDING && !t->in_queue) m_queue_insert(m, t);
+      }
+      if (t->claim_deadline_us && now > t->claim_deadline_us && !m_state_final(t->state)) {
+        t->claim_deadline_us = 0;
+        const char *msg = "no worker claimed this attempt after the master restarted";
+        set_str(t->attempt_rec, "error", msg);
+        m_log_note(m, t, "lost: %s", msg);
+        task_attempt_ended(m, t, M_STATE_LOST);
+        changed = true;
+      }
+    }
+    if (changed) commit(m, e, NULL, NULL);
+  }
+  m_dispatch_pending(m);
+}
+
+/* ---- recovery ---- */
+
+void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us) {
+  cJSON *rec = cJSON_Duplicate(stored, 1);
+  cJSON *attempts = cJSON_DetachItemFromObjectCaseSensitive(rec, "attempts");
+  m_exec_t *e = exec_new(m, get_int(rec, "id", 0), rec);
+  e->committed = true;
+  const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(rec, "tasks");
+  const cJSON *tj;
+  cJSON_ArrayForEach(tj, tasks) {
+    m_task_t *t = task_new(e, (int)get_int(tj, "shard", -1), get_str(tj, "pinned"));
+    t->attempt = (int)get_int(tj, "attempt", 0);
+    int st = m_state_parse(get_str(tj, "state"));
+    t->state = st < 0 ? M_STATE_PENDING : (m_state_t)st;
+    t->retries_used = (int)get_int(tj, "retries_used", 0);
+    t->relaunches_used = (int)get_int(tj, "relaunches_used", 0);
+    const cJSON *pw = cJSON_GetObjectItemCaseSensitive(tj, "previous_workers");
+    if (cJSON_IsArray(pw)) t->prev_workers = cJSON_Duplicate(pw, 1);
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attempts) if (get_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
+    if (t->state == M_STATE_PENDING)
+      t->hold_until_us = deadline_us;
+    else if (!m_state_final(t->state))
+      t->claim_deadline_us = deadline_us;
+  }
+  if (e->n_tasks == 0 && e->mode != M_MODE_BROADCAST) {
+    /* A record from before tasks existed: one task, as stored. */
+    m_task_t *t = task_new(e, -1, NULL);
+    t->attempt = e->last_attempt;
+    t->state = e->state;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attempts) if (get_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
+    if (t->state == M_STATE_PENDING) t->hold_until_us = deadline_us;
+    else t->claim_deadline_us = deadline_us;
+  }
+  cJSON_Delete(attempts);
+}
