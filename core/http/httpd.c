@@ -151,7 +151,12 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
     r->state = PGD_REQ_REJECTED; /* drain, then 413 at completion */
     return 0;
   }
-  if (cl > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+    /* lws 4.1 never delivers a chunked request body: refuse it */
+    r->close_after = 1;
+    return pgd_http__queue_error(r, 411, "request body needs a content-length") ? -1 : 0;
+  }
+  if (cl > 0) {
     r->state = PGD_REQ_READING; /* the body arrives in LWS_CALLBACK_HTTP_BODY */
     return 0;
   }
@@ -163,7 +168,7 @@ static int http_on_body(pgd_httpd_t *h, pgd_http_pss_t *pss, const void *in, siz
   pgd_http_req_t *r = pss ? pss->req : NULL;
   if (!r) return 0;
   if (r->state == PGD_REQ_READING) {
-    if (r->body_len + len > h->max_body) { /* chunked or lying client */
+    if (r->body_len + len > h->max_body) { /* never expected: lws counts */
       free(r->body);
       r->body = NULL;
       r->body_len = r->body_cap = 0;

@@ -19,8 +19,11 @@
  *    handler. The body is read and discarded (never stored) when it is at
  *    most PGD_HTTPD_DRAIN_MAX bytes, so the connection stays usable;
  *    larger announced bodies get the 413 at once and the connection closes.
- *  - A malformed request is answered or dropped by lws; the handler never
- *    sees it and the server keeps serving.
+ *  - A request body must come with content-length: lws 4.1 cannot read a
+ *    chunked request body, so transfer-encoding gets 411 JSON and a close.
+ *  - A malformed request is answered by lws itself (its own 403/400 HTML
+ *    page, not JSON) or dropped after lws's timeout; the handler never sees
+ *    it and the server keeps serving.
  *  - HEAD requests reach the handler with method "HEAD"; the layer sends the
  *    headers of whatever the handler answers without the body.
  *  - A client that closes its connection while the handler holds its

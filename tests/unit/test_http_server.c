@@ -185,12 +185,14 @@ typedef struct resp {
   int closed; /* connection closed by the server after/instead of it */
 } resp_t;
 
+static int g_rcv_timeout_s = 5;
+
 static conn_t *conn_open(void) {
   conn_t *c = calloc(1, sizeof(*c));
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  struct timeval tv = {.tv_sec = 5};
+  struct timeval tv = {.tv_sec = g_rcv_timeout_s};
   setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -529,20 +531,14 @@ static void test_oversize(void) {
   conn_close(c);
   CU_ASSERT_EQUAL(atomic_load(&g_handled), before);
 
-  /* a chunked body over the limit */
+  /* a chunked body (lws 4.1 cannot read one): 411 and close */
   c = conn_open();
-  const char *ch = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const char *ch = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n0\r\n\r\n";
   conn_send(c, ch, strlen(ch));
-  char chunk[1100];
-  memset(chunk, 'q', sizeof(chunk));
-  for (int i = 0; i < 6; i++) {
-    conn_send(c, "400\r\n", 5);
-    conn_send(c, chunk, 0x400);
-    conn_send(c, "\r\n", 2);
-  }
-  conn_send(c, "0\r\n\r\n", 5);
-  int rc = conn_read(c, &r, 0);
-  if (rc == 0) CU_ASSERT_EQUAL(r.status, 413);
+  CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 0), 0);
+  CU_ASSERT_EQUAL(r.status, 411);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"error\""));
   resp_free(&r);
   conn_close(c);
   CU_ASSERT_EQUAL(atomic_load(&g_handled), before);
@@ -565,6 +561,7 @@ static void test_garbage(void) {
       "BREW /coffee HTTP/1.1\r\n\r\n",
       "GET / HTTP/1.1\r\nNoColonHeader\r\n\r\n",
   };
+  g_rcv_timeout_s = 1; /* lws waits for more input on some of these */
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     conn_t *c = conn_open();
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -593,6 +590,7 @@ static void test_garbage(void) {
   if (conn_read(c, &r, 0) == 0) CU_ASSERT(r.status >= 400);
   resp_free(&r);
   conn_close(c);
+  g_rcv_timeout_s = 5;
   /* a client that connects and leaves, and one that half-sends */
   conn_close(conn_open());
   c = conn_open();
