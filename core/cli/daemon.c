@@ -275,6 +275,8 @@ typedef struct daemon_state {
   pgd_master_t *master;
   pgd_worker_t *worker;
   uv_signal_t sigint, sigterm;
+  uv_timer_t plugin_scan; /* hot loading: rescans the plugins directory */
+  const char *plugins_dir;
   int pending_stops;
   int exit_code;
   pgd_example_t *example;
@@ -282,9 +284,20 @@ typedef struct daemon_state {
 
 static void on_signal_closed(uv_handle_t *h) { (void)h; }
 
+/* A .so dropped into the plugins directory is loaded without a restart; the
+ * registry skips files it has seen (and retries refused ones when they
+ * change), so a rescan costs a readdir and a stat per file. Workers
+ * advertise new types in their next heartbeat. */
+static void on_plugin_scan(uv_timer_t *t) {
+  daemon_state_t *d = t->data;
+  int n = pgd_registry_load_dir(d->plugins, d->plugins_dir);
+  if (n > 0) PGD_INFO(MOD, "hot-loaded %d new plugin(s) from %s", n, d->plugins_dir);
+}
+
 static void one_stopped(void *ud) {
   daemon_state_t *d = ud;
   if (--d->pending_stops > 0) return;
+  uv_close((uv_handle_t *)&d->plugin_scan, on_signal_closed);
   uv_close((uv_handle_t *)&d->sigint, on_signal_closed);
   uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
 }
@@ -409,6 +422,7 @@ int pgd_daemon_main(int argc, char **argv) {
     if (d.worker || d.master) {
       uv_signal_init(&loop, &d.sigint);
       uv_signal_init(&loop, &d.sigterm);
+      uv_timer_init(&loop, &d.plugin_scan);
       shutdown_daemon(&d);
     }
   } else {
@@ -417,6 +431,10 @@ int pgd_daemon_main(int argc, char **argv) {
     d.sigint.data = d.sigterm.data = &d;
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_timer_init(&loop, &d.plugin_scan);
+    d.plugin_scan.data = &d;
+    d.plugins_dir = plugins_dir;
+    uv_timer_start(&d.plugin_scan, on_plugin_scan, 2000, 2000);
     if (d.master) {
       char url[300];
       snprintf(url, sizeof url, "http://%s:%d", s.http_host, pgd_master_http_port(d.master));

@@ -1,5 +1,6 @@
 /* The pagoda_host_t services table: logging, memory, errors, JSON read
- * access over cJSON, request and process builders, in-process run services. */
+ * access over cJSON, request and process builders, in-process run services,
+ * execution attributes (1.1). */
 #include "plugin/host.h"
 
 #include <cjson/cJSON.h>
@@ -222,6 +223,38 @@ static int h_run_set_result(pagoda_run_t *run, const char *json_text) {
 
 static pagoda_error_t *h_run_error(pagoda_run_t *run) { return run ? &run->err : NULL; }
 
+/* ---- execution attributes (1.1) ------------------------------------------ */
+
+int pgd_plugin_attr_key_ok(const char *key) {
+  if (!key) return 0;
+  size_t n = 0;
+  for (; key[n]; n++) {
+    char c = key[n];
+    if (n >= PGD_ATTR_KEY_MAX) return 0;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return 0;
+  }
+  return n > 0;
+}
+
+static int h_attr_set(pagoda_attrs_t *attrs, const char *key, const char *value) {
+  cJSON *obj = attrs ? attrs->obj : NULL;
+  if (!obj || !cJSON_IsObject(obj) || !pgd_plugin_attr_key_ok(key) || !value ||
+      strlen(value) > PGD_ATTR_VALUE_MAX)
+    return PAGODA_EINVAL;
+  cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (cJSON_IsString(old) && strcmp(old->valuestring, value) == 0) return PAGODA_OK;
+  int rc = req_set((pagoda_request_t *)(void *)obj, key, cJSON_CreateString(value));
+  if (rc == PAGODA_OK) attrs->changes++;
+  return rc;
+}
+
+static const char *h_attr_get(const pagoda_attrs_t *attrs, const char *key) {
+  const cJSON *obj = attrs ? attrs->obj : NULL;
+  if (!obj || !key || !cJSON_IsObject(obj)) return NULL;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 static const pagoda_host_t g_host = {
     .abi_major = PAGODA_PLUGIN_ABI_MAJOR,
     .abi_minor = PAGODA_PLUGIN_ABI_MINOR,
@@ -255,6 +288,8 @@ static const pagoda_host_t g_host = {
     .run_log = h_run_log,
     .run_set_result = h_run_set_result,
     .run_error = h_run_error,
+    .attr_set = h_attr_set,
+    .attr_get = h_attr_get,
 };
 
 const pagoda_host_t *pgd_plugin_host(void) { return &g_host; }

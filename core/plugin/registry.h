@@ -135,4 +135,60 @@ typedef struct pgd_run_ops {
 int pgd_plugin_run(const pgd_plugin_t *p, const cJSON *params, const pgd_run_ops_t *ops,
                    char *err, size_t errlen);
 
+/* ---- ABI 1.1: execution attributes, output scan, kill command ----------- */
+
+/* The minor ABI version the plugin declared (0 for a 1.0 plugin). */
+int pgd_plugin_abi_minor(const pgd_plugin_t *p);
+
+/* 1 when the plugin implements on_output_line / describe_kill and declared
+ * ABI >= 1.1 (a 1.0 plugin's executor table is never read past 1.0), else 0. */
+int pgd_plugin_has_output_scan(const pgd_plugin_t *p);
+int pgd_plugin_has_kill(const pgd_plugin_t *p);
+
+/* Worker, loop thread. Hands one output line (`line`, `len` bytes, borrowed;
+ * need not be NUL-terminated; cut to 4095 bytes) to the plugin's
+ * on_output_line, which may add or change string values of `attrs` (a cJSON
+ * object owned by the caller; non-objects are refused with -EINVAL).
+ * Returns the number of values added or changed (0 when none, or when the
+ * plugin has no output scan), or a negative code. */
+int pgd_plugin_scan_output(const pgd_plugin_t *p, const cJSON *params, const char *line,
+                           size_t len, cJSON *attrs);
+
+/* Worker, loop thread. Asks the plugin for the process to run when the job
+ * is killed. `params` and `attrs` (the execution's attributes, an object of
+ * strings, may be NULL) are borrowed; `spec` is initialised by the caller,
+ * who always frees it with pgd_procspec_free. Returns 1 when `spec` holds a
+ * process to run (argc > 0), 0 when there is nothing to run (no
+ * describe_kill, a 1.0 plugin, or an empty argv), or a negative code with a
+ * message in err. */
+int pgd_plugin_describe_kill(const pgd_plugin_t *p, const cJSON *params, const cJSON *attrs,
+                             pgd_procspec_t *spec, char *err, size_t errlen);
+
+/* Splits a process's output (chunks as they come) into lines for
+ * pgd_plugin_scan_output. A plain struct owned by the caller; one per
+ * attempt; loop thread. Lines end at '\n' (a '\r' before it is dropped);
+ * longer than PGD_OUTSCAN_LINE_MAX - 1 bytes are cut. */
+#define PGD_OUTSCAN_LINE_MAX 4096
+typedef struct pgd_outscan {
+  const pgd_plugin_t *plugin; /* borrowed */
+  const cJSON *params;        /* borrowed */
+  cJSON *attrs;               /* borrowed; receives the attributes */
+  size_t len;                 /* bytes in buf */
+  int overflow;               /* the current line was cut */
+  char buf[PGD_OUTSCAN_LINE_MAX];
+} pgd_outscan_t;
+
+/* Prepares `s` for one attempt; all three pointers must outlive its use. */
+void pgd_outscan_init(pgd_outscan_t *s, const pgd_plugin_t *p, const cJSON *params, cJSON *attrs);
+
+/* Feeds `len` bytes of output (borrowed). Calls the plugin for every
+ * complete line. Returns the number of attribute values added or changed
+ * (so the caller knows when to report them), >= 0. Does nothing when the
+ * plugin has no output scan. */
+int pgd_outscan_feed(pgd_outscan_t *s, const char *data, size_t len);
+
+/* Scans a last line without a line break, if any (call at process exit).
+ * Returns like pgd_outscan_feed. */
+int pgd_outscan_flush(pgd_outscan_t *s);
+
 #endif

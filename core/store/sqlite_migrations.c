@@ -66,6 +66,13 @@ const pgd_store_migration_t pgd_store_sqlite_migrations[] = {
      "  \"last_seen_us\"  INTEGER,\n"
      "  \"data\"          TEXT\n"
      ");\n"},
+    {2, "cluster epoch (leader fencing)",
+     "CREATE TABLE \"cluster\" (\n"
+     "  \"id\"         INTEGER PRIMARY KEY NOT NULL CHECK (\"id\" = 1),  -- one row\n"
+     "  \"epoch\"      INTEGER NOT NULL,  -- incremented by each elected leader\n"
+     "  \"updated_us\" INTEGER NOT NULL\n"
+     ");\n"
+     "INSERT INTO \"cluster\" (\"id\", \"epoch\", \"updated_us\") VALUES (1, 0, 0);\n"},
 };
 
 const size_t pgd_store_sqlite_migration_count =

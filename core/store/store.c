@@ -24,6 +24,7 @@ struct pgd_store {
 
   pthread_t writer;
   int writer_started;
+  int64_t epoch; /* fencing epoch, 0 = off; __atomic access */
 
   /* the queue (loop thread -> writer) */
   pthread_mutex_t mu;
@@ -72,7 +73,13 @@ static void *writer_main(void *arg) {
     last->next = NULL;
     pthread_mutex_unlock(&s->mu);
 
-    s->ops->apply_batch(s->be, batch, n);
+    int64_t epoch = __atomic_load_n(&s->epoch, __ATOMIC_ACQUIRE);
+    s->ops->apply_batch(s->be, batch, n, epoch);
+    if (epoch > 0 && batch->status == -ESTALE)
+      PGD_ERROR("store",
+                "FENCED: %zu writes refused: epoch %lld is no longer the cluster epoch "
+                "(a newer leader took over); this master must stop acting as leader",
+                n, (long long)epoch);
 
     pthread_mutex_lock(&s->done_mu);
     if (s->done_tail) s->done_tail->next = batch;
@@ -336,4 +343,31 @@ int64_t pgd_store_max_execution_id(pgd_store_t *s) {
 int pgd_store_schema_version(pgd_store_t *s) {
   READ_GUARD(s, -EINVAL);
   return s->ops->schema_version(s->be);
+}
+
+/* ---- epoch fencing ------------------------------------------------------ */
+
+int pgd_store_acquire_epoch(pgd_store_t *s, int64_t *epoch_out, char *err, size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  if (!s || !epoch_out) {
+    fill_err(err, errlen, "%s", "store: a store and an output are required");
+    return -EINVAL;
+  }
+  if (!s->be) {
+    fill_err(err, errlen, "%s", "store: closed");
+    return -ESHUTDOWN;
+  }
+  int rc = s->ops->acquire_epoch(s->be, epoch_out, err, errlen);
+  if (rc == 0) PGD_INFO("store", "acquired cluster epoch %lld", (long long)*epoch_out);
+  return rc;
+}
+
+void pgd_store_set_epoch(pgd_store_t *s, int64_t epoch) {
+  if (!s) return;
+  __atomic_store_n(&s->epoch, epoch < 0 ? 0 : epoch, __ATOMIC_RELEASE);
+}
+
+int64_t pgd_store_epoch(const pgd_store_t *s) {
+  if (!s) return -EINVAL;
+  return __atomic_load_n(&s->epoch, __ATOMIC_ACQUIRE);
 }

@@ -21,9 +21,11 @@
  *    negative status; the other writes of the same batch are not affected.
  *    If the commit itself fails, every write of the batch gets the error.
  *  - Error codes are -errno values: -EINVAL (bad record, constraint),
- *    -ENOMEM, -EIO (I/O or corrupt database), -ENOSPC (disk full), -EBUSY
- *    (locked by another process beyond the busy timeout), -EROFS,
- *    -ESHUTDOWN (write attempted while the store is closing).
+ *    -ENOMEM, -EIO (I/O or corrupt database, lost database connection),
+ *    -ENOSPC (disk full), -EBUSY (locked by another process beyond the busy
+ *    timeout), -EROFS, -EACCES, -ESHUTDOWN (write attempted while the store
+ *    is closing), -ESTALE (epoch fencing: the whole batch was refused
+ *    because a newer leader took over; see pgd_store_set_epoch).
  *  - While writes are pending the store keeps the loop alive; when none are
  *    pending its uv_async handle is unreferenced, so uv_run(UV_RUN_DEFAULT)
  *    returns once every callback has run.
@@ -87,6 +89,24 @@ typedef void (*pgd_store_done_cb)(int status, void *ud);
 int pgd_store_open_sqlite(uv_loop_t *loop, const char *path, pgd_store_t **out, char *err,
                           size_t errlen);
 
+/* Opens the PostgreSQL database named by `conninfo` (a libpq connection
+ * string or URI, e.g. "host=/run/postgresql dbname=pagoda" or
+ * "postgresql://pagoda@db1:5432/pagoda"), runs the schema migrations it lacks
+ * (the SAME version numbers as SQLite; each in its own transaction under a
+ * PostgreSQL advisory lock, so masters opening the same database at once
+ * migrate it exactly once), and starts the writer thread. Two connections
+ * are made: one for the writer thread (batches are pipelined in one
+ * transaction; COMMIT returns when the WAL is flushed with the server's
+ * synchronous_commit), one for reads and pgd_store_acquire_epoch (under a
+ * mutex). A lost connection is re-established at the next batch or read.
+ * A database whose schema is newer than this build is refused (-ENOTSUP).
+ * Call on the loop thread of `loop`. `conninfo` is copied. Returns 0 and
+ * *out, or a negative -errno value (-ECONNREFUSED when the server cannot be
+ * reached or refuses the login) with a message in err; *out stays NULL.
+ * Added in 0.2. */
+int pgd_store_open_postgres(uv_loop_t *loop, const char *conninfo, pgd_store_t **out, char *err,
+                            size_t errlen);
+
 /* Closes the store. Call on the loop thread, not from another thread.
  *  1. Stops accepting writes (later write calls return -ESHUTDOWN).
  *  2. Waits until the writer thread has applied and committed every write
@@ -102,7 +122,7 @@ int pgd_store_open_sqlite(uv_loop_t *loop, const char *path, pgd_store_t **out, 
  * inside a store callback. NULL is a no-op. */
 void pgd_store_close(pgd_store_t *s);
 
-/* The backend's name: "sqlite" (later "postgresql"). Static string. */
+/* The backend's name: "sqlite" or "postgresql". Static string. */
 const char *pgd_store_backend(const pgd_store_t *s);
 
 /* ---- writes: loop thread only. Arguments are borrowed for the call (what is
@@ -168,5 +188,36 @@ int64_t pgd_store_max_execution_id(pgd_store_t *s);
 
 /* Latest schema version of the open database (for diagnostics). */
 int pgd_store_schema_version(pgd_store_t *s);
+
+/* ---- epoch fencing (added in 0.2; both backends) -------------------------
+ * The database holds one cluster epoch (table `cluster`, migration 2,
+ * starting at 0). A newly elected leader calls pgd_store_acquire_epoch(),
+ * which increments it atomically and returns the new value, then
+ * pgd_store_set_epoch() with that value. From then on every write batch of
+ * this store checks, inside its own transaction, that the stored epoch still
+ * equals this store's epoch; if not (a newer leader acquired a higher one),
+ * nothing of the batch is stored and every write of it completes with
+ * -ESTALE (logged as an error). The check holds a lock on the epoch row
+ * until the batch commits (SQLite: the database write lock of BEGIN
+ * IMMEDIATE; PostgreSQL: SELECT ... FOR SHARE), so an acquire waits for a
+ * batch in progress: every batch of epoch e that commits is ordered before
+ * the acquisition of e+1 returns. See docs/store.md. */
+
+/* Increments the cluster epoch in the database and stores the new value in
+ * *epoch_out. Synchronous (one transaction, waits for a batch in progress
+ * as said above); any thread; does NOT change this store's epoch (call
+ * pgd_store_set_epoch). Returns 0, or a negative -errno value with a message
+ * in err (NULL allowed). */
+int pgd_store_acquire_epoch(pgd_store_t *s, int64_t *epoch_out, char *err, size_t errlen);
+
+/* Sets the epoch that later write batches must match (0 = no fencing, the
+ * default: a single master). Batches that start after this call use it,
+ * including ones holding writes enqueued before it. Any thread. NULL is a
+ * no-op. */
+void pgd_store_set_epoch(pgd_store_t *s, int64_t epoch);
+
+/* This store's epoch as set by pgd_store_set_epoch (0 when never set);
+ * -EINVAL for NULL. Any thread. */
+int64_t pgd_store_epoch(const pgd_store_t *s);
 
 #endif

@@ -1,6 +1,6 @@
 /* Pagoda — store internals shared by the generic part (store.c: queue,
  * writer thread, completions), the record mapping (store_record.c) and the
- * backends (store_sqlite.c; later store_pg.c). Not for other modules. */
+ * backends (store_sqlite.c, store_pg.c, store_pg_read.c). Not for other modules. */
 #ifndef PAGODA_STORE_INTERNAL_H
 #define PAGODA_STORE_INTERNAL_H
 
@@ -91,8 +91,13 @@ typedef struct {
   const char *name;
   /* Writer thread. Applies the list `ops` (n of them) in one transaction
    * and commits; sets every op's status (0 or -errno) and frees what the
-   * ops' rows own. Must not touch cb/ud. */
-  void (*apply_batch)(void *be, pgd_store_op_t *ops, size_t n);
+   * ops' rows own. Must not touch cb/ud. epoch > 0: inside the transaction,
+   * first lock the cluster epoch row and check that it equals `epoch`;
+   * otherwise store nothing and set every status to -ESTALE. */
+  void (*apply_batch)(void *be, pgd_store_op_t *ops, size_t n, int64_t epoch);
+  /* Any thread: increments the cluster epoch in its own transaction and
+   * returns the new value in *out. 0 or -errno + message. */
+  int (*acquire_epoch)(void *be, int64_t *out, char *err, size_t errlen);
   /* Reads: any thread, serialised by the backend. Same contract as the
    * public functions. */
   cJSON *(*get_job)(void *be, const char *name);
@@ -123,5 +128,7 @@ typedef struct {
 
 extern const pgd_store_migration_t pgd_store_sqlite_migrations[];
 extern const size_t pgd_store_sqlite_migration_count;
+extern const pgd_store_migration_t pgd_store_pg_migrations[];
+extern const size_t pgd_store_pg_migration_count;
 
 #endif

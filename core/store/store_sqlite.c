@@ -40,9 +40,21 @@ enum {
   R_COUNT = R_LIST_EXEC + 8
 };
 
-enum { W_JOB, W_EXEC, W_ATTEMPT, W_WORKER, W_DEL_JOB, W_BEGIN, W_COMMIT, W_ROLLBACK, W_COUNT };
+enum {
+  W_JOB,
+  W_EXEC,
+  W_ATTEMPT,
+  W_WORKER,
+  W_DEL_JOB,
+  W_BEGIN,
+  W_COMMIT,
+  W_ROLLBACK,
+  W_EPOCH,
+  W_COUNT
+};
 
 typedef struct {
+  char *path; /* for the short-lived connection of acquire_epoch */
   sqlite3 *wdb;
   sqlite3_stmt *w[W_COUNT];
   pthread_mutex_t rmu;
@@ -188,13 +200,38 @@ static void fail_all(pgd_store_op_t *ops, int status) {
   }
 }
 
-static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n) {
+/* Inside the batch transaction (which holds the database write lock since
+ * BEGIN IMMEDIATE, so no acquire_epoch can run until it ends): 0 when the
+ * stored epoch equals `epoch`, -ESTALE when it differs, else -errno. */
+static int check_epoch(sqlite_be_t *be, int64_t epoch) {
+  sqlite3_stmt *st = be->w[W_EPOCH];
+  int rc = sqlite3_step(st);
+  int64_t stored = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return map_err(rc);
+  if (stored != epoch) {
+    PGD_ERROR(MOD, "epoch fencing: the cluster epoch is %lld, this store writes as %lld",
+              (long long)stored, (long long)epoch);
+    return -ESTALE;
+  }
+  return 0;
+}
+
+static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t epoch) {
   sqlite_be_t *be = bep;
   int rc = step_simple(be->w[W_BEGIN]);
   if (rc != SQLITE_OK) {
     PGD_ERROR(MOD, "BEGIN failed (%zu writes lost): %s", n, sqlite3_errmsg(be->wdb));
     fail_all(ops, map_err(rc));
     return;
+  }
+  if (epoch > 0) {
+    int erc = check_epoch(be, epoch);
+    if (erc < 0) {
+      step_simple(be->w[W_ROLLBACK]);
+      fail_all(ops, erc);
+      return;
+    }
   }
   for (pgd_store_op_t *op = ops; op; op = op->next) {
     op->status = 0;
@@ -494,12 +531,53 @@ static void sqlite_destroy(void *bep) {
   if (be->wdb && sqlite3_close(be->wdb) != SQLITE_OK)
     PGD_WARN(MOD, "closing the database: %s", sqlite3_errmsg(be->wdb));
   pthread_mutex_destroy(&be->rmu);
+  free(be->path);
   free(be);
+}
+
+/* A short-lived third connection: the writer connection belongs to the
+ * writer thread and the read connection is query_only. BEGIN IMMEDIATE
+ * waits (busy timeout) for a batch in progress. */
+static int sqlite_acquire_epoch(void *bep, int64_t *out, char *err, size_t errlen) {
+  sqlite_be_t *be = bep;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_open_v2(be->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  }
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2(db,
+                            "UPDATE \"cluster\" SET \"epoch\"=\"epoch\"+1, \"updated_us\"=?1 "
+                            "WHERE \"id\"=1 RETURNING \"epoch\"",
+                            -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, pgd_now_us());
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_CORRUPT; /* the cluster row is missing */
+    }
+    sqlite3_finalize(st);
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    if (err && errlen)
+      snprintf(err, errlen, "%s: cannot acquire the cluster epoch: %s", be->path,
+               db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  }
+  sqlite3_close(db);
+  return map_err(rc);
 }
 
 static const pgd_store_backend_ops_t sqlite_ops = {
     .name = "sqlite",
     .apply_batch = sqlite_apply_batch,
+    .acquire_epoch = sqlite_acquire_epoch,
     .get_job = sqlite_get_job,
     .list_jobs = sqlite_list_jobs,
     .get_execution = sqlite_get_execution,
@@ -566,6 +644,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
                    "\"applied_us\" INTEGER NOT NULL)") != SQLITE_OK)
     FAIL(map_err(sqlite3_errcode(db)), "%s: cannot create the schema table: %s", path,
          sqlite3_errmsg(db));
+  int64_t from = -1;
   for (size_t i = 0;; i++) {
     int64_t cur = 0;
     if (exec_sql(db, "BEGIN IMMEDIATE") != SQLITE_OK)
@@ -584,9 +663,14 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
            "upgrade pagoda or use another database",
            path, (long long)cur, latest);
     }
+    if (from < 0) from = cur;
     while (i < count && pgd_store_sqlite_migrations[i].version <= cur) i++;
     if (i >= count) {
       exec_sql(db, "COMMIT");
+      /* one line for the whole upgrade (daemon logs stay short) */
+      if (cur > from)
+        PGD_INFO(MOD, "%s: schema migrated from version %lld to %lld", path, (long long)from,
+                 (long long)cur);
       return 0;
     }
     const pgd_store_migration_t *m = &pgd_store_sqlite_migrations[i];
@@ -612,7 +696,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
       FAIL(map_err(rc), "%s: migration %d (%s) failed: %s", path, m->version, m->description,
            msg);
     }
-    PGD_INFO(MOD, "%s: schema migrated to version %d (%s)", path, m->version, m->description);
+    PGD_DEBUG(MOD, "%s: schema migrated to version %d (%s)", path, m->version, m->description);
   }
 }
 
@@ -627,6 +711,7 @@ static int prepare_writer(sqlite_be_t *be, const char *path, char *err, size_t e
     case W_BEGIN: snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE"); break;
     case W_COMMIT: snprintf(sql, sizeof(sql), "COMMIT"); break;
     case W_ROLLBACK: snprintf(sql, sizeof(sql), "ROLLBACK"); break;
+    case W_EPOCH: snprintf(sql, sizeof(sql), "SELECT \"epoch\" FROM \"cluster\" WHERE \"id\"=1"); break;
     default:
       for (int k = 0; k < 4; k++)
         if (idx[k] == i && build_upsert(recs[k], sql, sizeof(sql)) < 0)
@@ -667,6 +752,10 @@ int pgd_store_open_sqlite(uv_loop_t *loop, const char *path, pgd_store_t **out, 
   sqlite_be_t *be = calloc(1, sizeof(*be));
   if (!be) FAIL(-ENOMEM, "out of memory");
   pthread_mutex_init(&be->rmu, NULL);
+  if (!(be->path = strdup(path))) {
+    sqlite_destroy(be);
+    FAIL(-ENOMEM, "out of memory");
+  }
   int rc = open_backend(path, be, err, errlen);
   if (rc < 0) {
     sqlite_destroy(be);

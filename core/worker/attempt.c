@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -208,17 +209,41 @@ static void free_env(char **v) {
   free(v);
 }
 
-static int start_process(pgd_attempt_t *a, const cJSON *env, int *pid, char *err, size_t errlen) {
+/* The user a process attempt runs as: launch.run_as, else the plugin's
+ * process_set_user; both set and different is an error. NULL = no run_as. */
+static const char *pick_user(const char *run_as, const pgd_procspec_t *spec, char *err,
+                             size_t errlen, int *rc) {
+  *rc = 0;
+  if (run_as && spec->user && strcmp(run_as, spec->user) != 0) {
+    snprintf(err, errlen, "run_as user '%s' conflicts with user '%s' set by the job type's plugin",
+             run_as, spec->user);
+    *rc = -EINVAL;
+    return NULL;
+  }
+  return run_as ? run_as : spec->user;
+}
+
+static int start_process(pgd_attempt_t *a, const cJSON *env, const char *run_as, int *pid,
+                         char *err, size_t errlen) {
   pgd_procspec_t spec;
+  pgd_runas_t ru = {0};
   pgd_procspec_init(&spec);
   int rc = pgd_plugin_describe_process(a->plugin, a->params, &spec, err, errlen);
+  const char *user = rc == 0 ? pick_user(run_as, &spec, err, errlen, &rc) : NULL;
+  if (rc == 0 && user) {
+    rc = pgd_runas_resolve(user, a->w->allowed_users, geteuid(), &ru, err, errlen);
+    /* the spawner checks that spec->user is the resolved user */
+    if (rc == 0) rc = pgd_procspec_set_user(&spec, ru.name);
+  }
   if (rc == 0) {
     char **extra = build_extra_env(a, env);
     if (!extra) {
       snprintf(err, errlen, "out of memory");
       rc = -ENOMEM;
     } else {
-      pgd_spawn_opts_t opts = {.timeout_ms = a->timeout_ms, .kill_grace_ms = a->kill_grace_ms};
+      pgd_spawn_opts_t opts = {.timeout_ms = a->timeout_ms,
+                               .kill_grace_ms = a->kill_grace_ms,
+                               .runas = user ? &ru : NULL};
       pgd_spawn_cbs_t cbs = {.on_output = on_proc_output, .on_exit = on_proc_exit};
       rc = pgd_spawn_start(a->w->loop, &spec, (const char *const *)extra, &opts, &cbs, a, &a->sp,
                            err, errlen);
@@ -226,6 +251,7 @@ static int start_process(pgd_attempt_t *a, const cJSON *env, int *pid, char *err
       free_env(extra);
     }
   }
+  pgd_runas_free(&ru);
   pgd_procspec_free(&spec);
   return rc;
 }
@@ -347,8 +373,15 @@ void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
 
   int pid = 0, rc;
   err[0] = '\0';
+  const cJSON *run_as = cJSON_GetObjectItemCaseSensitive(msg, "run_as");
+  const char *user = cJSON_IsString(run_as) && run_as->valuestring[0] ? run_as->valuestring : NULL;
   if (kind == PGD_EXEC_PROCESS) {
-    rc = start_process(a, cJSON_GetObjectItemCaseSensitive(msg, "env"), &pid, err, sizeof err);
+    rc = start_process(a, cJSON_GetObjectItemCaseSensitive(msg, "env"), user, &pid, err,
+                       sizeof err);
+  } else if (user) {
+    snprintf(err, sizeof err, "run_as is not possible for job type '%s': it runs inside the worker",
+             a->type);
+    rc = -EINVAL;
   } else {
     pgd_inproc_cbs_t cbs = {.on_output = on_inproc_output, .on_exit = on_inproc_exit};
     rc = pgd_inproc_start(w->loop, plugin, a->params, a->timeout_ms, &cbs, a, &a->ip, err,

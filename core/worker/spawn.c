@@ -79,14 +79,33 @@ static void env_put(const char **env, size_t *n, const char *entry) {
   env[(*n)++] = entry;
 }
 
-/* environ + spec env + extra env; strings borrowed. Caller frees the array. */
-static const char **build_env(const pgd_procspec_t *spec, const char *const *extra) {
+/* environ (+ HOME/USER/LOGNAME of a run_as user) + spec env + extra env;
+ * strings borrowed, except the identity entries written into `idbuf`.
+ * Caller frees the array. */
+static const char **build_env(const pgd_procspec_t *spec, const char *const *extra,
+                              const pgd_runas_t *ru, char **idbuf) {
   size_t ne = vec_len((const char *const *)environ);
-  size_t total = ne + spec->envc + vec_len(extra) + 1;
+  size_t total = ne + 3 + spec->envc + vec_len(extra) + 1;
   const char **env = malloc(total * sizeof *env);
   if (!env) return NULL;
   size_t n = 0;
   for (size_t i = 0; i < ne; i++) env[n++] = environ[i];
+  if (ru) {
+    size_t hl = strlen(ru->home), ul = strlen(ru->name);
+    char *b = malloc(5 + hl + 1 + 5 + ul + 1 + 8 + ul + 1);
+    if (!b) {
+      free(env);
+      return NULL;
+    }
+    *idbuf = b;
+    char *home = b, *user = home + 5 + hl + 1, *logname = user + 5 + ul + 1;
+    sprintf(home, "HOME=%s", ru->home);
+    sprintf(user, "USER=%s", ru->name);
+    sprintf(logname, "LOGNAME=%s", ru->name);
+    env_put(env, &n, home);
+    env_put(env, &n, user);
+    env_put(env, &n, logname);
+  }
   for (size_t i = 0; i < spec->envc; i++) env_put(env, &n, spec->env[i]);
   for (size_t i = 0; extra && extra[i]; i++) env_put(env, &n, extra[i]);
   env[n] = NULL;
@@ -290,6 +309,28 @@ static void describe_spawn_error(const pgd_procspec_t *spec, int e, char *err, s
   set_err(err, errlen, "cannot start '%s': %s", spec->argv[0], strerror(e));
 }
 
+static void describe_runas_error(const pgd_procspec_t *spec, const pgd_runas_t *ru,
+                                 pgd_runas_step_t step, int e, char *err, size_t errlen) {
+  switch (step) {
+  case PGD_RUNAS_STEP_CREDS:
+    set_err(err, errlen, "cannot switch to run_as user '%s' (uid %u, gid %u): %s", ru->name,
+            (unsigned)ru->uid, (unsigned)ru->gid, strerror(e));
+    break;
+  case PGD_RUNAS_STEP_CWD:
+    set_err(err, errlen, "cannot use working directory '%s' as user '%s': %s", spec->cwd,
+            ru->name, strerror(e));
+    break;
+  case PGD_RUNAS_STEP_EXEC:
+    set_err(err, errlen, "cannot start '%s' as user '%s': %s", spec->argv[0], ru->name,
+            strerror(e));
+    break;
+  default:
+    set_err(err, errlen, "cannot start '%s' as user '%s' (process setup): %s", spec->argv[0],
+            ru->name, strerror(e));
+    break;
+  }
+}
+
 static const int default_signals[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGCHLD,
                                       SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP,
                                       SIGTTIN, SIGTTOU, SIGXFSZ, SIGXCPU, SIGWINCH};
@@ -336,15 +377,19 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     set_err(err, errlen, "invalid process specification (no program)");
     return -EINVAL;
   }
-  if (spec->user) {
-    set_err(err, errlen, "run_as is not supported by this worker yet (user '%s')", spec->user);
-    return -ENOTSUP;
+  const pgd_runas_t *ru = opts ? opts->runas : NULL;
+  if (spec->user && (!ru || !ru->name || strcmp(ru->name, spec->user) != 0)) {
+    set_err(err, errlen, "run_as user '%s' was not checked and resolved by the worker",
+            spec->user);
+    return -EINVAL;
   }
   pgd_spawn_t *p = calloc(1, sizeof *p);
-  const char **env = build_env(spec, extra_env);
+  char *idbuf = NULL;
+  const char **env = build_env(spec, extra_env, ru, &idbuf);
   if (!p || !env) {
     free(p);
     free(env);
+    free(idbuf);
     set_err(err, errlen, "out of memory");
     return -ENOMEM;
   }
@@ -353,18 +398,28 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     int e = errno;
     free(p);
     free(env);
+    free(idbuf);
     set_err(err, errlen, "cannot create output pipe: %s", strerror(e));
     return -e;
   }
   p->start_ns = pgd_mono_ns();
   pid_t pid = -1;
-  int rc = do_posix_spawn(spec, env, fds[1], &pid);
+  int rc;
+  pgd_runas_step_t step = PGD_RUNAS_STEP_NONE;
+  if (ru)
+    rc = pgd_runas_spawn(ru, spec->argv, (char *const *)env, spec->cwd, fds[1], &pid, &step);
+  else
+    rc = do_posix_spawn(spec, env, fds[1], &pid);
   free(env);
+  free(idbuf);
   close(fds[1]);
   if (rc) {
     close(fds[0]);
     free(p);
-    describe_spawn_error(spec, rc, err, errlen);
+    if (ru)
+      describe_runas_error(spec, ru, step, rc, err, errlen);
+    else
+      describe_spawn_error(spec, rc, err, errlen);
     return -rc;
   }
 

@@ -20,6 +20,13 @@
  *   - gets the environment: the caller's environ, then spec->env, then
  *     extra_env; a later KEY=... replaces an earlier one with the same KEY.
  *   - argv[0] is searched in PATH when it has no '/'.
+ *   - with opts->runas: runs as that user (runas.h: clone(CLONE_VM |
+ *     CLONE_VFORK) instead of posix_spawn, credentials changed in the
+ *     child, the working directory entered as the user); the environment
+ *     gets HOME, USER and LOGNAME of the user right after the caller's
+ *     environ (spec->env and extra_env may still replace them). Start
+ *     errors: "cannot switch to run_as user ...", "cannot start 'prog' as
+ *     user 'bob': ...", "cannot use working directory '/x' as user ...".
  *
  * An attempt ends when the process has exited (reaped) AND its output pipe
  * reached EOF, or PGD_SPAWN_LINGER_MS after the exit when background
@@ -46,6 +53,7 @@
 #include <uv.h>
 
 #include "plugin/procspec.h"
+#include "worker/runas.h"
 
 /* How long an attempt waits for pipe EOF after its process exited. */
 #define PGD_SPAWN_LINGER_MS 200
@@ -80,6 +88,8 @@ typedef struct pgd_spawn_opts {
   int64_t timeout_ms;    /* > 0: kill after this long and mark timed_out */
   int64_t kill_grace_ms; /* grace between SIGTERM and SIGKILL for the
                             timeout kill; <= 0 means 5000 */
+  const pgd_runas_t *runas; /* nullable: run as this user (resolved with
+                               pgd_runas_resolve; borrowed for the call) */
 } pgd_spawn_opts_t;
 
 /* Starts spec->argv with the rules above. `spec`, `extra_env` (a NULL-
@@ -91,7 +101,8 @@ typedef struct pgd_spawn_opts {
  * is ever called and no process is left running (at worst one handle is still
  * closing until the next loop iteration):
  *   -EINVAL   NULL arguments, empty argv, no on_exit
- *   -ENOTSUP  spec->user is set ("run_as is not supported by this worker yet")
+ *   -EINVAL   spec->user is set but opts->runas is NULL or names another
+ *             user (the caller must check and resolve it first)
  *   -ENOENT, -EACCES, ...  the program could not be started ("cannot start
  *             'prog': No such file or directory"), or the working directory
  *             is unusable ("cannot use working directory '/x': ...")

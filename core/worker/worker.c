@@ -101,22 +101,29 @@ static cJSON *types_json(pgd_worker_t *w) {
   return t ? t : cJSON_CreateArray();
 }
 
-static void send_heartbeat(pgd_worker_t *w) {
-  cJSON *b = cJSON_CreateObject();
-  if (!b) return;
+/* {"load1":..,"mem_free_mb":..} added to `obj` (-1 when unknown). */
+static void add_load(cJSON *obj) {
   double load1;
   long mem;
   pgd_worker_load_sample(&load1, &mem);
-  cJSON_AddNumberToObject(b, "slots", w->slots);
-  cJSON_AddNumberToObject(b, "slots_used", w->used_slots);
-  cJSON_AddNumberToObject(b, "running", w->running);
-  cJSON_AddItemToObject(b, "types", types_json(w));
-  cJSON_AddItemToObject(b, "labels", cJSON_Duplicate(w->labels, 1));
-  cJSON *load = cJSON_AddObjectToObject(b, "load");
+  cJSON *load = cJSON_AddObjectToObject(obj, "load");
   if (load) {
     cJSON_AddNumberToObject(load, "load1", load1);
     cJSON_AddNumberToObject(load, "mem_free_mb", (double)mem);
   }
+}
+
+static void send_heartbeat(pgd_worker_t *w) {
+  cJSON *b = cJSON_CreateObject();
+  if (!b) return;
+  cJSON_AddNumberToObject(b, "slots", w->slots);
+  cJSON_AddNumberToObject(b, "slots_used", w->used_slots);
+  cJSON_AddNumberToObject(b, "running", w->running);
+  cJSON *ra = pgd_worker__running_json(w);
+  if (ra) cJSON_AddItemToObject(b, "running_attempts", ra);
+  cJSON_AddItemToObject(b, "types", types_json(w));
+  cJSON_AddItemToObject(b, "labels", cJSON_Duplicate(w->labels, 1));
+  add_load(b);
   send_msg(w, PGD_MSG_HEARTBEAT, b);
   cJSON_Delete(b);
 }
@@ -147,6 +154,7 @@ static void send_hello(pgd_worker_t *w) {
     cJSON_AddItemToObject(wk, "labels", cJSON_Duplicate(w->labels, 1));
     cJSON_AddItemToObject(wk, "types", types_json(w));
     cJSON_AddNumberToObject(wk, "pid", (double)getpid());
+    add_load(wk);
   }
   cJSON *running = pgd_worker__running_json(w);
   if (running) cJSON_AddItemToObject(b, "running", running);
@@ -289,6 +297,7 @@ static void do_connect(pgd_worker_t *w) {
 static void worker_free(pgd_worker_t *w) {
   pgd_reports_free(&w->reports);
   cJSON_Delete(w->labels);
+  cJSON_Delete(w->allowed_users);
   free(w->master_host);
   free(w->secret);
   free(w->host_name);
@@ -359,6 +368,16 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
       return -EINVAL;
     }
   }
+  if (cfg->allowed_users) {
+    const cJSON *u;
+    int ok = cJSON_IsArray(cfg->allowed_users);
+    if (ok)
+      cJSON_ArrayForEach(u, cfg->allowed_users) if (!cJSON_IsString(u) || !u->valuestring[0]) ok = 0;
+    if (!ok) {
+      set_err(err, errlen, "worker: allowed_users must be an array of user names");
+      return -EINVAL;
+    }
+  }
   pgd_worker_t *w = calloc(1, sizeof *w);
   if (!w) {
     set_err(err, errlen, "out of memory");
@@ -392,7 +411,9 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   w->secret = strdup(cfg->secret ? cfg->secret : "");
   w->host_name = strdup(host);
   w->labels = cfg->labels ? cJSON_Duplicate(cfg->labels, 1) : cJSON_CreateArray();
-  if (!w->master_host || !w->secret || !w->host_name || !w->labels) {
+  w->allowed_users = cfg->allowed_users ? cJSON_Duplicate(cfg->allowed_users, 1) : NULL;
+  if (!w->master_host || !w->secret || !w->host_name || !w->labels ||
+      (cfg->allowed_users && !w->allowed_users)) {
     worker_free(w);
     set_err(err, errlen, "out of memory");
     return -ENOMEM;
@@ -410,6 +431,9 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   w->hb_timer.data = w->reconnect_timer.data = w;
   PGD_INFO(MOD, "worker %s (%s, %d slots) connecting to master %s:%d", w->id, w->host_name,
            w->slots, w->master_host, w->master_port);
+  if (cJSON_GetArraySize(w->allowed_users) > 0 && geteuid() != 0)
+    PGD_WARN(MOD, "allowed_users is set but worker %s runs as uid %u, not root: run_as jobs will fail",
+             w->id, (unsigned)geteuid());
   do_connect(w);
   *out = w;
   return 0;

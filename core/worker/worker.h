@@ -3,10 +3,10 @@
  *
  * What it does:
  *   - connects to master_host:master_port and sends hello (protocol version,
- *     secret, id, host, slots, labels, job types, the attempts it still
- *     supervises); after welcome it resends every unacknowledged report, in
- *     order, then sends a heartbeat every heartbeat_ms (the master's value
- *     from welcome wins);
+ *     secret, id, host, slots, labels, job types, pid, load, the attempts
+ *     it still supervises); after welcome it resends every unacknowledged
+ *     report, in order, then sends a heartbeat every heartbeat_ms (the
+ *     master's value from welcome wins);
  *   - reconnects with backoff (reconnect_ms doubling up to 5000 ms; after a
  *     reject straight to 5000 ms) whenever the connection drops or the
  *     handshake fails; attempts keep running meanwhile;
@@ -16,7 +16,16 @@
  *     its own thread (inproc.h), reports running, streams the output as log
  *     reports and ends with a final state (succeeded, failed, killed,
  *     timed_out);
+ *   - heartbeats carry slots, slots_used, running (count), running_attempts
+ *     ([{execution_id, attempt}], for the master's reconciliation), the
+ *     CURRENT job types of the registry (a plugin loaded since the last
+ *     heartbeat shows up in the next one), labels and load;
+ *   - run_as (launch.run_as or the plugin's user): only for users in
+ *     allowed_users and when the worker runs as root (runas.h);
  *   - kill: SIGTERM to the attempt's process group, SIGKILL after grace_ms;
+ *     it works for any attempt still running here, also one started before
+ *     a reconnect (the master may have replaced it meanwhile: the final
+ *     state is reported as usual);
  *   - refuses launch/kill carrying an epoch older than the newest seen.
  *
  * Thread rules: every function on the loop's thread; the worker lives on
@@ -44,6 +53,9 @@ typedef struct pgd_worker_config {
   int heartbeat_ms;        /* <= 0: 1000 */
   int kill_grace_ms;       /* <= 0: 5000; default grace of a launch */
   int reconnect_ms;        /* <= 0: 200; first reconnect delay */
+  cJSON *allowed_users;    /* nullable array of strings (copied): the users
+                              a launch may name in run_as (or a plugin in
+                              process_set_user); NULL or [] = none */
 } pgd_worker_config_t;
 
 typedef struct pgd_worker pgd_worker_t;

@@ -9,6 +9,7 @@
 #include "worker/identity.h"
 #include "worker/inproc.h"
 #include "worker/reports.h"
+#include "worker/runas.h"
 #include "worker/spawn.h"
 #include "worker/worker.h"
 
@@ -38,6 +39,7 @@ struct pgd_worker {
   char *master_host, *secret, *host_name;
   int master_port, slots, heartbeat_ms, kill_grace_ms, reconnect_min_ms, reconnect_ms;
   cJSON *labels; /* owned array */
+  cJSON *allowed_users; /* owned array of strings, NULL = nobody (run_as) */
   char id[PGD_WORKER_ID_MAX + 1];
 
   pgd_conn_t *conn;

@@ -2,6 +2,7 @@
  * handshake, launch of shell jobs, reports and their resending after a
  * reconnect, refusals, kill, stale epochs, in-process runs, stop. */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +200,7 @@ static cJSON *kill_msg(int epoch, int exec, int grace) {
 static int stopped;
 static void on_stopped(void *ud) { stopped++; }
 
-static pgd_worker_t *start_worker(int slots) {
+static pgd_worker_t *start_worker_with(int slots, pgd_registry_t *registry, cJSON *allowed) {
   pgd_worker_config_t cfg = {.master_host = "127.0.0.1",
                              .master_port = pgd_listener_port(fm.l),
                              .secret = "s3cret",
@@ -208,16 +209,19 @@ static pgd_worker_t *start_worker(int slots) {
                              .slots = slots,
                              .heartbeat_ms = 50,
                              .kill_grace_ms = 500,
-                             .reconnect_ms = 20};
+                             .reconnect_ms = 20,
+                             .allowed_users = allowed};
   cJSON *labels = cJSON_Parse("[\"etl\",\"gpu\"]");
   cfg.labels = labels;
   pgd_worker_t *w = NULL;
   char err[256];
-  int rc = pgd_worker_start(&loop, &cfg, reg, &w, err, sizeof err);
+  int rc = pgd_worker_start(&loop, &cfg, registry, &w, err, sizeof err);
   cJSON_Delete(labels);
   CU_ASSERT_EQUAL(rc, 0);
   return w;
 }
+
+static pgd_worker_t *start_worker(int slots) { return start_worker_with(slots, reg, NULL); }
 
 static int is_stopped(void *arg) { return stopped > 0; }
 
@@ -281,6 +285,7 @@ static void test_handshake_and_heartbeat(void) {
   CU_ASSERT_STRING_EQUAL(str(wk, "host"), "testhost");
   CU_ASSERT_EQUAL(num(wk, "slots"), 2);
   CU_ASSERT_EQUAL(num(wk, "pid"), getpid());
+  CU_ASSERT(num(cJSON_GetObjectItemCaseSensitive(wk, "load"), "mem_free_mb") > 0);
   CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(wk, "labels")), 2);
   const cJSON *types = cJSON_GetObjectItemCaseSensitive(wk, "types");
   CU_ASSERT(cJSON_IsArray(types));
@@ -561,6 +566,259 @@ static void test_reject_and_unreachable(void) {
   stop_worker(w2);
 }
 
+
+/* ---- cluster support (issue 3) ------------------------------------------- */
+
+/* The last heartbeat received, or NULL. */
+static const cJSON *last_heartbeat(void) {
+  for (int i = fm.n - 1; i >= 0; i--)
+    if (fm.types[i] == PGD_MSG_HEARTBEAT) return fm.msgs[i];
+  return NULL;
+}
+
+/* 1 when `arr` holds exactly the attempts {exec, 1} listed in `execs`. */
+static int attempts_are(const cJSON *arr, const int *execs, int n) {
+  if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != n) return 0;
+  for (int k = 0; k < n; k++) {
+    int found = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) found |= num(it, "execution_id") == execs[k] && num(it, "attempt") == 1;
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+static void test_heartbeat_running_attempts(void) {
+  if (!have_shell) {
+    CU_PASS("shell.so absent: skipped");
+    return;
+  }
+  fm_clear();
+  fm.hellos = 0;
+  pgd_worker_t *w = start_worker(3);
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
+  CU_ASSERT_FATAL(run_until(got_heartbeat, NULL, 2000));
+  const cJSON *hb = last_heartbeat();
+  CU_ASSERT(attempts_are(cJSON_GetObjectItemCaseSensitive(hb, "running_attempts"), NULL, 0));
+  fm_send(PGD_MSG_LAUNCH, launch_msg(1, 60, "shell", "{\"argv\":[\"sleep\",\"30\"]}"));
+  fm_send(PGD_MSG_LAUNCH, launch_msg(1, 61, "shell", "{\"argv\":[\"sleep\",\"30\"]}"));
+  CU_ASSERT_FATAL(run_until(has_state_running, (void *)60, 2000));
+  CU_ASSERT_FATAL(run_until(has_state_running, (void *)61, 2000));
+  fm_clear();
+  CU_ASSERT_FATAL(run_until(got_heartbeat, NULL, 2000));
+  hb = last_heartbeat();
+  CU_ASSERT_EQUAL(num(hb, "running"), 2);
+  CU_ASSERT_EQUAL(num(hb, "slots_used"), 2);
+  int both[] = {60, 61};
+  CU_ASSERT(attempts_are(cJSON_GetObjectItemCaseSensitive(hb, "running_attempts"), both, 2));
+  fm_send(PGD_MSG_KILL, kill_msg(1, 60, 0));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)60, 3000));
+  fm_clear();
+  CU_ASSERT_FATAL(run_until(got_heartbeat, NULL, 2000));
+  hb = last_heartbeat();
+  int one[] = {61};
+  CU_ASSERT_EQUAL(num(hb, "running"), 1);
+  CU_ASSERT(attempts_are(cJSON_GetObjectItemCaseSensitive(hb, "running_attempts"), one, 1));
+  stop_worker(w);
+}
+
+/* The master lost the worker (e.g. it was SIGSTOPped), replaced the attempt
+ * elsewhere, and kills the old one when the worker comes back. */
+static void test_kill_after_reconnect(void) {
+  if (!have_shell) {
+    CU_PASS("shell.so absent: skipped");
+    return;
+  }
+  fm_clear();
+  fm.hellos = 0;
+  pgd_worker_t *w = start_worker(2);
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
+  run_for(20);
+  fm_send(PGD_MSG_LAUNCH, launch_msg(1, 62, "shell", "{\"argv\":[\"sleep\",\"30\"]}"));
+  CU_ASSERT_FATAL(run_until(has_state_running, (void *)62, 2000));
+  pgd_conn_close(fm.c);
+  fm_clear();
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)2, 3000));
+  CU_ASSERT_EQUAL_FATAL(fm.types[0], PGD_MSG_HELLO);
+  int one[] = {62};
+  CU_ASSERT(attempts_are(cJSON_GetObjectItemCaseSensitive(fm.msgs[0], "running"), one, 1));
+  CU_ASSERT_FATAL(run_until(got_heartbeat, NULL, 2000));
+  CU_ASSERT_EQUAL(pgd_worker_running(w), 1);
+  fm_send(PGD_MSG_KILL, kill_msg(1, 62, 1000));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)62, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(62), "state"), "killed");
+  CU_ASSERT_EQUAL(num(final_state(62), "signal"), SIGTERM);
+  CU_ASSERT_EQUAL(pgd_worker_running(w), 0);
+  stop_worker(w);
+}
+
+static void test_launch_env_reaches_process(void) {
+  if (!have_shell) {
+    CU_PASS("shell.so absent: skipped");
+    return;
+  }
+  fm_clear();
+  fm.hellos = 0;
+  pgd_worker_t *w = start_worker(2);
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
+  run_for(20);
+  cJSON *m = launch_msg(1, 63, "shell",
+                        "{\"script\":\"echo $PAGODA_SHARD_INDEX/$PAGODA_SHARD_COUNT $MY_VAR $FLAG\","
+                        "\"shell\":\"sh\"}");
+  cJSON_AddItemToObject(m, "env", cJSON_Parse("{\"PAGODA_SHARD_INDEX\":2,\"PAGODA_SHARD_COUNT\":4,"
+                                              "\"MY_VAR\":\"a b\",\"FLAG\":true}"));
+  fm_send(PGD_MSG_LAUNCH, m);
+  CU_ASSERT_FATAL(run_until(has_final, (void *)63, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(63), "state"), "succeeded");
+  char log[256];
+  collect_log(63, log, sizeof log);
+  CU_ASSERT_STRING_EQUAL(log, "2/4 a b true\n");
+  stop_worker(w);
+}
+
+static int types_has_shell(const cJSON *types) {
+  const cJSON *t;
+  int found = 0;
+  cJSON_ArrayForEach(t, types) found |= cJSON_IsString(t) && !strcmp(t->valuestring, "shell");
+  return found;
+}
+
+static int heartbeat_has_shell(void *arg) {
+  const cJSON *hb = last_heartbeat();
+  return hb && types_has_shell(cJSON_GetObjectItemCaseSensitive(hb, "types"));
+}
+
+static void test_heartbeat_current_types(void) {
+  const char *bd = getenv("PAGODA_BUILD_DIR");
+  char path[4096], err[512];
+  snprintf(path, sizeof path, "%s/plugins/shell.so", bd ? bd : ".");
+  if (!bd || access(path, R_OK) != 0) {
+    CU_PASS("shell.so absent: skipped");
+    return;
+  }
+  pgd_registry_t *r2 = pgd_registry_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
+  fm_clear();
+  fm.hellos = 0;
+  pgd_worker_t *w = start_worker_with(1, r2, NULL);
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
+  CU_ASSERT_FATAL(run_until(got_heartbeat, NULL, 2000));
+  CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(last_heartbeat(), "types")), 0);
+  /* what the daemon's periodic pgd_registry_load_dir does when a .so appears */
+  CU_ASSERT_EQUAL_FATAL(pgd_registry_load_file(r2, path, err, sizeof err), 0);
+  fm_clear();
+  CU_ASSERT(run_until(heartbeat_has_shell, NULL, 2000));
+  /* and the new type runs */
+  fm_send(PGD_MSG_LAUNCH, launch_msg(1, 64, "shell", "{\"argv\":[\"true\"]}"));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)64, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(64), "state"), "succeeded");
+  stop_worker(w);
+  pgd_registry_free(r2);
+}
+
+static cJSON *launch_as(int exec, const char *user, const char *params_json) {
+  cJSON *m = launch_msg(1, exec, "shell", params_json);
+  cJSON_AddStringToObject(m, "run_as", user);
+  return m;
+}
+
+static void test_run_as(void) {
+  if (!have_shell) {
+    CU_PASS("shell.so absent: skipped");
+    return;
+  }
+  struct passwd *pw = getpwnam("nobody");
+  char expect[512];
+  if (pw)
+    snprintf(expect, sizeof expect, "%u %u %s nobody nobody\n", (unsigned)pw->pw_uid,
+             (unsigned)pw->pw_gid, pw->pw_dir);
+  fm_clear();
+  fm.hellos = 0;
+  cJSON *allowed = cJSON_Parse("[\"nobody\",\"pgd-no-such-user\"]");
+  pgd_worker_t *w = start_worker_with(2, reg, allowed);
+  cJSON_Delete(allowed);
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
+  run_for(20);
+  const char *id_script = "{\"script\":\"echo $(id -u) $(id -g) $HOME $USER $LOGNAME\",\"shell\":\"sh\"}";
+
+  /* not in allowed_users */
+  fm_send(PGD_MSG_LAUNCH, launch_as(70, "bob", id_script));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)70, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(70), "state"), "failed");
+  CU_ASSERT_STRING_EQUAL(str(final_state(70), "error"),
+                         "run_as user 'bob' is not in this worker's allowed_users");
+  CU_ASSERT_PTR_NULL(state_of(70, "running"));
+
+  if (geteuid() != 0) {
+    fm_send(PGD_MSG_LAUNCH, launch_as(71, "nobody", id_script));
+    CU_ASSERT_FATAL(run_until(has_final, (void *)71, 3000));
+    char msg[128];
+    snprintf(msg, sizeof msg, "run_as needs the worker to run as root (it runs as uid %u)",
+             (unsigned)geteuid());
+    CU_ASSERT_STRING_EQUAL(str(final_state(71), "error"), msg);
+    printf("\n  (not root: run_as as 'nobody' not exercised)\n");
+    stop_worker(w);
+    return;
+  }
+  /* allowed but unknown */
+  fm_send(PGD_MSG_LAUNCH, launch_as(72, "pgd-no-such-user", id_script));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)72, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(72), "error"),
+                         "run_as user 'pgd-no-such-user' does not exist");
+
+  if (!pw) {
+    CU_FAIL("no user 'nobody' on this machine");
+    stop_worker(w);
+    return;
+  }
+  /* runs as nobody, with nobody's identity in the environment */
+  fm_send(PGD_MSG_LAUNCH, launch_as(73, "nobody", id_script));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)73, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(73), "state"), "succeeded");
+  CU_ASSERT(num(state_of(73, "running"), "pid") > 0);
+  char log[512];
+  collect_log(73, log, sizeof log);
+  CU_ASSERT_STRING_EQUAL(log, expect);
+
+  /* exec failure as the user: a clean start error, no running state */
+  fm_send(PGD_MSG_LAUNCH, launch_as(74, "nobody", "{\"argv\":[\"/nonexistent/prog\"]}"));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)74, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(74), "error"),
+                         "cannot start '/nonexistent/prog' as user 'nobody': No such file or directory");
+  CU_ASSERT_PTR_NULL(state_of(74, "running"));
+
+  /* kill reaches a run_as process (its group) */
+  fm_send(PGD_MSG_LAUNCH, launch_as(75, "nobody", "{\"argv\":[\"sleep\",\"30\"]}"));
+  CU_ASSERT_FATAL(run_until(has_state_running, (void *)75, 2000));
+  fm_send(PGD_MSG_KILL, kill_msg(1, 75, 1000));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)75, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(75), "state"), "killed");
+
+  /* in-process job types cannot change user */
+  if (have_inproc) {
+    cJSON *m = launch_msg(1, 76, "test_inproc", "{}");
+    cJSON_AddStringToObject(m, "run_as", "nobody");
+    fm_send(PGD_MSG_LAUNCH, m);
+    CU_ASSERT_FATAL(run_until(has_final, (void *)76, 3000));
+    CU_ASSERT_STRING_EQUAL(
+        str(final_state(76), "error"),
+        "run_as is not possible for job type 'test_inproc': it runs inside the worker");
+  }
+  stop_worker(w);
+
+  /* a worker without allowed_users refuses every run_as */
+  fm_clear();
+  fm.hellos = 0;
+  w = start_worker(1);
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
+  run_for(20);
+  fm_send(PGD_MSG_LAUNCH, launch_as(77, "nobody", id_script));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)77, 3000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(77), "error"),
+                         "run_as user 'nobody' is not in this worker's allowed_users");
+  stop_worker(w);
+}
+
 static void test_bad_config(void) {
   pgd_worker_t *w = NULL;
   char err[256];
@@ -577,6 +835,12 @@ static void test_bad_config(void) {
   CU_ASSERT_EQUAL(pgd_worker_start(&loop, &cfg, NULL, &w, err, sizeof err), -EINVAL);
   cJSON_Delete(labels);
   cfg.labels = NULL;
+  cJSON *users = cJSON_Parse("[\"nobody\", 3]");
+  cfg.allowed_users = users;
+  CU_ASSERT_EQUAL(pgd_worker_start(&loop, &cfg, NULL, &w, err, sizeof err), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, "worker: allowed_users must be an array of user names");
+  cJSON_Delete(users);
+  cfg.allowed_users = NULL;
   cfg.master_port = 0;
   CU_ASSERT_EQUAL(pgd_worker_start(&loop, &cfg, NULL, &w, err, sizeof err), -EINVAL);
   CU_ASSERT_PTR_NULL(w);
@@ -613,6 +877,11 @@ int main(void) {
   CU_add_test(s, "in-process plugin", test_in_process);
   CU_add_test(s, "stop kills running attempts", test_stop_kills_running);
   CU_add_test(s, "reject and unreachable master", test_reject_and_unreachable);
+  CU_add_test(s, "heartbeat carries running_attempts", test_heartbeat_running_attempts);
+  CU_add_test(s, "kill of an attempt started before a reconnect", test_kill_after_reconnect);
+  CU_add_test(s, "launch env reaches the process", test_launch_env_reaches_process);
+  CU_add_test(s, "heartbeat reports the current job types", test_heartbeat_current_types);
+  CU_add_test(s, "run_as: allowed_users, unknown user, runs as nobody", test_run_as);
   CU_add_test(s, "bad config and id file", test_bad_config);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();

@@ -215,8 +215,9 @@ static void test_bad_spec(void) {
 
   pgd_procspec_add_arg(&spec, "/bin/true");
   pgd_procspec_set_user(&spec, "nobody");
-  CU_ASSERT_EQUAL(pgd_spawn_start(&loop, &spec, NULL, NULL, &cbs, r, &sp, err, sizeof err), -ENOTSUP);
-  CU_ASSERT_PTR_NOT_NULL(strstr(err, "run_as is not supported by this worker yet"));
+  /* a user the caller did not resolve is refused */
+  CU_ASSERT_EQUAL(pgd_spawn_start(&loop, &spec, NULL, NULL, &cbs, r, &sp, err, sizeof err), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, "run_as user 'nobody' was not checked and resolved by the worker");
   pgd_procspec_free(&spec);
   close_loop(&loop);
   CU_ASSERT_FALSE(r->done);

@@ -1,4 +1,4 @@
-/* Pagoda plugin ABI — version 1.0.
+/* Pagoda plugin ABI — version 1.1.
  *
  * This header is the whole contract between the Pagoda daemons (the host) and
  * a job-type plugin (a shared object, `<name>.so`, in the plugins directory).
@@ -22,7 +22,11 @@
  *     generator->expand(job, req)  (loop)        executor->describe_process  (loop)
  *          |   execution request (JSON)          core spawns argv in its own
  *          +------- LAUNCH over RPC ------->     process group, supervises it
+ *                                                executor->on_output_line    (loop,
+ *                                                  each line of output; 1.1)
  *                                                executor->interpret_exit    (loop)
+ *                                                on kill: executor->describe_kill
+ *                                                  (loop; 1.1) -> a second process
  *                                              OR in-process executor:
  *                                                executor->run(params, run)
  *                                                   (dedicated worker thread,
@@ -49,7 +53,10 @@
  * A plugin that uses a host slot added in minor N checks
  * `host->abi_minor >= N` (and the slot for NULL) before calling it.
  * The host reads only the descriptor fields that exist in the plugin's
- * declared minor version (struct_size must cover them).
+ * declared minor version (struct_size must cover them). The generator and
+ * executor tables carry no size of their own: the host calls a slot of
+ * theirs only when the descriptor's abi_minor is at least the minor that
+ * added the slot (a 1.0 plugin's executor is read as the 1.0 struct).
  *
  * CHANGELOG
  *   1.0 (2026-11-22)  first version: descriptor, parameter schema, host table
@@ -57,6 +64,13 @@
  *                     builders, in-process run services), generator
  *                     (validate, expand), executor (describe_process | run,
  *                     interpret_exit).
+ *   1.1 (2026-11-23)  execution attributes: opaque pagoda_attrs_t, host
+ *                     services attr_set and attr_get (end of pagoda_host_t);
+ *                     optional executor slots on_output_line (attributes
+ *                     from each output line, e.g. a Spark application id)
+ *                     and describe_kill (a second process run when a job is
+ *                     killed, e.g. `yarn application -kill`), at the end of
+ *                     pagoda_executor_t. 1.0 plugins load unchanged.
  *
  * ---------------------------------------------------------------------------
  * OWNERSHIP WORDS used beside every function:
@@ -87,7 +101,7 @@ extern "C" {
 /* ---- versions (since 1.0) ------------------------------------------------ */
 
 #define PAGODA_PLUGIN_ABI_MAJOR 1
-#define PAGODA_PLUGIN_ABI_MINOR 0
+#define PAGODA_PLUGIN_ABI_MINOR 1
 
 /* Name of the one symbol the host looks up with dlsym. */
 #define PAGODA_PLUGIN_ENTRY_SYMBOL "pagoda_plugin_entry"
@@ -150,6 +164,10 @@ typedef struct pagoda_request pagoda_request_t;
 typedef struct pagoda_process pagoda_process_t;
 /* The context of one in-process run (run). */
 typedef struct pagoda_run pagoda_run_t;
+/* The attributes of one execution (since 1.1): a small map of string keys
+ * to string values the host stores in the execution record (for example
+ * "spark_app_id"). Written with host->attr_set in on_output_line. */
+typedef struct pagoda_attrs pagoda_attrs_t;
 
 /* JSON value types as reported by host->json_type. */
 typedef enum {
@@ -250,6 +268,17 @@ typedef struct pagoda_host {
   void (*run_log)(pagoda_run_t *run, const char *data, size_t len);
   int (*run_set_result)(pagoda_run_t *run, const char *json_text);
   pagoda_error_t *(*run_error)(pagoda_run_t *run);
+
+  /* ---- since 1.1: check host->abi_minor >= 1 before calling ----
+   * Execution attributes (on_output_line, worker loop thread).
+   * attr_set: sets `key` to `value` (both copied by the host), replacing an
+   *   earlier value. key: 1-63 characters of [a-z0-9_]; value: a string of
+   *   at most 1023 bytes. PAGODA_EINVAL for a bad key or value or a NULL
+   *   handle, PAGODA_ENOMEM when the copy failed.
+   * attr_get: the current value of `key` (borrowed: valid until the next
+   *   attr_set on the same key or the end of the call), or NULL. */
+  int (*attr_set)(pagoda_attrs_t *attrs, const char *key, const char *value);
+  const char *(*attr_get)(const pagoda_attrs_t *attrs, const char *key);
 } pagoda_host_t;
 
 /* ---- parameter schema (since 1.0) ----------------------------------------
@@ -314,6 +343,33 @@ typedef struct pagoda_executor {
    * means exit code 0 and no signal. */
   int (*interpret_exit)(void *state, const pagoda_json_t *request_params, int exit_code,
                         int term_signal, pagoda_error_t *err);
+
+  /* ---- since 1.1 (called only when the descriptor's abi_minor >= 1) ---- */
+
+  /* Optional, process executors only. Called for each line the process
+   * writes (stdout and stderr merged, in order), without its line break;
+   * `line` holds `len` bytes, is NUL-terminated at line[len], is borrowed
+   * for the call and may contain invalid UTF-8. Lines longer than 4095
+   * bytes are cut to their first 4095 bytes. The plugin records what it
+   * finds with host->attr_set(attrs, key, value); the host stores the
+   * attributes in the execution record and hands them to describe_kill.
+   * `attrs` is borrowed for the call. Worker loop thread: must be fast (it
+   * runs for every line) and must not block. */
+  void (*on_output_line)(void *state, const pagoda_json_t *request_params, const char *line,
+                         size_t len, pagoda_attrs_t *attrs);
+
+  /* Optional, process executors only. Called once when a running job is
+   * killed (by a user or its timeout); the host signals the job's process
+   * group as usual and, in addition, runs the process described here. `attrs` is a JSON object of the attributes recorded so
+   * far (string values), borrowed for the call. The plugin may fill `proc`
+   * (borrowed for the call) with a second process, which the host runs to
+   * completion with the job's environment and user and whose output goes to
+   * the execution's log (e.g. `yarn application -kill <id>` for a Spark job
+   * whose driver runs in the cluster). Leave argv empty when nothing needs
+   * to run. Returns PAGODA_OK, or a negative code with `err` set (logged;
+   * the kill itself goes on). Worker loop thread; must not block. */
+  int (*describe_kill)(void *state, const pagoda_json_t *request_params,
+                       const pagoda_json_t *attrs, pagoda_process_t *proc, pagoda_error_t *err);
 } pagoda_executor_t;
 
 /* ---- the descriptor (since 1.0) ------------------------------------------

@@ -1,0 +1,78 @@
+/* Pagoda — PostgreSQL schema migrations, embedded in the binary.
+ *
+ * Same rules as sqlite_migrations.c, and the SAME version numbers: version N
+ * is the same logical schema in both backends (same tables, columns, keys
+ * and indexes). Differences of spelling only:
+ *  - integers and µs timestamps are BIGINT (SQLite INTEGER is 64-bit);
+ *  - JSON columns are TEXT holding the JSON text as written, exactly like
+ *    SQLite, so both backends read back byte-identical objects (jsonb would
+ *    reorder members); a later migration may add jsonb columns or
+ *    expression indexes if a query needs them;
+ *  - no WITHOUT ROWID (a SQLite storage option).
+ * The runner (store_pg.c) creates `pagoda_schema` and runs each migration in
+ * its own transaction under an advisory lock.
+ */
+#include "store/store_internal.h"
+
+const pgd_store_migration_t pgd_store_pg_migrations[] = {
+    {1, "jobs, executions, attempts, workers",
+     "CREATE TABLE \"jobs\" (\n"
+     "  \"name\"        TEXT PRIMARY KEY NOT NULL,\n"
+     "  \"type\"        TEXT,\n"
+     "  \"definition\"  TEXT NOT NULL,            -- the whole job object as JSON\n"
+     "  \"created_us\"  BIGINT NOT NULL,\n"
+     "  \"updated_us\"  BIGINT NOT NULL\n"
+     ");\n"
+     "CREATE TABLE \"executions\" (\n"
+     "  \"id\"            BIGINT PRIMARY KEY NOT NULL,  -- assigned by the master\n"
+     "  \"job\"           TEXT,\n"
+     "  \"type\"          TEXT,\n"
+     "  \"state\"         TEXT,\n"
+     "  \"attempt\"       BIGINT,\n"
+     "  \"worker_id\"     TEXT,\n"
+     "  \"exit_code\"     BIGINT,\n"
+     "  \"signal\"        BIGINT,\n"
+     "  \"error\"         TEXT,\n"
+     "  \"params\"        TEXT,                  -- JSON\n"
+     "  \"definition\"    TEXT,                  -- JSON: job definition snapshot\n"
+     "  \"submitted_us\"  BIGINT,\n"
+     "  \"dispatched_us\" BIGINT,\n"
+     "  \"started_us\"    BIGINT,\n"
+     "  \"finished_us\"   BIGINT,\n"
+     "  \"trigger\"       TEXT,\n"
+     "  \"data\"          TEXT                   -- JSON object: other members\n"
+     ");\n"
+     "CREATE INDEX \"executions_job_id\" ON \"executions\" (\"job\", \"id\");\n"
+     "CREATE INDEX \"executions_state\" ON \"executions\" (\"state\");\n"
+     "CREATE TABLE \"attempts\" (\n"
+     "  \"execution_id\" BIGINT NOT NULL REFERENCES \"executions\" (\"id\") ON DELETE CASCADE,\n"
+     "  \"attempt\"      BIGINT NOT NULL,\n"
+     "  \"worker_id\"    TEXT,\n"
+     "  \"state\"        TEXT,\n"
+     "  \"exit_code\"    BIGINT,\n"
+     "  \"signal\"       BIGINT,\n"
+     "  \"error\"        TEXT,\n"
+     "  \"started_us\"   BIGINT,\n"
+     "  \"finished_us\"  BIGINT,\n"
+     "  \"data\"         TEXT,\n"
+     "  PRIMARY KEY (\"execution_id\", \"attempt\")\n"
+     ");\n"
+     "CREATE TABLE \"workers\" (\n"
+     "  \"id\"            TEXT PRIMARY KEY NOT NULL,\n"
+     "  \"host\"          TEXT,\n"
+     "  \"addr\"          TEXT,\n"
+     "  \"first_seen_us\" BIGINT,\n"
+     "  \"last_seen_us\"  BIGINT,\n"
+     "  \"data\"          TEXT\n"
+     ");\n"},
+    {2, "cluster epoch (leader fencing)",
+     "CREATE TABLE \"cluster\" (\n"
+     "  \"id\"         INTEGER PRIMARY KEY NOT NULL CHECK (\"id\" = 1),  -- one row\n"
+     "  \"epoch\"      BIGINT NOT NULL,  -- incremented by each elected leader\n"
+     "  \"updated_us\" BIGINT NOT NULL\n"
+     ");\n"
+     "INSERT INTO \"cluster\" (\"id\", \"epoch\", \"updated_us\") VALUES (1, 0, 0);\n"},
+};
+
+const size_t pgd_store_pg_migration_count =
+    sizeof(pgd_store_pg_migrations) / sizeof(pgd_store_pg_migrations[0]);

@@ -1,0 +1,125 @@
+/* Pagoda — run_as: checks and user lookup (see runas.h). The spawn half is
+ * in spawn_as.c. */
+#include "worker/runas.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+void pgd_runas_free(pgd_runas_t *ru) {
+  if (!ru) return;
+  free(ru->name);
+  free(ru->home);
+  free(ru->groups);
+  memset(ru, 0, sizeof *ru);
+}
+
+static int allowed(const cJSON *list, const char *user) {
+  const cJSON *it;
+  if (!cJSON_IsArray(list)) return 0;
+  cJSON_ArrayForEach(it, list) {
+    if (cJSON_IsString(it) && it->valuestring && strcmp(it->valuestring, user) == 0) return 1;
+  }
+  return 0;
+}
+
+/* getpwnam_r with a growing buffer. 0, -ENOENT, or -errno. */
+static int lookup(const char *user, struct passwd *pw, char **buf) {
+  size_t size = 1024;
+  for (;;) {
+    char *b = realloc(*buf, size);
+    if (!b) return -ENOMEM;
+    *buf = b;
+    struct passwd *res = NULL;
+    int rc = getpwnam_r(user, pw, b, size, &res);
+    if (rc == ERANGE && size < (1u << 20)) {
+      size *= 2;
+      continue;
+    }
+    if (rc == 0 && !res) return -ENOENT;
+    /* glibc may report "not found" as one of these (man getpwnam_r) */
+    if (rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) return -ENOENT;
+    return rc ? -rc : 0;
+  }
+}
+
+int pgd_runas_resolve(const char *user, const cJSON *allowed_users, uid_t euid, pgd_runas_t *out,
+                      char *err, size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  if (!out) {
+    set_err(err, errlen, "invalid arguments");
+    return -EINVAL;
+  }
+  memset(out, 0, sizeof *out);
+  if (!user || !*user) {
+    set_err(err, errlen, "run_as needs a user name");
+    return -EINVAL;
+  }
+  if (!allowed(allowed_users, user)) {
+    set_err(err, errlen, "run_as user '%s' is not in this worker's allowed_users", user);
+    return -EPERM;
+  }
+  if (euid != 0) {
+    set_err(err, errlen, "run_as needs the worker to run as root (it runs as uid %u)",
+            (unsigned)euid);
+    return -EPERM;
+  }
+  struct passwd pw;
+  char *buf = NULL;
+  int rc = lookup(user, &pw, &buf);
+  if (rc == -ENOENT) {
+    free(buf);
+    set_err(err, errlen, "run_as user '%s' does not exist", user);
+    return -ENOENT;
+  }
+  if (rc < 0) {
+    free(buf);
+    set_err(err, errlen, "cannot look up run_as user '%s': %s", user, strerror(-rc));
+    return rc;
+  }
+  out->uid = pw.pw_uid;
+  out->gid = pw.pw_gid;
+  out->name = strdup(pw.pw_name);
+  out->home = strdup(pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/");
+  free(buf);
+  int n = 32;
+  for (int tries = 0; out->name && tries < 8; tries++) {
+    gid_t *g = realloc(out->groups, (size_t)n * sizeof *g);
+    if (!g) break;
+    out->groups = g;
+    int want = n;
+    if (getgrouplist(out->name, out->gid, g, &want) >= 0) {
+      out->ngroups = want;
+      break;
+    }
+    if (want <= n) want = n * 2; /* glibc sets want; be safe if it did not */
+    if (want > 65536) break;
+    n = want;
+  }
+  if (!out->name || !out->home || !out->groups || out->ngroups == 0) {
+    int nomem = !out->name || !out->home || !out->groups;
+    pgd_runas_free(out);
+    if (nomem) {
+      set_err(err, errlen, "out of memory");
+      return -ENOMEM;
+    }
+    set_err(err, errlen, "cannot list the groups of run_as user '%s'", user);
+    return -EIO;
+  }
+  return 0;
+}

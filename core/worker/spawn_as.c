@@ -1,0 +1,164 @@
+/* Pagoda — run_as: start a process as another user with
+ * clone(CLONE_VM | CLONE_VFORK) (see runas.h for why and how).
+ *
+ * The child shares the parent's memory and runs until execve on a stack of
+ * its own: it must not call malloc, take locks, or use glibc functions that
+ * act on every thread (setuid & co.). It only makes system calls and writes
+ * its failure into `child_args_t`, which the parent reads once clone
+ * returned (CLONE_VFORK: after the child's execve or _exit). */
+#include "worker/runas.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILD_STACK_SIZE (128 * 1024)
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+typedef struct child_args {
+  const pgd_runas_t *ru;
+  char *const *argv;
+  char *const *envp;
+  const char *cwd;
+  const char *path; /* PATH to search */
+  int out_fd;
+  volatile int err;
+  volatile int step;
+} child_args_t;
+
+static void child_fail(child_args_t *a, int step, int err) __attribute__((noreturn));
+static void child_fail(child_args_t *a, int step, int err) {
+  a->err = err ? err : EINVAL;
+  a->step = step;
+  _exit(127);
+}
+
+static void close_from_3(void) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0) return;
+#endif
+  struct rlimit rl;
+  long max = 4096;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 65536)
+    max = (long)rl.rlim_cur;
+  for (long fd = 3; fd < max; fd++) close((int)fd);
+}
+
+/* Searches a->path for a->argv[0] and execs; returns the errno to report. */
+static int exec_search(child_args_t *a) {
+  const char *name = a->argv[0];
+  if (strchr(name, '/')) {
+    execve(name, a->argv, a->envp);
+    return errno;
+  }
+  size_t nlen = strlen(name);
+  char buf[PATH_MAX];
+  int seen_eacces = 0;
+  const char *p = a->path;
+  for (;;) {
+    const char *colon = strchr(p, ':');
+    size_t dlen = colon ? (size_t)(colon - p) : strlen(p);
+    const char *dir = dlen ? p : ".";
+    if (!dlen) dlen = 1;
+    if (dlen + 1 + nlen + 1 <= sizeof buf) {
+      memcpy(buf, dir, dlen);
+      buf[dlen] = '/';
+      memcpy(buf + dlen + 1, name, nlen + 1);
+      execve(buf, a->argv, a->envp);
+      int e = errno;
+      if (e == EACCES) seen_eacces = 1;
+      else if (e != ENOENT && e != ENOTDIR && e != ESTALE && e != ENODEV && e != ETIMEDOUT)
+        return e; /* found but unusable (ENOEXEC, E2BIG, ...) */
+    }
+    if (!colon) break;
+    p = colon + 1;
+  }
+  return seen_eacces ? EACCES : ENOENT;
+}
+
+static int child_main(void *arg) {
+  child_args_t *a = arg;
+  const pgd_runas_t *ru = a->ru;
+  /* Signals are blocked (by the parent). No handler of the parent may run
+   * here: every caught signal goes back to its default action; SIGPIPE and
+   * the like, which the worker ignores, too (a job expects defaults). */
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) != 0) continue; /* glibc-internal signals */
+    if (sa.sa_handler == SIG_DFL && !(sa.sa_flags & SA_SIGINFO)) continue;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigaction(sig, &sa, NULL);
+  }
+  if (setpgid(0, 0) != 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
+  if (a->out_fd != 1 && dup2(a->out_fd, 1) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
+  if (a->out_fd != 2 && dup2(a->out_fd, 2) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
+  if (a->out_fd == 1 || a->out_fd == 2) fcntl(a->out_fd, F_SETFD, 0);
+  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (nul < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
+  if (nul != 0) {
+    if (dup2(nul, 0) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
+  } else {
+    fcntl(0, F_SETFD, 0);
+  }
+  close_from_3();
+  /* Raw system calls: they change this task only (see the file comment). */
+  if (syscall(SYS_setgroups, (size_t)ru->ngroups, ru->groups) != 0)
+    child_fail(a, PGD_RUNAS_STEP_CREDS, errno);
+  if (syscall(SYS_setresgid, ru->gid, ru->gid, ru->gid) != 0)
+    child_fail(a, PGD_RUNAS_STEP_CREDS, errno);
+  if (syscall(SYS_setresuid, ru->uid, ru->uid, ru->uid) != 0)
+    child_fail(a, PGD_RUNAS_STEP_CREDS, errno);
+  if (a->cwd && chdir(a->cwd) != 0) child_fail(a, PGD_RUNAS_STEP_CWD, errno);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, NULL);
+  /* A signal arriving from here on acts as in the job itself (a pending
+   * SIGTERM ends the child, which the parent then reaps as killed). */
+  child_fail(a, PGD_RUNAS_STEP_EXEC, exec_search(a));
+}
+
+int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
+                    int out_fd, pid_t *pid, pgd_runas_step_t *step) {
+  if (step) *step = PGD_RUNAS_STEP_NONE;
+  if (!ru || !ru->groups || ru->ngroups <= 0 || !argv || !argv[0] || !argv[0][0] || !envp ||
+      out_fd < 0 || !pid)
+    return EINVAL;
+  child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = out_fd,
+                    .path = DEFAULT_PATH};
+  for (size_t i = 0; envp[i]; i++)
+    if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
+
+  void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t child = clone(child_main, (char *)stack + CHILD_STACK_SIZE,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  munmap(stack, CHILD_STACK_SIZE);
+  if (child < 0) {
+    if (step) *step = PGD_RUNAS_STEP_SETUP;
+    return clone_errno;
+  }
+  if (a.err) {
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+    }
+    if (step) *step = (pgd_runas_step_t)a.step;
+    return a.err;
+  }
+  *pid = child;
+  return 0;
+}
