@@ -1,6 +1,8 @@
 /* Pagoda — the API client commands of the `pagoda` CLI (see client.h). */
 #include "cli/client.h"
 
+#include "plugin/check.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +405,9 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
                     "worker %s undrained\n");
     case PGD_CLI_PLUGIN_LIST:
       return list(&c, "/api/v1/plugins", pgd_cli_print_plugins);
+    case PGD_CLI_PLUGIN_CHECK:
+      /* Local: loads the file through the same loader as the daemons. */
+      return pgd_plugin_check(a->arg, out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
     case PGD_CLI_CMD_NONE:
       break;
   }

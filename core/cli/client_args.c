@@ -87,6 +87,7 @@ static const cmd_spec_t k_cmds[] = {
     {"worker", "drain", PGD_CLI_WORKER_DRAIN, 1, 0, "ID"},
     {"worker", "undrain", PGD_CLI_WORKER_UNDRAIN, 1, 0, "ID"},
     {"plugin", "list", PGD_CLI_PLUGIN_LIST, 0, OPT_JSON, NULL},
+    {"plugin", "check", PGD_CLI_PLUGIN_CHECK, 1, 0, "FILE"},
 };
 
 static const char *k_groups[] = {"job", "exec", "worker", "plugin"};

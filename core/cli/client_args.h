@@ -47,7 +47,8 @@ typedef enum {
   PGD_CLI_WORKER_SHOW,
   PGD_CLI_WORKER_DRAIN,
   PGD_CLI_WORKER_UNDRAIN,
-  PGD_CLI_PLUGIN_LIST
+  PGD_CLI_PLUGIN_LIST,
+  PGD_CLI_PLUGIN_CHECK
 } pgd_cli_cmd_t;
 
 /* A parsed client command line. Strings are borrowed from argv (or from the

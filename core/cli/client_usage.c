@@ -38,7 +38,10 @@ static const char k_worker[] =
 
 static const char k_plugin[] =
     "Plugins:\n"
-    "  pagoda plugin list [--json]                      list job type plugins (and refusals)\n";
+    "  pagoda plugin list [--json]                      list job type plugins (and refusals)\n"
+    "  pagoda plugin check FILE.so                      load a plugin here and print its type,\n"
+    "                                                   version, ABI and what it implements, or\n"
+    "                                                   why it is refused (exit 1)\n";
 
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
@@ -69,14 +72,17 @@ static const char k_dev_opts[] =
     "  --http HOST:PORT       REST API address (default 127.0.0.1:7080; port 0 = any free)\n"
     "  --data DIR             data directory (default ./pagoda-dev-data)\n"
     "  --slots N              slots of the embedded worker (default 4 per CPU core)\n"
-    "  --example              create and run the example job 'hello' and print its log\n";
+    "  --example              create and run the example job 'hello' and print its log\n"
+    "  --labels a,b           labels of the embedded worker\n"
+    "  --allowed-users a,b    users jobs may name in run_as (pagoda must run as root)\n";
 
 static const char k_master_opts[] =
     "Options of pagoda master:\n"
     "  --http HOST:PORT       REST API address (default 127.0.0.1:7080)\n"
     "  --rpc HOST:PORT        address workers connect to (default 127.0.0.1:7081)\n"
     "  --data DIR             data directory: pagoda.db and logs/ (default /var/lib/pagoda/master)\n"
-    "  --recovery-grace-ms N  after a start, time workers have to claim running executions\n";
+    "  --recovery-grace-ms N  after a start, time workers have to claim running executions\n"
+    "  --store-postgres CONN  keep the state in PostgreSQL (libpq conninfo) instead of SQLite\n";
 
 static const char k_worker_opts[] =
     "Options of pagoda worker:\n"
@@ -85,7 +91,8 @@ static const char k_worker_opts[] =
     "                         /var/lib/pagoda/worker)\n"
     "  --id ID                worker id (default: generated once, kept in DIR/worker.id)\n"
     "  --slots N              executions at once (default: CPU cores)\n"
-    "  --labels a,b           labels of this worker\n";
+    "  --labels a,b           labels of this worker\n"
+    "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin"};

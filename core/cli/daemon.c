@@ -32,6 +32,7 @@ typedef struct settings {
   char *secret;
   /* master */
   char *master_data;
+  char *store_postgres;
   char *http_host;
   int http_port;
   char *rpc_host;
@@ -48,6 +49,7 @@ typedef struct settings {
   int worker_slots;
   char *worker_labels; /* comma-separated from the flag */
   cJSON *labels;
+  cJSON *allowed_users;
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
   /* dev */
@@ -83,14 +85,16 @@ static void defaults(settings_t *s) {
   s->worker_kill_grace_ms = 5000;
   set_str(&s->dev_data, "pagoda-dev-data");
   s->labels = cJSON_CreateArray();
+  s->allowed_users = cJSON_CreateArray();
 }
 
 static void free_settings(settings_t *s) {
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
-                   &s->worker_id,   &s->worker_labels, &s->dev_data};
+                   &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   cJSON_Delete(s->labels);
+  cJSON_Delete(s->allowed_users);
 }
 
 static void cfg_str(config_t *c, const char *path, char **dst) {
@@ -101,6 +105,26 @@ static void cfg_str(config_t *c, const char *path, char **dst) {
 static void cfg_int(config_t *c, const char *path, int *dst) {
   int v;
   if (config_lookup_int(c, path, &v)) *dst = v;
+}
+
+/* A libconfig array or list of strings appended to a cJSON array. */
+static void cfg_list(config_t *c, const char *path, cJSON *arr) {
+  config_setting_t *set = config_lookup(c, path);
+  if (!set || !(config_setting_is_array(set) || config_setting_is_list(set))) return;
+  for (int i = 0; i < config_setting_length(set); i++) {
+    const char *v = config_setting_get_string_elem(set, i);
+    if (v) cJSON_AddItemToArray(arr, cJSON_CreateString(v));
+  }
+}
+
+/* "a,b,c" → a new array of the non-empty items. */
+static cJSON *comma_list(const char *v) {
+  cJSON *arr = cJSON_CreateArray();
+  char *copy = strdup(v), *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+    if (*t) cJSON_AddItemToArray(arr, cJSON_CreateString(t));
+  free(copy);
+  return arr;
 }
 
 static int load_config(settings_t *s, const char *path) {
@@ -136,13 +160,9 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "worker.slots", &s->worker_slots);
   cfg_int(&c, "worker.heartbeat_ms", &s->worker_heartbeat_ms);
   cfg_int(&c, "worker.kill_grace_ms", &s->worker_kill_grace_ms);
-  config_setting_t *labels = config_lookup(&c, "worker.labels");
-  if (labels && config_setting_is_array(labels)) {
-    for (int i = 0; i < config_setting_length(labels); i++) {
-      const char *l = config_setting_get_string_elem(labels, i);
-      if (l) cJSON_AddItemToArray(s->labels, cJSON_CreateString(l));
-    }
-  }
+  cfg_list(&c, "worker.labels", s->labels);
+  cfg_list(&c, "worker.allowed_users", s->allowed_users);
+  cfg_str(&c, "store.postgres", &s->store_postgres);
   cfg_str(&c, "dev.data_dir", &s->dev_data);
   cfg_int(&c, "dev.slots", &s->dev_slots);
   config_destroy(&c);
@@ -206,13 +226,14 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       set_str(&s->worker_master, v);
     } else if (strcmp(f, "--id") == 0 && v && s->mode == MODE_WORKER) {
       set_str(&s->worker_id, v);
-    } else if (strcmp(f, "--labels") == 0 && v && s->mode == MODE_WORKER) {
+    } else if (strcmp(f, "--labels") == 0 && v && s->mode != MODE_MASTER) {
       cJSON_Delete(s->labels);
-      s->labels = cJSON_CreateArray();
-      char *copy = strdup(v), *save = NULL;
-      for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        if (*t) cJSON_AddItemToArray(s->labels, cJSON_CreateString(t));
-      free(copy);
+      s->labels = comma_list(v);
+    } else if (strcmp(f, "--allowed-users") == 0 && v && s->mode != MODE_MASTER) {
+      cJSON_Delete(s->allowed_users);
+      s->allowed_users = comma_list(v);
+    } else if (strcmp(f, "--store-postgres") == 0 && v && s->mode == MODE_MASTER) {
+      set_str(&s->store_postgres, v);
     } else if (strcmp(f, "--slots") == 0 && v && s->mode != MODE_MASTER) {
       if (parse_int_flag("--slots", v, 1, s->mode == MODE_DEV ? &s->dev_slots : &s->worker_slots) < 0)
         return -1;
@@ -349,6 +370,7 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.id_override = s->worker_id && *s->worker_id ? s->worker_id : NULL;
   wc.slots = slots > 0 ? slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
   wc.labels = s->labels;
+  wc.allowed_users = s->allowed_users;
   wc.heartbeat_ms = s->worker_heartbeat_ms;
   wc.kill_grace_ms = s->worker_kill_grace_ms;
   wc.reconnect_ms = 200;
@@ -386,6 +408,7 @@ int pgd_daemon_main(int argc, char **argv) {
     pgd_master_config_t mc;
     pgd_master_config_defaults(&mc);
     mc.data_dir = s.mode == MODE_DEV ? s.dev_data : s.master_data;
+    mc.store_postgres = s.mode == MODE_MASTER ? s.store_postgres : NULL;
     mc.http_host = s.http_host;
     mc.http_port = s.http_port;
     mc.rpc_host = s.rpc_host;

@@ -291,8 +291,9 @@ static void refresh_rec(m_exec_t *e) {
   set_str(e->rec, "state", m_state_name(s));
   if (e->n_tasks == 1) {
     const cJSON *a = e->tasks[0]->attempt_rec;
-    static const char *const copied[] = {"worker_id", "exit_code", "signal", "error"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const copied[] = {"worker_id", "exit_code", "signal", "error",
+                                         "attributes", "result"};
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
       const cJSON *v = a ? cJSON_GetObjectItemCaseSensitive(a, copied[i]) : NULL;
       set_item(e->rec, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
@@ -397,7 +398,7 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, m_state_t s) {
 }
 
 static void copy_outcome(cJSON *attempt, const cJSON *report) {
-  static const char *const keys[] = {"exit_code", "signal", "error", "result"};
+  static const char *const keys[] = {"exit_code", "signal", "error", "result", "attributes"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, keys[i]);
     if (v && !cJSON_IsNull(v)) set_item(attempt, keys[i], cJSON_Duplicate(v, 1));
@@ -484,11 +485,20 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
     return;
   }
   int64_t at = get_int(report, "at_us", pgd_now_us());
+  const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(report, "attributes");
+  if (st == M_STATE_RUNNING && t->state == M_STATE_RUNNING && cJSON_IsObject(attrs)) {
+    /* Attributes the job type found in the output (e.g. spark_app_id). */
+    set_item(t->attempt_rec, "attributes", cJSON_Duplicate(attrs, 1));
+    t->attempt_dirty = true;
+    commit(m, e, done, ud);
+    return;
+  }
   if (st == M_STATE_RUNNING) {
     if (t->state != M_STATE_DISPATCHED) {
       done(ud, 0);
       return;
     }
+    if (cJSON_IsObject(attrs)) set_item(t->attempt_rec, "attributes", cJSON_Duplicate(attrs, 1));
     t->state = M_STATE_RUNNING;
     set_str(t->attempt_rec, "state", "running");
     set_int(t->attempt_rec, "started_us", at);

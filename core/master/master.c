@@ -110,10 +110,21 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
     snprintf(err, errlen, "cannot create data directory %s: %s", m->log_dir, strerror(-rc));
     goto fail;
   }
-  char dbpath[4096];
-  snprintf(dbpath, sizeof dbpath, "%s/pagoda.db", m->data_dir);
-  rc = pgd_store_open_sqlite(loop, dbpath, &m->store, err, errlen);
+  if (cfg->store_postgres && *cfg->store_postgres) {
+    rc = pgd_store_open_postgres(loop, cfg->store_postgres, &m->store, err, errlen);
+  } else {
+    char dbpath[4096];
+    snprintf(dbpath, sizeof dbpath, "%s/pagoda.db", m->data_dir);
+    rc = pgd_store_open_sqlite(loop, dbpath, &m->store, err, errlen);
+  }
   if (rc < 0) goto fail;
+  /* Every start takes a new epoch: a previous instance of this master that
+   * is somehow still running can no longer write, and workers refuse its
+   * commands once they have seen the new epoch. */
+  rc = pgd_store_acquire_epoch(m->store, &m->epoch, err, errlen);
+  if (rc < 0) goto fail;
+  pgd_store_set_epoch(m->store, m->epoch);
+  PGD_INFO(MOD, "store: %s, epoch %lld", pgd_store_backend(m->store), (long long)m->epoch);
   recover(m);
 
   rc = m_rpc_start(m, err, errlen);

@@ -16,6 +16,7 @@
 
 typedef struct pgd_master_config {
   const char *data_dir;   /* holds pagoda.db and logs/; created if missing */
+  const char *store_postgres; /* libpq conninfo: use PostgreSQL instead of SQLite; nullable */
   const char *http_host;  /* REST API address, e.g. "127.0.0.1" */
   int http_port;          /* 0 = any free port */
   const char *rpc_host;   /* worker RPC address */

@@ -84,6 +84,8 @@ static pgd_attempt_t *find_attempt(pgd_worker_t *w, int64_t execution_id, int at
 
 static void attempt_free(pgd_attempt_t *a) {
   if (!a) return;
+  cJSON_Delete(a->attrs);
+  free(a->scan);
   cJSON_Delete(a->params);
   free(a->job);
   free(a->type);
@@ -125,14 +127,74 @@ cJSON *pgd_worker__running_json(const pgd_worker_t *w) {
 
 /* ---- process attempts ---------------------------------------------------- */
 
+/* Attributes found in the output so far (e.g. a Spark application id) go
+ * to the master with a `running` report that carries them. */
+static void report_attributes(pgd_attempt_t *a) {
+  cJSON *b = state_body(a->execution_id, a->attempt, "running");
+  if (!b) return;
+  cJSON_AddItemToObject(b, "attributes", cJSON_Duplicate(a->attrs, 1));
+  pgd_worker__report(a->w, PGD_MSG_STATE, b);
+}
+
 static void on_proc_output(pgd_spawn_t *sp, const char *data, size_t len, void *ud) {
-  emit_output(ud, data, len, 0);
+  pgd_attempt_t *a = ud;
+  emit_output(a, data, len, 0);
+  if (a->scan && pgd_outscan_feed(a->scan, data, len) > 0) report_attributes(a);
+}
+
+/* ---- the plugin's kill command (e.g. `yarn application -kill`) ---------- */
+
+typedef struct kill_cmd {
+  int64_t execution_id;
+} kill_cmd_t;
+
+static void on_kill_cmd_output(pgd_spawn_t *sp, const char *data, size_t len, void *ud) {
+  (void)sp;
+  PGD_INFO(MOD, "execution %" PRId64 " kill command: %.*s", ((kill_cmd_t *)ud)->execution_id,
+           (int)(len > 400 ? 400 : len), data);
+}
+
+static void on_kill_cmd_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud) {
+  (void)sp;
+  kill_cmd_t *k = ud;
+  PGD_INFO(MOD, "execution %" PRId64 " kill command ended: exit %d signal %d", k->execution_id,
+           r->exit_code, r->term_signal);
+  free(k);
+}
+
+/* After a kill or timeout, a job type whose work outlives its process (a
+ * Spark application in cluster mode) names a command that stops it. */
+static void run_plugin_kill(pgd_attempt_t *a) {
+  if (!pgd_plugin_has_kill(a->plugin)) return;
+  pgd_procspec_t ks;
+  pgd_procspec_init(&ks);
+  char err[512] = "";
+  int rc = pgd_plugin_describe_kill(a->plugin, a->params, a->attrs, &ks, err, sizeof err);
+  if (rc < 0) PGD_WARN(MOD, "execution %" PRId64 ": the plugin's kill failed: %s", a->execution_id, err);
+  if (rc == 1) {
+    kill_cmd_t *k = calloc(1, sizeof *k);
+    if (k) {
+      k->execution_id = a->execution_id;
+      pgd_spawn_opts_t opts = {.timeout_ms = 60000, .kill_grace_ms = 5000};
+      pgd_spawn_cbs_t cbs = {.on_output = on_kill_cmd_output, .on_exit = on_kill_cmd_exit};
+      pgd_spawn_t *sp = NULL;
+      if (pgd_spawn_start(a->w->loop, &ks, NULL, &opts, &cbs, k, &sp, err, sizeof err) < 0) {
+        PGD_WARN(MOD, "execution %" PRId64 ": cannot start the kill command: %s", a->execution_id, err);
+        free(k);
+      } else {
+        PGD_INFO(MOD, "execution %" PRId64 ": started the job type's kill command (%s)",
+                 a->execution_id, ks.argv ? ks.argv[0] : "?");
+      }
+    }
+  }
+  pgd_procspec_free(&ks);
 }
 
 static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud) {
   pgd_attempt_t *a = ud;
   a->sp = NULL;
   emit_output(a, "", 0, 1);
+  if (a->scan) pgd_outscan_flush(a->scan);
   const char *state;
   char err[1024] = "";
   if (r->timed_out) {
@@ -163,8 +225,11 @@ static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud)
     if (r->exit_code >= 0 && !r->status_lost) cJSON_AddNumberToObject(b, "exit_code", r->exit_code);
     if (r->term_signal) cJSON_AddNumberToObject(b, "signal", r->term_signal);
     if (err[0] && strcmp(state, "succeeded") != 0) cJSON_AddStringToObject(b, "error", err);
+    if (a->attrs && cJSON_GetArraySize(a->attrs) > 0)
+      cJSON_AddItemToObject(b, "attributes", cJSON_Duplicate(a->attrs, 1));
   }
   pgd_worker__report(a->w, PGD_MSG_STATE, b);
+  if (strcmp(state, "killed") == 0 || strcmp(state, "timed_out") == 0) run_plugin_kill(a);
   attempt_end(a);
 }
 
@@ -248,6 +313,11 @@ static int start_process(pgd_attempt_t *a, const cJSON *env, const char *run_as,
       rc = pgd_spawn_start(a->w->loop, &spec, (const char *const *)extra, &opts, &cbs, a, &a->sp,
                            err, errlen);
       if (rc == 0) *pid = (int)pgd_spawn_pid(a->sp);
+      if (rc == 0 && (pgd_plugin_has_output_scan(a->plugin) || pgd_plugin_has_kill(a->plugin))) {
+        a->attrs = cJSON_CreateObject();
+        a->scan = pgd_plugin_has_output_scan(a->plugin) ? malloc(sizeof *a->scan) : NULL;
+        if (a->scan) pgd_outscan_init(a->scan, a->plugin, a->params, a->attrs);
+      }
       free_env(extra);
     }
   }

@@ -31,6 +31,8 @@ typedef struct pgd_attempt {
   char carry[4];     /* incomplete UTF-8 sequence held for the next chunk */
   size_t carry_len;
   int kill_requested;
+  cJSON *attrs;          /* attributes found in the output (plugin scan), or NULL */
+  pgd_outscan_t *scan;   /* line splitter feeding the plugin's output scan, or NULL */
 } pgd_attempt_t;
 
 struct pgd_worker {

@@ -144,7 +144,6 @@ class BuiltinPlugins(harness.PagodaTestCase):
             self.assertEqual(f.read().splitlines(),
                              ["--master", "local[*]", "--py-files", "deps.zip", "job.py"])
 
-    @unittest.expectedFailure  # until the worker stores pgd_outscan attributes (lead: remove this)
     def test_spark_app_id_in_execution_record(self):
         home = self.spark_home()
         eid, e = self.run_job({"name": "spark-id", "type": "spark", "params": {
