@@ -72,7 +72,7 @@ bool m_worker_eligible(const m_worker_t *w, const m_exec_t *e) {
 const char *m_pending_reason(pgd_master_t *m, const m_task_t *t) {
   const m_exec_t *e = t->exec;
   if (t->not_before_us > pgd_now_us()) return NULL; /* the retry reason stays */
-  bool any = false, typed = false, labelled = false;
+  bool any = false, typed = false, labelled = false, big_enough = false;
   const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
@@ -80,12 +80,16 @@ const char *m_pending_reason(pgd_master_t *m, const m_task_t *t) {
     if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
     any = true;
     if (type && has_string(w->types, type)) typed = true;
-    if (worker_can_run(w, e)) labelled = true;
+    if (worker_can_run(w, e)) {
+      labelled = true;
+      if (w->slots >= e->slots) big_enough = true;
+    }
   }
   if (t->pinned && !any) return "its worker is not connected (or is draining)";
   if (!any) return "no worker is connected (or all are draining)";
   if (!typed) return "no connected worker provides this job type";
   if (!labelled) return "no connected worker has all the labels this job asks for";
+  if (!big_enough) return "no fitting worker has as many slots as this job needs";
   return "every fitting worker is busy (no free slot)";
 }
 
@@ -193,7 +197,8 @@ void m_dispatch_pending(pgd_master_t *m) {
   /* Broadcast executions waiting for workers to exist. */
   m_exec_t *e, *etmp;
   HASH_ITER(hh, m->execs, e, etmp) {
-    if (e->mode == M_MODE_BROADCAST && !e->broadcast_expanded && !e->kill_requested) {
+    if (e->mode == M_MODE_BROADCAST && !e->broadcast_expanded && !e->kill_requested &&
+        !e->finishing) {
       expand_broadcast(m, e);
       if (e->broadcast_expanded) m_exec_save_quiet(m, e);
     }

@@ -56,12 +56,13 @@ typedef struct commit_ctx {
   m_durable_cb done;
   void *ud;
   m_follower_t *followers; /* log streams to end once a final state is durable */
+  bool free_exec;          /* the execution is final: forget it once durable */
 } commit_ctx_t;
 
 static commit_ctx_t *commit_ctx(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud) {
   commit_ctx_t *c = calloc(1, sizeof *c);
   if (!c) abort();
-  *c = (commit_ctx_t){m, id, done, ud, NULL};
+  *c = (commit_ctx_t){m, id, done, ud, NULL, false};
   return c;
 }
 
@@ -80,6 +81,7 @@ static void on_durable(int status, void *ud) {
     }
   }
   if (c->followers) m_log_end_followers(c->followers);
+  if (c->free_exec && e) m_exec_free(c->m, e);
   if (c->done) c->done(c->ud, status);
   free(c);
 }
@@ -317,10 +319,15 @@ static void commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
   refresh_rec(e);
   commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
   bool final = m_state_final(e->state);
-  /* Followers see the log end only once the final state is stored. */
-  if (final) c->followers = m_log_detach_followers(e);
+  /* Followers see the log end only once the final state is stored, and the
+   * execution stays in memory until then, so that a read in between sees
+   * the final state with its final attempt rows. */
+  if (final) {
+    c->followers = m_log_detach_followers(e);
+    c->free_exec = true;
+    e->finishing = true;
+  }
   m_exec_save(m, e, on_durable, c);
-  if (final) m_exec_free(m, e);
 }
 
 /* ---- attempts ---- */
@@ -368,12 +375,14 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, m_state_t s) {
   if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "finished_us")))
     set_int(t->attempt_rec, "finished_us", pgd_now_us());
   t->attempt_dirty = true;
-  if (s == M_STATE_SUCCEEDED || e->kill_requested || m->stopping || t->pinned) {
+  if (s == M_STATE_SUCCEEDED || e->kill_requested || m->stopping) {
     t->state = s;
     return;
   }
   const cJSON *rol = cJSON_GetObjectItemCaseSensitive(e->def, "relaunch_on_lost");
-  bool relaunch = !cJSON_IsFalse(rol);
+  /* A broadcast task belongs to its worker: it is never moved elsewhere
+   * (but retried there, once the worker is back, like any task). */
+  bool relaunch = !cJSON_IsFalse(rol) && !t->pinned;
   int max_relaunch = (int)get_int(e->def, "max_relaunches", 3);
   if (s == M_STATE_LOST && relaunch && t->relaunches_used < max_relaunch) {
     t->relaunches_used++;
@@ -436,12 +445,14 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_s
     cJSON_ArrayForEach(kv, sa) if (!cJSON_GetObjectItemCaseSensitive(a, kv->string))
         cJSON_AddItemToObject(a, kv->string, cJSON_Duplicate(kv, 1));
   }
-  int rc = stored ? pgd_store_put_attempt(m->store, a, (pgd_store_done_cb)NULL, NULL) : 0;
+  if (stored && pgd_store_put_attempt(m->store, a, NULL, NULL) == 0)
+    PGD_INFO(MOD, "late result of execution %lld attempt %d from worker %s: %s (recorded, not taken)",
+             (long long)id, attempt, w->id, m_state_name(st));
+  else
+    PGD_DEBUG(MOD, "worker %s reported on unknown execution %lld attempt %d; ignored", w->id,
+              (long long)id, attempt);
   cJSON_Delete(stored);
   cJSON_Delete(a);
-  PGD_INFO(MOD, "late result of execution %lld attempt %d from worker %s: %s (recorded, not taken)",
-           (long long)id, attempt, w->id, m_state_name(st));
-  (void)rc;
   done(ud, 0);
 }
 
@@ -527,6 +538,11 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
 int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *err,
                 size_t errlen) {
   m_exec_t *e = m_exec_find(m, id);
+  if (e && e->finishing) {
+    snprintf(err, errlen, "execution %lld already finished (%s)", (long long)id,
+             m_state_name(e->state));
+    return -EALREADY;
+  }
   if (!e) {
     cJSON *rec = pgd_store_get_execution(m->store, id);
     if (!rec) {
@@ -569,8 +585,9 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
     set_int(e->rec, "finished_us", pgd_now_us());
     commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
     c->followers = m_log_detach_followers(e);
+    c->free_exec = true;
+    e->finishing = true;
     m_exec_save(m, e, on_durable, c);
-    m_exec_free(m, e);
     return 0;
   }
   commit(m, e, done, ud);

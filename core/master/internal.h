@@ -116,6 +116,7 @@ struct m_exec {
   bool committed;         /* the first record is durable */
   bool kill_requested;
   bool broadcast_expanded;/* broadcast: tasks created for the eligible workers */
+  bool finishing;         /* final, kept in memory until its final record is durable */
   m_follower_t *followers;
   UT_hash_handle hh;
 };

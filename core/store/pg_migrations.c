@@ -8,7 +8,10 @@
  *    SQLite, so both backends read back byte-identical objects (jsonb would
  *    reorder members); a later migration may add jsonb columns or
  *    expression indexes if a query needs them;
- *  - no WITHOUT ROWID (a SQLite storage option).
+ *  - no WITHOUT ROWID (a SQLite storage option);
+ *  - text keys that lists sort on are COLLATE "C" (byte order, as SQLite's
+ *    BINARY), and indexes are declared in the order lists read them
+ *    (DESC NULLS LAST), which SQLite gets from a backward scan.
  * The runner (store_pg.c) creates `pagoda_schema` and runs each migration in
  * its own transaction under an advisory lock.
  */
@@ -72,6 +75,22 @@ const pgd_store_migration_t pgd_store_pg_migrations[] = {
      "  \"updated_us\" BIGINT NOT NULL\n"
      ");\n"
      "INSERT INTO \"cluster\" (\"id\", \"epoch\", \"updated_us\") VALUES (1, 0, 0);\n"},
+    {3, "documents (flows, schedules, runs, resources)",
+     "CREATE TABLE \"docs\" (\n"
+     "  \"kind\"       TEXT COLLATE \"C\" NOT NULL,  -- [a-z_]{1,32}\n"
+     "  \"id\"         TEXT COLLATE \"C\" NOT NULL,  -- byte order, like SQLite\n"
+     "  \"parent\"     TEXT COLLATE \"C\",           -- groups documents for listing\n"
+     "  \"state\"      TEXT COLLATE \"C\",\n"
+     "  \"sort_num\"   BIGINT,                      -- the id's value when it is 1-18 digits\n"
+     "  \"data\"       TEXT NOT NULL,               -- the object as JSON\n"
+     "  \"created_us\" BIGINT NOT NULL,\n"
+     "  \"updated_us\" BIGINT NOT NULL,\n"
+     "  PRIMARY KEY (\"kind\", \"id\")\n"
+     ");\n"
+     "CREATE INDEX \"docs_parent\" ON \"docs\"\n"
+     "  (\"kind\", \"parent\", \"sort_num\" DESC NULLS LAST, \"id\" DESC);\n"
+     "CREATE INDEX \"docs_sort\" ON \"docs\" (\"kind\", \"sort_num\" DESC NULLS LAST, \"id\" DESC);\n"
+     "CREATE INDEX \"docs_state\" ON \"docs\" (\"kind\", \"state\");\n"},
 };
 
 const size_t pgd_store_pg_migration_count =

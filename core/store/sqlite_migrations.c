@@ -73,6 +73,21 @@ const pgd_store_migration_t pgd_store_sqlite_migrations[] = {
      "  \"updated_us\" INTEGER NOT NULL\n"
      ");\n"
      "INSERT INTO \"cluster\" (\"id\", \"epoch\", \"updated_us\") VALUES (1, 0, 0);\n"},
+    {3, "documents (flows, schedules, runs, resources)",
+     "CREATE TABLE \"docs\" (\n"
+     "  \"kind\"       TEXT NOT NULL,     -- [a-z_]{1,32}\n"
+     "  \"id\"         TEXT NOT NULL,\n"
+     "  \"parent\"     TEXT,              -- groups documents for listing\n"
+     "  \"state\"      TEXT,\n"
+     "  \"sort_num\"   INTEGER,           -- the id's value when it is 1-18 digits\n"
+     "  \"data\"       TEXT NOT NULL,     -- the object as JSON\n"
+     "  \"created_us\" INTEGER NOT NULL,\n"
+     "  \"updated_us\" INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (\"kind\", \"id\")\n"
+     ");\n"
+     "CREATE INDEX \"docs_parent\" ON \"docs\" (\"kind\", \"parent\", \"sort_num\", \"id\");\n"
+     "CREATE INDEX \"docs_sort\" ON \"docs\" (\"kind\", \"sort_num\", \"id\");\n"
+     "CREATE INDEX \"docs_state\" ON \"docs\" (\"kind\", \"state\");\n"},
 };
 
 const size_t pgd_store_sqlite_migration_count =

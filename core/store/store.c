@@ -289,6 +289,49 @@ int pgd_store_delete_job(pgd_store_t *s, const char *name, pgd_store_done_cb cb,
   return enqueue(s, op);
 }
 
+int pgd_store_put_doc(pgd_store_t *s, const char *kind, const char *id, const char *parent,
+                      const char *state, const cJSON *doc, pgd_store_done_cb cb, void *ud) {
+  int rc = 0;
+  if (!s) return -EINVAL;
+  pgd_store_row_t row;
+  if ((rc = pgd_store_record_split_doc(kind, id, parent, state, doc, pgd_now_us(), &row)) < 0)
+    return rc;
+  pgd_store_op_t *op = new_op(s, PGD_OP_PUT_DOC, cb, ud, &rc);
+  if (!op) {
+    pgd_store_row_free(&row);
+    return rc;
+  }
+  op->row = row;
+  return enqueue(s, op);
+}
+
+/* DELETE_DOC / DELETE_DOCS: v[0] = kind, v[1] = key (id or parent) */
+static int delete_doc_op(pgd_store_t *s, pgd_store_op_kind_t kind_op, const char *kind,
+                         const char *key, pgd_store_done_cb cb, void *ud) {
+  if (!pgd_store_doc_kind_ok(kind) || !key || !key[0] || strlen(key) > PGD_DOC_MAX_ID)
+    return -EINVAL;
+  int rc = 0;
+  pgd_store_op_t *op = new_op(s, kind_op, cb, ud, &rc);
+  if (!op) return rc;
+  if (!(op->row.v[0].s = strdup(kind)) || !(op->row.v[1].s = strdup(key))) {
+    pgd_store_row_free(&op->row);
+    free(op);
+    return -ENOMEM;
+  }
+  op->row.v[0].present = op->row.v[1].present = 1;
+  return enqueue(s, op);
+}
+
+int pgd_store_delete_doc(pgd_store_t *s, const char *kind, const char *id, pgd_store_done_cb cb,
+                         void *ud) {
+  return delete_doc_op(s, PGD_OP_DELETE_DOC, kind, id, cb, ud);
+}
+
+int pgd_store_delete_docs(pgd_store_t *s, const char *kind, const char *parent,
+                          pgd_store_done_cb cb, void *ud) {
+  return delete_doc_op(s, PGD_OP_DELETE_DOCS, kind, parent, cb, ud);
+}
+
 int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud) {
   int rc = 0;
   pgd_store_op_t *op = new_op(s, PGD_OP_FLUSH, cb, ud, &rc);
@@ -338,6 +381,20 @@ cJSON *pgd_store_list_workers(pgd_store_t *s) {
 int64_t pgd_store_max_execution_id(pgd_store_t *s) {
   READ_GUARD(s, -EINVAL);
   return s->ops->max_execution_id(s->be);
+}
+
+cJSON *pgd_store_get_doc(pgd_store_t *s, const char *kind, const char *id) {
+  READ_GUARD(s, NULL);
+  if (!pgd_store_doc_kind_ok(kind) || !id || !id[0] || strlen(id) > PGD_DOC_MAX_ID) return NULL;
+  return s->ops->get_doc(s->be, kind, id);
+}
+
+cJSON *pgd_store_list_docs(pgd_store_t *s, const char *kind, const char *parent,
+                           const char *state, int limit, const char *before_id) {
+  READ_GUARD(s, NULL);
+  if (!pgd_store_doc_kind_ok(kind)) return NULL;
+  if (before_id && !before_id[0]) before_id = NULL;
+  return s->ops->list_docs(s->be, kind, parent, state, limit, before_id);
 }
 
 int pgd_store_schema_version(pgd_store_t *s) {

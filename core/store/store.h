@@ -155,6 +155,46 @@ int pgd_store_put_worker(pgd_store_t *s, const cJSON *worker, pgd_store_done_cb 
  * callback has run). status is the commit status of the batch it rode in. */
 int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud);
 
+/* ---- documents (added in 0.3; schema version 3; both backends) ----------
+ * A generic record for the definitions and state of later features (flows,
+ * flow executions, schedules, schedule runs, resources): (kind, id) -> one
+ * JSON object, stored whole (as JSON text) and read back equal.
+ *  kind:   [a-z_]{1,32}, e.g. "flow", "flow_execution", "schedule".
+ *  id:     a non-empty string of at most 256 bytes (any bytes but NUL).
+ *  parent: NULL or a non-empty string of at most 256 bytes; groups documents
+ *          for listing and for pgd_store_delete_docs (a schedule run's
+ *          schedule id, a flow execution's flow name). Indexed.
+ *  state:  NULL or a non-empty string of at most 256 bytes; for filtering
+ *          (e.g. unfinished ones). Indexed.
+ * parent and state are columns beside the object: the store never reads
+ * them from the object nor adds them to it (put them in the object too if
+ * readers want them there). Members "created_us" and "updated_us" of the
+ * object are ignored on write; like jobs, created_us is the time of the
+ * first put of (kind, id) and kept by later puts, updated_us the time of the
+ * latest put; both are added to objects read back.
+ * ORDER of lists: by id, DESCENDING, with this sort key: an id made of 1 to
+ * 18 ASCII digits (leading zeros allowed) is "numeric" and sorts by its
+ * value (ids of equal value, e.g. "7" and "007", by bytes); all numeric ids
+ * come before every other id; the other ids sort by their bytes (memcmp,
+ * UTF-8 byte order, not locale). So "10" > "9" > "2" > "b" > "a" > "B". The
+ * numeric value is kept in the column sort_num. Writes follow the rules of
+ * the other writes (loop thread; asynchronous, batched in order with them;
+ * -EINVAL synchronously for a bad shape; epoch fencing applies). */
+
+/* Upsert of (kind, id): replaces the stored object, parent and state
+ * (a NULL parent or state clears it). `doc` must be a JSON object. */
+int pgd_store_put_doc(pgd_store_t *s, const char *kind, const char *id, const char *parent,
+                      const char *state, const cJSON *doc, pgd_store_done_cb cb, void *ud);
+
+/* Deletes (kind, id); status 0 also when it does not exist. */
+int pgd_store_delete_doc(pgd_store_t *s, const char *kind, const char *id, pgd_store_done_cb cb,
+                         void *ud);
+
+/* Deletes every document of `kind` whose parent equals `parent` (required,
+ * same shape as in put); status 0 also when there is none. */
+int pgd_store_delete_docs(pgd_store_t *s, const char *kind, const char *parent,
+                          pgd_store_done_cb cb, void *ud);
+
 /* ---- reads: any thread. Return new objects owned by the caller (free with
  * cJSON_Delete); NULL when not found or on error (errors are logged).
  * String arguments are borrowed for the call. */
@@ -181,6 +221,19 @@ cJSON *pgd_store_list_unfinished_executions(pgd_store_t *s);
 
 /* Array of all workers ordered by id. */
 cJSON *pgd_store_list_workers(pgd_store_t *s);
+
+/* The document (kind, id): the object as put plus "created_us" and
+ * "updated_us"; NULL when there is none, on error, or for a bad kind / id. */
+cJSON *pgd_store_get_doc(pgd_store_t *s, const char *kind, const char *id);
+
+/* Array of the documents of `kind` (objects as in get_doc), in the order
+ * described above (id descending by its sort key). parent / state: only
+ * those equal to it (NULL = any); limit <= 0: no limit; before_id (NULL or
+ * "" = none): only documents that come AFTER the document with this id in
+ * that order (i.e. below it: pass the last id of a page to get the next
+ * page; the id need not exist). NULL for a bad kind or on error. */
+cJSON *pgd_store_list_docs(pgd_store_t *s, const char *kind, const char *parent,
+                           const char *state, int limit, const char *before_id);
 
 /* Highest stored execution id; 0 when there is none; negative -errno value
  * on error. */

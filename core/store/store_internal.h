@@ -38,6 +38,12 @@ extern const pgd_store_record_t pgd_store_rec_job;
 extern const pgd_store_record_t pgd_store_rec_execution;
 extern const pgd_store_record_t pgd_store_rec_attempt;
 extern const pgd_store_record_t pgd_store_rec_worker;
+/* docs: 0 kind, 1 id, 2 parent, 3 state, 4 sort_num, 5 data (the object's
+ * JSON text), 6 created_us (kept on upsert), 7 updated_us; no data column of
+ * extras (the whole object is field 5). */
+extern const pgd_store_record_t pgd_store_rec_doc;
+#define PGD_DOC_MAX_KIND 32
+#define PGD_DOC_MAX_ID 256
 
 /* One column value. For rows built by split, s is owned (malloc); for rows
  * read from a database, s is borrowed from the backend. */
@@ -62,6 +68,19 @@ int pgd_store_record_split_job(const cJSON *job, int64_t now_us, pgd_store_row_t
 cJSON *pgd_store_record_join(const pgd_store_record_t *rec, const pgd_store_row_t *row);
 cJSON *pgd_store_record_join_job(const pgd_store_row_t *row);
 void pgd_store_row_free(pgd_store_row_t *row);
+/* The doc case: validates the shape (see store.h) and fills the 8 columns,
+ * created_us = updated_us = now_us; data = the object without created_us /
+ * updated_us. 0, -EINVAL or -ENOMEM (row left empty). */
+int pgd_store_record_split_doc(const char *kind, const char *id, const char *parent,
+                               const char *state, const cJSON *doc, int64_t now_us,
+                               pgd_store_row_t *row);
+/* The object of a doc row plus created_us / updated_us. NULL on allocation
+ * failure. */
+cJSON *pgd_store_record_join_doc(const pgd_store_row_t *row);
+/* 1 when `kind` matches [a-z_]{1,32}. */
+int pgd_store_doc_kind_ok(const char *kind);
+/* 1 and *out when `id` is 1 to 18 ASCII decimal digits (its sort key). */
+int pgd_store_doc_sort_num(const char *id, int64_t *out);
 /* 1 and *out if `item` is an integral number within +-2^53. */
 int pgd_store_json_int(const cJSON *item, int64_t *out);
 
@@ -73,14 +92,18 @@ typedef enum {
   PGD_OP_PUT_EXECUTION,
   PGD_OP_PUT_ATTEMPT,
   PGD_OP_PUT_WORKER,
-  PGD_OP_FLUSH
+  PGD_OP_FLUSH,
+  PGD_OP_PUT_DOC,    /* row: pgd_store_rec_doc */
+  PGD_OP_DELETE_DOC, /* row: v[0].s = kind, v[1].s = id */
+  PGD_OP_DELETE_DOCS /* row: v[0].s = kind, v[1].s = parent */
 } pgd_store_op_kind_t;
 
 typedef struct pgd_store_op {
   struct pgd_store_op *next;
   pgd_store_op_kind_t kind;
   int status;          /* set by the backend */
-  pgd_store_row_t row; /* PUT_*: the split record; DELETE_JOB: v[0].s = name */
+  pgd_store_row_t row; /* PUT_*: the split record; DELETE_JOB: v[0].s = name;
+                          DELETE_DOC(S): see above */
   pgd_store_done_cb cb;
   void *ud;
 } pgd_store_op_t;
@@ -109,6 +132,10 @@ typedef struct {
   cJSON *(*list_workers)(void *be);
   int64_t (*max_execution_id)(void *be);
   int (*schema_version)(void *be);
+  /* kind and id already validated; parent / state / before_id may be NULL */
+  cJSON *(*get_doc)(void *be, const char *kind, const char *id);
+  cJSON *(*list_docs)(void *be, const char *kind, const char *parent, const char *state,
+                      int limit, const char *before_id);
   /* Called after the writer thread has been joined: closes everything. */
   void (*destroy)(void *be);
 } pgd_store_backend_ops_t;

@@ -115,9 +115,12 @@ static int pexec(PGconn *c, const char *sql, int np, const char *const *vals, PG
 
 /* ---- writer statements -------------------------------------------------- */
 
-static const char *const w_names[] = {"pgd_job", "pgd_exec", "pgd_attempt", "pgd_worker"};
+static const char *const w_names[] = {"pgd_job", "pgd_exec", "pgd_attempt", "pgd_worker",
+                                      "pgd_doc"};
 static const pgd_store_record_t *const w_recs[] = {&pgd_store_rec_job, &pgd_store_rec_execution,
-                                                   &pgd_store_rec_attempt, &pgd_store_rec_worker};
+                                                   &pgd_store_rec_attempt, &pgd_store_rec_worker,
+                                                   &pgd_store_rec_doc};
+#define W_RECS 5
 
 static int build_upsert(const pgd_store_record_t *rec, char *buf, size_t cap) {
   size_t len = 0, n = rec->nfields + (rec->has_data ? 1 : 0);
@@ -159,13 +162,19 @@ static int prepare_one(PGconn *c, const char *name, const char *sql, int np, cha
 
 static int prepare_writer(pg_be_t *be, char *err, size_t errlen) {
   char sql[2048];
-  for (int k = 0; k < 4; k++) {
+  for (int k = 0; k < W_RECS; k++) {
     if (build_upsert(w_recs[k], sql, sizeof(sql)) < 0) return -EINVAL;
     int np = (int)w_recs[k]->nfields + (w_recs[k]->has_data ? 1 : 0);
     int rc = prepare_one(be->w, w_names[k], sql, np, err, errlen);
     if (rc < 0) return rc;
   }
   int rc = prepare_one(be->w, "pgd_del_job", "DELETE FROM \"jobs\" WHERE \"name\"=$1", 1, err, errlen);
+  if (rc == 0)
+    rc = prepare_one(be->w, "pgd_del_doc", "DELETE FROM \"docs\" WHERE \"kind\"=$1 AND \"id\"=$2",
+                     2, err, errlen);
+  if (rc == 0)
+    rc = prepare_one(be->w, "pgd_del_docs",
+                     "DELETE FROM \"docs\" WHERE \"kind\"=$1 AND \"parent\"=$2", 2, err, errlen);
   if (rc == 0)
     rc = prepare_one(be->w, "pgd_epoch",
                      "SELECT \"epoch\" FROM \"cluster\" WHERE \"id\"=1 FOR SHARE", 0, err, errlen);
@@ -188,12 +197,19 @@ static int send_op(PGconn *c, pgd_store_op_t *op) {
     vals[0] = op->row.v[0].s;
     return PQsendQueryPrepared(c, "pgd_del_job", 1, vals, NULL, NULL, 0);
   }
+  if (op->kind == PGD_OP_DELETE_DOC || op->kind == PGD_OP_DELETE_DOCS) {
+    vals[0] = op->row.v[0].s;
+    vals[1] = op->row.v[1].s;
+    return PQsendQueryPrepared(c, op->kind == PGD_OP_DELETE_DOC ? "pgd_del_doc" : "pgd_del_docs",
+                               2, vals, NULL, NULL, 0);
+  }
   int k;
   switch (op->kind) {
   case PGD_OP_PUT_JOB: k = 0; break;
   case PGD_OP_PUT_EXECUTION: k = 1; break;
   case PGD_OP_PUT_ATTEMPT: k = 2; break;
   case PGD_OP_PUT_WORKER: k = 3; break;
+  case PGD_OP_PUT_DOC: k = 4; break;
   default: return 0;
   }
   const pgd_store_record_t *rec = w_recs[k];
@@ -401,6 +417,8 @@ static const pgd_store_backend_ops_t pg_ops = {
     .list_workers = pgd_store_pg_list_workers,
     .max_execution_id = pgd_store_pg_max_execution_id,
     .schema_version = pgd_store_pg_schema_version,
+    .get_doc = pgd_store_pg_get_doc,
+    .list_docs = pgd_store_pg_list_docs,
     .destroy = pg_destroy,
 };
 

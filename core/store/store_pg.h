@@ -38,5 +38,8 @@ cJSON *pgd_store_pg_list_unfinished(void *be);
 cJSON *pgd_store_pg_list_workers(void *be);
 int64_t pgd_store_pg_max_execution_id(void *be);
 int pgd_store_pg_schema_version(void *be);
+cJSON *pgd_store_pg_get_doc(void *be, const char *kind, const char *id);
+cJSON *pgd_store_pg_list_docs(void *be, const char *kind, const char *parent, const char *state,
+                              int limit, const char *before_id);
 
 #endif

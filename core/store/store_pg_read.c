@@ -52,8 +52,9 @@ static int collect(const PGresult *res, const pgd_store_record_t *rec, cJSON *ar
   for (int r = 0; r < n; r++) {
     pgd_store_row_t row;
     read_row(res, r, rec, &row);
-    cJSON *o = rec == &pgd_store_rec_job ? pgd_store_record_join_job(&row)
-                                         : pgd_store_record_join(rec, &row);
+    cJSON *o = rec == &pgd_store_rec_job   ? pgd_store_record_join_job(&row)
+               : rec == &pgd_store_rec_doc ? pgd_store_record_join_doc(&row)
+                                           : pgd_store_record_join(rec, &row);
     if (!o || !cJSON_AddItemToArray(arr, o)) {
       cJSON_Delete(o);
       return -ENOMEM;
@@ -246,4 +247,63 @@ int64_t pgd_store_pg_max_execution_id(void *bep) {
 
 int pgd_store_pg_schema_version(void *bep) {
   return (int)scalar(bep, "SELECT max(\"version\") FROM \"pagoda_schema\"");
+}
+
+/* ---- documents: same order and paging as SQLite (store_sqlite_docs.c);
+ * the text columns are COLLATE "C", so comparisons are byte order. ------ */
+
+cJSON *pgd_store_pg_get_doc(void *bep, const char *kind, const char *id) {
+  pg_be_t *be = bep;
+  char sql[1024];
+  if (select_sql(&pgd_store_rec_doc, " WHERE \"kind\"=$1 AND \"id\"=$2", sql, sizeof(sql)) < 0)
+    return NULL;
+  const char *vals[2] = {kind, id};
+  pthread_mutex_lock(&be->rmu);
+  cJSON *arr = query_array(be, &pgd_store_rec_doc, sql, 2, vals);
+  pthread_mutex_unlock(&be->rmu);
+  return first_or_null(arr);
+}
+
+cJSON *pgd_store_pg_list_docs(void *bep, const char *kind, const char *parent, const char *state,
+                              int limit, const char *before_id) {
+  pg_be_t *be = bep;
+  char tail[512], sql[1024], bnum_s[24], lim[24];
+  const char *vals[6];
+  int np = 0;
+  int64_t bnum = 0;
+  vals[np++] = kind;
+  size_t len = (size_t)snprintf(tail, sizeof(tail), " WHERE \"kind\"=$1");
+  if (parent) {
+    vals[np++] = parent;
+    len += (size_t)snprintf(tail + len, sizeof(tail) - len, " AND \"parent\"=$%d", np);
+  }
+  if (state) {
+    vals[np++] = state;
+    len += (size_t)snprintf(tail + len, sizeof(tail) - len, " AND \"state\"=$%d", np);
+  }
+  if (before_id && pgd_store_doc_sort_num(before_id, &bnum)) {
+    snprintf(bnum_s, sizeof(bnum_s), "%" PRId64, bnum);
+    vals[np++] = bnum_s;
+    vals[np++] = before_id;
+    len += (size_t)snprintf(tail + len, sizeof(tail) - len,
+                            " AND (\"sort_num\" IS NULL OR \"sort_num\"<$%d OR "
+                            "(\"sort_num\"=$%d AND \"id\"<$%d))",
+                            np - 1, np - 1, np);
+  } else if (before_id) {
+    vals[np++] = before_id;
+    len += (size_t)snprintf(tail + len, sizeof(tail) - len,
+                            " AND \"sort_num\" IS NULL AND \"id\"<$%d", np);
+  }
+  len += (size_t)snprintf(tail + len, sizeof(tail) - len,
+                          " ORDER BY \"sort_num\" DESC NULLS LAST, \"id\" DESC");
+  if (limit > 0) {
+    snprintf(lim, sizeof(lim), "%d", limit);
+    vals[np++] = lim;
+    snprintf(tail + len, sizeof(tail) - len, " LIMIT $%d", np);
+  }
+  if (select_sql(&pgd_store_rec_doc, tail, sql, sizeof(sql)) < 0) return NULL;
+  pthread_mutex_lock(&be->rmu);
+  cJSON *arr = query_array(be, &pgd_store_rec_doc, sql, np, vals);
+  pthread_mutex_unlock(&be->rmu);
+  return arr;
 }

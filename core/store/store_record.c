@@ -50,6 +50,13 @@ static const pgd_store_field_t worker_fields[] = {
 };
 const pgd_store_record_t pgd_store_rec_worker = {"workers", worker_fields, 5, 1, 1, NULL};
 
+static const pgd_store_field_t doc_fields[] = {
+    {"kind", PGD_COL_TEXT, 0},    {"id", PGD_COL_TEXT, 0},         {"parent", PGD_COL_TEXT, 0},
+    {"state", PGD_COL_TEXT, 0},   {"sort_num", PGD_COL_INT, 0},    {"data", PGD_COL_TEXT, 0},
+    {"created_us", PGD_COL_INT, 1}, {"updated_us", PGD_COL_INT, 0},
+};
+const pgd_store_record_t pgd_store_rec_doc = {"docs", doc_fields, 8, 2, 0, NULL};
+
 #define JSON_INT_MAX 9007199254740992.0 /* 2^53 */
 
 int pgd_store_json_int(const cJSON *item, int64_t *out) {
@@ -245,4 +252,82 @@ cJSON *pgd_store_record_join_job(const pgd_store_row_t *row) {
 fail:
   cJSON_Delete(obj);
   return NULL;
+}
+
+/* ---- documents ---------------------------------------------------------- */
+
+int pgd_store_doc_kind_ok(const char *kind) {
+  if (!kind || !kind[0]) return 0;
+  size_t n = 0;
+  for (const char *p = kind; *p; p++, n++)
+    if (n >= PGD_DOC_MAX_KIND || !((*p >= 'a' && *p <= 'z') || *p == '_')) return 0;
+  return 1;
+}
+
+int pgd_store_doc_sort_num(const char *id, int64_t *out) {
+  if (!id || !id[0]) return 0;
+  int64_t v = 0;
+  size_t n = 0;
+  for (const char *p = id; *p; p++, n++) {
+    if (n >= 18 || *p < '0' || *p > '9') return 0;
+    v = v * 10 + (*p - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+/* a non-NULL optional string: non-empty, at most PGD_DOC_MAX_ID bytes */
+static int opt_str_ok(const char *s) { return !s || (s[0] && strlen(s) <= PGD_DOC_MAX_ID); }
+
+static int dup_col(pgd_store_val_t *v, const char *s) {
+  if (!s) return 0;
+  if (!(v->s = strdup(s))) return -ENOMEM;
+  v->present = 1;
+  return 0;
+}
+
+int pgd_store_record_split_doc(const char *kind, const char *id, const char *parent,
+                               const char *state, const cJSON *doc, int64_t now_us,
+                               pgd_store_row_t *row) {
+  memset(row, 0, sizeof(*row));
+  if (!pgd_store_doc_kind_ok(kind) || !id || !id[0] || strlen(id) > PGD_DOC_MAX_ID ||
+      !opt_str_ok(parent) || !opt_str_ok(state) || !cJSON_IsObject(doc))
+    return -EINVAL;
+  cJSON *copy = cJSON_CreateObject();
+  if (!copy) return -ENOMEM;
+  for (const cJSON *it = doc->child; it; it = it->next) {
+    if (!it->string) continue;
+    if (!strcmp(it->string, "created_us") || !strcmp(it->string, "updated_us")) continue;
+    if (!cJSON_AddItemReferenceToObject(copy, it->string, (cJSON *)it)) goto nomem;
+  }
+  if (dup_col(&row->v[0], kind) < 0 || dup_col(&row->v[1], id) < 0 ||
+      dup_col(&row->v[2], parent) < 0 || dup_col(&row->v[3], state) < 0)
+    goto nomem;
+  row->v[4].present = pgd_store_doc_sort_num(id, &row->v[4].i);
+  if (!(row->v[5].s = cJSON_PrintUnformatted(copy))) goto nomem;
+  row->v[5].present = 1;
+  row->v[6].present = row->v[7].present = 1;
+  row->v[6].i = row->v[7].i = now_us;
+  cJSON_Delete(copy);
+  return 0;
+nomem:
+  cJSON_Delete(copy);
+  pgd_store_row_free(row);
+  return -ENOMEM;
+}
+
+cJSON *pgd_store_record_join_doc(const pgd_store_row_t *row) {
+  cJSON *obj = row->v[5].present && row->v[5].s ? cJSON_Parse(row->v[5].s) : NULL;
+  if (!cJSON_IsObject(obj)) { /* unreadable stored JSON: an empty object */
+    cJSON_Delete(obj);
+    if (!(obj = cJSON_CreateObject())) return NULL;
+  }
+  for (int i = 6; i <= 7; i++) {
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, pgd_store_rec_doc.fields[i].name);
+    if (add_col(obj, &pgd_store_rec_doc.fields[i], &row->v[i]) < 0) {
+      cJSON_Delete(obj);
+      return NULL;
+    }
+  }
+  return obj;
 }

@@ -20,51 +20,15 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "store/store_internal.h"
+#include "store/store_sqlite.h"
 
 #define MOD "store"
 #define BUSY_TIMEOUT_MS 5000
 
-enum {
-  R_BEGIN,
-  R_COMMIT,
-  R_GET_JOB,
-  R_LIST_JOBS,
-  R_GET_EXEC,
-  R_ATTEMPTS_OF,
-  R_UNFINISHED,
-  R_LIST_WORKERS,
-  R_MAX_ID,
-  R_VERSION,
-  R_LIST_EXEC, /* + 8 variants: bit 1 job, bit 2 state, bit 4 before_id */
-  R_COUNT = R_LIST_EXEC + 8
-};
-
-enum {
-  W_JOB,
-  W_EXEC,
-  W_ATTEMPT,
-  W_WORKER,
-  W_DEL_JOB,
-  W_BEGIN,
-  W_COMMIT,
-  W_ROLLBACK,
-  W_EPOCH,
-  W_COUNT
-};
-
-typedef struct {
-  char *path; /* for the short-lived connection of acquire_epoch */
-  sqlite3 *wdb;
-  sqlite3_stmt *w[W_COUNT];
-  pthread_mutex_t rmu;
-  sqlite3 *rdb;
-  sqlite3_stmt *r[R_COUNT];
-} sqlite_be_t;
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int map_err(int rc) {
+int pgd_store_sqlite_errno(int rc) {
   switch (rc & 0xff) {
   case SQLITE_OK:
   case SQLITE_DONE:
@@ -83,6 +47,8 @@ static int map_err(int rc) {
   default: return -EIO;
   }
 }
+
+#define map_err pgd_store_sqlite_errno
 
 /* Appends to a fixed buffer; returns -1 when it would not fit. */
 static int sb_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
@@ -178,6 +144,7 @@ static const pgd_store_record_t *op_record(pgd_store_op_kind_t k, int *widx) {
   case PGD_OP_PUT_EXECUTION: *widx = W_EXEC; return &pgd_store_rec_execution;
   case PGD_OP_PUT_ATTEMPT: *widx = W_ATTEMPT; return &pgd_store_rec_attempt;
   case PGD_OP_PUT_WORKER: *widx = W_WORKER; return &pgd_store_rec_worker;
+  case PGD_OP_PUT_DOC: *widx = W_DOC; return &pgd_store_rec_doc;
   default: *widx = -1; return NULL;
   }
 }
@@ -189,6 +156,9 @@ static const char *op_name(pgd_store_op_kind_t k) {
   case PGD_OP_PUT_EXECUTION: return "put_execution";
   case PGD_OP_PUT_ATTEMPT: return "put_attempt";
   case PGD_OP_PUT_WORKER: return "put_worker";
+  case PGD_OP_PUT_DOC: return "put_doc";
+  case PGD_OP_DELETE_DOC: return "delete_doc";
+  case PGD_OP_DELETE_DOCS: return "delete_docs";
   default: return "flush";
   }
 }
@@ -240,6 +210,10 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
     if (op->kind == PGD_OP_DELETE_JOB) {
       st = be->w[W_DEL_JOB];
       sqlite3_bind_text(st, 1, op->row.v[0].s, -1, SQLITE_STATIC);
+    } else if (op->kind == PGD_OP_DELETE_DOC || op->kind == PGD_OP_DELETE_DOCS) {
+      st = be->w[op->kind == PGD_OP_DELETE_DOC ? W_DEL_DOC : W_DEL_DOCS];
+      sqlite3_bind_text(st, 1, op->row.v[0].s, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, op->row.v[1].s, -1, SQLITE_STATIC);
     } else {
       int widx;
       const pgd_store_record_t *rec = op_record(op->kind, &widx);
@@ -526,6 +500,7 @@ static void sqlite_destroy(void *bep) {
   sqlite_be_t *be = bep;
   if (!be) return;
   for (int i = 0; i < R_COUNT; i++) sqlite3_finalize(be->r[i]);
+  for (int i = 0; i < DR_COUNT; i++) sqlite3_finalize(be->dr[i]);
   for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(be->w[i]);
   if (be->rdb) sqlite3_close(be->rdb);
   if (be->wdb && sqlite3_close(be->wdb) != SQLITE_OK)
@@ -586,6 +561,8 @@ static const pgd_store_backend_ops_t sqlite_ops = {
     .list_workers = sqlite_list_workers,
     .max_execution_id = sqlite_max_execution_id,
     .schema_version = sqlite_schema_version,
+    .get_doc = pgd_store_sqlite_get_doc,
+    .list_docs = pgd_store_sqlite_list_docs,
     .destroy = sqlite_destroy,
 };
 
@@ -701,19 +678,26 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
 }
 
 static int prepare_writer(sqlite_be_t *be, const char *path, char *err, size_t errlen) {
-  static const pgd_store_record_t *recs[4] = {&pgd_store_rec_job, &pgd_store_rec_execution,
-                                              &pgd_store_rec_attempt, &pgd_store_rec_worker};
-  static const int idx[4] = {W_JOB, W_EXEC, W_ATTEMPT, W_WORKER};
+  static const pgd_store_record_t *recs[5] = {&pgd_store_rec_job, &pgd_store_rec_execution,
+                                              &pgd_store_rec_attempt, &pgd_store_rec_worker,
+                                              &pgd_store_rec_doc};
+  static const int idx[5] = {W_JOB, W_EXEC, W_ATTEMPT, W_WORKER, W_DOC};
   char sql[2048];
   for (int i = 0; i < W_COUNT; i++) {
     switch (i) {
     case W_DEL_JOB: snprintf(sql, sizeof(sql), "DELETE FROM \"jobs\" WHERE \"name\"=?1"); break;
+    case W_DEL_DOC:
+      snprintf(sql, sizeof(sql), "DELETE FROM \"docs\" WHERE \"kind\"=?1 AND \"id\"=?2");
+      break;
+    case W_DEL_DOCS:
+      snprintf(sql, sizeof(sql), "DELETE FROM \"docs\" WHERE \"kind\"=?1 AND \"parent\"=?2");
+      break;
     case W_BEGIN: snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE"); break;
     case W_COMMIT: snprintf(sql, sizeof(sql), "COMMIT"); break;
     case W_ROLLBACK: snprintf(sql, sizeof(sql), "ROLLBACK"); break;
     case W_EPOCH: snprintf(sql, sizeof(sql), "SELECT \"epoch\" FROM \"cluster\" WHERE \"id\"=1"); break;
     default:
-      for (int k = 0; k < 4; k++)
+      for (int k = 0; k < 5; k++)
         if (idx[k] == i && build_upsert(recs[k], sql, sizeof(sql)) < 0)
           FAIL(-EINVAL, "internal: upsert statement too long");
     }

@@ -10,7 +10,9 @@
 #include <libpq-fe.h>
 
 #include "../pg_server.h"
+#include "store/store_internal.h"
 #include "test_store_cases.h"
+#include "test_store_doc_cases.h"
 
 static pgd_test_pg_t g_pg;
 static char g_db[64];
@@ -89,9 +91,12 @@ static void test_pg_schema_objects(void) {
   pgd_store_t *s = open_ok(&loop);
   close_all(s, &loop);
   CU_ASSERT(sql_int("SELECT count(*) FROM pg_tables WHERE schemaname='public' AND tablename IN "
-                    "('jobs','executions','attempts','workers','cluster','pagoda_schema')") == 6);
+                    "('jobs','executions','attempts','workers','cluster','pagoda_schema','docs')") == 7);
   CU_ASSERT(sql_int("SELECT count(*) FROM pg_indexes WHERE indexname IN "
-                    "('executions_job_id','executions_state')") == 2);
+                    "('executions_job_id','executions_state','docs_parent','docs_sort',"
+                    "'docs_state')") == 5);
+  CU_ASSERT(sql_int("SELECT count(*) FROM information_schema.columns WHERE table_name='docs' "
+                    "AND column_name IN ('sort_num','created_us') AND data_type='bigint'") == 2);
   /* µs timestamps and ids are bigint */
   CU_ASSERT(sql_int("SELECT count(*) FROM information_schema.columns WHERE table_name='executions' "
                     "AND column_name IN ('id','finished_us') AND data_type='bigint'") == 2);
@@ -110,7 +115,7 @@ static void test_pg_future_schema_refused(void) {
   s = (pgd_store_t *)1;
   CU_ASSERT(pg_open(&loop, &s, err, sizeof(err)) == -ENOTSUP);
   CU_ASSERT(s == NULL);
-  CU_ASSERT(strstr(err, "99") != NULL && strstr(err, "newer") != NULL && strstr(err, "(2)") != NULL);
+  CU_ASSERT(strstr(err, "99") != NULL && strstr(err, "newer") != NULL && strstr(err, "(3)") != NULL);
   CU_ASSERT(uv_run(&loop, UV_RUN_DEFAULT) == 0);
   CU_ASSERT(uv_loop_close(&loop) == 0);
   CU_ASSERT(sql_int("SELECT max(version) FROM pagoda_schema") == 99);
@@ -150,7 +155,7 @@ static void *opener_main(void *arg) {
   pgd_store_t *s = NULL;
   char err[512] = "";
   intptr_t rc = pg_open(&loop, &s, err, sizeof(err));
-  if (rc == 0 && pgd_store_schema_version(s) != 2) rc = -1000;
+  if (rc == 0 && pgd_store_schema_version(s) != 3) rc = -1000;
   if (rc != 0) fprintf(stderr, "\n  concurrent open: %d %s", (int)rc, err);
   pgd_store_close(s);
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -169,8 +174,37 @@ static void test_pg_concurrent_migrations(void) {
     if ((intptr_t)ret != 0) failures++;
   }
   CU_ASSERT(failures == 0);
-  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 2);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 3);
   CU_ASSERT(sql_int("SELECT count(*) FROM cluster") == 1);
+  remove_db();
+}
+
+/* A database at version 2 (the first two migrations of this build's list)
+ * is upgraded to 3, keeping its rows and epoch; documents work. */
+static void test_pg_upgrade_from_v2(void) {
+  fresh_db();
+  CU_ASSERT_FATAL(pgd_store_pg_migrations[1].version == 2);
+  CU_ASSERT_FATAL(admin_exec(g_db, "CREATE TABLE pagoda_schema (version INTEGER PRIMARY KEY NOT "
+                                   "NULL, description TEXT NOT NULL, applied_us BIGINT NOT NULL)") == 0);
+  for (int i = 0; i < 2; i++) CU_ASSERT_FATAL(admin_exec(g_db, pgd_store_pg_migrations[i].sql) == 0);
+  CU_ASSERT_FATAL(admin_exec(g_db, "INSERT INTO pagoda_schema VALUES (1, 'v1', 0), (2, 'v2', 0)") == 0);
+  CU_ASSERT_FATAL(admin_exec(g_db, "UPDATE cluster SET epoch=4 WHERE id=1") == 0);
+  CU_ASSERT_FATAL(admin_exec(g_db, "INSERT INTO executions (id, state) VALUES (17, 'running')") == 0);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pg_tables WHERE tablename='docs'") == 0);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  pgd_store_t *s = open_ok(&loop);
+  CU_ASSERT(pgd_store_schema_version(s) == 3);
+  CU_ASSERT(pgd_store_max_execution_id(s) == 17);
+  int64_t e = 0;
+  CU_ASSERT(pgd_store_acquire_epoch(s, &e, NULL, 0) == 0 && e == 5);
+  pgd_store_set_epoch(s, e);
+  CU_ASSERT(doc_put_wait(&loop, s, "flow", "f", NULL, NULL, "{\"a\":1}") == 0);
+  cJSON *d = pgd_store_get_doc(s, "flow", "f");
+  CU_ASSERT(doc_equal(d, "{\"a\":1}"));
+  cJSON_Delete(d);
+  close_all(s, &loop);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 3);
   remove_db();
 }
 
@@ -251,10 +285,12 @@ int main(void) {
     B = &pg_backend;
     CU_pSuite suite = CU_add_suite("store_pg", suite_init, NULL);
     store_add_cases(suite);
+    store_add_doc_cases(suite);
     CU_add_test(suite, "pg: tables, indexes, column types", test_pg_schema_objects);
     CU_add_test(suite, "pg: a newer schema is refused", test_pg_future_schema_refused);
     CU_add_test(suite, "pg: open errors", test_pg_open_errors);
     CU_add_test(suite, "pg: concurrent migrations", test_pg_concurrent_migrations);
+    CU_add_test(suite, "pg: a version 2 database is upgraded", test_pg_upgrade_from_v2);
     CU_add_test(suite, "pg: acquire_epoch waits for a batch in progress", test_pg_acquire_waits_for_batch);
     CU_add_test(suite, "pg: reconnect after the server drops the sessions", test_pg_reconnect);
     CU_basic_set_mode(CU_BRM_VERBOSE);

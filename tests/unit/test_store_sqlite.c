@@ -6,7 +6,9 @@
  * left. */
 #include <sqlite3.h>
 
+#include "store/store_internal.h"
 #include "test_store_cases.h"
+#include "test_store_doc_cases.h"
 
 static char tmpdir[256];
 static char dbpath[300];
@@ -59,9 +61,10 @@ static void test_sqlite_schema_objects(void) {
   CU_ASSERT(access(wal, F_OK) == 0); /* WAL mode */
   close_all(s, &loop);
   CU_ASSERT(sql_int("SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
-                    "('jobs','executions','attempts','workers','cluster')") == 5);
+                    "('jobs','executions','attempts','workers','cluster','docs')") == 6);
   CU_ASSERT(sql_int("SELECT count(*) FROM sqlite_master WHERE type='index' AND name IN "
-                    "('executions_job_id','executions_state')") == 2);
+                    "('executions_job_id','executions_state','docs_parent','docs_sort',"
+                    "'docs_state')") == 5);
   remove_db();
 }
 
@@ -94,11 +97,54 @@ static void test_sqlite_upgrade_from_v1(void) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   pgd_store_t *s = open_ok(&loop);
-  CU_ASSERT(pgd_store_schema_version(s) == 2);
+  CU_ASSERT(pgd_store_schema_version(s) == 3);
   CU_ASSERT(pgd_store_max_execution_id(s) == 41);
   int64_t e = 0;
   CU_ASSERT(pgd_store_acquire_epoch(s, &e, NULL, 0) == 0 && e == 1);
   close_all(s, &loop);
+  remove_db();
+}
+
+/* A database at version 2 (made by pagoda 0.2, i.e. with the first two
+ * migrations of this build's list) is upgraded to 3; its rows and epoch are
+ * kept and documents work. */
+static void test_sqlite_upgrade_from_v2(void) {
+  fresh_db();
+  sqlite3 *db = NULL;
+  CU_ASSERT_FATAL(sqlite3_open(dbpath, &db) == SQLITE_OK);
+  CU_ASSERT_FATAL(pgd_store_sqlite_migrations[1].version == 2);
+  CU_ASSERT_FATAL(sqlite3_exec(db,
+                               "CREATE TABLE pagoda_schema (version INTEGER PRIMARY KEY NOT NULL, "
+                               "description TEXT NOT NULL, applied_us INTEGER NOT NULL);"
+                               "INSERT INTO pagoda_schema VALUES (1, 'v1', 0), (2, 'v2', 0);",
+                               NULL, NULL, NULL) == SQLITE_OK);
+  for (int i = 0; i < 2; i++)
+    CU_ASSERT_FATAL(sqlite3_exec(db, pgd_store_sqlite_migrations[i].sql, NULL, NULL, NULL) == SQLITE_OK);
+  CU_ASSERT_FATAL(sqlite3_exec(db,
+                               "UPDATE cluster SET epoch=4 WHERE id=1;"
+                               "INSERT INTO executions (id, state) VALUES (17, 'running');"
+                               "INSERT INTO jobs VALUES ('j', 'shell', '{\"name\":\"j\"}', 1, 2);",
+                               NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+  CU_ASSERT(sql_int("SELECT count(*) FROM sqlite_master WHERE name='docs'") == 0);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  pgd_store_t *s = open_ok(&loop);
+  CU_ASSERT(pgd_store_schema_version(s) == 3);
+  CU_ASSERT(pgd_store_max_execution_id(s) == 17);
+  cJSON *j = pgd_store_get_job(s, "j");
+  CU_ASSERT(j != NULL && get_int(j, "created_us") == 1);
+  cJSON_Delete(j);
+  int64_t e = 0;
+  CU_ASSERT(pgd_store_acquire_epoch(s, &e, NULL, 0) == 0 && e == 5);
+  pgd_store_set_epoch(s, e);
+  CU_ASSERT(doc_put_wait(&loop, s, "flow", "f", NULL, NULL, "{\"a\":1}") == 0);
+  cJSON *d = pgd_store_get_doc(s, "flow", "f");
+  CU_ASSERT(doc_equal(d, "{\"a\":1}"));
+  cJSON_Delete(d);
+  close_all(s, &loop);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 3);
   remove_db();
 }
 
@@ -123,7 +169,7 @@ static void test_future_schema_refused(void) {
   CU_ASSERT(s == NULL);
   CU_ASSERT(strstr(err, "99") != NULL);
   CU_ASSERT(strstr(err, "newer") != NULL);
-  CU_ASSERT(strstr(err, "(2)") != NULL);
+  CU_ASSERT(strstr(err, "(3)") != NULL);
   CU_ASSERT(uv_run(&loop, UV_RUN_DEFAULT) == 0);
   CU_ASSERT(uv_loop_close(&loop) == 0);
   /* the refused database was not touched */
@@ -166,8 +212,10 @@ int main(void) {
   B = &sqlite_backend;
   suite = CU_add_suite("store_sqlite", suite_init, NULL);
   store_add_cases(suite);
+  store_add_doc_cases(suite);
   CU_add_test(suite, "sqlite: WAL, tables and indexes", test_sqlite_schema_objects);
   CU_add_test(suite, "sqlite: a version 1 database is upgraded", test_sqlite_upgrade_from_v1);
+  CU_add_test(suite, "sqlite: a version 2 database is upgraded", test_sqlite_upgrade_from_v2);
   CU_add_test(suite, "a newer schema is refused", test_future_schema_refused);
   CU_add_test(suite, "open errors", test_open_errors);
   CU_basic_set_mode(CU_BRM_VERBOSE);

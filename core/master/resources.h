@@ -1,0 +1,63 @@
+/* Pagoda master — resources: named, versioned files stored by content hash
+ * (docs/resources.md). Master-internal; every function runs on the loop
+ * thread (hashing and writing an upload happen on the libuv thread pool).
+ *
+ * On disk: <data_dir>/resources/blobs/<sha256-hex>, one file per distinct
+ * content, written to a temporary file, fsynced, then renamed (and the
+ * directory fsynced). Metadata: one store document per name (kind
+ * "resource", id = name):
+ *   {"name":"etl.jar","latest":"<hash>",
+ *    "versions":[{"hash":"<hash>","size":123,"uploaded_us":...}, ...]}
+ * versions in upload order; `latest` is the last one uploaded. Uploading
+ * content equal to an existing version makes that version the latest again.
+ *
+ * A job's `resources` is an array of "name" (the latest version, resolved
+ * each time an attempt is launched, so a new upload takes effect for the
+ * next run) or "name@<hash>" (that version exactly).
+ *
+ * Added in 0.3.
+ */
+#ifndef PAGODA_MASTER_RESOURCES_H
+#define PAGODA_MASTER_RESOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "http/httpd.h"
+
+typedef struct pgd_master pgd_master_t;
+
+/* Default of pgd_master_config_t.max_resource_bytes (when it is 0). */
+#define M_RESOURCES_DEFAULT_MAX_BYTES (256u * 1024u * 1024u)
+
+/* Routes /api/v1/resources and /api/v1/resources/... (`rest` is what follows
+ * "resources/", "" for the collection; borrowed). Answers `req` now or
+ * later. */
+void m_resources_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest);
+
+/* pgd_httpd_opts_t.max_body_for: the resource size limit for
+ * PUT /api/v1/resources/..., else 0 (the server's max_body). `ud` is the
+ * master. */
+size_t m_resources_max_body_for(const char *method, const char *path, void *ud);
+
+/* Validates job["resources"] (absent is fine): an array of at most 256
+ * strings "name" or "name@<64 hex>", each naming an existing resource (and
+ * an existing version when pinned). false with a message naming the first
+ * bad entry in err. `job` borrowed. */
+bool m_resources_check(pgd_master_t *m, const cJSON *job, char *err, size_t errlen);
+
+/* The launch message's `resources` for the job definition `def` (borrowed):
+ * a new array (caller owns) of {"name","hash","size"}, or NULL when the job
+ * lists none. An entry that cannot be resolved any more (deleted since the
+ * job was created) is {"name", "error": "..."}; the worker fails the attempt
+ * with that message. */
+cJSON *m_resources_for_launch(pgd_master_t *m, const cJSON *def);
+
+/* Parses "name" or "name@hash" (spec borrowed) into name (NUL-terminated,
+ * at most namecap-1 bytes) and hash (64 hex + NUL, "" when unpinned).
+ * Returns false for a malformed spec. */
+bool m_resources_parse_spec(const char *spec, char *name, size_t namecap, char hash[65]);
+
+#endif
