@@ -74,6 +74,7 @@ static const char k_dev_opts[] =
     "  --slots N              slots of the embedded worker (default 4 per CPU core)\n"
     "  --example              create and run the example job 'hello' and print its log\n"
     "  --labels a,b           labels of the embedded worker\n"
+    "  --balancers DIR        balancer scripts; --default-balancer NAME (default least_loaded)\n"
     "  --allowed-users a,b    users jobs may name in run_as (pagoda must run as root)\n";
 
 static const char k_master_opts[] =
@@ -82,7 +83,10 @@ static const char k_master_opts[] =
     "  --rpc HOST:PORT        address workers connect to (default 127.0.0.1:7081)\n"
     "  --data DIR             data directory: pagoda.db and logs/ (default /var/lib/pagoda/master)\n"
     "  --recovery-grace-ms N  after a start, time workers have to claim running executions\n"
-    "  --store-postgres CONN  keep the state in PostgreSQL (libpq conninfo) instead of SQLite\n";
+    "  --store-postgres CONN  keep the state in PostgreSQL (libpq conninfo) instead of SQLite\n"
+    "  --balancers DIR        balancer scripts (default: balancers next to the config file,\n"
+    "                         or conf/balancers of the source tree)\n"
+    "  --default-balancer N   balancer of jobs that name none (default least_loaded)\n";
 
 static const char k_worker_opts[] =
     "Options of pagoda worker:\n"

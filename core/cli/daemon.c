@@ -34,6 +34,10 @@ typedef struct settings {
   /* master */
   char *master_data;
   char *store_postgres;
+  char *balancer_dir;
+  char *balancer_default;
+  int balancer_instructions;
+  int balancer_call_memory;
   char *http_host;
   int http_port;
   char *rpc_host;
@@ -92,7 +96,8 @@ static void defaults(settings_t *s) {
 static void free_settings(settings_t *s) {
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
-                   &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres};
+                   &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir,
+                   &s->balancer_default};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   cJSON_Delete(s->labels);
   cJSON_Delete(s->allowed_users);
@@ -164,6 +169,10 @@ static int load_config(settings_t *s, const char *path) {
   cfg_list(&c, "worker.labels", s->labels);
   cfg_list(&c, "worker.allowed_users", s->allowed_users);
   cfg_str(&c, "store.postgres", &s->store_postgres);
+  cfg_str(&c, "master.balancer.dir", &s->balancer_dir);
+  cfg_str(&c, "master.balancer.default", &s->balancer_default);
+  cfg_int(&c, "master.balancer.instructions", &s->balancer_instructions);
+  cfg_int(&c, "master.balancer.call_memory", &s->balancer_call_memory);
   cfg_str(&c, "dev.data_dir", &s->dev_data);
   cfg_int(&c, "dev.slots", &s->dev_slots);
   config_destroy(&c);
@@ -233,6 +242,10 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     } else if (strcmp(f, "--allowed-users") == 0 && v && s->mode != MODE_MASTER) {
       cJSON_Delete(s->allowed_users);
       s->allowed_users = comma_list(v);
+    } else if (strcmp(f, "--balancers") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->balancer_dir, v);
+    } else if (strcmp(f, "--default-balancer") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->balancer_default, v);
     } else if (strcmp(f, "--store-postgres") == 0 && v && s->mode == MODE_MASTER) {
       set_str(&s->store_postgres, v);
     } else if (strcmp(f, "--slots") == 0 && v && s->mode != MODE_MASTER) {
@@ -288,6 +301,33 @@ static char *resolve_plugins_dir(const settings_t *s) {
   return strdup(PAGODA_PLUGIN_INSTALL_DIR);
 }
 
+/* Balancer scripts: the configured directory; else "balancers" next to the
+ * config file; else ../conf/balancers from a build tree's executable; else
+ * the installed <sysconfdir>/pagoda/balancers. */
+static char *resolve_balancer_dir(const settings_t *s) {
+  if (s->balancer_dir && *s->balancer_dir) return strdup(s->balancer_dir);
+  char path[PATH_MAX];
+  struct stat st;
+  if (s->config_path) {
+    const char *slash = strrchr(s->config_path, '/');
+    snprintf(path, sizeof path, "%.*sbalancers", slash ? (int)(slash - s->config_path + 1) : 0,
+             s->config_path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(path);
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32); /* room for the suffix */
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      strcpy(slash, "/../conf/balancers");
+      if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(exe);
+    }
+  }
+  snprintf(path, sizeof path, "%s/balancers", PAGODA_CONF_INSTALL_DIR);
+  return strdup(path);
+}
+
 /* ---- the running daemon ---- */
 
 typedef struct daemon_state {
@@ -296,7 +336,7 @@ typedef struct daemon_state {
   pgd_registry_t *plugins;
   pgd_master_t *master;
   pgd_worker_t *worker;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
   uv_timer_t plugin_scan; /* hot loading: rescans the plugins directory */
   const char *plugins_dir;
   int pending_stops;
@@ -321,6 +361,7 @@ static void one_stopped(void *ud) {
   if (--d->pending_stops > 0) return;
   uv_close((uv_handle_t *)&d->plugin_scan, on_signal_closed);
   uv_close((uv_handle_t *)&d->sigint, on_signal_closed);
+  uv_close((uv_handle_t *)&d->sighup, on_signal_closed);
   uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
 }
 
@@ -351,6 +392,15 @@ static void shutdown_daemon(daemon_state_t *d) {
     pgd_master_stop(d->master, master_stopped, d);
   else
     one_stopped(d);
+}
+
+/* SIGHUP: reload what can change live (balancer scripts, plugins). */
+static void on_sighup(uv_signal_t *h, int signum) {
+  daemon_state_t *d = h->data;
+  (void)signum;
+  PGD_INFO(MOD, "received SIGHUP: reloading balancers and rescanning plugins");
+  if (d->master) pgd_master_reload_balancers(d->master);
+  on_plugin_scan(&d->plugin_scan);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -411,6 +461,7 @@ int pgd_daemon_main(int argc, char **argv) {
   PGD_INFO(MOD, "loaded %d plugin(s) from %s", loaded < 0 ? 0 : loaded, plugins_dir);
 
   char err[1024] = "";
+  char *balancer_dir = NULL;
   int rc = 0;
   if (s.mode == MODE_DEV || s.mode == MODE_MASTER) {
     pgd_master_config_t mc;
@@ -427,6 +478,11 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;
     mc.recovery_grace_ms = s.recovery_grace_ms;
+    balancer_dir = resolve_balancer_dir(&s);
+    mc.balancer_dir = balancer_dir;
+    mc.balancer_default = s.balancer_default;
+    mc.balancer_instructions = s.balancer_instructions;
+    mc.balancer_call_memory = s.balancer_call_memory;
     rc = pgd_master_start(&loop, &mc, d.plugins, &d.master, err, sizeof err);
   }
   if (rc == 0 && s.mode == MODE_DEV) {
@@ -453,6 +509,7 @@ int pgd_daemon_main(int argc, char **argv) {
     if (d.worker || d.master) {
       uv_signal_init(&loop, &d.sigint);
       uv_signal_init(&loop, &d.sigterm);
+      uv_signal_init(&loop, &d.sighup);
       uv_timer_init(&loop, &d.plugin_scan);
       shutdown_daemon(&d);
     }
@@ -462,6 +519,9 @@ int pgd_daemon_main(int argc, char **argv) {
     d.sigint.data = d.sigterm.data = &d;
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_init(&loop, &d.sighup);
+    d.sighup.data = &d;
+    uv_signal_start(&d.sighup, on_sighup, SIGHUP);
     uv_timer_init(&loop, &d.plugin_scan);
     d.plugin_scan.data = &d;
     d.plugins_dir = plugins_dir;
@@ -489,6 +549,7 @@ int pgd_daemon_main(int argc, char **argv) {
   if (close_rc != 0) PGD_WARN(MOD, "loop closed with handles still open");
   pgd_registry_free(d.plugins);
   free(plugins_dir);
+  free(balancer_dir);
   free_settings(&s);
   return d.exit_code;
 }

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/internal.h"
+#include "master/resources.h"
 
 #define MOD "api"
 #define API_PREFIX "/api/v1/"
@@ -224,6 +225,11 @@ static void route_job_run(pgd_master_t *m, pgd_http_req_t *req, const char *name
   m_job_t *j = m_job_find(m, name);
   if (!j) {
     pgd_http_respond_error(req, 404, "job '%s' not found", name);
+    return;
+  }
+  char rerr[512];
+  if (!m_resources_check(m, j->def, rerr, sizeof rerr)) { /* deleted since the job was stored */
+    pgd_http_respond_error(req, 400, "%s", rerr);
     return;
   }
   cJSON *body = parse_body(req, false);
@@ -450,6 +456,7 @@ static void route_worker_one(pgd_master_t *m, pgd_http_req_t *req, const char *r
     if (w->draining != drain)
       PGD_INFO(MOD, "worker %s %s", w->id, drain ? "draining: it takes no new work" : "undrained");
     w->draining = drain;
+    m->workers_generation++;
     if (!drain) m_dispatch_pending(m);
   } else {
     pgd_http_respond_error(req, 404, "no route %s %s", method, pgd_http_req_path(req));
@@ -465,6 +472,24 @@ static void route_workers(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON *arr = cJSON_AddArrayToObject(out, "workers");
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) cJSON_AddItemToArray(arr, m_worker_to_json(m, w));
+  respond_json(req, 200, out);
+  cJSON_Delete(out);
+}
+
+static void route_balancers(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
+  const char *method = pgd_http_req_method(req);
+  if (!*rest && strcmp(method, "GET") == 0) {
+  } else if (strcmp(rest, "/reload") == 0 && strcmp(method, "POST") == 0) {
+    pgd_master_reload_balancers(m);
+  } else if (!*rest || strcmp(rest, "/reload") == 0) {
+    pgd_http_respond_error(req, 405, "use %s on %s", *rest ? "POST" : "GET", pgd_http_req_path(req));
+    return;
+  } else {
+    pgd_http_respond_error(req, 404, "no route %s %s", method, pgd_http_req_path(req));
+    return;
+  }
+  cJSON *out = cJSON_CreateObject();
+  cJSON_AddItemToObject(out, "balancers", pgd_balancers_to_json(m->balancers));
   respond_json(req, 200, out);
   cJSON_Delete(out);
 }
@@ -501,8 +526,12 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
     route_jobs(m, req, p[4] ? p + 5 : "");
   } else if (strcmp(p, "executions") == 0 || strncmp(p, "executions/", 11) == 0) {
     route_executions(m, req, p[10] ? p + 11 : "");
+  } else if (strcmp(p, "resources") == 0 || strncmp(p, "resources/", 10) == 0) {
+    m_resources_route(m, req, p[9] ? p + 10 : "");
   } else if (strcmp(p, "workers") == 0) {
     route_workers(m, req);
+  } else if (strcmp(p, "balancers") == 0 || strncmp(p, "balancers/", 10) == 0) {
+    route_balancers(m, req, p + 9);
   } else if (strcmp(p, "plugins") == 0) {
     route_plugins(m, req);
   } else {

@@ -93,41 +93,72 @@ const char *m_pending_reason(pgd_master_t *m, const m_task_t *t) {
   return "every fitting worker is busy (no free slot)";
 }
 
-static bool ran_before(const m_task_t *t, const m_worker_t *w) {
-  return t->prev_workers && has_string(t->prev_workers, w->id);
+/* Candidates in id order (stable, so that round-robin scripts step
+ * predictably), filtered by the hard rules. */
+static int cmp_worker_id(const void *a, const void *b) {
+  return strcmp((*(m_worker_t *const *)a)->id, (*(m_worker_t *const *)b)->id);
 }
 
-static bool shard_sibling_on(const m_task_t *t, const m_worker_t *w) {
-  const m_exec_t *e = t->exec;
-  for (int i = 0; i < e->n_tasks; i++)
-    if (e->tasks[i] != t && e->tasks[i]->worker == w) return true;
-  return false;
-}
-
-/* The built-in choice among eligible workers. */
-static m_worker_t *pick(pgd_master_t *m, m_task_t *t) {
-  m_worker_t *best = NULL, *w, *tmp;
-  int best_score[4] = {0};
+/* The balancer (a Lua script, or the built-in least-loaded) chooses among
+ * the workers that pass the hard filters. Returns NULL to keep the task
+ * pending; `why` then says why when the balancer gave a reason. */
+static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) {
+  m_exec_t *e = t->exec;
+  size_t n = 0, cap = HASH_COUNT(m->workers);
+  if (cap == 0) return NULL;
+  m_worker_t *stack_ws[64];
+  pgd_bal_worker_t stack_cs[64];
+  m_worker_t **ws = cap <= 64 ? stack_ws : malloc(cap * sizeof *ws);
+  pgd_bal_worker_t *cs = cap <= 64 ? stack_cs : malloc(cap * sizeof *cs);
+  if (!ws || !cs) abort();
+  m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
     if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
-    if (!m_worker_eligible(w, t->exec)) continue;
-    /* lexicographic: avoid earlier attempts' workers, spread shards, most
-     * free slots, fewest running */
-    int score[4] = {ran_before(t, w) ? 0 : 1, shard_sibling_on(t, w) ? 0 : 1, w->slots - w->used,
-                    -w->running};
-    bool better = !best;
-    for (int i = 0; !better && i < 4; i++) {
-      if (score[i] != best_score[i]) {
-        better = score[i] > best_score[i];
-        break;
-      }
-    }
-    if (better) {
-      best = w;
-      memcpy(best_score, score, sizeof score);
-    }
+    if (m_worker_eligible(w, e)) ws[n++] = w;
   }
-  return best;
+  m_worker_t *chosen = NULL;
+  if (n > 0) {
+    qsort(ws, n, sizeof *ws, cmp_worker_id);
+    for (size_t i = 0; i < n; i++) {
+      const cJSON *load = ws[i]->load;
+      cs[i] = (pgd_bal_worker_t){
+          .id = ws[i]->id,
+          .host = ws[i]->host,
+          .labels = ws[i]->labels,
+          .slots = ws[i]->slots,
+          .slots_free = ws[i]->slots - ws[i]->used,
+          .running = ws[i]->running,
+          .load1 = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(load, "load1")),
+          .mem_free_mb = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(load, "mem_free_mb"))};
+      if (cs[i].load1 != cs[i].load1) cs[i].load1 = 0; /* NaN when absent */
+      if (cs[i].mem_free_mb < 0) cs[i].mem_free_mb = 0;
+    }
+    const cJSON *def = e->def;
+    pgd_bal_job_t job = {
+        .name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "job")),
+        .type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type")),
+        .params = cJSON_GetObjectItemCaseSensitive(e->rec, "params"),
+        .labels = cJSON_GetObjectItemCaseSensitive(def, "labels"),
+        .balancer_args = cJSON_GetObjectItemCaseSensitive(def, "balancer_args"),
+        .slots = e->slots,
+        .priority = e->priority,
+        .attempt = e->last_attempt + 1,
+        .previous_workers = t->prev_workers};
+    char error[512] = "";
+    why[0] = 0;
+    int idx = pgd_balancers_pick(m->balancers,
+                                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(def, "balancer")),
+                                 &job, cs, n, m->workers_generation, why, whylen, error, sizeof error);
+    if (error[0]) {
+      /* The script failed; the built-in choice stands in, and the user sees why. */
+      cJSON_DeleteItemFromObjectCaseSensitive(e->rec, "balancer_error");
+      cJSON_AddStringToObject(e->rec, "balancer_error", error);
+    }
+    if (idx >= 0 && (size_t)idx < n) chosen = ws[idx];
+  }
+  if (ws != stack_ws) free(ws);
+  if (cs != stack_cs) free(cs);
+  return chosen;
 }
 
 void m_task_assign(pgd_master_t *m, m_task_t *t, m_worker_t *w) {
@@ -216,7 +247,8 @@ void m_dispatch_pending(pgd_master_t *m) {
       t = next;
       continue;
     }
-    m_worker_t *w = pick(m, t);
+    char why[256] = "";
+    m_worker_t *w = pick(m, t, why, sizeof why);
     if (w) {
       m_queue_remove(m, t);
       m_task_assign(m, t, w);
@@ -226,12 +258,18 @@ void m_dispatch_pending(pgd_master_t *m) {
         touched = t->exec;
       }
     } else {
-      const char *why = m_pending_reason(m, t);
-      if (why) {
+      char balancer_says[300];
+      const char *reason = m_pending_reason(m, t);
+      if (why[0] && reason && strstr(reason, "busy")) {
+        /* Workers fit, the balancer chose none: its reason is the one. */
+        snprintf(balancer_says, sizeof balancer_says, "balancer: %s", why);
+        reason = balancer_says;
+      }
+      if (reason) {
         cJSON *r = cJSON_GetObjectItemCaseSensitive(t->exec->rec, "pending_reason");
-        if (!cJSON_IsString(r) || strcmp(r->valuestring, why) != 0) {
+        if (!cJSON_IsString(r) || strcmp(r->valuestring, reason) != 0) {
           cJSON_DeleteItemFromObjectCaseSensitive(t->exec->rec, "pending_reason");
-          cJSON_AddStringToObject(t->exec->rec, "pending_reason", why);
+          cJSON_AddStringToObject(t->exec->rec, "pending_reason", reason);
         }
       }
     }

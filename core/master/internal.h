@@ -21,6 +21,7 @@
 #include "http/httpd.h"
 #include "master/master.h"
 #include "net/conn.h"
+#include "script/balancer.h"
 #include "store/store.h"
 
 /* Execution states; the X-macro keeps the enum and the API strings together. */
@@ -138,6 +139,8 @@ struct pgd_master {
   char *secret;
   pgd_registry_t *plugins;
   pgd_store_t *store;
+  pgd_balancers_t *balancers;
+  uint64_t workers_generation; /* bumped when the set of workers or their labels change */
   pgd_httpd_t *httpd;
   pgd_listener_t *listener;
   uv_timer_t tick;        /* heartbeat checks, recovery deadlines */

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "master/internal.h"
+#include "master/resources.h"
 
 static bool valid_name(const char *s) {
   size_t n = strlen(s);
@@ -90,6 +91,10 @@ static bool check_policy(const cJSON *job, char *err, size_t errlen) {
     snprintf(err, errlen, "run_as must be a user name");
     return false;
   }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "balancer_args")) && !cJSON_IsObject(v)) {
+    snprintf(err, errlen, "balancer_args must be an object");
+    return false;
+  }
   if ((v = cJSON_GetObjectItemCaseSensitive(job, "env"))) {
     const cJSON *x;
     bool ok = cJSON_IsObject(v);
@@ -139,7 +144,7 @@ cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errle
       !check_number(in, "retry_delay", 0, 86400, err, errlen) ||
       !check_number(in, "retry_max_delay", 0, 86400, err, errlen) ||
       !check_number(in, "max_relaunches", 0, 1000, err, errlen) ||
-      !check_policy(in, err, errlen))
+      !check_policy(in, err, errlen) || !m_resources_check(m, in, err, errlen))
     return NULL;
   cJSON *job = cJSON_Duplicate(in, 1);
   if (!params) cJSON_AddItemToObject(job, "params", cJSON_CreateObject());

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/internal.h"
+#include "master/resources.h"
 
 #define MOD "master"
 
@@ -42,6 +43,7 @@ void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   cfg->lost_after_missed = 3;
   cfg->kill_grace_ms = 5000;
   cfg->recovery_grace_ms = 5000;
+  cfg->balancer_default = "least_loaded";
 }
 
 /* ---- periodic checks ---- */
@@ -127,6 +129,13 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   PGD_INFO(MOD, "store: %s, epoch %lld", pgd_store_backend(m->store), (long long)m->epoch);
   recover(m);
 
+  rc = pgd_balancers_open(loop, cfg->balancer_dir ? cfg->balancer_dir : "",
+                          cfg->balancer_default, &m->balancers, err, errlen);
+  if (rc < 0) goto fail;
+  if (cfg->balancer_instructions > 0 || cfg->balancer_call_memory > 0)
+    pgd_balancers_set_limits(m->balancers, cfg->balancer_instructions,
+                             (size_t)(cfg->balancer_call_memory > 0 ? cfg->balancer_call_memory : 0));
+
   rc = m_rpc_start(m, err, errlen);
   if (rc < 0) goto fail;
   pgd_httpd_opts_t hopts = {.host = cfg->http_host,
@@ -134,6 +143,7 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
                             .max_body = cfg->max_body,
                             .static_dir = cfg->static_dir,
                             .handler = m_api_handle,
+                            .max_body_for = m_resources_max_body_for,
                             .ud = m};
   rc = pgd_httpd_start(loop, &hopts, &m->httpd, err, errlen);
   if (rc < 0) goto fail;
@@ -154,6 +164,12 @@ fail:
 }
 
 int pgd_master_http_port(const pgd_master_t *m) { return pgd_httpd_port(m->httpd); }
+
+int pgd_master_reload_balancers(pgd_master_t *m) {
+  int refused = pgd_balancers_reload(m->balancers);
+  PGD_INFO(MOD, "balancers reloaded (%d refused)", refused < 0 ? 0 : refused);
+  return refused;
+}
 int pgd_master_rpc_port(const pgd_master_t *m) { return pgd_listener_port(m->listener); }
 
 static void free_master(pgd_master_t *m) {
@@ -204,6 +220,8 @@ static void on_store_flushed(int status, void *ud) {
   (void)status;
   pgd_store_close(m->store);
   m->store = NULL;
+  if (m->balancers) pgd_balancers_close(m->balancers);
+  m->balancers = NULL;
   m->store_closed = true;
   m_stop_progress(m);
 }

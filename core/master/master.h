@@ -24,10 +24,15 @@ typedef struct pgd_master_config {
   const char *secret;     /* cluster secret a worker must present ("" = none) */
   const char *static_dir; /* web UI files, nullable */
   size_t max_body;        /* REST request body limit in bytes */
+  size_t max_resource_bytes; /* PUT /api/v1/resources/NAME body limit; 0 = 256 MiB */
   int heartbeat_ms;       /* interval announced to workers */
   int lost_after_missed;  /* a worker is lost after this many missed heartbeats */
   int kill_grace_ms;      /* SIGTERM → SIGKILL grace announced with a kill */
   int recovery_grace_ms;  /* after a start, how long workers have to claim running executions */
+  const char *balancer_dir;     /* balancer scripts (NAME.lua); nullable = none but the built-in */
+  const char *balancer_default; /* balancer of jobs that name none (default "least_loaded") */
+  long balancer_instructions;   /* per call; 0 = the sandbox default */
+  long balancer_call_memory;    /* bytes per call; 0 = the sandbox default */
 } pgd_master_config_t;
 
 typedef struct pgd_master pgd_master_t;
@@ -44,6 +49,9 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
 /* The ports actually bound (useful when 0 was asked for). */
 int pgd_master_http_port(const pgd_master_t *m);
 int pgd_master_rpc_port(const pgd_master_t *m);
+
+/* Rescans the balancer scripts (SIGHUP); returns the number refused. */
+int pgd_master_reload_balancers(pgd_master_t *m);
 
 /* Stops accepting work, flushes the store, closes every connection and
  * handle, frees the master, then calls on_stopped(ud) from the loop. */

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/internal.h"
+#include "master/resources.h"
 #include "net/protocol.h"
 
 #define MOD "rpc"
@@ -173,6 +174,7 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   if (!cJSON_IsArray(w->labels)) { cJSON_Delete(w->labels); w->labels = cJSON_CreateArray(); }
   w->connected_us = w->last_heartbeat_us = pgd_now_us();
   cc->w = w;
+  m->workers_generation++;
 
   cJSON *rec = cJSON_CreateObject();
   cJSON_AddStringToObject(rec, "id", w->id);
@@ -188,6 +190,12 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   cJSON *welcome = cJSON_CreateObject();
   cJSON_AddNumberToObject(welcome, "epoch", (double)m->epoch);
   cJSON_AddNumberToObject(welcome, "heartbeat_ms", m->cfg.heartbeat_ms);
+  if (m->httpd) { /* where workers fetch resources */
+    char http[300];
+    snprintf(http, sizeof http, "%s:%d", m->cfg.http_host ? m->cfg.http_host : "",
+             pgd_httpd_port(m->httpd));
+    cJSON_AddStringToObject(welcome, "http", http);
+  }
   pgd_conn_send(c, PGD_MSG_WELCOME, welcome);
   cJSON_Delete(welcome);
   PGD_INFO(MOD, "worker %s connected from %s (%d slots)", w->id, w->addr, w->slots);
@@ -274,6 +282,7 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
     m_worker_t *w = cc->w;
     w->conn = NULL;
     w->state = M_WORKER_LOST;
+    cc->m->workers_generation++;
     cJSON_Delete(w->pending_acks);
     w->pending_acks = NULL;
     if (!cc->m->stopping) {
@@ -337,6 +346,8 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
     }
     cJSON_AddItemToObject(msg, "env", out);
   }
+  cJSON *res = m_resources_for_launch(m, def); /* NULL when the job lists none */
+  if (res) cJSON_AddItemToObject(msg, "resources", res);
   pgd_conn_send(t->worker->conn, PGD_MSG_LAUNCH, msg);
   cJSON_Delete(msg);
 }

@@ -1,0 +1,644 @@
+/* Pagoda master — resources: upload, list, download and delete of named,
+ * versioned files stored by content hash (resources.h, docs/resources.md). */
+#include "master/resources.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "master/internal.h"
+
+#define MOD "resources"
+#define DOC_KIND "resource"
+#define ROUTE_PREFIX "/api/v1/resources/"
+#define MAX_JOB_RESOURCES 256
+
+/* ---- names, hashes, paths ------------------------------------------------ */
+
+static bool valid_name(const char *s, size_t n) {
+  if (n == 0 || n > 128) return false;
+  if (n <= 2 && s[0] == '.' && (n == 1 || s[1] == '.')) return false; /* "." ".." */
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '-' || c == '.'))
+      return false;
+  }
+  return true;
+}
+
+static bool valid_hash(const char *h) {
+  if (strlen(h) != 64) return false;
+  for (int i = 0; i < 64; i++)
+    if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return false;
+  return true;
+}
+
+bool m_resources_parse_spec(const char *spec, char *name, size_t namecap, char hash[65]) {
+  hash[0] = '\0';
+  const char *at = strchr(spec, '@');
+  size_t n = at ? (size_t)(at - spec) : strlen(spec);
+  if (!valid_name(spec, n) || n >= namecap) return false;
+  memcpy(name, spec, n);
+  name[n] = '\0';
+  if (at) {
+    if (!valid_hash(at + 1)) return false;
+    memcpy(hash, at + 1, 65);
+  }
+  return true;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+    out[0] = '\0';
+    return;
+  }
+  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void blob_dir(const pgd_master_t *m, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/resources/blobs", m->data_dir);
+}
+
+static void blob_path(const pgd_master_t *m, const char *hash, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/resources/blobs/%s", m->data_dir, hash);
+}
+
+static int mkdir_p(const char *path) {
+  char tmp[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof tmp) return -ENAMETOOLONG;
+  memcpy(tmp, path, n + 1);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+    *p = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+  return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Makes blobs/<hash> hold `data` (any thread). Nothing is written when a
+ * blob of that size is there already. */
+static int blob_write(const char *dir, const char *path, const char *data, size_t len,
+                      char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) == 0 && (size_t)st.st_size == len) return 0;
+  int rc = mkdir_p(dir);
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
+    return rc;
+  }
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s/.upload-XXXXXX", dir);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    rc = -errno;
+    snprintf(err, errlen, "cannot create a file in %s: %s", dir, strerror(-rc));
+    return rc;
+  }
+  rc = write_all(fd, data, len);
+  if (rc == 0 && fsync(fd) != 0) rc = -errno;
+  if (close(fd) != 0 && rc == 0) rc = -errno;
+  if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
+  if (rc < 0) {
+    unlink(tmp);
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+    return rc;
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+/* ---- metadata ------------------------------------------------------------ */
+
+static const cJSON *find_version(const cJSON *doc, const char *hash) {
+  const cJSON *v;
+  cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "versions")) {
+    const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash"));
+    if (h && strcmp(h, hash) == 0) return v;
+  }
+  return NULL;
+}
+
+static double num(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* The version a request means: ?version=H, else the latest. */
+static const cJSON *pick_version(const cJSON *doc, const char *hash) {
+  if (!hash || !*hash)
+    hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "latest"));
+  return hash ? find_version(doc, hash) : NULL;
+}
+
+static cJSON *version_view(const char *name, const cJSON *v, bool latest) {
+  char buf[40];
+  cJSON *o = cJSON_CreateObject();
+  const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash"));
+  cJSON_AddStringToObject(o, "name", name);
+  cJSON_AddStringToObject(o, "version", hash ? hash : "");
+  cJSON_AddStringToObject(o, "hash", hash ? hash : "");
+  cJSON_AddNumberToObject(o, "size", num(v, "size"));
+  cJSON_AddNumberToObject(o, "uploaded_us", num(v, "uploaded_us"));
+  cJSON_AddStringToObject(o, "uploaded_at", pgd_format_time_us((int64_t)num(v, "uploaded_us"), buf, sizeof buf));
+  cJSON_AddBoolToObject(o, "latest", latest);
+  return o;
+}
+
+/* The API view of one resource: its latest version and how many there are;
+ * with `all`, every version (newest first). */
+static cJSON *resource_view(const cJSON *doc, bool all) {
+  const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "name"));
+  const char *latest = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "latest"));
+  const cJSON *versions = cJSON_GetObjectItemCaseSensitive(doc, "versions");
+  const cJSON *lv = pick_version(doc, NULL);
+  char buf[40];
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", name ? name : "");
+  cJSON_AddStringToObject(o, "latest", latest ? latest : "");
+  cJSON_AddNumberToObject(o, "size", num(lv, "size"));
+  cJSON_AddNumberToObject(o, "versions_count", cJSON_GetArraySize(versions));
+  cJSON_AddStringToObject(o, "updated_at", pgd_format_time_us((int64_t)num(lv, "uploaded_us"), buf, sizeof buf));
+  if (all) {
+    cJSON *arr = cJSON_AddArrayToObject(o, "versions");
+    for (int i = cJSON_GetArraySize(versions) - 1; i >= 0; i--) {
+      const cJSON *v = cJSON_GetArrayItem(versions, i);
+      const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash"));
+      cJSON_AddItemToArray(arr, version_view(name ? name : "", v, h && latest && !strcmp(h, latest)));
+    }
+  }
+  return o;
+}
+
+/* 1 when some resource still has a version with this hash. */
+static bool hash_in_use(pgd_master_t *m, const char *hash) {
+  cJSON *all = pgd_store_list_docs(m->store, DOC_KIND, NULL, NULL, 0, NULL);
+  bool used = all == NULL; /* on a read error keep the blob */
+  const cJSON *d;
+  cJSON_ArrayForEach(d, all) if (find_version(d, hash)) used = true;
+  cJSON_Delete(all);
+  return used;
+}
+
+/* ---- upload -------------------------------------------------------------- */
+
+typedef struct upload {
+  uv_work_t work;
+  pgd_master_t *m;
+  pgd_http_req_t *req; /* NULL once the client went away */
+  char name[136];
+  char *body;          /* owned (taken from the request) */
+  size_t len;
+  char hash[65];
+  char dir[4096], path[4200];
+  int rc;
+  char err[512];
+  bool created;        /* a new version (201) rather than a known one (200) */
+  int64_t uploaded_us;
+} upload_t;
+
+static void upload_free(upload_t *u) {
+  free(u->body);
+  free(u);
+}
+
+static void upload_abort(pgd_http_req_t *req, void *ud) {
+  (void)req;
+  ((upload_t *)ud)->req = NULL;
+}
+
+static void upload_work(uv_work_t *w) {
+  upload_t *u = w->data;
+  sha256_hex(u->body ? u->body : "", u->len, u->hash);
+  if (!u->hash[0]) {
+    u->rc = -EIO;
+    snprintf(u->err, sizeof u->err, "SHA-256 failed (libcrypto)");
+    return;
+  }
+  snprintf(u->path, sizeof u->path, "%s/%s", u->dir, u->hash);
+  u->rc = blob_write(u->dir, u->path, u->body ? u->body : "", u->len, u->err, sizeof u->err);
+}
+
+static void upload_durable(int status, void *ud) {
+  upload_t *u = ud;
+  if (status == 0) {
+    /* A concurrent DELETE of another name with the same content may have
+     * removed the blob between our write and this commit: write it again. */
+    char err[512];
+    struct stat st;
+    if (stat(u->path, &st) != 0 &&
+        blob_write(u->dir, u->path, u->body ? u->body : "", u->len, err, sizeof err) < 0) {
+      PGD_ERROR(MOD, "resource %s: %s", u->name, err);
+      status = -EIO;
+    }
+  }
+  if (u->req) {
+    pgd_http_req_on_abort(u->req, NULL, NULL);
+    if (status < 0) {
+      pgd_http_respond_error(u->req, 500, "the store could not save resource '%s' (%s)", u->name,
+                             strerror(-status));
+    } else {
+      cJSON *ver = cJSON_CreateObject();
+      cJSON_AddStringToObject(ver, "hash", u->hash);
+      cJSON_AddNumberToObject(ver, "size", (double)u->len);
+      cJSON_AddNumberToObject(ver, "uploaded_us", (double)u->uploaded_us);
+      cJSON *out = version_view(u->name, ver, true);
+      cJSON_Delete(ver);
+      pgd_http_respond_json(u->req, u->created ? 201 : 200, out);
+      cJSON_Delete(out);
+    }
+  }
+  if (status == 0)
+    PGD_INFO(MOD, "resource %s: version %.12s (%zu bytes)%s", u->name, u->hash, u->len,
+             u->created ? "" : " (same content as an earlier version)");
+  upload_free(u);
+}
+
+static void upload_after(uv_work_t *w, int status) {
+  upload_t *u = w->data;
+  pgd_master_t *m = u->m;
+  if (status < 0 && u->rc == 0) {
+    u->rc = status;
+    snprintf(u->err, sizeof u->err, "%s", uv_strerror(status));
+  }
+  if (u->rc < 0 || m->stopping) {
+    if (u->req) {
+      pgd_http_req_on_abort(u->req, NULL, NULL);
+      if (u->rc < 0) {
+        PGD_ERROR(MOD, "resource %s: %s", u->name, u->err);
+        pgd_http_respond_error(u->req, 500, "cannot store resource '%s': %s", u->name, u->err);
+      } else {
+        pgd_http_respond_error(u->req, 503, "the master is shutting down");
+      }
+    }
+    upload_free(u);
+    return;
+  }
+  /* Metadata: read, add (or move to the end) the version, write. Loop
+   * thread, so two uploads of one name cannot interleave here. */
+  cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, u->name);
+  if (!doc) {
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "name", u->name);
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(doc, "created_us");
+  cJSON_DeleteItemFromObjectCaseSensitive(doc, "updated_us");
+  cJSON *versions = cJSON_GetObjectItemCaseSensitive(doc, "versions");
+  if (!cJSON_IsArray(versions)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "versions");
+    versions = cJSON_AddArrayToObject(doc, "versions");
+  }
+  u->created = true;
+  for (int i = 0; i < cJSON_GetArraySize(versions); i++) {
+    const char *h = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(versions, i), "hash"));
+    if (h && strcmp(h, u->hash) == 0) {
+      cJSON_DeleteItemFromArray(versions, i);
+      u->created = false;
+      break;
+    }
+  }
+  u->uploaded_us = pgd_now_us();
+  cJSON *ver = cJSON_CreateObject();
+  cJSON_AddStringToObject(ver, "hash", u->hash);
+  cJSON_AddNumberToObject(ver, "size", (double)u->len);
+  cJSON_AddNumberToObject(ver, "uploaded_us", (double)u->uploaded_us);
+  cJSON_AddItemToArray(versions, ver);
+  cJSON_DeleteItemFromObjectCaseSensitive(doc, "latest");
+  cJSON_AddStringToObject(doc, "latest", u->hash);
+  int rc = pgd_store_put_doc(m->store, DOC_KIND, u->name, NULL, NULL, doc, upload_durable, u);
+  cJSON_Delete(doc);
+  if (rc < 0) upload_durable(rc, u); /* a refused write never calls back */
+}
+
+static void route_put(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
+  upload_t *u = calloc(1, sizeof *u);
+  if (!u) {
+    pgd_http_respond_error(req, 500, "out of memory");
+    return;
+  }
+  u->m = m;
+  u->req = req;
+  snprintf(u->name, sizeof u->name, "%s", name);
+  u->body = pgd_http_req_take_body(req, &u->len);
+  blob_dir(m, u->dir, sizeof u->dir);
+  u->work.data = u;
+  pgd_http_req_on_abort(req, upload_abort, u);
+  int rc = uv_queue_work(m->loop, &u->work, upload_work, upload_after);
+  if (rc < 0) {
+    pgd_http_req_on_abort(req, NULL, NULL);
+    pgd_http_respond_error(req, 500, "cannot queue the upload: %s", uv_strerror(rc));
+    upload_free(u);
+  }
+}
+
+/* ---- download, list, delete ---------------------------------------------- */
+
+static void route_get(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
+  cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+  if (!doc) {
+    pgd_http_respond_error(req, 404, "resource '%s' not found", name);
+    return;
+  }
+  const char *want = pgd_http_req_query(req, "version");
+  const cJSON *v = pick_version(doc, want);
+  if (!v) {
+    pgd_http_respond_error(req, 404, "resource '%s' has no version '%s'", name, want ? want : "");
+    cJSON_Delete(doc);
+    return;
+  }
+  const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash"));
+  unsigned long long size = (unsigned long long)num(v, "size");
+  char path[4200];
+  blob_path(m, hash ? hash : "", path, sizeof path);
+  cJSON_Delete(doc);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || (unsigned long long)st.st_size != size) {
+    int e = fd < 0 ? errno : 0;
+    if (fd >= 0) close(fd);
+    PGD_ERROR(MOD, "resource %s: blob %s is %s", name, path, e ? strerror(e) : "of the wrong size");
+    pgd_http_respond_error(req, 500, "resource '%s': its stored file is missing or damaged (%s); upload it again",
+                           name, e ? strerror(e) : "wrong size");
+    return;
+  }
+  pgd_http_respond_fd(req, 200, "application/octet-stream", fd, size);
+}
+
+static void route_list(pgd_master_t *m, pgd_http_req_t *req) {
+  cJSON *all = pgd_store_list_docs(m->store, DOC_KIND, NULL, NULL, 0, NULL);
+  if (!all) {
+    pgd_http_respond_error(req, 500, "cannot read resources from the store");
+    return;
+  }
+  cJSON *out = cJSON_CreateObject();
+  cJSON *arr = cJSON_AddArrayToObject(out, "resources");
+  /* the store lists ids descending: reverse for name order */
+  for (int i = cJSON_GetArraySize(all) - 1; i >= 0; i--)
+    cJSON_AddItemToArray(arr, resource_view(cJSON_GetArrayItem(all, i), false));
+  cJSON_Delete(all);
+  pgd_http_respond_json(req, 200, out);
+  cJSON_Delete(out);
+}
+
+typedef struct del {
+  pgd_master_t *m;
+  pgd_http_req_t *req;
+  cJSON *body;   /* answer */
+  cJSON *hashes; /* array of hashes no longer listed by this name */
+} del_t;
+
+static void del_abort(pgd_http_req_t *req, void *ud) {
+  (void)req;
+  ((del_t *)ud)->req = NULL;
+}
+
+static void del_durable(int status, void *ud) {
+  del_t *d = ud;
+  if (status == 0) {
+    /* Blobs nobody lists any more go (the store read sees this commit). */
+    const cJSON *h;
+    cJSON_ArrayForEach(h, d->hashes) {
+      if (!cJSON_IsString(h) || hash_in_use(d->m, h->valuestring)) continue;
+      char path[4200];
+      blob_path(d->m, h->valuestring, path, sizeof path);
+      if (unlink(path) != 0 && errno != ENOENT)
+        PGD_WARN(MOD, "cannot remove %s: %s", path, strerror(errno));
+    }
+  }
+  if (d->req) {
+    pgd_http_req_on_abort(d->req, NULL, NULL);
+    if (status < 0)
+      pgd_http_respond_error(d->req, 500, "the store could not save the change (%s)",
+                             strerror(-status));
+    else
+      pgd_http_respond_json(d->req, 200, d->body);
+  }
+  cJSON_Delete(d->body);
+  cJSON_Delete(d->hashes);
+  free(d);
+}
+
+static void route_delete(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
+  cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+  if (!doc) {
+    pgd_http_respond_error(req, 404, "resource '%s' not found", name);
+    return;
+  }
+  const char *want = pgd_http_req_query(req, "version");
+  del_t *d = calloc(1, sizeof *d);
+  if (!d) abort();
+  d->m = m;
+  d->req = req;
+  d->body = cJSON_CreateObject();
+  d->hashes = cJSON_CreateArray();
+  cJSON_AddStringToObject(d->body, "deleted", name);
+  cJSON *versions = cJSON_GetObjectItemCaseSensitive(doc, "versions");
+  int rc;
+  if (want && *want) {
+    int idx = -1;
+    for (int i = 0; i < cJSON_GetArraySize(versions); i++) {
+      const char *h = cJSON_GetStringValue(
+          cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(versions, i), "hash"));
+      if (h && strcmp(h, want) == 0) idx = i;
+    }
+    if (idx < 0) {
+      pgd_http_respond_error(req, 404, "resource '%s' has no version '%s'", name, want);
+      cJSON_Delete(doc);
+      cJSON_Delete(d->body);
+      cJSON_Delete(d->hashes);
+      free(d);
+      return;
+    }
+    cJSON_AddStringToObject(d->body, "version", want);
+    cJSON_AddItemToArray(d->hashes, cJSON_CreateString(want));
+    cJSON_DeleteItemFromArray(versions, idx);
+    pgd_http_req_on_abort(req, del_abort, d);
+    if (cJSON_GetArraySize(versions) == 0) {
+      rc = pgd_store_delete_doc(m->store, DOC_KIND, name, del_durable, d);
+    } else {
+      const cJSON *last = cJSON_GetArrayItem(versions, cJSON_GetArraySize(versions) - 1);
+      const char *lh = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "hash"));
+      cJSON_DeleteItemFromObjectCaseSensitive(doc, "latest");
+      cJSON_AddStringToObject(doc, "latest", lh ? lh : "");
+      rc = pgd_store_put_doc(m->store, DOC_KIND, name, NULL, NULL, doc, del_durable, d);
+    }
+  } else {
+    const cJSON *v;
+    cJSON_ArrayForEach(v, versions) {
+      const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "hash");
+      if (cJSON_IsString(h)) cJSON_AddItemToArray(d->hashes, cJSON_CreateString(h->valuestring));
+    }
+    pgd_http_req_on_abort(req, del_abort, d);
+    rc = pgd_store_delete_doc(m->store, DOC_KIND, name, del_durable, d);
+  }
+  cJSON_Delete(doc);
+  if (rc < 0) del_durable(rc, d);
+}
+
+void m_resources_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
+  const char *method = pgd_http_req_method(req);
+  if (!*rest) {
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+      route_list(m, req);
+    else
+      pgd_http_respond_error(req, 405, "use GET on /api/v1/resources");
+    return;
+  }
+  const char *slash = strchr(rest, '/');
+  size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+  if (!valid_name(rest, n)) {
+    pgd_http_respond_error(req, 400,
+                           "invalid resource name '%.*s' (1 to 128 characters of A-Z a-z 0-9 _ - .)",
+                           (int)(n > 140 ? 140 : n), rest);
+    return;
+  }
+  char name[136];
+  memcpy(name, rest, n);
+  name[n] = '\0';
+  if (slash) {
+    if (strcmp(slash, "/versions") != 0) {
+      pgd_http_respond_error(req, 404, "no route %s %s", method, pgd_http_req_path(req));
+    } else if (strcmp(method, "GET") != 0) {
+      pgd_http_respond_error(req, 405, "use GET on /api/v1/resources/NAME/versions");
+    } else {
+      cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+      if (!doc) {
+        pgd_http_respond_error(req, 404, "resource '%s' not found", name);
+        return;
+      }
+      cJSON *v = resource_view(doc, true);
+      pgd_http_respond_json(req, 200, v);
+      cJSON_Delete(v);
+      cJSON_Delete(doc);
+    }
+    return;
+  }
+  if (strcmp(method, "PUT") == 0)
+    route_put(m, req, name);
+  else if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+    route_get(m, req, name);
+  else if (strcmp(method, "DELETE") == 0)
+    route_delete(m, req, name);
+  else
+    pgd_http_respond_error(req, 405, "use PUT, GET or DELETE on /api/v1/resources/NAME");
+}
+
+size_t m_resources_max_body_for(const char *method, const char *path, void *ud) {
+  const pgd_master_t *m = ud;
+  if (!method || !path || strcmp(method, "PUT") != 0 ||
+      strncmp(path, ROUTE_PREFIX, strlen(ROUTE_PREFIX)) != 0)
+    return 0;
+  return m->cfg.max_resource_bytes ? m->cfg.max_resource_bytes : M_RESOURCES_DEFAULT_MAX_BYTES;
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+bool m_resources_check(pgd_master_t *m, const cJSON *job, char *err, size_t errlen) {
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(job, "resources");
+  if (!list || cJSON_IsNull(list)) return true;
+  if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_JOB_RESOURCES) {
+    snprintf(err, errlen, "resources must be an array of at most %d strings \"name\" or \"name@hash\"",
+             MAX_JOB_RESOURCES);
+    return false;
+  }
+  const cJSON *x;
+  cJSON_ArrayForEach(x, list) {
+    char name[136], hash[65];
+    if (!cJSON_IsString(x) || !m_resources_parse_spec(x->valuestring, name, sizeof name, hash)) {
+      char *txt = cJSON_PrintUnformatted(x);
+      snprintf(err, errlen,
+               "resources: %.200s is not \"name\" or \"name@hash\" (a name of A-Z a-z 0-9 _ - ., "
+               "a hash of 64 lower-case hex digits)",
+               txt ? txt : "?");
+      free(txt);
+      return false;
+    }
+    const cJSON *y;
+    cJSON_ArrayForEach(y, list) {
+      if (y == x) break;
+      char n2[136], h2[65];
+      if (m_resources_parse_spec(y->valuestring, n2, sizeof n2, h2) && strcmp(n2, name) == 0) {
+        snprintf(err, errlen, "resources: '%s' is listed twice (both would be placed as %s)", name,
+                 name);
+        return false;
+      }
+    }
+    cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+    if (!doc) {
+      snprintf(err, errlen, "unknown resource '%s' (upload it first: pagoda resource put %s FILE)",
+               name, name);
+      return false;
+    }
+    bool ok = !hash[0] || find_version(doc, hash);
+    cJSON_Delete(doc);
+    if (!ok) {
+      snprintf(err, errlen, "resource '%s' has no version %s (pagoda resource get %s lists them)",
+               name, hash, name);
+      return false;
+    }
+  }
+  return true;
+}
+
+cJSON *m_resources_for_launch(pgd_master_t *m, const cJSON *def) {
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(def, "resources");
+  if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) return NULL;
+  cJSON *out = cJSON_CreateArray();
+  const cJSON *x;
+  cJSON_ArrayForEach(x, list) {
+    char name[136], hash[65];
+    if (!cJSON_IsString(x) || !m_resources_parse_spec(x->valuestring, name, sizeof name, hash))
+      continue; /* checked when the job was stored */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+    const cJSON *v = doc ? pick_version(doc, hash) : NULL;
+    if (!v) {
+      char msg[400];
+      if (!doc)
+        snprintf(msg, sizeof msg, "resource '%s' does not exist on the master (deleted?)", name);
+      else
+        snprintf(msg, sizeof msg, "resource '%s' has no version %s on the master (deleted?)", name,
+                 hash);
+      cJSON_AddStringToObject(o, "error", msg);
+    } else {
+      cJSON_AddStringToObject(o, "hash",
+                              cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash")));
+      cJSON_AddNumberToObject(o, "size", num(v, "size"));
+    }
+    cJSON_Delete(doc);
+    cJSON_AddItemToArray(out, o);
+  }
+  return out;
+}
