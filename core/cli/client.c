@@ -61,6 +61,12 @@ static int get(ctx_t *c, const char *path, pgd_http_response_t *resp) {
   return call(c, "GET", path, NULL, 0, NULL, NULL, REQUEST_TIMEOUT_MS, resp);
 }
 
+static int list_with(ctx_t *c, const char *method, const char *path,
+                     int (*printer)(const cJSON *, FILE *));
+static int list(ctx_t *c, const char *path, int (*printer)(const cJSON *, FILE *)) {
+  return list_with(c, "GET", path, printer);
+}
+
 /* Parses a response body as JSON; prints a message and returns NULL when it
  * is not. The result is owned by the caller. */
 static cJSON *parse_body(ctx_t *c, const pgd_http_response_t *resp) {
@@ -113,13 +119,15 @@ static int show(ctx_t *c, const char *path) {
 }
 
 /* GET path; print a table with `printer`, or the raw JSON with --json. */
-static int list(ctx_t *c, const char *path, int (*printer)(const cJSON *, FILE *)) {
+/* GET (or `method`) a list and print it as a table, or raw with --json. */
+static int list_with(ctx_t *c, const char *method, const char *path,
+                     int (*printer)(const cJSON *, FILE *)) {
   if (!path) {
     fprintf(c->err, "pagoda: out of memory\n");
     return PGD_CLI_EXIT_FAIL;
   }
   pgd_http_response_t resp;
-  int rc = get(c, path, &resp);
+  int rc = call(c, method, path, NULL, 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
   if (rc != 0) return rc;
   if (c->a->json) {
     rc = print_raw(c, &resp);
@@ -405,6 +413,10 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
                     "worker %s undrained\n");
     case PGD_CLI_PLUGIN_LIST:
       return list(&c, "/api/v1/plugins", pgd_cli_print_plugins);
+    case PGD_CLI_BALANCER_LIST:
+      return list(&c, "/api/v1/balancers", pgd_cli_print_balancers);
+    case PGD_CLI_BALANCER_RELOAD:
+      return list_with(&c, "POST", "/api/v1/balancers/reload", pgd_cli_print_balancers);
     case PGD_CLI_PLUGIN_CHECK:
       /* Local: loads the file through the same loader as the daemons. */
       return pgd_plugin_check(a->arg, out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;

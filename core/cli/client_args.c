@@ -40,8 +40,7 @@ pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index) {
     if (cmd_index) *cmd_index = next ? i + 1 : 0;
     return PGD_CLI_ROUTE_HELP;
   }
-  if (strcmp(w, "job") == 0 || strcmp(w, "exec") == 0 || strcmp(w, "plugin") == 0)
-    return PGD_CLI_ROUTE_CLIENT;
+  if (strcmp(w, "worker") != 0 && pgd_cli_is_client_group(w)) return PGD_CLI_ROUTE_CLIENT;
   if (strcmp(w, "worker") == 0 && is_worker_client_sub(next)) return PGD_CLI_ROUTE_CLIENT;
   if (strcmp(w, "dev") == 0 || strcmp(w, "master") == 0 || strcmp(w, "worker") == 0) {
     if (i != 1) return PGD_CLI_ROUTE_USAGE_ERROR; /* --addr before a daemon */
@@ -88,9 +87,17 @@ static const cmd_spec_t k_cmds[] = {
     {"worker", "undrain", PGD_CLI_WORKER_UNDRAIN, 1, 0, "ID"},
     {"plugin", "list", PGD_CLI_PLUGIN_LIST, 0, OPT_JSON, NULL},
     {"plugin", "check", PGD_CLI_PLUGIN_CHECK, 1, 0, "FILE"},
+    {"balancer", "list", PGD_CLI_BALANCER_LIST, 0, OPT_JSON, NULL},
+    {"balancer", "reload", PGD_CLI_BALANCER_RELOAD, 0, 0, NULL},
 };
 
-static const char *k_groups[] = {"job", "exec", "worker", "plugin"};
+static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer"};
+
+int pgd_cli_is_client_group(const char *word) {
+  for (size_t g = 0; word && g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
+    if (strcmp(word, k_groups[g]) == 0) return 1;
+  return 0;
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

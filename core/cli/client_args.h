@@ -48,8 +48,13 @@ typedef enum {
   PGD_CLI_WORKER_DRAIN,
   PGD_CLI_WORKER_UNDRAIN,
   PGD_CLI_PLUGIN_LIST,
-  PGD_CLI_PLUGIN_CHECK
+  PGD_CLI_PLUGIN_CHECK,
+  PGD_CLI_BALANCER_LIST,
+  PGD_CLI_BALANCER_RELOAD
 } pgd_cli_cmd_t;
+
+/* 1 when `word` names a client command group ("job", "exec", ...). */
+int pgd_cli_is_client_group(const char *word);
 
 /* A parsed client command line. Strings are borrowed from argv (or from the
  * env_addr string given to the parser), `params` is owned by the structure

@@ -318,6 +318,24 @@ int pgd_cli_print_plugins(const cJSON *resp, FILE *out) {
   return print_list(resp, "plugins", 4, h, plugin_row, out);
 }
 
+static void balancer_row(const cJSON *b, char c[][CELL]) {
+  pgd_cli_cell(b, "name", c[0], CELL);
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(b, "default");
+  const cJSON *bi = cJSON_GetObjectItemCaseSensitive(b, "builtin");
+  const cJSON *ld = cJSON_GetObjectItemCaseSensitive(b, "loaded");
+  snprintf(c[1], CELL, "%s%s", cJSON_IsTrue(bi) ? "built-in" : (cJSON_IsFalse(ld) ? "refused" : "loaded"),
+           cJSON_IsTrue(d) ? ", default" : "");
+  pgd_cli_cell(b, "calls", c[2], CELL);
+  pgd_cli_cell(b, "errors", c[3], CELL);
+  pgd_cli_cell(b, "file", c[4], CELL);
+  pgd_cli_cell(b, "last_error", c[5], CELL);
+}
+
+int pgd_cli_print_balancers(const cJSON *resp, FILE *out) {
+  static const char *h[] = {"NAME", "STATUS", "CALLS", "ERRORS", "FILE", "LAST-ERROR"};
+  return print_list(resp, "balancers", 6, h, balancer_row, out);
+}
+
 /* ---- errors and states ---------------------------------------------------- */
 
 char *pgd_cli_error_message(const char *body, size_t body_len, char *buf, size_t len) {

@@ -65,6 +65,7 @@ int pgd_cli_print_jobs(const cJSON *resp, FILE *out);
 int pgd_cli_print_executions(const cJSON *resp, FILE *out);
 int pgd_cli_print_workers(const cJSON *resp, FILE *out);
 int pgd_cli_print_plugins(const cJSON *resp, FILE *out);
+int pgd_cli_print_balancers(const cJSON *resp, FILE *out); /* {"balancers": [...]} */
 
 /* Extracts the message of an API error body ({"error": "..."} or
  * {"error": {"message": "..."}}), else the body's first line (trimmed), else

@@ -43,6 +43,11 @@ static const char k_plugin[] =
     "                                                   version, ABI and what it implements, or\n"
     "                                                   why it is refused (exit 1)\n";
 
+static const char k_balancer[] =
+    "Balancers:\n"
+    "  pagoda balancer list [--json]                    list balancers, their files and last errors\n"
+    "  pagoda balancer reload                           rescan the balancer scripts now\n";
+
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
     "  --addr URL     the Pagoda API (default: $PAGODA_ADDR, else http://127.0.0.1:7080)\n"
@@ -99,7 +104,7 @@ static const char k_worker_opts[] =
     "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
-  static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin"};
+  static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer"};
   if (!topic) return 0;
   for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
     if (strcmp(topic, topics[i]) == 0) return 1;
@@ -126,11 +131,15 @@ int pgd_cli_usage(FILE *out, const char *topic) {
     fprintf(out, "Usage: pagoda exec COMMAND ...\n\n%s\n%s", k_exec, k_client_opts);
     return 0;
   }
+  if (topic && strcmp(topic, "balancer") == 0) {
+    fprintf(out, "Usage: pagoda balancer COMMAND ...\n\n%s\n%s", k_balancer, k_client_opts);
+    return 0;
+  }
   if (topic && strcmp(topic, "plugin") == 0) {
     fprintf(out, "Usage: pagoda plugin COMMAND ...\n\n%s\n%s", k_plugin, k_client_opts);
     return 0;
   }
-  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons, k_job,
-          k_exec, k_worker, k_plugin, k_client_opts, k_tail);
+  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons, k_job,
+          k_exec, k_worker, k_plugin, k_balancer, k_client_opts, k_tail);
   return topic ? -ENOENT : 0;
 }

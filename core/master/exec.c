@@ -255,7 +255,7 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
     m_queue_insert(m, task_new(e, -1, NULL));
   } /* broadcast: tasks are made at the first dispatch, one per eligible worker */
   m_dispatch_pending(m);
-  for (int i = 0; i < e->n_tasks; i++) {
+  for (int i = 0; i < e->n_tasks && !cJSON_GetObjectItemCaseSensitive(rec, "pending_reason"); i++) {
     if (!e->tasks[i]->in_queue) continue;
     const char *why = m_pending_reason(m, e->tasks[i]);
     if (why) set_str(rec, "pending_reason", why);

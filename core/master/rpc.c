@@ -49,7 +49,12 @@ cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w) {
   cJSON_AddNumberToObject(o, "running", w->running);
   cJSON_AddItemToObject(o, "types", cJSON_Duplicate(w->types, 1));
   cJSON_AddItemToObject(o, "labels", cJSON_Duplicate(w->labels, 1));
-  if (w->load) cJSON_AddItemToObject(o, "load", cJSON_Duplicate(w->load, 1));
+  if (w->load) {
+    cJSON *load = cJSON_Duplicate(w->load, 1);
+    cJSON *rc = cJSON_DetachItemFromObjectCaseSensitive(load, "resource_cache");
+    cJSON_AddItemToObject(o, "load", load);
+    if (rc) cJSON_AddItemToObject(o, "resource_cache", rc);
+  }
   cJSON_AddStringToObject(o, "connected_at", pgd_format_time_us(w->connected_us, buf, sizeof buf));
   cJSON_AddStringToObject(o, "last_heartbeat",
                           pgd_format_time_us(w->last_heartbeat_us, buf, sizeof buf));
@@ -211,6 +216,9 @@ static void handle_heartbeat(conn_ctx_t *cc, const cJSON *msg) {
   if ((v = cJSON_GetObjectItemCaseSensitive(msg, "load")) && cJSON_IsObject(v)) {
     cJSON_Delete(w->load);
     w->load = cJSON_Duplicate(v, 1);
+    /* the worker's resource cache counters ride along (shown top-level) */
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(msg, "resource_cache");
+    if (cJSON_IsObject(rc)) cJSON_AddItemToObject(w->load, "resource_cache", cJSON_Duplicate(rc, 1));
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(msg, "types")) && cJSON_IsArray(v) &&
       !cJSON_Compare(v, w->types, 1)) {
