@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -64,6 +65,7 @@ pgd_http_req_t *pgd_http__req_new(pgd_httpd_t *h, struct lws *wsi, const char *p
   if (!r) return NULL;
   r->h = h;
   r->wsi = wsi;
+  r->file_fd = -1;
   r->path = strndup(path, pathlen);
   if (!r->path || req_parse_query(r) != 0) {
     free(r->path);
@@ -90,6 +92,7 @@ void pgd_http__req_free(pgd_http_req_t *r) {
     free(x->value);
     free(x);
   }
+  if (r->file_fd >= 0) close(r->file_fd);
   free(r->path);
   free(r->qbuf);
   free(r->body);
@@ -230,6 +233,24 @@ int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss) 
     }
     r->out_off = r->out_len = 0;
   }
+  if (r->file_fd >= 0 && r->file_left > 0) { /* respond_fd: the next piece */
+    size_t n = r->file_left > PGD_HTTP_WRITE_CHUNK ? PGD_HTTP_WRITE_CHUNK : (size_t)r->file_left;
+    ssize_t got;
+    do got = pread(r->file_fd, h->scratch + LWS_PRE, n, (off_t)r->file_off);
+    while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+      PGD_WARN(PGD_HTTP_MOD, "%s: file shorter than announced (%s); closing the connection",
+               r->path, got < 0 ? strerror(errno) : "end of file");
+      return -1;
+    }
+    if (lws_write(wsi, h->scratch + LWS_PRE, (size_t)got, LWS_WRITE_HTTP) < (int)got) return -1;
+    r->file_off += (unsigned long long)got;
+    r->file_left -= (unsigned long long)got;
+    if (r->file_left > 0) {
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+  }
   if (r->state != PGD_REQ_ENDED) return 0;
   int close = r->close_after;
   pss->req = NULL;
@@ -321,6 +342,15 @@ const char *pgd_http_req_body(const pgd_http_req_t *r, size_t *len) {
   return r->body ? r->body : "";
 }
 
+char *pgd_http_req_take_body(pgd_http_req_t *r, size_t *len) {
+  if (len) *len = r && r->body ? r->body_len : 0;
+  if (!r) return NULL;
+  char *b = r->body;
+  r->body = NULL;
+  r->body_len = r->body_cap = 0;
+  return b;
+}
+
 /* --- responses --- */
 
 int pgd_http_respond(pgd_http_req_t *r, int status, const char *content_type,
@@ -349,6 +379,22 @@ int pgd_http_respond_error(pgd_http_req_t *r, int status, const char *fmt, ...) 
   vsnprintf(msg, sizeof(msg), fmt ? fmt : "", ap);
   va_end(ap);
   return pgd_http__queue_error(r, status, msg);
+}
+
+int pgd_http_respond_fd(pgd_http_req_t *r, int status, const char *content_type, int fd,
+                        unsigned long long size) {
+  if (!r || r->state != PGD_REQ_HANDLER || fd < 0) {
+    if (fd >= 0) close(fd);
+    return -EINVAL;
+  }
+  r->file_fd = fd; /* closed by req_free */
+  int rc = queue_headers(r, status, content_type, (long long)size, 0);
+  if (rc != 0) return req_fail(r, rc);
+  r->file_off = 0;
+  r->file_left = r->head_only ? 0 : size;
+  r->state = PGD_REQ_ENDED;
+  req_kick(r);
+  return 0;
 }
 
 int pgd_http_stream_start(pgd_http_req_t *r, int status, const char *content_type) {

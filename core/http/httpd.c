@@ -141,11 +141,16 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
     return pgd_http__queue_error(r, 400, "malformed content-length") ? -1 : 0;
   }
   r->content_length = cl;
-  if (cl > h->max_body) {
+  r->max_body = h->max_body;
+  if (h->max_body_for) {
+    size_t lim = h->max_body_for(r->method, r->path, h->ud);
+    if (lim) r->max_body = lim;
+  }
+  if (cl > r->max_body) {
     if (cl > PGD_HTTPD_DRAIN_MAX) {
       r->close_after = 1;
       char msg[96];
-      snprintf(msg, sizeof(msg), "request body larger than %zu bytes", h->max_body);
+      snprintf(msg, sizeof(msg), "request body larger than %zu bytes", r->max_body);
       return pgd_http__queue_error(r, 413, msg) ? -1 : 0;
     }
     r->state = PGD_REQ_REJECTED; /* drain, then 413 at completion */
@@ -165,10 +170,11 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
 }
 
 static int http_on_body(pgd_httpd_t *h, pgd_http_pss_t *pss, const void *in, size_t len) {
+  (void)h;
   pgd_http_req_t *r = pss ? pss->req : NULL;
   if (!r) return 0;
   if (r->state == PGD_REQ_READING) {
-    if (r->body_len + len > h->max_body) { /* never expected: lws counts */
+    if (r->body_len + len > r->max_body) { /* never expected: lws counts */
       free(r->body);
       r->body = NULL;
       r->body_len = r->body_cap = 0;
@@ -187,7 +193,7 @@ static int http_on_body_done(pgd_httpd_t *h, pgd_http_pss_t *pss) {
     http_dispatch(h, r);
   } else if (r->state == PGD_REQ_REJECTED) {
     char msg[96];
-    snprintf(msg, sizeof(msg), "request body larger than %zu bytes", h->max_body);
+    snprintf(msg, sizeof(msg), "request body larger than %zu bytes", r->max_body);
     return pgd_http__queue_error(r, 413, msg) ? -1 : 0;
   }
   return 0;
@@ -293,6 +299,7 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   h->handler = opts->handler;
   h->ud = opts->ud;
   h->max_body = opts->max_body ? opts->max_body : PGD_HTTP_DEFAULT_MAX_BODY;
+  h->max_body_for = opts->max_body_for;
   h->scratch = malloc(LWS_PRE + PGD_HTTP_WRITE_CHUNK);
   h->host = opts->host ? strdup(opts->host) : NULL;
   if (!h->scratch || (opts->host && !h->host)) {

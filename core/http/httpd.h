@@ -68,6 +68,13 @@ typedef struct pgd_httpd_opts {
                               file goes to the handler */
   pgd_http_handler_cb handler; /* required */
   void *ud;                /* passed to handler, borrowed */
+  /* Optional per-request body limit (added in 0.3): called on the loop
+   * thread once the request line is in, with the method ("PUT", ...) and the
+   * URL-decoded path (both borrowed for the call) and `ud`. Returns the
+   * limit for this request, or 0 for max_body. A body over the limit is
+   * refused with 413 as described above (drained when it is at most
+   * PGD_HTTPD_DRAIN_MAX bytes, else the connection closes). */
+  size_t (*max_body_for)(const char *method, const char *path, void *ud);
 } pgd_httpd_opts_t;
 
 /* Starts listening on `loop`. `opts` and its strings are copied. On success
@@ -121,6 +128,13 @@ const char *pgd_http_req_header(const pgd_http_req_t *r, const char *name);
  * (if non-NULL) receives its length without the NUL. */
 const char *pgd_http_req_body(const pgd_http_req_t *r, size_t *len);
 
+/* Takes the body out of the request (added in 0.3): returns the buffer
+ * (NUL-terminated, owned by the caller from now on: free() it; NULL when
+ * there is no body) and its length in *len (if non-NULL). Afterwards
+ * pgd_http_req_body() returns "". Lets a handler hand a large body to
+ * another thread without a copy, safe even if the request is aborted. */
+char *pgd_http_req_take_body(pgd_http_req_t *r, size_t *len);
+
 /* --- responses: exactly one per request. Each returns 0 or a negative code
  * (-EINVAL: called twice / wrong state, -ENOMEM). Even on error `r` is gone
  * afterwards if the function says so. --- */
@@ -136,6 +150,17 @@ int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj);
 /* Sends {"error": "<formatted message>"}. Afterwards r is gone. */
 int pgd_http_respond_error(pgd_http_req_t *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Sends the `size` bytes of the open file `fd` from offset 0 as the body
+ * (content-length: size), read in PGD_HTTP_WRITE_CHUNK pieces with pread as
+ * the socket becomes writable, so a large file is never held in memory.
+ * `fd` is owned by the layer from this call on (closed when the response
+ * ends or the connection goes, also on error). A file shorter than `size`
+ * when read closes the connection (the client sees a truncated body).
+ * Reads happen on the loop thread: use it for local files. Afterwards r is
+ * gone. Added in 0.3. */
+int pgd_http_respond_fd(pgd_http_req_t *r, int status, const char *content_type, int fd,
+                        unsigned long long size);
 
 /* Starts a streamed response: transfer-encoding: chunked on HTTP/1.1 (the
  * connection stays usable afterwards), close-delimited on HTTP/1.0. r stays

@@ -40,6 +40,9 @@ struct pgd_http_req {
   char *body;
   size_t body_len, body_cap;
   unsigned long long content_length;
+  size_t max_body;          /* this request's body limit */
+  int file_fd;              /* respond_fd: file still to send, else -1 */
+  unsigned long long file_off, file_left;
   char *out;                /* bytes still to write, from out_off */
   size_t out_len, out_off, out_cap;
   unsigned head_only : 1;   /* HEAD: suppress body bytes */
@@ -59,6 +62,7 @@ struct pgd_httpd {
   pgd_http_handler_cb handler;
   void *ud;
   size_t max_body;
+  size_t (*max_body_for)(const char *method, const char *path, void *ud);
   char *host;
   char *static_dir;         /* realpath, or NULL */
   int port;
