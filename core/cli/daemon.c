@@ -36,6 +36,7 @@ typedef struct settings {
   char *store_postgres;
   char *balancer_dir;
   char *balancer_default;
+  long long max_resource_bytes;
   int balancer_instructions;
   int balancer_call_memory;
   char *http_host;
@@ -79,6 +80,7 @@ static void defaults(settings_t *s) {
   set_str(&s->rpc_host, "127.0.0.1");
   s->rpc_port = 7081;
   s->max_body = 1 << 20;
+  s->max_resource_bytes = 256LL << 20;
   s->heartbeat_ms = 1000;
   s->lost_after_missed = 3;
   s->kill_grace_ms = 5000;
@@ -154,6 +156,8 @@ static int load_config(settings_t *s, const char *path) {
   int mb = (int)s->max_body;
   cfg_int(&c, "master.http.max_body", &mb);
   s->max_body = mb;
+  long long mrb;
+  if (config_lookup_int64(&c, "master.http.max_resource_bytes", &mrb)) s->max_resource_bytes = mrb;
   cfg_str(&c, "master.rpc.host", &s->rpc_host);
   cfg_int(&c, "master.rpc.port", &s->rpc_port);
   cfg_int(&c, "master.heartbeat_ms", &s->heartbeat_ms);
@@ -474,6 +478,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.rpc_port = s.rpc_port;
     mc.secret = s.secret;
     mc.max_body = (size_t)s.max_body;
+    mc.max_resource_bytes = s.max_resource_bytes > 0 ? (size_t)s.max_resource_bytes : 0;
     mc.heartbeat_ms = s.heartbeat_ms;
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;

@@ -107,6 +107,27 @@ static bool check_policy(const cJSON *job, char *err, size_t errlen) {
   return true;
 }
 
+/* `balancer` names a loaded balancer (docs/balancers.md). */
+static bool check_balancer(pgd_master_t *m, const cJSON *job, char *err, size_t errlen) {
+  const cJSON *bal = cJSON_GetObjectItemCaseSensitive(job, "balancer");
+  if (!bal || (cJSON_IsString(bal) && pgd_balancers_exists(m->balancers, bal->valuestring)))
+    return true;
+  cJSON *list = pgd_balancers_to_json(m->balancers);
+  char names[512] = "";
+  const cJSON *b;
+  cJSON_ArrayForEach(b, list) {
+    const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name"));
+    if (n && strlen(names) + strlen(n) + 3 < sizeof names) {
+      if (names[0]) strcat(names, ", ");
+      strcat(names, n);
+    }
+  }
+  cJSON_Delete(list);
+  snprintf(err, errlen, "unknown balancer '%s' (known: %s)",
+           cJSON_IsString(bal) ? bal->valuestring : "(not a string)", names);
+  return false;
+}
+
 cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errlen) {
   if (!cJSON_IsObject(in)) {
     snprintf(err, errlen, "a job definition must be a JSON object");
@@ -144,7 +165,8 @@ cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errle
       !check_number(in, "retry_delay", 0, 86400, err, errlen) ||
       !check_number(in, "retry_max_delay", 0, 86400, err, errlen) ||
       !check_number(in, "max_relaunches", 0, 1000, err, errlen) ||
-      !check_policy(in, err, errlen) || !m_resources_check(m, in, err, errlen))
+      !check_policy(in, err, errlen) || !check_balancer(m, in, err, errlen) ||
+      !m_resources_check(m, in, err, errlen))
     return NULL;
   cJSON *job = cJSON_Duplicate(in, 1);
   if (!params) cJSON_AddItemToObject(job, "params", cJSON_CreateObject());

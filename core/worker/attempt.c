@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,9 @@ static pgd_attempt_t *find_attempt(pgd_worker_t *w, int64_t execution_id, int at
 
 static void attempt_free(pgd_attempt_t *a) {
   if (!a) return;
+  if (a->workdir) pgd_rescache_remove_workdir(a->w->rescache, a->workdir);
+  free(a->workdir);
+  cJSON_Delete(a->launch);
   cJSON_Delete(a->attrs);
   free(a->scan);
   cJSON_Delete(a->params);
@@ -236,7 +240,7 @@ static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud)
 /* "K=V" strings for launch.env (strings, numbers, booleans) and PAGODA_*.
  * Returns a NULL-terminated array owned by the caller (free_env). */
 static char **build_extra_env(const pgd_attempt_t *a, const cJSON *env) {
-  size_t n = 3 + (size_t)(cJSON_IsObject(env) ? cJSON_GetArraySize(env) : 0);
+  size_t n = 4 + (size_t)(cJSON_IsObject(env) ? cJSON_GetArraySize(env) : 0);
   char **v = calloc(n + 1, sizeof *v);
   if (!v) return NULL;
   size_t k = 0;
@@ -264,6 +268,10 @@ static char **build_extra_env(const pgd_attempt_t *a, const cJSON *env) {
   else v[k] = NULL;
   if (asprintf(&v[k], "PAGODA_ATTEMPT=%d", a->attempt) >= 0) k++;
   else v[k] = NULL;
+  if (a->workdir) {
+    if (asprintf(&v[k], "PAGODA_WORKDIR=%s", a->workdir) >= 0) k++;
+    else v[k] = NULL;
+  }
   v[k] = NULL;
   return v;
 }
@@ -294,6 +302,9 @@ static int start_process(pgd_attempt_t *a, const cJSON *env, const char *run_as,
   pgd_runas_t ru = {0};
   pgd_procspec_init(&spec);
   int rc = pgd_plugin_describe_process(a->plugin, a->params, &spec, err, errlen);
+  /* resources: the process starts in its working directory unless the job
+   * type (e.g. params.cwd) chose one */
+  if (rc == 0 && a->workdir && !spec.cwd) rc = pgd_procspec_set_cwd(&spec, a->workdir);
   const char *user = rc == 0 ? pick_user(run_as, &spec, err, errlen, &rc) : NULL;
   if (rc == 0 && user) {
     rc = pgd_runas_resolve(user, a->w->allowed_users, geteuid(), &ru, err, errlen);
@@ -364,6 +375,9 @@ static void on_inproc_exit(pgd_inproc_t *ip, const pgd_inproc_result_t *r, void 
 }
 
 /* ---- launch / kill ------------------------------------------------------- */
+
+static void begin_attempt(pgd_attempt_t *a, const cJSON *msg, bool linked);
+static void launch_with_resources(pgd_attempt_t *a, const cJSON *msg, const cJSON *res);
 
 static int get_int64(const cJSON *msg, const char *key, int64_t *out) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
@@ -441,11 +455,25 @@ void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
   if (!get_int64(msg, "kill_grace_ms", &a->kill_grace_ms) || a->kill_grace_ms <= 0)
     a->kill_grace_ms = w->kill_grace_ms;
 
+  const cJSON *res = cJSON_GetObjectItemCaseSensitive(msg, "resources");
+  if (cJSON_IsArray(res) && cJSON_GetArraySize(res) > 0) {
+    launch_with_resources(a, msg, res);
+    return;
+  }
+  begin_attempt(a, msg, false);
+}
+
+/* Starts the process or in-process run of `a` (launch message `msg`,
+ * borrowed). `linked`: `a` is already in the worker's list (it waited for
+ * its resources). On failure reports the attempt failed and frees it. */
+static void begin_attempt(pgd_attempt_t *a, const cJSON *msg, bool linked) {
+  pgd_worker_t *w = a->w;
+  char err[1024];
   int pid = 0, rc;
   err[0] = '\0';
   const cJSON *run_as = cJSON_GetObjectItemCaseSensitive(msg, "run_as");
   const char *user = cJSON_IsString(run_as) && run_as->valuestring[0] ? run_as->valuestring : NULL;
-  if (kind == PGD_EXEC_PROCESS) {
+  if (pgd_plugin_executor_kind(a->plugin) == PGD_EXEC_PROCESS) {
     rc = start_process(a, cJSON_GetObjectItemCaseSensitive(msg, "env"), user, &pid, err,
                        sizeof err);
   } else if (user) {
@@ -454,26 +482,81 @@ void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
     rc = -EINVAL;
   } else {
     pgd_inproc_cbs_t cbs = {.on_output = on_inproc_output, .on_exit = on_inproc_exit};
-    rc = pgd_inproc_start(w->loop, plugin, a->params, a->timeout_ms, &cbs, a, &a->ip, err,
+    rc = pgd_inproc_start(w->loop, a->plugin, a->params, a->timeout_ms, &cbs, a, &a->ip, err,
                           sizeof err);
   }
   if (rc != 0) {
     if (!err[0]) snprintf(err, sizeof err, "cannot start: %s", strerror(rc < 0 ? -rc : rc));
-    report_refused(w, execution_id, attempt, err);
+    report_refused(w, a->execution_id, a->attempt, err);
+    if (linked) attempt_end(a);
+    else attempt_free(a);
+    return;
+  }
+  if (!linked) attempt_link(w, a);
+  cJSON *b = state_body(a->execution_id, a->attempt, "running");
+  if (b && pid > 0) cJSON_AddNumberToObject(b, "pid", pid);
+  pgd_worker__report(w, PGD_MSG_STATE, b);
+  PGD_DEBUG(MOD, "execution %" PRId64 " attempt %d (%s) running, pid %d", a->execution_id,
+            a->attempt, a->type, pid);
+}
+
+/* ---- resources: fetched before anything runs ------------------------------ */
+
+static void on_resources(pgd_resfetch_t *f, int status, const char *err, const char *workdir,
+                         void *ud) {
+  (void)f;
+  pgd_attempt_t *a = ud;
+  a->fetch = NULL;
+  if (status == 0 && !a->kill_requested && !a->w->stopping) {
+    a->workdir = strdup(workdir);
+    cJSON *msg = a->launch;
+    a->launch = NULL;
+    if (!a->workdir) {
+      report_refused(a->w, a->execution_id, a->attempt, "out of memory");
+      cJSON_Delete(msg);
+      attempt_end(a);
+      return;
+    }
+    begin_attempt(a, msg, true);
+    cJSON_Delete(msg);
+    return;
+  }
+  if (workdir) a->workdir = strdup(workdir); /* removed with the attempt */
+  if (a->kill_requested || a->w->stopping) {
+    cJSON *b = state_body(a->execution_id, a->attempt, "killed");
+    if (b) cJSON_AddStringToObject(b, "error", "killed while its resources were being fetched");
+    pgd_worker__report(a->w, PGD_MSG_STATE, b);
+  } else {
+    report_refused(a->w, a->execution_id, a->attempt, err ? err : "resource fetch failed");
+  }
+  attempt_end(a);
+}
+
+static void launch_with_resources(pgd_attempt_t *a, const cJSON *msg, const cJSON *res) {
+  pgd_worker_t *w = a->w;
+  char err[1024] = "", name[64];
+  snprintf(name, sizeof name, "%" PRId64 "-%d", a->execution_id, a->attempt);
+  a->launch = cJSON_Duplicate(msg, 1);
+  if (!a->launch) {
+    report_refused(w, a->execution_id, a->attempt, "out of memory");
     attempt_free(a);
     return;
   }
+  int rc = pgd_resfetch_start(w->rescache, res, name, on_resources, a, &a->fetch, err, sizeof err);
+  if (rc < 0) {
+    report_refused(w, a->execution_id, a->attempt, err[0] ? err : "cannot fetch resources");
+    attempt_free(a);
+    return;
+  }
+  /* In the list from now on: slots taken, duplicates and kills recognised
+   * (the callback never runs inside pgd_resfetch_start). */
   attempt_link(w, a);
-  cJSON *b = state_body(execution_id, attempt, "running");
-  if (b && pid > 0) cJSON_AddNumberToObject(b, "pid", pid);
-  pgd_worker__report(w, PGD_MSG_STATE, b);
-  PGD_DEBUG(MOD, "execution %" PRId64 " attempt %d (%s) running, pid %d", execution_id, attempt,
-            a->type, pid);
 }
 
 static void kill_attempt(pgd_attempt_t *a, int64_t grace_ms) {
   a->kill_requested = 1;
-  if (a->sp) pgd_spawn_kill(a->sp, grace_ms);
+  if (a->fetch) pgd_resfetch_cancel(a->fetch);
+  else if (a->sp) pgd_spawn_kill(a->sp, grace_ms);
   else if (a->ip) pgd_inproc_kill(a->ip);
 }
 

@@ -124,6 +124,8 @@ static void send_heartbeat(pgd_worker_t *w) {
   cJSON_AddItemToObject(b, "types", types_json(w));
   cJSON_AddItemToObject(b, "labels", cJSON_Duplicate(w->labels, 1));
   add_load(b);
+  cJSON *rc = pgd_rescache_stats_json(w->rescache);
+  if (rc) cJSON_AddItemToObject(b, "resource_cache", rc);
   send_msg(w, PGD_MSG_HEARTBEAT, b);
   cJSON_Delete(b);
 }
@@ -181,6 +183,9 @@ static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
   int hb_ms = w->heartbeat_ms;
   if (cJSON_IsNumber(hb) && hb->valuedouble >= 10 && hb->valuedouble <= 600000)
     hb_ms = (int)hb->valuedouble;
+  pgd_rescache_set_master(w->rescache,
+                          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "http")),
+                          w->master_host);
   PGD_INFO(MOD, "worker %s connected to master %s:%d (epoch %" PRId64 ", %zu reports to resend)",
            w->id, w->master_host, w->master_port, epoch, pgd_reports_pending(&w->reports));
   send_heartbeat(w);
@@ -295,6 +300,7 @@ static void do_connect(pgd_worker_t *w) {
 /* ---- life cycle ---------------------------------------------------------- */
 
 static void worker_free(pgd_worker_t *w) {
+  pgd_rescache_close(w->rescache);
   pgd_reports_free(&w->reports);
   cJSON_Delete(w->labels);
   cJSON_Delete(w->allowed_users);
@@ -417,6 +423,20 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
     worker_free(w);
     set_err(err, errlen, "out of memory");
     return -ENOMEM;
+  }
+  {
+    /* resources: <data_dir>/cache and <data_dir>/work */
+    char rdir[4096];
+    if (cfg->data_dir && *cfg->data_dir)
+      snprintf(rdir, sizeof rdir, "%s", cfg->data_dir);
+    else
+      snprintf(rdir, sizeof rdir, "%s/pagoda-worker-%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+               w->id);
+    int rc = pgd_rescache_new(loop, rdir, &w->rescache, err, errlen);
+    if (rc < 0) {
+      worker_free(w);
+      return rc;
+    }
   }
   w->master_port = cfg->master_port;
   w->slots = cfg->slots;

@@ -9,6 +9,7 @@
 #include "worker/identity.h"
 #include "worker/inproc.h"
 #include "worker/reports.h"
+#include "worker/resources.h"
 #include "worker/runas.h"
 #include "worker/spawn.h"
 #include "worker/worker.h"
@@ -33,6 +34,9 @@ typedef struct pgd_attempt {
   int kill_requested;
   cJSON *attrs;          /* attributes found in the output (plugin scan), or NULL */
   pgd_outscan_t *scan;   /* line splitter feeding the plugin's output scan, or NULL */
+  pgd_resfetch_t *fetch; /* resources being fetched (nothing runs yet), or NULL */
+  char *workdir;         /* the attempt's working directory (resources), or NULL */
+  cJSON *launch;         /* the launch message, kept while resources are fetched */
 } pgd_attempt_t;
 
 struct pgd_worker {
@@ -42,6 +46,7 @@ struct pgd_worker {
   int master_port, slots, heartbeat_ms, kill_grace_ms, reconnect_min_ms, reconnect_ms;
   cJSON *labels; /* owned array */
   cJSON *allowed_users; /* owned array of strings, NULL = nobody (run_as) */
+  pgd_rescache_t *rescache; /* resources: cache and working directories */
   char id[PGD_WORKER_ID_MAX + 1];
 
   pgd_conn_t *conn;

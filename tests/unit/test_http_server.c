@@ -3,6 +3,7 @@
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -20,6 +21,13 @@
 #include "http/httpd.h"
 
 #define MAX_BODY 4096
+#define BIG_BODY (3 * MAX_BODY) /* the limit of /big (max_body_for) */
+#define BIG_FILE 300000         /* /file: several write chunks */
+
+static size_t max_body_for(const char *method, const char *path, void *ud) {
+  (void)ud;
+  return !strcmp(method, "POST") && !strcmp(path, "/big") ? BIG_BODY : 0;
+}
 
 /* ---------------------------------------------------------------- server */
 
@@ -123,6 +131,29 @@ static void handler(pgd_http_req_t *r, void *ud) {
     pgd_http_stream_write(r, "start\n", 6);
     delayed_t *d = delayed_new(r);
     uv_timer_start(&d->timer, stream_tick, 5, 5);
+  } else if (!strcmp(path, "/big")) { /* per-request limit; body taken */
+    size_t blen = 0;
+    char *body = pgd_http_req_take_body(r, &blen);
+    size_t left = 0;
+    pgd_http_req_body(r, &left);
+    int all_b = 1;
+    for (size_t i = 0; i < blen; i++)
+      if (body[i] != 'b') all_b = 0;
+    char out[96];
+    int n = snprintf(out, sizeof out, "{\"blen\":%zu,\"left\":%zu,\"all_b\":%d}", blen, left, all_b);
+    free(body);
+    pgd_http_respond(r, 200, "application/json", out, (size_t)n);
+  } else if (!strcmp(path, "/file")) {
+    char f[300];
+    snprintf(f, sizeof f, "%s/big.bin", g_static_dir);
+    int fd = open(f, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      if (fd >= 0) close(fd);
+      pgd_http_respond_error(r, 500, "no file");
+    } else {
+      pgd_http_respond_fd(r, 200, "application/octet-stream", fd, (unsigned long long)st.st_size);
+    }
   } else if (!strcmp(path, "/hang")) {
     delayed_new(r); /* never answered: only an abort ends it */
   } else {
@@ -156,8 +187,15 @@ static int server_start(void) {
     fputs("<h1>pagoda</h1>\n", fp);
     fclose(fp);
   }
+  snprintf(f, sizeof(f), "%s/big.bin", g_static_dir);
+  fp = fopen(f, "w");
+  if (fp) {
+    for (int i = 0; i < BIG_FILE; i++) fputc('a' + i % 26, fp);
+    fclose(fp);
+  }
   pgd_httpd_opts_t o = {.host = "127.0.0.1", .port = 0, .max_body = MAX_BODY,
-                        .static_dir = g_static_dir, .handler = handler};
+                        .static_dir = g_static_dir, .handler = handler,
+                        .max_body_for = max_body_for};
   int rc = pgd_httpd_start(&g_loop, &o, &g_httpd, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "start failed: %d %s\n", rc, err);
@@ -548,6 +586,64 @@ static void test_oversize(void) {
   resp_free(&r);
 }
 
+/* max_body_for raises the limit of one route only; take_body hands the
+ * body over; respond_fd streams a file larger than a write chunk. */
+static void test_per_route_limit_and_file(void) {
+  conn_t *c = conn_open();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  resp_t r;
+  size_t n = 2 * MAX_BODY;
+  char *big = malloc(4 * MAX_BODY + 200);
+  int hl = sprintf(big, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+  memset(big + hl, 'b', n);
+  conn_send(c, big, (size_t)hl + n);
+  CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 0), 0);
+  CU_ASSERT_EQUAL(r.status, 200);
+  char want[100];
+  snprintf(want, sizeof want, "{\"blen\":%zu,\"left\":0,\"all_b\":1}", n);
+  CU_ASSERT_STRING_EQUAL(r.body, want);
+  resp_free(&r);
+  /* over the route's limit: 413 naming it; the connection survives */
+  n = 4 * MAX_BODY;
+  hl = sprintf(big, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+  memset(big + hl, 'b', n);
+  conn_send(c, big, (size_t)hl + n);
+  CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 0), 0);
+  CU_ASSERT_EQUAL(r.status, 413);
+  snprintf(want, sizeof want, "{\"error\":\"request body larger than %d bytes\"}", BIG_BODY);
+  CU_ASSERT_STRING_EQUAL(r.body, want);
+  resp_free(&r);
+  /* other routes keep max_body */
+  n = 2 * MAX_BODY;
+  hl = sprintf(big, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+  memset(big + hl, 'b', n);
+  conn_send(c, big, (size_t)hl + n);
+  CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 0), 0);
+  CU_ASSERT_EQUAL(r.status, 413);
+  resp_free(&r);
+  free(big);
+  /* a file, twice on one connection, then HEAD */
+  for (int i = 0; i < 2; i++) {
+    const char *g = "GET /file HTTP/1.1\r\nHost: t\r\n\r\n";
+    conn_send(c, g, strlen(g));
+    CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 0), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_EQUAL(r.blen, BIG_FILE);
+    int ok = r.body != NULL && r.blen == BIG_FILE;
+    for (size_t k = 0; ok && k < r.blen; k++)
+      if (r.body[k] != (char)('a' + k % 26)) ok = 0;
+    CU_ASSERT_TRUE(ok);
+    resp_free(&r);
+  }
+  const char *hd = "HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n";
+  conn_send(c, hd, strlen(hd));
+  CU_ASSERT_EQUAL_FATAL(conn_read(c, &r, 1), 0);
+  CU_ASSERT_EQUAL(r.status, 200);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.headers, "300000"));
+  resp_free(&r);
+  conn_close(c);
+}
+
 static void test_garbage(void) {
   static const char *bad[] = {
       "GARBAGE\r\n\r\n",
@@ -723,6 +819,7 @@ int main(void) {
   CU_add_test(s2, "10k keep-alive requests", test_keepalive_10k);
   CU_add_test(s2, "oversize body -> 413", test_oversize);
   CU_add_test(s2, "garbage requests", test_garbage);
+  CU_add_test(s2, "per-route body limit, take_body, respond_fd", test_per_route_limit_and_file);
   CU_add_test(s2, "static files", test_static);
   CU_add_test(s2, "client abort -> on_abort", test_client_abort);
   CU_add_test(s2, "stop leaves no handles", test_stop_clean);
@@ -733,6 +830,8 @@ int main(void) {
   char cmd[300];
   if (g_static_dir[0]) {
     snprintf(cmd, sizeof(cmd), "%s/index.html", g_static_dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/big.bin", g_static_dir);
     unlink(cmd);
     rmdir(g_static_dir);
   }
