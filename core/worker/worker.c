@@ -459,6 +459,30 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   return 0;
 }
 
+int pgd_worker_set_master(pgd_worker_t *w, const char *host, int port) {
+  if (!w || !host || !*host || port <= 0 || port > 65535) return -EINVAL;
+  if (w->stopping) return -ESHUTDOWN;
+  if (strcmp(host, w->master_host) == 0 && port == w->master_port) return 0;
+  char *h = strdup(host);
+  if (!h) return -ENOMEM;
+  PGD_INFO(MOD, "worker %s: the master is now %s:%d (was %s:%d)", w->id, host, port,
+           w->master_host, w->master_port);
+  free(w->master_host);
+  w->master_host = h;
+  w->master_port = port;
+  /* Go to the new master at once: unacknowledged reports follow the
+   * welcome, as after any reconnect. */
+  w->reconnect_ms = 1;
+  w->connect_failures = 0;
+  if (w->conn) {
+    pgd_conn_close(w->conn); /* on_close schedules the reconnect */
+  } else {
+    uv_timer_stop(&w->reconnect_timer);
+    do_connect(w);
+  }
+  return 0;
+}
+
 const char *pgd_worker_id(const pgd_worker_t *w) { return w ? w->id : NULL; }
 int pgd_worker_running(const pgd_worker_t *w) { return w ? w->running : 0; }
 size_t pgd_worker_pending_reports(const pgd_worker_t *w) {

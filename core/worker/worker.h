@@ -78,6 +78,13 @@ void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud);
 /* The worker id (borrowed, valid until the worker is freed). */
 const char *pgd_worker_id(const pgd_worker_t *w);
 
+/* Points the worker at another master (high availability: the leader
+ * changed). Closes the current connection, if any, and connects to
+ * host:port (copied) at once; unacknowledged reports are resent after the
+ * new master's welcome. Returns 0 (also when nothing changes), -EINVAL or
+ * -ESHUTDOWN. Loop thread. */
+int pgd_worker_set_master(pgd_worker_t *w, const char *host, int port);
+
 /* Introspection (tests, status pages). */
 int pgd_worker_running(const pgd_worker_t *w);            /* attempts running */
 size_t pgd_worker_pending_reports(const pgd_worker_t *w); /* unacknowledged */
