@@ -211,7 +211,10 @@ static const char *json_name(const cJSON *j) {
   return (cJSON_IsString(n) && n->valuestring && n->valuestring[0]) ? n->valuestring : NULL;
 }
 
-static int job_create(ctx_t *c) {
+static int create_from_file(ctx_t *c, const char *api_path, const char *noun);
+static int job_create(ctx_t *c) { return create_from_file(c, "/api/v1/jobs", "job"); }
+
+static int create_from_file(ctx_t *c, const char *api_path, const char *noun) {
   const char *file = c->a->arg;
   int is_stdin = strcmp(file, "-") == 0;
   FILE *f = is_stdin ? stdin : fopen(file, "rb");
@@ -236,13 +239,13 @@ static int job_create(ctx_t *c) {
     return PGD_CLI_EXIT_FAIL;
   }
   pgd_http_response_t resp;
-  int rc = call(c, "POST", "/api/v1/jobs", text, len, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  int rc = call(c, "POST", api_path, text, len, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
   free(text);
   if (rc == 0) {
     cJSON *r = resp.body ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
     const char *name = json_name(r);
     if (!name) name = json_name(def);
-    fprintf(c->out, "job %s %s\n", name ? name : "(unnamed)",
+    fprintf(c->out, "%s %s %s\n", noun, name ? name : "(unnamed)",
             resp.status == 201 ? "created" : "replaced");
     cJSON_Delete(r);
   }
@@ -333,6 +336,118 @@ static int job_run(ctx_t *c) {
   return wait_for(c, id);
 }
 
+/* ---- flows ----------------------------------------------------------------- */
+
+/* Polls a flow execution until it is no longer running; prints its status
+ * table; exit 0 only when it succeeded. */
+static int flow_wait(ctx_t *c, long long id) {
+  char path[64];
+  snprintf(path, sizeof(path), "/api/v1/flow-executions/%lld", id);
+  for (;;) {
+    pgd_http_response_t resp;
+    int rc = get(c, path, &resp);
+    if (rc != 0) return rc;
+    cJSON *fe = parse_body(c, &resp);
+    pgd_http_response_free(&resp);
+    if (!fe) return PGD_CLI_EXIT_FAIL;
+    const char *state = exec_state(fe);
+    if (state && strcmp(state, "running") != 0) {
+      pgd_cli_print_flow_status(fe, c->out);
+      int ok = strcmp(state, "succeeded") == 0;
+      cJSON_Delete(fe);
+      fflush(c->out);
+      return ok ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+    }
+    cJSON_Delete(fe);
+    struct timespec ts = {0, WAIT_POLL_NS};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+  }
+}
+
+/* POSTs `body` (owned; may be NULL) to path (owned) and prints the new flow
+ * execution's id (answer member "flow_execution_id"). */
+static int flow_post_for_id(ctx_t *c, char *path, cJSON *body, long long *id_out) {
+  char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+  cJSON_Delete(body);
+  if (!path || (body && !text)) {
+    free(path);
+    cJSON_free(text);
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = call(c, "POST", path, text, text ? strlen(text) : 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  cJSON_free(text);
+  free(path);
+  if (rc != 0) return rc;
+  cJSON *r = parse_body(c, &resp);
+  pgd_http_response_free(&resp);
+  long long id = 0;
+  if (!r || json_id(cJSON_GetObjectItemCaseSensitive(r, "flow_execution_id"), &id) != 0) {
+    if (r) fprintf(c->err, "pagoda: the API's answer has no flow_execution_id\n");
+    cJSON_Delete(r);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  cJSON_Delete(r);
+  fprintf(c->out, "%lld\n", id);
+  fflush(c->out);
+  *id_out = id;
+  return PGD_CLI_EXIT_OK;
+}
+
+static int flow_run(ctx_t *c) {
+  cJSON *body = cJSON_CreateObject();
+  if (body)
+    cJSON_AddItemToObject(body, "params",
+                          c->a->params ? cJSON_Duplicate(c->a->params, 1) : cJSON_CreateObject());
+  long long id = 0;
+  int rc = flow_post_for_id(c, path_with("/api/v1/flows/%s/run%s", c->a->arg, NULL), body, &id);
+  if (rc != 0 || !c->a->wait) return rc;
+  return flow_wait(c, id);
+}
+
+static int flow_rerun(ctx_t *c) {
+  cJSON *body = cJSON_CreateObject();
+  if (!body) return PGD_CLI_EXIT_FAIL;
+  if (c->a->from_failed) {
+    cJSON_AddTrueToObject(body, "from_failed");
+  } else {
+    cJSON *arr = cJSON_AddArrayToObject(body, "nodes");
+    const char *p = c->a->nodes;
+    while (arr && p && *p) {
+      const char *comma = strchr(p, ',');
+      size_t n = comma ? (size_t)(comma - p) : strlen(p);
+      if (n > 0) {
+        char *id = strndup(p, n);
+        if (id) cJSON_AddItemToArray(arr, cJSON_CreateString(id));
+        free(id);
+      }
+      p = comma ? comma + 1 : NULL;
+    }
+  }
+  char path[96];
+  snprintf(path, sizeof(path), "/api/v1/flow-executions/%lld/rerun", c->a->id);
+  long long id = 0;
+  return flow_post_for_id(c, strdup(path), body, &id);
+}
+
+static int flow_status(ctx_t *c) {
+  char path[96];
+  snprintf(path, sizeof(path), "/api/v1/flow-executions/%lld", c->a->id);
+  if (c->a->json) return show(c, path);
+  pgd_http_response_t resp;
+  int rc = get(c, path, &resp);
+  if (rc != 0) return rc;
+  cJSON *fe = parse_body(c, &resp);
+  pgd_http_response_free(&resp);
+  if (!fe) return PGD_CLI_EXIT_FAIL;
+  int pr = pgd_cli_print_flow_status(fe, c->out);
+  cJSON_Delete(fe);
+  if (pr != 0) fprintf(c->err, "pagoda: the API's answer is not a flow execution\n");
+  return pr == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+}
+
 /* ---- exec ------------------------------------------------------------------ */
 
 typedef struct {
@@ -359,6 +474,56 @@ static int exec_logs(ctx_t *c) {
   pgd_http_response_free(&resp);
   fflush(c->out);
   return rc;
+}
+
+/* ---- schedules ------------------------------------------------------------- */
+
+/* `schedule next NAME [--count N]`: the next fire times, one per line. */
+static int sched_next(ctx_t *c) {
+  char q[32];
+  snprintf(q, sizeof q, "?next=%ld", c->a->count > 0 ? c->a->count : 5);
+  char *path = path_with("/api/v1/schedules/%s%s", c->a->arg, q);
+  if (!path) {
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = get(c, path, &resp);
+  free(path);
+  if (rc != 0) return rc;
+  cJSON *j = parse_body(c, &resp);
+  pgd_http_response_free(&resp);
+  if (!j) return PGD_CLI_EXIT_FAIL;
+  const cJSON *next = cJSON_GetObjectItemCaseSensitive(j, "next"), *t;
+  if (!cJSON_IsArray(next) || cJSON_GetArraySize(next) == 0)
+    fprintf(c->out, "(no fire time ahead%s)\n",
+            cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "enabled")) ? "; the schedule is paused" : "");
+  cJSON_ArrayForEach(t, next) if (cJSON_IsString(t)) fprintf(c->out, "%s\n", t->valuestring);
+  cJSON_Delete(j);
+  return fflush(c->out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+}
+
+/* `schedule run NAME`: start the target now; print the execution id. */
+static int sched_run(ctx_t *c) {
+  char *path = path_with("/api/v1/schedules/%s%s", c->a->arg, "/run");
+  if (!path) {
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_response_t resp;
+  int rc = call(c, "POST", path, NULL, 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  free(path);
+  if (rc != 0) return rc;
+  cJSON *j = parse_body(c, &resp);
+  pgd_http_response_free(&resp);
+  if (!j) return PGD_CLI_EXIT_FAIL;
+  long long id = 0;
+  if (json_id(cJSON_GetObjectItemCaseSensitive(j, "execution_id"), &id) == 0)
+    fprintf(c->out, "%lld\n", id);
+  else if (json_id(cJSON_GetObjectItemCaseSensitive(j, "flow_execution_id"), &id) == 0)
+    fprintf(c->out, "flow execution %lld\n", id);
+  cJSON_Delete(j);
+  return PGD_CLI_EXIT_OK;
 }
 
 /* ---- entry points -------------------------------------------------------- */
@@ -420,6 +585,51 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
     case PGD_CLI_PLUGIN_CHECK:
       /* Local: loads the file through the same loader as the daemons. */
       return pgd_plugin_check(a->arg, out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+    case PGD_CLI_FLOW_CREATE:
+      return create_from_file(&c, "/api/v1/flows", "flow");
+    case PGD_CLI_FLOW_LIST:
+      return list(&c, "/api/v1/flows", pgd_cli_print_flows);
+    case PGD_CLI_FLOW_SHOW: {
+      char *p = path_with("/api/v1/flows/%s%s", a->arg, NULL);
+      int rc = show(&c, p);
+      free(p);
+      return rc;
+    }
+    case PGD_CLI_FLOW_DELETE:
+      return action(&c, "DELETE", path_with("/api/v1/flows/%s%s", a->arg, NULL),
+                    "flow %s deleted\n");
+    case PGD_CLI_FLOW_RUN:
+      return flow_run(&c);
+    case PGD_CLI_FLOW_STATUS:
+      return flow_status(&c);
+    case PGD_CLI_FLOW_KILL:
+      return action(&c, "POST", path_with("/api/v1/flow-executions/%s%s", a->arg, "/kill"),
+                    "kill requested for flow execution %s\n");
+    case PGD_CLI_FLOW_RERUN:
+      return flow_rerun(&c);
+    case PGD_CLI_SCHED_CREATE:
+      return create_from_file(&c, "/api/v1/schedules", "schedule");
+    case PGD_CLI_SCHED_LIST:
+      return list(&c, "/api/v1/schedules", pgd_cli_print_schedules);
+    case PGD_CLI_SCHED_SHOW: {
+      char *p = path_with("/api/v1/schedules/%s%s", a->arg, "?next=5");
+      int rc = show(&c, p);
+      free(p);
+      return rc;
+    }
+    case PGD_CLI_SCHED_NEXT:
+      return sched_next(&c);
+    case PGD_CLI_SCHED_PAUSE:
+      return action(&c, "POST", path_with("/api/v1/schedules/%s%s", a->arg, "/pause"),
+                    "schedule %s paused\n");
+    case PGD_CLI_SCHED_RESUME:
+      return action(&c, "POST", path_with("/api/v1/schedules/%s%s", a->arg, "/resume"),
+                    "schedule %s resumed\n");
+    case PGD_CLI_SCHED_RUN:
+      return sched_run(&c);
+    case PGD_CLI_SCHED_DELETE:
+      return action(&c, "DELETE", path_with("/api/v1/schedules/%s%s", a->arg, NULL),
+                    "schedule %s deleted\n");
     case PGD_CLI_CMD_NONE:
       break;
   }

@@ -60,6 +60,9 @@ enum {
   OPT_FOLLOW = 1 << 4,
   OPT_WAIT = 1 << 5,
   OPT_PARAM = 1 << 6,
+  OPT_FROM_FAILED = 1 << 7,
+  OPT_NODES = 1 << 8,
+  OPT_COUNT = 1 << 9,
 };
 
 typedef struct {
@@ -89,9 +92,26 @@ static const cmd_spec_t k_cmds[] = {
     {"plugin", "check", PGD_CLI_PLUGIN_CHECK, 1, 0, "FILE"},
     {"balancer", "list", PGD_CLI_BALANCER_LIST, 0, OPT_JSON, NULL},
     {"balancer", "reload", PGD_CLI_BALANCER_RELOAD, 0, 0, NULL},
+    {"flow", "create", PGD_CLI_FLOW_CREATE, 1, 0, "FILE"},
+    {"flow", "list", PGD_CLI_FLOW_LIST, 0, OPT_JSON, NULL},
+    {"flow", "show", PGD_CLI_FLOW_SHOW, 1, 0, "NAME"},
+    {"flow", "delete", PGD_CLI_FLOW_DELETE, 1, 0, "NAME"},
+    {"flow", "run", PGD_CLI_FLOW_RUN, 1, OPT_WAIT | OPT_PARAM, "NAME"},
+    {"flow", "status", PGD_CLI_FLOW_STATUS, 1, OPT_JSON, "ID"},
+    {"flow", "kill", PGD_CLI_FLOW_KILL, 1, 0, "ID"},
+    {"flow", "rerun", PGD_CLI_FLOW_RERUN, 1, OPT_FROM_FAILED | OPT_NODES, "ID"},
+    {"schedule", "create", PGD_CLI_SCHED_CREATE, 1, 0, "FILE"},
+    {"schedule", "list", PGD_CLI_SCHED_LIST, 0, OPT_JSON, NULL},
+    {"schedule", "show", PGD_CLI_SCHED_SHOW, 1, 0, "NAME"},
+    {"schedule", "next", PGD_CLI_SCHED_NEXT, 1, OPT_COUNT, "NAME"},
+    {"schedule", "pause", PGD_CLI_SCHED_PAUSE, 1, 0, "NAME"},
+    {"schedule", "resume", PGD_CLI_SCHED_RESUME, 1, 0, "NAME"},
+    {"schedule", "run", PGD_CLI_SCHED_RUN, 1, 0, "NAME"},
+    {"schedule", "delete", PGD_CLI_SCHED_DELETE, 1, 0, "NAME"},
 };
 
-static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer"};
+static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer", "flow",
+                                 "schedule"};
 
 int pgd_cli_is_client_group(const char *word) {
   for (size_t g = 0; word && g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
@@ -196,6 +216,7 @@ void pgd_cli_args_free(pgd_cli_args_t *args) {
   cJSON_Delete(args->params);
   memset(args, 0, sizeof(*args));
   args->limit = -1;
+  args->count = -1;
 }
 
 #define MAX_POS 8
@@ -205,6 +226,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
   if (!out) return -EINVAL;
   memset(out, 0, sizeof(*out));
   out->limit = -1;
+  out->count = -1;
   if (err && errlen) err[0] = '\0';
   if (argc < 1 || !argv) {
     set_err(err, errlen, "no command given");
@@ -256,6 +278,11 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       out->follow = 1;
       continue;
     }
+    if (strcmp(a, "--from-failed") == 0) {
+      seen |= OPT_FROM_FAILED;
+      out->from_failed = 1;
+      continue;
+    }
     if (strcmp(a, "--wait") == 0) {
       seen |= OPT_WAIT;
       out->wait = 1;
@@ -267,6 +294,12 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     if ((v = opt_value(argc, argv, &i, "--addr", &m)), m) {
       if (!v || !*v) goto missing;
       addr = v;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--nodes", &m)), m) {
+      if (!v || !*v) goto missing;
+      seen |= OPT_NODES;
+      out->nodes = v;
       continue;
     }
     if ((v = opt_value(argc, argv, &i, "--job", &m)), m) {
@@ -286,6 +319,15 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       seen |= OPT_LIMIT;
       if (parse_limit(v, &out->limit) != 0) {
         set_err(err, errlen, "--limit wants a positive integer, not '%s'", v);
+        goto fail;
+      }
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--count", &m)), m) {
+      if (!v) goto missing;
+      seen |= OPT_COUNT;
+      if (parse_limit(v, &out->count) != 0 || out->count > 100) {
+        set_err(err, errlen, "--count wants an integer from 1 to 100, not '%s'", v);
         goto fail;
       }
       continue;
@@ -375,7 +417,8 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     static const struct { unsigned bit; const char *name; } names[] = {
         {OPT_JSON, "--json"},   {OPT_JOB, "--job"},       {OPT_STATE, "--state"},
         {OPT_LIMIT, "--limit"}, {OPT_FOLLOW, "--follow"}, {OPT_WAIT, "--wait"},
-        {OPT_PARAM, "--param/--params-json"}};
+        {OPT_PARAM, "--param/--params-json"}, {OPT_FROM_FAILED, "--from-failed"}, {OPT_COUNT, "--count"},
+        {OPT_NODES, "--nodes"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
         set_err(err, errlen, "option %s does not apply to '%s %s'", names[n].name, spec->group,
@@ -396,7 +439,18 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       goto fail;
     }
   }
-  if (out->cmd == PGD_CLI_JOB_RUN) {
+  if (out->cmd == PGD_CLI_FLOW_STATUS || out->cmd == PGD_CLI_FLOW_KILL ||
+      out->cmd == PGD_CLI_FLOW_RERUN) {
+    if (pgd_cli_parse_id(out->arg, &out->id) != 0) {
+      set_err(err, errlen, "flow execution ID must be a positive integer, not '%s'", out->arg);
+      goto fail;
+    }
+  }
+  if (out->cmd == PGD_CLI_FLOW_RERUN && out->from_failed == (out->nodes != NULL)) {
+    set_err(err, errlen, "'flow rerun' needs --from-failed or --nodes a,b (one of them)");
+    goto fail;
+  }
+  if (out->cmd == PGD_CLI_JOB_RUN || out->cmd == PGD_CLI_FLOW_RUN) {
     out->params = params;
     params = NULL;
   }

@@ -50,7 +50,23 @@ typedef enum {
   PGD_CLI_PLUGIN_LIST,
   PGD_CLI_PLUGIN_CHECK,
   PGD_CLI_BALANCER_LIST,
-  PGD_CLI_BALANCER_RELOAD
+  PGD_CLI_BALANCER_RELOAD,
+  PGD_CLI_FLOW_CREATE,  /* flows: added in 0.3 (issue 6) */
+  PGD_CLI_FLOW_LIST,
+  PGD_CLI_FLOW_SHOW,
+  PGD_CLI_FLOW_DELETE,
+  PGD_CLI_FLOW_RUN,
+  PGD_CLI_FLOW_STATUS,
+  PGD_CLI_FLOW_KILL,
+  PGD_CLI_FLOW_RERUN,
+  PGD_CLI_SCHED_CREATE, /* schedules: added in 0.3 (issue 7) */
+  PGD_CLI_SCHED_LIST,
+  PGD_CLI_SCHED_SHOW,
+  PGD_CLI_SCHED_NEXT,
+  PGD_CLI_SCHED_PAUSE,
+  PGD_CLI_SCHED_RESUME,
+  PGD_CLI_SCHED_RUN,
+  PGD_CLI_SCHED_DELETE
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */
@@ -72,7 +88,10 @@ typedef struct {
   long limit;               /* exec list --limit, -1 when absent */
   int follow;               /* exec logs -f/--follow */
   int wait;                 /* job run --wait */
-  cJSON *params;            /* job run: the {"params": ...} object (owned), else NULL */
+  cJSON *params;            /* job run, flow run: the {"params": ...} object (owned), else NULL */
+  int from_failed;          /* flow rerun --from-failed */
+  const char *nodes;        /* flow rerun --nodes a,b (comma-separated node ids) */
+  long count;               /* schedule next --count N (1-100), -1 when absent */
 } pgd_cli_args_t;
 
 /* Parses a client command line. `argv` is main()'s argv (argv[0] the program

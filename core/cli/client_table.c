@@ -336,6 +336,91 @@ int pgd_cli_print_balancers(const cJSON *resp, FILE *out) {
   return print_list(resp, "balancers", 6, h, balancer_row, out);
 }
 
+/* ---- schedules --------------------------------------------------------------- */
+
+static void schedule_row(const cJSON *s, char c[][CELL]) {
+  pgd_cli_cell(s, "name", c[0], CELL);
+  const cJSON *flow = cJSON_GetObjectItemCaseSensitive(s, "flow");
+  char t[CELL - 8];
+  pgd_cli_cell(s, cJSON_IsString(flow) ? "flow" : "job", t, sizeof t);
+  snprintf(c[1], CELL, "%s %s", cJSON_IsString(flow) ? "flow" : "job", t);
+  static const char *const kinds[] = {"cron", "every", "delay", "at"};
+  snprintf(c[2], CELL, "-");
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    if (!cJSON_GetObjectItemCaseSensitive(s, kinds[i])) continue;
+    pgd_cli_cell(s, kinds[i], t, sizeof t);
+    snprintf(c[2], CELL, "%s %s", kinds[i], t);
+  }
+  pgd_cli_cell(s, "timezone", c[3], CELL);
+  pgd_cli_cell(s, "enabled", c[4], CELL);
+  pgd_cli_time_cell(s, "next_fire_us", c[5], CELL);
+  pgd_cli_time_cell(s, "last_fired_us", c[6], CELL);
+}
+
+int pgd_cli_print_schedules(const cJSON *resp, FILE *out) {
+  static const char *h[] = {"NAME", "TARGET", "TRIGGER", "TIMEZONE", "ENABLED", "NEXT", "LAST-FIRED"};
+  return print_list(resp, "schedules", 7, h, schedule_row, out);
+}
+
+/* ---- flows ------------------------------------------------------------------- */
+
+static void flow_row(const cJSON *f, char c[][CELL]) {
+  pgd_cli_cell(f, "name", c[0], CELL);
+  pgd_cli_cell(f, "failure_strategy", c[1], CELL);
+  pgd_cli_cell(f, "nodes", c[2], CELL);
+  pgd_cli_time_cell(f, "updated_us", c[3], CELL);
+}
+
+int pgd_cli_print_flows(const cJSON *resp, FILE *out) {
+  static const char *h[] = {"NAME", "STRATEGY", "NODES", "UPDATED"};
+  return print_list(resp, "flows", 4, h, flow_row, out);
+}
+
+int pgd_cli_print_flow_status(const cJSON *fe, FILE *out) {
+  const cJSON *nodes = cJSON_IsObject(fe) ? cJSON_GetObjectItemCaseSensitive(fe, "nodes") : NULL;
+  if (!cJSON_IsObject(nodes) || !out) return -EPROTO;
+  char id[CELL], flow[CELL], state[CELL], err[CELL];
+  pgd_cli_cell(fe, "id", id, CELL);
+  pgd_cli_cell(fe, "flow", flow, CELL);
+  pgd_cli_cell(fe, "state", state, CELL);
+  pgd_cli_cell(fe, "error", err, CELL);
+  if (fprintf(out, "flow execution %s of %s: %s%s%s\n", id, flow, state,
+              strcmp(err, "-") ? ": " : "", strcmp(err, "-") ? err : "") < 0)
+    return -EIO;
+  static const char *h[] = {"NODE", "STATE", "EXECUTION", "OUTPUTS", "REASON"};
+  pgd_cli_table_t *t = pgd_cli_table_new(5, h);
+  if (!t) return -ENOMEM;
+  const cJSON *errs = cJSON_GetObjectItemCaseSensitive(fe, "node_errors");
+  char cells[5][CELL];
+  const char *ptrs[5] = {cells[0], cells[1], cells[2], cells[3], cells[4]};
+  int rc = 0;
+  const cJSON *n;
+  cJSON_ArrayForEach(n, nodes) {
+    snprintf(cells[0], CELL, "%s", n->string ? n->string : "-");
+    pgd_cli_cell(n, "state", cells[1], CELL);
+    const cJSON *eid = cJSON_GetObjectItemCaseSensitive(n, "execution_id");
+    if (cJSON_IsNumber(eid) && eid->valuedouble > 0) pgd_cli_cell(n, "execution_id", cells[2], CELL);
+    else snprintf(cells[2], CELL, "-");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(n, "outputs");
+    size_t pos = 0;
+    cells[3][0] = '\0';
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, outs) {
+      int w = snprintf(cells[3] + pos, CELL - pos, "%s%s=%s", pos ? " " : "", kv->string,
+                       cJSON_IsString(kv) ? kv->valuestring : "?");
+      if (w < 0 || (size_t)w >= CELL - pos) break;
+      pos += (size_t)w;
+    }
+    const cJSON *ne = n->string ? cJSON_GetObjectItemCaseSensitive(errs, n->string) : NULL;
+    if (cJSON_IsString(ne)) snprintf(cells[4], CELL, "%s", ne->valuestring);
+    else pgd_cli_cell(n, "reason", cells[4], CELL);
+    if ((rc = pgd_cli_table_add_row(t, ptrs)) != 0) break;
+  }
+  if (rc == 0) rc = pgd_cli_table_print(t, out);
+  pgd_cli_table_free(t);
+  return rc;
+}
+
 /* ---- errors and states ---------------------------------------------------- */
 
 char *pgd_cli_error_message(const char *body, size_t body_len, char *buf, size_t len) {

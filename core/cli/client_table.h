@@ -66,6 +66,15 @@ int pgd_cli_print_executions(const cJSON *resp, FILE *out);
 int pgd_cli_print_workers(const cJSON *resp, FILE *out);
 int pgd_cli_print_plugins(const cJSON *resp, FILE *out);
 int pgd_cli_print_balancers(const cJSON *resp, FILE *out); /* {"balancers": [...]} */
+/* {"flows": [...]}: NAME STRATEGY NODES UPDATED (added in 0.3). */
+int pgd_cli_print_flows(const cJSON *resp, FILE *out);
+/* {"schedules": [...]}  NAME TARGET TRIGGER TIMEZONE ENABLED NEXT LAST-FIRED */
+int pgd_cli_print_schedules(const cJSON *resp, FILE *out);
+/* A flow execution (GET /api/v1/flow-executions/ID): a line "flow execution
+ * ID of FLOW: STATE[: error]" then NODE STATE EXECUTION OUTPUTS REASON, one
+ * row per node (outputs as k=v; reason: the node's submission error when
+ * there is one). -EPROTO when `fe` has no "nodes" object. */
+int pgd_cli_print_flow_status(const cJSON *fe, FILE *out);
 
 /* Extracts the message of an API error body ({"error": "..."} or
  * {"error": {"message": "..."}}), else the body's first line (trimmed), else

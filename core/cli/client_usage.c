@@ -48,6 +48,32 @@ static const char k_balancer[] =
     "  pagoda balancer list [--json]                    list balancers, their files and last errors\n"
     "  pagoda balancer reload                           rescan the balancer scripts now\n";
 
+static const char k_schedule[] =
+    "Schedules:\n"
+    "  pagoda schedule create FILE|-                    create or replace a schedule from JSON\n"
+    "  pagoda schedule list [--json]                    list schedules with their next fire time\n"
+    "  pagoda schedule show NAME                        print a schedule, its next 5 fire times\n"
+    "                                                   and its last runs, as JSON\n"
+    "  pagoda schedule next NAME [--count N]            print the next N (default 5) fire times\n"
+    "  pagoda schedule pause|resume NAME                stop or restart firing\n"
+    "  pagoda schedule run NAME                         start the target now; print the id\n"
+    "  pagoda schedule delete NAME                      delete a schedule and its run records\n";
+
+static const char k_flow[] =
+    "Flows:\n"
+    "  pagoda flow create FILE|-                        create or replace a flow from JSON\n"
+    "  pagoda flow list [--json]                        list flows\n"
+    "  pagoda flow show NAME                            print a flow as JSON\n"
+    "  pagoda flow delete NAME                          delete a flow (its history stays)\n"
+    "  pagoda flow run NAME [--param KEY=VALUE]... [--params-json JSON] [--wait]\n"
+    "                                                   start a flow execution; print its id\n"
+    "                                                   (--wait: wait for the end, print the\n"
+    "                                                   nodes, exit 0 only if it succeeded)\n"
+    "  pagoda flow status ID [--json]                   a flow execution's nodes as a table\n"
+    "  pagoda flow kill ID                              kill a flow execution\n"
+    "  pagoda flow rerun ID --from-failed|--nodes a,b   re-run a finished flow execution's\n"
+    "                                                   failed nodes (or these) and what follows\n";
+
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
     "  --addr URL     the Pagoda API (default: $PAGODA_ADDR, else http://127.0.0.1:7080)\n"
@@ -104,7 +130,8 @@ static const char k_worker_opts[] =
     "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
-  static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer"};
+  static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",
+                                 "schedule"};
   if (!topic) return 0;
   for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
     if (strcmp(topic, topics[i]) == 0) return 1;
@@ -135,11 +162,19 @@ int pgd_cli_usage(FILE *out, const char *topic) {
     fprintf(out, "Usage: pagoda balancer COMMAND ...\n\n%s\n%s", k_balancer, k_client_opts);
     return 0;
   }
+  if (topic && strcmp(topic, "schedule") == 0) {
+    fprintf(out, "Usage: pagoda schedule COMMAND ...\n\n%s\n%s", k_schedule, k_client_opts);
+    return 0;
+  }
+  if (topic && strcmp(topic, "flow") == 0) {
+    fprintf(out, "Usage: pagoda flow COMMAND ...\n\n%s\n%s", k_flow, k_client_opts);
+    return 0;
+  }
   if (topic && strcmp(topic, "plugin") == 0) {
     fprintf(out, "Usage: pagoda plugin COMMAND ...\n\n%s\n%s", k_plugin, k_client_opts);
     return 0;
   }
-  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons, k_job,
-          k_exec, k_worker, k_plugin, k_balancer, k_client_opts, k_tail);
+  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons, k_job,
+          k_exec, k_flow, k_schedule, k_worker, k_plugin, k_balancer, k_client_opts, k_tail);
   return topic ? -ENOENT : 0;
 }

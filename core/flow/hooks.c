@@ -194,8 +194,10 @@ static void take_table(lua_State *L, int idx, cJSON **dst, const char *what) {
   while (it) {
     cJSON *next = it->next;
     cJSON *c = cJSON_DetachItemViaPointer(t, it);
-    if (cJSON_GetObjectItemCaseSensitive(*dst, c->string)) cJSON_ReplaceItemInObjectCaseSensitive(*dst, c->string, c);
-    else cJSON_AddItemToObject(*dst, c->string, c);
+    /* Not cJSON_ReplaceItemInObject: it frees the replacement's key before
+     * copying it when that key is the one passed in (use after free). */
+    cJSON_DeleteItemFromObjectCaseSensitive(*dst, c->string);
+    cJSON_AddItemToObject(*dst, c->string, c);
     it = next;
   }
   cJSON_Delete(t);

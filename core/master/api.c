@@ -243,7 +243,7 @@ static void route_job_run(pgd_master_t *m, pgd_http_req_t *req, const char *name
   char err[512];
   cJSON *out = cJSON_CreateObject();
   reply_t *r = reply_new(m, req, 201, out);
-  m_exec_t *e = m_exec_submit(m, j->def, params, "api", reply_when_durable, r, err, sizeof err);
+  m_exec_t *e = m_exec_submit(m, j->def, params, "api", reply_when_durable, r, err, sizeof err, NULL);
   cJSON_Delete(body);
   if (!e) {
     pgd_http_req_on_abort(req, NULL, NULL);
@@ -526,12 +526,16 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
     route_jobs(m, req, p[4] ? p + 5 : "");
   } else if (strcmp(p, "executions") == 0 || strncmp(p, "executions/", 11) == 0) {
     route_executions(m, req, p[10] ? p + 11 : "");
+  } else if (strcmp(p, "schedules") == 0 || strncmp(p, "schedules/", 10) == 0) {
+    m_sched_route(m, req, p[9] ? p + 10 : "");
   } else if (strcmp(p, "resources") == 0 || strncmp(p, "resources/", 10) == 0) {
     m_resources_route(m, req, p[9] ? p + 10 : "");
   } else if (strcmp(p, "workers") == 0) {
     route_workers(m, req);
   } else if (strcmp(p, "balancers") == 0 || strncmp(p, "balancers/", 10) == 0) {
     route_balancers(m, req, p + 9);
+  } else if (strncmp(p, "flows", 5) == 0 || strncmp(p, "flow-executions", 15) == 0) {
+    m_flows_route(m, req, p);
   } else if (strcmp(p, "plugins") == 0) {
     route_plugins(m, req);
   } else {

@@ -207,7 +207,7 @@ static cJSON *merge_params(const cJSON *job, const cJSON *override) {
 
 m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
                         const char *trigger, m_durable_cb done, void *ud, char *err,
-                        size_t errlen) {
+                        size_t errlen, const cJSON *extra_fields) {
   const char *type = get_str(job, "type");
   const char *name = get_str(job, "name");
   const pgd_plugin_t *plugin = type ? pgd_registry_find(m->plugins, type) : NULL;
@@ -245,6 +245,8 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
   cJSON_AddItemToObject(rec, "definition", def);
   cJSON_AddStringToObject(rec, "trigger", trigger ? trigger : "api");
   cJSON_AddNumberToObject(rec, "submitted_us", (double)pgd_now_us());
+  const cJSON *xf;
+  cJSON_ArrayForEach(xf, extra_fields) if (xf->string) set_item(rec, xf->string, cJSON_Duplicate(xf, 1));
   m_exec_t *e = exec_new(m, id, rec);
   set_str(rec, "mode", e->mode == M_MODE_SHARDED ? "sharded"
                        : e->mode == M_MODE_BROADCAST ? "broadcast" : "single");
@@ -270,7 +272,7 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
 
 /* The execution's state from its tasks'. */
 static m_state_t aggregate(const m_exec_t *e) {
-  if (e->n_tasks == 0) return M_STATE_PENDING;
+  if (e->n_tasks == 0) return e->kill_requested ? M_STATE_KILLED : M_STATE_PENDING;
   bool all_final = true, any_running = false, any_dispatched = false;
   m_state_t worst = M_STATE_SUCCEEDED;
   for (int i = 0; i < e->n_tasks; i++) {
@@ -328,6 +330,8 @@ static void commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
     e->finishing = true;
   }
   m_exec_save(m, e, on_durable, c);
+  if (final) m_flow_on_exec_final(m, e);
+  if (final) m_sched_on_exec_final(m, e);
 }
 
 /* ---- attempts ---- */
@@ -579,18 +583,7 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
   if (!waiting_on_workers && e->n_tasks == 0) set_str(e->rec, "error", "killed before it was dispatched");
   if (e->n_tasks == 1 && e->tasks[0]->state == M_STATE_KILLED && !e->tasks[0]->attempt_rec)
     set_str(e->rec, "error", "killed before it was dispatched");
-  if (e->n_tasks == 0) {
-    set_str(e->rec, "state", "killed");
-    e->state = M_STATE_KILLED;
-    set_int(e->rec, "finished_us", pgd_now_us());
-    commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
-    c->followers = m_log_detach_followers(e);
-    c->free_exec = true;
-    e->finishing = true;
-    m_exec_save(m, e, on_durable, c);
-    return 0;
-  }
-  commit(m, e, done, ud);
+  commit(m, e, done, ud); /* with no task left to wait for, this is the final state */
   return 0;
 }
 

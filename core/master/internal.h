@@ -119,6 +119,7 @@ struct m_exec {
   bool broadcast_expanded;/* broadcast: tasks created for the eligible workers */
   bool finishing;         /* final, kept in memory until its final record is durable */
   m_follower_t *followers;
+  void *flow_run_ref;     /* flows.c: the flow execution this node execution belongs to */
   UT_hash_handle hh;
 };
 
@@ -159,6 +160,8 @@ struct pgd_master {
   int closing_handles;
   void (*on_stopped)(void *ud);
   void *on_stopped_ud;
+  struct m_flows *flows;  /* flows.c */
+  struct m_sched *sched;  /* schedules.c */
 };
 
 /* ---- exec.c: the execution state machine ---- */
@@ -168,10 +171,12 @@ typedef void (*m_durable_cb)(void *ud, int status);
 /* Creates an execution of `job` (borrowed) with `params_override` (borrowed,
  * nullable) merged over the job's params. On success returns the new
  * execution (owned by the master) and calls done(ud, 0) once it is durable;
- * on a validation error returns NULL with a message in err. */
+ * on a validation error returns NULL with a message in err. `extra_fields`
+ * (borrowed, nullable object): members copied into the execution record
+ * before its first save (flows: flow_execution_id, flow_node). */
 m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
                         const char *trigger, m_durable_cb done, void *ud, char *err,
-                        size_t errlen);
+                        size_t errlen, const cJSON *extra_fields);
 
 /* Applies a worker's state report (borrowed). done(ud, status) runs once the
  * change is durable (or at once if nothing changed). */
@@ -258,6 +263,35 @@ cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errle
 m_job_t *m_job_find(pgd_master_t *m, const char *name);
 void m_job_put_cache(pgd_master_t *m, cJSON *def); /* takes ownership */
 void m_job_remove_cache(pgd_master_t *m, const char *name);
+
+/* ---- flows.c ----
+ * Flows and flow executions (docs/flows.md); public entry points for other
+ * parts of the master are in master/flows.h. */
+struct m_flows;
+/* After recover(): loads stored flows and resumes running flow executions.
+ * Returns 0 or a negative code with err filled. */
+int m_flows_start(pgd_master_t *m, char *err, size_t errlen);
+/* Stop path: writes pending flow states, frees flow memory (m->flows = NULL). */
+void m_flows_stop(pgd_master_t *m);
+/* exec.c commit(): execution `e` just became final (its record is queued). */
+void m_flow_on_exec_final(pgd_master_t *m, m_exec_t *e);
+/* logs.c: `len` new log bytes of a node execution (stdout and stderr merged). */
+void m_flow_on_output(pgd_master_t *m, m_exec_t *e, const char *data, size_t len);
+/* REST: /api/v1/flows[/...] and /api/v1/flow-executions[/...]; `p` is the
+ * path after /api/v1/. */
+void m_flows_route(pgd_master_t *m, pgd_http_req_t *req, const char *p);
+
+/* ---- schedules.c ---- */
+/* After recover(): loads the stored schedules, resolves fires whose run
+ * record was lost, and arms the timer queue. 0 or a negative code + err. */
+int m_sched_start(pgd_master_t *m, char *err, size_t errlen);
+/* Stop path: frees the schedules and closes the timer queue; closed(m) runs
+ * once it is closed (at once when schedules never started). */
+void m_sched_close(pgd_master_t *m, void (*closed)(pgd_master_t *m));
+/* exec.c commit(): execution `e` just became final (concurrency, delay). */
+void m_sched_on_exec_final(pgd_master_t *m, m_exec_t *e);
+/* REST: /api/v1/schedules[/...]; `rest` is the path after "schedules/" ("" for none). */
+void m_sched_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest);
 
 /* ---- api.c ---- */
 void m_api_handle(pgd_http_req_t *req, void *ud);

@@ -56,6 +56,7 @@ void m_log_append(pgd_master_t *m, m_task_t *t, int64_t offset, const char *data
     return;
   }
   t->log_size += w;
+  if (t->exec->flow_run_ref) m_flow_on_output(m, t->exec, data, (size_t)w);
   for (m_follower_t *f = t->exec->followers; f; f = f->next)
     if (f->req) pgd_http_stream_write(f->req, data, (size_t)w);
 }

@@ -128,6 +128,8 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   pgd_store_set_epoch(m->store, m->epoch);
   PGD_INFO(MOD, "store: %s, epoch %lld", pgd_store_backend(m->store), (long long)m->epoch);
   recover(m);
+  if ((rc = m_flows_start(m, err, errlen)) < 0) goto fail;
+  if ((rc = m_sched_start(m, err, errlen)) < 0) goto fail;
 
   rc = pgd_balancers_open(loop, cfg->balancer_dir ? cfg->balancer_dir : "",
                           cfg->balancer_default, &m->balancers, err, errlen);
@@ -208,11 +210,16 @@ static void on_handle_closed(uv_handle_t *h) {
   if (--m->closing_handles == 0) free_master(m);
 }
 
+static void on_sched_closed(pgd_master_t *m) {
+  if (--m->closing_handles == 0) free_master(m);
+}
+
 void m_stop_progress(pgd_master_t *m) {
   if (!m->stopping || !m->store_closed || m->open_conns > 0 || m->closing_handles) return;
-  m->closing_handles = 2;
+  m->closing_handles = 3; /* tick, ack_flush, the schedules' timer queue */
   uv_close((uv_handle_t *)&m->tick, on_handle_closed);
   uv_close((uv_handle_t *)&m->ack_flush, on_handle_closed);
+  m_sched_close(m, on_sched_closed);
 }
 
 static void on_store_flushed(int status, void *ud) {
@@ -236,5 +243,6 @@ void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud) {
   if (m->httpd) pgd_httpd_stop(m->httpd);
   m->httpd = NULL;
   m_rpc_close_all(m);
+  m_flows_stop(m);
   pgd_store_flush(m->store, on_store_flushed, m);
 }
