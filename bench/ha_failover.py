@@ -134,7 +134,7 @@ def failover(a, tmp, result):
         lead = ha_harness.wait_one_leader(masters, 30)
         for wid in WORKERS:
             w = harness.Daemon("worker", tmp, ["--ha-zookeeper", zk.hosts, "--ha-cluster", cluster,
-                                               "--id", wid, "--slots", "2", "--log-level", "warn"], name=wid)
+                                               "--ha-session-ms", str(a.session_ms), "--id", wid, "--slots", "2", "--log-level", "warn"], name=wid)
             daemons.append(w)
             w.start(timeout=30)
         lead.api().create_job({"name": "true", "type": "shell", "params": {"argv": ["/bin/true"]}})

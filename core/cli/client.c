@@ -37,6 +37,19 @@ static int call(ctx_t *c, const char *method, const char *path, const char *body
   int rc = pgd_http_request(method, url, body, body_len, on_chunk, ud, timeout_ms, resp, errbuf,
                             sizeof(errbuf));
   free(url);
+  if (rc == 0 && resp->status == 503 && resp->body) {
+    /* A standby master names the leader: send the request there, once. */
+    cJSON *j = cJSON_ParseWithLength(resp->body, resp->len);
+    const char *leader = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "leader"));
+    char *lurl = leader ? pgd_cli_url_join(leader, path) : NULL;
+    cJSON_Delete(j);
+    if (lurl) {
+      pgd_http_response_free(resp);
+      rc = pgd_http_request(method, lurl, body, body_len, on_chunk, ud, timeout_ms, resp, errbuf,
+                            sizeof(errbuf));
+      free(lurl);
+    }
+  }
   if (rc == -ECANCELED) {
     /* The chunk callback already said why. */
   } else if (rc == -EIO && resp->status != 0) {

@@ -117,7 +117,10 @@ static const char k_master_opts[] =
     "  --store-postgres CONN  keep the state in PostgreSQL (libpq conninfo) instead of SQLite\n"
     "  --balancers DIR        balancer scripts (default: balancers next to the config file,\n"
     "                         or conf/balancers of the source tree)\n"
-    "  --default-balancer N   balancer of jobs that name none (default least_loaded)\n";
+    "  --default-balancer N   balancer of jobs that name none (default least_loaded)\n"
+    "  --ha-zookeeper H:P,..  high availability: run for leader in ZooKeeper (needs\n"
+    "                         --store-postgres); --ha-cluster NAME (default \"default\"),\n"
+    "                         --ha-session-ms N (default 10000). See docs/ha.md\n";
 
 static const char k_worker_opts[] =
     "Options of pagoda worker:\n"
@@ -127,7 +130,9 @@ static const char k_worker_opts[] =
     "  --id ID                worker id (default: generated once, kept in DIR/worker.id)\n"
     "  --slots N              executions at once (default: CPU cores)\n"
     "  --labels a,b           labels of this worker\n"
-    "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n";
+    "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n"
+    "  --ha-zookeeper H:P,..  find the leader in ZooKeeper instead of --master, and follow\n"
+    "                         it; --ha-cluster NAME, --ha-session-ms N (docs/ha.md)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",

@@ -17,8 +17,10 @@
 
 #include "cli/daemon_example.h"
 #include "common/log.h"
+#include "ha/zk.h"
 #include "master/master.h"
 #include "plugin/registry.h"
+#include "worker/identity.h"
 #include "worker/worker.h"
 
 #define MOD "daemon"
@@ -34,6 +36,9 @@ typedef struct settings {
   /* master */
   char *master_data;
   char *store_postgres;
+  char *ha_zookeeper;
+  char *ha_cluster;
+  int ha_session_ms;
   char *balancer_dir;
   char *balancer_default;
   long long max_resource_bytes;
@@ -81,6 +86,8 @@ static void defaults(settings_t *s) {
   s->rpc_port = 7081;
   s->max_body = 1 << 20;
   s->max_resource_bytes = 256LL << 20;
+  set_str(&s->ha_cluster, "default");
+  s->ha_session_ms = 10000;
   s->heartbeat_ms = 1000;
   s->lost_after_missed = 3;
   s->kill_grace_ms = 5000;
@@ -98,7 +105,7 @@ static void defaults(settings_t *s) {
 static void free_settings(settings_t *s) {
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
-                   &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir,
+                   &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
                    &s->balancer_default};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   cJSON_Delete(s->labels);
@@ -173,6 +180,9 @@ static int load_config(settings_t *s, const char *path) {
   cfg_list(&c, "worker.labels", s->labels);
   cfg_list(&c, "worker.allowed_users", s->allowed_users);
   cfg_str(&c, "store.postgres", &s->store_postgres);
+  cfg_str(&c, "ha.zookeeper", &s->ha_zookeeper);
+  cfg_str(&c, "ha.cluster", &s->ha_cluster);
+  cfg_int(&c, "ha.session_timeout_ms", &s->ha_session_ms);
   cfg_str(&c, "master.balancer.dir", &s->balancer_dir);
   cfg_str(&c, "master.balancer.default", &s->balancer_default);
   cfg_int(&c, "master.balancer.instructions", &s->balancer_instructions);
@@ -246,6 +256,12 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     } else if (strcmp(f, "--allowed-users") == 0 && v && s->mode != MODE_MASTER) {
       cJSON_Delete(s->allowed_users);
       s->allowed_users = comma_list(v);
+    } else if (strcmp(f, "--ha-zookeeper") == 0 && v && s->mode != MODE_DEV) {
+      set_str(&s->ha_zookeeper, v);
+    } else if (strcmp(f, "--ha-cluster") == 0 && v && s->mode != MODE_DEV) {
+      set_str(&s->ha_cluster, v);
+    } else if (strcmp(f, "--ha-session-ms") == 0 && v && s->mode != MODE_DEV) {
+      if (parse_int_flag("--ha-session-ms", v, 100, &s->ha_session_ms) < 0) return -1;
     } else if (strcmp(f, "--balancers") == 0 && v && s->mode != MODE_WORKER) {
       set_str(&s->balancer_dir, v);
     } else if (strcmp(f, "--default-balancer") == 0 && v && s->mode != MODE_WORKER) {
@@ -346,6 +362,9 @@ typedef struct daemon_state {
   int pending_stops;
   int exit_code;
   pgd_example_t *example;
+  pgd_zk_t *zk;            /* worker with high availability: registry + leader */
+  char worker_id[160];
+  char *worker_data;
 } daemon_state_t;
 
 static void on_signal_closed(uv_handle_t *h) { (void)h; }
@@ -369,6 +388,62 @@ static void one_stopped(void *ud) {
   uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
 }
 
+/* ---- a worker that follows the leader through ZooKeeper ---- */
+
+static int start_worker(daemon_state_t *d, const char *host, int port, const char *data_dir,
+                        int slots, char *err, size_t errlen);
+
+static void on_zk_closed_worker(void *ud) {
+  daemon_state_t *d = ud;
+  d->zk = NULL;
+  one_stopped(d);
+}
+
+static void worker_leader_change(pgd_zk_t *zk, const cJSON *leader, void *ud) {
+  daemon_state_t *d = ud;
+  (void)zk;
+  /* The leader object is the leader's info plus "node" and "epoch". */
+  const char *rpc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(leader, "rpc"));
+  if (!rpc || d->pending_stops) return;
+  char *host = strdup("127.0.0.1");
+  int port = 0;
+  if (parse_addr(rpc, &host, &port) == 0 && port > 0) {
+    if (d->worker) {
+      pgd_worker_set_master(d->worker, host, port);
+    } else {
+      char err[512];
+      if (start_worker(d, host, port, d->worker_data, d->s->worker_slots, err, sizeof err) < 0)
+        PGD_ERROR(MOD, "cannot start the worker: %s", err);
+      else
+        printf("Pagoda worker %s is running, master %s (leader from ZooKeeper)\n",
+               pgd_worker_id(d->worker), rpc);
+      fflush(stdout);
+    }
+  }
+  free(host);
+}
+
+static int start_ha_worker(daemon_state_t *d, char *err, size_t errlen) {
+  settings_t *s = d->s;
+  if (s->worker_id && *s->worker_id) {
+    snprintf(d->worker_id, sizeof d->worker_id, "%s", s->worker_id);
+  } else {
+    int rc = pgd_worker_identity_load(s->worker_data, d->worker_id, sizeof d->worker_id, err, errlen);
+    if (rc < 0) return rc;
+  }
+  static const pgd_zk_cbs_t cbs = {.on_leader_change = worker_leader_change};
+  int rc = pgd_zk_open(d->loop, s->ha_zookeeper, s->ha_cluster, s->ha_session_ms, &cbs, d, &d->zk,
+                       err, errlen);
+  if (rc < 0) return rc;
+  cJSON *info = cJSON_CreateObject();
+  cJSON_AddNumberToObject(info, "pid", (double)getpid());
+  rc = pgd_zk_register_worker(d->zk, d->worker_id, info);
+  cJSON_Delete(info);
+  if (rc == 0) rc = pgd_zk_watch_leader(d->zk);
+  if (rc < 0) snprintf(err, errlen, "cannot register with ZooKeeper: %s", strerror(-rc));
+  return rc;
+}
+
 static void master_stopped(void *ud) {
   daemon_state_t *d = ud;
   d->master = NULL;
@@ -389,6 +464,10 @@ static void shutdown_daemon(daemon_state_t *d) {
   PGD_INFO(MOD, "stopping");
   d->pending_stops = 1;
   if (d->example) pgd_example_cancel(d->example);
+  if (d->zk) {
+    d->pending_stops++;
+    pgd_zk_close(d->zk, on_zk_closed_worker, d);
+  }
   /* The worker goes first so that its final reports reach the master. */
   if (d->worker)
     pgd_worker_stop(d->worker, worker_stopped, d);
@@ -472,6 +551,9 @@ int pgd_daemon_main(int argc, char **argv) {
     pgd_master_config_defaults(&mc);
     mc.data_dir = s.mode == MODE_DEV ? s.dev_data : s.master_data;
     mc.store_postgres = s.mode == MODE_MASTER ? s.store_postgres : NULL;
+    mc.ha_zookeeper = s.mode == MODE_MASTER ? s.ha_zookeeper : NULL;
+    mc.ha_cluster = s.ha_cluster;
+    mc.ha_session_ms = s.ha_session_ms;
     mc.http_host = s.http_host;
     mc.http_port = s.http_port;
     mc.rpc_host = s.rpc_host;
@@ -496,6 +578,9 @@ int pgd_daemon_main(int argc, char **argv) {
     snprintf(wdata, sizeof wdata, "%s/worker", s.dev_data);
     rc = start_worker(&d, "127.0.0.1", pgd_master_rpc_port(d.master), wdata, slots, err,
                       sizeof err);
+  } else if (rc == 0 && s.mode == MODE_WORKER && s.ha_zookeeper && *s.ha_zookeeper) {
+    d.worker_data = s.worker_data;
+    rc = start_ha_worker(&d, err, sizeof err);
   } else if (rc == 0 && s.mode == MODE_WORKER) {
     char *host = strdup("127.0.0.1");
     int port = 0;
@@ -511,7 +596,7 @@ int pgd_daemon_main(int argc, char **argv) {
     fprintf(stderr, "pagoda %s: %s\n", argv[1], err[0] ? err : "failed to start");
     d.exit_code = 1;
     /* Stop whatever did start, then drain the loop. */
-    if (d.worker || d.master) {
+    if (d.worker || d.master || d.zk) {
       uv_signal_init(&loop, &d.sigint);
       uv_signal_init(&loop, &d.sigterm);
       uv_signal_init(&loop, &d.sighup);
@@ -543,8 +628,12 @@ int pgd_daemon_main(int argc, char **argv) {
                pgd_master_rpc_port(d.master));
       fflush(stdout);
       if (s.example) d.example = pgd_example_start(&loop, url);
-    } else {
+    } else if (d.worker) {
       printf("Pagoda worker %s is running, master %s\n", pgd_worker_id(d.worker), s.worker_master);
+      fflush(stdout);
+    } else {
+      printf("Pagoda worker %s is waiting for a leader (ZooKeeper %s, cluster %s)\n", d.worker_id,
+             s.ha_zookeeper, s.ha_cluster);
       fflush(stdout);
     }
   }

@@ -189,7 +189,7 @@ static void route_health(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "status", "ok");
   cJSON_AddStringToObject(o, "version", PAGODA_VERSION);
-  cJSON_AddStringToObject(o, "role", "leader");
+  cJSON_AddStringToObject(o, "role", m->leader ? "leader" : "standby");
   cJSON_AddStringToObject(o, "store", pgd_store_backend(m->store));
   cJSON_AddNumberToObject(o, "epoch", (double)m->epoch);
   cJSON_AddNumberToObject(o, "rpc_port", pgd_listener_port(m->listener));
@@ -468,6 +468,15 @@ static void route_worker_one(pgd_master_t *m, pgd_http_req_t *req, const char *r
 }
 
 static void route_workers(pgd_master_t *m, pgd_http_req_t *req) {
+  if (!m->leader) {
+    /* A standby knows the workers the store has seen, not their state. */
+    cJSON *out = cJSON_CreateObject();
+    cJSON *list = pgd_store_list_workers(m->store);
+    cJSON_AddItemToObject(out, "workers", list ? list : cJSON_CreateArray());
+    respond_json(req, 200, out);
+    cJSON_Delete(out);
+    return;
+  }
   cJSON *out = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(out, "workers");
   m_worker_t *w, *tmp;
@@ -515,6 +524,31 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
   }
   const char *p = path + strlen(API_PREFIX);
   bool get = strcmp(method, "GET") == 0;
+  if (strcmp(p, "cluster") == 0) {
+    cJSON *o = m_ha_cluster_json(m);
+    respond_json(req, 200, o);
+    cJSON_Delete(o);
+    return;
+  }
+  /* A standby serves what the shared store answers (jobs, executions and
+   * their logs, workers seen, plugins, balancers); everything else is the
+   * leader's. */
+  bool standby_ok = get && (strcmp(p, "health") == 0 || strncmp(p, "jobs", 4) == 0 ||
+                            strncmp(p, "executions", 10) == 0 || strncmp(p, "workers", 7) == 0 ||
+                            strcmp(p, "plugins") == 0 || strcmp(p, "balancers") == 0) &&
+                    !strstr(p, "/log"); /* logs are files on the leader's disk */
+  if (!m->leader && !standby_ok) {
+    const char *leader = m_ha_leader_http(m);
+    cJSON *o = cJSON_CreateObject();
+    char msg[400];
+    snprintf(msg, sizeof msg, "this master is a standby; the leader is %s",
+             leader ? leader : "being elected (try again shortly)");
+    cJSON_AddStringToObject(o, "error", msg);
+    if (leader) cJSON_AddStringToObject(o, "leader", leader);
+    respond_json(req, 503, o);
+    cJSON_Delete(o);
+    return;
+  }
   if (strncmp(p, "workers/", 8) == 0) {
     route_worker_one(m, req, p + 8);
   } else if ((strcmp(p, "health") == 0 || strcmp(p, "workers") == 0 || strcmp(p, "plugins") == 0) &&

@@ -224,7 +224,7 @@ static int free_slots(pgd_master_t *m) {
 }
 
 void m_dispatch_pending(pgd_master_t *m) {
-  if (m->stopping) return;
+  if (m->stopping || !m->leader) return;
   /* Broadcast executions waiting for workers to exist. */
   m_exec_t *e, *etmp;
   HASH_ITER(hh, m->execs, e, etmp) {

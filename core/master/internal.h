@@ -20,6 +20,7 @@
 
 #include "http/httpd.h"
 #include "master/master.h"
+#include "ha/zk.h"
 #include "net/conn.h"
 #include "script/balancer.h"
 #include "store/store.h"
@@ -155,6 +156,11 @@ struct pgd_master {
   int64_t epoch;
   int64_t started_us;
   bool stopping;
+  bool leader;            /* dispatches, fires, accepts workers and writes */
+  int64_t leader_since_us;
+  pgd_zk_t *zk;           /* high availability: the election; NULL without */
+  bool zk_closing;
+  cJSON *ha_leader;       /* the current leader's znode ({"info": {...}}), nullable */
   bool store_closed;
   int open_conns;         /* worker connections not yet closed */
   int closing_handles;
@@ -225,6 +231,21 @@ const char *m_pending_reason(pgd_master_t *m, const m_task_t *t);
 /* Hard filters: alive, not draining, connected, job type, labels, slots. */
 bool m_worker_eligible(const m_worker_t *w, const m_exec_t *e);
 
+/* ---- master.c: leadership ---- */
+/* Becomes the leader: takes a new epoch in the store, recovers executions,
+ * flows and schedules, and starts dispatching. Returns 0 or negative. */
+int m_leader_begin(pgd_master_t *m);
+/* Steps down at once (ZooKeeper session suspended or lost): stops
+ * dispatching and firing, closes the worker connections and forgets all
+ * in-memory execution state (the store and the next leader have it). */
+void m_leader_end(pgd_master_t *m, const char *why);
+
+/* ---- ha.c ---- */
+int m_ha_start(pgd_master_t *m, char *err, size_t errlen);
+const char *m_ha_leader_http(const pgd_master_t *m); /* NULL when unknown */
+cJSON *m_ha_cluster_json(const pgd_master_t *m);
+bool m_ha_close(pgd_master_t *m); /* true while the close is in progress */
+
 /* ---- rpc.c ---- */
 int m_rpc_start(pgd_master_t *m, char *err, size_t errlen);
 void m_rpc_send_launch(pgd_master_t *m, m_task_t *t);
@@ -233,6 +254,7 @@ void m_rpc_check_heartbeats(pgd_master_t *m);
 void m_rpc_queue_ack(pgd_master_t *m, m_worker_t *w, int64_t seq);
 void m_rpc_flush_acks(pgd_master_t *m);
 void m_rpc_close_all(pgd_master_t *m);
+void m_rpc_close_workers(pgd_master_t *m); /* connections only; the listener stays */
 /* Stop sequence: frees the master once the store is closed and every
  * connection has closed (a connection's on_close still uses the master). */
 void m_stop_progress(pgd_master_t *m);

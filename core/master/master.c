@@ -44,6 +44,8 @@ void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   cfg->kill_grace_ms = 5000;
   cfg->recovery_grace_ms = 5000;
   cfg->balancer_default = "least_loaded";
+  cfg->ha_cluster = "default";
+  cfg->ha_session_ms = 10000;
 }
 
 /* ---- periodic checks ---- */
@@ -120,16 +122,14 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
     rc = pgd_store_open_sqlite(loop, dbpath, &m->store, err, errlen);
   }
   if (rc < 0) goto fail;
-  /* Every start takes a new epoch: a previous instance of this master that
-   * is somehow still running can no longer write, and workers refuse its
-   * commands once they have seen the new epoch. */
-  rc = pgd_store_acquire_epoch(m->store, &m->epoch, err, errlen);
-  if (rc < 0) goto fail;
-  pgd_store_set_epoch(m->store, m->epoch);
-  PGD_INFO(MOD, "store: %s, epoch %lld", pgd_store_backend(m->store), (long long)m->epoch);
-  recover(m);
-  if ((rc = m_flows_start(m, err, errlen)) < 0) goto fail;
-  if ((rc = m_sched_start(m, err, errlen)) < 0) goto fail;
+  bool ha = cfg->ha_zookeeper && *cfg->ha_zookeeper;
+  if (ha && strcmp(pgd_store_backend(m->store), "sqlite") == 0) {
+    snprintf(err, errlen,
+             "high availability needs a store the masters share: set store.postgres "
+             "(--store-postgres), not the embedded SQLite database");
+    rc = -EINVAL;
+    goto fail;
+  }
 
   rc = pgd_balancers_open(loop, cfg->balancer_dir ? cfg->balancer_dir : "",
                           cfg->balancer_default, &m->balancers, err, errlen);
@@ -157,12 +157,58 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   uv_timer_start(&m->tick, on_tick, (uint64_t)period, (uint64_t)period);
   uv_prepare_init(loop, &m->ack_flush);
   m->ack_flush.data = m;
+  /* Without ZooKeeper this master leads at once; with it, when elected. */
+  rc = ha ? m_ha_start(m, err, errlen) : m_leader_begin(m);
+  if (rc < 0) goto fail;
   *out = m;
   return 0;
 fail:
   /* Partial start: handles already started are closed by the caller exiting. */
   PGD_ERROR(MOD, "%s", err);
   return rc < 0 ? rc : -EINVAL;
+}
+
+/* Every new leader takes a new epoch: a previous leader (or a previous
+ * instance of this master) that is somehow still running can no longer
+ * write, and workers refuse its commands once they have seen the new one. */
+int m_leader_begin(pgd_master_t *m) {
+  char err[512] = "";
+  int rc = pgd_store_acquire_epoch(m->store, &m->epoch, err, sizeof err);
+  if (rc < 0) {
+    PGD_ERROR(MOD, "cannot take a new epoch: %s", err);
+    return rc;
+  }
+  pgd_store_set_epoch(m->store, m->epoch);
+  PGD_INFO(MOD, "leading: store %s, epoch %lld", pgd_store_backend(m->store), (long long)m->epoch);
+  recover(m);
+  if ((rc = m_flows_start(m, err, sizeof err)) < 0 || (rc = m_sched_start(m, err, sizeof err)) < 0) {
+    PGD_ERROR(MOD, "cannot resume flows and schedules: %s", err);
+    return rc;
+  }
+  m->leader = true;
+  m->leader_since_us = pgd_now_us();
+  m_dispatch_pending(m);
+  return 0;
+}
+
+void m_leader_end(pgd_master_t *m, const char *why) {
+  if (!m->leader) return;
+  PGD_WARN(MOD, "stepping down (%s): no dispatching or firing until elected again", why);
+  m->leader = false;
+  m_rpc_flush_acks(m);
+  m_rpc_close_workers(m);
+  m_flows_stop(m);
+  m_sched_close(m, NULL);
+  m->queue_head = m->queue_tail = NULL;
+  m_exec_t *e, *etmp;
+  HASH_ITER(hh, m->execs, e, etmp) m_exec_free(m, e);
+  m_job_t *j, *jtmp;
+  HASH_ITER(hh, m->jobs, j, jtmp) {
+    HASH_DEL(m->jobs, j);
+    cJSON_Delete(j->def);
+    free(j->name);
+    free(j);
+  }
 }
 
 int pgd_master_http_port(const pgd_master_t *m) { return pgd_httpd_port(m->httpd); }
@@ -196,6 +242,7 @@ static void free_master(pgd_master_t *m) {
     free(j->name);
     free(j);
   }
+  cJSON_Delete(m->ha_leader);
   void (*cb)(void *) = m->on_stopped;
   void *ud = m->on_stopped_ud;
   free(m->data_dir);
@@ -215,7 +262,7 @@ static void on_sched_closed(pgd_master_t *m) {
 }
 
 void m_stop_progress(pgd_master_t *m) {
-  if (!m->stopping || !m->store_closed || m->open_conns > 0 || m->closing_handles) return;
+  if (!m->stopping || !m->store_closed || m->open_conns > 0 || m->closing_handles || m->zk) return;
   m->closing_handles = 3; /* tick, ack_flush, the schedules' timer queue */
   uv_close((uv_handle_t *)&m->tick, on_handle_closed);
   uv_close((uv_handle_t *)&m->ack_flush, on_handle_closed);
@@ -244,5 +291,6 @@ void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud) {
   m->httpd = NULL;
   m_rpc_close_all(m);
   m_flows_stop(m);
+  m_ha_close(m); /* a clean close hands leadership over at once */
   pgd_store_flush(m->store, on_store_flushed, m);
 }

@@ -29,6 +29,9 @@ typedef struct pgd_master_config {
   int lost_after_missed;  /* a worker is lost after this many missed heartbeats */
   int kill_grace_ms;      /* SIGTERM → SIGKILL grace announced with a kill */
   int recovery_grace_ms;  /* after a start, how long workers have to claim running executions */
+  const char *ha_zookeeper;     /* "host:port,..." = high availability with ZooKeeper; nullable */
+  const char *ha_cluster;       /* cluster name: /pagoda/<cluster>/... (default "default") */
+  int ha_session_ms;            /* ZooKeeper session timeout (default 10000) */
   const char *balancer_dir;     /* balancer scripts (NAME.lua); nullable = none but the built-in */
   const char *balancer_default; /* balancer of jobs that name none (default "least_loaded") */
   long balancer_instructions;   /* per call; 0 = the sandbox default */

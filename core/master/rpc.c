@@ -135,6 +135,11 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
     send_reject(c, "duplicate hello on one connection");
     return;
   }
+  if (!m->leader) {
+    const char *leader = m_ha_leader_http(m);
+    send_reject(c, "this master is a standby (leader: %s)", leader ? leader : "being elected");
+    return;
+  }
   int64_t proto = json_int(msg, "protocol", -1);
   if (proto != PGD_PROTOCOL_VERSION) {
     send_reject(c, "protocol version %lld is not supported (master speaks %d)", (long long)proto,
@@ -385,6 +390,13 @@ void m_rpc_check_heartbeats(pgd_master_t *m) {
       m_worker_gone(m, w, "heartbeats stopped");
       pgd_conn_close(c);
     }
+  }
+}
+
+void m_rpc_close_workers(pgd_master_t *m) {
+  m_worker_t *w, *tmp;
+  HASH_ITER(hh, m->workers, w, tmp) {
+    if (w->conn) pgd_conn_close(w->conn);
   }
 }
 

@@ -36,7 +36,10 @@ class Basics(ha_harness.HaCase):
             self.assertEqual(strip_http(me.get("http")), strip_http(m.url), v)
             le = [x for x in ms if x.get("leader")][0]
             self.assertEqual(strip_http(le.get("http")), strip_http(lead.url), v)
-            self.assertEqual(strip_http(v["leader"].get("rpc")), "%s:%d" % (harness.HOST, lead.rpc_port), v)
+            self.assertIsInstance(v.get("leader"), dict, "%s: no leader object: %s" % (m.name, v))
+            self.assertEqual(strip_http(v["leader"].get("http")), strip_http(lead.url), v)
+            self.assertEqual(v["leader"].get("rpc"), "%s:%d" % (harness.HOST, lead.rpc_port), v)
+            self.assertEqual(v["leader"].get("id"), le.get("id"), v)
             self.assertEqual({strip_http(x.get("http")) for x in ms},
                              {strip_http(x.url) for x in self.masters}, v)
             h = m.api().health()

@@ -128,7 +128,7 @@ class PausedLeader(FailoverCase):
         def old_is_standby():
             v = ha_harness.cluster_view(old)
             return v if v and v.get("role") == "standby" and \
-                strip_http((v.get("leader") or {}).get("http")) == strip_http(new.url) else None
+                strip_http(ha_harness.named_leader(v)) == strip_http(new.url) else None
         harness.wait_until(old_is_standby, self.SESSION_MS / 1000.0 + 8, 0.05, "old leader is a standby")
         self.assertIs(self.wait_one_leader(timeout=10), new)
 
