@@ -489,6 +489,77 @@ static int exec_logs(ctx_t *c) {
   return rc;
 }
 
+/* ---- resources ------------------------------------------------------------ */
+
+/* `resource put NAME FILE`: the file is the request body. */
+static int res_put(ctx_t *c) {
+  const char *file = c->a->arg2;
+  FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+  if (!f) {
+    fprintf(c->err, "pagoda: cannot open %s: %s\n", file, strerror(errno));
+    return PGD_CLI_EXIT_FAIL;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  size_t n;
+  while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+    len += n;
+    if (len == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) free(buf);
+      buf = nb;
+    }
+  }
+  int read_err = ferror(f);
+  if (f != stdin) fclose(f);
+  if (!buf || read_err) {
+    fprintf(c->err, "pagoda: cannot read %s\n", file);
+    free(buf);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  char *path = path_with("/api/v1/resources/%s%s", c->a->arg, NULL);
+  pgd_http_response_t resp;
+  int rc = path ? call(c, "PUT", path, buf, len, NULL, NULL, 0, &resp) : PGD_CLI_EXIT_FAIL;
+  free(path);
+  free(buf);
+  if (rc == 0) {
+    cJSON *j = cJSON_ParseWithLength(resp.body, resp.len);
+    const char *ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "version"));
+    fprintf(c->out, "resource %s %s: version %s (%zu bytes)\n", c->a->arg,
+            resp.status == 201 ? "stored" : "unchanged", ver ? ver : "?", len);
+    cJSON_Delete(j);
+    pgd_http_response_free(&resp);
+  }
+  return rc;
+}
+
+/* `resource get NAME [--version H] [-o FILE]`: the content, to a file or stdout. */
+static int res_get(ctx_t *c) {
+  char q[100] = "";
+  if (c->a->version) snprintf(q, sizeof q, "?version=%.64s", c->a->version);
+  char *path = path_with("/api/v1/resources/%s%s", c->a->arg, q);
+  FILE *out = c->a->output ? fopen(c->a->output, "wb") : c->out;
+  if (!out) {
+    fprintf(c->err, "pagoda: cannot write %s: %s\n", c->a->output, strerror(errno));
+    free(path);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  log_sink_t sink = {out, c->err};
+  pgd_http_response_t resp;
+  int rc = path ? call(c, "GET", path, NULL, 0, log_chunk, &sink, 0, &resp) : PGD_CLI_EXIT_FAIL;
+  free(path);
+  if (rc == 0) pgd_http_response_free(&resp);
+  if (out != c->out && fclose(out) != 0) rc = PGD_CLI_EXIT_FAIL;
+  return rc;
+}
+
+static int res_delete(ctx_t *c) {
+  char q[100] = "";
+  if (c->a->version) snprintf(q, sizeof q, "?version=%.64s", c->a->version);
+  return action(c, "DELETE", path_with("/api/v1/resources/%s%s", c->a->arg, q),
+                "resource %s deleted\n");
+}
+
 /* ---- schedules ------------------------------------------------------------- */
 
 /* `schedule next NAME [--count N]`: the next fire times, one per line. */
@@ -595,6 +666,20 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
       return list(&c, "/api/v1/balancers", pgd_cli_print_balancers);
     case PGD_CLI_BALANCER_RELOAD:
       return list_with(&c, "POST", "/api/v1/balancers/reload", pgd_cli_print_balancers);
+    case PGD_CLI_RES_PUT:
+      return res_put(&c);
+    case PGD_CLI_RES_LIST:
+      return list(&c, "/api/v1/resources", pgd_cli_print_resources);
+    case PGD_CLI_RES_GET:
+      return res_get(&c);
+    case PGD_CLI_RES_VERSIONS: {
+      char *p = path_with("/api/v1/resources/%s%s", a->arg, "/versions");
+      int rc = show(&c, p);
+      free(p);
+      return rc;
+    }
+    case PGD_CLI_RES_DELETE:
+      return res_delete(&c);
     case PGD_CLI_PLUGIN_CHECK:
       /* Local: loads the file through the same loader as the daemons. */
       return pgd_plugin_check(a->arg, out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;

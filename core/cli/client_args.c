@@ -63,6 +63,8 @@ enum {
   OPT_FROM_FAILED = 1 << 7,
   OPT_NODES = 1 << 8,
   OPT_COUNT = 1 << 9,
+  OPT_VERSION = 1 << 10,
+  OPT_OUTPUT = 1 << 11,
 };
 
 typedef struct {
@@ -108,10 +110,15 @@ static const cmd_spec_t k_cmds[] = {
     {"schedule", "resume", PGD_CLI_SCHED_RESUME, 1, 0, "NAME"},
     {"schedule", "run", PGD_CLI_SCHED_RUN, 1, 0, "NAME"},
     {"schedule", "delete", PGD_CLI_SCHED_DELETE, 1, 0, "NAME"},
+    {"resource", "put", PGD_CLI_RES_PUT, 2, 0, "NAME FILE"},
+    {"resource", "list", PGD_CLI_RES_LIST, 0, OPT_JSON, NULL},
+    {"resource", "get", PGD_CLI_RES_GET, 1, OPT_VERSION | OPT_OUTPUT, "NAME"},
+    {"resource", "versions", PGD_CLI_RES_VERSIONS, 1, 0, "NAME"},
+    {"resource", "delete", PGD_CLI_RES_DELETE, 1, OPT_VERSION, "NAME"},
 };
 
 static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer", "flow",
-                                 "schedule"};
+                                 "schedule", "resource"};
 
 int pgd_cli_is_client_group(const char *word) {
   for (size_t g = 0; word && g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
@@ -323,6 +330,20 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       }
       continue;
     }
+    if ((v = opt_value(argc, argv, &i, "--version", &m)), m) {
+      if (!v || !*v) goto missing;
+      seen |= OPT_VERSION;
+      out->version = v;
+      continue;
+    }
+    v = opt_value(argc, argv, &i, "-o", &m);
+    if (!m) v = opt_value(argc, argv, &i, "--output", &m);
+    if (m) {
+      if (!v || !*v) goto missing;
+      seen |= OPT_OUTPUT;
+      out->output = v;
+      continue;
+    }
     if ((v = opt_value(argc, argv, &i, "--count", &m)), m) {
       if (!v) goto missing;
       seen |= OPT_COUNT;
@@ -418,6 +439,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
         {OPT_JSON, "--json"},   {OPT_JOB, "--job"},       {OPT_STATE, "--state"},
         {OPT_LIMIT, "--limit"}, {OPT_FOLLOW, "--follow"}, {OPT_WAIT, "--wait"},
         {OPT_PARAM, "--param/--params-json"}, {OPT_FROM_FAILED, "--from-failed"}, {OPT_COUNT, "--count"},
+        {OPT_VERSION, "--version"}, {OPT_OUTPUT, "-o/--output"},
         {OPT_NODES, "--nodes"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
@@ -427,7 +449,8 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       }
     goto fail;
   }
-  if (spec->nargs == 1) out->arg = pos[2];
+  if (spec->nargs >= 1) out->arg = pos[2];
+  if (spec->nargs >= 2) out->arg2 = pos[3];
   if (out->arg && !*out->arg) {
     set_err(err, errlen, "%s must not be empty", spec->arg_name);
     goto fail;

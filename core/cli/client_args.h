@@ -66,7 +66,12 @@ typedef enum {
   PGD_CLI_SCHED_PAUSE,
   PGD_CLI_SCHED_RESUME,
   PGD_CLI_SCHED_RUN,
-  PGD_CLI_SCHED_DELETE
+  PGD_CLI_SCHED_DELETE,
+  PGD_CLI_RES_PUT, /* resources (issue 4) */
+  PGD_CLI_RES_LIST,
+  PGD_CLI_RES_GET,
+  PGD_CLI_RES_VERSIONS,
+  PGD_CLI_RES_DELETE
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */
@@ -92,6 +97,9 @@ typedef struct {
   int from_failed;          /* flow rerun --from-failed */
   const char *nodes;        /* flow rerun --nodes a,b (comma-separated node ids) */
   long count;               /* schedule next --count N (1-100), -1 when absent */
+  const char *arg2;         /* the second positional argument (resource put NAME FILE) */
+  const char *version;      /* resource get|delete --version HASH */
+  const char *output;       /* resource get -o FILE */
 } pgd_cli_args_t;
 
 /* Parses a client command line. `argv` is main()'s argv (argv[0] the program

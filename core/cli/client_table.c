@@ -331,6 +331,20 @@ static void balancer_row(const cJSON *b, char c[][CELL]) {
   pgd_cli_cell(b, "last_error", c[5], CELL);
 }
 
+static void resource_row(const cJSON *r, char c[][CELL]) {
+  pgd_cli_cell(r, "name", c[0], CELL);
+  pgd_cli_cell(r, "latest", c[1], CELL);
+  if (strlen(c[1]) > 12) c[1][12] = 0; /* a hash prefix is enough to read */
+  pgd_cli_cell(r, "size", c[2], CELL);
+  pgd_cli_cell(r, "versions_count", c[3], CELL);
+  pgd_cli_time_cell(r, "updated_at", c[4], CELL);
+}
+
+int pgd_cli_print_resources(const cJSON *resp, FILE *out) {
+  static const char *h[] = {"NAME", "LATEST", "SIZE", "VERSIONS", "UPDATED"};
+  return print_list(resp, "resources", 5, h, resource_row, out);
+}
+
 int pgd_cli_print_balancers(const cJSON *resp, FILE *out) {
   static const char *h[] = {"NAME", "STATUS", "CALLS", "ERRORS", "FILE", "LAST-ERROR"};
   return print_list(resp, "balancers", 6, h, balancer_row, out);

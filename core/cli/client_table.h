@@ -66,6 +66,7 @@ int pgd_cli_print_executions(const cJSON *resp, FILE *out);
 int pgd_cli_print_workers(const cJSON *resp, FILE *out);
 int pgd_cli_print_plugins(const cJSON *resp, FILE *out);
 int pgd_cli_print_balancers(const cJSON *resp, FILE *out); /* {"balancers": [...]} */
+int pgd_cli_print_resources(const cJSON *resp, FILE *out); /* {"resources": [...]} */
 /* {"flows": [...]}: NAME STRATEGY NODES UPDATED (added in 0.3). */
 int pgd_cli_print_flows(const cJSON *resp, FILE *out);
 /* {"schedules": [...]}  NAME TARGET TRIGGER TIMEZONE ENABLED NEXT LAST-FIRED */

@@ -74,6 +74,14 @@ static const char k_flow[] =
     "  pagoda flow rerun ID --from-failed|--nodes a,b   re-run a finished flow execution's\n"
     "                                                   failed nodes (or these) and what follows\n";
 
+static const char k_resource[] =
+    "Resources (files jobs list in \"resources\"):\n"
+    "  pagoda resource put NAME FILE|-                  upload a file; prints its version (hash)\n"
+    "  pagoda resource list [--json]                    list resources\n"
+    "  pagoda resource get NAME [--version H] [-o FILE] download the latest (or one) version\n"
+    "  pagoda resource versions NAME                    print the versions as JSON\n"
+    "  pagoda resource delete NAME [--version H]        delete a resource (or one version)\n";
+
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
     "  --addr URL     the Pagoda API (default: $PAGODA_ADDR, else http://127.0.0.1:7080)\n"
@@ -136,7 +144,7 @@ static const char k_worker_opts[] =
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",
-                                 "schedule"};
+                                 "schedule", "resource"};
   if (!topic) return 0;
   for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
     if (strcmp(topic, topics[i]) == 0) return 1;
@@ -175,11 +183,16 @@ int pgd_cli_usage(FILE *out, const char *topic) {
     fprintf(out, "Usage: pagoda flow COMMAND ...\n\n%s\n%s", k_flow, k_client_opts);
     return 0;
   }
+  if (topic && strcmp(topic, "resource") == 0) {
+    fprintf(out, "Usage: pagoda resource COMMAND ...\n\n%s\n%s", k_resource, k_client_opts);
+    return 0;
+  }
   if (topic && strcmp(topic, "plugin") == 0) {
     fprintf(out, "Usage: pagoda plugin COMMAND ...\n\n%s\n%s", k_plugin, k_client_opts);
     return 0;
   }
-  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons, k_job,
-          k_exec, k_flow, k_schedule, k_worker, k_plugin, k_balancer, k_client_opts, k_tail);
+  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons,
+          k_job, k_exec, k_flow, k_schedule, k_resource, k_worker, k_plugin, k_balancer,
+          k_client_opts, k_tail);
   return topic ? -ENOENT : 0;
 }

@@ -7,6 +7,8 @@ mismatches, bad input; and a master with two workers, each downloading once.
 import hashlib
 import http.client
 import os
+import subprocess
+import json
 import socket
 import sys
 import time
@@ -220,6 +222,37 @@ class ResourcesDev(PagodaTestCase):
         r = self.api.post("/api/v1/jobs/needs-gone/run")
         self.assertEqual(r.status, 400)
         self.assertIn("'gone.txt'", r.json["error"])
+
+    def cli(self, *args, stdin=None):
+        return subprocess.run([harness.pagoda_bin(), "--addr", self.dev.url] + list(args),
+                              capture_output=True, timeout=30, input=stdin)
+
+    def test_cli_put_list_get_versions_delete(self):
+        src = os.path.join(self.tmp, "cli-data.txt")
+        with open(src, "wb") as f:
+            f.write(b"resource through the CLI\n")
+        r = self.cli("resource", "put", "cli.txt", src)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        digest = hashlib.sha256(b"resource through the CLI\n").hexdigest()
+        self.assertIn(digest, r.stdout.decode())
+        r = self.cli("resource", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("cli.txt", r.stdout.decode())
+        out = os.path.join(self.tmp, "cli-back.txt")
+        r = self.cli("resource", "get", "cli.txt", "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), b"resource through the CLI\n")
+        r = self.cli("resource", "get", "cli.txt", "--version", digest)
+        self.assertEqual(r.stdout, b"resource through the CLI\n")
+        r = self.cli("resource", "versions", "cli.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["versions"][0]["hash"], digest)
+        r = self.cli("resource", "delete", "cli.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.cli("resource", "get", "cli.txt")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"HTTP 404", r.stderr)
 
     def test_no_resources_no_workdir(self):
         self.api.shell_job("plain", script='echo "[$PAGODA_WORKDIR]"')
