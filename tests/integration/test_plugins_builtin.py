@@ -86,6 +86,25 @@ class BuiltinPlugins(harness.PagodaTestCase):
         self.assertEqual(e["state"], "succeeded", e)
         self.assertIn("Hello from Java, args=a,b c, prop=yes, env=from-env", self.api.log(eid))
 
+    def test_java_jar_shipped_as_a_resource(self):
+        """The issue's case: the class, compiled here, travels as a resource
+        (a jar uploaded to the master) and the job names it relatively."""
+        classes = self.compile_hello()
+        jar_tool = shutil.which("jar")
+        if not jar_tool:
+            self.fail("the JDK's jar tool is missing (sbin/setup-deps.sh installs default-jdk-headless)")
+        jar = os.path.join(self.tmp, "hello.jar")
+        subprocess.run([jar_tool, "cf", jar, "-C", classes, "Hello.class"], check=True, timeout=120)
+        with open(jar, "rb") as f:
+            body = f.read()
+        r = self.api.request("PUT", "/api/v1/resources/hello.jar", raw=body)
+        self.assertIn(r.status, (200, 201), r)
+        eid, e = self.run_job({"name": "java-res", "type": "java", "resources": ["hello.jar"],
+                               "params": {"main_class": "Hello", "classpath": ["hello.jar"],
+                                          "args": ["from", "resource"]}}, timeout=60)
+        self.assertEqual(e["state"], "succeeded", "%s\nlog:\n%s" % (e, self.api.log(eid)))
+        self.assertIn("Hello from Java, args=from,resource", self.api.log(eid))
+
     def test_java_exit_code_and_validation(self):
         classes = self.compile_hello()
         eid, e = self.run_job({"name": "java-fail", "type": "java",
