@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 
 #include "common/log.h"
@@ -169,6 +172,49 @@ static int check_descriptor(const pgd_registry_t *r, const pagoda_plugin_descrip
   return 0;
 }
 
+/* Loads the plugin once in a short-lived child process first: a plugin that
+ * crashes while loading (a constructor, its entry point or its init) takes
+ * only that child down and is refused, instead of taking the daemon with it.
+ * The cost is one fork per new file (at start and on hot loading), and a
+ * plugin's init runs twice (once here, once for real): sdk/docs/plugin-abi.md
+ * says init must tolerate that. Returns -1 with `msg` when the child died by
+ * a signal; 0 otherwise (load errors are reported by the real load). */
+static int probe_in_child(const char *dlpath, char *msg, size_t msglen) {
+  if (getenv("PAGODA_PLUGIN_PROBE") && strcmp(getenv("PAGODA_PLUGIN_PROBE"), "0") == 0) return 0;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return 0; /* cannot probe: load as before */
+  if (pid == 0) {
+    alarm(30); /* an init that hangs is not a crash, but must not stay */
+    void *dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) _exit(0);
+    void *sym = dlsym(dl, PAGODA_PLUGIN_ENTRY_SYMBOL);
+    if (!sym) _exit(0);
+    pagoda_plugin_entry_fn entry;
+    memcpy(&entry, &sym, sizeof entry);
+    const pagoda_plugin_descriptor_t *d = entry();
+    if (d && d->abi_major == PAGODA_PLUGIN_ABI_MAJOR && d->struct_size >= PGD_DESC_SIZE_1_0 &&
+        d->init) {
+      char imsg[256];
+      struct pagoda_error e;
+      pgd_plugin_error_init(&e, imsg, sizeof imsg);
+      void *state = NULL;
+      if (d->init(pgd_plugin_host(), &state, &e) == 0 && d->destroy) d->destroy(state);
+    }
+    _exit(0);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(st)) {
+    int sig = WTERMSIG(st);
+    snprintf(msg, msglen, "crashed while loading (signal %d, %s) in a probe process; not loaded",
+             sig, strsignal(sig));
+    return -1;
+  }
+  return 0;
+}
+
 int pgd_registry_load_file(pgd_registry_t *r, const char *path, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!r || !path || !*path) {
@@ -195,7 +241,12 @@ int pgd_registry_load_file(pgd_registry_t *r, const char *path, char *err, size_
   /* A name without '/' would make dlopen search the library path. */
   char dlpath[PATH_MAX + 3];
   snprintf(dlpath, sizeof dlpath, "%s%s", strchr(path, '/') ? "" : "./", path);
-  void *dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
+  void *dl = NULL;
+  if (probe_in_child(dlpath, msg, sizeof msg) < 0) {
+    rc = -ELIBBAD;
+    goto refuse;
+  }
+  dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
   if (!dl) {
     const char *e = dlerror();
     snprintf(msg, sizeof msg, "dlopen failed: %s", e ? e : "unknown error");

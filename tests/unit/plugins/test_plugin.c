@@ -6,6 +6,7 @@
  *   TP_ABI_MAJOR=n   declared ABI major     TP_ABI_MINOR=n  declared minor
  *   TP_SMALL_SIZE    struct_size too small
  *   TP_INIT_FAIL     init fails with a message
+ *   TP_INIT_CRASH    init crashes (SIGSEGV)
  *   TP_INPROC        in-process executor (run) instead of describe_process
  *   TP_BOTH_EXEC     executor sets both describe_process and run
  *   TP_NO_EXEC       generator only (no executor)
@@ -34,6 +35,11 @@ typedef struct {
 
 static int tp_init(const pagoda_host_t *host, void **state, pagoda_error_t *err) {
   test_plugin_counters.init_calls++;
+#ifdef TP_INIT_CRASH
+  /* A plugin with a bug: dereferences NULL in its init. */
+  volatile int *volatile nowhere = NULL;
+  *nowhere = 42;
+#endif
 #ifdef TP_INIT_FAIL
   host->error_set(err, "%s: licence file /nonexistent missing", TP_TYPE);
   return PAGODA_EFAIL;

@@ -1,0 +1,46 @@
+/* A plugin that crashes while it loads is refused; the process that loads
+ * it (the daemon) survives, and loading goes on. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin/registry.h"
+
+static char crash_so[4096], shell_so[4096];
+
+static void test_crashing_plugin_is_refused_and_we_survive(void) {
+  pgd_registry_t *r = pgd_registry_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  char err[1024] = "";
+  int rc = pgd_registry_load_file(r, crash_so, err, sizeof err);
+  CU_ASSERT(rc < 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "crash.so"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "crashed while loading"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "signal 11"));
+  CU_ASSERT_PTR_NULL(pgd_registry_find(r, "test_crash"));
+  /* Still here, and still loading good plugins. */
+  CU_ASSERT_EQUAL(pgd_registry_load_file(r, shell_so, err, sizeof err), 0);
+  CU_ASSERT_PTR_NOT_NULL(pgd_registry_find(r, "shell"));
+  cJSON *list = pgd_registry_to_json(r);
+  char *text = cJSON_PrintUnformatted(list);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "crashed while loading"));
+  free(text);
+  cJSON_Delete(list);
+  pgd_registry_free(r);
+}
+
+int main(void) {
+  const char *b = getenv("PAGODA_BUILD_DIR");
+  if (!b) b = "build";
+  snprintf(crash_so, sizeof crash_so, "%s/tests/plugins-crash/crash.so", b);
+  snprintf(shell_so, sizeof shell_so, "%s/plugins/shell.so", b);
+  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+  CU_pSuite s = CU_add_suite("plugin_probe", NULL, NULL);
+  CU_add_test(s, "a plugin crashing in init is refused", test_crashing_plugin_is_refused_and_we_survive);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  return failed ? 1 : 0;
+}
