@@ -91,10 +91,14 @@ void pgd_balancers_close(pgd_balancers_t *b);
 int pgd_balancers_reload(pgd_balancers_t *b);
 
 /* Picks among the `n` candidates `cands` (borrowed). `name` NULL or "" = the
- * default balancer. `cands_generation` must change whenever the set, the
- * order, or the id/host/labels of the candidates change (it lets the script
- * side keep its per-candidate objects and label tables); the dynamic fields
- * (slots_free, running, load1, mem_free_mb) are read fresh on every call.
+ * default balancer. `cands_generation` must change whenever a worker's
+ * id/host/labels change or a worker joins or leaves (it lets the script side
+ * keep its per-candidate objects and label tables). The same generation may
+ * be passed for a list that is a filtered subset of the same workers (e.g. a
+ * worker without a free slot left out): cached ids and label tables are also
+ * keyed by the candidate's `id` and `labels` pointers, which must then stay
+ * the same pointers for a given worker. The dynamic fields (slots_free,
+ * running, load1, mem_free_mb) are read fresh on every call.
  *
  * Returns the index (0..n-1) of the chosen candidate, or -1 to keep the job
  * pending with `reason` filled (the script returned nil; also when n == 0).

@@ -6,7 +6,10 @@
  * its fields from the C candidate array of the current call, so only what the
  * script touches is pushed. Label tables are converted once per candidate
  * generation; the id → index map that resolves the returned id is rebuilt
- * only when the generation changes. */
+ * only when the generation changes. A cached id or labels table is also
+ * keyed by the candidate's pointer, so that a caller keeping the generation
+ * while the list shifts (a worker filled up and dropped out) still shows
+ * each position's own values. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +26,10 @@ typedef struct {
   bal_t *b;
   int index;            /* 0-based position in the candidate array */
   uint64_t labels_gen;  /* generation of the cached labels table */
+  const cJSON *labels_src; /* ... and the candidate's labels it was made from */
   int labels_cached;
   uint64_t id_gen;      /* generation of the cached id string */
+  const char *id_src;   /* ... and the candidate's id pointer */
   int id_cached;
 } worker_ud_t;
 
@@ -59,7 +64,7 @@ static int worker_index(lua_State *L) {
   case 'i':
     if (!strcmp(k, "id")) {
       bal_call_t *c = &w->b->call;
-      if (w->id_cached && w->id_gen == c->gen) {
+      if (w->id_cached && w->id_gen == c->gen && w->id_src == x->id) {
         lua_getiuservalue(L, 1, 2);
         return 1;
       }
@@ -68,6 +73,7 @@ static int worker_index(lua_State *L) {
       lua_setiuservalue(L, 1, 2);
       w->id_cached = 1;
       w->id_gen = c->gen;
+      w->id_src = x->id;
       return 1;
     }
     if (!strcmp(k, "index")) { lua_pushinteger(L, w->index + 1); return 1; }
@@ -86,7 +92,7 @@ static int worker_index(lua_State *L) {
     if (!strcmp(k, "load") || !strcmp(k, "load1")) { lua_pushnumber(L, x->load1); return 1; }
     if (!strcmp(k, "labels")) {
       bal_call_t *c = &w->b->call;
-      if (w->labels_cached && w->labels_gen == c->gen) {
+      if (w->labels_cached && w->labels_gen == c->gen && w->labels_src == x->labels) {
         lua_getiuservalue(L, 1, 1);
         return 1;
       }
@@ -99,6 +105,7 @@ static int worker_index(lua_State *L) {
       lua_setiuservalue(L, 1, 1);
       w->labels_cached = 1;
       w->labels_gen = c->gen;
+      w->labels_src = x->labels;
       return 1;
     }
     break;

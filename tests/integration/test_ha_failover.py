@@ -147,8 +147,11 @@ class PausedLeader(FailoverCase):
         self.assertEqual(len(v["masters"]), 3, v)
         ws = self.worker_map(new)
         self.assertEqual({i for i, w in ws.items() if w["state"] == "alive"}, set(self.WORKERS), ws)
-        # The old master's log shows it stepped down (no crash, no abort).
+        # It is still running (no crash, no abort on being fenced).
         self.assertTrue(old.alive(), "the old leader exited: %s" % harness.tail(old.stderr_path))
+        fenced = [ln for ln in old.stderr().splitlines() if "FENCED" in ln]
+        sys.stderr.write("[ha] the resumed old leader logged %d FENCED line(s) (writes the store refused)%s\n" %
+                         (len(fenced), ": " + fenced[0][:160] if fenced else ""))
 
 
 if __name__ == "__main__":

@@ -116,6 +116,24 @@ static void test_round_robin_cycles(void) {
   W[1] = saved;
 }
 
+/* dispatch.c keeps the generation while a worker that filled up drops out
+ * of the candidates (positions shift, ids and labels of the remaining
+ * workers are the same pointers): the script must still see each position's
+ * real id (an id cached per position and generation would say w3 here). */
+static void test_round_robin_shift_same_generation(void) {
+  reset_workers();
+  const uint64_t gen = 100;
+  int i = -1;
+  for (int k = 0; k < 2 * NW && i != 2; k++) i = pick("round_robin", NULL, NW, gen);
+  CU_ASSERT_EQUAL_FATAL(i, 2); /* w3, reached by stepping from w2 */
+  memmove(&W[1], &W[2], 2 * sizeof W[0]); /* w1, w3, w4: w2 is full */
+  i = pick("round_robin", NULL, NW - 1, gen);
+  CU_ASSERT_STRING_EQUAL(error, "");
+  CU_ASSERT_FATAL(i >= 0 && i < NW - 1);
+  CU_ASSERT_STRING_EQUAL(W[i].id, "w4"); /* not w1: w4 would be skipped */
+  reset_workers();
+}
+
 static void test_pinned(void) {
   reset_workers();
   cJSON *args = cJSON_Parse("{\"node\":\"w3\"}");
@@ -237,6 +255,7 @@ int main(void) {
   CU_pSuite s = CU_add_suite("script_balancer", setup, teardown);
   CU_add_test(s, "all shipped balancers load", test_all_shipped_load);
   CU_add_test(s, "round_robin cycles", test_round_robin_cycles);
+  CU_add_test(s, "round_robin: list shifts, same generation", test_round_robin_shift_same_generation);
   CU_add_test(s, "pinned picks its node or waits", test_pinned);
   CU_add_test(s, "least_loaded order", test_least_loaded_order);
   CU_add_test(s, "spread avoids previous workers", test_spread_avoids_previous);
