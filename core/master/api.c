@@ -35,7 +35,7 @@ static void json_ints_raw(cJSON *o) {
   }
 }
 
-static int respond_json(pgd_http_req_t *req, int status, cJSON *obj) {
+int m_api_respond_json(pgd_http_req_t *req, int status, cJSON *obj) {
   json_ints_raw(obj);
   return pgd_http_respond_json(req, status, obj);
 }
@@ -82,7 +82,7 @@ static void reply_when_durable(void *ud, int status) {
         r->body = job_view(stored);
         cJSON_Delete(stored);
       }
-      respond_json(r->req, r->status, r->body);
+      m_api_respond_json(r->req, r->status, r->body);
     }
   }
   cJSON_Delete(r->body);
@@ -150,7 +150,7 @@ static cJSON *exec_current(pgd_master_t *m, int64_t id) {
 
 /* ---- helpers ---- */
 
-static cJSON *parse_body(pgd_http_req_t *req, bool required) {
+cJSON *m_api_parse_body(pgd_http_req_t *req, bool required) {
   size_t len = 0;
   const char *body = pgd_http_req_body(req, &len);
   if (!body || len == 0) {
@@ -172,7 +172,7 @@ static cJSON *parse_body(pgd_http_req_t *req, bool required) {
   return j;
 }
 
-static bool parse_id(const char *s, size_t len, int64_t *out) {
+bool m_api_parse_id(const char *s, size_t len, int64_t *out) {
   if (len == 0 || len > 18) return false;
   int64_t v = 0;
   for (size_t i = 0; i < len; i++) {
@@ -194,12 +194,12 @@ static void route_health(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON_AddNumberToObject(o, "epoch", (double)m->epoch);
   cJSON_AddNumberToObject(o, "rpc_port", pgd_listener_port(m->listener));
   cJSON_AddNumberToObject(o, "uptime_s", (double)(pgd_now_us() - m->started_us) / 1e6);
-  respond_json(req, 200, o);
+  m_api_respond_json(req, 200, o);
   cJSON_Delete(o);
 }
 
 static void route_job_put(pgd_master_t *m, pgd_http_req_t *req) {
-  cJSON *in = parse_body(req, true);
+  cJSON *in = m_api_parse_body(req, true);
   if (!in) return;
   char err[512];
   cJSON *job = m_job_normalise(m, in, err, sizeof err);
@@ -232,7 +232,7 @@ static void route_job_run(pgd_master_t *m, pgd_http_req_t *req, const char *name
     pgd_http_respond_error(req, 400, "%s", rerr);
     return;
   }
-  cJSON *body = parse_body(req, false);
+  cJSON *body = m_api_parse_body(req, false);
   if (!body) return;
   const cJSON *params = cJSON_GetObjectItemCaseSensitive(body, "params");
   if (params && !cJSON_IsObject(params)) {
@@ -266,7 +266,7 @@ static void route_jobs(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
       cJSON *j;
       cJSON_ArrayForEach(j, list) cJSON_AddItemToArray(arr, job_view(j));
       cJSON_Delete(list);
-      respond_json(req, 200, out);
+      m_api_respond_json(req, 200, out);
       cJSON_Delete(out);
     } else if (strcmp(method, "POST") == 0) {
       route_job_put(m, req);
@@ -300,7 +300,7 @@ static void route_jobs(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
       return;
     }
     cJSON *v = job_view(job);
-    respond_json(req, 200, v);
+    m_api_respond_json(req, 200, v);
     cJSON_Delete(v);
     cJSON_Delete(job);
   } else if (strcmp(method, "DELETE") == 0) {
@@ -339,7 +339,7 @@ static void route_exec_list(pgd_master_t *m, pgd_http_req_t *req) {
     limit = (int)v;
   }
   int64_t before_id = 0;
-  if (before && !parse_id(before, strlen(before), &before_id)) {
+  if (before && !m_api_parse_id(before, strlen(before), &before_id)) {
     pgd_http_respond_error(req, 400, "before must be an execution id");
     return;
   }
@@ -355,7 +355,7 @@ static void route_exec_list(pgd_master_t *m, pgd_http_req_t *req) {
     cJSON_AddItemToArray(arr, v);
   }
   cJSON_Delete(list);
-  respond_json(req, 200, out);
+  m_api_respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -371,7 +371,7 @@ static void route_executions(pgd_master_t *m, pgd_http_req_t *req, const char *r
   const char *slash = strchr(rest, '/');
   size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
   int64_t id;
-  if (!parse_id(rest, n, &id)) {
+  if (!m_api_parse_id(rest, n, &id)) {
     pgd_http_respond_error(req, 404, "execution '%.*s' not found", (int)(n > 40 ? 40 : n), rest);
     return;
   }
@@ -386,7 +386,7 @@ static void route_executions(pgd_master_t *m, pgd_http_req_t *req, const char *r
       return;
     }
     cJSON *v = m_exec_view(m, rec);
-    respond_json(req, 200, v);
+    m_api_respond_json(req, 200, v);
     cJSON_Delete(v);
     cJSON_Delete(rec);
   } else if (strcmp(slash, "/kill") == 0 && strcmp(method, "POST") == 0) {
@@ -463,7 +463,7 @@ static void route_worker_one(pgd_master_t *m, pgd_http_req_t *req, const char *r
     return;
   }
   cJSON *v = m_worker_to_json(m, w);
-  respond_json(req, 200, v);
+  m_api_respond_json(req, 200, v);
   cJSON_Delete(v);
 }
 
@@ -473,7 +473,7 @@ static void route_workers(pgd_master_t *m, pgd_http_req_t *req) {
     cJSON *out = cJSON_CreateObject();
     cJSON *list = pgd_store_list_workers(m->store);
     cJSON_AddItemToObject(out, "workers", list ? list : cJSON_CreateArray());
-    respond_json(req, 200, out);
+    m_api_respond_json(req, 200, out);
     cJSON_Delete(out);
     return;
   }
@@ -481,7 +481,7 @@ static void route_workers(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON *arr = cJSON_AddArrayToObject(out, "workers");
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) cJSON_AddItemToArray(arr, m_worker_to_json(m, w));
-  respond_json(req, 200, out);
+  m_api_respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -499,14 +499,14 @@ static void route_balancers(pgd_master_t *m, pgd_http_req_t *req, const char *re
   }
   cJSON *out = cJSON_CreateObject();
   cJSON_AddItemToObject(out, "balancers", pgd_balancers_to_json(m->balancers));
-  respond_json(req, 200, out);
+  m_api_respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
 static void route_plugins(pgd_master_t *m, pgd_http_req_t *req) {
   cJSON *out = cJSON_CreateObject();
   cJSON_AddItemToObject(out, "plugins", pgd_registry_to_json(m->plugins));
-  respond_json(req, 200, out);
+  m_api_respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -526,7 +526,7 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
   bool get = strcmp(method, "GET") == 0;
   if (strcmp(p, "cluster") == 0) {
     cJSON *o = m_ha_cluster_json(m);
-    respond_json(req, 200, o);
+    m_api_respond_json(req, 200, o);
     cJSON_Delete(o);
     return;
   }
@@ -545,7 +545,7 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
              leader ? leader : "being elected (try again shortly)");
     cJSON_AddStringToObject(o, "error", msg);
     if (leader) cJSON_AddStringToObject(o, "leader", leader);
-    respond_json(req, 503, o);
+    m_api_respond_json(req, 503, o);
     cJSON_Delete(o);
     return;
   }

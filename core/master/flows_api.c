@@ -10,31 +10,6 @@
 
 #define MOD "flows"
 
-/* Integers beyond 32 bits (µs timestamps) as integer text, as api.c does. */
-static void ints_raw(cJSON *o) {
-  for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
-    if (cJSON_IsNumber(c)) {
-      double d = c->valuedouble;
-      if (d == (double)(int64_t)d && (d > 2147483647.0 || d < -2147483648.0) &&
-          d < 9007199254740992.0 && d > -9007199254740992.0) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", (long long)d);
-        char *txt = strdup(buf);
-        if (!txt) continue;
-        c->type = cJSON_Raw;
-        c->valuestring = txt;
-      }
-    } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
-      ints_raw(c);
-    }
-  }
-}
-
-static void respond(pgd_http_req_t *req, int status, cJSON *obj) {
-  ints_raw(obj);
-  pgd_http_respond_json(req, status, obj);
-}
-
 /* ---- answering once durable ---- */
 
 typedef struct reply {
@@ -75,7 +50,7 @@ static void reply_done(void *ud, int status) {
           r->body = v;
         }
       }
-      respond(r->req, r->status, r->body);
+      m_api_respond_json(r->req, r->status, r->body);
     }
   }
   cJSON_Delete(r->body);
@@ -85,39 +60,6 @@ static void reply_done(void *ud, int status) {
 static void reply_store_cb(int status, void *ud) { reply_done(ud, status); }
 
 /* ---- helpers ---- */
-
-static cJSON *parse_body(pgd_http_req_t *req, bool required) {
-  size_t len = 0;
-  const char *body = pgd_http_req_body(req, &len);
-  if (!body || len == 0) {
-    if (required) pgd_http_respond_error(req, 400, "a JSON body is required");
-    return required ? NULL : cJSON_CreateObject();
-  }
-  const char *end = NULL;
-  cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-  if (!j) {
-    size_t at = end && end >= body ? (size_t)(end - body) : 0;
-    pgd_http_respond_error(req, 400, "invalid JSON near byte %zu", at);
-    return NULL;
-  }
-  if (!cJSON_IsObject(j)) {
-    cJSON_Delete(j);
-    pgd_http_respond_error(req, 400, "the body must be a JSON object");
-    return NULL;
-  }
-  return j;
-}
-
-static bool parse_id(const char *s, size_t len, int64_t *out) {
-  if (len == 0 || len > 18) return false;
-  int64_t v = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return v > 0;
-}
 
 static bool method_is(pgd_http_req_t *req, const char *m) {
   return strcmp(pgd_http_req_method(req), m) == 0;
@@ -137,7 +79,7 @@ static cJSON *fexec_view(pgd_master_t *m, int64_t id, bool with_def) {
 /* ---- /flows ---- */
 
 static void flow_create(pgd_master_t *m, pgd_http_req_t *req) {
-  cJSON *in = parse_body(req, true);
+  cJSON *in = m_api_parse_body(req, true);
   if (!in) return;
   char err[1024] = "";
   pgd_flow_def_t *def = NULL;
@@ -169,7 +111,7 @@ static void flow_run(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
     pgd_http_respond_error(req, 404, "flow '%s' not found", name);
     return;
   }
-  cJSON *body = parse_body(req, false);
+  cJSON *body = m_api_parse_body(req, false);
   if (!body) return;
   const cJSON *params = cJSON_GetObjectItemCaseSensitive(body, "params");
   const cJSON *lt = cJSON_GetObjectItemCaseSensitive(body, "logical_time_us");
@@ -205,7 +147,7 @@ static void route_flows(pgd_master_t *m, pgd_http_req_t *req, const char *rest) 
       for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--)
         cJSON_AddItemToArray(arr, cJSON_Duplicate(cJSON_GetArrayItem(list, i), 1));
       cJSON_Delete(list);
-      respond(req, 200, out);
+      m_api_respond_json(req, 200, out);
       cJSON_Delete(out);
     } else if (method_is(req, "POST")) {
       flow_create(m, req);
@@ -239,7 +181,7 @@ static void route_flows(pgd_master_t *m, pgd_http_req_t *req, const char *rest) 
       pgd_http_respond_error(req, 404, "flow '%s' not found", name);
       return;
     }
-    respond(req, 200, doc);
+    m_api_respond_json(req, 200, doc);
     cJSON_Delete(doc);
   } else if (method_is(req, "DELETE")) {
     if (!m_flows_find(m->flows, name)) {
@@ -282,7 +224,7 @@ static void fexec_list(pgd_master_t *m, pgd_http_req_t *req) {
     limit = (int)v;
   }
   int64_t bid = 0;
-  if (before && !parse_id(before, strlen(before), &bid)) {
+  if (before && !m_api_parse_id(before, strlen(before), &bid)) {
     pgd_http_respond_error(req, 400, "before must be a flow execution id");
     return;
   }
@@ -297,7 +239,7 @@ static void fexec_list(pgd_master_t *m, pgd_http_req_t *req) {
     cJSON_AddItemToArray(arr, v);
   }
   cJSON_Delete(list);
-  respond(req, 200, out);
+  m_api_respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -331,7 +273,7 @@ static void fexec_rerun(pgd_master_t *m, pgd_http_req_t *req, int64_t id) {
     pgd_http_respond_error(req, 409, "flow execution %lld is still running", (long long)id);
     return;
   }
-  cJSON *body = parse_body(req, true);
+  cJSON *body = m_api_parse_body(req, true);
   if (!body) return;
   cJSON *doc = fexec_view(m, id, true);
   if (!doc) {
@@ -375,7 +317,7 @@ static void route_fexecs(pgd_master_t *m, pgd_http_req_t *req, const char *rest)
   const char *slash = strchr(rest, '/');
   size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
   int64_t id;
-  if (!parse_id(rest, n, &id)) {
+  if (!m_api_parse_id(rest, n, &id)) {
     pgd_http_respond_error(req, 404, "flow execution '%.*s' not found", (int)(n > 40 ? 40 : n), rest);
     return;
   }
@@ -390,7 +332,7 @@ static void route_fexecs(pgd_master_t *m, pgd_http_req_t *req, const char *rest)
       pgd_http_respond_error(req, 404, "flow execution %lld not found", (long long)id);
       return;
     }
-    respond(req, 200, v);
+    m_api_respond_json(req, 200, v);
     cJSON_Delete(v);
   } else if ((strcmp(slash, "/kill") == 0 || strcmp(slash, "/rerun") == 0) && !method_is(req, "POST")) {
     pgd_http_respond_error(req, 405, "use POST on /api/v1/flow-executions/ID%s", slash);

@@ -318,5 +318,13 @@ void m_sched_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest);
 /* ---- api.c ---- */
 void m_api_handle(pgd_http_req_t *req, void *ud);
 cJSON *m_exec_view(const pgd_master_t *m, const cJSON *rec); /* API view of a record: caller owns */
+/* Responds with `obj` (borrowed; integers beyond 32 bits are turned into
+ * integer text first, so µs timestamps print as integers). */
+int m_api_respond_json(pgd_http_req_t *req, int status, cJSON *obj);
+/* The request body as a JSON object (caller owns), or NULL after answering
+ * 400; without a body: NULL + 400 when `required`, else an empty object. */
+cJSON *m_api_parse_body(pgd_http_req_t *req, bool required);
+/* A positive decimal id of at most 18 digits. */
+bool m_api_parse_id(const char *s, size_t len, int64_t *out);
 
 #endif

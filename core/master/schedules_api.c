@@ -18,31 +18,6 @@
 #define DEFAULT_RUNS 10
 #define MAX_RUNS 1000
 
-/* Integers beyond 32 bits as integer text (cJSON would print 1.79e+15). */
-static void ints_raw(cJSON *o) {
-  for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
-    if (cJSON_IsNumber(c)) {
-      double d = c->valuedouble;
-      if (d == (double)(int64_t)d && (d > 2147483647.0 || d < -2147483648.0) &&
-          d < 9007199254740992.0 && d > -9007199254740992.0) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", (long long)d);
-        char *txt = strdup(buf);
-        if (!txt) continue;
-        c->type = cJSON_Raw;
-        c->valuestring = txt;
-      }
-    } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
-      ints_raw(c);
-    }
-  }
-}
-
-static void respond(pgd_http_req_t *req, int status, cJSON *body) {
-  ints_raw(body);
-  pgd_http_respond_json(req, status, body);
-}
-
 static void add_time(cJSON *o, const char *key, int64_t us) {
   char b[40];
   if (us >= 0)
@@ -121,7 +96,7 @@ static void sreply_done(int status, void *ud) {
       m_sched_item_t *s = !r->body && r->name ? m_sched_find(r->m, r->name) : NULL;
       if (s) r->body = m_sched_view(r->m, s);
       if (!r->body) r->body = cJSON_CreateObject();
-      respond(r->req, r->status, r->body);
+      m_api_respond_json(r->req, r->status, r->body);
     }
   }
   cJSON_Delete(r->body);
@@ -133,30 +108,8 @@ static void sreply_exec_done(void *ud, int status) { sreply_done(status, ud); }
 
 /* ---- routes ---- */
 
-static cJSON *parse_body(pgd_http_req_t *req) {
-  size_t len = 0;
-  const char *body = pgd_http_req_body(req, &len);
-  if (!body || len == 0) {
-    pgd_http_respond_error(req, 400, "a JSON body is required");
-    return NULL;
-  }
-  const char *end = NULL;
-  cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-  if (!j) {
-    size_t at = end && end >= body ? (size_t)(end - body) : 0;
-    pgd_http_respond_error(req, 400, "invalid JSON near byte %zu", at);
-    return NULL;
-  }
-  if (!cJSON_IsObject(j)) {
-    cJSON_Delete(j);
-    pgd_http_respond_error(req, 400, "the body must be a JSON object");
-    return NULL;
-  }
-  return j;
-}
-
 static void route_create(pgd_master_t *m, pgd_http_req_t *req) {
-  cJSON *in = parse_body(req);
+  cJSON *in = m_api_parse_body(req, true);
   if (!in) return;
   char err[512];
   int status = 400;
@@ -193,7 +146,7 @@ static void route_list(pgd_master_t *m, pgd_http_req_t *req) {
     for (i = 0; i < n; i++) cJSON_AddItemToArray(arr, m_sched_view(m, v[i]));
     free(v);
   }
-  respond(req, 200, out);
+  m_api_respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -244,7 +197,7 @@ static void route_show(pgd_master_t *m, pgd_http_req_t *req, m_sched_item_t *s) 
     cJSON_Delete(rec);
   }
   cJSON_AddItemToObject(v, "runs", runs);
-  respond(req, 200, v);
+  m_api_respond_json(req, 200, v);
   cJSON_Delete(v);
 }
 
@@ -260,7 +213,7 @@ static void route_run(pgd_master_t *m, pgd_http_req_t *req, m_sched_item_t *s) {
     if (fid > 0) {
       cJSON_AddNumberToObject(out, "flow_execution_id", (double)fid);
       cJSON_AddStringToObject(out, "schedule", s->name);
-      respond(req, 201, out);
+      m_api_respond_json(req, 201, out);
     } else {
       pgd_http_respond_error(req, 400, "%s", err);
     }
