@@ -144,6 +144,23 @@ static cJSON *exec_current(pgd_master_t *m, int64_t id) {
   cJSON *attempts = stored ? cJSON_DetachItemFromObjectCaseSensitive(stored, "attempts") : NULL;
   cJSON_Delete(stored);
   if (!attempts) attempts = cJSON_CreateArray();
+  /* The current attempts as the master knows them now: their rows may not
+   * be durable yet (the final one of a finishing execution, say). */
+  for (int i = 0; i < e->n_tasks; i++) {
+    const cJSON *cur = e->tasks[i]->attempt_rec;
+    if (!cur) continue;
+    double no = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cur, "attempt"));
+    int idx = 0, found = -1;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attempts) {
+      if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "attempt")) == no) found = idx;
+      idx++;
+    }
+    if (found >= 0)
+      cJSON_ReplaceItemInArray(attempts, found, cJSON_Duplicate(cur, 1));
+    else
+      cJSON_AddItemToArray(attempts, cJSON_Duplicate(cur, 1));
+  }
   cJSON_AddItemToObject(rec, "attempts", attempts);
   return rec;
 }

@@ -117,6 +117,20 @@ class DevJobs(harness.PagodaTestCase):
         r = self.api.get("/api/v1/executions/%d/log" % eid)
         self.assertTrue(r.headers.get("content-type", "").startswith("text/plain"), r.headers)
 
+    def test_a_final_execution_reads_with_final_attempts(self):
+        """Read-after-write: polling until the execution is final must never
+        show its attempt still running (the attempt row may not be durable
+        yet; the master answers from memory until it is)."""
+        self.api.ok("POST", "/api/v1/jobs", {"name": "raw-true", "type": "shell",
+                                             "params": {"argv": ["/bin/true"]}})
+        for _ in range(60):
+            eid = self.api.run("raw-true")
+            while True:
+                e = self.api.execution(eid)
+                if e["state"] in harness.FINAL_STATES:
+                    break
+            self.assertEqual([a["state"] for a in e["attempts"]], ["succeeded"], e)
+
     def test_argv_job(self):
         self.api.shell_job("argv-job", argv=["/bin/echo", "from", "argv"])
         eid = self.api.run("argv-job")
