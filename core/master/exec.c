@@ -662,6 +662,29 @@ void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bo
   }
 }
 
+void m_worker_settled(pgd_master_t *m, m_worker_t *w) {
+  m_exec_t *e, *tmp;
+  bool any = false;
+  HASH_ITER(hh, m->execs, e, tmp) {
+    bool changed = false;
+    for (int i = 0; i < e->n_tasks; i++) {
+      m_task_t *t = e->tasks[i];
+      if (t->worker != w || !t->claim_deadline_us || m_state_final(t->state)) continue;
+      t->claim_deadline_us = 0;
+      const char *msg = "its worker came back without it after the master restarted";
+      set_str(t->attempt_rec, "error", msg);
+      m_log_note(m, t, "lost: %s", msg);
+      task_attempt_ended(m, t, M_STATE_LOST);
+      changed = true;
+    }
+    if (changed) {
+      commit(m, e, NULL, NULL);
+      any = true;
+    }
+  }
+  if (any) m_dispatch_pending(m);
+}
+
 void m_exec_tick(pgd_master_t *m) {
   int64_t now = pgd_now_us();
   m_exec_t *e, *tmp;

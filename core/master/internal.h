@@ -62,6 +62,7 @@ typedef struct m_worker {
   pgd_conn_t *conn;          /* NULL when disconnected */
   m_worker_state_t state;    /* ALIVE or LOST (connection); see draining */
   bool draining;             /* takes no new work (survives reconnects) */
+  bool heard_since_hello;    /* a heartbeat arrived after the last hello */
   int slots;
   int used;                  /* slots taken by executions dispatched here */
   int running;               /* attempts dispatched here and not final */
@@ -200,6 +201,11 @@ void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why);
  * (`running`: [{execution_id, attempt}]): claim recovered ones, and kill the
  * ones the master has replaced or finished. */
 void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bool hello);
+
+/* The first heartbeat after a hello: the worker has resent every report it
+ * had, so recovered attempts it owns but neither runs nor reported on are
+ * lost now rather than at the end of the recovery grace. */
+void m_worker_settled(pgd_master_t *m, m_worker_t *w);
 
 /* Periodic: recovery deadlines and holds. */
 void m_exec_tick(pgd_master_t *m);

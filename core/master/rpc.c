@@ -183,6 +183,7 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   if (!cJSON_IsArray(w->types)) { cJSON_Delete(w->types); w->types = cJSON_CreateArray(); }
   if (!cJSON_IsArray(w->labels)) { cJSON_Delete(w->labels); w->labels = cJSON_CreateArray(); }
   w->connected_us = w->last_heartbeat_us = pgd_now_us();
+  w->heard_since_hello = false;
   cc->w = w;
   m->workers_generation++;
 
@@ -217,6 +218,10 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
 static void handle_heartbeat(conn_ctx_t *cc, const cJSON *msg) {
   m_worker_t *w = cc->w;
   w->last_heartbeat_us = pgd_now_us();
+  if (!w->heard_since_hello) {
+    w->heard_since_hello = true;
+    m_worker_settled(cc->m, w);
+  }
   const cJSON *v;
   if ((v = cJSON_GetObjectItemCaseSensitive(msg, "load")) && cJSON_IsObject(v)) {
     cJSON_Delete(w->load);

@@ -188,8 +188,10 @@ static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
                           w->master_host);
   PGD_INFO(MOD, "worker %s connected to master %s:%d (epoch %" PRId64 ", %zu reports to resend)",
            w->id, w->master_host, w->master_port, epoch, pgd_reports_pending(&w->reports));
-  send_heartbeat(w);
+  /* Reports first, then a heartbeat: the master takes the first heartbeat
+   * after a hello as "every report this worker had is in" (docs/protocol.md). */
   pgd_reports_foreach(&w->reports, resend_one, w);
+  send_heartbeat(w);
   uv_timer_start(&w->hb_timer, on_hb_timer, (uint64_t)hb_ms, (uint64_t)hb_ms);
 }
 
