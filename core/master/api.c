@@ -541,6 +541,10 @@ void m_api_handle(pgd_http_req_t *req, void *ud) {
   }
   const char *p = path + strlen(API_PREFIX);
   bool get = strcmp(method, "GET") == 0;
+  if (strcmp(p, "cluster") == 0 && !get) {
+    pgd_http_respond_error(req, 405, "use GET on /api/v1/cluster");
+    return;
+  }
   if (strcmp(p, "cluster") == 0) {
     cJSON *o = m_ha_cluster_json(m);
     m_api_respond_json(req, 200, o);

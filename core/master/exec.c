@@ -42,6 +42,8 @@ m_exec_t *m_exec_find(pgd_master_t *m, int64_t id) {
   return e;
 }
 
+static void refresh_rec(m_exec_t *e);
+
 static m_task_t *task_of_attempt(m_exec_t *e, int attempt) {
   for (int i = 0; i < e->n_tasks; i++)
     if (e->tasks[i]->attempt == attempt && attempt > 0) return e->tasks[i];
@@ -264,6 +266,7 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
     break;
   }
   if (e->n_tasks == 0) set_str(rec, "pending_reason", "no connected worker can run it (broadcast)");
+  refresh_rec(e); /* the state its tasks give it (dispatched when placed at once) */
   m_exec_save(m, e, on_durable, commit_ctx(m, id, done, ud));
   return e;
 }

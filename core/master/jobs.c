@@ -86,7 +86,7 @@ static bool check_policy(const cJSON *job, char *err, size_t errlen) {
     snprintf(err, errlen, "relaunch_on_lost must be true or false");
     return false;
   }
-  if ((v = cJSON_GetObjectItemCaseSensitive(job, "run_as")) &&
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "run_as")) && !cJSON_IsNull(v) &&
       (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > 64)) {
     snprintf(err, errlen, "run_as must be a user name");
     return false;

@@ -274,7 +274,7 @@ static void upload_durable(int status, void *ud) {
       cJSON_AddNumberToObject(ver, "uploaded_us", (double)u->uploaded_us);
       cJSON *out = version_view(u->name, ver, true);
       cJSON_Delete(ver);
-      pgd_http_respond_json(u->req, u->created ? 201 : 200, out);
+      m_api_respond_json(u->req, u->created ? 201 : 200, out);
       cJSON_Delete(out);
     }
   }
@@ -407,7 +407,7 @@ static void route_list(pgd_master_t *m, pgd_http_req_t *req) {
   for (int i = cJSON_GetArraySize(all) - 1; i >= 0; i--)
     cJSON_AddItemToArray(arr, resource_view(cJSON_GetArrayItem(all, i), false));
   cJSON_Delete(all);
-  pgd_http_respond_json(req, 200, out);
+  m_api_respond_json(req, 200, out);
   cJSON_Delete(out);
 }
 
@@ -442,7 +442,7 @@ static void del_durable(int status, void *ud) {
       pgd_http_respond_error(d->req, 500, "the store could not save the change (%s)",
                              strerror(-status));
     else
-      pgd_http_respond_json(d->req, 200, d->body);
+      m_api_respond_json(d->req, 200, d->body);
   }
   cJSON_Delete(d->body);
   cJSON_Delete(d->hashes);
@@ -538,7 +538,7 @@ void m_resources_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
         return;
       }
       cJSON *v = resource_view(doc, true);
-      pgd_http_respond_json(req, 200, v);
+      m_api_respond_json(req, 200, v);
       cJSON_Delete(v);
       cJSON_Delete(doc);
     }
