@@ -212,6 +212,13 @@ static int probe_in_child(const char *dlpath, char *msg, size_t msglen) {
              sig, strsignal(sig));
     return -1;
   }
+  if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+    /* The probe only ever exits 0: anything else is a crash handler (a
+     * sanitizer's, say) or the plugin calling exit() while loading. */
+    snprintf(msg, msglen, "crashed while loading (exit status %d) in a probe process; not loaded",
+             WEXITSTATUS(st));
+    return -1;
+  }
   return 0;
 }
 

@@ -17,7 +17,8 @@ static void test_crashing_plugin_is_refused_and_we_survive(void) {
   CU_ASSERT(rc < 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "crash.so"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "crashed while loading"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(err, "signal 11"));
+  /* "signal 11", or an exit status where a sanitizer's handler caught it */
+  CU_ASSERT(strstr(err, "signal 11") != NULL || strstr(err, "exit status") != NULL);
   CU_ASSERT_PTR_NULL(pgd_registry_find(r, "test_crash"));
   /* Still here, and still loading good plugins. */
   CU_ASSERT_EQUAL(pgd_registry_load_file(r, shell_so, err, sizeof err), 0);
