@@ -278,7 +278,8 @@ int pgd_cli_print_executions(const cJSON *resp, FILE *out) {
 /* "running" may be a count or the list of running executions. */
 static void slots_cell(const cJSON *w, char *buf) {
   const cJSON *slots = cJSON_GetObjectItemCaseSensitive(w, "slots");
-  const cJSON *running = cJSON_GetObjectItemCaseSensitive(w, "running");
+  const cJSON *running = cJSON_GetObjectItemCaseSensitive(w, "slots_used");
+  if (!running) running = cJSON_GetObjectItemCaseSensitive(w, "running");
   char used[64] = "-", total[64] = "-";
   if (cJSON_IsNumber(running)) format_number(running->valuedouble, used, sizeof(used));
   else if (cJSON_IsArray(running)) snprintf(used, sizeof(used), "%d", cJSON_GetArraySize(running));
@@ -292,13 +293,19 @@ static void worker_row(const cJSON *w, char c[][CELL]) {
   pgd_cli_cell(w, "host", c[1], CELL);
   pgd_cli_cell(w, "state", c[2], CELL);
   slots_cell(w, c[3]);
-  pgd_cli_cell(w, "types", c[4], CELL);
-  pgd_cli_time_cell(w, "last_heartbeat", c[5], CELL);
+  pgd_cli_cell(w, "labels", c[4], CELL);
+  const cJSON *load1 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(w, "load"), "load1");
+  if (cJSON_IsNumber(load1))
+    snprintf(c[5], CELL, "%.2f", load1->valuedouble);
+  else
+    snprintf(c[5], CELL, "-");
+  pgd_cli_cell(w, "types", c[6], CELL);
+  pgd_cli_time_cell(w, "last_heartbeat", c[7], CELL);
 }
 
 int pgd_cli_print_workers(const cJSON *resp, FILE *out) {
-  static const char *h[] = {"ID", "HOST", "STATE", "SLOTS", "TYPES", "LAST-HEARTBEAT"};
-  return print_list(resp, "workers", 6, h, worker_row, out);
+  static const char *h[] = {"ID", "HOST", "STATE", "SLOTS", "LABELS", "LOAD", "TYPES", "LAST-HEARTBEAT"};
+  return print_list(resp, "workers", 8, h, worker_row, out);
 }
 
 static void plugin_row(const cJSON *p, char c[][CELL]) {

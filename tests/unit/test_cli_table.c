@@ -184,17 +184,18 @@ static void test_workers_table(void) {
   int rc;
   char *s = render(pgd_cli_print_workers,
                    "{\"workers\":[{\"id\":\"w1\",\"host\":\"h1\",\"state\":\"alive\",\"slots\":4,"
-                   "\"running\":1,\"types\":[\"shell\",\"lua\"],\"last_heartbeat\":1795305600000},"
+                   "\"running\":1,\"slots_used\":3,\"labels\":[\"etl\"],\"load\":{\"load1\":0.5},"
+                   "\"types\":[\"shell\",\"lua\"],\"last_heartbeat\":1795305600000},"
                    "{\"id\":\"w2\",\"slots\":2,\"running\":[{\"id\":1},{\"id\":2}]},"
                    "{\"id\":\"w3\",\"running\":0},{}]}",
                    &rc);
   CU_ASSERT_EQUAL(rc, 0);
   CU_ASSERT_STRING_EQUAL(s,
-                         "ID  HOST  STATE  SLOTS  TYPES      LAST-HEARTBEAT\n"
-                         "w1  h1    alive  1/4    shell,lua  2026-11-22T00:00:00Z\n"
-                         "w2  -     -      2/2    -          -\n"
-                         "w3  -     -      0/-    -          -\n"
-                         "-   -     -      -      -          -\n");
+                         "ID  HOST  STATE  SLOTS  LABELS  LOAD  TYPES      LAST-HEARTBEAT\n"
+                         "w1  h1    alive  3/4    etl     0.50  shell,lua  2026-11-22T00:00:00Z\n"
+                         "w2  -     -      2/2    -       -     -          -\n"
+                         "w3  -     -      0/-    -       -     -          -\n"
+                         "-   -     -      -      -       -     -          -\n");
   free(s);
 }
 
