@@ -53,16 +53,21 @@ bool m_worker_fits(const m_worker_t *w, const char *type, int slots) {
   return has_string(w->types, type);
 }
 
-/* Hard filters without the slot check. */
-static bool worker_can_run(const m_worker_t *w, const m_exec_t *e) {
+/* Hard filters without the slot check, with the job's type and labels
+ * looked up once by the caller. */
+static bool worker_can_run_as(const m_worker_t *w, const char *type, const cJSON *labels) {
   if (w->state != M_WORKER_ALIVE || !w->conn || w->draining) return false;
-  const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
   if (!type || !has_string(w->types, type)) return false;
   const cJSON *l;
-  cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(e->def, "labels")) {
+  cJSON_ArrayForEach(l, labels) {
     if (cJSON_IsString(l) && !has_string(w->labels, l->valuestring)) return false;
   }
   return true;
+}
+
+static bool worker_can_run(const m_worker_t *w, const m_exec_t *e) {
+  return worker_can_run_as(w, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type")),
+                           cJSON_GetObjectItemCaseSensitive(e->def, "labels"));
 }
 
 bool m_worker_eligible(const m_worker_t *w, const m_exec_t *e) {
@@ -102,36 +107,51 @@ static int cmp_worker_id(const void *a, const void *b) {
 /* The balancer (a Lua script, or the built-in least-loaded) chooses among
  * the workers that pass the hard filters. Returns NULL to keep the task
  * pending; `why` then says why when the balancer gave a reason. */
+/* Every worker in id order; sorted again only when the set changes. */
+static void sort_workers(pgd_master_t *m) {
+  if (m->by_id_built && m->by_id_gen == m->workers_generation) return;
+  size_t n = HASH_COUNT(m->workers);
+  m_worker_t **v = realloc(m->by_id, (n ? n : 1) * sizeof *v);
+  if (!v) abort();
+  m->by_id = v;
+  size_t i = 0;
+  m_worker_t *w, *tmp;
+  HASH_ITER(hh, m->workers, w, tmp) v[i++] = w;
+  qsort(v, n, sizeof *v, cmp_worker_id);
+  m->by_id_n = n;
+  m->by_id_gen = m->workers_generation;
+  m->by_id_built = true;
+}
+
 static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) {
   m_exec_t *e = t->exec;
-  size_t n = 0, cap = HASH_COUNT(m->workers);
+  sort_workers(m);
+  size_t n = 0, cap = m->by_id_n;
   if (cap == 0) return NULL;
   m_worker_t *stack_ws[64];
   pgd_bal_worker_t stack_cs[64];
   m_worker_t **ws = cap <= 64 ? stack_ws : malloc(cap * sizeof *ws);
   pgd_bal_worker_t *cs = cap <= 64 ? stack_cs : malloc(cap * sizeof *cs);
   if (!ws || !cs) abort();
-  m_worker_t *w, *tmp;
-  HASH_ITER(hh, m->workers, w, tmp) {
+  const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
+  const cJSON *labels = cJSON_GetObjectItemCaseSensitive(e->def, "labels");
+  for (size_t i = 0; i < cap; i++) {
+    m_worker_t *w = m->by_id[i];
+    if (w->slots - w->used < e->slots) continue;
     if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
-    if (m_worker_eligible(w, e)) ws[n++] = w;
+    if (worker_can_run_as(w, type, labels)) ws[n++] = w;
   }
   m_worker_t *chosen = NULL;
   if (n > 0) {
-    qsort(ws, n, sizeof *ws, cmp_worker_id);
     for (size_t i = 0; i < n; i++) {
-      const cJSON *load = ws[i]->load;
-      cs[i] = (pgd_bal_worker_t){
-          .id = ws[i]->id,
-          .host = ws[i]->host,
-          .labels = ws[i]->labels,
-          .slots = ws[i]->slots,
-          .slots_free = ws[i]->slots - ws[i]->used,
-          .running = ws[i]->running,
-          .load1 = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(load, "load1")),
-          .mem_free_mb = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(load, "mem_free_mb"))};
-      if (cs[i].load1 != cs[i].load1) cs[i].load1 = 0; /* NaN when absent */
-      if (cs[i].mem_free_mb < 0) cs[i].mem_free_mb = 0;
+      cs[i] = (pgd_bal_worker_t){.id = ws[i]->id,
+                                 .host = ws[i]->host,
+                                 .labels = ws[i]->labels,
+                                 .slots = ws[i]->slots,
+                                 .slots_free = ws[i]->slots - ws[i]->used,
+                                 .running = ws[i]->running,
+                                 .load1 = ws[i]->load1,
+                                 .mem_free_mb = ws[i]->mem_free_mb};
     }
     const cJSON *def = e->def;
     pgd_bal_job_t job = {

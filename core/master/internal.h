@@ -69,6 +69,8 @@ typedef struct m_worker {
   cJSON *types;              /* array of job type names */
   cJSON *labels;             /* array of strings */
   cJSON *load;               /* last reported load object, nullable */
+  double load1;              /* from `load`, kept as numbers for the balancers */
+  long mem_free_mb;
   int64_t connected_us;
   int64_t last_heartbeat_us;
   cJSON *pending_acks;       /* array of seqs to acknowledge at the next flush */
@@ -144,6 +146,10 @@ struct pgd_master {
   pgd_store_t *store;
   pgd_balancers_t *balancers;
   uint64_t workers_generation; /* bumped when the set of workers or their labels change */
+  m_worker_t **by_id;     /* every worker sorted by id, rebuilt when the generation moves */
+  size_t by_id_n;
+  uint64_t by_id_gen;
+  bool by_id_built;
   pgd_httpd_t *httpd;
   pgd_listener_t *listener;
   uv_timer_t tick;        /* heartbeat checks, recovery deadlines */

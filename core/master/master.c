@@ -242,6 +242,7 @@ static void free_master(pgd_master_t *m) {
     free(j->name);
     free(j);
   }
+  free(m->by_id);
   cJSON_Delete(m->ha_leader);
   void (*cb)(void *) = m->on_stopped;
   void *ud = m->on_stopped_ud;

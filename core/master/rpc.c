@@ -226,6 +226,10 @@ static void handle_heartbeat(conn_ctx_t *cc, const cJSON *msg) {
   if ((v = cJSON_GetObjectItemCaseSensitive(msg, "load")) && cJSON_IsObject(v)) {
     cJSON_Delete(w->load);
     w->load = cJSON_Duplicate(v, 1);
+    const cJSON *l1 = cJSON_GetObjectItemCaseSensitive(v, "load1");
+    const cJSON *mf = cJSON_GetObjectItemCaseSensitive(v, "mem_free_mb");
+    w->load1 = cJSON_IsNumber(l1) ? l1->valuedouble : 0;
+    w->mem_free_mb = cJSON_IsNumber(mf) && mf->valuedouble > 0 ? (long)mf->valuedouble : 0;
     /* the worker's resource cache counters ride along (shown top-level) */
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(msg, "resource_cache");
     if (cJSON_IsObject(rc)) cJSON_AddItemToObject(w->load, "resource_cache", cJSON_Duplicate(rc, 1));
