@@ -73,7 +73,9 @@ typedef enum {
  * else in "/usr/local/bin:/usr/bin:/bin") as `ru` with environment `envp`,
  * stdin /dev/null, stdout and stderr on `out_fd`, no other descriptor, in a
  * new process group (pgid = pid), an empty signal mask and default
- * dispositions, in `cwd` when not NULL. Everything is borrowed for the call.
+ * dispositions, in `cwd` when not NULL, killed (SIGKILL) if the calling
+ * process dies (PR_SET_PDEATHSIG). `ru` NULL = keep the worker's own
+ * credentials (every job without run_as). Everything is borrowed for the call.
  * Returns 0 and *pid, or a positive errno with *step telling what failed
  * (no process is left: a child that failed was reaped). */
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,

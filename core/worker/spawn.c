@@ -331,42 +331,6 @@ static void describe_runas_error(const pgd_procspec_t *spec, const pgd_runas_t *
   }
 }
 
-static const int default_signals[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGCHLD,
-                                      SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP,
-                                      SIGTTIN, SIGTTOU, SIGXFSZ, SIGXCPU, SIGWINCH};
-
-/* posix_spawnp with the attributes of spawn.h. Returns 0 or an errno. */
-static int do_posix_spawn(const pgd_procspec_t *spec, const char **env, int wfd, pid_t *pid) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  int rc = posix_spawn_file_actions_init(&fa);
-  if (rc) return rc;
-  rc = posix_spawnattr_init(&at);
-  if (rc) {
-    posix_spawn_file_actions_destroy(&fa);
-    return rc;
-  }
-  sigset_t empty, defs;
-  sigemptyset(&empty);
-  sigemptyset(&defs);
-  for (size_t i = 0; i < sizeof default_signals / sizeof default_signals[0]; i++)
-    sigaddset(&defs, default_signals[i]);
-  if (!rc) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                  POSIX_SPAWN_SETSIGDEF);
-  if (!rc) rc = posix_spawnattr_setpgroup(&at, 0);
-  if (!rc) rc = posix_spawnattr_setsigmask(&at, &empty);
-  if (!rc) rc = posix_spawnattr_setsigdefault(&at, &defs);
-  if (!rc) rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, wfd, 1);
-  if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, wfd, 2);
-  if (!rc) rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  if (!rc && spec->cwd) rc = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd);
-  if (!rc) rc = posix_spawnp(pid, spec->argv[0], &fa, &at, spec->argv, (char *const *)env);
-  posix_spawnattr_destroy(&at);
-  posix_spawn_file_actions_destroy(&fa);
-  return rc;
-}
-
 int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const *extra_env,
                     const pgd_spawn_opts_t *opts, const pgd_spawn_cbs_t *cbs, void *ud,
                     pgd_spawn_t **out, char *err, size_t errlen) {
@@ -406,10 +370,11 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
   pid_t pid = -1;
   int rc;
   pgd_runas_step_t step = PGD_RUNAS_STEP_NONE;
-  if (ru)
-    rc = pgd_runas_spawn(ru, spec->argv, (char *const *)env, spec->cwd, fds[1], &pid, &step);
-  else
-    rc = do_posix_spawn(spec, env, fds[1], &pid);
+  /* Every job starts through the clone path of spawn_as.c (as cheap as
+   * posix_spawn, see docs/operations.md): it can also change credentials
+   * (run_as) and ties the job's life to the worker's (PR_SET_PDEATHSIG),
+   * which posix_spawn cannot. */
+  rc = pgd_runas_spawn(ru, spec->argv, (char *const *)env, spec->cwd, fds[1], &pid, &step);
   free(env);
   free(idbuf);
   close(fds[1]);
@@ -418,6 +383,8 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     free(p);
     if (ru)
       describe_runas_error(spec, ru, step, rc, err, errlen);
+    else if (step == PGD_RUNAS_STEP_CWD)
+      set_err(err, errlen, "cannot use working directory '%s': %s", spec->cwd, strerror(rc));
     else
       describe_spawn_error(spec, rc, err, errlen);
     return -rc;

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@ typedef struct child_args {
   const char *cwd;
   const char *path; /* PATH to search */
   int out_fd;
+  pid_t parent;     /* the worker: the child dies with it (PR_SET_PDEATHSIG) */
   volatile int err;
   volatile int step;
 } child_args_t;
@@ -117,13 +119,19 @@ CHILD_CODE static int child_main(void *arg) {
   }
   close_from_3();
   /* Raw system calls: they change this task only (see the file comment). */
-  if (syscall(SYS_setgroups, (size_t)ru->ngroups, ru->groups) != 0)
+  if (ru && syscall(SYS_setgroups, (size_t)ru->ngroups, ru->groups) != 0)
     child_fail(a, PGD_RUNAS_STEP_CREDS, errno);
-  if (syscall(SYS_setresgid, ru->gid, ru->gid, ru->gid) != 0)
+  if (ru && syscall(SYS_setresgid, ru->gid, ru->gid, ru->gid) != 0)
     child_fail(a, PGD_RUNAS_STEP_CREDS, errno);
-  if (syscall(SYS_setresuid, ru->uid, ru->uid, ru->uid) != 0)
+  if (ru && syscall(SYS_setresuid, ru->uid, ru->uid, ru->uid) != 0)
     child_fail(a, PGD_RUNAS_STEP_CREDS, errno);
   if (a->cwd && chdir(a->cwd) != 0) child_fail(a, PGD_RUNAS_STEP_CWD, errno);
+  /* If the worker dies (kill -9), the job's process is killed with it: the
+   * master relaunches the attempt elsewhere, and it must not run twice. Set
+   * after the credential change, which clears it; a worker already gone by
+   * now is caught by the parent check. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
+  if (getppid() != a->parent) child_fail(a, PGD_RUNAS_STEP_SETUP, ESRCH);
   sigset_t empty;
   sigemptyset(&empty);
   sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -135,11 +143,11 @@ CHILD_CODE static int child_main(void *arg) {
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
                     int out_fd, pid_t *pid, pgd_runas_step_t *step) {
   if (step) *step = PGD_RUNAS_STEP_NONE;
-  if (!ru || !ru->groups || ru->ngroups <= 0 || !argv || !argv[0] || !argv[0][0] || !envp ||
+  if ((ru && (!ru->groups || ru->ngroups <= 0)) || !argv || !argv[0] || !argv[0][0] || !envp ||
       out_fd < 0 || !pid)
     return EINVAL;
   child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = out_fd,
-                    .path = DEFAULT_PATH};
+                    .path = DEFAULT_PATH, .parent = getpid()};
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 

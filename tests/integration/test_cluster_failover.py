@@ -50,6 +50,18 @@ class Failover(ClusterCase):
         self.assertEqual([a["attempt"] for a in atts], [1, 2], atts)
         self.assertEqual(atts[0]["state"], "lost", atts)
         self.assertEqual(atts[0]["worker_id"], victim)
+        # The lost attempt's process died with its worker (it must not run
+        # on while the attempt runs again elsewhere).
+        pid = atts[0].get("pid")
+        self.assertIsInstance(pid, int, atts[0])
+
+        def dead():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                return True
+        harness.wait_until(dead, timeout=5, what="the lost attempt's process to be gone")
         self.assertIn("lost", atts[0].get("error") or "", atts)
         self.assertEqual(atts[1]["state"], "succeeded", atts)
         self.assertNotEqual(atts[1]["worker_id"], victim)

@@ -76,6 +76,19 @@ static void test_resolve_checks(void) {
  * (waitpid form) or -1, the output in out. */
 static char *const *run_env = NULL; /* NULL: environ */
 
+/* 1 when `pid` is a zombie (dead, not reaped yet). */
+static int is_zombie(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *close_paren = strrchr(buf, ')');
+  return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
 static int run_as(const pgd_runas_t *ru, char *const argv[], const char *cwd, char *out, size_t cap,
                   int *rc, pgd_runas_step_t *step) {
   int fds[2];
@@ -164,9 +177,44 @@ static void test_spawn_as_nobody(void) {
   CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 7);
   run_env = NULL;
 
+  /* without a user: the worker's own credentials (every job without run_as) */
+  char *const me[] = {"sh", "-c", "id -u", NULL};
+  st = run_as(NULL, me, NULL, out, sizeof out, &rc, &step);
+  CU_ASSERT_EQUAL(rc, 0);
+  CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  char myuid[32];
+  snprintf(myuid, sizeof myuid, "%u\n", (unsigned)geteuid());
+  CU_ASSERT_STRING_EQUAL(out, myuid);
+
+  /* the job dies with the process that started it (PR_SET_PDEATHSIG) */
+  int fds[2];
+  CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+  pid_t middle = fork();
+  if (middle == 0) {
+    /* a stand-in worker: starts a long job, reports its pid, then dies */
+    pid_t job = -1;
+    char *const sleeper[] = {"sleep", "30", NULL};
+    int r = pgd_runas_spawn(NULL, sleeper, environ, NULL, 1, &job, &step);
+    if (r == 0 && write(fds[1], &job, sizeof job) != (ssize_t)sizeof job) r = 1;
+    _exit(r == 0 ? 0 : 1);
+  }
+  pid_t job = -1;
+  CU_ASSERT_EQUAL(read(fds[0], &job, sizeof job), (ssize_t)sizeof job);
+  close(fds[0]);
+  close(fds[1]);
+  int mst;
+  waitpid(middle, &mst, 0);
+  CU_ASSERT(WIFEXITED(mst) && WEXITSTATUS(mst) == 0);
+  int gone = 0;
+  for (int i = 0; i < 200 && !gone; i++) {
+    gone = kill(job, 0) != 0 || is_zombie(job); /* killed; init may not have reaped it yet */
+    if (!gone) usleep(10000);
+  }
+  CU_ASSERT(gone);
+  if (!gone && job > 0) kill(job, SIGKILL);
+
   /* bad arguments */
   pid_t pid;
-  CU_ASSERT_EQUAL(pgd_runas_spawn(NULL, ex, environ, NULL, 1, &pid, &step), EINVAL);
   char *const empty[] = {NULL};
   CU_ASSERT_EQUAL(pgd_runas_spawn(&ru, empty, environ, NULL, 1, &pid, &step), EINVAL);
   pgd_runas_free(&ru);
