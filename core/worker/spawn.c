@@ -1,11 +1,10 @@
-/* Pagoda — posix_spawn + pidfd process supervision (see spawn.h). */
+/* Pagoda — process start (clone, see runas.h) + pidfd supervision (see spawn.h). */
 #include "worker/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,10 @@
 /* Pagoda — fast process spawning and supervision on a libuv loop.
  *
  * Why not uv_spawn: libuv 1.44 forks, and fork() of a large process copies
- * its page tables (~100x slower with 1 GiB mapped). This spawner uses
- * posix_spawnp (glibc: clone(CLONE_VM|CLONE_VFORK), cost independent of the
- * parent's size) and watches the child through a pidfd (pidfd_open) polled
+ * its page tables (~100x slower with 1 GiB mapped). This spawner starts the
+ * child with clone(CLONE_VM|CLONE_VFORK) (runas.h: what glibc's posix_spawn
+ * does inside, cost independent of the parent's size, but with our own child
+ * code) and watches it through a pidfd (pidfd_open) polled
  * by the loop, falling back to a 20 ms waitpid(WNOHANG) timer when pidfds
  * are unavailable. It never installs a SIGCHLD handler and only ever reaps
  * its own pids (waitpid(pid)).
@@ -16,12 +17,13 @@
  *   - reads stdin from /dev/null; stdout and stderr are the same pipe, so
  *     the output arrives merged, in the order it was written;
  *   - inherits no other descriptor (closefrom(3) in the child);
- *   - runs in spec->cwd when set (posix_spawn_file_actions_addchdir_np);
+ *   - runs in spec->cwd when set;
+ *   - is killed (SIGKILL) when the worker process dies (PR_SET_PDEATHSIG),
+ *     so a job does not outlive a worker that was killed;
  *   - gets the environment: the caller's environ, then spec->env, then
  *     extra_env; a later KEY=... replaces an earlier one with the same KEY.
  *   - argv[0] is searched in PATH when it has no '/'.
- *   - with opts->runas: runs as that user (runas.h: clone(CLONE_VM |
- *     CLONE_VFORK) instead of posix_spawn, credentials changed in the
+ *   - with opts->runas: runs as that user (credentials changed in the
  *     child, the working directory entered as the user); the environment
  *     gets HOME, USER and LOGNAME of the user right after the caller's
  *     environ (spec->env and extra_env may still replace them). Start
@@ -40,7 +42,7 @@
  * is marked timed_out.
  *
  * Thread rules: every function must be called on the loop's thread; the
- * callbacks run there. Nothing here blocks except posix_spawn itself (the
+ * callbacks run there. Nothing here blocks except the start itself (the
  * parent is suspended until the child execs, ~0.5 ms).
  */
 #ifndef PAGODA_WORKER_SPAWN_H
