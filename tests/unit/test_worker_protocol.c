@@ -314,7 +314,7 @@ static int acked_all(void *arg) { return pgd_worker_pending_reports(arg) == 0; }
 
 static void test_shell_job_and_resend(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -391,7 +391,7 @@ static void test_shell_job_and_resend(void) {
 
 static void test_failures_and_refusals(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -463,7 +463,7 @@ static void test_failures_and_refusals(void) {
 
 static void test_stale_epoch(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -487,7 +487,7 @@ static void test_stale_epoch(void) {
 
 static void test_in_process(void) {
   if (!have_inproc) {
-    CU_PASS("c_inproc.so absent: skipped");
+    CU_FAIL("c_inproc.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -522,7 +522,7 @@ static void test_in_process(void) {
 
 static void test_stop_kills_running(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -590,7 +590,7 @@ static int attempts_are(const cJSON *arr, const int *execs, int n) {
 
 static void test_heartbeat_running_attempts(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -626,7 +626,7 @@ static void test_heartbeat_running_attempts(void) {
  * elsewhere, and kills the old one when the worker comes back. */
 static void test_kill_after_reconnect(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -654,7 +654,7 @@ static void test_kill_after_reconnect(void) {
 
 static void test_launch_env_reaches_process(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   fm_clear();
@@ -693,7 +693,7 @@ static void test_heartbeat_current_types(void) {
   char path[4096], err[512];
   snprintf(path, sizeof path, "%s/plugins/shell.so", bd ? bd : ".");
   if (!bd || access(path, R_OK) != 0) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   pgd_registry_t *r2 = pgd_registry_new();
@@ -724,7 +724,7 @@ static cJSON *launch_as(int exec, const char *user, const char *params_json) {
 
 static void test_run_as(void) {
   if (!have_shell) {
-    CU_PASS("shell.so absent: skipped");
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
     return;
   }
   struct passwd *pw = getpwnam("nobody");
