@@ -312,40 +312,50 @@ static int wait_for(ctx_t *c, long long id) {
   }
 }
 
-static int job_run(ctx_t *c) {
-  cJSON *body = cJSON_CreateObject();
-  cJSON *params = c->a->params ? cJSON_Duplicate(c->a->params, 1) : cJSON_CreateObject();
-  char *text = NULL;
-  if (body && params && cJSON_AddItemToObject(body, "params", params)) {
-    params = NULL;
-    text = cJSON_PrintUnformatted(body);
-  }
-  cJSON_Delete(params);
+/* POSTs `body` (owned; may be NULL) to path (owned) and prints the id the
+ * answer holds in member `key` ("execution_id", "flow_execution_id"). */
+static int post_for_id(ctx_t *c, char *path, cJSON *body, const char *key, long long *id_out) {
+  char *text = body ? cJSON_PrintUnformatted(body) : NULL;
   cJSON_Delete(body);
-  char *path = path_with("/api/v1/jobs/%s/run%s", c->a->arg, NULL);
-  if (!text || !path) {
-    cJSON_free(text);
+  if (!path || (body && !text)) {
     free(path);
+    cJSON_free(text);
     fprintf(c->err, "pagoda: out of memory\n");
     return PGD_CLI_EXIT_FAIL;
   }
   pgd_http_response_t resp;
-  int rc = call(c, "POST", path, text, strlen(text), NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  int rc = call(c, "POST", path, text, text ? strlen(text) : 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
   cJSON_free(text);
   free(path);
   if (rc != 0) return rc;
   cJSON *r = parse_body(c, &resp);
   pgd_http_response_free(&resp);
   long long id = 0;
-  if (!r || json_id(cJSON_GetObjectItemCaseSensitive(r, "execution_id"), &id) != 0) {
-    if (r) fprintf(c->err, "pagoda: the API's answer has no execution_id\n");
+  if (!r || json_id(cJSON_GetObjectItemCaseSensitive(r, key), &id) != 0) {
+    if (r) fprintf(c->err, "pagoda: the API's answer has no %s\n", key);
     cJSON_Delete(r);
     return PGD_CLI_EXIT_FAIL;
   }
   cJSON_Delete(r);
   fprintf(c->out, "%lld\n", id);
   fflush(c->out);
-  if (!c->a->wait) return PGD_CLI_EXIT_OK;
+  *id_out = id;
+  return PGD_CLI_EXIT_OK;
+}
+
+static int job_run(ctx_t *c) {
+  cJSON *body = cJSON_CreateObject();
+  cJSON *params = c->a->params ? cJSON_Duplicate(c->a->params, 1) : cJSON_CreateObject();
+  if (!body || !params || !cJSON_AddItemToObject(body, "params", params)) {
+    cJSON_Delete(params);
+    cJSON_Delete(body);
+    fprintf(c->err, "pagoda: out of memory\n");
+    return PGD_CLI_EXIT_FAIL;
+  }
+  long long id = 0;
+  int rc = post_for_id(c, path_with("/api/v1/jobs/%s/run%s", c->a->arg, NULL), body,
+                       "execution_id", &id);
+  if (rc != PGD_CLI_EXIT_OK || !c->a->wait) return rc;
   return wait_for(c, id);
 }
 
@@ -378,36 +388,6 @@ static int flow_wait(ctx_t *c, long long id) {
   }
 }
 
-/* POSTs `body` (owned; may be NULL) to path (owned) and prints the new flow
- * execution's id (answer member "flow_execution_id"). */
-static int flow_post_for_id(ctx_t *c, char *path, cJSON *body, long long *id_out) {
-  char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-  cJSON_Delete(body);
-  if (!path || (body && !text)) {
-    free(path);
-    cJSON_free(text);
-    fprintf(c->err, "pagoda: out of memory\n");
-    return PGD_CLI_EXIT_FAIL;
-  }
-  pgd_http_response_t resp;
-  int rc = call(c, "POST", path, text, text ? strlen(text) : 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
-  cJSON_free(text);
-  free(path);
-  if (rc != 0) return rc;
-  cJSON *r = parse_body(c, &resp);
-  pgd_http_response_free(&resp);
-  long long id = 0;
-  if (!r || json_id(cJSON_GetObjectItemCaseSensitive(r, "flow_execution_id"), &id) != 0) {
-    if (r) fprintf(c->err, "pagoda: the API's answer has no flow_execution_id\n");
-    cJSON_Delete(r);
-    return PGD_CLI_EXIT_FAIL;
-  }
-  cJSON_Delete(r);
-  fprintf(c->out, "%lld\n", id);
-  fflush(c->out);
-  *id_out = id;
-  return PGD_CLI_EXIT_OK;
-}
 
 static int flow_run(ctx_t *c) {
   cJSON *body = cJSON_CreateObject();
@@ -415,7 +395,7 @@ static int flow_run(ctx_t *c) {
     cJSON_AddItemToObject(body, "params",
                           c->a->params ? cJSON_Duplicate(c->a->params, 1) : cJSON_CreateObject());
   long long id = 0;
-  int rc = flow_post_for_id(c, path_with("/api/v1/flows/%s/run%s", c->a->arg, NULL), body, &id);
+  int rc = post_for_id(c, path_with("/api/v1/flows/%s/run%s", c->a->arg, NULL), body, "flow_execution_id", &id);
   if (rc != 0 || !c->a->wait) return rc;
   return flow_wait(c, id);
 }
@@ -442,7 +422,7 @@ static int flow_rerun(ctx_t *c) {
   char path[96];
   snprintf(path, sizeof(path), "/api/v1/flow-executions/%lld/rerun", c->a->id);
   long long id = 0;
-  return flow_post_for_id(c, strdup(path), body, &id);
+  return post_for_id(c, strdup(path), body, "flow_execution_id", &id);
 }
 
 static int flow_status(ctx_t *c) {

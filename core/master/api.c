@@ -189,6 +189,18 @@ cJSON *m_api_parse_body(pgd_http_req_t *req, bool required) {
   return j;
 }
 
+bool m_api_parse_limit(pgd_http_req_t *req, const char *text, int *limit) {
+  if (!text) return true;
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (*end || v < 1 || v > 10000) {
+    pgd_http_respond_error(req, 400, "limit must be an integer from 1 to 10000");
+    return false;
+  }
+  *limit = (int)v;
+  return true;
+}
+
 bool m_api_parse_id(const char *s, size_t len, int64_t *out) {
   if (len == 0 || len > 18) return false;
   int64_t v = 0;
@@ -346,15 +358,7 @@ static void route_exec_list(pgd_master_t *m, pgd_http_req_t *req) {
     return;
   }
   int limit = 100;
-  if (lim) {
-    char *end;
-    long v = strtol(lim, &end, 10);
-    if (*end || v < 1 || v > 10000) {
-      pgd_http_respond_error(req, 400, "limit must be an integer from 1 to 10000");
-      return;
-    }
-    limit = (int)v;
-  }
+  if (!m_api_parse_limit(req, lim, &limit)) return;
   int64_t before_id = 0;
   if (before && !m_api_parse_id(before, strlen(before), &before_id)) {
     pgd_http_respond_error(req, 400, "before must be an execution id");

@@ -230,7 +230,10 @@ static void expand_broadcast(pgd_master_t *m, m_exec_t *e) {
     if (!worker_can_run(w, e)) continue;
     m_queue_insert(m, m_task_new_pinned(e, w->id));
   }
-  if (e->n_tasks > 0) e->broadcast_expanded = true;
+  if (e->n_tasks > 0) {
+    e->broadcast_expanded = true;
+    m->broadcast_waiting--;
+  }
 }
 
 static int free_slots(pgd_master_t *m) {
@@ -245,9 +248,10 @@ static int free_slots(pgd_master_t *m) {
 
 void m_dispatch_pending(pgd_master_t *m) {
   if (m->stopping || !m->leader) return;
-  /* Broadcast executions waiting for workers to exist. */
+  /* Broadcast executions waiting for workers to exist (only walked while
+   * there are some: this runs after every finished attempt). */
   m_exec_t *e, *etmp;
-  HASH_ITER(hh, m->execs, e, etmp) {
+  if (m->broadcast_waiting > 0) HASH_ITER(hh, m->execs, e, etmp) {
     if (e->mode == M_MODE_BROADCAST && !e->broadcast_expanded && !e->kill_requested &&
         !e->finishing) {
       expand_broadcast(m, e);

@@ -180,6 +180,7 @@ static m_exec_t *exec_new(pgd_master_t *m, int64_t id, cJSON *rec) {
   if (e->slots < 1) e->slots = 1;
   e->priority = (int)get_int(e->def, "priority", 0);
   e->mode = parse_mode(e->def);
+  if (e->mode == M_MODE_BROADCAST) m->broadcast_waiting++; /* until its tasks exist */
   e->last_attempt = (int)get_int(rec, "attempt", 0);
   int st = m_state_parse(get_str(rec, "state"));
   e->state = st < 0 ? M_STATE_PENDING : (m_state_t)st;
@@ -189,6 +190,7 @@ static m_exec_t *exec_new(pgd_master_t *m, int64_t id, cJSON *rec) {
 
 void m_exec_free(pgd_master_t *m, m_exec_t *e) {
   HASH_DELETE(hh, m->execs, e);
+  if (e->mode == M_MODE_BROADCAST && !e->broadcast_expanded) m->broadcast_waiting--;
   for (int i = 0; i < e->n_tasks; i++) task_free(m, e->tasks[i]);
   free(e->tasks);
   m_log_end_followers(m_log_detach_followers(e));
@@ -737,6 +739,12 @@ void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us) {
       t->hold_until_us = deadline_us;
     else if (!m_state_final(t->state))
       t->claim_deadline_us = deadline_us;
+  }
+  if (e->mode == M_MODE_BROADCAST && e->n_tasks > 0) {
+    /* Its tasks were made before the restart: making them again would run
+     * the job twice on every worker. */
+    e->broadcast_expanded = true;
+    m->broadcast_waiting--;
   }
   if (e->n_tasks == 0 && e->mode != M_MODE_BROADCAST) {
     /* A record from before tasks existed: one task, as stored. */

@@ -214,15 +214,7 @@ static void fexec_list(pgd_master_t *m, pgd_http_req_t *req) {
     return;
   }
   int limit = 100;
-  if (lim) {
-    char *end;
-    long v = strtol(lim, &end, 10);
-    if (*end || v < 1 || v > 10000) {
-      pgd_http_respond_error(req, 400, "limit must be an integer from 1 to 10000");
-      return;
-    }
-    limit = (int)v;
-  }
+  if (!m_api_parse_limit(req, lim, &limit)) return;
   int64_t bid = 0;
   if (before && !m_api_parse_id(before, strlen(before), &bid)) {
     pgd_http_respond_error(req, 400, "before must be a flow execution id");

@@ -145,6 +145,7 @@ struct pgd_master {
   pgd_registry_t *plugins;
   pgd_store_t *store;
   pgd_balancers_t *balancers;
+  int broadcast_waiting;  /* broadcast executions whose tasks are not made yet */
   uint64_t workers_generation; /* bumped when the set of workers or their labels change */
   m_worker_t **by_id;     /* every worker sorted by id, rebuilt when the generation moves */
   size_t by_id_n;
@@ -336,6 +337,8 @@ int m_api_respond_json(pgd_http_req_t *req, int status, cJSON *obj);
 /* The request body as a JSON object (caller owns), or NULL after answering
  * 400; without a body: NULL + 400 when `required`, else an empty object. */
 cJSON *m_api_parse_body(pgd_http_req_t *req, bool required);
+/* `?limit=` (NULL = keep *limit): 1-10000, else false after answering 400. */
+bool m_api_parse_limit(pgd_http_req_t *req, const char *text, int *limit);
 /* A positive decimal id of at most 18 digits. */
 bool m_api_parse_id(const char *s, size_t len, int64_t *out);
 

@@ -54,6 +54,24 @@ class MasterRestart(ClusterCase):
         ex = self.api.executions(job="across")
         self.assertEqual(sorted(x["id"] for x in ex), sorted(ids))
 
+    def test_broadcast_across_restart_runs_once_per_worker(self):
+        self.wait_workers(set(self.WORKERS))
+        marks = os.path.join(self.tmp, "bmarks")
+        os.makedirs(marks, exist_ok=True)
+        self.api.ok("POST", "/api/v1/jobs", {
+            "name": "bcast-restart", "type": "shell", "mode": "broadcast",
+            "params": {"script": "echo x >> %s/$PAGODA_ATTEMPT; sleep 1.5" % marks}})
+        eid = self.api.run("bcast-restart")
+        harness.wait_until(lambda: self.api.execution(eid)["state"] == "running", 10, 0.05, "running")
+        self.restart_master()
+        e = self.api.wait_for_state(eid, {"succeeded"}, timeout=30)
+        self.assertEqual(len(e["tasks"]), 3, e["tasks"])
+        # One attempt per worker, each ran once: no task was made again after the restart.
+        self.assertEqual(sorted(os.listdir(marks)), ["1", "2", "3"])
+        for n in os.listdir(marks):
+            with open(os.path.join(marks, n)) as f:
+                self.assertEqual(f.read(), "x\n")
+
     def test_restart_with_idle_cluster_accepts_new_work(self):
         self.restart_master()
         self.wait_workers(set(self.WORKERS))
