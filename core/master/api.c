@@ -282,7 +282,7 @@ static void route_job_run(pgd_master_t *m, pgd_http_req_t *req, const char *name
     return;
   }
   cJSON_AddNumberToObject(out, "execution_id", (double)e->id);
-  cJSON_AddStringToObject(out, "state", m_state_name(e->state));
+  cJSON_AddStringToObject(out, "state", pgd_exec_state_name(e->state));
 }
 
 static void route_jobs(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
@@ -353,7 +353,7 @@ static void route_exec_list(pgd_master_t *m, pgd_http_req_t *req) {
   const char *state = pgd_http_req_query(req, "state");
   const char *lim = pgd_http_req_query(req, "limit");
   const char *before = pgd_http_req_query(req, "before");
-  if (state && m_state_parse(state) < 0) {
+  if (state && pgd_exec_state_parse(state) < 0) {
     pgd_http_respond_error(req, 400, "unknown state '%s'", state);
     return;
   }

@@ -194,7 +194,7 @@ void m_task_assign(pgd_master_t *m, m_task_t *t, m_worker_t *w) {
   m_log_close_task(t);
   t->attempt = ++e->last_attempt;
   t->worker = w;
-  t->state = M_STATE_DISPATCHED;
+  t->state = PGD_STATE_DISPATCHED;
   t->not_before_us = 0;
   w->used += e->slots;
   w->running++;

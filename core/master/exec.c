@@ -96,7 +96,7 @@ static cJSON *tasks_json(const m_exec_t *e) {
     if (t->shard >= 0) cJSON_AddNumberToObject(o, "shard", t->shard);
     if (t->pinned) cJSON_AddStringToObject(o, "pinned", t->pinned);
     cJSON_AddNumberToObject(o, "attempt", t->attempt);
-    cJSON_AddStringToObject(o, "state", m_state_name(t->state));
+    cJSON_AddStringToObject(o, "state", pgd_exec_state_name(t->state));
     const char *wid = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
     if (wid) cJSON_AddStringToObject(o, "worker_id", wid); else cJSON_AddNullToObject(o, "worker_id");
     cJSON_AddNumberToObject(o, "retries_used", t->retries_used);
@@ -141,7 +141,7 @@ static m_task_t *task_new(m_exec_t *e, int shard, const char *pinned) {
   t->exec = e;
   t->shard = shard;
   t->pinned = pinned ? strdup(pinned) : NULL;
-  t->state = M_STATE_PENDING;
+  t->state = PGD_STATE_PENDING;
   t->log_fd = -1;
   e->tasks = realloc(e->tasks, sizeof *e->tasks * (size_t)(e->n_tasks + 1));
   if (!e->tasks) abort();
@@ -182,8 +182,8 @@ static m_exec_t *exec_new(pgd_master_t *m, int64_t id, cJSON *rec) {
   e->mode = parse_mode(e->def);
   if (e->mode == M_MODE_BROADCAST) m->broadcast_waiting++; /* until its tasks exist */
   e->last_attempt = (int)get_int(rec, "attempt", 0);
-  int st = m_state_parse(get_str(rec, "state"));
-  e->state = st < 0 ? M_STATE_PENDING : (m_state_t)st;
+  int st = pgd_exec_state_parse(get_str(rec, "state"));
+  e->state = st < 0 ? PGD_STATE_PENDING : (pgd_exec_state_t)st;
   HASH_ADD(hh, m->execs, id, sizeof e->id, e);
   return e;
 }
@@ -276,28 +276,28 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
 /* ---- aggregation ---- */
 
 /* The execution's state from its tasks'. */
-static m_state_t aggregate(const m_exec_t *e) {
-  if (e->n_tasks == 0) return e->kill_requested ? M_STATE_KILLED : M_STATE_PENDING;
+static pgd_exec_state_t aggregate(const m_exec_t *e) {
+  if (e->n_tasks == 0) return e->kill_requested ? PGD_STATE_KILLED : PGD_STATE_PENDING;
   bool all_final = true, any_running = false, any_dispatched = false;
-  m_state_t worst = M_STATE_SUCCEEDED;
+  pgd_exec_state_t worst = PGD_STATE_SUCCEEDED;
   for (int i = 0; i < e->n_tasks; i++) {
-    m_state_t s = e->tasks[i]->state;
-    if (!m_state_final(s)) all_final = false;
-    if (s == M_STATE_RUNNING) any_running = true;
-    if (s == M_STATE_DISPATCHED) any_dispatched = true;
-    if (m_state_final(s) && s != M_STATE_SUCCEEDED && worst == M_STATE_SUCCEEDED) worst = s;
+    pgd_exec_state_t s = e->tasks[i]->state;
+    if (!pgd_exec_state_final(s)) all_final = false;
+    if (s == PGD_STATE_RUNNING) any_running = true;
+    if (s == PGD_STATE_DISPATCHED) any_dispatched = true;
+    if (pgd_exec_state_final(s) && s != PGD_STATE_SUCCEEDED && worst == PGD_STATE_SUCCEEDED) worst = s;
   }
-  if (all_final) return (e->kill_requested && worst != M_STATE_SUCCEEDED) ? M_STATE_KILLED : worst;
-  if (any_running) return M_STATE_RUNNING;
-  if (any_dispatched) return M_STATE_DISPATCHED;
-  return M_STATE_PENDING;
+  if (all_final) return (e->kill_requested && worst != PGD_STATE_SUCCEEDED) ? PGD_STATE_KILLED : worst;
+  if (any_running) return PGD_STATE_RUNNING;
+  if (any_dispatched) return PGD_STATE_DISPATCHED;
+  return PGD_STATE_PENDING;
 }
 
 /* Copies the outcome fields of a single-task execution, or summarises. */
 static void refresh_rec(m_exec_t *e) {
-  m_state_t s = aggregate(e);
+  pgd_exec_state_t s = aggregate(e);
   e->state = s;
-  set_str(e->rec, "state", m_state_name(s));
+  set_str(e->rec, "state", pgd_exec_state_name(s));
   if (e->n_tasks == 1) {
     const cJSON *a = e->tasks[0]->attempt_rec;
     static const char *const copied[] = {"worker_id", "exit_code", "signal", "error",
@@ -306,15 +306,15 @@ static void refresh_rec(m_exec_t *e) {
       const cJSON *v = a ? cJSON_GetObjectItemCaseSensitive(a, copied[i]) : NULL;
       set_item(e->rec, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
-  } else if (m_state_final(s) && s != M_STATE_SUCCEEDED) {
+  } else if (pgd_exec_state_final(s) && s != PGD_STATE_SUCCEEDED) {
     int bad = 0;
-    for (int i = 0; i < e->n_tasks; i++) bad += e->tasks[i]->state != M_STATE_SUCCEEDED;
+    for (int i = 0; i < e->n_tasks; i++) bad += e->tasks[i]->state != PGD_STATE_SUCCEEDED;
     char msg[160];
     snprintf(msg, sizeof msg, "%d of %d %s did not succeed", bad, e->n_tasks,
              e->mode == M_MODE_SHARDED ? "shards" : "workers");
     set_str(e->rec, "error", msg);
   }
-  if (m_state_final(s)) {
+  if (pgd_exec_state_final(s)) {
     if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "finished_us")))
       set_int(e->rec, "finished_us", pgd_now_us());
     cJSON_DeleteItemFromObjectCaseSensitive(e->rec, "pending_reason");
@@ -325,7 +325,7 @@ static void refresh_rec(m_exec_t *e) {
 static void commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
   refresh_rec(e);
   commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
-  bool final = m_state_final(e->state);
+  bool final = pgd_exec_state_final(e->state);
   /* Followers see the log end only once the final state is stored, and the
    * execution stays in memory until then, so that a read in between sees
    * the final state with its final attempt rows. */
@@ -366,25 +366,25 @@ static double retry_delay_s(const cJSON *def, int retry_no) {
   return delay > max ? max : delay;
 }
 
-static bool retry_allows(const cJSON *def, m_state_t s) {
+static bool retry_allows(const cJSON *def, pgd_exec_state_t s) {
   const cJSON *on = cJSON_GetObjectItemCaseSensitive(def, "retry_on");
-  if (!cJSON_IsArray(on)) return s == M_STATE_FAILED || s == M_STATE_TIMED_OUT;
+  if (!cJSON_IsArray(on)) return s == PGD_STATE_FAILED || s == PGD_STATE_TIMED_OUT;
   const cJSON *v;
-  cJSON_ArrayForEach(v, on) if (cJSON_IsString(v) && strcmp(v->valuestring, m_state_name(s)) == 0) return true;
+  cJSON_ArrayForEach(v, on) if (cJSON_IsString(v) && strcmp(v->valuestring, pgd_exec_state_name(s)) == 0) return true;
   return false;
 }
 
 /* An attempt of `t` ended in `s`: run it again when the job allows it,
  * else the task is final. */
-static void task_attempt_ended(pgd_master_t *m, m_task_t *t, m_state_t s) {
+static void task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s) {
   m_exec_t *e = t->exec;
   release(t);
   m_log_close_task(t);
-  set_str(t->attempt_rec, "state", m_state_name(s));
+  set_str(t->attempt_rec, "state", pgd_exec_state_name(s));
   if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "finished_us")))
     set_int(t->attempt_rec, "finished_us", pgd_now_us());
   t->attempt_dirty = true;
-  if (s == M_STATE_SUCCEEDED || e->kill_requested || m->stopping) {
+  if (s == PGD_STATE_SUCCEEDED || e->kill_requested || m->stopping) {
     t->state = s;
     return;
   }
@@ -393,9 +393,9 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, m_state_t s) {
    * (but retried there, once the worker is back, like any task). */
   bool relaunch = !cJSON_IsFalse(rol) && !t->pinned;
   int max_relaunch = (int)get_int(e->def, "max_relaunches", 3);
-  if (s == M_STATE_LOST && relaunch && t->relaunches_used < max_relaunch) {
+  if (s == PGD_STATE_LOST && relaunch && t->relaunches_used < max_relaunch) {
     t->relaunches_used++;
-    t->state = M_STATE_PENDING;
+    t->state = PGD_STATE_PENDING;
     t->not_before_us = 0;
     m_queue_insert(m, t);
     return;
@@ -404,7 +404,7 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, m_state_t s) {
   if (retry_allows(e->def, s) && t->retries_used < retries) {
     t->retries_used++;
     double delay = retry_delay_s(e->def, t->retries_used);
-    t->state = M_STATE_PENDING;
+    t->state = PGD_STATE_PENDING;
     t->not_before_us = pgd_now_us() + (int64_t)(delay * 1e6);
     char reason[96];
     snprintf(reason, sizeof reason, "retry %d of %d after %.3g s", t->retries_used, retries, delay);
@@ -426,11 +426,11 @@ static void copy_outcome(cJSON *attempt, const cJSON *report) {
 /* A report on an attempt that is no longer current (replaced after its
  * worker was lost, or of a finished execution): recorded as a late result
  * on its own attempt row, never taken as the execution's result. */
-static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_state_t st,
+static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd_exec_state_t st,
                         m_durable_cb done, void *ud) {
   int64_t id = get_int(report, "execution_id", 0);
   int attempt = (int)get_int(report, "attempt", 0);
-  if (st == M_STATE_RUNNING) {
+  if (st == PGD_STATE_RUNNING) {
     PGD_WARN(MOD, "worker %s still runs attempt %d of execution %lld, which was replaced; killing it",
              w->id, attempt, (long long)id);
     m_rpc_send_kill(m, w, id, attempt);
@@ -441,7 +441,7 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_s
   cJSON_AddNumberToObject(a, "execution_id", (double)id);
   cJSON_AddNumberToObject(a, "attempt", attempt);
   cJSON_AddStringToObject(a, "worker_id", w->id);
-  cJSON_AddStringToObject(a, "state", m_state_name(st));
+  cJSON_AddStringToObject(a, "state", pgd_exec_state_name(st));
   cJSON_AddBoolToObject(a, "late", 1);
   copy_outcome(a, report);
   set_int(a, "finished_us", get_int(report, "at_us", pgd_now_us()));
@@ -456,7 +456,7 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_s
   }
   if (stored && pgd_store_put_attempt(m->store, a, NULL, NULL) == 0)
     PGD_INFO(MOD, "late result of execution %lld attempt %d from worker %s: %s (recorded, not taken)",
-             (long long)id, attempt, w->id, m_state_name(st));
+             (long long)id, attempt, w->id, pgd_exec_state_name(st));
   else
     PGD_DEBUG(MOD, "worker %s reported on unknown execution %lld attempt %d; ignored", w->id,
               (long long)id, attempt);
@@ -470,8 +470,8 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
   int64_t id = get_int(report, "execution_id", 0);
   int attempt = (int)get_int(report, "attempt", 0);
   const char *sname = get_str(report, "state");
-  int st = m_state_parse(sname);
-  if (st < 0 || st == M_STATE_PENDING || st == M_STATE_DISPATCHED) {
+  int st = pgd_exec_state_parse(sname);
+  if (st < 0 || st == PGD_STATE_PENDING || st == PGD_STATE_DISPATCHED) {
     PGD_WARN(MOD, "worker %s sent a report with state '%s'; ignored", w->id, sname ? sname : "");
     done(ud, 0);
     return;
@@ -481,24 +481,24 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
   if (t && t->worker != w) {
     /* A recovered attempt is claimed by the worker that reports on it. */
     const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
-    bool held = t->state == M_STATE_PENDING && t->hold_until_us;
+    bool held = t->state == PGD_STATE_PENDING && t->hold_until_us;
     if (!t->worker && ((owner && strcmp(owner, w->id) == 0) || held)) {
       m_worker_reconcile(m, w, NULL, false); /* no-op list; claim below */
       t->worker = w;
       w->used += e->slots;
       w->running++;
       t->claim_deadline_us = t->hold_until_us = 0;
-      if (t->state == M_STATE_PENDING) {
+      if (t->state == PGD_STATE_PENDING) {
         m_queue_remove(m, t);
-        t->state = M_STATE_DISPATCHED;
+        t->state = PGD_STATE_DISPATCHED;
       }
     } else {
       t = NULL;
     }
   }
-  if (!t || m_state_final(t->state)) {
+  if (!t || pgd_exec_state_final(t->state)) {
     if (e || id > 0) {
-      record_late(m, w, report, (m_state_t)st, done, ud);
+      record_late(m, w, report, (pgd_exec_state_t)st, done, ud);
       return;
     }
     done(ud, 0);
@@ -506,20 +506,20 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
   }
   int64_t at = get_int(report, "at_us", pgd_now_us());
   const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(report, "attributes");
-  if (st == M_STATE_RUNNING && t->state == M_STATE_RUNNING && cJSON_IsObject(attrs)) {
+  if (st == PGD_STATE_RUNNING && t->state == PGD_STATE_RUNNING && cJSON_IsObject(attrs)) {
     /* Attributes the job type found in the output (e.g. spark_app_id). */
     set_item(t->attempt_rec, "attributes", cJSON_Duplicate(attrs, 1));
     t->attempt_dirty = true;
     commit(m, e, done, ud);
     return;
   }
-  if (st == M_STATE_RUNNING) {
-    if (t->state != M_STATE_DISPATCHED) {
+  if (st == PGD_STATE_RUNNING) {
+    if (t->state != PGD_STATE_DISPATCHED) {
       done(ud, 0);
       return;
     }
     if (cJSON_IsObject(attrs)) set_item(t->attempt_rec, "attributes", cJSON_Duplicate(attrs, 1));
-    t->state = M_STATE_RUNNING;
+    t->state = PGD_STATE_RUNNING;
     set_str(t->attempt_rec, "state", "running");
     set_int(t->attempt_rec, "started_us", at);
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(report, "pid");
@@ -536,8 +536,8 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
   set_int(t->attempt_rec, "finished_us", at);
   if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "started_us")))
     set_int(e->rec, "started_us", at);
-  if (st == M_STATE_SUCCEEDED) set_item(t->attempt_rec, "error", cJSON_CreateNull());
-  task_attempt_ended(m, t, (m_state_t)st);
+  if (st == PGD_STATE_SUCCEEDED) set_item(t->attempt_rec, "error", cJSON_CreateNull());
+  task_attempt_ended(m, t, (pgd_exec_state_t)st);
   commit(m, e, done, ud);
   m_dispatch_pending(m);
 }
@@ -549,7 +549,7 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
   m_exec_t *e = m_exec_find(m, id);
   if (e && e->finishing) {
     snprintf(err, errlen, "execution %lld already finished (%s)", (long long)id,
-             m_state_name(e->state));
+             pgd_exec_state_name(e->state));
     return -EALREADY;
   }
   if (!e) {
@@ -568,10 +568,10 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
   bool waiting_on_workers = false;
   for (int i = 0; i < e->n_tasks; i++) {
     m_task_t *t = e->tasks[i];
-    if (m_state_final(t->state)) continue;
-    if (t->state == M_STATE_PENDING) {
+    if (pgd_exec_state_final(t->state)) continue;
+    if (t->state == PGD_STATE_PENDING) {
       m_queue_remove(m, t);
-      t->state = M_STATE_KILLED;
+      t->state = PGD_STATE_KILLED;
       if (t->attempt_rec) {
         set_str(t->attempt_rec, "state", "killed");
         t->attempt_dirty = true;
@@ -582,11 +582,11 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
         m_rpc_send_kill(m, t->worker, e->id, t->attempt);
       /* launch_pending: the LAUNCH goes out, then the worker gets the kill
        * right behind it (see on_durable → rpc, and below). */
-      if (t->launch_pending) t->launch_pending = false, t->state = M_STATE_KILLED, release(t);
+      if (t->launch_pending) t->launch_pending = false, t->state = PGD_STATE_KILLED, release(t);
     }
   }
   if (!waiting_on_workers && e->n_tasks == 0) set_str(e->rec, "error", "killed before it was dispatched");
-  if (e->n_tasks == 1 && e->tasks[0]->state == M_STATE_KILLED && !e->tasks[0]->attempt_rec)
+  if (e->n_tasks == 1 && e->tasks[0]->state == PGD_STATE_KILLED && !e->tasks[0]->attempt_rec)
     set_str(e->rec, "error", "killed before it was dispatched");
   commit(m, e, done, ud); /* with no task left to wait for, this is the final state */
   return 0;
@@ -607,7 +607,7 @@ void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
       set_str(t->attempt_rec, "error", msg);
       m_log_note(m, t, "%s", msg);
       t->launch_pending = false;
-      task_attempt_ended(m, t, M_STATE_LOST);
+      task_attempt_ended(m, t, PGD_STATE_LOST);
       mine = true;
     }
     if (mine) {
@@ -626,17 +626,17 @@ void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bo
     m_exec_t *e = m_exec_find(m, id);
     m_task_t *t = e ? task_of_attempt(e, attempt) : NULL;
     if (t && t->worker == w) continue;
-    if (t && !t->worker && !m_state_final(t->state)) {
+    if (t && !t->worker && !pgd_exec_state_final(t->state)) {
       const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
-      bool held = t->state == M_STATE_PENDING && t->hold_until_us;
+      bool held = t->state == PGD_STATE_PENDING && t->hold_until_us;
       if ((owner && strcmp(owner, w->id) == 0) || held) {
         t->worker = w;
         w->used += e->slots;
         w->running++;
         t->claim_deadline_us = t->hold_until_us = 0;
-        if (t->state == M_STATE_PENDING) {
+        if (t->state == PGD_STATE_PENDING) {
           m_queue_remove(m, t);
-          t->state = M_STATE_DISPATCHED;
+          t->state = PGD_STATE_DISPATCHED;
           set_str(t->attempt_rec, "worker_id", w->id);
           commit(m, e, NULL, NULL);
         }
@@ -657,7 +657,7 @@ void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bo
   HASH_ITER(hh, m->execs, e, tmp) {
     for (int i = 0; i < e->n_tasks; i++) {
       m_task_t *t = e->tasks[i];
-      if (t->worker || (t->state != M_STATE_DISPATCHED && t->state != M_STATE_RUNNING)) continue;
+      if (t->worker || (t->state != PGD_STATE_DISPATCHED && t->state != PGD_STATE_RUNNING)) continue;
       const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
       if (!owner || strcmp(owner, w->id) != 0) continue;
       t->worker = w;
@@ -674,12 +674,12 @@ void m_worker_settled(pgd_master_t *m, m_worker_t *w) {
     bool changed = false;
     for (int i = 0; i < e->n_tasks; i++) {
       m_task_t *t = e->tasks[i];
-      if (t->worker != w || !t->claim_deadline_us || m_state_final(t->state)) continue;
+      if (t->worker != w || !t->claim_deadline_us || pgd_exec_state_final(t->state)) continue;
       t->claim_deadline_us = 0;
       const char *msg = "its worker came back without it after the master restarted";
       set_str(t->attempt_rec, "error", msg);
       m_log_note(m, t, "lost: %s", msg);
-      task_attempt_ended(m, t, M_STATE_LOST);
+      task_attempt_ended(m, t, PGD_STATE_LOST);
       changed = true;
     }
     if (changed) {
@@ -699,14 +699,14 @@ void m_exec_tick(pgd_master_t *m) {
       m_task_t *t = e->tasks[i];
       if (t->hold_until_us && now > t->hold_until_us) {
         t->hold_until_us = 0;
-        if (t->state == M_STATE_PENDING && !t->in_queue) m_queue_insert(m, t);
+        if (t->state == PGD_STATE_PENDING && !t->in_queue) m_queue_insert(m, t);
       }
-      if (t->claim_deadline_us && now > t->claim_deadline_us && !m_state_final(t->state)) {
+      if (t->claim_deadline_us && now > t->claim_deadline_us && !pgd_exec_state_final(t->state)) {
         t->claim_deadline_us = 0;
         const char *msg = "no worker claimed this attempt after the master restarted";
         set_str(t->attempt_rec, "error", msg);
         m_log_note(m, t, "lost: %s", msg);
-        task_attempt_ended(m, t, M_STATE_LOST);
+        task_attempt_ended(m, t, PGD_STATE_LOST);
         changed = true;
       }
     }
@@ -727,17 +727,17 @@ void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us) {
   cJSON_ArrayForEach(tj, tasks) {
     m_task_t *t = task_new(e, (int)get_int(tj, "shard", -1), get_str(tj, "pinned"));
     t->attempt = (int)get_int(tj, "attempt", 0);
-    int st = m_state_parse(get_str(tj, "state"));
-    t->state = st < 0 ? M_STATE_PENDING : (m_state_t)st;
+    int st = pgd_exec_state_parse(get_str(tj, "state"));
+    t->state = st < 0 ? PGD_STATE_PENDING : (pgd_exec_state_t)st;
     t->retries_used = (int)get_int(tj, "retries_used", 0);
     t->relaunches_used = (int)get_int(tj, "relaunches_used", 0);
     const cJSON *pw = cJSON_GetObjectItemCaseSensitive(tj, "previous_workers");
     if (cJSON_IsArray(pw)) t->prev_workers = cJSON_Duplicate(pw, 1);
     const cJSON *a;
     cJSON_ArrayForEach(a, attempts) if (get_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
-    if (t->state == M_STATE_PENDING)
+    if (t->state == PGD_STATE_PENDING)
       t->hold_until_us = deadline_us;
-    else if (!m_state_final(t->state))
+    else if (!pgd_exec_state_final(t->state))
       t->claim_deadline_us = deadline_us;
   }
   if (e->mode == M_MODE_BROADCAST && e->n_tasks > 0) {
@@ -753,7 +753,7 @@ void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us) {
     t->state = e->state;
     const cJSON *a;
     cJSON_ArrayForEach(a, attempts) if (get_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
-    if (t->state == M_STATE_PENDING) t->hold_until_us = deadline_us;
+    if (t->state == PGD_STATE_PENDING) t->hold_until_us = deadline_us;
     else t->claim_deadline_us = deadline_us;
   }
   cJSON_Delete(attempts);

@@ -18,6 +18,7 @@
 #include <uthash.h>
 #include <uv.h>
 
+#include "common/exec_state.h"
 #include "http/httpd.h"
 #include "master/master.h"
 #include "ha/zk.h"
@@ -25,28 +26,7 @@
 #include "script/balancer.h"
 #include "store/store.h"
 
-/* Execution states; the X-macro keeps the enum and the API strings together. */
-#define PGD_EXEC_STATE_MAP(X) \
-  X(PENDING, "pending")       \
-  X(DISPATCHED, "dispatched") \
-  X(RUNNING, "running")       \
-  X(SUCCEEDED, "succeeded")   \
-  X(FAILED, "failed")         \
-  X(KILLED, "killed")         \
-  X(TIMED_OUT, "timed_out")   \
-  X(LOST, "lost")
-
-typedef enum {
-#define X(name, str) M_STATE_##name,
-  PGD_EXEC_STATE_MAP(X)
-#undef X
-      M_STATE__COUNT
-} m_state_t;
-
-const char *m_state_name(m_state_t s);
-int m_state_parse(const char *name); /* -1 when unknown */
-static inline bool m_state_final(m_state_t s) { return s >= M_STATE_SUCCEEDED; }
-
+/* Execution states: one enum shared with the worker (common/exec_state.h). */
 typedef enum { M_WORKER_ALIVE, M_WORKER_DRAINING, M_WORKER_LOST } m_worker_state_t;
 typedef struct m_task m_task_t;
 
@@ -89,7 +69,7 @@ typedef struct m_task {
   int shard;                 /* shard index (sharded), else -1 */
   char *pinned;              /* broadcast: the worker this task belongs to */
   int attempt;               /* current attempt number, 0 before the first */
-  m_state_t state;
+  pgd_exec_state_t state;
   m_worker_t *worker;        /* weak; set while dispatched/running */
   bool launch_pending;       /* assigned, LAUNCH waits for the first durable write */
   bool attempt_dirty;        /* the attempt row needs writing */
@@ -111,7 +91,7 @@ struct m_exec {
   int64_t id;
   cJSON *rec;             /* the execution record as stored (authoritative) */
   const cJSON *def;       /* borrowed from rec: the job definition snapshot */
-  m_state_t state;
+  pgd_exec_state_t state;
   int slots;
   int priority;
   int mode;               /* M_MODE_* */

@@ -13,23 +13,6 @@
 
 #define MOD "master"
 
-static const char *const state_names[] = {
-#define X(name, str) str,
-    PGD_EXEC_STATE_MAP(X)
-#undef X
-};
-
-const char *m_state_name(m_state_t s) {
-  return (s >= 0 && s < M_STATE__COUNT) ? state_names[s] : "unknown";
-}
-
-int m_state_parse(const char *name) {
-  if (!name) return -1;
-  for (int i = 0; i < M_STATE__COUNT; i++)
-    if (strcmp(name, state_names[i]) == 0) return i;
-  return -1;
-}
-
 void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->data_dir = "pagoda-data";

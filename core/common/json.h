@@ -1,0 +1,41 @@
+/* Pagoda — typed getters and setters over cJSON objects.
+ *
+ * One place for the "read a member if it has the right type" helpers that
+ * the master, worker, flows and schedules all need. Getters never allocate:
+ * returned strings are borrowed from the object and live as long as it does.
+ * Setters replace an existing member of the same name.
+ *
+ * Thread rules: no shared state; an object must not be used from two threads
+ * at once (cJSON's own rule).
+ */
+#ifndef PAGODA_COMMON_JSON_H
+#define PAGODA_COMMON_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Member `key` of `o` (NULL when `o` is not an object or has no such key). */
+const cJSON *pgd_json_get(const cJSON *o, const char *key);
+
+/* Integer member, or `dflt` when absent or not a number. */
+int64_t pgd_json_int(const cJSON *o, const char *key, int64_t dflt);
+/* Strict integer: 0 and *out set when the member is a number with no
+ * fractional part, of magnitude below 2^53; -ENOENT when absent; -EINVAL otherwise. */
+int pgd_json_int_strict(const cJSON *o, const char *key, int64_t *out);
+/* String member (borrowed), or NULL when absent or not a string. */
+const char *pgd_json_str(const cJSON *o, const char *key);
+/* Boolean member, or `dflt` when absent or not a boolean. */
+bool pgd_json_bool(const cJSON *o, const char *key, bool dflt);
+
+/* Sets o[key]; `v` is taken (freed on failure). NULL `v` sets JSON null. */
+void pgd_json_set(cJSON *o, const char *key, cJSON *v);
+void pgd_json_set_int(cJSON *o, const char *key, int64_t v);
+void pgd_json_set_str(cJSON *o, const char *key, const char *v); /* NULL → null */
+void pgd_json_set_bool(cJSON *o, const char *key, bool v);
+
+/* Integers beyond 32 bits as exact integer text: cJSON prints numbers with
+ * "%1.15g", which would round µs timestamps. Returns a raw number item. */
+cJSON *pgd_json_int_item(int64_t v);
+
+#endif
