@@ -4,18 +4,7 @@
 #include <string.h>
 
 #include "plugin/plugin_priv.h"
-
-static const char *type_name(pagoda_json_type_t t) {
-  switch (t) {
-    case PAGODA_JSON_NULL: return "null";
-    case PAGODA_JSON_BOOL: return "bool";
-    case PAGODA_JSON_NUMBER: return "number";
-    case PAGODA_JSON_STRING: return "string";
-    case PAGODA_JSON_ARRAY: return "array";
-    case PAGODA_JSON_OBJECT: return "object";
-    default: return "any";
-  }
-}
+#include "plugin/schema.h"
 
 /* Appends `name` to a ", "-separated list in buf. */
 static void list_add(char *buf, size_t len, const char *name) {
@@ -43,24 +32,35 @@ static void report_loaded(const pgd_plugin_t *p, FILE *out) {
   if (kind == PGD_EXEC_PROCESS) {
     buf[0] = '\0';
     list_add(buf, sizeof buf, "describe_process");
-    list_add(buf, sizeof buf, x->interpret_exit ? "interpret_exit" : "default exit rule");
-    if (pgd_plugin_has_output_scan(p)) list_add(buf, sizeof buf, "on_output_line");
+    /* the slot the host calls for each step (a 1.2 slot replaces its 1.1 one) */
+    int v12 = d->abi_minor >= PGD_EXEC_STATE_MINOR;
+    list_add(buf, sizeof buf,
+             v12 && x->interpret_exit_ex ? "interpret_exit_ex"
+             : x->interpret_exit         ? "interpret_exit"
+                                         : "default exit rule");
+    if (v12 && x->on_output_line_ex)
+      list_add(buf, sizeof buf, "on_output_line_ex");
+    else if (d->abi_minor >= 1 && x->on_output_line)
+      list_add(buf, sizeof buf, "on_output_line");
     if (pgd_plugin_has_kill(p)) list_add(buf, sizeof buf, "describe_kill");
+    if (v12 && x->exec_state_free) list_add(buf, sizeof buf, "exec_state_free");
     fprintf(out, "executor:    process (%s)\n", buf);
   } else if (kind == PGD_EXEC_IN_PROCESS) {
     fprintf(out, "executor:    in-process (run)\n");
   } else {
     fprintf(out, "executor:    none (no worker half)\n");
   }
-  const pagoda_param_spec_t *ps = d->params;
-  if (!ps || !ps[0].key) fprintf(out, "params:      (no schema)\n");
-  for (size_t i = 0; ps && ps[i].key; i++) {
-    fprintf(out, "%s %s (%s%s", i == 0 ? "params:     " : "            ", ps[i].key,
-            type_name(ps[i].type), ps[i].required ? ", required" : "");
-    if (ps[i].default_text) fprintf(out, ", default \"%s\"", ps[i].default_text);
-    fprintf(out, ")%s%s\n", ps[i].description ? ": " : "",
-            ps[i].description ? ps[i].description : "");
+  pagoda_param_spec_t ps;
+  if (!pgd_param_spec_at(d, 0, &ps)) fprintf(out, "params:      (no schema)\n");
+  for (size_t i = 0; pgd_param_spec_at(d, i, &ps); i++) {
+    fprintf(out, "%s %s (%s%s", i == 0 ? "params:     " : "            ", ps.key,
+            pgd_param_type_name(ps.type), ps.required ? ", required" : "");
+    if (ps.default_text) fprintf(out, ", default \"%s\"", ps.default_text);
+    fprintf(out, ")%s%s\n", ps.description ? ": " : "", ps.description ? ps.description : "");
   }
+  fprintf(out, "schema:      %s\n", d->abi_minor >= PGD_SCHEMA_MINOR
+                                        ? "enforced by the host (ABI >= 1.2)"
+                                        : "listed only (ABI < 1.2: validate checks params)");
   fprintf(out, "result:      ok: the plugin loads\n");
 }
 

@@ -14,6 +14,10 @@
 #define PGD_DESC_SIZE_1_0 \
   (offsetof(pagoda_plugin_descriptor_t, executor) + sizeof(const pagoda_executor_t *))
 
+/* The minor ABI version that added the per-execution state slots
+ * (on_output_line_ex, interpret_exit_ex, exec_state_free). */
+#define PGD_EXEC_STATE_MINOR 2
+
 struct pgd_plugin {
   char *file;     /* path as given to load_file, owned */
   char *realpath; /* canonical path, owned */

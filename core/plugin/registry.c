@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +11,11 @@
 #include <sys/wait.h>
 #include <sys/stat.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "plugin/host.h"
 #include "plugin/plugin_priv.h"
+#include "plugin/schema.h"
 
 #define MOD "plugin"
 #define TYPE_MAX 63
@@ -44,16 +45,6 @@ void pgd_registry_free(pgd_registry_t *r) {
   for (size_t i = 0; i < r->nref; i++) refusal_clear(&r->refused[i]);
   free(r->refused);
   free(r);
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  if (vsnprintf(err, errlen, fmt, ap) < 0) err[0] = '\0';
-  va_end(ap);
 }
 
 /* Canonical path of `path`, or a copy of `path` when it cannot be resolved;
@@ -224,20 +215,14 @@ static int probe_in_child(const char *dlpath, char *msg, size_t msglen) {
 
 int pgd_registry_load_file(pgd_registry_t *r, const char *path, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
-  if (!r || !path || !*path) {
-    set_err(err, errlen, "plugin: no file given");
-    return -EINVAL;
-  }
+  if (!r || !path || !*path) return pgd_set_err(err, errlen, -EINVAL, "plugin: no file given");
   char *rp = canon(path);
-  if (!rp) {
-    set_err(err, errlen, "%s: out of memory", path);
-    return -ENOMEM;
-  }
+  if (!rp) return pgd_set_err(err, errlen, -ENOMEM, "%s: out of memory", path);
   const pgd_plugin_t *same = find_by_realpath(r, rp);
   if (same) {
-    set_err(err, errlen, "%s: already loaded (type \"%s\")", path, same->desc->type);
     free(rp);
-    return -EEXIST;
+    return pgd_set_err(err, errlen, -EEXIST, "%s: already loaded (type \"%s\")", path,
+                       same->desc->type);
   }
 
   char msg[1024] = "";
@@ -328,7 +313,7 @@ int pgd_registry_load_file(pgd_registry_t *r, const char *path, char *err, size_
   return 0;
 
 refuse:
-  set_err(err, errlen, "%s: %s", path, msg);
+  pgd_set_err(err, errlen, rc, "%s: %s", path, msg);
   PGD_WARN(MOD, "refused plugin %s: %s", path, msg);
   record_refusal(r, path, rp, msg, d, abi[0] ? abi : NULL);
   if (p) {
@@ -421,18 +406,6 @@ const pgd_plugin_t *pgd_registry_find(const pgd_registry_t *r, const char *type)
 
 size_t pgd_registry_count(const pgd_registry_t *r) { return r ? r->n : 0; }
 
-static const char *json_type_name(pagoda_json_type_t t) {
-  switch (t) {
-    case PAGODA_JSON_NULL: return "null";
-    case PAGODA_JSON_BOOL: return "bool";
-    case PAGODA_JSON_NUMBER: return "number";
-    case PAGODA_JSON_STRING: return "string";
-    case PAGODA_JSON_ARRAY: return "array";
-    case PAGODA_JSON_OBJECT: return "object";
-    default: return "any";
-  }
-}
-
 static cJSON *str_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 
 static int add(cJSON *obj, const char *key, cJSON *v) {
@@ -444,20 +417,21 @@ static int add(cJSON *obj, const char *key, cJSON *v) {
   return 0;
 }
 
-static cJSON *params_json(const pagoda_param_spec_t *ps) {
+static cJSON *params_json(const pagoda_plugin_descriptor_t *d) {
   cJSON *arr = cJSON_CreateArray();
-  for (size_t i = 0; arr && ps && ps[i].key; i++) {
+  pagoda_param_spec_t ps;
+  for (size_t i = 0; arr && pgd_param_spec_at(d, i, &ps); i++) {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(arr, o)) {
       cJSON_Delete(o);
       cJSON_Delete(arr);
       return NULL;
     }
-    if (add(o, "key", cJSON_CreateString(ps[i].key)) ||
-        add(o, "type", cJSON_CreateString(json_type_name(ps[i].type))) ||
-        add(o, "required", cJSON_CreateBool(ps[i].required != 0)) ||
-        add(o, "default", str_or_null(ps[i].default_text)) ||
-        add(o, "description", str_or_null(ps[i].description))) {
+    if (add(o, "key", cJSON_CreateString(ps.key)) ||
+        add(o, "type", cJSON_CreateString(pgd_param_type_name(ps.type))) ||
+        add(o, "required", cJSON_CreateBool(ps.required != 0)) ||
+        add(o, "default", str_or_null(ps.default_text)) ||
+        add(o, "description", str_or_null(ps.description))) {
       cJSON_Delete(arr);
       return NULL;
     }
@@ -480,7 +454,7 @@ static cJSON *loaded_json(const pgd_plugin_t *p) {
       add(o, "generator", cJSON_CreateBool(pgd_plugin_has_generator(p))) ||
       add(o, "executor", str_or_null(exec_name(pgd_plugin_executor_kind(p)))) ||
       add(o, "status", cJSON_CreateString("loaded")) || add(o, "reason", cJSON_CreateNull()) ||
-      add(o, "params", params_json(d->params))) {
+      add(o, "params", params_json(d))) {
     cJSON_Delete(o);
     return NULL;
   }

@@ -89,9 +89,12 @@ const char *pgd_plugin_file(const pgd_plugin_t *p);    /* borrowed */
 int pgd_plugin_has_generator(const pgd_plugin_t *p);   /* 1 or 0 */
 int pgd_plugin_executor_kind(const pgd_plugin_t *p);   /* PGD_EXEC_* */
 
-/* Master, loop thread. Validates a job's params (borrowed; NULL = none).
- * 0 when valid (also when the plugin has no validate); -EINVAL when params
- * is not an object; otherwise the plugin's negative code and message. */
+/* Master, loop thread. Validates a job's params (borrowed; NULL = none,
+ * handed to the plugin as {}). First the host's schema check
+ * (pgd_plugin_schema_check, plugin/schema.h: -EINVAL when params is not an
+ * object or, for an ABI >= 1.2 plugin, does not match the declared schema),
+ * then the plugin's validate. 0 when valid (also when the plugin has no
+ * validate); otherwise a negative code and the message. */
 int pgd_plugin_validate(const pgd_plugin_t *p, const cJSON *params, char *err, size_t errlen);
 
 /* Master, loop thread. Builds the execution request's params from `job`
@@ -104,17 +107,31 @@ int pgd_plugin_expand(const pgd_plugin_t *p, const cJSON *job, cJSON **params_ou
 
 /* Worker, loop thread. Fills `spec` (initialised by the caller, who always
  * frees it with pgd_procspec_free, even on error) from the request params
- * (borrowed). -ENOTSUP when the plugin is not a process executor; -EINVAL
- * when it succeeded without any argv. */
+ * (borrowed), after the host's schema check (as in pgd_plugin_validate: a
+ * request may come from a master of another version). -ENOTSUP when the
+ * plugin is not a process executor; -EINVAL when it succeeded without any
+ * argv. */
 int pgd_plugin_describe_process(const pgd_plugin_t *p, const cJSON *params, pgd_procspec_t *spec,
                                 char *err, size_t errlen);
 
 /* Worker, loop thread. 0 when the finished process succeeded, else a
  * negative code and a message. `params` is borrowed. Without the plugin's
- * interpret_exit: 0 iff exit_code == 0 and term_signal == 0, else -1 with
- * "<type>: exit code N" or "<type>: killed by signal N (SIGNAME)". */
+ * interpret_exit(_ex): 0 iff exit_code == 0 and term_signal == 0, else -1
+ * with "<type>: exit code N" or "<type>: killed by signal N (SIGNAME)".
+ * Same as pgd_plugin_interpret_exit_ex without attributes nor state slot. */
 int pgd_plugin_interpret_exit(const pgd_plugin_t *p, const cJSON *params, int exit_code,
                               int term_signal, char *err, size_t errlen);
+
+/* Worker, loop thread (ABI 1.2). Like pgd_plugin_interpret_exit, and hands
+ * a 1.2 plugin's interpret_exit_ex the attributes gathered so far (`attrs`,
+ * borrowed, an object of strings; NULL = none) and the execution's state
+ * slot (`exec_state`, borrowed; the slot of the attempt's pgd_outscan_t, or
+ * NULL when there is none: the plugin then gets a slot for this call only,
+ * released before returning). The slot keeps whatever the plugin leaves in
+ * it: release it with pgd_outscan_release / pgd_plugin_exec_state_free. */
+int pgd_plugin_interpret_exit_ex(const pgd_plugin_t *p, const cJSON *params, const cJSON *attrs,
+                                 void **exec_state, int exit_code, int term_signal, char *err,
+                                 size_t errlen);
 
 /* In-process execution services, provided by the worker for one run. log and
  * is_cancelled may be called from the run's thread while the loop thread
@@ -129,7 +146,8 @@ typedef struct pgd_run_ops {
 
 /* Any thread except the loop thread (it blocks for the whole run). Runs an
  * in-process plugin on the calling thread with `params` (borrowed; not
- * modified, may be read concurrently) and `ops` (borrowed for the call).
+ * modified, may be read concurrently) and `ops` (borrowed for the call),
+ * after the host's schema check (-EINVAL, as in pgd_plugin_describe_process).
  * 0 on success; -ENOTSUP when the plugin is not an in-process executor;
  * otherwise the plugin's negative code with its message. */
 int pgd_plugin_run(const pgd_plugin_t *p, const cJSON *params, const pgd_run_ops_t *ops,
@@ -140,8 +158,9 @@ int pgd_plugin_run(const pgd_plugin_t *p, const cJSON *params, const pgd_run_ops
 /* The minor ABI version the plugin declared (0 for a 1.0 plugin). */
 int pgd_plugin_abi_minor(const pgd_plugin_t *p);
 
-/* 1 when the plugin implements on_output_line / describe_kill and declared
- * ABI >= 1.1 (a 1.0 plugin's executor table is never read past 1.0), else 0. */
+/* 1 when the plugin implements on_output_line (or on_output_line_ex, ABI
+ * >= 1.2) / describe_kill and declared ABI >= 1.1 (a 1.0 plugin's executor
+ * table is never read past 1.0), else 0. */
 int pgd_plugin_has_output_scan(const pgd_plugin_t *p);
 int pgd_plugin_has_kill(const pgd_plugin_t *p);
 
@@ -153,6 +172,17 @@ int pgd_plugin_has_kill(const pgd_plugin_t *p);
  * plugin has no output scan), or a negative code. */
 int pgd_plugin_scan_output(const pgd_plugin_t *p, const cJSON *params, const char *line,
                            size_t len, cJSON *attrs);
+
+/* The same with the execution's state slot (ABI 1.2, see
+ * pgd_plugin_interpret_exit_ex for `exec_state`): a 1.2 plugin's
+ * on_output_line_ex is called instead of on_output_line. */
+int pgd_plugin_scan_output_ex(const pgd_plugin_t *p, const cJSON *params, const char *line,
+                              size_t len, cJSON *attrs, void **exec_state);
+
+/* Releases a per-execution state (ABI 1.2): calls the plugin's
+ * exec_state_free, else frees it as host->free would, and sets *exec_state
+ * to NULL. Nothing when exec_state or *exec_state is NULL. Loop thread. */
+void pgd_plugin_exec_state_free(const pgd_plugin_t *p, void **exec_state);
 
 /* Worker, loop thread. Asks the plugin for the process to run when the job
  * is killed. `params` and `attrs` (the execution's attributes, an object of
@@ -175,11 +205,18 @@ typedef struct pgd_outscan {
   cJSON *attrs;               /* borrowed; receives the attributes */
   size_t len;                 /* bytes in buf */
   int overflow;               /* the current line was cut */
+  void *exec_state;           /* the plugin's per-execution state (ABI 1.2),
+                               * released by pgd_outscan_release */
   char buf[PGD_OUTSCAN_LINE_MAX];
 } pgd_outscan_t;
 
 /* Prepares `s` for one attempt; all three pointers must outlive its use. */
 void pgd_outscan_init(pgd_outscan_t *s, const pgd_plugin_t *p, const cJSON *params, cJSON *attrs);
+
+/* Releases the plugin's per-execution state kept in `s` (ABI 1.2); call it
+ * once the attempt's last plugin callback has returned, before freeing `s`.
+ * Safe to call twice; NULL is ignored. */
+void pgd_outscan_release(pgd_outscan_t *s);
 
 /* Feeds `len` bytes of output (borrowed). Calls the plugin for every
  * complete line. Returns the number of attribute values added or changed

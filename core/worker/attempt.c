@@ -89,6 +89,7 @@ static void attempt_free(pgd_attempt_t *a) {
   free(a->workdir);
   cJSON_Delete(a->launch);
   cJSON_Delete(a->attrs);
+  pgd_outscan_release(a->scan); /* the plugin's per-execution state */
   free(a->scan);
   cJSON_Delete(a->params);
   free(a->job);
@@ -210,8 +211,9 @@ static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud)
   } else if (r->status_lost) {
     state = "failed";
     snprintf(err, sizeof err, "exit status of pid %d was lost", (int)r->pid);
-  } else if (pgd_plugin_interpret_exit(a->plugin, a->params, r->exit_code, r->term_signal, err,
-                                       sizeof err) == 0) {
+  } else if (pgd_plugin_interpret_exit_ex(a->plugin, a->params, a->attrs,
+                                          a->scan ? &a->scan->exec_state : NULL, r->exit_code,
+                                          r->term_signal, err, sizeof err) == 0) {
     state = "succeeded";
   } else {
     state = "failed";

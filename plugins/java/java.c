@@ -3,7 +3,7 @@
  *
  * Process executor; no global state: the host table is the plugin's state.
  *
- * params:
+ * params (types enforced by the host from java_params, ABI 1.2):
  *   main_class string   fully qualified class to run          (or jar)
  *   classpath  array    entries joined with ':' (with main_class only);
  *                       relative entries are relative to the execution's
@@ -17,18 +17,23 @@
  *   env        object   extra environment, string values
  */
 #include <pagoda/plugin.h>
+#include <pagoda/plugin_util.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define CLASS_NAME_RULE "a class name such as com.example.Main"
+
 static const pagoda_param_spec_t java_params[] = {
-    {"main_class", PAGODA_JSON_STRING, 0, NULL, "class to run, with classpath (exclusive with jar)"},
-    {"classpath", PAGODA_JSON_ARRAY, 0, NULL, "classpath entries (relative to the working directory, or absolute)"},
-    {"jar", PAGODA_JSON_STRING, 0, NULL, "jar to run with -jar (exclusive with main_class)"},
-    {"args", PAGODA_JSON_ARRAY, 0, NULL, "program arguments (strings)"},
-    {"jvm_opts", PAGODA_JSON_ARRAY, 0, NULL, "JVM options, each starting with '-'"},
-    {"java_home", PAGODA_JSON_STRING, 0, "$JAVA_HOME, else java on PATH", "JDK/JRE directory (absolute)"},
-    {"env", PAGODA_JSON_OBJECT, 0, NULL, "extra environment variables (string values)"},
-    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL},
+    {"main_class", PAGODA_JSON_STRING, 0, NULL, "class to run, with classpath (exclusive with jar)",
+     CLASS_NAME_RULE},
+    {"classpath", PAGODA_PARAM_STRINGS, 0, NULL, "classpath entries (relative to the working directory, or absolute)", NULL},
+    {"jar", PAGODA_JSON_STRING, 0, NULL, "jar to run with -jar (exclusive with main_class)", "a non-empty path"},
+    {"args", PAGODA_PARAM_STRINGS, 0, NULL, "program arguments (strings)", NULL},
+    {"jvm_opts", PAGODA_PARAM_STRINGS, 0, NULL, "JVM options, each starting with '-'", NULL},
+    {"java_home", PAGODA_JSON_STRING, 0, "$JAVA_HOME, else java on PATH", "JDK/JRE directory (absolute)",
+     "an absolute path"},
+    {"env", PAGODA_PARAM_ENV, 0, NULL, "extra environment variables (string values)", NULL},
+    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL, NULL},
 };
 
 static int java_init(const pagoda_host_t *host, void **state, pagoda_error_t *err) {
@@ -49,130 +54,42 @@ static int class_name_ok(const char *s) {
   return !(*s >= '0' && *s <= '9');
 }
 
-/* Checks that params.<key>, if present, is an array of strings; with
- * `flags` it must start with '-', with `no_colon` hold no ':', and
- * non-empty either way. */
-static int check_strings(const pagoda_host_t *h, const pagoda_json_t *params, const char *key,
-                         int flags, int no_colon, pagoda_error_t *err) {
-  const pagoda_json_t *a = h->json_get(params, key);
-  if (!a) return PAGODA_OK;
-  if (h->json_type(a) != PAGODA_JSON_ARRAY) {
-    h->error_set(err, "java: params.%s must be an array of strings", key);
-    return PAGODA_EINVAL;
-  }
-  size_t n = h->json_array_size(a);
-  for (size_t i = 0; i < n; i++) {
-    const char *s = h->json_string(h->json_array_item(a, i));
-    if (!s) {
-      h->error_set(err, "java: params.%s[%zu] must be a string", key, i);
-      return PAGODA_EINVAL;
-    }
-    if (flags && s[0] != '-') {
-      h->error_set(err, "java: params.%s[%zu] must start with '-' (got \"%.64s\")", key, i, s);
-      return PAGODA_EINVAL;
-    }
-    if (no_colon && (!*s || strchr(s, ':'))) {
-      h->error_set(err, "java: params.%s[%zu] must be a non-empty path without ':'", key, i);
-      return PAGODA_EINVAL;
-    }
-  }
-  return PAGODA_OK;
-}
-
+/* Checks what the schema cannot say (the host has checked the types, and
+ * the env object); shared by validate and describe_process. */
 static int check(const pagoda_host_t *h, const pagoda_json_t *params, pagoda_error_t *err) {
   const pagoda_json_t *main_class = h->json_get(params, "main_class");
   const pagoda_json_t *jar = h->json_get(params, "jar");
-  if (!main_class && !jar) {
-    h->error_set(err, "java: params.main_class or params.jar is required");
-    return PAGODA_EINVAL;
-  }
-  if (main_class && jar) {
-    h->error_set(err, "java: params.main_class and params.jar are exclusive "
-                      "(put the jar in params.classpath to run another class)");
-    return PAGODA_EINVAL;
-  }
-  if (main_class && !class_name_ok(h->json_string(main_class))) {
-    h->error_set(err, "java: params.main_class must be a class name such as com.example.Main");
-    return PAGODA_EINVAL;
-  }
-  if (jar) {
-    const char *s = h->json_string(jar);
-    if (!s || !*s || s[0] == '-') {
-      h->error_set(err, "java: params.jar must be a non-empty path");
-      return PAGODA_EINVAL;
-    }
-    if (h->json_get(params, "classpath")) {
-      h->error_set(err, "java: params.classpath is used with params.main_class only "
-                        "(a jar run with -jar takes its classpath from its manifest)");
-      return PAGODA_EINVAL;
-    }
-  }
+  if (!main_class && !jar)
+    return pagoda_fail(h, err, PAGODA_EINVAL, "java: params.main_class or params.jar is required");
+  if (main_class && jar)
+    return pagoda_fail(h, err, PAGODA_EINVAL,
+                       "java: params.main_class and params.jar are exclusive "
+                       "(put the jar in params.classpath to run another class)");
+  if (main_class && !class_name_ok(h->json_string(main_class)))
+    return pagoda_fail(h, err, PAGODA_EINVAL, "java: params.main_class must be " CLASS_NAME_RULE);
   int rc;
-  if ((rc = check_strings(h, params, "classpath", 0, 1, err)) < 0 ||
-      (rc = check_strings(h, params, "args", 0, 0, err)) < 0 ||
-      (rc = check_strings(h, params, "jvm_opts", 1, 0, err)) < 0)
+  if (jar) {
+    if ((rc = pagoda_param_string(h, "java", params, "jar", PAGODA_PU_NONEMPTY | PAGODA_PU_NO_DASH,
+                                  "a non-empty path", NULL, err)) < 0)
+      return rc;
+    if (h->json_get(params, "classpath"))
+      return pagoda_fail(h, err, PAGODA_EINVAL,
+                         "java: params.classpath is used with params.main_class only "
+                         "(a jar run with -jar takes its classpath from its manifest)");
+  }
+  if ((rc = pagoda_param_strings(h, "java", params, "classpath", PAGODA_PU_NONEMPTY, ":",
+                                 "be a non-empty path without ':'", err)) < 0 ||
+      (rc = pagoda_param_strings(h, "java", params, "args", 0, NULL, NULL, err)) < 0 ||
+      (rc = pagoda_param_strings(h, "java", params, "jvm_opts", PAGODA_PU_DASH | PAGODA_PU_QUOTE,
+                                 NULL, "start with '-'", err)) < 0 ||
+      (rc = pagoda_param_string(h, "java", params, "java_home", PAGODA_PU_ABSOLUTE,
+                                "an absolute path", NULL, err)) < 0)
     return rc;
-  const pagoda_json_t *jh = h->json_get(params, "java_home");
-  if (jh) {
-    const char *s = h->json_string(jh);
-    if (!s || s[0] != '/') {
-      h->error_set(err, "java: params.java_home must be an absolute path");
-      return PAGODA_EINVAL;
-    }
-  }
-  const pagoda_json_t *env = h->json_get(params, "env");
-  if (env) {
-    if (h->json_type(env) != PAGODA_JSON_OBJECT) {
-      h->error_set(err, "java: params.env must be an object");
-      return PAGODA_EINVAL;
-    }
-    size_t n = h->json_object_size(env);
-    for (size_t i = 0; i < n; i++) {
-      const char *key = h->json_object_key_at(env, i);
-      if (!key || !*key || strchr(key, '=')) {
-        h->error_set(err, "java: params.env key \"%s\" is not a valid variable name",
-                     key ? key : "");
-        return PAGODA_EINVAL;
-      }
-      if (!h->json_string(h->json_object_value_at(env, i))) {
-        h->error_set(err, "java: params.env.%s must be a string", key);
-        return PAGODA_EINVAL;
-      }
-    }
-  }
   return PAGODA_OK;
 }
 
 static int java_validate(void *state, const pagoda_json_t *params, pagoda_error_t *err) {
   return check((const pagoda_host_t *)state, params, err);
-}
-
-static int add_strings(const pagoda_host_t *h, pagoda_process_t *proc, const pagoda_json_t *a) {
-  size_t n = h->json_array_size(a);
-  for (size_t i = 0; i < n; i++) {
-    int rc = h->process_add_arg(proc, h->json_string(h->json_array_item(a, i)));
-    if (rc < 0) return rc;
-  }
-  return PAGODA_OK;
-}
-
-/* Joins the classpath entries with ':' into a host-allocated string. */
-static char *join_classpath(const pagoda_host_t *h, const pagoda_json_t *cp) {
-  size_t n = h->json_array_size(cp), total = 1;
-  for (size_t i = 0; i < n; i++) total += strlen(h->json_string(h->json_array_item(cp, i))) + 1;
-  char *out = h->alloc(total);
-  if (!out) return NULL;
-  out[0] = '\0';
-  size_t at = 0;
-  for (size_t i = 0; i < n; i++) {
-    const char *s = h->json_string(h->json_array_item(cp, i));
-    size_t l = strlen(s);
-    if (i) out[at++] = ':';
-    memcpy(out + at, s, l);
-    at += l;
-    out[at] = '\0';
-  }
-  return out;
 }
 
 static int java_describe_process(void *state, const pagoda_json_t *params, pagoda_process_t *proc,
@@ -201,7 +118,7 @@ static int java_describe_process(void *state, const pagoda_json_t *params, pagod
     goto fail;
   }
 
-  if ((rc = add_strings(h, proc, h->json_get(params, "jvm_opts"))) < 0) goto fail;
+  if ((rc = pagoda_process_add_args(h, proc, h->json_get(params, "jvm_opts"))) < 0) goto fail;
   const char *jar = h->json_string(h->json_get(params, "jar"));
   if (jar) {
     if ((rc = h->process_add_arg(proc, "-jar")) < 0 || (rc = h->process_add_arg(proc, jar)) < 0)
@@ -209,7 +126,7 @@ static int java_describe_process(void *state, const pagoda_json_t *params, pagod
   } else {
     const pagoda_json_t *cp = h->json_get(params, "classpath");
     if (h->json_array_size(cp) > 0) {
-      char *joined = join_classpath(h, cp);
+      char *joined = pagoda_strings_join(h, cp, ':');
       if (!joined) goto oom;
       if ((rc = h->process_add_arg(proc, "-cp")) >= 0) rc = h->process_add_arg(proc, joined);
       h->free(joined);
@@ -218,15 +135,9 @@ static int java_describe_process(void *state, const pagoda_json_t *params, pagod
     if ((rc = h->process_add_arg(proc, h->json_string(h->json_get(params, "main_class")))) < 0)
       goto fail;
   }
-  if ((rc = add_strings(h, proc, h->json_get(params, "args"))) < 0) goto fail;
-
-  const pagoda_json_t *env = h->json_get(params, "env");
-  size_t n = h->json_object_size(env);
-  for (size_t i = 0; i < n; i++) {
-    rc = h->process_set_env(proc, h->json_object_key_at(env, i),
-                            h->json_string(h->json_object_value_at(env, i)));
-    if (rc < 0) goto fail;
-  }
+  if ((rc = pagoda_process_add_args(h, proc, h->json_get(params, "args"))) < 0 ||
+      (rc = pagoda_process_add_env(h, proc, params, "env")) < 0)
+    goto fail;
   return PAGODA_OK;
 
 oom:

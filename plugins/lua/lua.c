@@ -1,7 +1,7 @@
 /* Pagoda — the `lua` job type: runs a Lua 5.4 script in-process, on the
  * worker thread the host gives each run, inside a sandbox (lsandbox.c).
  *
- * params:
+ * params (types enforced by the host from lua_params, ABI 1.2):
  *   script            string  the Lua source (text only)            required
  *   args              any     handed to the script as the global `params`
  *                             (without args: the whole params object)
@@ -19,6 +19,7 @@
 #include <lauxlib.h>
 #include <math.h>
 #include <pagoda/plugin.h>
+#include <pagoda/plugin_util.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,11 +33,13 @@
 #define MAX_RESULT (16u << 20) /* bytes of JSON result text */
 
 static const pagoda_param_spec_t lua_params[] = {
-    {"script", PAGODA_JSON_STRING, 1, NULL, "Lua 5.4 source run in the sandbox"},
-    {"args", PAGODA_JSON_MISSING, 0, NULL, "value given to the script as the global `params` (default: all params)"},
-    {"max_instructions", PAGODA_JSON_NUMBER, 0, "100000000", "instruction budget (at most 10000000000)"},
-    {"max_memory_mb", PAGODA_JSON_NUMBER, 0, "64", "memory cap in MiB (at most 1024)"},
-    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL},
+    {"script", PAGODA_PARAM_TEXT, 1, NULL, "Lua 5.4 source run in the sandbox", NULL},
+    {"args", PAGODA_JSON_MISSING, 0, NULL, "value given to the script as the global `params` (default: all params)", NULL},
+    {"max_instructions", PAGODA_PARAM_INTEGER, 0, "100000000", "instruction budget (at most 10000000000)",
+     "an integer from 1 to 10000000000"},
+    {"max_memory_mb", PAGODA_PARAM_INTEGER, 0, "64", "memory cap in MiB (at most 1024)",
+     "an integer from 1 to 1024"},
+    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL, NULL},
 };
 
 static int lua_plugin_init(const pagoda_host_t *host, void **state, pagoda_error_t *err) {
@@ -45,36 +48,22 @@ static int lua_plugin_init(const pagoda_host_t *host, void **state, pagoda_error
   return PAGODA_OK;
 }
 
-static int check_limit(const pagoda_host_t *h, const pagoda_json_t *params, const char *key,
-                       double max, pagoda_error_t *err) {
-  const pagoda_json_t *v = h->json_get(params, key);
-  if (!v) return PAGODA_OK;
-  double d = h->json_number(v, -1);
-  if (h->json_type(v) != PAGODA_JSON_NUMBER || !(d >= 1 && d <= max) || d != floor(d)) {
-    h->error_set(err, "lua: params.%s must be an integer from 1 to %.0f", key, max);
-    return PAGODA_EINVAL;
-  }
-  return PAGODA_OK;
-}
-
+/* Checks what the schema cannot say (the host has checked the types):
+ * shared by validate (master) and run (worker). */
 static int check(const pagoda_host_t *h, const pagoda_json_t *params, pagoda_error_t *err) {
-  const pagoda_json_t *script = h->json_get(params, "script");
-  if (!script) {
-    h->error_set(err, "lua: params.script is required");
-    return PAGODA_EINVAL;
-  }
-  const char *s = h->json_string(script);
-  if (!s || !*s) {
-    h->error_set(err, "lua: params.script must be a non-empty string");
-    return PAGODA_EINVAL;
-  }
-  if (s[0] == LUA_SIGNATURE[0]) {
-    h->error_set(err, "lua: params.script must be Lua source, not bytecode");
-    return PAGODA_EINVAL;
-  }
+  const char *s;
+  long long limit;
   int rc;
-  if ((rc = check_limit(h, params, "max_instructions", MAX_INSTRUCTIONS, err)) < 0 ||
-      (rc = check_limit(h, params, "max_memory_mb", MAX_MEMORY_MB, err)) < 0)
+  if (!h->json_get(params, "script"))
+    return pagoda_fail(h, err, PAGODA_EINVAL, "lua: params.script is required");
+  if ((rc = pagoda_param_string(h, "lua", params, "script", PAGODA_PU_NONEMPTY, NULL, &s, err)) < 0)
+    return rc;
+  if (s[0] == LUA_SIGNATURE[0])
+    return pagoda_fail(h, err, PAGODA_EINVAL, "lua: params.script must be Lua source, not bytecode");
+  if ((rc = pagoda_param_int(h, "lua", params, "max_instructions", 1, (long long)MAX_INSTRUCTIONS,
+                             0, NULL, &limit, err)) < 0 ||
+      (rc = pagoda_param_int(h, "lua", params, "max_memory_mb", 1, (long long)MAX_MEMORY_MB, 0, NULL,
+                             &limit, err)) < 0)
     return rc;
   return PAGODA_OK;
 }

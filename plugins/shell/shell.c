@@ -4,7 +4,7 @@
  * sdk/docs/plugin-abi.md). Process executor; no global state: the host
  * table is the plugin's state.
  *
- * params:
+ * params (types enforced by the host from shell_params, ABI 1.2):
  *   script  string   run as [shell, "-c", script]        (or argv)
  *   argv    array    non-empty array of strings           (or script)
  *   shell   string   shell for script, default "bash"     (ignored with argv)
@@ -12,17 +12,18 @@
  *   cwd     string   working directory
  */
 #include <pagoda/plugin.h>
-#include <string.h>
+#include <pagoda/plugin_util.h>
 
 #define SHELL_DEFAULT "bash"
 
 static const pagoda_param_spec_t shell_params[] = {
-    {"script", PAGODA_JSON_STRING, 0, NULL, "script run with `shell -c` (exclusive with argv)"},
-    {"argv", PAGODA_JSON_ARRAY, 0, NULL, "program and arguments, run directly (exclusive with script)"},
-    {"shell", PAGODA_JSON_STRING, 0, SHELL_DEFAULT, "shell that runs script (bash, sh, ...)"},
-    {"env", PAGODA_JSON_OBJECT, 0, NULL, "extra environment variables (string values)"},
-    {"cwd", PAGODA_JSON_STRING, 0, NULL, "working directory"},
-    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL},
+    {"script", PAGODA_PARAM_TEXT, 0, NULL, "script run with `shell -c` (exclusive with argv)", NULL},
+    {"argv", PAGODA_PARAM_STRINGS, 0, NULL, "program and arguments, run directly (exclusive with script)",
+     "a non-empty array of strings"},
+    {"shell", PAGODA_JSON_STRING, 0, SHELL_DEFAULT, "shell that runs script (bash, sh, ...)", NULL},
+    {"env", PAGODA_PARAM_ENV, 0, NULL, "extra environment variables (string values)", NULL},
+    {"cwd", PAGODA_JSON_STRING, 0, NULL, "working directory", NULL},
+    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL, NULL},
 };
 
 static int shell_init(const pagoda_host_t *host, void **state, pagoda_error_t *err) {
@@ -31,71 +32,32 @@ static int shell_init(const pagoda_host_t *host, void **state, pagoda_error_t *e
   return PAGODA_OK;
 }
 
-/* Checks params; shared by validate (master) and describe_process (worker,
- * which may receive a request from a master of another version). */
+/* Checks what the schema cannot say (the host has checked the types, and
+ * the env object); shared by validate (master) and describe_process
+ * (worker, which may receive a request from a master of another version). */
 static int check(const pagoda_host_t *h, const pagoda_json_t *params, pagoda_error_t *err) {
   const pagoda_json_t *script = h->json_get(params, "script");
   const pagoda_json_t *argv = h->json_get(params, "argv");
-  if (!script && !argv) {
-    h->error_set(err, "shell: params.script or params.argv is required");
-    return PAGODA_EINVAL;
+  if (!script && !argv)
+    return pagoda_fail(h, err, PAGODA_EINVAL, "shell: params.script or params.argv is required");
+  if (script && argv)
+    return pagoda_fail(h, err, PAGODA_EINVAL, "shell: params.script and params.argv are exclusive");
+  int rc;
+  if (script && (rc = pagoda_param_string(h, "shell", params, "script", PAGODA_PU_NONEMPTY, NULL,
+                                          NULL, err)) < 0)
+    return rc;
+  if (argv) {
+    const char *first = h->json_string(h->json_array_item(argv, 0));
+    if ((rc = pagoda_param_strings(h, "shell", params, "argv", 0, NULL, NULL, err)) < 0 || !first ||
+        !*first)
+      return pagoda_fail(h, err, PAGODA_EINVAL,
+                         "shell: params.argv must be a non-empty array of strings");
   }
-  if (script && argv) {
-    h->error_set(err, "shell: params.script and params.argv are exclusive");
-    return PAGODA_EINVAL;
-  }
-  if (script) {
-    const char *s = h->json_string(script);
-    if (!s || !*s) {
-      h->error_set(err, "shell: params.script must be a non-empty string");
-      return PAGODA_EINVAL;
-    }
-  } else {
-    size_t n = h->json_array_size(argv);
-    int ok = h->json_type(argv) == PAGODA_JSON_ARRAY && n > 0;
-    for (size_t i = 0; ok && i < n; i++) ok = h->json_string(h->json_array_item(argv, i)) != NULL;
-    if (ok) ok = *h->json_string(h->json_array_item(argv, 0)) != '\0';
-    if (!ok) {
-      h->error_set(err, "shell: params.argv must be a non-empty array of strings");
-      return PAGODA_EINVAL;
-    }
-  }
-  const pagoda_json_t *shell = h->json_get(params, "shell");
-  if (shell) {
-    const char *s = h->json_string(shell);
-    if (!s || !*s) {
-      h->error_set(err, "shell: params.shell must be a string");
-      return PAGODA_EINVAL;
-    }
-  }
-  const pagoda_json_t *env = h->json_get(params, "env");
-  if (env) {
-    if (h->json_type(env) != PAGODA_JSON_OBJECT) {
-      h->error_set(err, "shell: params.env must be an object");
-      return PAGODA_EINVAL;
-    }
-    size_t n = h->json_object_size(env);
-    for (size_t i = 0; i < n; i++) {
-      const char *key = h->json_object_key_at(env, i);
-      if (!key || !*key || strchr(key, '=')) {
-        h->error_set(err, "shell: params.env key \"%s\" is not a valid variable name",
-                     key ? key : "");
-        return PAGODA_EINVAL;
-      }
-      if (!h->json_string(h->json_object_value_at(env, i))) {
-        h->error_set(err, "shell: params.env.%s must be a string", key);
-        return PAGODA_EINVAL;
-      }
-    }
-  }
-  const pagoda_json_t *cwd = h->json_get(params, "cwd");
-  if (cwd) {
-    const char *s = h->json_string(cwd);
-    if (!s || !*s) {
-      h->error_set(err, "shell: params.cwd must be a string");
-      return PAGODA_EINVAL;
-    }
-  }
+  if ((rc = pagoda_param_string(h, "shell", params, "shell", PAGODA_PU_NONEMPTY, "a string", NULL,
+                                err)) < 0 ||
+      (rc = pagoda_param_string(h, "shell", params, "cwd", PAGODA_PU_NONEMPTY, "a string", NULL,
+                                err)) < 0)
+    return rc;
   return PAGODA_OK;
 }
 
@@ -135,20 +97,9 @@ static int shell_describe_process(void *state, const pagoda_json_t *params,
         (rc = h->process_add_arg(proc, script)) < 0)
       goto fail;
   } else {
-    const pagoda_json_t *argv = h->json_get(params, "argv");
-    size_t n = h->json_array_size(argv);
-    for (size_t i = 0; i < n; i++)
-      if ((rc = h->process_add_arg(proc, h->json_string(h->json_array_item(argv, i)))) < 0)
-        goto fail;
+    if ((rc = pagoda_process_add_args(h, proc, h->json_get(params, "argv"))) < 0) goto fail;
   }
-
-  const pagoda_json_t *env = h->json_get(params, "env");
-  size_t n = h->json_object_size(env);
-  for (size_t i = 0; i < n; i++) {
-    rc = h->process_set_env(proc, h->json_object_key_at(env, i),
-                            h->json_string(h->json_object_value_at(env, i)));
-    if (rc < 0) goto fail;
-  }
+  if ((rc = pagoda_process_add_env(h, proc, params, "env")) < 0) goto fail;
 
   const char *cwd = h->json_string(h->json_get(params, "cwd"));
   if (cwd && (rc = h->process_set_cwd(proc, cwd)) < 0) goto fail;

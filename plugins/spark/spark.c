@@ -2,10 +2,11 @@
  * captures its application id from spark-submit's output, and on a kill of
  * a cluster-mode job asks the cluster to kill the application too.
  *
- * Process executor (ABI 1.1: on_output_line, describe_kill); no global
- * state: the host table is the plugin's state.
+ * Process executor (ABI 1.1: describe_kill; ABI 1.2: on_output_line_ex and
+ * interpret_exit_ex with a per-execution state); no global state: the host
+ * table is the plugin's state.
  *
- * params:
+ * params (types enforced by the host from spark_params, ABI 1.2):
  *   application     string  the jar or .py to submit (path or URL)  required
  *   class           string  main class (JVM applications)
  *   master          string  yarn, local, local[N], local[*], spark://...,
@@ -25,32 +26,45 @@
  * Attributes captured (first seen wins): spark_app_id (application_..._...
  * on YARN, app-...-.... standalone, local-... local), spark_driver_id
  * (driver-...-...., the submission id of a standalone/mesos cluster job).
+ * The per-execution state keeps the application id and the last error line
+ * spark-submit printed, so that a failed execution's message names both.
  */
 #include <pagoda/plugin.h>
+#include <pagoda/plugin_util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SPARK_DEFAULT_MASTER "local[*]"
 
+#define WORD_RULE "a non-empty string not starting with '-'"
+#define MASTER_RULE "yarn, local, local[N], local[*], spark://..., mesos://... or k8s://..."
+#define MEMORY_RULE "a size such as \"512m\" or \"2g\""
+
+#ifndef SPARK_DECLARE_ABI_1_0 /* the 1.0 test build lists no schema: see the descriptor */
 static const pagoda_param_spec_t spark_params[] = {
-    {"application", PAGODA_JSON_STRING, 1, NULL, "application jar or .py file (path or URL)"},
-    {"class", PAGODA_JSON_STRING, 0, NULL, "main class of a JVM application"},
-    {"master", PAGODA_JSON_STRING, 0, SPARK_DEFAULT_MASTER, "yarn, local[*], spark://host:port, ..."},
-    {"deploy_mode", PAGODA_JSON_STRING, 0, NULL, "client or cluster"},
-    {"name", PAGODA_JSON_STRING, 0, NULL, "application name"},
-    {"conf", PAGODA_JSON_OBJECT, 0, NULL, "Spark properties, --conf k=v each (sorted by key)"},
-    {"jars", PAGODA_JSON_ARRAY, 0, NULL, "extra jars (comma-joined)"},
-    {"py_files", PAGODA_JSON_ARRAY, 0, NULL, "extra .py/.zip/.egg files (comma-joined)"},
-    {"files", PAGODA_JSON_ARRAY, 0, NULL, "files placed in each executor's directory"},
-    {"driver_memory", PAGODA_JSON_STRING, 0, NULL, "driver memory, e.g. 2g"},
-    {"executor_memory", PAGODA_JSON_STRING, 0, NULL, "executor memory, e.g. 4g"},
-    {"num_executors", PAGODA_JSON_NUMBER, 0, NULL, "number of executors (YARN)"},
-    {"args", PAGODA_JSON_ARRAY, 0, NULL, "application arguments (strings)"},
-    {"spark_home", PAGODA_JSON_STRING, 0, "$SPARK_HOME, else spark-submit on PATH", "Spark directory (absolute)"},
-    {"env", PAGODA_JSON_OBJECT, 0, NULL, "extra environment variables (string values)"},
-    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL},
+    {"application", PAGODA_JSON_STRING, 1, NULL, "application jar or .py file (path or URL)",
+     "a jar or a .py file"},
+    {"class", PAGODA_JSON_STRING, 0, NULL, "main class of a JVM application", WORD_RULE},
+    {"master", PAGODA_JSON_STRING, 0, SPARK_DEFAULT_MASTER, "yarn, local[*], spark://host:port, ...",
+     MASTER_RULE},
+    {"deploy_mode", PAGODA_JSON_STRING, 0, NULL, "client or cluster", "\"client\" or \"cluster\""},
+    {"name", PAGODA_JSON_STRING, 0, NULL, "application name", WORD_RULE},
+    {"conf", PAGODA_JSON_OBJECT, 0, NULL, "Spark properties, --conf k=v each (sorted by key)",
+     "an object of Spark properties"},
+    {"jars", PAGODA_PARAM_STRINGS, 0, NULL, "extra jars (comma-joined)", NULL},
+    {"py_files", PAGODA_PARAM_STRINGS, 0, NULL, "extra .py/.zip/.egg files (comma-joined)", NULL},
+    {"files", PAGODA_PARAM_STRINGS, 0, NULL, "files placed in each executor's directory", NULL},
+    {"driver_memory", PAGODA_JSON_STRING, 0, NULL, "driver memory, e.g. 2g", MEMORY_RULE},
+    {"executor_memory", PAGODA_JSON_STRING, 0, NULL, "executor memory, e.g. 4g", MEMORY_RULE},
+    {"num_executors", PAGODA_PARAM_INTEGER, 0, NULL, "number of executors (YARN)", "a positive integer"},
+    {"args", PAGODA_PARAM_STRINGS, 0, NULL, "application arguments (strings)", NULL},
+    {"spark_home", PAGODA_JSON_STRING, 0, "$SPARK_HOME, else spark-submit on PATH", "Spark directory (absolute)",
+     "an absolute path"},
+    {"env", PAGODA_PARAM_ENV, 0, NULL, "extra environment variables (string values)", NULL},
+    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL, NULL},
 };
+#endif
 
 static int spark_init(const pagoda_host_t *host, void **state, pagoda_error_t *err) {
   (void)err;
@@ -111,149 +125,76 @@ static int memory_ok(const char *s) {
   return *u == '\0';
 }
 
-static int check_list(const pagoda_host_t *h, const pagoda_json_t *params, const char *key,
-                      int no_comma, pagoda_error_t *err) {
-  const pagoda_json_t *a = h->json_get(params, key);
-  if (!a) return PAGODA_OK;
-  if (h->json_type(a) != PAGODA_JSON_ARRAY) {
-    h->error_set(err, "spark: params.%s must be an array of strings", key);
-    return PAGODA_EINVAL;
-  }
-  size_t n = h->json_array_size(a);
-  for (size_t i = 0; i < n; i++) {
-    const char *s = h->json_string(h->json_array_item(a, i));
-    if (!s || (no_comma && (!*s || strchr(s, ',')))) {
-      h->error_set(err, no_comma ? "spark: params.%s[%zu] must be a non-empty path without ','"
-                                 : "spark: params.%s[%zu] must be a string",
-                   key, i);
-      return PAGODA_EINVAL;
-    }
-  }
-  return PAGODA_OK;
-}
-
-/* A string param that must not be empty nor start with '-' (it follows an
- * option of spark-submit). */
-static int check_word(const pagoda_host_t *h, const pagoda_json_t *params, const char *key,
-                      pagoda_error_t *err) {
-  const pagoda_json_t *v = h->json_get(params, key);
-  if (!v) return PAGODA_OK;
-  const char *s = h->json_string(v);
-  if (!s || !*s || s[0] == '-') {
-    h->error_set(err, "spark: params.%s must be a non-empty string not starting with '-'", key);
-    return PAGODA_EINVAL;
-  }
-  return PAGODA_OK;
-}
-
+/* Checks what the schema cannot say (the host has checked the types, and
+ * the env object); shared by validate and describe_process. */
 static int check(const pagoda_host_t *h, const pagoda_json_t *params, pagoda_error_t *err) {
   const pagoda_json_t *app = h->json_get(params, "application");
-  if (!app) {
-    h->error_set(err, "spark: params.application is required (a jar or a .py file)");
-    return PAGODA_EINVAL;
-  }
+  if (!app)
+    return pagoda_fail(h, err, PAGODA_EINVAL,
+                       "spark: params.application is required (a jar or a .py file)");
+  const unsigned word = PAGODA_PU_NONEMPTY | PAGODA_PU_NO_DASH;
+  const char *application;
   int rc;
-  if ((rc = check_word(h, params, "application", err)) < 0) return rc;
-  const char *application = h->json_string(app);
+  if ((rc = pagoda_param_string(h, "spark", params, "application", word, WORD_RULE, &application,
+                                err)) < 0)
+    return rc;
   int python = ends_with(application, ".py");
-  const pagoda_json_t *cls = h->json_get(params, "class");
-  if (cls) {
-    if ((rc = check_word(h, params, "class", err)) < 0) return rc;
-    if (python) {
-      h->error_set(err, "spark: params.class is for JVM applications, not a .py application");
-      return PAGODA_EINVAL;
-    }
+  if (h->json_get(params, "class")) {
+    if ((rc = pagoda_param_string(h, "spark", params, "class", word, WORD_RULE, NULL, err)) < 0)
+      return rc;
+    if (python)
+      return pagoda_fail(h, err, PAGODA_EINVAL,
+                         "spark: params.class is for JVM applications, not a .py application");
   }
   const pagoda_json_t *mv = h->json_get(params, "master");
   const char *master = mv ? h->json_string(mv) : SPARK_DEFAULT_MASTER;
-  if (!master_ok(master)) {
-    h->error_set(err, "spark: params.master must be yarn, local, local[N], local[*], "
-                      "spark://..., mesos://... or k8s://...");
-    return PAGODA_EINVAL;
-  }
-  const pagoda_json_t *dm = h->json_get(params, "deploy_mode");
-  if (dm) {
-    const char *s = h->json_string(dm);
-    if (!s || (strcmp(s, "client") != 0 && strcmp(s, "cluster") != 0)) {
-      h->error_set(err, "spark: params.deploy_mode must be \"client\" or \"cluster\"");
-      return PAGODA_EINVAL;
-    }
-    if (strcmp(s, "cluster") == 0 && is_local(master)) {
-      h->error_set(err, "spark: params.deploy_mode \"cluster\" needs a cluster master "
-                        "(yarn, spark://, mesos://, k8s://), not %s", master);
-      return PAGODA_EINVAL;
-    }
-  }
-  if ((rc = check_word(h, params, "name", err)) < 0) return rc;
-  const pagoda_json_t *conf = h->json_get(params, "conf");
-  if (conf) {
-    if (h->json_type(conf) != PAGODA_JSON_OBJECT) {
-      h->error_set(err, "spark: params.conf must be an object of Spark properties");
-      return PAGODA_EINVAL;
-    }
-    size_t n = h->json_object_size(conf);
-    for (size_t i = 0; i < n; i++) {
-      const char *k = h->json_object_key_at(conf, i);
-      pagoda_json_type_t t = h->json_type(h->json_object_value_at(conf, i));
-      if (!k || !*k || strchr(k, '=') || k[0] == '-') {
-        h->error_set(err, "spark: params.conf key \"%s\" is not a property name", k ? k : "");
-        return PAGODA_EINVAL;
-      }
-      if (t != PAGODA_JSON_STRING && t != PAGODA_JSON_NUMBER && t != PAGODA_JSON_BOOL) {
-        h->error_set(err, "spark: params.conf.%s must be a string, number or boolean", k);
-        return PAGODA_EINVAL;
-      }
-    }
-  }
-  if ((rc = check_list(h, params, "jars", 1, err)) < 0 ||
-      (rc = check_list(h, params, "py_files", 1, err)) < 0 ||
-      (rc = check_list(h, params, "files", 1, err)) < 0 ||
-      (rc = check_list(h, params, "args", 0, err)) < 0)
+  if (!master_ok(master))
+    return pagoda_fail(h, err, PAGODA_EINVAL, "spark: params.master must be " MASTER_RULE);
+  const char *mode;
+  if ((rc = pagoda_param_string(h, "spark", params, "deploy_mode", 0, "\"client\" or \"cluster\"",
+                                &mode, err)) < 0)
     return rc;
+  if (mode && strcmp(mode, "client") != 0 && strcmp(mode, "cluster") != 0)
+    return pagoda_fail(h, err, PAGODA_EINVAL,
+                       "spark: params.deploy_mode must be \"client\" or \"cluster\"");
+  if (mode && strcmp(mode, "cluster") == 0 && is_local(master))
+    return pagoda_fail(h, err, PAGODA_EINVAL,
+                       "spark: params.deploy_mode \"cluster\" needs a cluster master "
+                       "(yarn, spark://, mesos://, k8s://), not %s", master);
+  if ((rc = pagoda_param_string(h, "spark", params, "name", word, WORD_RULE, NULL, err)) < 0)
+    return rc;
+  const pagoda_json_t *conf = h->json_get(params, "conf");
+  if (conf && h->json_type(conf) != PAGODA_JSON_OBJECT)
+    return pagoda_fail(h, err, PAGODA_EINVAL, "spark: params.conf must be an object of Spark properties");
+  size_t n = h->json_object_size(conf);
+  for (size_t i = 0; i < n; i++) {
+    const char *k = h->json_object_key_at(conf, i);
+    pagoda_json_type_t t = h->json_type(h->json_object_value_at(conf, i));
+    if (!k || !*k || strchr(k, '=') || k[0] == '-')
+      return pagoda_fail(h, err, PAGODA_EINVAL, "spark: params.conf key \"%s\" is not a property name",
+                         k ? k : "");
+    if (t != PAGODA_JSON_STRING && t != PAGODA_JSON_NUMBER && t != PAGODA_JSON_BOOL)
+      return pagoda_fail(h, err, PAGODA_EINVAL,
+                         "spark: params.conf.%s must be a string, number or boolean", k);
+  }
+  static const char *const paths[] = {"jars", "py_files", "files"};
+  for (size_t i = 0; i < 3; i++)
+    if ((rc = pagoda_param_strings(h, "spark", params, paths[i], PAGODA_PU_NONEMPTY, ",",
+                                   "be a non-empty path without ','", err)) < 0)
+      return rc;
+  if ((rc = pagoda_param_strings(h, "spark", params, "args", 0, NULL, NULL, err)) < 0) return rc;
   static const char *const mems[] = {"driver_memory", "executor_memory"};
   for (size_t i = 0; i < 2; i++) {
     const pagoda_json_t *v = h->json_get(params, mems[i]);
-    if (v && !memory_ok(h->json_string(v))) {
-      h->error_set(err, "spark: params.%s must be a size such as \"512m\" or \"2g\"", mems[i]);
-      return PAGODA_EINVAL;
-    }
+    if (v && !memory_ok(h->json_string(v)))
+      return pagoda_fail(h, err, PAGODA_EINVAL, "spark: params.%s must be " MEMORY_RULE, mems[i]);
   }
-  const pagoda_json_t *ne = h->json_get(params, "num_executors");
-  if (ne) {
-    double d = h->json_number(ne, -1);
-    if (h->json_type(ne) != PAGODA_JSON_NUMBER || d < 1 || d > 100000 || d != (double)(long)d) {
-      h->error_set(err, "spark: params.num_executors must be a positive integer");
-      return PAGODA_EINVAL;
-    }
-  }
-  const pagoda_json_t *sh = h->json_get(params, "spark_home");
-  if (sh) {
-    const char *s = h->json_string(sh);
-    if (!s || s[0] != '/') {
-      h->error_set(err, "spark: params.spark_home must be an absolute path");
-      return PAGODA_EINVAL;
-    }
-  }
-  const pagoda_json_t *env = h->json_get(params, "env");
-  if (env) {
-    if (h->json_type(env) != PAGODA_JSON_OBJECT) {
-      h->error_set(err, "spark: params.env must be an object");
-      return PAGODA_EINVAL;
-    }
-    size_t n = h->json_object_size(env);
-    for (size_t i = 0; i < n; i++) {
-      const char *key = h->json_object_key_at(env, i);
-      if (!key || !*key || strchr(key, '=')) {
-        h->error_set(err, "spark: params.env key \"%s\" is not a valid variable name",
-                     key ? key : "");
-        return PAGODA_EINVAL;
-      }
-      if (!h->json_string(h->json_object_value_at(env, i))) {
-        h->error_set(err, "spark: params.env.%s must be a string", key);
-        return PAGODA_EINVAL;
-      }
-    }
-  }
+  long long executors;
+  if ((rc = pagoda_param_int(h, "spark", params, "num_executors", 1, 100000, 0,
+                             "a positive integer", &executors, err)) < 0 ||
+      (rc = pagoda_param_string(h, "spark", params, "spark_home", PAGODA_PU_ABSOLUTE,
+                                "an absolute path", NULL, err)) < 0)
+    return rc;
   return PAGODA_OK;
 }
 
@@ -297,17 +238,6 @@ static int add_program(const pagoda_host_t *h, const pagoda_json_t *params, pago
   return h->process_set_env(proc, "SPARK_HOME", home);
 }
 
-static int add_env(const pagoda_host_t *h, const pagoda_json_t *params, pagoda_process_t *proc) {
-  const pagoda_json_t *env = h->json_get(params, "env");
-  size_t n = h->json_object_size(env);
-  for (size_t i = 0; i < n; i++) {
-    int rc = h->process_set_env(proc, h->json_object_key_at(env, i),
-                                h->json_string(h->json_object_value_at(env, i)));
-    if (rc < 0) return rc;
-  }
-  return PAGODA_OK;
-}
-
 static int add_opt(const pagoda_host_t *h, pagoda_process_t *proc, const char *opt,
                    const char *value) {
   if (!value) return PAGODA_OK;
@@ -318,20 +248,9 @@ static int add_opt(const pagoda_host_t *h, pagoda_process_t *proc, const char *o
 /* `opt a,b,c` from an array of strings (nothing for a missing/empty one). */
 static int add_list(const pagoda_host_t *h, pagoda_process_t *proc, const char *opt,
                     const pagoda_json_t *a) {
-  size_t n = h->json_array_size(a), total = 1;
-  if (!n) return PAGODA_OK;
-  for (size_t i = 0; i < n; i++) total += strlen(h->json_string(h->json_array_item(a, i))) + 1;
-  char *joined = h->alloc(total);
+  if (!h->json_array_size(a)) return PAGODA_OK;
+  char *joined = pagoda_strings_join(h, a, ',');
   if (!joined) return PAGODA_ENOMEM;
-  size_t at = 0;
-  for (size_t i = 0; i < n; i++) {
-    const char *s = h->json_string(h->json_array_item(a, i));
-    size_t l = strlen(s);
-    if (i) joined[at++] = ',';
-    memcpy(joined + at, s, l);
-    at += l;
-  }
-  joined[at] = '\0';
   int rc = add_opt(h, proc, opt, joined);
   h->free(joined);
   return rc;
@@ -403,18 +322,34 @@ static int spark_describe_process(void *state, const pagoda_json_t *params,
       (rc = h->process_add_arg(proc, S("application"))) < 0)
     goto fail;
 #undef S
-  const pagoda_json_t *args = h->json_get(params, "args");
-  size_t n = h->json_array_size(args);
-  for (size_t i = 0; i < n; i++)
-    if ((rc = h->process_add_arg(proc, h->json_string(h->json_array_item(args, i)))) < 0) goto fail;
-  if ((rc = add_env(h, params, proc)) < 0) goto fail;
+  if ((rc = pagoda_process_add_args(h, proc, h->json_get(params, "args"))) < 0 ||
+      (rc = pagoda_process_add_env(h, proc, params, "env")) < 0)
+    goto fail;
   return PAGODA_OK;
 fail:
   h->error_set(err, "spark: cannot build the process (code %d)", rc);
   return rc;
 }
 
-/* ---- application id capture (1.1) ------------------------------------------ */
+/* ---- application id capture and exit (1.2: per-execution state) ----------- */
+
+/* What one execution's spark-submit said so far (the per-execution state,
+ * allocated with host->alloc on the first line worth keeping, released by
+ * the host with host->free: a flat block needs no exec_state_free). */
+typedef struct spark_exec {
+  char app_id[128];     /* the first application id seen, or "" */
+  char last_error[200]; /* the last line reporting an error, or "" */
+} spark_exec_t;
+
+static spark_exec_t *exec_of(const pagoda_host_t *h, void **exec_state) {
+  if (!*exec_state) {
+    spark_exec_t *x = h->alloc(sizeof *x);
+    if (!x) return NULL;
+    memset(x, 0, sizeof *x);
+    *exec_state = x;
+  }
+  return *exec_state;
+}
 
 static int word_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -453,27 +388,67 @@ static size_t find_id(const char *line, size_t len, const char *prefix, size_t m
   return 0;
 }
 
-static void capture(const pagoda_host_t *h, pagoda_attrs_t *attrs, const char *key,
-                    const char *at, size_t n) {
-  if (!n || n > 127 || h->attr_get(attrs, key)) return; /* the first id seen wins */
+/* Records an id as an attribute; the first id seen wins. Returns 1 when
+ * it was recorded now. */
+static int capture(const pagoda_host_t *h, pagoda_attrs_t *attrs, const char *key,
+                   const char *at, size_t n) {
+  if (!n || n > 127 || h->attr_get(attrs, key)) return 0;
   char id[128];
   memcpy(id, at, n);
   id[n] = '\0';
-  h->attr_set(attrs, key, id);
+  return h->attr_set(attrs, key, id) == PAGODA_OK;
 }
 
-static void spark_on_output_line(void *state, const pagoda_json_t *params, const char *line,
-                                 size_t len, pagoda_attrs_t *attrs) {
+/* 1 when spark-submit's line reports an error: log4j's " ERROR " level, an
+ * exception, or "Error:" (spark-submit's own usage errors). */
+static int error_line(const char *line) {
+  return strstr(line, " ERROR ") || strstr(line, "Exception") || strncmp(line, "Error:", 6) == 0;
+}
+
+static void spark_on_output_line_ex(void *state, void **exec_state, const pagoda_json_t *params,
+                                    const char *line, size_t len, pagoda_attrs_t *attrs) {
+  (void)params;
   const pagoda_host_t *h = state;
-  if (h->abi_minor < 1 || !h->attr_set || !h->attr_get) return;
   const char *at = NULL;
   size_t n;
   if ((n = find_id(line, len, "application_", 10, '_', 1, &at)) ||   /* YARN */
       (n = find_id(line, len, "app-", 14, '-', 4, &at)) ||           /* standalone */
-      (n = find_id(line, len, "local-", 10, 0, 0, &at)))             /* local */
-    capture(h, attrs, "spark_app_id", at, n);
+      (n = find_id(line, len, "local-", 10, 0, 0, &at))) {           /* local */
+    spark_exec_t *x;
+    if (capture(h, attrs, "spark_app_id", at, n) && (x = exec_of(h, exec_state)) && !x->app_id[0])
+      snprintf(x->app_id, sizeof x->app_id, "%.*s", (int)n, at);
+  }
   if ((n = find_id(line, len, "driver-", 14, '-', 4, &at)))          /* submission */
     capture(h, attrs, "spark_driver_id", at, n);
+  if (error_line(line)) {
+    spark_exec_t *x = exec_of(h, exec_state);
+    if (x) snprintf(x->last_error, sizeof x->last_error, "%s", line);
+  }
+}
+
+/* Success is exit code 0 without a signal, as for any process; a failure
+ * names the application (from the state, else the attributes) and the last
+ * error line spark-submit printed, which usually says why. */
+static int spark_interpret_exit_ex(void *state, void **exec_state, const pagoda_json_t *params,
+                                   const pagoda_json_t *attrs, int exit_code, int term_signal,
+                                   pagoda_error_t *err) {
+  (void)params;
+  const pagoda_host_t *h = state;
+  if (exit_code == 0 && term_signal == 0) return PAGODA_OK;
+  const spark_exec_t *x = *exec_state;
+  const char *app = (x && x->app_id[0]) ? x->app_id : h->json_string(h->json_get(attrs, "spark_app_id"));
+  const char *last = (x && x->last_error[0]) ? x->last_error : NULL;
+  char why[64];
+  if (term_signal)
+    snprintf(why, sizeof why, "killed by signal %d", term_signal);
+  else
+    snprintf(why, sizeof why, "exit code %d", exit_code);
+  if (app && last)
+    return pagoda_fail(h, err, PAGODA_EFAIL, "spark: %s (application %s; last error: %s)", why, app,
+                       last);
+  if (app) return pagoda_fail(h, err, PAGODA_EFAIL, "spark: %s (application %s)", why, app);
+  if (last) return pagoda_fail(h, err, PAGODA_EFAIL, "spark: %s (last error: %s)", why, last);
+  return pagoda_fail(h, err, PAGODA_EFAIL, "spark: %s", why);
 }
 
 /* ---- kill (1.1) ------------------------------------------------------------ */
@@ -509,7 +484,7 @@ static int spark_describe_kill(void *state, const pagoda_json_t *params, const p
   } else {
     return PAGODA_OK; /* k8s: not supported yet (documented) */
   }
-  if ((rc = add_env(h, params, proc)) < 0) goto fail;
+  if ((rc = pagoda_process_add_env(h, proc, params, "env")) < 0) goto fail;
   return PAGODA_OK;
 fail:
   h->error_set(err, "spark: cannot build the kill command (code %d)", rc);
@@ -523,8 +498,10 @@ static const pagoda_generator_t spark_generator = {
 
 static const pagoda_executor_t spark_executor = {
     .describe_process = spark_describe_process,
-    .on_output_line = spark_on_output_line,
     .describe_kill = spark_describe_kill,
+    .on_output_line_ex = spark_on_output_line_ex,
+    .interpret_exit_ex = spark_interpret_exit_ex,
+    /* no exec_state_free: spark_exec_t is one flat host->alloc block */
 };
 
 static const pagoda_plugin_descriptor_t spark_descriptor = {
@@ -537,7 +514,13 @@ static const pagoda_plugin_descriptor_t spark_descriptor = {
     .type = "spark",
     .version = "1.0.0",
     .description = "Submits a Spark application with spark-submit (application id captured, cluster kill)",
+#ifdef SPARK_DECLARE_ABI_1_0
+    /* spark_params has the 1.2 element size: a descriptor declaring 1.0 must
+     * not point at it (the host reads a 1.0 schema with the 1.0 size). */
+    .params = NULL,
+#else
     .params = spark_params,
+#endif
     .init = spark_init,
     .generator = &spark_generator,
     .executor = &spark_executor,

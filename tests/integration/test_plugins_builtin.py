@@ -61,7 +61,7 @@ class BuiltinPlugins(harness.PagodaTestCase):
             self.assertIn(t, by_type, plugins)
             self.assertEqual(by_type[t]["status"], "loaded", by_type[t])
         self.assertEqual(by_type["lua"]["executor"], "in_process")
-        self.assertEqual(by_type["spark"]["abi"], "1.1")
+        self.assertEqual(by_type["spark"]["abi"], "1.2")
 
     # ------------------------------------------------------------ java
 

@@ -128,8 +128,8 @@ static void test_refusals(void) {
   CU_ASSERT_EQUAL_FATAL(pgd_registry_load_file(r, plugin_path("a_good"), NULL, 0), 0);
 
   expect_refusal(r, "noentry", -ENOENT, "no entry symbol pagoda_plugin_entry", NULL);
-  expect_refusal(r, "abi2", -EPROTO, "plugin ABI 2.0", "host ABI 1.1");
-  expect_refusal(r, "minor9", -EPROTO, "plugin ABI 1.9", "host ABI 1.1");
+  expect_refusal(r, "abi2", -EPROTO, "plugin ABI 2.0", "host ABI 1.2");
+  expect_refusal(r, "minor9", -EPROTO, "plugin ABI 1.9", "host ABI 1.2");
   expect_refusal(r, "small", -EINVAL, "struct_size 8 is smaller", NULL);
   expect_refusal(r, "nulltype", -EINVAL, "type is NULL", NULL);
   expect_refusal(r, "badtype", -EINVAL, "type \"Bad-Type\"", NULL);
@@ -167,7 +167,7 @@ static void test_refusals(void) {
   CU_ASSERT_EQUAL(pgd_registry_load_file(r, plugin_path("c_inproc"), err, sizeof err), 0);
 
   /* refusing the same file twice keeps one record */
-  expect_refusal(r, "abi2", -EPROTO, "plugin ABI 2.0", "host ABI 1.1");
+  expect_refusal(r, "abi2", -EPROTO, "plugin ABI 2.0", "host ABI 1.2");
   cJSON *all = pgd_registry_to_json(r);
   CU_ASSERT_PTR_NOT_NULL_FATAL(all);
   int abi2_records = 0;
@@ -214,7 +214,7 @@ static void test_load_dir_and_json(void) {
   CU_ASSERT_STRING_EQUAL(str_of(good, "type"), "test_good");
   CU_ASSERT_STRING_EQUAL(str_of(good, "version"), "0.0.1-test");
   CU_ASSERT_STRING_EQUAL(str_of(good, "description"), "test plugin test_good");
-  CU_ASSERT_STRING_EQUAL(str_of(good, "abi"), "1.1");
+  CU_ASSERT_STRING_EQUAL(str_of(good, "abi"), "1.2");
   CU_ASSERT_STRING_EQUAL(str_of(good, "status"), "loaded");
   CU_ASSERT_STRING_EQUAL(str_of(good, "executor"), "process");
   CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(good, "generator")));
@@ -243,7 +243,7 @@ static void test_load_dir_and_json(void) {
   CU_ASSERT_STRING_EQUAL(str_of(abi2, "status"), "refused");
   CU_ASSERT_STRING_EQUAL(str_of(abi2, "abi"), "2.0");
   CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(abi2, "type"))); /* layout unknown */
-  CU_ASSERT_PTR_NOT_NULL(strstr(str_of(abi2, "reason"), "host ABI 1.1"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(str_of(abi2, "reason"), "host ABI 1.2"));
 
   cJSON *initfail = entry_for(all, plugin_path("initfail"));
   CU_ASSERT_PTR_NOT_NULL_FATAL(initfail);

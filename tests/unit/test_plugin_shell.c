@@ -51,7 +51,7 @@ static void test_descriptor(void) {
   CU_ASSERT_EQUAL(pgd_plugin_has_generator(g_shell), 1);
   cJSON *all = pgd_registry_to_json(g_reg);
   cJSON *e = cJSON_GetArrayItem(all, 0);
-  CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(e, "abi")), "1.1");
+  CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(e, "abi")), "1.2");
   cJSON *params = cJSON_GetObjectItem(e, "params");
   CU_ASSERT_EQUAL(cJSON_GetArraySize(params), 5);
   cJSON *shell = cJSON_GetArrayItem(params, 2);

@@ -171,6 +171,7 @@ static cJSON *scan(const pgd_plugin_t *p, const char *params_json, const char *o
   for (size_t at = 0, len = strlen(output); at < len; at += chunk)
     n += pgd_outscan_feed(s, output + at, len - at < chunk ? len - at : chunk);
   n += pgd_outscan_flush(s);
+  pgd_outscan_release(s); /* the plugin's per-execution state (ABI 1.2) */
   free(s);
   cJSON_Delete(params);
   if (changes) *changes = n;
@@ -334,10 +335,12 @@ static void test_plugin_check(void) {
   CU_ASSERT_EQUAL(rc, 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "type:        spark\n"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "version:     1.0.0\n"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(out, "abi:         1.1 (host 1.1)\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "abi:         1.2 (host 1.2)\n"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "generator:   validate, expand\n"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(out, "executor:    process (describe_process, default exit rule, "
-                                     "on_output_line, describe_kill)\n"));
+  /* 1.2: the per-execution state slots replace on_output_line and the exit rule */
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "executor:    process (describe_process, interpret_exit_ex, "
+                                     "on_output_line_ex, describe_kill)\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "schema:      enforced by the host (ABI >= 1.2)\n"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "params:      application (string, required): "));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "master (string, default \"local[*]\")"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "result:      ok: the plugin loads\n"));
@@ -345,7 +348,7 @@ static void test_plugin_check(void) {
   /* the ABI 1.0 build: its 1.1 slots are not reported (never called) */
   out = check_output(g_path10, &rc);
   CU_ASSERT_EQUAL(rc, 0);
-  CU_ASSERT_PTR_NOT_NULL(strstr(out, "abi:         1.0 (host 1.1)\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "abi:         1.0 (host 1.2)\n"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "executor:    process (describe_process, default exit rule)\n"));
   free(out);
   /* refused: not a plugin at all */

@@ -1,4 +1,4 @@
-/* Pagoda plugin ABI — version 1.1.
+/* Pagoda plugin ABI — version 1.2.
  *
  * This header is the whole contract between the Pagoda daemons (the host) and
  * a job-type plugin (a shared object, `<name>.so`, in the plugins directory).
@@ -18,15 +18,21 @@
  *     init(host, &state, err)     [once]       init(host, &state, err)     [once]
  *          |                                        |
  *   per job submitted / fired:               per LAUNCH received:
+ *     host checks params against the           host checks the request params
+ *       declared schema (1.2)                    against the schema (1.2)
  *     generator->validate(params)  (loop)      EITHER process executor:
  *     generator->expand(job, req)  (loop)        executor->describe_process  (loop)
  *          |   execution request (JSON)          core spawns argv in its own
  *          +------- LAUNCH over RPC ------->     process group, supervises it
  *                                                executor->on_output_line    (loop,
- *                                                  each line of output; 1.1)
- *                                                executor->interpret_exit    (loop)
+ *                                                  each line of output; 1.1;
+ *                                                  on_output_line_ex in 1.2)
+ *                                                executor->interpret_exit    (loop;
+ *                                                  interpret_exit_ex in 1.2)
  *                                                on kill: executor->describe_kill
  *                                                  (loop; 1.1) -> a second process
+ *                                                executor->exec_state_free (loop;
+ *                                                  1.2, when a state was kept)
  *                                              OR in-process executor:
  *                                                executor->run(params, run)
  *                                                   (dedicated worker thread,
@@ -71,6 +77,20 @@
  *                     and describe_kill (a second process run when a job is
  *                     killed, e.g. `yarn application -kill`), at the end of
  *                     pagoda_executor_t. 1.0 plugins load unchanged.
+ *   1.2 (2026-12-06)  host-enforced parameter schema: the host checks every
+ *                     params object against the declared schema (types,
+ *                     required keys) before validate and describe_process/
+ *                     run; schema-only types PAGODA_PARAM_TEXT, _STRINGS,
+ *                     _INTEGER and _ENV; pagoda_param_spec_t.must_be (a
+ *                     1.1 plugin's schema array keeps the 1.1 element size
+ *                     and is checked as before: not at all). Per-execution
+ *                     state and attributes for process executors: optional
+ *                     executor slots on_output_line_ex, interpret_exit_ex
+ *                     and exec_state_free at the end of pagoda_executor_t.
+ *                     validate always receives an object (as it always did;
+ *                     the 1.1 text said NULL). Header-only helpers in
+ *                     <pagoda/plugin_util.h>. 1.0 and 1.1 plugins load and
+ *                     run unchanged.
  *
  * ---------------------------------------------------------------------------
  * OWNERSHIP WORDS used beside every function:
@@ -101,7 +121,7 @@ extern "C" {
 /* ---- versions (since 1.0) ------------------------------------------------ */
 
 #define PAGODA_PLUGIN_ABI_MAJOR 1
-#define PAGODA_PLUGIN_ABI_MINOR 1
+#define PAGODA_PLUGIN_ABI_MINOR 2
 
 /* Name of the one symbol the host looks up with dlsym. */
 #define PAGODA_PLUGIN_ENTRY_SYMBOL "pagoda_plugin_entry"
@@ -177,7 +197,16 @@ typedef enum {
   PAGODA_JSON_NUMBER = 3,
   PAGODA_JSON_STRING = 4,
   PAGODA_JSON_ARRAY = 5,
-  PAGODA_JSON_OBJECT = 6
+  PAGODA_JSON_OBJECT = 6,
+  /* Schema-only types (since 1.2): used in pagoda_param_spec_t.type by a
+   * plugin that declares ABI >= 1.2, never returned by host->json_type. */
+  PAGODA_PARAM_TEXT = 16,    /* a non-empty string */
+  PAGODA_PARAM_STRINGS = 17, /* an array (maybe empty) of strings */
+  PAGODA_PARAM_INTEGER = 18, /* a number without fraction, |n| < 2^53 */
+  PAGODA_PARAM_ENV = 19      /* environment variables: an object whose keys
+                              * are 1-255 characters of [A-Za-z0-9_.-], not
+                              * starting with a digit, and whose values are
+                              * strings */
 } pagoda_json_type_t;
 
 /* Log levels for host->log. */
@@ -281,17 +310,44 @@ typedef struct pagoda_host {
   const char *(*attr_get)(const pagoda_attrs_t *attrs, const char *key);
 } pagoda_host_t;
 
-/* ---- parameter schema (since 1.0) ----------------------------------------
+/* ---- parameter schema (since 1.0; enforced since 1.2) ---------------------
  *
- * Describes a plugin's params as data, for listings and help (`pagoda
- * plugins`, the web UI). The host does not enforce it; validate does. An
- * array of these ends with an entry whose key is NULL. All strings static. */
+ * Describes a plugin's params as data: listed by `pagoda plugin list` and
+ * `GET /api/v1/plugins`, and, for a plugin that declares ABI >= 1.2,
+ * ENFORCED by the host. An array of these ends with an entry whose key is
+ * NULL. All strings static.
+ *
+ * Enforcement (1.2 plugins): before generator->validate (master), and again
+ * before executor->describe_process / executor->run (worker, whose request
+ * may come from a master of another version), the host checks each declared
+ * key of the params object, in array order, and refuses the first problem
+ * with PAGODA_EINVAL and a message naming the field:
+ *   - a `required` key that is absent:
+ *       "<type>: params.<key> is required"            (+ " (<must_be>)")
+ *   - a present key (JSON null included) whose value does not match `type`:
+ *       "<type>: params.<key> must be <must_be>", or without must_be
+ *       "... must be a string" / "a non-empty string" / "a number" /
+ *       "an integer" / "a boolean" / "an array" / "an object" /
+ *       "an array of strings" (an item: "params.<key>[<i>] must be a string")
+ *   - PAGODA_PARAM_ENV: "params.<key> must be an object",
+ *       "params.<key> key \"K\" is not a valid variable name",
+ *       "params.<key>.K must be a string"
+ * PAGODA_JSON_MISSING as `type` accepts any value. Keys the schema does not
+ * declare are accepted and left to validate: a job may carry keys for a newer
+ * version of the plugin than the one loaded. So validate (and describe_process)
+ * only check what the schema cannot say: exclusive keys, ranges, formats.
+ * A 1.0/1.1 plugin's schema is listed but not enforced (its array has the
+ * 1.1 element size, without must_be). */
 typedef struct pagoda_param_spec {
   const char *key;          /* "script" */
-  pagoda_json_type_t type;  /* expected JSON type */
+  pagoda_json_type_t type;  /* expected JSON type, or a PAGODA_PARAM_* (1.2) */
   int required;             /* 1 when the job must set it */
   const char *default_text; /* default as text ("bash"), or NULL */
   const char *description;  /* one line */
+  /* ---- since 1.2 (read only when the descriptor's abi_minor >= 2) ---- */
+  const char *must_be;      /* what a wrong value is told to be, completing
+                             * "params.<key> must be ...", e.g. "a size such
+                             * as \"512m\""; NULL: the type's own phrase */
 } pagoda_param_spec_t;
 
 /* ---- generator: the master half (since 1.0) ------------------------------
@@ -300,10 +356,11 @@ typedef struct pagoda_param_spec {
  * slot means "not needed": no validate = every params object is accepted; no
  * expand = the request's params are a copy of the job's params. */
 typedef struct pagoda_generator {
-  /* Checks a job's params (a JSON object, or NULL when the job has none).
-   * Returns PAGODA_OK, or a negative code with a message in `err` such as
-   * "shell: params.script or params.argv is required". `state` is the value
-   * init stored; `params` and `err` are borrowed for the call. */
+  /* Checks a job's params: always a JSON object ({} when the job has none;
+   * never NULL), which for a 1.2 plugin has already passed the declared
+   * schema. Returns PAGODA_OK, or a negative code with a message in `err`
+   * such as "shell: params.script or params.argv is required". `state` is
+   * the value init stored; `params` and `err` are borrowed for the call. */
   int (*validate)(void *state, const pagoda_json_t *params, pagoda_error_t *err);
 
   /* Turns a job into an execution request. `job` is the whole job definition
@@ -370,6 +427,41 @@ typedef struct pagoda_executor {
    * the kill itself goes on). Worker loop thread; must not block. */
   int (*describe_kill)(void *state, const pagoda_json_t *request_params,
                        const pagoda_json_t *attrs, pagoda_process_t *proc, pagoda_error_t *err);
+
+  /* ---- since 1.2 (called only when the descriptor's abi_minor >= 2) ----
+   *
+   * Per-execution state. Each execution (one attempt of a process executor)
+   * has one `void *` slot of its own, NULL when the process starts. The
+   * plugin may store a block there from on_output_line_ex (allocated with
+   * host->alloc or its own allocator) and read it back in later calls for
+   * the same execution; the host never looks inside. `exec_state` points to
+   * the slot and is borrowed for the call. All calls for one execution are
+   * made one after the other on the worker's loop thread; calls for
+   * different executions may interleave (never share the block between
+   * executions). The slot is released once, after the last callback of the
+   * execution (interpret_exit_ex, or describe_kill after a kill): by
+   * exec_state_free when set, else by host->free. */
+
+  /* Optional, process executors only; replaces on_output_line when set.
+   * Same contract as on_output_line (line rules, attrs, thread), plus the
+   * execution's state slot. */
+  void (*on_output_line_ex)(void *state, void **exec_state, const pagoda_json_t *request_params,
+                            const char *line, size_t len, pagoda_attrs_t *attrs);
+
+  /* Optional, process executors only; replaces interpret_exit when set.
+   * Same contract as interpret_exit, plus the execution's state slot and
+   * `attrs`, a JSON object of the attributes recorded so far (string values;
+   * {} when none), borrowed for the call. Not called for a killed or timed
+   * out execution (those fail without asking the plugin). */
+  int (*interpret_exit_ex)(void *state, void **exec_state, const pagoda_json_t *request_params,
+                           const pagoda_json_t *attrs, int exit_code, int term_signal,
+                           pagoda_error_t *err);
+
+  /* Optional. Releases a non-NULL per-execution state (see above); called
+   * exactly once per execution that left one, on the worker's loop thread,
+   * after every other callback of that execution. Without it the host calls
+   * host->free(exec_state), which suits a flat block from host->alloc. */
+  void (*exec_state_free)(void *state, void *exec_state);
 } pagoda_executor_t;
 
 /* ---- the descriptor (since 1.0) ------------------------------------------

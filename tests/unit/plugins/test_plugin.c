@@ -10,6 +10,11 @@
  *   TP_INPROC        in-process executor (run) instead of describe_process
  *   TP_BOTH_EXEC     executor sets both describe_process and run
  *   TP_NO_EXEC       generator only (no executor)
+ * Built against the 1.1 header (tests/unit/plugins/abi_1_1/, the header as
+ * shipped with ABI 1.1) it is a real 1.1 plugin: on_output_line and
+ * interpret_exit; built against the current header (ABI >= 1.2) it also has
+ * on_output_line_ex, interpret_exit_ex and exec_state_free, with a state
+ * per execution, and a param schema the host enforces.
  */
 #include <pagoda/plugin.h>
 #include <string.h>
@@ -26,7 +31,10 @@
 #endif
 
 /* Counters the test reads with dlsym on its own handle. */
-PAGODA_PLUGIN_EXPORT struct { int init_calls, destroy_calls, live_states; } test_plugin_counters;
+PAGODA_PLUGIN_EXPORT struct {
+  int init_calls, destroy_calls, live_states;
+  int exec_states_live; /* per-execution states allocated and not yet freed (1.2) */
+} test_plugin_counters;
 
 typedef struct {
   const pagoda_host_t *h;
@@ -65,6 +73,10 @@ static void tp_destroy(void *state) {
 
 static int tp_validate(void *state, const pagoda_json_t *params, pagoda_error_t *err) {
   const pagoda_host_t *h = ((tp_state_t *)state)->h;
+  if (h->json_type(params) != PAGODA_JSON_OBJECT) { /* the ABI promises an object */
+    h->error_set(err, "%s: validate got no object", TP_TYPE);
+    return PAGODA_EINVAL;
+  }
   const char *fail = h->json_string(h->json_get(params, "fail"));
   if (fail) {
     h->error_set(err, "%s: %s", TP_TYPE, fail);
@@ -135,10 +147,88 @@ __attribute__((unused)) static int tp_run(void *state, const pagoda_json_t *para
   return PAGODA_OK;
 }
 
+/* Output lines (1.1): "attr K V" records attribute K = V. */
+__attribute__((unused)) static void tp_on_output_line(void *state, const pagoda_json_t *params,
+                                                      const char *line, size_t len,
+                                                      pagoda_attrs_t *attrs) {
+  (void)params;
+  const pagoda_host_t *h = ((tp_state_t *)state)->h;
+  char key[64];
+  const char *sp;
+  if (len < 8 || strncmp(line, "attr ", 5) != 0 || !(sp = strchr(line + 5, ' '))) return;
+  size_t kl = (size_t)(sp - (line + 5));
+  if (kl >= sizeof key) return;
+  memcpy(key, line + 5, kl);
+  key[kl] = '\0';
+  h->attr_set(attrs, key, sp + 1);
+}
+
+#if PAGODA_PLUGIN_ABI_MINOR >= 2
+/* The per-execution state (1.2): lines seen and the last one (a second
+ * allocation, so that a state not released through exec_state_free leaks
+ * under ASan). */
+typedef struct {
+  int lines;
+  char *last;
+} tp_exec_t;
+
+__attribute__((unused)) static void tp_on_output_line_ex(void *state, void **exec_state, const pagoda_json_t *params,
+                                 const char *line, size_t len, pagoda_attrs_t *attrs) {
+  const pagoda_host_t *h = ((tp_state_t *)state)->h;
+  tp_exec_t *x = *exec_state;
+  if (!x) {
+    if (!(x = h->alloc(sizeof *x))) return;
+    x->lines = 0;
+    x->last = NULL;
+    *exec_state = x;
+    test_plugin_counters.exec_states_live++;
+  }
+  x->lines++;
+  h->free(x->last);
+  x->last = h->strdup(line);
+  tp_on_output_line(state, params, line, len, attrs);
+}
+
+/* Exit 0 or 3 succeeds; otherwise the message tells what the execution's
+ * state and attributes held: "<type>: exit 1 signal 0 after N lines, last
+ * \"L\", attrs {...}". */
+__attribute__((unused)) static int tp_interpret_exit_ex(void *state, void **exec_state, const pagoda_json_t *params,
+                                const pagoda_json_t *attrs, int exit_code, int term_signal,
+                                pagoda_error_t *err) {
+  (void)params;
+  const pagoda_host_t *h = ((tp_state_t *)state)->h;
+  if (term_signal == 0 && (exit_code == 0 || exit_code == 3)) return PAGODA_OK;
+  const tp_exec_t *x = *exec_state;
+  if (!x) {
+    h->error_set(err, "%s: exit %d signal %d", TP_TYPE, exit_code, term_signal);
+    return PAGODA_EFAIL;
+  }
+  char *a = h->json_print(attrs);
+  h->error_set(err, "%s: exit %d signal %d after %d lines, last \"%s\", attrs %s", TP_TYPE,
+               exit_code, term_signal, x->lines, x->last ? x->last : "", a ? a : "?");
+  h->free(a);
+  return PAGODA_EFAIL;
+}
+
+__attribute__((unused)) static void tp_exec_state_free(void *state, void *exec_state) {
+  const pagoda_host_t *h = ((tp_state_t *)state)->h;
+  tp_exec_t *x = exec_state;
+  test_plugin_counters.exec_states_live--;
+  h->free(x->last);
+  h->free(x);
+}
+#endif
+
 static const pagoda_param_spec_t tp_params[] = {
+#if PAGODA_PLUGIN_ABI_MINOR >= 2
+    {"word", PAGODA_JSON_STRING, 0, "hi", "word to echo", NULL},
+    {"fail", PAGODA_JSON_STRING, 0, NULL, "message to fail validation with", NULL},
+    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL, NULL},
+#else
     {"word", PAGODA_JSON_STRING, 0, "hi", "word to echo"},
     {"fail", PAGODA_JSON_STRING, 0, NULL, "message to fail validation with"},
     {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL},
+#endif
 };
 
 static const pagoda_generator_t tp_generator = {.validate = tp_validate, .expand = tp_expand};
@@ -152,6 +242,12 @@ __attribute__((unused)) static const pagoda_executor_t tp_executor = {
 #else
     .describe_process = tp_describe,
     .interpret_exit = tp_interpret_exit,
+    .on_output_line = tp_on_output_line,
+#if PAGODA_PLUGIN_ABI_MINOR >= 2
+    .on_output_line_ex = tp_on_output_line_ex,
+    .interpret_exit_ex = tp_interpret_exit_ex,
+    .exec_state_free = tp_exec_state_free,
+#endif
 #endif
 };
 
