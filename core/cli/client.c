@@ -2,6 +2,7 @@
 #include "cli/client.h"
 
 #include "plugin/check.h"
+#include "plugin/trial.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -663,6 +664,13 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
     case PGD_CLI_PLUGIN_CHECK:
       /* Local: loads the file through the same loader as the daemons. */
       return pgd_plugin_check(a->arg, out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+    case PGD_CLI_PLUGIN_TEST:
+      /* Local too: the daemons' host code on one params object. */
+      switch (pgd_plugin_trial(a->arg, a->params_text, a->type, out, errout)) {
+        case PGD_TRIAL_OK: return PGD_CLI_EXIT_OK;
+        case PGD_TRIAL_USAGE: return PGD_CLI_EXIT_USAGE;
+        default: return PGD_CLI_EXIT_FAIL;
+      }
     case PGD_CLI_FLOW_CREATE:
       return create_from_file(&c, "/api/v1/flows", "flow");
     case PGD_CLI_FLOW_LIST:

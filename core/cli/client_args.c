@@ -65,6 +65,8 @@ enum {
   OPT_COUNT = 1 << 9,
   OPT_VERSION = 1 << 10,
   OPT_OUTPUT = 1 << 11,
+  OPT_PLUGIN_PARAMS = 1 << 12,
+  OPT_TYPE = 1 << 13,
 };
 
 typedef struct {
@@ -92,6 +94,7 @@ static const cmd_spec_t k_cmds[] = {
     {"worker", "undrain", PGD_CLI_WORKER_UNDRAIN, 1, 0, "ID"},
     {"plugin", "list", PGD_CLI_PLUGIN_LIST, 0, OPT_JSON, NULL},
     {"plugin", "check", PGD_CLI_PLUGIN_CHECK, 1, 0, "FILE"},
+    {"plugin", "test", PGD_CLI_PLUGIN_TEST, 1, OPT_PLUGIN_PARAMS | OPT_TYPE, "FILE"},
     {"balancer", "list", PGD_CLI_BALANCER_LIST, 0, OPT_JSON, NULL},
     {"balancer", "reload", PGD_CLI_BALANCER_RELOAD, 0, 0, NULL},
     {"flow", "create", PGD_CLI_FLOW_CREATE, 1, 0, "FILE"},
@@ -353,6 +356,18 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       }
       continue;
     }
+    if ((v = opt_value(argc, argv, &i, "--params", &m)), m) {
+      if (!v) goto missing;
+      seen |= OPT_PLUGIN_PARAMS;
+      out->params_text = v;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--type", &m)), m) {
+      if (!v || !*v) goto missing;
+      seen |= OPT_TYPE;
+      out->type = v;
+      continue;
+    }
     if ((v = opt_value(argc, argv, &i, "--params-json", &m)), m) {
       if (!v) goto missing;
       seen |= OPT_PARAM;
@@ -440,7 +455,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
         {OPT_LIMIT, "--limit"}, {OPT_FOLLOW, "--follow"}, {OPT_WAIT, "--wait"},
         {OPT_PARAM, "--param/--params-json"}, {OPT_FROM_FAILED, "--from-failed"}, {OPT_COUNT, "--count"},
         {OPT_VERSION, "--version"}, {OPT_OUTPUT, "-o/--output"},
-        {OPT_NODES, "--nodes"}};
+        {OPT_NODES, "--nodes"}, {OPT_PLUGIN_PARAMS, "--params"}, {OPT_TYPE, "--type"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
         set_err(err, errlen, "option %s does not apply to '%s %s'", names[n].name, spec->group,

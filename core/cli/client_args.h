@@ -49,6 +49,7 @@ typedef enum {
   PGD_CLI_WORKER_UNDRAIN,
   PGD_CLI_PLUGIN_LIST,
   PGD_CLI_PLUGIN_CHECK,
+  PGD_CLI_PLUGIN_TEST,
   PGD_CLI_BALANCER_LIST,
   PGD_CLI_BALANCER_RELOAD,
   PGD_CLI_FLOW_CREATE,  /* flows: added in 0.3 (issue 6) */
@@ -100,6 +101,8 @@ typedef struct {
   const char *arg2;         /* the second positional argument (resource put NAME FILE) */
   const char *version;      /* resource get|delete --version HASH */
   const char *output;       /* resource get -o FILE */
+  const char *params_text;  /* plugin test --params JSON (text, parsed by the command), or NULL */
+  const char *type;         /* plugin test --type TYPE: the job type the file must provide */
 } pgd_cli_args_t;
 
 /* Parses a client command line. `argv` is main()'s argv (argv[0] the program

@@ -41,7 +41,12 @@ static const char k_plugin[] =
     "  pagoda plugin list [--json]                      list job type plugins (and refusals)\n"
     "  pagoda plugin check FILE.so                      load a plugin here and print its type,\n"
     "                                                   version, ABI and what it implements, or\n"
-    "                                                   why it is refused (exit 1)\n";
+    "                                                   why it is refused (exit 1)\n"
+    "  pagoda plugin test FILE.so [--params JSON] [--type TYPE]\n"
+    "                                                   run the plugin's schema check, validate,\n"
+    "                                                   expand and describe_process here, on\n"
+    "                                                   params JSON (default {}); print the request\n"
+    "                                                   and process as JSON (exit 1 on an error)\n";
 
 static const char k_balancer[] =
     "Balancers:\n"

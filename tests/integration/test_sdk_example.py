@@ -1,9 +1,14 @@
-"""The SDK as a product: `cmake --install` the SDK into a temp prefix, build
-sdk/examples/hello-plugin out of tree against it (CMake package with
-CMAKE_PREFIX_PATH, and pkg-config), load the result in a real `pagoda dev`
-with --plugins DIR (shell.so too), run a `hello` job, check its log."""
+"""The SDK as a product: `cmake --install` the SDK into a temp prefix, check
+that the guide installed with it links only to installed files, copy the
+example the guide points to from the prefix (as an outside developer
+would), build it out of tree against the prefix (CMake package with
+CMAKE_PREFIX_PATH, and pkg-config), try it with `pagoda plugin test`, load
+it in a real `pagoda dev` with --plugins DIR (shell.so too), run a `hello`
+job, check its log."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,16 +32,46 @@ class SdkExample(harness.PagodaTestCase):
         cls.prefix = os.path.join(cls.tmp, "prefix")
         # Only the SDK's files are needed; installing everything also works.
         run(["cmake", "--install", harness.build_dir(), "--prefix", cls.prefix])
-        cls.example = os.path.join(harness.source_dir(), "sdk", "examples", "hello-plugin")
+        cls.docdir = os.path.join(cls.prefix, "share", "doc", "pagoda", "sdk")
+        # The developer copies the installed example, not the source tree's.
+        cls.example = os.path.join(cls.tmp, "hello-plugin")
+        shutil.copytree(os.path.join(cls.docdir, "examples", "hello-plugin"), cls.example)
 
     def test_installed_files(self):
-        for rel in ("include/pagoda/plugin.h", "lib/pkgconfig/pagoda-plugin.pc",
+        for rel in ("include/pagoda/plugin.h", "include/pagoda/plugin_util.h",
+                    "lib/pkgconfig/pagoda-plugin.pc",
                     "lib/cmake/PagodaPlugin/PagodaPluginConfig.cmake",
-                    "lib/cmake/PagodaPlugin/PagodaPluginConfigVersion.cmake"):
+                    "lib/cmake/PagodaPlugin/PagodaPluginConfigVersion.cmake",
+                    "share/doc/pagoda/sdk/plugin-abi.md",
+                    "share/doc/pagoda/sdk/examples/hello-plugin/hello.c",
+                    "share/doc/pagoda/sdk/examples/hello-plugin/CMakeLists.txt"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
 
-    def build_with_cmake(self):
-        bdir = os.path.join(self.tmp, "hello-build")
+    def test_installed_guide_links_resolve(self):
+        with open(os.path.join(self.docdir, "plugin-abi.md")) as f:
+            guide = f.read()
+        links = re.findall(r"\]\(([^)\s]+)\)", guide)
+        local = [l for l in links if not re.match(r"^[a-z]+:", l) and not l.startswith("#")]
+        self.assertGreaterEqual(len(local), 5, local)  # header, helpers, example files
+        for link in local:
+            target = os.path.normpath(os.path.join(self.docdir, link.split("#")[0]))
+            self.assertTrue(target.startswith(os.path.realpath(self.prefix)) or target.startswith(self.prefix),
+                            "%s leaves the prefix" % link)
+            self.assertTrue(os.path.exists(target), "the installed guide links to %s (%s), which is not installed"
+                            % (link, target))
+        # anchors within the guide exist as headings
+        headings = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+                    for h in re.findall(r"^#+ (.*)$", guide, re.M)}
+        for anchor in re.findall(r"\]\(#([^)]+)\)", guide):
+            self.assertIn(anchor, headings)
+        # nothing that does not exist: the CLI has no `pagoda logs` / `pagoda plugins`
+        for wrong in ("pagoda logs", "pagoda plugins", ":8080"):
+            self.assertNotIn(wrong, guide)
+        self.assertIn("localhost:7080", guide)
+        self.assertIn("POST /api/v1/plugins/reload", guide)
+
+    def build_with_cmake(self, tag="cmake"):
+        bdir = os.path.join(self.tmp, "hello-build-" + tag)
         # A clean environment: nothing of the source tree on the include path.
         run(["cmake", "-S", self.example, "-B", bdir, "-DCMAKE_PREFIX_PATH=" + self.prefix])
         run(["cmake", "--build", bdir])
@@ -68,6 +103,22 @@ class SdkExample(harness.PagodaTestCase):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"PagodaPlugin", p.stdout)
+
+    def test_plugin_test_command_on_the_example(self):
+        so = self.build_with_cmake("try")
+        p = subprocess.run([harness.pagoda_bin(), "plugin", "test", so, "--params", '{"name":"Ada"}'],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["process"]["argv"], ["printf", "Hello, %s!\\n", "Ada"])
+        self.assertEqual(doc["abi"], "1.2")
+        p = subprocess.run([harness.pagoda_bin(), "plugin", "test", so, "--params", '{"name":7}'],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        doc = json.loads(p.stdout)
+        # the host's schema check, with the plugin's own wording (must_be)
+        self.assertEqual((doc["stage"], doc["error"]),
+                         ("schema", "hello: params.name must be a string of 1 to 100 characters"))
 
     def run_hello_in_dev(self, so, name):
         plugins = os.path.join(self.tmp, "plugins-" + name)

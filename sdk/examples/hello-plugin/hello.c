@@ -6,15 +6,21 @@
  *
  * Build it out of tree against the installed SDK (see CMakeLists.txt, or
  * `cc -shared $(pkg-config --cflags pagoda-plugin) -o hello.so hello.c
- *  $(pkg-config --libs pagoda-plugin)`), copy hello.so into the plugins
- * directory, and run a job {"type": "hello", "params": {"name": "Ada"}}.
+ *  $(pkg-config --libs pagoda-plugin)`), try it with
+ * `pagoda plugin test hello.so --params '{"name":"Ada"}'`, copy hello.so into
+ * the plugins directory, and run a job {"type": "hello", "params": {"name": "Ada"}}.
  */
 #include <pagoda/plugin.h>
+#include <pagoda/plugin_util.h>
 #include <string.h>
 
+#define NAME_RULE "a string of 1 to 100 characters"
+
+/* The schema (ABI 1.2): the host refuses a name that is not a string, with
+ * "hello: params.name must be " NAME_RULE, before validate is called. */
 static const pagoda_param_spec_t hello_params[] = {
-    {"name", PAGODA_JSON_STRING, 0, "world", "who to greet"},
-    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL},
+    {"name", PAGODA_JSON_STRING, 0, "world", "who to greet", NAME_RULE},
+    {NULL, PAGODA_JSON_MISSING, 0, NULL, NULL, NULL},
 };
 
 /* The only state: the host table, kept for the other callbacks. */
@@ -24,15 +30,14 @@ static int hello_init(const pagoda_host_t *host, void **state, pagoda_error_t *e
   return PAGODA_OK;
 }
 
-/* Master (validate) and worker (describe_process) both check params. */
+/* What the schema cannot say; the master (validate) and the worker
+ * (describe_process) both check it. */
 static int check(const pagoda_host_t *h, const pagoda_json_t *params, pagoda_error_t *err) {
-  const pagoda_json_t *name = h->json_get(params, "name");
-  if (!name) return PAGODA_OK;
-  const char *s = h->json_string(name);
-  if (!s || !*s || strlen(s) > 100) {
-    h->error_set(err, "hello: params.name must be a string of 1 to 100 characters");
-    return PAGODA_EINVAL;
-  }
+  const char *name;
+  int rc = pagoda_param_string(h, "hello", params, "name", PAGODA_PU_NONEMPTY, NAME_RULE, &name, err);
+  if (rc < 0) return rc;
+  if (name && strlen(name) > 100)
+    return pagoda_fail(h, err, PAGODA_EINVAL, "hello: params.name must be " NAME_RULE);
   return PAGODA_OK;
 }
 
@@ -49,10 +54,8 @@ static int hello_describe_process(void *state, const pagoda_json_t *params,
   /* argv, not a shell: the name is never interpreted. */
   if ((rc = h->process_add_arg(proc, "printf")) < 0 ||
       (rc = h->process_add_arg(proc, "Hello, %s!\\n")) < 0 ||
-      (rc = h->process_add_arg(proc, name ? name : "world")) < 0) {
-    h->error_set(err, "hello: cannot build the process (code %d)", rc);
-    return rc;
-  }
+      (rc = h->process_add_arg(proc, name ? name : "world")) < 0)
+    return pagoda_fail(h, err, rc, "hello: cannot build the process (code %d)", rc);
   return PAGODA_OK;
 }
 
