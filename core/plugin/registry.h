@@ -72,7 +72,7 @@ size_t pgd_registry_count(const pgd_registry_t *r);
  *   {type, version, description, file, abi:"1.0", generator:bool,
  *    executor:"process"|"in_process"|null, status:"loaded"|"refused",
  *    reason (null when loaded), params:[{key,type,required,default,
- *    description}] (loaded only)}
+ *    description}] (loaded only; type as pgd_param_type_name names it)}
  * Fields unknown for a refused file (type, version, abi, ...) are null.
  * NULL when out of memory. */
 cJSON *pgd_registry_to_json(const pgd_registry_t *r);

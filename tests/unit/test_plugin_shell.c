@@ -89,6 +89,16 @@ static void test_validate_messages(void) {
   expect_validate("{\"script\":\"x\",\"cwd\":5}", "shell: params.cwd must be a string");
   expect_validate("{\"script\":\"x\",\"cwd\":\"\"}", "shell: params.cwd must be a string");
   expect_validate("{\"script\":\"x\",\"shell\":false}", "shell: params.shell must be a string");
+  /* ABI 1.2: the host's schema check (env keys are variable names, null is
+   * a wrong type, the argv items are strings) */
+  expect_validate("{\"script\":\"x\",\"env\":{\"1A\":\"x\"}}",
+                  "shell: params.env key \"1A\" is not a valid variable name");
+  expect_validate("{\"script\":\"x\",\"env\":{\"A B\":\"x\"}}",
+                  "shell: params.env key \"A B\" is not a valid variable name");
+  expect_validate("{\"script\":\"x\",\"env\":{\"_a.B-9\":\"x\"}}", "");
+  expect_validate("{\"script\":\"x\",\"env\":{\"A\":null}}", "shell: params.env.A must be a string");
+  expect_validate("{\"script\":null}", "shell: params.script must be a non-empty string");
+  expect_validate("{\"argv\":[\"ls\",\"\"]}", "");
 
   /* the host's own check comes first */
   char err[256];

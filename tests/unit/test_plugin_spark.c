@@ -222,6 +222,41 @@ static void test_capture_ids(void) {
   cJSON_Delete(a);
 }
 
+/* ABI 1.2: the per-execution state keeps the application id and the last
+ * error line; a failure's message names both, success is still exit 0. */
+static void test_exit_message_from_state(void) {
+  cJSON *attrs = cJSON_CreateObject();
+  pgd_outscan_t s;
+  pgd_outscan_init(&s, g_spark, NULL, attrs);
+  const char *out =
+      "INFO Client: Submitting application application_1700000000000_0009 to ResourceManager\n"
+      "26/01/01 00:00:03 ERROR Client: Application diagnostics message: User class threw exception\n"
+      "Exception in thread \"main\" java.io.FileNotFoundException: /data/in.csv\n"
+      "INFO ShutdownHookManager: Shutdown hook called\n";
+  CU_ASSERT_EQUAL(pgd_outscan_feed(&s, out, strlen(out)), 1);
+  CU_ASSERT_PTR_NOT_NULL(s.exec_state);
+  char err[1024];
+  CU_ASSERT_EQUAL(pgd_plugin_interpret_exit_ex(g_spark, NULL, attrs, &s.exec_state, 0, 0, err,
+                                               sizeof err), 0);
+  CU_ASSERT_EQUAL(pgd_plugin_interpret_exit_ex(g_spark, NULL, attrs, &s.exec_state, 1, 0, err,
+                                               sizeof err), PAGODA_EFAIL);
+  CU_ASSERT_STRING_EQUAL(err, "spark: exit code 1 (application application_1700000000000_0009; "
+                              "last error: Exception in thread \"main\" "
+                              "java.io.FileNotFoundException: /data/in.csv)");
+  CU_ASSERT_EQUAL(pgd_plugin_interpret_exit_ex(g_spark, NULL, attrs, &s.exec_state, 0, 9, err,
+                                               sizeof err), PAGODA_EFAIL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "spark: killed by signal 9 (application "));
+  pgd_outscan_release(&s);
+  CU_ASSERT_PTR_NULL(s.exec_state);
+  /* without output: the plain message, the application from the attributes */
+  CU_ASSERT_EQUAL(pgd_plugin_interpret_exit(g_spark, NULL, 2, 0, err, sizeof err), PAGODA_EFAIL);
+  CU_ASSERT_STRING_EQUAL(err, "spark: exit code 2");
+  CU_ASSERT_EQUAL(pgd_plugin_interpret_exit_ex(g_spark, NULL, attrs, NULL, 2, 0, err, sizeof err),
+                  PAGODA_EFAIL);
+  CU_ASSERT_STRING_EQUAL(err, "spark: exit code 2 (application application_1700000000000_0009)");
+  cJSON_Delete(attrs);
+}
+
 static void test_scan_output_direct(void) {
   cJSON *attrs = cJSON_CreateObject();
   const char *line = "Submitted application application_1700000000000_0007 tail";
@@ -381,6 +416,7 @@ int main(void) {
   CU_add_test(s, "expand writes the default master", test_expand_default_master);
   CU_add_test(s, "application id capture from sample outputs", test_capture_ids);
   CU_add_test(s, "pgd_plugin_scan_output bounds", test_scan_output_direct);
+  CU_add_test(s, "exit message from the per-execution state (1.2)", test_exit_message_from_state);
   CU_add_test(s, "kill commands", test_kill_commands);
   CU_add_test(s, "ABI 1.0 plugin: 1.1 slots never called", test_abi_1_0_plugin_slots_not_called);
   CU_add_test(s, "pgd_plugin_check report", test_plugin_check);
