@@ -6,6 +6,8 @@
  * every host service arrives through the `pagoda_host_t` table handed to
  * `init`. Only opaque handles cross the boundary; no type of the host's
  * libraries (JSON, event loop, Lua) appears here.
+ * <pagoda/plugin_util.h> (since 1.2) adds header-only helpers over the host
+ * table (typed param getters, the env object, errors); it links nothing.
  *
  * ---------------------------------------------------------------------------
  * LIFECYCLE (which half runs in which process, on which thread)
@@ -337,7 +339,9 @@ typedef struct pagoda_host {
  * version of the plugin than the one loaded. So validate (and describe_process)
  * only check what the schema cannot say: exclusive keys, ranges, formats.
  * A 1.0/1.1 plugin's schema is listed but not enforced (its array has the
- * 1.1 element size, without must_be). */
+ * 1.1 element size, without must_be). The host reads the array with the
+ * element size of the minor the descriptor declares: declare the version
+ * of the header you compile with (PAGODA_PLUGIN_DESCRIPTOR_HEADER). */
 typedef struct pagoda_param_spec {
   const char *key;          /* "script" */
   pagoda_json_type_t type;  /* expected JSON type, or a PAGODA_PARAM_* (1.2) */
