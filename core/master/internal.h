@@ -19,7 +19,6 @@
 #include <uv.h>
 
 #include "common/exec_state.h"
-#include "http/httpd.h"
 #include "master/master.h"
 #include "ha/zk.h"
 #include "net/conn.h"
@@ -116,6 +115,13 @@ typedef struct m_job {
   UT_hash_handle hh;
 } m_job_t;
 
+/* One subscriber of the observer list (observers.c). */
+typedef struct m_observer_slot {
+  pgd_master_observer_t obs;
+  int handle;
+  bool active; /* false once unsubscribed (kept so a walk never moves) */
+} m_observer_slot_t;
+
 struct pgd_master {
   uv_loop_t *loop;
   pgd_master_config_t cfg;
@@ -131,7 +137,6 @@ struct pgd_master {
   size_t by_id_n;
   uint64_t by_id_gen;
   bool by_id_built;
-  pgd_httpd_t *httpd;
   pgd_listener_t *listener;
   uv_timer_t tick;        /* heartbeat checks, recovery deadlines */
   uv_prepare_t ack_flush; /* sends batched acks once per loop iteration */
@@ -156,11 +161,22 @@ struct pgd_master {
   void *on_stopped_ud;
   struct m_flows *flows;  /* flows.c */
   struct m_sched *sched;  /* schedules.c */
+  m_observer_slot_t *observers; /* observers.c: subscribers to execution changes */
+  int n_observers, cap_observers, last_observer_handle;
 };
 
 /* ---- exec.c: the execution state machine ---- */
 
-typedef void (*m_durable_cb)(void *ud, int status);
+typedef pgd_master_done_cb m_durable_cb;
+
+/* Adapts a store callback to a service callback: m_done_store_cb(status,
+ * ctx) calls done(ud, status) once and frees ctx (svc.c). */
+typedef struct m_done_ctx {
+  pgd_master_done_cb done;
+  void *ud;
+} m_done_ctx_t;
+m_done_ctx_t *m_done_ctx(pgd_master_done_cb done, void *ud);
+void m_done_store_cb(int status, void *ud);
 
 /* Creates an execution of `job` (borrowed) with `params_override` (borrowed,
  * nullable) merged over the job's params. On success returns the new
@@ -269,7 +285,6 @@ void m_log_close_task(m_task_t *t); /* closes the attempt's file */
 m_follower_t *m_log_detach_followers(m_exec_t *e);
 /* Ends the streams of detached followers and frees them. */
 void m_log_end_followers(m_follower_t *list);
-void m_log_serve(pgd_master_t *m, pgd_http_req_t *req, int64_t id, int64_t offset, bool follow);
 
 /* ---- jobs.c ---- */
 /* Validates and normalises a job definition (borrowed); returns a new object
@@ -288,13 +303,9 @@ struct m_flows;
 int m_flows_start(pgd_master_t *m, char *err, size_t errlen);
 /* Stop path: writes pending flow states, frees flow memory (m->flows = NULL). */
 void m_flows_stop(pgd_master_t *m);
-/* exec.c commit(): execution `e` just became final (its record is queued). */
-void m_flow_on_exec_final(pgd_master_t *m, m_exec_t *e);
-/* logs.c: `len` new log bytes of a node execution (stdout and stderr merged). */
-void m_flow_on_output(pgd_master_t *m, m_exec_t *e, const char *data, size_t len);
-/* REST: /api/v1/flows[/...] and /api/v1/flow-executions[/...]; `p` is the
- * path after /api/v1/. */
-void m_flows_route(pgd_master_t *m, pgd_http_req_t *req, const char *p);
+/* Subscribes the flows to execution changes (master start, before the
+ * schedules: a node's end drives its flow first). */
+void m_flows_subscribe(pgd_master_t *m);
 
 /* ---- schedules.c ---- */
 /* After recover(): loads the stored schedules, resolves fires whose run
@@ -303,23 +314,14 @@ int m_sched_start(pgd_master_t *m, char *err, size_t errlen);
 /* Stop path: frees the schedules and closes the timer queue; closed(m) runs
  * once it is closed (at once when schedules never started). */
 void m_sched_close(pgd_master_t *m, void (*closed)(pgd_master_t *m));
-/* exec.c commit(): execution `e` just became final (concurrency, delay). */
-void m_sched_on_exec_final(pgd_master_t *m, m_exec_t *e);
-/* REST: /api/v1/schedules[/...]; `rest` is the path after "schedules/" ("" for none). */
-void m_sched_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest);
+/* Subscribes the schedules to execution changes (concurrency, delay). */
+void m_sched_subscribe(pgd_master_t *m);
 
-/* ---- api.c ---- */
-void m_api_handle(pgd_http_req_t *req, void *ud);
-cJSON *m_exec_view(const pgd_master_t *m, const cJSON *rec); /* API view of a record: caller owns */
-/* Responds with `obj` (borrowed; integers beyond 32 bits are turned into
- * integer text first, so µs timestamps print as integers). */
-int m_api_respond_json(pgd_http_req_t *req, int status, cJSON *obj);
-/* The request body as a JSON object (caller owns), or NULL after answering
- * 400; without a body: NULL + 400 when `required`, else an empty object. */
-cJSON *m_api_parse_body(pgd_http_req_t *req, bool required);
-/* `?limit=` (NULL = keep *limit): 1-10000, else false after answering 400. */
-bool m_api_parse_limit(pgd_http_req_t *req, const char *text, int *limit);
-/* A positive decimal id of at most 18 digits. */
-bool m_api_parse_id(const char *s, size_t len, int64_t *out);
+/* ---- observers.c ---- */
+/* Tell every subscriber (pgd_master_subscribe), in subscription order. */
+void m_observers_state(pgd_master_t *m, const m_exec_t *e);
+void m_observers_final(pgd_master_t *m, const m_exec_t *e);
+void m_observers_output(pgd_master_t *m, const m_exec_t *e, const char *data, size_t len);
+void m_observers_free(pgd_master_t *m);
 
 #endif
