@@ -11,7 +11,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "ha/zk.h"
+#include "master/leader_int.h"
+#include "net/conn.h"
 
 #define MOD "ha"
 

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/logs_int.h"
+#include "master/observers_int.h"
 
 #define MOD "logs"
 

@@ -1,5 +1,5 @@
 /* Pagoda master — lifecycle: start, recovery from the store, the periodic
- * tick, stop. See internal.h for the map of the master's files. */
+ * tick, stop. See master_int.h for the map of the master's files. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +8,13 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/internal.h"
-#include "master/resources.h"
+#include "master/exec_int.h"
+#include "master/jobs_int.h"
+#include "master/leader_int.h"
+#include "master/observers_int.h"
+#include "master/workers_int.h"
+#include "net/conn.h"
+#include "script/balancer.h"
 
 #define MOD "master"
 

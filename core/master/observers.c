@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/observers_int.h"
 
 int pgd_master_subscribe(pgd_master_t *m, const pgd_master_observer_t *obs) {
   if (!obs) return -EINVAL;

@@ -15,7 +15,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/master_int.h"
 
 #define MOD "resources"
 #define DOC_KIND "resource"

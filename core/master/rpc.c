@@ -8,7 +8,11 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/leader_int.h"
+#include "master/logs_int.h"
+#include "master/workers_int.h"
+#include "net/conn.h"
 #include "master/resources.h"
 #include "net/protocol.h"
 

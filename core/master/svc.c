@@ -10,7 +10,12 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/jobs_int.h"
+#include "master/leader_int.h"
+#include "master/workers_int.h"
+#include "net/conn.h"
+#include "script/balancer.h"
 #include "master/resources.h"
 
 #define MOD "master"
