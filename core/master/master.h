@@ -172,8 +172,9 @@ const cJSON *pgd_master_exec_record(const pgd_master_exec_t *e);
 
 /* Callbacks for execution changes, each nullable, called on the loop thread
  * in registration order (flows, then schedules, then later subscribers):
- *   on_state_change  the record was committed with a new state (before it
- *                    is durable); also for the final state
+ *   on_state_change  the execution's record was committed (queued to the
+ *                    store): a new state, a new attempt, a kill request;
+ *                    also for the final state
  *   on_exec_final    the execution just became final (its final record is
  *                    queued); called after on_state_change
  *   on_exec_output   `len` new log bytes (stdout and stderr merged)
