@@ -72,5 +72,10 @@ void api_exec_log(api_req_t *r) {
   s->req = r->req;
   static const pgd_master_log_sink_t sink = {stream_write, stream_end};
   s->f = pgd_master_log_follow(r->m, id, &sink, s);
+  if (!s->f) { /* cannot happen: it was live a moment ago on this thread */
+    pgd_http_stream_end(r->req);
+    free(s);
+    return;
+  }
   pgd_http_req_on_abort(r->req, stream_abort, s);
 }
