@@ -15,10 +15,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "api/api.h"
 #include "cli/daemon_example.h"
 #include "common/log.h"
 #include "ha/zk.h"
-#include "api/api.h"
 #include "master/master.h"
 #include "plugin/registry.h"
 #include "worker/identity.h"
