@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "api/api.h"
 #include "cli/daemon_example.h"
 #include "common/log.h"
 #include "ha/zk.h"
@@ -355,6 +356,7 @@ typedef struct daemon_state {
   settings_t *s;
   pgd_registry_t *plugins;
   pgd_master_t *master;
+  pgd_api_t *api;          /* the REST API in front of the master */
   pgd_worker_t *worker;
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t plugin_scan; /* hot loading: rescans the plugins directory */
@@ -373,11 +375,15 @@ static void on_signal_closed(uv_handle_t *h) { (void)h; }
  * registry skips files it has seen (and retries refused ones when they
  * change), so a rescan costs a readdir and a stat per file. Workers
  * advertise new types in their next heartbeat. */
-static void on_plugin_scan(uv_timer_t *t) {
-  daemon_state_t *d = t->data;
+static int rescan_plugins(void *ud) {
+  daemon_state_t *d = ud;
   int n = pgd_registry_load_dir(d->plugins, d->plugins_dir);
   if (n > 0) PGD_INFO(MOD, "hot-loaded %d new plugin(s) from %s", n, d->plugins_dir);
+  return n;
 }
+
+/* The periodic rescan; SIGHUP and POST /api/v1/plugins/reload run the same. */
+static void on_plugin_scan(uv_timer_t *t) { rescan_plugins(t->data); }
 
 static void one_stopped(void *ud) {
   daemon_state_t *d = ud;
@@ -447,16 +453,27 @@ static int start_ha_worker(daemon_state_t *d, char *err, size_t errlen) {
 static void master_stopped(void *ud) {
   daemon_state_t *d = ud;
   d->master = NULL;
+  pgd_api_free(d->api); /* after the master: it may still end held requests until now */
+  d->api = NULL;
   one_stopped(d);
+}
+
+/* The API closes first (no new requests), then the master stops. */
+static void stop_master(daemon_state_t *d) {
+  pgd_api_stop(d->api);
+  if (d->master) {
+    pgd_master_stop(d->master, master_stopped, d);
+  } else {
+    pgd_api_free(d->api);
+    d->api = NULL;
+    one_stopped(d);
+  }
 }
 
 static void worker_stopped(void *ud) {
   daemon_state_t *d = ud;
   d->worker = NULL;
-  if (d->master)
-    pgd_master_stop(d->master, master_stopped, d);
-  else
-    one_stopped(d);
+  stop_master(d);
 }
 
 static void shutdown_daemon(daemon_state_t *d) {
@@ -471,10 +488,8 @@ static void shutdown_daemon(daemon_state_t *d) {
   /* The worker goes first so that its final reports reach the master. */
   if (d->worker)
     pgd_worker_stop(d->worker, worker_stopped, d);
-  else if (d->master)
-    pgd_master_stop(d->master, master_stopped, d);
   else
-    one_stopped(d);
+    stop_master(d);
 }
 
 /* SIGHUP: reload what can change live (balancer scripts, plugins). */
@@ -539,6 +554,7 @@ int pgd_daemon_main(int argc, char **argv) {
   uv_loop_init(&loop);
   daemon_state_t d = {.loop = &loop, .s = &s, .exit_code = 0};
   char *plugins_dir = resolve_plugins_dir(&s);
+  d.plugins_dir = plugins_dir;
   d.plugins = pgd_registry_new();
   int loaded = pgd_registry_load_dir(d.plugins, plugins_dir);
   PGD_INFO(MOD, "loaded %d plugin(s) from %s", loaded < 0 ? 0 : loaded, plugins_dir);
@@ -547,6 +563,18 @@ int pgd_daemon_main(int argc, char **argv) {
   char *balancer_dir = NULL;
   int rc = 0;
   if (s.mode == MODE_DEV || s.mode == MODE_MASTER) {
+    /* The API binds first: the master announces its port (to workers and
+     * ZooKeeper) and requests answer 503 until the master is attached. */
+    pgd_api_config_t ac = {.host = s.http_host,
+                           .port = s.http_port,
+                           .max_body = (size_t)s.max_body,
+                           .max_resource_bytes =
+                               s.max_resource_bytes > 0 ? (size_t)s.max_resource_bytes : 0,
+                           .rescan_plugins = rescan_plugins,
+                           .rescan_ud = &d};
+    rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
+  }
+  if (rc == 0 && (s.mode == MODE_DEV || s.mode == MODE_MASTER)) {
     pgd_master_config_t mc;
     pgd_master_config_defaults(&mc);
     mc.data_dir = s.mode == MODE_DEV ? s.dev_data : s.master_data;
@@ -555,12 +583,10 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.ha_cluster = s.ha_cluster;
     mc.ha_session_ms = s.ha_session_ms;
     mc.http_host = s.http_host;
-    mc.http_port = s.http_port;
+    mc.http_port = pgd_api_port(d.api);
     mc.rpc_host = s.rpc_host;
     mc.rpc_port = s.rpc_port;
     mc.secret = s.secret;
-    mc.max_body = (size_t)s.max_body;
-    mc.max_resource_bytes = s.max_resource_bytes > 0 ? (size_t)s.max_resource_bytes : 0;
     mc.heartbeat_ms = s.heartbeat_ms;
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;
@@ -571,6 +597,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.balancer_instructions = s.balancer_instructions;
     mc.balancer_call_memory = s.balancer_call_memory;
     rc = pgd_master_start(&loop, &mc, d.plugins, &d.master, err, sizeof err);
+    if (rc == 0) pgd_api_attach(d.api, d.master);
   }
   if (rc == 0 && s.mode == MODE_DEV) {
     int slots = s.dev_slots > 0 ? s.dev_slots : 4 * (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -596,7 +623,7 @@ int pgd_daemon_main(int argc, char **argv) {
     fprintf(stderr, "pagoda %s: %s\n", argv[1], err[0] ? err : "failed to start");
     d.exit_code = 1;
     /* Stop whatever did start, then drain the loop. */
-    if (d.worker || d.master || d.zk) {
+    if (d.worker || d.master || d.zk || d.api) {
       uv_signal_init(&loop, &d.sigint);
       uv_signal_init(&loop, &d.sigterm);
       uv_signal_init(&loop, &d.sighup);
@@ -614,11 +641,10 @@ int pgd_daemon_main(int argc, char **argv) {
     uv_signal_start(&d.sighup, on_sighup, SIGHUP);
     uv_timer_init(&loop, &d.plugin_scan);
     d.plugin_scan.data = &d;
-    d.plugins_dir = plugins_dir;
     uv_timer_start(&d.plugin_scan, on_plugin_scan, 2000, 2000);
     if (d.master) {
       char url[300];
-      snprintf(url, sizeof url, "http://%s:%d", s.http_host, pgd_master_http_port(d.master));
+      snprintf(url, sizeof url, "http://%s:%d", s.http_host, pgd_api_port(d.api));
       if (s.mode == MODE_DEV)
         printf("Pagoda dev is running: %s  (API %s/api/v1, data in %s, plugins from %s)\n"
                "Try: PAGODA_ADDR=%s pagoda job list    Stop with Ctrl-C.\n",

@@ -92,6 +92,12 @@ void pgd_http__req_free(pgd_http_req_t *r) {
     free(x->value);
     free(x);
   }
+  for (pgd_http_hdr_t *x = r->resp_hdrs, *nx; x; x = nx) {
+    nx = x->next;
+    free(x->name);
+    free(x->value);
+    free(x);
+  }
   if (r->file_fd >= 0) close(r->file_fd);
   free(r->path);
   free(r->qbuf);
@@ -153,6 +159,10 @@ static int queue_headers(pgd_http_req_t *r, int status, const char *ctype,
       lws_add_http_header_by_token(r->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
                                    (const unsigned char *)"chunked", 7, &p, end))
     return -EINVAL;
+  for (const pgd_http_hdr_t *x = r->resp_hdrs; x; x = x->next)
+    if (lws_add_http_header_by_name(r->wsi, (const unsigned char *)x->name,
+                                    (const unsigned char *)x->value, (int)strlen(x->value), &p, end))
+      return -EINVAL;
   if (r->close_after &&
       lws_add_http_header_by_token(r->wsi, WSI_TOKEN_CONNECTION,
                                    (const unsigned char *)"close", 5, &p, end))
@@ -352,6 +362,29 @@ char *pgd_http_req_take_body(pgd_http_req_t *r, size_t *len) {
 }
 
 /* --- responses --- */
+
+int pgd_http_req_add_header(pgd_http_req_t *r, const char *name, const char *value) {
+  if (!r || !name || !*name || !value || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  pgd_http_hdr_t *x = calloc(1, sizeof *x);
+  size_t n = strlen(name);
+  char *nm = x ? malloc(n + 2) : NULL;
+  char *val = nm ? strdup(value) : NULL;
+  if (!val) {
+    free(nm);
+    free(x);
+    return -ENOMEM;
+  }
+  /* lws wants the name with its colon ("allow:"). */
+  memcpy(nm, name, n);
+  nm[n] = ':';
+  nm[n + 1] = 0;
+  x->name = nm;
+  x->value = val;
+  pgd_http_hdr_t **tail = &r->resp_hdrs;
+  while (*tail) tail = &(*tail)->next;
+  *tail = x;
+  return 0;
+}
 
 int pgd_http_respond(pgd_http_req_t *r, int status, const char *content_type,
                      const char *body, size_t len) {

@@ -139,6 +139,12 @@ char *pgd_http_req_take_body(pgd_http_req_t *r, size_t *len);
  * (-EINVAL: called twice / wrong state, -ENOMEM). Even on error `r` is gone
  * afterwards if the function says so. --- */
 
+/* Adds a response header (e.g. "Allow", "GET, POST"; both copied) sent with
+ * whatever response the handler gives next. Only while the handler holds
+ * the request (before any respond or stream_start call). Returns 0, -EINVAL (bad
+ * arguments or wrong state) or -ENOMEM. Added in 0.4. */
+int pgd_http_req_add_header(pgd_http_req_t *r, const char *name, const char *value);
+
 /* Sends a complete response with content-length. `content_type` and `body`
  * are copied (body may be NULL when len is 0). Afterwards r is gone. */
 int pgd_http_respond(pgd_http_req_t *r, int status, const char *content_type,

@@ -37,6 +37,7 @@ struct pgd_http_req {
   char *qbuf;               /* query "k\0v\0k\0v\0" */
   size_t nq;
   pgd_http_hdr_t *hdrs;     /* cache of looked-up headers */
+  pgd_http_hdr_t *resp_hdrs; /* extra response headers (pgd_http_req_add_header) */
   char *body;
   size_t body_len, body_cap;
   unsigned long long content_length;

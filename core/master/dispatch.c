@@ -12,7 +12,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/logs_int.h"
+#include "master/workers_int.h"
+#include "script/balancer.h"
 
 #define MOD "dispatch"
 

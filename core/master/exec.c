@@ -12,7 +12,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/logs_int.h"
+#include "master/observers_int.h"
+#include "master/workers_int.h"
 
 #define MOD "exec"
 
@@ -335,8 +338,8 @@ static void commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
     e->finishing = true;
   }
   m_exec_save(m, e, on_durable, c);
-  if (final) m_flow_on_exec_final(m, e);
-  if (final) m_sched_on_exec_final(m, e);
+  m_observers_state(m, e);
+  if (final) m_observers_final(m, e); /* flows, then schedules: subscription order */
 }
 
 /* ---- attempts ---- */

@@ -1,11 +1,11 @@
 /* Pagoda master — flows: stored definitions (documents of kind "flow", id =
  * name) and flow executions (kind "flow_execution", id = the numeric id,
  * parent = the flow's name, state = running|succeeded|failed|killed), driven
- * by the engine of core/flow. The REST routes are in flows_api.c.
+ * by the engine of core/flow. The service calls of master.h are in flows_svc.c.
  *
  * A node is an ordinary execution (trigger "flow") whose record carries
  * flow_execution_id and flow_node; e->flow_run_ref links it to its run while
- * it is not final. Its end (exec.c commit → m_flow_on_exec_final) is fed to
+ * it is not final. Its end (exec.c commit → the observer list → on_exec_final here) is fed to
  * the engine at once and the downstream nodes are submitted in the same call,
  * so their first record is queued right behind the upstream's final one.
  * The flow execution's whole state is written at most once per loop
@@ -355,7 +355,10 @@ static void drive(pgd_master_t *m, m_frun_t *r) {
   mark_dirty(fl, r);
 }
 
-void m_flow_on_exec_final(pgd_master_t *m, m_exec_t *e) {
+/* Observer: a node execution became final. */
+static void on_exec_final(void *ud, pgd_master_t *m, const pgd_master_exec_t *ce) {
+  (void)ud;
+  m_exec_t *e = (m_exec_t *)ce; /* flows are part of the master: unlink needs the execution */
   m_frun_t *r = e->flow_run_ref;
   if (!r || !m->flows || m->stopping) return;
   unlink_exec(r, e);
@@ -365,11 +368,19 @@ void m_flow_on_exec_final(pgd_master_t *m, m_exec_t *e) {
   drive(m, r);
 }
 
-void m_flow_on_output(pgd_master_t *m, m_exec_t *e, const char *data, size_t len) {
+/* Observer: new log bytes of an execution (only node executions matter). */
+static void on_exec_output(void *ud, pgd_master_t *m, const pgd_master_exec_t *e, const char *data,
+                           size_t len) {
+  (void)ud;
   m_frun_t *r = e->flow_run_ref;
   if (!r || !m->flows) return;
   const char *node = get_str(e->rec, "flow_node");
   if (node) pgd_flow_run_node_output(r->run, node, data, len);
+}
+
+void m_flows_subscribe(pgd_master_t *m) {
+  pgd_master_observer_t obs = {.on_exec_final = on_exec_final, .on_exec_output = on_exec_output};
+  if (pgd_master_subscribe(m, &obs) < 0) abort(); /* out of memory at start */
 }
 
 m_frun_t *m_frun_launch(pgd_master_t *m, pgd_flow_def_t *def, pgd_flow_run_t *run,

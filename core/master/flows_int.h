@@ -1,11 +1,14 @@
 /* Pagoda master — flows: state shared by flows.c (driving, storing,
- * resuming) and flows_api.c (REST routes). Loop thread only. */
+ * resuming) and flows_svc.c (the service calls of master.h). Loop thread
+ * only. */
 #ifndef PAGODA_MASTER_FLOWS_INT_H
 #define PAGODA_MASTER_FLOWS_INT_H
 
 #include "flow/flow.h"
 #include "master/flows.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/jobs_int.h"
+#include "master/leader_int.h"
 
 /* A stored flow definition. */
 typedef struct m_flow {

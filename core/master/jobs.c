@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "master/internal.h"
+#include "master/jobs_int.h"
+#include "script/balancer.h"
 #include "master/resources.h"
 
 static bool valid_name(const char *s) {

@@ -13,12 +13,19 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/logs_int.h"
+#include "master/observers_int.h"
 
 #define MOD "logs"
 
+/* A reader of the log (pgd_master_log_follow). `alive` is false once the
+ * reader detached (pgd_master_log_unfollow); the entry is freed with the
+ * execution's follower list either way. */
 struct m_follower {
-  pgd_http_req_t *req;
+  pgd_master_log_sink_t sink;
+  void *ud;
+  bool alive;
   m_follower_t *next;
 };
 
@@ -56,9 +63,9 @@ void m_log_append(pgd_master_t *m, m_task_t *t, int64_t offset, const char *data
     return;
   }
   t->log_size += w;
-  if (t->exec->flow_run_ref) m_flow_on_output(m, t->exec, data, (size_t)w);
+  m_observers_output(m, t->exec, data, (size_t)w);
   for (m_follower_t *f = t->exec->followers; f; f = f->next)
-    if (f->req) pgd_http_stream_write(f->req, data, (size_t)w);
+    if (f->alive) f->sink.write(f->ud, data, (size_t)w);
 }
 
 void m_log_note(pgd_master_t *m, m_task_t *t, const char *fmt, ...) {
@@ -89,18 +96,10 @@ m_follower_t *m_log_detach_followers(m_exec_t *e) {
 void m_log_end_followers(m_follower_t *list) {
   while (list) {
     m_follower_t *next = list->next;
-    if (list->req) {
-      pgd_http_req_on_abort(list->req, NULL, NULL);
-      pgd_http_stream_end(list->req);
-    }
+    if (list->alive) list->sink.end(list->ud);
     free(list);
     list = next;
   }
-}
-
-static void follower_abort(pgd_http_req_t *req, void *ud) {
-  (void)req;
-  ((m_follower_t *)ud)->req = NULL; /* freed with the follower list */
 }
 
 /* The execution's log from `offset`: the attempts' files concatenated. */
@@ -135,35 +134,37 @@ static char *read_log(const pgd_master_t *m, int64_t id, int attempts, int64_t o
   return buf;
 }
 
-void m_log_serve(pgd_master_t *m, pgd_http_req_t *req, int64_t id, int64_t offset, bool follow) {
+int pgd_master_log_read(pgd_master_t *m, int64_t id, int64_t offset, char **buf, size_t *len,
+                        bool *live) {
   m_exec_t *e = m_exec_find(m, id);
   int attempts;
   if (e) {
     attempts = e->last_attempt;
   } else {
     cJSON *rec = pgd_store_get_execution(m->store, id);
-    if (!rec) {
-      pgd_http_respond_error(req, 404, "execution %lld not found", (long long)id);
-      return;
-    }
+    if (!rec) return -ENOENT;
     attempts = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "attempt"));
     cJSON_Delete(rec);
   }
-  size_t len;
-  char *buf = read_log(m, id, attempts, offset, &len);
-  if (!follow || !e) {
-    pgd_http_respond(req, 200, "text/plain; charset=utf-8", buf, len);
-    free(buf);
-    return;
-  }
-  /* What the files hold now, then every new chunk until the execution ends. */
-  pgd_http_stream_start(req, 200, "text/plain; charset=utf-8");
-  if (len) pgd_http_stream_write(req, buf, len);
-  free(buf);
+  *buf = read_log(m, id, attempts, offset, len);
+  *live = e != NULL;
+  return 0;
+}
+
+pgd_master_follower_t *pgd_master_log_follow(pgd_master_t *m, int64_t id,
+                                             const pgd_master_log_sink_t *sink, void *ud) {
+  m_exec_t *e = m_exec_find(m, id);
+  if (!e) return NULL;
   m_follower_t *f = calloc(1, sizeof *f);
   if (!f) abort();
-  f->req = req;
+  f->sink = *sink;
+  f->ud = ud;
+  f->alive = true;
   f->next = e->followers;
   e->followers = f;
-  pgd_http_req_on_abort(req, follower_abort, f);
+  return f;
+}
+
+void pgd_master_log_unfollow(pgd_master_follower_t *f) {
+  if (f) f->alive = false; /* freed with the execution's follower list */
 }

@@ -1,5 +1,5 @@
 /* Pagoda master — lifecycle: start, recovery from the store, the periodic
- * tick, stop. See internal.h for the map of the master's files. */
+ * tick, stop. See master_int.h for the map of the master's files. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +8,13 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/internal.h"
-#include "master/resources.h"
+#include "master/exec_int.h"
+#include "master/jobs_int.h"
+#include "master/leader_int.h"
+#include "master/observers_int.h"
+#include "master/workers_int.h"
+#include "net/conn.h"
+#include "script/balancer.h"
 
 #define MOD "master"
 
@@ -17,11 +22,10 @@ void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->data_dir = "pagoda-data";
   cfg->http_host = "127.0.0.1";
-  cfg->http_port = 7080;
+  cfg->http_port = 0; /* set by whoever serves the API (core/api) */
   cfg->rpc_host = "127.0.0.1";
   cfg->rpc_port = 7081;
   cfg->secret = "";
-  cfg->max_body = 1 << 20;
   cfg->heartbeat_ms = 1000;
   cfg->lost_after_missed = 3;
   cfg->kill_grace_ms = 5000;
@@ -85,6 +89,10 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   m->plugins = plugins;
   m->epoch = 1;
   m->started_us = pgd_now_us();
+  /* Execution observers, in the order they must hear of a change: a node's
+   * end drives its flow before its schedule re-arms (as before the list). */
+  m_flows_subscribe(m);
+  m_sched_subscribe(m);
   m->data_dir = strdup(cfg->data_dir);
   m->secret = strdup(cfg->secret ? cfg->secret : "");
   m->cfg.data_dir = m->data_dir;
@@ -122,15 +130,6 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
                              (size_t)(cfg->balancer_call_memory > 0 ? cfg->balancer_call_memory : 0));
 
   rc = m_rpc_start(m, err, errlen);
-  if (rc < 0) goto fail;
-  pgd_httpd_opts_t hopts = {.host = cfg->http_host,
-                            .port = cfg->http_port,
-                            .max_body = cfg->max_body,
-                            .static_dir = cfg->static_dir,
-                            .handler = m_api_handle,
-                            .max_body_for = m_resources_max_body_for,
-                            .ud = m};
-  rc = pgd_httpd_start(loop, &hopts, &m->httpd, err, errlen);
   if (rc < 0) goto fail;
 
   uv_timer_init(loop, &m->tick);
@@ -194,8 +193,6 @@ void m_leader_end(pgd_master_t *m, const char *why) {
   }
 }
 
-int pgd_master_http_port(const pgd_master_t *m) { return pgd_httpd_port(m->httpd); }
-
 int pgd_master_reload_balancers(pgd_master_t *m) {
   int refused = pgd_balancers_reload(m->balancers);
   PGD_INFO(MOD, "balancers reloaded (%d refused)", refused < 0 ? 0 : refused);
@@ -226,6 +223,7 @@ static void free_master(pgd_master_t *m) {
     free(j);
   }
   free(m->by_id);
+  m_observers_free(m);
   cJSON_Delete(m->ha_leader);
   void (*cb)(void *) = m->on_stopped;
   void *ud = m->on_stopped_ud;
@@ -271,8 +269,6 @@ void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud) {
   m->on_stopped_ud = ud;
   uv_timer_stop(&m->tick);
   m_rpc_flush_acks(m);
-  if (m->httpd) pgd_httpd_stop(m->httpd);
-  m->httpd = NULL;
   m_rpc_close_all(m);
   m_flows_stop(m);
   m_ha_close(m); /* a clean close hands leadership over at once */

@@ -1,30 +1,49 @@
 /* Pagoda — the master: stores jobs and executions, dispatches executions to
- * workers over the framed RPC, records their state changes and logs, and
- * serves the REST API.
+ * workers over the framed RPC and records their state changes and logs.
+ *
+ * This header is the master's service interface. The REST layer (core/api)
+ * and the daemon (core/cli) call only what is declared here; the master
+ * knows nothing of HTTP. Results are plain data (cJSON documents owned by
+ * the caller) and negative errno-style codes:
+ *   -ENOENT     the named thing does not exist
+ *   -EINVAL     the input is invalid (message in err)
+ *   -EALREADY   already finished (kill of a final execution)
+ *   -EBUSY      still running / in a state that forbids the change
+ *   -ESHUTDOWN  the master is stopping (or not leading flows yet)
+ *   -EIO        a stored file is missing or damaged
+ * Writes are asynchronous: a function taking a pgd_master_done_cb returns 0
+ * when it accepted the change and then calls done(ud, status) exactly once
+ * (status 0 once durable in the store, negative when the store refused it;
+ * possibly before it returns when the store refuses at once). When it
+ * returns a negative code, done is never called.
  *
  * Thread rules: every function here runs on the loop thread that started the
- * master. The store's writer thread is the only other thread involved, and it
- * hands its completions back to this loop.
+ * master, and every callback is called there. The store's writer thread is
+ * the only other thread involved, and it hands its completions back to this
+ * loop. Nothing here is thread-safe.
  */
 #ifndef PAGODA_MASTER_MASTER_H
 #define PAGODA_MASTER_MASTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
+#include <cjson/cJSON.h>
+
+#include "common/exec_state.h"
 #include "plugin/registry.h"
 
 typedef struct pgd_master_config {
   const char *data_dir;   /* holds pagoda.db and logs/; created if missing */
   const char *store_postgres; /* libpq conninfo: use PostgreSQL instead of SQLite; nullable */
-  const char *http_host;  /* REST API address, e.g. "127.0.0.1" */
-  int http_port;          /* 0 = any free port */
+  const char *http_host;  /* where the REST API is served (the API layer binds it); told
+                             to workers (resource downloads) and to ZooKeeper */
+  int http_port;          /* the REST API's bound port (0 = none announced) */
   const char *rpc_host;   /* worker RPC address */
   int rpc_port;           /* 0 = any free port */
   const char *secret;     /* cluster secret a worker must present ("" = none) */
-  const char *static_dir; /* web UI files, nullable */
-  size_t max_body;        /* REST request body limit in bytes */
-  size_t max_resource_bytes; /* PUT /api/v1/resources/NAME body limit; 0 = 256 MiB */
   int heartbeat_ms;       /* interval announced to workers */
   int lost_after_missed;  /* a worker is lost after this many missed heartbeats */
   int kill_grace_ms;      /* SIGTERM → SIGKILL grace announced with a kill */
@@ -40,24 +59,236 @@ typedef struct pgd_master_config {
 
 typedef struct pgd_master pgd_master_t;
 
+/* ---- lifecycle ----------------------------------------------------------- */
+
 /* Fills `cfg` with the defaults (every pointer field NULL or a static string). */
 void pgd_master_config_defaults(pgd_master_config_t *cfg);
 
-/* Opens the store in cfg->data_dir, recovers unfinished executions, starts the
- * RPC listener and the HTTP server. `plugins` is borrowed and must outlive the
- * master. Returns 0 and sets *out, or a negative code with a message in err. */
+/* Opens the store in cfg->data_dir, recovers unfinished executions and starts
+ * the RPC listener. `plugins` is borrowed and must outlive the master.
+ * Returns 0 and sets *out, or a negative code with a message in err. */
 int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_registry_t *plugins,
                      pgd_master_t **out, char *err, size_t errlen);
 
-/* The ports actually bound (useful when 0 was asked for). */
-int pgd_master_http_port(const pgd_master_t *m);
+/* The RPC port actually bound (useful when 0 was asked for). */
 int pgd_master_rpc_port(const pgd_master_t *m);
 
-/* Rescans the balancer scripts (SIGHUP); returns the number refused. */
+/* Rescans the balancer scripts (SIGHUP, POST /api/v1/balancers/reload);
+ * returns the number refused. */
 int pgd_master_reload_balancers(pgd_master_t *m);
 
 /* Stops accepting work, flushes the store, closes every connection and
  * handle, frees the master, then calls on_stopped(ud) from the loop. */
 void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud);
+
+/* ---- state --------------------------------------------------------------- */
+
+/* A change was accepted: status 0 once durable, negative when the store
+ * refused it. Called exactly once (see the top of this file). */
+typedef void (*pgd_master_done_cb)(void *ud, int status);
+
+bool pgd_master_is_leader(const pgd_master_t *m);
+bool pgd_master_is_stopping(const pgd_master_t *m);
+/* The leader's REST address ("http://host:port", borrowed until the next
+ * leader change), or NULL when unknown. Meaningful on a standby. */
+const char *pgd_master_leader_http(const pgd_master_t *m);
+/* {status, version, role, store, epoch, rpc_port, uptime_s}; caller owns. */
+cJSON *pgd_master_health(const pgd_master_t *m);
+/* The HA view (docs/ha.md); caller owns. */
+cJSON *pgd_master_cluster(const pgd_master_t *m);
+/* The plugins the master validates jobs with (pgd_registry_to_json). */
+cJSON *pgd_master_plugins(const pgd_master_t *m);
+/* The balancers (name, file, status...), caller owns. */
+cJSON *pgd_master_balancers(const pgd_master_t *m);
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+/* Stored job definitions, by name; caller owns. */
+cJSON *pgd_master_jobs_list(pgd_master_t *m);
+/* One stored job (with its store timestamps) or NULL; caller owns. */
+cJSON *pgd_master_job_get(pgd_master_t *m, const char *name);
+bool pgd_master_job_exists(pgd_master_t *m, const char *name);
+/* Validates, normalises and stores `in` (borrowed), creating or replacing a
+ * job. On 0: *normalised (caller owns) is the definition as it will be
+ * stored, *created tells whether the name was new; done follows. -EINVAL
+ * with err otherwise. */
+int pgd_master_job_define(pgd_master_t *m, const cJSON *in, cJSON **normalised, bool *created,
+                          pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+/* Deletes a job: 0 (done follows) or -ENOENT. */
+int pgd_master_job_delete(pgd_master_t *m, const char *name, pgd_master_done_cb done, void *ud);
+/* Submits an execution of job `name` with `params` (borrowed, nullable
+ * object) merged over its params; `trigger` names who asked ("api").
+ * On 0 *exec_id and *state describe the new execution and done follows once
+ * its first record is durable. -ENOENT (no such job) or -EINVAL (err). */
+int pgd_master_job_run(pgd_master_t *m, const char *name, const cJSON *params,
+                       const char *trigger, int64_t *exec_id, pgd_exec_state_t *state,
+                       pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+
+/* ---- executions and their logs ------------------------------------------ */
+
+/* Execution records (newest first) filtered by job and state (nullable),
+ * at most `limit`, ids below `before_id` (0 = no bound); unfinished ones as
+ * the master holds them now; without their definition. Caller owns. */
+cJSON *pgd_master_execs_list(pgd_master_t *m, const char *job, const char *state, int limit,
+                             int64_t before_id);
+/* The current record of one execution with its attempts, or NULL. */
+cJSON *pgd_master_exec_get(pgd_master_t *m, int64_t id);
+/* Asks for a kill: 0 (done follows once the request is durable), -ENOENT
+ * or -EALREADY, with a message in err. */
+int pgd_master_exec_kill(pgd_master_t *m, int64_t id, pgd_master_done_cb done, void *ud,
+                         char *err, size_t errlen);
+
+/* Reads execution `id`'s log from byte `offset` (its attempts' files
+ * concatenated): *buf (caller frees, NUL-terminated) and *len. *live tells
+ * whether the execution is still in memory (a follow can attach).
+ * 0 or -ENOENT. */
+int pgd_master_log_read(pgd_master_t *m, int64_t id, int64_t offset, char **buf, size_t *len,
+                        bool *live);
+
+/* A log follower: receives each new log byte of one execution until the
+ * execution's final state is durable (or it leaves memory: stop, step-down),
+ * then end(ud) once; after end the follower is gone. */
+typedef struct pgd_master_log_sink {
+  void (*write)(void *ud, const char *data, size_t len);
+  void (*end)(void *ud);
+} pgd_master_log_sink_t;
+typedef struct m_follower pgd_master_follower_t;
+/* Attaches a follower (`sink` copied, `ud` borrowed) to a live execution.
+ * Returns the follower, or NULL when the execution is not in memory. */
+pgd_master_follower_t *pgd_master_log_follow(pgd_master_t *m, int64_t id,
+                                             const pgd_master_log_sink_t *sink, void *ud);
+/* Detaches before the end (the reader went away): no callback runs for it
+ * any more. Only before end() was called. */
+void pgd_master_log_unfollow(pgd_master_follower_t *f);
+
+/* ---- observers ----------------------------------------------------------- */
+
+/* A borrowed view of an execution for observers (valid during the call). */
+typedef struct m_exec pgd_master_exec_t;
+int64_t pgd_master_exec_id(const pgd_master_exec_t *e);
+pgd_exec_state_t pgd_master_exec_state(const pgd_master_exec_t *e);
+/* The record as the master holds it (borrowed, read-only). */
+const cJSON *pgd_master_exec_record(const pgd_master_exec_t *e);
+
+/* Callbacks for execution changes, each nullable, called on the loop thread
+ * in registration order (flows, then schedules, then later subscribers):
+ *   on_state_change  the execution's record was committed (queued to the
+ *                    store): a new state, a new attempt, a kill request;
+ *                    also for the final state
+ *   on_exec_final    the execution just became final (its final record is
+ *                    queued); called after on_state_change
+ *   on_exec_output   `len` new log bytes (stdout and stderr merged)
+ * An observer must not stop the master from inside a callback. */
+typedef struct pgd_master_observer {
+  void (*on_state_change)(void *ud, pgd_master_t *m, const pgd_master_exec_t *e);
+  void (*on_exec_final)(void *ud, pgd_master_t *m, const pgd_master_exec_t *e);
+  void (*on_exec_output)(void *ud, pgd_master_t *m, const pgd_master_exec_t *e, const char *data,
+                         size_t len);
+  void *ud;
+} pgd_master_observer_t;
+
+/* Subscribes `obs` (copied) to execution changes; returns a handle >= 1 for
+ * pgd_master_unsubscribe, or -ENOMEM. */
+int pgd_master_subscribe(pgd_master_t *m, const pgd_master_observer_t *obs);
+void pgd_master_unsubscribe(pgd_master_t *m, int handle);
+
+/* ---- workers ------------------------------------------------------------- */
+
+/* Workers: the leader's live view, or (standby) the ones the store has
+ * seen. Caller owns the array. */
+cJSON *pgd_master_workers_list(pgd_master_t *m);
+/* One worker's view, or NULL when unknown. */
+cJSON *pgd_master_worker_get(pgd_master_t *m, const char *id);
+/* Drains (no new work) or undrains a worker: 0 or -ENOENT. */
+int pgd_master_worker_drain(pgd_master_t *m, const char *id, bool drain);
+
+/* ---- flows (docs/flows.md) ---------------------------------------------- */
+
+/* false while flows are not running (stopping): every flow call answers
+ * -ESHUTDOWN or NULL then. */
+bool pgd_master_flows_ready(const pgd_master_t *m);
+cJSON *pgd_master_flows_list(pgd_master_t *m);            /* by name; caller owns */
+cJSON *pgd_master_flow_get(pgd_master_t *m, const char *name); /* NULL when unknown */
+/* Parses and stores a flow; *stored (caller owns) is its document; done
+ * follows. -EINVAL with err. */
+int pgd_master_flow_define(pgd_master_t *m, const cJSON *in, cJSON **stored, bool *created,
+                           pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+int pgd_master_flow_delete(pgd_master_t *m, const char *name, pgd_master_done_cb done, void *ud);
+/* Starts flow `name` with `params` (borrowed, nullable) at logical time
+ * `logical_time_us` (0 = now): 0 with *fexec_id (done follows), -ENOENT or
+ * -EINVAL (err). */
+int pgd_master_flow_run(pgd_master_t *m, const char *name, const cJSON *params,
+                        int64_t logical_time_us, int64_t *fexec_id, pgd_master_done_cb done,
+                        void *ud, char *err, size_t errlen);
+/* Flow executions, newest first, filtered (nullable), ids below before. */
+cJSON *pgd_master_fexecs_list(pgd_master_t *m, const char *flow, const char *state, int limit,
+                              const char *before);
+/* One flow execution's document (with its definition snapshot when asked). */
+cJSON *pgd_master_fexec_get(pgd_master_t *m, int64_t id, bool with_def);
+/* Kills a running flow execution: 0 (done follows), -ENOENT or -EALREADY
+ * (err). */
+int pgd_master_fexec_kill(pgd_master_t *m, int64_t id, pgd_master_done_cb done, void *ud,
+                          char *err, size_t errlen);
+/* Re-runs a finished flow execution (`body` borrowed: which nodes, see
+ * docs/flows.md): 0 with *new_id (done follows), -EBUSY (still running, or
+ * not re-runnable), -ENOENT or -EINVAL, with err. */
+int pgd_master_fexec_rerun(pgd_master_t *m, int64_t id, const cJSON *body, int64_t *new_id,
+                           pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+
+/* ---- schedules (docs/schedules.md) -------------------------------------- */
+
+cJSON *pgd_master_schedules_list(pgd_master_t *m); /* views by name; caller owns */
+bool pgd_master_schedule_exists(pgd_master_t *m, const char *name);
+/* The view of one schedule, or NULL. `next` (0..100) future fire times are
+ * added as next/next_us; `runs` >= 0 adds the last runs (with their
+ * execution state). */
+cJSON *pgd_master_schedule_get(pgd_master_t *m, const char *name, int next, int runs);
+/* Validates and stores a schedule: 0 with *name_out (caller frees) and
+ * *created (done follows), -EINVAL or -ENOENT (a target job/flow is
+ * missing), with err. */
+int pgd_master_schedule_define(pgd_master_t *m, const cJSON *in, char **name_out, bool *created,
+                               pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+int pgd_master_schedule_set_enabled(pgd_master_t *m, const char *name, bool enabled,
+                                    pgd_master_done_cb done, void *ud);
+int pgd_master_schedule_delete(pgd_master_t *m, const char *name, pgd_master_done_cb done,
+                               void *ud);
+/* Runs the schedule's target now (trigger "manual"). A job target: 0 with
+ * *exec_id > 0 and done follows. A flow target: 0 with *fexec_id > 0 and
+ * done is NOT called (the flow execution is already under way). -ENOENT or
+ * -EINVAL with err. */
+int pgd_master_schedule_run(pgd_master_t *m, const char *name, int64_t *exec_id,
+                            int64_t *fexec_id, pgd_master_done_cb done, void *ud, char *err,
+                            size_t errlen);
+
+/* ---- resources (docs/resources.md) -------------------------------------- */
+
+/* Default resource upload limit when the API configures none. */
+#define PGD_MASTER_RESOURCE_DEFAULT_MAX_BYTES (256u * 1024u * 1024u)
+
+/* A resource name: 1 to 128 characters of A-Z a-z 0-9 _ - . */
+bool pgd_master_resource_name_ok(const char *s, size_t n);
+/* Every resource's summary, by name; NULL when the store cannot be read. */
+cJSON *pgd_master_resources_list(pgd_master_t *m);
+/* One resource with all its versions, or NULL. */
+cJSON *pgd_master_resource_versions(pgd_master_t *m, const char *name);
+/* Opens the content of `name` at `version` (nullable = latest): *fd (caller
+ * closes) and *size. -ENOENT or -EIO with err. */
+int pgd_master_resource_open(pgd_master_t *m, const char *name, const char *version, int *fd,
+                             uint64_t *size, char *err, size_t errlen);
+/* Upload result: rc 1 (a new version) or 0 (same content as an earlier
+ * one) with `view` (borrowed for the call); rc < 0 with `err`: -ESHUTDOWN
+ * (stopping) or another code (could not store it). */
+typedef void (*pgd_master_upload_cb)(void *ud, int rc, const cJSON *view, const char *err);
+/* Stores `body` (taken; freed by the master; NULL for empty) as the newest
+ * version of `name`: hashed and written on the thread pool, then recorded.
+ * cb runs exactly once, later, unless this returns < 0 (body freed). */
+int pgd_master_resource_put(pgd_master_t *m, const char *name, char *body, size_t len,
+                            pgd_master_upload_cb cb, void *ud, char *err, size_t errlen);
+/* Deletes a resource, or one version of it (`version` nullable): 0 with
+ * *answer (caller owns: {"deleted", "version"?}) and done follows; -ENOENT
+ * with err. */
+int pgd_master_resource_delete(pgd_master_t *m, const char *name, const char *version,
+                               cJSON **answer, pgd_master_done_cb done, void *ud, char *err,
+                               size_t errlen);
 
 #endif

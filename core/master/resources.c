@@ -13,17 +13,17 @@
 #include <openssl/evp.h>
 
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/master_int.h"
 
 #define MOD "resources"
 #define DOC_KIND "resource"
-#define ROUTE_PREFIX "/api/v1/resources/"
 #define MAX_JOB_RESOURCES 256
 
 /* ---- names, hashes, paths ------------------------------------------------ */
 
-static bool valid_name(const char *s, size_t n) {
+bool pgd_master_resource_name_ok(const char *s, size_t n) {
   if (n == 0 || n > 128) return false;
   if (n <= 2 && s[0] == '.' && (n == 1 || s[1] == '.')) return false; /* "." ".." */
   for (size_t i = 0; i < n; i++) {
@@ -46,7 +46,7 @@ bool m_resources_parse_spec(const char *spec, char *name, size_t namecap, char h
   hash[0] = '\0';
   const char *at = strchr(spec, '@');
   size_t n = at ? (size_t)(at - spec) : strlen(spec);
-  if (!valid_name(spec, n) || n >= namecap) return false;
+  if (!pgd_master_resource_name_ok(spec, n) || n >= namecap) return false;
   memcpy(name, spec, n);
   name[n] = '\0';
   if (at) {
@@ -215,26 +215,22 @@ static bool hash_in_use(pgd_master_t *m, const char *hash) {
 typedef struct upload {
   uv_work_t work;
   pgd_master_t *m;
-  pgd_http_req_t *req; /* NULL once the client went away */
+  pgd_master_upload_cb cb;
+  void *ud;
   char name[136];
-  char *body;          /* owned (taken from the request) */
+  char *body;          /* owned (taken from the caller) */
   size_t len;
   char hash[65];
   char dir[4096], path[4200];
   int rc;
   char err[512];
-  bool created;        /* a new version (201) rather than a known one (200) */
+  bool created;        /* a new version rather than a known one */
   int64_t uploaded_us;
 } upload_t;
 
 static void upload_free(upload_t *u) {
   free(u->body);
   free(u);
-}
-
-static void upload_abort(pgd_http_req_t *req, void *ud) {
-  (void)req;
-  ((upload_t *)ud)->req = NULL;
 }
 
 static void upload_work(uv_work_t *w) {
@@ -262,25 +258,23 @@ static void upload_durable(int status, void *ud) {
       status = -EIO;
     }
   }
-  if (u->req) {
-    pgd_http_req_on_abort(u->req, NULL, NULL);
-    if (status < 0) {
-      pgd_http_respond_error(u->req, 500, "the store could not save resource '%s' (%s)", u->name,
-                             strerror(-status));
-    } else {
-      cJSON *ver = cJSON_CreateObject();
-      cJSON_AddStringToObject(ver, "hash", u->hash);
-      cJSON_AddNumberToObject(ver, "size", (double)u->len);
-      cJSON_AddNumberToObject(ver, "uploaded_us", (double)u->uploaded_us);
-      cJSON *out = version_view(u->name, ver, true);
-      cJSON_Delete(ver);
-      m_api_respond_json(u->req, u->created ? 201 : 200, out);
-      cJSON_Delete(out);
-    }
-  }
-  if (status == 0)
+  if (status < 0) {
+    char err[600];
+    snprintf(err, sizeof err, "the store could not save resource '%s' (%s)", u->name,
+             strerror(-status));
+    u->cb(u->ud, status, NULL, err);
+  } else {
+    cJSON *ver = cJSON_CreateObject();
+    cJSON_AddStringToObject(ver, "hash", u->hash);
+    cJSON_AddNumberToObject(ver, "size", (double)u->len);
+    cJSON_AddNumberToObject(ver, "uploaded_us", (double)u->uploaded_us);
+    cJSON *out = version_view(u->name, ver, true);
+    cJSON_Delete(ver);
+    u->cb(u->ud, u->created ? 1 : 0, out, NULL);
+    cJSON_Delete(out);
     PGD_INFO(MOD, "resource %s: version %.12s (%zu bytes)%s", u->name, u->hash, u->len,
              u->created ? "" : " (same content as an earlier version)");
+  }
   upload_free(u);
 }
 
@@ -292,15 +286,14 @@ static void upload_after(uv_work_t *w, int status) {
     snprintf(u->err, sizeof u->err, "%s", uv_strerror(status));
   }
   if (u->rc < 0 || m->stopping) {
-    if (u->req) {
-      pgd_http_req_on_abort(u->req, NULL, NULL);
-      if (u->rc < 0) {
-        PGD_ERROR(MOD, "resource %s: %s", u->name, u->err);
-        pgd_http_respond_error(u->req, 500, "cannot store resource '%s': %s", u->name, u->err);
-      } else {
-        pgd_http_respond_error(u->req, 503, "the master is shutting down");
-      }
+    char err[700];
+    if (u->rc < 0) {
+      PGD_ERROR(MOD, "resource %s: %s", u->name, u->err);
+      snprintf(err, sizeof err, "cannot store resource '%s': %s", u->name, u->err);
+    } else {
+      snprintf(err, sizeof err, "the master is shutting down");
     }
+    u->cb(u->ud, u->rc < 0 ? u->rc : -ESHUTDOWN, NULL, err);
     upload_free(u);
     return;
   }
@@ -341,41 +334,40 @@ static void upload_after(uv_work_t *w, int status) {
   if (rc < 0) upload_durable(rc, u); /* a refused write never calls back */
 }
 
-static void route_put(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
+int pgd_master_resource_put(pgd_master_t *m, const char *name, char *body, size_t len,
+                            pgd_master_upload_cb cb, void *ud, char *err, size_t errlen) {
   upload_t *u = calloc(1, sizeof *u);
   if (!u) {
-    pgd_http_respond_error(req, 500, "out of memory");
-    return;
+    free(body);
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
   u->m = m;
-  u->req = req;
+  u->cb = cb;
+  u->ud = ud;
   snprintf(u->name, sizeof u->name, "%s", name);
-  u->body = pgd_http_req_take_body(req, &u->len);
+  u->body = body;
+  u->len = len;
   blob_dir(m, u->dir, sizeof u->dir);
   u->work.data = u;
-  pgd_http_req_on_abort(req, upload_abort, u);
   int rc = uv_queue_work(m->loop, &u->work, upload_work, upload_after);
   if (rc < 0) {
-    pgd_http_req_on_abort(req, NULL, NULL);
-    pgd_http_respond_error(req, 500, "cannot queue the upload: %s", uv_strerror(rc));
     upload_free(u);
+    return pgd_set_err(err, errlen, rc, "cannot queue the upload: %s", uv_strerror(rc));
   }
+  return 0;
 }
 
 /* ---- download, list, delete ---------------------------------------------- */
 
-static void route_get(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
+int pgd_master_resource_open(pgd_master_t *m, const char *name, const char *want, int *fdp,
+                             uint64_t *sizep, char *err, size_t errlen) {
   cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
-  if (!doc) {
-    pgd_http_respond_error(req, 404, "resource '%s' not found", name);
-    return;
-  }
-  const char *want = pgd_http_req_query(req, "version");
+  if (!doc) return pgd_set_err(err, errlen, -ENOENT, "resource '%s' not found", name);
   const cJSON *v = pick_version(doc, want);
   if (!v) {
-    pgd_http_respond_error(req, 404, "resource '%s' has no version '%s'", name, want ? want : "");
     cJSON_Delete(doc);
-    return;
+    return pgd_set_err(err, errlen, -ENOENT, "resource '%s' has no version '%s'", name,
+                       want ? want : "");
   }
   const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash"));
   unsigned long long size = (unsigned long long)num(v, "size");
@@ -388,40 +380,40 @@ static void route_get(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
     int e = fd < 0 ? errno : 0;
     if (fd >= 0) close(fd);
     PGD_ERROR(MOD, "resource %s: blob %s is %s", name, path, e ? strerror(e) : "of the wrong size");
-    pgd_http_respond_error(req, 500, "resource '%s': its stored file is missing or damaged (%s); upload it again",
-                           name, e ? strerror(e) : "wrong size");
-    return;
+    return pgd_set_err(err, errlen, -EIO,
+                       "resource '%s': its stored file is missing or damaged (%s); upload it again",
+                       name, e ? strerror(e) : "wrong size");
   }
-  pgd_http_respond_fd(req, 200, "application/octet-stream", fd, size);
+  *fdp = fd;
+  *sizep = size;
+  return 0;
 }
 
-static void route_list(pgd_master_t *m, pgd_http_req_t *req) {
+cJSON *pgd_master_resources_list(pgd_master_t *m) {
   cJSON *all = pgd_store_list_docs(m->store, DOC_KIND, NULL, NULL, 0, NULL);
-  if (!all) {
-    pgd_http_respond_error(req, 500, "cannot read resources from the store");
-    return;
-  }
-  cJSON *out = cJSON_CreateObject();
-  cJSON *arr = cJSON_AddArrayToObject(out, "resources");
+  if (!all) return NULL;
+  cJSON *arr = cJSON_CreateArray();
   /* the store lists ids descending: reverse for name order */
   for (int i = cJSON_GetArraySize(all) - 1; i >= 0; i--)
     cJSON_AddItemToArray(arr, resource_view(cJSON_GetArrayItem(all, i), false));
   cJSON_Delete(all);
-  m_api_respond_json(req, 200, out);
-  cJSON_Delete(out);
+  return arr;
+}
+
+cJSON *pgd_master_resource_versions(pgd_master_t *m, const char *name) {
+  cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+  if (!doc) return NULL;
+  cJSON *v = resource_view(doc, true);
+  cJSON_Delete(doc);
+  return v;
 }
 
 typedef struct del {
   pgd_master_t *m;
-  pgd_http_req_t *req;
-  cJSON *body;   /* answer */
+  pgd_master_done_cb done;
+  void *ud;
   cJSON *hashes; /* array of hashes no longer listed by this name */
 } del_t;
-
-static void del_abort(pgd_http_req_t *req, void *ud) {
-  (void)req;
-  ((del_t *)ud)->req = NULL;
-}
 
 static void del_durable(int status, void *ud) {
   del_t *d = ud;
@@ -436,54 +428,39 @@ static void del_durable(int status, void *ud) {
         PGD_WARN(MOD, "cannot remove %s: %s", path, strerror(errno));
     }
   }
-  if (d->req) {
-    pgd_http_req_on_abort(d->req, NULL, NULL);
-    if (status < 0)
-      pgd_http_respond_error(d->req, 500, "the store could not save the change (%s)",
-                             strerror(-status));
-    else
-      m_api_respond_json(d->req, 200, d->body);
-  }
-  cJSON_Delete(d->body);
+  d->done(d->ud, status);
   cJSON_Delete(d->hashes);
   free(d);
 }
 
-static void route_delete(pgd_master_t *m, pgd_http_req_t *req, const char *name) {
+int pgd_master_resource_delete(pgd_master_t *m, const char *name, const char *want,
+                               cJSON **answer, pgd_master_done_cb done, void *ud, char *err,
+                               size_t errlen) {
   cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
-  if (!doc) {
-    pgd_http_respond_error(req, 404, "resource '%s' not found", name);
-    return;
-  }
-  const char *want = pgd_http_req_query(req, "version");
-  del_t *d = calloc(1, sizeof *d);
-  if (!d) abort();
-  d->m = m;
-  d->req = req;
-  d->body = cJSON_CreateObject();
-  d->hashes = cJSON_CreateArray();
-  cJSON_AddStringToObject(d->body, "deleted", name);
+  if (!doc) return pgd_set_err(err, errlen, -ENOENT, "resource '%s' not found", name);
   cJSON *versions = cJSON_GetObjectItemCaseSensitive(doc, "versions");
-  int rc;
+  int idx = -1;
   if (want && *want) {
-    int idx = -1;
     for (int i = 0; i < cJSON_GetArraySize(versions); i++) {
       const char *h = cJSON_GetStringValue(
           cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(versions, i), "hash"));
       if (h && strcmp(h, want) == 0) idx = i;
     }
     if (idx < 0) {
-      pgd_http_respond_error(req, 404, "resource '%s' has no version '%s'", name, want);
       cJSON_Delete(doc);
-      cJSON_Delete(d->body);
-      cJSON_Delete(d->hashes);
-      free(d);
-      return;
+      return pgd_set_err(err, errlen, -ENOENT, "resource '%s' has no version '%s'", name, want);
     }
-    cJSON_AddStringToObject(d->body, "version", want);
+  }
+  del_t *d = calloc(1, sizeof *d);
+  if (!d) abort();
+  *d = (del_t){m, done, ud, cJSON_CreateArray()};
+  *answer = cJSON_CreateObject();
+  cJSON_AddStringToObject(*answer, "deleted", name);
+  int rc;
+  if (want && *want) {
+    cJSON_AddStringToObject(*answer, "version", want);
     cJSON_AddItemToArray(d->hashes, cJSON_CreateString(want));
     cJSON_DeleteItemFromArray(versions, idx);
-    pgd_http_req_on_abort(req, del_abort, d);
     if (cJSON_GetArraySize(versions) == 0) {
       rc = pgd_store_delete_doc(m->store, DOC_KIND, name, del_durable, d);
     } else {
@@ -499,67 +476,11 @@ static void route_delete(pgd_master_t *m, pgd_http_req_t *req, const char *name)
       const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "hash");
       if (cJSON_IsString(h)) cJSON_AddItemToArray(d->hashes, cJSON_CreateString(h->valuestring));
     }
-    pgd_http_req_on_abort(req, del_abort, d);
     rc = pgd_store_delete_doc(m->store, DOC_KIND, name, del_durable, d);
   }
   cJSON_Delete(doc);
-  if (rc < 0) del_durable(rc, d);
-}
-
-void m_resources_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest) {
-  const char *method = pgd_http_req_method(req);
-  if (!*rest) {
-    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-      route_list(m, req);
-    else
-      pgd_http_respond_error(req, 405, "use GET on /api/v1/resources");
-    return;
-  }
-  const char *slash = strchr(rest, '/');
-  size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-  if (!valid_name(rest, n)) {
-    pgd_http_respond_error(req, 400,
-                           "invalid resource name '%.*s' (1 to 128 characters of A-Z a-z 0-9 _ - .)",
-                           (int)(n > 140 ? 140 : n), rest);
-    return;
-  }
-  char name[136];
-  memcpy(name, rest, n);
-  name[n] = '\0';
-  if (slash) {
-    if (strcmp(slash, "/versions") != 0) {
-      pgd_http_respond_error(req, 404, "no route %s %s", method, pgd_http_req_path(req));
-    } else if (strcmp(method, "GET") != 0) {
-      pgd_http_respond_error(req, 405, "use GET on /api/v1/resources/NAME/versions");
-    } else {
-      cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
-      if (!doc) {
-        pgd_http_respond_error(req, 404, "resource '%s' not found", name);
-        return;
-      }
-      cJSON *v = resource_view(doc, true);
-      m_api_respond_json(req, 200, v);
-      cJSON_Delete(v);
-      cJSON_Delete(doc);
-    }
-    return;
-  }
-  if (strcmp(method, "PUT") == 0)
-    route_put(m, req, name);
-  else if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-    route_get(m, req, name);
-  else if (strcmp(method, "DELETE") == 0)
-    route_delete(m, req, name);
-  else
-    pgd_http_respond_error(req, 405, "use PUT, GET or DELETE on /api/v1/resources/NAME");
-}
-
-size_t m_resources_max_body_for(const char *method, const char *path, void *ud) {
-  const pgd_master_t *m = ud;
-  if (!method || !path || strcmp(method, "PUT") != 0 ||
-      strncmp(path, ROUTE_PREFIX, strlen(ROUTE_PREFIX)) != 0)
-    return 0;
-  return m->cfg.max_resource_bytes ? m->cfg.max_resource_bytes : M_RESOURCES_DEFAULT_MAX_BYTES;
+  if (rc < 0) del_durable(rc, d); /* a refused write never calls back */
+  return 0;
 }
 
 /* ---- jobs ---------------------------------------------------------------- */

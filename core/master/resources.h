@@ -1,5 +1,6 @@
 /* Pagoda master — resources: named, versioned files stored by content hash
- * (docs/resources.md). Master-internal; every function runs on the loop
+ * (docs/resources.md). The upload/list/download/delete calls are in
+ * master.h; this header is what the rest of the master uses. Master-internal; every function runs on the loop
  * thread (hashing and writing an upload happen on the libuv thread pool).
  *
  * On disk: <data_dir>/resources/blobs/<sha256-hex>, one file per distinct
@@ -25,22 +26,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "http/httpd.h"
-
 typedef struct pgd_master pgd_master_t;
-
-/* Default of pgd_master_config_t.max_resource_bytes (when it is 0). */
-#define M_RESOURCES_DEFAULT_MAX_BYTES (256u * 1024u * 1024u)
-
-/* Routes /api/v1/resources and /api/v1/resources/... (`rest` is what follows
- * "resources/", "" for the collection; borrowed). Answers `req` now or
- * later. */
-void m_resources_route(pgd_master_t *m, pgd_http_req_t *req, const char *rest);
-
-/* pgd_httpd_opts_t.max_body_for: the resource size limit for
- * PUT /api/v1/resources/..., else 0 (the server's max_body). `ud` is the
- * master. */
-size_t m_resources_max_body_for(const char *method, const char *path, void *ud);
 
 /* Validates job["resources"] (absent is fine): an array of at most 256
  * strings "name" or "name@<64 hex>", each naming an existing resource (and

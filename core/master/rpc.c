@@ -8,7 +8,11 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/leader_int.h"
+#include "master/logs_int.h"
+#include "master/workers_int.h"
+#include "net/conn.h"
 #include "master/resources.h"
 #include "net/protocol.h"
 
@@ -201,10 +205,10 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   cJSON *welcome = cJSON_CreateObject();
   cJSON_AddNumberToObject(welcome, "epoch", (double)m->epoch);
   cJSON_AddNumberToObject(welcome, "heartbeat_ms", m->cfg.heartbeat_ms);
-  if (m->httpd) { /* where workers fetch resources */
+  if (m->cfg.http_port > 0) { /* where workers fetch resources */
     char http[300];
     snprintf(http, sizeof http, "%s:%d", m->cfg.http_host ? m->cfg.http_host : "",
-             pgd_httpd_port(m->httpd));
+             m->cfg.http_port);
     cJSON_AddStringToObject(welcome, "http", http);
   }
   pgd_conn_send(c, PGD_MSG_WELCOME, welcome);

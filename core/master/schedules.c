@@ -400,7 +400,9 @@ static void on_due(void *item_ud, int64_t due_us, void *q_ud) {
   evaluate(m, s);
 }
 
-void m_sched_on_exec_final(pgd_master_t *m, m_exec_t *e) {
+/* Observer: an execution became final (concurrency, delay triggers). */
+static void on_exec_final(void *ud, pgd_master_t *m, const pgd_master_exec_t *e) {
+  (void)ud;
   if (!m->sched || m->sched->closing) return;
   const char *name = get_str(e->def, "schedule");
   m_sched_item_t *s = name ? m_sched_find(m, name) : NULL;
@@ -409,6 +411,11 @@ void m_sched_on_exec_final(pgd_master_t *m, m_exec_t *e) {
   if (end > s->last_end_us) s->last_end_us = end;
   if (pgd_trigger_kind(s->trig) == PGD_TRIGGER_DELAY && s->n_active == 0 && !m->stopping)
     arm(m, s, pgd_now_us()); /* evaluate() computes end + delay */
+}
+
+void m_sched_subscribe(pgd_master_t *m) {
+  pgd_master_observer_t obs = {.on_exec_final = on_exec_final};
+  if (pgd_master_subscribe(m, &obs) < 0) abort(); /* out of memory at start */
 }
 
 /* ---- API operations ---- */

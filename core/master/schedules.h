@@ -1,5 +1,6 @@
 /* Pagoda master — schedules: shared state of schedules.c (timer queue,
- * firing, recovery) and schedules_api.c (REST routes, views). Not public.
+ * firing, recovery) and schedules_svc.c (the service calls of master.h,
+ * views). Not public.
  *
  * A schedule is a stored document (kind "schedule", id = its name) holding
  * the definition as posted (docs/schedules.md) plus its progress:
@@ -21,7 +22,9 @@
 #include <stdint.h>
 #include <uthash.h>
 
-#include "master/internal.h"
+#include "master/exec_int.h"
+#include "master/jobs_int.h"
+#include "master/leader_int.h"
 #include "sched/timerq.h"
 #include "sched/trigger.h"
 
@@ -87,7 +90,7 @@ int64_t m_sched_next_fire(pgd_master_t *m, const m_sched_item_t *s);
 /* Up to n future fire times (n <= 100) into out; returns the count. */
 int m_sched_preview(const m_sched_item_t *s, int64_t now_us, int64_t *out, int n);
 
-/* ---- schedules_api.c ---- */
+/* ---- schedules_svc.c ---- */
 cJSON *m_sched_view(pgd_master_t *m, const m_sched_item_t *s);
 
 #endif

@@ -1,0 +1,199 @@
+/* Pagoda API — lifecycle (the HTTP server) and dispatch: a request is
+ * matched against the route table (api_routes.c) by method and path
+ * pattern. A path that matches with another method answers 405 with an
+ * Allow header; no match answers 404. A standby master answers 503 (with
+ * the leader's address) for routes it does not serve. Loop thread only. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+#define RESOURCES_PREFIX "/api/v1/resources/"
+
+/* The resource size limit for PUT /api/v1/resources/..., else 0 (the
+ * server's max_body). */
+static size_t max_body_for(const char *method, const char *path, void *ud) {
+  const pgd_api_t *api = ud;
+  if (!method || !path || strcmp(method, "PUT") != 0 ||
+      strncmp(path, RESOURCES_PREFIX, strlen(RESOURCES_PREFIX)) != 0)
+    return 0;
+  return api->max_resource_bytes ? api->max_resource_bytes : PGD_MASTER_RESOURCE_DEFAULT_MAX_BYTES;
+}
+
+int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out, char *err,
+                  size_t errlen) {
+  *out = NULL;
+  pgd_api_t *api = calloc(1, sizeof *api);
+  if (!api) return -ENOMEM;
+  api->loop = loop;
+  api->max_resource_bytes = cfg->max_resource_bytes;
+  api->rescan_plugins = cfg->rescan_plugins;
+  api->rescan_ud = cfg->rescan_ud;
+  pgd_httpd_opts_t hopts = {.host = cfg->host,
+                            .port = cfg->port,
+                            .max_body = cfg->max_body,
+                            .static_dir = cfg->static_dir,
+                            .handler = api_dispatch,
+                            .max_body_for = max_body_for,
+                            .ud = api};
+  int rc = pgd_httpd_start(loop, &hopts, &api->httpd, err, errlen);
+  if (rc < 0) {
+    free(api);
+    return rc;
+  }
+  *out = api;
+  return 0;
+}
+
+int pgd_api_port(const pgd_api_t *api) { return pgd_httpd_port(api->httpd); }
+
+void pgd_api_attach(pgd_api_t *api, pgd_master_t *m) { api->m = m; }
+
+void pgd_api_stop(pgd_api_t *api) {
+  if (!api || !api->httpd) return;
+  pgd_httpd_stop(api->httpd);
+  api->httpd = NULL;
+  api->m = NULL;
+}
+
+void pgd_api_free(pgd_api_t *api) {
+  if (!api) return;
+  if (api->httpd) pgd_httpd_stop(api->httpd);
+  free(api);
+}
+
+/* ---- matching ---- */
+
+/* Does `pattern` match the path segments? {x} binds one non-empty segment. */
+static bool match(const char *pattern, char **segs, int nsegs, const char **params, int *nparams) {
+  const char *p = pattern;
+  int i = 0, np = 0;
+  while (*p) {
+    if (*p == '/') p++;
+    const char *end = strchr(p, '/');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (i >= nsegs) return false;
+    if (n >= 2 && p[0] == '{' && p[n - 1] == '}') {
+      if (!segs[i][0] || np >= API_MAX_PARAMS) return false;
+      params[np++] = segs[i];
+    } else if (strlen(segs[i]) != n || strncmp(segs[i], p, n) != 0) {
+      return false;
+    }
+    i++;
+    p += n;
+  }
+  *nparams = np;
+  return i == nsegs;
+}
+
+static bool method_matches(const char *row, const char *method) {
+  return strcmp(row, method) == 0 || (strcmp(method, "HEAD") == 0 && strcmp(row, "GET") == 0);
+}
+
+/* "/api/v1/jobs/{name}/run" → "/api/v1/jobs/NAME/run" for messages. */
+static void shown_pattern(const char *pattern, char *buf, size_t cap) {
+  size_t o = 0;
+  for (const char *p = pattern; *p && o + 1 < cap; p++) {
+    if (*p == '{') {
+      const char *close = strchr(p, '}');
+      if (!close) break;
+      for (const char *q = p + 1; q < close && o + 1 < cap; q++)
+        buf[o++] = (char)(*q >= 'a' && *q <= 'z' ? *q - 32 : *q);
+      p = close;
+    } else {
+      buf[o++] = *p;
+    }
+  }
+  buf[o] = 0;
+}
+
+static void answer_standby(api_req_t *r) {
+  const char *leader = pgd_master_leader_http(r->m);
+  cJSON *o = cJSON_CreateObject();
+  char msg[400];
+  snprintf(msg, sizeof msg, "this master is a standby; the leader is %s",
+           leader ? leader : "being elected (try again shortly)");
+  cJSON_AddStringToObject(o, "error", msg);
+  if (leader) cJSON_AddStringToObject(o, "leader", leader);
+  api_respond_take(r->req, 503, o);
+}
+
+/* Answers 405 listing the methods the path takes (Allow header). */
+static void answer_405(pgd_http_req_t *req, const pgd_api_route_t *const *rows, int n) {
+  char allow[64] = "", words[96] = "";
+  for (int i = 0; i < n; i++) {
+    bool dup = false;
+    for (int j = 0; j < i; j++) dup |= strcmp(rows[j]->method, rows[i]->method) == 0;
+    if (dup) continue;
+    size_t a = strlen(allow), w = strlen(words);
+    snprintf(allow + a, sizeof allow - a, "%s%s", a ? ", " : "", rows[i]->method);
+    snprintf(words + w, sizeof words - w, "%s%s", w ? (i == n - 1 ? " or " : ", ") : "",
+             rows[i]->method);
+  }
+  char shown[256];
+  shown_pattern(rows[0]->pattern, shown, sizeof shown);
+  pgd_http_req_add_header(req, "Allow", allow);
+  pgd_http_respond_error(req, 405, "use %s on %s", words, shown);
+}
+
+void api_dispatch(pgd_http_req_t *req, void *ud) {
+  pgd_api_t *api = ud;
+  const char *path = pgd_http_req_path(req);
+  const char *method = pgd_http_req_method(req);
+  if (!api->m || pgd_master_is_stopping(api->m)) {
+    pgd_http_respond_error(req, 503, api->m ? "the master is shutting down" : "the master is starting");
+    return;
+  }
+  if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) {
+    pgd_http_respond_error(req, 404, "not found: %s (the API lives under /api/v1/)", path);
+    return;
+  }
+  /* Split a copy of the path into segments; one trailing '/' is ignored. */
+  char *copy = strdup(path);
+  if (!copy) abort();
+  size_t len = strlen(copy);
+  if (len > 1 && copy[len - 1] == '/') copy[len - 1] = 0;
+  char *segs[32];
+  int nsegs = 0;
+  bool too_deep = false;
+  for (char *p = copy + 1; p; nsegs++) {
+    if (nsegs == 32) {
+      too_deep = true;
+      break;
+    }
+    segs[nsegs] = p;
+    char *slash = strchr(p, '/');
+    if (slash) *slash++ = 0;
+    p = slash;
+  }
+  size_t nroutes;
+  const pgd_api_route_t *routes = pgd_api_routes(&nroutes);
+  const pgd_api_route_t *path_rows[16];
+  int npath = 0;
+  api_req_t r = {.api = api, .m = api->m, .req = req};
+  for (size_t i = 0; !too_deep && i < nroutes; i++) {
+    const char *params[API_MAX_PARAMS];
+    int np = 0;
+    if (!match(routes[i].pattern, segs, nsegs, params, &np)) continue;
+    if (npath < 16) path_rows[npath++] = &routes[i];
+    if (!r.route && method_matches(routes[i].method, method)) {
+      r.route = &routes[i];
+      memcpy(r.params, params, sizeof params);
+      r.nparams = np;
+    }
+  }
+  if (!r.route && npath > 0) {
+    answer_405(req, path_rows, npath);
+  } else if (!r.route) {
+    pgd_http_respond_error(req, 404, "no route %s %s", method, path);
+  } else if (!pgd_master_is_leader(api->m) &&
+             !(r.route->standby_ok && strcmp(method, "GET") == 0) &&
+             !(r.route->standby_ok && strcmp(r.route->method, "GET") != 0)) {
+    answer_standby(&r);
+  } else {
+    r.route->handler(&r);
+  }
+  free(copy);
+}

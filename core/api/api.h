@@ -1,0 +1,81 @@
+/* Pagoda — the REST API (docs/api.md): an HTTP server (core/http) whose
+ * requests are dispatched through one route table (api_routes.c) to
+ * handlers that call the master's service interface (master/master.h).
+ * The API sits above the master: the master knows nothing of HTTP.
+ *
+ * Lifecycle: pgd_api_start binds the port (requests answer 503 until a
+ * master is attached), pgd_api_attach hands it the master, pgd_api_stop
+ * closes the server before the master stops, pgd_api_free releases it once
+ * the master has stopped (held requests may still be ended by the master
+ * until then).
+ *
+ * Thread rules: loop thread only, like the master.
+ */
+#ifndef PAGODA_API_API_H
+#define PAGODA_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include <cjson/cJSON.h>
+
+#include "master/master.h"
+
+typedef struct pgd_api pgd_api_t;
+
+/* Rescans the plugin directory (POST /api/v1/plugins/reload): returns the
+ * number of plugins newly loaded, or a negative code when the directory
+ * cannot be read. Supplied by the daemon, which owns the registry. */
+typedef int (*pgd_api_rescan_cb)(void *ud);
+
+typedef struct pgd_api_config {
+  const char *host;          /* address to bind, e.g. "127.0.0.1" */
+  int port;                  /* 0 = any free port */
+  size_t max_body;           /* request body limit in bytes (0 = 1 MiB) */
+  size_t max_resource_bytes; /* PUT /api/v1/resources/NAME body limit;
+                                0 = PGD_MASTER_RESOURCE_DEFAULT_MAX_BYTES */
+  const char *static_dir;    /* web UI files, nullable */
+  pgd_api_rescan_cb rescan_plugins; /* nullable: the reload route answers 503 */
+  void *rescan_ud;
+} pgd_api_config_t;
+
+/* Starts the HTTP server on `loop` (cfg and its strings are copied). 0 and
+ * *out, or a negative code with a message in err (e.g. the port is taken). */
+int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out, char *err,
+                  size_t errlen);
+/* The port actually bound. */
+int pgd_api_port(const pgd_api_t *api);
+/* Serves `m` (borrowed; it must outlive the API's use: until pgd_api_stop). */
+void pgd_api_attach(pgd_api_t *api, pgd_master_t *m);
+/* Closes the server: requests held are aborted (next loop iteration). Call
+ * before pgd_master_stop. */
+void pgd_api_stop(pgd_api_t *api);
+/* Frees the API after pgd_api_stop once the master has stopped. NULL ok. */
+void pgd_api_free(pgd_api_t *api);
+
+/* ---- the route table (api_routes.c) ---- */
+
+/* The least role a route needs. Declared per route; enforced by the
+ * authentication layer (not yet: every request is allowed today). */
+typedef enum { PGD_ROLE_VIEWER = 0, PGD_ROLE_OPERATOR = 1, PGD_ROLE_ADMIN = 2 } pgd_role_t;
+
+/* A route's request body description, for the authentication/validation
+ * layer to fill in; every route has NULL today (handlers check bodies). */
+typedef struct pgd_api_body_schema pgd_api_body_schema_t;
+
+typedef struct api_req api_req_t; /* core/api/api_int.h */
+
+typedef struct pgd_api_route {
+  const char *method;  /* "GET", "POST", "PUT" or "DELETE"; GET rows answer HEAD too */
+  const char *pattern; /* "/api/v1/jobs/{name}/run": {x} matches one non-empty segment */
+  void (*handler)(api_req_t *r);
+  pgd_role_t role;
+  const pgd_api_body_schema_t *body_schema; /* nullable */
+  bool standby_ok;     /* a standby master serves it (it reads the shared store) */
+} pgd_api_route_t;
+
+/* The route table (static storage) and its length. */
+const pgd_api_route_t *pgd_api_routes(size_t *n);
+
+#endif

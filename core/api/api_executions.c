@@ -1,0 +1,69 @@
+/* Pagoda API — executions: list, show, kill (docs/api.md "Executions");
+ * the log is api_logs.c. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+void api_execs_list(api_req_t *r) {
+  const char *job = pgd_http_req_query(r->req, "job");
+  const char *state = pgd_http_req_query(r->req, "state");
+  const char *lim = pgd_http_req_query(r->req, "limit");
+  const char *before = pgd_http_req_query(r->req, "before");
+  if (state && pgd_exec_state_parse(state) < 0) {
+    pgd_http_respond_error(r->req, 400, "unknown state '%s'", state);
+    return;
+  }
+  int limit = 100;
+  if (!api_parse_limit(r->req, lim, &limit)) return;
+  int64_t before_id = 0;
+  if (before && !api_parse_id(before, &before_id)) {
+    pgd_http_respond_error(r->req, 400, "before must be an execution id");
+    return;
+  }
+  cJSON *list = pgd_master_execs_list(r->m, job, state, limit, before_id);
+  cJSON *arr = cJSON_CreateArray();
+  cJSON *rec;
+  cJSON_ArrayForEach(rec, list) cJSON_AddItemToArray(arr, api_exec_view(rec));
+  cJSON_Delete(list);
+  api_respond_wrapped(r->req, "executions", arr);
+}
+
+/* The {id} of the path, or false after answering 404. */
+bool api_exec_id(api_req_t *r, int64_t *id) {
+  const char *s = r->params[0];
+  if (api_parse_id(s, id)) return true;
+  size_t n = strlen(s);
+  pgd_http_respond_error(r->req, 404, "execution '%.*s' not found", (int)(n > 40 ? 40 : n), s);
+  return false;
+}
+
+void api_exec_get(api_req_t *r) {
+  int64_t id;
+  if (!api_exec_id(r, &id)) return;
+  cJSON *rec = pgd_master_exec_get(r->m, id);
+  if (!rec) {
+    pgd_http_respond_error(r->req, 404, "execution %lld not found", (long long)id);
+    return;
+  }
+  api_respond_take(r->req, 200, api_exec_view(rec));
+  cJSON_Delete(rec);
+}
+
+void api_exec_kill(api_req_t *r) {
+  int64_t id;
+  if (!api_exec_id(r, &id)) return;
+  char err[256];
+  cJSON *out = cJSON_CreateObject();
+  cJSON_AddNumberToObject(out, "id", (double)id);
+  cJSON_AddBoolToObject(out, "kill_requested", 1);
+  api_reply_t *rp = api_reply_new(r, 202, out);
+  int rc = pgd_master_exec_kill(r->m, id, api_reply_done, rp, err, sizeof err);
+  if (rc < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, rc == -ENOENT ? 404 : 409, "%s", err);
+    return;
+  }
+  api_reply_release(rp);
+}

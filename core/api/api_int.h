@@ -1,0 +1,164 @@
+/* Pagoda API — shared by the files of core/api (not public): the request
+ * context handlers get, and the helpers every handler uses (answers,
+ * errors, bodies, ?limit=, ids, "reply when durable", views).
+ * Loop thread only. */
+#ifndef PAGODA_API_API_INT_H
+#define PAGODA_API_API_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/api.h"
+#include "http/httpd.h"
+#include "master/master.h"
+
+#define API_PREFIX "/api/v1/"
+#define API_MAX_PARAMS 4
+
+struct pgd_api {
+  uv_loop_t *loop;
+  pgd_httpd_t *httpd;
+  pgd_master_t *m;          /* NULL until attached */
+  size_t max_resource_bytes;
+  pgd_api_rescan_cb rescan_plugins;
+  void *rescan_ud;
+};
+
+/* One request being handled: valid during the handler call only (keep
+ * `req` past it with pgd_http_req_on_abort, as httpd.h says). */
+struct api_req {
+  pgd_api_t *api;
+  pgd_master_t *m;
+  pgd_http_req_t *req;
+  const pgd_api_route_t *route;
+  const char *params[API_MAX_PARAMS]; /* the {x} segments, in pattern order */
+  int nparams;
+};
+
+/* ---- answers (api_util.c) ---- */
+
+/* Responds with `obj` (borrowed; integers beyond 32 bits are turned into
+ * integer text first, so µs timestamps print as integers). */
+int api_respond_json(pgd_http_req_t *req, int status, cJSON *obj);
+/* Responds with obj and deletes it. */
+int api_respond_take(pgd_http_req_t *req, int status, cJSON *obj);
+/* {"key": value} with value taken; responds 200. */
+int api_respond_wrapped(pgd_http_req_t *req, const char *key, cJSON *value);
+/* The HTTP status for a negative service code (master.h): -ENOENT 404,
+ * -EINVAL 400, -EALREADY/-EBUSY 409, -ESHUTDOWN 503, else 500. */
+int api_status_of(int rc);
+
+/* ---- request parsing (api_util.c) ---- */
+
+/* The request body as a JSON object (caller owns), or NULL after answering
+ * 400; without a body: NULL + 400 when `required`, else an empty object. */
+cJSON *api_parse_body(pgd_http_req_t *req, bool required);
+/* `?limit=` text (NULL = keep *limit): 1-10000, else false after answering 400. */
+bool api_parse_limit(pgd_http_req_t *req, const char *text, int *limit);
+/* A positive decimal id of at most 18 digits. */
+bool api_parse_id(const char *s, int64_t *out);
+/* An optional integer query parameter in 0..max (default dflt); false after
+ * answering 400. */
+bool api_query_int(pgd_http_req_t *req, const char *key, int dflt, int max, int *out);
+/* A query flag: "1" or "true". */
+bool api_query_flag(pgd_http_req_t *req, const char *key);
+
+/* ---- reply when durable (api_util.c) ---- */
+
+/* Answers a write once the master says it is durable. Create it (it is
+ * "held"), pass api_reply_done and the reply as the service call's done/ud,
+ * then either api_reply_cancel (the call refused: returned < 0, done never
+ * runs) or fill in status/body/refresh from the call's results and
+ * api_reply_release. done may run inside the service call (a store that
+ * refuses at once); while held it is only recorded, and release answers.
+ * When the client goes away first, the reply stays until done and answers
+ * nobody. */
+typedef struct api_reply api_reply_t;
+/* Re-reads the thing written, at answer time (so it shows the store's
+ * timestamps); NULL = keep the prepared body. `key`/`id` as set. */
+typedef cJSON *(*api_refresh_fn)(pgd_master_t *m, const char *key, int64_t id);
+struct api_reply {
+  pgd_http_req_t *req; /* NULL once the client went away */
+  pgd_master_t *m;
+  int status;
+  cJSON *body;         /* owned; NULL = {} unless refresh gives one */
+  api_refresh_fn refresh;
+  char *key;           /* owned */
+  int64_t id;
+  bool held;           /* between new and release/cancel */
+  bool done_seen;      /* done ran while held */
+  int done_status;
+};
+api_reply_t *api_reply_new(api_req_t *r, int status, cJSON *body);
+/* Sets what to re-read at answer time (`key` copied, nullable). */
+void api_reply_refresh(api_reply_t *rp, api_refresh_fn fn, const char *key, int64_t id);
+/* pgd_master_done_cb: answers (500 on a store error) and frees the reply. */
+void api_reply_done(void *ud, int status);
+/* The service call refused: frees the reply without answering. */
+void api_reply_cancel(api_reply_t *rp);
+/* The service call accepted: from now on done answers (at once if it ran
+ * already). The reply may be gone after this call. */
+void api_reply_release(api_reply_t *rp);
+
+/* ---- views (api_util.c) ---- */
+
+/* Adds "submitted_at" & co. (text) next to each "*_us" timestamp. */
+void api_add_time_strings(cJSON *o);
+/* The API view of an execution record (caller owns; `rec` borrowed). */
+cJSON *api_exec_view(const cJSON *rec);
+/* The API view of a stored job (caller owns; `stored` borrowed). */
+cJSON *api_job_view(const cJSON *stored);
+
+/* The {id} of an execution path (api_executions.c), or false after 404. */
+bool api_exec_id(api_req_t *r, int64_t *id);
+
+/* ---- handlers (one file per resource) ---- */
+
+void api_health(api_req_t *r);               /* api_cluster.c */
+void api_cluster(api_req_t *r);
+void api_jobs_list(api_req_t *r);            /* api_jobs.c */
+void api_job_define(api_req_t *r);
+void api_job_get(api_req_t *r);
+void api_job_delete(api_req_t *r);
+void api_job_run(api_req_t *r);
+void api_execs_list(api_req_t *r);           /* api_executions.c */
+void api_exec_get(api_req_t *r);
+void api_exec_kill(api_req_t *r);
+void api_exec_log(api_req_t *r);             /* api_logs.c */
+void api_workers_list(api_req_t *r);         /* api_workers.c */
+void api_worker_get(api_req_t *r);
+void api_worker_drain(api_req_t *r);
+void api_worker_undrain(api_req_t *r);
+void api_plugins_list(api_req_t *r);         /* api_plugins.c */
+void api_plugins_reload(api_req_t *r);
+void api_balancers_list(api_req_t *r);       /* api_balancers.c */
+void api_balancers_reload(api_req_t *r);
+void api_flows_list(api_req_t *r);           /* api_flows.c */
+void api_flow_define(api_req_t *r);
+void api_flow_get(api_req_t *r);
+void api_flow_delete(api_req_t *r);
+void api_flow_run(api_req_t *r);
+void api_fexecs_list(api_req_t *r);
+void api_fexec_get(api_req_t *r);
+void api_fexec_kill(api_req_t *r);
+void api_fexec_rerun(api_req_t *r);
+void api_schedules_list(api_req_t *r);       /* api_schedules.c */
+void api_schedule_define(api_req_t *r);
+void api_schedule_get(api_req_t *r);
+void api_schedule_delete(api_req_t *r);
+void api_schedule_pause(api_req_t *r);
+void api_schedule_resume(api_req_t *r);
+void api_schedule_run(api_req_t *r);
+void api_resources_list(api_req_t *r);       /* api_resources.c */
+void api_resource_put(api_req_t *r);
+void api_resource_get(api_req_t *r);
+void api_resource_delete(api_req_t *r);
+void api_resource_versions(api_req_t *r);
+
+/* ---- dispatch (api.c) ---- */
+/* The pgd_httpd handler: matches the route table and calls the handler. */
+void api_dispatch(pgd_http_req_t *req, void *ud);
+
+#endif

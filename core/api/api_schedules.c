@@ -1,0 +1,128 @@
+/* Pagoda API — schedules (docs/api.md "Schedules", docs/schedules.md):
+ *   POST   /api/v1/schedules                create, or replace by name
+ *   GET    /api/v1/schedules                list, each with its next fire time
+ *   GET    /api/v1/schedules/{name}[?next=N][&runs=N]
+ *   DELETE /api/v1/schedules/{name}
+ *   POST   /api/v1/schedules/{name}/pause|resume|run
+ * Writes answer once the change is durable. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+#define SCHEDULE_NAME_MAX 160
+#define MAX_PREVIEW 100
+#define DEFAULT_RUNS 10
+#define MAX_RUNS 1000
+
+/* The {name} of the path if such a schedule exists, else NULL after 404. */
+static const char *schedule_name(api_req_t *r) {
+  const char *name = r->params[0];
+  if (strlen(name) >= SCHEDULE_NAME_MAX) {
+    pgd_http_respond_error(r->req, 404, "schedule not found");
+    return NULL;
+  }
+  if (!pgd_master_schedule_exists(r->m, name)) {
+    pgd_http_respond_error(r->req, 404, "schedule '%s' not found", name);
+    return NULL;
+  }
+  return name;
+}
+
+/* At answer time: the schedule's view then. */
+static cJSON *schedule_now(pgd_master_t *m, const char *name, int64_t id) {
+  (void)id;
+  return name ? pgd_master_schedule_get(m, name, 0, -1) : NULL;
+}
+
+void api_schedules_list(api_req_t *r) {
+  api_respond_wrapped(r->req, "schedules", pgd_master_schedules_list(r->m));
+}
+
+void api_schedule_define(api_req_t *r) {
+  cJSON *in = api_parse_body(r->req, true);
+  if (!in) return;
+  char err[512];
+  char *name = NULL;
+  bool created = false;
+  api_reply_t *rp = api_reply_new(r, 201, NULL);
+  int rc = pgd_master_schedule_define(r->m, in, &name, &created, api_reply_done, rp, err,
+                                      sizeof err);
+  cJSON_Delete(in);
+  if (rc < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, api_status_of(rc), "%s", err);
+    return;
+  }
+  rp->status = created ? 201 : 200;
+  api_reply_refresh(rp, schedule_now, name, 0);
+  free(name);
+  api_reply_release(rp);
+}
+
+void api_schedule_get(api_req_t *r) {
+  const char *name = schedule_name(r);
+  if (!name) return;
+  int nnext, nruns;
+  if (!api_query_int(r->req, "next", 0, MAX_PREVIEW, &nnext)) return;
+  if (!api_query_int(r->req, "runs", DEFAULT_RUNS, MAX_RUNS, &nruns)) return;
+  api_respond_take(r->req, 200, pgd_master_schedule_get(r->m, name, nnext, nruns));
+}
+
+void api_schedule_delete(api_req_t *r) {
+  const char *name = schedule_name(r);
+  if (!name) return;
+  cJSON *out = cJSON_CreateObject();
+  cJSON_AddStringToObject(out, "deleted", name);
+  api_reply_t *rp = api_reply_new(r, 200, out);
+  if (pgd_master_schedule_delete(r->m, name, api_reply_done, rp) < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, 404, "schedule '%s' not found", name);
+    return;
+  }
+  api_reply_release(rp);
+}
+
+static void set_enabled(api_req_t *r, bool enabled) {
+  const char *name = schedule_name(r);
+  if (!name) return;
+  api_reply_t *rp = api_reply_new(r, 200, NULL);
+  api_reply_refresh(rp, schedule_now, name, 0);
+  if (pgd_master_schedule_set_enabled(r->m, name, enabled, api_reply_done, rp) < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, 404, "schedule '%s' not found", name);
+    return;
+  }
+  api_reply_release(rp);
+}
+
+void api_schedule_pause(api_req_t *r) { set_enabled(r, false); }
+void api_schedule_resume(api_req_t *r) { set_enabled(r, true); }
+
+void api_schedule_run(api_req_t *r) {
+  const char *name = schedule_name(r);
+  if (!name) return;
+  char err[512];
+  cJSON *out = cJSON_CreateObject();
+  api_reply_t *rp = api_reply_new(r, 201, out);
+  int64_t exec_id = 0, fexec_id = 0;
+  int rc = pgd_master_schedule_run(r->m, name, &exec_id, &fexec_id, api_reply_done, rp, err,
+                                   sizeof err);
+  if (rc < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, 400, "%s", err);
+    return;
+  }
+  if (fexec_id > 0) {
+    /* A flow target is under way already: done is not called, answer now. */
+    cJSON_AddNumberToObject(out, "flow_execution_id", (double)fexec_id);
+    cJSON_AddStringToObject(out, "schedule", name);
+    api_reply_done(rp, 0);
+    api_reply_release(rp);
+    return;
+  }
+  cJSON_AddNumberToObject(out, "execution_id", (double)exec_id);
+  cJSON_AddStringToObject(out, "schedule", name);
+  api_reply_release(rp);
+}

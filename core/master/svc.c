@@ -1,0 +1,199 @@
+/* Pagoda master — the service interface of master.h for status, jobs,
+ * executions and workers: plain data in and out, no HTTP (the REST layer
+ * is core/api). Flows are in flows_svc.c, schedules in schedules_svc.c,
+ * resources in resources.c, logs in logs.c. Loop thread only. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "master/exec_int.h"
+#include "master/jobs_int.h"
+#include "master/leader_int.h"
+#include "master/workers_int.h"
+#include "net/conn.h"
+#include "script/balancer.h"
+#include "master/resources.h"
+
+#define MOD "master"
+
+/* ---- store callback → service callback ---- */
+
+m_done_ctx_t *m_done_ctx(pgd_master_done_cb done, void *ud) {
+  m_done_ctx_t *c = malloc(sizeof *c);
+  if (!c) abort();
+  *c = (m_done_ctx_t){done, ud};
+  return c;
+}
+
+void m_done_store_cb(int status, void *ud) {
+  m_done_ctx_t *c = ud;
+  c->done(c->ud, status);
+  free(c);
+}
+
+/* ---- status ---- */
+
+bool pgd_master_is_leader(const pgd_master_t *m) { return m->leader; }
+bool pgd_master_is_stopping(const pgd_master_t *m) { return m->stopping; }
+const char *pgd_master_leader_http(const pgd_master_t *m) { return m_ha_leader_http(m); }
+cJSON *pgd_master_cluster(const pgd_master_t *m) { return m_ha_cluster_json(m); }
+cJSON *pgd_master_plugins(const pgd_master_t *m) { return pgd_registry_to_json(m->plugins); }
+cJSON *pgd_master_balancers(const pgd_master_t *m) { return pgd_balancers_to_json(m->balancers); }
+
+cJSON *pgd_master_health(const pgd_master_t *m) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "status", "ok");
+  cJSON_AddStringToObject(o, "version", PAGODA_VERSION);
+  cJSON_AddStringToObject(o, "role", m->leader ? "leader" : "standby");
+  cJSON_AddStringToObject(o, "store", pgd_store_backend(m->store));
+  cJSON_AddNumberToObject(o, "epoch", (double)m->epoch);
+  cJSON_AddNumberToObject(o, "rpc_port", pgd_listener_port(m->listener));
+  cJSON_AddNumberToObject(o, "uptime_s", (double)(pgd_now_us() - m->started_us) / 1e6);
+  return o;
+}
+
+/* ---- jobs ---- */
+
+cJSON *pgd_master_jobs_list(pgd_master_t *m) {
+  cJSON *list = pgd_store_list_jobs(m->store);
+  return list ? list : cJSON_CreateArray();
+}
+
+cJSON *pgd_master_job_get(pgd_master_t *m, const char *name) {
+  return pgd_store_get_job(m->store, name);
+}
+
+bool pgd_master_job_exists(pgd_master_t *m, const char *name) {
+  return m_job_find(m, name) != NULL;
+}
+
+int pgd_master_job_define(pgd_master_t *m, const cJSON *in, cJSON **normalised, bool *created,
+                          pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
+  cJSON *job = m_job_normalise(m, in, err, errlen);
+  if (!job) return -EINVAL;
+  const char *name = cJSON_GetObjectItemCaseSensitive(job, "name")->valuestring;
+  *created = m_job_find(m, name) == NULL;
+  *normalised = cJSON_Duplicate(job, 1);
+  m_done_ctx_t *c = m_done_ctx(done, ud);
+  int rc = pgd_store_put_job(m->store, job, m_done_store_cb, c);
+  if (rc < 0) {
+    cJSON_Delete(job);
+    m_done_store_cb(rc, c); /* a refused write never calls back: done once, here */
+    return 0;
+  }
+  m_job_put_cache(m, job);
+  return 0;
+}
+
+int pgd_master_job_delete(pgd_master_t *m, const char *name, pgd_master_done_cb done, void *ud) {
+  if (!m_job_find(m, name)) return -ENOENT;
+  m_job_remove_cache(m, name);
+  m_done_ctx_t *c = m_done_ctx(done, ud);
+  int rc = pgd_store_delete_job(m->store, name, m_done_store_cb, c);
+  if (rc < 0) m_done_store_cb(rc, c);
+  return 0;
+}
+
+int pgd_master_job_run(pgd_master_t *m, const char *name, const cJSON *params,
+                       const char *trigger, int64_t *exec_id, pgd_exec_state_t *state,
+                       pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
+  m_job_t *j = m_job_find(m, name);
+  if (!j) return pgd_set_err(err, errlen, -ENOENT, "job '%s' not found", name);
+  /* The job's resources may have been deleted since it was stored. */
+  if (!m_resources_check(m, j->def, err, errlen)) return -EINVAL;
+  m_exec_t *e = m_exec_submit(m, j->def, params, trigger, done, ud, err, errlen, NULL);
+  if (!e) return -EINVAL;
+  *exec_id = e->id;
+  *state = e->state;
+  return 0;
+}
+
+/* ---- executions ---- */
+
+cJSON *pgd_master_execs_list(pgd_master_t *m, const char *job, const char *state, int limit,
+                             int64_t before_id) {
+  cJSON *list = pgd_store_list_executions(m->store, job, state, limit, before_id);
+  cJSON *arr = cJSON_CreateArray();
+  cJSON *r;
+  cJSON_ArrayForEach(r, list) {
+    int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "id"));
+    m_exec_t *e = m_exec_find(m, id);
+    cJSON *v = cJSON_Duplicate(e ? e->rec : r, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(v, "definition");
+    cJSON_AddItemToArray(arr, v);
+  }
+  cJSON_Delete(list);
+  return arr;
+}
+
+/* The current record of one execution: memory for unfinished ones (fresher),
+ * the store for the rest and for attempt history. */
+cJSON *pgd_master_exec_get(pgd_master_t *m, int64_t id) {
+  cJSON *stored = pgd_store_get_execution(m->store, id);
+  m_exec_t *e = m_exec_find(m, id);
+  if (!e) return stored;
+  cJSON *rec = cJSON_Duplicate(e->rec, 1);
+  cJSON *attempts = stored ? cJSON_DetachItemFromObjectCaseSensitive(stored, "attempts") : NULL;
+  cJSON_Delete(stored);
+  if (!attempts) attempts = cJSON_CreateArray();
+  /* The current attempts as the master knows them now: their rows may not
+   * be durable yet (the final one of a finishing execution, say). */
+  for (int i = 0; i < e->n_tasks; i++) {
+    const cJSON *cur = e->tasks[i]->attempt_rec;
+    if (!cur) continue;
+    double no = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cur, "attempt"));
+    int idx = 0, found = -1;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attempts) {
+      if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "attempt")) == no) found = idx;
+      idx++;
+    }
+    if (found >= 0)
+      cJSON_ReplaceItemInArray(attempts, found, cJSON_Duplicate(cur, 1));
+    else
+      cJSON_AddItemToArray(attempts, cJSON_Duplicate(cur, 1));
+  }
+  cJSON_AddItemToObject(rec, "attempts", attempts);
+  return rec;
+}
+
+int pgd_master_exec_kill(pgd_master_t *m, int64_t id, pgd_master_done_cb done, void *ud,
+                         char *err, size_t errlen) {
+  return m_exec_kill(m, id, done, ud, err, errlen);
+}
+
+/* ---- workers ---- */
+
+cJSON *pgd_master_workers_list(pgd_master_t *m) {
+  if (!m->leader) {
+    /* A standby knows the workers the store has seen, not their state. */
+    cJSON *list = pgd_store_list_workers(m->store);
+    return list ? list : cJSON_CreateArray();
+  }
+  cJSON *arr = cJSON_CreateArray();
+  m_worker_t *w, *tmp;
+  HASH_ITER(hh, m->workers, w, tmp) cJSON_AddItemToArray(arr, m_worker_to_json(m, w));
+  return arr;
+}
+
+cJSON *pgd_master_worker_get(pgd_master_t *m, const char *id) {
+  m_worker_t *w = NULL;
+  HASH_FIND_STR(m->workers, id, w);
+  return w ? m_worker_to_json(m, w) : NULL;
+}
+
+int pgd_master_worker_drain(pgd_master_t *m, const char *id, bool drain) {
+  m_worker_t *w = NULL;
+  HASH_FIND_STR(m->workers, id, w);
+  if (!w) return -ENOENT;
+  if (w->draining != drain)
+    PGD_INFO("api", "worker %s %s", w->id, drain ? "draining: it takes no new work" : "undrained");
+  w->draining = drain;
+  m->workers_generation++;
+  if (!drain) m_dispatch_pending(m);
+  return 0;
+}

@@ -1,0 +1,73 @@
+/* Pagoda master — workers: what the master knows of each worker (rpc.c
+ * keeps it up to date) and what a worker's coming and going does to
+ * executions (exec.c).
+ * Not public; loop thread only. */
+#ifndef PAGODA_MASTER_WORKERS_INT_H
+#define PAGODA_MASTER_WORKERS_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uthash.h>
+
+#include "master/master_int.h"
+
+typedef enum { M_WORKER_ALIVE, M_WORKER_DRAINING, M_WORKER_LOST } m_worker_state_t;
+
+/* A worker the master has seen since it started. Entries stay after the
+ * worker is lost so that the API can show it. */
+struct m_worker {
+  char *id;
+  char *host;
+  char *addr;                /* peer address of the RPC connection */
+  pgd_conn_t *conn;          /* NULL when disconnected */
+  m_worker_state_t state;    /* ALIVE or LOST (connection); see draining */
+  bool draining;             /* takes no new work (survives reconnects) */
+  bool heard_since_hello;    /* a heartbeat arrived after the last hello */
+  int slots;
+  int used;                  /* slots taken by executions dispatched here */
+  int running;               /* attempts dispatched here and not final */
+  cJSON *types;              /* array of job type names */
+  cJSON *labels;             /* array of strings */
+  cJSON *load;               /* last reported load object, nullable */
+  double load1;              /* from `load`, kept as numbers for the balancers */
+  long mem_free_mb;
+  int64_t connected_us;
+  int64_t last_heartbeat_us;
+  cJSON *pending_acks;       /* array of seqs to acknowledge at the next flush */
+  bool ack_scheduled;
+  struct m_worker *ack_next; /* in the master's ack flush list */
+  UT_hash_handle hh;
+};
+
+/* ---- exec.c: workers and executions ---- */
+/* The worker is gone: its tasks' attempts become lost (and may be relaunched). */
+void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why);
+
+/* A worker (re)connected or sent a heartbeat listing the attempts it runs
+ * (`running`: [{execution_id, attempt}]): claim recovered ones, and kill the
+ * ones the master has replaced or finished. */
+void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bool hello);
+
+/* The first heartbeat after a hello: the worker has resent every report it
+ * had, so recovered attempts it owns but neither runs nor reported on are
+ * lost now rather than at the end of the recovery grace. */
+void m_worker_settled(pgd_master_t *m, m_worker_t *w);
+
+/* ---- rpc.c ---- */
+int m_rpc_start(pgd_master_t *m, char *err, size_t errlen);
+void m_rpc_send_launch(pgd_master_t *m, m_task_t *t);
+void m_rpc_send_kill(pgd_master_t *m, m_worker_t *w, int64_t exec_id, int attempt);
+void m_rpc_check_heartbeats(pgd_master_t *m);
+void m_rpc_queue_ack(pgd_master_t *m, m_worker_t *w, int64_t seq);
+void m_rpc_flush_acks(pgd_master_t *m);
+void m_rpc_close_all(pgd_master_t *m);
+void m_rpc_close_workers(pgd_master_t *m); /* connections only; the listener stays */
+cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w);
+
+/* ---- dispatch.c ---- */
+/* Free slots and the job type: could this worker take such a task now? */
+bool m_worker_fits(const m_worker_t *w, const char *type, int slots);
+
+#endif
