@@ -520,7 +520,7 @@ static void test_hostile_input(void) {
     size_t n;
     const pgd_msg_field_t *f = pgd_msg_fields(c->type, &n);
     for (size_t k = 0; k < n; k++) {
-      char leaf[64], shown[160];
+      char leaf[256], shown[300];
       /* the path as errors show it: running[].attempt -> running[0].attempt */
       snprintf(shown, sizeof shown, "%s.", name);
       for (const char *p = f[k].path; *p; p++) {
