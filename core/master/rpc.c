@@ -296,7 +296,8 @@ static void handle_state(conn_ctx_t *cc, const cJSON *msg) {
   char err[256];
   if (pgd_msg_state_decode(msg, &st, err, sizeof err) < 0) {
     if (st.seq > 0) { /* resending it would not help */
-      PGD_WARN(MOD, "worker %s sent a bad state report: %s; acknowledged and dropped", cc->w->id, err);
+      PGD_WARN(MOD, "worker %s sent a bad state report: %s; acknowledged and dropped", cc->w->id,
+               err);
       m_rpc_queue_ack(cc->m, cc->w, st.seq);
     } else {
       PGD_WARN(MOD, "worker %s sent a bad state report: %s; ignored", cc->w->id, err);
@@ -420,8 +421,10 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
   cJSON *res = m_resources_for_launch(m, def); /* NULL when the job lists none */
   lm.resources = res;
   cJSON *msg = pgd_msg_launch_encode(&lm);
-  if (msg) pgd_conn_send(t->worker->conn, PGD_MSG_LAUNCH, msg);
-  else PGD_ERROR(MOD, "out of memory: the launch of execution %lld is lost", (long long)e->id);
+  if (msg)
+    pgd_conn_send(t->worker->conn, PGD_MSG_LAUNCH, msg);
+  else
+    PGD_ERROR(MOD, "out of memory: the launch of execution %lld is lost", (long long)e->id);
   cJSON_Delete(msg);
   cJSON_Delete(out);
   cJSON_Delete(res);

@@ -11,13 +11,13 @@
 #include "net/msg_util.h"
 
 #define RD(name) msg_rd_t rd = {.msg = name, .err = err, .errlen = errlen}
-#define BEGIN_DECODE(name)                                    \
-  RD(name);                                                   \
-  if (!out) return -EINVAL;                                   \
-  memset(out, 0, sizeof *out);                                \
-  if (!cJSON_IsObject(payload)) {                             \
-    msg_rd_fail(&rd, NULL, "body", "must be a JSON object");  \
-    return rd.rc;                                             \
+#define BEGIN_DECODE(name)                                                                         \
+  RD(name);                                                                                        \
+  if (!out) return -EINVAL;                                                                        \
+  memset(out, 0, sizeof *out);                                                                     \
+  if (!cJSON_IsObject(payload)) {                                                                  \
+    msg_rd_fail(&rd, NULL, "body", "must be a JSON object");                                       \
+    return rd.rc;                                                                                  \
   }
 
 /* ---- hello ---- */
@@ -74,8 +74,7 @@ cJSON *pgd_msg_welcome_encode(const pgd_msg_welcome_t *m) {
   return msg_wr_done(&w);
 }
 
-int pgd_msg_welcome_decode(const cJSON *payload, pgd_msg_welcome_t *out, char *err,
-                           size_t errlen) {
+int pgd_msg_welcome_decode(const cJSON *payload, pgd_msg_welcome_t *out, char *err, size_t errlen) {
   BEGIN_DECODE("welcome");
   msg_rd_int(&rd, payload, NULL, "epoch", true, 0, MSG_INT_MAX, &out->epoch);
   msg_rd_opt_int(&rd, payload, NULL, "heartbeat_ms", 0, INT_MAX, &out->heartbeat_ms);
@@ -172,8 +171,7 @@ cJSON *pgd_msg_launch_encode(const pgd_msg_launch_t *m) {
   return msg_wr_done(&w);
 }
 
-int pgd_msg_launch_decode(const cJSON *payload, pgd_msg_launch_t *out, char *err,
-                          size_t errlen) {
+int pgd_msg_launch_decode(const cJSON *payload, pgd_msg_launch_t *out, char *err, size_t errlen) {
   BEGIN_DECODE("launch");
   int64_t attempt = 0;
   msg_rd_int(&rd, payload, NULL, "epoch", true, 0, MSG_INT_MAX, &out->epoch);
@@ -250,8 +248,10 @@ int pgd_msg_state_decode(const cJSON *payload, pgd_msg_state_t *out, char *err, 
     out->attempt = (int)attempt;
   if (msg_rd_str(&rd, payload, NULL, "state", true, &state)) {
     int s = pgd_exec_state_parse(state);
-    if (s < 0) msg_rd_fail(&rd, NULL, "state", "'%.64s' is not an execution state", state);
-    else out->state = (pgd_exec_state_t)s;
+    if (s < 0)
+      msg_rd_fail(&rd, NULL, "state", "'%.64s' is not an execution state", state);
+    else
+      out->state = (pgd_exec_state_t)s;
   }
   msg_rd_opt_int(&rd, payload, NULL, "at_us", -MSG_INT_MAX, MSG_INT_MAX, &out->at_us);
   msg_rd_opt_int(&rd, payload, NULL, "pid", 0, INT_MAX, &out->pid);

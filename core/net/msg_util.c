@@ -132,7 +132,8 @@ bool msg_rd_ints(msg_rd_t *rd, const cJSON *o, const char *at, const char *key, 
   int64_t x;
   cJSON_ArrayForEach(e, v) {
     if (!int_value(e, min, max, &x))
-      return msg_rd_fail(rd, at, key, "must be an array of integers from %lld to %lld (element %d is not)",
+      return msg_rd_fail(rd, at, key,
+                         "must be an array of integers from %lld to %lld (element %d is not)",
                          (long long)min, (long long)max, i);
     i++;
   }
@@ -198,7 +199,9 @@ bool msg_rd_load(msg_rd_t *rd, const cJSON *o, const char *at, const char *key,
 
 /* ---- record accessors (net/msg.h) ---- */
 
-int pgd_msg_count(const cJSON *array) { return cJSON_IsArray(array) ? cJSON_GetArraySize(array) : 0; }
+int pgd_msg_count(const cJSON *array) {
+  return cJSON_IsArray(array) ? cJSON_GetArraySize(array) : 0;
+}
 
 int pgd_msg_attempt_ref_at(const cJSON *array, int i, pgd_msg_attempt_ref_t *out) {
   const cJSON *e = cJSON_IsArray(array) && i >= 0 ? cJSON_GetArrayItem(array, i) : NULL;

@@ -419,8 +419,8 @@ void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
   a->slots = (int)slots;
   a->plugin = plugin;
   a->timeout_ms = lm.timeout_ms.set && lm.timeout_ms.v > 0 ? lm.timeout_ms.v : 0;
-  a->kill_grace_ms = lm.kill_grace_ms.set && lm.kill_grace_ms.v > 0 ? lm.kill_grace_ms.v
-                                                                     : w->kill_grace_ms;
+  a->kill_grace_ms =
+      lm.kill_grace_ms.set && lm.kill_grace_ms.v > 0 ? lm.kill_grace_ms.v : w->kill_grace_ms;
   if (pgd_msg_count(lm.resources) > 0) {
     launch_with_resources(a, msg, lm.resources);
     return;

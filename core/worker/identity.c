@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +53,9 @@ static int read_id(const char *file, char *id, size_t idlen, char *err, size_t e
   char *e = s + strlen(s);
   while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
   if (!pgd_worker_id_valid(s) || strlen(s) >= idlen) {
-    return pgd_set_err(err, errlen, -EINVAL, "%s does not hold a valid worker id (1-%d characters of A-Z a-z 0-9 . _ -)",
-            file, PGD_WORKER_ID_MAX);
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "%s does not hold a valid worker id (1-%d characters of A-Z a-z 0-9 . _ -)",
+                       file, PGD_WORKER_ID_MAX);
   }
   memcpy(id, s, strlen(s) + 1);
   return 0;
@@ -72,12 +72,14 @@ int pgd_worker_identity_load(const char *data_dir, char *id, size_t idlen, char 
   }
   int rc = read_id(file, id, idlen, err, errlen);
   if (rc != -ENOENT) {
-    if (rc < 0 && rc != -EINVAL) pgd_set_err(err, errlen, rc, "cannot read %s: %s", file, strerror(-rc));
+    if (rc < 0 && rc != -EINVAL)
+      pgd_set_err(err, errlen, rc, "cannot read %s: %s", file, strerror(-rc));
     return rc;
   }
   rc = mkdirs(data_dir);
   if (rc < 0) {
-    return pgd_set_err(err, errlen, rc, "cannot create data directory %s: %s", data_dir, strerror(-rc));
+    return pgd_set_err(err, errlen, rc, "cannot create data directory %s: %s", data_dir,
+                       strerror(-rc));
   }
   unsigned char rnd[8];
   if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
@@ -109,7 +111,8 @@ int pgd_worker_identity_load(const char *data_dir, char *id, size_t idlen, char 
     return pgd_set_err(err, errlen, -e, "cannot write %s: %s", file, strerror(e));
   }
   rc = read_id(file, id, idlen, err, errlen);
-  if (rc < 0 && rc != -EINVAL) pgd_set_err(err, errlen, rc, "cannot read %s: %s", file, strerror(-rc));
+  if (rc < 0 && rc != -EINVAL)
+    pgd_set_err(err, errlen, rc, "cannot read %s: %s", file, strerror(-rc));
   return rc;
 }
 

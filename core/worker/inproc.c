@@ -2,7 +2,6 @@
 #include "worker/inproc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,8 +185,8 @@ int pgd_inproc_start(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJSON *p
   uv_thread_options_t topt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = 8u << 20};
   rc = uv_thread_create_ex(&ip->thread, &topt, thread_main, ip);
   if (rc) {
-    pgd_set_err(err, errlen, rc, "cannot start a thread for the %s run: %s", pgd_plugin_type(plugin),
-            uv_strerror(rc));
+    pgd_set_err(err, errlen, rc, "cannot start a thread for the %s run: %s",
+                pgd_plugin_type(plugin), uv_strerror(rc));
     /* close the handles and free without calling on_exit */
     ip->cbs.on_exit = NULL;
     ip->finishing = 1;

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,7 +190,7 @@ static void download(hjob_t *j, const char *dir, const char *path) {
   int fd = mkstemp(tmp);
   if (fd < 0) {
     j->status = pgd_set_err(j->err, sizeof j->err, -errno, "cannot create a file in %s: %s", dir,
-                        strerror(errno));
+                            strerror(errno));
     return;
   }
   dl_t d = {.fp = fdopen(fd, "w+"), .md = EVP_MD_CTX_new(), .j = j};
@@ -221,7 +220,7 @@ static void download(hjob_t *j, const char *dir, const char *path) {
       j->status = pgd_set_err(j->err, sizeof j->err, -ECANCELED, "download abandoned");
     else
       j->status = pgd_set_err(j->err, sizeof j->err, -EIO, "download from %s failed: %s", j->url,
-                          cerr[0] ? cerr : curl_easy_strerror(cc));
+                              cerr[0] ? cerr : curl_easy_strerror(cc));
     goto out;
   }
   if (code != 200) {
@@ -231,8 +230,8 @@ static void download(hjob_t *j, const char *dir, const char *path) {
     (void)n;
     cJSON *o = cJSON_Parse(body);
     const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
-    j->status = pgd_set_err(j->err, sizeof j->err, code == 404 ? -ENOENT : -EIO, "the master answered HTTP %ld: %s",
-                        code, msg ? msg : body);
+    j->status = pgd_set_err(j->err, sizeof j->err, code == 404 ? -ENOENT : -EIO,
+                            "the master answered HTTP %ld: %s", code, msg ? msg : body);
     cJSON_Delete(o);
     goto out;
   }
@@ -242,13 +241,14 @@ static void download(hjob_t *j, const char *dir, const char *path) {
   if (EVP_DigestFinal_ex(d.md, md, &mdlen) && mdlen == 32) hex(md, got);
   if (strcmp(got, j->hash) != 0 || d.bytes != j->size) {
     j->status = pgd_set_err(j->err, sizeof j->err, -EBADMSG,
-                        "downloaded content does not match: sha256 %.64s, %" PRIu64
-                        " bytes (expected %" PRIu64 " bytes)",
-                        got, d.bytes, j->size);
+                            "downloaded content does not match: sha256 %.64s, %" PRIu64
+                            " bytes (expected %" PRIu64 " bytes)",
+                            got, d.bytes, j->size);
     goto out;
   }
   if (fflush(d.fp) != 0 || fchmod(fd, 0444) != 0 || rename(tmp, path) != 0) {
-    j->status = pgd_set_err(j->err, sizeof j->err, -errno, "cannot store %s: %s", path, strerror(errno));
+    j->status =
+        pgd_set_err(j->err, sizeof j->err, -errno, "cannot store %s: %s", path, strerror(errno));
     goto out;
   }
   j->downloaded = true;
@@ -268,7 +268,8 @@ static void hjob_work(uv_work_t *w) {
   snprintf(path, sizeof path, "%s/%s", c->cache_dir, j->hash);
   int rc = mkdir_p(c->cache_dir);
   if (rc < 0) {
-    j->status = pgd_set_err(j->err, sizeof j->err, rc, "cannot create %s: %s", c->cache_dir, strerror(-rc));
+    j->status =
+        pgd_set_err(j->err, sizeof j->err, rc, "cannot create %s: %s", c->cache_dir, strerror(-rc));
     return;
   }
   char got[65];
@@ -283,7 +284,8 @@ static void hjob_work(uv_work_t *w) {
     unlink(path);
   }
   if (!j->url) {
-    j->status = pgd_set_err(j->err, sizeof j->err, -ENOTCONN, "the master's HTTP address is unknown");
+    j->status =
+        pgd_set_err(j->err, sizeof j->err, -ENOTCONN, "the master's HTTP address is unknown");
     return;
   }
   download(j, c->cache_dir, path);
@@ -338,7 +340,7 @@ static void place_work(uv_work_t *w) {
   int rc = mkdir_p(f->workdir);
   if (rc < 0) {
     f->status = pgd_set_err(f->err, sizeof f->err, rc, "cannot create working directory %s: %s",
-                        f->workdir, strerror(-rc));
+                            f->workdir, strerror(-rc));
     return;
   }
   for (int i = 0; i < f->n; i++) {
@@ -348,8 +350,9 @@ static void place_work(uv_work_t *w) {
     rc = link(from, to) == 0 ? 0 : -errno;
     if (rc == -EXDEV || rc == -EPERM || rc == -EMLINK) rc = copy_file(from, to);
     if (rc < 0) {
-      f->status = pgd_set_err(f->err, sizeof f->err, rc, "resource '%s' (sha256 %.12s…): cannot place it in %s: %s",
-                          f->items[i].name, f->items[i].hash, f->workdir, strerror(-rc));
+      f->status = pgd_set_err(f->err, sizeof f->err, rc,
+                              "resource '%s' (sha256 %.12s…): cannot place it in %s: %s",
+                              f->items[i].name, f->items[i].hash, f->workdir, strerror(-rc));
       return;
     }
   }
@@ -381,7 +384,8 @@ static void place_after(uv_work_t *w, int status) {
   pgd_resfetch_t *f = w->data;
   pgd_rescache_t *c = f->c;
   if (status < 0 && f->status == 0)
-    f->status = pgd_set_err(f->err, sizeof f->err, status, "placing resources: %s", uv_strerror(status));
+    f->status =
+        pgd_set_err(f->err, sizeof f->err, status, "placing resources: %s", uv_strerror(status));
   fetch_finish(f);
   c->in_flight--; /* after the callback: it may close the cache */
   cache_maybe_free(c);
@@ -573,7 +577,8 @@ int pgd_resfetch_start(pgd_rescache_t *c, const cJSON *resources, const char *wo
         free(j->url);
         free(j);
         if (f->status == 0)
-          f->status = pgd_set_err(f->err, sizeof f->err, rc, "cannot queue work: %s", uv_strerror(rc));
+          f->status =
+              pgd_set_err(f->err, sizeof f->err, rc, "cannot queue work: %s", uv_strerror(rc));
         continue;
       }
       c->in_flight++;
@@ -653,7 +658,6 @@ void pgd_rescache_stats(const pgd_rescache_t *c, pgd_rescache_stats_t *out) {
   }
   *out = c->st;
 }
-
 
 void pgd_rescache_close(pgd_rescache_t *c) {
   if (!c || c->closed) return;

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +60,13 @@ int pgd_runas_resolve(const char *user, const cJSON *allowed_users, uid_t euid, 
     return pgd_set_err(err, errlen, -EINVAL, "run_as needs a user name");
   }
   if (!allowed(allowed_users, user)) {
-    return pgd_set_err(err, errlen, -EPERM, "run_as user '%s' is not in this worker's allowed_users", user);
+    return pgd_set_err(err, errlen, -EPERM,
+                       "run_as user '%s' is not in this worker's allowed_users", user);
   }
   if (euid != 0) {
-    return pgd_set_err(err, errlen, -EPERM, "run_as needs the worker to run as root (it runs as uid %u)",
-            (unsigned)euid);
+    return pgd_set_err(err, errlen, -EPERM,
+                       "run_as needs the worker to run as root (it runs as uid %u)",
+                       (unsigned)euid);
   }
   struct passwd pw;
   char *buf = NULL;

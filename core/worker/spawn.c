@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,7 +291,8 @@ static void describe_spawn_error(const pgd_procspec_t *spec, int e, char *err, s
     else if (access(spec->cwd, X_OK) != 0)
       ce = errno;
     if (ce) {
-      pgd_set_err(err, errlen, -ce, "cannot use working directory '%s': %s", spec->cwd, strerror(ce));
+      pgd_set_err(err, errlen, -ce, "cannot use working directory '%s': %s", spec->cwd,
+                  strerror(ce));
       return;
     }
   }
@@ -304,19 +304,19 @@ static void describe_runas_error(const pgd_procspec_t *spec, const pgd_runas_t *
   switch (step) {
   case PGD_RUNAS_STEP_CREDS:
     pgd_set_err(err, errlen, -e, "cannot switch to run_as user '%s' (uid %u, gid %u): %s", ru->name,
-            (unsigned)ru->uid, (unsigned)ru->gid, strerror(e));
+                (unsigned)ru->uid, (unsigned)ru->gid, strerror(e));
     break;
   case PGD_RUNAS_STEP_CWD:
     pgd_set_err(err, errlen, -e, "cannot use working directory '%s' as user '%s': %s", spec->cwd,
-            ru->name, strerror(e));
+                ru->name, strerror(e));
     break;
   case PGD_RUNAS_STEP_EXEC:
     pgd_set_err(err, errlen, -e, "cannot start '%s' as user '%s': %s", spec->argv[0], ru->name,
-            strerror(e));
+                strerror(e));
     break;
   default:
-    pgd_set_err(err, errlen, -e, "cannot start '%s' as user '%s' (process setup): %s", spec->argv[0],
-            ru->name, strerror(e));
+    pgd_set_err(err, errlen, -e, "cannot start '%s' as user '%s' (process setup): %s",
+                spec->argv[0], ru->name, strerror(e));
     break;
   }
 }
@@ -332,8 +332,8 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
   }
   const pgd_runas_t *ru = opts ? opts->runas : NULL;
   if (spec->user && (!ru || !ru->name || strcmp(ru->name, spec->user) != 0)) {
-    return pgd_set_err(err, errlen, -EINVAL, "run_as user '%s' was not checked and resolved by the worker",
-            spec->user);
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "run_as user '%s' was not checked and resolved by the worker", spec->user);
   }
   pgd_spawn_t *p = calloc(1, sizeof *p);
   char *idbuf = NULL;
@@ -370,7 +370,8 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     if (ru)
       describe_runas_error(spec, ru, step, rc, err, errlen);
     else if (step == PGD_RUNAS_STEP_CWD)
-      pgd_set_err(err, errlen, -rc, "cannot use working directory '%s': %s", spec->cwd, strerror(rc));
+      pgd_set_err(err, errlen, -rc, "cannot use working directory '%s': %s", spec->cwd,
+                  strerror(rc));
     else
       describe_spawn_error(spec, rc, err, errlen);
     return -rc;
@@ -395,7 +396,8 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
     }
     if (!pipe_owns_fd) close(fds[0]);
-    pgd_set_err(err, errlen, urc, "cannot read the output of '%s': %s", spec->argv[0], uv_strerror(urc));
+    pgd_set_err(err, errlen, urc, "cannot read the output of '%s': %s", spec->argv[0],
+                uv_strerror(urc));
     uv_close((uv_handle_t *)&p->out, free_on_close); /* frees p; no callback */
     return urc;
   }

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,7 +360,8 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
     return pgd_set_err(err, errlen, -EINVAL, "invalid arguments");
   }
   if (!cfg->master_host || !*cfg->master_host || cfg->master_port <= 0 || cfg->master_port > 65535) {
-    return pgd_set_err(err, errlen, -EINVAL, "worker: master address missing or invalid (port %d)", cfg->master_port);
+    return pgd_set_err(err, errlen, -EINVAL, "worker: master address missing or invalid (port %d)",
+                       cfg->master_port);
   }
   if (cfg->slots <= 0) {
     return pgd_set_err(err, errlen, -EINVAL, "worker: slots must be > 0 (got %d)", cfg->slots);
@@ -381,7 +381,8 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
     if (ok)
       cJSON_ArrayForEach(u, cfg->allowed_users) if (!cJSON_IsString(u) || !u->valuestring[0]) ok = 0;
     if (!ok) {
-      return pgd_set_err(err, errlen, -EINVAL, "worker: allowed_users must be an array of user names");
+      return pgd_set_err(err, errlen, -EINVAL,
+                         "worker: allowed_users must be an array of user names");
     }
   }
   pgd_worker_t *w = calloc(1, sizeof *w);
@@ -390,8 +391,9 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   }
   if (cfg->id_override) {
     if (!pgd_worker_id_valid(cfg->id_override)) {
-      pgd_set_err(err, errlen, -EINVAL, "worker: invalid worker id '%s' (1-%d characters of A-Z a-z 0-9 . _ -)",
-              cfg->id_override, PGD_WORKER_ID_MAX);
+      pgd_set_err(err, errlen, -EINVAL,
+                  "worker: invalid worker id '%s' (1-%d characters of A-Z a-z 0-9 . _ -)",
+                  cfg->id_override, PGD_WORKER_ID_MAX);
       free(w);
       return -EINVAL;
     }

@@ -36,16 +36,16 @@ typedef struct codec {
   void (*check_equal)(const void *a, const void *b);
 } codec_t;
 
-#define CODEC_FNS(name)                                                       \
-  static cJSON *enc_##name(const void *m) { return pgd_msg_##name##_encode(m); } \
-  static int dec_##name(const cJSON *p, void *o, char *e, size_t n) {          \
-    return pgd_msg_##name##_decode(p, o, e, n);                                \
+#define CODEC_FNS(name)                                                                            \
+  static cJSON *enc_##name(const void *m) { return pgd_msg_##name##_encode(m); }                   \
+  static int dec_##name(const cJSON *p, void *o, char *e, size_t n) {                              \
+    return pgd_msg_##name##_decode(p, o, e, n);                                                    \
   }
 
-#define EQ_STR(a, b) CU_ASSERT_STRING_EQUAL((a) ? (a) : "(null)", (b) ? (b) : "(null)")
+#define EQ_STR(a, b)  CU_ASSERT_STRING_EQUAL((a) ? (a) : "(null)", (b) ? (b) : "(null)")
 #define EQ_JSON(a, b) CU_ASSERT(cJSON_Compare((a), (b), 1))
-#define EQ_OPT(a, b) CU_ASSERT((a).set == (b).set && (a).v == (b).v)
-#define EQ_LOAD(a, b) \
+#define EQ_OPT(a, b)  CU_ASSERT((a).set == (b).set && (a).v == (b).v)
+#define EQ_LOAD(a, b)                                                                              \
   CU_ASSERT((a).set == (b).set && (a).load1 == (b).load1 && (a).mem_free_mb == (b).mem_free_mb)
 
 static cJSON *refs(void) {
@@ -206,7 +206,9 @@ static void eq_log(const void *pa, const void *pb) {
 }
 
 CODEC_FNS(ack)
-static void fill_ack(void *p) { ((pgd_msg_ack_t *)p)->seqs = keep(cJSON_Parse("[1,2,9007199254740991]")); }
+static void fill_ack(void *p) {
+  ((pgd_msg_ack_t *)p)->seqs = keep(cJSON_Parse("[1,2,9007199254740991]"));
+}
 static void eq_ack(const void *pa, const void *pb) {
   EQ_JSON(((const pgd_msg_ack_t *)pa)->seqs, ((const pgd_msg_ack_t *)pb)->seqs);
 }
@@ -221,11 +223,13 @@ static void eq_error(const void *pa, const void *pb) {
   EQ_OPT(a->code, b->code);
 }
 
-#define ENTRY(T, name) \
-  {PGD_MSG_##T, sizeof(pgd_msg_##name##_t), enc_##name, dec_##name, fill_##name, eq_##name}
+#define ENTRY(T, name)                                                                             \
+  { PGD_MSG_##T, sizeof(pgd_msg_##name##_t), enc_##name, dec_##name, fill_##name, eq_##name }
 static const codec_t codecs[] = {
-    ENTRY(HELLO, hello),   ENTRY(WELCOME, welcome), ENTRY(REJECT, reject), ENTRY(HEARTBEAT, heartbeat),
-    ENTRY(LAUNCH, launch), ENTRY(STATE, state),     ENTRY(LOG, log),       ENTRY(KILL, kill),
+    ENTRY(HELLO, hello),   ENTRY(WELCOME, welcome),
+    ENTRY(REJECT, reject), ENTRY(HEARTBEAT, heartbeat),
+    ENTRY(LAUNCH, launch), ENTRY(STATE, state),
+    ENTRY(LOG, log),       ENTRY(KILL, kill),
     ENTRY(ACK, ack),       ENTRY(ERROR, error),
 };
 #define N_CODECS (int)(sizeof codecs / sizeof codecs[0])
@@ -337,13 +341,15 @@ static void test_encoder_writes_what_decoder_reads(void) {
     CU_ASSERT_EQUAL(got.n, (int)n);
     for (size_t k = 0; k < n; k++) {
       if (!paths_has(&got, f[k].path))
-        fprintf(stderr, "%s: field %s is listed but not encoded\n", pgd_msg_name(c->type), f[k].path);
+        fprintf(stderr, "%s: field %s is listed but not encoded\n", pgd_msg_name(c->type),
+                f[k].path);
       CU_ASSERT(paths_has(&got, f[k].path));
     }
     for (int k = 0; k < got.n; k++) {
       int listed = 0;
       for (size_t j = 0; j < n; j++) listed |= !strcmp(f[j].path, got.p[k]);
-      if (!listed) fprintf(stderr, "%s: %s is encoded but not listed\n", pgd_msg_name(c->type), got.p[k]);
+      if (!listed)
+        fprintf(stderr, "%s: %s is encoded but not listed\n", pgd_msg_name(c->type), got.p[k]);
       CU_ASSERT(listed);
     }
     paths_free(&got);
@@ -407,7 +413,8 @@ static void test_docs_match_codec(void) {
     const pgd_msg_field_t *f = pgd_msg_fields(t, &n);
     size_t row = 0;
     /* rows of the field table: "| `path` | type | yes/no | meaning |" */
-    for (const char *l = strstr(sec, "\n| `"); l && (!next || l < next); l = strstr(l + 1, "\n| `")) {
+    for (const char *l = strstr(sec, "\n| `"); l && (!next || l < next);
+         l = strstr(l + 1, "\n| `")) {
       char p[128], type[32], req[16];
       CU_ASSERT_EQUAL_FATAL(cell(l + 1, 0, p, sizeof p) | cell(l + 1, 1, type, sizeof type) |
                                 cell(l + 1, 2, req, sizeof req),
@@ -637,7 +644,8 @@ static void test_specific_rules(void) {
   pgd_msg_state_t st = {.execution_id = 1, .attempt = 1, .state = PGD_STATE_RUNNING};
   m = pgd_msg_state_encode(&st);
   CU_ASSERT_PTR_NULL(cJSON_GetObjectItemCaseSensitive(m, "seq"));
-  CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "state")), "running");
+  CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "state")),
+                         "running");
   cJSON_Delete(m);
 
   /* record accessors */
