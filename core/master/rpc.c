@@ -14,6 +14,7 @@
 #include "master/workers_int.h"
 #include "net/conn.h"
 #include "master/resources.h"
+#include "net/msg.h"
 #include "net/protocol.h"
 
 #define MOD "rpc"
@@ -24,17 +25,39 @@ typedef struct conn_ctx {
   m_worker_t *w;
 } conn_ctx_t;
 
-static int64_t json_int(const cJSON *obj, const char *key, int64_t dflt) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+/* Replaces *slot with a copy of `v` when given and different; returns 1
+ * when it changed. A NULL *slot becomes an empty array. */
+static int adopt_array(cJSON **slot, const cJSON *v) {
+  if (v && !cJSON_Compare(v, *slot, 1)) {
+    cJSON *copy = cJSON_Duplicate(v, 1);
+    if (copy) {
+      cJSON_Delete(*slot);
+      *slot = copy;
+      return 1;
+    }
+  }
+  if (!*slot) *slot = cJSON_CreateArray();
+  return 0;
 }
 
-static cJSON *dup_or(const cJSON *v, cJSON *dflt) {
-  if (v) {
-    cJSON_Delete(dflt);
-    return cJSON_Duplicate(v, 1);
+/* Keeps a worker's load sample (and resource cache counters, shown with it)
+ * for the API and the balancers. */
+static void adopt_load(m_worker_t *w, const pgd_msg_load_t *load, const pgd_msg_rescache_t *rc) {
+  if (!load->set) return;
+  cJSON_Delete(w->load);
+  w->load = cJSON_CreateObject();
+  cJSON_AddNumberToObject(w->load, "load1", load->load1);
+  cJSON_AddNumberToObject(w->load, "mem_free_mb", (double)load->mem_free_mb);
+  w->load1 = load->load1;
+  w->mem_free_mb = load->mem_free_mb > 0 ? (long)load->mem_free_mb : 0;
+  if (rc && rc->set) {
+    cJSON *o = cJSON_AddObjectToObject(w->load, "resource_cache");
+    cJSON_AddNumberToObject(o, "downloads", (double)rc->downloads);
+    cJSON_AddNumberToObject(o, "download_bytes", (double)rc->download_bytes);
+    cJSON_AddNumberToObject(o, "hits", (double)rc->hits);
+    cJSON_AddNumberToObject(o, "corrupt", (double)rc->corrupt);
+    cJSON_AddNumberToObject(o, "failures", (double)rc->failures);
   }
-  return dflt;
 }
 
 cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w) {
@@ -91,10 +114,9 @@ void m_rpc_flush_acks(pgd_master_t *m) {
     w->ack_scheduled = false;
     w->ack_next = NULL;
     if (w->conn && w->pending_acks && cJSON_GetArraySize(w->pending_acks) > 0) {
-      cJSON *msg = cJSON_CreateObject();
-      cJSON_AddItemToObject(msg, "seqs", w->pending_acks);
-      w->pending_acks = NULL;
-      pgd_conn_send(w->conn, PGD_MSG_ACK, msg);
+      pgd_msg_ack_t ack = {.seqs = w->pending_acks};
+      cJSON *msg = pgd_msg_ack_encode(&ack);
+      if (msg) pgd_conn_send(w->conn, PGD_MSG_ACK, msg);
       cJSON_Delete(msg);
     }
     cJSON_Delete(w->pending_acks);
@@ -126,9 +148,9 @@ static void send_reject(pgd_conn_t *c, const char *fmt, ...) {
   vsnprintf(reason, sizeof reason, fmt, ap);
   va_end(ap);
   PGD_WARN(MOD, "rejecting worker at %s: %s", pgd_conn_peer(c), reason);
-  cJSON *msg = cJSON_CreateObject();
-  cJSON_AddStringToObject(msg, "reason", reason);
-  pgd_conn_send(c, PGD_MSG_REJECT, msg);
+  pgd_msg_reject_t r = {.reason = reason};
+  cJSON *msg = pgd_msg_reject_encode(&r);
+  if (msg) pgd_conn_send(c, PGD_MSG_REJECT, msg);
   cJSON_Delete(msg);
   pgd_conn_close(c);
 }
@@ -144,20 +166,24 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
     send_reject(c, "this master is a standby (leader: %s)", leader ? leader : "being elected");
     return;
   }
-  int64_t proto = json_int(msg, "protocol", -1);
-  if (proto != PGD_PROTOCOL_VERSION) {
-    send_reject(c, "protocol version %lld is not supported (master speaks %d)", (long long)proto,
-                PGD_PROTOCOL_VERSION);
+  pgd_msg_hello_t h;
+  char err[256];
+  int rc = pgd_msg_hello_decode(msg, &h, err, sizeof err);
+  if (rc == -EPROTONOSUPPORT) {
+    send_reject(c, "protocol version %lld is not supported (master speaks %d)",
+                (long long)h.protocol, PGD_PROTOCOL_VERSION);
     return;
   }
-  const char *secret = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "secret"));
-  if (strcmp(secret ? secret : "", m->secret) != 0) {
+  if (rc < 0) {
+    send_reject(c, "%s", err);
+    return;
+  }
+  if (strcmp(h.secret ? h.secret : "", m->secret) != 0) {
     send_reject(c, "wrong cluster secret");
     return;
   }
-  const cJSON *info = cJSON_GetObjectItemCaseSensitive(msg, "worker");
-  const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "id"));
-  if (!id || !*id || strlen(id) > 128) {
+  const char *id = h.worker.id;
+  if (!*id || strlen(id) > 128) {
     send_reject(c, "hello.worker.id must be a non-empty string of at most 128 bytes");
     return;
   }
@@ -173,19 +199,16 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
     w->id = strdup(id);
     HASH_ADD_KEYPTR(hh, m->workers, w->id, strlen(w->id), w);
   }
-  const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "host"));
   free(w->host);
-  w->host = strdup(host ? host : "");
+  w->host = strdup(h.worker.host ? h.worker.host : "");
   free(w->addr);
   w->addr = strdup(pgd_conn_peer(c));
   w->conn = c;
   w->state = M_WORKER_ALIVE;
-  int64_t slots = json_int(info, "slots", 1);
-  w->slots = slots < 0 ? 0 : (int)slots;
-  w->types = dup_or(cJSON_GetObjectItemCaseSensitive(info, "types"), w->types ? w->types : cJSON_CreateArray());
-  w->labels = dup_or(cJSON_GetObjectItemCaseSensitive(info, "labels"), w->labels ? w->labels : cJSON_CreateArray());
-  if (!cJSON_IsArray(w->types)) { cJSON_Delete(w->types); w->types = cJSON_CreateArray(); }
-  if (!cJSON_IsArray(w->labels)) { cJSON_Delete(w->labels); w->labels = cJSON_CreateArray(); }
+  w->slots = h.worker.slots.set ? (int)h.worker.slots.v : 1;
+  adopt_array(&w->types, h.worker.types);
+  adopt_array(&w->labels, h.worker.labels);
+  adopt_load(w, &h.worker.load, NULL);
   w->connected_us = w->last_heartbeat_us = pgd_now_us();
   w->heard_since_hello = false;
   cc->w = w;
@@ -202,64 +225,95 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   pgd_store_put_worker(m->store, rec, NULL, NULL);
   cJSON_Delete(rec);
 
-  cJSON *welcome = cJSON_CreateObject();
-  cJSON_AddNumberToObject(welcome, "epoch", (double)m->epoch);
-  cJSON_AddNumberToObject(welcome, "heartbeat_ms", m->cfg.heartbeat_ms);
+  char http[300];
+  pgd_msg_welcome_t wm = {.epoch = m->epoch, .heartbeat_ms = pgd_msg_int(m->cfg.heartbeat_ms)};
   if (m->cfg.http_port > 0) { /* where workers fetch resources */
-    char http[300];
     snprintf(http, sizeof http, "%s:%d", m->cfg.http_host ? m->cfg.http_host : "",
              m->cfg.http_port);
-    cJSON_AddStringToObject(welcome, "http", http);
+    wm.http = http;
   }
-  pgd_conn_send(c, PGD_MSG_WELCOME, welcome);
+  cJSON *welcome = pgd_msg_welcome_encode(&wm);
+  if (welcome) pgd_conn_send(c, PGD_MSG_WELCOME, welcome);
   cJSON_Delete(welcome);
-  PGD_INFO(MOD, "worker %s connected from %s (%d slots)", w->id, w->addr, w->slots);
+  PGD_INFO(MOD, "worker %s connected from %s (pid %lld, %d slots)", w->id, w->addr,
+           h.worker.pid.set ? (long long)h.worker.pid.v : -1LL, w->slots);
 
-  m_worker_reconcile(m, w, cJSON_GetObjectItemCaseSensitive(msg, "running"), true);
+  m_worker_reconcile(m, w, h.running, true);
   m_dispatch_pending(m);
 }
 
 static void handle_heartbeat(conn_ctx_t *cc, const cJSON *msg) {
   m_worker_t *w = cc->w;
   w->last_heartbeat_us = pgd_now_us();
-  if (!w->heard_since_hello) {
+  if (!w->heard_since_hello) { /* whatever it says: its resent reports are in */
     w->heard_since_hello = true;
     m_worker_settled(cc->m, w);
   }
-  const cJSON *v;
-  if ((v = cJSON_GetObjectItemCaseSensitive(msg, "load")) && cJSON_IsObject(v)) {
-    cJSON_Delete(w->load);
-    w->load = cJSON_Duplicate(v, 1);
-    const cJSON *l1 = cJSON_GetObjectItemCaseSensitive(v, "load1");
-    const cJSON *mf = cJSON_GetObjectItemCaseSensitive(v, "mem_free_mb");
-    w->load1 = cJSON_IsNumber(l1) ? l1->valuedouble : 0;
-    w->mem_free_mb = cJSON_IsNumber(mf) && mf->valuedouble > 0 ? (long)mf->valuedouble : 0;
-    /* the worker's resource cache counters ride along (shown top-level) */
-    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(msg, "resource_cache");
-    if (cJSON_IsObject(rc)) cJSON_AddItemToObject(w->load, "resource_cache", cJSON_Duplicate(rc, 1));
+  pgd_msg_heartbeat_t hb;
+  char err[256];
+  if (pgd_msg_heartbeat_decode(msg, &hb, err, sizeof err) < 0) {
+    PGD_WARN(MOD, "worker %s sent a bad heartbeat: %s; ignored", w->id, err);
+    return;
   }
-  if ((v = cJSON_GetObjectItemCaseSensitive(msg, "types")) && cJSON_IsArray(v) &&
-      !cJSON_Compare(v, w->types, 1)) {
-    cJSON_Delete(w->types);
-    w->types = cJSON_Duplicate(v, 1);
+  adopt_load(w, &hb.load, &hb.resource_cache);
+  /* The worker's current types, labels and slots (a plugin loaded since
+   * the hello makes its type dispatchable). */
+  bool changed = adopt_array(&w->types, hb.types);
+  changed |= adopt_array(&w->labels, hb.labels);
+  if (hb.slots != w->slots) {
+    PGD_INFO(MOD, "worker %s now offers %lld slots (was %d)", w->id, (long long)hb.slots, w->slots);
+    w->slots = (int)hb.slots;
+    changed = true;
+  }
+  if (changed) {
+    cc->m->workers_generation++;
     m_dispatch_pending(cc->m);
   }
-  if ((v = cJSON_GetObjectItemCaseSensitive(msg, "running_attempts")) && cJSON_IsArray(v))
-    m_worker_reconcile(cc->m, w, v, false);
+  if (hb.running != w->running || hb.slots_used != w->used)
+    PGD_DEBUG(MOD, "worker %s runs %lld attempts on %lld slots; the master counts %d on %d", w->id,
+              (long long)hb.running, (long long)hb.slots_used, w->running, w->used);
+  if (hb.running_attempts) m_worker_reconcile(cc->m, w, hb.running_attempts, false);
 }
 
 static void handle_log(conn_ctx_t *cc, const cJSON *msg) {
   pgd_master_t *m = cc->m;
-  int64_t seq = json_int(msg, "seq", -1);
-  int64_t id = json_int(msg, "execution_id", 0);
-  m_exec_t *e = m_exec_find(m, id);
-  const char *data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "data"));
-  int attempt = (int)json_int(msg, "attempt", 0);
+  pgd_msg_log_t lg;
+  char err[256];
+  if (pgd_msg_log_decode(msg, &lg, err, sizeof err) < 0) {
+    PGD_WARN(MOD, "worker %s sent a bad log report: %s; %s", cc->w->id, err,
+             lg.seq > 0 ? "acknowledged and dropped" : "ignored");
+    if (lg.seq > 0) m_rpc_queue_ack(m, cc->w, lg.seq); /* resending it would not help */
+    return;
+  }
+  m_exec_t *e = m_exec_find(m, lg.execution_id);
   m_task_t *t = NULL;
   for (int i = 0; e && i < e->n_tasks; i++)
-    if (e->tasks[i]->attempt == attempt && e->tasks[i]->worker == cc->w) t = e->tasks[i];
-  if (t && data) m_log_append(m, t, json_int(msg, "offset", t->log_size), data, strlen(data));
-  if (seq >= 0) m_rpc_queue_ack(m, cc->w, seq);
+    if (e->tasks[i]->attempt == lg.attempt && e->tasks[i]->worker == cc->w) t = e->tasks[i];
+  if (t) m_log_append(m, t, lg.offset, lg.data, strlen(lg.data));
+  m_rpc_queue_ack(m, cc->w, lg.seq);
+}
+
+/* A state report: decoded, then handed to exec.c in its normalised JSON
+ * form (only the documented fields, with checked types). */
+static void handle_state(conn_ctx_t *cc, const cJSON *msg) {
+  pgd_msg_state_t st;
+  char err[256];
+  if (pgd_msg_state_decode(msg, &st, err, sizeof err) < 0) {
+    if (st.seq > 0) { /* resending it would not help */
+      PGD_WARN(MOD, "worker %s sent a bad state report: %s; acknowledged and dropped", cc->w->id,
+               err);
+      m_rpc_queue_ack(cc->m, cc->w, st.seq);
+    } else {
+      PGD_WARN(MOD, "worker %s sent a bad state report: %s; ignored", cc->w->id, err);
+    }
+    return;
+  }
+  cJSON *report = pgd_msg_state_encode(&st);
+  ack_ctx_t *a = malloc(sizeof *a);
+  if (!a || !report) abort();
+  *a = (ack_ctx_t){cc->m, cc->w, st.seq};
+  m_exec_report_state(cc->m, cc->w, report, on_report_durable, a);
+  cJSON_Delete(report);
 }
 
 static void on_message(pgd_conn_t *c, pgd_msg_type_t type, cJSON *msg, void *ud) {
@@ -277,25 +331,19 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t type, cJSON *msg, void *ud)
     case PGD_MSG_HEARTBEAT:
       handle_heartbeat(cc, msg);
       break;
-    case PGD_MSG_STATE: {
-      ack_ctx_t *a = malloc(sizeof *a);
-      if (!a) abort();
-      *a = (ack_ctx_t){cc->m, cc->w, json_int(msg, "seq", -1)};
-      if (a->seq < 0) {
-        free(a);
-        PGD_WARN(MOD, "worker %s sent a state report without seq; ignored", cc->w->id);
-        break;
-      }
-      m_exec_report_state(cc->m, cc->w, msg, on_report_durable, a);
+    case PGD_MSG_STATE:
+      handle_state(cc, msg);
       break;
-    }
     case PGD_MSG_LOG:
       handle_log(cc, msg);
       break;
-    case PGD_MSG_ERROR:
+    case PGD_MSG_ERROR: {
+      pgd_msg_error_t e;
+      char err[256];
       PGD_WARN(MOD, "worker %s says: %s", cc->w->id,
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "message")));
+               pgd_msg_error_decode(msg, &e, err, sizeof err) == 0 ? e.reason : err);
       break;
+    }
     default:
       PGD_WARN(MOD, "worker %s sent an unexpected %s message; ignored", cc->w->id,
                pgd_msg_name(type));
@@ -345,22 +393,24 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
   m_exec_t *e = t->exec;
   if (!t->worker || !t->worker->conn) return;
   const cJSON *def = e->def;
-  cJSON *msg = cJSON_CreateObject();
-  cJSON_AddNumberToObject(msg, "epoch", (double)m->epoch);
-  cJSON_AddNumberToObject(msg, "execution_id", (double)e->id);
-  cJSON_AddNumberToObject(msg, "attempt", t->attempt);
-  cJSON_AddItemReferenceToObject(msg, "job", cJSON_GetObjectItemCaseSensitive(e->rec, "job"));
-  cJSON_AddItemReferenceToObject(msg, "job_type", cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
-  cJSON_AddItemReferenceToObject(msg, "params", cJSON_GetObjectItemCaseSensitive(e->rec, "params"));
-  cJSON_AddNumberToObject(msg, "slots", e->slots);
+  pgd_msg_launch_t lm = {
+      .epoch = m->epoch,
+      .execution_id = e->id,
+      .attempt = t->attempt,
+      .job = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "job")),
+      .job_type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type")),
+      .slots = pgd_msg_int(e->slots),
+      .kill_grace_ms = pgd_msg_int(m->cfg.kill_grace_ms),
+      .run_as = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(def, "run_as")),
+  };
+  const cJSON *params = cJSON_GetObjectItemCaseSensitive(e->rec, "params");
+  lm.params = cJSON_IsObject(params) ? params : NULL;
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(def, "timeout");
-  cJSON_AddNumberToObject(msg, "timeout_ms", cJSON_IsNumber(v) ? v->valuedouble * 1000.0 : 0);
-  cJSON_AddNumberToObject(msg, "kill_grace_ms", m->cfg.kill_grace_ms);
-  if ((v = cJSON_GetObjectItemCaseSensitive(def, "run_as")) && cJSON_IsString(v))
-    cJSON_AddStringToObject(msg, "run_as", v->valuestring);
+  lm.timeout_ms = pgd_msg_int(cJSON_IsNumber(v) ? (int64_t)(v->valuedouble * 1000.0) : 0);
   const cJSON *env = cJSON_GetObjectItemCaseSensitive(def, "env");
+  cJSON *out = NULL;
   if (cJSON_IsObject(env) || t->shard >= 0) {
-    cJSON *out = cJSON_IsObject(env) ? cJSON_Duplicate(env, 1) : cJSON_CreateObject();
+    out = cJSON_IsObject(env) ? cJSON_Duplicate(env, 1) : cJSON_CreateObject();
     if (t->shard >= 0) {
       char buf[24];
       snprintf(buf, sizeof buf, "%d", t->shard);
@@ -370,23 +420,29 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
       cJSON_DeleteItemFromObjectCaseSensitive(out, "PAGODA_SHARD_COUNT");
       cJSON_AddStringToObject(out, "PAGODA_SHARD_COUNT", buf);
     }
-    cJSON_AddItemToObject(msg, "env", out);
+    lm.env = out;
   }
   cJSON *res = m_resources_for_launch(m, def); /* NULL when the job lists none */
-  if (res) cJSON_AddItemToObject(msg, "resources", res);
-  pgd_conn_send(t->worker->conn, PGD_MSG_LAUNCH, msg);
+  lm.resources = res;
+  cJSON *msg = pgd_msg_launch_encode(&lm);
+  if (msg)
+    pgd_conn_send(t->worker->conn, PGD_MSG_LAUNCH, msg);
+  else
+    PGD_ERROR(MOD, "out of memory: the launch of execution %lld is lost", (long long)e->id);
   cJSON_Delete(msg);
+  cJSON_Delete(out);
+  cJSON_Delete(res);
 }
 
 void m_rpc_send_kill(pgd_master_t *m, m_worker_t *w, int64_t exec_id, int attempt) {
   if (!w || !w->conn) return;
-  cJSON *msg = cJSON_CreateObject();
-  cJSON_AddNumberToObject(msg, "epoch", (double)m->epoch);
-  cJSON_AddNumberToObject(msg, "execution_id", (double)exec_id);
-  cJSON_AddNumberToObject(msg, "attempt", attempt);
-  cJSON_AddStringToObject(msg, "reason", "killed");
-  cJSON_AddNumberToObject(msg, "grace_ms", m->cfg.kill_grace_ms);
-  pgd_conn_send(w->conn, PGD_MSG_KILL, msg);
+  pgd_msg_kill_t km = {.epoch = m->epoch,
+                       .execution_id = exec_id,
+                       .attempt = attempt,
+                       .reason = "killed",
+                       .grace_ms = pgd_msg_int(m->cfg.kill_grace_ms)};
+  cJSON *msg = pgd_msg_kill_encode(&km);
+  if (msg) pgd_conn_send(w->conn, PGD_MSG_KILL, msg);
   cJSON_Delete(msg);
 }
 

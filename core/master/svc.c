@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "master/exec_int.h"
 #include "master/jobs_int.h"
@@ -114,18 +115,57 @@ int pgd_master_job_run(pgd_master_t *m, const char *name, const cJSON *params,
 
 /* ---- executions ---- */
 
+static int cmp_id_desc(const void *a, const void *b) {
+  int64_t x = pgd_json_int(*(const cJSON *const *)a, "id", 0);
+  int64_t y = pgd_json_int(*(const cJSON *const *)b, "id", 0);
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The store's rows, with the in-memory record of every execution the master
+ * still holds (fresher: a final state may not be durable yet). A state filter
+ * is applied to that fresher state, so an execution whose final record is
+ * still in the writer's queue is listed under the state a single read shows,
+ * not under the stale stored one. */
 cJSON *pgd_master_execs_list(pgd_master_t *m, const char *job, const char *state, int limit,
                              int64_t before_id) {
   cJSON *list = pgd_store_list_executions(m->store, job, state, limit, before_id);
-  cJSON *arr = cJSON_CreateArray();
+  int want = state ? pgd_exec_state_parse(state) : -1;
+  size_t cap = (size_t)cJSON_GetArraySize(list) + 1, n = 0;
+  if (want >= 0) cap += HASH_COUNT(m->execs);
+  cJSON **rows = calloc(cap, sizeof *rows);
+  if (!rows) {
+    cJSON_Delete(list);
+    return cJSON_CreateArray();
+  }
   cJSON *r;
   cJSON_ArrayForEach(r, list) {
-    int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "id"));
-    m_exec_t *e = m_exec_find(m, id);
-    cJSON *v = cJSON_Duplicate(e ? e->rec : r, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(v, "definition");
-    cJSON_AddItemToArray(arr, v);
+    m_exec_t *e = m_exec_find(m, pgd_json_int(r, "id", 0));
+    if (e && want >= 0 && (int)e->state != want) continue; /* stale stored state */
+    rows[n++] = cJSON_Duplicate(e ? e->rec : r, 1);
   }
+  if (want >= 0) {
+    /* In-memory executions whose fresh state matches but whose stored row
+     * does not (yet). */
+    for (m_exec_t *e = m->execs; e; e = e->hh.next) {
+      if ((int)e->state != want || (before_id > 0 && e->id >= before_id)) continue;
+      const char *ejob = pgd_json_str(e->rec, "job");
+      if (job && (!ejob || strcmp(job, ejob) != 0)) continue;
+      bool listed = false;
+      for (size_t i = 0; i < n && !listed; i++) listed = pgd_json_int(rows[i], "id", 0) == e->id;
+      if (!listed) rows[n++] = cJSON_Duplicate(e->rec, 1);
+    }
+  }
+  qsort(rows, n, sizeof *rows, cmp_id_desc);
+  cJSON *arr = cJSON_CreateArray();
+  for (size_t i = 0; i < n; i++) {
+    if (limit > 0 && (int)i >= limit) {
+      cJSON_Delete(rows[i]);
+      continue;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(rows[i], "definition");
+    cJSON_AddItemToArray(arr, rows[i]);
+  }
+  free(rows);
   cJSON_Delete(list);
   return arr;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "net/msg.h"
 
 #define MOD "net"
 #define LISTEN_BACKLOG 4096
@@ -292,10 +293,9 @@ static int on_frame(void *ud, pgd_msg_type_t type, cJSON *msg) {
 static void conn_protocol_error(pgd_conn_t *c, int err) {
   PGD_WARN(MOD, "%s: malformed frame (%s); closing the connection", c->peer,
            pgd_frame_strerror(err));
-  cJSON *body = cJSON_CreateObject();
-  if (body && cJSON_AddStringToObject(body, "reason", pgd_frame_strerror(err)) &&
-      cJSON_AddNumberToObject(body, "code", err))
-    (void)conn_queue(c, PGD_MSG_ERROR, body, 0); /* small: whatever our own max */
+  pgd_msg_error_t e = {.reason = pgd_frame_strerror(err), .code = pgd_msg_int(err)};
+  cJSON *body = pgd_msg_error_encode(&e);
+  if (body) (void)conn_queue(c, PGD_MSG_ERROR, body, 0); /* small: whatever our own max */
   cJSON_Delete(body);
   conn_begin_close(c, err, 1);
 }

@@ -20,7 +20,7 @@
  *     sent a malformed frame. After on_close returns the connection is freed.
  *
  * Malformed input never crashes: a bad frame is logged (WARN, naming the
- * peer), answered with an "error" message {"reason", "code"} when possible,
+ * peer), answered with an "error" message {"reason", "code"} (net/msg.h) when possible,
  * and the connection is closed, since the stream can no longer be trusted.
  * Closing is graceful: queued frames are flushed before the FIN, bounded by
  * PGD_CONN_LINGER_MS, after which the socket is closed regardless.

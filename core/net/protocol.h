@@ -5,33 +5,21 @@
  * of truth: the enum, the names and the documentation are generated from it
  * (an X-macro, like libuv's UV_ERRNO_MAP), so they cannot drift apart.
  *
- * Direction and body of each message (fields other than "type"; every
- * command sent by the master carries "epoch", the leader's epoch, so that a
- * worker can refuse a deposed leader):
+ * Direction of each message; the fields of each body are the struct and
+ * codec of that message in net/msg.h (the one place they are defined) and
+ * the tables of docs/protocol.md (checked against the codec by
+ * tests/unit/test_net_msg.c):
  *
- *   hello      worker -> master. First message on a connection.
- *              {"version": PGD_PROTOCOL_VERSION, "secret": "...",
- *               "worker_id": "...", "host": "...", "slots": N,
- *               "types": ["shell", ...], "labels": {"k": "v", ...}}
- *   welcome    master -> worker. Handshake accepted.
- *              {"accepted": true, "epoch": N, "heartbeat_ms": N}
- *   reject     master -> worker. Handshake refused; the master closes after.
- *              {"reason": "..."}
- *   heartbeat  worker -> master. {"slots_free": N, "load": x, "running": N,
- *              "types": [...]}; the master may answer with its own heartbeat.
- *   launch     master -> worker. {"epoch": N, "execution_id": ..,
- *              "attempt": N, "request": {...}}
- *   state      worker -> master. State change of an attempt:
- *              {"seq": N, "execution_id": .., "attempt": N, "state": "...",
- *               "exit_code": N, "at_us": N, ...}
- *   log        worker -> master. {"execution_id": .., "attempt": N,
- *              "stream": "stdout"|"stderr", "offset": N, "data": "..."}
- *   kill       master -> worker. {"epoch": N, "execution_id": .., "attempt": N,
- *              "signal": N, "grace_ms": N}
- *   ack        either way. {"seq": N} acknowledges a numbered message.
- *   error      either way. {"reason": "...", "code": N}: the peer's last
- *              message was refused; when the stream cannot be trusted the
- *              sender closes the connection right after.
+ *   hello      worker -> master, first message on a connection
+ *   welcome    master -> worker, handshake accepted
+ *   reject     master -> worker, handshake refused; the master closes after
+ *   heartbeat  worker -> master, every heartbeat_ms
+ *   launch     master -> worker, run an attempt (carries the leader's epoch)
+ *   state      worker -> master, state change of an attempt (acknowledged)
+ *   log        worker -> master, output of an attempt (acknowledged)
+ *   kill       master -> worker, stop an attempt (carries the leader's epoch)
+ *   ack        master -> worker, report sequence numbers now durable
+ *   error      either way, the peer's last message was refused
  *
  * Version rule: PGD_PROTOCOL_VERSION is raised when a message or field
  * changes meaning or is removed; adding an optional field does not raise it.

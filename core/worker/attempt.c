@@ -18,22 +18,21 @@
 
 /* ---- reports ------------------------------------------------------------- */
 
-static cJSON *state_body(int64_t execution_id, int attempt, const char *state) {
-  cJSON *b = cJSON_CreateObject();
-  if (!b) return NULL;
-  cJSON_AddNumberToObject(b, "execution_id", (double)execution_id);
-  cJSON_AddNumberToObject(b, "attempt", attempt);
-  cJSON_AddStringToObject(b, "state", state);
-  cJSON_AddNumberToObject(b, "at_us", (double)pgd_now_us());
-  return b;
+/* A state report of (execution_id, attempt) stamped now; the caller adds
+ * the outcome fields. */
+static pgd_msg_state_t state_msg(int64_t execution_id, int attempt, pgd_exec_state_t state) {
+  return (pgd_msg_state_t){.execution_id = execution_id,
+                           .attempt = attempt,
+                           .state = state,
+                           .at_us = pgd_msg_int(pgd_now_us())};
 }
 
 /* A final state for an attempt that never started. */
 static void report_refused(pgd_worker_t *w, int64_t execution_id, int attempt, const char *error) {
   PGD_WARN(MOD, "execution %" PRId64 " attempt %d refused: %s", execution_id, attempt, error);
-  cJSON *b = state_body(execution_id, attempt, "failed");
-  if (b) cJSON_AddStringToObject(b, "error", error);
-  pgd_worker__report(w, PGD_MSG_STATE, b);
+  pgd_msg_state_t m = state_msg(execution_id, attempt, PGD_STATE_FAILED);
+  m.error = error;
+  pgd_worker__report_state(w, &m);
 }
 
 /* Sanitises and reports output; `final` flushes a held partial sequence. */
@@ -61,14 +60,11 @@ static void emit_output(pgd_attempt_t *a, const char *data, size_t len, int fina
   a->carry_len = inlen - consumed; /* <= 3 by construction */
   memcpy(a->carry, in + consumed, a->carry_len);
   if (olen) {
-    cJSON *b = cJSON_CreateObject();
-    if (b) {
-      cJSON_AddNumberToObject(b, "execution_id", (double)a->execution_id);
-      cJSON_AddNumberToObject(b, "attempt", a->attempt);
-      cJSON_AddNumberToObject(b, "offset", (double)a->offset);
-      cJSON_AddStringToObject(b, "data", out);
-      pgd_worker__report(a->w, PGD_MSG_LOG, b);
-    }
+    pgd_msg_log_t m = {.execution_id = a->execution_id,
+                       .attempt = a->attempt,
+                       .offset = (int64_t)a->offset,
+                       .data = out};
+    pgd_worker__report_log(a->w, &m);
     a->offset += olen;
   }
   free(out);
@@ -119,14 +115,8 @@ static void attempt_end(pgd_attempt_t *a) {
 
 cJSON *pgd_worker__running_json(const pgd_worker_t *w) {
   cJSON *arr = cJSON_CreateArray();
-  if (!arr) return NULL;
-  for (const pgd_attempt_t *a = w->attempts; a; a = a->next) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) break;
-    cJSON_AddNumberToObject(o, "execution_id", (double)a->execution_id);
-    cJSON_AddNumberToObject(o, "attempt", a->attempt);
-    cJSON_AddItemToArray(arr, o);
-  }
+  for (const pgd_attempt_t *a = w->attempts; arr && a; a = a->next)
+    if (pgd_msg_attempt_ref_add(arr, a->execution_id, a->attempt) < 0) break;
   return arr;
 }
 
@@ -135,10 +125,9 @@ cJSON *pgd_worker__running_json(const pgd_worker_t *w) {
 /* Attributes found in the output so far (e.g. a Spark application id) go
  * to the master with a `running` report that carries them. */
 static void report_attributes(pgd_attempt_t *a) {
-  cJSON *b = state_body(a->execution_id, a->attempt, "running");
-  if (!b) return;
-  cJSON_AddItemToObject(b, "attributes", cJSON_Duplicate(a->attrs, 1));
-  pgd_worker__report(a->w, PGD_MSG_STATE, b);
+  pgd_msg_state_t m = state_msg(a->execution_id, a->attempt, PGD_STATE_RUNNING);
+  m.attributes = a->attrs;
+  pgd_worker__report_state(a->w, &m);
 }
 
 static void on_proc_output(pgd_spawn_t *sp, const char *data, size_t len, void *ud) {
@@ -200,23 +189,23 @@ static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud)
   a->sp = NULL;
   emit_output(a, "", 0, 1);
   if (a->scan) pgd_outscan_flush(a->scan);
-  const char *state;
+  pgd_exec_state_t state;
   char err[1024] = "";
   if (r->timed_out) {
-    state = "timed_out";
+    state = PGD_STATE_TIMED_OUT;
     snprintf(err, sizeof err, "timed out after %" PRId64 " ms", a->timeout_ms);
   } else if (r->killed || a->kill_requested) {
-    state = "killed";
+    state = PGD_STATE_KILLED;
     snprintf(err, sizeof err, "killed");
   } else if (r->status_lost) {
-    state = "failed";
+    state = PGD_STATE_FAILED;
     snprintf(err, sizeof err, "exit status of pid %d was lost", (int)r->pid);
   } else if (pgd_plugin_interpret_exit_ex(a->plugin, a->params, a->attrs,
                                           a->scan ? &a->scan->exec_state : NULL, r->exit_code,
                                           r->term_signal, err, sizeof err) == 0) {
-    state = "succeeded";
+    state = PGD_STATE_SUCCEEDED;
   } else {
-    state = "failed";
+    state = PGD_STATE_FAILED;
     if (!err[0]) {
       if (r->term_signal)
         snprintf(err, sizeof err, "killed by signal %d", r->term_signal);
@@ -225,17 +214,15 @@ static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud)
     }
   }
   PGD_DEBUG(MOD, "execution %" PRId64 " attempt %d: %s (exit %d, signal %d, %" PRIu64 " us)",
-            a->execution_id, a->attempt, state, r->exit_code, r->term_signal, r->duration_us);
-  cJSON *b = state_body(a->execution_id, a->attempt, state);
-  if (b) {
-    if (r->exit_code >= 0 && !r->status_lost) cJSON_AddNumberToObject(b, "exit_code", r->exit_code);
-    if (r->term_signal) cJSON_AddNumberToObject(b, "signal", r->term_signal);
-    if (err[0] && strcmp(state, "succeeded") != 0) cJSON_AddStringToObject(b, "error", err);
-    if (a->attrs && cJSON_GetArraySize(a->attrs) > 0)
-      cJSON_AddItemToObject(b, "attributes", cJSON_Duplicate(a->attrs, 1));
-  }
-  pgd_worker__report(a->w, PGD_MSG_STATE, b);
-  if (strcmp(state, "killed") == 0 || strcmp(state, "timed_out") == 0) run_plugin_kill(a);
+            a->execution_id, a->attempt, pgd_exec_state_name(state), r->exit_code, r->term_signal,
+            r->duration_us);
+  pgd_msg_state_t m = state_msg(a->execution_id, a->attempt, state);
+  if (r->exit_code >= 0 && !r->status_lost) m.exit_code = pgd_msg_int(r->exit_code);
+  if (r->term_signal) m.signal = pgd_msg_int(r->term_signal);
+  if (err[0] && state != PGD_STATE_SUCCEEDED) m.error = err;
+  if (a->attrs && cJSON_GetArraySize(a->attrs) > 0) m.attributes = a->attrs;
+  pgd_worker__report_state(a->w, &m);
+  if (state == PGD_STATE_KILLED || state == PGD_STATE_TIMED_OUT) run_plugin_kill(a);
   attempt_end(a);
 }
 
@@ -349,99 +336,79 @@ static void on_inproc_exit(pgd_inproc_t *ip, const pgd_inproc_result_t *r, void 
   pgd_attempt_t *a = ud;
   a->ip = NULL;
   emit_output(a, "", 0, 1);
-  const char *state;
+  pgd_exec_state_t state;
   char err[1024] = "";
   if (r->timed_out) {
-    state = "timed_out";
+    state = PGD_STATE_TIMED_OUT;
     snprintf(err, sizeof err, "timed out after %" PRId64 " ms", a->timeout_ms);
   } else if (r->killed || a->kill_requested) {
-    state = "killed";
+    state = PGD_STATE_KILLED;
     snprintf(err, sizeof err, "killed");
   } else if (r->rc == 0) {
-    state = "succeeded";
+    state = PGD_STATE_SUCCEEDED;
   } else {
-    state = "failed";
+    state = PGD_STATE_FAILED;
     snprintf(err, sizeof err, "%s", r->error && r->error[0] ? r->error : "run failed");
   }
-  cJSON *b = state_body(a->execution_id, a->attempt, state);
-  if (b) {
-    if (err[0]) cJSON_AddStringToObject(b, "error", err);
-    if (r->result_json) {
-      cJSON *res = cJSON_Parse(r->result_json);
-      if (!res) res = cJSON_CreateString(r->result_json);
-      if (res) cJSON_AddItemToObject(b, "result", res);
-    }
+  pgd_msg_state_t m = state_msg(a->execution_id, a->attempt, state);
+  if (err[0]) m.error = err;
+  cJSON *res = NULL;
+  if (r->result_json) { /* JSON, or the text as a string */
+    res = cJSON_Parse(r->result_json);
+    if (!res) res = cJSON_CreateString(r->result_json);
+    m.result = res;
   }
-  pgd_worker__report(a->w, PGD_MSG_STATE, b);
+  pgd_worker__report_state(a->w, &m);
+  cJSON_Delete(res);
   attempt_end(a);
 }
 
 /* ---- launch / kill ------------------------------------------------------- */
 
-static void begin_attempt(pgd_attempt_t *a, const cJSON *msg, bool linked);
+static void begin_attempt(pgd_attempt_t *a, const pgd_msg_launch_t *lm, bool linked);
 static void launch_with_resources(pgd_attempt_t *a, const cJSON *msg, const cJSON *res);
 
-static int get_int64(const cJSON *msg, const char *key, int64_t *out) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
-  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return 0;
-  *out = (int64_t)v->valuedouble;
-  return 1;
-}
-
-static char *dup_str(const cJSON *msg, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
-  return cJSON_IsString(v) && v->valuestring ? strdup(v->valuestring) : NULL;
-}
-
 void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
-  int64_t execution_id, attempt64;
-  if (!get_int64(msg, "execution_id", &execution_id) || !get_int64(msg, "attempt", &attempt64) ||
-      attempt64 < 0 || attempt64 > INT32_MAX) {
-    PGD_WARN(MOD, "launch without a numeric execution_id and attempt: ignored");
-    if (w->conn) {
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddStringToObject(e, "message", "launch without a numeric execution_id and attempt");
-      pgd_conn_send(w->conn, PGD_MSG_ERROR, e);
-      cJSON_Delete(e);
-    }
+  pgd_msg_launch_t lm;
+  char err[1024];
+  if (pgd_msg_launch_decode(msg, &lm, err, sizeof err) < 0) {
+    PGD_WARN(MOD, "%s: launch ignored", err);
+    pgd_worker__send_error(w, err);
     return;
   }
-  int attempt = (int)attempt64;
-  if (!pgd_worker__epoch_ok(w, msg, "launch")) return;
+  int64_t execution_id = lm.execution_id;
+  int attempt = lm.attempt;
+  if (!pgd_worker__epoch_ok(w, lm.epoch, "launch")) return;
   if (find_attempt(w, execution_id, attempt)) {
     PGD_INFO(MOD, "execution %" PRId64 " attempt %d is already running here: duplicate launch ignored",
              execution_id, attempt);
     return;
   }
-  char err[1024];
   if (w->stopping) {
     snprintf(err, sizeof err, "worker %s is stopping", w->id);
     report_refused(w, execution_id, attempt, err);
     return;
   }
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "job_type");
   const pgd_plugin_t *plugin = NULL;
-  if (cJSON_IsString(type) && w->plugins) plugin = pgd_registry_find(w->plugins, type->valuestring);
+  if (lm.job_type && w->plugins) plugin = pgd_registry_find(w->plugins, lm.job_type);
   int kind = plugin ? pgd_plugin_executor_kind(plugin) : PGD_EXEC_NONE;
   if (kind != PGD_EXEC_PROCESS && kind != PGD_EXEC_IN_PROCESS) {
     snprintf(err, sizeof err, "job type '%s' is not available on worker %s",
-             cJSON_IsString(type) ? type->valuestring : "(none)", w->id);
+             lm.job_type ? lm.job_type : "(none)", w->id);
     report_refused(w, execution_id, attempt, err);
     return;
   }
-  int64_t slots = 1;
-  if (get_int64(msg, "slots", &slots) && slots < 1) slots = 1;
+  int64_t slots = lm.slots.set && lm.slots.v >= 1 ? lm.slots.v : 1;
   if (slots > w->slots || w->used_slots + slots > w->slots) {
     snprintf(err, sizeof err, "worker %s has no free slot", w->id);
     report_refused(w, execution_id, attempt, err);
     return;
   }
-  const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
   pgd_attempt_t *a = calloc(1, sizeof *a);
   if (a) {
-    a->params = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
-    a->type = strdup(type->valuestring);
-    a->job = dup_str(msg, "job");
+    a->params = lm.params ? cJSON_Duplicate(lm.params, 1) : cJSON_CreateObject();
+    a->type = strdup(lm.job_type);
+    a->job = lm.job ? strdup(lm.job) : NULL;
   }
   if (!a || !a->params || !a->type) {
     attempt_free(a);
@@ -453,31 +420,27 @@ void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg) {
   a->attempt = attempt;
   a->slots = (int)slots;
   a->plugin = plugin;
-  if (!get_int64(msg, "timeout_ms", &a->timeout_ms) || a->timeout_ms < 0) a->timeout_ms = 0;
-  if (!get_int64(msg, "kill_grace_ms", &a->kill_grace_ms) || a->kill_grace_ms <= 0)
-    a->kill_grace_ms = w->kill_grace_ms;
-
-  const cJSON *res = cJSON_GetObjectItemCaseSensitive(msg, "resources");
-  if (cJSON_IsArray(res) && cJSON_GetArraySize(res) > 0) {
-    launch_with_resources(a, msg, res);
+  a->timeout_ms = lm.timeout_ms.set && lm.timeout_ms.v > 0 ? lm.timeout_ms.v : 0;
+  a->kill_grace_ms =
+      lm.kill_grace_ms.set && lm.kill_grace_ms.v > 0 ? lm.kill_grace_ms.v : w->kill_grace_ms;
+  if (pgd_msg_count(lm.resources) > 0) {
+    launch_with_resources(a, msg, lm.resources);
     return;
   }
-  begin_attempt(a, msg, false);
+  begin_attempt(a, &lm, false);
 }
 
-/* Starts the process or in-process run of `a` (launch message `msg`,
+/* Starts the process or in-process run of `a` (launch message `lm`,
  * borrowed). `linked`: `a` is already in the worker's list (it waited for
  * its resources). On failure reports the attempt failed and frees it. */
-static void begin_attempt(pgd_attempt_t *a, const cJSON *msg, bool linked) {
+static void begin_attempt(pgd_attempt_t *a, const pgd_msg_launch_t *lm, bool linked) {
   pgd_worker_t *w = a->w;
   char err[1024];
   int pid = 0, rc;
   err[0] = '\0';
-  const cJSON *run_as = cJSON_GetObjectItemCaseSensitive(msg, "run_as");
-  const char *user = cJSON_IsString(run_as) && run_as->valuestring[0] ? run_as->valuestring : NULL;
+  const char *user = lm->run_as && lm->run_as[0] ? lm->run_as : NULL;
   if (pgd_plugin_executor_kind(a->plugin) == PGD_EXEC_PROCESS) {
-    rc = start_process(a, cJSON_GetObjectItemCaseSensitive(msg, "env"), user, &pid, err,
-                       sizeof err);
+    rc = start_process(a, lm->env, user, &pid, err, sizeof err);
   } else if (user) {
     snprintf(err, sizeof err, "run_as is not possible for job type '%s': it runs inside the worker",
              a->type);
@@ -495,9 +458,9 @@ static void begin_attempt(pgd_attempt_t *a, const cJSON *msg, bool linked) {
     return;
   }
   if (!linked) attempt_link(w, a);
-  cJSON *b = state_body(a->execution_id, a->attempt, "running");
-  if (b && pid > 0) cJSON_AddNumberToObject(b, "pid", pid);
-  pgd_worker__report(w, PGD_MSG_STATE, b);
+  pgd_msg_state_t m = state_msg(a->execution_id, a->attempt, PGD_STATE_RUNNING);
+  if (pid > 0) m.pid = pgd_msg_int(pid);
+  pgd_worker__report_state(w, &m);
   PGD_DEBUG(MOD, "execution %" PRId64 " attempt %d (%s) running, pid %d", a->execution_id,
             a->attempt, a->type, pid);
 }
@@ -519,15 +482,22 @@ static void on_resources(pgd_resfetch_t *f, int status, const char *err, const c
       attempt_end(a);
       return;
     }
-    begin_attempt(a, msg, true);
+    pgd_msg_launch_t lm;
+    char err2[256];
+    if (pgd_msg_launch_decode(msg, &lm, err2, sizeof err2) == 0) { /* decoded once already */
+      begin_attempt(a, &lm, true);
+    } else {
+      report_refused(a->w, a->execution_id, a->attempt, err2);
+      attempt_end(a);
+    }
     cJSON_Delete(msg);
     return;
   }
   if (workdir) a->workdir = strdup(workdir); /* removed with the attempt */
   if (a->kill_requested || a->w->stopping) {
-    cJSON *b = state_body(a->execution_id, a->attempt, "killed");
-    if (b) cJSON_AddStringToObject(b, "error", "killed while its resources were being fetched");
-    pgd_worker__report(a->w, PGD_MSG_STATE, b);
+    pgd_msg_state_t m = state_msg(a->execution_id, a->attempt, PGD_STATE_KILLED);
+    m.error = "killed while its resources were being fetched";
+    pgd_worker__report_state(a->w, &m);
   } else {
     report_refused(a->w, a->execution_id, a->attempt, err ? err : "resource fetch failed");
   }
@@ -563,22 +533,23 @@ static void kill_attempt(pgd_attempt_t *a, int64_t grace_ms) {
 }
 
 void pgd_worker__handle_kill(pgd_worker_t *w, const cJSON *msg) {
-  int64_t execution_id, attempt;
-  if (!get_int64(msg, "execution_id", &execution_id) || !get_int64(msg, "attempt", &attempt)) {
-    PGD_WARN(MOD, "kill without a numeric execution_id and attempt: ignored");
+  pgd_msg_kill_t km;
+  char err[512];
+  if (pgd_msg_kill_decode(msg, &km, err, sizeof err) < 0) {
+    PGD_WARN(MOD, "%s: kill ignored", err);
+    pgd_worker__send_error(w, err);
     return;
   }
-  if (!pgd_worker__epoch_ok(w, msg, "kill")) return;
-  pgd_attempt_t *a = find_attempt(w, execution_id, (int)attempt);
+  if (!pgd_worker__epoch_ok(w, km.epoch, "kill")) return;
+  pgd_attempt_t *a = find_attempt(w, km.execution_id, km.attempt);
   if (!a) {
-    PGD_DEBUG(MOD, "kill of execution %" PRId64 " attempt %" PRId64 ": not running here", execution_id,
-              attempt);
+    PGD_DEBUG(MOD, "kill of execution %" PRId64 " attempt %d: not running here", km.execution_id,
+              km.attempt);
     return;
   }
-  int64_t grace;
-  if (!get_int64(msg, "grace_ms", &grace) || grace < 0) grace = a->kill_grace_ms;
-  PGD_INFO(MOD, "killing execution %" PRId64 " attempt %d (grace %" PRId64 " ms)", execution_id,
-           a->attempt, grace);
+  int64_t grace = km.grace_ms.set && km.grace_ms.v >= 0 ? km.grace_ms.v : a->kill_grace_ms;
+  PGD_INFO(MOD, "killing execution %" PRId64 " attempt %d (%s, grace %" PRId64 " ms)",
+           km.execution_id, a->attempt, km.reason ? km.reason : "no reason given", grace);
   kill_attempt(a, grace);
 }
 

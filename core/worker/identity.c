@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
+#include "common/err.h"
 
 int pgd_worker_id_valid(const char *id) {
   if (!id) return 0;
@@ -62,9 +53,9 @@ static int read_id(const char *file, char *id, size_t idlen, char *err, size_t e
   char *e = s + strlen(s);
   while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
   if (!pgd_worker_id_valid(s) || strlen(s) >= idlen) {
-    set_err(err, errlen, "%s does not hold a valid worker id (1-%d characters of A-Z a-z 0-9 . _ -)",
-            file, PGD_WORKER_ID_MAX);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "%s does not hold a valid worker id (1-%d characters of A-Z a-z 0-9 . _ -)",
+                       file, PGD_WORKER_ID_MAX);
   }
   memcpy(id, s, strlen(s) + 1);
   return 0;
@@ -73,29 +64,27 @@ static int read_id(const char *file, char *id, size_t idlen, char *err, size_t e
 int pgd_worker_identity_load(const char *data_dir, char *id, size_t idlen, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!data_dir || !*data_dir || !id || idlen < PGD_WORKER_ID_MAX + 1) {
-    set_err(err, errlen, "no data directory for the worker id");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "no data directory for the worker id");
   }
   char file[4096], tmp[4200];
   if ((size_t)snprintf(file, sizeof file, "%s/worker.id", data_dir) >= sizeof file) {
-    set_err(err, errlen, "data directory path too long");
-    return -ENAMETOOLONG;
+    return pgd_set_err(err, errlen, -ENAMETOOLONG, "data directory path too long");
   }
   int rc = read_id(file, id, idlen, err, errlen);
   if (rc != -ENOENT) {
-    if (rc < 0 && rc != -EINVAL) set_err(err, errlen, "cannot read %s: %s", file, strerror(-rc));
+    if (rc < 0 && rc != -EINVAL)
+      pgd_set_err(err, errlen, rc, "cannot read %s: %s", file, strerror(-rc));
     return rc;
   }
   rc = mkdirs(data_dir);
   if (rc < 0) {
-    set_err(err, errlen, "cannot create data directory %s: %s", data_dir, strerror(-rc));
-    return rc;
+    return pgd_set_err(err, errlen, rc, "cannot create data directory %s: %s", data_dir,
+                       strerror(-rc));
   }
   unsigned char rnd[8];
   if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
     int e = errno ? errno : EIO;
-    set_err(err, errlen, "getrandom: %s", strerror(e));
-    return -e;
+    return pgd_set_err(err, errlen, -e, "getrandom: %s", strerror(e));
   }
   char newid[PGD_WORKER_ID_MAX + 1];
   snprintf(newid, sizeof newid, "w-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
@@ -104,8 +93,7 @@ int pgd_worker_identity_load(const char *data_dir, char *id, size_t idlen, char 
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     int e = errno;
-    set_err(err, errlen, "cannot create %s: %s", tmp, strerror(e));
-    return -e;
+    return pgd_set_err(err, errlen, -e, "cannot create %s: %s", tmp, strerror(e));
   }
   char line[PGD_WORKER_ID_MAX + 2];
   int len = snprintf(line, sizeof line, "%s\n", newid);
@@ -120,11 +108,11 @@ int pgd_worker_identity_load(const char *data_dir, char *id, size_t idlen, char 
   }
   unlink(tmp);
   if (!ok) {
-    set_err(err, errlen, "cannot write %s: %s", file, strerror(e));
-    return -e;
+    return pgd_set_err(err, errlen, -e, "cannot write %s: %s", file, strerror(e));
   }
   rc = read_id(file, id, idlen, err, errlen);
-  if (rc < 0 && rc != -EINVAL) set_err(err, errlen, "cannot read %s: %s", file, strerror(-rc));
+  if (rc < 0 && rc != -EINVAL)
+    pgd_set_err(err, errlen, rc, "cannot read %s: %s", file, strerror(-rc));
   return rc;
 }
 

@@ -2,12 +2,12 @@
 #include "worker/inproc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -39,16 +39,6 @@ struct pgd_inproc {
 
   int finishing, joined, timed_out, killed;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 /* ---- plugin thread ------------------------------------------------------- */
 
@@ -168,8 +158,7 @@ int pgd_inproc_start(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJSON *p
   if (err && errlen) err[0] = '\0';
   if (out) *out = NULL;
   if (!loop || !plugin || !cbs || !cbs->on_exit || !out) {
-    set_err(err, errlen, "invalid in-process run");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "invalid in-process run");
   }
   pgd_inproc_t *ip = calloc(1, sizeof *ip);
   if (!ip) goto nomem;
@@ -187,8 +176,7 @@ int pgd_inproc_start(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJSON *p
     uv_mutex_destroy(&ip->mu);
     cJSON_Delete(ip->params);
     free(ip);
-    set_err(err, errlen, "uv_async_init: %s", uv_strerror(rc));
-    return rc;
+    return pgd_set_err(err, errlen, rc, "uv_async_init: %s", uv_strerror(rc));
   }
   ip->async.data = ip;
   uv_timer_init(loop, &ip->timer);
@@ -197,8 +185,8 @@ int pgd_inproc_start(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJSON *p
   uv_thread_options_t topt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = 8u << 20};
   rc = uv_thread_create_ex(&ip->thread, &topt, thread_main, ip);
   if (rc) {
-    set_err(err, errlen, "cannot start a thread for the %s run: %s", pgd_plugin_type(plugin),
-            uv_strerror(rc));
+    pgd_set_err(err, errlen, rc, "cannot start a thread for the %s run: %s",
+                pgd_plugin_type(plugin), uv_strerror(rc));
     /* close the handles and free without calling on_exit */
     ip->cbs.on_exit = NULL;
     ip->finishing = 1;
@@ -214,6 +202,5 @@ nomem:
     cJSON_Delete(ip->params);
     free(ip);
   }
-  set_err(err, errlen, "out of memory");
-  return -ENOMEM;
+  return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
 }

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,9 @@
 #include <openssl/evp.h>
 #include <uthash.h>
 
+#include "common/err.h"
 #include "common/log.h"
+#include "net/msg.h"
 
 #define MOD "resources"
 #define NAME_MAX_LEN 128
@@ -80,18 +81,6 @@ struct pgd_rescache {
 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
 
 static int mkdir_p(const char *path) {
   char tmp[4096];
@@ -200,14 +189,14 @@ static void download(hjob_t *j, const char *dir, const char *path) {
   snprintf(tmp, sizeof tmp, "%s/.dl-%.16s-XXXXXX", dir, j->hash);
   int fd = mkstemp(tmp);
   if (fd < 0) {
-    j->status = set_err(j->err, sizeof j->err, -errno, "cannot create a file in %s: %s", dir,
-                        strerror(errno));
+    j->status = pgd_set_err(j->err, sizeof j->err, -errno, "cannot create a file in %s: %s", dir,
+                            strerror(errno));
     return;
   }
   dl_t d = {.fp = fdopen(fd, "w+"), .md = EVP_MD_CTX_new(), .j = j};
   CURL *h = curl_easy_init();
   if (!d.fp || !d.md || !h || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL)) {
-    j->status = set_err(j->err, sizeof j->err, -ENOMEM, "out of memory");
+    j->status = pgd_set_err(j->err, sizeof j->err, -ENOMEM, "out of memory");
     goto out;
   }
   char cerr[CURL_ERROR_SIZE] = "";
@@ -228,10 +217,10 @@ static void download(hjob_t *j, const char *dir, const char *path) {
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
   if (cc != CURLE_OK) {
     if (cc == CURLE_ABORTED_BY_CALLBACK)
-      j->status = set_err(j->err, sizeof j->err, -ECANCELED, "download abandoned");
+      j->status = pgd_set_err(j->err, sizeof j->err, -ECANCELED, "download abandoned");
     else
-      j->status = set_err(j->err, sizeof j->err, -EIO, "download from %s failed: %s", j->url,
-                          cerr[0] ? cerr : curl_easy_strerror(cc));
+      j->status = pgd_set_err(j->err, sizeof j->err, -EIO, "download from %s failed: %s", j->url,
+                              cerr[0] ? cerr : curl_easy_strerror(cc));
     goto out;
   }
   if (code != 200) {
@@ -241,8 +230,8 @@ static void download(hjob_t *j, const char *dir, const char *path) {
     (void)n;
     cJSON *o = cJSON_Parse(body);
     const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
-    j->status = set_err(j->err, sizeof j->err, code == 404 ? -ENOENT : -EIO, "the master answered HTTP %ld: %s",
-                        code, msg ? msg : body);
+    j->status = pgd_set_err(j->err, sizeof j->err, code == 404 ? -ENOENT : -EIO,
+                            "the master answered HTTP %ld: %s", code, msg ? msg : body);
     cJSON_Delete(o);
     goto out;
   }
@@ -251,14 +240,15 @@ static void download(hjob_t *j, const char *dir, const char *path) {
   char got[65] = "";
   if (EVP_DigestFinal_ex(d.md, md, &mdlen) && mdlen == 32) hex(md, got);
   if (strcmp(got, j->hash) != 0 || d.bytes != j->size) {
-    j->status = set_err(j->err, sizeof j->err, -EBADMSG,
-                        "downloaded content does not match: sha256 %.64s, %" PRIu64
-                        " bytes (expected %" PRIu64 " bytes)",
-                        got, d.bytes, j->size);
+    j->status = pgd_set_err(j->err, sizeof j->err, -EBADMSG,
+                            "downloaded content does not match: sha256 %.64s, %" PRIu64
+                            " bytes (expected %" PRIu64 " bytes)",
+                            got, d.bytes, j->size);
     goto out;
   }
   if (fflush(d.fp) != 0 || fchmod(fd, 0444) != 0 || rename(tmp, path) != 0) {
-    j->status = set_err(j->err, sizeof j->err, -errno, "cannot store %s: %s", path, strerror(errno));
+    j->status =
+        pgd_set_err(j->err, sizeof j->err, -errno, "cannot store %s: %s", path, strerror(errno));
     goto out;
   }
   j->downloaded = true;
@@ -278,7 +268,8 @@ static void hjob_work(uv_work_t *w) {
   snprintf(path, sizeof path, "%s/%s", c->cache_dir, j->hash);
   int rc = mkdir_p(c->cache_dir);
   if (rc < 0) {
-    j->status = set_err(j->err, sizeof j->err, rc, "cannot create %s: %s", c->cache_dir, strerror(-rc));
+    j->status =
+        pgd_set_err(j->err, sizeof j->err, rc, "cannot create %s: %s", c->cache_dir, strerror(-rc));
     return;
   }
   char got[65];
@@ -293,7 +284,8 @@ static void hjob_work(uv_work_t *w) {
     unlink(path);
   }
   if (!j->url) {
-    j->status = set_err(j->err, sizeof j->err, -ENOTCONN, "the master's HTTP address is unknown");
+    j->status =
+        pgd_set_err(j->err, sizeof j->err, -ENOTCONN, "the master's HTTP address is unknown");
     return;
   }
   download(j, c->cache_dir, path);
@@ -347,8 +339,8 @@ static void place_work(uv_work_t *w) {
   if (lstat(f->workdir, &st) == 0) nftw(f->workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   int rc = mkdir_p(f->workdir);
   if (rc < 0) {
-    f->status = set_err(f->err, sizeof f->err, rc, "cannot create working directory %s: %s",
-                        f->workdir, strerror(-rc));
+    f->status = pgd_set_err(f->err, sizeof f->err, rc, "cannot create working directory %s: %s",
+                            f->workdir, strerror(-rc));
     return;
   }
   for (int i = 0; i < f->n; i++) {
@@ -358,8 +350,9 @@ static void place_work(uv_work_t *w) {
     rc = link(from, to) == 0 ? 0 : -errno;
     if (rc == -EXDEV || rc == -EPERM || rc == -EMLINK) rc = copy_file(from, to);
     if (rc < 0) {
-      f->status = set_err(f->err, sizeof f->err, rc, "resource '%s' (sha256 %.12s…): cannot place it in %s: %s",
-                          f->items[i].name, f->items[i].hash, f->workdir, strerror(-rc));
+      f->status = pgd_set_err(f->err, sizeof f->err, rc,
+                              "resource '%s' (sha256 %.12s…): cannot place it in %s: %s",
+                              f->items[i].name, f->items[i].hash, f->workdir, strerror(-rc));
       return;
     }
   }
@@ -378,7 +371,7 @@ static void cache_maybe_free(pgd_rescache_t *c) {
 static void fetch_finish(pgd_resfetch_t *f) {
   pgd_rescache_t *c = f->c;
   if (f->cancelled && f->status == 0)
-    f->status = set_err(f->err, sizeof f->err, -ECANCELED, "resource fetch cancelled");
+    f->status = pgd_set_err(f->err, sizeof f->err, -ECANCELED, "resource fetch cancelled");
   if (f->status < 0 && f->status != -ECANCELED) c->st.failures++;
   f->cb(f, f->status, f->status < 0 ? f->err : NULL, f->workdir, f->ud);
   free(f->items);
@@ -391,7 +384,8 @@ static void place_after(uv_work_t *w, int status) {
   pgd_resfetch_t *f = w->data;
   pgd_rescache_t *c = f->c;
   if (status < 0 && f->status == 0)
-    f->status = set_err(f->err, sizeof f->err, status, "placing resources: %s", uv_strerror(status));
+    f->status =
+        pgd_set_err(f->err, sizeof f->err, status, "placing resources: %s", uv_strerror(status));
   fetch_finish(f);
   c->in_flight--; /* after the callback: it may close the cache */
   cache_maybe_free(c);
@@ -407,7 +401,7 @@ static void fetch_hashes_done(pgd_resfetch_t *f) {
   f->place.data = f;
   int rc = uv_queue_work(c->loop, &f->place, place_work, place_after);
   if (rc < 0) {
-    f->status = set_err(f->err, sizeof f->err, rc, "cannot queue work: %s", uv_strerror(rc));
+    f->status = pgd_set_err(f->err, sizeof f->err, rc, "cannot queue work: %s", uv_strerror(rc));
     fetch_finish(f);
     return;
   }
@@ -419,7 +413,7 @@ static void hjob_after(uv_work_t *w, int status) {
   pgd_rescache_t *c = j->c;
   if (j->in_hash) HASH_DEL(c->jobs, j);
   if (status < 0 && j->status == 0)
-    j->status = set_err(j->err, sizeof j->err, status, "%s", uv_strerror(status));
+    j->status = pgd_set_err(j->err, sizeof j->err, status, "%s", uv_strerror(status));
   if (j->corrupt) {
     c->st.corrupt++;
     PGD_WARN(MOD, "resource %s (sha256 %.12s…): the cached copy was damaged; fetched again", j->name,
@@ -462,9 +456,9 @@ int pgd_rescache_new(uv_loop_t *loop, const char *data_dir, pgd_rescache_t **out
                      size_t errlen) {
   if (out) *out = NULL;
   if (!loop || !data_dir || !*data_dir || !out)
-    return set_err(err, errlen, -EINVAL, "resource cache: a data directory is required");
+    return pgd_set_err(err, errlen, -EINVAL, "resource cache: a data directory is required");
   pgd_rescache_t *c = calloc(1, sizeof *c);
-  if (!c) return set_err(err, errlen, -ENOMEM, "out of memory");
+  if (!c) return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   c->loop = loop;
   if (asprintf(&c->cache_dir, "%s/cache", data_dir) < 0) c->cache_dir = NULL;
   if (asprintf(&c->work_dir, "%s/work", data_dir) < 0) c->work_dir = NULL;
@@ -472,7 +466,7 @@ int pgd_rescache_new(uv_loop_t *loop, const char *data_dir, pgd_rescache_t **out
     free(c->cache_dir);
     free(c->work_dir);
     free(c);
-    return set_err(err, errlen, -ENOMEM, "out of memory");
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   *out = c;
@@ -502,31 +496,27 @@ const char *pgd_rescache_master_url(const pgd_rescache_t *c) { return c ? c->bas
 
 static int fetch_parse(pgd_resfetch_t *f, const cJSON *resources, char *err, size_t errlen) {
   if (!cJSON_IsArray(resources))
-    return set_err(err, errlen, -EINVAL, "launch.resources must be an array");
-  f->n = cJSON_GetArraySize(resources);
+    return pgd_set_err(err, errlen, -EINVAL, "launch.resources must be an array");
+  f->n = pgd_msg_count(resources);
   f->items = calloc((size_t)f->n + 1, sizeof *f->items);
   f->mine = calloc((size_t)f->n + 1, sizeof *f->mine);
-  if (!f->items || !f->mine) return set_err(err, errlen, -ENOMEM, "out of memory");
-  int i = 0;
-  const cJSON *r;
-  cJSON_ArrayForEach(r, resources) {
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name"));
-    const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "hash"));
-    const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "error"));
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(r, "size");
-    if (e) return set_err(err, errlen, -EINVAL, "%s", e);
-    if (!valid_name(name))
-      return set_err(err, errlen, -EINVAL, "launch.resources[%d]: invalid name", i);
-    if (!valid_hash(hash) || !cJSON_IsNumber(size) || size->valuedouble < 0)
-      return set_err(err, errlen, -EINVAL, "resource '%s': the launch has no valid hash and size",
-                     name);
+  if (!f->items || !f->mine) return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
+  for (int i = 0; i < f->n; i++) {
+    pgd_msg_resource_t r;
+    if (pgd_msg_resource_at(resources, i, &r) < 0)
+      return pgd_set_err(err, errlen, -EINVAL, "launch.resources[%d] is not a resource record", i);
+    if (r.error) return pgd_set_err(err, errlen, -EINVAL, "%s", r.error);
+    if (!valid_name(r.name))
+      return pgd_set_err(err, errlen, -EINVAL, "launch.resources[%d]: invalid name", i);
+    if (!valid_hash(r.hash) || !r.size.set || r.size.v < 0)
+      return pgd_set_err(err, errlen, -EINVAL,
+                         "resource '%s': the launch has no valid hash and size", r.name);
     for (int k = 0; k < i; k++)
-      if (!strcmp(f->items[k].name, name))
-        return set_err(err, errlen, -EINVAL, "resource '%s' is listed twice", name);
-    snprintf(f->items[i].name, sizeof f->items[i].name, "%s", name);
-    memcpy(f->items[i].hash, hash, 65);
-    f->items[i].size = (uint64_t)size->valuedouble;
-    i++;
+      if (!strcmp(f->items[k].name, r.name))
+        return pgd_set_err(err, errlen, -EINVAL, "resource '%s' is listed twice", r.name);
+    snprintf(f->items[i].name, sizeof f->items[i].name, "%s", r.name);
+    memcpy(f->items[i].hash, r.hash, 65);
+    f->items[i].size = (uint64_t)r.size.v;
   }
   return 0;
 }
@@ -537,16 +527,16 @@ int pgd_resfetch_start(pgd_rescache_t *c, const cJSON *resources, const char *wo
   if (out) *out = NULL;
   if (!c || !cb || !out || !workdir_name || !*workdir_name || strchr(workdir_name, '/') ||
       c->closed)
-    return set_err(err, errlen, -EINVAL, "invalid arguments");
+    return pgd_set_err(err, errlen, -EINVAL, "invalid arguments");
   pgd_resfetch_t *f = calloc(1, sizeof *f);
-  if (!f) return set_err(err, errlen, -ENOMEM, "out of memory");
+  if (!f) return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   f->c = c;
   f->cb = cb;
   f->ud = ud;
   int rc = fetch_parse(f, resources, err, errlen);
   if (rc == 0 && asprintf(&f->workdir, "%s/%s", c->work_dir, workdir_name) < 0) {
     f->workdir = NULL;
-    rc = set_err(err, errlen, -ENOMEM, "out of memory");
+    rc = pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
   if (rc < 0) {
     free(f->items);
@@ -587,7 +577,8 @@ int pgd_resfetch_start(pgd_rescache_t *c, const cJSON *resources, const char *wo
         free(j->url);
         free(j);
         if (f->status == 0)
-          f->status = set_err(f->err, sizeof f->err, rc, "cannot queue work: %s", uv_strerror(rc));
+          f->status =
+              pgd_set_err(f->err, sizeof f->err, rc, "cannot queue work: %s", uv_strerror(rc));
         continue;
       }
       c->in_flight++;
@@ -606,7 +597,7 @@ int pgd_resfetch_start(pgd_rescache_t *c, const cJSON *resources, const char *wo
   }
   if (--f->pending == 0) { /* nothing was queued: only possible when queueing failed */
     rc = f->status < 0 ? f->status : -EIO;
-    set_err(err, errlen, rc, "%s", f->status < 0 ? f->err : "nothing to fetch");
+    pgd_set_err(err, errlen, rc, "%s", f->status < 0 ? f->err : "nothing to fetch");
     free(f->items);
     free(f->mine);
     free(f->workdir);
@@ -666,19 +657,6 @@ void pgd_rescache_stats(const pgd_rescache_t *c, pgd_rescache_stats_t *out) {
     return;
   }
   *out = c->st;
-}
-
-cJSON *pgd_rescache_stats_json(const pgd_rescache_t *c) {
-  pgd_rescache_stats_t s;
-  pgd_rescache_stats(c, &s);
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddNumberToObject(o, "downloads", (double)s.downloads);
-  cJSON_AddNumberToObject(o, "download_bytes", (double)s.download_bytes);
-  cJSON_AddNumberToObject(o, "hits", (double)s.hits);
-  cJSON_AddNumberToObject(o, "corrupt", (double)s.corrupt);
-  cJSON_AddNumberToObject(o, "failures", (double)s.failures);
-  return o;
 }
 
 void pgd_rescache_close(pgd_rescache_t *c) {

@@ -85,10 +85,6 @@ void pgd_rescache_remove_workdir(pgd_rescache_t *c, const char *workdir);
 /* Counters since the cache was created. */
 void pgd_rescache_stats(const pgd_rescache_t *c, pgd_rescache_stats_t *out);
 
-/* The counters as a JSON object {"downloads","download_bytes","hits",
- * "corrupt","failures"} (caller owns). */
-cJSON *pgd_rescache_stats_json(const pgd_rescache_t *c);
-
 /* Closes the cache: aborts downloads in flight; fetches still running end
  * with -ECANCELED (their callbacks still run). Memory is freed once the
  * last piece of work on the thread pool has finished (keep running the

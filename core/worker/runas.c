@@ -5,21 +5,12 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
+#include "common/err.h"
 
 void pgd_runas_free(pgd_runas_t *ru) {
   if (!ru) return;
@@ -62,35 +53,31 @@ int pgd_runas_resolve(const char *user, const cJSON *allowed_users, uid_t euid, 
                       char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!out) {
-    set_err(err, errlen, "invalid arguments");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "invalid arguments");
   }
   memset(out, 0, sizeof *out);
   if (!user || !*user) {
-    set_err(err, errlen, "run_as needs a user name");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "run_as needs a user name");
   }
   if (!allowed(allowed_users, user)) {
-    set_err(err, errlen, "run_as user '%s' is not in this worker's allowed_users", user);
-    return -EPERM;
+    return pgd_set_err(err, errlen, -EPERM,
+                       "run_as user '%s' is not in this worker's allowed_users", user);
   }
   if (euid != 0) {
-    set_err(err, errlen, "run_as needs the worker to run as root (it runs as uid %u)",
-            (unsigned)euid);
-    return -EPERM;
+    return pgd_set_err(err, errlen, -EPERM,
+                       "run_as needs the worker to run as root (it runs as uid %u)",
+                       (unsigned)euid);
   }
   struct passwd pw;
   char *buf = NULL;
   int rc = lookup(user, &pw, &buf);
   if (rc == -ENOENT) {
     free(buf);
-    set_err(err, errlen, "run_as user '%s' does not exist", user);
-    return -ENOENT;
+    return pgd_set_err(err, errlen, -ENOENT, "run_as user '%s' does not exist", user);
   }
   if (rc < 0) {
     free(buf);
-    set_err(err, errlen, "cannot look up run_as user '%s': %s", user, strerror(-rc));
-    return rc;
+    return pgd_set_err(err, errlen, rc, "cannot look up run_as user '%s': %s", user, strerror(-rc));
   }
   out->uid = pw.pw_uid;
   out->gid = pw.pw_gid;
@@ -115,11 +102,9 @@ int pgd_runas_resolve(const char *user, const cJSON *allowed_users, uid_t euid, 
     int nomem = !out->name || !out->home || !out->groups;
     pgd_runas_free(out);
     if (nomem) {
-      set_err(err, errlen, "out of memory");
-      return -ENOMEM;
+      return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
     }
-    set_err(err, errlen, "cannot list the groups of run_as user '%s'", user);
-    return -EIO;
+    return pgd_set_err(err, errlen, -EIO, "cannot list the groups of run_as user '%s'", user);
   }
   return 0;
 }

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -46,16 +46,6 @@ struct pgd_spawn {
 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 static size_t vec_len(const char *const *v) {
   size_t n = 0;
@@ -301,31 +291,32 @@ static void describe_spawn_error(const pgd_procspec_t *spec, int e, char *err, s
     else if (access(spec->cwd, X_OK) != 0)
       ce = errno;
     if (ce) {
-      set_err(err, errlen, "cannot use working directory '%s': %s", spec->cwd, strerror(ce));
+      pgd_set_err(err, errlen, -ce, "cannot use working directory '%s': %s", spec->cwd,
+                  strerror(ce));
       return;
     }
   }
-  set_err(err, errlen, "cannot start '%s': %s", spec->argv[0], strerror(e));
+  pgd_set_err(err, errlen, -e, "cannot start '%s': %s", spec->argv[0], strerror(e));
 }
 
 static void describe_runas_error(const pgd_procspec_t *spec, const pgd_runas_t *ru,
                                  pgd_runas_step_t step, int e, char *err, size_t errlen) {
   switch (step) {
   case PGD_RUNAS_STEP_CREDS:
-    set_err(err, errlen, "cannot switch to run_as user '%s' (uid %u, gid %u): %s", ru->name,
-            (unsigned)ru->uid, (unsigned)ru->gid, strerror(e));
+    pgd_set_err(err, errlen, -e, "cannot switch to run_as user '%s' (uid %u, gid %u): %s", ru->name,
+                (unsigned)ru->uid, (unsigned)ru->gid, strerror(e));
     break;
   case PGD_RUNAS_STEP_CWD:
-    set_err(err, errlen, "cannot use working directory '%s' as user '%s': %s", spec->cwd,
-            ru->name, strerror(e));
+    pgd_set_err(err, errlen, -e, "cannot use working directory '%s' as user '%s': %s", spec->cwd,
+                ru->name, strerror(e));
     break;
   case PGD_RUNAS_STEP_EXEC:
-    set_err(err, errlen, "cannot start '%s' as user '%s': %s", spec->argv[0], ru->name,
-            strerror(e));
+    pgd_set_err(err, errlen, -e, "cannot start '%s' as user '%s': %s", spec->argv[0], ru->name,
+                strerror(e));
     break;
   default:
-    set_err(err, errlen, "cannot start '%s' as user '%s' (process setup): %s", spec->argv[0],
-            ru->name, strerror(e));
+    pgd_set_err(err, errlen, -e, "cannot start '%s' as user '%s' (process setup): %s",
+                spec->argv[0], ru->name, strerror(e));
     break;
   }
 }
@@ -337,14 +328,12 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
   if (out) *out = NULL;
   if (!loop || !spec || !cbs || !cbs->on_exit || !out || spec->argc == 0 || !spec->argv ||
       !spec->argv[0] || !spec->argv[0][0]) {
-    set_err(err, errlen, "invalid process specification (no program)");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "invalid process specification (no program)");
   }
   const pgd_runas_t *ru = opts ? opts->runas : NULL;
   if (spec->user && (!ru || !ru->name || strcmp(ru->name, spec->user) != 0)) {
-    set_err(err, errlen, "run_as user '%s' was not checked and resolved by the worker",
-            spec->user);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "run_as user '%s' was not checked and resolved by the worker", spec->user);
   }
   pgd_spawn_t *p = calloc(1, sizeof *p);
   char *idbuf = NULL;
@@ -353,8 +342,7 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     free(p);
     free(env);
     free(idbuf);
-    set_err(err, errlen, "out of memory");
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -362,8 +350,7 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     free(p);
     free(env);
     free(idbuf);
-    set_err(err, errlen, "cannot create output pipe: %s", strerror(e));
-    return -e;
+    return pgd_set_err(err, errlen, -e, "cannot create output pipe: %s", strerror(e));
   }
   p->start_ns = pgd_mono_ns();
   pid_t pid = -1;
@@ -383,7 +370,8 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     if (ru)
       describe_runas_error(spec, ru, step, rc, err, errlen);
     else if (step == PGD_RUNAS_STEP_CWD)
-      set_err(err, errlen, "cannot use working directory '%s': %s", spec->cwd, strerror(rc));
+      pgd_set_err(err, errlen, -rc, "cannot use working directory '%s': %s", spec->cwd,
+                  strerror(rc));
     else
       describe_spawn_error(spec, rc, err, errlen);
     return -rc;
@@ -408,7 +396,8 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
     }
     if (!pipe_owns_fd) close(fds[0]);
-    set_err(err, errlen, "cannot read the output of '%s': %s", spec->argv[0], uv_strerror(urc));
+    pgd_set_err(err, errlen, urc, "cannot read the output of '%s': %s", spec->argv[0],
+                uv_strerror(urc));
     uv_close((uv_handle_t *)&p->out, free_on_close); /* frees p; no callback */
     return urc;
   }

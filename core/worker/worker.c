@@ -3,12 +3,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "worker/worker_priv.h"
 
@@ -18,16 +18,6 @@
 
 static void do_connect(pgd_worker_t *w);
 static void maybe_finish_stop(pgd_worker_t *w);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 static const char *reason_str(int reason) {
   if (reason == 0) return "closed";
@@ -43,17 +33,17 @@ static void send_msg(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body) {
              rc <= -20000 ? pgd_frame_strerror(rc) : uv_strerror(rc));
 }
 
-static void send_error(pgd_worker_t *w, const char *message) {
-  cJSON *e = cJSON_CreateObject();
-  if (!e) return;
-  cJSON_AddStringToObject(e, "message", message);
+void pgd_worker__send_error(pgd_worker_t *w, const char *reason) {
+  pgd_msg_error_t m = {.reason = reason};
+  cJSON *e = pgd_msg_error_encode(&m);
   send_msg(w, PGD_MSG_ERROR, e);
   cJSON_Delete(e);
 }
 
 /* ---- reports ------------------------------------------------------------- */
 
-void pgd_worker__report(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body) {
+/* Queues a report (body owned from now on) and sends it when welcomed. */
+static void report(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body) {
   if (!body) {
     PGD_ERROR(MOD, "out of memory: a %s report is lost", pgd_msg_name(type));
     return;
@@ -65,69 +55,79 @@ void pgd_worker__report(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body) {
   if (w->welcomed) send_msg(w, type, body);
 }
 
+void pgd_worker__report_state(pgd_worker_t *w, const pgd_msg_state_t *m) {
+  report(w, PGD_MSG_STATE, pgd_msg_state_encode(m));
+}
+
+void pgd_worker__report_log(pgd_worker_t *w, const pgd_msg_log_t *m) {
+  report(w, PGD_MSG_LOG, pgd_msg_log_encode(m));
+}
+
 static void resend_one(const pgd_report_t *r, void *ud) { send_msg(ud, r->type, r->body); }
 
 static void handle_ack(pgd_worker_t *w, const cJSON *msg) {
-  const cJSON *seqs = cJSON_GetObjectItemCaseSensitive(msg, "seqs");
-  const cJSON *s;
-  if (!cJSON_IsArray(seqs)) return;
-  cJSON_ArrayForEach(s, seqs) {
-    if (cJSON_IsNumber(s) && s->valuedouble >= 1 && s->valuedouble < 9e15)
-      pgd_reports_ack(&w->reports, (uint64_t)s->valuedouble);
+  pgd_msg_ack_t ack;
+  char err[256];
+  if (pgd_msg_ack_decode(msg, &ack, err, sizeof err) < 0) {
+    PGD_WARN(MOD, "bad ack from the master: %s", err);
+    return;
   }
+  const cJSON *s;
+  cJSON_ArrayForEach(s, ack.seqs) pgd_reports_ack(&w->reports, (uint64_t)s->valuedouble);
 }
 
-int pgd_worker__epoch_ok(pgd_worker_t *w, const cJSON *msg, const char *what) {
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "epoch");
-  if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || (int64_t)e->valuedouble < w->epoch) {
+int pgd_worker__epoch_ok(pgd_worker_t *w, int64_t epoch, const char *what) {
+  if (epoch < w->epoch) {
     char buf[256];
-    if (cJSON_IsNumber(e))
-      snprintf(buf, sizeof buf, "%s from epoch %.0f refused: newest epoch seen is %" PRId64, what,
-               e->valuedouble, w->epoch);
-    else
-      snprintf(buf, sizeof buf, "%s without an epoch refused", what);
+    snprintf(buf, sizeof buf, "%s from epoch %" PRId64 " refused: newest epoch seen is %" PRId64,
+             what, epoch, w->epoch);
     PGD_WARN(MOD, "%s", buf);
-    send_error(w, buf);
+    pgd_worker__send_error(w, buf);
     return 0;
   }
-  if ((int64_t)e->valuedouble > w->epoch) w->epoch = (int64_t)e->valuedouble;
+  w->epoch = epoch;
   return 1;
 }
 
 /* ---- heartbeat ----------------------------------------------------------- */
 
+/* The job types loaded now (owned by the caller; NULL when out of memory). */
 static cJSON *types_json(pgd_worker_t *w) {
   cJSON *t = w->plugins ? pgd_registry_types_json(w->plugins) : NULL;
   return t ? t : cJSON_CreateArray();
 }
 
-/* {"load1":..,"mem_free_mb":..} added to `obj` (-1 when unknown). */
-static void add_load(cJSON *obj) {
+static pgd_msg_load_t load_sample(void) {
   double load1;
   long mem;
-  pgd_worker_load_sample(&load1, &mem);
-  cJSON *load = cJSON_AddObjectToObject(obj, "load");
-  if (load) {
-    cJSON_AddNumberToObject(load, "load1", load1);
-    cJSON_AddNumberToObject(load, "mem_free_mb", (double)mem);
-  }
+  pgd_worker_load_sample(&load1, &mem); /* -1 when unknown */
+  return (pgd_msg_load_t){.set = true, .load1 = isfinite(load1) ? load1 : -1, .mem_free_mb = mem};
 }
 
 static void send_heartbeat(pgd_worker_t *w) {
-  cJSON *b = cJSON_CreateObject();
-  if (!b) return;
-  cJSON_AddNumberToObject(b, "slots", w->slots);
-  cJSON_AddNumberToObject(b, "slots_used", w->used_slots);
-  cJSON_AddNumberToObject(b, "running", w->running);
-  cJSON *ra = pgd_worker__running_json(w);
-  if (ra) cJSON_AddItemToObject(b, "running_attempts", ra);
-  cJSON_AddItemToObject(b, "types", types_json(w));
-  cJSON_AddItemToObject(b, "labels", cJSON_Duplicate(w->labels, 1));
-  add_load(b);
-  cJSON *rc = pgd_rescache_stats_json(w->rescache);
-  if (rc) cJSON_AddItemToObject(b, "resource_cache", rc);
+  pgd_rescache_stats_t rs;
+  pgd_rescache_stats(w->rescache, &rs);
+  cJSON *types = types_json(w), *running = pgd_worker__running_json(w);
+  pgd_msg_heartbeat_t hb = {
+      .slots = w->slots,
+      .slots_used = w->used_slots,
+      .running = w->running,
+      .running_attempts = running,
+      .types = types,
+      .labels = w->labels,
+      .load = load_sample(),
+      .resource_cache = {.set = w->rescache != NULL,
+                         .downloads = (int64_t)rs.downloads,
+                         .download_bytes = (int64_t)rs.download_bytes,
+                         .hits = (int64_t)rs.hits,
+                         .corrupt = (int64_t)rs.corrupt,
+                         .failures = (int64_t)rs.failures},
+  };
+  cJSON *b = pgd_msg_heartbeat_encode(&hb);
   send_msg(w, PGD_MSG_HEARTBEAT, b);
   cJSON_Delete(b);
+  cJSON_Delete(types);
+  cJSON_Delete(running);
 }
 
 static void on_hb_timer(uv_timer_t *t) {
@@ -144,30 +144,33 @@ static void on_hb_timer(uv_timer_t *t) {
 /* ---- connection ---------------------------------------------------------- */
 
 static void send_hello(pgd_worker_t *w) {
-  cJSON *b = cJSON_CreateObject();
-  if (!b) return;
-  cJSON_AddNumberToObject(b, "protocol", PGD_PROTOCOL_VERSION);
-  cJSON_AddStringToObject(b, "secret", w->secret);
-  cJSON *wk = cJSON_AddObjectToObject(b, "worker");
-  if (wk) {
-    cJSON_AddStringToObject(wk, "id", w->id);
-    cJSON_AddStringToObject(wk, "host", w->host_name);
-    cJSON_AddNumberToObject(wk, "slots", w->slots);
-    cJSON_AddItemToObject(wk, "labels", cJSON_Duplicate(w->labels, 1));
-    cJSON_AddItemToObject(wk, "types", types_json(w));
-    cJSON_AddNumberToObject(wk, "pid", (double)getpid());
-    add_load(wk);
-  }
-  cJSON *running = pgd_worker__running_json(w);
-  if (running) cJSON_AddItemToObject(b, "running", running);
+  cJSON *types = types_json(w), *running = pgd_worker__running_json(w);
+  pgd_msg_hello_t h = {.protocol = PGD_PROTOCOL_VERSION, .secret = w->secret, .running = running};
+  h.worker.id = w->id;
+  h.worker.host = w->host_name;
+  h.worker.slots = pgd_msg_int(w->slots);
+  h.worker.labels = w->labels;
+  h.worker.types = types;
+  h.worker.pid = pgd_msg_int(getpid());
+  h.worker.load = load_sample();
+  cJSON *b = pgd_msg_hello_encode(&h);
   send_msg(w, PGD_MSG_HELLO, b);
   cJSON_Delete(b);
+  cJSON_Delete(types);
+  cJSON_Delete(running);
 }
 
 static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
   if (w->welcomed) return;
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "epoch");
-  int64_t epoch = cJSON_IsNumber(e) && isfinite(e->valuedouble) ? (int64_t)e->valuedouble : 0;
+  pgd_msg_welcome_t wm;
+  char err[256];
+  if (pgd_msg_welcome_decode(msg, &wm, err, sizeof err) < 0) {
+    PGD_WARN(MOD, "bad welcome from master %s:%d (%s): reconnecting later", w->master_host,
+             w->master_port, err);
+    pgd_conn_close(w->conn);
+    return;
+  }
+  int64_t epoch = wm.epoch;
   if (epoch < w->epoch) {
     PGD_WARN(MOD, "welcome from a master with epoch %" PRId64 " < %" PRId64
                   " (a deposed leader): reconnecting later",
@@ -179,13 +182,10 @@ static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
   w->welcomed = 1;
   w->connect_failures = 0;
   w->reconnect_ms = w->reconnect_min_ms;
-  const cJSON *hb = cJSON_GetObjectItemCaseSensitive(msg, "heartbeat_ms");
   int hb_ms = w->heartbeat_ms;
-  if (cJSON_IsNumber(hb) && hb->valuedouble >= 10 && hb->valuedouble <= 600000)
-    hb_ms = (int)hb->valuedouble;
-  pgd_rescache_set_master(w->rescache,
-                          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "http")),
-                          w->master_host);
+  if (wm.heartbeat_ms.set && wm.heartbeat_ms.v >= 10 && wm.heartbeat_ms.v <= 600000)
+    hb_ms = (int)wm.heartbeat_ms.v;
+  pgd_rescache_set_master(w->rescache, wm.http, w->master_host);
   PGD_INFO(MOD, "worker %s connected to master %s:%d (epoch %" PRId64 ", %zu reports to resend)",
            w->id, w->master_host, w->master_port, epoch, pgd_reports_pending(&w->reports));
   /* Reports first, then a heartbeat: the master takes the first heartbeat
@@ -203,17 +203,19 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t t, cJSON *msg, void *ud) {
     handle_welcome(w, msg);
     return;
   case PGD_MSG_REJECT: {
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+    pgd_msg_reject_t r;
+    char err[256];
     PGD_ERROR(MOD, "master %s:%d rejected worker %s: %s", w->master_host, w->master_port, w->id,
-              cJSON_IsString(r) ? r->valuestring : "(no reason)");
+              pgd_msg_reject_decode(msg, &r, err, sizeof err) == 0 ? r.reason : err);
     w->reconnect_ms = RECONNECT_MAX_MS;
     pgd_conn_close(c);
     return;
   }
   case PGD_MSG_ERROR: {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(msg, "message");
-    if (!cJSON_IsString(m)) m = cJSON_GetObjectItemCaseSensitive(msg, "reason");
-    PGD_WARN(MOD, "master says: %s", cJSON_IsString(m) ? m->valuestring : "(error without message)");
+    pgd_msg_error_t e;
+    char err[256];
+    PGD_WARN(MOD, "master says: %s",
+             pgd_msg_error_decode(msg, &e, err, sizeof err) == 0 ? e.reason : err);
     return;
   }
   case PGD_MSG_HEARTBEAT:
@@ -355,16 +357,14 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   if (err && errlen) err[0] = '\0';
   if (out) *out = NULL;
   if (!loop || !cfg || !out) {
-    set_err(err, errlen, "invalid arguments");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "invalid arguments");
   }
   if (!cfg->master_host || !*cfg->master_host || cfg->master_port <= 0 || cfg->master_port > 65535) {
-    set_err(err, errlen, "worker: master address missing or invalid (port %d)", cfg->master_port);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "worker: master address missing or invalid (port %d)",
+                       cfg->master_port);
   }
   if (cfg->slots <= 0) {
-    set_err(err, errlen, "worker: slots must be > 0 (got %d)", cfg->slots);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "worker: slots must be > 0 (got %d)", cfg->slots);
   }
   if (cfg->labels) {
     const cJSON *l;
@@ -372,8 +372,7 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
     if (ok)
       cJSON_ArrayForEach(l, cfg->labels) if (!cJSON_IsString(l)) ok = 0;
     if (!ok) {
-      set_err(err, errlen, "worker: labels must be an array of strings");
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL, "worker: labels must be an array of strings");
     }
   }
   if (cfg->allowed_users) {
@@ -382,19 +381,19 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
     if (ok)
       cJSON_ArrayForEach(u, cfg->allowed_users) if (!cJSON_IsString(u) || !u->valuestring[0]) ok = 0;
     if (!ok) {
-      set_err(err, errlen, "worker: allowed_users must be an array of user names");
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL,
+                         "worker: allowed_users must be an array of user names");
     }
   }
   pgd_worker_t *w = calloc(1, sizeof *w);
   if (!w) {
-    set_err(err, errlen, "out of memory");
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
   if (cfg->id_override) {
     if (!pgd_worker_id_valid(cfg->id_override)) {
-      set_err(err, errlen, "worker: invalid worker id '%s' (1-%d characters of A-Z a-z 0-9 . _ -)",
-              cfg->id_override, PGD_WORKER_ID_MAX);
+      pgd_set_err(err, errlen, -EINVAL,
+                  "worker: invalid worker id '%s' (1-%d characters of A-Z a-z 0-9 . _ -)",
+                  cfg->id_override, PGD_WORKER_ID_MAX);
       free(w);
       return -EINVAL;
     }
@@ -423,8 +422,7 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   if (!w->master_host || !w->secret || !w->host_name || !w->labels ||
       (cfg->allowed_users && !w->allowed_users)) {
     worker_free(w);
-    set_err(err, errlen, "out of memory");
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
   {
     /* resources: <data_dir>/cache and <data_dir>/work */

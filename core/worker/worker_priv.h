@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "net/conn.h"
+#include "net/msg.h"
 #include "worker/identity.h"
 #include "worker/inproc.h"
 #include "worker/reports.h"
@@ -36,7 +37,7 @@ typedef struct pgd_attempt {
   pgd_outscan_t *scan;   /* line splitter feeding the plugin's output scan, or NULL */
   pgd_resfetch_t *fetch; /* resources being fetched (nothing runs yet), or NULL */
   char *workdir;         /* the attempt's working directory (resources), or NULL */
-  cJSON *launch;         /* the launch message, kept while resources are fetched */
+  cJSON *launch;         /* the launch message (payload), kept while resources are fetched */
 } pgd_attempt_t;
 
 struct pgd_worker {
@@ -64,17 +65,25 @@ struct pgd_worker {
   void *stop_ud;
 };
 
-/* Queues a report (body owned from now on) and sends it when welcomed. */
-void pgd_worker__report(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body);
+/* Encodes a state / log report (borrowed for the call), queues it until the
+ * master acknowledges it (the queue sets its seq) and sends it when
+ * welcomed. */
+void pgd_worker__report_state(pgd_worker_t *w, const pgd_msg_state_t *m);
+void pgd_worker__report_log(pgd_worker_t *w, const pgd_msg_log_t *m);
 
-/* 1 when `msg`'s epoch is acceptable (updating the newest epoch), else
- * logs WARN, tells the master and returns 0. */
-int pgd_worker__epoch_ok(pgd_worker_t *w, const cJSON *msg, const char *what);
+/* Sends an `error` message (reason borrowed) when connected. */
+void pgd_worker__send_error(pgd_worker_t *w, const char *reason);
+
+/* 1 when a launch/kill from `epoch` is acceptable (updating the newest
+ * epoch), else logs WARN, tells the master and returns 0. */
+int pgd_worker__epoch_ok(pgd_worker_t *w, int64_t epoch, const char *what);
 
 /* attempt.c */
 void pgd_worker__handle_launch(pgd_worker_t *w, const cJSON *msg);
 void pgd_worker__handle_kill(pgd_worker_t *w, const cJSON *msg);
 void pgd_worker__kill_all(pgd_worker_t *w);
+/* The running attempts as an array of attempt records (net/msg.h), owned
+ * by the caller; NULL when out of memory. */
 cJSON *pgd_worker__running_json(const pgd_worker_t *w);
 
 /* worker.c: an attempt ended (running and used_slots already updated). */
