@@ -16,7 +16,8 @@
  * write is an idempotent upsert or delete, so a replay stores exactly what
  * one clean pass would have. Each replay removes one write, so a batch ends
  * after at most n+1 passes; failing writes are rare (an attempt whose
- * execution is not stored). */
+ * execution is not stored). The SQL is the catalog's (store_sql.c,
+ * PostgreSQL dialect: $k is slot sql->slot[k-1]). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

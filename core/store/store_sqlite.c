@@ -8,7 +8,9 @@
  *  - the read connection (query_only), used by readers under `rmu`; its
  *    statements are prepared on first use and kept.
  * Each write is a single statement, so a failing write (a constraint) is
- * undone by SQLite alone and the rest of the batch goes on. */
+ * undone by SQLite alone and the rest of the batch goes on.
+ * The SQL is the catalog's (store_sql.c, SQLite dialect: parameter N is
+ * slot N); which reads run when is store_read.c's. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
