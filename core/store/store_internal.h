@@ -187,6 +187,29 @@ typedef struct {
   const char *sql;         /* one or more statements */
 } pgd_store_migration_t;
 
+/* What a backend gives the migration runner (store_migrate.c). Every
+ * callback returns 0 or -errno with a message in msg. */
+typedef struct {
+  const char *where; /* prefix of messages: the database file, "postgresql" */
+  const pgd_store_migration_t *list;
+  size_t count;
+  /* Opens a write transaction that excludes other migrators (SQLite: the
+   * write lock of BEGIN IMMEDIATE; PostgreSQL: an advisory lock) and
+   * creates the migration table when it is missing. */
+  int (*begin)(void *conn, char *msg, size_t msglen);
+  int (*version)(void *conn, int64_t *out, char *msg, size_t msglen);
+  /* Runs m->sql and records m in the migration table. */
+  int (*apply)(void *conn, const pgd_store_migration_t *m, char *msg, size_t msglen);
+  int (*commit)(void *conn, char *msg, size_t msglen);
+  void (*rollback)(void *conn);
+} pgd_store_migrator_t;
+
+/* Brings the schema up to the latest version of mig->list, each migration
+ * in its own transaction with the version re-read under the lock (two
+ * processes opening a new database apply each version once). Refuses a
+ * schema newer than the list (-ENOTSUP). 0 or -errno with err filled. */
+int pgd_store_migrate(const pgd_store_migrator_t *mig, void *conn, char *err, size_t errlen);
+
 extern const pgd_store_migration_t pgd_store_sqlite_migrations[];
 extern const size_t pgd_store_sqlite_migration_count;
 extern const pgd_store_migration_t pgd_store_pg_migrations[];

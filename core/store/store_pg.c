@@ -375,62 +375,61 @@ static int connect_one(const char *conninfo, PGconn **out, const char *what, cha
   return 0;
 }
 
-/* Each migration in its own transaction holding an advisory lock, with the
- * version re-read under the lock: masters migrating the same database at
- * once wait for each other and apply each version once. */
+/* ---- the migration runner's callbacks (store_migrate.c) ----------------
+ * The advisory lock makes masters migrating the same database at once wait
+ * for each other; the runner re-reads the version under it. */
+
+static int mig_begin(void *bep, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  int rc = pexec(be->w, be->sql[PGD_SQL_BEGIN_WRITE].text, 0, NULL, NULL, msg, msglen);
+  if (rc == 0)
+    rc = pexec(be->w, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK ")", 0, NULL, NULL, msg,
+               msglen);
+  if (rc == 0) rc = pexec(be->w, be->sql[PGD_SQL_SCHEMA_TABLE].text, 0, NULL, NULL, msg, msglen);
+  return rc;
+}
+
+static int mig_version(void *bep, int64_t *out, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  PGresult *res = NULL;
+  int rc = pexec(be->w, be->sql[PGD_SQL_SCHEMA_VERSION].text, 0, NULL, &res, msg, msglen);
+  if (rc == 0) *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+  PQclear(res);
+  return rc;
+}
+
+static int mig_apply(void *bep, const pgd_store_migration_t *m, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  char ver[16], now[24];
+  snprintf(ver, sizeof(ver), "%d", m->version);
+  snprintf(now, sizeof(now), "%" PRId64, pgd_now_us());
+  const char *vals[3] = {ver, m->description, now};
+  int rc = pexec(be->w, m->sql, 0, NULL, NULL, msg, msglen);
+  if (rc == 0) rc = pexec(be->w, be->sql[PGD_SQL_SCHEMA_RECORD].text, 3, vals, NULL, msg, msglen);
+  return rc;
+}
+
+static int mig_commit(void *bep, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  return pexec(be->w, be->sql[PGD_SQL_COMMIT].text, 0, NULL, NULL, msg, msglen);
+}
+
+static void mig_rollback(void *bep) {
+  pg_be_t *be = bep;
+  if (PQtransactionStatus(be->w) != PQTRANS_IDLE)
+    PQclear(PQexec(be->w, be->sql[PGD_SQL_ROLLBACK].text));
+}
+
 static int migrate(pg_be_t *be, char *err, size_t errlen) {
-  PGconn *c = be->w;
-  const pgd_store_sql_t *sql = be->sql;
-  const size_t count = pgd_store_pg_migration_count;
-  const int latest = pgd_store_pg_migrations[count - 1].version;
-  char msg[256] = "";
-  long long from = -1;
-  for (size_t i = 0;; i++) {
-    PGresult *res = NULL;
-    int rc = pexec(c, sql[PGD_SQL_BEGIN_WRITE].text, 0, NULL, NULL, msg, sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK ")", 0, NULL, NULL, msg,
-                 sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c, sql[PGD_SQL_SCHEMA_TABLE].text, 0, NULL, NULL, msg, sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c, sql[PGD_SQL_SCHEMA_VERSION].text, 0, NULL, &res, msg, sizeof(msg));
-    if (rc < 0) {
-      PQclear(PQexec(c, sql[PGD_SQL_ROLLBACK].text));
-      FAIL(rc, "postgresql: cannot read the schema version: %s", msg);
-    }
-    long long cur = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    if (cur > latest) {
-      PQclear(PQexec(c, sql[PGD_SQL_ROLLBACK].text));
-      FAIL(-ENOTSUP,
-           "postgresql: database schema version %lld is newer than this pagoda knows (%d); "
-           "upgrade pagoda or use another database",
-           cur, latest);
-    }
-    if (from < 0) from = cur;
-    while (i < count && pgd_store_pg_migrations[i].version <= cur) i++;
-    if (i >= count) {
-      rc = pexec(c, sql[PGD_SQL_COMMIT].text, 0, NULL, NULL, err, errlen);
-      if (rc == 0 && cur > from)
-        PGD_INFO(MOD, "postgresql: schema migrated from version %lld to %lld", from, cur);
-      return rc;
-    }
-    const pgd_store_migration_t *m = &pgd_store_pg_migrations[i];
-    char ver[16], now[24];
-    snprintf(ver, sizeof(ver), "%d", m->version);
-    snprintf(now, sizeof(now), "%" PRId64, pgd_now_us());
-    const char *vals[3] = {ver, m->description, now};
-    rc = pexec(c, m->sql, 0, NULL, NULL, msg, sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c, sql[PGD_SQL_SCHEMA_RECORD].text, 3, vals, NULL, msg, sizeof(msg));
-    if (rc == 0) rc = pexec(c, sql[PGD_SQL_COMMIT].text, 0, NULL, NULL, msg, sizeof(msg));
-    if (rc < 0) {
-      PQclear(PQexec(c, sql[PGD_SQL_ROLLBACK].text));
-      FAIL(rc, "postgresql: migration %d (%s) failed: %s", m->version, m->description, msg);
-    }
-    PGD_DEBUG(MOD, "postgresql: schema migrated to version %d (%s)", m->version, m->description);
-  }
+  const pgd_store_migrator_t mig = {.where = "postgresql",
+                                    .list = pgd_store_pg_migrations,
+                                    .count = pgd_store_pg_migration_count,
+                                    .begin = mig_begin,
+                                    .version = mig_version,
+                                    .apply = mig_apply,
+                                    .commit = mig_commit,
+                                    .rollback = mig_rollback};
+  return pgd_store_migrate(&mig, be, err, errlen);
 }
 
 int pgd_store_open_postgres(uv_loop_t *loop, const char *conninfo, pgd_store_t **out, char *err,

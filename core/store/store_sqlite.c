@@ -358,73 +358,72 @@ static int set_pragmas(sqlite3 *db, const char *path, char *err, size_t errlen) 
   return 0;
 }
 
-/* Brings the schema up to the latest version, each migration in its own
- * IMMEDIATE transaction (re-reading the version inside it, so two processes
- * opening the same new file do not both migrate). */
-static int migrate(sqlite_be_t *be, const char *path, char *err, size_t errlen) {
-  sqlite3 *db = be->wdb;
-  const pgd_store_sql_t *sql = be->sql;
-  const size_t count = pgd_store_sqlite_migration_count;
-  const int latest = pgd_store_sqlite_migrations[count - 1].version;
-  if (exec_sql(db, sql[PGD_SQL_SCHEMA_TABLE].text) != SQLITE_OK)
-    FAIL(map_err(sqlite3_errcode(db)), "%s: cannot create the schema table: %s", path,
-         sqlite3_errmsg(db));
-  int64_t from = -1;
-  for (size_t i = 0;; i++) {
-    int64_t cur = 0;
-    if (exec_sql(db, sql[PGD_SQL_BEGIN_WRITE].text) != SQLITE_OK)
-      FAIL(map_err(sqlite3_errcode(db)), "%s: %s", path, sqlite3_errmsg(db));
-    int rc = query_int(db, sql[PGD_SQL_SCHEMA_VERSION].text, &cur);
-    if (rc != SQLITE_OK) {
-      char msg[256];
-      snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
-      exec_sql(db, sql[PGD_SQL_ROLLBACK].text);
-      FAIL(map_err(rc), "%s: cannot read the schema version: %s", path, msg);
-    }
-    if (cur > latest) {
-      exec_sql(db, sql[PGD_SQL_ROLLBACK].text);
-      FAIL(-ENOTSUP,
-           "%s: database schema version %lld is newer than this pagoda knows (%d); "
-           "upgrade pagoda or use another database",
-           path, (long long)cur, latest);
-    }
-    if (from < 0) from = cur;
-    while (i < count && pgd_store_sqlite_migrations[i].version <= cur) i++;
-    if (i >= count) {
-      exec_sql(db, sql[PGD_SQL_COMMIT].text);
-      /* one line for the whole upgrade (daemon logs stay short) */
-      if (cur > from)
-        PGD_INFO(MOD, "%s: schema migrated from version %lld to %lld", path, (long long)from,
-                 (long long)cur);
-      return 0;
-    }
-    const pgd_store_migration_t *m = &pgd_store_sqlite_migrations[i];
-    char *emsg = NULL;
-    rc = sqlite3_exec(db, m->sql, NULL, NULL, &emsg);
-    if (rc == SQLITE_OK) {
-      sqlite3_stmt *st = NULL;
-      pgd_store_param_t p[4] = {{0}};
-      p[1] = (pgd_store_param_t){.type = PGD_PARAM_INT, .i = m->version};
-      p[2] = (pgd_store_param_t){.type = PGD_PARAM_TEXT, .s = m->description};
-      p[3] = (pgd_store_param_t){.type = PGD_PARAM_INT, .i = pgd_now_us()};
-      rc = sqlite3_prepare_v2(db, sql[PGD_SQL_SCHEMA_RECORD].text, -1, &st, NULL);
-      if (rc == SQLITE_OK) {
-        bind_params(st, p);
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-      }
-      sqlite3_finalize(st);
-    }
-    if (rc == SQLITE_OK) rc = exec_sql(db, sql[PGD_SQL_COMMIT].text);
-    if (rc != SQLITE_OK) {
-      char msg[256];
-      snprintf(msg, sizeof(msg), "%s", emsg ? emsg : sqlite3_errmsg(db));
-      sqlite3_free(emsg);
-      exec_sql(db, sql[PGD_SQL_ROLLBACK].text);
-      FAIL(map_err(rc), "%s: migration %d (%s) failed: %s", path, m->version, m->description,
-           msg);
-    }
-    PGD_DEBUG(MOD, "%s: schema migrated to version %d (%s)", path, m->version, m->description);
+/* ---- the migration runner's callbacks (store_migrate.c) ---------------- */
+
+/* -errno of the last failure on db, its message in msg. */
+static int db_fail(sqlite3 *db, int rc, char *msg, size_t msglen) {
+  snprintf(msg, msglen, "%s", sqlite3_errmsg(db));
+  return map_err(rc);
+}
+
+static int mig_begin(void *bep, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  int rc = exec_sql(be->wdb, be->sql[PGD_SQL_BEGIN_WRITE].text);
+  if (rc == SQLITE_OK) rc = exec_sql(be->wdb, be->sql[PGD_SQL_SCHEMA_TABLE].text);
+  return rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+}
+
+static int mig_version(void *bep, int64_t *out, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  int rc = query_int(be->wdb, be->sql[PGD_SQL_SCHEMA_VERSION].text, out);
+  return rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+}
+
+static int mig_apply(void *bep, const pgd_store_migration_t *m, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  char *emsg = NULL;
+  int rc = sqlite3_exec(be->wdb, m->sql, NULL, NULL, &emsg);
+  if (rc != SQLITE_OK) {
+    snprintf(msg, msglen, "%s", emsg ? emsg : sqlite3_errmsg(be->wdb));
+    sqlite3_free(emsg);
+    return map_err(rc);
   }
+  sqlite3_stmt *st = NULL;
+  pgd_store_param_t p[4] = {{0}};
+  p[1] = (pgd_store_param_t){.type = PGD_PARAM_INT, .i = m->version};
+  p[2] = (pgd_store_param_t){.type = PGD_PARAM_TEXT, .s = m->description};
+  p[3] = (pgd_store_param_t){.type = PGD_PARAM_INT, .i = pgd_now_us()};
+  rc = sqlite3_prepare_v2(be->wdb, be->sql[PGD_SQL_SCHEMA_RECORD].text, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_params(st, p);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(be->wdb);
+  }
+  rc = rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int mig_commit(void *bep, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  int rc = exec_sql(be->wdb, be->sql[PGD_SQL_COMMIT].text);
+  return rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+}
+
+static void mig_rollback(void *bep) {
+  sqlite_be_t *be = bep;
+  if (!sqlite3_get_autocommit(be->wdb)) exec_sql(be->wdb, be->sql[PGD_SQL_ROLLBACK].text);
+}
+
+static int migrate(sqlite_be_t *be, const char *path, char *err, size_t errlen) {
+  const pgd_store_migrator_t mig = {.where = path,
+                                    .list = pgd_store_sqlite_migrations,
+                                    .count = pgd_store_sqlite_migration_count,
+                                    .begin = mig_begin,
+                                    .version = mig_version,
+                                    .apply = mig_apply,
+                                    .commit = mig_commit,
+                                    .rollback = mig_rollback};
+  return pgd_store_migrate(&mig, be, err, errlen);
 }
 
 /* The statements of the writer thread, prepared once at open. */
