@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "flow/flow_int.h"
+#include "script/sandbox_json.h"
 
 static const char *const hook_names[] = {"on_flow_start", "on_node_ready", "on_node_done",
                                          "on_flow_done"};

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "flow/flow_int.h"
 
 static cJSON *node_json(const pgd_flow_run_t *r, int i) {
@@ -56,16 +57,6 @@ cJSON *pgd_flow_run_state(const pgd_flow_run_t *r) {
   return o;
 }
 
-static int64_t get_i64(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-}
-
-static const char *get_str(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int name_index(const char *const *names, int n, const char *s) {
   for (int i = 0; s && i < n; i++)
     if (!strcmp(names[i], s)) return i;
@@ -77,8 +68,8 @@ int pgd_flow_run_restore(pgd_flow_def_t *def, const cJSON *state, pgd_flow_run_t
   if (!def || !out || !err || !errlen) return PGD_FLOW_EINVAL;
   err[0] = '\0';
   const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(state, "nodes");
-  const char *flow = get_str(state, "flow");
-  int fs = name_index(flow_state_names, 4, get_str(state, "state"));
+  const char *flow = pgd_json_str(state, "flow");
+  int fs = name_index(flow_state_names, 4, pgd_json_str(state, "state"));
   if (!cJSON_IsObject(state) || !cJSON_IsObject(nodes) || fs < 0) {
     snprintf(err, errlen, "not a flow execution state");
     return PGD_FLOW_EINVAL;
@@ -93,17 +84,17 @@ int pgd_flow_run_restore(pgd_flow_def_t *def, const cJSON *state, pgd_flow_run_t
   }
   pgd_flow_run_t *r;
   if (flow_run_alloc(def, &r)) return snprintf(err, errlen, "out of memory"), PGD_FLOW_ENOMEM;
-  r->id = get_i64(state, "id");
-  r->rerun_of = get_i64(state, "rerun_of");
-  r->logical_time = get_i64(state, "logical_time");
-  r->created_at = get_i64(state, "created_at");
-  r->finished_at = get_i64(state, "finished_at");
+  r->id = pgd_json_int(state, "id", 0);
+  r->rerun_of = pgd_json_int(state, "rerun_of", 0);
+  r->logical_time = pgd_json_int(state, "logical_time", 0);
+  r->created_at = pgd_json_int(state, "created_at", 0);
+  r->finished_at = pgd_json_int(state, "finished_at", 0);
   r->state = fs;
   r->done = fs != 0;
   r->started = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "started"));
   r->killing = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "killing"));
   r->failing = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "failing"));
-  r->error = flow_strdup(get_str(state, "error"));
+  r->error = flow_strdup(pgd_json_str(state, "error"));
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(state, "params");
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(state, "vars");
   const cJSON *he = cJSON_GetObjectItemCaseSensitive(state, "hook_errors");
@@ -122,24 +113,24 @@ int pgd_flow_run_restore(pgd_flow_def_t *def, const cJSON *state, pgd_flow_run_t
   }
   for (int i = 0; i < def->n; i++) {
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(nodes, def->nodes[i].id);
-    int st = name_index(flow_node_state_names, NS_COUNT, get_str(jn, "state"));
+    int st = name_index(flow_node_state_names, NS_COUNT, pgd_json_str(jn, "state"));
     if (!cJSON_IsObject(jn) || st < 0) {
       snprintf(err, errlen, "node '%s': missing or bad in the state", def->nodes[i].id);
       pgd_flow_run_free(r);
       return PGD_FLOW_EINVAL;
     }
     flow_node_run_t *nr = &r->nodes[i];
-    nr->execution_id = get_i64(jn, "execution_id");
+    nr->execution_id = pgd_json_int(jn, "execution_id", 0);
     int again = st == NS_RUNNING && nr->execution_id == 0 && fs == FS_RUNNING;
     nr->state = again ? NS_READY : st;
-    nr->attempts = (int)get_i64(jn, "attempts");
+    nr->attempts = (int)pgd_json_int(jn, "attempts", 0);
     if (again && nr->attempts > 0) nr->attempts--; /* its start never happened */
-    nr->started_at = get_i64(jn, "started_at");
-    nr->finished_at = get_i64(jn, "finished_at");
+    nr->started_at = pgd_json_int(jn, "started_at", 0);
+    nr->finished_at = pgd_json_int(jn, "finished_at", 0);
     nr->reused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(jn, "reused"));
-    nr->reason = flow_strdup(get_str(jn, "reason"));
-    nr->exec_state = flow_strdup(get_str(jn, "exec_state"));
-    int sc = name_index(flow_skip_cause_names, SC_COUNT, get_str(jn, "skip_cause"));
+    nr->reason = flow_strdup(pgd_json_str(jn, "reason"));
+    nr->exec_state = flow_strdup(pgd_json_str(jn, "exec_state"));
+    int sc = name_index(flow_skip_cause_names, SC_COUNT, pgd_json_str(jn, "skip_cause"));
     nr->skip_cause = sc < 0 ? SC_NONE : sc;
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(jn, "outputs");
     if (cJSON_IsObject(o) && cJSON_GetArraySize(o) > 0) nr->outputs = cJSON_Duplicate(o, 1);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "script/balancer.h"
-#include "script/sandbox.h"
+#include "script/sandbox_json.h"
 
 #define BAL_NAME_MAX 64
 #define BAL_ERR_MAX 512

@@ -5,7 +5,7 @@
 
 #include <lauxlib.h>
 
-#include "script/sandbox.h"
+#include "script/sandbox_json.h"
 
 static void push_json_depth(lua_State *L, const cJSON *j, int depth) {
   if (!j) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "store/store_internal.h"
 
@@ -43,10 +44,6 @@ struct pgd_store {
   int closing;
   int closed;
 };
-
-static void fill_err(char *err, size_t errlen, const char *fmt, const char *a) {
-  if (err && errlen) snprintf(err, errlen, fmt, a);
-}
 
 /* ---- writer thread ------------------------------------------------------ */
 
@@ -149,7 +146,7 @@ int pgd_store_start(uv_loop_t *loop, const pgd_store_backend_ops_t *ops, void *b
   pgd_store_t *s = calloc(1, sizeof(*s));
   if (!s) {
     ops->destroy(be);
-    fill_err(err, errlen, "%s", "out of memory");
+    pgd_set_err(err, errlen, 0, "%s", "out of memory");
     return -ENOMEM;
   }
   s->ops = ops;
@@ -160,7 +157,7 @@ int pgd_store_start(uv_loop_t *loop, const pgd_store_backend_ops_t *ops, void *b
   pthread_cond_init(&s->cond, NULL);
   int rc = uv_async_init(loop, &s->async, on_async);
   if (rc < 0) {
-    fill_err(err, errlen, "uv_async_init: %s", uv_strerror(rc));
+    pgd_set_err(err, errlen, 0, "uv_async_init: %s", uv_strerror(rc));
     ops->destroy(be);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->done_mu);
@@ -172,7 +169,7 @@ int pgd_store_start(uv_loop_t *loop, const pgd_store_backend_ops_t *ops, void *b
   uv_unref((uv_handle_t *)&s->async);
   rc = pthread_create(&s->writer, NULL, writer_main, s);
   if (rc != 0) {
-    fill_err(err, errlen, "cannot start the store writer thread: %s", strerror(rc));
+    pgd_set_err(err, errlen, 0, "cannot start the store writer thread: %s", strerror(rc));
     ops->destroy(be);
     s->closed = 1;
     uv_close((uv_handle_t *)&s->async, on_async_closed);
@@ -349,44 +346,44 @@ int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud) {
 cJSON *pgd_store_get_job(pgd_store_t *s, const char *name) {
   READ_GUARD(s, NULL);
   if (!name) return NULL;
-  return s->ops->get_job(s->be, name);
+  return pgd_store_read_job(s->ops, s->be, name);
 }
 
 cJSON *pgd_store_list_jobs(pgd_store_t *s) {
   READ_GUARD(s, NULL);
-  return s->ops->list_jobs(s->be);
+  return pgd_store_read_jobs(s->ops, s->be);
 }
 
 cJSON *pgd_store_get_execution(pgd_store_t *s, int64_t id) {
   READ_GUARD(s, NULL);
-  return s->ops->get_execution(s->be, id);
+  return pgd_store_read_execution(s->ops, s->be, id);
 }
 
 cJSON *pgd_store_list_executions(pgd_store_t *s, const char *job, const char *state, int limit,
                                  int64_t before_id) {
   READ_GUARD(s, NULL);
-  return s->ops->list_executions(s->be, job, state, limit, before_id);
+  return pgd_store_read_executions(s->ops, s->be, job, state, limit, before_id);
 }
 
 cJSON *pgd_store_list_unfinished_executions(pgd_store_t *s) {
   READ_GUARD(s, NULL);
-  return s->ops->list_unfinished_executions(s->be);
+  return pgd_store_read_unfinished(s->ops, s->be);
 }
 
 cJSON *pgd_store_list_workers(pgd_store_t *s) {
   READ_GUARD(s, NULL);
-  return s->ops->list_workers(s->be);
+  return pgd_store_read_workers(s->ops, s->be);
 }
 
 int64_t pgd_store_max_execution_id(pgd_store_t *s) {
   READ_GUARD(s, -EINVAL);
-  return s->ops->max_execution_id(s->be);
+  return pgd_store_read_max_execution_id(s->ops, s->be);
 }
 
 cJSON *pgd_store_get_doc(pgd_store_t *s, const char *kind, const char *id) {
   READ_GUARD(s, NULL);
   if (!pgd_store_doc_kind_ok(kind) || !id || !id[0] || strlen(id) > PGD_DOC_MAX_ID) return NULL;
-  return s->ops->get_doc(s->be, kind, id);
+  return pgd_store_read_doc(s->ops, s->be, kind, id);
 }
 
 cJSON *pgd_store_list_docs(pgd_store_t *s, const char *kind, const char *parent,
@@ -394,12 +391,12 @@ cJSON *pgd_store_list_docs(pgd_store_t *s, const char *kind, const char *parent,
   READ_GUARD(s, NULL);
   if (!pgd_store_doc_kind_ok(kind)) return NULL;
   if (before_id && !before_id[0]) before_id = NULL;
-  return s->ops->list_docs(s->be, kind, parent, state, limit, before_id);
+  return pgd_store_read_docs(s->ops, s->be, kind, parent, state, limit, before_id);
 }
 
 int pgd_store_schema_version(pgd_store_t *s) {
   READ_GUARD(s, -EINVAL);
-  return s->ops->schema_version(s->be);
+  return pgd_store_read_schema_version(s->ops, s->be);
 }
 
 /* ---- epoch fencing ------------------------------------------------------ */
@@ -407,11 +404,11 @@ int pgd_store_schema_version(pgd_store_t *s) {
 int pgd_store_acquire_epoch(pgd_store_t *s, int64_t *epoch_out, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!s || !epoch_out) {
-    fill_err(err, errlen, "%s", "store: a store and an output are required");
+    pgd_set_err(err, errlen, 0, "%s", "store: a store and an output are required");
     return -EINVAL;
   }
   if (!s->be) {
-    fill_err(err, errlen, "%s", "store: closed");
+    pgd_set_err(err, errlen, 0, "%s", "store: closed");
     return -ESHUTDOWN;
   }
   int rc = s->ops->acquire_epoch(s->be, epoch_out, err, errlen);

@@ -1,6 +1,7 @@
 /* Pagoda — store internals shared by the generic part (store.c: queue,
  * writer thread, completions), the record mapping (store_record.c) and the
- * backends (store_sqlite.c, store_pg.c, store_pg_read.c). Not for other modules. */
+ * SQL catalog (store_sql.c), the backend-neutral reads (store_read.c) and the
+ * backends (store_sqlite*.c, store_pg*.c). Not for other modules. */
 #ifndef PAGODA_STORE_INTERNAL_H
 #define PAGODA_STORE_INTERNAL_H
 
@@ -64,6 +65,9 @@ int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_
 /* The job special case: columns name, type, definition (the object without
  * created_us/updated_us), created_us = updated_us = now_us. */
 int pgd_store_record_split_job(const cJSON *job, int64_t now_us, pgd_store_row_t *row);
+/* The object of a row read back from `rec`'s table: the job, doc or generic
+ * join below, picked by `rec`. NULL on allocation failure. */
+cJSON *pgd_store_record_to_json(const pgd_store_record_t *rec, const pgd_store_row_t *row);
 /* Builds the object back (values borrowed). NULL on allocation failure. */
 cJSON *pgd_store_record_join(const pgd_store_record_t *rec, const pgd_store_row_t *row);
 cJSON *pgd_store_record_join_job(const pgd_store_row_t *row);
@@ -108,6 +112,15 @@ typedef struct pgd_store_op {
   void *ud;
 } pgd_store_op_t;
 
+/* ---- statement parameters (values by slot, see store_sql.h) ------------ */
+
+/* The value of one parameter slot. Strings are borrowed. */
+typedef struct {
+  enum { PGD_PARAM_NULL = 0, PGD_PARAM_INT, PGD_PARAM_TEXT } type;
+  int64_t i;
+  const char *s;
+} pgd_store_param_t;
+
 /* ---- backend vtable ----------------------------------------------------- */
 
 typedef struct {
@@ -121,24 +134,45 @@ typedef struct {
   /* Any thread: increments the cluster epoch in its own transaction and
    * returns the new value in *out. 0 or -errno + message. */
   int (*acquire_epoch)(void *be, int64_t *out, char *err, size_t errlen);
-  /* Reads: any thread, serialised by the backend. Same contract as the
-   * public functions. */
-  cJSON *(*get_job)(void *be, const char *name);
-  cJSON *(*list_jobs)(void *be);
-  cJSON *(*get_execution)(void *be, int64_t id);
-  cJSON *(*list_executions)(void *be, const char *job, const char *state, int limit,
-                            int64_t before_id);
-  cJSON *(*list_unfinished_executions)(void *be);
-  cJSON *(*list_workers)(void *be);
-  int64_t (*max_execution_id)(void *be);
-  int (*schema_version)(void *be);
-  /* kind and id already validated; parent / state / before_id may be NULL */
-  cJSON *(*get_doc)(void *be, const char *kind, const char *id);
-  cJSON *(*list_docs)(void *be, const char *kind, const char *parent, const char *state,
-                      int limit, const char *before_id);
+  /* Reads (store_read.c builds every public read from these; the SQL is
+   * the catalog of store_sql.h, so a backend only runs it). */
+  /* Any thread: takes / releases the backend's read lock; every call below
+   * is made with it held. */
+  void (*read_lock)(void *be);
+  void (*read_unlock)(void *be);
+  /* Runs catalog statement `stmt` with slot values p[1..] and appends one
+   * object per result row to `arr` (pgd_store_record_to_json of `rec`).
+   * 0 or -errno (failures are logged). */
+  int (*read_rows)(void *be, int stmt, const pgd_store_param_t *p, const pgd_store_record_t *rec,
+                   cJSON *arr);
+  /* Runs a parameterless catalog statement returning one integer: the
+   * value (SQL NULL = 0) or -errno. */
+  int64_t (*read_scalar)(void *be, int stmt);
+  /* One snapshot for several reads (an execution and its attempts):
+   * begin returns 0 or -errno; end closes it (harmless when none is open). */
+  int (*snapshot_begin)(void *be);
+  void (*snapshot_end)(void *be);
   /* Called after the writer thread has been joined: closes everything. */
   void (*destroy)(void *be);
 } pgd_store_backend_ops_t;
+
+/* The public reads over a backend's read primitives (store_read.c); same
+ * contracts as the functions of store.h. kind and id are validated by the
+ * caller; parent / state / before_id may be NULL. */
+cJSON *pgd_store_read_job(const pgd_store_backend_ops_t *ops, void *be, const char *name);
+cJSON *pgd_store_read_jobs(const pgd_store_backend_ops_t *ops, void *be);
+cJSON *pgd_store_read_execution(const pgd_store_backend_ops_t *ops, void *be, int64_t id);
+cJSON *pgd_store_read_executions(const pgd_store_backend_ops_t *ops, void *be, const char *job,
+                                 const char *state, int limit, int64_t before_id);
+cJSON *pgd_store_read_unfinished(const pgd_store_backend_ops_t *ops, void *be);
+cJSON *pgd_store_read_workers(const pgd_store_backend_ops_t *ops, void *be);
+int64_t pgd_store_read_max_execution_id(const pgd_store_backend_ops_t *ops, void *be);
+int pgd_store_read_schema_version(const pgd_store_backend_ops_t *ops, void *be);
+cJSON *pgd_store_read_doc(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
+                          const char *id);
+cJSON *pgd_store_read_docs(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
+                           const char *parent, const char *state, int limit,
+                           const char *before_id);
 
 /* Starts the generic part over an opened backend: uv_async on `loop`, the
  * queue and the writer thread. On failure destroys `be` and fills err. */
@@ -152,6 +186,29 @@ typedef struct {
   const char *description; /* one line */
   const char *sql;         /* one or more statements */
 } pgd_store_migration_t;
+
+/* What a backend gives the migration runner (store_migrate.c). Every
+ * callback returns 0 or -errno with a message in msg. */
+typedef struct {
+  const char *where; /* prefix of messages: the database file, "postgresql" */
+  const pgd_store_migration_t *list;
+  size_t count;
+  /* Opens a write transaction that excludes other migrators (SQLite: the
+   * write lock of BEGIN IMMEDIATE; PostgreSQL: an advisory lock) and
+   * creates the migration table when it is missing. */
+  int (*begin)(void *conn, char *msg, size_t msglen);
+  int (*version)(void *conn, int64_t *out, char *msg, size_t msglen);
+  /* Runs m->sql and records m in the migration table. */
+  int (*apply)(void *conn, const pgd_store_migration_t *m, char *msg, size_t msglen);
+  int (*commit)(void *conn, char *msg, size_t msglen);
+  void (*rollback)(void *conn);
+} pgd_store_migrator_t;
+
+/* Brings the schema up to the latest version of mig->list, each migration
+ * in its own transaction with the version re-read under the lock (two
+ * processes opening a new database apply each version once). Refuses a
+ * schema newer than the list (-ENOTSUP). 0 or -errno with err filled. */
+int pgd_store_migrate(const pgd_store_migrator_t *mig, void *conn, char *err, size_t errlen);
 
 extern const pgd_store_migration_t pgd_store_sqlite_migrations[];
 extern const size_t pgd_store_sqlite_migration_count;

@@ -16,15 +16,16 @@
  * write is an idempotent upsert or delete, so a replay stores exactly what
  * one clean pass would have. Each replay removes one write, so a batch ends
  * after at most n+1 passes; failing writes are rare (an attempt whose
- * execution is not stored). */
+ * execution is not stored). The SQL is the catalog's (store_sql.c,
+ * PostgreSQL dialect: $k is slot sql->slot[k-1]). */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "store/store_pg.h"
 
@@ -48,25 +49,17 @@ int pgd_store_pg_errno(const PGresult *res, PGconn *c) {
   return -EIO;
 }
 
-static int sb_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int sb_add(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= cap - *len) return -1;
-  *len += (size_t)n;
-  return 0;
-}
-
-int pgd_store_pg_select(const pgd_store_record_t *rec, char *buf, size_t cap) {
-  size_t len = 0;
-  if (sb_add(buf, cap, &len, "SELECT ") < 0) return -1;
-  for (size_t i = 0; i < rec->nfields; i++)
-    if (sb_add(buf, cap, &len, "%s\"%s\"", i ? "," : "", rec->fields[i].name) < 0) return -1;
-  if (rec->has_data && sb_add(buf, cap, &len, ",\"data\"") < 0) return -1;
-  return sb_add(buf, cap, &len, " FROM \"%s\"", rec->table);
+void pgd_store_pg_values(const pgd_store_sql_t *sql, const pgd_store_param_t *p,
+                        const char **vals, char ibuf[][24]) {
+  for (int k = 0; k < sql->nparams; k++) {
+    const pgd_store_param_t *v = p ? &p[sql->slot[k]] : NULL;
+    if (!v || v->type == PGD_PARAM_NULL) vals[k] = NULL;
+    else if (v->type == PGD_PARAM_TEXT) vals[k] = v->s;
+    else {
+      snprintf(ibuf[k], 24, "%" PRId64, v->i);
+      vals[k] = ibuf[k];
+    }
+  }
 }
 
 static void on_notice(void *arg, const char *message) {
@@ -115,38 +108,12 @@ static int pexec(PGconn *c, const char *sql, int np, const char *const *vals, PG
 
 /* ---- writer statements -------------------------------------------------- */
 
-static const char *const w_names[] = {"pgd_job", "pgd_exec", "pgd_attempt", "pgd_worker",
-                                      "pgd_doc"};
-static const pgd_store_record_t *const w_recs[] = {&pgd_store_rec_job, &pgd_store_rec_execution,
-                                                   &pgd_store_rec_attempt, &pgd_store_rec_worker,
-                                                   &pgd_store_rec_doc};
-#define W_RECS 5
+/* The statements of the writer connection, prepared as "pgd_<index>". */
+static const int writer_stmts[] = {PGD_SQL_PUT_JOB,     PGD_SQL_PUT_EXECUTION, PGD_SQL_PUT_ATTEMPT,
+                                   PGD_SQL_PUT_WORKER,  PGD_SQL_PUT_DOC,       PGD_SQL_DELETE_JOB,
+                                   PGD_SQL_DELETE_DOC,  PGD_SQL_DELETE_DOCS,   PGD_SQL_EPOCH_CHECK};
 
-static int build_upsert(const pgd_store_record_t *rec, char *buf, size_t cap) {
-  size_t len = 0, n = rec->nfields + (rec->has_data ? 1 : 0);
-  if (sb_add(buf, cap, &len, "INSERT INTO \"%s\" (", rec->table) < 0) return -1;
-  for (size_t i = 0; i < rec->nfields; i++)
-    if (sb_add(buf, cap, &len, "%s\"%s\"", i ? "," : "", rec->fields[i].name) < 0) return -1;
-  if (rec->has_data && sb_add(buf, cap, &len, ",\"data\"") < 0) return -1;
-  if (sb_add(buf, cap, &len, ") VALUES (") < 0) return -1;
-  for (size_t i = 0; i < n; i++)
-    if (sb_add(buf, cap, &len, "%s$%zu", i ? "," : "", i + 1) < 0) return -1;
-  if (sb_add(buf, cap, &len, ") ON CONFLICT (") < 0) return -1;
-  for (size_t i = 0; i < rec->nkeys; i++)
-    if (sb_add(buf, cap, &len, "%s\"%s\"", i ? "," : "", rec->fields[i].name) < 0) return -1;
-  if (sb_add(buf, cap, &len, ") DO UPDATE SET ") < 0) return -1;
-  for (size_t i = rec->nkeys; i < rec->nfields; i++) {
-    const char *f = rec->fields[i].name;
-    const char *sep = i > rec->nkeys ? "," : "";
-    int r = rec->fields[i].keep_existing
-                ? sb_add(buf, cap, &len, "%s\"%s\"=COALESCE(\"%s\".\"%s\",excluded.\"%s\")", sep, f,
-                         rec->table, f, f)
-                : sb_add(buf, cap, &len, "%s\"%s\"=excluded.\"%s\"", sep, f, f);
-    if (r < 0) return -1;
-  }
-  if (rec->has_data && sb_add(buf, cap, &len, ",\"data\"=excluded.\"data\"") < 0) return -1;
-  return 0;
-}
+static void stmt_name(int stmt, char *buf, size_t cap) { snprintf(buf, cap, "pgd_%d", stmt); }
 
 static int prepare_one(PGconn *c, const char *name, const char *sql, int np, char *err,
                        size_t errlen) {
@@ -161,23 +128,13 @@ static int prepare_one(PGconn *c, const char *name, const char *sql, int np, cha
 }
 
 static int prepare_writer(pg_be_t *be, char *err, size_t errlen) {
-  char sql[2048];
-  for (int k = 0; k < W_RECS; k++) {
-    if (build_upsert(w_recs[k], sql, sizeof(sql)) < 0) return -EINVAL;
-    int np = (int)w_recs[k]->nfields + (w_recs[k]->has_data ? 1 : 0);
-    int rc = prepare_one(be->w, w_names[k], sql, np, err, errlen);
-    if (rc < 0) return rc;
+  int rc = 0;
+  for (size_t k = 0; rc == 0 && k < sizeof(writer_stmts) / sizeof(writer_stmts[0]); k++) {
+    const pgd_store_sql_t *sql = &be->sql[writer_stmts[k]];
+    char name[16];
+    stmt_name(writer_stmts[k], name, sizeof(name));
+    rc = prepare_one(be->w, name, sql->text, sql->nparams, err, errlen);
   }
-  int rc = prepare_one(be->w, "pgd_del_job", "DELETE FROM \"jobs\" WHERE \"name\"=$1", 1, err, errlen);
-  if (rc == 0)
-    rc = prepare_one(be->w, "pgd_del_doc", "DELETE FROM \"docs\" WHERE \"kind\"=$1 AND \"id\"=$2",
-                     2, err, errlen);
-  if (rc == 0)
-    rc = prepare_one(be->w, "pgd_del_docs",
-                     "DELETE FROM \"docs\" WHERE \"kind\"=$1 AND \"parent\"=$2", 2, err, errlen);
-  if (rc == 0)
-    rc = prepare_one(be->w, "pgd_epoch",
-                     "SELECT \"epoch\" FROM \"cluster\" WHERE \"id\"=1 FOR SHARE", 0, err, errlen);
   be->w_prepared = rc == 0;
   return rc;
 }
@@ -190,40 +147,16 @@ typedef struct {
   pgd_store_op_t *op;
 } expect_t;
 
-static int send_op(PGconn *c, pgd_store_op_t *op) {
-  const char *vals[PGD_STORE_MAX_COLS + 1];
-  char ibuf[PGD_STORE_MAX_COLS][24];
-  if (op->kind == PGD_OP_DELETE_JOB) {
-    vals[0] = op->row.v[0].s;
-    return PQsendQueryPrepared(c, "pgd_del_job", 1, vals, NULL, NULL, 0);
-  }
-  if (op->kind == PGD_OP_DELETE_DOC || op->kind == PGD_OP_DELETE_DOCS) {
-    vals[0] = op->row.v[0].s;
-    vals[1] = op->row.v[1].s;
-    return PQsendQueryPrepared(c, op->kind == PGD_OP_DELETE_DOC ? "pgd_del_doc" : "pgd_del_docs",
-                               2, vals, NULL, NULL, 0);
-  }
-  int k;
-  switch (op->kind) {
-  case PGD_OP_PUT_JOB: k = 0; break;
-  case PGD_OP_PUT_EXECUTION: k = 1; break;
-  case PGD_OP_PUT_ATTEMPT: k = 2; break;
-  case PGD_OP_PUT_WORKER: k = 3; break;
-  case PGD_OP_PUT_DOC: k = 4; break;
-  default: return 0;
-  }
-  const pgd_store_record_t *rec = w_recs[k];
-  for (size_t i = 0; i < rec->nfields; i++) {
-    const pgd_store_val_t *v = &op->row.v[i];
-    if (!v->present) vals[i] = NULL;
-    else if (rec->fields[i].kind == PGD_COL_INT) {
-      snprintf(ibuf[i], sizeof(ibuf[i]), "%" PRId64, v->i);
-      vals[i] = ibuf[i];
-    } else vals[i] = v->s;
-  }
-  int np = (int)rec->nfields;
-  if (rec->has_data) vals[np++] = op->row.data;
-  return PQsendQueryPrepared(c, w_names[k], np, vals, NULL, NULL, 0);
+static int send_op(pg_be_t *be, pgd_store_op_t *op) {
+  const char *vals[PGD_SQL_MAX_SLOTS];
+  char ibuf[PGD_SQL_MAX_SLOTS][24];
+  pgd_store_param_t p[PGD_SQL_MAX_SLOTS + 1];
+  int stmt;
+  if (pgd_store_sql_op_params(op, &stmt, p) < 0) return 0;
+  char name[16];
+  stmt_name(stmt, name, sizeof(name));
+  pgd_store_pg_values(&be->sql[stmt], p, vals, ibuf);
+  return PQsendQueryPrepared(be->w, name, be->sql[stmt].nparams, vals, NULL, NULL, 0);
 }
 
 /* Reads the results of one chunk up to its sync point. Sets *bad_op when a
@@ -279,17 +212,20 @@ static int run_once(pg_be_t *be, pgd_store_op_t *ops, int64_t epoch) {
   while (rc == 0 && !bad_op && (first || op)) {
     size_t ne = 0;
     if (first) {
-      if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) rc = -EIO;
+      if (!PQsendQueryParams(c, be->sql[PGD_SQL_BEGIN_WRITE].text, 0, NULL, NULL, NULL, NULL, 0))
+        rc = -EIO;
       ex[ne++] = (expect_t){EX_BEGIN, NULL};
       if (epoch > 0) {
-        if (!PQsendQueryPrepared(c, "pgd_epoch", 0, NULL, NULL, NULL, 0)) rc = -EIO;
+        char name[16];
+        stmt_name(PGD_SQL_EPOCH_CHECK, name, sizeof(name));
+        if (!PQsendQueryPrepared(c, name, 0, NULL, NULL, NULL, 0)) rc = -EIO;
         ex[ne++] = (expect_t){EX_EPOCH, NULL};
       }
       first = 0;
     }
     for (; rc == 0 && op && ne < PG_CHUNK + 2; op = op->next) {
       if (op->status != 0 || op->kind == PGD_OP_FLUSH) continue;
-      if (!send_op(c, op)) rc = -EIO;
+      if (!send_op(be, op)) rc = -EIO;
       ex[ne++] = (expect_t){EX_OP, op};
     }
     if (rc < 0 || !PQpipelineSync(c)) {
@@ -305,11 +241,11 @@ static int run_once(pg_be_t *be, pgd_store_op_t *ops, int64_t epoch) {
     return rc < 0 ? rc : -EIO;
   }
   if (rc < 0 || bad_op) {
-    PQclear(PQexec(c, "ROLLBACK"));
+    PQclear(PQexec(c, be->sql[PGD_SQL_ROLLBACK].text));
     return rc < 0 ? rc : 1;
   }
   be->commit_sent = 1;
-  PGresult *res = PQexec(c, "COMMIT");
+  PGresult *res = PQexec(c, be->sql[PGD_SQL_COMMIT].text);
   if (PQresultStatus(res) != PGRES_COMMAND_OK) {
     rc = res ? pgd_store_pg_errno(res, c) : -ENOMEM;
     PGD_ERROR(MOD, "COMMIT failed: %s", conn_msg(c));
@@ -325,7 +261,8 @@ static int writer_ready(pg_be_t *be) {
     be->w_prepared = 0;
     if (pgd_store_pg_ensure(be->w, "writer") < 0) return -EIO;
   }
-  if (PQtransactionStatus(be->w) != PQTRANS_IDLE) PQclear(PQexec(be->w, "ROLLBACK"));
+  if (PQtransactionStatus(be->w) != PQTRANS_IDLE)
+    PQclear(PQexec(be->w, be->sql[PGD_SQL_ROLLBACK].text));
   if (!be->w_prepared) return prepare_writer(be, NULL, 0);
   return 0;
 }
@@ -375,10 +312,7 @@ static int pg_acquire_epoch(void *bep, int64_t *out, char *err, size_t errlen) {
   pthread_mutex_lock(&be->rmu);
   int rc = pgd_store_pg_ensure(be->r, "read");
   if (rc == 0)
-    rc = pexec(be->r,
-               "UPDATE \"cluster\" SET \"epoch\"=\"epoch\"+1, \"updated_us\"=$1 WHERE \"id\"=1 "
-               "RETURNING \"epoch\"",
-               1, vals, &res, err, errlen);
+    rc = pexec(be->r, be->sql[PGD_SQL_EPOCH_ACQUIRE].text, 1, vals, &res, err, errlen);
   if (rc == 0) {
     if (PQntuples(res) == 1) *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     else {
@@ -402,6 +336,7 @@ static void pg_destroy(void *bep) {
   if (be->r) PQfinish(be->r);
   pthread_mutex_destroy(&be->rmu);
   free(be->conninfo);
+  free(be->sql);
   free(be);
 }
 
@@ -409,24 +344,16 @@ static const pgd_store_backend_ops_t pg_ops = {
     .name = "postgresql",
     .apply_batch = pg_apply_batch,
     .acquire_epoch = pg_acquire_epoch,
-    .get_job = pgd_store_pg_get_job,
-    .list_jobs = pgd_store_pg_list_jobs,
-    .get_execution = pgd_store_pg_get_execution,
-    .list_executions = pgd_store_pg_list_executions,
-    .list_unfinished_executions = pgd_store_pg_list_unfinished,
-    .list_workers = pgd_store_pg_list_workers,
-    .max_execution_id = pgd_store_pg_max_execution_id,
-    .schema_version = pgd_store_pg_schema_version,
-    .get_doc = pgd_store_pg_get_doc,
-    .list_docs = pgd_store_pg_list_docs,
+    .read_lock = pgd_store_pg_read_lock,
+    .read_unlock = pgd_store_pg_read_unlock,
+    .read_rows = pgd_store_pg_read_rows,
+    .read_scalar = pgd_store_pg_read_scalar,
+    .snapshot_begin = pgd_store_pg_snapshot_begin,
+    .snapshot_end = pgd_store_pg_snapshot_end,
     .destroy = pg_destroy,
 };
 
-#define FAIL(code, ...)                                    \
-  do {                                                     \
-    if (err && errlen) snprintf(err, errlen, __VA_ARGS__); \
-    return (code);                                         \
-  } while (0)
+#define FAIL(code, ...) return pgd_set_err(err, errlen, (code), __VA_ARGS__)
 
 static int connect_one(const char *conninfo, PGconn **out, const char *what, char *err,
                        size_t errlen) {
@@ -448,67 +375,61 @@ static int connect_one(const char *conninfo, PGconn **out, const char *what, cha
   return 0;
 }
 
-/* Each migration in its own transaction holding an advisory lock, with the
- * version re-read under the lock: masters migrating the same database at
- * once wait for each other and apply each version once. */
-static int migrate(PGconn *c, char *err, size_t errlen) {
-  const size_t count = pgd_store_pg_migration_count;
-  const int latest = pgd_store_pg_migrations[count - 1].version;
-  char msg[256] = "";
-  long long from = -1;
-  for (size_t i = 0;; i++) {
-    PGresult *res = NULL;
-    int rc = pexec(c, "BEGIN", 0, NULL, NULL, msg, sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK ")", 0, NULL, NULL, msg,
-                 sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c,
-                 "CREATE TABLE IF NOT EXISTS \"pagoda_schema\" ("
-                 "\"version\" INTEGER PRIMARY KEY NOT NULL, "
-                 "\"description\" TEXT NOT NULL, "
-                 "\"applied_us\" BIGINT NOT NULL)",
-                 0, NULL, NULL, msg, sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c, "SELECT coalesce(max(\"version\"),0) FROM \"pagoda_schema\"", 0, NULL, &res,
-                 msg, sizeof(msg));
-    if (rc < 0) {
-      PQclear(PQexec(c, "ROLLBACK"));
-      FAIL(rc, "postgresql: cannot read the schema version: %s", msg);
-    }
-    long long cur = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    if (cur > latest) {
-      PQclear(PQexec(c, "ROLLBACK"));
-      FAIL(-ENOTSUP,
-           "postgresql: database schema version %lld is newer than this pagoda knows (%d); "
-           "upgrade pagoda or use another database",
-           cur, latest);
-    }
-    if (from < 0) from = cur;
-    while (i < count && pgd_store_pg_migrations[i].version <= cur) i++;
-    if (i >= count) {
-      rc = pexec(c, "COMMIT", 0, NULL, NULL, err, errlen);
-      if (rc == 0 && cur > from)
-        PGD_INFO(MOD, "postgresql: schema migrated from version %lld to %lld", from, cur);
-      return rc;
-    }
-    const pgd_store_migration_t *m = &pgd_store_pg_migrations[i];
-    char ver[16], now[24];
-    snprintf(ver, sizeof(ver), "%d", m->version);
-    snprintf(now, sizeof(now), "%" PRId64, pgd_now_us());
-    const char *vals[3] = {ver, m->description, now};
-    rc = pexec(c, m->sql, 0, NULL, NULL, msg, sizeof(msg));
-    if (rc == 0)
-      rc = pexec(c, "INSERT INTO \"pagoda_schema\" VALUES ($1, $2, $3)", 3, vals, NULL, msg,
-                 sizeof(msg));
-    if (rc == 0) rc = pexec(c, "COMMIT", 0, NULL, NULL, msg, sizeof(msg));
-    if (rc < 0) {
-      PQclear(PQexec(c, "ROLLBACK"));
-      FAIL(rc, "postgresql: migration %d (%s) failed: %s", m->version, m->description, msg);
-    }
-    PGD_DEBUG(MOD, "postgresql: schema migrated to version %d (%s)", m->version, m->description);
-  }
+/* ---- the migration runner's callbacks (store_migrate.c) ----------------
+ * The advisory lock makes masters migrating the same database at once wait
+ * for each other; the runner re-reads the version under it. */
+
+static int mig_begin(void *bep, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  int rc = pexec(be->w, be->sql[PGD_SQL_BEGIN_WRITE].text, 0, NULL, NULL, msg, msglen);
+  if (rc == 0)
+    rc = pexec(be->w, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK ")", 0, NULL, NULL, msg,
+               msglen);
+  if (rc == 0) rc = pexec(be->w, be->sql[PGD_SQL_SCHEMA_TABLE].text, 0, NULL, NULL, msg, msglen);
+  return rc;
+}
+
+static int mig_version(void *bep, int64_t *out, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  PGresult *res = NULL;
+  int rc = pexec(be->w, be->sql[PGD_SQL_SCHEMA_VERSION].text, 0, NULL, &res, msg, msglen);
+  if (rc == 0) *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+  PQclear(res);
+  return rc;
+}
+
+static int mig_apply(void *bep, const pgd_store_migration_t *m, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  char ver[16], now[24];
+  snprintf(ver, sizeof(ver), "%d", m->version);
+  snprintf(now, sizeof(now), "%" PRId64, pgd_now_us());
+  const char *vals[3] = {ver, m->description, now};
+  int rc = pexec(be->w, m->sql, 0, NULL, NULL, msg, msglen);
+  if (rc == 0) rc = pexec(be->w, be->sql[PGD_SQL_SCHEMA_RECORD].text, 3, vals, NULL, msg, msglen);
+  return rc;
+}
+
+static int mig_commit(void *bep, char *msg, size_t msglen) {
+  pg_be_t *be = bep;
+  return pexec(be->w, be->sql[PGD_SQL_COMMIT].text, 0, NULL, NULL, msg, msglen);
+}
+
+static void mig_rollback(void *bep) {
+  pg_be_t *be = bep;
+  if (PQtransactionStatus(be->w) != PQTRANS_IDLE)
+    PQclear(PQexec(be->w, be->sql[PGD_SQL_ROLLBACK].text));
+}
+
+static int migrate(pg_be_t *be, char *err, size_t errlen) {
+  const pgd_store_migrator_t mig = {.where = "postgresql",
+                                    .list = pgd_store_pg_migrations,
+                                    .count = pgd_store_pg_migration_count,
+                                    .begin = mig_begin,
+                                    .version = mig_version,
+                                    .apply = mig_apply,
+                                    .commit = mig_commit,
+                                    .rollback = mig_rollback};
+  return pgd_store_migrate(&mig, be, err, errlen);
 }
 
 int pgd_store_open_postgres(uv_loop_t *loop, const char *conninfo, pgd_store_t **out, char *err,
@@ -519,10 +440,12 @@ int pgd_store_open_postgres(uv_loop_t *loop, const char *conninfo, pgd_store_t *
   pg_be_t *be = calloc(1, sizeof(*be));
   if (!be) FAIL(-ENOMEM, "out of memory");
   pthread_mutex_init(&be->rmu, NULL);
-  int rc = (be->conninfo = strdup(conninfo)) ? 0 : -ENOMEM;
+  int rc = (be->conninfo = strdup(conninfo)) && (be->sql = pgd_store_sql_build_all(PGD_SQL_POSTGRES))
+               ? 0
+               : -ENOMEM;
   if (rc < 0 && err && errlen) snprintf(err, errlen, "out of memory");
   if (rc == 0) rc = connect_one(conninfo, &be->w, "writer", err, errlen);
-  if (rc == 0) rc = migrate(be->w, err, errlen);
+  if (rc == 0) rc = migrate(be, err, errlen);
   if (rc == 0) rc = prepare_writer(be, err, errlen);
   if (rc == 0) rc = connect_one(conninfo, &be->r, "read", err, errlen);
   if (rc < 0) {

@@ -1,5 +1,5 @@
 /* Pagoda — private to the PostgreSQL backend (store_pg.c: connections,
- * migrations, batches, epoch; store_pg_read.c: reads). */
+ * migrations, batches, epoch; store_pg_read.c: the read primitives). */
 #ifndef PAGODA_STORE_PG_H
 #define PAGODA_STORE_PG_H
 
@@ -7,10 +7,11 @@
 
 #include <libpq-fe.h>
 
-#include "store/store_internal.h"
+#include "store/store_sql.h"
 
 typedef struct {
   char *conninfo;
+  pgd_store_sql_t *sql; /* the catalog in the PostgreSQL dialect (PGD_SQL_COUNT) */
   PGconn *w;           /* writer thread only once the store is started */
   int w_prepared;      /* statements prepared on w (lost on reconnect) */
   int w_broken;        /* w must be reset before the next batch */
@@ -21,25 +22,23 @@ typedef struct {
 
 /* -errno for a failed result (by SQLSTATE) or a broken connection. */
 int pgd_store_pg_errno(const PGresult *res, PGconn *c);
-/* "SELECT cols,data FROM table" into buf; -1 when it does not fit. */
-int pgd_store_pg_select(const pgd_store_record_t *rec, char *buf, size_t cap);
+/* The text parameters of statement `sql` from the slot values p[1..]
+ * (p may be NULL): vals[k] for $k+1, NULL for SQL NULL; integers are
+ * printed into ibuf[k]. vals and ibuf hold at least sql->nparams entries. */
+void pgd_store_pg_values(const pgd_store_sql_t *sql, const pgd_store_param_t *p,
+                         const char **vals, char ibuf[][24]);
 /* Re-establishes a broken connection; 0 when usable. */
 int pgd_store_pg_ensure(PGconn *c, const char *what);
 /* Quiets NOTICE messages (logged at debug level instead of stderr). */
 void pgd_store_pg_quiet(PGconn *c);
 
-/* reads (store_pg_read.c): the vtable's contract */
-cJSON *pgd_store_pg_get_job(void *be, const char *name);
-cJSON *pgd_store_pg_list_jobs(void *be);
-cJSON *pgd_store_pg_get_execution(void *be, int64_t id);
-cJSON *pgd_store_pg_list_executions(void *be, const char *job, const char *state, int limit,
-                                    int64_t before_id);
-cJSON *pgd_store_pg_list_unfinished(void *be);
-cJSON *pgd_store_pg_list_workers(void *be);
-int64_t pgd_store_pg_max_execution_id(void *be);
-int pgd_store_pg_schema_version(void *be);
-cJSON *pgd_store_pg_get_doc(void *be, const char *kind, const char *id);
-cJSON *pgd_store_pg_list_docs(void *be, const char *kind, const char *parent, const char *state,
-                              int limit, const char *before_id);
+/* read primitives (store_pg_read.c): the vtable's contract */
+void pgd_store_pg_read_lock(void *be);
+void pgd_store_pg_read_unlock(void *be);
+int pgd_store_pg_read_rows(void *be, int stmt, const pgd_store_param_t *p,
+                           const pgd_store_record_t *rec, cJSON *arr);
+int64_t pgd_store_pg_read_scalar(void *be, int stmt);
+int pgd_store_pg_snapshot_begin(void *be);
+void pgd_store_pg_snapshot_end(void *be);
 
 #endif

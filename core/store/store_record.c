@@ -254,6 +254,12 @@ fail:
   return NULL;
 }
 
+cJSON *pgd_store_record_to_json(const pgd_store_record_t *rec, const pgd_store_row_t *row) {
+  if (rec == &pgd_store_rec_job) return pgd_store_record_join_job(row);
+  if (rec == &pgd_store_rec_doc) return pgd_store_record_join_doc(row);
+  return pgd_store_record_join(rec, row);
+}
+
 /* ---- documents ---------------------------------------------------------- */
 
 int pgd_store_doc_kind_ok(const char *kind) {

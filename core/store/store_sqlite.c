@@ -8,10 +8,11 @@
  *  - the read connection (query_only), used by readers under `rmu`; its
  *    statements are prepared on first use and kept.
  * Each write is a single statement, so a failing write (a constraint) is
- * undone by SQLite alone and the rest of the batch goes on. */
+ * undone by SQLite alone and the rest of the batch goes on.
+ * The SQL is the catalog's (store_sql.c, SQLite dialect: parameter N is
+ * slot N); which reads run when is store_read.c's. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "store/store_sqlite.h"
 
@@ -50,68 +52,15 @@ int pgd_store_sqlite_errno(int rc) {
 
 #define map_err pgd_store_sqlite_errno
 
-/* Appends to a fixed buffer; returns -1 when it would not fit. */
-static int sb_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int sb_add(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= cap - *len) return -1;
-  *len += (size_t)n;
-  return 0;
-}
-
-/* "SELECT "f1",..,"data" FROM "t"" */
-static int build_select(const pgd_store_record_t *rec, char *buf, size_t cap) {
-  size_t len = 0;
-  if (sb_add(buf, cap, &len, "SELECT ") < 0) return -1;
-  for (size_t i = 0; i < rec->nfields; i++)
-    if (sb_add(buf, cap, &len, "%s\"%s\"", i ? "," : "", rec->fields[i].name) < 0) return -1;
-  if (rec->has_data && sb_add(buf, cap, &len, ",\"data\"") < 0) return -1;
-  return sb_add(buf, cap, &len, " FROM \"%s\"", rec->table);
-}
-
-/* INSERT ... ON CONFLICT (keys) DO UPDATE SET each non-key column. */
-static int build_upsert(const pgd_store_record_t *rec, char *buf, size_t cap) {
-  size_t len = 0, n = rec->nfields + (rec->has_data ? 1 : 0);
-  if (sb_add(buf, cap, &len, "INSERT INTO \"%s\" (", rec->table) < 0) return -1;
-  for (size_t i = 0; i < rec->nfields; i++)
-    if (sb_add(buf, cap, &len, "%s\"%s\"", i ? "," : "", rec->fields[i].name) < 0) return -1;
-  if (rec->has_data && sb_add(buf, cap, &len, ",\"data\"") < 0) return -1;
-  if (sb_add(buf, cap, &len, ") VALUES (") < 0) return -1;
-  for (size_t i = 0; i < n; i++)
-    if (sb_add(buf, cap, &len, "%s?%zu", i ? "," : "", i + 1) < 0) return -1;
-  if (sb_add(buf, cap, &len, ") ON CONFLICT (") < 0) return -1;
-  for (size_t i = 0; i < rec->nkeys; i++)
-    if (sb_add(buf, cap, &len, "%s\"%s\"", i ? "," : "", rec->fields[i].name) < 0) return -1;
-  if (sb_add(buf, cap, &len, ") DO UPDATE SET ") < 0) return -1;
-  for (size_t i = rec->nkeys; i < rec->nfields; i++) {
-    const char *f = rec->fields[i].name;
-    const char *sep = i > rec->nkeys ? "," : "";
-    int r = rec->fields[i].keep_existing
-                ? sb_add(buf, cap, &len, "%s\"%s\"=COALESCE(\"%s\".\"%s\",excluded.\"%s\")", sep, f,
-                         rec->table, f, f)
-                : sb_add(buf, cap, &len, "%s\"%s\"=excluded.\"%s\"", sep, f, f);
-    if (r < 0) return -1;
-  }
-  if (rec->has_data && sb_add(buf, cap, &len, ",\"data\"=excluded.\"data\"") < 0) return -1;
-  return 0;
-}
-
-static void bind_row(sqlite3_stmt *st, const pgd_store_record_t *rec, const pgd_store_row_t *row) {
-  for (size_t i = 0; i < rec->nfields; i++) {
-    const pgd_store_val_t *v = &row->v[i];
-    int idx = (int)i + 1;
-    if (!v->present) sqlite3_bind_null(st, idx);
-    else if (rec->fields[i].kind == PGD_COL_INT) sqlite3_bind_int64(st, idx, v->i);
-    else sqlite3_bind_text(st, idx, v->s, -1, SQLITE_STATIC);
-  }
-  if (rec->has_data) {
-    int idx = (int)rec->nfields + 1;
-    if (row->data) sqlite3_bind_text(st, idx, row->data, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, idx);
+/* Binds the slot values p[1..] to the statement's parameters ?1..?N (the
+ * SQLite form of the catalog numbers parameters by slot). Strings are
+ * bound SQLITE_STATIC: p must outlive the step. */
+static void bind_params(sqlite3_stmt *st, const pgd_store_param_t *p) {
+  int n = sqlite3_bind_parameter_count(st);
+  for (int i = 1; p && i <= n && i <= PGD_SQL_MAX_SLOTS; i++) {
+    if (p[i].type == PGD_PARAM_INT) sqlite3_bind_int64(st, i, p[i].i);
+    else if (p[i].type == PGD_PARAM_TEXT) sqlite3_bind_text(st, i, p[i].s, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
   }
 }
 
@@ -138,17 +87,6 @@ static int step_simple(sqlite3_stmt *st) {
 
 /* ---- writer ------------------------------------------------------------- */
 
-static const pgd_store_record_t *op_record(pgd_store_op_kind_t k, int *widx) {
-  switch (k) {
-  case PGD_OP_PUT_JOB: *widx = W_JOB; return &pgd_store_rec_job;
-  case PGD_OP_PUT_EXECUTION: *widx = W_EXEC; return &pgd_store_rec_execution;
-  case PGD_OP_PUT_ATTEMPT: *widx = W_ATTEMPT; return &pgd_store_rec_attempt;
-  case PGD_OP_PUT_WORKER: *widx = W_WORKER; return &pgd_store_rec_worker;
-  case PGD_OP_PUT_DOC: *widx = W_DOC; return &pgd_store_rec_doc;
-  default: *widx = -1; return NULL;
-  }
-}
-
 static const char *op_name(pgd_store_op_kind_t k) {
   switch (k) {
   case PGD_OP_PUT_JOB: return "put_job";
@@ -174,7 +112,7 @@ static void fail_all(pgd_store_op_t *ops, int status) {
  * BEGIN IMMEDIATE, so no acquire_epoch can run until it ends): 0 when the
  * stored epoch equals `epoch`, -ESTALE when it differs, else -errno. */
 static int check_epoch(sqlite_be_t *be, int64_t epoch) {
-  sqlite3_stmt *st = be->w[W_EPOCH];
+  sqlite3_stmt *st = be->w[PGD_SQL_EPOCH_CHECK];
   int rc = sqlite3_step(st);
   int64_t stored = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   sqlite3_reset(st);
@@ -189,7 +127,7 @@ static int check_epoch(sqlite_be_t *be, int64_t epoch) {
 
 static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t epoch) {
   sqlite_be_t *be = bep;
-  int rc = step_simple(be->w[W_BEGIN]);
+  int rc = step_simple(be->w[PGD_SQL_BEGIN_WRITE]);
   if (rc != SQLITE_OK) {
     PGD_ERROR(MOD, "BEGIN failed (%zu writes lost): %s", n, sqlite3_errmsg(be->wdb));
     fail_all(ops, map_err(rc));
@@ -198,7 +136,7 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
   if (epoch > 0) {
     int erc = check_epoch(be, epoch);
     if (erc < 0) {
-      step_simple(be->w[W_ROLLBACK]);
+      step_simple(be->w[PGD_SQL_ROLLBACK]);
       fail_all(ops, erc);
       return;
     }
@@ -206,24 +144,15 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
   for (pgd_store_op_t *op = ops; op; op = op->next) {
     op->status = 0;
     if (op->kind == PGD_OP_FLUSH) continue;
-    sqlite3_stmt *st;
-    if (op->kind == PGD_OP_DELETE_JOB) {
-      st = be->w[W_DEL_JOB];
-      sqlite3_bind_text(st, 1, op->row.v[0].s, -1, SQLITE_STATIC);
-    } else if (op->kind == PGD_OP_DELETE_DOC || op->kind == PGD_OP_DELETE_DOCS) {
-      st = be->w[op->kind == PGD_OP_DELETE_DOC ? W_DEL_DOC : W_DEL_DOCS];
-      sqlite3_bind_text(st, 1, op->row.v[0].s, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 2, op->row.v[1].s, -1, SQLITE_STATIC);
-    } else {
-      int widx;
-      const pgd_store_record_t *rec = op_record(op->kind, &widx);
-      if (!rec) {
-        op->status = -EINVAL;
-        continue;
-      }
-      st = be->w[widx];
-      bind_row(st, rec, &op->row);
+    int stmt;
+    pgd_store_param_t p[PGD_SQL_MAX_SLOTS + 1];
+    if (pgd_store_sql_op_params(op, &stmt, p) < 0) {
+      op->status = -EINVAL;
+      pgd_store_row_free(&op->row);
+      continue;
     }
+    sqlite3_stmt *st = be->w[stmt];
+    bind_params(st, p);
     rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
       op->status = map_err(rc);
@@ -241,61 +170,22 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
       return;
     }
   }
-  rc = step_simple(be->w[W_COMMIT]);
+  rc = step_simple(be->w[PGD_SQL_COMMIT]);
   if (rc != SQLITE_OK) {
     PGD_ERROR(MOD, "COMMIT failed (%zu writes lost): %s", n, sqlite3_errmsg(be->wdb));
-    if (!sqlite3_get_autocommit(be->wdb)) step_simple(be->w[W_ROLLBACK]);
+    if (!sqlite3_get_autocommit(be->wdb)) step_simple(be->w[PGD_SQL_ROLLBACK]);
     fail_all(ops, map_err(rc));
   }
 }
 
 /* ---- reads -------------------------------------------------------------- */
 
-static const char *unfinished_where =
-    " WHERE \"state\" IN ('pending','dispatched','running') ORDER BY \"id\"";
-
+/* The read connection's statement `idx`, prepared on first use and kept.
+ * Caller holds rmu. */
 static sqlite3_stmt *rstmt(sqlite_be_t *be, int idx) {
   if (be->r[idx]) return be->r[idx];
-  char sql[1024], sel[768];
-  sql[0] = 0;
-  switch (idx) {
-  case R_BEGIN: snprintf(sql, sizeof(sql), "BEGIN"); break;
-  case R_COMMIT: snprintf(sql, sizeof(sql), "COMMIT"); break;
-  case R_GET_JOB:
-    build_select(&pgd_store_rec_job, sel, sizeof(sel));
-    snprintf(sql, sizeof(sql), "%s WHERE \"name\"=?1", sel);
-    break;
-  case R_LIST_JOBS:
-    build_select(&pgd_store_rec_job, sel, sizeof(sel));
-    snprintf(sql, sizeof(sql), "%s ORDER BY \"name\"", sel);
-    break;
-  case R_GET_EXEC:
-    build_select(&pgd_store_rec_execution, sel, sizeof(sel));
-    snprintf(sql, sizeof(sql), "%s WHERE \"id\"=?1", sel);
-    break;
-  case R_ATTEMPTS_OF:
-    build_select(&pgd_store_rec_attempt, sel, sizeof(sel));
-    snprintf(sql, sizeof(sql), "%s WHERE \"execution_id\"=?1 ORDER BY \"attempt\"", sel);
-    break;
-  case R_UNFINISHED:
-    build_select(&pgd_store_rec_execution, sel, sizeof(sel));
-    snprintf(sql, sizeof(sql), "%s%s", sel, unfinished_where);
-    break;
-  case R_LIST_WORKERS:
-    build_select(&pgd_store_rec_worker, sel, sizeof(sel));
-    snprintf(sql, sizeof(sql), "%s ORDER BY \"id\"", sel);
-    break;
-  case R_MAX_ID: snprintf(sql, sizeof(sql), "SELECT max(\"id\") FROM \"executions\""); break;
-  case R_VERSION: snprintf(sql, sizeof(sql), "SELECT max(\"version\") FROM \"pagoda_schema\""); break;
-  default: {
-    int v = idx - R_LIST_EXEC;
-    build_select(&pgd_store_rec_execution, sel, sizeof(sel));
-    snprintf(sql, sizeof(sql), "%s WHERE 1%s%s%s ORDER BY \"id\" DESC LIMIT ?4", sel,
-             (v & 1) ? " AND \"job\"=?1" : "", (v & 2) ? " AND \"state\"=?2" : "",
-             (v & 4) ? " AND \"id\"<?3" : "");
-  }
-  }
-  int rc = sqlite3_prepare_v3(be->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &be->r[idx], NULL);
+  int rc = sqlite3_prepare_v3(be->rdb, be->sql[idx].text, -1, SQLITE_PREPARE_PERSISTENT,
+                              &be->r[idx], NULL);
   if (rc != SQLITE_OK) {
     PGD_ERROR(MOD, "cannot prepare a read: %s", sqlite3_errmsg(be->rdb));
     be->r[idx] = NULL;
@@ -303,15 +193,20 @@ static sqlite3_stmt *rstmt(sqlite_be_t *be, int idx) {
   return be->r[idx];
 }
 
-/* Runs the bound statement; appends one object per row to `arr` (job rows
- * when rec == &pgd_store_rec_job). Returns 0 or -errno. */
-static int collect(sqlite_be_t *be, sqlite3_stmt *st, const pgd_store_record_t *rec, cJSON *arr) {
+static void sqlite_read_lock(void *bep) { pthread_mutex_lock(&((sqlite_be_t *)bep)->rmu); }
+static void sqlite_read_unlock(void *bep) { pthread_mutex_unlock(&((sqlite_be_t *)bep)->rmu); }
+
+static int sqlite_read_rows(void *bep, int stmt, const pgd_store_param_t *p,
+                            const pgd_store_record_t *rec, cJSON *arr) {
+  sqlite_be_t *be = bep;
+  sqlite3_stmt *st = rstmt(be, stmt);
+  if (!st) return -EIO;
+  bind_params(st, p);
   int rc, err = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     pgd_store_row_t row;
     read_row(st, rec, &row);
-    cJSON *o = rec == &pgd_store_rec_job ? pgd_store_record_join_job(&row)
-                                         : pgd_store_record_join(rec, &row);
+    cJSON *o = pgd_store_record_to_json(rec, &row);
     if (!o || !cJSON_AddItemToArray(arr, o)) {
       cJSON_Delete(o);
       err = -ENOMEM;
@@ -327,145 +222,9 @@ static int collect(sqlite_be_t *be, sqlite3_stmt *st, const pgd_store_record_t *
   return err;
 }
 
-static cJSON *first_or_null(cJSON *arr) {
-  if (!arr) return NULL;
-  cJSON *o = cJSON_DetachItemFromArray(arr, 0);
-  cJSON_Delete(arr);
-  return o;
-}
-
-static cJSON *list_locked(sqlite_be_t *be, int idx, const pgd_store_record_t *rec) {
-  sqlite3_stmt *st = rstmt(be, idx);
-  cJSON *arr = st ? cJSON_CreateArray() : NULL;
-  if (arr && collect(be, st, rec, arr) < 0) {
-    cJSON_Delete(arr);
-    arr = NULL;
-  }
-  return arr;
-}
-
-/* Adds "attempts" to exec (replacing any). Caller holds rmu. */
-static int add_attempts(sqlite_be_t *be, cJSON *exec) {
-  int64_t id;
-  if (!pgd_store_json_int(cJSON_GetObjectItemCaseSensitive(exec, "id"), &id)) return -EINVAL;
-  sqlite3_stmt *st = rstmt(be, R_ATTEMPTS_OF);
-  if (!st) return -EIO;
-  cJSON *arr = cJSON_CreateArray();
-  if (!arr) return -ENOMEM;
-  sqlite3_bind_int64(st, 1, id);
-  int rc = collect(be, st, &pgd_store_rec_attempt, arr);
-  cJSON_DeleteItemFromObjectCaseSensitive(exec, "attempts");
-  if (rc < 0 || !cJSON_AddItemToObject(exec, "attempts", arr)) {
-    cJSON_Delete(arr);
-    return rc < 0 ? rc : -ENOMEM;
-  }
-  return 0;
-}
-
-static void read_begin(sqlite_be_t *be) {
-  sqlite3_stmt *st = rstmt(be, R_BEGIN);
-  if (st) step_simple(st);
-}
-
-static void read_end(sqlite_be_t *be) {
-  if (sqlite3_get_autocommit(be->rdb)) return;
-  sqlite3_stmt *st = rstmt(be, R_COMMIT);
-  if (st) step_simple(st);
-}
-
-static cJSON *sqlite_get_job(void *bep, const char *name) {
+static int64_t sqlite_read_scalar(void *bep, int stmt) {
   sqlite_be_t *be = bep;
-  pthread_mutex_lock(&be->rmu);
-  cJSON *arr = NULL;
-  sqlite3_stmt *st = rstmt(be, R_GET_JOB);
-  if (st && (arr = cJSON_CreateArray())) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (collect(be, st, &pgd_store_rec_job, arr) < 0) {
-      cJSON_Delete(arr);
-      arr = NULL;
-    }
-  }
-  pthread_mutex_unlock(&be->rmu);
-  return first_or_null(arr);
-}
-
-static cJSON *sqlite_list_jobs(void *bep) {
-  sqlite_be_t *be = bep;
-  pthread_mutex_lock(&be->rmu);
-  cJSON *arr = list_locked(be, R_LIST_JOBS, &pgd_store_rec_job);
-  pthread_mutex_unlock(&be->rmu);
-  return arr;
-}
-
-static cJSON *sqlite_list_workers(void *bep) {
-  sqlite_be_t *be = bep;
-  pthread_mutex_lock(&be->rmu);
-  cJSON *arr = list_locked(be, R_LIST_WORKERS, &pgd_store_rec_worker);
-  pthread_mutex_unlock(&be->rmu);
-  return arr;
-}
-
-static cJSON *sqlite_get_execution(void *bep, int64_t id) {
-  sqlite_be_t *be = bep;
-  cJSON *exec = NULL;
-  pthread_mutex_lock(&be->rmu);
-  read_begin(be); /* one snapshot for the execution and its attempts */
-  sqlite3_stmt *st = rstmt(be, R_GET_EXEC);
-  cJSON *arr = st ? cJSON_CreateArray() : NULL;
-  if (arr) {
-    sqlite3_bind_int64(st, 1, id);
-    if (collect(be, st, &pgd_store_rec_execution, arr) == 0) exec = cJSON_DetachItemFromArray(arr, 0);
-    cJSON_Delete(arr);
-  }
-  if (exec && add_attempts(be, exec) < 0) {
-    cJSON_Delete(exec);
-    exec = NULL;
-  }
-  read_end(be);
-  pthread_mutex_unlock(&be->rmu);
-  return exec;
-}
-
-static cJSON *sqlite_list_executions(void *bep, const char *job, const char *state, int limit,
-                                     int64_t before_id) {
-  sqlite_be_t *be = bep;
-  int v = (job ? 1 : 0) | (state ? 2 : 0) | (before_id > 0 ? 4 : 0);
-  pthread_mutex_lock(&be->rmu);
-  cJSON *arr = NULL;
-  sqlite3_stmt *st = rstmt(be, R_LIST_EXEC + v);
-  if (st && (arr = cJSON_CreateArray())) {
-    if (job) sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
-    if (state) sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-    if (before_id > 0) sqlite3_bind_int64(st, 3, before_id);
-    sqlite3_bind_int64(st, 4, limit > 0 ? limit : -1);
-    if (collect(be, st, &pgd_store_rec_execution, arr) < 0) {
-      cJSON_Delete(arr);
-      arr = NULL;
-    }
-  }
-  pthread_mutex_unlock(&be->rmu);
-  return arr;
-}
-
-static cJSON *sqlite_list_unfinished(void *bep) {
-  sqlite_be_t *be = bep;
-  pthread_mutex_lock(&be->rmu);
-  read_begin(be);
-  cJSON *arr = list_locked(be, R_UNFINISHED, &pgd_store_rec_execution);
-  for (cJSON *e = arr ? arr->child : NULL; e; e = e->next) {
-    if (add_attempts(be, e) < 0) {
-      cJSON_Delete(arr);
-      arr = NULL;
-      break;
-    }
-  }
-  read_end(be);
-  pthread_mutex_unlock(&be->rmu);
-  return arr;
-}
-
-static int64_t scalar_locked(sqlite_be_t *be, int idx) {
-  sqlite3_stmt *st = rstmt(be, idx);
+  sqlite3_stmt *st = rstmt(be, stmt);
   if (!st) return -EIO;
   int64_t v = 0;
   int rc = sqlite3_step(st);
@@ -478,20 +237,19 @@ static int64_t scalar_locked(sqlite_be_t *be, int idx) {
   return v;
 }
 
-static int64_t sqlite_max_execution_id(void *bep) {
+/* A read transaction: one snapshot of the WAL for its reads. */
+static int sqlite_snapshot_begin(void *bep) {
   sqlite_be_t *be = bep;
-  pthread_mutex_lock(&be->rmu);
-  int64_t v = scalar_locked(be, R_MAX_ID);
-  pthread_mutex_unlock(&be->rmu);
-  return v;
+  sqlite3_stmt *st = rstmt(be, PGD_SQL_BEGIN_READ);
+  int rc = st ? step_simple(st) : SQLITE_ERROR;
+  return rc == SQLITE_OK ? 0 : map_err(rc);
 }
 
-static int sqlite_schema_version(void *bep) {
+static void sqlite_snapshot_end(void *bep) {
   sqlite_be_t *be = bep;
-  pthread_mutex_lock(&be->rmu);
-  int64_t v = scalar_locked(be, R_VERSION);
-  pthread_mutex_unlock(&be->rmu);
-  return (int)v;
+  if (sqlite3_get_autocommit(be->rdb)) return;
+  sqlite3_stmt *st = rstmt(be, PGD_SQL_COMMIT);
+  if (st) step_simple(st);
 }
 
 /* ---- open / close ------------------------------------------------------- */
@@ -499,14 +257,16 @@ static int sqlite_schema_version(void *bep) {
 static void sqlite_destroy(void *bep) {
   sqlite_be_t *be = bep;
   if (!be) return;
-  for (int i = 0; i < R_COUNT; i++) sqlite3_finalize(be->r[i]);
-  for (int i = 0; i < DR_COUNT; i++) sqlite3_finalize(be->dr[i]);
-  for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(be->w[i]);
+  for (int i = 0; i < PGD_SQL_COUNT; i++) {
+    sqlite3_finalize(be->r[i]);
+    sqlite3_finalize(be->w[i]);
+  }
   if (be->rdb) sqlite3_close(be->rdb);
   if (be->wdb && sqlite3_close(be->wdb) != SQLITE_OK)
     PGD_WARN(MOD, "closing the database: %s", sqlite3_errmsg(be->wdb));
   pthread_mutex_destroy(&be->rmu);
   free(be->path);
+  free(be->sql);
   free(be);
 }
 
@@ -520,13 +280,10 @@ static int sqlite_acquire_epoch(void *bep, int64_t *out, char *err, size_t errle
   int rc = sqlite3_open_v2(be->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    rc = sqlite3_exec(db, be->sql[PGD_SQL_BEGIN_WRITE].text, NULL, NULL, NULL);
   }
   if (rc == SQLITE_OK)
-    rc = sqlite3_prepare_v2(db,
-                            "UPDATE \"cluster\" SET \"epoch\"=\"epoch\"+1, \"updated_us\"=?1 "
-                            "WHERE \"id\"=1 RETURNING \"epoch\"",
-                            -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db, be->sql[PGD_SQL_EPOCH_ACQUIRE].text, -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, pgd_now_us());
     rc = sqlite3_step(st);
@@ -538,12 +295,12 @@ static int sqlite_acquire_epoch(void *bep, int64_t *out, char *err, size_t errle
     }
     sqlite3_finalize(st);
   }
-  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, be->sql[PGD_SQL_COMMIT].text, NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
     if (err && errlen)
       snprintf(err, errlen, "%s: cannot acquire the cluster epoch: %s", be->path,
                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, be->sql[PGD_SQL_ROLLBACK].text, NULL, NULL, NULL);
   }
   sqlite3_close(db);
   return map_err(rc);
@@ -553,24 +310,16 @@ static const pgd_store_backend_ops_t sqlite_ops = {
     .name = "sqlite",
     .apply_batch = sqlite_apply_batch,
     .acquire_epoch = sqlite_acquire_epoch,
-    .get_job = sqlite_get_job,
-    .list_jobs = sqlite_list_jobs,
-    .get_execution = sqlite_get_execution,
-    .list_executions = sqlite_list_executions,
-    .list_unfinished_executions = sqlite_list_unfinished,
-    .list_workers = sqlite_list_workers,
-    .max_execution_id = sqlite_max_execution_id,
-    .schema_version = sqlite_schema_version,
-    .get_doc = pgd_store_sqlite_get_doc,
-    .list_docs = pgd_store_sqlite_list_docs,
+    .read_lock = sqlite_read_lock,
+    .read_unlock = sqlite_read_unlock,
+    .read_rows = sqlite_read_rows,
+    .read_scalar = sqlite_read_scalar,
+    .snapshot_begin = sqlite_snapshot_begin,
+    .snapshot_end = sqlite_snapshot_end,
     .destroy = sqlite_destroy,
 };
 
-#define FAIL(code, ...)                               \
-  do {                                                \
-    if (err && errlen) snprintf(err, errlen, __VA_ARGS__); \
-    return (code);                                    \
-  } while (0)
+#define FAIL(code, ...) return pgd_set_err(err, errlen, (code), __VA_ARGS__)
 
 /* Runs one SQL text (possibly several statements) on db. */
 static int exec_sql(sqlite3 *db, const char *sql) {
@@ -609,100 +358,87 @@ static int set_pragmas(sqlite3 *db, const char *path, char *err, size_t errlen) 
   return 0;
 }
 
-/* Brings the schema up to the latest version, each migration in its own
- * IMMEDIATE transaction (re-reading the version inside it, so two processes
- * opening the same new file do not both migrate). */
-static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
-  const size_t count = pgd_store_sqlite_migration_count;
-  const int latest = pgd_store_sqlite_migrations[count - 1].version;
-  if (exec_sql(db, "CREATE TABLE IF NOT EXISTS \"pagoda_schema\" ("
-                   "\"version\" INTEGER PRIMARY KEY NOT NULL, "
-                   "\"description\" TEXT NOT NULL, "
-                   "\"applied_us\" INTEGER NOT NULL)") != SQLITE_OK)
-    FAIL(map_err(sqlite3_errcode(db)), "%s: cannot create the schema table: %s", path,
-         sqlite3_errmsg(db));
-  int64_t from = -1;
-  for (size_t i = 0;; i++) {
-    int64_t cur = 0;
-    if (exec_sql(db, "BEGIN IMMEDIATE") != SQLITE_OK)
-      FAIL(map_err(sqlite3_errcode(db)), "%s: %s", path, sqlite3_errmsg(db));
-    int rc = query_int(db, "SELECT coalesce(max(\"version\"),0) FROM \"pagoda_schema\"", &cur);
-    if (rc != SQLITE_OK) {
-      char msg[256];
-      snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
-      exec_sql(db, "ROLLBACK");
-      FAIL(map_err(rc), "%s: cannot read the schema version: %s", path, msg);
-    }
-    if (cur > latest) {
-      exec_sql(db, "ROLLBACK");
-      FAIL(-ENOTSUP,
-           "%s: database schema version %lld is newer than this pagoda knows (%d); "
-           "upgrade pagoda or use another database",
-           path, (long long)cur, latest);
-    }
-    if (from < 0) from = cur;
-    while (i < count && pgd_store_sqlite_migrations[i].version <= cur) i++;
-    if (i >= count) {
-      exec_sql(db, "COMMIT");
-      /* one line for the whole upgrade (daemon logs stay short) */
-      if (cur > from)
-        PGD_INFO(MOD, "%s: schema migrated from version %lld to %lld", path, (long long)from,
-                 (long long)cur);
-      return 0;
-    }
-    const pgd_store_migration_t *m = &pgd_store_sqlite_migrations[i];
-    char *emsg = NULL;
-    rc = sqlite3_exec(db, m->sql, NULL, NULL, &emsg);
-    if (rc == SQLITE_OK) {
-      char ins[512];
-      char *q = sqlite3_mprintf("INSERT INTO \"pagoda_schema\" VALUES (%d, %Q, %lld)", m->version,
-                                m->description, (long long)pgd_now_us());
-      if (!q) rc = SQLITE_NOMEM;
-      else {
-        snprintf(ins, sizeof(ins), "%s", q);
-        sqlite3_free(q);
-        rc = sqlite3_exec(db, ins, NULL, NULL, &emsg);
-      }
-    }
-    if (rc == SQLITE_OK) rc = exec_sql(db, "COMMIT");
-    if (rc != SQLITE_OK) {
-      char msg[256];
-      snprintf(msg, sizeof(msg), "%s", emsg ? emsg : sqlite3_errmsg(db));
-      sqlite3_free(emsg);
-      exec_sql(db, "ROLLBACK");
-      FAIL(map_err(rc), "%s: migration %d (%s) failed: %s", path, m->version, m->description,
-           msg);
-    }
-    PGD_DEBUG(MOD, "%s: schema migrated to version %d (%s)", path, m->version, m->description);
-  }
+/* ---- the migration runner's callbacks (store_migrate.c) ---------------- */
+
+/* -errno of the last failure on db, its message in msg. */
+static int db_fail(sqlite3 *db, int rc, char *msg, size_t msglen) {
+  snprintf(msg, msglen, "%s", sqlite3_errmsg(db));
+  return map_err(rc);
 }
 
+static int mig_begin(void *bep, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  int rc = exec_sql(be->wdb, be->sql[PGD_SQL_BEGIN_WRITE].text);
+  if (rc == SQLITE_OK) rc = exec_sql(be->wdb, be->sql[PGD_SQL_SCHEMA_TABLE].text);
+  return rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+}
+
+static int mig_version(void *bep, int64_t *out, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  int rc = query_int(be->wdb, be->sql[PGD_SQL_SCHEMA_VERSION].text, out);
+  return rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+}
+
+static int mig_apply(void *bep, const pgd_store_migration_t *m, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  char *emsg = NULL;
+  int rc = sqlite3_exec(be->wdb, m->sql, NULL, NULL, &emsg);
+  if (rc != SQLITE_OK) {
+    snprintf(msg, msglen, "%s", emsg ? emsg : sqlite3_errmsg(be->wdb));
+    sqlite3_free(emsg);
+    return map_err(rc);
+  }
+  sqlite3_stmt *st = NULL;
+  pgd_store_param_t p[4] = {{0}};
+  p[1] = (pgd_store_param_t){.type = PGD_PARAM_INT, .i = m->version};
+  p[2] = (pgd_store_param_t){.type = PGD_PARAM_TEXT, .s = m->description};
+  p[3] = (pgd_store_param_t){.type = PGD_PARAM_INT, .i = pgd_now_us()};
+  rc = sqlite3_prepare_v2(be->wdb, be->sql[PGD_SQL_SCHEMA_RECORD].text, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_params(st, p);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(be->wdb);
+  }
+  rc = rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int mig_commit(void *bep, char *msg, size_t msglen) {
+  sqlite_be_t *be = bep;
+  int rc = exec_sql(be->wdb, be->sql[PGD_SQL_COMMIT].text);
+  return rc == SQLITE_OK ? 0 : db_fail(be->wdb, rc, msg, msglen);
+}
+
+static void mig_rollback(void *bep) {
+  sqlite_be_t *be = bep;
+  if (!sqlite3_get_autocommit(be->wdb)) exec_sql(be->wdb, be->sql[PGD_SQL_ROLLBACK].text);
+}
+
+static int migrate(sqlite_be_t *be, const char *path, char *err, size_t errlen) {
+  const pgd_store_migrator_t mig = {.where = path,
+                                    .list = pgd_store_sqlite_migrations,
+                                    .count = pgd_store_sqlite_migration_count,
+                                    .begin = mig_begin,
+                                    .version = mig_version,
+                                    .apply = mig_apply,
+                                    .commit = mig_commit,
+                                    .rollback = mig_rollback};
+  return pgd_store_migrate(&mig, be, err, errlen);
+}
+
+/* The statements of the writer thread, prepared once at open. */
+static const int writer_stmts[] = {
+    PGD_SQL_PUT_JOB,    PGD_SQL_PUT_EXECUTION, PGD_SQL_PUT_ATTEMPT, PGD_SQL_PUT_WORKER,
+    PGD_SQL_PUT_DOC,    PGD_SQL_DELETE_JOB,    PGD_SQL_DELETE_DOC,  PGD_SQL_DELETE_DOCS,
+    PGD_SQL_BEGIN_WRITE, PGD_SQL_COMMIT,       PGD_SQL_ROLLBACK,    PGD_SQL_EPOCH_CHECK};
+
 static int prepare_writer(sqlite_be_t *be, const char *path, char *err, size_t errlen) {
-  static const pgd_store_record_t *recs[5] = {&pgd_store_rec_job, &pgd_store_rec_execution,
-                                              &pgd_store_rec_attempt, &pgd_store_rec_worker,
-                                              &pgd_store_rec_doc};
-  static const int idx[5] = {W_JOB, W_EXEC, W_ATTEMPT, W_WORKER, W_DOC};
-  char sql[2048];
-  for (int i = 0; i < W_COUNT; i++) {
-    switch (i) {
-    case W_DEL_JOB: snprintf(sql, sizeof(sql), "DELETE FROM \"jobs\" WHERE \"name\"=?1"); break;
-    case W_DEL_DOC:
-      snprintf(sql, sizeof(sql), "DELETE FROM \"docs\" WHERE \"kind\"=?1 AND \"id\"=?2");
-      break;
-    case W_DEL_DOCS:
-      snprintf(sql, sizeof(sql), "DELETE FROM \"docs\" WHERE \"kind\"=?1 AND \"parent\"=?2");
-      break;
-    case W_BEGIN: snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE"); break;
-    case W_COMMIT: snprintf(sql, sizeof(sql), "COMMIT"); break;
-    case W_ROLLBACK: snprintf(sql, sizeof(sql), "ROLLBACK"); break;
-    case W_EPOCH: snprintf(sql, sizeof(sql), "SELECT \"epoch\" FROM \"cluster\" WHERE \"id\"=1"); break;
-    default:
-      for (int k = 0; k < 5; k++)
-        if (idx[k] == i && build_upsert(recs[k], sql, sizeof(sql)) < 0)
-          FAIL(-EINVAL, "internal: upsert statement too long");
-    }
-    int rc = sqlite3_prepare_v3(be->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &be->w[i], NULL);
-    if (rc != SQLITE_OK) FAIL(map_err(rc), "%s: cannot prepare a write: %s", path, sqlite3_errmsg(be->wdb));
+  for (size_t k = 0; k < sizeof(writer_stmts) / sizeof(writer_stmts[0]); k++) {
+    int i = writer_stmts[k];
+    int rc = sqlite3_prepare_v3(be->wdb, be->sql[i].text, -1, SQLITE_PREPARE_PERSISTENT, &be->w[i],
+                                NULL);
+    if (rc != SQLITE_OK)
+      FAIL(map_err(rc), "%s: cannot prepare a write: %s", path, sqlite3_errmsg(be->wdb));
   }
   return 0;
 }
@@ -714,7 +450,7 @@ static int open_backend(const char *path, sqlite_be_t *be, char *err, size_t err
     FAIL(rc == SQLITE_CANTOPEN ? -ENOENT : map_err(rc), "cannot open the database %s: %s", path,
          be->wdb ? sqlite3_errmsg(be->wdb) : sqlite3_errstr(rc));
   if ((rc = set_pragmas(be->wdb, path, err, errlen)) < 0) return rc;
-  if ((rc = migrate(be->wdb, path, err, errlen)) < 0) return rc;
+  if ((rc = migrate(be, path, err, errlen)) < 0) return rc;
   if ((rc = prepare_writer(be, path, err, errlen)) < 0) return rc;
   rc = sqlite3_open_v2(path, &be->rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
@@ -736,7 +472,7 @@ int pgd_store_open_sqlite(uv_loop_t *loop, const char *path, pgd_store_t **out, 
   sqlite_be_t *be = calloc(1, sizeof(*be));
   if (!be) FAIL(-ENOMEM, "out of memory");
   pthread_mutex_init(&be->rmu, NULL);
-  if (!(be->path = strdup(path))) {
+  if (!(be->path = strdup(path)) || !(be->sql = pgd_store_sql_build_all(PGD_SQL_SQLITE))) {
     sqlite_destroy(be);
     FAIL(-ENOMEM, "out of memory");
   }

@@ -1,5 +1,7 @@
 /* Pagoda — the `lua` job type: runs a Lua 5.4 script in-process, on the
- * worker thread the host gives each run, inside a sandbox (lsandbox.c).
+ * worker thread the host gives each run, inside the project's one Lua
+ * sandbox (core/script/sandbox.c, compiled into this plugin: see
+ * CMakeLists.txt).
  *
  * params (types enforced by the host from lua_params, ABI 1.2):
  *   script            string  the Lua source (text only)            required
@@ -14,7 +16,8 @@
  * libraries. Its first return value (table, string, number, boolean) is
  * converted to JSON and becomes the execution's result; an error fails the
  * execution with the error's message (the traceback goes to the log). A
- * kill or timeout stops the script within LSB_HOOK_EVERY instructions.
+ * kill or timeout stops the script within PGD_SANDBOX_POLL_EVERY
+ * instructions.
  */
 #include <lauxlib.h>
 #include <math.h>
@@ -23,7 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lsandbox.h"
+#include "script/sandbox.h"
 
 #define DEF_INSTRUCTIONS 100000000.0
 #define MAX_INSTRUCTIONS 10000000000.0
@@ -111,35 +114,32 @@ static void push_json(const pagoda_host_t *h, lua_State *L, const pagoda_json_t 
   }
 }
 
-/* Protected: pushes params and sets the globals. upvalue: the host table. */
-static int setup_globals(lua_State *L) {
-  const pagoda_host_t *h = lua_touserdata(L, 1);
-  const pagoda_json_t *params = lua_touserdata(L, 2);
-  const pagoda_json_t *args = h->json_get(params, "args");
-  push_json(h, L, args ? args : params, 0);
-  lua_setglobal(L, "params");
+/* The state of one run, shared by the sandbox callbacks below. */
+typedef struct {
+  const pagoda_host_t *h;
+  pagoda_run_t *run;
+  const pagoda_json_t *params;
+  int converting; /* the script returned: errors now are the result's */
+} run_ctx_t;
+
+/* env_setup (protected, the script's _ENV on top): `params` (a huge params
+ * object may hit the memory cap), and `log`, the same function as print. */
+static int setup_env(lua_State *L, void *ud) {
+  run_ctx_t *c = ud;
+  const pagoda_json_t *args = c->h->json_get(c->params, "args");
+  push_json(c->h, L, args ? args : c->params, 0);
+  lua_setfield(L, -2, "params");
+  lua_getfield(L, -1, "print");
+  lua_setfield(L, -2, "log");
   return 0;
 }
 
-/* ---- log ----------------------------------------------------------------- */
-
-static int l_log(lua_State *L) {
-  const pagoda_host_t *h = lua_touserdata(L, lua_upvalueindex(1));
-  pagoda_run_t *run = lua_touserdata(L, lua_upvalueindex(2));
-  int n = lua_gettop(L);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (int i = 1; i <= n; i++) {
-    if (i > 1) luaL_addchar(&b, '\t');
-    luaL_tolstring(L, i, NULL); /* uses __tostring */
-    luaL_addvalue(&b);
-  }
-  luaL_addchar(&b, '\n');
-  luaL_pushresult(&b);
-  size_t len;
-  const char *s = lua_tolstring(L, -1, &len);
-  h->run_log(run, s, len);
-  return 0;
+/* print / log: one line (tab-separated values and a line break) into the
+ * execution's log. */
+static void print_to_run_log(void *ud, const char *name, const char *line, size_t len) {
+  (void)name;
+  const run_ctx_t *c = ud;
+  c->h->run_log(c->run, line, len);
 }
 
 /* ---- Lua -> JSON ------------------------------------------------------------ */
@@ -250,23 +250,31 @@ static void put_value(lua_State *L, luaL_Buffer *b, int idx, int depth, const ch
   luaL_addchar(b, '}');
 }
 
-/* Protected: converts argument 1 to JSON text and returns it. The buffer
- * lives on the stack, so a cap applies through the sandbox's allocator. */
-static int to_json(lua_State *L) {
+/* on_result (protected, the script's first result on top): a non-nil
+ * result becomes the execution's result as JSON text. The buffer lives on
+ * the Lua stack, so the memory cap applies to it. */
+static int store_result(lua_State *L, void *ud) {
+  run_ctx_t *c = ud;
+  if (lua_isnil(L, -1)) return 0;
+  c->converting = 1;
+  int idx = lua_gettop(L);
   luaL_Buffer b;
-  lua_settop(L, 1);
   luaL_buffinit(L, &b);
-  put_value(L, &b, 1, 0, "result");
+  put_value(L, &b, idx, 0, "result");
   luaL_pushresult(&b);
-  return 1;
+  size_t len;
+  const char *json = lua_tolstring(L, -1, &len);
+  if (len > MAX_RESULT) return luaL_error(L, "result is %zu bytes of JSON, more than %u", len, MAX_RESULT);
+  if (c->h->run_set_result(c->run, json) < 0) return luaL_error(L, "result could not be stored");
+  lua_pop(L, 1);
+  return 0;
 }
 
 /* ---- run ----------------------------------------------------------------- */
 
 static int is_cancelled_cb(void *ud) {
-  void **ctx = ud;
-  const pagoda_host_t *h = ctx[0];
-  return h->run_is_cancelled(ctx[1]);
+  const run_ctx_t *c = ud;
+  return c->h->run_is_cancelled(c->run);
 }
 
 static int lua_run(void *state, const pagoda_json_t *params, pagoda_run_t *run) {
@@ -276,83 +284,66 @@ static int lua_run(void *state, const pagoda_json_t *params, pagoda_run_t *run) 
   if (rc < 0) return rc;
   double ins = h->json_number(h->json_get(params, "max_instructions"), DEF_INSTRUCTIONS);
   double mb = h->json_number(h->json_get(params, "max_memory_mb"), DEF_MEMORY_MB);
-  void *ctx[2] = {(void *)h, run};
-  lsb_limits_t lim = {.max_memory = (size_t)mb << 20,
-                      .max_instructions = (uint64_t)ins,
-                      .cancelled = is_cancelled_cb,
-                      .ud = ctx};
-  lsb_t *sb = lsb_new(&lim);
-  if (!sb) {
+  run_ctx_t ctx = {.h = h, .run = run, .params = params};
+  /* The whole run is one call: the memory cap is the state's and the call's. */
+  pgd_sandbox_config_t cfg = {.name = "lua",
+                              .instructions = (long)ins,
+                              .call_mem_cap = (size_t)mb << 20,
+                              .state_mem_cap = (size_t)mb << 20,
+                              .libs = PGD_SANDBOX_LIB_COROUTINE,
+                              .print = print_to_run_log,
+                              .print_ud = &ctx,
+                              .cancelled = is_cancelled_cb,
+                              .cancel_ud = &ctx,
+                              .plain_error_objects = 1};
+  char msg[768], trace[2048] = "";
+  pgd_sandbox_t *sb = NULL;
+  if (pgd_sandbox_open(&cfg, &sb, msg, sizeof msg) != 0) {
     h->error_set(err, "lua: cannot create the Lua state (out of memory)");
     return PAGODA_ENOMEM;
   }
-  lua_State *L = lsb_state(sb);
-  char msg[768], trace[2048] = "";
-  int bad_result = 0;
   const char *script = h->json_string(h->json_get(params, "script"));
-
-  /* Globals: params (protected: a huge params object may hit the cap), log. */
-  lua_pushcfunction(L, setup_globals);
-  lua_pushlightuserdata(L, (void *)h);
-  lua_pushlightuserdata(L, (void *)params);
-  rc = lsb_pcall(sb, 2, 0, msg, sizeof msg, NULL, 0);
-  if (rc == LSB_OK) {
-    lua_pushlightuserdata(L, (void *)h);
-    lua_pushlightuserdata(L, run);
-    lua_pushcclosure(L, l_log, 2);
-    lua_pushvalue(L, -1);
-    lua_setglobal(L, "log");
-    lua_setglobal(L, "print");
-    rc = lsb_load(sb, script, strlen(script), "=script", msg, sizeof msg);
-  }
-  if (rc == LSB_OK) rc = lsb_pcall(sb, 0, 1, msg, sizeof msg, trace, sizeof trace);
-  if (rc == LSB_OK && !lua_isnil(L, -1)) {
-    lua_pushcfunction(L, to_json);
-    lua_insert(L, -2);
-    rc = lsb_pcall(sb, 1, 1, msg, sizeof msg, NULL, 0);
-    if (rc == LSB_OK) {
-      size_t len;
-      const char *json = lua_tolstring(L, -1, &len);
-      if (len > MAX_RESULT) {
-        snprintf(msg, sizeof msg, "result is %zu bytes of JSON, more than %u", len, MAX_RESULT);
-        rc = LSB_ERR_RUNTIME;
-      } else if (h->run_set_result(run, json) < 0) {
-        snprintf(msg, sizeof msg, "result could not be stored");
-        rc = LSB_ERR_RUNTIME;
-      }
-    }
-    if (rc != LSB_OK) bad_result = 1;
-  }
+  pgd_sandbox_chunk_t chunk = {.chunkname = "=script",
+                               .text = script,
+                               .len = strlen(script),
+                               .env_setup = setup_env,
+                               .setup_ud = &ctx,
+                               .on_result = store_result,
+                               .result_ud = &ctx,
+                               .trace = trace,
+                               .tracelen = sizeof trace};
+  rc = pgd_sandbox_run(sb, &chunk, msg, sizeof msg);
   int out;
   switch (rc) {
-    case LSB_OK: out = PAGODA_OK; break;
-    case LSB_ERR_CANCELLED:
+    case 0: out = PAGODA_OK; break;
+    case PGD_SANDBOX_ECANCELED:
       h->error_set(err, "lua: script stopped (cancelled)");
       out = PAGODA_ECANCELED;
       break;
-    case LSB_ERR_BUDGET:
+    case PGD_SANDBOX_EBUDGET:
       h->error_set(err, "lua: instruction budget of %.0f exceeded (params.max_instructions)", ins);
       out = PAGODA_EFAIL;
       break;
-    case LSB_ERR_MEMORY:
+    case PGD_SANDBOX_EMEM:
       h->error_set(err, "lua: memory limit of %.0f MiB exceeded (params.max_memory_mb)", mb);
       out = PAGODA_ENOMEM;
       break;
-    case LSB_ERR_SYNTAX:
+    case PGD_SANDBOX_ESYNTAX:
       h->error_set(err, "lua: syntax error: %s", msg);
       out = PAGODA_EINVAL;
       break;
     default:
-      if (trace[0] && rc == LSB_ERR_RUNTIME) {
+      /* the script's own error: its traceback goes to the log */
+      if (trace[0] && !ctx.converting) {
         char line[2200];
         int n = snprintf(line, sizeof line, "lua: error: %s\n%s\n", msg, trace);
         if (n > 0) h->run_log(run, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
       }
-      h->error_set(err, "lua: %s%s", bad_result ? "bad result: " : "", msg);
+      h->error_set(err, "lua: %s%s", ctx.converting ? "bad result: " : "", msg);
       out = PAGODA_EFAIL;
       break;
   }
-  lsb_free(sb);
+  pgd_sandbox_free(sb);
   return out;
 }
 

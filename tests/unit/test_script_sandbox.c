@@ -6,7 +6,7 @@
 #include <CUnit/Basic.h>
 #include <lauxlib.h>
 
-#include "script/sandbox.h"
+#include "script/sandbox_json.h"
 
 static pgd_sandbox_t *sb;
 static char err[2048];
@@ -239,6 +239,159 @@ static void test_to_json_refusals(void) {
   cJSON_Delete(ok.out);
 }
 
+/* ---- the configuration: what differs between the sandbox's users ------- */
+
+typedef struct {
+  char text[8192];
+  size_t len;
+  int lines;
+  char name[64];
+} printed_t;
+
+static void capture_print(void *ud, const char *name, const char *line, size_t len) {
+  printed_t *p = ud;
+  snprintf(p->name, sizeof p->name, "%s", name);
+  if (p->len + len < sizeof p->text) {
+    memcpy(p->text + p->len, line, len);
+    p->len += len;
+    p->text[p->len] = '\0';
+  }
+  p->lines++;
+}
+
+typedef struct {
+  int polls;
+  int stop_at;
+} cancel_t;
+
+static int cancel_after(void *ud) {
+  cancel_t *c = ud;
+  return ++c->polls >= c->stop_at;
+}
+
+/* Runs `src` once as a chunk; *result gets the tostring of its first
+ * result (or "(nil)"). */
+typedef struct {
+  char out[256];
+} result_t;
+
+static int keep_result(lua_State *L, void *ud) {
+  result_t *r = ud;
+  const char *s = luaL_tolstring(L, -1, NULL);
+  snprintf(r->out, sizeof r->out, "%s", s ? s : "(nil)");
+  lua_pop(L, 1);
+  return 0;
+}
+
+static int run_chunk(pgd_sandbox_t *box, const char *src, result_t *r, char *trace, size_t tracelen) {
+  pgd_sandbox_chunk_t ch = {.chunkname = "=chunk", .text = src, .len = strlen(src),
+                            .on_result = keep_result, .result_ud = r, .trace = trace,
+                            .tracelen = tracelen};
+  r->out[0] = '\0';
+  err[0] = '\0';
+  return pgd_sandbox_run(box, &ch, err, sizeof err);
+}
+
+/* print goes to the configured target, one line per call, each argument
+ * cut to print_arg_max; long arguments grow the buffer safely (issue 13). */
+static void test_print_target(void) {
+  printed_t p = {0};
+  pgd_sandbox_config_t cfg = {.name = "printer", .print = capture_print, .print_ud = &p,
+                              .print_arg_max = 1024};
+  pgd_sandbox_t *box;
+  CU_ASSERT_FATAL(pgd_sandbox_open(&cfg, &box, err, sizeof err) == 0);
+  result_t r;
+  CU_ASSERT_EQUAL(run_chunk(box, "print('a', 1, true, nil) print()", &r, NULL, 0), 0);
+  CU_ASSERT_STRING_EQUAL(p.text, "a\t1\ttrue\tnil\n\n");
+  CU_ASSERT_EQUAL(p.lines, 2);
+  CU_ASSERT_STRING_EQUAL(p.name, "printer");
+  p.len = 0;
+  p.lines = 0;
+  CU_ASSERT_EQUAL(run_chunk(box, "print(string.rep('x', 5000), string.rep('y', 3000), 'z')", &r, NULL, 0), 0);
+  CU_ASSERT_EQUAL(p.len, 1024 + 1 + 1024 + 1 + 1 + 1);
+  CU_ASSERT(p.text[0] == 'x' && p.text[1023] == 'x' && p.text[1024] == '\t' && p.text[1025] == 'y');
+  CU_ASSERT(strcmp(p.text + p.len - 3, "\tz\n") == 0);
+  pgd_sandbox_free(box);
+  /* no cap: arguments pass whole, many of them */
+  printed_t q = {0};
+  cfg.print_ud = &q;
+  cfg.print_arg_max = 0;
+  CU_ASSERT_FATAL(pgd_sandbox_open(&cfg, &box, err, sizeof err) == 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "local t = {} for i = 1, 40 do t[i] = string.rep('a', 100) end "
+                                 "print(table.unpack(t))", &r, NULL, 0), 0);
+  CU_ASSERT_EQUAL(q.len, 40 * 100 + 39 + 1);
+  pgd_sandbox_free(box);
+}
+
+/* Optional libraries, and the same whitelist otherwise. */
+static void test_optional_libs(void) {
+  pgd_sandbox_config_t cfg = {.name = "libs"};
+  pgd_sandbox_t *box;
+  result_t r;
+  CU_ASSERT_FATAL(pgd_sandbox_open(&cfg, &box, err, sizeof err) == 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "return type(coroutine) .. type(collectgarbage) .. type(os.difftime)", &r, NULL, 0), 0);
+  CU_ASSERT_STRING_EQUAL(r.out, "nilnilfunction");
+  pgd_sandbox_free(box);
+  cfg.libs = PGD_SANDBOX_LIB_COROUTINE | PGD_SANDBOX_LIB_GC_COUNT;
+  CU_ASSERT_FATAL(pgd_sandbox_open(&cfg, &box, err, sizeof err) == 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "local co = coroutine.wrap(function() coroutine.yield(1) return 2 end) "
+                                 "return co() + co() + (collectgarbage('count') > 0 and 10 or 0)", &r, NULL, 0), 0);
+  CU_ASSERT_STRING_EQUAL(r.out, "13");
+  CU_ASSERT_EQUAL(run_chunk(box, "return collectgarbage('collect')", &r, NULL, 0), PGD_SANDBOX_ERUN);
+  CU_ASSERT_EQUAL(run_chunk(box, "return type(io) .. type(load) .. type(debug) .. type(string.dump)", &r, NULL, 0), 0);
+  CU_ASSERT_STRING_EQUAL(r.out, "nilnilnilnil");
+  pgd_sandbox_free(box);
+}
+
+/* The cancel callback is polled every PGD_SANDBOX_POLL_EVERY instructions
+ * and stops the call; pcall cannot catch it. */
+static void test_cancellation(void) {
+  cancel_t c = {0, 5};
+  pgd_sandbox_config_t cfg = {.name = "cancel", .instructions = 100000000L, .cancelled = cancel_after,
+                              .cancel_ud = &c};
+  pgd_sandbox_t *box;
+  result_t r;
+  CU_ASSERT_FATAL(pgd_sandbox_open(&cfg, &box, err, sizeof err) == 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "while true do pcall(function() while true do end end) end", &r, NULL, 0),
+                  PGD_SANDBOX_ECANCELED);
+  CU_ASSERT_STRING_EQUAL(err, "cancelled");
+  CU_ASSERT_EQUAL(c.polls, 5);
+  /* polling does not change the budget: 20000 instructions, polled 20 times */
+  c.polls = 0;
+  c.stop_at = 1000000;
+  pgd_sandbox_set_limits(box, 20000, 0, 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "while true do end", &r, NULL, 0), PGD_SANDBOX_EBUDGET);
+  CU_ASSERT_EQUAL(c.polls, 20);
+  CU_ASSERT_EQUAL(run_chunk(box, "return 1 + 1", &r, NULL, 0), 0);
+  CU_ASSERT_STRING_EQUAL(r.out, "2");
+  pgd_sandbox_free(box);
+}
+
+/* A run's result, and its error message and traceback kept apart. */
+static void test_run_result_and_trace(void) {
+  pgd_sandbox_config_t cfg = {.name = "run", .plain_error_objects = 1};
+  pgd_sandbox_t *box;
+  result_t r;
+  char trace[2048];
+  CU_ASSERT_FATAL(pgd_sandbox_open(&cfg, &box, err, sizeof err) == 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "local t = {} for i = 1, 10 do t[i] = i end return #t", &r, trace, sizeof trace), 0);
+  CU_ASSERT_STRING_EQUAL(r.out, "10");
+  CU_ASSERT_EQUAL(run_chunk(box, "local x = nil\nreturn x.y", &r, trace, sizeof trace), PGD_SANDBOX_ERUN);
+  CU_ASSERT_STRING_EQUAL(err, "chunk:2: attempt to index a nil value (local 'x')");
+  CU_ASSERT(strncmp(trace, "stack traceback:", 16) == 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "error({})", &r, trace, sizeof trace), PGD_SANDBOX_ERUN);
+  CU_ASSERT_STRING_EQUAL(err, "table");
+  CU_ASSERT_EQUAL(run_chunk(box, "return (", &r, trace, sizeof trace), PGD_SANDBOX_ESYNTAX);
+  CU_ASSERT_STRING_EQUAL(err, "chunk:1: unexpected symbol near <eof>");
+  pgd_sandbox_free(box);
+  /* the default: Lua's own wording, traceback appended to the message */
+  pgd_sandbox_config_t lua_like = {.name = "run"};
+  CU_ASSERT_FATAL(pgd_sandbox_open(&lua_like, &box, err, sizeof err) == 0);
+  CU_ASSERT_EQUAL(run_chunk(box, "error({})", &r, NULL, 0), PGD_SANDBOX_ERUN);
+  CU_ASSERT(strncmp(err, "(error object is a table value)\nstack traceback:", 48) == 0);
+  pgd_sandbox_free(box);
+}
+
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("script_sandbox", setup, teardown);
@@ -250,6 +403,11 @@ int main(void) {
   CU_add_test(s, "syntax and runtime errors", test_syntax_and_runtime_errors);
   CU_add_test(s, "JSON to Lua and back", test_json);
   CU_add_test(s, "Lua to JSON refusals", test_to_json_refusals);
+  CU_pSuite c = CU_add_suite("script_sandbox_config", NULL, NULL);
+  CU_add_test(c, "print goes to the configured target", test_print_target);
+  CU_add_test(c, "optional libraries", test_optional_libs);
+  CU_add_test(c, "cancellation is polled", test_cancellation);
+  CU_add_test(c, "a run's result, message and traceback", test_run_result_and_trace);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   unsigned fails = CU_get_number_of_failures();
