@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 #include <uv.h>
 
+#include "pgd_test.h"
 #include "common/clock.h"
 #include "sched/timerq.h"
 
@@ -193,9 +194,5 @@ int main(void) {
   CU_add_test(s, "equal due times pop in set order", test_ties_fifo);
   CU_add_test(s, "fires on a loop, in order, never early", test_loop_fires);
   CU_add_test(s, "close from inside on_due", test_close_in_callback);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

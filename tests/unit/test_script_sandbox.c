@@ -6,6 +6,7 @@
 #include <CUnit/Basic.h>
 #include <lauxlib.h>
 
+#include "pgd_test.h"
 #include "script/sandbox.h"
 
 static pgd_sandbox_t *sb;
@@ -250,9 +251,5 @@ int main(void) {
   CU_add_test(s, "syntax and runtime errors", test_syntax_and_runtime_errors);
   CU_add_test(s, "JSON to Lua and back", test_json);
   CU_add_test(s, "Lua to JSON refusals", test_to_json_refusals);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  return pgd_test_run();
 }
