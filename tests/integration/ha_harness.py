@@ -394,9 +394,9 @@ class HaCase(harness.PagodaTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.access(harness.pagoda_bin(), os.X_OK) and not pagoda_has_ha():
-            raise unittest.SkipTest("`pagoda master --help` does not list --ha-zookeeper: this build "
-                                    "has no high availability (issue 8) yet")
+        harness.require(not os.access(harness.pagoda_bin(), os.X_OK) or pagoda_has_ha(),
+                        "`pagoda master --help` does not list --ha-zookeeper: this build has "
+                        "no high availability")
         super().setUpClass()
         try:
             cls._set_up_cluster()
