@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
 # Sets up the machine (Debian packages), builds Pagoda twice — a normal build
 # and one with AddressSanitizer + UndefinedBehaviorSanitizer — and runs the
-# whole test suite (unit + integration) in both.
+# whole test suite (unit + integration) in both, in parallel (ctest -j).
+# See docs/testing.md.
 #
-#   sbin/run-tests.sh            # everything
-#   SKIP_SANITIZE=1 sbin/run-tests.sh   # only the normal build
-#   CTEST_ARGS="-R integration" sbin/run-tests.sh
+#   sbin/run-tests.sh                     # everything
+#   SKIP_SANITIZE=1 sbin/run-tests.sh     # only the normal build
+#   CTEST_ARGS="-L fast" sbin/run-tests.sh   # only the unit tests (labels: fast, slow, ha)
+#   JOBS=4 sbin/run-tests.sh              # build and test parallelism (default: nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash sbin/setup-deps.sh
 
 JOBS="${JOBS:-$(nproc)}"
+t_start=$(date +%s)
+
+# configure DIR [cmake args...]
+configure() {
+  local dir="$1"; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+}
+
+# run_ctest DIR [ctest args...]
+run_ctest() {
+  local dir="$1"; shift
+  echo "=== test $dir ($*)"
+  (cd "$dir" && ctest -j"$JOBS" --output-on-failure --timeout 300 "$@" ${CTEST_ARGS:-})
+}
+
 run_suite() {
   local dir="$1"; shift
   echo "=== build $dir ($*)"
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  local t0=$(date +%s)
+  configure "$dir" "$@"
   cmake --build "$dir" -j"$JOBS"
-  echo "=== test $dir"
-  (cd "$dir" && ctest --output-on-failure --timeout 300 ${CTEST_ARGS:-})
+  run_ctest "$dir"
+  echo "=== $dir: $(( $(date +%s) - t0 )) s"
 }
 
 run_suite build-test
@@ -28,4 +46,4 @@ if [ -z "${SKIP_SANITIZE:-}" ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   run_suite build-asan -DPAGODA_SANITIZE=ON
 fi
-echo "=== all tests passed"
+echo "=== all tests passed in $(( $(date +%s) - t_start )) s"
