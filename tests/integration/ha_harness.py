@@ -6,7 +6,7 @@ It starts, on loopback and free ports below 32768:
 - ZkServer: a real ZooKeeper server (`java -cp zookeeper.jar:slf4j-simple.jar
   org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg`, tickTime=200,
   admin server off, four-letter words allowed), ready when `srvr` answers a
-  line `Mode:`, as tests/unit/test_ha_support.h does. The server dies with
+  line `Mode:`, as tests/unit/support/zk_server.h does. The server dies with
   the Python process (PR_SET_PDEATHSIG) and is stopped by pid.
 - PgServer: a real PostgreSQL server through tests/pg_harness.sh (initdb and
   pg_ctl as the postgres user when run as root), with a guardian process

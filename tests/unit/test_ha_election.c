@@ -1,5 +1,5 @@
 /* core/ha: leader election against a real ZooKeeper server (see
- * test_ha_support.h): bad input, three candidates -> one leader, clean
+ * support/zk_server.h): bad input, three candidates -> one leader, clean
  * hand-over to the successor only (no herd), and fail-over after kill -9 of
  * the leader's process within session timeout + 1 s. */
 #include "zk_server.h"

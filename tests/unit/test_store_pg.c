@@ -3,7 +3,7 @@
  * PostgreSQL-specific ones (schema objects, a newer schema, open errors,
  * concurrent migrations, the epoch row lock, reconnection).
  *
- * The test starts its own PostgreSQL server (tests/pg_server.h,
+ * The test starts its own PostgreSQL server (tests/unit/support/pg_server.h,
  * tests/pg_harness.sh) and stops it at the end, also on a crash. Each case
  * gets a new database. When no server can be started (no postgresql
  * package) the test FAILS with a message: it never skips. */
