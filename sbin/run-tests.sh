@@ -58,7 +58,13 @@ if [ -z "${SKIP_SANITIZE:-}" ] && [ -z "${SKIP_TSAN:-}" ]; then
   t0=$(date +%s)
   configure build-tsan -DPAGODA_TSAN=ON
   cmake --build build-tsan -j"$JOBS" --target pagoda_unit_tests
-  run_ctest build-tsan -L unit
+  # Not under TSan: test_worker_protocol. Its jobs start through
+  # clone(CLONE_VM | CLONE_VFORK) (core/worker/spawn_as.c); the child runs
+  # TSan's interceptors on the parent thread's TSan state and leaves it broken,
+  # so every later mutex hand-over in that process is reported as a race
+  # (reproduced with libuv alone; docs/testing.md). It runs in the other builds.
+  echo "=== build-tsan: excluded: unit.test_worker_protocol (clone(CLONE_VM) spawns; docs/testing.md)"
+  run_ctest build-tsan -L unit -E '^unit\.test_worker_protocol$'
   echo "=== build-tsan: $(( $(date +%s) - t0 )) s"
 fi
 echo "=== all tests passed in $(( $(date +%s) - t_start )) s"
