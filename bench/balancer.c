@@ -20,13 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/bench_util.h"
 #include "script/balancer.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct {
   char id[32], host[32];
@@ -69,7 +64,7 @@ static double run(const char *name, size_t n, int decision, int bump, double sec
   uint64_t gen = 1;
   long iters = 0;
   char reason[128], error[256];
-  double t0 = now_s(), t;
+  double t0 = bench_now_s(), t;
   do {
     for (int k = 0; k < 256; k++) {
       if (decision) nc = filter(n, "shell", "etl");
@@ -90,7 +85,7 @@ static double run(const char *name, size_t n, int decision, int bump, double sec
       sink += i;
       iters++;
     }
-    t = now_s();
+    t = bench_now_s();
   } while (t - t0 < secs);
   cJSON_Delete(args);
   cJSON_Delete(prev);

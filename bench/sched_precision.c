@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "common/clock.h"
+#include "lib/bench_util.h"
 #include "sched/timerq.h"
 #include "sched/trigger.h"
 
@@ -48,23 +49,6 @@ static void on_due(void *item, int64_t due, void *ud) {
 static int cmp64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return x < y ? -1 : x > y;
-}
-
-static long rss_kb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long size = 0, res = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static double cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
 }
 
 static pgd_trigger_t *parse(const char *json) {
@@ -145,7 +129,7 @@ int main(int argc, char **argv) {
   /* ---- 2. holding `hold` schedules ---- */
   static const char *zones[3] = {"UTC", "Europe/Berlin", "America/New_York"};
   ctx_t h = {0};
-  long rss0 = rss_kb();
+  long rss0 = bench_self_rss_kb();
   h.trig = calloc((size_t)hold, sizeof *h.trig);
   if (pgd_timerq_init(loop, &h.q, on_due, &h) < 0) return 1;
   srand(42);
@@ -159,13 +143,13 @@ int main(int argc, char **argv) {
     pgd_timerq_set(h.q, i, pgd_trigger_next(h.trig[i], now, -1), (void *)i);
   }
   double t1 = pgd_mono_ns() / 1e9;
-  long rss1 = rss_kb();
+  long rss1 = bench_self_rss_kb();
   printf("hold: %ld schedules parsed and queued in %.2f s; RSS %+ld KiB (%.0f bytes each)\n",
          hold, t1 - t0, rss1 - rss0, (rss1 - rss0) * 1024.0 / (double)hold);
   fflush(stdout);
-  double c0 = cpu_s();
+  double c0 = bench_self_cpu_s();
   run_for(loop, idle);
-  double c1 = cpu_s();
+  double c1 = bench_self_cpu_s();
   printf("idle: %ld s with %ld schedules: CPU %.1f ms (%.3f%% of one core), %ld fired meanwhile\n",
          idle, hold, (c1 - c0) * 1000, (c1 - c0) * 100 / (double)idle, h.fired);
   pgd_timerq_close(h.q, NULL, NULL);

@@ -15,13 +15,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-extern char **environ;
+#include "lib/bench_util.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+extern char **environ;
 
 static long parse_pos(const char *s, const char *what) {
   char *end;
@@ -51,7 +47,7 @@ int main(int argc, char **argv) {
   const char *prog = argc > 3 ? argv[3] : "/bin/true";
 
   long started = 0, finished = 0, bad_exit = 0;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   while (started < n && started < in_flight) {
     if (spawn_one(prog) < 0) return 1;
     started++;
@@ -71,7 +67,7 @@ int main(int argc, char **argv) {
       started++;
     }
   }
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   double rate = (double)n / dt;
   printf("spawn_rate: %ld spawns of %s, %ld in flight, %.3f s, %.0f spawns/s, %.1f us each%s\n", n,
          prog, in_flight, dt, rate, dt / (double)n * 1e6,

@@ -3,7 +3,7 @@
  *  - burst: N writes enqueued at once, group commit batches them;
  *  - one at a time: each write waits for its own commit (latency bound).
  * The PostgreSQL server is a throw-away one started like the tests do
- * (tests/pg_harness.sh via tests/pg_server.h: local unix socket, fsync on,
+ * (tests/pg_harness.sh via tests/unit/support/pg_server.h: local unix socket, fsync on,
  * synchronous_commit on) and stopped at the end.
  *
  * usage: bench_store_backends [burst_n [single_n]]   (default 100000 2000)
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tests/pg_server.h"
+#include "../tests/unit/support/pg_server.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "store/store.h"

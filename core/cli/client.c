@@ -1,6 +1,7 @@
 /* Pagoda — the API client commands of the `pagoda` CLI (see client.h). */
 #include "cli/client.h"
 
+#include "common/json.h"
 #include "plugin/check.h"
 #include "plugin/trial.h"
 
@@ -41,7 +42,7 @@ static int call(ctx_t *c, const char *method, const char *path, const char *body
   if (rc == 0 && resp->status == 503 && resp->body) {
     /* A standby master names the leader: send the request there, once. */
     cJSON *j = cJSON_ParseWithLength(resp->body, resp->len);
-    const char *leader = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "leader"));
+    const char *leader = pgd_json_str(j, "leader");
     char *lurl = leader ? pgd_cli_url_join(leader, path) : NULL;
     cJSON_Delete(j);
     if (lurl) {
@@ -217,10 +218,10 @@ static char *read_all(FILE *f, size_t *len_out) {
 }
 
 static const char *json_name(const cJSON *j) {
-  const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "name");
+  const cJSON *n = pgd_json_get(j, "name");
   if (!cJSON_IsString(n)) {
-    const cJSON *job = cJSON_GetObjectItemCaseSensitive(j, "job");
-    n = cJSON_IsObject(job) ? cJSON_GetObjectItemCaseSensitive(job, "name") : NULL;
+    const cJSON *job = pgd_json_get(j, "job");
+    n = pgd_json_get(job, "name");
   }
   return (cJSON_IsString(n) && n->valuestring && n->valuestring[0]) ? n->valuestring : NULL;
 }
@@ -280,10 +281,10 @@ static int json_id(const cJSON *v, long long *out) {
 }
 
 static const char *exec_state(const cJSON *e) {
-  const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "state");
+  const cJSON *s = pgd_json_get(e, "state");
   if (!cJSON_IsString(s)) {
-    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(e, "execution");
-    s = cJSON_IsObject(inner) ? cJSON_GetObjectItemCaseSensitive(inner, "state") : NULL;
+    const cJSON *inner = pgd_json_get(e, "execution");
+    s = pgd_json_get(inner, "state");
   }
   return cJSON_IsString(s) ? s->valuestring : NULL;
 }
@@ -332,7 +333,7 @@ static int post_for_id(ctx_t *c, char *path, cJSON *body, const char *key, long 
   cJSON *r = parse_body(c, &resp);
   pgd_http_response_free(&resp);
   long long id = 0;
-  if (!r || json_id(cJSON_GetObjectItemCaseSensitive(r, key), &id) != 0) {
+  if (!r || json_id(pgd_json_get(r, key), &id) != 0) {
     if (r) fprintf(c->err, "pagoda: the API's answer has no %s\n", key);
     cJSON_Delete(r);
     return PGD_CLI_EXIT_FAIL;
@@ -505,7 +506,7 @@ static int res_put(ctx_t *c) {
   free(buf);
   if (rc == 0) {
     cJSON *j = cJSON_ParseWithLength(resp.body, resp.len);
-    const char *ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "version"));
+    const char *ver = pgd_json_str(j, "version");
     fprintf(c->out, "resource %s %s: version %s (%zu bytes)\n", c->a->arg,
             resp.status == 201 ? "stored" : "unchanged", ver ? ver : "?", len);
     cJSON_Delete(j);
@@ -559,10 +560,10 @@ static int sched_next(ctx_t *c) {
   cJSON *j = parse_body(c, &resp);
   pgd_http_response_free(&resp);
   if (!j) return PGD_CLI_EXIT_FAIL;
-  const cJSON *next = cJSON_GetObjectItemCaseSensitive(j, "next"), *t;
+  const cJSON *next = pgd_json_get(j, "next"), *t;
   if (!cJSON_IsArray(next) || cJSON_GetArraySize(next) == 0)
     fprintf(c->out, "(no fire time ahead%s)\n",
-            cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "enabled")) ? "; the schedule is paused" : "");
+            cJSON_IsFalse(pgd_json_get(j, "enabled")) ? "; the schedule is paused" : "");
   cJSON_ArrayForEach(t, next) if (cJSON_IsString(t)) fprintf(c->out, "%s\n", t->valuestring);
   cJSON_Delete(j);
   return fflush(c->out) == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
@@ -583,9 +584,9 @@ static int sched_run(ctx_t *c) {
   pgd_http_response_free(&resp);
   if (!j) return PGD_CLI_EXIT_FAIL;
   long long id = 0;
-  if (json_id(cJSON_GetObjectItemCaseSensitive(j, "execution_id"), &id) == 0)
+  if (json_id(pgd_json_get(j, "execution_id"), &id) == 0)
     fprintf(c->out, "%lld\n", id);
-  else if (json_id(cJSON_GetObjectItemCaseSensitive(j, "flow_execution_id"), &id) == 0)
+  else if (json_id(pgd_json_get(j, "flow_execution_id"), &id) == 0)
     fprintf(c->out, "flow execution %lld\n", id);
   cJSON_Delete(j);
   return PGD_CLI_EXIT_OK;

@@ -1,5 +1,6 @@
 /* Pagoda — command line parsing for the `pagoda` executable (see client_args.h). */
 #include "cli/client_args.h"
+#include "common/err.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -129,16 +130,6 @@ int pgd_cli_is_client_group(const char *word) {
   return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 int pgd_cli_param_set(cJSON *obj, const char *kv) {
   if (!obj || !kv) return -EINVAL;
   const char *eq = strchr(kv, '=');
@@ -239,8 +230,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
   out->count = -1;
   if (err && errlen) err[0] = '\0';
   if (argc < 1 || !argv) {
-    set_err(err, errlen, "no command given");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "no command given");
   }
 
   const char *pos[MAX_POS];
@@ -250,8 +240,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
   const char *addr = NULL;
   cJSON *params = cJSON_CreateObject();
   if (!params) {
-    set_err(err, errlen, "out of memory");
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
 
   /* --help anywhere (before "--") wins over any other problem. */
@@ -264,7 +253,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     if (!a) break;
     if (dashdash || a[0] != '-' || strcmp(a, "-") == 0) {
       if (npos >= MAX_POS) {
-        set_err(err, errlen, "too many arguments");
+        pgd_set_err(err, errlen, -EINVAL, "too many arguments");
         goto fail;
       }
       pos[npos++] = a;
@@ -328,7 +317,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       if (!v) goto missing;
       seen |= OPT_LIMIT;
       if (parse_limit(v, &out->limit) != 0) {
-        set_err(err, errlen, "--limit wants a positive integer, not '%s'", v);
+        pgd_set_err(err, errlen, -EINVAL, "--limit wants a positive integer, not '%s'", v);
         goto fail;
       }
       continue;
@@ -351,7 +340,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       if (!v) goto missing;
       seen |= OPT_COUNT;
       if (parse_limit(v, &out->count) != 0 || out->count > 100) {
-        set_err(err, errlen, "--count wants an integer from 1 to 100, not '%s'", v);
+        pgd_set_err(err, errlen, -EINVAL, "--count wants an integer from 1 to 100, not '%s'", v);
         goto fail;
       }
       continue;
@@ -374,14 +363,14 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       cJSON *obj = cJSON_Parse(v);
       if (!obj || !cJSON_IsObject(obj)) {
         cJSON_Delete(obj);
-        set_err(err, errlen, "--params-json wants a JSON object");
+        pgd_set_err(err, errlen, -EINVAL, "--params-json wants a JSON object");
         goto fail;
       }
       int mr = merge_params(params, obj);
       cJSON_Delete(obj);
       if (mr != 0) {
         rc = mr;
-        set_err(err, errlen, "out of memory");
+        pgd_set_err(err, errlen, -ENOMEM, "out of memory");
         goto fail;
       }
       continue;
@@ -393,18 +382,18 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       if (pr != 0) {
         rc = pr;
         if (pr == -ENOMEM)
-          set_err(err, errlen, "out of memory");
+          pgd_set_err(err, errlen, -ENOMEM, "out of memory");
         else
-          set_err(err, errlen, "--param wants KEY=VALUE, not '%s'", v);
+          pgd_set_err(err, errlen, -EINVAL, "--param wants KEY=VALUE, not '%s'", v);
         goto fail;
       }
       continue;
     }
     if (out->help) continue; /* `... --bogus --help`: still show help */
-    set_err(err, errlen, "unknown option '%s'", a);
+    pgd_set_err(err, errlen, -EINVAL, "unknown option '%s'", a);
     goto fail;
   missing:
-    set_err(err, errlen, "option '%s' needs a value", opt);
+    pgd_set_err(err, errlen, -EINVAL, "option '%s' needs a value", opt);
     goto fail;
   }
 
@@ -414,19 +403,19 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
 
   if (npos == 0) {
     if (out->help) goto ok;
-    set_err(err, errlen, "no command given");
+    pgd_set_err(err, errlen, -EINVAL, "no command given");
     goto fail;
   }
   for (size_t g = 0; g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
     if (strcmp(pos[0], k_groups[g]) == 0) out->group = k_groups[g];
   if (!out->group) {
     if (out->help) goto ok;
-    set_err(err, errlen, "unknown command '%s'", pos[0]);
+    pgd_set_err(err, errlen, -EINVAL, "unknown command '%s'", pos[0]);
     goto fail;
   }
   if (npos < 2) {
     if (out->help) goto ok;
-    set_err(err, errlen, "'%s' needs a subcommand", out->group);
+    pgd_set_err(err, errlen, -EINVAL, "'%s' needs a subcommand", out->group);
     goto fail;
   }
   const cmd_spec_t *spec = NULL;
@@ -435,17 +424,17 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       spec = &k_cmds[c];
   if (!spec) {
     if (out->help) goto ok;
-    set_err(err, errlen, "unknown command '%s %s'", out->group, pos[1]);
+    pgd_set_err(err, errlen, -EINVAL, "unknown command '%s %s'", out->group, pos[1]);
     goto fail;
   }
   out->cmd = spec->cmd;
   if (out->help) goto ok;
   if (npos - 2 < spec->nargs) {
-    set_err(err, errlen, "'%s %s' needs %s", spec->group, spec->sub, spec->arg_name);
+    pgd_set_err(err, errlen, -EINVAL, "'%s %s' needs %s", spec->group, spec->sub, spec->arg_name);
     goto fail;
   }
   if (npos - 2 > spec->nargs) {
-    set_err(err, errlen, "unexpected argument '%s'", pos[2 + spec->nargs]);
+    pgd_set_err(err, errlen, -EINVAL, "unexpected argument '%s'", pos[2 + spec->nargs]);
     goto fail;
   }
   unsigned bad = seen & ~spec->opts;
@@ -458,8 +447,8 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
         {OPT_NODES, "--nodes"}, {OPT_PLUGIN_PARAMS, "--params"}, {OPT_TYPE, "--type"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
-        set_err(err, errlen, "option %s does not apply to '%s %s'", names[n].name, spec->group,
-                spec->sub);
+        pgd_set_err(err, errlen, -EINVAL, "option %s does not apply to '%s %s'", names[n].name,
+                    spec->group, spec->sub);
         break;
       }
     goto fail;
@@ -467,25 +456,28 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
   if (spec->nargs >= 1) out->arg = pos[2];
   if (spec->nargs >= 2) out->arg2 = pos[3];
   if (out->arg && !*out->arg) {
-    set_err(err, errlen, "%s must not be empty", spec->arg_name);
+    pgd_set_err(err, errlen, -EINVAL, "%s must not be empty", spec->arg_name);
     goto fail;
   }
   if (out->cmd == PGD_CLI_EXEC_SHOW || out->cmd == PGD_CLI_EXEC_LOGS ||
       out->cmd == PGD_CLI_EXEC_KILL) {
     if (pgd_cli_parse_id(out->arg, &out->id) != 0) {
-      set_err(err, errlen, "execution ID must be a positive integer, not '%s'", out->arg);
+      pgd_set_err(err, errlen, -EINVAL, "execution ID must be a positive integer, not '%s'",
+                  out->arg);
       goto fail;
     }
   }
   if (out->cmd == PGD_CLI_FLOW_STATUS || out->cmd == PGD_CLI_FLOW_KILL ||
       out->cmd == PGD_CLI_FLOW_RERUN) {
     if (pgd_cli_parse_id(out->arg, &out->id) != 0) {
-      set_err(err, errlen, "flow execution ID must be a positive integer, not '%s'", out->arg);
+      pgd_set_err(err, errlen, -EINVAL, "flow execution ID must be a positive integer, not '%s'",
+                  out->arg);
       goto fail;
     }
   }
   if (out->cmd == PGD_CLI_FLOW_RERUN && out->from_failed == (out->nodes != NULL)) {
-    set_err(err, errlen, "'flow rerun' needs --from-failed or --nodes a,b (one of them)");
+    pgd_set_err(err, errlen, -EINVAL,
+                "'flow rerun' needs --from-failed or --nodes a,b (one of them)");
     goto fail;
   }
   if (out->cmd == PGD_CLI_JOB_RUN || out->cmd == PGD_CLI_FLOW_RUN) {

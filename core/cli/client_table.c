@@ -1,5 +1,6 @@
 /* Pagoda — tables and values for the `pagoda` client's output (see client_table.h). */
 #include "cli/client_table.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -158,7 +159,7 @@ static int scalar_text(const cJSON *v, char *tmp, size_t len) {
   } else if (cJSON_IsObject(v)) {
     static const char *names[] = {"name", "type", "id"};
     for (size_t i = 0; i < 3; i++) {
-      const cJSON *n = cJSON_GetObjectItemCaseSensitive(v, names[i]);
+      const cJSON *n = pgd_json_get(v, names[i]);
       if (cJSON_IsString(n) || cJSON_IsNumber(n)) return scalar_text(n, tmp, len);
     }
     return -1;
@@ -172,7 +173,7 @@ char *pgd_cli_cell(const cJSON *obj, const char *key, char *buf, size_t len) {
   if (!buf || len < 2) return buf;
   size_t pos = 0;
   buf[0] = '\0';
-  const cJSON *v = (cJSON_IsObject(obj) && key) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+  const cJSON *v = key ? pgd_json_get(obj, key) : NULL;
   char tmp[512];
   if (!v || cJSON_IsNull(v)) {
     /* "-" below */
@@ -200,7 +201,7 @@ char *pgd_cli_cell(const cJSON *obj, const char *key, char *buf, size_t len) {
 
 char *pgd_cli_time_cell(const cJSON *obj, const char *key, char *buf, size_t len) {
   if (!buf || len < 2) return buf;
-  const cJSON *v = (cJSON_IsObject(obj) && key) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+  const cJSON *v = key ? pgd_json_get(obj, key) : NULL;
   if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble > 0 &&
       v->valuedouble < 1e18) {
     double d = v->valuedouble;
@@ -225,7 +226,7 @@ typedef void (*row_fn)(const cJSON *item, char cells[][CELL]);
 
 static int print_list(const cJSON *resp, const char *key, size_t ncols,
                       const char *const *headers, row_fn fill, FILE *out) {
-  const cJSON *arr = cJSON_IsObject(resp) ? cJSON_GetObjectItemCaseSensitive(resp, key) : NULL;
+  const cJSON *arr = pgd_json_get(resp, key);
   if (!cJSON_IsArray(arr) || !out) return -EPROTO;
   pgd_cli_table_t *t = pgd_cli_table_new(ncols, headers);
   if (!t) return -ENOMEM;
@@ -249,7 +250,7 @@ static void job_row(const cJSON *j, char c[][CELL]) {
   pgd_cli_cell(j, "name", c[0], CELL);
   pgd_cli_cell(j, "type", c[1], CELL);
   pgd_cli_cell(j, "timeout", c[2], CELL);
-  if (cJSON_GetObjectItemCaseSensitive(j, "updated_at"))
+  if (pgd_json_get(j, "updated_at"))
     pgd_cli_time_cell(j, "updated_at", c[3], CELL);
   else
     pgd_cli_time_cell(j, "updated", c[3], CELL);
@@ -277,9 +278,9 @@ int pgd_cli_print_executions(const cJSON *resp, FILE *out) {
 
 /* "running" may be a count or the list of running executions. */
 static void slots_cell(const cJSON *w, char *buf) {
-  const cJSON *slots = cJSON_GetObjectItemCaseSensitive(w, "slots");
-  const cJSON *running = cJSON_GetObjectItemCaseSensitive(w, "slots_used");
-  if (!running) running = cJSON_GetObjectItemCaseSensitive(w, "running");
+  const cJSON *slots = pgd_json_get(w, "slots");
+  const cJSON *running = pgd_json_get(w, "slots_used");
+  if (!running) running = pgd_json_get(w, "running");
   char used[64] = "-", total[64] = "-";
   if (cJSON_IsNumber(running)) format_number(running->valuedouble, used, sizeof(used));
   else if (cJSON_IsArray(running)) snprintf(used, sizeof(used), "%d", cJSON_GetArraySize(running));
@@ -294,7 +295,7 @@ static void worker_row(const cJSON *w, char c[][CELL]) {
   pgd_cli_cell(w, "state", c[2], CELL);
   slots_cell(w, c[3]);
   pgd_cli_cell(w, "labels", c[4], CELL);
-  const cJSON *load1 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(w, "load"), "load1");
+  const cJSON *load1 = pgd_json_get(pgd_json_get(w, "load"), "load1");
   if (cJSON_IsNumber(load1))
     snprintf(c[5], CELL, "%.2f", load1->valuedouble);
   else
@@ -313,7 +314,7 @@ static void plugin_row(const cJSON *p, char c[][CELL]) {
   pgd_cli_cell(p, "version", c[1], CELL);
   pgd_cli_cell(p, "status", c[2], CELL);
   /* A refused plugin shows why; a loaded one shows its file. */
-  const cJSON *reason = cJSON_GetObjectItemCaseSensitive(p, "reason");
+  const cJSON *reason = pgd_json_get(p, "reason");
   if (cJSON_IsString(reason) && reason->valuestring && reason->valuestring[0])
     pgd_cli_cell(p, "reason", c[3], CELL);
   else
@@ -327,9 +328,9 @@ int pgd_cli_print_plugins(const cJSON *resp, FILE *out) {
 
 static void balancer_row(const cJSON *b, char c[][CELL]) {
   pgd_cli_cell(b, "name", c[0], CELL);
-  const cJSON *d = cJSON_GetObjectItemCaseSensitive(b, "default");
-  const cJSON *bi = cJSON_GetObjectItemCaseSensitive(b, "builtin");
-  const cJSON *ld = cJSON_GetObjectItemCaseSensitive(b, "loaded");
+  const cJSON *d = pgd_json_get(b, "default");
+  const cJSON *bi = pgd_json_get(b, "builtin");
+  const cJSON *ld = pgd_json_get(b, "loaded");
   snprintf(c[1], CELL, "%s%s", cJSON_IsTrue(bi) ? "built-in" : (cJSON_IsFalse(ld) ? "refused" : "loaded"),
            cJSON_IsTrue(d) ? ", default" : "");
   pgd_cli_cell(b, "calls", c[2], CELL);
@@ -361,14 +362,14 @@ int pgd_cli_print_balancers(const cJSON *resp, FILE *out) {
 
 static void schedule_row(const cJSON *s, char c[][CELL]) {
   pgd_cli_cell(s, "name", c[0], CELL);
-  const cJSON *flow = cJSON_GetObjectItemCaseSensitive(s, "flow");
+  const cJSON *flow = pgd_json_get(s, "flow");
   char t[CELL - 8];
   pgd_cli_cell(s, cJSON_IsString(flow) ? "flow" : "job", t, sizeof t);
   snprintf(c[1], CELL, "%s %s", cJSON_IsString(flow) ? "flow" : "job", t);
   static const char *const kinds[] = {"cron", "every", "delay", "at"};
   snprintf(c[2], CELL, "-");
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-    if (!cJSON_GetObjectItemCaseSensitive(s, kinds[i])) continue;
+    if (!pgd_json_get(s, kinds[i])) continue;
     pgd_cli_cell(s, kinds[i], t, sizeof t);
     snprintf(c[2], CELL, "%s %s", kinds[i], t);
   }
@@ -398,7 +399,7 @@ int pgd_cli_print_flows(const cJSON *resp, FILE *out) {
 }
 
 int pgd_cli_print_flow_status(const cJSON *fe, FILE *out) {
-  const cJSON *nodes = cJSON_IsObject(fe) ? cJSON_GetObjectItemCaseSensitive(fe, "nodes") : NULL;
+  const cJSON *nodes = pgd_json_get(fe, "nodes");
   if (!cJSON_IsObject(nodes) || !out) return -EPROTO;
   char id[CELL], flow[CELL], state[CELL], err[CELL];
   pgd_cli_cell(fe, "id", id, CELL);
@@ -411,7 +412,7 @@ int pgd_cli_print_flow_status(const cJSON *fe, FILE *out) {
   static const char *h[] = {"NODE", "STATE", "EXECUTION", "OUTPUTS", "REASON"};
   pgd_cli_table_t *t = pgd_cli_table_new(5, h);
   if (!t) return -ENOMEM;
-  const cJSON *errs = cJSON_GetObjectItemCaseSensitive(fe, "node_errors");
+  const cJSON *errs = pgd_json_get(fe, "node_errors");
   char cells[5][CELL];
   const char *ptrs[5] = {cells[0], cells[1], cells[2], cells[3], cells[4]};
   int rc = 0;
@@ -419,10 +420,10 @@ int pgd_cli_print_flow_status(const cJSON *fe, FILE *out) {
   cJSON_ArrayForEach(n, nodes) {
     snprintf(cells[0], CELL, "%s", n->string ? n->string : "-");
     pgd_cli_cell(n, "state", cells[1], CELL);
-    const cJSON *eid = cJSON_GetObjectItemCaseSensitive(n, "execution_id");
+    const cJSON *eid = pgd_json_get(n, "execution_id");
     if (cJSON_IsNumber(eid) && eid->valuedouble > 0) pgd_cli_cell(n, "execution_id", cells[2], CELL);
     else snprintf(cells[2], CELL, "-");
-    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(n, "outputs");
+    const cJSON *outs = pgd_json_get(n, "outputs");
     size_t pos = 0;
     cells[3][0] = '\0';
     const cJSON *kv;
@@ -432,7 +433,7 @@ int pgd_cli_print_flow_status(const cJSON *fe, FILE *out) {
       if (w < 0 || (size_t)w >= CELL - pos) break;
       pos += (size_t)w;
     }
-    const cJSON *ne = n->string ? cJSON_GetObjectItemCaseSensitive(errs, n->string) : NULL;
+    const cJSON *ne = n->string ? pgd_json_get(errs, n->string) : NULL;
     if (cJSON_IsString(ne)) snprintf(cells[4], CELL, "%s", ne->valuestring);
     else pgd_cli_cell(n, "reason", cells[4], CELL);
     if ((rc = pgd_cli_table_add_row(t, ptrs)) != 0) break;
@@ -449,9 +450,9 @@ char *pgd_cli_error_message(const char *body, size_t body_len, char *buf, size_t
   buf[0] = '\0';
   if (body && body_len > 0) {
     cJSON *j = cJSON_ParseWithLength(body, body_len);
-    const cJSON *e = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-    if (cJSON_IsObject(e)) e = cJSON_GetObjectItemCaseSensitive(e, "message");
-    if (!e && cJSON_IsObject(j)) e = cJSON_GetObjectItemCaseSensitive(j, "message");
+    const cJSON *e = pgd_json_get(j, "error");
+    if (cJSON_IsObject(e)) e = pgd_json_get(e, "message");
+    if (!e) e = pgd_json_get(j, "message");
     if (cJSON_IsString(e) && e->valuestring && e->valuestring[0]) {
       snprintf(buf, len, "%s", e->valuestring);
     } else if (!j) {

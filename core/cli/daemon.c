@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "cli/daemon_example.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "ha/zk.h"
 #include "master/master.h"
@@ -409,7 +410,7 @@ static void worker_leader_change(pgd_zk_t *zk, const cJSON *leader, void *ud) {
   daemon_state_t *d = ud;
   (void)zk;
   /* The leader object is the leader's info plus "node" and "epoch". */
-  const char *rpc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(leader, "rpc"));
+  const char *rpc = pgd_json_str(leader, "rpc");
   if (!rpc || d->pending_stops) return;
   char *host = strdup("127.0.0.1");
   int port = 0;

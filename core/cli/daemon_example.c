@@ -1,4 +1,5 @@
 #include "cli/daemon_example.h"
+#include "common/json.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -86,7 +87,7 @@ static void run(void *arg) {
   printf("Example: running it:\n  curl -X POST %s/api/v1/jobs/hello/run\n", ex->base);
   st = request(ex, "POST", "/api/v1/jobs/hello/run", "{}", collect, &b);
   cJSON *r = b.data ? cJSON_Parse(b.data) : NULL;
-  const cJSON *idj = cJSON_GetObjectItemCaseSensitive(r, "execution_id");
+  const cJSON *idj = pgd_json_get(r, "execution_id");
   if (st != 201 || !cJSON_IsNumber(idj)) {
     printf("Example: running the job failed (HTTP %ld): %s\n", st, b.data ? b.data : "");
     cJSON_Delete(r);
@@ -103,8 +104,8 @@ static void run(void *arg) {
   snprintf(path, sizeof path, "/api/v1/executions/%lld", id);
   request(ex, "GET", path, NULL, collect, &b);
   r = b.data ? cJSON_Parse(b.data) : NULL;
-  const cJSON *code = cJSON_GetObjectItemCaseSensitive(r, "exit_code");
-  const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "state"));
+  const cJSON *code = pgd_json_get(r, "exit_code");
+  const char *state = pgd_json_str(r, "state");
   printf("Example: execution %lld %s, exit code %d. See it with: pagoda exec show %lld\n\n", id,
          state ? state : "(unknown)", cJSON_IsNumber(code) ? (int)code->valuedouble : -1, id);
   cJSON_Delete(r);

@@ -1,5 +1,6 @@
 /* Pagoda — a small blocking HTTP/1.1 client for the CLI (see http_client.h). */
 #include "cli/http_client.h"
+#include "common/err.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,10 +74,6 @@ void pgd_http_response_free(pgd_http_response_t *resp) {
   memset(resp, 0, sizeof(*resp));
 }
 
-static void put_err(char *err, size_t errlen, const char *msg) {
-  if (err && errlen) snprintf(err, errlen, "%s", msg);
-}
-
 int pgd_http_request(const char *method, const char *url, const char *body, size_t body_len,
                      pgd_http_chunk_cb on_chunk, void *ud, long timeout_ms,
                      pgd_http_response_t *resp, char *err, size_t errlen) {
@@ -84,13 +81,11 @@ int pgd_http_request(const char *method, const char *url, const char *body, size
   if (!resp) return -EINVAL;
   memset(resp, 0, sizeof(*resp));
   if (!method || !url) {
-    put_err(err, errlen, "bad request arguments");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "bad request arguments");
   }
   CURL *c = curl_easy_init();
   if (!c) {
-    put_err(err, errlen, "cannot create an HTTP handle");
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "cannot create an HTTP handle");
   }
   transfer_t t = {.curl = c, .resp = resp, .on_chunk = on_chunk, .ud = ud};
   char errbuf[CURL_ERROR_SIZE] = "";
@@ -140,9 +135,9 @@ int pgd_http_request(const char *method, const char *url, const char *body, size
       rc = -ECONNREFUSED;
     else if (cc == CURLE_OPERATION_TIMEDOUT) rc = -ETIMEDOUT;
     else rc = -EIO;
-    if (rc == -ECANCELED) put_err(err, errlen, "transfer stopped");
-    else if (rc == -EMSGSIZE) put_err(err, errlen, "response body too large");
-    else put_err(err, errlen, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    if (rc == -ECANCELED) pgd_set_err(err, errlen, rc, "transfer stopped");
+    else if (rc == -EMSGSIZE) pgd_set_err(err, errlen, rc, "response body too large");
+    else pgd_set_err(err, errlen, rc, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
   }
   curl_slist_free_all(hdrs);

@@ -17,6 +17,21 @@ uint64_t pgd_mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int64_t pgd_clock_now_us(const pgd_clock_t *clock) {
+  return clock ? clock->now_us(clock) : pgd_now_us();
+}
+
+static int64_t manual_now_us(const pgd_clock_t *clock) {
+  return ((const pgd_manual_clock_t *)clock)->now;
+}
+
+void pgd_manual_clock_init(pgd_manual_clock_t *mc, int64_t start_us) {
+  mc->clock.now_us = manual_now_us;
+  mc->now = start_us;
+}
+
+void pgd_manual_clock_advance(pgd_manual_clock_t *mc, int64_t delta_us) { mc->now += delta_us; }
+
 char *pgd_format_time_us(int64_t us, char *buf, unsigned long len) {
   time_t sec = (time_t)(us / 1000000);
   struct tm tm;

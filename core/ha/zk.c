@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "ha/zk_internal.h"
 
@@ -434,10 +435,6 @@ void zk_ensure_paths(pgd_zk_t *zk) {
 
 /* ---- open / close -------------------------------------------------------- */
 
-static void set_err(char *err, size_t len, const char *msg) {
-  if (err && len) snprintf(err, len, "%s", msg);
-}
-
 static uv_once_t log_once = UV_ONCE_INIT;
 static void set_log_level(void) { zoo_set_debug_level(ZOO_LOG_LEVEL_WARN); }
 
@@ -445,28 +442,24 @@ int pgd_zk_open(uv_loop_t *loop, const char *hosts, const char *cluster, int ses
                 const pgd_zk_cbs_t *cbs, void *ud, pgd_zk_t **out, char *err, size_t errlen) {
   if (out) *out = NULL;
   if (!loop || !out) {
-    set_err(err, errlen, "pgd_zk_open: loop and out are required");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "pgd_zk_open: loop and out are required");
   }
   if (!hosts || !*hosts || strlen(hosts) > 4096 || strpbrk(hosts, " \t\r\n")) {
-    set_err(err, errlen, "ha.zookeeper: expected \"host:port[,host:port...][/chroot]\"");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "ha.zookeeper: expected \"host:port[,host:port...][/chroot]\"");
   }
   if (!zk_name_ok(cluster)) {
-    set_err(err, errlen,
-            "cluster name: 1 to 128 characters of [A-Za-z0-9_.-], not \".\" or \"..\"");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "cluster name: 1 to 128 characters of [A-Za-z0-9_.-], not \".\" or \"..\"");
   }
   if (session_ms < PGD_ZK_SESSION_MIN_MS || session_ms > PGD_ZK_SESSION_MAX_MS) {
-    set_err(err, errlen, "ha session timeout: expected 200 to 600000 ms");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "ha session timeout: expected 200 to 600000 ms");
   }
   uv_once(&log_once, set_log_level);
   pgd_zk_t *zk = calloc(1, sizeof(*zk));
   if (!zk || !(zk->hosts = strdup(hosts))) {
     free(zk);
-    set_err(err, errlen, "out of memory");
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
   zk->loop = loop;
   snprintf(zk->cluster, sizeof(zk->cluster), "%s", cluster);
@@ -481,17 +474,14 @@ int pgd_zk_open(uv_loop_t *loop, const char *hosts, const char *cluster, int ses
   if (uv_mutex_init(&zk->mu) != 0) {
     free(zk->hosts);
     free(zk);
-    set_err(err, errlen, "cannot create a mutex");
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "cannot create a mutex");
   }
   /* The handle first: the async handle is only made once nothing can fail,
    * so a failure here needs no loop iteration to clean up. Events that the
    * client delivers before `ready` wait in the queue. */
   int rc = open_session(zk);
   if (rc < 0) {
-    char msg[256];
-    snprintf(msg, sizeof(msg), "ZooKeeper client refused hosts \"%s\": %s", hosts, strerror(-rc));
-    set_err(err, errlen, msg);
+    pgd_set_err(err, errlen, rc, "ZooKeeper client refused hosts \"%s\": %s", hosts, strerror(-rc));
     uv_mutex_destroy(&zk->mu);
     free(zk->hosts);
     free(zk);

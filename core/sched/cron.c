@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "sched/civil.h"
 #include "sched/cron.h"
 
@@ -188,10 +189,8 @@ static int check_fires(const pgd_cron_t *c, const char *expr, char *err, size_t 
     snprintf(months + n, sizeof months - n, "%s%s", nmonths ? ", " : "", MONTH_LONG[m - 1]);
     nmonths++;
   }
-  if (err && errlen)
-    snprintf(err, errlen, "cron \"%s\" never fires (%s %s no day %d)", expr, months,
-             nmonths > 1 ? "have" : "has", first_day);
-  return -EINVAL;
+  return pgd_set_err(err, errlen, -EINVAL, "cron \"%s\" never fires (%s %s no day %d)", expr,
+                     months, nmonths > 1 ? "have" : "has", first_day);
 }
 
 int pgd_cron_parse(const char *expr, pgd_cron_t **out, char *err, size_t errlen) {
@@ -201,12 +200,10 @@ int pgd_cron_parse(const char *expr, pgd_cron_t **out, char *err, size_t errlen)
   const char *text = expr;
   while (isspace((unsigned char)*text)) text++;
   if (*text == '\0') {
-    if (err && errlen) snprintf(err, errlen, "cron expression is empty");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "cron expression is empty");
   }
   if (strlen(text) > 512) {
-    if (err && errlen) snprintf(err, errlen, "cron expression is too long (over 512 characters)");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "cron expression is too long (over 512 characters)");
   }
   if (*text == '@') {
     size_t n = strcspn(text, " \t");
@@ -217,12 +214,10 @@ int pgd_cron_parse(const char *expr, pgd_cron_t **out, char *err, size_t errlen)
       if (strlen(MACROS[i].name) == n && strncasecmp(text, MACROS[i].name, n) == 0)
         found = MACROS[i].expr;
     if (!found || *rest) {
-      if (err && errlen)
-        snprintf(err, errlen,
-                 "unknown cron macro \"%.*s\" (use @yearly, @monthly, @weekly, @daily or "
-                 "@hourly)",
-                 (int)(n > 40 ? 40 : n), text);
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL,
+                         "unknown cron macro \"%.*s\" (use @yearly, @monthly, @weekly, @daily or "
+                         "@hourly)",
+                         (int)(n > 40 ? 40 : n), text);
     }
     int rc = pgd_cron_parse(found, out, err, errlen);
     if (rc == 0) {
@@ -252,11 +247,10 @@ int pgd_cron_parse(const char *expr, pgd_cron_t **out, char *err, size_t errlen)
     p = q;
   }
   if (n != 5 && n != 6) {
-    if (err && errlen)
-      snprintf(err, errlen,
-               "cron \"%s\" has %d field%s; expected 5 (minute hour day-of-month month "
-               "day-of-week) or 6 (second first)",
-               expr, n, n == 1 ? "" : "s");
+    pgd_set_err(err, errlen, -EINVAL,
+                "cron \"%s\" has %d field%s; expected 5 (minute hour day-of-month month "
+                "day-of-week) or 6 (second first)",
+                expr, n, n == 1 ? "" : "s");
     return -EINVAL;
   }
   pgd_cron_t *c = calloc(1, sizeof *c);

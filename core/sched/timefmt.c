@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "sched/civil.h"
 #include "sched/timefmt.h"
 
@@ -36,21 +37,17 @@ int pgd_sched_parse_duration(const char *s, const char *what, int64_t *us, char 
   }
   if (parts == 0) goto bad;
   if (total == 0) {
-    if (err && errlen) snprintf(err, errlen, "%s \"%s\" must be greater than zero", what, s);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "%s \"%s\" must be greater than zero", what, s);
   }
   *us = total;
   return 0;
 bad:
-  if (err && errlen)
-    snprintf(err, errlen,
-             "%s \"%.40s\" is not a duration (write numbers with units d, h, m, s, like "
-             "\"30s\" or \"1h30m\")",
-             what, s);
-  return -EINVAL;
+  return pgd_set_err(err, errlen, -EINVAL,
+                     "%s \"%.40s\" is not a duration (write numbers with units d, h, m, s, like "
+                     "\"30s\" or \"1h30m\")",
+                     what, s);
 big:
-  if (err && errlen) snprintf(err, errlen, "%s \"%.40s\" is too long (over 3660 days)", what, s);
-  return -EINVAL;
+  return pgd_set_err(err, errlen, -EINVAL, "%s \"%.40s\" is too long (over 3660 days)", what, s);
 }
 
 static int digits(const char **pp, int n, int *out) {
@@ -89,8 +86,7 @@ int pgd_sched_parse_time(const char *s, const pgd_tz_t *tz, const char *what, in
   }
   if (c.month < 1 || c.month > 12 || c.day < 1 || c.day > pgd_days_in_month(y, c.month) ||
       c.hour > 23 || c.minute > 59 || c.second > 59) {
-    if (err && errlen) snprintf(err, errlen, "%s \"%.40s\" is not a valid date and time", what, s);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "%s \"%.40s\" is not a valid date and time", what, s);
   }
   int64_t wall = pgd_secs_from_civil(&c), utc;
   if (*p == 'Z' || *p == 'z') {
@@ -110,8 +106,7 @@ int pgd_sched_parse_time(const char *s, const pgd_tz_t *tz, const char *what, in
   *us = utc * 1000000 + frac_us;
   return 0;
 bad:
-  if (err && errlen)
-    snprintf(err, errlen,
-             "%s \"%.40s\" is not an RFC 3339 time (like \"2026-11-22T10:00:00Z\")", what, s);
-  return -EINVAL;
+  return pgd_set_err(err, errlen, -EINVAL,
+                     "%s \"%.40s\" is not an RFC 3339 time (like \"2026-11-22T10:00:00Z\")", what,
+                     s);
 }

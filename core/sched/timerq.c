@@ -31,6 +31,7 @@ struct pgd_timerq {
   size_t nslots; /* power of two, >= 2 * n */
   uint64_t seq;
   int64_t armed_due; /* due time the timer is armed for, -1 = stopped */
+  const pgd_clock_t *clock; /* NULL = the system clock */
   int dispatching, closing;
   void (*closed)(void *);
   void *closed_arg;
@@ -155,7 +156,7 @@ static void arm(pgd_timerq_t *q) {
   }
   int64_t due = q->heap[0].due;
   if (due == q->armed_due) return;
-  int64_t wait_us = due - pgd_now_us();
+  int64_t wait_us = due - pgd_clock_now_us(q->clock);
   uint64_t ms = wait_us <= 0 ? 0 : (uint64_t)((wait_us + 999) / 1000);
   if (ms > PGD_TIMERQ_MAX_SLEEP_MS) ms = PGD_TIMERQ_MAX_SLEEP_MS;
   uv_update_time(q->loop);
@@ -166,7 +167,7 @@ static void arm(pgd_timerq_t *q) {
 static void on_timer(uv_timer_t *t) {
   pgd_timerq_t *q = t->data;
   q->armed_due = -1;
-  int64_t now = pgd_now_us();
+  int64_t now = pgd_clock_now_us(q->clock);
   uint64_t seq_limit = q->seq; /* entries set from here on wait for the next round */
   q->dispatching = 1;
   while (!q->closing && q->n > 0 && q->heap[0].due <= now && q->heap[0].seq < seq_limit) {
@@ -255,6 +256,16 @@ int pgd_timerq_pop(pgd_timerq_t *q, int64_t now_us, uint64_t *key, int64_t *due_
   if (item_ud) *item_ud = e.ud;
   arm(q);
   return 1;
+}
+
+void pgd_timerq_set_clock(pgd_timerq_t *q, const pgd_clock_t *clock) {
+  q->clock = clock;
+  pgd_timerq_poke(q);
+}
+
+void pgd_timerq_poke(pgd_timerq_t *q) {
+  q->armed_due = -2; /* not a due time: arm() recomputes the wait */
+  arm(q);
 }
 
 static void on_closed(uv_handle_t *h) {

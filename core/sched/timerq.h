@@ -12,6 +12,10 @@
  * time. Entries set during a dispatch with a due time already past fire on the
  * next loop iteration, so a callback cannot starve the loop.
  *
+ * The wall clock is the system clock unless the queue is handed another one
+ * (pgd_timerq_set_clock): a test drives it with a pgd_manual_clock_t and
+ * pgd_timerq_poke instead of sleeping (tests/unit/test_sched_timerq.c).
+ *
  * Ownership: item pointers are borrowed (the queue never frees or reads them).
  * Thread rules: loop-thread only (the thread running `loop`).
  * Added in Pagoda 0.1.0.
@@ -23,6 +27,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+#include "common/clock.h"
 
 #define PGD_TIMERQ_MAX_SLEEP_MS 1000
 
@@ -55,6 +61,16 @@ int64_t pgd_timerq_peek(const pgd_timerq_t *q);
  * exposed for tests and for callers that drive the queue by hand. */
 int pgd_timerq_pop(pgd_timerq_t *q, int64_t now_us, uint64_t *key, int64_t *due_us,
                    void **item_ud);
+
+/* Makes the queue read time from `clock` (borrowed: it must outlive the
+ * queue; NULL = the system clock, the default) and re-arms the timer. */
+void pgd_timerq_set_clock(pgd_timerq_t *q, const pgd_clock_t *clock);
+
+/* Re-reads the clock and re-arms the timer: call it after moving the clock
+ * handed to pgd_timerq_set_clock, so that the entries now due fire on the
+ * next loop iteration (uv_run) rather than after the sleep armed for the old
+ * time. Not needed with the system clock. */
+void pgd_timerq_poke(pgd_timerq_t *q);
 
 /* Stops the timer, drops every entry (without calling on_due) and frees the
  * queue once libuv has closed its handle; then calls closed(arg) if not NULL.

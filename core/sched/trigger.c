@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/err.h"
+#include "common/json.h"
 #include "sched/civil.h"
 #include "sched/cron.h"
 #include "sched/timefmt.h"
@@ -27,8 +29,6 @@ struct pgd_trigger {
   int enabled;
 };
 
-#define ERR(...) (err && errlen ? snprintf(err, errlen, __VA_ARGS__) : 0)
-
 void pgd_trigger_free(pgd_trigger_t *t) {
   if (!t) return;
   pgd_cron_free(t->cron);
@@ -43,12 +43,11 @@ const char *pgd_trigger_timezone(const pgd_trigger_t *t) { return pgd_tz_name(t-
 
 static int get_string(const cJSON *o, const char *key, const char **out, char *err,
                       size_t errlen) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  const cJSON *v = pgd_json_get(o, key);
   *out = NULL;
   if (!v || cJSON_IsNull(v)) return 0;
   if (!cJSON_IsString(v) || !v->valuestring) {
-    ERR("\"%s\" must be a string", key);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "\"%s\" must be a string", key);
   }
   *out = v->valuestring;
   return 0;
@@ -57,23 +56,22 @@ static int get_string(const cJSON *o, const char *key, const char **out, char *e
 /* A duration key given as a string ("30s") or a number of seconds. */
 static int get_duration(const cJSON *o, const char *key, int64_t *us, char *err,
                         size_t errlen) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  const cJSON *v = pgd_json_get(o, key);
   if (cJSON_IsNumber(v)) {
     double d = v->valuedouble;
     if (!(d > 0)) {
-      ERR("%s %g must be greater than zero", key, d);
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL, "%s %g must be greater than zero", key, d);
     }
     if (d != (double)(int64_t)d || d > 3660.0 * 86400) {
-      ERR("%s %g must be a whole number of seconds up to 3660 days", key, d);
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL,
+                         "%s %g must be a whole number of seconds up to 3660 days", key, d);
     }
     *us = (int64_t)d * 1000000;
     return 0;
   }
   if (!cJSON_IsString(v) || !v->valuestring) {
-    ERR("\"%s\" must be a duration string like \"30s\" or a number of seconds", key);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "\"%s\" must be a duration string like \"30s\" or a number of seconds", key);
   }
   return pgd_sched_parse_duration(v->valuestring, key, us, err, errlen);
 }
@@ -83,18 +81,19 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
   static const char *KINDS[4] = {"cron", "every", "delay", "at"};
   int found = -1;
   for (int k = 0; k < 4; k++) {
-    if (!cJSON_GetObjectItemCaseSensitive(s, KINDS[k])) continue;
+    if (!pgd_json_get(s, KINDS[k])) continue;
     if (found >= 0) {
-      ERR("a schedule takes only one of \"cron\", \"every\", \"delay\" or \"at\" (got \"%s\" "
+      return pgd_set_err(
+          err, errlen, -EINVAL,
+          "a schedule takes only one of \"cron\", \"every\", \"delay\" or \"at\" (got \"%s\" "
           "and \"%s\")",
           KINDS[found], KINDS[k]);
-      return -EINVAL;
     }
     found = k;
   }
   if (found < 0) {
-    ERR("a schedule needs one of \"cron\", \"every\", \"delay\" or \"at\"");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL,
+                       "a schedule needs one of \"cron\", \"every\", \"delay\" or \"at\"");
   }
   t->kind = (pgd_trigger_kind_t)found;
 
@@ -112,8 +111,7 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
     case PGD_TRIGGER_DELAY:
       if (get_duration(s, KINDS[found], &t->interval_us, err, errlen) < 0) return -EINVAL;
       if (t->interval_us < 1000000) {
-        ERR("%s must be at least 1s", KINDS[found]);
-        return -EINVAL;
+        return pgd_set_err(err, errlen, -EINVAL, "%s must be at least 1s", KINDS[found]);
       }
       break;
     case PGD_TRIGGER_AT:
@@ -121,8 +119,8 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
       if (pgd_sched_parse_time(str, t->tz, "at", &t->at_us, err, errlen) < 0) return -EINVAL;
       if (now_us > 0 && t->at_us <= now_us) {
         char b[40];
-        ERR("at \"%s\" is in the past (now is %s)", str, pgd_format_time_us(now_us, b, sizeof b));
-        return -EINVAL;
+        return pgd_set_err(err, errlen, -EINVAL, "at \"%s\" is in the past (now is %s)", str,
+                           pgd_format_time_us(now_us, b, sizeof b));
       }
       break;
   }
@@ -137,13 +135,12 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
   if (str && pgd_sched_parse_time(str, t->tz, "end", &t->end_us, err, errlen) < 0)
     return -EINVAL;
   if (str && start_text && t->end_us < t->start_us) {
-    ERR("end \"%s\" is before start \"%s\"", str, start_text);
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "end \"%s\" is before start \"%s\"", str, start_text);
   }
   if (str && now_us > 0 && t->end_us <= now_us) {
     char b[40];
-    ERR("end \"%s\" is in the past (now is %s)", str, pgd_format_time_us(now_us, b, sizeof b));
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "end \"%s\" is in the past (now is %s)", str,
+                       pgd_format_time_us(now_us, b, sizeof b));
   }
 
   t->misfire = PGD_MISFIRE_SKIP;
@@ -153,37 +150,35 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
     else if (strcmp(str, "run_once") == 0) t->misfire = PGD_MISFIRE_RUN_ONCE;
     else if (strcmp(str, "run_all") == 0) t->misfire = PGD_MISFIRE_RUN_ALL;
     else {
-      ERR("misfire \"%.40s\" is not one of skip, run_once, run_all", str);
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL,
+                         "misfire \"%.40s\" is not one of skip, run_once, run_all", str);
     }
   }
   t->max_catchup = PGD_TRIGGER_DEFAULT_MAX_CATCHUP;
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, "max_catchup");
+  const cJSON *v = pgd_json_get(s, "max_catchup");
   if (v && !cJSON_IsNull(v)) {
     if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
         v->valuedouble < 1 || v->valuedouble > 1000) {
-      ERR("max_catchup must be an integer from 1 to 1000");
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL, "max_catchup must be an integer from 1 to 1000");
     }
     t->max_catchup = (int)v->valuedouble;
   }
   t->grace_us = PGD_TRIGGER_DEFAULT_GRACE_US;
-  v = cJSON_GetObjectItemCaseSensitive(s, "misfire_grace");
+  v = pgd_json_get(s, "misfire_grace");
   if (v && !cJSON_IsNull(v) && get_duration(s, "misfire_grace", &t->grace_us, err, errlen) < 0)
     return -EINVAL;
   t->enabled = 1;
-  v = cJSON_GetObjectItemCaseSensitive(s, "enabled");
+  v = pgd_json_get(s, "enabled");
   if (v && !cJSON_IsNull(v)) {
     if (!cJSON_IsBool(v)) {
-      ERR("\"enabled\" must be true or false");
-      return -EINVAL;
+      return pgd_set_err(err, errlen, -EINVAL, "\"enabled\" must be true or false");
     }
     t->enabled = cJSON_IsTrue(v);
   }
   if (now_us > 0 && t->kind == PGD_TRIGGER_CRON && pgd_trigger_next(t, now_us, -1) < 0) {
-    ERR("cron \"%s\" never fires between now and %s", pgd_cron_text(t->cron),
-        t->end_us != NO_END ? "its end" : "the next 8 years");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "cron \"%s\" never fires between now and %s",
+                       pgd_cron_text(t->cron),
+                       t->end_us != NO_END ? "its end" : "the next 8 years");
   }
   return 0;
 }
@@ -193,8 +188,7 @@ int pgd_trigger_parse(const cJSON *schedule, int64_t now_us, pgd_trigger_t **out
   *out = NULL;
   if (err && errlen) err[0] = '\0';
   if (!cJSON_IsObject(schedule)) {
-    ERR("a schedule must be a JSON object");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "a schedule must be a JSON object");
   }
   pgd_trigger_t *t = calloc(1, sizeof *t);
   if (!t) return -ENOMEM;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "sched/civil.h"
 #include "sched/tz.h"
 #include "sched/tz_internal.h"
@@ -35,10 +36,6 @@ struct pgd_tz {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pgd_tz_t *g_cache;
-
-static void set_err(char *err, size_t errlen, const char *fmt, const char *name) {
-  if (err && errlen) snprintf(err, errlen, fmt, name);
-}
 
 static void tz_destroy(pgd_tz_t *tz) {
   free(tz->name);
@@ -157,8 +154,7 @@ static int load_file(const char *name, pgd_tz_t *tz) {
 int pgd_tz_load(const char *name, pgd_tz_t **out, char *err, size_t errlen) {
   *out = NULL;
   if (!name || !valid_name(name)) {
-    set_err(err, errlen, "unknown time zone \"%s\"", name ? name : "(null)");
-    return -EINVAL;
+    return pgd_set_err(err, errlen, -EINVAL, "unknown time zone \"%s\"", name ? name : "(null)");
   }
   pthread_mutex_lock(&g_lock);
   for (pgd_tz_t *z = g_cache; z; z = z->next) {
@@ -174,8 +170,7 @@ int pgd_tz_load(const char *name, pgd_tz_t **out, char *err, size_t errlen) {
   pgd_tz_t *tz = calloc(1, sizeof *tz);
   if (!tz || !(tz->name = strdup(name))) {
     free(tz);
-    set_err(err, errlen, "out of memory loading time zone \"%s\"", name);
-    return -ENOMEM;
+    return pgd_set_err(err, errlen, -ENOMEM, "out of memory loading time zone \"%s\"", name);
   }
   int rc;
   if (strcmp(name, "UTC") == 0) {
@@ -186,9 +181,12 @@ int pgd_tz_load(const char *name, pgd_tz_t **out, char *err, size_t errlen) {
     rc = load_file(name, tz);
   }
   if (rc < 0) {
-    if (rc == -ENOENT) set_err(err, errlen, "unknown time zone \"%s\"", name);
-    else if (rc == -ENOMEM) set_err(err, errlen, "out of memory loading time zone \"%s\"", name);
-    else set_err(err, errlen, "time zone \"%s\": not a usable TZif file", name);
+    if (rc == -ENOENT)
+      pgd_set_err(err, errlen, rc, "unknown time zone \"%s\"", name);
+    else if (rc == -ENOMEM)
+      pgd_set_err(err, errlen, rc, "out of memory loading time zone \"%s\"", name);
+    else
+      pgd_set_err(err, errlen, rc, "time zone \"%s\": not a usable TZif file", name);
     tz_destroy(tz);
     return rc;
   }

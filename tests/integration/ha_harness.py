@@ -6,7 +6,7 @@ It starts, on loopback and free ports below 32768:
 - ZkServer: a real ZooKeeper server (`java -cp zookeeper.jar:slf4j-simple.jar
   org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg`, tickTime=200,
   admin server off, four-letter words allowed), ready when `srvr` answers a
-  line `Mode:`, as tests/unit/test_ha_support.h does. The server dies with
+  line `Mode:`, as tests/unit/support/zk_server.h does. The server dies with
   the Python process (PR_SET_PDEATHSIG) and is stopped by pid.
 - PgServer: a real PostgreSQL server through tests/pg_harness.sh (initdb and
   pg_ctl as the postgres user when run as root), with a guardian process
@@ -394,9 +394,9 @@ class HaCase(harness.PagodaTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.access(harness.pagoda_bin(), os.X_OK) and not pagoda_has_ha():
-            raise unittest.SkipTest("`pagoda master --help` does not list --ha-zookeeper: this build "
-                                    "has no high availability (issue 8) yet")
+        harness.require(not os.access(harness.pagoda_bin(), os.X_OK) or pagoda_has_ha(),
+                        "`pagoda master --help` does not list --ha-zookeeper: this build has "
+                        "no high availability")
         super().setUpClass()
         try:
             cls._set_up_cluster()

@@ -459,8 +459,8 @@ class PagodaTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not os.access(pagoda_bin(), os.X_OK):
-            raise unittest.SkipTest("no pagoda executable at %s (set PAGODA_BUILD_DIR)" % pagoda_bin())
+        require(os.access(pagoda_bin(), os.X_OK),
+                "no pagoda executable at %s (build it; set PAGODA_BUILD_DIR)" % pagoda_bin())
         cls.tmp = tempfile.mkdtemp(prefix="pagoda-it-%s-" % cls.__name__)
         cls.daemons = []
         cls.failed_any = False
@@ -511,5 +511,22 @@ class PagodaTestCase(unittest.TestCase):
                          (d.kind, rc, tail(d.stderr_path, 60)))
 
 
+def require(condition, message):
+    """A missing prerequisite (a binary, a package, root) FAILS the test with
+    `message`: an integration test never skips."""
+    if not condition:
+        raise AssertionError("missing prerequisite: " + message)
+
+
 def main():
-    unittest.main(verbosity=2)
+    """Runs the module's tests. A skipped test fails the run: a test that
+    cannot run must say so, not pass (see docs/testing.md)."""
+    prog = unittest.main(verbosity=2, exit=False)
+    result = prog.result
+    for test, reason in result.skipped:
+        sys.stderr.write("FAILED: %s was skipped (%s); integration tests must not skip\n" %
+                         (test.id(), reason))
+    ok = result.wasSuccessful() and not result.skipped and result.testsRun > 0
+    if result.testsRun == 0:
+        sys.stderr.write("FAILED: no test ran\n")
+    sys.exit(0 if ok else 1)

@@ -121,10 +121,10 @@ class RunAs(ClusterCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise harness.unittest.SkipTest("run_as tests need root")
-        if not worker_flag_supported("--allowed-users"):
-            raise harness.unittest.SkipTest("pagoda worker has no --allowed-users flag yet")
+        harness.require(os.geteuid() == 0, "the run_as tests switch users and need root "
+                        "(CI runs them as root)")
+        harness.require(worker_flag_supported("--allowed-users"),
+                        "pagoda worker has no --allowed-users flag")
         super().setUpClass()
 
     def test_runs_as_nobody(self):

@@ -36,8 +36,8 @@ def pid_alive(pid):
 
 class DaemonScript(unittest.TestCase):
     def setUp(self):
-        if not os.access(harness.pagoda_bin(), os.X_OK):
-            raise unittest.SkipTest("no pagoda executable at %s" % harness.pagoda_bin())
+        harness.require(os.access(harness.pagoda_bin(), os.X_OK),
+                        "no pagoda executable at %s" % harness.pagoda_bin())
         self.tmp = tempfile.mkdtemp(prefix="pagoda-it-daemon-script-")
         self.run_dir = os.path.join(self.tmp, "run")
         self.log_dir = os.path.join(self.tmp, "log")
@@ -204,4 +204,4 @@ class DaemonScript(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

@@ -9,6 +9,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
+
 #include "api/api.h"
 
 static char *doc; /* docs/api.md */
@@ -177,10 +179,7 @@ int main(void) {
   CU_add_test(s, "every route documented", test_every_route_documented);
   CU_add_test(s, "every documented row is a route", test_every_documented_row_is_a_route);
   CU_add_test(s, "every mention is served", test_every_mention_is_served);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
+  int rc = pgd_test_run();
   free(doc);
-  return failed ? 1 : 0;
+  return rc;
 }

@@ -5,6 +5,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
 #include "cli/client_args.h"
 
 #define ARGV(...) ((char *[]){"pagoda", __VA_ARGS__, NULL})
@@ -278,9 +279,5 @@ int main(void) {
   CU_add_test(s, "param set", test_param_set);
   CU_add_test(s, "parse id", test_parse_id);
   CU_add_test(s, "urls", test_urls);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -13,6 +13,7 @@
 #include <CUnit/Basic.h>
 
 #include "cli/client.h"
+#include "pgd_test.h"
 #include "cli/http_client.h"
 
 #define MAX_SCRIPT 8
@@ -335,10 +336,7 @@ int main(void) {
   CU_add_test(s, "streaming", test_streaming);
   CU_add_test(s, "unreachable", test_unreachable);
   CU_add_test(s, "client commands", test_client_commands);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
+  int rc = pgd_test_run();
   pgd_http_global_cleanup();
-  return failed ? 1 : 0;
+  return rc;
 }

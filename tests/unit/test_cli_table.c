@@ -6,6 +6,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
 #include "cli/client_table.h"
 #include "cli/client_usage.h"
 
@@ -284,9 +285,5 @@ int main(void) {
   CU_add_test(s, "error message", test_error_message);
   CU_add_test(s, "final states", test_final_states);
   CU_add_test(s, "usage", test_usage);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

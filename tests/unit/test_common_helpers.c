@@ -7,6 +7,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
 #include "common/err.h"
 #include "common/exec_state.h"
 #include "common/json.h"
@@ -99,9 +100,5 @@ int main(void) {
   CU_add_test(s, "JSON setters replace and print integers exactly", test_json_setters);
   CU_add_test(s, "strbuf grows, resets and hands over", test_strbuf);
   CU_add_test(s, "execution states round-trip", test_exec_state);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

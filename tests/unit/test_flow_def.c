@@ -1,6 +1,7 @@
 /* Unit tests of core/flow: definition validation, normalised JSON, date
  * variables, the ::output line parser. */
-#include "test_flow_support.h"
+#include "pgd_test.h"
+#include "flow_fixture.h"
 
 static void expect_err(const char *json, const char *want) {
   const char *e = parse_err(json);
@@ -165,9 +166,5 @@ int main(void) {
   CU_add_test(s, "normalised JSON round trip, inline jobs", test_def_json_roundtrip);
   CU_add_test(s, "date variables", test_dates);
   CU_add_test(s, "::output line parser", test_output_parser);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -1,6 +1,7 @@
 /* Unit tests of core/flow: Lua DAG hooks (skip, params, branching on
  * outputs, variables, errors with both hooks_error policies, budget). */
-#include "test_flow_support.h"
+#include "pgd_test.h"
+#include "flow_fixture.h"
 
 /* A three-node chain check -> big -> report with `hooks` (Lua text, single
  * quotes allowed: written into JSON through cJSON) and extra top-level JSON. */
@@ -212,9 +213,5 @@ int main(void) {
   CU_add_test(s, "hook errors and budget: default run", test_errors_default_run);
   CU_add_test(s, "hook errors: hooks_error fail", test_errors_fail);
   CU_add_test(s, "hooks file, sandbox", test_hooks_file_and_sandbox);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -1,6 +1,7 @@
 /* Unit tests of core/flow: the state machine (diamond, failure strategies,
  * trigger rules, max_parallel, outputs, kill, restore, re-runs). */
-#include "test_flow_support.h"
+#include "pgd_test.h"
+#include "flow_fixture.h"
 
 #define DIAMOND(extra)                                                                        \
   "{'name':'d'," extra "'nodes':["                                                            \
@@ -349,9 +350,5 @@ int main(void) {
   CU_add_test(s, "kill", test_kill);
   CU_add_test(s, "restore mid-flow", test_restore);
   CU_add_test(s, "re-run from failed and of chosen nodes", test_rerun);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -1,8 +1,8 @@
 /* core/ha: leader election against a real ZooKeeper server (see
- * test_ha_support.h): bad input, three candidates -> one leader, clean
+ * support/zk_server.h): bad input, three candidates -> one leader, clean
  * hand-over to the successor only (no herd), and fail-over after kill -9 of
  * the leader's process within session timeout + 1 s. */
-#include "test_ha_support.h"
+#include "zk_server.h"
 
 static void test_bad_input(void) {
   uv_loop_t loop;
@@ -260,5 +260,5 @@ int main(void) {
                          {"three candidates, one leader, clean hand-over", test_three_candidates},
                          {"kill -9 of the leader: fail-over", test_kill9_failover},
                          CU_TEST_INFO_NULL};
-  return run_suite("ha_election", tests);
+  return zks_run_suite("ha_election", tests);
 }

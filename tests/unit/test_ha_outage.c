@@ -3,7 +3,7 @@
  * comes back on the same port and data: the participants open new sessions
  * by themselves, one master leads again, and the worker is registered
  * again. */
-#include "test_ha_support.h"
+#include "zk_server.h"
 
 static part_t *g_all[4];
 
@@ -105,5 +105,5 @@ int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   CU_TestInfo tests[] = {{"server killed: suspended, lost, rejoined", test_outage},
                          CU_TEST_INFO_NULL};
-  return run_suite("ha_outage", tests);
+  return zks_run_suite("ha_outage", tests);
 }

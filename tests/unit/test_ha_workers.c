@@ -2,7 +2,7 @@
  * workers come and go and a watcher sees it; a worker id held by another
  * live session is taken over only when that session goes; a worker finds
  * the leader and is told when it changes. */
-#include "test_ha_support.h"
+#include "zk_server.h"
 
 static cJSON *worker_info(const char *host, int slots) {
   cJSON *o = cJSON_CreateObject();
@@ -153,5 +153,5 @@ int main(void) {
                          {"an id held by another session", test_same_id},
                          {"a worker follows the leader", test_worker_follows_leader},
                          CU_TEST_INFO_NULL};
-  return run_suite("ha_workers", tests);
+  return zks_run_suite("ha_workers", tests);
 }

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "pgd_test.h"
 #include "http/httpd.h"
 
 #define MAX_BODY 4096
@@ -823,10 +824,7 @@ int main(void) {
   CU_add_test(s2, "static files", test_static);
   CU_add_test(s2, "client abort -> on_abort", test_client_abort);
   CU_add_test(s2, "stop leaves no handles", test_stop_clean);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
+  int rc = pgd_test_run();
   char cmd[300];
   if (g_static_dir[0]) {
     snprintf(cmd, sizeof(cmd), "%s/index.html", g_static_dir);
@@ -835,5 +833,5 @@ int main(void) {
     unlink(cmd);
     rmdir(g_static_dir);
   }
-  return fails ? 1 : 0;
+  return rc;
 }

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "pgd_test.h"
 #include "net/conn.h"
 
 #define N_ECHO 10000
@@ -590,9 +591,5 @@ int main(void) {
   CU_add_test(s, "connect by host name", test_connect_by_name);
   CU_add_test(s, "close while resolving", test_close_while_resolving);
   CU_add_test(s, "close lingers, then gives up", test_close_lingers_then_gives_up);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -7,6 +7,7 @@
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 
+#include "pgd_test.h"
 #include "net/frame.h"
 #include "net/protocol.h"
 
@@ -417,9 +418,5 @@ int main(void) {
   CU_add_test(s, "missing or unknown type", test_bad_type);
   CU_add_test(s, "whitespace around object", test_good_after_whitespace);
   CU_add_test(s, "strerror", test_strerror);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <CUnit/Basic.h>
+
+#include "pgd_test.h"
 #include <cjson/cJSON.h>
 
 #include "net/msg.h"
@@ -674,10 +676,7 @@ int main(void) {
   CU_add_test(s, "docs/protocol.md matches the codec", test_docs_match_codec);
   CU_add_test(s, "hostile input", test_hostile_input);
   CU_add_test(s, "specific rules", test_specific_rules);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
+  int rc = pgd_test_run();
   cJSON_Delete(arena);
-  return failed ? 1 : 0;
+  return rc;
 }

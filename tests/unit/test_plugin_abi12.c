@@ -5,6 +5,8 @@
  * against the 1.1 header (tests/unit/plugins/abi_1_1) loading and running
  * unchanged. */
 #include <CUnit/Basic.h>
+
+#include "pgd_test.h"
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,9 +234,5 @@ int main(void) {
   CU_add_test(s, "env key rule and type names", test_env_key_rule);
   CU_add_test(s, "per-execution state and attributes (1.2)", test_exec_state);
   CU_add_test(s, "a 1.1 plugin runs unchanged", test_abi11_runs_unchanged);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -5,6 +5,7 @@
 #include <pagoda/plugin.h>
 #include <string.h>
 
+#include "pgd_test.h"
 #include "common/log.h"
 #include "plugin/host.h"
 #include "plugin/procspec.h"
@@ -189,9 +190,5 @@ int main(void) {
   CU_add_test(s, "errors, log, memory", test_errors);
   CU_add_test(s, "process spec", test_procspec);
   CU_add_test(s, "run services on NULL", test_run_services_without_run);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -6,23 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgd_test.h"
 #include "common/log.h"
 #include "plugin/registry.h"
+#include "plugin_fixture.h"
 
 static pgd_registry_t *g_reg;
 static const pgd_plugin_t *g_java;
 static char g_path[1024];
 
-static int suite_init(void) {
-  g_reg = pgd_registry_new();
-  char err[512];
-  if (!g_reg || pgd_registry_load_file(g_reg, g_path, err, sizeof err) != 0) {
-    fprintf(stderr, "cannot load %s: %s\n", g_path, err);
-    return -1;
-  }
-  g_java = pgd_registry_find(g_reg, "java");
-  return g_java ? 0 : -1;
-}
+static int suite_init(void) { return pgd_test_plugin_load(g_path, "java", &g_reg, &g_java); }
 
 static int suite_clean(void) {
   pgd_registry_free(g_reg);
@@ -167,8 +160,7 @@ static void test_env_in_spec(void) {
 }
 
 int main(void) {
-  const char *b = getenv("PAGODA_BUILD_DIR");
-  snprintf(g_path, sizeof g_path, "%s/plugins/java.so", b ? b : ".");
+  if (pgd_test_build_path(g_path, sizeof g_path, "plugins/java.so") != 0) return 1;
   pgd_log_set_level(PGD_LOG_ERROR);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("plugin_java", suite_init, suite_clean);
@@ -178,9 +170,5 @@ int main(void) {
   CU_add_test(s, "argv for main_class, classpath, jvm_opts, args, java_home", test_argv_main_class);
   CU_add_test(s, "JAVA_HOME from the worker's environment", test_java_home_from_environment);
   CU_add_test(s, "env in the spec; worker re-validates", test_env_in_spec);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

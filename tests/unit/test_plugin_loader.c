@@ -13,6 +13,7 @@
 
 #include <pagoda/plugin.h>
 
+#include "pgd_test.h"
 #include "common/log.h"
 #include "plugin/registry.h"
 
@@ -558,12 +559,7 @@ static int calls_clean(void) {
 }
 
 int main(void) {
-  const char *build = getenv("PAGODA_BUILD_DIR");
-  if (!build) {
-    fprintf(stderr, "PAGODA_BUILD_DIR is not set (run through ctest)\n");
-    return 1;
-  }
-  snprintf(g_dir, sizeof g_dir, "%s/tests/plugins-mixed", build);
+  if (pgd_test_build_path(g_dir, sizeof g_dir, "tests/plugins-mixed") != 0) return 1;
   pgd_log_set_level(PGD_LOG_ERROR); /* refusals are expected here */
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("plugin_loader", NULL, NULL);
@@ -578,9 +574,5 @@ int main(void) {
   CU_add_test(c, "describe_process", test_describe_process);
   CU_add_test(c, "interpret_exit", test_interpret_exit);
   CU_add_test(c, "run in process", test_run_in_process);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -7,23 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgd_test.h"
 #include "common/log.h"
 #include "plugin/registry.h"
+#include "plugin_fixture.h"
 
 static pgd_registry_t *g_reg;
 static const pgd_plugin_t *g_lua;
 static char g_path[1024];
 
-static int suite_init(void) {
-  g_reg = pgd_registry_new();
-  char err[512];
-  if (!g_reg || pgd_registry_load_file(g_reg, g_path, err, sizeof err) != 0) {
-    fprintf(stderr, "cannot load %s: %s\n", g_path, err);
-    return -1;
-  }
-  g_lua = pgd_registry_find(g_reg, "lua");
-  return g_lua ? 0 : -1;
-}
+static int suite_init(void) { return pgd_test_plugin_load(g_path, "lua", &g_reg, &g_lua); }
 
 static int suite_clean(void) {
   pgd_registry_free(g_reg);
@@ -262,12 +255,7 @@ static void test_cancellation_stops_script(void) {
 }
 
 int main(void) {
-  const char *b = getenv("PAGODA_BUILD_DIR");
-  if (!b) {
-    fprintf(stderr, "PAGODA_BUILD_DIR is not set (run through ctest)\n");
-    return 1;
-  }
-  snprintf(g_path, sizeof g_path, "%s/plugins/lua.so", b);
+  if (pgd_test_build_path(g_path, sizeof g_path, "plugins/lua.so") != 0) return 1;
   pgd_log_set_level(PGD_LOG_ERROR);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("plugin_lua", suite_init, suite_clean);
@@ -278,9 +266,5 @@ int main(void) {
   CU_add_test(s, "memory cap stops huge allocations", test_memory_cap);
   CU_add_test(s, "sandbox refuses io, os, load, dump, debug", test_sandbox_refuses);
   CU_add_test(s, "cancellation stops a running script", test_cancellation_stops_script);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

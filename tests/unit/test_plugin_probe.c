@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgd_test.h"
 #include "plugin/registry.h"
 
 static char crash_so[4096], shell_so[4096];
@@ -32,16 +33,11 @@ static void test_crashing_plugin_is_refused_and_we_survive(void) {
 }
 
 int main(void) {
-  const char *b = getenv("PAGODA_BUILD_DIR");
-  if (!b) b = "build";
-  snprintf(crash_so, sizeof crash_so, "%s/tests/plugins-crash/crash.so", b);
-  snprintf(shell_so, sizeof shell_so, "%s/plugins/shell.so", b);
+  if (pgd_test_build_path(crash_so, sizeof crash_so, "tests/plugins-crash/crash.so") != 0 ||
+      pgd_test_build_path(shell_so, sizeof shell_so, "plugins/shell.so") != 0)
+    return 1;
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("plugin_probe", NULL, NULL);
   CU_add_test(s, "a plugin crashing in init is refused", test_crashing_plugin_is_refused_and_we_survive);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

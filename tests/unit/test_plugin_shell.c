@@ -6,23 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgd_test.h"
 #include "common/log.h"
 #include "plugin/registry.h"
+#include "plugin_fixture.h"
 
 static pgd_registry_t *g_reg;
 static const pgd_plugin_t *g_shell;
 static char g_path[1024];
 
-static int suite_init(void) {
-  g_reg = pgd_registry_new();
-  char err[512];
-  if (!g_reg || pgd_registry_load_file(g_reg, g_path, err, sizeof err) != 0) {
-    fprintf(stderr, "cannot load %s: %s\n", g_path, err);
-    return -1;
-  }
-  g_shell = pgd_registry_find(g_reg, "shell");
-  return g_shell ? 0 : -1;
-}
+static int suite_init(void) { return pgd_test_plugin_load(g_path, "shell", &g_reg, &g_shell); }
 
 static int suite_clean(void) {
   pgd_registry_free(g_reg);
@@ -201,12 +194,7 @@ static void test_exit_default(void) {
 }
 
 int main(void) {
-  const char *build = getenv("PAGODA_BUILD_DIR");
-  if (!build) {
-    fprintf(stderr, "PAGODA_BUILD_DIR is not set (run through ctest)\n");
-    return 1;
-  }
-  snprintf(g_path, sizeof g_path, "%s/plugins/shell.so", build);
+  if (pgd_test_build_path(g_path, sizeof g_path, "plugins/shell.so") != 0) return 1;
   pgd_log_set_level(PGD_LOG_WARN);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("plugin_shell", suite_init, suite_clean);
@@ -216,9 +204,5 @@ int main(void) {
   CU_add_test(s, "procspec for script, shell, env, cwd", test_procspec_script);
   CU_add_test(s, "procspec for argv", test_procspec_argv);
   CU_add_test(s, "default exit rule", test_exit_default);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

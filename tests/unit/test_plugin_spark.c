@@ -9,24 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgd_test.h"
 #include "common/log.h"
 #include "plugin/check.h"
 #include "plugin/registry.h"
+#include "plugin_fixture.h"
 
 static pgd_registry_t *g_reg;
 static const pgd_plugin_t *g_spark;
 static char g_path[1024], g_path10[1024];
 
-static int suite_init(void) {
-  g_reg = pgd_registry_new();
-  char err[512];
-  if (!g_reg || pgd_registry_load_file(g_reg, g_path, err, sizeof err) != 0) {
-    fprintf(stderr, "cannot load %s: %s\n", g_path, err);
-    return -1;
-  }
-  g_spark = pgd_registry_find(g_reg, "spark");
-  return g_spark ? 0 : -1;
-}
+static int suite_init(void) { return pgd_test_plugin_load(g_path, "spark", &g_reg, &g_spark); }
 
 static int suite_clean(void) {
   pgd_registry_free(g_reg);
@@ -400,13 +393,9 @@ static void test_plugin_check(void) {
 }
 
 int main(void) {
-  const char *b = getenv("PAGODA_BUILD_DIR");
-  if (!b) {
-    fprintf(stderr, "PAGODA_BUILD_DIR is not set (run through ctest)\n");
+  if (pgd_test_build_path(g_path, sizeof g_path, "plugins/spark.so") != 0 ||
+      pgd_test_build_path(g_path10, sizeof g_path10, "tests/plugins-abi10/spark.so") != 0)
     return 1;
-  }
-  snprintf(g_path, sizeof g_path, "%s/plugins/spark.so", b);
-  snprintf(g_path10, sizeof g_path10, "%s/tests/plugins-abi10/spark.so", b);
   pgd_log_set_level(PGD_LOG_ERROR);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("plugin_spark", suite_init, suite_clean);
@@ -420,9 +409,5 @@ int main(void) {
   CU_add_test(s, "kill commands", test_kill_commands);
   CU_add_test(s, "ABI 1.0 plugin: 1.1 slots never called", test_abi_1_0_plugin_slots_not_called);
   CU_add_test(s, "pgd_plugin_check report", test_plugin_check);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -1,6 +1,8 @@
 /* <pagoda/plugin_util.h>, the SDK's header-only helpers, against the real
  * host table (core/plugin/host.c): each helper's results and messages. */
 #include <CUnit/Basic.h>
+
+#include "pgd_test.h"
 #include <cjson/cJSON.h>
 #include <string.h>
 
@@ -145,9 +147,5 @@ int main(void) {
   CU_add_test(s, "pagoda_param_int and _bool", test_param_int_and_bool);
   CU_add_test(s, "pagoda_param_strings and pagoda_strings_join", test_param_strings_and_join);
   CU_add_test(s, "env and process helpers", test_env_and_process);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

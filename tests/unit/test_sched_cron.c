@@ -7,6 +7,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
 #include "common/clock.h"
 #include "sched/cron.h"
 #include "sched/timefmt.h"
@@ -417,9 +418,5 @@ int main(void) {
   CU_add_test(s, "bad cron expressions and messages", test_cron_bad);
   CU_add_test(s, "macro text, OR with weekdays", test_cron_text);
   CU_add_test(s, "random strings never crash", test_cron_random);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

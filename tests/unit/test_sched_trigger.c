@@ -9,6 +9,7 @@
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 
+#include "pgd_test.h"
 #include "sched/timefmt.h"
 #include "sched/trigger.h"
 
@@ -296,9 +297,5 @@ int main(void) {
   CU_add_test(s, "due: skip, run_once, run_all", test_due_policies);
   CU_add_test(s, "due: every, at, delay", test_due_every_at_delay);
   CU_add_test(s, "due: walking a fall-back day", test_due_walk);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -6,6 +6,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
 #include "script/balancer.h"
 
 static pgd_balancers_t *bals;
@@ -262,9 +263,5 @@ int main(void) {
   CU_add_test(s, "label_affinity prefers", test_label_affinity);
   CU_add_test(s, "random picks only candidates", test_random_only_candidates);
   CU_add_test(s, "fallbacks", test_fallbacks);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  return pgd_test_run();
 }

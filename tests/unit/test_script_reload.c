@@ -9,6 +9,7 @@
 #include <CUnit/Basic.h>
 #include <uv.h>
 
+#include "pgd_test.h"
 #include "common/clock.h"
 #include "script/balancer.h"
 
@@ -261,9 +262,5 @@ int main(void) {
   CU_add_test(s, "state persists across calls and errors", test_state_persists);
   CU_add_test(s, "every script failure falls back", test_failures_fall_back);
   CU_add_test(s, "file watch reloads without a call", test_file_watch);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  return pgd_test_run();
 }

@@ -6,6 +6,7 @@
 #include <CUnit/Basic.h>
 #include <lauxlib.h>
 
+#include "pgd_test.h"
 #include "script/sandbox_json.h"
 
 static pgd_sandbox_t *sb;
@@ -408,9 +409,5 @@ int main(void) {
   CU_add_test(c, "optional libraries", test_optional_libs);
   CU_add_test(c, "cancellation is polled", test_cancellation);
   CU_add_test(c, "a run's result, message and traceback", test_run_result_and_trace);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  return pgd_test_run();
 }

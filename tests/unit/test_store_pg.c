@@ -3,13 +3,14 @@
  * PostgreSQL-specific ones (schema objects, a newer schema, open errors,
  * concurrent migrations, the epoch row lock, reconnection).
  *
- * The test starts its own PostgreSQL server (tests/pg_server.h,
+ * The test starts its own PostgreSQL server (tests/unit/support/pg_server.h,
  * tests/pg_harness.sh) and stops it at the end, also on a crash. Each case
  * gets a new database. When no server can be started (no postgresql
  * package) the test FAILS with a message: it never skips. */
 #include <libpq-fe.h>
 
-#include "../pg_server.h"
+#include "pg_server.h"
+#include "pgd_test.h"
 #include "store/store_internal.h"
 #include "test_store_cases.h"
 #include "test_store_doc_cases.h"
@@ -293,10 +294,7 @@ int main(void) {
     CU_add_test(suite, "pg: a version 2 database is upgraded", test_pg_upgrade_from_v2);
     CU_add_test(suite, "pg: acquire_epoch waits for a batch in progress", test_pg_acquire_waits_for_batch);
     CU_add_test(suite, "pg: reconnect after the server drops the sessions", test_pg_reconnect);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() != 0;
-    CU_cleanup_registry();
+    failed = pgd_test_run();
   }
   pgd_test_pg_stop(&g_pg);
   return failed ? 1 : 0;

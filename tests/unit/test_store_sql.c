@@ -2,7 +2,7 @@
  * statement is built in both dialects, SQLite keeps one parameter per slot,
  * PostgreSQL renumbers the slots densely and in the same places, and every
  * statement prepares on a real database of each kind (SQLite in memory; a
- * throw-away PostgreSQL server from tests/pg_server.h, which FAILS the test
+ * throw-away PostgreSQL server from tests/unit/support/pg_server.h, which FAILS the test
  * when it cannot start: no silent skip). */
 #include <errno.h>
 #include <stdio.h>
@@ -10,10 +10,12 @@
 #include <string.h>
 
 #include <CUnit/Basic.h>
+
+#include "pgd_test.h"
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "../pg_server.h"
+#include "pg_server.h"
 #include "store/store_sql.h"
 
 static pgd_test_pg_t g_pg;
@@ -216,10 +218,7 @@ int main(void) {
     CU_add_test(suite, "the slots of a queued write", test_op_params);
     CU_add_test(suite, "every statement prepares on sqlite", test_prepare_on_sqlite);
     CU_add_test(suite, "every statement prepares on postgresql", test_prepare_on_postgres);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() != 0;
-    CU_cleanup_registry();
+    failed = pgd_test_run();
   }
   pgd_test_pg_stop(&g_pg);
   return failed ? 1 : 0;

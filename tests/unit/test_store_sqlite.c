@@ -6,6 +6,7 @@
  * left. */
 #include <sqlite3.h>
 
+#include "pgd_test.h"
 #include "store/store_internal.h"
 #include "test_store_cases.h"
 #include "test_store_doc_cases.h"
@@ -218,9 +219,5 @@ int main(void) {
   CU_add_test(suite, "sqlite: a version 2 database is upgraded", test_sqlite_upgrade_from_v2);
   CU_add_test(suite, "a newer schema is refused", test_future_schema_refused);
   CU_add_test(suite, "open errors", test_open_errors);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -12,6 +12,7 @@
 #include <CUnit/Basic.h>
 #include <uv.h>
 
+#include "pgd_test.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "net/conn.h"
@@ -883,9 +884,5 @@ int main(void) {
   CU_add_test(s, "heartbeat reports the current job types", test_heartbeat_current_types);
   CU_add_test(s, "run_as: allowed_users, unknown user, runs as nobody", test_run_as);
   CU_add_test(s, "bad config and id file", test_bad_config);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -7,6 +7,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
 #include "worker/identity.h"
 #include "worker/reports.h"
 #include "worker/utf8.h"
@@ -124,9 +125,5 @@ int main(void) {
   CU_add_test(s, "utf8 sanitising", test_utf8);
   CU_add_test(s, "reports ring", test_reports);
   CU_add_test(s, "identity and load", test_identity);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -15,6 +15,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "pgd_test.h"
 #include "worker/runas.h"
 
 extern char **environ;
@@ -232,9 +233,5 @@ int main(void) {
   CU_pSuite s = CU_add_suite("worker_runas", NULL, NULL);
   CU_add_test(s, "resolve: checks, messages, lookup", test_resolve_checks);
   CU_add_test(s, "spawn as nobody: identity, cwd, PATH, errors", test_spawn_as_nobody);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 #include <uv.h>
 
+#include "pgd_test.h"
 #include "common/clock.h"
 #include "plugin/procspec.h"
 #include "worker/spawn.h"
@@ -362,9 +363,5 @@ int main(void) {
   CU_add_test(s, "timeout", test_timeout);
   CU_add_test(s, "background grandchild holds the pipe", test_background_grandchild);
   CU_add_test(s, "throughput", test_throughput);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }

@@ -1,5 +1,6 @@
 /* Pagoda tests — a real ZooKeeper server for the core/ha tests, and a
- * participant that records what the module reports. Header-only, included by
+ * participant that records what the module reports. Header-only (static
+ * functions, one server per test process, main thread only), included by
  * tests/unit/test_ha_*.c.
  *
  * The server: `java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar
@@ -11,8 +12,8 @@
  * (PR_SET_PDEATHSIG) and is stopped by pid at the end. Override the java
  * binary with $PAGODA_TEST_JAVA, the class path with $PAGODA_TEST_ZK_CP.
  */
-#ifndef PAGODA_TEST_HA_SUPPORT_H
-#define PAGODA_TEST_HA_SUPPORT_H
+#ifndef PAGODA_TEST_SUPPORT_ZK_SERVER_H
+#define PAGODA_TEST_SUPPORT_ZK_SERVER_H
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +37,7 @@
 
 #include "common/clock.h"
 #include "ha/zk.h"
+#include "pgd_test.h"
 
 #define ZKS_DEFAULT_CP "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
 #define TEST_SESSION_MS 2000
@@ -333,17 +335,15 @@ static inline int pred_role_follower(void *arg) { return ((part_t *)arg)->role =
 
 static double ms_since(uint64_t t0) { return (double)(pgd_mono_ns() - t0) / 1e6; }
 
-static inline int run_suite(const char *name, CU_TestInfo *tests) {
+/* Registers one suite `name` whose setup starts the server (zks_suite_init)
+ * and runs it through pgd_test_run(): a server that cannot start fails the
+ * binary. Returns the process exit status. */
+static inline int zks_run_suite(const char *name, CU_TestInfo *tests) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_SuiteInfo suites[] = {{name, zks_suite_init, zks_suite_clean, NULL, NULL, tests},
                            CU_SUITE_INFO_NULL};
   CU_register_suites(suites);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed() +
-                    CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
+  return pgd_test_run();
 }
 
 #endif

@@ -10,8 +10,10 @@
  * including a crash or a SIGKILL from ctest's timeout.
  *
  * Header-only (static functions) so that a test including it links nothing
- * more. The harness script is found next to this header (__FILE__) unless
- * PAGODA_PG_HARNESS names it. */
+ * more; used by tests/unit/test_store_pg.c and bench/store_backends.c. The
+ * harness script is tests/pg_harness.sh (also used by the Python harness of
+ * the integration tests), found from this header's path (__FILE__, two
+ * directories up) unless PAGODA_PG_HARNESS names it. */
 #ifndef PAGODA_TESTS_PG_SERVER_H
 #define PAGODA_TESTS_PG_SERVER_H
 
@@ -41,7 +43,7 @@ static void pgd_test_pg_harness_path(char *buf, size_t cap) {
   const char *self = __FILE__;
   const char *slash = strrchr(self, '/');
   if (!slash) snprintf(buf, cap, "tests/pg_harness.sh");
-  else snprintf(buf, cap, "%.*s/pg_harness.sh", (int)(slash - self), self);
+  else snprintf(buf, cap, "%.*s/../../pg_harness.sh", (int)(slash - self), self);
 }
 
 /* 0 and pg filled, or -1 with a message in err. */

@@ -1,7 +1,7 @@
 /* Helpers shared by the core/flow unit tests: a fake job store and a driver
  * that turns the engine's actions into a readable trace. */
-#ifndef TEST_FLOW_SUPPORT_H
-#define TEST_FLOW_SUPPORT_H
+#ifndef PAGODA_TEST_SUPPORT_FLOW_FIXTURE_H
+#define PAGODA_TEST_SUPPORT_FLOW_FIXTURE_H
 
 #include <stdio.h>
 #include <stdlib.h>
