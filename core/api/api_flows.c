@@ -74,15 +74,7 @@ void api_flow_get(api_req_t *r) {
 void api_flow_delete(api_req_t *r) {
   const char *name;
   if (!flow_name(r, &name)) return;
-  cJSON *out = cJSON_CreateObject();
-  cJSON_AddStringToObject(out, "deleted", name);
-  api_reply_t *rp = api_reply_new(r, 200, out);
-  if (pgd_master_flow_delete(r->m, name, api_reply_done, rp) < 0) {
-    api_reply_cancel(rp);
-    pgd_http_respond_error(r->req, 404, "flow '%s' not found", name);
-    return;
-  }
-  api_reply_release(rp);
+  api_delete_named(r, "flow", name, pgd_master_flow_delete);
 }
 
 void api_flow_run(api_req_t *r) {

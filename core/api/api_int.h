@@ -102,6 +102,13 @@ void api_reply_cancel(api_reply_t *rp);
  * already). The reply may be gone after this call. */
 void api_reply_release(api_reply_t *rp);
 
+/* A named definition's delete, answered {"deleted": name} once durable, or
+ * 404 "<kind> '<name>' not found" when `del` refuses. `del` is one of the
+ * pgd_master_*_delete service calls. */
+typedef int (*api_delete_fn)(pgd_master_t *m, const char *name, pgd_master_done_cb done,
+                             void *ud);
+void api_delete_named(api_req_t *r, const char *kind, const char *name, api_delete_fn del);
+
 /* ---- views (api_util.c) ---- */
 
 /* Adds "submitted_at" & co. (text) next to each "*_us" timestamp. */

@@ -71,15 +71,7 @@ void api_job_get(api_req_t *r) {
 void api_job_delete(api_req_t *r) {
   const char *name;
   if (!job_name(r, &name)) return;
-  cJSON *out = cJSON_CreateObject();
-  cJSON_AddStringToObject(out, "deleted", name);
-  api_reply_t *rp = api_reply_new(r, 200, out);
-  if (pgd_master_job_delete(r->m, name, api_reply_done, rp) < 0) {
-    api_reply_cancel(rp);
-    pgd_http_respond_error(r->req, 404, "job '%s' not found", name);
-    return;
-  }
-  api_reply_release(rp);
+  api_delete_named(r, "job", name, pgd_master_job_delete);
 }
 
 void api_job_run(api_req_t *r) {

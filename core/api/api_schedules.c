@@ -73,15 +73,7 @@ void api_schedule_get(api_req_t *r) {
 void api_schedule_delete(api_req_t *r) {
   const char *name = schedule_name(r);
   if (!name) return;
-  cJSON *out = cJSON_CreateObject();
-  cJSON_AddStringToObject(out, "deleted", name);
-  api_reply_t *rp = api_reply_new(r, 200, out);
-  if (pgd_master_schedule_delete(r->m, name, api_reply_done, rp) < 0) {
-    api_reply_cancel(rp);
-    pgd_http_respond_error(r->req, 404, "schedule '%s' not found", name);
-    return;
-  }
-  api_reply_release(rp);
+  api_delete_named(r, "schedule", name, pgd_master_schedule_delete);
 }
 
 static void set_enabled(api_req_t *r, bool enabled) {

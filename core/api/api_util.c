@@ -195,6 +195,18 @@ void api_reply_cancel(api_reply_t *rp) {
   reply_free(rp);
 }
 
+void api_delete_named(api_req_t *r, const char *kind, const char *name, api_delete_fn del) {
+  cJSON *out = cJSON_CreateObject();
+  cJSON_AddStringToObject(out, "deleted", name);
+  api_reply_t *rp = api_reply_new(r, 200, out);
+  if (del(r->m, name, api_reply_done, rp) < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, 404, "%s '%s' not found", kind, name);
+    return;
+  }
+  api_reply_release(rp);
+}
+
 /* ---- views ---- */
 
 void api_add_time_strings(cJSON *o) {
