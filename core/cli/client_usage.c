@@ -90,6 +90,7 @@ static const char k_resource[] =
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
     "  --addr URL     the Pagoda API (default: $PAGODA_ADDR, else http://127.0.0.1:7080)\n"
+    "  --cacert FILE  CA certificate (PEM) for an https:// API (default: $PAGODA_CACERT)\n"
     "  --json         list commands: print the server's JSON instead of a table\n"
     "  -h, --help     print this help\n";
 

@@ -228,8 +228,8 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   char http[300];
   pgd_msg_welcome_t wm = {.epoch = m->epoch, .heartbeat_ms = pgd_msg_int(m->cfg.heartbeat_ms)};
   if (m->cfg.http_port > 0) { /* where workers fetch resources */
-    snprintf(http, sizeof http, "%s:%d", m->cfg.http_host ? m->cfg.http_host : "",
-             m->cfg.http_port);
+    snprintf(http, sizeof http, "%s%s:%d", m->cfg.http_tls ? "https://" : "",
+             m->cfg.http_host ? m->cfg.http_host : "", m->cfg.http_port);
     wm.http = http;
   }
   cJSON *welcome = pgd_msg_welcome_encode(&wm);
