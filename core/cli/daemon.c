@@ -396,6 +396,14 @@ static int check_exposure(const settings_t *s) {
             s->mode == MODE_DEV ? "dev" : "master", has_str(s->http_host) ? s->http_host : "*");
     return -1;
   }
+  if (has_str(s->store_postgres) && (strstr(s->store_postgres, "password") ||
+                                     (strstr(s->store_postgres, "://") &&
+                                      strchr(strstr(s->store_postgres, "://") + 3, '@') &&
+                                      strchr(strstr(s->store_postgres, "://") + 3, ':') <
+                                          strchr(strstr(s->store_postgres, "://") + 3, '@'))))
+    PGD_WARN(MOD, "the PostgreSQL connection string holds a password, visible in ps and in the "
+                  "config file: use a password file instead (passfile=FILE or PGPASSFILE, see "
+                  "docs/security.md)");
   if (s->insecure)
     PGD_WARN(MOD, "started with --insecure (insecure = true)%s",
              exposed && !https ? ": the REST API is served in plain HTTP to other hosts" : "");

@@ -408,9 +408,17 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(def, "timeout");
   lm.timeout_ms = pgd_msg_int(cJSON_IsNumber(v) ? (int64_t)(v->valuedouble * 1000.0) : 0);
   const cJSON *env = cJSON_GetObjectItemCaseSensitive(def, "env");
+  const cJSON *secret_env = cJSON_GetObjectItemCaseSensitive(def, "secret_env");
   cJSON *out = NULL;
-  if (cJSON_IsObject(env) || t->shard >= 0) {
+  if (cJSON_IsObject(env) || cJSON_IsObject(secret_env) || t->shard >= 0) {
     out = cJSON_IsObject(env) ? cJSON_Duplicate(env, 1) : cJSON_CreateObject();
+    /* Secret variables reach the job's process only (docs/api.md, secret_env). */
+    const cJSON *sv;
+    cJSON_ArrayForEach(sv, secret_env) {
+      if (!cJSON_IsString(sv)) continue;
+      cJSON_DeleteItemFromObjectCaseSensitive(out, sv->string);
+      cJSON_AddStringToObject(out, sv->string, sv->valuestring);
+    }
     if (t->shard >= 0) {
       char buf[24];
       snprintf(buf, sizeof buf, "%d", t->shard);
