@@ -372,6 +372,18 @@ static char *resolve_balancer_dir(const settings_t *s) {
 
 static bool has_str(const char *v) { return v && *v; }
 
+/* True when a libpq connection string carries a password itself
+ * ("password=..." or the "user:password@" of a URI). */
+static bool conninfo_has_password(const char *ci) {
+  if (!has_str(ci)) return false;
+  if (strstr(ci, "password")) return true;
+  const char *uri = strstr(ci, "://");
+  if (!uri) return false;
+  const char *at = strchr(uri + 3, '@');
+  const char *colon = strchr(uri + 3, ':');
+  return at && colon && colon < at;
+}
+
 /* The listen rule (docs/security.md, "Model"): the REST port is served in
  * plain HTTP on a non-loopback address only with --insecure, and that is
  * said at every start. Checked before anything binds, so a refused daemon
@@ -396,11 +408,7 @@ static int check_exposure(const settings_t *s) {
             s->mode == MODE_DEV ? "dev" : "master", has_str(s->http_host) ? s->http_host : "*");
     return -1;
   }
-  if (has_str(s->store_postgres) && (strstr(s->store_postgres, "password") ||
-                                     (strstr(s->store_postgres, "://") &&
-                                      strchr(strstr(s->store_postgres, "://") + 3, '@') &&
-                                      strchr(strstr(s->store_postgres, "://") + 3, ':') <
-                                          strchr(strstr(s->store_postgres, "://") + 3, '@'))))
+  if (conninfo_has_password(s->store_postgres))
     PGD_WARN(MOD, "the PostgreSQL connection string holds a password, visible in ps and in the "
                   "config file: use a password file instead (passfile=FILE or PGPASSFILE, see "
                   "docs/security.md)");
