@@ -519,6 +519,29 @@ class PagodaTestCase(unittest.TestCase):
                          (d.kind, rc, tail(d.stderr_path, 60)))
 
 
+def make_test_ca(d):
+    """A CA and a certificate for 127.0.0.1/localhost signed by it, made with
+    the openssl command in directory `d` (docs/security.md shows the same
+    steps). Returns the paths (ca.crt, server.crt, server.key)."""
+    require(shutil.which("openssl") is not None, "the openssl command")
+
+    def ossl(*args):
+        r = subprocess.run(["openssl"] + list(args), cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise AssertionError("openssl %s: %s" % (" ".join(args), r.stdout.decode()))
+
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+         "-days", "2", "-subj", "/CN=Pagoda test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+         "-subj", "/CN=localhost")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    return tuple(os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key"))
+
+
 def require(condition, message):
     """A missing prerequisite (a binary, a package, root) FAILS the test with
     `message`: an integration test never skips."""

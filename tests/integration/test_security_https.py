@@ -23,7 +23,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,26 +33,7 @@ SECRET2 = "second-Secret-0815"
 
 
 def make_ca(d):
-    """A CA and a certificate for 127.0.0.1/localhost signed by it, with the
-    openssl command. Returns (ca.crt, server.crt, server.key)."""
-    harness.require(subprocess.run(["openssl", "version"], stdout=subprocess.DEVNULL).returncode == 0,
-                    "the openssl command")
-
-    def ossl(*args):
-        r = subprocess.run(["openssl"] + list(args), cwd=d, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            raise AssertionError("openssl %s: %s" % (" ".join(args), r.stdout.decode()))
-
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-         "-days", "2", "-subj", "/CN=Pagoda test CA")
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-         "-subj", "/CN=localhost")
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
-    return tuple(os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key"))
+    return harness.make_test_ca(d)
 
 
 def mode(path):
