@@ -147,7 +147,7 @@ def phases(execs):
     return {k: (ms(pct(v, 50)), ms(pct(v, 99)), len(v)) for k, v in steps.items()}
 
 
-def submit_many(api_url, n, connections):
+def submit_many(api_url, n, connections, cafile=None):
     """Submits n runs over `connections` keep-alive connections (one thread
     each). Returns (ids, wall_s, rtts_us, submitter_cpu_s)."""
     per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
@@ -156,7 +156,7 @@ def submit_many(api_url, n, connections):
     errors = []
 
     def worker(k):
-        api = harness.Api(api_url, timeout=60)
+        api = harness.Api(api_url, timeout=60, cafile=cafile)
         try:
             for _ in range(per[k]):
                 t = time.perf_counter()
@@ -207,14 +207,23 @@ def main():
     ap.add_argument("--perf", metavar="FILE", help="perf record -g the daemon during saturation")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--tls", action="store_true",
+                    help="serve the REST API over HTTPS (a test CA made with openssl)")
     a = ap.parse_args()
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
 
     m = machine()
     tmp = tempfile.mkdtemp(prefix="pagoda-bench-")
-    dev = harness.Daemon("dev", tmp, ["--slots", str(a.slots), "--log-level", "warn"])
+    dev_args = ["--slots", str(a.slots), "--log-level", "warn"]
+    cafile = None
+    if a.tls:
+        cafile, cert, key = harness.make_test_ca(tmp)
+        dev_args += ["--http-tls-cert", cert, "--http-tls-key", key]
+    dev = harness.Daemon("dev", tmp, dev_args)
+    dev.cafile = cafile
     perf = None
-    result = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "connections": a.connections}
+    result = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "connections": a.connections,
+              "tls": a.tls}
     try:
         dev.start(timeout=30)
         api = dev.api()
@@ -229,7 +238,7 @@ def main():
             perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(dev.proc.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
-        ids, sub_wall, rtts, sub_cpu = submit_many(dev.url, a.n, a.connections)
+        ids, sub_wall, rtts, sub_cpu = submit_many(dev.url, a.n, a.connections, cafile)
         t_submitted = time.monotonic()
         execs = fetch_executions(api, ids, timeout=max(120, a.n / 10))
         if perf:
@@ -322,8 +331,8 @@ def report(r, spawn_line):
     print()
     print("Pagoda throughput benchmark — %s" % m["date"])
     print("machine: %s CPUs, %s, Linux %s" % (m["nproc"], m["cpu"], m["kernel"]))
-    print("pagoda dev --slots %d; job `true` = argv [/bin/true]; %d submitter connection(s)" %
-          (r["slots"], r["connections"]))
+    print("pagoda dev --slots %d; job `true` = argv [/bin/true]; %d submitter connection(s); REST %s" %
+          (r["slots"], r["connections"], "HTTPS" if r.get("tls") else "HTTP"))
     print()
     print("1. saturation: %d runs submitted back to back" % r["n"])
     print("   states                     %s" % s["states"])

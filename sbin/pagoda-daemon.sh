@@ -24,6 +24,12 @@
 #   PAGODA_LOG_KEEP       rotated logs kept: LOG.1 (newest) .. LOG.N [5]
 #   PAGODA_START_TIMEOUT  seconds to wait for "is running" [30]
 #   PAGODA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL [30]
+#
+# Secrets: the log is made mode 0640 (its directory 0750) and the command
+# line it records has the value of --secret and any password in
+# --store-postgres replaced by ***. Better still, keep secrets off the
+# command line: the daemon inherits this script's environment, so give
+# PAGODA_SECRET / a secret file and PGPASSFILE (docs/security.md).
 set -u
 
 PROG=pagoda-daemon.sh
@@ -151,10 +157,30 @@ do_status() {
   return 1
 }
 
+# The options as one line for the log, secrets replaced by ***: the value
+# after --secret, and a password inside --store-postgres (password=... or
+# the user:password@ of a URI).
+redacted() {
+  local out="" prev="" a
+  for a in "$@"; do
+    case "$prev" in
+      --secret) a='***' ;;
+      --store-postgres)
+        a=$(printf '%s' "$a" | sed -E "s/(password[[:space:]]*=[[:space:]]*)('[^']*'|[^[:space:]]*)/\\1***/g; s#(://[^:/@]*:)[^@]*@#\\1***@#")
+        ;;
+    esac
+    case "$a" in --secret=*) a='--secret=***' ;; esac
+    out="$out${out:+ }$a"
+    prev=$a
+  done
+  printf '%s' "$out"
+}
+
 do_start() {
   local bin pid
   bin=$(find_bin) || exit 2
   mkdir -p "$RUN_DIR" "$LOG_DIR" || die "cannot create $RUN_DIR or $LOG_DIR"
+  [ -O "$LOG_DIR" ] && chmod 0750 "$LOG_DIR" 2>/dev/null
   pid=$(read_pid)
   if [ -n "$pid" ] && alive "$pid" && is_ours "$pid"; then
     echo "$PROG: $NAME is already running (pid $pid, $PID_FILE)" >&2
@@ -164,7 +190,10 @@ do_start() {
   rotate_log
   local offset=0
   [ -f "$LOG_FILE" ] && offset=$(stat -c %s "$LOG_FILE")
-  printf '%s %s: starting %s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PROG" "$bin" "$ROLE" "$*" >>"$LOG_FILE" ||
+  # The log is not for everyone: 0640 whether new or kept from before.
+  (umask 027 && : >>"$LOG_FILE") || die "cannot write $LOG_FILE"
+  chmod 0640 "$LOG_FILE" 2>/dev/null
+  printf '%s %s: starting %s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PROG" "$bin" "$ROLE" "$(redacted "$@")" >>"$LOG_FILE" ||
     die "cannot write $LOG_FILE"
   offset=$(stat -c %s "$LOG_FILE")
   if command -v setsid >/dev/null; then

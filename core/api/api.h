@@ -38,6 +38,8 @@ typedef struct pgd_api_config {
   const char *static_dir;    /* web UI files, nullable */
   pgd_api_rescan_cb rescan_plugins; /* nullable: the reload route answers 503 */
   void *rescan_ud;
+  const char *tls_cert;      /* HTTPS: PEM certificate file; NULL = plain HTTP */
+  const char *tls_key;       /* HTTPS: PEM private key file (with tls_cert) */
 } pgd_api_config_t;
 
 /* Starts the HTTP server on `loop` (cfg and its strings are copied). 0 and

@@ -746,6 +746,8 @@ int pgd_client_main(int argc, char **argv) {
     pgd_cli_args_free(&a);
     return PGD_CLI_EXIT_FAIL;
   }
+  /* HTTPS: the CA that signed the API's certificate (else the system's). */
+  pgd_http_set_cacert(a.cacert ? a.cacert : getenv("PAGODA_CACERT"));
   rc = pgd_client_run(&a, stdout, stderr);
   pgd_http_global_cleanup();
   pgd_cli_args_free(&a);

@@ -22,10 +22,10 @@ pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index) {
   if (cmd_index) *cmd_index = 0;
   if (argc < 1 || !argv) return PGD_CLI_ROUTE_USAGE_ERROR;
   while (i < argc && argv[i]) {
-    if (strcmp(argv[i], "--addr") == 0) {
+    if (strcmp(argv[i], "--addr") == 0 || strcmp(argv[i], "--cacert") == 0) {
       if (i + 1 >= argc) return PGD_CLI_ROUTE_USAGE_ERROR;
       i += 2;
-    } else if (strncmp(argv[i], "--addr=", 7) == 0) {
+    } else if (strncmp(argv[i], "--addr=", 7) == 0 || strncmp(argv[i], "--cacert=", 9) == 0) {
       i += 1;
     } else {
       break;
@@ -293,6 +293,11 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     if ((v = opt_value(argc, argv, &i, "--addr", &m)), m) {
       if (!v || !*v) goto missing;
       addr = v;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--cacert", &m)), m) {
+      if (!v || !*v) goto missing;
+      out->cacert = v;
       continue;
     }
     if ((v = opt_value(argc, argv, &i, "--nodes", &m)), m) {

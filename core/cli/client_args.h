@@ -85,6 +85,7 @@ typedef struct {
   pgd_cli_cmd_t cmd;
   const char *group;        /* "job", "exec", "worker", "plugin" */
   const char *addr;         /* API base URL, never NULL after a successful parse */
+  const char *cacert;       /* --cacert FILE (borrowed from argv), or NULL: $PAGODA_CACERT */
   int help;                 /* --help / -h was given: print usage, do nothing */
   int json;                 /* --json (list commands) */
   const char *arg;          /* FILE (job create), NAME (job show/run/delete), ID */

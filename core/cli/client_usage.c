@@ -90,6 +90,7 @@ static const char k_resource[] =
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
     "  --addr URL     the Pagoda API (default: $PAGODA_ADDR, else http://127.0.0.1:7080)\n"
+    "  --cacert FILE  CA certificate (PEM) for an https:// API (default: $PAGODA_CACERT)\n"
     "  --json         list commands: print the server's JSON instead of a table\n"
     "  -h, --help     print this help\n";
 
@@ -109,7 +110,9 @@ static const char k_daemon_common[] =
     "  --secret S             cluster secret workers present to the master\n"
     "  --kill-grace-ms N      SIGTERM -> SIGKILL grace on kill and timeout (default 5000)\n"
     "  --heartbeat-ms N       worker heartbeat interval (default 1000)\n"
-    "  --log-level L          debug, info, warn or error (default info)\n";
+    "  --log-level L          debug, info, warn or error (default info)\n"
+    "  --insecure             allow plain HTTP on a non-loopback address (warned at every\n"
+    "                         start; docs/security.md)\n";
 
 static const char k_dev_opts[] =
     "Options of pagoda dev:\n"
@@ -119,7 +122,9 @@ static const char k_dev_opts[] =
     "  --example              create and run the example job 'hello' and print its log\n"
     "  --labels a,b           labels of the embedded worker\n"
     "  --balancers DIR        balancer scripts; --default-balancer NAME (default least_loaded)\n"
-    "  --allowed-users a,b    users jobs may name in run_as (pagoda must run as root)\n";
+    "  --allowed-users a,b    users jobs may name in run_as (pagoda must run as root)\n"
+    "  --http-tls-cert FILE   serve the REST API in HTTPS: PEM certificate; with\n"
+    "  --http-tls-key FILE    its PEM private key (docs/security.md)\n";
 
 static const char k_master_opts[] =
     "Options of pagoda master:\n"
@@ -133,7 +138,9 @@ static const char k_master_opts[] =
     "  --default-balancer N   balancer of jobs that name none (default least_loaded)\n"
     "  --ha-zookeeper H:P,..  high availability: run for leader in ZooKeeper (needs\n"
     "                         --store-postgres); --ha-cluster NAME (default \"default\"),\n"
-    "                         --ha-session-ms N (default 10000). See docs/ha.md\n";
+    "                         --ha-session-ms N (default 10000). See docs/ha.md\n"
+    "  --http-tls-cert FILE   serve the REST API in HTTPS: PEM certificate; with\n"
+    "  --http-tls-key FILE    its PEM private key (docs/security.md)\n";
 
 static const char k_worker_opts[] =
     "Options of pagoda worker:\n"
@@ -145,7 +152,8 @@ static const char k_worker_opts[] =
     "  --labels a,b           labels of this worker\n"
     "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n"
     "  --ha-zookeeper H:P,..  find the leader in ZooKeeper instead of --master, and follow\n"
-    "                         it; --ha-cluster NAME, --ha-session-ms N (docs/ha.md)\n";
+    "                         it; --ha-cluster NAME, --ha-session-ms N (docs/ha.md)\n"
+    "  --tls-ca FILE          CA (PEM) trusted for the master's HTTPS port (config tls.ca)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",

@@ -19,6 +19,7 @@
 #include "cli/daemon_example.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "ha/zk.h"
 #include "master/master.h"
 #include "plugin/registry.h"
@@ -69,6 +70,11 @@ typedef struct settings {
   char *dev_data;
   int dev_slots;
   int example;
+  /* security (docs/security.md) */
+  char *http_tls_cert;  /* HTTPS on the REST port: PEM certificate file */
+  char *http_tls_key;   /* ... and its private key file */
+  char *tls_ca;         /* CA file a worker trusts for the master (HTTPS resource fetch) */
+  int insecure;         /* 1 = allow plain listeners on non-loopback addresses */
 } settings_t;
 
 static void set_str(char **dst, const char *v) {
@@ -108,7 +114,7 @@ static void free_settings(settings_t *s) {
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
-                   &s->balancer_default};
+                   &s->balancer_default, &s->http_tls_cert, &s->http_tls_key, &s->tls_ca};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   cJSON_Delete(s->labels);
   cJSON_Delete(s->allowed_users);
@@ -191,6 +197,11 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "master.balancer.call_memory", &s->balancer_call_memory);
   cfg_str(&c, "dev.data_dir", &s->dev_data);
   cfg_int(&c, "dev.slots", &s->dev_slots);
+  cfg_str(&c, "master.http.tls.cert", &s->http_tls_cert);
+  cfg_str(&c, "master.http.tls.key", &s->http_tls_key);
+  cfg_str(&c, "tls.ca", &s->tls_ca);
+  int insecure;
+  if (config_lookup_bool(&c, "insecure", &insecure)) s->insecure = insecure;
   config_destroy(&c);
   return 0;
 }
@@ -283,6 +294,15 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       s->kill_grace_ms = s->worker_kill_grace_ms = g;
     } else if (strcmp(f, "--recovery-grace-ms") == 0 && v && s->mode != MODE_WORKER) {
       if (parse_int_flag("--recovery-grace-ms", v, 0, &s->recovery_grace_ms) < 0) return -1;
+    } else if (strcmp(f, "--http-tls-cert") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->http_tls_cert, v);
+    } else if (strcmp(f, "--http-tls-key") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->http_tls_key, v);
+    } else if (strcmp(f, "--tls-ca") == 0 && v) {
+      set_str(&s->tls_ca, v);
+    } else if (strcmp(f, "--insecure") == 0) {
+      s->insecure = 1;
+      takes = false;
     } else if (strcmp(f, "--example") == 0 && s->mode == MODE_DEV) {
       s->example = 1;
       takes = false;
@@ -348,6 +368,54 @@ static char *resolve_balancer_dir(const settings_t *s) {
   }
   snprintf(path, sizeof path, "%s/balancers", PAGODA_CONF_INSTALL_DIR);
   return strdup(path);
+}
+
+static bool has_str(const char *v) { return v && *v; }
+
+/* True when a libpq connection string carries a password itself
+ * ("password=..." or the "user:password@" of a URI). */
+static bool conninfo_has_password(const char *ci) {
+  if (!has_str(ci)) return false;
+  if (strstr(ci, "password")) return true;
+  const char *uri = strstr(ci, "://");
+  if (!uri) return false;
+  const char *at = strchr(uri + 3, '@');
+  const char *colon = strchr(uri + 3, ':');
+  return at && colon && colon < at;
+}
+
+/* The listen rule (docs/security.md, "Model"): the REST port is served in
+ * plain HTTP on a non-loopback address only with --insecure, and that is
+ * said at every start. Checked before anything binds, so a refused daemon
+ * never exposed a port. The RPC port's rule is the RPC layer's. */
+static int check_exposure(const settings_t *s) {
+  if (s->mode == MODE_WORKER) {
+    if (s->insecure) PGD_WARN(MOD, "started with --insecure (insecure = true)");
+    return 0;
+  }
+  bool https = has_str(s->http_tls_cert) || has_str(s->http_tls_key);
+  if (https && !(has_str(s->http_tls_cert) && has_str(s->http_tls_key))) {
+    fprintf(stderr, "pagoda %s: HTTPS needs both --http-tls-cert and --http-tls-key "
+                    "(master.http.tls.cert / .key)\n", s->mode == MODE_DEV ? "dev" : "master");
+    return -1;
+  }
+  bool exposed = !pgd_addr_is_loopback(s->http_host);
+  if (exposed && !https && !s->insecure) {
+    fprintf(stderr,
+            "pagoda %s: refusing to serve plain HTTP on %s, which is not a loopback address: "
+            "give a certificate (--http-tls-cert FILE --http-tls-key FILE), listen on 127.0.0.1, "
+            "or start with --insecure (see docs/security.md)\n",
+            s->mode == MODE_DEV ? "dev" : "master", has_str(s->http_host) ? s->http_host : "*");
+    return -1;
+  }
+  if (conninfo_has_password(s->store_postgres))
+    PGD_WARN(MOD, "the PostgreSQL connection string holds a password, visible in ps and in the "
+                  "config file: use a password file instead (passfile=FILE or PGPASSFILE, see "
+                  "docs/security.md)");
+  if (s->insecure)
+    PGD_WARN(MOD, "started with --insecure (insecure = true)%s",
+             exposed && !https ? ": the REST API is served in plain HTTP to other hosts" : "");
+  return 0;
 }
 
 /* ---- the running daemon ---- */
@@ -524,6 +592,11 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.heartbeat_ms = s->worker_heartbeat_ms;
   wc.kill_grace_ms = s->worker_kill_grace_ms;
   wc.reconnect_ms = 200;
+  /* The CA for the master's HTTPS port (resource downloads); `pagoda dev`
+   * without one trusts its own certificate file (self-signed). */
+  wc.tls_ca = has_str(s->tls_ca) ? s->tls_ca
+              : s->mode == MODE_DEV && has_str(s->http_tls_cert) ? s->http_tls_cert
+                                                                 : NULL;
   return pgd_worker_start(d->loop, &wc, d->plugins, &d->worker, err, errlen);
 }
 
@@ -543,12 +616,21 @@ int pgd_daemon_main(int argc, char **argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+  /* A master runs no jobs: everything it creates (store, logs, resources,
+   * tokens) is its own. A worker keeps the caller's umask, which its jobs
+   * inherit; its files get explicit modes instead (docs/security.md). */
+  if (s.mode == MODE_MASTER) umask(077);
   /* A master holds one descriptor per worker connection: take what the
    * hard limit allows (the default soft limit of 1024 is far too low). */
   struct rlimit nofile;
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+
+  if (check_exposure(&s) < 0) {
+    free_settings(&s);
+    return 2;
   }
 
   uv_loop_t loop;
@@ -572,7 +654,9 @@ int pgd_daemon_main(int argc, char **argv) {
                            .max_resource_bytes =
                                s.max_resource_bytes > 0 ? (size_t)s.max_resource_bytes : 0,
                            .rescan_plugins = rescan_plugins,
-                           .rescan_ud = &d};
+                           .rescan_ud = &d,
+                           .tls_cert = has_str(s.http_tls_cert) ? s.http_tls_cert : NULL,
+                           .tls_key = has_str(s.http_tls_key) ? s.http_tls_key : NULL};
     rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
   }
   if (rc == 0 && (s.mode == MODE_DEV || s.mode == MODE_MASTER)) {
@@ -588,6 +672,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.rpc_host = s.rpc_host;
     mc.rpc_port = s.rpc_port;
     mc.secret = s.secret;
+    mc.http_tls = has_str(s.http_tls_cert);
     mc.heartbeat_ms = s.heartbeat_ms;
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;
@@ -645,7 +730,8 @@ int pgd_daemon_main(int argc, char **argv) {
     uv_timer_start(&d.plugin_scan, on_plugin_scan, 2000, 2000);
     if (d.master) {
       char url[300];
-      snprintf(url, sizeof url, "http://%s:%d", s.http_host, pgd_api_port(d.api));
+      snprintf(url, sizeof url, "%s://%s:%d", has_str(s.http_tls_cert) ? "https" : "http",
+               s.http_host, pgd_api_port(d.api));
       if (s.mode == MODE_DEV)
         printf("Pagoda dev is running: %s  (API %s/api/v1, data in %s, plugins from %s)\n"
                "Try: PAGODA_ADDR=%s pagoda job list    Stop with Ctrl-C.\n",

@@ -68,6 +68,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   return collect(t, data, n) == 0 ? n : 0;
 }
 
+static const char *g_cacert; /* borrowed; see pgd_http_set_cacert */
+
+void pgd_http_set_cacert(const char *path) { g_cacert = path && *path ? path : NULL; }
+
 void pgd_http_response_free(pgd_http_response_t *resp) {
   if (!resp) return;
   free(resp->body);
@@ -109,6 +113,7 @@ int pgd_http_request(const char *method, const char *url, const char *body, size
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "pagoda-cli/" PAGODA_VERSION);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  if (g_cacert) curl_easy_setopt(c, CURLOPT_CAINFO, g_cacert);
   if (timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
   if (strcmp(method, "GET") == 0) {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);

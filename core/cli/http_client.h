@@ -14,6 +14,11 @@
 int pgd_http_global_init(void);
 void pgd_http_global_cleanup(void);
 
+/* The PEM CA file that verifies an https:// API (borrowed: it must live
+ * until the last request; NULL or "" = the system's CA store). Main thread,
+ * between global_init and the first request. */
+void pgd_http_set_cacert(const char *path);
+
 /* Called with each chunk of a 2xx response body as it arrives; `data` is
  * borrowed for the call. Return 0 to continue, non-zero to abort the
  * transfer (the request then fails with -ECANCELED). */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "common/err.h"
 #include "common/log.h"
 
 #define PGD_HTTP_DEFAULT_MAX_BODY (1024u * 1024u)
@@ -284,6 +290,39 @@ static int http_precheck_bind(const char *host, int port) {
   return rc;
 }
 
+/* The last OpenSSL error as text ("" when there is none); clears the queue. */
+static const char *http_ssl_error(char *buf, size_t len) {
+  unsigned long e = ERR_get_error();
+  buf[0] = '\0';
+  if (e) ERR_error_string_n(e, buf, len);
+  ERR_clear_error();
+  return buf;
+}
+
+int pgd_httpd_check_tls_files(const char *cert, const char *key, char *err, size_t errlen) {
+  if (!cert || !*cert || !key || !*key)
+    return pgd_set_err(err, errlen, -EINVAL, "HTTPS needs both a certificate and a key file");
+  char ossl[256];
+  int rc = 0;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) return pgd_set_err(err, errlen, -ENOMEM, "cannot create a TLS context");
+  if (access(cert, R_OK) != 0)
+    rc = pgd_set_err(err, errlen, -errno, "cannot read TLS certificate %s: %s", cert, strerror(errno));
+  else if (access(key, R_OK) != 0)
+    rc = pgd_set_err(err, errlen, -errno, "cannot read TLS key %s: %s", key, strerror(errno));
+  else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+    rc = pgd_set_err(err, errlen, -EINVAL, "TLS certificate %s is not a PEM certificate: %s", cert,
+                     http_ssl_error(ossl, sizeof ossl));
+  else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+    rc = pgd_set_err(err, errlen, -EINVAL, "TLS key %s is not a PEM private key: %s", key,
+                     http_ssl_error(ossl, sizeof ossl));
+  else if (SSL_CTX_check_private_key(ctx) != 1)
+    rc = pgd_set_err(err, errlen, -EINVAL, "TLS key %s does not match certificate %s", key, cert);
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return rc;
+}
+
 int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t **out,
                     char *err, size_t errlen) {
   if (out) *out = NULL;
@@ -291,6 +330,12 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
     return http_seterr(err, errlen, -EINVAL, "%sloop, opts, handler and out are required", NULL);
   if (opts->port < 0 || opts->port > 65535)
     return http_seterr(err, errlen, -EINVAL, "%sport out of range", NULL);
+
+  bool tls = (opts->tls_cert && *opts->tls_cert) || (opts->tls_key && *opts->tls_key);
+  if (tls) {
+    int trc = pgd_httpd_check_tls_files(opts->tls_cert, opts->tls_key, err, errlen);
+    if (trc < 0) return trc;
+  }
 
   pgd_httpd_t *h = calloc(1, sizeof(*h));
   if (!h) return http_seterr(err, errlen, -ENOMEM, "%sout of memory", NULL);
@@ -334,6 +379,18 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   info.max_http_header_data = 8192;
   info.max_http_header_pool = 1024;
   info.pt_serv_buf_size = 16384;
+  if (tls) {
+    /* lws reads the files itself; they were checked above so that a bad
+     * file cannot leave a half-built context behind. */
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = opts->tls_cert;
+    info.ssl_private_key_filepath = opts->tls_key;
+    info.ssl_cipher_list = NULL; /* OpenSSL's defaults (Debian: TLS 1.2 and up) */
+    /* HTTP/1.1 only: this layer speaks h1 (keep-alive, the socket peek,
+     * HTTP/1.0 handling); Debian's lws would otherwise offer h2 by ALPN. */
+    info.alpn = "http/1.1";
+    h->tls = 1;
+  }
 
   char where[300];
   snprintf(where, sizeof(where), "%s:%d", opts->host ? opts->host : "*", opts->port);
@@ -358,7 +415,8 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
     http_teardown(h); /* frees h once the loop runs */
     return http_seterr(err, errlen, -EADDRINUSE, "cannot listen on %s", where);
   }
-  PGD_DEBUG(PGD_HTTP_MOD, "listening on %s:%d", h->host ? h->host : "*", h->port);
+  PGD_DEBUG(PGD_HTTP_MOD, "listening on %s:%d%s", h->host ? h->host : "*", h->port,
+            h->tls ? " (HTTPS)" : "");
   *out = h;
   return 0;
 }

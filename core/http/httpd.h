@@ -75,7 +75,20 @@ typedef struct pgd_httpd_opts {
    * refused with 413 as described above (drained when it is at most
    * PGD_HTTPD_DRAIN_MAX bytes, else the connection closes). */
   size_t (*max_body_for)(const char *method, const char *path, void *ud);
+  /* HTTPS (added in 0.4): PEM files of the server certificate (chain) and
+   * its private key. Both NULL = plain HTTP; one without the other is
+   * -EINVAL. The files are read and checked (readable, parseable, the key
+   * matches the certificate) before anything binds, so a bad file is an
+   * error message, not a half-started server. Only TLS is served on the
+   * port: a plain-HTTP client gets its connection closed. */
+  const char *tls_cert;
+  const char *tls_key;
 } pgd_httpd_opts_t;
+
+/* Checks a certificate/key pair the way pgd_httpd_start will load it (PEM,
+ * key matches certificate). 0, or a negative code with a message in err.
+ * Any thread. */
+int pgd_httpd_check_tls_files(const char *cert, const char *key, char *err, size_t errlen);
 
 /* Starts listening on `loop`. `opts` and its strings are copied. On success
  * returns 0 and *out (owned by the caller; end it with pgd_httpd_stop). On

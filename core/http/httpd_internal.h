@@ -68,6 +68,7 @@ struct pgd_httpd {
   char *static_dir;         /* realpath, or NULL */
   int port;
   int stopping;
+  int tls;                  /* 1 = HTTPS only */
   pgd_http_req_t *reqs;     /* live requests */
   size_t nreqs;
   unsigned char *scratch;   /* LWS_PRE + PGD_HTTP_WRITE_CHUNK */

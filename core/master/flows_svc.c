@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "master/flows_int.h"
+#include "master/jobs_int.h"
 
 #define MOD "flows"
 
@@ -21,11 +22,14 @@ cJSON *pgd_master_flows_list(pgd_master_t *m) {
   for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--)
     cJSON_AddItemToArray(arr, cJSON_Duplicate(cJSON_GetArrayItem(list, i), 1));
   cJSON_Delete(list);
+  m_job_mask_secrets(arr); /* inline jobs */
   return arr;
 }
 
 cJSON *pgd_master_flow_get(pgd_master_t *m, const char *name) {
-  return pgd_store_get_doc(m->store, "flow", name);
+  cJSON *doc = pgd_store_get_doc(m->store, "flow", name);
+  m_job_mask_secrets(doc);
+  return doc;
 }
 
 int pgd_master_flow_define(pgd_master_t *m, const cJSON *in, cJSON **stored, bool *created,
@@ -43,6 +47,7 @@ int pgd_master_flow_define(pgd_master_t *m, const cJSON *in, cJSON **stored, boo
   bool existed = m_flows_find(m->flows, name) != NULL;
   *created = !existed;
   *stored = cJSON_Duplicate(json, 1);
+  m_job_mask_secrets(*stored);
   m_done_ctx_t *c = m_done_ctx(done, ud);
   rc = pgd_store_put_doc(m->store, "flow", name, NULL, NULL, json, m_done_store_cb, c);
   cJSON_Delete(json);
@@ -85,11 +90,16 @@ int pgd_master_flow_run(pgd_master_t *m, const char *name, const cJSON *params,
 /* The view of a flow execution: memory for those in memory, else the store. */
 cJSON *pgd_master_fexec_get(pgd_master_t *m, int64_t id, bool with_def) {
   m_frun_t *r = m->flows ? m_fruns_find(m->flows, id) : NULL;
-  if (r) return m_frun_doc(r, with_def);
-  char ids[24];
-  snprintf(ids, sizeof ids, "%lld", (long long)id);
-  cJSON *doc = pgd_store_get_doc(m->store, "flow_execution", ids);
-  if (doc && !with_def) cJSON_DeleteItemFromObjectCaseSensitive(doc, "definition");
+  cJSON *doc;
+  if (r) {
+    doc = m_frun_doc(r, with_def);
+  } else {
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    doc = pgd_store_get_doc(m->store, "flow_execution", ids);
+    if (doc && !with_def) cJSON_DeleteItemFromObjectCaseSensitive(doc, "definition");
+  }
+  m_job_mask_secrets(doc);
   return doc;
 }
 

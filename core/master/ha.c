@@ -46,7 +46,7 @@ int m_ha_start(pgd_master_t *m, char *err, size_t errlen) {
                        m, &m->zk, err, errlen);
   if (rc < 0) return rc;
   char http[300], rpc[300], id[340];
-  snprintf(http, sizeof http, "http://%s:%d", m->cfg.http_host, m->cfg.http_port);
+  snprintf(http, sizeof http, "%s://%s:%d", m->cfg.http_tls ? "https" : "http", m->cfg.http_host, m->cfg.http_port);
   snprintf(rpc, sizeof rpc, "%s:%d", m->cfg.rpc_host, pgd_listener_port(m->listener));
   snprintf(id, sizeof id, "%s-%d", rpc, (int)getpid());
   cJSON *info = cJSON_CreateObject();

@@ -96,6 +96,22 @@ static bool check_policy(const cJSON *job, char *err, size_t errlen) {
     snprintf(err, errlen, "balancer_args must be an object");
     return false;
   }
+  if ((v = cJSON_GetObjectItemCaseSensitive(job, "secret_env"))) {
+    const cJSON *x;
+    bool ok = cJSON_IsObject(v);
+    cJSON_ArrayForEach(x, v) if (!cJSON_IsString(x) || !x->string[0]) ok = false;
+    if (!ok) {
+      snprintf(err, errlen, "secret_env must be an object of strings");
+      return false;
+    }
+    cJSON_ArrayForEach(x, v) {
+      if (strcmp(x->valuestring, M_SECRET_MASK) == 0) {
+        snprintf(err, errlen, "secret_env.%s is \"%s\": send the value (\"%s\" keeps a stored "
+                 "value only when the job already has one)", x->string, M_SECRET_MASK, M_SECRET_MASK);
+        return false;
+      }
+    }
+  }
   if ((v = cJSON_GetObjectItemCaseSensitive(job, "env"))) {
     const cJSON *x;
     bool ok = cJSON_IsObject(v);
@@ -177,6 +193,40 @@ cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errle
     return NULL;
   }
   return job;
+}
+
+void m_job_mask_secrets(cJSON *doc) {
+  if (!doc) return;
+  cJSON *x;
+  cJSON_ArrayForEach(x, doc) {
+    if (x->string && strcmp(x->string, "secret_env") == 0 && cJSON_IsObject(x)) {
+      cJSON *s;
+      cJSON_ArrayForEach(s, x) if (cJSON_IsString(s)) cJSON_SetValuestring(s, M_SECRET_MASK);
+    } else if (cJSON_IsObject(x) || cJSON_IsArray(x)) {
+      m_job_mask_secrets(x);
+    }
+  }
+}
+
+cJSON *m_job_unmask_secrets(const cJSON *in, const cJSON *stored, char *err, size_t errlen) {
+  cJSON *out = cJSON_Duplicate(in, 1);
+  if (!out) return NULL;
+  cJSON *sec = cJSON_GetObjectItemCaseSensitive(out, "secret_env");
+  const cJSON *old = stored ? cJSON_GetObjectItemCaseSensitive(stored, "secret_env") : NULL;
+  if (!cJSON_IsObject(sec)) return out;
+  cJSON *x;
+  cJSON_ArrayForEach(x, sec) {
+    if (!cJSON_IsString(x) || strcmp(x->valuestring, M_SECRET_MASK) != 0) continue;
+    const cJSON *keep = cJSON_IsObject(old) ? cJSON_GetObjectItemCaseSensitive(old, x->string) : NULL;
+    if (!cJSON_IsString(keep)) {
+      snprintf(err, errlen, "secret_env.%s is \"%s\" but the job has no stored value for it: "
+               "send the value", x->string, M_SECRET_MASK);
+      cJSON_Delete(out);
+      return NULL;
+    }
+    cJSON_SetValuestring(x, keep->valuestring);
+  }
+  return out;
 }
 
 m_job_t *m_job_find(pgd_master_t *m, const char *name) {

@@ -37,7 +37,7 @@ static int open_log(pgd_master_t *m, m_task_t *t) {
   if (t->log_fd >= 0) return 0;
   char path[4096];
   attempt_path(m, t->exec->id, t->attempt, path, sizeof path);
-  t->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  t->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (t->log_fd < 0) {
     int err = errno;
     PGD_ERROR(MOD, "cannot open %s: %s", path, strerror(err));

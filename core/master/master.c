@@ -45,17 +45,32 @@ static void on_tick(uv_timer_t *t) {
 
 /* ---- start / stop ---- */
 
-static int mkdir_p(const char *path) {
+/* Creates `path` and its missing parents. Parents get 0755 (they may be
+ * shared, e.g. /var/lib/pagoda); the directories from `private_from` on
+ * (the data directory and what is under it) get 0700: the store, the logs
+ * and the resources are nobody else's business (docs/security.md). */
+static int mkdir_p(const char *path, size_t private_from) {
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s", path);
   for (char *p = tmp + 1; *p; p++) {
     if (*p != '/') continue;
     *p = 0;
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
+    if (mkdir(tmp, (size_t)(p - tmp) >= private_from ? 0700 : 0755) < 0 && errno != EEXIST)
+      return -errno;
     *p = '/';
   }
-  if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
+  if (mkdir(tmp, 0700) < 0 && errno != EEXIST) return -errno;
   return 0;
+}
+
+/* An existing data directory that others may read or enter is said once at
+ * start; its mode is the operator's to change. */
+static void warn_if_open(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) == 0 && (st.st_mode & 077))
+    PGD_WARN(MOD, "data directory %s has mode %04o: other users may read the store and logs; "
+                  "chmod 700 it (docs/security.md, \"Files and permissions\")",
+             dir, (unsigned)(st.st_mode & 07777));
 }
 
 /* Jobs into the cache; unfinished executions back into memory: pending
@@ -100,11 +115,14 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   size_t ln = strlen(m->data_dir) + 8;
   m->log_dir = malloc(ln);
   snprintf(m->log_dir, ln, "%s/logs", m->data_dir);
-  int rc = mkdir_p(m->log_dir);
+  size_t dl = strlen(m->data_dir);
+  while (dl > 1 && m->data_dir[dl - 1] == '/') dl--;
+  int rc = mkdir_p(m->log_dir, dl);
   if (rc < 0) {
     snprintf(err, errlen, "cannot create data directory %s: %s", m->log_dir, strerror(-rc));
     goto fail;
   }
+  warn_if_open(m->data_dir);
   if (cfg->store_postgres && *cfg->store_postgres) {
     rc = pgd_store_open_postgres(loop, cfg->store_postgres, &m->store, err, errlen);
   } else {

@@ -82,10 +82,10 @@ static int mkdir_p(const char *path) {
   for (char *p = tmp + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -errno; /* under the data dir */
     *p = '/';
   }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+  if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -errno;
   return 0;
 }
 

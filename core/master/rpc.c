@@ -228,8 +228,8 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   char http[300];
   pgd_msg_welcome_t wm = {.epoch = m->epoch, .heartbeat_ms = pgd_msg_int(m->cfg.heartbeat_ms)};
   if (m->cfg.http_port > 0) { /* where workers fetch resources */
-    snprintf(http, sizeof http, "%s:%d", m->cfg.http_host ? m->cfg.http_host : "",
-             m->cfg.http_port);
+    snprintf(http, sizeof http, "%s%s:%d", m->cfg.http_tls ? "https://" : "",
+             m->cfg.http_host ? m->cfg.http_host : "", m->cfg.http_port);
     wm.http = http;
   }
   cJSON *welcome = pgd_msg_welcome_encode(&wm);
@@ -408,9 +408,17 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(def, "timeout");
   lm.timeout_ms = pgd_msg_int(cJSON_IsNumber(v) ? (int64_t)(v->valuedouble * 1000.0) : 0);
   const cJSON *env = cJSON_GetObjectItemCaseSensitive(def, "env");
+  const cJSON *secret_env = cJSON_GetObjectItemCaseSensitive(def, "secret_env");
   cJSON *out = NULL;
-  if (cJSON_IsObject(env) || t->shard >= 0) {
+  if (cJSON_IsObject(env) || cJSON_IsObject(secret_env) || t->shard >= 0) {
     out = cJSON_IsObject(env) ? cJSON_Duplicate(env, 1) : cJSON_CreateObject();
+    /* Secret variables reach the job's process only (docs/api.md, secret_env). */
+    const cJSON *sv;
+    cJSON_ArrayForEach(sv, secret_env) {
+      if (!cJSON_IsString(sv)) continue;
+      cJSON_DeleteItemFromObjectCaseSensitive(out, sv->string);
+      cJSON_AddStringToObject(out, sv->string, sv->valuestring);
+    }
     if (t->shard >= 0) {
       char buf[24];
       snprintf(buf, sizeof buf, "%d", t->shard);

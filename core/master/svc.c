@@ -61,11 +61,14 @@ cJSON *pgd_master_health(const pgd_master_t *m) {
 
 cJSON *pgd_master_jobs_list(pgd_master_t *m) {
   cJSON *list = pgd_store_list_jobs(m->store);
+  m_job_mask_secrets(list);
   return list ? list : cJSON_CreateArray();
 }
 
 cJSON *pgd_master_job_get(pgd_master_t *m, const char *name) {
-  return pgd_store_get_job(m->store, name);
+  cJSON *job = pgd_store_get_job(m->store, name);
+  m_job_mask_secrets(job);
+  return job;
 }
 
 bool pgd_master_job_exists(pgd_master_t *m, const char *name) {
@@ -74,11 +77,18 @@ bool pgd_master_job_exists(pgd_master_t *m, const char *name) {
 
 int pgd_master_job_define(pgd_master_t *m, const cJSON *in, cJSON **normalised, bool *created,
                           pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
-  cJSON *job = m_job_normalise(m, in, err, errlen);
+  /* A replace may send back the "***" it read for a secret: keep the value. */
+  const char *in_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "name"));
+  const m_job_t *old = in_name ? m_job_find(m, in_name) : NULL;
+  cJSON *unmasked = m_job_unmask_secrets(in, old ? old->def : NULL, err, errlen);
+  if (!unmasked) return -EINVAL;
+  cJSON *job = m_job_normalise(m, unmasked, err, errlen);
+  cJSON_Delete(unmasked);
   if (!job) return -EINVAL;
   const char *name = cJSON_GetObjectItemCaseSensitive(job, "name")->valuestring;
   *created = m_job_find(m, name) == NULL;
   *normalised = cJSON_Duplicate(job, 1);
+  m_job_mask_secrets(*normalised);
   m_done_ctx_t *c = m_done_ctx(done, ud);
   int rc = pgd_store_put_job(m->store, job, m_done_store_cb, c);
   if (rc < 0) {
@@ -174,6 +184,7 @@ cJSON *pgd_master_execs_list(pgd_master_t *m, const char *job, const char *state
  * the store for the rest and for attempt history. */
 cJSON *pgd_master_exec_get(pgd_master_t *m, int64_t id) {
   cJSON *stored = pgd_store_get_execution(m->store, id);
+  m_job_mask_secrets(stored);
   m_exec_t *e = m_exec_find(m, id);
   if (!e) return stored;
   cJSON *rec = cJSON_Duplicate(e->rec, 1);
@@ -198,6 +209,7 @@ cJSON *pgd_master_exec_get(pgd_master_t *m, int64_t id) {
       cJSON_AddItemToArray(attempts, cJSON_Duplicate(cur, 1));
   }
   cJSON_AddItemToObject(rec, "attempts", attempts);
+  m_job_mask_secrets(rec); /* the definition snapshot */
   return rec;
 }
 

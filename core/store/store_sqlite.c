@@ -12,10 +12,12 @@
  * The SQL is the catalog's (store_sql.c, SQLite dialect: parameter N is
  * slot N); which reads run when is store_read.c's. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -444,6 +446,12 @@ static int prepare_writer(sqlite_be_t *be, const char *path, char *err, size_t e
 }
 
 static int open_backend(const char *path, sqlite_be_t *be, char *err, size_t errlen) {
+  /* Create the file ourselves, 0600: SQLite would make it 0644, and the WAL
+   * and shared-memory files copy the database file's mode. */
+  if (path[0] != ':' && strncmp(path, "file:", 5) != 0) { /* not ":memory:" or a URI */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+  }
   int rc = sqlite3_open_v2(path, &be->wdb,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)

@@ -24,7 +24,9 @@ int pgd_worker_id_valid(const char *id) {
   return 1;
 }
 
-/* mkdir -p, mode 0755. 0 or -errno. */
+/* mkdir -p: parents 0755 (they may be shared), the data directory itself
+ * 0700 (docs/security.md; a worker whose jobs use run_as opens it to 0711
+ * in worker.c). 0 or -errno. */
 static int mkdirs(const char *dir) {
   char path[4096];
   size_t n = strlen(dir);
@@ -34,7 +36,7 @@ static int mkdirs(const char *dir) {
     if (path[i] == '/' || path[i] == '\0') {
       char c = path[i];
       path[i] = '\0';
-      if (mkdir(path, 0755) != 0 && errno != EEXIST) return -errno;
+      if (mkdir(path, c == '\0' ? 0700 : 0755) != 0 && errno != EEXIST) return -errno;
       path[i] = c;
     }
   }
@@ -90,7 +92,7 @@ int pgd_worker_identity_load(const char *data_dir, char *id, size_t idlen, char 
   snprintf(newid, sizeof newid, "w-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
            rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
   snprintf(tmp, sizeof tmp, "%s.%d.tmp", file, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     int e = errno;
     return pgd_set_err(err, errlen, -e, "cannot create %s: %s", tmp, strerror(e));

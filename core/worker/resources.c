@@ -38,6 +38,7 @@ struct hjob {
   char name[NAME_MAX_LEN + 1]; /* of the first fetch that asked (for messages) */
   uint64_t size;
   char *url;                   /* copied at creation: the master may move */
+  const char *ca_file;         /* borrowed from the cache (set before any fetch) */
   int wanted;                  /* fetches still interested (atomic) */
   bool in_hash;                /* in c->jobs (joinable) */
   waiter_t *waiters;
@@ -73,6 +74,7 @@ struct pgd_rescache {
   uv_loop_t *loop;
   char *cache_dir, *work_dir;
   char *base_url;
+  char *ca_file;  /* PEM CA for an https master; set before any fetch, read by the pool */
   hjob_t *jobs;   /* in flight, by hash */
   int in_flight;  /* thread-pool work items not finished */
   int stopping;   /* atomic: abort downloads */
@@ -212,6 +214,7 @@ static void download(hjob_t *j, const char *dir, const char *path) {
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt(h, CURLOPT_PROXY, ""); /* the master, never through a proxy */
+  if (j->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, j->ca_file); /* https: verify the master */
   CURLcode cc = curl_easy_perform(h);
   long code = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -365,6 +368,7 @@ static void cache_maybe_free(pgd_rescache_t *c) {
   free(c->cache_dir);
   free(c->work_dir);
   free(c->base_url);
+  free(c->ca_file);
   free(c);
 }
 
@@ -473,11 +477,25 @@ int pgd_rescache_new(uv_loop_t *loop, const char *data_dir, pgd_rescache_t **out
   return 0;
 }
 
+void pgd_rescache_set_ca(pgd_rescache_t *c, const char *ca_file) {
+  if (!c) return;
+  free(c->ca_file);
+  c->ca_file = ca_file && *ca_file ? strdup(ca_file) : NULL;
+}
+
 void pgd_rescache_set_master(pgd_rescache_t *c, const char *addr, const char *fallback_host) {
   if (!c) return;
   free(c->base_url);
   c->base_url = NULL;
   if (!addr || !*addr) return;
+  /* An HTTPS master announces "https://host:port"; plain "host:port" is HTTP. */
+  const char *scheme = "http";
+  if (strncmp(addr, "https://", 8) == 0) {
+    scheme = "https";
+    addr += 8;
+  } else if (strncmp(addr, "http://", 7) == 0) {
+    addr += 7;
+  }
   const char *colon = strrchr(addr, ':');
   if (!colon || !colon[1]) return;
   char host[256];
@@ -488,7 +506,8 @@ void pgd_rescache_set_master(pgd_rescache_t *c, const char *addr, const char *fa
   if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "[::]"))
     snprintf(host, sizeof host, "%s", fallback_host && *fallback_host ? fallback_host : "127.0.0.1");
   bool v6 = strchr(host, ':') && host[0] != '[';
-  if (asprintf(&c->base_url, "http://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", colon + 1) < 0)
+  if (asprintf(&c->base_url, "%s://%s%s%s:%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
+               colon + 1) < 0)
     c->base_url = NULL;
 }
 
@@ -571,6 +590,7 @@ int pgd_resfetch_start(pgd_rescache_t *c, const cJSON *resources, const char *wo
       if (c->base_url &&
           asprintf(&j->url, "%s/api/v1/resources/%s?version=%s", c->base_url, it->name, it->hash) < 0)
         j->url = NULL;
+      j->ca_file = c->ca_file;
       j->work.data = j;
       rc = uv_queue_work(c->loop, &j->work, hjob_work, hjob_after);
       if (rc < 0) {

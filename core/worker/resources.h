@@ -45,11 +45,16 @@ typedef struct pgd_rescache_stats {
 int pgd_rescache_new(uv_loop_t *loop, const char *data_dir, pgd_rescache_t **out, char *err,
                      size_t errlen);
 
-/* Sets the master's HTTP address, "host:port" (copied). A wildcard or empty
+/* Sets the master's HTTP address, "host:port" or "https://host:port" (copied). A wildcard or empty
  * host ("0.0.0.0", "::", "") is replaced by `fallback_host` (the host the
  * worker reaches the master's RPC on). NULL addr forgets it (fetches then
  * fail with "the master's HTTP address is unknown"). Later fetches use it. */
 void pgd_rescache_set_master(pgd_rescache_t *c, const char *addr, const char *fallback_host);
+
+/* The PEM CA file trusted when the master's API is HTTPS (copied; NULL or ""
+ * = the system's CAs). Call before the first fetch (the worker does, at
+ * start): downloads on the thread pool read it without a lock. */
+void pgd_rescache_set_ca(pgd_rescache_t *c, const char *ca_file);
 
 /* Base URL in use ("http://host:port"), or NULL. Borrowed. */
 const char *pgd_rescache_master_url(const pgd_rescache_t *c);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -352,6 +354,27 @@ void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud) {
   maybe_finish_stop(w);
 }
 
+/* The data directory holds the resource cache and the jobs' work
+ * directories: 0700. A worker whose jobs may switch user (run_as) opens it
+ * to 0711 (enter, not list) so that those jobs reach their work
+ * directories. Other modes of an existing directory are the operator's:
+ * too open is only said. */
+static void protect_data_dir(const char *dir, bool run_as) {
+  if (mkdir(dir, run_as ? 0711 : 0700) != 0 && errno != EEXIST) return;
+  struct stat st;
+  if (stat(dir, &st) != 0) return;
+  mode_t mode = st.st_mode & 07777;
+  if (run_as && (mode & 0011) != 0011 && st.st_uid == geteuid()) {
+    if (chmod(dir, mode | 0711) == 0)
+      PGD_INFO(MOD, "data directory %s opened to %04o: run_as jobs must enter their work "
+                    "directories", dir, (unsigned)(mode | 0711));
+  } else if (mode & 066) {
+    PGD_WARN(MOD, "data directory %s has mode %04o: other users may read the cache and the "
+                  "jobs' work directories; chmod %s it (docs/security.md)",
+             dir, (unsigned)mode, run_as ? "711" : "700");
+  }
+}
+
 int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_registry_t *plugins,
                      pgd_worker_t **out, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
@@ -437,6 +460,9 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
       worker_free(w);
       return rc;
     }
+    pgd_rescache_set_ca(w->rescache, cfg->tls_ca);
+    if (cfg->data_dir && *cfg->data_dir)
+      protect_data_dir(cfg->data_dir, cJSON_GetArraySize(cfg->allowed_users) > 0);
   }
   w->master_port = cfg->master_port;
   w->slots = cfg->slots;

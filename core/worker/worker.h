@@ -53,6 +53,8 @@ typedef struct pgd_worker_config {
   int heartbeat_ms;        /* <= 0: 1000 */
   int kill_grace_ms;       /* <= 0: 5000; default grace of a launch */
   int reconnect_ms;        /* <= 0: 200; first reconnect delay */
+  const char *tls_ca;      /* PEM CA file trusted for the master's HTTPS port (resource
+                              downloads); NULL = the system's CAs. Config key tls.ca */
   cJSON *allowed_users;    /* nullable array of strings (copied): the users
                               a launch may name in run_as (or a plugin in
                               process_set_user); NULL or [] = none */

@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -206,8 +207,8 @@ class Daemon:
 
     def _wait_running(self, timeout):
         pat = {
-            "dev": r"Pagoda dev is running: (http://\S+)",
-            "master": r"Pagoda master is running: (http://\S+)",
+            "dev": r"Pagoda dev is running: (https?://\S+)",
+            "master": r"Pagoda master is running: (https?://\S+)",
             "worker": r"Pagoda worker (\S+) is running",
         }[self.kind]
         deadline = time.monotonic() + timeout
@@ -265,7 +266,8 @@ class Daemon:
         _forget(self)
 
     def api(self):
-        return Api(self.url)
+        # cafile: the CA of an HTTPS daemon (set by the test that gave it a certificate)
+        return Api(self.url, cafile=getattr(self, "cafile", None))
 
 
 def _forget(d):
@@ -301,15 +303,21 @@ class Api:
     """A small client of the REST API. Each call opens its own connection
     unless `keepalive` is used (one persistent http.client connection)."""
 
-    def __init__(self, url, timeout=15):
-        m = re.match(r"http://([^:/]+):(\d+)", url)
+    def __init__(self, url, timeout=15, cafile=None):
+        m = re.match(r"(https?)://([^:/]+):(\d+)", url)
         if not m:
             raise ValueError("bad url %r" % url)
-        self.host, self.port = m.group(1), int(m.group(2))
+        self.tls = m.group(1) == "https"
+        self.host, self.port = m.group(2), int(m.group(3))
         self.timeout = timeout
+        self.cafile = cafile  # https: the CA that signed the daemon's certificate
         self._conn = None
 
     def conn(self, timeout=None):
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.cafile)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout or self.timeout,
+                                               context=ctx)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
 
     def request(self, method, path, body=None, raw=None, headers=None, keepalive=False, timeout=None):
@@ -509,6 +517,29 @@ class PagodaTestCase(unittest.TestCase):
         rc = d.stop(timeout=timeout)
         self.assertEqual(rc, 0, "pagoda %s exited with %r after SIGTERM; stderr tail:\n%s" %
                          (d.kind, rc, tail(d.stderr_path, 60)))
+
+
+def make_test_ca(d):
+    """A CA and a certificate for 127.0.0.1/localhost signed by it, made with
+    the openssl command in directory `d` (docs/security.md shows the same
+    steps). Returns the paths (ca.crt, server.crt, server.key)."""
+    require(shutil.which("openssl") is not None, "the openssl command")
+
+    def ossl(*args):
+        r = subprocess.run(["openssl"] + list(args), cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise AssertionError("openssl %s: %s" % (" ".join(args), r.stdout.decode()))
+
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+         "-days", "2", "-subj", "/CN=Pagoda test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+         "-subj", "/CN=localhost")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    return tuple(os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key"))
 
 
 def require(condition, message):
