@@ -92,8 +92,15 @@ bool pgd_master_is_stopping(const pgd_master_t *m);
 /* The leader's REST address ("http://host:port", borrowed until the next
  * leader change), or NULL when unknown. Meaningful on a standby. */
 const char *pgd_master_leader_http(const pgd_master_t *m);
-/* {status, version, role, store, epoch, rpc_port, uptime_s}; caller owns. */
+/* {status: "ok" or "degraded" (the store cannot write), reason (only when
+ * degraded: why), version, role, store, epoch, rpc_port, uptime_s}; caller owns. */
 cJSON *pgd_master_health(const pgd_master_t *m);
+
+/* True when `status` (a done callback's negative -errno) says the store
+ * could not write for a reason outside the request (disk full, I/O error,
+ * lost database: store.h pgd_store_error_is_resource), which the API
+ * answers 503 (retry later) rather than 500. Pure. */
+bool pgd_master_error_is_unavailable(int status);
 /* The HA view (docs/ha.md); caller owns. */
 cJSON *pgd_master_cluster(const pgd_master_t *m);
 /* The plugins the master validates jobs with (pgd_registry_to_json). */

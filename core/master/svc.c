@@ -47,7 +47,15 @@ cJSON *pgd_master_balancers(const pgd_master_t *m) { return pgd_balancers_to_jso
 
 cJSON *pgd_master_health(const pgd_master_t *m) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "status", "ok");
+  char reason[256];
+  if (pgd_store_health(m->store, reason, sizeof reason) < 0) {
+    /* Writes fail (disk full, lost database): they are retried, and new
+     * executions and definitions are refused until the store writes again. */
+    cJSON_AddStringToObject(o, "status", "degraded");
+    cJSON_AddStringToObject(o, "reason", reason);
+  } else {
+    cJSON_AddStringToObject(o, "status", "ok");
+  }
   cJSON_AddStringToObject(o, "version", PAGODA_VERSION);
   cJSON_AddStringToObject(o, "role", m->leader ? "leader" : "standby");
   cJSON_AddStringToObject(o, "store", pgd_store_backend(m->store));
@@ -55,6 +63,10 @@ cJSON *pgd_master_health(const pgd_master_t *m) {
   cJSON_AddNumberToObject(o, "rpc_port", pgd_listener_port(m->listener));
   cJSON_AddNumberToObject(o, "uptime_s", (double)(pgd_now_us() - m->started_us) / 1e6);
   return o;
+}
+
+bool pgd_master_error_is_unavailable(int status) {
+  return status < 0 && pgd_store_error_is_resource(status);
 }
 
 /* ---- jobs ---- */
@@ -72,6 +84,42 @@ bool pgd_master_job_exists(pgd_master_t *m, const char *name) {
   return m_job_find(m, name) != NULL;
 }
 
+/* A definition change reaches the in-memory cache only once it is durable,
+ * so that a write the store refused leaves no trace (the run path reads the
+ * cache). Fail-fast: a full disk is answered, not retried. */
+typedef struct job_write {
+  pgd_master_t *m;
+  cJSON *job;  /* define: the normalised job (owned); delete: NULL */
+  char *name;  /* delete: the job's name */
+  pgd_master_done_cb done;
+  void *ud;
+} job_write_t;
+
+static void job_write_done(int status, void *ud) {
+  job_write_t *w = ud;
+  if (status == 0 && w->job) {
+    m_job_put_cache(w->m, w->job);
+    w->job = NULL;
+  } else if (status == 0) {
+    m_job_remove_cache(w->m, w->name);
+  }
+  w->done(w->ud, status);
+  cJSON_Delete(w->job);
+  free(w->name);
+  free(w);
+}
+
+static job_write_t *job_write(pgd_master_t *m, cJSON *job, const char *name,
+                              pgd_master_done_cb done, void *ud) {
+  job_write_t *w = calloc(1, sizeof *w);
+  if (!w || (name && !(w->name = strdup(name)))) abort();
+  w->m = m;
+  w->job = job;
+  w->done = done;
+  w->ud = ud;
+  return w;
+}
+
 int pgd_master_job_define(pgd_master_t *m, const cJSON *in, cJSON **normalised, bool *created,
                           pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
   cJSON *job = m_job_normalise(m, in, err, errlen);
@@ -79,23 +127,21 @@ int pgd_master_job_define(pgd_master_t *m, const cJSON *in, cJSON **normalised, 
   const char *name = cJSON_GetObjectItemCaseSensitive(job, "name")->valuestring;
   *created = m_job_find(m, name) == NULL;
   *normalised = cJSON_Duplicate(job, 1);
-  m_done_ctx_t *c = m_done_ctx(done, ud);
-  int rc = pgd_store_put_job(m->store, job, m_done_store_cb, c);
-  if (rc < 0) {
-    cJSON_Delete(job);
-    m_done_store_cb(rc, c); /* a refused write never calls back: done once, here */
-    return 0;
-  }
-  m_job_put_cache(m, job);
+  job_write_t *w = job_write(m, job, NULL, done, ud);
+  bool was = pgd_store_fail_fast(m->store, true);
+  int rc = pgd_store_put_job(m->store, job, job_write_done, w);
+  pgd_store_fail_fast(m->store, was);
+  if (rc < 0) job_write_done(rc, w); /* a refused write never calls back: done once, here */
   return 0;
 }
 
 int pgd_master_job_delete(pgd_master_t *m, const char *name, pgd_master_done_cb done, void *ud) {
   if (!m_job_find(m, name)) return -ENOENT;
-  m_job_remove_cache(m, name);
-  m_done_ctx_t *c = m_done_ctx(done, ud);
-  int rc = pgd_store_delete_job(m->store, name, m_done_store_cb, c);
-  if (rc < 0) m_done_store_cb(rc, c);
+  job_write_t *w = job_write(m, NULL, name, done, ud);
+  bool was = pgd_store_fail_fast(m->store, true);
+  int rc = pgd_store_delete_job(m->store, name, job_write_done, w);
+  pgd_store_fail_fast(m->store, was);
+  if (rc < 0) job_write_done(rc, w);
   return 0;
 }
 

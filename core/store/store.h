@@ -64,6 +64,7 @@
 #ifndef PAGODA_STORE_STORE_H
 #define PAGODA_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -194,6 +195,46 @@ int pgd_store_delete_doc(pgd_store_t *s, const char *kind, const char *id, pgd_s
  * same shape as in put); status 0 also when there is none. */
 int pgd_store_delete_docs(pgd_store_t *s, const char *kind, const char *parent,
                           pgd_store_done_cb cb, void *ud);
+
+/* ---- write failures, retries and health (added in 0.4; both backends) ----
+ * A write that fails for a reason outside the record itself (a RESOURCE
+ * error, pgd_store_error_is_resource: no space left, I/O error, read-only,
+ * locked or unreachable database) makes the store DEGRADED and is RETRIED
+ * by the writer thread, with a backoff of 0.1 s doubling up to 5 s, until
+ * it is durable: its callback runs then, with status 0. So a state change
+ * or a final record that hit a full disk lands once space is back, without
+ * a restart. Retried writes keep their order among themselves: when one
+ * write of a batch must be retried, every later write of that batch that is
+ * not fail-fast is applied again after it (upserts and deletes are
+ * idempotent), so two writes of one record never land out of order. Their
+ * callbacks run after those of later writes that did not wait.
+ * While degraded and idle, the writer probes every backoff period with a
+ * small real write (the document ("store_probe", "writer")); the first
+ * batch or probe that commits makes the store healthy again.
+ * pgd_store_close() stops retrying: writes still failing get their error.
+ * A write queued inside a FAIL-FAST scope (pgd_store_fail_fast) is not
+ * retried: its callback gets the resource error, at once if the store is
+ * already degraded (the writer skips its backoff for it). Use it for writes
+ * whose caller must answer success or failure (a new execution, a new
+ * definition) and must undo its in-memory change on failure. */
+
+/* 1 when `status` (a negative -errno value) is a resource error: -ENOSPC,
+ * -EIO, -EROFS, -EBUSY, -EACCES, -ENOMEM, -EAGAIN, -ECONNREFUSED,
+ * -ECONNRESET, -ETIMEDOUT; else 0 (-EINVAL, -ESTALE, -ESHUTDOWN: reported,
+ * never retried). Pure. */
+int pgd_store_error_is_resource(int status);
+
+/* Loop thread: sets whether the writes queued from now on are fail-fast
+ * (see above) and returns the previous setting, so that a scope is
+ * `bool was = pgd_store_fail_fast(s, true); ...; pgd_store_fail_fast(s, was);`.
+ * NULL: no-op, false. */
+bool pgd_store_fail_fast(pgd_store_t *s, bool on);
+
+/* Any thread: 0 when the last write batch committed (or none failed yet),
+ * else the resource error (negative -errno) of the last failing one, with a
+ * one-line reason copied into `reason` (NUL-terminated, truncated to
+ * reasonlen; NULL allowed). -EINVAL for NULL. */
+int pgd_store_health(pgd_store_t *s, char *reason, size_t reasonlen);
 
 /* ---- reads: any thread. Return new objects owned by the caller (free with
  * cJSON_Delete); NULL when not found or on error (errors are logged).

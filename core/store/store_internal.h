@@ -110,6 +110,9 @@ typedef struct pgd_store_op {
                           DELETE_DOC(S): see above */
   pgd_store_done_cb cb;
   void *ud;
+  int fail_fast;       /* queued in a fail-fast scope: a resource error is
+                          reported, not retried (pgd_store_fail_fast) */
+  int probe;           /* the writer's own health probe: no callback */
 } pgd_store_op_t;
 
 /* ---- statement parameters (values by slot, see store_sql.h) ------------ */
@@ -126,8 +129,9 @@ typedef struct {
 typedef struct {
   const char *name;
   /* Writer thread. Applies the list `ops` (n of them) in one transaction
-   * and commits; sets every op's status (0 or -errno) and frees what the
-   * ops' rows own. Must not touch cb/ud. epoch > 0: inside the transaction,
+   * and commits; sets every op's status (0 or -errno). Must not touch
+   * cb/ud nor free the rows: the generic part owns them (a write that
+   * failed for lack of space is applied again later, store.c). epoch > 0: inside the transaction,
    * first lock the cluster epoch row and check that it equals `epoch`;
    * otherwise store nothing and set every status to -ESTALE. */
   void (*apply_batch)(void *be, pgd_store_op_t *ops, size_t n, int64_t epoch);

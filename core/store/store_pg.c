@@ -296,7 +296,6 @@ static void pg_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t epo
   for (pgd_store_op_t *op = ops; op; op = op->next) {
     if (rc == -ESTALE) op->status = rc;
     else if (rc < 0 && op->status == 0) op->status = rc;
-    pgd_store_row_free(&op->row);
   }
   if (rc < 0 && rc != -ESTALE) PGD_ERROR(MOD, "write batch failed (%zu writes lost)", n);
 }

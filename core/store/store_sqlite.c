@@ -104,7 +104,6 @@ static const char *op_name(pgd_store_op_kind_t k) {
 static void fail_all(pgd_store_op_t *ops, int status) {
   for (pgd_store_op_t *op = ops; op; op = op->next) {
     if (op->status == 0) op->status = status;
-    pgd_store_row_free(&op->row);
   }
 }
 
@@ -148,7 +147,6 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
     pgd_store_param_t p[PGD_SQL_MAX_SLOTS + 1];
     if (pgd_store_sql_op_params(op, &stmt, p) < 0) {
       op->status = -EINVAL;
-      pgd_store_row_free(&op->row);
       continue;
     }
     sqlite3_stmt *st = be->w[stmt];
@@ -160,7 +158,6 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    pgd_store_row_free(&op->row);
     if (rc != SQLITE_DONE && sqlite3_get_autocommit(be->wdb)) {
       /* SQLite rolled the whole transaction back (I/O error, disk full...):
        * nothing of this batch is stored. */
