@@ -145,30 +145,61 @@ static cJSON *tasks_json(const m_exec_t *e) {
   return arr;
 }
 
+/* The writes of one save (the execution row, then its changed attempt
+ * rows) complete as one: cb gets the first failure among them (in write
+ * order), so that a refused execution row is not reported as the foreign
+ * key error of its attempt. */
+typedef struct save_agg {
+  int left;
+  int status;
+  pgd_store_done_cb cb;
+  void *ud;
+} save_agg_t;
+
+static void save_part_done(int status, void *ud) {
+  save_agg_t *a = ud;
+  if (status < 0 && a->status == 0) a->status = status;
+  if (--a->left > 0) return;
+  if (a->cb) a->cb(a->status, a->ud);
+  free(a);
+}
+
 /* Queues the writes; returns 0 (cb will run) or the error of a refused
  * write (cb will not run). Until the first record is durable every write
  * of the execution is fail-fast: a resource error is answered, not
  * retried, and undoes the execution (on_durable). Later writes are retried
  * by the store until they land. */
 static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
-  bool was = pgd_store_fail_fast(m->store, true);
-  if (e->committed) pgd_store_fail_fast(m->store, was);
   set_item(e->rec, "tasks", tasks_json(e));
   set_int(e->rec, "attempt", e->last_attempt);
-  /* Attempt rows refer to the execution row: write it first. The callback
-   * hangs on the last write; the store runs callbacks in write order. */
+  /* Attempt rows refer to the execution row: write it first. */
   m_task_t *dirty[e->n_tasks > 0 ? e->n_tasks : 1];
   int nd = 0;
   for (int i = 0; i < e->n_tasks; i++)
     if (e->tasks[i]->attempt_dirty && e->tasks[i]->attempt_rec) dirty[nd++] = e->tasks[i];
-  int rc = pgd_store_put_execution(m->store, e->rec, nd ? NULL : cb, nd ? NULL : ud);
+  save_agg_t *agg = calloc(1, sizeof *agg);
+  if (!agg) abort();
+  *agg = (save_agg_t){nd + 1, 0, cb, ud};
+  bool was = pgd_store_fail_fast(m->store, true);
+  if (e->committed) pgd_store_fail_fast(m->store, was);
+  int rc = pgd_store_put_execution(m->store, e->rec, save_part_done, agg);
+  int queued = rc == 0;
   for (int i = 0; rc == 0 && i < nd; i++) {
     dirty[i]->attempt_dirty = false;
-    rc = pgd_store_put_attempt(m->store, dirty[i]->attempt_rec, i == nd - 1 ? cb : NULL,
-                               i == nd - 1 ? ud : NULL);
+    rc = pgd_store_put_attempt(m->store, dirty[i]->attempt_rec, save_part_done, agg);
+    if (rc == 0) queued++;
   }
   pgd_store_fail_fast(m->store, was);
-  return rc;
+  if (rc < 0) {
+    if (queued == 0) {
+      free(agg);
+      return rc;
+    }
+    /* Some rows are queued: they complete the save, with this error. */
+    agg->status = rc;
+    agg->left = queued;
+  }
+  return 0;
 }
 
 void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {

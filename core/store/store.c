@@ -137,8 +137,11 @@ static int sort_out(pgd_store_op_t *batch, int may_retry, pgd_store_op_t **done,
     op->next = NULL;
     int res = pgd_store_error_is_resource(op->status);
     if (res && !resource) resource = op->status;
-    if (op->kind != PGD_OP_FLUSH) *wrote = 1;
-    if (may_retry && !op->fail_fast && (res || (retrying && !op->probe))) {
+    if (op->kind != PGD_OP_FLUSH && op->status == 0) *wrote = 1; /* a write landed */
+    /* a flush is never retried: it reports the batch's failure, so that
+     * closing (which flushes) does not wait for space to come back */
+    if (may_retry && !op->fail_fast && op->kind != PGD_OP_FLUSH &&
+        (res || (retrying && !op->probe))) {
       retrying = 1;
       op->status = 0;
       *rt = op;

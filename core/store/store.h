@@ -212,6 +212,8 @@ int pgd_store_delete_docs(pgd_store_t *s, const char *kind, const char *parent,
  * small real write (the document ("store_probe", "writer")); the first
  * batch or probe that commits makes the store healthy again.
  * pgd_store_close() stops retrying: writes still failing get their error.
+ * A flush (pgd_store_flush) is not retried either: it completes with the
+ * resource error of its batch while earlier writes wait for their retry.
  * A write queued inside a FAIL-FAST scope (pgd_store_fail_fast) is not
  * retried: its callback gets the resource error, at once if the store is
  * already degraded (the writer skips its backoff for it). Use it for writes
