@@ -520,6 +520,15 @@ int pgd_store_delete_docs(pgd_store_t *s, const char *kind, const char *parent,
   return delete_doc_op(s, PGD_OP_DELETE_DOCS, kind, parent, cb, ud);
 }
 
+int pgd_store_expire_keys(pgd_store_t *s, int64_t before_us, pgd_store_done_cb cb, void *ud) {
+  int rc = 0;
+  pgd_store_op_t *op = new_op(s, PGD_OP_EXPIRE_KEYS, cb, ud, &rc);
+  if (!op) return rc;
+  op->row.v[0].present = 1;
+  op->row.v[0].i = before_us;
+  return enqueue(s, op);
+}
+
 int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud) {
   int rc = 0;
   pgd_store_op_t *op = new_op(s, PGD_OP_FLUSH, cb, ud, &rc);
@@ -554,6 +563,12 @@ cJSON *pgd_store_list_executions(pgd_store_t *s, const char *job, const char *st
                                  int64_t before_id) {
   READ_GUARD(s, NULL);
   return pgd_store_read_executions(s->ops, s->be, job, state, limit, before_id);
+}
+
+cJSON *pgd_store_find_execution_by_key(pgd_store_t *s, const char *key, int64_t since_us) {
+  READ_GUARD(s, NULL);
+  if (!key || !key[0]) return NULL;
+  return pgd_store_read_execution_by_key(s->ops, s->be, key, since_us);
 }
 
 cJSON *pgd_store_list_unfinished_executions(pgd_store_t *s) {

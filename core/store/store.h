@@ -151,6 +151,10 @@ int pgd_store_put_attempt(pgd_store_t *s, const cJSON *attempt, pgd_store_done_c
 /* Upsert by worker["id"]; replaced whole except a stored first_seen_us. */
 int pgd_store_put_worker(pgd_store_t *s, const cJSON *worker, pgd_store_done_cb cb, void *ud);
 
+/* Clears the idempotency key of every execution submitted before
+ * `before_us` (keys expire; docs/api.md). A write like the others. */
+int pgd_store_expire_keys(pgd_store_t *s, int64_t before_us, pgd_store_done_cb cb, void *ud);
+
 /* Calls cb once everything enqueued before it is durable (or has failed and
  * had its callback called: callbacks run in order, so every earlier
  * callback has run). status is the commit status of the batch it rode in. */
@@ -257,6 +261,13 @@ cJSON *pgd_store_get_execution(pgd_store_t *s, int64_t id);
  * before_id > 0: only ids below it (paging). */
 cJSON *pgd_store_list_executions(pgd_store_t *s, const char *job, const char *state, int limit,
                                  int64_t before_id);
+
+/* Idempotency keys (added in 0.4; schema version 4): an execution's member
+ * "idempotency_key" (a string) is a column of its row, indexed, written in
+ * the same statement as the rest of the record. This returns the newest
+ * execution (without "attempts") whose key equals `key` and whose submitted_us
+ * is at or after `since_us`; NULL when there is none or on error. */
+cJSON *pgd_store_find_execution_by_key(pgd_store_t *s, const char *key, int64_t since_us);
 
 /* Array of executions whose state is pending, dispatched or running, oldest
  * id first, each with "attempts" (for recovery after a restart). */

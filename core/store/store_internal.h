@@ -99,7 +99,8 @@ typedef enum {
   PGD_OP_FLUSH,
   PGD_OP_PUT_DOC,    /* row: pgd_store_rec_doc */
   PGD_OP_DELETE_DOC, /* row: v[0].s = kind, v[1].s = id */
-  PGD_OP_DELETE_DOCS /* row: v[0].s = kind, v[1].s = parent */
+  PGD_OP_DELETE_DOCS, /* row: v[0].s = kind, v[1].s = parent */
+  PGD_OP_EXPIRE_KEYS  /* row: v[0].i = submitted before (µs) */
 } pgd_store_op_kind_t;
 
 typedef struct pgd_store_op {
@@ -172,6 +173,8 @@ cJSON *pgd_store_read_unfinished(const pgd_store_backend_ops_t *ops, void *be);
 cJSON *pgd_store_read_workers(const pgd_store_backend_ops_t *ops, void *be);
 int64_t pgd_store_read_max_execution_id(const pgd_store_backend_ops_t *ops, void *be);
 int pgd_store_read_schema_version(const pgd_store_backend_ops_t *ops, void *be);
+cJSON *pgd_store_read_execution_by_key(const pgd_store_backend_ops_t *ops, void *be,
+                                       const char *key, int64_t since_us);
 cJSON *pgd_store_read_doc(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
                           const char *id);
 cJSON *pgd_store_read_docs(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
