@@ -130,6 +130,19 @@ int pgd_master_job_delete(pgd_master_t *m, const char *name, pgd_master_done_cb 
 int pgd_master_job_run(pgd_master_t *m, const char *name, const cJSON *params,
                        const char *trigger, int64_t *exec_id, pgd_exec_state_t *state,
                        pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+/* pgd_master_job_run with an idempotency key (docs/api.md
+ * "Idempotency-Key"; `key` borrowed, NULL = none). When a run of the last
+ * 24 hours carried `key` for the same job and params, nothing is submitted:
+ * *replayed is set, *exec_id and *state are that run's, and done(ud, 0) is
+ * called before this returns. Otherwise as pgd_master_job_run, *replayed
+ * false, and the key is stored with the new execution's first record.
+ * More errors: -EINVAL (a malformed key), -EEXIST (the key belongs to
+ * another job or other params), -EINPROGRESS (the first run with the key
+ * is not durable yet), each with err. */
+int pgd_master_job_run_keyed(pgd_master_t *m, const char *name, const cJSON *params,
+                             const char *trigger, const char *key, int64_t *exec_id,
+                             pgd_exec_state_t *state, bool *replayed, pgd_master_done_cb done,
+                             void *ud, char *err, size_t errlen);
 
 /* ---- executions and their logs ------------------------------------------ */
 

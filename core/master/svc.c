@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "master/exec_int.h"
+#include "master/idem_int.h"
 #include "master/jobs_int.h"
 #include "master/leader_int.h"
 #include "master/workers_int.h"
@@ -148,11 +149,40 @@ int pgd_master_job_delete(pgd_master_t *m, const char *name, pgd_master_done_cb 
 int pgd_master_job_run(pgd_master_t *m, const char *name, const cJSON *params,
                        const char *trigger, int64_t *exec_id, pgd_exec_state_t *state,
                        pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
+  bool replayed;
+  return pgd_master_job_run_keyed(m, name, params, trigger, NULL, exec_id, state, &replayed, done,
+                                  ud, err, errlen);
+}
+
+int pgd_master_job_run_keyed(pgd_master_t *m, const char *name, const cJSON *params,
+                             const char *trigger, const char *key, int64_t *exec_id,
+                             pgd_exec_state_t *state, bool *replayed, pgd_master_done_cb done,
+                             void *ud, char *err, size_t errlen) {
+  *replayed = false;
   m_job_t *j = m_job_find(m, name);
   if (!j) return pgd_set_err(err, errlen, -ENOENT, "job '%s' not found", name);
+  cJSON *extra = NULL;
+  if (key) {
+    char fp[17];
+    m_idem_fingerprint(name, params, fp);
+    int rc = m_idem_lookup(m, key, fp, exec_id, state, err, errlen);
+    if (rc < 0) return rc;
+    if (rc == 1) {
+      *replayed = true;
+      done(ud, 0);
+      return 0;
+    }
+    extra = cJSON_CreateObject();
+    cJSON_AddStringToObject(extra, "idempotency_key", key);
+    cJSON_AddStringToObject(extra, "idempotency_fingerprint", fp);
+  }
   /* The job's resources may have been deleted since it was stored. */
-  if (!m_resources_check(m, j->def, err, errlen)) return -EINVAL;
-  m_exec_t *e = m_exec_submit(m, j->def, params, trigger, done, ud, err, errlen, NULL);
+  if (!m_resources_check(m, j->def, err, errlen)) {
+    cJSON_Delete(extra);
+    return -EINVAL;
+  }
+  m_exec_t *e = m_exec_submit(m, j->def, params, trigger, done, ud, err, errlen, extra);
+  cJSON_Delete(extra);
   if (!e) return -EINVAL;
   *exec_id = e->id;
   *state = e->state;
