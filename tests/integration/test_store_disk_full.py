@@ -128,6 +128,16 @@ class DiskFull(ClusterCase):
         self.assertEqual(self.api.get("/api/v1/jobs/df-born-full").status, 404)
         self.assertEqual(self.api.post("/api/v1/jobs/df-born-full/run").status, 404)
 
+        # A flow and a schedule while full: 503, and they do not exist (the
+        # schedule never fires: it would run df-mark every second).
+        r = self.api.post("/api/v1/flows", {"name": "df-flow", "nodes": [
+            {"id": "a", "job": {"type": "shell", "params": {"script": "true"}}}]})
+        self.assertEqual(r.status, 503, r.text)
+        self.assertEqual(self.api.get("/api/v1/flows/df-flow").status, 404)
+        r = self.api.post("/api/v1/schedules", {"name": "df-sched", "job": "df-mark", "every": "1s"})
+        self.assertEqual(r.status, 503, r.text)
+        self.assertEqual(self.api.get("/api/v1/schedules/df-sched").status, 404)
+
         # The long job ends while the disk is full: its final record cannot
         # be written now.
         self.open_gate("df-release")
@@ -158,6 +168,8 @@ class DiskFull(ClusterCase):
         e = self.api.wait_final(long_id, timeout=10)
         self.assertEqual(e["state"], "succeeded")
         self.assertEqual(stored_count(self.db, "jobs", "name=?", ("df-born-full",)), 0)
+        self.assertEqual(stored_count(self.db, "docs", "id IN (?, ?)", ("df-flow", "df-sched")), 0)
+        self.assertEqual(self.api.get("/api/v1/schedules/df-sched").status, 404)
         self.assertEqual(stored_count(self.db, "executions", "job=?", ("df-mark",)), len(accepted))
         self.assertTrue(self.master.alive())
         self.assertEqual(self.master.starts, 1, "the master was restarted")
