@@ -93,8 +93,9 @@ static void exec_rollback(pgd_master_t *m, m_exec_t *e, int status, bool notify)
   e->state = PGD_STATE_FAILED;
   set_str(e->rec, "state", "failed");
   set_str(e->rec, "error", msg);
+  /* A kill before the first write was durable already told the observers. */
+  if (notify && !e->finishing) m_observers_final(m, e);
   e->finishing = true;
-  if (notify) m_observers_final(m, e);
   m_exec_free(m, e);
   m_dispatch_pending(m); /* the slots it held are free again */
 }

@@ -247,6 +247,10 @@ static void *writer_main(void *arg) {
     } else if (wrote) {
       set_health(s, 0);
       backoff_ms = 0;
+    } else if (backoff_ms) {
+      /* nothing landed nor failed for lack of resources (e.g. a fenced
+       * probe): still degraded, keep the pace instead of spinning */
+      next_try_us = pgd_now_us() + (int64_t)backoff_ms * 1000;
     }
     if (retry) {
       /* back to the head of the queue, in order, before anything newer */
