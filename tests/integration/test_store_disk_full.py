@@ -116,6 +116,10 @@ class DiskFull(ClusterCase):
                 refused += 1
         self.assertEqual(refused, 3, "the full disk never refused a run (accepted %r)" % accepted)
 
+        # A keyed run refused while full keeps nothing of its key either.
+        r = self.api.post("/api/v1/jobs/df-mark/run", headers={"Idempotency-Key": "df-key"})
+        self.assertEqual(r.status, 503, r.text)
+
         h = self.api.get("/api/v1/health")
         self.assertEqual(h.status, 503, h.text)
         self.assertEqual(h.json["status"], "degraded")
@@ -174,8 +178,11 @@ class DiskFull(ClusterCase):
         self.assertTrue(self.master.alive())
         self.assertEqual(self.master.starts, 1, "the master was restarted")
 
-        # And writes work again.
-        i = self.api.run("df-mark")
+        # And writes work again; the key refused while full starts a new run.
+        r = self.api.post("/api/v1/jobs/df-mark/run", headers={"Idempotency-Key": "df-key"})
+        self.assertEqual(r.status, 201, r.text)
+        self.assertIs(r.json["replayed"], False)
+        i = r.json["execution_id"]
         harness.wait_until(lambda: os.path.exists("%s-%d" % (self.marker("mark"), i)), 20, 0.05,
                            "a run after the disk was freed")
         self.assertEqual(self.api.wait_final(i, timeout=20)["state"], "succeeded")
