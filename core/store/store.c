@@ -125,8 +125,8 @@ static pgd_store_op_t *probe_op(void) {
 /* Splits an applied batch: the writes to apply again (a resource error on a
  * write that is not fail-fast, and every later write that is not fail-fast,
  * so that two writes of one record are never applied out of order) go to
- * *retry, in order; the rest are returned as completed. Returns the worst
- * resource error seen (0 = none). */
+ * *retry, in order; the rest are returned as completed. Returns the first
+ * resource error seen (0 = none); *wrote is set when a write landed. */
 static int sort_out(pgd_store_op_t *batch, int may_retry, pgd_store_op_t **done,
                     pgd_store_op_t **retry, int *wrote) {
   pgd_store_op_t **dt = done, **rt = retry;

@@ -13,13 +13,16 @@
  * the completions back to the loop with uv_async_send. Each write's callback
  * then runs ON THE LOOP THREAD with status 0 (durable) or a negative error.
  * While one batch commits, new writes queue up for the next.
- *  - Callbacks run in the order the writes were enqueued.
+ *  - Callbacks run in the order the writes were enqueued, except that a
+ *    write retried after a resource error (see "write failures" below)
+ *    completes after the writes that did not wait.
  *  - Shape errors are found before enqueueing: the call returns -EINVAL and
  *    the callback is NEVER called (the libuv rule: a call that returns an
  *    error never calls its callback). Errors found while applying (e.g. an
  *    attempt whose execution does not exist) reach that write's callback as a
  *    negative status; the other writes of the same batch are not affected.
- *    If the commit itself fails, every write of the batch gets the error.
+ *    If the commit itself fails, every write of the batch gets the error
+ *    (a resource error: the write is retried instead, unless fail-fast).
  *  - Error codes are -errno values: -EINVAL (bad record, constraint),
  *    -ENOMEM, -EIO (I/O or corrupt database, lost database connection),
  *    -ENOSPC (disk full), -EBUSY (locked by another process beyond the busy
