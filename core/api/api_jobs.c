@@ -89,20 +89,29 @@ void api_job_run(api_req_t *r) {
     pgd_http_respond_error(r->req, 400, "params must be an object");
     return;
   }
+  /* Idempotency-Key (docs/api.md): a retried request gets the first run. */
+  const char *key = pgd_http_req_header(r->req, "Idempotency-Key");
   char err[512];
   cJSON *out = cJSON_CreateObject();
   api_reply_t *rp = api_reply_new(r, 201, out);
   int64_t id = 0;
   pgd_exec_state_t state = PGD_STATE_PENDING;
-  int rc = pgd_master_job_run(r->m, name, params, "api", &id, &state, api_reply_done, rp, err,
-                              sizeof err);
+  bool replayed = false;
+  int rc = pgd_master_job_run_keyed(r->m, name, params, "api", key, &id, &state, &replayed,
+                                    api_reply_done, rp, err, sizeof err);
   cJSON_Delete(body);
   if (rc < 0) {
     api_reply_cancel(rp);
-    pgd_http_respond_error(r->req, api_status_of(rc), "%s", err);
+    int status = rc == -EEXIST ? 422 : rc == -EINPROGRESS ? 409 : api_status_of(rc);
+    pgd_http_respond_error(r->req, status, "%s", err);
     return;
   }
   cJSON_AddNumberToObject(out, "execution_id", (double)id);
   cJSON_AddStringToObject(out, "state", pgd_exec_state_name(state));
+  if (key) cJSON_AddBoolToObject(out, "replayed", replayed);
+  if (replayed) {
+    rp->status = 200;
+    pgd_http_req_add_header(r->req, "Idempotent-Replayed", "true");
+  }
   api_reply_release(rp);
 }

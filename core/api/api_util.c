@@ -170,8 +170,10 @@ void api_reply_done(void *ud, int status) {
   if (rp->req) {
     pgd_http_req_on_abort(rp->req, NULL, NULL);
     if (status < 0) {
-      pgd_http_respond_error(rp->req, 500, "the store could not save the change (%s)",
-                             strerror(-status));
+      /* A resource failure (disk full, lost database) is the service's
+       * state, not the request's fault: 503, retry later (docs/api.md). */
+      pgd_http_respond_error(rp->req, pgd_master_error_is_unavailable(status) ? 503 : 500,
+                             "the store could not save the change (%s)", strerror(-status));
     } else {
       cJSON *fresh = rp->refresh ? rp->refresh(rp->m, rp->key, rp->id) : NULL;
       if (fresh) {

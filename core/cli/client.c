@@ -1,14 +1,19 @@
 /* Pagoda — the API client commands of the `pagoda` CLI (see client.h). */
 #include "cli/client.h"
 
+#include "common/err.h"
 #include "common/json.h"
 #include "plugin/check.h"
 #include "plugin/trial.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/client_table.h"
 #include "cli/client_usage.h"
@@ -24,20 +29,37 @@ typedef struct {
   FILE *err;
 } ctx_t;
 
-/* Sends a request to the API. Returns 0 with *resp filled for a 2xx answer;
- * otherwise prints the problem on ctx->err, frees *resp and returns
- * PGD_CLI_EXIT_FAIL. */
-static int call(ctx_t *c, const char *method, const char *path, const char *body, size_t body_len,
-                pgd_http_chunk_cb on_chunk, void *ud, long timeout_ms, pgd_http_response_t *resp) {
-  char errbuf[512];
+/* Retries of a request that carries an Idempotency-Key (`job run`): the
+ * delays between attempts, doubling. The server answers a repeated key with
+ * the first run, so a retry never runs the job twice. */
+#define RETRY_ATTEMPTS 5
+#define RETRY_FIRST_DELAY_NS 250000000L /* 250 ms, then 0.5, 1, 2 s */
+
+/* Worth retrying with the same key: no answer at all (the master died or
+ * is restarting), a server error, or 409 (the first request with the key
+ * is still being stored). */
+static bool retryable(int rc, const pgd_http_response_t *resp) {
+  if (rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -EIO) return true;
+  return rc == 0 && (resp->status >= 500 || resp->status == 409);
+}
+
+static void sleep_ns(long ns) {
+  struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* One attempt: to the address, then once to the leader a standby names. */
+static int send_once(ctx_t *c, const char *method, const char *path, const char *const *headers,
+                     const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
+                     long timeout_ms, pgd_http_response_t *resp, char *errbuf, size_t errlen) {
   char *url = pgd_cli_url_join(c->a->addr, path);
   if (!url) {
-    fprintf(c->err, "pagoda: out of memory\n");
     memset(resp, 0, sizeof(*resp));
-    return PGD_CLI_EXIT_FAIL;
+    return pgd_set_err(errbuf, errlen, -ENOMEM, "out of memory");
   }
-  int rc = pgd_http_request(method, url, body, body_len, on_chunk, ud, timeout_ms, resp, errbuf,
-                            sizeof(errbuf));
+  int rc = pgd_http_request_with(method, url, headers, body, body_len, on_chunk, ud, timeout_ms,
+                                 resp, errbuf, errlen);
   free(url);
   if (rc == 0 && resp->status == 503 && resp->body) {
     /* A standby master names the leader: send the request there, once. */
@@ -47,13 +69,46 @@ static int call(ctx_t *c, const char *method, const char *path, const char *body
     cJSON_Delete(j);
     if (lurl) {
       pgd_http_response_free(resp);
-      rc = pgd_http_request(method, lurl, body, body_len, on_chunk, ud, timeout_ms, resp, errbuf,
-                            sizeof(errbuf));
+      rc = pgd_http_request_with(method, lurl, headers, body, body_len, on_chunk, ud, timeout_ms,
+                                 resp, errbuf, errlen);
       free(lurl);
     }
   }
+  return rc;
+}
+
+/* Sends a request to the API. Returns 0 with *resp filled for a 2xx answer;
+ * otherwise prints the problem on ctx->err, frees *resp and returns
+ * PGD_CLI_EXIT_FAIL. `idem_key` (NULL = none) is sent as Idempotency-Key,
+ * and then failures that may be transient are retried with the same key. */
+static int call_keyed(ctx_t *c, const char *method, const char *path, const char *idem_key,
+                      const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
+                      long timeout_ms, pgd_http_response_t *resp) {
+  char errbuf[512] = "";
+  char keyhdr[300];
+  const char *headers[2] = {NULL, NULL};
+  if (idem_key) {
+    snprintf(keyhdr, sizeof keyhdr, "Idempotency-Key: %s", idem_key);
+    headers[0] = keyhdr;
+  }
+  int rc = -EIO;
+  long delay = RETRY_FIRST_DELAY_NS;
+  for (int attempt = 1;; attempt++) {
+    rc = send_once(c, method, path, headers, body, body_len, on_chunk, ud, timeout_ms, resp,
+                   errbuf, sizeof errbuf);
+    if (!idem_key || attempt >= RETRY_ATTEMPTS || !retryable(rc, resp)) break;
+    if (rc == 0)
+      fprintf(c->err, "pagoda: HTTP %ld; retrying with the same Idempotency-Key\n", resp->status);
+    else
+      fprintf(c->err, "pagoda: %s; retrying with the same Idempotency-Key\n", errbuf);
+    pgd_http_response_free(resp);
+    sleep_ns(delay);
+    delay *= 2;
+  }
   if (rc == -ECANCELED) {
     /* The chunk callback already said why. */
+  } else if (rc == -ENOMEM) {
+    fprintf(c->err, "pagoda: out of memory\n");
   } else if (rc == -EIO && resp->status != 0) {
     fprintf(c->err, "pagoda: lost the connection to the Pagoda API at %s: %s\n", c->a->addr,
             errbuf);
@@ -70,6 +125,11 @@ static int call(ctx_t *c, const char *method, const char *path, const char *body
     return PGD_CLI_EXIT_FAIL;
   }
   return 0;
+}
+
+static int call(ctx_t *c, const char *method, const char *path, const char *body, size_t body_len,
+                pgd_http_chunk_cb on_chunk, void *ud, long timeout_ms, pgd_http_response_t *resp) {
+  return call_keyed(c, method, path, NULL, body, body_len, on_chunk, ud, timeout_ms, resp);
 }
 
 static int get(ctx_t *c, const char *path, pgd_http_response_t *resp) {
@@ -316,7 +376,8 @@ static int wait_for(ctx_t *c, long long id) {
 
 /* POSTs `body` (owned; may be NULL) to path (owned) and prints the id the
  * answer holds in member `key` ("execution_id", "flow_execution_id"). */
-static int post_for_id(ctx_t *c, char *path, cJSON *body, const char *key, long long *id_out) {
+static int post_for_id_keyed(ctx_t *c, char *path, const char *idem_key, cJSON *body,
+                             const char *key, long long *id_out) {
   char *text = body ? cJSON_PrintUnformatted(body) : NULL;
   cJSON_Delete(body);
   if (!path || (body && !text)) {
@@ -326,7 +387,8 @@ static int post_for_id(ctx_t *c, char *path, cJSON *body, const char *key, long 
     return PGD_CLI_EXIT_FAIL;
   }
   pgd_http_response_t resp;
-  int rc = call(c, "POST", path, text, text ? strlen(text) : 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp);
+  int rc = call_keyed(c, "POST", path, idem_key, text, text ? strlen(text) : 0, NULL, NULL,
+                      REQUEST_TIMEOUT_MS, &resp);
   cJSON_free(text);
   free(path);
   if (rc != 0) return rc;
@@ -345,6 +407,26 @@ static int post_for_id(ctx_t *c, char *path, cJSON *body, const char *key, long 
   return PGD_CLI_EXIT_OK;
 }
 
+static int post_for_id(ctx_t *c, char *path, cJSON *body, const char *key, long long *id_out) {
+  return post_for_id_keyed(c, path, NULL, body, key, id_out);
+}
+
+/* A new random Idempotency-Key: "cli-" and 32 hex digits (128 bits from
+ * getrandom; the time and pid if that fails, still unique enough for one
+ * client's retries). */
+static void new_idem_key(char out[40]) {
+  unsigned char b[16];
+  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec, y = (uint64_t)getpid();
+    memcpy(b, &x, 8);
+    memcpy(b + 8, &y, 8);
+  }
+  strcpy(out, "cli-");
+  for (int i = 0; i < 16; i++) snprintf(out + 4 + 2 * i, 3, "%02x", b[i]);
+}
+
 static int job_run(ctx_t *c) {
   cJSON *body = cJSON_CreateObject();
   cJSON *params = c->a->params ? cJSON_Duplicate(c->a->params, 1) : cJSON_CreateObject();
@@ -355,8 +437,10 @@ static int job_run(ctx_t *c) {
     return PGD_CLI_EXIT_FAIL;
   }
   long long id = 0;
-  int rc = post_for_id(c, path_with("/api/v1/jobs/%s/run%s", c->a->arg, NULL), body,
-                       "execution_id", &id);
+  char key[40];
+  new_idem_key(key); /* one per `job run`: its retries reuse it */
+  int rc = post_for_id_keyed(c, path_with("/api/v1/jobs/%s/run%s", c->a->arg, NULL), key, body,
+                             "execution_id", &id);
   if (rc != PGD_CLI_EXIT_OK || !c->a->wait) return rc;
   return wait_for(c, id);
 }

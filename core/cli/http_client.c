@@ -81,6 +81,13 @@ void pgd_http_response_free(pgd_http_response_t *resp) {
 int pgd_http_request(const char *method, const char *url, const char *body, size_t body_len,
                      pgd_http_chunk_cb on_chunk, void *ud, long timeout_ms,
                      pgd_http_response_t *resp, char *err, size_t errlen) {
+  return pgd_http_request_with(method, url, NULL, body, body_len, on_chunk, ud, timeout_ms, resp,
+                               err, errlen);
+}
+
+int pgd_http_request_with(const char *method, const char *url, const char *const *headers,
+                          const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
+                          long timeout_ms, pgd_http_response_t *resp, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!resp) return -EINVAL;
   memset(resp, 0, sizeof(*resp));
@@ -103,6 +110,10 @@ int pgd_http_request(const char *method, const char *url, const char *body, size
   /* No "Expect: 100-continue" round trip for larger bodies. */
   tmp = curl_slist_append(hdrs, "Expect:");
   if (tmp) hdrs = tmp;
+  for (const char *const *h = headers; h && *h; h++) {
+    tmp = curl_slist_append(hdrs, *h);
+    if (tmp) hdrs = tmp;
+  }
 
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

@@ -71,10 +71,46 @@ static commit_ctx_t *commit_ctx(pgd_master_t *m, int64_t id, m_durable_cb done, 
   return c;
 }
 
+static void release(m_task_t *t);
+
+/* The first record of `e` could not be stored: the execution must leave no
+ * trace. Nothing was launched (LAUNCH waits for that record), so its tasks
+ * give back their workers' slots and it is forgotten. notify: tell the
+ * observers (a flow node, a schedule) that it ended as failed; false when
+ * the submitter learns it from m_exec_submit's NULL. */
+static void exec_rollback(pgd_master_t *m, m_exec_t *e, int status, bool notify) {
+  PGD_ERROR(MOD, "execution %lld: its first record could not be stored (%s); it is dropped "
+            "and never runs", (long long)e->id, strerror(-status));
+  for (int i = 0; i < e->n_tasks; i++) {
+    m_task_t *t = e->tasks[i];
+    t->launch_pending = false;
+    release(t);
+    m_queue_remove(m, t);
+    t->state = PGD_STATE_FAILED;
+  }
+  char msg[160];
+  snprintf(msg, sizeof msg, "the store could not save this execution (%s)", strerror(-status));
+  e->state = PGD_STATE_FAILED;
+  set_str(e->rec, "state", "failed");
+  set_str(e->rec, "error", msg);
+  /* A kill before the first write was durable already told the observers. */
+  if (notify && !e->finishing) m_observers_final(m, e);
+  e->finishing = true;
+  m_exec_free(m, e);
+  m_dispatch_pending(m); /* the slots it held are free again */
+}
+
 static void on_durable(int status, void *ud) {
   commit_ctx_t *c = ud;
   if (status < 0) PGD_ERROR(MOD, "execution %lld: store write failed (%d)", (long long)c->id, status);
   m_exec_t *e = m_exec_find(c->m, c->id);
+  if (e && !e->committed && status < 0) {
+    if (c->followers) m_log_end_followers(c->followers);
+    exec_rollback(c->m, e, status, true);
+    if (c->done) c->done(c->ud, status);
+    free(c);
+    return;
+  }
   if (e && !e->committed) {
     /* The first record is durable: LAUNCH what was placed before it. */
     e->committed = true;
@@ -110,21 +146,65 @@ static cJSON *tasks_json(const m_exec_t *e) {
   return arr;
 }
 
-void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
+/* The writes of one save (the execution row, then its changed attempt
+ * rows) complete as one: cb gets the first failure among them (in write
+ * order), so that a refused execution row is not reported as the foreign
+ * key error of its attempt. */
+typedef struct save_agg {
+  int left;
+  int status;
+  pgd_store_done_cb cb;
+  void *ud;
+} save_agg_t;
+
+static void save_part_done(int status, void *ud) {
+  save_agg_t *a = ud;
+  if (status < 0 && a->status == 0) a->status = status;
+  if (--a->left > 0) return;
+  if (a->cb) a->cb(a->status, a->ud);
+  free(a);
+}
+
+/* Queues the writes; returns 0 (cb will run) or the error of a refused
+ * write (cb will not run). Until the first record is durable every write
+ * of the execution is fail-fast: a resource error is answered, not
+ * retried, and undoes the execution (on_durable). Later writes are retried
+ * by the store until they land. */
+static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
   set_item(e->rec, "tasks", tasks_json(e));
   set_int(e->rec, "attempt", e->last_attempt);
-  /* Attempt rows refer to the execution row: write it first. The callback
-   * hangs on the last write; the store runs callbacks in write order. */
+  /* Attempt rows refer to the execution row: write it first. */
   m_task_t *dirty[e->n_tasks > 0 ? e->n_tasks : 1];
   int nd = 0;
   for (int i = 0; i < e->n_tasks; i++)
     if (e->tasks[i]->attempt_dirty && e->tasks[i]->attempt_rec) dirty[nd++] = e->tasks[i];
-  int rc = pgd_store_put_execution(m->store, e->rec, nd ? NULL : cb, nd ? NULL : ud);
+  save_agg_t *agg = calloc(1, sizeof *agg);
+  if (!agg) abort();
+  *agg = (save_agg_t){nd + 1, 0, cb, ud};
+  bool was = pgd_store_fail_fast(m->store, true);
+  if (e->committed) pgd_store_fail_fast(m->store, was);
+  int rc = pgd_store_put_execution(m->store, e->rec, save_part_done, agg);
+  int queued = rc == 0;
   for (int i = 0; rc == 0 && i < nd; i++) {
     dirty[i]->attempt_dirty = false;
-    rc = pgd_store_put_attempt(m->store, dirty[i]->attempt_rec, i == nd - 1 ? cb : NULL,
-                               i == nd - 1 ? ud : NULL);
+    rc = pgd_store_put_attempt(m->store, dirty[i]->attempt_rec, save_part_done, agg);
+    if (rc == 0) queued++;
   }
+  pgd_store_fail_fast(m->store, was);
+  if (rc < 0) {
+    if (queued == 0) {
+      free(agg);
+      return rc;
+    }
+    /* Some rows are queued: they complete the save, with this error. */
+    agg->status = rc;
+    agg->left = queued;
+  }
+  return 0;
+}
+
+void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
+  int rc = save_records(m, e, cb, ud);
   if (rc < 0) {
     PGD_ERROR(MOD, "cannot queue the store write of execution %lld: %s", (long long)e->id,
               strerror(-rc));
@@ -272,7 +352,14 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
   }
   if (e->n_tasks == 0) set_str(rec, "pending_reason", "no connected worker can run it (broadcast)");
   refresh_rec(e); /* the state its tasks give it (dispatched when placed at once) */
-  m_exec_save(m, e, on_durable, commit_ctx(m, id, done, ud));
+  commit_ctx_t *c = commit_ctx(m, id, done, ud);
+  int rc = save_records(m, e, on_durable, c);
+  if (rc < 0) {
+    free(c);
+    snprintf(err, errlen, "the store refused the execution (%s)", strerror(-rc));
+    exec_rollback(m, e, rc, false);
+    return NULL;
+  }
   return e;
 }
 

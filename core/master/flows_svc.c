@@ -32,6 +32,50 @@ cJSON *pgd_master_flow_get(pgd_master_t *m, const char *name) {
   return doc;
 }
 
+/* A definition change reaches the in-memory flows only once it is durable,
+ * so that a write the store refused leaves no trace; fail-fast: a full disk
+ * is answered (503), not retried. */
+typedef struct flow_write {
+  pgd_master_t *m;
+  pgd_flow_def_t *def; /* define: the parsed flow (owned); delete: NULL */
+  char *name;          /* delete: the flow's name */
+  pgd_master_done_cb done;
+  void *ud;
+} flow_write_t;
+
+static void flow_write_done(int status, void *ud) {
+  flow_write_t *w = ud;
+  if (status == 0 && w->m->flows) {
+    if (w->def) {
+      m_flows_put(w->m->flows, w->def);
+      w->def = NULL;
+    } else {
+      m_flows_remove(w->m->flows, w->name);
+    }
+  }
+  w->done(w->ud, status);
+  if (w->def) pgd_flow_def_free(w->def);
+  free(w->name);
+  free(w);
+}
+
+static int flow_write(pgd_master_t *m, pgd_flow_def_t *def, const char *name, const cJSON *json,
+                      pgd_master_done_cb done, void *ud) {
+  flow_write_t *w = calloc(1, sizeof *w);
+  if (!w) abort();
+  w->m = m;
+  w->def = def;
+  w->done = done;
+  w->ud = ud;
+  if (!def && !(w->name = strdup(name))) abort();
+  bool was = pgd_store_fail_fast(m->store, true);
+  int rc = def ? pgd_store_put_doc(m->store, "flow", name, NULL, NULL, json, flow_write_done, w)
+               : pgd_store_delete_doc(m->store, "flow", name, flow_write_done, w);
+  pgd_store_fail_fast(m->store, was);
+  if (rc < 0) flow_write_done(rc, w); /* a refused write never calls back: done once, here */
+  return 0;
+}
+
 int pgd_master_flow_define(pgd_master_t *m, const cJSON *in, cJSON **stored, bool *created,
                            pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
   if (!m->flows) return pgd_set_err(err, errlen, -ESHUTDOWN, "the master is shutting down");
@@ -48,28 +92,20 @@ int pgd_master_flow_define(pgd_master_t *m, const cJSON *in, cJSON **stored, boo
   *created = !existed;
   *stored = cJSON_Duplicate(json, 1);
   m_job_mask_secrets(*stored);
-  m_done_ctx_t *c = m_done_ctx(done, ud);
-  rc = pgd_store_put_doc(m->store, "flow", name, NULL, NULL, json, m_done_store_cb, c);
-  cJSON_Delete(json);
-  if (rc < 0) {
-    pgd_flow_def_free(def);
-    m_done_store_cb(rc, c); /* a refused write never calls back: done once, here */
-    return 0;
-  }
   PGD_INFO(MOD, "flow %s %s (%d nodes)", name, existed ? "replaced" : "created",
            pgd_flow_def_node_count(def));
-  m_flows_put(m->flows, def);
+  char *owned_name = strdup(name); /* def may be freed inside flow_write */
+  if (!owned_name) abort();
+  flow_write(m, def, owned_name, json, done, ud);
+  free(owned_name);
+  cJSON_Delete(json);
   return 0;
 }
 
 int pgd_master_flow_delete(pgd_master_t *m, const char *name, pgd_master_done_cb done, void *ud) {
   if (!m->flows) return -ESHUTDOWN;
   if (!m_flows_find(m->flows, name)) return -ENOENT;
-  m_flows_remove(m->flows, name);
-  m_done_ctx_t *c = m_done_ctx(done, ud);
-  int rc = pgd_store_delete_doc(m->store, "flow", name, m_done_store_cb, c);
-  if (rc < 0) m_done_store_cb(rc, c);
-  return 0;
+  return flow_write(m, NULL, name, NULL, done, ud);
 }
 
 int pgd_master_flow_run(pgd_master_t *m, const char *name, const cJSON *params,

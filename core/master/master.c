@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/exec_int.h"
+#include "master/idem_int.h"
 #include "master/jobs_int.h"
 #include "master/leader_int.h"
 #include "master/observers_int.h"
@@ -41,6 +42,7 @@ static void on_tick(uv_timer_t *t) {
   pgd_master_t *m = t->data;
   m_rpc_check_heartbeats(m);
   m_exec_tick(m);
+  m_idem_expire(m);
 }
 
 /* ---- start / stop ---- */

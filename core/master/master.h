@@ -93,8 +93,15 @@ bool pgd_master_is_stopping(const pgd_master_t *m);
 /* The leader's REST address ("http://host:port", borrowed until the next
  * leader change), or NULL when unknown. Meaningful on a standby. */
 const char *pgd_master_leader_http(const pgd_master_t *m);
-/* {status, version, role, store, epoch, rpc_port, uptime_s}; caller owns. */
+/* {status: "ok" or "degraded" (the store cannot write), reason (only when
+ * degraded: why), version, role, store, epoch, rpc_port, uptime_s}; caller owns. */
 cJSON *pgd_master_health(const pgd_master_t *m);
+
+/* True when `status` (a done callback's negative -errno) says the store
+ * could not write for a reason outside the request (disk full, I/O error,
+ * lost database: store.h pgd_store_error_is_resource), which the API
+ * answers 503 (retry later) rather than 500. Pure. */
+bool pgd_master_error_is_unavailable(int status);
 /* The HA view (docs/ha.md); caller owns. */
 cJSON *pgd_master_cluster(const pgd_master_t *m);
 /* The plugins the master validates jobs with (pgd_registry_to_json). */
@@ -124,6 +131,19 @@ int pgd_master_job_delete(pgd_master_t *m, const char *name, pgd_master_done_cb 
 int pgd_master_job_run(pgd_master_t *m, const char *name, const cJSON *params,
                        const char *trigger, int64_t *exec_id, pgd_exec_state_t *state,
                        pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+/* pgd_master_job_run with an idempotency key (docs/api.md
+ * "Idempotency-Key"; `key` borrowed, NULL = none). When a run of the last
+ * 24 hours carried `key` for the same job and params, nothing is submitted:
+ * *replayed is set, *exec_id and *state are that run's, and done(ud, 0) is
+ * called before this returns. Otherwise as pgd_master_job_run, *replayed
+ * false, and the key is stored with the new execution's first record.
+ * More errors: -EINVAL (a malformed key), -EEXIST (the key belongs to
+ * another job or other params), -EINPROGRESS (the first run with the key
+ * is not durable yet), each with err. */
+int pgd_master_job_run_keyed(pgd_master_t *m, const char *name, const cJSON *params,
+                             const char *trigger, const char *key, int64_t *exec_id,
+                             pgd_exec_state_t *state, bool *replayed, pgd_master_done_cb done,
+                             void *ud, char *err, size_t errlen);
 
 /* ---- executions and their logs ------------------------------------------ */
 

@@ -73,6 +73,7 @@ struct pgd_master {
   int64_t next_exec_id;
   int64_t epoch;
   int64_t started_us;
+  int64_t idem_expired_us; /* idem.c: last expiry of idempotency keys */
   bool stopping;
   bool leader;            /* dispatches, fires, accepts workers and writes */
   int64_t leader_since_us;

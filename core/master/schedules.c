@@ -449,6 +449,8 @@ int m_sched_set_enabled(pgd_master_t *m, m_sched_item_t *s, bool enabled, pgd_st
   return write_doc(m, s, cb, ud);
 }
 
+void m_sched_forget(pgd_master_t *m, m_sched_item_t *s) { item_free(m, s); }
+
 int m_sched_delete(pgd_master_t *m, m_sched_item_t *s, pgd_store_done_cb cb, void *ud) {
   char name[160];
   snprintf(name, sizeof name, "%s", s->name);

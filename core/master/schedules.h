@@ -75,6 +75,9 @@ m_sched_item_t *m_sched_find(pgd_master_t *m, const char *name);
 m_sched_item_t *m_sched_put(pgd_master_t *m, cJSON *def, pgd_trigger_t *trig,
                             pgd_store_done_cb cb, void *ud, int *rc);
 /* Pause (enabled=false) or resume; writes the document. */
+/* Drops `s` from memory (disarmed, freed) without touching the store: the
+ * undo of a new schedule whose first write the store refused. */
+void m_sched_forget(pgd_master_t *m, m_sched_item_t *s);
 int m_sched_set_enabled(pgd_master_t *m, m_sched_item_t *s, bool enabled, pgd_store_done_cb cb,
                         void *ud);
 /* Removes the schedule and its run documents. */

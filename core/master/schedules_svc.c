@@ -116,6 +116,31 @@ cJSON *pgd_master_schedule_get(pgd_master_t *m, const char *name, int nnext, int
   return v;
 }
 
+/* A new schedule whose first write the store refused is dropped again, so
+ * that it neither exists nor fires (its write is fail-fast: a full disk is
+ * answered, not retried). A replaced definition that could not be stored
+ * stays in memory until the next restart (the stored one is then read). */
+typedef struct sched_write {
+  pgd_master_t *m;
+  char *name; /* set when the schedule is new */
+  pgd_master_done_cb done;
+  void *ud;
+} sched_write_t;
+
+static void sched_write_done(int status, void *ud) {
+  sched_write_t *w = ud;
+  if (status < 0 && w->name) {
+    m_sched_item_t *s = m_sched_find(w->m, w->name);
+    if (s) {
+      PGD_ERROR("schedules", "schedule %s: not stored (%s); dropped", w->name, strerror(-status));
+      m_sched_forget(w->m, s);
+    }
+  }
+  w->done(w->ud, status);
+  free(w->name);
+  free(w);
+}
+
 int pgd_master_schedule_define(pgd_master_t *m, const cJSON *in, char **name_out, bool *created,
                                pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
   int status = 400;
@@ -126,10 +151,16 @@ int pgd_master_schedule_define(pgd_master_t *m, const cJSON *in, char **name_out
   *created = m_sched_find(m, name) == NULL;
   *name_out = strdup(name);
   if (!*name_out) abort();
-  m_done_ctx_t *c = m_done_ctx(done, ud);
+  sched_write_t *w = calloc(1, sizeof *w);
+  if (!w || (*created && !(w->name = strdup(name)))) abort();
+  w->m = m;
+  w->done = done;
+  w->ud = ud;
   int rc = 0;
-  m_sched_put(m, def, trig, m_done_store_cb, c, &rc);
-  if (rc < 0) m_done_store_cb(rc, c); /* a refused write never calls back */
+  bool was = pgd_store_fail_fast(m->store, true);
+  m_sched_put(m, def, trig, sched_write_done, w, &rc);
+  pgd_store_fail_fast(m->store, was);
+  if (rc < 0) sched_write_done(rc, w); /* a refused write never calls back */
   return 0;
 }
 

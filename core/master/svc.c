@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "master/exec_int.h"
+#include "master/idem_int.h"
 #include "master/jobs_int.h"
 #include "master/leader_int.h"
 #include "master/workers_int.h"
@@ -47,7 +48,15 @@ cJSON *pgd_master_balancers(const pgd_master_t *m) { return pgd_balancers_to_jso
 
 cJSON *pgd_master_health(const pgd_master_t *m) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "status", "ok");
+  char reason[256];
+  if (pgd_store_health(m->store, reason, sizeof reason) < 0) {
+    /* Writes fail (disk full, lost database): they are retried, and new
+     * executions and definitions are refused until the store writes again. */
+    cJSON_AddStringToObject(o, "status", "degraded");
+    cJSON_AddStringToObject(o, "reason", reason);
+  } else {
+    cJSON_AddStringToObject(o, "status", "ok");
+  }
   cJSON_AddStringToObject(o, "version", PAGODA_VERSION);
   cJSON_AddStringToObject(o, "role", m->leader ? "leader" : "standby");
   cJSON_AddStringToObject(o, "store", pgd_store_backend(m->store));
@@ -55,6 +64,10 @@ cJSON *pgd_master_health(const pgd_master_t *m) {
   cJSON_AddNumberToObject(o, "rpc_port", pgd_listener_port(m->listener));
   cJSON_AddNumberToObject(o, "uptime_s", (double)(pgd_now_us() - m->started_us) / 1e6);
   return o;
+}
+
+bool pgd_master_error_is_unavailable(int status) {
+  return status < 0 && pgd_store_error_is_resource(status);
 }
 
 /* ---- jobs ---- */
@@ -75,6 +88,42 @@ bool pgd_master_job_exists(pgd_master_t *m, const char *name) {
   return m_job_find(m, name) != NULL;
 }
 
+/* A definition change reaches the in-memory cache only once it is durable,
+ * so that a write the store refused leaves no trace (the run path reads the
+ * cache). Fail-fast: a full disk is answered, not retried. */
+typedef struct job_write {
+  pgd_master_t *m;
+  cJSON *job;  /* define: the normalised job (owned); delete: NULL */
+  char *name;  /* delete: the job's name */
+  pgd_master_done_cb done;
+  void *ud;
+} job_write_t;
+
+static void job_write_done(int status, void *ud) {
+  job_write_t *w = ud;
+  if (status == 0 && w->job) {
+    m_job_put_cache(w->m, w->job);
+    w->job = NULL;
+  } else if (status == 0) {
+    m_job_remove_cache(w->m, w->name);
+  }
+  w->done(w->ud, status);
+  cJSON_Delete(w->job);
+  free(w->name);
+  free(w);
+}
+
+static job_write_t *job_write(pgd_master_t *m, cJSON *job, const char *name,
+                              pgd_master_done_cb done, void *ud) {
+  job_write_t *w = calloc(1, sizeof *w);
+  if (!w || (name && !(w->name = strdup(name)))) abort();
+  w->m = m;
+  w->job = job;
+  w->done = done;
+  w->ud = ud;
+  return w;
+}
+
 int pgd_master_job_define(pgd_master_t *m, const cJSON *in, cJSON **normalised, bool *created,
                           pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
   /* A replace may send back the "***" it read for a secret: keep the value. */
@@ -89,34 +138,61 @@ int pgd_master_job_define(pgd_master_t *m, const cJSON *in, cJSON **normalised, 
   *created = m_job_find(m, name) == NULL;
   *normalised = cJSON_Duplicate(job, 1);
   m_job_mask_secrets(*normalised);
-  m_done_ctx_t *c = m_done_ctx(done, ud);
-  int rc = pgd_store_put_job(m->store, job, m_done_store_cb, c);
-  if (rc < 0) {
-    cJSON_Delete(job);
-    m_done_store_cb(rc, c); /* a refused write never calls back: done once, here */
-    return 0;
-  }
-  m_job_put_cache(m, job);
+  job_write_t *w = job_write(m, job, NULL, done, ud);
+  bool was = pgd_store_fail_fast(m->store, true);
+  int rc = pgd_store_put_job(m->store, job, job_write_done, w);
+  pgd_store_fail_fast(m->store, was);
+  if (rc < 0) job_write_done(rc, w); /* a refused write never calls back: done once, here */
   return 0;
 }
 
 int pgd_master_job_delete(pgd_master_t *m, const char *name, pgd_master_done_cb done, void *ud) {
   if (!m_job_find(m, name)) return -ENOENT;
-  m_job_remove_cache(m, name);
-  m_done_ctx_t *c = m_done_ctx(done, ud);
-  int rc = pgd_store_delete_job(m->store, name, m_done_store_cb, c);
-  if (rc < 0) m_done_store_cb(rc, c);
+  job_write_t *w = job_write(m, NULL, name, done, ud);
+  bool was = pgd_store_fail_fast(m->store, true);
+  int rc = pgd_store_delete_job(m->store, name, job_write_done, w);
+  pgd_store_fail_fast(m->store, was);
+  if (rc < 0) job_write_done(rc, w);
   return 0;
 }
 
 int pgd_master_job_run(pgd_master_t *m, const char *name, const cJSON *params,
                        const char *trigger, int64_t *exec_id, pgd_exec_state_t *state,
                        pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
+  bool replayed;
+  return pgd_master_job_run_keyed(m, name, params, trigger, NULL, exec_id, state, &replayed, done,
+                                  ud, err, errlen);
+}
+
+int pgd_master_job_run_keyed(pgd_master_t *m, const char *name, const cJSON *params,
+                             const char *trigger, const char *key, int64_t *exec_id,
+                             pgd_exec_state_t *state, bool *replayed, pgd_master_done_cb done,
+                             void *ud, char *err, size_t errlen) {
+  *replayed = false;
   m_job_t *j = m_job_find(m, name);
   if (!j) return pgd_set_err(err, errlen, -ENOENT, "job '%s' not found", name);
+  cJSON *extra = NULL;
+  if (key) {
+    char fp[17];
+    m_idem_fingerprint(name, params, fp);
+    int rc = m_idem_lookup(m, key, fp, exec_id, state, err, errlen);
+    if (rc < 0) return rc;
+    if (rc == 1) {
+      *replayed = true;
+      done(ud, 0);
+      return 0;
+    }
+    extra = cJSON_CreateObject();
+    cJSON_AddStringToObject(extra, "idempotency_key", key);
+    cJSON_AddStringToObject(extra, "idempotency_fingerprint", fp);
+  }
   /* The job's resources may have been deleted since it was stored. */
-  if (!m_resources_check(m, j->def, err, errlen)) return -EINVAL;
-  m_exec_t *e = m_exec_submit(m, j->def, params, trigger, done, ud, err, errlen, NULL);
+  if (!m_resources_check(m, j->def, err, errlen)) {
+    cJSON_Delete(extra);
+    return -EINVAL;
+  }
+  m_exec_t *e = m_exec_submit(m, j->def, params, trigger, done, ud, err, errlen, extra);
+  cJSON_Delete(extra);
   if (!e) return -EINVAL;
   *exec_id = e->id;
   *state = e->state;

@@ -91,6 +91,10 @@ const pgd_store_migration_t pgd_store_pg_migrations[] = {
      "  (\"kind\", \"parent\", \"sort_num\" DESC NULLS LAST, \"id\" DESC);\n"
      "CREATE INDEX \"docs_sort\" ON \"docs\" (\"kind\", \"sort_num\" DESC NULLS LAST, \"id\" DESC);\n"
      "CREATE INDEX \"docs_state\" ON \"docs\" (\"kind\", \"state\");\n"},
+    {4, "idempotency keys of runs",
+     "ALTER TABLE \"executions\" ADD COLUMN \"idempotency_key\" TEXT COLLATE \"C\";\n"
+     "CREATE INDEX \"executions_idempotency_key\" ON \"executions\" (\"idempotency_key\")\n"
+     "  WHERE \"idempotency_key\" IS NOT NULL;\n"},
 };
 
 const size_t pgd_store_pg_migration_count =

@@ -88,6 +88,10 @@ const pgd_store_migration_t pgd_store_sqlite_migrations[] = {
      "CREATE INDEX \"docs_parent\" ON \"docs\" (\"kind\", \"parent\", \"sort_num\", \"id\");\n"
      "CREATE INDEX \"docs_sort\" ON \"docs\" (\"kind\", \"sort_num\", \"id\");\n"
      "CREATE INDEX \"docs_state\" ON \"docs\" (\"kind\", \"state\");\n"},
+    {4, "idempotency keys of runs",
+     "ALTER TABLE \"executions\" ADD COLUMN \"idempotency_key\" TEXT;\n"
+     "CREATE INDEX \"executions_idempotency_key\" ON \"executions\" (\"idempotency_key\")\n"
+     "  WHERE \"idempotency_key\" IS NOT NULL;\n"},
 };
 
 const size_t pgd_store_sqlite_migration_count =

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/err.h"
@@ -38,21 +39,150 @@ struct pgd_store {
   pthread_mutex_t done_mu;
   pgd_store_op_t *done_head, *done_tail;
 
+  /* health (writer thread writes, any thread reads; under mu) */
+  int health_rc;            /* 0, or the -errno of the last resource failure */
+  char health_reason[256];
+  int urgent;               /* a fail-fast write waits: do not sleep the backoff */
+
   /* loop thread only */
   pgd_store_op_t *cur;  /* completions being delivered */
   size_t pending;       /* enqueued, callback not run yet */
+  int fail_fast;        /* writes queued now are fail-fast (pgd_store_fail_fast) */
   int closing;
   int closed;
 };
 
+/* Backoff of the retries of a degraded store (and of its probes). */
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 5000
+
+int pgd_store_error_is_resource(int status) {
+  switch (-status) {
+  case ENOSPC:
+  case EIO:
+  case EROFS:
+  case EBUSY:
+  case EACCES:
+  case ENOMEM:
+  case EAGAIN:
+  case ECONNREFUSED:
+  case ECONNRESET:
+  case ETIMEDOUT: return 1;
+  default: return 0;
+  }
+}
+
 /* ---- writer thread ------------------------------------------------------ */
+
+/* Caller holds mu. */
+static void set_health(pgd_store_t *s, int rc) {
+  if (rc == s->health_rc) return;
+  if (rc < 0) {
+    snprintf(s->health_reason, sizeof s->health_reason,
+             "the store (%s) cannot write: %s; writes are kept and retried", s->ops->name,
+             strerror(-rc));
+    PGD_ERROR("store", "%s", s->health_reason);
+  } else {
+    s->health_reason[0] = '\0';
+    PGD_INFO("store", "the store (%s) writes again", s->ops->name);
+  }
+  s->health_rc = rc;
+}
+
+/* Caller holds mu. Waits until `deadline_us` (or a signal). */
+static void wait_until(pgd_store_t *s, int64_t deadline_us) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t left = deadline_us - pgd_now_us();
+  if (left <= 0) return;
+  int64_t ns = ts.tv_nsec + (left % 1000000) * 1000;
+  ts.tv_sec += (time_t)(left / 1000000) + (time_t)(ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+}
+
+/* The health probe: a small real write (a document of kind "store_probe"),
+ * because an empty transaction commits even on a full disk. NULL when out
+ * of memory. */
+static pgd_store_op_t *probe_op(void) {
+  pgd_store_op_t *op = calloc(1, sizeof(*op));
+  if (!op) return NULL;
+  cJSON *doc = cJSON_CreateObject();
+  int64_t now = pgd_now_us();
+  cJSON_AddNumberToObject(doc, "at_us", (double)now);
+  op->kind = PGD_OP_PUT_DOC;
+  op->probe = 1;
+  int rc = doc ? pgd_store_record_split_doc("store_probe", "writer", NULL, NULL, doc, now, &op->row)
+               : -ENOMEM;
+  cJSON_Delete(doc);
+  if (rc < 0) {
+    free(op);
+    return NULL;
+  }
+  return op;
+}
+
+/* Splits an applied batch: the writes to apply again (a resource error on a
+ * write that is not fail-fast, and every later write that is not fail-fast,
+ * so that two writes of one record are never applied out of order) go to
+ * *retry, in order; the rest are returned as completed. Returns the first
+ * resource error seen (0 = none); *wrote is set when a write landed. */
+static int sort_out(pgd_store_op_t *batch, int may_retry, pgd_store_op_t **done,
+                    pgd_store_op_t **retry, int *wrote) {
+  pgd_store_op_t **dt = done, **rt = retry;
+  int resource = 0, retrying = 0;
+  pgd_store_op_t *op = batch;
+  while (op) {
+    pgd_store_op_t *next = op->next;
+    op->next = NULL;
+    int res = pgd_store_error_is_resource(op->status);
+    if (res && !resource) resource = op->status;
+    if (op->kind != PGD_OP_FLUSH && op->status == 0) *wrote = 1; /* a write landed */
+    /* a flush is never retried: it reports the batch's failure, so that
+     * closing (which flushes) does not wait for space to come back */
+    if (may_retry && !op->fail_fast && op->kind != PGD_OP_FLUSH &&
+        (res || (retrying && !op->probe))) {
+      retrying = 1;
+      op->status = 0;
+      *rt = op;
+      rt = &op->next;
+    } else {
+      *dt = op;
+      dt = &op->next;
+    }
+    op = next;
+  }
+  return resource;
+}
 
 static void *writer_main(void *arg) {
   pgd_store_t *s = arg;
+  int backoff_ms = 0;      /* 0 = healthy */
+  int64_t next_try_us = 0; /* degraded: the next retry or probe */
   pthread_mutex_lock(&s->mu);
   for (;;) {
-    while (!s->q_head && !s->stop) pthread_cond_wait(&s->cond, &s->mu);
+    while (!s->stop) {
+      if (backoff_ms && !s->urgent && pgd_now_us() < next_try_us) {
+        wait_until(s, next_try_us);
+        continue;
+      }
+      if (s->q_head) break;
+      if (!backoff_ms) {
+        pthread_cond_wait(&s->cond, &s->mu);
+        continue;
+      }
+      /* degraded and idle: probe */
+      pgd_store_op_t *p = probe_op();
+      if (!p) {
+        next_try_us = pgd_now_us() + (int64_t)backoff_ms * 1000;
+        continue;
+      }
+      s->q_head = s->q_tail = p;
+      s->q_len = 1;
+      break;
+    }
     if (!s->q_head) break; /* stop and drained */
+    s->urgent = 0;
     pgd_store_op_t *batch = s->q_head, *last = s->q_head;
     size_t n = 1;
     if (s->q_len <= PGD_STORE_MAX_BATCH) {
@@ -78,14 +208,60 @@ static void *writer_main(void *arg) {
                 "(a newer leader took over); this master must stop acting as leader",
                 n, (long long)epoch);
 
-    pthread_mutex_lock(&s->done_mu);
-    if (s->done_tail) s->done_tail->next = batch;
-    else s->done_head = batch;
-    s->done_tail = last;
-    pthread_mutex_unlock(&s->done_mu);
-    uv_async_send(&s->async);
+    pthread_mutex_lock(&s->mu);
+    int stopping = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    pgd_store_op_t *done = NULL, *retry = NULL;
+    int wrote = 0;
+    int resource = sort_out(batch, !stopping, &done, &retry, &wrote);
+
+    /* free what is finished; probes end here */
+    pgd_store_op_t **pp = &done;
+    while (*pp) {
+      pgd_store_op_t *op = *pp;
+      pgd_store_row_free(&op->row);
+      if (op->probe) {
+        *pp = op->next;
+        free(op);
+      } else {
+        pp = &op->next;
+      }
+    }
+    if (done) {
+      pgd_store_op_t *tail = done;
+      while (tail->next) tail = tail->next;
+      pthread_mutex_lock(&s->done_mu);
+      if (s->done_tail) s->done_tail->next = done;
+      else s->done_head = done;
+      s->done_tail = tail;
+      pthread_mutex_unlock(&s->done_mu);
+      uv_async_send(&s->async);
+    }
 
     pthread_mutex_lock(&s->mu);
+    if (resource) {
+      set_health(s, resource);
+      backoff_ms = backoff_ms ? backoff_ms * 2 : RETRY_FIRST_MS;
+      if (backoff_ms > RETRY_MAX_MS) backoff_ms = RETRY_MAX_MS;
+      next_try_us = pgd_now_us() + (int64_t)backoff_ms * 1000;
+    } else if (wrote) {
+      set_health(s, 0);
+      backoff_ms = 0;
+    } else if (backoff_ms) {
+      /* nothing landed nor failed for lack of resources (e.g. a fenced
+       * probe): still degraded, keep the pace instead of spinning */
+      next_try_us = pgd_now_us() + (int64_t)backoff_ms * 1000;
+    }
+    if (retry) {
+      /* back to the head of the queue, in order, before anything newer */
+      pgd_store_op_t *rt = retry;
+      size_t rn = 1;
+      while (rt->next) rt = rt->next, rn++;
+      rt->next = s->q_head;
+      if (!s->q_head) s->q_tail = rt;
+      s->q_head = retry;
+      s->q_len += rn;
+    }
   }
   pthread_mutex_unlock(&s->mu);
   return NULL;
@@ -200,10 +376,29 @@ void pgd_store_close(pgd_store_t *s) {
 
 const char *pgd_store_backend(const pgd_store_t *s) { return s ? s->ops->name : "none"; }
 
+bool pgd_store_fail_fast(pgd_store_t *s, bool on) {
+  if (!s) return false;
+  bool was = s->fail_fast;
+  s->fail_fast = on;
+  return was;
+}
+
+int pgd_store_health(pgd_store_t *s, char *reason, size_t reasonlen) {
+  if (reason && reasonlen) reason[0] = '\0';
+  if (!s) return -EINVAL;
+  pthread_mutex_lock(&s->mu);
+  int rc = s->health_rc;
+  if (rc < 0 && reason && reasonlen) snprintf(reason, reasonlen, "%s", s->health_reason);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
 /* ---- writes ------------------------------------------------------------- */
 
 static int enqueue(pgd_store_t *s, pgd_store_op_t *op) {
+  op->fail_fast = s->fail_fast;
   pthread_mutex_lock(&s->mu);
+  if (op->fail_fast) s->urgent = 1; /* answered now, not after the backoff */
   if (s->q_tail) s->q_tail->next = op;
   else s->q_head = op;
   s->q_tail = op;
@@ -329,6 +524,15 @@ int pgd_store_delete_docs(pgd_store_t *s, const char *kind, const char *parent,
   return delete_doc_op(s, PGD_OP_DELETE_DOCS, kind, parent, cb, ud);
 }
 
+int pgd_store_expire_keys(pgd_store_t *s, int64_t before_us, pgd_store_done_cb cb, void *ud) {
+  int rc = 0;
+  pgd_store_op_t *op = new_op(s, PGD_OP_EXPIRE_KEYS, cb, ud, &rc);
+  if (!op) return rc;
+  op->row.v[0].present = 1;
+  op->row.v[0].i = before_us;
+  return enqueue(s, op);
+}
+
 int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud) {
   int rc = 0;
   pgd_store_op_t *op = new_op(s, PGD_OP_FLUSH, cb, ud, &rc);
@@ -363,6 +567,12 @@ cJSON *pgd_store_list_executions(pgd_store_t *s, const char *job, const char *st
                                  int64_t before_id) {
   READ_GUARD(s, NULL);
   return pgd_store_read_executions(s->ops, s->be, job, state, limit, before_id);
+}
+
+cJSON *pgd_store_find_execution_by_key(pgd_store_t *s, const char *key, int64_t since_us) {
+  READ_GUARD(s, NULL);
+  if (!key || !key[0]) return NULL;
+  return pgd_store_read_execution_by_key(s->ops, s->be, key, since_us);
 }
 
 cJSON *pgd_store_list_unfinished_executions(pgd_store_t *s) {

@@ -13,13 +13,16 @@
  * the completions back to the loop with uv_async_send. Each write's callback
  * then runs ON THE LOOP THREAD with status 0 (durable) or a negative error.
  * While one batch commits, new writes queue up for the next.
- *  - Callbacks run in the order the writes were enqueued.
+ *  - Callbacks run in the order the writes were enqueued, except that a
+ *    write retried after a resource error (see "write failures" below)
+ *    completes after the writes that did not wait.
  *  - Shape errors are found before enqueueing: the call returns -EINVAL and
  *    the callback is NEVER called (the libuv rule: a call that returns an
  *    error never calls its callback). Errors found while applying (e.g. an
  *    attempt whose execution does not exist) reach that write's callback as a
  *    negative status; the other writes of the same batch are not affected.
- *    If the commit itself fails, every write of the batch gets the error.
+ *    If the commit itself fails, every write of the batch gets the error
+ *    (a resource error: the write is retried instead, unless fail-fast).
  *  - Error codes are -errno values: -EINVAL (bad record, constraint),
  *    -ENOMEM, -EIO (I/O or corrupt database, lost database connection),
  *    -ENOSPC (disk full), -EBUSY (locked by another process beyond the busy
@@ -64,6 +67,7 @@
 #ifndef PAGODA_STORE_STORE_H
 #define PAGODA_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -150,6 +154,10 @@ int pgd_store_put_attempt(pgd_store_t *s, const cJSON *attempt, pgd_store_done_c
 /* Upsert by worker["id"]; replaced whole except a stored first_seen_us. */
 int pgd_store_put_worker(pgd_store_t *s, const cJSON *worker, pgd_store_done_cb cb, void *ud);
 
+/* Clears the idempotency key of every execution submitted before
+ * `before_us` (keys expire; docs/api.md). A write like the others. */
+int pgd_store_expire_keys(pgd_store_t *s, int64_t before_us, pgd_store_done_cb cb, void *ud);
+
 /* Calls cb once everything enqueued before it is durable (or has failed and
  * had its callback called: callbacks run in order, so every earlier
  * callback has run). status is the commit status of the batch it rode in. */
@@ -195,6 +203,48 @@ int pgd_store_delete_doc(pgd_store_t *s, const char *kind, const char *id, pgd_s
 int pgd_store_delete_docs(pgd_store_t *s, const char *kind, const char *parent,
                           pgd_store_done_cb cb, void *ud);
 
+/* ---- write failures, retries and health (added in 0.4; both backends) ----
+ * A write that fails for a reason outside the record itself (a RESOURCE
+ * error, pgd_store_error_is_resource: no space left, I/O error, read-only,
+ * locked or unreachable database) makes the store DEGRADED and is RETRIED
+ * by the writer thread, with a backoff of 0.1 s doubling up to 5 s, until
+ * it is durable: its callback runs then, with status 0. So a state change
+ * or a final record that hit a full disk lands once space is back, without
+ * a restart. Retried writes keep their order among themselves: when one
+ * write of a batch must be retried, every later write of that batch that is
+ * not fail-fast is applied again after it (upserts and deletes are
+ * idempotent), so two writes of one record never land out of order. Their
+ * callbacks run after those of later writes that did not wait.
+ * While degraded and idle, the writer probes every backoff period with a
+ * small real write (the document ("store_probe", "writer")); the first
+ * batch or probe that commits makes the store healthy again.
+ * pgd_store_close() stops retrying: writes still failing get their error.
+ * A flush (pgd_store_flush) is not retried either: it completes with the
+ * resource error of its batch while earlier writes wait for their retry.
+ * A write queued inside a FAIL-FAST scope (pgd_store_fail_fast) is not
+ * retried: its callback gets the resource error, at once if the store is
+ * already degraded (the writer skips its backoff for it). Use it for writes
+ * whose caller must answer success or failure (a new execution, a new
+ * definition) and must undo its in-memory change on failure. */
+
+/* 1 when `status` (a negative -errno value) is a resource error: -ENOSPC,
+ * -EIO, -EROFS, -EBUSY, -EACCES, -ENOMEM, -EAGAIN, -ECONNREFUSED,
+ * -ECONNRESET, -ETIMEDOUT; else 0 (-EINVAL, -ESTALE, -ESHUTDOWN: reported,
+ * never retried). Pure. */
+int pgd_store_error_is_resource(int status);
+
+/* Loop thread: sets whether the writes queued from now on are fail-fast
+ * (see above) and returns the previous setting, so that a scope is
+ * `bool was = pgd_store_fail_fast(s, true); ...; pgd_store_fail_fast(s, was);`.
+ * NULL: no-op, false. */
+bool pgd_store_fail_fast(pgd_store_t *s, bool on);
+
+/* Any thread: 0 when the last write batch committed (or none failed yet),
+ * else the resource error (negative -errno) of the last failing one, with a
+ * one-line reason copied into `reason` (NUL-terminated, truncated to
+ * reasonlen; NULL allowed). -EINVAL for NULL. */
+int pgd_store_health(pgd_store_t *s, char *reason, size_t reasonlen);
+
 /* ---- reads: any thread. Return new objects owned by the caller (free with
  * cJSON_Delete); NULL when not found or on error (errors are logged).
  * String arguments are borrowed for the call. */
@@ -214,6 +264,13 @@ cJSON *pgd_store_get_execution(pgd_store_t *s, int64_t id);
  * before_id > 0: only ids below it (paging). */
 cJSON *pgd_store_list_executions(pgd_store_t *s, const char *job, const char *state, int limit,
                                  int64_t before_id);
+
+/* Idempotency keys (added in 0.4; schema version 4): an execution's member
+ * "idempotency_key" (a string) is a column of its row, indexed, written in
+ * the same statement as the rest of the record. This returns the newest
+ * execution (without "attempts") whose key equals `key` and whose submitted_us
+ * is at or after `since_us`; NULL when there is none or on error. */
+cJSON *pgd_store_find_execution_by_key(pgd_store_t *s, const char *key, int64_t since_us);
 
 /* Array of executions whose state is pending, dispatched or running, oldest
  * id first, each with "attempts" (for recovery after a restart). */

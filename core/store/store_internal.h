@@ -99,7 +99,8 @@ typedef enum {
   PGD_OP_FLUSH,
   PGD_OP_PUT_DOC,    /* row: pgd_store_rec_doc */
   PGD_OP_DELETE_DOC, /* row: v[0].s = kind, v[1].s = id */
-  PGD_OP_DELETE_DOCS /* row: v[0].s = kind, v[1].s = parent */
+  PGD_OP_DELETE_DOCS, /* row: v[0].s = kind, v[1].s = parent */
+  PGD_OP_EXPIRE_KEYS  /* row: v[0].i = submitted before (µs) */
 } pgd_store_op_kind_t;
 
 typedef struct pgd_store_op {
@@ -110,6 +111,9 @@ typedef struct pgd_store_op {
                           DELETE_DOC(S): see above */
   pgd_store_done_cb cb;
   void *ud;
+  int fail_fast;       /* queued in a fail-fast scope: a resource error is
+                          reported, not retried (pgd_store_fail_fast) */
+  int probe;           /* the writer's own health probe: no callback */
 } pgd_store_op_t;
 
 /* ---- statement parameters (values by slot, see store_sql.h) ------------ */
@@ -126,8 +130,9 @@ typedef struct {
 typedef struct {
   const char *name;
   /* Writer thread. Applies the list `ops` (n of them) in one transaction
-   * and commits; sets every op's status (0 or -errno) and frees what the
-   * ops' rows own. Must not touch cb/ud. epoch > 0: inside the transaction,
+   * and commits; sets every op's status (0 or -errno). Must not touch
+   * cb/ud nor free the rows: the generic part owns them (a write that
+   * failed for lack of space is applied again later, store.c). epoch > 0: inside the transaction,
    * first lock the cluster epoch row and check that it equals `epoch`;
    * otherwise store nothing and set every status to -ESTALE. */
   void (*apply_batch)(void *be, pgd_store_op_t *ops, size_t n, int64_t epoch);
@@ -168,6 +173,8 @@ cJSON *pgd_store_read_unfinished(const pgd_store_backend_ops_t *ops, void *be);
 cJSON *pgd_store_read_workers(const pgd_store_backend_ops_t *ops, void *be);
 int64_t pgd_store_read_max_execution_id(const pgd_store_backend_ops_t *ops, void *be);
 int pgd_store_read_schema_version(const pgd_store_backend_ops_t *ops, void *be);
+cJSON *pgd_store_read_execution_by_key(const pgd_store_backend_ops_t *ops, void *be,
+                                       const char *key, int64_t since_us);
 cJSON *pgd_store_read_doc(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
                           const char *id);
 cJSON *pgd_store_read_docs(const pgd_store_backend_ops_t *ops, void *be, const char *kind,

@@ -111,7 +111,8 @@ static int pexec(PGconn *c, const char *sql, int np, const char *const *vals, PG
 /* The statements of the writer connection, prepared as "pgd_<index>". */
 static const int writer_stmts[] = {PGD_SQL_PUT_JOB,     PGD_SQL_PUT_EXECUTION, PGD_SQL_PUT_ATTEMPT,
                                    PGD_SQL_PUT_WORKER,  PGD_SQL_PUT_DOC,       PGD_SQL_DELETE_JOB,
-                                   PGD_SQL_DELETE_DOC,  PGD_SQL_DELETE_DOCS,   PGD_SQL_EPOCH_CHECK};
+                                   PGD_SQL_DELETE_DOC,  PGD_SQL_DELETE_DOCS,   PGD_SQL_EPOCH_CHECK,
+                                   PGD_SQL_EXPIRE_KEYS};
 
 static void stmt_name(int stmt, char *buf, size_t cap) { snprintf(buf, cap, "pgd_%d", stmt); }
 
@@ -296,7 +297,6 @@ static void pg_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t epo
   for (pgd_store_op_t *op = ops; op; op = op->next) {
     if (rc == -ESTALE) op->status = rc;
     else if (rc < 0 && op->status == 0) op->status = rc;
-    pgd_store_row_free(&op->row);
   }
   if (rc < 0 && rc != -ESTALE) PGD_ERROR(MOD, "write batch failed (%zu writes lost)", n);
 }

@@ -143,6 +143,14 @@ int pgd_store_read_schema_version(const pgd_store_backend_ops_t *ops, void *be) 
   return (int)scalar(ops, be, PGD_SQL_SCHEMA_VERSION);
 }
 
+cJSON *pgd_store_read_execution_by_key(const pgd_store_backend_ops_t *ops, void *be,
+                                       const char *key, int64_t since_us) {
+  pgd_store_param_t p[3] = {{0}};
+  text(&p[1], key);
+  integer(&p[2], since_us);
+  return first_or_null(locked_rows(ops, be, PGD_SQL_EXECUTION_BY_KEY, p, &pgd_store_rec_execution));
+}
+
 cJSON *pgd_store_read_doc(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
                           const char *id) {
   pgd_store_param_t p[3] = {{0}};

@@ -30,8 +30,9 @@ static const pgd_store_field_t execution_fields[] = {
     {"definition", PGD_COL_JSON, 0},  {"submitted_us", PGD_COL_INT, 0},
     {"dispatched_us", PGD_COL_INT, 0}, {"started_us", PGD_COL_INT, 0},
     {"finished_us", PGD_COL_INT, 0},  {"trigger", PGD_COL_TEXT, 0},
+    {"idempotency_key", PGD_COL_TEXT, 0}, /* migration 4 */
 };
-const pgd_store_record_t pgd_store_rec_execution = {"executions", execution_fields, 16, 1, 1,
+const pgd_store_record_t pgd_store_rec_execution = {"executions", execution_fields, 17, 1, 1,
                                                     "attempts"};
 
 static const pgd_store_field_t attempt_fields[] = {

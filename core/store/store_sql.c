@@ -138,6 +138,10 @@ static int template(pgd_store_dialect_t d, int stmt, char *buf, size_t cap) {
     return add(buf, cap, &len, "DELETE FROM \"docs\" WHERE \"kind\"=?1 AND \"id\"=?2");
   case PGD_SQL_DELETE_DOCS:
     return add(buf, cap, &len, "DELETE FROM \"docs\" WHERE \"kind\"=?1 AND \"parent\"=?2");
+  case PGD_SQL_EXPIRE_KEYS:
+    return add(buf, cap, &len,
+               "UPDATE \"executions\" SET \"idempotency_key\"=NULL "
+               "WHERE \"idempotency_key\" IS NOT NULL AND \"submitted_us\"<?1");
   /* SQLite: IMMEDIATE takes the database write lock at BEGIN, which is
    * what orders a batch against acquire_epoch and a concurrent migration. */
   case PGD_SQL_BEGIN_WRITE: return add(buf, cap, &len, sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
@@ -183,6 +187,10 @@ static int template(pgd_store_dialect_t d, int stmt, char *buf, size_t cap) {
   case PGD_SQL_MAX_EXECUTION_ID: return add(buf, cap, &len, "SELECT max(\"id\") FROM \"executions\"");
   case PGD_SQL_GET_DOC:
     return select_with(buf, cap, &pgd_store_rec_doc, " WHERE \"kind\"=?1 AND \"id\"=?2");
+  case PGD_SQL_EXECUTION_BY_KEY:
+    return select_with(buf, cap, &pgd_store_rec_execution,
+                       " WHERE \"idempotency_key\"=?1 AND \"submitted_us\">=?2"
+                       " ORDER BY \"id\" DESC LIMIT 1");
   default: break;
   }
   if (stmt >= PGD_SQL_LIST_EXECUTIONS && stmt < PGD_SQL_LIST_DOCS)
@@ -272,6 +280,11 @@ int pgd_store_sql_op_params(const pgd_store_op_t *op, int *stmt,
   case PGD_OP_DELETE_JOB:
     *stmt = PGD_SQL_DELETE_JOB;
     text_param(&p[1], row->v[0].s);
+    return 0;
+  case PGD_OP_EXPIRE_KEYS:
+    *stmt = PGD_SQL_EXPIRE_KEYS;
+    p[1].type = PGD_PARAM_INT;
+    p[1].i = row->v[0].i;
     return 0;
   case PGD_OP_DELETE_DOC:
   case PGD_OP_DELETE_DOCS:

@@ -99,6 +99,7 @@ static const char *op_name(pgd_store_op_kind_t k) {
   case PGD_OP_PUT_DOC: return "put_doc";
   case PGD_OP_DELETE_DOC: return "delete_doc";
   case PGD_OP_DELETE_DOCS: return "delete_docs";
+  case PGD_OP_EXPIRE_KEYS: return "expire_keys";
   default: return "flush";
   }
 }
@@ -106,7 +107,6 @@ static const char *op_name(pgd_store_op_kind_t k) {
 static void fail_all(pgd_store_op_t *ops, int status) {
   for (pgd_store_op_t *op = ops; op; op = op->next) {
     if (op->status == 0) op->status = status;
-    pgd_store_row_free(&op->row);
   }
 }
 
@@ -150,7 +150,6 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
     pgd_store_param_t p[PGD_SQL_MAX_SLOTS + 1];
     if (pgd_store_sql_op_params(op, &stmt, p) < 0) {
       op->status = -EINVAL;
-      pgd_store_row_free(&op->row);
       continue;
     }
     sqlite3_stmt *st = be->w[stmt];
@@ -162,7 +161,6 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    pgd_store_row_free(&op->row);
     if (rc != SQLITE_DONE && sqlite3_get_autocommit(be->wdb)) {
       /* SQLite rolled the whole transaction back (I/O error, disk full...):
        * nothing of this batch is stored. */
@@ -432,7 +430,8 @@ static int migrate(sqlite_be_t *be, const char *path, char *err, size_t errlen) 
 static const int writer_stmts[] = {
     PGD_SQL_PUT_JOB,    PGD_SQL_PUT_EXECUTION, PGD_SQL_PUT_ATTEMPT, PGD_SQL_PUT_WORKER,
     PGD_SQL_PUT_DOC,    PGD_SQL_DELETE_JOB,    PGD_SQL_DELETE_DOC,  PGD_SQL_DELETE_DOCS,
-    PGD_SQL_BEGIN_WRITE, PGD_SQL_COMMIT,       PGD_SQL_ROLLBACK,    PGD_SQL_EPOCH_CHECK};
+    PGD_SQL_BEGIN_WRITE, PGD_SQL_COMMIT,       PGD_SQL_ROLLBACK,    PGD_SQL_EPOCH_CHECK,
+    PGD_SQL_EXPIRE_KEYS};
 
 static int prepare_writer(sqlite_be_t *be, const char *path, char *err, size_t errlen) {
   for (size_t k = 0; k < sizeof(writer_stmts) / sizeof(writer_stmts[0]); k++) {

@@ -122,13 +122,13 @@ static void test_migrations_fresh_and_reopen(void) {
   uv_loop_init(&loop);
   pgd_store_t *s = open_ok(&loop);
   CU_ASSERT_STRING_EQUAL(pgd_store_backend(s), B->name);
-  CU_ASSERT(pgd_store_schema_version(s) == 3);
+  CU_ASSERT(pgd_store_schema_version(s) == 4);
   CU_ASSERT(pgd_store_max_execution_id(s) == 0);
   cJSON *jobs = pgd_store_list_jobs(s);
   CU_ASSERT(cJSON_IsArray(jobs) && cJSON_GetArraySize(jobs) == 0);
   cJSON_Delete(jobs);
   close_all(s, &loop);
-  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 3);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 4);
   CU_ASSERT(sql_int("SELECT count(*) FROM jobs") == 0);
   CU_ASSERT(sql_int("SELECT count(*) FROM executions") == 0);
   CU_ASSERT(sql_int("SELECT count(*) FROM attempts") == 0);
@@ -139,9 +139,9 @@ static void test_migrations_fresh_and_reopen(void) {
   /* reopen: nothing re-applied */
   uv_loop_init(&loop);
   s = open_ok(&loop);
-  CU_ASSERT(pgd_store_schema_version(s) == 3);
+  CU_ASSERT(pgd_store_schema_version(s) == 4);
   close_all(s, &loop);
-  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 3);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == 4);
   CU_ASSERT(sql_int("SELECT count(*) FROM cluster") == 1);
   remove_db();
 }

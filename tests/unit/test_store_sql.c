@@ -132,7 +132,8 @@ static void test_op_params(void) {
   CU_ASSERT(p[2].type == PGD_PARAM_TEXT && strcmp(p[2].s, "j") == 0);
   CU_ASSERT(p[3].type == PGD_PARAM_NULL); /* type: absent */
   CU_ASSERT(p[4].type == PGD_PARAM_TEXT && strcmp(p[4].s, "running") == 0);
-  CU_ASSERT(p[17].type == PGD_PARAM_TEXT && strstr(p[17].s, "extra") != NULL); /* data */
+  /* data: the slot after the last column (18 since migration 4 added idempotency_key) */
+  CU_ASSERT(p[18].type == PGD_PARAM_TEXT && strstr(p[18].s, "extra") != NULL);
   pgd_store_row_free(&op.row);
   op.kind = PGD_OP_FLUSH;
   CU_ASSERT(pgd_store_sql_op_params(&op, &stmt, p) == -EINVAL);
