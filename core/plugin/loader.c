@@ -4,6 +4,8 @@
  * registry.c commits the result on the loop thread. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -94,26 +96,12 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Loads the plugin once in a short-lived child process first: a plugin that
- * crashes while loading (a constructor, its entry point or its init) takes
- * only that child down, and one that hangs there is SIGKILLed at the
- * deadline (a signal the plugin cannot catch or ignore, unlike alarm());
- * either way it is refused instead of taking the daemon with it. The cost
- * is one fork per new file, and a plugin's init runs twice (once here, once
- * for real): sdk/docs/plugin-abi.md says init must tolerate that. Returns
- * 0, or a negative code with `msg` (-ELIBBAD crashed, -ETIMEDOUT hung);
- * load errors are reported by the real load. */
-static int probe_in_child(const char *dlpath, int timeout_ms, char *msg, size_t msglen) {
-  const char *env = getenv("PAGODA_PLUGIN_PROBE");
-  if (env && strcmp(env, "0") == 0) return 0;
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) return 0; /* cannot probe: load as before */
-  if (pid == 0) {
-    void *dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) _exit(0);
-    void *sym = dlsym(dl, PAGODA_PLUGIN_ENTRY_SYMBOL);
-    if (!sym) _exit(0);
+/* The probe child's own work: load, enter, init and destroy, then say "ok"
+ * on the pipe. Only returns by _exit. */
+static void probe_child(const char *dlpath, int ok_fd) {
+  void *dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
+  void *sym = dl ? dlsym(dl, PAGODA_PLUGIN_ENTRY_SYMBOL) : NULL;
+  if (sym) {
     pagoda_plugin_entry_fn entry;
     memcpy(&entry, &sym, sizeof entry);
     const pagoda_plugin_descriptor_t *d = entry();
@@ -125,45 +113,92 @@ static int probe_in_child(const char *dlpath, int timeout_ms, char *msg, size_t 
       void *state = NULL;
       if (d->init(pgd_plugin_host(), &state, &e) == 0 && d->destroy) d->destroy(state);
     }
-    _exit(0);
   }
-  int st = 0;
+  /* load errors are the real load's to report: the probe only looks for
+   * crashes and hangs */
+  ssize_t w = write(ok_fd, "k", 1);
+  _exit(w == 1 ? 0 : 3);
+}
+
+/* Loads the plugin once in a short-lived child process first: a plugin that
+ * crashes while loading (a constructor, its entry point or its init) takes
+ * only that child down, and one that hangs there is SIGKILLed at the
+ * deadline (a signal the plugin cannot catch or ignore, unlike alarm());
+ * either way it is refused instead of taking the daemon with it. The child
+ * reports success on a pipe (so the verdict does not depend on who reaps
+ * it). The cost is one fork per new file, and a plugin's init runs twice
+ * (once here, once for real): sdk/docs/plugin-abi.md says init must
+ * tolerate that. Returns 0, or a negative code with `msg` (-ELIBBAD
+ * crashed, -ETIMEDOUT hung). */
+static int probe_in_child(const char *dlpath, int timeout_ms, char *msg, size_t msglen) {
+  const char *env = getenv("PAGODA_PLUGIN_PROBE");
+  if (env && strcmp(env, "0") == 0) return 0;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return 0; /* cannot probe: load as before */
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return 0;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    probe_child(dlpath, fds[1]);
+  }
+  close(fds[1]);
   int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
-  long nap_us = 1000; /* grows to 20 ms: a quick plugin costs ~1 ms */
-  for (;;) {
-    pid_t got = waitpid(pid, &st, deadline ? WNOHANG : 0);
-    if (got == pid) break;
-    if (got < 0 && errno != EINTR) return 0; /* lost the child: load as before */
-    if (deadline && got == 0) {
-      if (mono_ms() >= deadline) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        snprintf(msg, msglen,
-                 "did not finish loading within %d ms in a probe process (a constructor, the "
-                 "entry point or init hangs): killed; not loaded",
-                 timeout_ms);
-        return -ETIMEDOUT;
+  char ok = 0;
+  int verdict = 0; /* 1 ok, -1 ended without ok, -2 deadline */
+  while (!verdict) {
+    int wait_ms = -1;
+    if (deadline) {
+      int64_t left = deadline - mono_ms();
+      if (left <= 0) {
+        verdict = -2;
+        break;
       }
-      struct timespec ts = {0, nap_us * 1000};
-      nanosleep(&ts, NULL);
-      if (nap_us < 20000) nap_us *= 2;
+      wait_ms = left > INT_MAX ? INT_MAX : (int)left;
     }
+    struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+    int pr = poll(&pfd, 1, wait_ms);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr < 0) {
+      verdict = 1; /* cannot watch it: load as before */
+      break;
+    }
+    if (pr == 0) continue; /* the deadline check above decides */
+    ssize_t n = read(fds[0], &ok, 1);
+    if (n < 0 && errno == EINTR) continue;
+    verdict = n == 1 && ok == 'k' ? 1 : -1;
   }
-  if (WIFSIGNALED(st)) {
+  close(fds[0]);
+  if (verdict == -2) kill(pid, SIGKILL);
+  int st = 0;
+  pid_t got;
+  while ((got = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
+  }
+  if (verdict == 1) return 0;
+  if (verdict == -2) {
+    snprintf(msg, msglen,
+             "did not finish loading within %d ms in a probe process (a constructor, the entry "
+             "point or init hangs): killed; not loaded",
+             timeout_ms);
+    return -ETIMEDOUT;
+  }
+  if (got == pid && WIFSIGNALED(st)) {
     int sig = WTERMSIG(st);
     snprintf(msg, msglen, "crashed while loading (signal %d, %s) in a probe process; not loaded",
              sig, strsignal(sig));
-    return -ELIBBAD;
-  }
-  if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
-    /* The probe only ever exits 0: anything else is a crash handler (a
-     * sanitizer's, say) or the plugin calling exit() while loading. */
+  } else if (got == pid && WIFEXITED(st)) {
+    /* The probe only ever exits 0 after saying "ok": anything else is a
+     * crash handler (a sanitizer's, say) or the plugin calling exit(). */
     snprintf(msg, msglen, "crashed while loading (exit status %d) in a probe process; not loaded",
              WEXITSTATUS(st));
-    return -ELIBBAD;
+  } else {
+    snprintf(msg, msglen, "crashed while loading (status unknown) in a probe process; not loaded");
   }
-  return 0;
+  return -ELIBBAD;
 }
 
 static void keep_names(pgd_cand_t *c) {
