@@ -35,7 +35,8 @@ int pgd_cand_init(pgd_cand_t *c, const char *path) {
 }
 
 void pgd_cand_discard(pgd_cand_t *c) {
-  if (c->rc == 0 && c->desc && c->desc->destroy && c->dl) c->desc->destroy(c->state);
+  if (c->inited && c->desc && c->desc->destroy && c->dl) c->desc->destroy(c->state);
+  c->inited = 0;
   if (c->dl) dlclose(c->dl);
   c->dl = NULL;
   c->state = NULL;
@@ -274,4 +275,5 @@ void pgd_cand_prepare(pgd_cand_t *c, int timeout_ms) {
       return refuse(c, irc < 0 ? irc : -EINVAL);
     }
   }
+  c->inited = 1;
 }

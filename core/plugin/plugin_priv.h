@@ -68,6 +68,7 @@ typedef struct pgd_cand {
   char type[72];  /* copies of the descriptor's type and version, kept for */
   char version[260]; /* the refusal record after dlclose; "" when unknown */
   int has_type, has_version;
+  int inited;     /* init succeeded: destroy is owed unless the registry keeps it */
 } pgd_cand_t;
 
 /* Fills `c` for `path` (copied). -ENOMEM when out of memory. Loop thread. */

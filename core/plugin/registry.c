@@ -165,6 +165,7 @@ static int keep_cand(pgd_registry_t *r, pgd_cand_t *c) {
            p->desc->version ? p->desc->version : "", p->abi, p->file);
   c->path = c->realpath = NULL;
   c->dl = c->state = NULL;
+  c->inited = 0;
   return 0;
 }
 
