@@ -49,12 +49,12 @@ static int start(pgd_registry_t *r, uv_loop_t *loop, const char *dir, waiter_t *
 static void after_work(uv_work_t *req, int status) {
   struct pgd_scan *sc = req->data;
   pgd_registry_t *r = sc->r;
-  if (status < 0) /* cancelled: nothing was loaded */
-    for (size_t i = 0; i < sc->n; i++) {
-      sc->cands[i].rc = -ECANCELED;
-      snprintf(sc->cands[i].msg, sizeof sc->cands[i].msg, "the rescan was cancelled");
-    }
-  int loaded = pgd_registry_commit(r, sc->cands, sc->n, NULL);
+  int loaded = 0;
+  if (status < 0) { /* cancelled before loading: nothing to commit, nothing refused */
+    for (size_t i = 0; i < sc->n; i++) pgd_cand_discard(&sc->cands[i]);
+  } else {
+    loaded = pgd_registry_commit(r, sc->cands, sc->n, NULL);
+  }
   free(sc->cands);
   r->scan = NULL;
   waiter_t *next = sc->next_waiters;
