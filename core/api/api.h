@@ -24,10 +24,13 @@
 
 typedef struct pgd_api pgd_api_t;
 
-/* Rescans the plugin directory (POST /api/v1/plugins/reload): returns the
- * number of plugins newly loaded, or a negative code when the directory
- * cannot be read. Supplied by the daemon, which owns the registry. */
-typedef int (*pgd_api_rescan_cb)(void *ud);
+/* Rescans the plugin directory (POST /api/v1/plugins/reload) without
+ * blocking the loop: done(done_ud, n) runs on the loop thread once the
+ * rescan is over (possibly before the call returns), n = the number of
+ * plugins newly loaded, or a negative code when the directory cannot be
+ * read. Supplied by the daemon, which owns the registry. */
+typedef void (*pgd_api_rescan_done)(void *done_ud, int n);
+typedef void (*pgd_api_rescan_cb)(void *ud, pgd_api_rescan_done done, void *done_ud);
 
 typedef struct pgd_api_config {
   const char *host;          /* address to bind, e.g. "127.0.0.1" */

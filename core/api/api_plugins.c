@@ -1,6 +1,7 @@
 /* Pagoda API — plugins: the list (loaded and refused) and a rescan of the
  * plugin directory (docs/api.md "Plugins"). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
@@ -9,21 +10,31 @@ void api_plugins_list(api_req_t *r) {
   api_respond_wrapped(r->req, "plugins", pgd_master_plugins(r->m));
 }
 
-/* The same rescan as SIGHUP and the periodic hot-load timer (the daemon's
- * callback): new .so files load, refused files that changed are retried. */
-void api_plugins_reload(api_req_t *r) {
-  if (!r->api->rescan_plugins) {
-    pgd_http_respond_error(r->req, 503, "this daemon does not load plugins");
-    return;
-  }
-  int n = r->api->rescan_plugins(r->api->rescan_ud);
+/* The request, held while the rescan runs off the loop. */
+typedef struct reload_req {
+  pgd_http_req_t *req; /* NULL once the client went away */
+  pgd_master_t *m;
+} reload_req_t;
+
+static void reload_abort(pgd_http_req_t *req, void *ud) {
+  (void)req;
+  ((reload_req_t *)ud)->req = NULL;
+}
+
+static void reload_done(void *ud, int n) {
+  reload_req_t *rr = ud;
+  pgd_http_req_t *req = rr->req;
+  pgd_master_t *m = rr->m;
+  free(rr);
+  if (!req) return;
+  pgd_http_req_on_abort(req, NULL, NULL);
   if (n < 0) {
-    pgd_http_respond_error(r->req, 500, "cannot read the plugins directory (%s)", strerror(-n));
+    pgd_http_respond_error(req, 500, "cannot read the plugins directory (%s)", strerror(-n));
     return;
   }
   cJSON *out = cJSON_CreateObject();
   cJSON_AddNumberToObject(out, "loaded", n);
-  cJSON *list = pgd_master_plugins(r->m);
+  cJSON *list = pgd_master_plugins(m);
   int refused = 0;
   const cJSON *p;
   cJSON_ArrayForEach(p, list) {
@@ -32,5 +43,24 @@ void api_plugins_reload(api_req_t *r) {
   }
   cJSON_AddNumberToObject(out, "refused", refused);
   cJSON_AddItemToObject(out, "plugins", list ? list : cJSON_CreateArray());
-  api_respond_take(r->req, 200, out);
+  api_respond_take(req, 200, out);
+}
+
+/* The same rescan as SIGHUP and the periodic hot-load timer (the daemon's
+ * callback): new .so files load, refused files that changed are retried.
+ * The files load off the loop; the answer waits for them. */
+void api_plugins_reload(api_req_t *r) {
+  if (!r->api->rescan_plugins) {
+    pgd_http_respond_error(r->req, 503, "this daemon does not load plugins");
+    return;
+  }
+  reload_req_t *rr = calloc(1, sizeof *rr);
+  if (!rr) {
+    pgd_http_respond_error(r->req, 500, "out of memory");
+    return;
+  }
+  rr->req = r->req;
+  rr->m = r->m;
+  pgd_http_req_on_abort(r->req, reload_abort, rr);
+  r->api->rescan_plugins(r->api->rescan_ud, reload_done, rr);
 }

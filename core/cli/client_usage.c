@@ -109,6 +109,8 @@ static const char k_daemon_common[] =
     "                         executable in a build tree, else the installed one)\n"
     "  --secret S             cluster secret workers present to the master\n"
     "  --kill-grace-ms N      SIGTERM -> SIGKILL grace on kill and timeout (default 5000)\n"
+    "  --plugin-load-timeout-ms N  a plugin file that does not load within N ms is\n"
+    "                         killed and refused (default 5000)\n"
     "  --heartbeat-ms N       worker heartbeat interval (default 1000)\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
     "  --insecure             allow plain HTTP on a non-loopback address (warned at every\n"

@@ -66,6 +66,7 @@ typedef struct settings {
   cJSON *allowed_users;
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
+  int plugin_load_timeout_ms; /* hard deadline of one plugin file's load */
   /* dev */
   char *dev_data;
   int dev_slots;
@@ -105,6 +106,7 @@ static void defaults(settings_t *s) {
   set_str(&s->worker_id, "");
   s->worker_heartbeat_ms = 1000;
   s->worker_kill_grace_ms = 5000;
+  s->plugin_load_timeout_ms = PGD_PLUGIN_LOAD_TIMEOUT_MS;
   set_str(&s->dev_data, "pagoda-dev-data");
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
@@ -185,6 +187,7 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "worker.slots", &s->worker_slots);
   cfg_int(&c, "worker.heartbeat_ms", &s->worker_heartbeat_ms);
   cfg_int(&c, "worker.kill_grace_ms", &s->worker_kill_grace_ms);
+  cfg_int(&c, "plugins.load_timeout_ms", &s->plugin_load_timeout_ms);
   cfg_list(&c, "worker.labels", s->labels);
   cfg_list(&c, "worker.allowed_users", s->allowed_users);
   cfg_str(&c, "store.postgres", &s->store_postgres);
@@ -292,6 +295,9 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       int g;
       if (parse_int_flag("--kill-grace-ms", v, 0, &g) < 0) return -1;
       s->kill_grace_ms = s->worker_kill_grace_ms = g;
+    } else if (strcmp(f, "--plugin-load-timeout-ms") == 0 && v) {
+      if (parse_int_flag("--plugin-load-timeout-ms", v, 1, &s->plugin_load_timeout_ms) < 0)
+        return -1;
     } else if (strcmp(f, "--recovery-grace-ms") == 0 && v && s->mode != MODE_WORKER) {
       if (parse_int_flag("--recovery-grace-ms", v, 0, &s->recovery_grace_ms) < 0) return -1;
     } else if (strcmp(f, "--http-tls-cert") == 0 && v && s->mode != MODE_WORKER) {
@@ -442,17 +448,16 @@ static void on_signal_closed(uv_handle_t *h) { (void)h; }
 
 /* A .so dropped into the plugins directory is loaded without a restart; the
  * registry skips files it has seen (and retries refused ones when they
- * change), so a rescan costs a readdir and a stat per file. Workers
- * advertise new types in their next heartbeat. */
-static int rescan_plugins(void *ud) {
+ * change), so a rescan costs a readdir and a stat per file on the loop;
+ * new files load on a pool thread with a hard deadline each (the loop keeps
+ * serving). Workers advertise new types in their next heartbeat. */
+static void rescan_plugins(void *ud, pgd_api_rescan_done done, void *done_ud) {
   daemon_state_t *d = ud;
-  int n = pgd_registry_load_dir(d->plugins, d->plugins_dir);
-  if (n > 0) PGD_INFO(MOD, "hot-loaded %d new plugin(s) from %s", n, d->plugins_dir);
-  return n;
+  pgd_registry_rescan(d->plugins, d->loop, d->plugins_dir, done, done_ud);
 }
 
 /* The periodic rescan; SIGHUP and POST /api/v1/plugins/reload run the same. */
-static void on_plugin_scan(uv_timer_t *t) { rescan_plugins(t->data); }
+static void on_plugin_scan(uv_timer_t *t) { rescan_plugins(t->data, NULL, NULL); }
 
 static void one_stopped(void *ud) {
   daemon_state_t *d = ud;
@@ -639,6 +644,7 @@ int pgd_daemon_main(int argc, char **argv) {
   char *plugins_dir = resolve_plugins_dir(&s);
   d.plugins_dir = plugins_dir;
   d.plugins = pgd_registry_new();
+  pgd_registry_set_load_timeout(d.plugins, s.plugin_load_timeout_ms);
   int loaded = pgd_registry_load_dir(d.plugins, plugins_dir);
   PGD_INFO(MOD, "loaded %d plugin(s) from %s", loaded < 0 ? 0 : loaded, plugins_dir);
 

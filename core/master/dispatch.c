@@ -3,9 +3,13 @@
  * Tasks wait in one queue ordered by priority (higher first), then
  * submission (execution id), then task index. A task goes to a worker that
  * passes the hard filters (connected, not draining, has the job type, all of
- * the job's labels and enough free slots); among those the built-in choice
- * is the worker with the most free slots, then the fewest running attempts,
- * preferring workers that did not run an earlier attempt of the same task. */
+ * the job's labels and enough free slots). For a shard, workers that hold
+ * no other shard of the execution are the only candidates while there are
+ * any (shards spread). The balancer then chooses; it sees in
+ * previous_workers every worker an earlier attempt of the task ran on,
+ * including the one that just ended (the built-in choice avoids them when
+ * another candidate fits, then takes the most free slots, the lowest load,
+ * the fewest running attempts). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +130,46 @@ static void sort_workers(pgd_master_t *m) {
   m->by_id_built = true;
 }
 
+/* The workers earlier attempts of `t` ran on, in attempt order, including
+ * the attempt that just ended (its row is still t->attempt_rec until the
+ * next assignment): a new array owned by the caller, NULL when none. The
+ * balancer sees it before it picks; m_task_assign keeps it afterwards. */
+static cJSON *previous_workers(const m_task_t *t) {
+  const char *last = t->attempt_rec
+                         ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "worker_id"))
+                         : NULL;
+  if (!last && !t->prev_workers) return NULL;
+  cJSON *prev = t->prev_workers ? cJSON_Duplicate(t->prev_workers, 1) : cJSON_CreateArray();
+  if (!prev) abort();
+  if (last) cJSON_AddItemToArray(prev, cJSON_CreateString(last));
+  return prev;
+}
+
+/* 1 when `w` runs another unfinished task (shard) of `t`'s execution. */
+static bool holds_sibling(const m_worker_t *w, const m_task_t *t) {
+  const m_exec_t *e = t->exec;
+  for (int i = 0; i < e->n_tasks; i++) {
+    const m_task_t *o = e->tasks[i];
+    if (o != t && o->worker == w && !pgd_exec_state_final(o->state)) return true;
+  }
+  return false;
+}
+
+/* Shards spread: while some candidate holds no other shard of the
+ * execution, the ones that do are dropped from the list (`ws`, `n` in/out;
+ * order kept). Sharded executions only. */
+static void spread_shards(const m_task_t *t, m_worker_t **ws, size_t *n) {
+  if (t->exec->mode != M_MODE_SHARDED || *n < 2) return;
+  size_t free_of_siblings = 0;
+  for (size_t i = 0; i < *n; i++)
+    if (!holds_sibling(ws[i], t)) free_of_siblings++;
+  if (free_of_siblings == 0 || free_of_siblings == *n) return;
+  size_t k = 0;
+  for (size_t i = 0; i < *n; i++)
+    if (!holds_sibling(ws[i], t)) ws[k++] = ws[i];
+  *n = k;
+}
+
 static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) {
   m_exec_t *e = t->exec;
   sort_workers(m);
@@ -144,8 +188,11 @@ static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) 
     if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
     if (worker_can_run_as(w, type, labels)) ws[n++] = w;
   }
+  spread_shards(t, ws, &n);
   m_worker_t *chosen = NULL;
+  cJSON *prev = NULL;
   if (n > 0) {
+    prev = previous_workers(t);
     for (size_t i = 0; i < n; i++) {
       cs[i] = (pgd_bal_worker_t){.id = ws[i]->id,
                                  .host = ws[i]->host,
@@ -166,7 +213,7 @@ static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) 
         .slots = e->slots,
         .priority = e->priority,
         .attempt = e->last_attempt + 1,
-        .previous_workers = t->prev_workers};
+        .previous_workers = prev};
     char error[512] = "";
     why[0] = 0;
     int idx = pgd_balancers_pick(m->balancers,
@@ -179,6 +226,7 @@ static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) 
     }
     if (idx >= 0 && (size_t)idx < n) chosen = ws[idx];
   }
+  cJSON_Delete(prev);
   if (ws != stack_ws) free(ws);
   if (cs != stack_cs) free(cs);
   return chosen;

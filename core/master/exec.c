@@ -685,6 +685,7 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
 /* ---- lost workers and reconciliation ---- */
 
 void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
+  m_worker_record(m, w, false); /* a next leader will not wait for it */
   m_exec_t *e, *tmp;
   bool changed = false;
   HASH_ITER(hh, m->execs, e, tmp) {
@@ -778,6 +779,7 @@ void m_worker_settled(pgd_master_t *m, m_worker_t *w) {
     }
   }
   if (any) m_dispatch_pending(m);
+  m_recovery_worker_settled(m, w->id);
 }
 
 void m_exec_tick(pgd_master_t *m) {

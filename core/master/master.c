@@ -95,6 +95,7 @@ static void recover(pgd_master_t *m) {
   }
   cJSON_Delete(open);
   if (n) PGD_INFO(MOD, "recovered %d unfinished executions from the store", n);
+  m_recovery_begin(m); /* the grace ends once the workers it waits for are back */
 }
 
 int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_registry_t *plugins,
@@ -189,6 +190,7 @@ int m_leader_begin(pgd_master_t *m) {
   }
   m->leader = true;
   m->leader_since_us = pgd_now_us();
+  m_recovery_release_if_done(m);
   m_dispatch_pending(m);
   return 0;
 }
@@ -197,6 +199,7 @@ void m_leader_end(pgd_master_t *m, const char *why) {
   if (!m->leader) return;
   PGD_WARN(MOD, "stepping down (%s): no dispatching or firing until elected again", why);
   m->leader = false;
+  m_recovery_forget(m);
   m_rpc_flush_acks(m);
   m_rpc_close_workers(m);
   m_flows_stop(m);
@@ -245,6 +248,7 @@ static void free_master(pgd_master_t *m) {
   free(m->by_id);
   m_observers_free(m);
   cJSON_Delete(m->ha_leader);
+  m_recovery_forget(m);
   void (*cb)(void *) = m->on_stopped;
   void *ud = m->on_stopped_ud;
   free(m->data_dir);

@@ -77,6 +77,7 @@ struct pgd_master {
   bool stopping;
   bool leader;            /* dispatches, fires, accepts workers and writes */
   int64_t leader_since_us;
+  cJSON *recovery_waiting; /* recovery.c: ids of workers the grace waits for; NULL = none */
   pgd_zk_t *zk;           /* high availability: the election; NULL without */
   bool zk_closing;
   cJSON *ha_leader;       /* the current leader's znode ({"info": {...}}), nullable */

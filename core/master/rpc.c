@@ -214,16 +214,7 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   cc->w = w;
   m->workers_generation++;
 
-  cJSON *rec = cJSON_CreateObject();
-  cJSON_AddStringToObject(rec, "id", w->id);
-  cJSON_AddStringToObject(rec, "host", w->host);
-  cJSON_AddStringToObject(rec, "addr", w->addr);
-  cJSON_AddNumberToObject(rec, "slots", w->slots);
-  cJSON_AddItemToObject(rec, "types", cJSON_Duplicate(w->types, 1));
-  cJSON_AddItemToObject(rec, "labels", cJSON_Duplicate(w->labels, 1));
-  cJSON_AddNumberToObject(rec, "last_seen_us", (double)w->connected_us);
-  pgd_store_put_worker(m->store, rec, NULL, NULL);
-  cJSON_Delete(rec);
+  m_worker_record(m, w, true); /* the next leader waits for it (recovery.c) */
 
   char http[300];
   pgd_msg_welcome_t wm = {.epoch = m->epoch, .heartbeat_ms = pgd_msg_int(m->cfg.heartbeat_ms)};

@@ -55,6 +55,22 @@ void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bo
  * lost now rather than at the end of the recovery grace. */
 void m_worker_settled(pgd_master_t *m, m_worker_t *w);
 
+/* ---- recovery.c: the end of the recovery grace ---- */
+/* Writes `w`'s store record with `connected` (true at a welcome, false when
+ * the leader loses it); nothing unless leading and not stopping. */
+void m_worker_record(pgd_master_t *m, const m_worker_t *w, bool connected);
+/* After the recovered executions are in memory: the workers to wait for are
+ * those the store says were connected, plus the owners of unclaimed
+ * attempts (m->recovery_waiting). */
+void m_recovery_begin(pgd_master_t *m);
+/* Once leading: ends the grace at once when nobody is waited for. */
+void m_recovery_release_if_done(pgd_master_t *m);
+/* Worker `id` settled (m_worker_settled): the grace ends when it was the
+ * last one waited for (held tasks queue, unclaimed attempts are lost). */
+void m_recovery_worker_settled(pgd_master_t *m, const char *id);
+/* Stepping down or stopping: nothing is waited for any more. */
+void m_recovery_forget(pgd_master_t *m);
+
 /* ---- rpc.c ---- */
 int m_rpc_start(pgd_master_t *m, char *err, size_t errlen);
 void m_rpc_send_launch(pgd_master_t *m, m_task_t *t);

@@ -1,4 +1,6 @@
-/* Loading plugins: dlopen, descriptor checks, init, refusals, listings. */
+/* The registry: committing loaded files under the type rules, refusals,
+ * directory scans, listings (loader.c loads one file, scan.c rescans off
+ * the loop). */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -7,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
 
 #include "common/err.h"
@@ -18,9 +18,16 @@
 #include "plugin/schema.h"
 
 #define MOD "plugin"
-#define TYPE_MAX 63
 
-pgd_registry_t *pgd_registry_new(void) { return calloc(1, sizeof(pgd_registry_t)); }
+pgd_registry_t *pgd_registry_new(void) {
+  pgd_registry_t *r = calloc(1, sizeof(pgd_registry_t));
+  if (r) r->load_timeout_ms = PGD_PLUGIN_LOAD_TIMEOUT_MS;
+  return r;
+}
+
+void pgd_registry_set_load_timeout(pgd_registry_t *r, int ms) {
+  if (r) r->load_timeout_ms = ms > 0 ? ms : PGD_PLUGIN_LOAD_TIMEOUT_MS;
+}
 
 static void refusal_clear(pgd_refusal_t *f) {
   free(f->file);
@@ -77,9 +84,10 @@ static void drop_refusal(pgd_registry_t *r, const char *rp) {
 
 /* Records a refusal (replacing an earlier one for the same file). Out of
  * memory only loses the record, never the refusal itself. */
-static void record_refusal(pgd_registry_t *r, const char *path, const char *rp, const char *reason,
-                           const pagoda_plugin_descriptor_t *d, const char *abi) {
-  drop_refusal(r, rp);
+/* Records a refusal of candidate `c` (replacing an earlier one for the same
+ * file). Out of memory only loses the record, never the refusal itself. */
+static void record_refusal(pgd_registry_t *r, const pgd_cand_t *c, int conflict) {
+  drop_refusal(r, c->realpath);
   if (r->nref == r->refcap) {
     size_t ncap = r->refcap ? r->refcap * 2 : 4;
     pgd_refusal_t *nf = realloc(r->refused, ncap * sizeof *nf);
@@ -89,14 +97,15 @@ static void record_refusal(pgd_registry_t *r, const char *path, const char *rp, 
   }
   pgd_refusal_t f;
   memset(&f, 0, sizeof f);
-  f.file = strdup(path);
-  f.realpath = strdup(rp);
-  f.reason = strdup(reason);
-  if (d && d->type) f.type = strndup(d->type, TYPE_MAX + 1);
-  if (d && d->version) f.version = strndup(d->version, 256);
-  snprintf(f.abi, sizeof f.abi, "%s", abi ? abi : "");
+  f.file = strdup(c->path);
+  f.realpath = strdup(c->realpath);
+  f.reason = strdup(c->msg);
+  if (c->has_type) f.type = strdup(c->type);
+  if (c->has_version) f.version = strdup(c->version);
+  snprintf(f.abi, sizeof f.abi, "%s", c->abi);
+  f.conflict = conflict;
   struct stat st;
-  if (stat(path, &st) == 0) {
+  if (stat(c->path, &st) == 0) {
     f.has_stat = 1;
     f.dev = st.st_dev;
     f.ino = st.st_ino;
@@ -110,218 +119,145 @@ static void record_refusal(pgd_registry_t *r, const char *path, const char *rp, 
   r->refused[r->nref++] = f;
 }
 
-static int type_name_ok(const char *t) {
-  size_t n = 0;
-  for (; t[n]; n++) {
-    char c = t[n];
-    if (n >= TYPE_MAX) return 0;
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return 0;
-  }
-  return n > 0;
-}
+/* ---- the type rules ------------------------------------------------------ */
 
-/* Checks the descriptor; 0 or a negative code with the reason (without the
- * file name) in msg. */
-static int check_descriptor(const pgd_registry_t *r, const pagoda_plugin_descriptor_t *d,
-                            char *msg, size_t len) {
-  if (d->abi_major != PAGODA_PLUGIN_ABI_MAJOR) {
-    snprintf(msg, len, "plugin ABI %u.%u, host ABI %u.%u: major version differs",
-             (unsigned)d->abi_major, (unsigned)d->abi_minor, (unsigned)PAGODA_PLUGIN_ABI_MAJOR,
-             (unsigned)PAGODA_PLUGIN_ABI_MINOR);
-    return -EPROTO;
-  }
-  if (d->abi_minor > PAGODA_PLUGIN_ABI_MINOR) {
-    snprintf(msg, len, "plugin ABI %u.%u, host ABI %u.%u: plugin needs a newer host",
-             (unsigned)d->abi_major, (unsigned)d->abi_minor, (unsigned)PAGODA_PLUGIN_ABI_MAJOR,
-             (unsigned)PAGODA_PLUGIN_ABI_MINOR);
-    return -EPROTO;
-  }
-  if (d->struct_size < PGD_DESC_SIZE_1_0) {
-    snprintf(msg, len, "bad descriptor: struct_size %u is smaller than %zu (ABI 1.0)",
-             (unsigned)d->struct_size, (size_t)PGD_DESC_SIZE_1_0);
-    return -EINVAL;
-  }
-  if (!d->type) {
-    snprintf(msg, len, "bad descriptor: type is NULL");
-    return -EINVAL;
-  }
-  if (!type_name_ok(d->type)) {
-    snprintf(msg, len, "bad descriptor: type \"%.64s\" is not 1-%d characters of [a-z0-9_]",
-             d->type, TYPE_MAX);
-    return -EINVAL;
-  }
-  const pagoda_executor_t *x = d->executor;
-  if (x && !x->describe_process == !x->run) {
-    snprintf(msg, len, "bad descriptor: executor must set exactly one of describe_process and run");
-    return -EINVAL;
-  }
-  const pgd_plugin_t *other = pgd_registry_find(r, d->type);
-  if (other) {
-    snprintf(msg, len, "type \"%s\" is already provided by %s", d->type, other->file);
-    return -EEXIST;
-  }
+/* The job types Pagoda ships (plugins/ of its source tree). A built-in type
+ * is provided only by the file named after it (shell.so for "shell"): a
+ * file of another name declaring it is an impostor and refused, whatever
+ * the load order, so that dropping a file into the plugins directory can
+ * never take over "shell" (docs/plugins.md). */
+static const char *const builtin_types[] = {"shell", "java", "spark", "lua"};
+
+static int is_builtin_type(const char *type) {
+  for (size_t i = 0; i < sizeof builtin_types / sizeof builtin_types[0]; i++)
+    if (strcmp(type, builtin_types[i]) == 0) return 1;
   return 0;
 }
 
-/* Loads the plugin once in a short-lived child process first: a plugin that
- * crashes while loading (a constructor, its entry point or its init) takes
- * only that child down and is refused, instead of taking the daemon with it.
- * The cost is one fork per new file (at start and on hot loading), and a
- * plugin's init runs twice (once here, once for real): sdk/docs/plugin-abi.md
- * says init must tolerate that. Returns -1 with `msg` when the child died by
- * a signal; 0 otherwise (load errors are reported by the real load). */
-static int probe_in_child(const char *dlpath, char *msg, size_t msglen) {
-  if (getenv("PAGODA_PLUGIN_PROBE") && strcmp(getenv("PAGODA_PLUGIN_PROBE"), "0") == 0) return 0;
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) return 0; /* cannot probe: load as before */
-  if (pid == 0) {
-    alarm(30); /* an init that hangs is not a crash, but must not stay */
-    void *dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) _exit(0);
-    void *sym = dlsym(dl, PAGODA_PLUGIN_ENTRY_SYMBOL);
-    if (!sym) _exit(0);
-    pagoda_plugin_entry_fn entry;
-    memcpy(&entry, &sym, sizeof entry);
-    const pagoda_plugin_descriptor_t *d = entry();
-    if (d && d->abi_major == PAGODA_PLUGIN_ABI_MAJOR && d->struct_size >= PGD_DESC_SIZE_1_0 &&
-        d->init) {
-      char imsg[256];
-      struct pagoda_error e;
-      pgd_plugin_error_init(&e, imsg, sizeof imsg);
-      void *state = NULL;
-      if (d->init(pgd_plugin_host(), &state, &e) == 0 && d->destroy) d->destroy(state);
+/* 1 when `path`'s file name is "<type>.so". */
+static int named_after(const char *path, const char *type) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t n = strlen(type);
+  return strncmp(base, type, n) == 0 && strcmp(base + n, ".so") == 0;
+}
+
+/* Moves a ready candidate into the registry; 0, or -ENOMEM (then refused). */
+static int keep_cand(pgd_registry_t *r, pgd_cand_t *c) {
+  if (r->n == r->cap) {
+    size_t ncap = r->cap ? r->cap * 2 : 8;
+    pgd_plugin_t **np = realloc(r->plugins, ncap * sizeof *np);
+    if (!np) return -ENOMEM;
+    r->plugins = np;
+    r->cap = ncap;
+  }
+  pgd_plugin_t *p = calloc(1, sizeof *p);
+  if (!p) return -ENOMEM;
+  p->file = c->path;
+  p->realpath = c->realpath;
+  p->dl = c->dl;
+  p->desc = c->desc;
+  p->state = c->state;
+  snprintf(p->abi, sizeof p->abi, "%s", c->abi);
+  r->plugins[r->n++] = p;
+  drop_refusal(r, c->realpath);
+  PGD_INFO(MOD, "loaded plugin \"%s\" %s (ABI %s) from %s", p->desc->type,
+           p->desc->version ? p->desc->version : "", p->abi, p->file);
+  c->path = c->realpath = NULL;
+  c->dl = c->state = NULL;
+  c->inited = 0;
+  return 0;
+}
+
+int pgd_registry_commit(pgd_registry_t *r, pgd_cand_t *cands, size_t n, int *rcs) {
+  /* 1. built-in types: only the file named after the type provides it */
+  for (size_t i = 0; i < n; i++) {
+    pgd_cand_t *c = &cands[i];
+    if (c->rc < 0 || !is_builtin_type(c->desc->type) || named_after(c->path, c->desc->type)) continue;
+    snprintf(c->msg, sizeof c->msg,
+             "type \"%s\" is built in (only %s.so provides it): a file in the plugins directory "
+             "cannot take it over",
+             c->desc->type, c->desc->type);
+    c->rc = -EEXIST;
+  }
+  /* 2. a type loaded already stays with its file (plugins are never
+   *    unloaded): the newcomer is refused */
+  for (size_t i = 0; i < n; i++) {
+    pgd_cand_t *c = &cands[i];
+    if (c->rc < 0) continue;
+    const pgd_plugin_t *other = pgd_registry_find(r, c->desc->type);
+    if (!other) continue;
+    snprintf(c->msg, sizeof c->msg, "type \"%s\" is already provided by %s", c->desc->type,
+             other->file);
+    c->rc = -EEXIST;
+  }
+  /* 3. a new type offered by two (or more) files of the same scan: no file
+   *    wins by its name's sort order; all of them are refused */
+  unsigned char *conflict = calloc(n ? n : 1, 1);
+  for (size_t i = 0; i < n && conflict; i++) {
+    pgd_cand_t *c = &cands[i];
+    if (c->rc < 0 || conflict[i]) continue;
+    size_t others = 0;
+    for (size_t j = i + 1; j < n; j++)
+      if (cands[j].rc == 0 && strcmp(cands[j].desc->type, c->desc->type) == 0) conflict[j] = 1, others++;
+    if (others) conflict[i] = 1;
+  }
+  for (size_t i = 0; i < n && conflict; i++) {
+    if (!conflict[i]) continue;
+    pgd_cand_t *c = &cands[i];
+    int len = snprintf(c->msg, sizeof c->msg, "type \"%s\" is offered by more than one file (",
+                       c->desc->type);
+    const char *sep = "";
+    for (size_t j = 0; j < n; j++) {
+      if (!conflict[j] || strcmp(cands[j].desc->type, c->desc->type) != 0) continue;
+      if (len > 0 && (size_t)len < sizeof c->msg)
+        len += snprintf(c->msg + len, sizeof c->msg - (size_t)len, "%s%s", sep, cands[j].path);
+      sep = ", ";
     }
-    _exit(0);
+    if (len > 0 && (size_t)len < sizeof c->msg)
+      snprintf(c->msg + len, sizeof c->msg - (size_t)len,
+               "): all of them are refused; remove all but one");
   }
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  for (size_t i = 0; i < n && conflict; i++)
+    if (conflict[i]) cands[i].rc = -EEXIST;
+  /* 4. the rest load, in name order; every refusal is recorded once */
+  int loaded = 0;
+  for (size_t i = 0; i < n; i++) {
+    pgd_cand_t *c = &cands[i];
+    if (c->rc == 0 && keep_cand(r, c) < 0) {
+      snprintf(c->msg, sizeof c->msg, "out of memory");
+      c->rc = -ENOMEM;
+    }
+    if (c->rc == 0) {
+      loaded++;
+    } else {
+      PGD_WARN(MOD, "refused plugin %s: %s", c->path, c->msg);
+      record_refusal(r, c, conflict && conflict[i]);
+    }
+    if (rcs) rcs[i] = c->rc;
+    pgd_cand_discard(c);
   }
-  if (WIFSIGNALED(st)) {
-    int sig = WTERMSIG(st);
-    snprintf(msg, msglen, "crashed while loading (signal %d, %s) in a probe process; not loaded",
-             sig, strsignal(sig));
-    return -1;
-  }
-  if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
-    /* The probe only ever exits 0: anything else is a crash handler (a
-     * sanitizer's, say) or the plugin calling exit() while loading. */
-    snprintf(msg, msglen, "crashed while loading (exit status %d) in a probe process; not loaded",
-             WEXITSTATUS(st));
-    return -1;
-  }
-  return 0;
+  free(conflict);
+  return loaded;
 }
+
+/* ---- loading: one file, a directory ---------------------------------------- */
 
 int pgd_registry_load_file(pgd_registry_t *r, const char *path, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!r || !path || !*path) return pgd_set_err(err, errlen, -EINVAL, "plugin: no file given");
-  char *rp = canon(path);
-  if (!rp) return pgd_set_err(err, errlen, -ENOMEM, "%s: out of memory", path);
-  const pgd_plugin_t *same = find_by_realpath(r, rp);
+  pgd_cand_t c;
+  if (pgd_cand_init(&c, path) < 0) return pgd_set_err(err, errlen, -ENOMEM, "%s: out of memory", path);
+  const pgd_plugin_t *same = find_by_realpath(r, c.realpath);
   if (same) {
-    free(rp);
+    pgd_cand_discard(&c);
     return pgd_set_err(err, errlen, -EEXIST, "%s: already loaded (type \"%s\")", path,
                        same->desc->type);
   }
-
-  char msg[1024] = "";
-  char abi[16] = "";
+  pgd_cand_prepare(&c, r->load_timeout_ms);
   int rc = 0;
-  const pagoda_plugin_descriptor_t *d = NULL;
-  pgd_plugin_t *p = NULL;
-  /* A name without '/' would make dlopen search the library path. */
-  char dlpath[PATH_MAX + 3];
-  snprintf(dlpath, sizeof dlpath, "%s%s", strchr(path, '/') ? "" : "./", path);
-  void *dl = NULL;
-  if (probe_in_child(dlpath, msg, sizeof msg) < 0) {
-    rc = -ELIBBAD;
-    goto refuse;
-  }
-  dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
-  if (!dl) {
-    const char *e = dlerror();
-    snprintf(msg, sizeof msg, "dlopen failed: %s", e ? e : "unknown error");
-    rc = -ELIBBAD;
-    goto refuse;
-  }
-  dlerror();
-  void *sym = dlsym(dl, PAGODA_PLUGIN_ENTRY_SYMBOL);
-  if (!sym) {
-    snprintf(msg, sizeof msg, "no entry symbol %s (not a Pagoda plugin, or not exported)",
-             PAGODA_PLUGIN_ENTRY_SYMBOL);
-    rc = -ENOENT;
-    goto refuse;
-  }
-  pagoda_plugin_entry_fn entry;
-  memcpy(&entry, &sym, sizeof entry); /* object pointer -> function pointer */
-  d = entry();
-  if (!d) {
-    snprintf(msg, sizeof msg, "%s returned NULL", PAGODA_PLUGIN_ENTRY_SYMBOL);
-    rc = -ENOENT;
-    goto refuse;
-  }
-  snprintf(abi, sizeof abi, "%u.%u", (unsigned)d->abi_major, (unsigned)d->abi_minor);
-  rc = check_descriptor(r, d, msg, sizeof msg);
-  if (rc < 0) {
-    if (d->abi_major != PAGODA_PLUGIN_ABI_MAJOR || d->struct_size < PGD_DESC_SIZE_1_0)
-      d = NULL; /* do not read fields of an unknown layout */
-    goto refuse;
-  }
-
-  p = calloc(1, sizeof *p);
-  if (!p || !(p->file = strdup(path))) {
-    snprintf(msg, sizeof msg, "out of memory");
-    rc = -ENOMEM;
-    goto refuse;
-  }
-  p->realpath = rp;
-  p->dl = dl;
-  p->desc = d;
-  snprintf(p->abi, sizeof p->abi, "%s", abi);
-  if (r->n == r->cap) {
-    size_t ncap = r->cap ? r->cap * 2 : 8;
-    pgd_plugin_t **np = realloc(r->plugins, ncap * sizeof *np);
-    if (!np) {
-      snprintf(msg, sizeof msg, "out of memory");
-      rc = -ENOMEM;
-      p->realpath = NULL;
-      goto refuse;
-    }
-    r->plugins = np;
-    r->cap = ncap;
-  }
-  if (d->init) {
-    char imsg[512];
-    struct pagoda_error e;
-    pgd_plugin_error_init(&e, imsg, sizeof imsg);
-    int irc = d->init(pgd_plugin_host(), &p->state, &e);
-    if (irc != 0) {
-      rc = irc < 0 ? irc : -EINVAL;
-      if (e.set && imsg[0])
-        snprintf(msg, sizeof msg, "init failed: %s", imsg);
-      else
-        snprintf(msg, sizeof msg, "init failed (code %d)", irc);
-      p->realpath = NULL;
-      goto refuse;
-    }
-  }
-  r->plugins[r->n++] = p;
-  drop_refusal(r, rp);
-  PGD_INFO(MOD, "loaded plugin \"%s\" %s (ABI %s) from %s", d->type,
-           d->version ? d->version : "", abi, path);
-  return 0;
-
-refuse:
-  pgd_set_err(err, errlen, rc, "%s: %s", path, msg);
-  PGD_WARN(MOD, "refused plugin %s: %s", path, msg);
-  record_refusal(r, path, rp, msg, d, abi[0] ? abi : NULL);
-  if (p) {
-    free(p->file);
-    free(p);
-  }
-  if (dl) dlclose(dl);
-  free(rp);
+  pgd_registry_commit(r, &c, 1, &rc); /* c.msg outlives the commit (an array) */
+  if (rc < 0) pgd_set_err(err, errlen, rc, "%s: %s", path, c.msg);
   return rc;
 }
 
@@ -335,14 +271,29 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* 1 when `path` was refused before and has not changed since. */
-static int refused_unchanged(const pgd_registry_t *r, const char *rp, const struct stat *st) {
-  const pgd_refusal_t *f = find_refusal(r, rp);
+static int refused_unchanged(const pgd_refusal_t *f, const struct stat *st) {
   return f && f->has_stat && f->dev == st->st_dev && f->ino == st->st_ino &&
          f->size == st->st_size && f->mtime.tv_sec == st->st_mtim.tv_sec &&
          f->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-int pgd_registry_load_dir(pgd_registry_t *r, const char *dir) {
+/* A file refused for a type conflict is tried again once no other file of
+ * the listing (`rps`, canonical paths) is known to offer that type. */
+static int conflict_still_there(const pgd_registry_t *r, const pgd_refusal_t *f, char **rps,
+                                size_t n) {
+  if (!f->type) return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!rps[i] || strcmp(rps[i], f->realpath) == 0) continue;
+    const pgd_plugin_t *p = find_by_realpath(r, rps[i]);
+    if (p && strcmp(p->desc->type, f->type) == 0) return 1;
+    const pgd_refusal_t *o = find_refusal(r, rps[i]);
+    if (o && o->type && strcmp(o->type, f->type) == 0) return 1;
+  }
+  return 0;
+}
+
+int pgd_registry_plan_dir(pgd_registry_t *r, const char *dir, pgd_cand_t **out) {
+  *out = NULL;
   if (!r || !dir) return -EINVAL;
   DIR *dh = opendir(dir);
   if (!dh) {
@@ -375,25 +326,62 @@ int pgd_registry_load_dir(pgd_registry_t *r, const char *dir) {
   closedir(dh);
   if (n > 1) qsort(names, n, sizeof *names, cmp_str);
 
-  int loaded = 0;
+  /* canonical paths of the regular files (NULL for others) */
+  char **rps = calloc(n ? n : 1, sizeof *rps);
+  struct stat *sts = calloc(n ? n : 1, sizeof *sts);
+  pgd_cand_t *cands = calloc(n ? n : 1, sizeof *cands);
+  if (!rps || !sts || !cands) rc = -ENOMEM;
   for (size_t i = 0; i < n && rc == 0; i++) {
     char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
       rc = -ENOMEM;
       break;
     }
-    struct stat st;
-    char *rp = NULL;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (rp = canon(path)) != NULL &&
-        !find_by_realpath(r, rp) && !refused_unchanged(r, rp, &st)) {
-      if (pgd_registry_load_file(r, path, NULL, 0) == 0) loaded++;
+    if (stat(path, &sts[i]) == 0 && S_ISREG(sts[i].st_mode)) {
+      rps[i] = canon(path);
+      if (!rps[i]) rc = -ENOMEM;
     }
-    free(rp);
     free(path);
   }
-  for (size_t i = 0; i < n; i++) free(names[i]);
+  size_t k = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    if (!rps[i] || find_by_realpath(r, rps[i])) continue;
+    const pgd_refusal_t *f = find_refusal(r, rps[i]);
+    if (refused_unchanged(f, &sts[i]) && !(f->conflict && !conflict_still_there(r, f, rps, n)))
+      continue;
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, names[i]) < 0 || pgd_cand_init(&cands[k], path) < 0) {
+      free(path);
+      rc = -ENOMEM;
+      break;
+    }
+    free(path);
+    k++;
+  }
+  for (size_t i = 0; i < n; i++) {
+    free(names[i]);
+    if (rps) free(rps[i]);
+  }
   free(names);
-  if (rc < 0) PGD_WARN(MOD, "scanning plugin directory %s: %s", dir, strerror(-rc));
+  free(rps);
+  free(sts);
+  if (rc < 0) {
+    PGD_WARN(MOD, "scanning plugin directory %s: %s", dir, strerror(-rc));
+    for (size_t i = 0; i < k; i++) pgd_cand_discard(&cands[i]);
+    free(cands);
+    return rc;
+  }
+  *out = cands;
+  return (int)k;
+}
+
+int pgd_registry_load_dir(pgd_registry_t *r, const char *dir) {
+  pgd_cand_t *cands = NULL;
+  int n = pgd_registry_plan_dir(r, dir, &cands);
+  if (n < 0) return n;
+  for (int i = 0; i < n; i++) pgd_cand_prepare(&cands[i], r->load_timeout_ms);
+  int loaded = pgd_registry_commit(r, cands, (size_t)n, NULL);
+  free(cands);
   return loaded;
 }
 

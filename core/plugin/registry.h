@@ -2,8 +2,10 @@
  * the ABI of sdk/include/pagoda/plugin.h) and calls into them.
  *
  * Thread rules: a registry is owned by one thread (the daemon's loop
- * thread): pgd_registry_new/free/load_* and every call marked "loop thread"
- * run there. A pgd_plugin_t pointer stays valid, at the same address, until
+ * thread): pgd_registry_new, _free, _load_dir, _load_file, _rescan and
+ * every call marked "loop thread" run there. Only pgd_registry_rescan uses
+ * another thread (a libuv pool thread loads the files; it never touches
+ * the registry). A pgd_plugin_t pointer stays valid, at the same address, until
  * pgd_registry_free (plugins are never unloaded earlier, loading more does
  * not move them), so it may be handed to another thread for pgd_plugin_run.
  * Errors: functions return 0 or a negative errno-style code; those taking
@@ -15,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <uv.h>
 
 #include "plugin/procspec.h"
 
@@ -37,8 +40,31 @@ pgd_registry_t *pgd_registry_new(void);
  * invalid: no call into a plugin may still be running. NULL is ignored. */
 void pgd_registry_free(pgd_registry_t *r);
 
+/* Hard deadline for loading one file: the probe child that loads it first
+ * (constructors, entry point, init) is SIGKILLed after this long and the
+ * file refused ("did not finish loading within N ms ..."). */
+#define PGD_PLUGIN_LOAD_TIMEOUT_MS 5000
+
+/* Sets that deadline (ms; <= 0 restores the default). Loop thread, before
+ * a scan. */
+void pgd_registry_set_load_timeout(pgd_registry_t *r, int ms);
+
+/* The type rules, applied whenever files are committed (a directory scan,
+ * pgd_registry_load_file, pgd_registry_rescan):
+ *  - a built-in type (shell, java, spark, lua: the plugins Pagoda ships) is
+ *    provided only by the file named after it (shell.so); another file
+ *    declaring it is refused (-EEXIST) and the built-in stays;
+ *  - a type already loaded stays with its file: a newcomer offering it is
+ *    refused (-EEXIST, "type \"T\" is already provided by FILE");
+ *  - a new type offered by two or more files of the same scan is refused
+ *    in all of them (-EEXIST, the message names every file); they are
+ *    tried again once only one of them is left in the directory. */
+
 /* Loads every regular file named *.so in `dir` (borrowed), in name order,
- * that is not loaded yet. A file refused before is tried again only when it
+ * that is not loaded yet, blocking the calling thread (at most the load
+ * deadline per file, plus the time constructors and init take in the real
+ * load). Daemons use it at start, before serving; later rescans use
+ * pgd_registry_rescan. A file refused before is tried again only when it
  * changed (size, mtime or inode), so calling this periodically picks up new
  * plugins (hot loading) without repeating warnings. Each refusal is logged
  * with PGD_WARN and recorded with its reason (see pgd_registry_to_json).
@@ -46,10 +72,28 @@ void pgd_registry_free(pgd_registry_t *r);
  * cannot be read (logged too). */
 int pgd_registry_load_dir(pgd_registry_t *r, const char *dir);
 
-/* Loads one plugin file (`path` borrowed; recorded as given). Returns 0, or
- * a negative code with a message in err that names the file and the reason:
+/* Rescans `dir` (borrowed; copied) without blocking the loop: the listing
+ * runs here, the probes, dlopens and inits on a libuv pool thread, and the
+ * commit (the registry changes) back on the loop thread, after which
+ * done(ud, loaded) runs there (loaded: plugins newly loaded, or -errno
+ * when `dir` cannot be read). done may run before this returns (nothing
+ * new to load, or the directory cannot be read). A call
+ * while a rescan is in flight is served by one more rescan after it (so a
+ * file copied in meanwhile is seen). Returns 0. Loop thread (`loop` is the
+ * registry owner's). pgd_registry_free must wait until no rescan is in
+ * flight (uv_run returning guarantees it: a rescan holds the loop). done
+ * may be NULL. */
+typedef void (*pgd_registry_scan_cb)(void *ud, int loaded);
+int pgd_registry_rescan(pgd_registry_t *r, uv_loop_t *loop, const char *dir,
+                        pgd_registry_scan_cb done, void *ud);
+
+/* Loads one plugin file (`path` borrowed; recorded as given), blocking like
+ * pgd_registry_load_dir. Returns 0, or a negative code with a message in
+ * err that names the file and the reason:
  *   -EEXIST   the file is already loaded, or its type is provided by another
- *             loaded file (the message names that file)
+ *             loaded file (the message names that file), or it is a
+ *             built-in type and the file is not named after it
+ *   -ETIMEDOUT the probe did not finish within the load deadline
  *   -ELIBBAD  dlopen failed (dlerror text)
  *   -ENOENT   no pagoda_plugin_entry symbol, or it returned NULL
  *   -EPROTO   ABI major differs, or minor newer than the host (names both

@@ -1,6 +1,7 @@
 /* Pagoda — balancers: the set of scripts, reload and file watch, pick with
  * fallback to the built-in least-loaded, and the JSON listing. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,8 +345,32 @@ int pgd_balancers_exists(const pgd_balancers_t *b, const char *name) {
 
 /* ---- pick ---------------------------------------------------------------- */
 
-static int fallback(const pgd_bal_worker_t *cands, size_t n, char *reason, size_t reasonlen) {
-  int i = pgd_bal_least_loaded(cands, n);
+static bool in_list(const cJSON *ids, const char *id) {
+  const cJSON *v;
+  cJSON_ArrayForEach(v, ids) if (cJSON_IsString(v) && id && strcmp(v->valuestring, id) == 0) return true;
+  return false;
+}
+
+int pgd_bal_builtin_pick(const pgd_bal_job_t *job, const pgd_bal_worker_t *cands, size_t n) {
+  const cJSON *prev = job ? job->previous_workers : NULL;
+  int best = -1;
+  if (cJSON_GetArraySize(prev) > 0) {
+    for (size_t i = 0; i < n; i++) {
+      if (in_list(prev, cands[i].id)) continue;
+      if (best < 0) {
+        best = (int)i;
+        continue;
+      }
+      const pgd_bal_worker_t pair[2] = {cands[best], cands[i]};
+      if (pgd_bal_least_loaded(pair, 2) == 1) best = (int)i;
+    }
+  }
+  return best >= 0 ? best : pgd_bal_least_loaded(cands, n);
+}
+
+static int fallback(const pgd_bal_job_t *job, const pgd_bal_worker_t *cands, size_t n,
+                    char *reason, size_t reasonlen) {
+  int i = pgd_bal_builtin_pick(job, cands, n);
   if (i < 0) copy_str(reason, reasonlen, "no candidate worker");
   return i;
 }
@@ -360,7 +385,7 @@ int pgd_balancers_pick(pgd_balancers_t *b, const char *name, const pgd_bal_job_t
     copy_str(reason, reasonlen, "no candidate worker");
     return -1;
   }
-  if (!b) return fallback(cands, n, reason, reasonlen);
+  if (!b) return fallback(job, cands, n, reason, reasonlen);
   if (!name || !*name) name = b->default_name;
   bal_t *x = find_bal(b, name);
   if (!x) {
@@ -377,7 +402,7 @@ int pgd_balancers_pick(pgd_balancers_t *b, const char *name, const pgd_bal_job_t
       }
     }
     b->builtin_calls++;
-    return fallback(cands, n, reason, reasonlen);
+    return fallback(job, cands, n, reason, reasonlen);
   }
   x->calls++;
   if (!x->code) {
@@ -385,7 +410,7 @@ int pgd_balancers_pick(pgd_balancers_t *b, const char *name, const pgd_bal_job_t
     snprintf(msg, sizeof msg, "balancer %s is not loaded (%.400s): the built-in %s decided", x->name,
              x->last_error, PGD_BAL_BUILTIN);
     copy_str(error, errorlen, msg);
-    return fallback(cands, n, reason, reasonlen);
+    return fallback(job, cands, n, reason, reasonlen);
   }
   static const pgd_bal_job_t empty_job = {0};
   x->call.job = job ? job : &empty_job;
@@ -406,7 +431,7 @@ int pgd_balancers_pick(pgd_balancers_t *b, const char *name, const pgd_bal_job_t
   snprintf(msg, sizeof msg, "%.480s (the built-in %s decided)", what, PGD_BAL_BUILTIN);
   record_error(x, what);
   copy_str(error, errorlen, msg);
-  return fallback(cands, n, reason, reasonlen);
+  return fallback(job, cands, n, reason, reasonlen);
 }
 
 /* ---- listing ------------------------------------------------------------- */

@@ -116,6 +116,13 @@ int pgd_balancers_pick(pgd_balancers_t *b, const char *name, const pgd_bal_job_t
  * or -1 when n == 0. Pure function, any thread. */
 int pgd_bal_least_loaded(const pgd_bal_worker_t *cands, size_t n);
 
+/* The built-in rule (what decides when no script does): a retry or a
+ * relaunch goes to a candidate not in job->previous_workers when there is
+ * one; among those (or among all when every candidate was tried) the
+ * pgd_bal_least_loaded order. `job` may be NULL. -1 when n == 0. Pure
+ * function, any thread. */
+int pgd_bal_builtin_pick(const pgd_bal_job_t *job, const pgd_bal_worker_t *cands, size_t n);
+
 /* Whether `name` names a usable balancer (a loaded script or the built-in). */
 int pgd_balancers_exists(const pgd_balancers_t *b, const char *name);
 

@@ -18,6 +18,15 @@
 #include "plugin/registry.h"
 
 static char g_dir[1024];
+static char g_rules_dir[1024]; /* tests/plugins-rules: b_dup offers a_good's type */
+
+static const char *rules_path(const char *name) {
+  static char buf[2][1200];
+  static int i;
+  i = (i + 1) % 2;
+  snprintf(buf[i], sizeof buf[i], "%s/%s.so", g_rules_dir, name);
+  return buf[i];
+}
 
 static const char *plugin_path(const char *name) {
   static char buf[4][1200];
@@ -108,10 +117,9 @@ static void test_init_destroy_once(void) {
 
 /* ---- refusals ----------------------------------------------------------- */
 
-static void expect_refusal(pgd_registry_t *r, const char *name, int code, const char *want1,
-                           const char *want2) {
+static void expect_refusal_at(pgd_registry_t *r, const char *path, const char *name, int code,
+                              const char *want1, const char *want2) {
   char err[1024] = "";
-  const char *path = plugin_path(name);
   int rc = pgd_registry_load_file(r, path, err, sizeof err);
   CU_ASSERT_EQUAL(rc, code);
   if (rc != code) fprintf(stderr, "%s: rc %d, want %d (%s)\n", name, rc, code, err);
@@ -122,6 +130,11 @@ static void expect_refusal(pgd_registry_t *r, const char *name, int code, const 
     CU_ASSERT_PTR_NOT_NULL(strstr(err, want2));
     if (!strstr(err, want2)) fprintf(stderr, "%s: \"%s\" lacks \"%s\"\n", name, err, want2);
   }
+}
+
+static void expect_refusal(pgd_registry_t *r, const char *name, int code, const char *want1,
+                           const char *want2) {
+  expect_refusal_at(r, plugin_path(name), name, code, want1, want2);
 }
 
 static void test_refusals(void) {
@@ -137,8 +150,8 @@ static void test_refusals(void) {
   expect_refusal(r, "bothexec", -EINVAL, "exactly one of describe_process and run", NULL);
   expect_refusal(r, "initfail", PAGODA_EFAIL,
                  "init failed: test_initfail: licence file /nonexistent missing", NULL);
-  expect_refusal(r, "b_dup", -EEXIST, "type \"test_good\" is already provided by",
-                 plugin_path("a_good"));
+  expect_refusal_at(r, rules_path("b_dup"), "b_dup", -EEXIST,
+                    "type \"test_good\" is already provided by", plugin_path("a_good"));
   expect_refusal(r, "does_not_exist", -ELIBBAD, "dlopen failed", NULL);
 
   /* a file that is not an ELF object */
@@ -205,6 +218,9 @@ static void test_load_dir_and_json(void) {
   CU_ASSERT_EQUAL(pgd_registry_load_dir(r, g_dir), 0); /* nothing new */
   CU_ASSERT_TRUE(pgd_registry_load_dir(r, "/nonexistent/pagoda-plugins") < 0);
   CU_ASSERT_EQUAL(pgd_registry_count(r), 3);
+  /* a later file offering a loaded type is refused (b_dup lives apart: in
+   * one directory with a_good, both would be refused, see test_plugin_rules) */
+  CU_ASSERT_EQUAL(pgd_registry_load_file(r, rules_path("b_dup"), NULL, 0), -EEXIST);
 
   cJSON *all = pgd_registry_to_json(r);
   CU_ASSERT_PTR_NOT_NULL_FATAL(all);
@@ -233,7 +249,7 @@ static void test_load_dir_and_json(void) {
   cJSON *gen = entry_for(all, plugin_path("d_gen_only"));
   CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(gen, "executor")));
 
-  cJSON *dup = entry_for(all, plugin_path("b_dup"));
+  cJSON *dup = entry_for(all, rules_path("b_dup"));
   CU_ASSERT_PTR_NOT_NULL_FATAL(dup);
   CU_ASSERT_STRING_EQUAL(str_of(dup, "status"), "refused");
   CU_ASSERT_STRING_EQUAL(str_of(dup, "type"), "test_good");
@@ -559,7 +575,9 @@ static int calls_clean(void) {
 }
 
 int main(void) {
-  if (pgd_test_build_path(g_dir, sizeof g_dir, "tests/plugins-mixed") != 0) return 1;
+  if (pgd_test_build_path(g_dir, sizeof g_dir, "tests/plugins-mixed") != 0 ||
+      pgd_test_build_path(g_rules_dir, sizeof g_rules_dir, "tests/plugins-rules") != 0)
+    return 1;
   pgd_log_set_level(PGD_LOG_ERROR); /* refusals are expected here */
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("plugin_loader", NULL, NULL);

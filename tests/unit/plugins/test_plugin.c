@@ -30,6 +30,19 @@
 #define TP_ABI_MINOR PAGODA_PLUGIN_ABI_MINOR
 #endif
 
+#ifdef TP_CTOR_SLEEP_MS
+#include <errno.h>
+#include <signal.h>
+/* A plugin whose constructor hangs (runs at dlopen, before any entry point):
+ * it ignores SIGALRM, so only a SIGKILL at a deadline stops it. */
+__attribute__((constructor)) static void tp_slow_ctor(void) {
+  signal(SIGALRM, SIG_IGN);
+  struct timespec left = {TP_CTOR_SLEEP_MS / 1000, (TP_CTOR_SLEEP_MS % 1000) * 1000000L};
+  while (nanosleep(&left, &left) < 0 && errno == EINTR) {
+  }
+}
+#endif
+
 /* Counters the test reads with dlsym on its own handle. */
 PAGODA_PLUGIN_EXPORT struct {
   int init_calls, destroy_calls, live_states;
