@@ -26,6 +26,7 @@ struct pgd_balancers {
   long instructions;
   size_t call_mem_cap;
   pgd_script_thread_t *thread; /* runs the picks; NULL until the first one */
+  int inline_picks;            /* 1: picks on the caller's thread */
   uint64_t abandoned;          /* calls given up at the deadline */
   bal_t **bals;
   size_t nbals, cap;
@@ -333,6 +334,15 @@ void pgd_balancers_set_limits(pgd_balancers_t *b, long instructions, size_t call
     if (b->bals[i]->code) pgd_sandbox_set_limits(b->bals[i]->code->sb, instructions, call_mem_cap, 0);
 }
 
+void pgd_balancers_set_script_thread(pgd_balancers_t *b, int on) {
+  if (!b) return;
+  b->inline_picks = !on;
+  if (!on) {
+    pgd_script_thread_free(b->thread); /* idle between picks */
+    b->thread = NULL;
+  }
+}
+
 void pgd_balancers_close(pgd_balancers_t *b) {
   if (!b) return;
   if (!b->loop) {
@@ -400,7 +410,7 @@ int pgd_balancers_pick(pgd_balancers_t *b, const char *name, const pgd_bal_job_t
   x->call.n = n;
   x->call.gen = cands_generation;
   char err[BAL_ERR_MAX] = "";
-  if (!b->thread && pgd_script_thread_new(&b->thread) != 0) {
+  if (!b->inline_picks && !b->thread && pgd_script_thread_new(&b->thread) != 0) {
     b->thread = NULL; /* cannot start one: run on this thread */
     PGD_WARN(MOD, "cannot start the balancers' script thread: picks run on the loop thread");
   }

@@ -1,15 +1,8 @@
-/* Pagoda — a script thread with a deadline (script_thread.h).
- *
- * Hand-offs: a mutex and two condition variables; the owner, which waits
- * anyway, spins SPIN_NS for the result before it sleeps (a quick call then
- * costs no wake-up of the owner). The script thread does not spin between
- * calls: measured on a loaded 2-core machine, a spinning script thread took
- * the CPU from everything else and made hand-offs 10x slower. */
+/* Pagoda — a script thread with a deadline (script_thread.h). */
 #include "script/script_thread.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -20,34 +13,13 @@ struct pgd_script_thread {
   pthread_cond_t done; /* the call returned */
   pgd_script_thread_fn fn;
   void *ud;
-  atomic_int pending;  /* work posted, not yet finished */
-  atomic_int finished; /* the posted work returned */
+  int pending;  /* work posted, not yet finished */
+  int finished; /* the posted work returned */
   int stop;
   int orphaned;
   pgd_script_thread_fn orphan_done;
   void *orphan_ud;
 };
-
-/* How long the waiting owner spins before sleeping. */
-#define SPIN_NS 20000L
-
-static long long mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Spins until *flag is set or SPIN_NS passed; returns whether it is set. */
-static int spin_for(atomic_int *flag) {
-  long long end = mono_ns() + SPIN_NS;
-  for (int i = 0;; i++) {
-    if (atomic_load_explicit(flag, memory_order_acquire)) return 1;
-    if ((i & 63) == 63 && mono_ns() >= end) return 0;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
-}
 
 static void destroy(pgd_script_thread_t *t) {
   pthread_cond_destroy(&t->done);
@@ -112,12 +84,9 @@ int pgd_script_thread_run(pgd_script_thread_t *t, pgd_script_thread_fn fn, void 
   pthread_mutex_lock(&t->mu);
   t->fn = fn;
   t->ud = ud;
+  t->pending = 1;
   t->finished = 0;
-  atomic_store_explicit(&t->pending, 1, memory_order_release);
   pthread_cond_signal(&t->wake);
-  pthread_mutex_unlock(&t->mu);
-  spin_for(&t->finished); /* a quick call ends before the thread would sleep */
-  pthread_mutex_lock(&t->mu);
   int rc = 0;
   while (!t->finished && rc != ETIMEDOUT) {
     if (timeout_ms > 0) rc = pthread_cond_timedwait(&t->done, &t->mu, &end);

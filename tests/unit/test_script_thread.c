@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <lauxlib.h>
@@ -166,10 +167,48 @@ static void test_stuck_pick_is_abandoned(void) {
   CU_ASSERT(wait_flag(&state_closed, 10.0)); /* the orphan freed the state */
 }
 
+/* Through pgd_balancers_pick, on the script thread and inline: the same
+ * choices; a pathological pattern falls back with the budget error. */
+static void test_pick_thread_and_inline(void) {
+  char dir[] = "/tmp/pgd-test-thread-XXXXXX";
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof path, "%s/last.lua", dir);
+  FILE *f = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs("function pick(job, workers, state)\n"
+        "  if job.name == 'stall' then string.find(string.rep('a', 600), '.-.-.-b') end\n"
+        "  return workers[#workers].id\n"
+        "end\n", f);
+  fclose(f);
+  pgd_balancers_t *b;
+  char err[512];
+  CU_ASSERT_FATAL(pgd_balancers_open(NULL, dir, NULL, &b, err, sizeof err) == 0);
+  pgd_bal_worker_t cands[3] = {{.id = "w1", .slots_free = 5}, {.id = "w2", .slots_free = 1},
+                               {.id = "w3", .slots_free = 1}};
+  pgd_bal_job_t job = {.name = "j"};
+  for (int mode = 1; mode >= 0; mode--) {
+    pgd_balancers_set_script_thread(b, mode);
+    char reason[128], e[512];
+    CU_ASSERT_EQUAL(pgd_balancers_pick(b, "last", &job, cands, 3, 1, reason, sizeof reason, e, sizeof e), 2);
+    CU_ASSERT_STRING_EQUAL(e, "");
+    pgd_bal_job_t stall = {.name = "stall"};
+    double t0 = now_s();
+    /* the built-in decides: w1 has the most free slots */
+    CU_ASSERT_EQUAL(pgd_balancers_pick(b, "last", &stall, cands, 3, 1, reason, sizeof reason, e, sizeof e), 0);
+    CU_ASSERT(strstr(e, "instruction budget exceeded") != NULL);
+    CU_ASSERT(now_s() - t0 < 3.0);
+  }
+  pgd_balancers_close(b);
+  unlink(path);
+  rmdir(dir);
+}
+
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("script_thread", NULL, NULL);
   CU_add_test(s, "runs calls, times out, orphans", test_thread_runs_and_times_out);
   CU_add_test(s, "a pick stuck in C is abandoned", test_stuck_pick_is_abandoned);
+  CU_add_test(s, "picks on the script thread and inline", test_pick_thread_and_inline);
   return pgd_test_run();
 }
