@@ -47,9 +47,10 @@
  * Each chunk gets its own _ENV table (a fresh copy of the whitelist), so two
  * scripts in one sandbox do not see each other's globals.
  *
- * Threads: a sandbox is used by one thread at a time (the master's loop
- * thread for balancers and hooks, the run's own thread for a lua job);
- * different sandboxes are independent.
+ * Threads: a sandbox is used by one thread at a time (for balancers and
+ * hooks, the master's script threads while its loop thread waits, or the
+ * loop thread itself when it compiles or loads; the run's own thread for a
+ * lua job); different sandboxes are independent.
  * Added in 0.2 (issue 5); one source for the host and the lua plugin since
  * issue 11.
  */
