@@ -374,9 +374,10 @@ static void orphan_done(void *ud) {
   ticket_free(t);
 }
 
-/* The hooks' script thread: loop thread only, started at the first call,
- * replaced after an abandoned call. */
-static pgd_script_thread_t *hook_thread;
+/* The hooks' script thread of the calling (loop) thread: started at its
+ * first call, replaced after an abandoned call. Thread-local, so that two
+ * engines on two loop threads of one process never share one. */
+static _Thread_local pgd_script_thread_t *hook_thread;
 
 /* The loop gave call `t` up: the definition gets a new state. */
 static void abandon(pgd_flow_run_t *r, ticket_t *t, pgd_script_thread_t *thread) {
