@@ -47,6 +47,7 @@ typedef struct settings {
   long long max_resource_bytes;
   int balancer_instructions;
   int balancer_call_memory;
+  int balancer_script_thread; /* master.balancer.script_thread, default true */
   char *http_host;
   int http_port;
   char *rpc_host;
@@ -197,6 +198,8 @@ static int load_config(settings_t *s, const char *path) {
   cfg_str(&c, "master.balancer.dir", &s->balancer_dir);
   cfg_str(&c, "master.balancer.default", &s->balancer_default);
   cfg_int(&c, "master.balancer.instructions", &s->balancer_instructions);
+  if (!config_lookup_bool(&c, "master.balancer.script_thread", &s->balancer_script_thread))
+    s->balancer_script_thread = 1;
   cfg_int(&c, "master.balancer.call_memory", &s->balancer_call_memory);
   cfg_str(&c, "dev.data_dir", &s->dev_data);
   cfg_int(&c, "dev.slots", &s->dev_slots);
@@ -688,6 +691,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.balancer_default = s.balancer_default;
     mc.balancer_instructions = s.balancer_instructions;
     mc.balancer_call_memory = s.balancer_call_memory;
+    mc.balancer_inline = !s.balancer_script_thread;
     rc = pgd_master_start(&loop, &mc, d.plugins, &d.master, err, sizeof err);
     if (rc == 0) pgd_api_attach(d.api, d.master);
   }

@@ -74,6 +74,7 @@ struct pgd_flow_def {
   size_t hooks_len;
   char *hooks_chunk;
   pgd_sandbox_t *sb;
+  int sb_gen; /* bumped when an abandoned hook call made hooks.c replace sb */
   pgd_flow_checks_t checks;
   char *hooks_dir;
   flow_node_def_t *nodes;
@@ -110,6 +111,7 @@ struct pgd_flow_run {
   int *work;        /* propagation stack (n entries) */
   int running;      /* nodes in NS_RUNNING */
   int env_ref;      /* hooks _ENV; FLOW_ENV_NONE, FLOW_ENV_FAILED */
+  int env_gen;      /* def->sb_gen env_ref belongs to */
   int hook_mask;    /* which hook functions the script defines */
 };
 

@@ -5,7 +5,19 @@
  * One sandbox per definition (script/sandbox.h: same whitelist, instruction
  * budget and memory caps as balancers); each run loads the script into its
  * own _ENV, so runs do not share globals. Hooks persist state in flow.vars,
- * which is stored with the run (globals are lost on a master restart). */
+ * which is stored with the run (globals are lost on a master restart).
+ *
+ * Hook calls run on a script thread (script/script_thread.h) that the loop
+ * waits for at most the sandbox's time limit plus HOOK_GRACE_MS. A call
+ * still running then is abandoned: the ticket's gate keeps the orphaned
+ * thread off the run's memory (the run is read while the arguments are
+ * pushed and written when the results are taken, both behind the gate), the
+ * orphan frees the old Lua state when its call returns, the definition gets
+ * a freshly compiled state (def->sb_gen bumped) and runs reload their
+ * environment into it at their next hook call (globals are lost; flow.vars
+ * are not). Loading (the script's top level) stays on the loop thread,
+ * under the sandbox's limits. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +28,10 @@
 #include "common/log.h"
 #include "flow/flow_int.h"
 #include "script/sandbox_json.h"
+#include "script/script_thread.h"
+
+/* Extra wait past the sandbox's own time limit before a call is abandoned. */
+#define HOOK_GRACE_MS 250
 
 static const char *const hook_names[] = {"on_flow_start", "on_node_ready", "on_node_done",
                                          "on_flow_done"};
@@ -86,6 +102,7 @@ static void record_error(pgd_flow_run_t *r, const char *hook, int node, const ch
 
 int flow_hooks_load(pgd_flow_run_t *r) {
   r->env_ref = FLOW_ENV_NONE;
+  r->env_gen = r->def->sb_gen;
   r->hook_mask = 0;
   if (!r->def->sb) return 0;
   char e[1024] = "";
@@ -106,7 +123,9 @@ int flow_hooks_load(pgd_flow_run_t *r) {
 }
 
 void flow_hooks_unload(pgd_flow_run_t *r) {
-  if (r->env_ref >= 0 && r->def->sb) pgd_sandbox_unref(r->def->sb, r->env_ref);
+  /* a reference into a state since abandoned is not the current state's */
+  if (r->env_ref >= 0 && r->def->sb && r->env_gen == r->def->sb_gen)
+    pgd_sandbox_unref(r->def->sb, r->env_ref);
   r->env_ref = FLOW_ENV_NONE;
 }
 
@@ -204,10 +223,40 @@ static void take_table(lua_State *L, int idx, cJSON **dst, const char *what) {
   cJSON_Delete(t);
 }
 
-static int call_fn(lua_State *L, void *ud) {
-  hcall_t *c = ud;
+/* One call as the script thread sees it. Owned by flow_hooks_call, or by
+ * the orphaned thread once abandoned (then freed with its state). */
+typedef struct {
+  pthread_mutex_t gate; /* recursive; held while the run is read or written */
+  int abandoned;        /* under gate: never touch `c` (nor the run) again */
+  hcall_t *c;
+  pgd_sandbox_t *sb;
+  int nargs;
+  int rc;
+  char err[2048];
+} ticket_t;
+
+/* Calls the function below the `nargs` arguments on the stack top in a
+ * protected call while holding the ticket's gate (an error cannot leave it
+ * held), then re-raises such an error. Raises at once when abandoned. */
+static int gate_call(lua_State *L, ticket_t *t, int nargs) {
+  int base = lua_gettop(L) - nargs - 1;
+  pthread_mutex_lock(&t->gate);
+  if (t->abandoned) {
+    pthread_mutex_unlock(&t->gate);
+    return luaL_error(L, "this hook call was abandoned");
+  }
+  int rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  pthread_mutex_unlock(&t->gate);
+  if (rc != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - base;
+}
+
+/* Behind the gate, (ticket) -> flow, hook function, its arguments. */
+static int push_phase(lua_State *L) {
+  ticket_t *t = lua_touserdata(L, 1);
+  hcall_t *c = t->c;
   pgd_flow_run_t *r = c->r;
-  int base = lua_gettop(L);
+  lua_settop(L, 0);
   push_flow(L, r);
   int flow = lua_gettop(L);
   lua_pushvalue(L, flow);
@@ -252,8 +301,15 @@ static int call_fn(lua_State *L, void *ud) {
     lua_setfield(L, -2, "error");
     break;
   }
-  lua_call(L, hook_nargs[c->hook], 2);
-  int ret = lua_gettop(L) - 1;
+  t->nargs = hook_nargs[c->hook];
+  return lua_gettop(L);
+}
+
+/* Behind the gate, (ticket, flow, first result, second result) -> c. */
+static int take_phase(lua_State *L) {
+  ticket_t *t = lua_touserdata(L, 1);
+  hcall_t *c = t->c;
+  const int flow = 2, ret = 3;
   /* flow.vars as the hook left it, then a returned table on top (node_done,
    * flow_start, flow_done) */
   lua_getfield(L, flow, "vars");
@@ -277,10 +333,68 @@ static int call_fn(lua_State *L, void *ud) {
   } else if (!lua_isnil(L, ret)) {
     luaL_error(L, "%s must return nil or a table of vars (got %s)", hook_names[c->hook], luaL_typename(L, ret));
   }
+  return 0;
+}
+
+static int call_fn(lua_State *L, void *ud) {
+  ticket_t *t = ud;
+  int base = lua_gettop(L);
+  lua_pushcfunction(L, push_phase);
+  lua_pushlightuserdata(L, t);
+  gate_call(L, t, 1); /* flow, function, arguments */
+  int flow = base + 1;
+  lua_call(L, t->nargs, 2);
+  lua_pushcfunction(L, take_phase);
+  lua_pushlightuserdata(L, t);
+  lua_pushvalue(L, flow);
+  lua_pushvalue(L, -5);
+  lua_pushvalue(L, -5);
+  gate_call(L, t, 4);
   lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &flow_key);
   lua_settop(L, base);
   return 0;
+}
+
+/* On the script thread: the protected call. */
+static void run_ticket(void *ud) {
+  ticket_t *t = ud;
+  t->rc = pgd_sandbox_call(t->sb, call_fn, t, t->err, sizeof t->err);
+}
+
+static void ticket_free(ticket_t *t) {
+  pthread_mutex_destroy(&t->gate);
+  free(t);
+}
+
+/* Run by the orphaned thread when its call returns: the old state goes. */
+static void orphan_done(void *ud) {
+  ticket_t *t = ud;
+  pgd_sandbox_free(t->sb);
+  ticket_free(t);
+}
+
+/* The hooks' script thread of the calling (loop) thread: started at its
+ * first call, replaced after an abandoned call. Thread-local, so that two
+ * engines on two loop threads of one process never share one. */
+static _Thread_local pgd_script_thread_t *hook_thread;
+
+/* The loop gave call `t` up: the definition gets a new state. */
+static void abandon(pgd_flow_run_t *r, ticket_t *t, pgd_script_thread_t *thread) {
+  pthread_mutex_lock(&t->gate);
+  t->abandoned = 1;
+  pthread_mutex_unlock(&t->gate);
+  pgd_flow_def_t *d = r->def;
+  d->sb = NULL; /* the orphan frees it */
+  d->sb_gen++;
+  pgd_script_thread_orphan(thread, orphan_done, t);
+  char e[1024];
+  if (flow_hooks_compile(d, e, sizeof e) != 0) {
+    pgd_sandbox_free(d->sb);
+    d->sb = NULL;
+    pgd_log(PGD_LOG_WARN, "flow", "flow %s: hooks could not be rebuilt after an abandoned call: %s",
+            d->name, e);
+  }
 }
 
 static int clear_fn(lua_State *L, void *ud) {
@@ -295,10 +409,47 @@ int flow_hooks_call(pgd_flow_run_t *r, int hook, int node, const cJSON *params, 
                     size_t errlen) {
   if (decision) *decision = 0;
   if (params_out) *params_out = NULL;
-  if (r->env_ref < 0 || !(r->hook_mask & (1 << hook))) return 0;
+  if (r->env_ref >= 0 && r->env_gen != r->def->sb_gen) {
+    /* the state this run's environment lived in was abandoned: reload */
+    r->env_ref = FLOW_ENV_NONE;
+    if (flow_hooks_load(r) != 0) return 0; /* recorded; hooks off for this run */
+  }
+  if (r->env_ref < 0 || !(r->hook_mask & (1 << hook)) || !r->def->sb) return 0;
   hcall_t c = {.r = r, .hook = hook, .node = node, .params = params, .result = result};
   char e[2048] = "";
-  int rc = pgd_sandbox_call(r->def->sb, call_fn, &c, e, sizeof e);
+  ticket_t *t = calloc(1, sizeof *t);
+  if (!t) {
+    snprintf(err, errlen, "%s: out of memory", hook_names[hook]);
+    record_error(r, hook_names[hook], node, "out of memory");
+    return -1;
+  }
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&t->gate, &ma);
+  pthread_mutexattr_destroy(&ma);
+  t->c = &c;
+  t->sb = r->def->sb;
+  if (!hook_thread && pgd_script_thread_new(&hook_thread) != 0) hook_thread = NULL;
+  int rc;
+  long deadline_ms = PGD_SANDBOX_DEFAULT_TIME_MS + HOOK_GRACE_MS;
+  if (!hook_thread) { /* no thread could be started: run here */
+    run_ticket(t);
+    rc = t->rc;
+  } else if (pgd_script_thread_run(hook_thread, run_ticket, t, deadline_ms) != 0) {
+    pgd_script_thread_t *th = hook_thread;
+    hook_thread = NULL;
+    abandon(r, t, th);
+    t = NULL;
+    snprintf(e, sizeof e, "the call did not return within %ld ms: its Lua state was abandoned", deadline_ms);
+    rc = -1;
+  } else {
+    rc = t->rc;
+  }
+  if (t) {
+    if (rc != 0) snprintf(e, sizeof e, "%s", t->err);
+    ticket_free(t);
+  }
   if (rc == 0) {
     if (c.vars_out) {
       cJSON_Delete(r->vars);
@@ -313,7 +464,8 @@ int flow_hooks_call(pgd_flow_run_t *r, int hook, int node, const cJSON *params, 
   cJSON_Delete(c.vars_out);
   cJSON_Delete(c.params_out);
   char e2[64];
-  pgd_sandbox_call(r->def->sb, clear_fn, NULL, e2, sizeof e2); /* drop the failed call's flow table */
+  if (r->def->sb && r->env_gen == r->def->sb_gen) /* drop the failed call's flow table */
+    pgd_sandbox_call(r->def->sb, clear_fn, NULL, e2, sizeof e2);
   snprintf(err, errlen, "%s: %s", hook_names[hook], e);
   record_error(r, hook_names[hook], node, e);
   return -1;

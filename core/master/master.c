@@ -149,6 +149,7 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   if (cfg->balancer_instructions > 0 || cfg->balancer_call_memory > 0)
     pgd_balancers_set_limits(m->balancers, cfg->balancer_instructions,
                              (size_t)(cfg->balancer_call_memory > 0 ? cfg->balancer_call_memory : 0));
+  if (cfg->balancer_inline) pgd_balancers_set_script_thread(m->balancers, 0);
 
   rc = m_rpc_start(m, err, errlen);
   if (rc < 0) goto fail;

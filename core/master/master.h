@@ -56,6 +56,7 @@ typedef struct pgd_master_config {
   const char *balancer_default; /* balancer of jobs that name none (default "least_loaded") */
   long balancer_instructions;   /* per call; 0 = the sandbox default */
   long balancer_call_memory;    /* bytes per call; 0 = the sandbox default */
+  int balancer_inline;          /* 1 = picks on the loop thread, no script thread (docs/balancers.md) */
 } pgd_master_config_t;
 
 typedef struct pgd_master pgd_master_t;

@@ -16,12 +16,19 @@
 #define MAX_SCRIPT_BYTES (1u << 20)
 #define WATCH_DELAY_MS 100
 #define LOG_REPEAT_US (60LL * 1000000LL)
+/* How much longer than the sandbox's own time limit the loop waits for the
+ * script thread before it abandons the call (the limit is checked every
+ * 1,000 instructions or 16,384 matcher steps: well under this). */
+#define THREAD_GRACE_MS 250
 
 struct pgd_balancers {
   char *dir;
   char default_name[BAL_NAME_MAX];
   long instructions;
   size_t call_mem_cap;
+  pgd_script_thread_t *thread; /* runs the picks; NULL until the first one */
+  int inline_picks;            /* 1: picks on the caller's thread */
+  uint64_t abandoned;          /* calls given up at the deadline */
   bal_t **bals;
   size_t nbals, cap;
   uint64_t builtin_calls;
@@ -262,6 +269,7 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
 }
 
 static void free_all(pgd_balancers_t *b) {
+  pgd_script_thread_free(b->thread); /* idle: picks are synchronous */
   for (size_t i = 0; i < b->nbals; i++) bal_free(b->bals[i]);
   free(b->bals);
   free(b->dir);
@@ -325,6 +333,15 @@ void pgd_balancers_set_limits(pgd_balancers_t *b, long instructions, size_t call
   b->call_mem_cap = call_mem_cap;
   for (size_t i = 0; i < b->nbals; i++)
     if (b->bals[i]->code) pgd_sandbox_set_limits(b->bals[i]->code->sb, instructions, call_mem_cap, 0);
+}
+
+void pgd_balancers_set_script_thread(pgd_balancers_t *b, int on) {
+  if (!b) return;
+  b->inline_picks = !on;
+  if (!on) {
+    pgd_script_thread_free(b->thread); /* idle between picks */
+    b->thread = NULL;
+  }
 }
 
 void pgd_balancers_close(pgd_balancers_t *b) {
@@ -418,7 +435,20 @@ int pgd_balancers_pick(pgd_balancers_t *b, const char *name, const pgd_bal_job_t
   x->call.n = n;
   x->call.gen = cands_generation;
   char err[BAL_ERR_MAX] = "";
-  int rc = pgd_bal_code_pick(x, err, sizeof err);
+  if (!b->inline_picks && !b->thread && pgd_script_thread_new(&b->thread) != 0) {
+    b->thread = NULL; /* cannot start one: run on this thread */
+    PGD_WARN(MOD, "cannot start the balancers' script thread: picks run on the loop thread");
+  }
+  long deadline_ms = PGD_SANDBOX_DEFAULT_TIME_MS + THREAD_GRACE_MS;
+  int rc = pgd_bal_code_pick(x, b->thread, deadline_ms, err, sizeof err);
+  if (rc == PGD_SCRIPT_THREAD_ETIMEDOUT) {
+    /* The thread and the state are gone: a new thread next time, and the
+     * script compiled afresh from its file now (a fresh state table). */
+    b->thread = NULL;
+    b->abandoned++;
+    x->tried = 0;
+    load_one(b, x);
+  }
   x->call.job = NULL;
   x->call.cands = NULL;
   x->call.n = 0;

@@ -11,7 +11,9 @@
  * name "least_loaded" when no least_loaded.lua exists.
  *
  * Threads: every function here runs on one thread, the master's loop thread
- * (the loop passed to pgd_balancers_open when there is one).
+ * (the loop passed to pgd_balancers_open when there is one); the scripts
+ * themselves run on a script thread while that thread waits (see
+ * pgd_balancers_set_script_thread).
  * Added in 0.2 (issue 5).
  */
 #ifndef PAGODA_SCRIPT_BALANCER_H
@@ -74,6 +76,13 @@ int pgd_balancers_open(uv_loop_t *loop, const char *dir, const char *default_nam
 /* Sets the limits of each call of every balancer, loaded or loaded later
  * (0 or less = the sandbox defaults: 1,000,000 instructions, 8 MiB). */
 void pgd_balancers_set_limits(pgd_balancers_t *b, long instructions, size_t call_mem_cap);
+
+/* Whether picks run on the balancers' script thread (on = 1, the default:
+ * the caller waits at most the sandbox's time limit + 250 ms, then abandons
+ * the call and falls back) or on the calling thread (0: two thread
+ * hand-offs cheaper per pick, but a pick stuck in a C function would hold
+ * the caller). docs/balancers.md. */
+void pgd_balancers_set_script_thread(pgd_balancers_t *b, int on);
 
 /* Stops the watch and frees everything. With a loop, the memory is released
  * from the close callbacks of the watch handles: run the loop once more

@@ -1,20 +1,33 @@
 /* Pagoda — balancers, private: one loaded script and its Lua side.
  * Shared by balancer.c (registry, reload, watch) and balancer_lua.c (the
- * objects a script sees). Loop thread only. */
+ * objects a script sees). Loop thread, except what runs on the script
+ * thread during a pick (pgd_bal_code_pick): every read or write of the
+ * bal_t from there goes through the code's gate. */
 #ifndef PAGODA_SCRIPT_BALANCER_INT_H
 #define PAGODA_SCRIPT_BALANCER_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "script/balancer.h"
 #include "script/sandbox_json.h"
+#include "script/script_thread.h"
 
 #define BAL_NAME_MAX 64
 #define BAL_ERR_MAX 512
 
-/* One compiled version of a script: its sandbox and registry references. */
+/* One compiled version of a script: its sandbox and registry references.
+ * A code whose pick overran the script thread's deadline is abandoned: the
+ * orphaned thread owns it from then on and frees it when the call returns;
+ * the gate keeps that thread off the bal_t (which the loop may free) once
+ * `abandoned` is set. */
 typedef struct bal_code {
   pgd_sandbox_t *sb;
+  struct bal *owner;     /* the bal_t whose `call` the objects read */
+  pthread_mutex_t gate;  /* recursive: held while Lua-side objects read owner */
+  int abandoned;         /* under gate: never touch owner again */
+  int rc;                /* result of the last pick call (script thread) */
+  char err[512];
   int pick_ref;    /* the pick function */
   int state_ref;   /* the table that persists between calls */
   int workers_ref; /* the `workers` list userdata */
@@ -63,9 +76,13 @@ bal_code_t *pgd_bal_code_compile(bal_t *b, const char *text, size_t len, long in
 /* Frees a code object (NULL ignored). */
 void pgd_bal_code_free(bal_code_t *c);
 
-/* Runs the script's pick with b->call filled (job, cands, n, gen). Returns 0
- * with b->call.index / reason / bad set, or a sandbox error code with `err`
- * filled. */
-int pgd_bal_code_pick(bal_t *b, char *err, size_t errlen);
+/* Runs the script's pick with b->call filled (job, cands, n, gen), on
+ * `thread` when not NULL (waiting at most `timeout_ms`), else on the calling
+ * thread. Returns 0 with b->call.index / reason / bad set, or a sandbox error
+ * code with `err` filled, or PGD_SCRIPT_THREAD_ETIMEDOUT: the call did not
+ * return in time; then b->code was abandoned (set to NULL; the orphaned
+ * thread frees it) and `thread` orphaned: the caller must forget it. */
+int pgd_bal_code_pick(bal_t *b, pgd_script_thread_t *thread, long timeout_ms, char *err,
+                      size_t errlen);
 
 #endif

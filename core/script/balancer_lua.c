@@ -9,7 +9,16 @@
  * only when the generation changes. A cached id or labels table is also
  * keyed by the candidate's pointer, so that a caller keeping the generation
  * while the list shifts (a worker filled up and dropped out) still shows
- * each position's own values. */
+ * each position's own values.
+ *
+ * A pick may run on the balancers' script thread (script_thread.h) while
+ * the loop thread waits with a deadline. Every C function a script can
+ * reach that reads the bal_t (its current call: job, candidates) runs
+ * through the code's gate (gate_call): under a recursive mutex, and only
+ * while the code is not abandoned. The loop thread sets `abandoned` under
+ * the same mutex when it gives the call up, so from then on the script
+ * thread never touches the caller's memory again. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +51,42 @@ typedef struct {
   bal_t *b;
   uint64_t serial[JOB_LAZY];
 } job_ud_t;
+
+/* ---- the gate ------------------------------------------------------------ */
+
+/* Calls the function below the `nargs` arguments on the stack top in a
+ * protected call while holding code's gate, so that an error cannot leave
+ * the gate held; re-raises such an error once the gate is released. Raises
+ * at once when the code was abandoned. Returns the number of results. */
+static int gate_call(lua_State *L, bal_code_t *code, int nargs) {
+  int base = lua_gettop(L) - nargs - 1;
+  pthread_mutex_lock(&code->gate);
+  if (code->abandoned) {
+    pthread_mutex_unlock(&code->gate);
+    return luaL_error(L, "this balancer call was abandoned");
+  }
+  int rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  pthread_mutex_unlock(&code->gate);
+  if (rc != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - base;
+}
+
+/* The C closure in upvalue 1, called through the gate of the code in
+ * upvalue 2 with this call's arguments. */
+static int guarded(lua_State *L) {
+  bal_code_t *code = lua_touserdata(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  return gate_call(L, code, lua_gettop(L) - 1);
+}
+
+/* Pushes `fn` (a closure over the `nup` values on the stack top) wrapped in
+ * code's gate. */
+static void push_guarded(lua_State *L, bal_code_t *code, lua_CFunction fn, int nup) {
+  lua_pushcclosure(L, fn, nup);
+  lua_pushlightuserdata(L, code);
+  lua_pushcclosure(L, guarded, 2);
+}
 
 /* ---- worker proxies ------------------------------------------------------ */
 
@@ -179,9 +224,10 @@ static int list_next(lua_State *L) {
   return 2;
 }
 
+/* Upvalue 1: list_next behind the gate. */
 static int list_pairs(lua_State *L) {
   list_bal(L, 1);
-  lua_pushcfunction(L, list_next);
+  lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
   lua_pushinteger(L, 0);
   return 3;
@@ -381,13 +427,13 @@ static int h_least_loaded(lua_State *L) {
 
 /* Adds `pagoda` = {find, least_loaded} to the new _ENV (stack top). */
 static int env_setup(lua_State *L, void *ud) {
-  bal_t *b = ud;
+  bal_t *b = ud; /* b->code is the code being compiled */
   lua_newtable(L);
   lua_pushlightuserdata(L, b);
-  lua_pushcclosure(L, h_find, 1);
+  push_guarded(L, b->code, h_find, 1);
   lua_setfield(L, -2, "find");
   lua_pushlightuserdata(L, b);
-  lua_pushcclosure(L, h_least_loaded, 1);
+  push_guarded(L, b->code, h_least_loaded, 1);
   lua_setfield(L, -2, "least_loaded");
   lua_setfield(L, -2, "pagoda");
   return 0;
@@ -395,9 +441,9 @@ static int env_setup(lua_State *L, void *ud) {
 
 /* ---- compile ------------------------------------------------------------- */
 
-static void new_mt(lua_State *L, const char *name, lua_CFunction index) {
+static void new_mt(lua_State *L, bal_code_t *code, const char *name, lua_CFunction index) {
   luaL_newmetatable(L, name);
-  lua_pushcfunction(L, index);
+  push_guarded(L, code, index, 0);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, readonly);
   lua_setfield(L, -2, "__newindex");
@@ -424,17 +470,18 @@ static int objects_fn(lua_State *L, void *ud) {
   }
   code->pick_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pop(L, 1);
-  new_mt(L, MT_WORKER, worker_index);
-  lua_pushcfunction(L, worker_tostring);
+  new_mt(L, code, MT_WORKER, worker_index);
+  push_guarded(L, code, worker_tostring, 0);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
-  new_mt(L, MT_WORKERS, list_index);
-  lua_pushcfunction(L, list_len);
+  new_mt(L, code, MT_WORKERS, list_index);
+  push_guarded(L, code, list_len, 0);
   lua_setfield(L, -2, "__len");
-  lua_pushcfunction(L, list_pairs);
+  push_guarded(L, code, list_next, 0);
+  push_guarded(L, code, list_pairs, 1);
   lua_setfield(L, -2, "__pairs");
   lua_pop(L, 1);
-  new_mt(L, MT_JOB, job_index);
+  new_mt(L, code, MT_JOB, job_index);
   lua_pop(L, 1);
   lua_newtable(L);
   code->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -462,11 +509,17 @@ bal_code_t *pgd_bal_code_compile(bal_t *b, const char *text, size_t len, long in
     return NULL;
   }
   code->pick_ref = code->state_ref = code->workers_ref = LUA_NOREF;
+  code->owner = b;
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&code->gate, &ma);
+  pthread_mutexattr_destroy(&ma);
   code->pool_ref = code->job_ref = code->idmap_ref = LUA_NOREF;
   char sbname[BAL_NAME_MAX + 16];
   snprintf(sbname, sizeof sbname, "balancer %s", b->name);
   if (pgd_sandbox_new(sbname, instructions, call_mem_cap, 0, &code->sb, err, errlen) != 0) {
-    free(code);
+    pgd_bal_code_free(code);
     return NULL;
   }
   char chunk[600];
@@ -493,51 +546,88 @@ bal_code_t *pgd_bal_code_compile(bal_t *b, const char *text, size_t len, long in
 void pgd_bal_code_free(bal_code_t *c) {
   if (!c) return;
   pgd_sandbox_free(c->sb);
+  pthread_mutex_destroy(&c->gate);
   free(c);
 }
 
 /* ---- one pick ------------------------------------------------------------ */
 
-static int pick_fn(lua_State *L, void *ud) {
-  bal_t *b = ud;
-  bal_code_t *code = b->code;
+/* Through the gate: (code, first result, second result) -> b->call. */
+static int take_results(lua_State *L) {
+  bal_code_t *code = lua_touserdata(L, 1);
+  bal_t *b = code->owner;
   bal_call_t *c = &b->call;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, code->pick_ref);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, code->job_ref);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, code->workers_ref);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, code->state_ref);
-  lua_call(L, 3, 2);
-  int t = lua_type(L, -2);
+  int t = lua_type(L, 2);
   if (t == LUA_TNIL) {
     c->index = -1;
-    const char *r = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    const char *r = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
     snprintf(c->reason, sizeof c->reason, "%s", r ? r : "the balancer keeps the job pending");
   } else if (t == LUA_TSTRING) {
-    const char *id = lua_tostring(L, -2);
+    const char *id = lua_tostring(L, 2);
     c->index = find_index(L, b, id);
     if (c->index < 0) snprintf(c->bad, sizeof c->bad, "returned '%.200s', which is not a candidate", id);
-  } else if (t == LUA_TUSERDATA && luaL_testudata(L, -2, MT_WORKER)) {
-    worker_ud_t *w = lua_touserdata(L, -2);
+  } else if (t == LUA_TUSERDATA && luaL_testudata(L, 2, MT_WORKER)) {
+    worker_ud_t *w = lua_touserdata(L, 2);
     if (w->b == b && (size_t)w->index < c->n)
       c->index = w->index;
     else
       snprintf(c->bad, sizeof c->bad, "returned a worker object that is not a candidate");
   } else {
     snprintf(c->bad, sizeof c->bad, "returned a %s, expected a worker id (string) or nil",
-             luaL_typename(L, -2));
+             luaL_typename(L, 2));
   }
-  lua_pop(L, 2);
   return 0;
 }
 
-int pgd_bal_code_pick(bal_t *b, char *err, size_t errlen) {
+static int pick_fn(lua_State *L, void *ud) {
+  bal_code_t *code = ud;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, code->pick_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, code->job_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, code->workers_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, code->state_ref);
+  lua_call(L, 3, 2);
+  lua_pushcfunction(L, take_results);
+  lua_pushlightuserdata(L, code);
+  lua_rotate(L, -4, 2); /* take_results, code, result 1, result 2 */
+  gate_call(L, code, 3);
+  return 0;
+}
+
+/* On the script thread (or the caller's): one protected pick call. */
+static void run_pick(void *ud) {
+  bal_code_t *code = ud;
+  code->err[0] = '\0';
+  code->rc = pgd_sandbox_call(code->sb, pick_fn, code, code->err, sizeof code->err);
+}
+
+static void free_code(void *ud) { pgd_bal_code_free(ud); }
+
+int pgd_bal_code_pick(bal_t *b, pgd_script_thread_t *thread, long timeout_ms, char *err,
+                      size_t errlen) {
   bal_call_t *c = &b->call;
+  bal_code_t *code = b->code;
   c->index = -1;
   c->reason[0] = '\0';
   c->bad[0] = '\0';
   c->serial++;
   c->active = 1;
-  int rc = pgd_sandbox_call(b->code->sb, pick_fn, b, err, errlen);
+  if (!thread) {
+    run_pick(code);
+  } else if (pgd_script_thread_run(thread, run_pick, code, timeout_ms) != 0) {
+    /* Stuck where no limit is checked: give the state up. Once `abandoned`
+     * is set (under the gate, which the script thread holds only for short
+     * reads), the thread never reads b again; it frees the code when (if)
+     * its call returns. */
+    pthread_mutex_lock(&code->gate);
+    code->abandoned = 1;
+    pthread_mutex_unlock(&code->gate);
+    c->active = 0;
+    b->code = NULL;
+    pgd_script_thread_orphan(thread, free_code, code);
+    snprintf(err, errlen, "the pick did not return within %ld ms: its Lua state was abandoned", timeout_ms);
+    return PGD_SCRIPT_THREAD_ETIMEDOUT;
+  }
   c->active = 0;
-  return rc;
+  if (code->rc != 0) snprintf(err, errlen, "%s", code->err);
+  return code->rc;
 }

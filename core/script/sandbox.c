@@ -11,14 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include "common/err.h" /* pure; the plugin compiles common/err.c too */
+#include "script/sandbox_int.h"
 
 #define BUDGET_MSG "instruction budget exceeded"
 #define CANCEL_MSG "cancelled"
+#define TIME_MSG "time limit exceeded"
 
 struct pgd_sandbox {
   lua_State *L;
@@ -32,7 +35,10 @@ struct pgd_sandbox {
   int enforcing;     /* 1 inside a protected call: refusals raise there */
   int mem_hit;       /* an allocation was refused during this call */
   int stop;          /* 0, or PGD_SANDBOX_EBUDGET / ECANCELED raised by the hook */
+  int time_hit;      /* the stop was the wall-clock limit */
   long executed;     /* instructions counted by the hook during this call */
+  long time_limit_ms; /* per call, 0 = none */
+  int64_t deadline_ns; /* CLOCK_MONOTONIC end of this call, 0 = none */
   int period;        /* instructions until the hook fires next */
   char *trace;       /* split traceback of this call (see pgd_sandbox_chunk_t) */
   size_t tracelen;
@@ -75,7 +81,29 @@ static pgd_sandbox_t *sb_of(lua_State *L) {
   return ud;
 }
 
-/* ---- instruction budget and cancellation --------------------------------- */
+/* ---- instruction budget, time limit and cancellation --------------------- */
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Which limit, if any, stops the call now (sets sb->stop / time_hit). */
+static int check_limits(pgd_sandbox_t *sb) {
+  if (sb->cfg.cancelled && sb->cfg.cancelled(sb->cfg.cancel_ud)) sb->stop = PGD_SANDBOX_ECANCELED;
+  else if (sb->executed >= sb->instructions) sb->stop = PGD_SANDBOX_EBUDGET;
+  else if (sb->deadline_ns && now_ns() >= sb->deadline_ns) {
+    sb->stop = PGD_SANDBOX_EBUDGET;
+    sb->time_hit = 1;
+  }
+  return sb->stop;
+}
+
+static const char *stop_msg(const pgd_sandbox_t *sb) {
+  if (sb->stop == PGD_SANDBOX_ECANCELED) return CANCEL_MSG;
+  return sb->time_hit ? TIME_MSG : BUDGET_MSG;
+}
 
 /* The hook fires after `period` instructions: the rest of the budget, or
  * the poll interval when a cancel callback must be polled. */
@@ -86,9 +114,7 @@ static void sb_hook(lua_State *L, lua_Debug *ar) {
   pgd_sandbox_t *sb = sb_of(L);
   if (!sb->stop) {
     sb->executed += sb->period;
-    if (sb->cfg.cancelled && sb->cfg.cancelled(sb->cfg.cancel_ud)) sb->stop = PGD_SANDBOX_ECANCELED;
-    else if (sb->executed >= sb->instructions) sb->stop = PGD_SANDBOX_EBUDGET;
-    if (!sb->stop) {
+    if (!check_limits(sb)) {
       arm_hook(L, sb);
       return;
     }
@@ -96,13 +122,23 @@ static void sb_hook(lua_State *L, lua_Debug *ar) {
      * cannot swallow the error and carry on. */
     lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
   }
-  luaL_error(L, sb->stop == PGD_SANDBOX_ECANCELED ? CANCEL_MSG : BUDGET_MSG);
+  luaL_error(L, "%s", stop_msg(sb));
+}
+
+void pgd_sandbox_charge(lua_State *L, long instructions) {
+  pgd_sandbox_t *sb = sb_of(L);
+  if (!sb->enforcing) return;
+  if (instructions > 0) sb->executed += instructions;
+  if (!sb->stop && !check_limits(sb)) return;
+  lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1); /* as in sb_hook: no pcall gets past it */
+  luaL_error(L, "%s", stop_msg(sb));
 }
 
 static void arm_hook(lua_State *L, pgd_sandbox_t *sb) {
   long left = sb->instructions - sb->executed;
   if (left > INT_MAX) left = INT_MAX;
-  if (sb->cfg.cancelled && left > PGD_SANDBOX_POLL_EVERY) left = PGD_SANDBOX_POLL_EVERY;
+  if ((sb->cfg.cancelled || sb->deadline_ns) && left > PGD_SANDBOX_POLL_EVERY)
+    left = PGD_SANDBOX_POLL_EVERY;
   sb->period = left > 0 ? (int)left : 1;
   lua_sethook(L, sb_hook, LUA_MASKCOUNT, sb->period);
 }
@@ -198,6 +234,8 @@ static int sb_setup(lua_State *L, void *ud) {
   luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
   luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 1);
   lua_pop(L, 6);
+  /* Pattern matching and table.move by bounded copies (sandbox_lib.c). */
+  pgd_sandbox_bound_libs(L);
   /* No string.dump, even through ("").dump; hide the string metatable. */
   lua_getglobal(L, "string");
   lua_pushnil(L);
@@ -330,8 +368,10 @@ static int sb_call(pgd_sandbox_t *sb, pgd_sandbox_fn fn, void *ud, char *err, si
   lua_pushcfunction(L, sb_trampoline);
   lua_pushlightuserdata(L, &t);
   sb->stop = 0;
+  sb->time_hit = 0;
   sb->mem_hit = 0;
   sb->executed = 0;
+  sb->deadline_ns = sb->time_limit_ms > 0 ? now_ns() + (int64_t)sb->time_limit_ms * 1000000 : 0;
   sb->trace = trace && tracelen ? trace : NULL;
   sb->tracelen = tracelen;
   size_t lim = sb->used + sb->call_mem_cap;
@@ -347,6 +387,9 @@ static int sb_call(pgd_sandbox_t *sb, pgd_sandbox_fn fn, void *ud, char *err, si
     if (sb->stop == PGD_SANDBOX_ECANCELED) {
       out = PGD_SANDBOX_ECANCELED;
       pgd_set_err(err, errlen, 0, CANCEL_MSG);
+    } else if (sb->stop && sb->time_hit) {
+      out = PGD_SANDBOX_EBUDGET;
+      pgd_set_err(err, errlen, 0, TIME_MSG " (%ld ms)", sb->time_limit_ms);
     } else if (sb->stop) {
       out = PGD_SANDBOX_EBUDGET;
       pgd_set_err(err, errlen, 0, BUDGET_MSG);
@@ -361,6 +404,8 @@ static int sb_call(pgd_sandbox_t *sb, pgd_sandbox_fn fn, void *ud, char *err, si
   lua_settop(L, top);
   if (sb->mem_hit) lua_gc(L, LUA_GCCOLLECT);
   sb->stop = 0;
+  sb->time_hit = 0;
+  sb->deadline_ns = 0;
   sb->mem_hit = 0;
   sb->trace = NULL;
   return out;
@@ -392,6 +437,7 @@ int pgd_sandbox_open(const pgd_sandbox_config_t *cfg, pgd_sandbox_t **out, char 
   snprintf(sb->name, sizeof sb->name, "%s", cfg->name ? cfg->name : "sandbox");
   sb->cfg.name = sb->name;
   apply_limits(sb, cfg->instructions, cfg->call_mem_cap, cfg->state_mem_cap);
+  sb->time_limit_ms = cfg->time_limit_ms > 0 ? cfg->time_limit_ms : 0;
   sb->L = lua_newstate(sb_alloc, sb);
   if (!sb->L) {
     free(sb);
@@ -414,6 +460,10 @@ int pgd_sandbox_open(const pgd_sandbox_config_t *cfg, pgd_sandbox_t **out, char 
 void pgd_sandbox_set_limits(pgd_sandbox_t *sb, long instructions, size_t call_mem_cap,
                             size_t state_mem_cap) {
   if (sb) apply_limits(sb, instructions, call_mem_cap, state_mem_cap);
+}
+
+void pgd_sandbox_set_time_limit(pgd_sandbox_t *sb, long ms) {
+  if (sb) sb->time_limit_ms = ms > 0 ? ms : 0;
 }
 
 void pgd_sandbox_free(pgd_sandbox_t *sb) {

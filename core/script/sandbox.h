@@ -26,8 +26,19 @@
  *   - instruction budget: a LUA_MASKCOUNT hook raises "instruction budget
  *     exceeded"; once it fired, every further instruction of that call raises
  *     again, so a script cannot pcall its way past it;
+ *   - wall-clock time limit (optional; the host's sandboxes have one): the
+ *     clock is read every PGD_SANDBOX_POLL_EVERY instructions and the call
+ *     raises "time limit exceeded" (code PGD_SANDBOX_EBUDGET) once it ran
+ *     longer, with the same no-pcall-escape rule;
  *   - cancellation (optional): a callback polled every
  *     PGD_SANDBOX_POLL_EVERY instructions stops the call the same way;
+ *   - C library functions whose loops run no Lua instruction cannot hide
+ *     from these limits: string.find / match / gmatch / gsub (patterns and
+ *     plain finds) and table.move are bounded copies that charge their steps
+ *     to the budget and look at the clock and the cancel callback while they
+ *     run (sandbox_lib.c); string.rep, .., table.concat and the like are
+ *     bounded by the memory cap; everything else is linear in memory the
+ *     call could allocate, or calls back into Lua where the hook fires;
  *   - memory: the call may grow the state by at most `call_mem_cap` bytes, and
  *     the whole state never exceeds `state_mem_cap`; a refused allocation is a
  *     Lua "not enough memory" error.
@@ -36,9 +47,10 @@
  * Each chunk gets its own _ENV table (a fresh copy of the whitelist), so two
  * scripts in one sandbox do not see each other's globals.
  *
- * Threads: a sandbox is used by one thread at a time (the master's loop
- * thread for balancers and hooks, the run's own thread for a lua job);
- * different sandboxes are independent.
+ * Threads: a sandbox is used by one thread at a time (for balancers and
+ * hooks, the master's script threads while its loop thread waits, or the
+ * loop thread itself when it compiles or loads; the run's own thread for a
+ * lua job); different sandboxes are independent.
  * Added in 0.2 (issue 5); one source for the host and the lua plugin since
  * issue 11.
  */
@@ -56,6 +68,7 @@ typedef struct pgd_sandbox pgd_sandbox_t;
 #define PGD_SANDBOX_DEFAULT_INSTRUCTIONS 1000000L
 #define PGD_SANDBOX_DEFAULT_CALL_MEM (8u << 20)   /* 8 MiB per call */
 #define PGD_SANDBOX_DEFAULT_STATE_MEM (64u << 20) /* 64 MiB per state */
+#define PGD_SANDBOX_DEFAULT_TIME_MS 1000L         /* host sandboxes, per call */
 
 /* Error codes (negative). */
 #define PGD_SANDBOX_ENOMEM (-12)  /* the state could not be created */
@@ -87,6 +100,7 @@ typedef struct {
   long instructions;    /* budget per call, <= 0: PGD_SANDBOX_DEFAULT_INSTRUCTIONS */
   size_t call_mem_cap;  /* growth per call, 0: PGD_SANDBOX_DEFAULT_CALL_MEM */
   size_t state_mem_cap; /* whole state, 0: PGD_SANDBOX_DEFAULT_STATE_MEM */
+  long time_limit_ms;   /* wall clock per call, <= 0: none */
   unsigned libs;        /* PGD_SANDBOX_LIB_* */
   pgd_sandbox_print_cb print; /* NULL: print() discards its arguments */
   void *print_ud;
@@ -107,7 +121,9 @@ int pgd_sandbox_open(const pgd_sandbox_config_t *cfg, pgd_sandbox_t **out, char 
 
 /* The host's sandbox (sandbox_log.c, not in the lua plugin): print() goes
  * to the daemon log at INFO as "<name>: <line>", each argument cut to
- * 1024 bytes; collectgarbage("count") is allowed; no coroutines.
+ * 1024 bytes; collectgarbage("count") is allowed; no coroutines; a call
+ * may run PGD_SANDBOX_DEFAULT_TIME_MS of wall-clock time
+ * (pgd_sandbox_set_time_limit changes it).
  * `name` (copied) prefixes log lines of print().
  * `instructions` <= 0, `call_mem_cap` == 0 or `state_mem_cap` == 0 take the
  * defaults. Returns 0 and *out (owned by caller: pgd_sandbox_free), or a
@@ -175,6 +191,9 @@ int pgd_sandbox_run(pgd_sandbox_t *sb, const pgd_sandbox_chunk_t *chunk, char *e
 /* Changes the limits for the following calls (same defaults as _new). */
 void pgd_sandbox_set_limits(pgd_sandbox_t *sb, long instructions, size_t call_mem_cap,
                             size_t state_mem_cap);
+
+/* Changes the wall-clock limit of the following calls (<= 0: none). */
+void pgd_sandbox_set_time_limit(pgd_sandbox_t *sb, long ms);
 
 /* Releases a registry reference (LUA_NOREF and LUA_REFNIL are ignored). */
 void pgd_sandbox_unref(pgd_sandbox_t *sb, int ref);

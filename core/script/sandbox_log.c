@@ -21,6 +21,7 @@ int pgd_sandbox_new(const char *name, long instructions, size_t call_mem_cap,
                               .state_mem_cap = state_mem_cap,
                               .libs = PGD_SANDBOX_LIB_GC_COUNT,
                               .print = print_to_log,
-                              .print_arg_max = PRINT_ARG_MAX};
+                              .print_arg_max = PRINT_ARG_MAX,
+                              .time_limit_ms = PGD_SANDBOX_DEFAULT_TIME_MS};
   return pgd_sandbox_open(&cfg, out, err, errlen);
 }
