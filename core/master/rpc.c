@@ -19,15 +19,30 @@
 #include "net/protocol.h"
 
 #define MOD "rpc"
+/* A connection must complete the handshake (TLS, hello, auth) this fast,
+ * or it is closed: a peer that never authenticates holds nothing for long. */
+#define HANDSHAKE_DEADLINE_US (10 * 1000000LL)
 
 /* Until its proof is accepted a connection has no worker. The hello is
  * kept (a copy) between the challenge and the worker's auth. */
 typedef struct conn_ctx {
   pgd_master_t *m;
   m_worker_t *w;
+  pgd_conn_t *c;
   cJSON *hello;                      /* decoded and checked; NULL before hello */
   char mnonce[PGD_AUTH_HEX_LEN + 1]; /* this connection's challenge */
+  int64_t accepted_us;
+  /* in m->unauthenticated until the worker is welcomed */
+  struct conn_ctx *next, **pprev;
 } conn_ctx_t;
+
+static void unlist(conn_ctx_t *cc) {
+  if (!cc->pprev) return;
+  *cc->pprev = cc->next;
+  if (cc->next) cc->next->pprev = cc->pprev;
+  cc->next = NULL;
+  cc->pprev = NULL;
+}
 
 /* Replaces *slot with a copy of `v` when given and different; returns 1
  * when it changed. A NULL *slot becomes an empty array. */
@@ -294,6 +309,7 @@ static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   m_worker_reconcile(m, w, h.running, true);
   cJSON_Delete(cc->hello); /* h pointed into it */
   cc->hello = NULL;
+  unlist(cc);
   m_dispatch_pending(m);
 }
 
@@ -426,6 +442,7 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
     }
   }
   pgd_master_t *m = cc->m;
+  unlist(cc);
   cJSON_Delete(cc->hello);
   free(cc);
   m->open_conns--;
@@ -437,6 +454,12 @@ static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
   conn_ctx_t *cc = calloc(1, sizeof *cc);
   if (!cc) abort();
   cc->m = ud;
+  cc->c = c;
+  cc->accepted_us = pgd_now_us();
+  cc->next = cc->m->unauthenticated;
+  if (cc->next) cc->next->pprev = &cc->next;
+  cc->pprev = &cc->m->unauthenticated;
+  cc->m->unauthenticated = cc;
   cc->m->open_conns++;
   static const pgd_conn_cbs_t cbs = {.on_message = on_message, .on_close = on_close};
   pgd_conn_set_callbacks(c, &cbs, cc);
@@ -551,6 +574,14 @@ void m_rpc_send_kill(pgd_master_t *m, m_worker_t *w, int64_t exec_id, int attemp
 void m_rpc_check_heartbeats(pgd_master_t *m) {
   int64_t limit = (int64_t)m->cfg.heartbeat_ms * m->cfg.lost_after_missed * 1000;
   int64_t now = pgd_now_us();
+  for (conn_ctx_t *cc = m->unauthenticated, *next; cc; cc = next) {
+    next = cc->next;
+    if (now - cc->accepted_us <= HANDSHAKE_DEADLINE_US) continue;
+    PGD_WARN(MOD, "%s did not complete the handshake within %lld s; closing",
+             pgd_conn_peer(cc->c), HANDSHAKE_DEADLINE_US / 1000000);
+    unlist(cc); /* closed once; on_close follows */
+    pgd_conn_close(cc->c);
+  }
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
     if (w->conn && now - w->last_heartbeat_us > limit) {
@@ -576,6 +607,11 @@ void m_rpc_close_all(pgd_master_t *m) {
   m->listener = NULL;
   pgd_tls_ctx_free(m->rpc_tls); /* live connections keep their own reference */
   m->rpc_tls = NULL;
+  while (m->unauthenticated) { /* still in the handshake */
+    conn_ctx_t *cc = m->unauthenticated;
+    unlist(cc);
+    pgd_conn_close(cc->c);
+  }
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
     if (w->conn) pgd_conn_close(w->conn);

@@ -207,6 +207,17 @@ class SecretHandshake(ClusterCase):
         for wid in ("old-1", "n-1", "skip-1"):
             self.assertNotIn(wid, ws)
 
+    def test_silent_connection_is_closed_after_the_handshake_deadline(self):
+        s = socket.create_connection((harness.HOST, self.master.rpc_port), timeout=30)
+        try:
+            t0 = time.monotonic()
+            s.settimeout(30)
+            self.assertEqual(s.recv(4096), b"")  # closed by the master, nothing sent
+            self.assertLess(time.monotonic() - t0, 25)
+        finally:
+            s.close()
+        wait_log(self.master, "did not complete the handshake within 10 s; closing")
+
     def test_real_worker_with_another_secret_is_refused(self):
         other = write_secret(self.tmp, "not-the-secret", "other.secret")
         w = self.start_worker("s-wrong", ["--secret-file", other])
