@@ -110,6 +110,8 @@ static void defaults(settings_t *s) {
 }
 
 static void free_settings(settings_t *s) {
+  pgd_secret_free(s->secret); /* wiped, not only freed */
+  s->secret = NULL;
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
