@@ -13,6 +13,9 @@ has slots (build/bench/bench_spawn_rate), with Pagoda's rate as a ratio.
 
 Usage: python3 bench/cluster_throughput.py [--build-dir build] [--n 2000]
        [--workers 4] [--slots 1] [--connections 1] [--json FILE] [--keep]
+       [--rpc-tls]
+--rpc-tls: master and workers talk over TLS (certificates made with the
+openssl command in the temporary directory) with a cluster secret.
 Nothing asserts: it prints figures.
 """
 
@@ -58,6 +61,7 @@ def main():
     ap.add_argument("--connections", type=int, default=1)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--rpc-tls", action="store_true", help="workers connect over TLS")
     a = ap.parse_args()
     build = os.path.abspath(a.build_dir)
     os.environ["PAGODA_BUILD_DIR"] = build
@@ -66,7 +70,17 @@ def main():
     daemons = []
     r = {"machine": m, "n": a.n, "workers": a.workers, "slots": a.slots, "connections": a.connections}
     try:
-        master = harness.Daemon("master", tmp, ["--log-level", "warn"])
+        master_tls, worker_tls = [], []
+        if a.rpc_tls:
+            sys.path.insert(0, os.path.join(bt.SRC, "tests", "integration"))
+            import test_rpc_security as rs  # noqa: E402 (certificates and secret file helpers)
+            certs = rs.make_certs(os.path.join(tmp, "certs"))
+            secret = rs.write_secret(tmp)
+            master_tls = ["--secret-file", secret, "--rpc-tls-cert", certs["ca-master.crt"],
+                          "--rpc-tls-key", certs["ca-master.key"]]
+            worker_tls = ["--secret-file", secret, "--tls-ca", certs["ca.crt"]]
+        r["rpc_tls"] = a.rpc_tls
+        master = harness.Daemon("master", tmp, ["--log-level", "warn"] + master_tls)
         daemons.append(master)
         master.start(timeout=30)
         api = master.api()
@@ -76,7 +90,7 @@ def main():
             ids.append(wid)
             w = harness.Daemon("worker", tmp, ["--master", "%s:%d" % (harness.HOST, master.rpc_port),
                                                "--id", wid, "--slots", str(a.slots),
-                                               "--log-level", "warn"], name=wid)
+                                               "--log-level", "warn"] + worker_tls, name=wid)
             daemons.append(w)
             w.start(timeout=30)
         harness.wait_until(lambda: sum(w["state"] == "alive" for w in

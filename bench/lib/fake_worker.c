@@ -10,6 +10,9 @@
 #include <cjson/cJSON.h>
 
 #include "bench_util.h"
+#include "net/auth.h"
+#include "net/msg.h"
+#include "net/tls.h"
 
 static cJSON *dup_item(const cJSON *msg, const char *k) {
   return cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, k), 1);
@@ -34,7 +37,17 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t t, cJSON *msg, void *ud) {
   (void)c;
   bench_fake_t *f = ud;
   bench_fakes_t *p = f->pool;
-  if (t == PGD_MSG_WELCOME && !f->welcomed) {
+  if (t == PGD_MSG_CHALLENGE && !f->welcomed) {
+    pgd_msg_challenge_t ch;
+    char err[128], proof[PGD_AUTH_HEX_LEN + 1];
+    if (pgd_msg_challenge_decode(msg, &ch, err, sizeof err) == 0 &&
+        pgd_auth_proof(p->o.secret, PGD_AUTH_WORKER, ch.nonce, f->wnonce, f->id, proof) == 0) {
+      pgd_msg_auth_t a = {.proof = proof};
+      cJSON *b = pgd_msg_auth_encode(&a);
+      if (b) pgd_conn_send(f->conn, PGD_MSG_AUTH, b);
+      cJSON_Delete(b);
+    }
+  } else if (t == PGD_MSG_WELCOME && !f->welcomed) {
     f->welcomed = 1;
     p->welcomed++;
   } else if (t == PGD_MSG_REJECT) {
@@ -83,13 +96,13 @@ static void add_types(const bench_fakes_t *p, cJSON *o) {
 }
 
 static void send_hello(bench_fake_t *f) {
-  char id[32];
-  snprintf(id, sizeof id, "fake-%05d", f->index);
+  snprintf(f->id, sizeof f->id, "fake-%05d", f->index);
+  pgd_auth_nonce(f->wnonce);
   cJSON *b = cJSON_CreateObject();
   cJSON_AddNumberToObject(b, "protocol", PGD_PROTOCOL_VERSION);
-  cJSON_AddStringToObject(b, "secret", "");
+  cJSON_AddStringToObject(b, "nonce", f->wnonce);
   cJSON *w = cJSON_AddObjectToObject(b, "worker");
-  cJSON_AddStringToObject(w, "id", id);
+  cJSON_AddStringToObject(w, "id", f->id);
   cJSON_AddStringToObject(w, "host", "fake");
   cJSON_AddNumberToObject(w, "slots", f->pool->o.slots);
   add_types(f->pool, w);
@@ -126,6 +139,7 @@ static void connect_one(bench_fake_t *f) {
     f->conn = NULL;
     return;
   }
+  if (p->o.tls) pgd_conn_set_tls(f->conn, p->o.tls, p->o.host);
   send_hello(f); /* queued until connected */
 }
 

@@ -1,6 +1,7 @@
 /* Pagoda benchmarks — N fake workers on one libuv loop that speak the real
  * master<->worker protocol (core/net conn.h): each does the handshake (hello
- * -> welcome), sends a heartbeat every hb_ms (spread evenly over the
+ * -> challenge -> auth -> welcome, proving `secret`; over TLS when `tls`
+ * is set), sends a heartbeat every hb_ms (spread evenly over the
  * period), and answers a `launch` at once, either with a final `failed` or
  * with `running` then `succeeded` (the acknowledgements of the `succeeded`
  * reports are counted in `done`). Used by bench_fake_workers (the master's
@@ -32,6 +33,8 @@ typedef struct bench_fake_opts {
   int connect_rate;             /* connections opened per 10 ms tick */
   bench_fake_launch_t on_launch;
   int heartbeat_running_attempts; /* add "running_attempts": [] to heartbeats */
+  const char *secret;           /* cluster secret; NULL = "" */
+  struct pgd_tls_ctx *tls;      /* client TLS context (net/tls.h, borrowed); NULL = plain TCP */
 } bench_fake_opts_t;
 
 struct bench_fakes;
@@ -41,6 +44,8 @@ typedef struct bench_fake {
   int index;
   pgd_conn_t *conn;
   int welcomed;
+  char id[32];
+  char wnonce[65]; /* this connection's nonce (net/auth.h) */
   long seq;      /* last report sequence number sent */
   long launches; /* launches received (the bench may reset it) */
 } bench_fake_t;

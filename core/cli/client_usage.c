@@ -107,7 +107,9 @@ static const char k_daemon_common[] =
     "                         the flags below override it\n"
     "  --plugins DIR          job-type plugins directory (default: ./plugins next to the\n"
     "                         executable in a build tree, else the installed one)\n"
-    "  --secret S             cluster secret workers present to the master\n"
+    "  --secret-file FILE     cluster secret (first line of FILE; or $PAGODA_SECRET, or\n"
+    "                         cluster.secret_file); master and workers prove it, never send it\n"
+    "  --secret S             the same on the command line (visible in ps: warns; avoid)\n"
     "  --kill-grace-ms N      SIGTERM -> SIGKILL grace on kill and timeout (default 5000)\n"
     "  --plugin-load-timeout-ms N  a plugin file that does not load within N ms is\n"
     "                         killed and refused (default 5000)\n"
@@ -142,7 +144,10 @@ static const char k_master_opts[] =
     "                         --store-postgres); --ha-cluster NAME (default \"default\"),\n"
     "                         --ha-session-ms N (default 10000). See docs/ha.md\n"
     "  --http-tls-cert FILE   serve the REST API in HTTPS: PEM certificate; with\n"
-    "  --http-tls-key FILE    its PEM private key (docs/security.md)\n";
+    "  --http-tls-key FILE    its PEM private key (docs/security.md)\n"
+    "  --rpc-tls-cert FILE    workers connect over TLS: certificate chain (PEM), with\n"
+    "  --rpc-tls-key FILE     its private key; --rpc-tls-client-ca FILE also requires\n"
+    "                         worker certificates signed by that CA (docs/security.md)\n";
 
 static const char k_worker_opts[] =
     "Options of pagoda worker:\n"
@@ -155,7 +160,10 @@ static const char k_worker_opts[] =
     "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n"
     "  --ha-zookeeper H:P,..  find the leader in ZooKeeper instead of --master, and follow\n"
     "                         it; --ha-cluster NAME, --ha-session-ms N (docs/ha.md)\n"
-    "  --tls-ca FILE          CA (PEM) trusted for the master's HTTPS port (config tls.ca)\n";
+    "  --tls-ca FILE          connect to the master over TLS, verifying its certificate\n"
+    "                         against this CA (also trusted for the master's HTTPS port);\n"
+    "                         --tls-cert FILE --tls-key FILE for mutual TLS\n"
+    "  --http-ca FILE         CA trusted for the master's HTTPS port only (resource downloads)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "cli/daemon_example.h"
+#include "cli/daemon_secret.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/netaddr.h"
@@ -36,6 +37,11 @@ typedef struct settings {
   char *log_level;
   char *plugins_dir;
   char *secret;
+  /* the cluster secret's other sources and RPC TLS (daemon_secret.h) */
+  char *secret_file, *cfg_secret_file, *cfg_secret;
+  bool secret_flag;
+  char *rpc_tls_cert, *rpc_tls_key, *rpc_tls_client_ca;
+  char *tls_ca, *tls_cert, *tls_key;
   /* master */
   char *master_data;
   char *store_postgres;
@@ -75,7 +81,7 @@ typedef struct settings {
   /* security (docs/security.md) */
   char *http_tls_cert;  /* HTTPS on the REST port: PEM certificate file */
   char *http_tls_key;   /* ... and its private key file */
-  char *tls_ca;         /* CA file a worker trusts for the master (HTTPS resource fetch) */
+  char *http_ca;        /* CA a worker trusts for the master's HTTPS port (resource fetch) */
   int insecure;         /* 1 = allow plain listeners on non-loopback addresses */
 } settings_t;
 
@@ -88,7 +94,6 @@ static void defaults(settings_t *s) {
   memset(s, 0, sizeof *s);
   set_str(&s->log_level, "info");
   set_str(&s->plugins_dir, "");
-  set_str(&s->secret, "");
   set_str(&s->master_data, "/var/lib/pagoda/master");
   set_str(&s->http_host, "127.0.0.1");
   s->http_port = 7080;
@@ -114,11 +119,18 @@ static void defaults(settings_t *s) {
 }
 
 static void free_settings(settings_t *s) {
+  pgd_secret_free(s->secret); /* wiped, not only freed */
+  s->secret = NULL;
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
-                   &s->balancer_default, &s->http_tls_cert, &s->http_tls_key, &s->tls_ca};
+                   &s->balancer_default, &s->http_tls_cert, &s->http_tls_key, &s->http_ca};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
+  char **more[] = {&s->secret_file,  &s->cfg_secret_file, &s->rpc_tls_cert, &s->rpc_tls_key,
+                   &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key};
+  for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) set_str(more[i], NULL);
+  pgd_secret_free(s->cfg_secret);
+  s->cfg_secret = NULL;
   cJSON_Delete(s->labels);
   cJSON_Delete(s->allowed_users);
 }
@@ -166,7 +178,14 @@ static int load_config(settings_t *s, const char *path) {
     return -1;
   }
   cfg_str(&c, "log_level", &s->log_level);
-  cfg_str(&c, "cluster.secret", &s->secret);
+  cfg_str(&c, "cluster.secret", &s->cfg_secret);
+  cfg_str(&c, "cluster.secret_file", &s->cfg_secret_file);
+  cfg_str(&c, "master.rpc.tls.cert", &s->rpc_tls_cert);
+  cfg_str(&c, "master.rpc.tls.key", &s->rpc_tls_key);
+  cfg_str(&c, "master.rpc.tls.client_ca", &s->rpc_tls_client_ca);
+  cfg_str(&c, "worker.tls.ca", &s->tls_ca);
+  cfg_str(&c, "worker.tls.cert", &s->tls_cert);
+  cfg_str(&c, "worker.tls.key", &s->tls_key);
   cfg_str(&c, "plugins.dir", &s->plugins_dir);
   cfg_str(&c, "master.data_dir", &s->master_data);
   cfg_str(&c, "master.http.host", &s->http_host);
@@ -205,7 +224,7 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "dev.slots", &s->dev_slots);
   cfg_str(&c, "master.http.tls.cert", &s->http_tls_cert);
   cfg_str(&c, "master.http.tls.key", &s->http_tls_key);
-  cfg_str(&c, "tls.ca", &s->tls_ca);
+  cfg_str(&c, "worker.http.ca", &s->http_ca);
   int insecure;
   if (config_lookup_bool(&c, "insecure", &insecure)) s->insecure = insecure;
   config_destroy(&c);
@@ -239,6 +258,39 @@ static int parse_int_flag(const char *name, const char *v, int min, int *out) {
   return 0;
 }
 
+/* The cluster secret from the first source that has one (daemon_secret.h):
+ * --secret-file, --secret (scrubbed from argv, with a warning),
+ * PAGODA_SECRET, cluster.secret_file, cluster.secret. Never logged. */
+static int resolve_secret(settings_t *s, int argc, char **argv) {
+  if (s->secret_flag && s->secret_file) {
+    fprintf(stderr, "pagoda: give the cluster secret once: --secret-file or --secret, not both\n");
+    return -1;
+  }
+  if (s->secret_flag) {
+    pgd_secret_scrub_argv(argc, argv);
+    PGD_WARN(MOD, "--secret puts the cluster secret on the command line, where other users see "
+                  "it (ps): use --secret-file FILE or PAGODA_SECRET instead");
+    return 0;
+  }
+  const char *file = s->secret_file;
+  const char *env = getenv("PAGODA_SECRET");
+  if (!file && !(env && *env)) file = s->cfg_secret_file;
+  if (file && *file) {
+    char err[512], *secret = NULL;
+    if (pgd_secret_read_file(file, &secret, err, sizeof err) < 0) {
+      fprintf(stderr, "pagoda: %s\n", err);
+      return -1;
+    }
+    pgd_secret_free(s->secret);
+    s->secret = secret;
+  } else if (env && *env) {
+    set_str(&s->secret, env);
+  } else {
+    set_str(&s->secret, s->cfg_secret ? s->cfg_secret : "");
+  }
+  return 0;
+}
+
 /* Flags: first --config (so that flags override the file), then the rest. */
 static int parse_flags(settings_t *s, int argc, char **argv) {
   for (int i = 2; i < argc; i++)
@@ -263,6 +315,21 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       set_str(&s->plugins_dir, v);
     } else if (strcmp(f, "--secret") == 0 && v) {
       set_str(&s->secret, v);
+      s->secret_flag = true;
+    } else if (strcmp(f, "--secret-file") == 0 && v) {
+      set_str(&s->secret_file, v);
+    } else if (strcmp(f, "--rpc-tls-cert") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->rpc_tls_cert, v);
+    } else if (strcmp(f, "--rpc-tls-key") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->rpc_tls_key, v);
+    } else if (strcmp(f, "--rpc-tls-client-ca") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->rpc_tls_client_ca, v);
+    } else if (strcmp(f, "--tls-ca") == 0 && v && s->mode != MODE_MASTER) {
+      set_str(&s->tls_ca, v);
+    } else if (strcmp(f, "--tls-cert") == 0 && v && s->mode != MODE_MASTER) {
+      set_str(&s->tls_cert, v);
+    } else if (strcmp(f, "--tls-key") == 0 && v && s->mode != MODE_MASTER) {
+      set_str(&s->tls_key, v);
     } else if (strcmp(f, "--log-level") == 0 && v) {
       set_str(&s->log_level, v);
     } else if (strcmp(f, "--master") == 0 && v && s->mode == MODE_WORKER) {
@@ -307,8 +374,8 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       set_str(&s->http_tls_cert, v);
     } else if (strcmp(f, "--http-tls-key") == 0 && v && s->mode != MODE_WORKER) {
       set_str(&s->http_tls_key, v);
-    } else if (strcmp(f, "--tls-ca") == 0 && v) {
-      set_str(&s->tls_ca, v);
+    } else if (strcmp(f, "--http-ca") == 0 && v && s->mode != MODE_MASTER) {
+      set_str(&s->http_ca, v);
     } else if (strcmp(f, "--insecure") == 0) {
       s->insecure = 1;
       takes = false;
@@ -332,7 +399,7 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     return -1;
   }
   pgd_log_set_level((pgd_log_level_t)lvl);
-  return 0;
+  return resolve_secret(s, argc, argv);
 }
 
 /* Plugins live next to the executable in a build tree, else where installed. */
@@ -592,6 +659,9 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.master_host = host;
   wc.master_port = port;
   wc.secret = s->secret;
+  wc.tls_ca = s->tls_ca;
+  wc.tls_cert = s->tls_cert;
+  wc.tls_key = s->tls_key;
   wc.data_dir = data_dir;
   wc.id_override = s->worker_id && *s->worker_id ? s->worker_id : NULL;
   wc.slots = slots > 0 ? slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -600,11 +670,13 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.heartbeat_ms = s->worker_heartbeat_ms;
   wc.kill_grace_ms = s->worker_kill_grace_ms;
   wc.reconnect_ms = 200;
-  /* The CA for the master's HTTPS port (resource downloads); `pagoda dev`
-   * without one trusts its own certificate file (self-signed). */
-  wc.tls_ca = has_str(s->tls_ca) ? s->tls_ca
-              : s->mode == MODE_DEV && has_str(s->http_tls_cert) ? s->http_tls_cert
-                                                                 : NULL;
+  /* The CA for the master's HTTPS port (resource downloads): --http-ca, else
+   * the RPC's CA (one CA signs both in the documented setup); `pagoda dev`
+   * without either trusts its own certificate file (self-signed). */
+  wc.http_ca = has_str(s->http_ca) ? s->http_ca
+               : has_str(s->tls_ca) ? s->tls_ca
+               : s->mode == MODE_DEV && has_str(s->http_tls_cert) ? s->http_tls_cert
+                                                                  : NULL;
   return pgd_worker_start(d->loop, &wc, d->plugins, &d->worker, err, errlen);
 }
 
@@ -682,6 +754,9 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.rpc_port = s.rpc_port;
     mc.secret = s.secret;
     mc.http_tls = has_str(s.http_tls_cert);
+    mc.rpc_tls_cert = s.rpc_tls_cert;
+    mc.rpc_tls_key = s.rpc_tls_key;
+    mc.rpc_tls_client_ca = s.rpc_tls_client_ca;
     mc.heartbeat_ms = s.heartbeat_ms;
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;

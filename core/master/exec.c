@@ -527,6 +527,22 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
     done(ud, 0);
     return;
   }
+  /* Only the worker the attempt was assigned to may report on it: a
+   * foreign report must not rewrite the attempt row (worker_id, state). */
+  cJSON *stored = pgd_store_get_execution(m->store, id);
+  const cJSON *sa, *mine = NULL;
+  cJSON_ArrayForEach(sa, cJSON_GetObjectItemCaseSensitive(stored, "attempts")) {
+    if (get_int(sa, "attempt", -1) == attempt) mine = sa;
+  }
+  const char *owner = mine ? get_str(mine, "worker_id") : NULL;
+  if (stored && (!owner || strcmp(owner, w->id) != 0)) {
+    PGD_WARN(MOD, "worker %s reported %s on attempt %d of execution %lld, assigned to %s; refused",
+             w->id, pgd_exec_state_name(st), attempt, (long long)id,
+             owner ? owner : "no worker");
+    cJSON_Delete(stored);
+    done(ud, 0);
+    return;
+  }
   cJSON *a = cJSON_CreateObject();
   cJSON_AddNumberToObject(a, "execution_id", (double)id);
   cJSON_AddNumberToObject(a, "attempt", attempt);
@@ -536,14 +552,10 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
   copy_outcome(a, report);
   set_int(a, "finished_us", get_int(report, "at_us", pgd_now_us()));
   /* Keep what the store already knows of this attempt (shard, start). */
-  cJSON *stored = pgd_store_get_execution(m->store, id);
-  const cJSON *sa;
-  cJSON_ArrayForEach(sa, cJSON_GetObjectItemCaseSensitive(stored, "attempts")) {
-    if (get_int(sa, "attempt", -1) != attempt) continue;
-    const cJSON *kv;
-    cJSON_ArrayForEach(kv, sa) if (!cJSON_GetObjectItemCaseSensitive(a, kv->string))
+  const cJSON *kv;
+  if (mine)
+    cJSON_ArrayForEach(kv, mine) if (!cJSON_GetObjectItemCaseSensitive(a, kv->string))
         cJSON_AddItemToObject(a, kv->string, cJSON_Duplicate(kv, 1));
-  }
   if (stored && pgd_store_put_attempt(m->store, a, NULL, NULL) == 0)
     PGD_INFO(MOD, "late result of execution %lld attempt %d from worker %s: %s (recorded, not taken)",
              (long long)id, attempt, w->id, pgd_exec_state_name(st));

@@ -44,7 +44,11 @@ typedef struct pgd_master_config {
   int http_tls;           /* 1 = the REST API is HTTPS: announced as "https://host:port" */
   const char *rpc_host;   /* worker RPC address */
   int rpc_port;           /* 0 = any free port */
-  const char *secret;     /* cluster secret a worker must present ("" = none) */
+  const char *secret;     /* cluster secret both sides prove in the handshake ("" = none,
+                             refused unless rpc_host is a loopback address) */
+  const char *rpc_tls_cert;      /* PEM certificate chain: RPC over TLS; nullable = plain TCP */
+  const char *rpc_tls_key;       /* its PEM private key (required with rpc_tls_cert) */
+  const char *rpc_tls_client_ca; /* nullable: require worker certificates signed by it (mTLS) */
   int heartbeat_ms;       /* interval announced to workers */
   int lost_after_missed;  /* a worker is lost after this many missed heartbeats */
   int kill_grace_ms;      /* SIGTERM → SIGKILL grace announced with a kill */

@@ -63,6 +63,8 @@ struct pgd_master {
   uint64_t by_id_gen;
   bool by_id_built;
   pgd_listener_t *listener;
+  struct pgd_tls_ctx *rpc_tls; /* net/tls.h; NULL = plain TCP (rpc.c) */
+  struct conn_ctx *unauthenticated; /* rpc.c: connections still in the handshake */
   uv_timer_t tick;        /* heartbeat checks, recovery deadlines */
   uv_prepare_t ack_flush; /* sends batched acks once per loop iteration */
   m_worker_t *ack_list;

@@ -14,16 +14,35 @@
 #include "master/workers_int.h"
 #include "net/conn.h"
 #include "master/resources.h"
+#include "net/auth.h"
 #include "net/msg.h"
 #include "net/protocol.h"
 
 #define MOD "rpc"
+/* A connection must complete the handshake (TLS, hello, auth) this fast,
+ * or it is closed: a peer that never authenticates holds nothing for long. */
+#define HANDSHAKE_DEADLINE_US (10 * 1000000LL)
 
-/* Until its hello is accepted a connection has no worker. */
+/* Until its proof is accepted a connection has no worker. The hello is
+ * kept (a copy) between the challenge and the worker's auth. */
 typedef struct conn_ctx {
   pgd_master_t *m;
   m_worker_t *w;
+  pgd_conn_t *c;
+  cJSON *hello;                      /* decoded and checked; NULL before hello */
+  char mnonce[PGD_AUTH_HEX_LEN + 1]; /* this connection's challenge */
+  int64_t accepted_us;
+  /* in m->unauthenticated until the worker is welcomed */
+  struct conn_ctx *next, **pprev;
 } conn_ctx_t;
+
+static void unlist(conn_ctx_t *cc) {
+  if (!cc->pprev) return;
+  *cc->pprev = cc->next;
+  if (cc->next) cc->next->pprev = cc->pprev;
+  cc->next = NULL;
+  cc->pprev = NULL;
+}
 
 /* Replaces *slot with a copy of `v` when given and different; returns 1
  * when it changed. A NULL *slot becomes an empty array. */
@@ -155,36 +174,84 @@ static void send_reject(pgd_conn_t *c, const char *fmt, ...) {
   pgd_conn_close(c);
 }
 
+static const char *standby_reason(pgd_master_t *m, char *buf, size_t len) {
+  const char *leader = m_ha_leader_http(m);
+  snprintf(buf, len, "this master is a standby (leader: %s)", leader ? leader : "being elected");
+  return buf;
+}
+
+/* hello: checked, kept, and answered with this connection's challenge. */
 static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   pgd_master_t *m = cc->m;
-  if (cc->w) {
+  char buf[300];
+  if (cc->w || cc->hello) {
     send_reject(c, "duplicate hello on one connection");
     return;
   }
   if (!m->leader) {
-    const char *leader = m_ha_leader_http(m);
-    send_reject(c, "this master is a standby (leader: %s)", leader ? leader : "being elected");
+    send_reject(c, "%s", standby_reason(m, buf, sizeof buf));
     return;
   }
   pgd_msg_hello_t h;
   char err[256];
   int rc = pgd_msg_hello_decode(msg, &h, err, sizeof err);
   if (rc == -EPROTONOSUPPORT) {
-    send_reject(c, "protocol version %lld is not supported (master speaks %d)",
-                (long long)h.protocol, PGD_PROTOCOL_VERSION);
+    send_reject(c, "protocol version %lld is not supported (master speaks %d); upgrade the %s",
+                (long long)h.protocol, PGD_PROTOCOL_VERSION,
+                h.protocol < PGD_PROTOCOL_VERSION ? "worker" : "master");
     return;
   }
   if (rc < 0) {
     send_reject(c, "%s", err);
     return;
   }
-  if (strcmp(h.secret ? h.secret : "", m->secret) != 0) {
-    send_reject(c, "wrong cluster secret");
+  if (!pgd_auth_valid_worker_id(h.worker.id)) {
+    send_reject(c, "hello.worker.id must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    return;
+  }
+  if (strlen(h.nonce) != PGD_AUTH_HEX_LEN) {
+    send_reject(c, "hello.nonce must be %d hex digits", PGD_AUTH_HEX_LEN);
+    return;
+  }
+  if (pgd_auth_nonce(cc->mnonce) < 0) {
+    send_reject(c, "the master cannot make a nonce (random generator failed)");
+    return;
+  }
+  cc->hello = cJSON_Duplicate(msg, 1);
+  if (!cc->hello) abort();
+  pgd_msg_challenge_t ch = {.protocol = PGD_PROTOCOL_VERSION, .nonce = cc->mnonce};
+  cJSON *out = pgd_msg_challenge_encode(&ch);
+  if (out) pgd_conn_send(c, PGD_MSG_CHALLENGE, out);
+  cJSON_Delete(out);
+}
+
+/* auth: the worker proved the secret over both nonces, or gets nothing. */
+static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
+  pgd_master_t *m = cc->m;
+  char buf[300];
+  pgd_msg_auth_t a;
+  pgd_msg_hello_t h;
+  char err[256];
+  if (pgd_msg_auth_decode(msg, &a, err, sizeof err) < 0) {
+    send_reject(c, "%s", err);
+    return;
+  }
+  if (pgd_msg_hello_decode(cc->hello, &h, err, sizeof err) < 0) { /* checked at hello */
+    send_reject(c, "%s", err);
     return;
   }
   const char *id = h.worker.id;
-  if (!*id || strlen(id) > 128) {
-    send_reject(c, "hello.worker.id must be a non-empty string of at most 128 bytes");
+  if (!pgd_auth_verify(m->secret, PGD_AUTH_WORKER, cc->mnonce, h.nonce, id, a.proof)) {
+    send_reject(c, "the worker could not prove the cluster secret (worker id %s)", id);
+    return;
+  }
+  if (!m->leader) {
+    send_reject(c, "%s", standby_reason(m, buf, sizeof buf));
+    return;
+  }
+  char proof[PGD_AUTH_HEX_LEN + 1];
+  if (pgd_auth_proof(m->secret, PGD_AUTH_MASTER, cc->mnonce, h.nonce, id, proof) < 0) {
+    send_reject(c, "the master cannot compute its proof");
     return;
   }
   m_worker_t *w = NULL;
@@ -217,7 +284,8 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   m_worker_record(m, w, true); /* the next leader waits for it (recovery.c) */
 
   char http[300];
-  pgd_msg_welcome_t wm = {.epoch = m->epoch, .heartbeat_ms = pgd_msg_int(m->cfg.heartbeat_ms)};
+  pgd_msg_welcome_t wm = {
+      .epoch = m->epoch, .heartbeat_ms = pgd_msg_int(m->cfg.heartbeat_ms), .proof = proof};
   if (m->cfg.http_port > 0) { /* where workers fetch resources */
     snprintf(http, sizeof http, "%s%s:%d", m->cfg.http_tls ? "https://" : "",
              m->cfg.http_host ? m->cfg.http_host : "", m->cfg.http_port);
@@ -230,6 +298,9 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
            h.worker.pid.set ? (long long)h.worker.pid.v : -1LL, w->slots);
 
   m_worker_reconcile(m, w, h.running, true);
+  cJSON_Delete(cc->hello); /* h pointed into it */
+  cc->hello = NULL;
+  unlist(cc);
   m_dispatch_pending(m);
 }
 
@@ -313,8 +384,14 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t type, cJSON *msg, void *ud)
     handle_hello(cc, c, msg);
     return;
   }
+  if (type == PGD_MSG_AUTH && cc->hello && !cc->w) {
+    handle_auth(cc, c, msg);
+    return;
+  }
   if (!cc->w) {
-    send_reject(c, "the first message must be hello, not %s", pgd_msg_name(type));
+    send_reject(c, cc->hello ? "the message after challenge must be auth, not %s"
+                             : "the first message must be hello, not %s",
+                pgd_msg_name(type));
     return;
   }
   cc->w->last_heartbeat_us = pgd_now_us();
@@ -356,6 +433,8 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
     }
   }
   pgd_master_t *m = cc->m;
+  unlist(cc);
+  cJSON_Delete(cc->hello);
   free(cc);
   m->open_conns--;
   m_stop_progress(m);
@@ -366,18 +445,64 @@ static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
   conn_ctx_t *cc = calloc(1, sizeof *cc);
   if (!cc) abort();
   cc->m = ud;
+  cc->c = c;
+  cc->accepted_us = pgd_now_us();
+  cc->next = cc->m->unauthenticated;
+  if (cc->next) cc->next->pprev = &cc->next;
+  cc->pprev = &cc->m->unauthenticated;
+  cc->m->unauthenticated = cc;
   cc->m->open_conns++;
   static const pgd_conn_cbs_t cbs = {.on_message = on_message, .on_close = on_close};
   pgd_conn_set_callbacks(c, &cbs, cc);
 }
 
+/* Whether `host` names the loopback interface only (127.0.0.0/8, ::1,
+ * localhost): the one place a master may take workers without a secret. */
+static bool is_loopback_host(const char *host) {
+  if (!host) return false;
+  return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+         strcmp(host, "[::1]") == 0 || strcmp(host, "localhost") == 0;
+}
+
 int m_rpc_start(pgd_master_t *m, char *err, size_t errlen) {
+  if (!*m->secret && !is_loopback_host(m->cfg.rpc_host)) {
+    snprintf(err, errlen,
+             "refusing to listen for workers on %s without a cluster secret: anyone who reaches "
+             "that address could pose as a worker; set one with --secret-file FILE, "
+             "PAGODA_SECRET or cluster.secret_file (docs/security.md)",
+             m->cfg.rpc_host);
+    return -EPERM;
+  }
+  const char *cert = m->cfg.rpc_tls_cert, *key = m->cfg.rpc_tls_key;
+  if ((cert && *cert) || (key && *key)) {
+    char why[512];
+    int rc = pgd_tls_server_ctx_new(cert, key, m->cfg.rpc_tls_client_ca, &m->rpc_tls, why,
+                                    sizeof why);
+    if (rc < 0) {
+      snprintf(err, errlen, "RPC TLS (rpc.tls): %s", why);
+      return rc;
+    }
+  } else if (m->cfg.rpc_tls_client_ca && *m->cfg.rpc_tls_client_ca) {
+    snprintf(err, errlen, "rpc.tls.client_ca needs rpc.tls.cert and rpc.tls.key");
+    return -EINVAL;
+  }
   int rc = pgd_listener_start(m->loop, m->cfg.rpc_host, m->cfg.rpc_port, 0, on_accept, m,
                               &m->listener);
-  if (rc < 0)
+  if (rc < 0) {
     snprintf(err, errlen, "cannot listen for workers on %s:%d: %s", m->cfg.rpc_host,
              m->cfg.rpc_port, uv_strerror(rc));
-  return rc;
+    pgd_tls_ctx_free(m->rpc_tls);
+    m->rpc_tls = NULL;
+    return rc;
+  }
+  if (m->rpc_tls) {
+    pgd_listener_set_tls(m->listener, m->rpc_tls);
+    PGD_INFO(MOD, "workers connect over TLS%s",
+             m->cfg.rpc_tls_client_ca && *m->cfg.rpc_tls_client_ca
+                 ? " and must present a certificate (mutual TLS)"
+                 : "");
+  }
+  return 0;
 }
 
 void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
@@ -448,6 +573,14 @@ void m_rpc_send_kill(pgd_master_t *m, m_worker_t *w, int64_t exec_id, int attemp
 void m_rpc_check_heartbeats(pgd_master_t *m) {
   int64_t limit = (int64_t)m->cfg.heartbeat_ms * m->cfg.lost_after_missed * 1000;
   int64_t now = pgd_now_us();
+  for (conn_ctx_t *cc = m->unauthenticated, *next; cc; cc = next) {
+    next = cc->next;
+    if (now - cc->accepted_us <= HANDSHAKE_DEADLINE_US) continue;
+    PGD_WARN(MOD, "%s did not complete the handshake within %lld s; closing",
+             pgd_conn_peer(cc->c), HANDSHAKE_DEADLINE_US / 1000000);
+    unlist(cc); /* closed once; on_close follows */
+    pgd_conn_close(cc->c);
+  }
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
     if (w->conn && now - w->last_heartbeat_us > limit) {
@@ -471,6 +604,13 @@ void m_rpc_close_workers(pgd_master_t *m) {
 void m_rpc_close_all(pgd_master_t *m) {
   if (m->listener) pgd_listener_close(m->listener);
   m->listener = NULL;
+  pgd_tls_ctx_free(m->rpc_tls); /* live connections keep their own reference */
+  m->rpc_tls = NULL;
+  while (m->unauthenticated) { /* still in the handshake */
+    conn_ctx_t *cc = m->unauthenticated;
+    unlist(cc);
+    pgd_conn_close(cc->c);
+  }
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
     if (w->conn) pgd_conn_close(w->conn);

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "net/msg.h"
+#include "net/tls.h"
 
 #define MOD "net"
 #define LISTEN_BACKLOG 4096
@@ -44,6 +45,8 @@ struct pgd_conn {
   uv_buf_t *pend;
   size_t npend, pend_cap, pend_bytes;
   char peer[64];
+  pgd_tls_t *tls; /* TLS engine between the socket and the frames, or NULL */
+  int tls_ready;  /* its handshake is complete: frames may be written */
 };
 
 struct pgd_listener {
@@ -52,6 +55,7 @@ struct pgd_listener {
   pgd_accept_cb on_accept;
   void *ud;
   int port;
+  pgd_tls_ctx_t *tls; /* server TLS context (borrowed), or NULL */
 };
 
 typedef struct {
@@ -63,6 +67,8 @@ typedef struct {
 /* One read buffer per loop thread: libuv hands it to exactly one read
  * callback at a time, and the decoder copies what it must keep. */
 static __thread char tls_read_buf[READ_BUF_SIZE];
+/* Plaintext out of the TLS engine, same rule. */
+static __thread char plain_read_buf[READ_BUF_SIZE];
 
 static void conn_begin_close(pgd_conn_t *c, int reason, int graceful);
 
@@ -123,6 +129,7 @@ static void conn_free(pgd_conn_t *c) {
   for (size_t i = 0; i < c->npend; i++) free(c->pend[i].base);
   free(c->pend);
   pgd_frame_decoder_free(&c->dec);
+  pgd_tls_free(c->tls);
   free(c);
 }
 
@@ -157,10 +164,53 @@ static void on_linger(uv_timer_t *t) {
 
 static void on_write(uv_write_t *req, int status);
 
+/* Writes the ciphertext the TLS engine has produced (handshake records,
+ * encrypted frames, alerts) in one uv_write; order is kept by libuv. */
+static int tls_send_out(pgd_conn_t *c) {
+  char *data;
+  size_t n = pgd_tls_take(c->tls, &data);
+  if (n == 0) return 0;
+  if (!c->connected || uv_is_closing((uv_handle_t *)&c->tcp)) {
+    free(data);
+    return 0;
+  }
+  conn_write_t *w = malloc(sizeof *w + sizeof(uv_buf_t));
+  if (!w) {
+    free(data);
+    return -ENOMEM;
+  }
+  w->nbufs = 1;
+  w->bufs[0] = uv_buf_init(data, (unsigned)n);
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, 1, on_write);
+  if (rc < 0) {
+    free(data);
+    free(w);
+    return rc;
+  }
+  c->writes_inflight++;
+  return 0;
+}
+
+/* TLS: encrypts every pending frame, then writes the ciphertext at once.
+ * Before the handshake completes frames wait. */
+static int conn_flush_tls(pgd_conn_t *c) {
+  if (!c->tls_ready) return 0;
+  int rc = 0;
+  for (size_t i = 0; i < c->npend; i++) {
+    if (rc == 0 && pgd_tls_write(c->tls, c->pend[i].base, c->pend[i].len) < 0) rc = PGD_FRAME_ETLS;
+    free(c->pend[i].base);
+  }
+  c->npend = 0;
+  c->pend_bytes = 0;
+  if (rc < 0) return rc;
+  return tls_send_out(c);
+}
+
 /* Hands every pending frame to one uv_write. */
 static int conn_flush(pgd_conn_t *c) {
   if (c->npend == 0 || !c->connected || c->shutting_down) return 0;
   if (uv_is_closing((uv_handle_t *)&c->tcp)) return 0;
+  if (c->tls) return conn_flush_tls(c);
   conn_write_t *w = malloc(sizeof *w + c->npend * sizeof(uv_buf_t));
   if (!w) return -ENOMEM;
   memcpy(w->bufs, c->pend, c->npend * sizeof(uv_buf_t));
@@ -258,6 +308,10 @@ static void conn_begin_close(pgd_conn_t *c, int reason, int graceful) {
   }
   uv_read_stop((uv_stream_t *)&c->tcp);
   if (graceful && c->connected) {
+    if (c->tls && c->tls_ready && conn_flush(c) == 0) {
+      pgd_tls_shutdown(c->tls); /* close_notify, then the FIN */
+      (void)tls_send_out(c);
+    }
     if (conn_flush(c) == 0 &&
         uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
       c->shutting_down = 1;
@@ -300,15 +354,73 @@ static void conn_protocol_error(pgd_conn_t *c, int err) {
   conn_begin_close(c, err, 1);
 }
 
+static void conn_tls_failed(pgd_conn_t *c, const char *when) {
+  PGD_WARN(MOD, "%s: TLS %s failed: %s; closing the connection", c->peer, when,
+           pgd_tls_error(c->tls)[0] ? pgd_tls_error(c->tls) : "unknown reason");
+  (void)tls_send_out(c); /* the alert telling the peer why, if any */
+  conn_begin_close(c, PGD_FRAME_ETLS, 1);
+}
+
+/* TLS: advances the handshake, then decrypts what arrived into frames. */
+static void tls_pump(pgd_conn_t *c) {
+  if (!c->tls_ready) {
+    int rc = pgd_tls_handshake(c->tls);
+    if (rc < 0) {
+      conn_tls_failed(c, "handshake");
+      return;
+    }
+    if (tls_send_out(c) < 0) {
+      conn_begin_close(c, UV_ENOMEM, 0);
+      return;
+    }
+    if (rc == 0) return;
+    c->tls_ready = 1;
+    PGD_DEBUG(MOD, "%s: TLS handshake complete", c->peer);
+    if (conn_flush(c) < 0) {
+      conn_begin_close(c, PGD_FRAME_ETLS, 0);
+      return;
+    }
+  }
+  while (c->state == CONN_OPEN) {
+    long n = pgd_tls_read(c->tls, plain_read_buf, sizeof plain_read_buf);
+    if (n == 0) break;
+    if (n == -ECONNRESET) { /* close_notify: like EOF */
+      PGD_DEBUG(MOD, "%s: peer closed the TLS session", c->peer);
+      conn_begin_close(c, UV_EOF, 1);
+      return;
+    }
+    if (n < 0) {
+      conn_tls_failed(c, "read");
+      return;
+    }
+    int rc = pgd_frame_decoder_feed(&c->dec, plain_read_buf, (size_t)n, on_frame, c);
+    if (rc < 0) {
+      conn_protocol_error(c, rc);
+      return;
+    }
+  }
+  if (c->state == CONN_OPEN && tls_send_out(c) < 0) conn_begin_close(c, UV_ENOMEM, 0);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   pgd_conn_t *c = s->data;
   if (nread > 0) {
     if (c->state != CONN_OPEN) return;
+    if (c->tls) {
+      if (pgd_tls_feed(c->tls, buf->base, (size_t)nread) < 0)
+        conn_begin_close(c, UV_ENOMEM, 0);
+      else
+        tls_pump(c);
+      return;
+    }
     int rc = pgd_frame_decoder_feed(&c->dec, buf->base, (size_t)nread, on_frame, c);
     if (rc < 0) conn_protocol_error(c, rc);
   } else if (nread < 0) {
     if (nread == UV_EOF) {
-      if (pgd_frame_decoder_partial(&c->dec))
+      if (c->tls && !c->tls_ready)
+        PGD_WARN(MOD, "%s: peer closed during the TLS handshake (does it trust our certificate?)",
+                 c->peer);
+      else if (pgd_frame_decoder_partial(&c->dec))
         PGD_WARN(MOD, "%s: peer closed in the middle of a frame", c->peer);
       else
         PGD_DEBUG(MOD, "%s: peer closed the connection", c->peer);
@@ -367,7 +479,9 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   if (c->cbs.on_connect) c->cbs.on_connect(c, 0, c->ud);
   conn_start_reading(c);
-  if (c->state == CONN_OPEN) {
+  if (c->state == CONN_OPEN && c->tls) {
+    tls_pump(c); /* sends the ClientHello */
+  } else if (c->state == CONN_OPEN) {
     int rc = conn_flush(c);
     if (rc < 0) conn_begin_close(c, rc, 0);
   }
@@ -461,6 +575,12 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   conn_start_open(c);
   PGD_DEBUG(MOD, "accepted %s on port %d", c->peer, l->port);
+  if (l->tls && !(c->tls = pgd_tls_new(l->tls, true, NULL))) {
+    PGD_ERROR(MOD, "out of memory starting TLS with %s; closing", c->peer);
+    c->silent = 1;
+    conn_begin_close(c, UV_ENOMEM, 0);
+    return;
+  }
   if (l->on_accept) l->on_accept(l, c, l->ud);
   conn_start_reading(c);
 }
@@ -526,6 +646,18 @@ int pgd_listener_start(uv_loop_t *loop, const char *host, int port, size_t max_f
 }
 
 int pgd_listener_port(const pgd_listener_t *l) { return l ? l->port : -1; }
+
+void pgd_listener_set_tls(pgd_listener_t *l, pgd_tls_ctx_t *ctx) {
+  if (l) l->tls = ctx;
+}
+
+int pgd_conn_set_tls(pgd_conn_t *c, pgd_tls_ctx_t *ctx, const char *peer_host) {
+  if (!c || !ctx || c->tls || c->connected) return -EINVAL;
+  c->tls = pgd_tls_new(ctx, false, peer_host);
+  return c->tls ? 0 : -ENOMEM;
+}
+
+int pgd_conn_is_tls(const pgd_conn_t *c) { return c && c->tls ? 1 : 0; }
 
 void pgd_listener_close(pgd_listener_t *l) {
   if (!l || uv_is_closing((uv_handle_t *)&l->tcp)) return;

@@ -35,6 +35,7 @@
 
 #include "net/frame.h"
 #include "net/protocol.h"
+#include "net/tls.h"
 
 /* How long a closing connection may spend flushing queued frames. */
 #define PGD_CONN_LINGER_MS 2000
@@ -72,6 +73,13 @@ int pgd_listener_start(uv_loop_t *loop, const char *host, int port, size_t max_f
 /* The port the listener is bound to (useful after port 0), or -1. */
 int pgd_listener_port(const pgd_listener_t *l);
 
+/* Every connection accepted from now on speaks TLS as the server with `ctx`
+ * (borrowed: it must outlive the listener and its connections' handshakes;
+ * NULL = plain TCP again). Frames wait until the TLS handshake completes;
+ * a failed handshake is logged (WARN, peer and OpenSSL's reason) and closes
+ * that connection with reason PGD_FRAME_ETLS. */
+void pgd_listener_set_tls(pgd_listener_t *l, pgd_tls_ctx_t *ctx);
+
 /* Stops accepting and frees the listener (asynchronously, from the loop).
  * Connections already accepted stay open. Call it once per listener (the
  * pointer is invalid afterwards); NULL is ignored. */
@@ -88,6 +96,17 @@ void pgd_conn_set_callbacks(pgd_conn_t *c, const pgd_conn_cbs_t *cbs, void *ud);
  * uv error; on error no callback is ever called. */
 int pgd_conn_connect(uv_loop_t *loop, const char *host, int port, size_t max_frame,
                      const pgd_conn_cbs_t *cbs, void *ud, pgd_conn_t **out);
+
+/* Makes a client connection speak TLS with `ctx` (borrowed for the call:
+ * the engine keeps its own reference), verifying that the server's
+ * certificate names `peer_host` (borrowed). Call it right after
+ * pgd_conn_connect, before the loop runs (frames queued before are sent
+ * once the TLS handshake completes). 0, -EINVAL (already connected or
+ * already TLS) or -ENOMEM. A failed handshake closes with PGD_FRAME_ETLS. */
+int pgd_conn_set_tls(pgd_conn_t *c, pgd_tls_ctx_t *ctx, const char *peer_host);
+
+/* 1 when the connection speaks TLS. */
+int pgd_conn_is_tls(const pgd_conn_t *c);
 
 /* Encodes and queues one message. `body` is borrowed: a "type" field is set
  * on it (see pgd_frame_encode), it is not kept. `body` may be NULL for a

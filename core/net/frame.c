@@ -16,6 +16,7 @@ const char *pgd_frame_strerror(int err) {
   case PGD_FRAME_ETOOBIG: return "frame length is zero or above the maximum frame size";
   case PGD_FRAME_EJSON: return "frame payload is not a JSON object";
   case PGD_FRAME_ETYPE: return "message has a missing or unknown \"type\"";
+  case PGD_FRAME_ETLS: return "TLS failed (handshake, certificate or record)";
   default: return err < 0 ? strerror(-err) : "unknown error";
   }
 }

@@ -32,6 +32,7 @@
 #define PGD_FRAME_ETOOBIG (-20001) /* announced length is 0 or above the maximum */
 #define PGD_FRAME_EJSON (-20002)   /* payload is not one JSON object */
 #define PGD_FRAME_ETYPE (-20003)   /* "type" missing, not a string, or unknown */
+#define PGD_FRAME_ETLS (-20004)    /* the TLS layer failed (handshake, certificate, record) */
 
 /* Returns a static description of a PGD_FRAME_E* code, or of a -errno value
  * (strerror) for other negative values. Any thread. */

@@ -88,7 +88,7 @@ typedef struct pgd_msg_resource {
 /* hello: worker -> master, the first message on a connection. */
 typedef struct pgd_msg_hello {
   int64_t protocol;   /* PGD_PROTOCOL_VERSION of the sender */
-  const char *secret; /* cluster secret; NULL = absent (means "") */
+  const char *nonce;  /* the worker's fresh nonce, 64 hex (net/auth.h); required */
   struct {
     const char *id;           /* required */
     const char *host;         /* or NULL */
@@ -106,7 +106,21 @@ typedef struct pgd_msg_welcome {
   int64_t epoch;                   /* the leader's epoch, >= 0 */
   pgd_msg_opt_int_t heartbeat_ms;  /* absent: the worker's own period */
   const char *http;                /* "host:port" of the REST API, or NULL */
+  const char *proof;               /* the master's proof of the secret (net/auth.h); required */
 } pgd_msg_welcome_t;
+
+/* challenge: master -> worker, answers a hello of the right version with the
+ * master's nonce for this connection (protocol version 2). */
+typedef struct pgd_msg_challenge {
+  int64_t protocol;  /* PGD_PROTOCOL_VERSION of the master */
+  const char *nonce; /* fresh per connection, 64 hex; required */
+} pgd_msg_challenge_t;
+
+/* auth: worker -> master, the worker's proof of the secret over both nonces
+ * (net/auth.h; protocol version 2). */
+typedef struct pgd_msg_auth {
+  const char *proof; /* 64 hex; required */
+} pgd_msg_auth_t;
 
 /* reject: master -> worker, the handshake is refused (a close follows). */
 typedef struct pgd_msg_reject {
@@ -189,6 +203,8 @@ typedef struct pgd_msg_error {
                               size_t errlen);
 PGD_MSG_CODEC_DECL_(hello)
 PGD_MSG_CODEC_DECL_(welcome)
+PGD_MSG_CODEC_DECL_(challenge)
+PGD_MSG_CODEC_DECL_(auth)
 PGD_MSG_CODEC_DECL_(reject)
 PGD_MSG_CODEC_DECL_(heartbeat)
 PGD_MSG_CODEC_DECL_(launch)

@@ -26,7 +26,7 @@ cJSON *pgd_msg_hello_encode(const pgd_msg_hello_t *m) {
   msg_wr_t w;
   if (!m || !msg_wr_init(&w)) return NULL;
   msg_wr_int(&w, w.o, "protocol", m->protocol);
-  msg_wr_str(&w, w.o, "secret", m->secret);
+  msg_wr_str(&w, w.o, "nonce", m->nonce ? m->nonce : "");
   cJSON *wk = msg_wr_obj(&w, w.o, "worker");
   msg_wr_str(&w, wk, "id", m->worker.id ? m->worker.id : "");
   msg_wr_str(&w, wk, "host", m->worker.host);
@@ -49,7 +49,7 @@ int pgd_msg_hello_decode(const cJSON *payload, pgd_msg_hello_t *out, char *err, 
                        "protocol version %lld is not supported (this side speaks %d)",
                        (long long)out->protocol, PGD_PROTOCOL_VERSION);
   }
-  msg_rd_str(&rd, payload, NULL, "secret", false, &out->secret);
+  msg_rd_str(&rd, payload, NULL, "nonce", true, &out->nonce);
   const cJSON *wk = NULL;
   msg_rd_obj(&rd, payload, NULL, "worker", true, &wk);
   msg_rd_str(&rd, wk, "worker", "id", true, &out->worker.id);
@@ -71,6 +71,7 @@ cJSON *pgd_msg_welcome_encode(const pgd_msg_welcome_t *m) {
   msg_wr_int(&w, w.o, "epoch", m->epoch);
   msg_wr_opt_int(&w, w.o, "heartbeat_ms", m->heartbeat_ms);
   msg_wr_str(&w, w.o, "http", m->http);
+  msg_wr_str(&w, w.o, "proof", m->proof ? m->proof : "");
   return msg_wr_done(&w);
 }
 
@@ -79,6 +80,40 @@ int pgd_msg_welcome_decode(const cJSON *payload, pgd_msg_welcome_t *out, char *e
   msg_rd_int(&rd, payload, NULL, "epoch", true, 0, MSG_INT_MAX, &out->epoch);
   msg_rd_opt_int(&rd, payload, NULL, "heartbeat_ms", 0, INT_MAX, &out->heartbeat_ms);
   msg_rd_str(&rd, payload, NULL, "http", false, &out->http);
+  msg_rd_str(&rd, payload, NULL, "proof", true, &out->proof);
+  return rd.rc;
+}
+
+/* ---- challenge ---- */
+
+cJSON *pgd_msg_challenge_encode(const pgd_msg_challenge_t *m) {
+  msg_wr_t w;
+  if (!m || !msg_wr_init(&w)) return NULL;
+  msg_wr_int(&w, w.o, "protocol", m->protocol);
+  msg_wr_str(&w, w.o, "nonce", m->nonce ? m->nonce : "");
+  return msg_wr_done(&w);
+}
+
+int pgd_msg_challenge_decode(const cJSON *payload, pgd_msg_challenge_t *out, char *err,
+                             size_t errlen) {
+  BEGIN_DECODE("challenge");
+  msg_rd_int(&rd, payload, NULL, "protocol", true, -MSG_INT_MAX, MSG_INT_MAX, &out->protocol);
+  msg_rd_str(&rd, payload, NULL, "nonce", true, &out->nonce);
+  return rd.rc;
+}
+
+/* ---- auth ---- */
+
+cJSON *pgd_msg_auth_encode(const pgd_msg_auth_t *m) {
+  msg_wr_t w;
+  if (!m || !msg_wr_init(&w)) return NULL;
+  msg_wr_str(&w, w.o, "proof", m->proof ? m->proof : "");
+  return msg_wr_done(&w);
+}
+
+int pgd_msg_auth_decode(const cJSON *payload, pgd_msg_auth_t *out, char *err, size_t errlen) {
+  BEGIN_DECODE("auth");
+  msg_rd_str(&rd, payload, NULL, "proof", true, &out->proof);
   return rd.rc;
 }
 

@@ -10,7 +10,7 @@
 
 static const pgd_msg_field_t hello_fields[] = {
     F("protocol", "integer", REQ),
-    F("secret", "string", OPT),
+    F("nonce", "string", REQ),
     F("worker", "object", REQ),
     F("worker.id", "string", REQ),
     F("worker.host", "string", OPT),
@@ -30,6 +30,16 @@ static const pgd_msg_field_t welcome_fields[] = {
     F("epoch", "integer", REQ),
     F("heartbeat_ms", "integer", OPT),
     F("http", "string", OPT),
+    F("proof", "string", REQ),
+};
+
+static const pgd_msg_field_t challenge_fields[] = {
+    F("protocol", "integer", REQ),
+    F("nonce", "string", REQ),
+};
+
+static const pgd_msg_field_t auth_fields[] = {
+    F("proof", "string", REQ),
 };
 
 static const pgd_msg_field_t reject_fields[] = {
@@ -122,6 +132,8 @@ const pgd_msg_field_t *pgd_msg_fields(pgd_msg_type_t type, size_t *n) {
     size_t n;
   } tables[PGD_MSG__COUNT] = {
       [PGD_MSG_HELLO] = {hello_fields, N(hello_fields)},
+      [PGD_MSG_CHALLENGE] = {challenge_fields, N(challenge_fields)},
+      [PGD_MSG_AUTH] = {auth_fields, N(auth_fields)},
       [PGD_MSG_WELCOME] = {welcome_fields, N(welcome_fields)},
       [PGD_MSG_REJECT] = {reject_fields, N(reject_fields)},
       [PGD_MSG_HEARTBEAT] = {heartbeat_fields, N(heartbeat_fields)},

@@ -10,8 +10,11 @@
  * the tables of docs/protocol.md (checked against the codec by
  * tests/unit/test_net_msg.c):
  *
- *   hello      worker -> master, first message on a connection
- *   welcome    master -> worker, handshake accepted
+ *   hello      worker -> master, first message on a connection (with the
+ *              worker's nonce)
+ *   challenge  master -> worker, the master's nonce for this connection (v2)
+ *   auth       worker -> master, the worker's proof of the secret (v2)
+ *   welcome    master -> worker, handshake accepted (with the master's proof)
  *   reject     master -> worker, handshake refused; the master closes after
  *   heartbeat  worker -> master, every heartbeat_ms
  *   launch     master -> worker, run an attempt (carries the leader's epoch)
@@ -23,16 +26,21 @@
  *
  * Version rule: PGD_PROTOCOL_VERSION is raised when a message or field
  * changes meaning or is removed; adding an optional field does not raise it.
- * Added in protocol version 1 unless stated.
+ * Added in protocol version 1 unless stated. Version 2 replaced the secret
+ * sent in clear in hello by the challenge/auth exchange of HMAC proofs
+ * (net/auth.h); a hello of another version is answered with a reject that
+ * names both versions.
  */
 #ifndef PAGODA_NET_PROTOCOL_H
 #define PAGODA_NET_PROTOCOL_H
 
-#define PGD_PROTOCOL_VERSION 1
+#define PGD_PROTOCOL_VERSION 2
 
 /* XX(ENUM_SUFFIX, "wire name") */
 #define PGD_MSG_MAP(XX)   \
   XX(HELLO, "hello")       \
+  XX(CHALLENGE, "challenge") \
+  XX(AUTH, "auth")         \
   XX(WELCOME, "welcome")   \
   XX(REJECT, "reject")     \
   XX(HEARTBEAT, "heartbeat") \

@@ -12,17 +12,10 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "net/auth.h"
 
-int pgd_worker_id_valid(const char *id) {
-  if (!id) return 0;
-  size_t n = strlen(id);
-  if (n == 0 || n > PGD_WORKER_ID_MAX) return 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)id[i];
-    if (!isalnum(c) && c != '.' && c != '_' && c != '-') return 0;
-  }
-  return 1;
-}
+/* The rule the master applies too (net/auth.h), kept in one place. */
+int pgd_worker_id_valid(const char *id) { return pgd_auth_valid_worker_id(id) ? 1 : 0; }
 
 /* mkdir -p: parents 0755 (they may be shared), the data directory itself
  * 0700 (docs/security.md; a worker whose jobs use run_as opens it to 0711

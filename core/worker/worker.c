@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/err.h"
 #include "common/log.h"
 #include "worker/worker_priv.h"
@@ -146,8 +148,14 @@ static void on_hb_timer(uv_timer_t *t) {
 /* ---- connection ---------------------------------------------------------- */
 
 static void send_hello(pgd_worker_t *w) {
+  w->mnonce[0] = 0;
+  if (pgd_auth_nonce(w->wnonce) < 0) {
+    PGD_ERROR(MOD, "cannot make a nonce (random generator failed): reconnecting later");
+    pgd_conn_close(w->conn);
+    return;
+  }
   cJSON *types = types_json(w), *running = pgd_worker__running_json(w);
-  pgd_msg_hello_t h = {.protocol = PGD_PROTOCOL_VERSION, .secret = w->secret, .running = running};
+  pgd_msg_hello_t h = {.protocol = PGD_PROTOCOL_VERSION, .nonce = w->wnonce, .running = running};
   h.worker.id = w->id;
   h.worker.host = w->host_name;
   h.worker.slots = pgd_msg_int(w->slots);
@@ -162,6 +170,37 @@ static void send_hello(pgd_worker_t *w) {
   cJSON_Delete(running);
 }
 
+/* challenge: answer with our proof of the secret over both nonces. */
+static void handle_challenge(pgd_worker_t *w, const cJSON *msg) {
+  pgd_msg_challenge_t ch;
+  char err[256], proof[PGD_AUTH_HEX_LEN + 1];
+  if (w->welcomed || w->mnonce[0]) {
+    PGD_WARN(MOD, "second challenge from master %s:%d: reconnecting", w->master_host,
+             w->master_port);
+    pgd_conn_close(w->conn);
+    return;
+  }
+  int rc = pgd_msg_challenge_decode(msg, &ch, err, sizeof err);
+  if (rc == 0 && ch.protocol != PGD_PROTOCOL_VERSION)
+    rc = pgd_set_err(err, sizeof err, -EPROTONOSUPPORT,
+                     "the master speaks protocol version %lld, this worker %d",
+                     (long long)ch.protocol, PGD_PROTOCOL_VERSION);
+  if (rc == 0 && pgd_auth_proof(w->secret, PGD_AUTH_WORKER, ch.nonce, w->wnonce, w->id, proof) < 0)
+    rc = pgd_set_err(err, sizeof err, -EINVAL, "challenge.nonce is not %d hex digits",
+                     PGD_AUTH_HEX_LEN);
+  if (rc < 0) {
+    PGD_WARN(MOD, "bad challenge from master %s:%d (%s): reconnecting later", w->master_host,
+             w->master_port, err);
+    pgd_conn_close(w->conn);
+    return;
+  }
+  snprintf(w->mnonce, sizeof w->mnonce, "%s", ch.nonce);
+  pgd_msg_auth_t a = {.proof = proof};
+  cJSON *b = pgd_msg_auth_encode(&a);
+  send_msg(w, PGD_MSG_AUTH, b);
+  cJSON_Delete(b);
+}
+
 static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
   if (w->welcomed) return;
   pgd_msg_welcome_t wm;
@@ -169,6 +208,17 @@ static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
   if (pgd_msg_welcome_decode(msg, &wm, err, sizeof err) < 0) {
     PGD_WARN(MOD, "bad welcome from master %s:%d (%s): reconnecting later", w->master_host,
              w->master_port, err);
+    pgd_conn_close(w->conn);
+    return;
+  }
+  /* The master must prove the secret too: otherwise it is not ours, and it
+   * gets neither our reports nor the chance to send work. */
+  if (!w->mnonce[0] ||
+      !pgd_auth_verify(w->secret, PGD_AUTH_MASTER, w->mnonce, w->wnonce, w->id, wm.proof)) {
+    PGD_ERROR(MOD, "master %s:%d could not prove the cluster secret: closing (is the secret the "
+                   "same on both sides?); retrying later",
+              w->master_host, w->master_port);
+    w->reconnect_ms = RECONNECT_MAX_MS;
     pgd_conn_close(w->conn);
     return;
   }
@@ -201,6 +251,9 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t t, cJSON *msg, void *ud) {
   pgd_worker_t *w = ud;
   if (c != w->conn) return;
   switch (t) {
+  case PGD_MSG_CHALLENGE:
+    handle_challenge(w, msg);
+    return;
   case PGD_MSG_WELCOME:
     handle_welcome(w, msg);
     return;
@@ -300,6 +353,12 @@ static void do_connect(pgd_worker_t *w) {
     return;
   }
   w->conn = c;
+  if (w->tls && pgd_conn_set_tls(c, w->tls, w->master_host) < 0) {
+    PGD_ERROR(MOD, "cannot start TLS to master %s:%d (out of memory?)", w->master_host,
+              w->master_port);
+    pgd_conn_close(c); /* on_close schedules the retry */
+    return;
+  }
   uv_timer_start(&w->hb_timer, on_hb_timer, HANDSHAKE_TIMEOUT_MS, 0); /* handshake deadline */
 }
 
@@ -311,8 +370,10 @@ static void worker_free(pgd_worker_t *w) {
   cJSON_Delete(w->labels);
   cJSON_Delete(w->allowed_users);
   free(w->master_host);
+  if (w->secret) OPENSSL_cleanse(w->secret, strlen(w->secret));
   free(w->secret);
   free(w->host_name);
+  pgd_tls_ctx_free(w->tls);
   free(w);
 }
 
@@ -447,6 +508,16 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
     worker_free(w);
     return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   }
+  if ((cfg->tls_ca && *cfg->tls_ca) || (cfg->tls_cert && *cfg->tls_cert) ||
+      (cfg->tls_key && *cfg->tls_key)) {
+    char why[512];
+    int rc = pgd_tls_client_ctx_new(cfg->tls_ca, cfg->tls_cert, cfg->tls_key, &w->tls, why,
+                                    sizeof why);
+    if (rc < 0) {
+      worker_free(w);
+      return pgd_set_err(err, errlen, rc, "worker TLS (tls.*): %s", why);
+    }
+  }
   {
     /* resources: <data_dir>/cache and <data_dir>/work */
     char rdir[4096];
@@ -460,7 +531,7 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
       worker_free(w);
       return rc;
     }
-    pgd_rescache_set_ca(w->rescache, cfg->tls_ca);
+    pgd_rescache_set_ca(w->rescache, cfg->http_ca);
     if (cfg->data_dir && *cfg->data_dir)
       protect_data_dir(cfg->data_dir, cJSON_GetArraySize(cfg->allowed_users) > 0);
   }

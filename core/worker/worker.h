@@ -2,9 +2,12 @@
  * and reports on them (docs/protocol.md, worker side).
  *
  * What it does:
- *   - connects to master_host:master_port and sends hello (protocol version,
- *     secret, id, host, slots, labels, job types, pid, load, the attempts
- *     it still supervises); after welcome it resends every unacknowledged
+ *   - connects to master_host:master_port (over TLS when tls_ca is set) and
+ *     does the handshake of docs/protocol.md: hello (protocol version,
+ *     nonce, id, host, slots, labels, job types, pid, load, the attempts
+ *     it still supervises), challenge, auth with its proof of the secret,
+ *     and a welcome whose proof it checks (a master that cannot prove the
+ *     secret is left at once); after welcome it resends every unacknowledged
  *     report, in order, then sends a heartbeat every heartbeat_ms (the
  *     master's value from welcome wins);
  *   - reconnects with backoff (reconnect_ms doubling up to 5000 ms; after a
@@ -44,7 +47,10 @@
 typedef struct pgd_worker_config {
   const char *master_host; /* required */
   int master_port;         /* 1..65535 */
-  const char *secret;      /* cluster secret, NULL = "" */
+  const char *secret;      /* cluster secret, NULL = "" (proved, never sent: net/auth.h) */
+  const char *tls_ca;      /* nullable: connect over TLS, verifying the master against this CA */
+  const char *tls_cert;    /* nullable: client certificate for mutual TLS (with tls_key) */
+  const char *tls_key;
   const char *data_dir;    /* holds worker.id; required unless id_override */
   const char *id_override; /* nullable: use this id instead of worker.id */
   const char *host_name;   /* nullable: gethostname() */
@@ -53,8 +59,9 @@ typedef struct pgd_worker_config {
   int heartbeat_ms;        /* <= 0: 1000 */
   int kill_grace_ms;       /* <= 0: 5000; default grace of a launch */
   int reconnect_ms;        /* <= 0: 200; first reconnect delay */
-  const char *tls_ca;      /* PEM CA file trusted for the master's HTTPS port (resource
-                              downloads); NULL = the system's CAs. Config key tls.ca */
+  const char *http_ca;     /* PEM CA file trusted for the master's HTTPS port (resource
+                              downloads); NULL = the system's CAs. --http-ca, config
+                              worker.http.ca; the daemon defaults it to tls_ca */
   cJSON *allowed_users;    /* nullable array of strings (copied): the users
                               a launch may name in run_as (or a plugin in
                               process_set_user); NULL or [] = none */

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "net/auth.h"
 #include "net/conn.h"
 #include "net/msg.h"
 #include "worker/identity.h"
@@ -52,6 +53,10 @@ struct pgd_worker {
 
   pgd_conn_t *conn;
   int welcomed;
+  /* This connection's handshake (net/auth.h): our nonce, sent in hello,
+   * and the master's from its challenge ("" until it arrives). */
+  char wnonce[PGD_AUTH_HEX_LEN + 1], mnonce[PGD_AUTH_HEX_LEN + 1];
+  struct pgd_tls_ctx *tls; /* client TLS context (net/tls.h), NULL = plain TCP */
   int64_t epoch; /* newest epoch seen, 0 = none */
   int connect_failures;
   uv_timer_t hb_timer, reconnect_timer;

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_cluster_base import ClusterCase, RawWorker  # noqa: E402
+from test_cluster_base import PROTOCOL, ClusterCase, RawWorker  # noqa: E402
 
 
 def worker_flag_supported(flag):
@@ -95,9 +95,9 @@ class BadInput(ClusterCase):
                                                     state="running"), "hello"),
             ("wrong protocol", lambda r: r.send("hello", protocol=99, secret="",
                                                 worker={"id": "raw-p"}), "protocol"),
-            ("no id", lambda r: r.send("hello", protocol=1, secret="", worker={}), "id"),
-            ("duplicate id", lambda r: r.send("hello", protocol=1, secret="",
-                                              worker={"id": "b-2", "slots": 1}), "already connected"),
+            ("no id", lambda r: r.send("hello", protocol=PROTOCOL, nonce="00" * 32, worker={}),
+             "id"),
+            ("duplicate id", lambda r: r.authenticate("b-2", slots=1), "already connected"),
         ]
         for what, act, word in cases:
             raw = RawWorker(self.master.rpc_port)

@@ -8,6 +8,8 @@ to wait for workers, read attempts, gate jobs on files, and RawWorker: a
 client speaking the master <-> worker protocol by hand (docs/protocol.md).
 """
 
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -108,6 +110,16 @@ class ClusterCase(harness.PagodaTestCase):
 # ---------------------------------------------------------------- raw protocol
 
 
+PROTOCOL = 2  # core/net/protocol.h PGD_PROTOCOL_VERSION
+
+
+def proof(secret, role, mnonce, wnonce, wid):
+    """A side's proof of the cluster secret (core/net/auth.h):
+    HMAC-SHA256(secret, role NUL mnonce wnonce id), nonces as raw bytes."""
+    msg = role.encode() + b"\0" + bytes.fromhex(mnonce) + bytes.fromhex(wnonce) + wid.encode()
+    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+
+
 class RawWorker:
     """A worker speaking the wire protocol by hand: 4-byte big-endian length,
     then one JSON object with a "type" field."""
@@ -145,11 +157,28 @@ class RawWorker:
                 return m
         raise socket.timeout("no %s message within %ss" % (type_, timeout))
 
-    def hello(self, wid, slots=1, types=("shell",), labels=(), running=(), secret=""):
-        self.send("hello", protocol=1, secret=secret,
+    def authenticate(self, wid, slots=1, types=("shell",), labels=(), running=(), secret=""):
+        """The handshake of docs/protocol.md up to the worker's proof: hello,
+        wait for the challenge, auth. Returns the challenge (None or a
+        reject when the master refused the hello); the master's answer to
+        the proof is left to read."""
+        self.nonce = os.urandom(32).hex()
+        self.send("hello", protocol=PROTOCOL, nonce=self.nonce,
                   worker={"id": wid, "host": "raw", "slots": slots, "types": list(types),
                           "labels": list(labels), "pid": os.getpid()},
                   running=list(running))
+        ch = self.recv()
+        if not ch or ch.get("type") != "challenge":
+            return ch
+        self.send("auth", proof=proof(secret, "pagoda-worker", ch["nonce"], self.nonce, wid))
+        return ch
+
+    def hello(self, wid, slots=1, types=("shell",), labels=(), running=(), secret=""):
+        """The whole handshake; returns the master's last answer (welcome or
+        reject; None when it closed)."""
+        ch = self.authenticate(wid, slots, types, labels, running, secret)
+        if not ch or ch.get("type") != "challenge":
+            return ch
         return self.recv()
 
     def close(self):

@@ -48,7 +48,7 @@ class HttpsDev(harness.PagodaTestCase):
         # a data directory the daemon creates itself (the harness makes its own 0755)
         cls.own_data = os.path.join(cls.tmp, "own", "data")
         cls.dev = cls.start("dev", ["--slots", "4", "--http-tls-cert", cls.cert, "--http-tls-key",
-                                    cls.key, "--tls-ca", cls.ca, "--data", cls.own_data])
+                                    cls.key, "--http-ca", cls.ca, "--data", cls.own_data])
         cls.dev.cafile = cls.ca
         cls.api = cls.dev.api()
 

@@ -66,9 +66,9 @@ static int feed_copy(pgd_frame_decoder_t *d, const char *buf, size_t len, seen_t
 /* ---- protocol names ----------------------------------------------------- */
 
 static void test_msg_names(void) {
-  static const char *expect[] = {"hello", "welcome", "reject", "heartbeat", "launch",
-                                 "state", "log",     "kill",   "ack",       "error"};
-  CU_ASSERT_EQUAL(PGD_MSG__COUNT, 10);
+  static const char *expect[] = {"hello", "challenge", "auth", "welcome", "reject", "heartbeat",
+                                 "launch", "state",    "log",  "kill",    "ack",    "error"};
+  CU_ASSERT_EQUAL(PGD_MSG__COUNT, 12);
   for (int i = 0; i < PGD_MSG__COUNT; i++) {
     CU_ASSERT_STRING_EQUAL(pgd_msg_name((pgd_msg_type_t)i), expect[i]);
     CU_ASSERT_EQUAL(pgd_msg_parse(expect[i]), i);
@@ -80,7 +80,7 @@ static void test_msg_names(void) {
   CU_ASSERT_PTR_NULL(pgd_msg_name(PGD_MSG__COUNT));
   CU_ASSERT_PTR_NULL(pgd_msg_name((pgd_msg_type_t)-1));
   CU_ASSERT_EQUAL(PGD_MSG_HELLO, 0);
-  CU_ASSERT_EQUAL(PGD_MSG_ERROR, 9);
+  CU_ASSERT_EQUAL(PGD_MSG_ERROR, 11);
 }
 
 /* ---- encoder ------------------------------------------------------------ */

@@ -61,7 +61,7 @@ CODEC_FNS(hello)
 static void fill_hello(void *p) {
   pgd_msg_hello_t *m = p;
   m->protocol = PGD_PROTOCOL_VERSION;
-  m->secret = "s3cret";
+  m->nonce = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
   m->worker.id = "w-1";
   m->worker.host = "node1";
   m->worker.slots = pgd_msg_int(8);
@@ -74,7 +74,7 @@ static void fill_hello(void *p) {
 static void eq_hello(const void *pa, const void *pb) {
   const pgd_msg_hello_t *a = pa, *b = pb;
   CU_ASSERT_EQUAL(a->protocol, b->protocol);
-  EQ_STR(a->secret, b->secret);
+  EQ_STR(a->nonce, b->nonce);
   EQ_STR(a->worker.id, b->worker.id);
   EQ_STR(a->worker.host, b->worker.host);
   EQ_OPT(a->worker.slots, b->worker.slots);
@@ -87,13 +87,35 @@ static void eq_hello(const void *pa, const void *pb) {
 
 CODEC_FNS(welcome)
 static void fill_welcome(void *p) {
-  *(pgd_msg_welcome_t *)p = (pgd_msg_welcome_t){7, pgd_msg_int(1000), "0.0.0.0:8080"};
+  *(pgd_msg_welcome_t *)p = (pgd_msg_welcome_t){
+      7, pgd_msg_int(1000), "0.0.0.0:8080",
+      "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"};
 }
 static void eq_welcome(const void *pa, const void *pb) {
   const pgd_msg_welcome_t *a = pa, *b = pb;
   CU_ASSERT_EQUAL(a->epoch, b->epoch);
   EQ_OPT(a->heartbeat_ms, b->heartbeat_ms);
   EQ_STR(a->http, b->http);
+  EQ_STR(a->proof, b->proof);
+}
+
+CODEC_FNS(challenge)
+static void fill_challenge(void *p) {
+  *(pgd_msg_challenge_t *)p = (pgd_msg_challenge_t){
+      PGD_PROTOCOL_VERSION, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+}
+static void eq_challenge(const void *pa, const void *pb) {
+  const pgd_msg_challenge_t *a = pa, *b = pb;
+  CU_ASSERT_EQUAL(a->protocol, b->protocol);
+  EQ_STR(a->nonce, b->nonce);
+}
+
+CODEC_FNS(auth)
+static void fill_auth(void *p) {
+  ((pgd_msg_auth_t *)p)->proof = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+}
+static void eq_auth(const void *pa, const void *pb) {
+  EQ_STR(((const pgd_msg_auth_t *)pa)->proof, ((const pgd_msg_auth_t *)pb)->proof);
 }
 
 CODEC_FNS(reject)
@@ -233,6 +255,7 @@ static const codec_t codecs[] = {
     ENTRY(LAUNCH, launch), ENTRY(STATE, state),
     ENTRY(LOG, log),       ENTRY(KILL, kill),
     ENTRY(ACK, ack),       ENTRY(ERROR, error),
+    ENTRY(CHALLENGE, challenge), ENTRY(AUTH, auth),
 };
 #define N_CODECS (int)(sizeof codecs / sizeof codecs[0])
 
@@ -635,7 +658,7 @@ static void test_specific_rules(void) {
 
   /* unknown keys are ignored (an optional field may be added later) */
   pgd_msg_welcome_t w;
-  m = cJSON_Parse("{\"type\":\"welcome\",\"epoch\":2,\"master\":\"h:1\",\"future\":[1]}");
+  m = cJSON_Parse("{\"type\":\"welcome\",\"epoch\":2,\"proof\":\"p\",\"master\":\"h:1\",\"future\":[1]}");
   CU_ASSERT_EQUAL(pgd_msg_welcome_decode(m, &w, err, sizeof err), 0);
   CU_ASSERT_EQUAL(w.epoch, 2);
   CU_ASSERT_FALSE(w.heartbeat_ms.set);

@@ -15,6 +15,7 @@
 #include "pgd_test.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "net/auth.h"
 #include "net/conn.h"
 #include "plugin/registry.h"
 #include "worker/worker.h"
@@ -31,6 +32,11 @@ typedef struct fake_master {
   int hellos, accepts, closes;
   int epoch;
   const char *reject; /* reject hellos with this reason */
+  /* the handshake (net/auth.h): the worker's nonce and id from its hello,
+   * this connection's challenge, proofs checked and the secret we prove */
+  char wnonce[PGD_AUTH_HEX_LEN + 1], mnonce[PGD_AUTH_HEX_LEN + 1], wid[80];
+  int good_proofs, bad_proofs;
+  const char *secret; /* the master's secret (NULL = "s3cret", the worker's) */
 } fake_master_t;
 
 static uv_loop_t loop;
@@ -60,10 +66,30 @@ static void fm_on_message(pgd_conn_t *c, pgd_msg_type_t t, cJSON *msg, void *ud)
       pgd_conn_close(c);
       return;
     }
+    const cJSON *wk = cJSON_GetObjectItemCaseSensitive(msg, "worker");
+    const char *nonce = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "nonce"));
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wk, "id"));
+    snprintf(fm.wnonce, sizeof fm.wnonce, "%s", nonce ? nonce : "");
+    snprintf(fm.wid, sizeof fm.wid, "%s", id ? id : "");
+    CU_ASSERT_EQUAL(pgd_auth_nonce(fm.mnonce), 0);
+    cJSON *ch = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ch, "protocol", PGD_PROTOCOL_VERSION);
+    cJSON_AddStringToObject(ch, "nonce", fm.mnonce);
+    fm_send(PGD_MSG_CHALLENGE, ch);
+  } else if (t == PGD_MSG_AUTH) {
+    const char *secret = fm.secret ? fm.secret : "s3cret";
+    const char *proof = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "proof"));
+    if (pgd_auth_verify(secret, PGD_AUTH_WORKER, fm.mnonce, fm.wnonce, fm.wid, proof))
+      fm.good_proofs++;
+    else
+      fm.bad_proofs++;
+    char mine[PGD_AUTH_HEX_LEN + 1];
+    CU_ASSERT_EQUAL(pgd_auth_proof(secret, PGD_AUTH_MASTER, fm.mnonce, fm.wnonce, fm.wid, mine), 0);
     cJSON *w = cJSON_CreateObject();
     cJSON_AddNumberToObject(w, "epoch", fm.epoch);
     cJSON_AddNumberToObject(w, "heartbeat_ms", 50);
     cJSON_AddStringToObject(w, "master", "127.0.0.1:0");
+    cJSON_AddStringToObject(w, "proof", mine);
     fm_send(PGD_MSG_WELCOME, w);
   }
 }
@@ -279,8 +305,10 @@ static void test_handshake_and_heartbeat(void) {
   CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
   const cJSON *h = fm.msgs[0];
   CU_ASSERT_EQUAL(fm.types[0], PGD_MSG_HELLO);
-  CU_ASSERT_EQUAL(num(h, "protocol"), 1);
-  CU_ASSERT_STRING_EQUAL(str(h, "secret"), "s3cret");
+  CU_ASSERT_EQUAL(num(h, "protocol"), PGD_PROTOCOL_VERSION);
+  /* the secret never crosses the wire: a nonce, then a proof over both */
+  CU_ASSERT_PTR_NULL(cJSON_GetObjectItemCaseSensitive(h, "secret"));
+  CU_ASSERT_EQUAL(strlen(str(h, "nonce")), PGD_AUTH_HEX_LEN);
   const cJSON *wk = cJSON_GetObjectItemCaseSensitive(h, "worker");
   CU_ASSERT_STRING_EQUAL(str(wk, "id"), "w-test");
   CU_ASSERT_STRING_EQUAL(str(wk, "host"), "testhost");
@@ -298,6 +326,13 @@ static void test_handshake_and_heartbeat(void) {
   }
   CU_ASSERT(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(h, "running")));
   CU_ASSERT(run_until(got_heartbeat, NULL, 2000));
+  CU_ASSERT(fm.good_proofs >= 1);
+  CU_ASSERT_EQUAL(fm.bad_proofs, 0);
+  for (int i = 0; i < fm.n; i++) { /* no message carries the secret */
+    char *text = cJSON_PrintUnformatted(fm.msgs[i]);
+    CU_ASSERT_PTR_NULL(strstr(text, "s3cret"));
+    free(text);
+  }
   CU_ASSERT(pgd_worker_connected(w));
   for (int i = 0; i < fm.n; i++) {
     if (fm.types[i] != PGD_MSG_HEARTBEAT) continue;
@@ -542,6 +577,25 @@ static void test_stop_kills_running(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(final_state(50));
   CU_ASSERT_STRING_EQUAL(str(final_state(50), "state"), "killed");
   CU_ASSERT_EQUAL(num(final_state(50), "signal"), SIGKILL);
+}
+
+/* A master that cannot prove the secret gets no heartbeat, no report: the
+ * worker closes after its welcome and retries later. */
+static void test_refuses_master_without_the_secret(void) {
+  fm_clear();
+  fm.hellos = 0;
+  fm.good_proofs = fm.bad_proofs = 0;
+  fm.secret = "not-the-secret";
+  int closes = fm.closes;
+  pgd_worker_t *w = start_worker(1);
+  CU_ASSERT(run_until(got_hellos, (void *)1, 3000));
+  run_for(300);
+  CU_ASSERT_FALSE(pgd_worker_connected(w));
+  CU_ASSERT_EQUAL(fm.bad_proofs, fm.hellos); /* its proof did not match ours either */
+  CU_ASSERT(fm.closes > closes);
+  CU_ASSERT_EQUAL(count_type(PGD_MSG_HEARTBEAT), 0);
+  stop_worker(w);
+  fm.secret = NULL;
 }
 
 static void test_reject_and_unreachable(void) {
@@ -878,6 +932,8 @@ int main(void) {
   CU_add_test(s, "in-process plugin", test_in_process);
   CU_add_test(s, "stop kills running attempts", test_stop_kills_running);
   CU_add_test(s, "reject and unreachable master", test_reject_and_unreachable);
+  CU_add_test(s, "a master that cannot prove the secret is refused",
+              test_refuses_master_without_the_secret);
   CU_add_test(s, "heartbeat carries running_attempts", test_heartbeat_running_attempts);
   CU_add_test(s, "kill of an attempt started before a reconnect", test_kill_after_reconnect);
   CU_add_test(s, "launch env reaches the process", test_launch_env_reaches_process);
