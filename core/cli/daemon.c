@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "cli/client_token.h"
 #include "cli/daemon_example.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -65,6 +66,8 @@ typedef struct settings {
   cJSON *allowed_users;
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
+  char *cors_origins;  /* master.http.cors_origins: "a,b" */
+  char *allowed_hosts; /* master.http.allowed_hosts: "a,b" */
   /* dev */
   char *dev_data;
   int dev_slots;
@@ -108,7 +111,7 @@ static void free_settings(settings_t *s) {
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
-                   &s->balancer_default};
+                   &s->balancer_default, &s->cors_origins, &s->allowed_hosts};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   cJSON_Delete(s->labels);
   cJSON_Delete(s->allowed_users);
@@ -162,6 +165,8 @@ static int load_config(settings_t *s, const char *path) {
   cfg_str(&c, "master.data_dir", &s->master_data);
   cfg_str(&c, "master.http.host", &s->http_host);
   cfg_int(&c, "master.http.port", &s->http_port);
+  cfg_str(&c, "master.http.cors_origins", &s->cors_origins);
+  cfg_str(&c, "master.http.allowed_hosts", &s->allowed_hosts);
   int mb = (int)s->max_body;
   cfg_int(&c, "master.http.max_body", &mb);
   s->max_body = mb;
@@ -348,6 +353,34 @@ static char *resolve_balancer_dir(const settings_t *s) {
   }
   snprintf(path, sizeof path, "%s/balancers", PAGODA_CONF_INSTALL_DIR);
   return strdup(path);
+}
+
+/* ---- the first start's admin token (docs/security.md) ---- */
+
+typedef struct {
+  bool done;
+  int status;
+} bootstrap_wait_t;
+
+static void bootstrap_done(void *ud, int status) {
+  bootstrap_wait_t *w = ud;
+  w->done = true;
+  w->status = status;
+}
+
+/* With no token in the store, creates the admin token and waits (running
+ * the loop) until DATA/admin.token is written, so that it exists when the
+ * "is running" line is printed. */
+static int bootstrap_admin_token(uv_loop_t *loop, pgd_api_t *api, const char *data_dir, char *err,
+                                 size_t errlen) {
+  bootstrap_wait_t w = {0};
+  int rc = pgd_api_bootstrap(api, data_dir, bootstrap_done, &w);
+  if (rc == 1) return 0;
+  while (rc == 0 && !w.done) uv_run(loop, UV_RUN_ONCE);
+  if (rc == 0) rc = w.status;
+  if (rc < 0) snprintf(err, errlen, "cannot create the first admin token in %s: %s", data_dir,
+                       strerror(-rc));
+  return rc;
 }
 
 /* ---- the running daemon ---- */
@@ -572,7 +605,9 @@ int pgd_daemon_main(int argc, char **argv) {
                            .max_resource_bytes =
                                s.max_resource_bytes > 0 ? (size_t)s.max_resource_bytes : 0,
                            .rescan_plugins = rescan_plugins,
-                           .rescan_ud = &d};
+                           .rescan_ud = &d,
+                           .cors_origins = s.cors_origins,
+                           .allowed_hosts = s.allowed_hosts};
     rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
   }
   if (rc == 0 && (s.mode == MODE_DEV || s.mode == MODE_MASTER)) {
@@ -599,6 +634,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.balancer_call_memory = s.balancer_call_memory;
     rc = pgd_master_start(&loop, &mc, d.plugins, &d.master, err, sizeof err);
     if (rc == 0) pgd_api_attach(d.api, d.master);
+    if (rc == 0) rc = bootstrap_admin_token(&loop, d.api, mc.data_dir, err, sizeof err);
   }
   if (rc == 0 && s.mode == MODE_DEV) {
     int slots = s.dev_slots > 0 ? s.dev_slots : 4 * (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -646,15 +682,21 @@ int pgd_daemon_main(int argc, char **argv) {
     if (d.master) {
       char url[300];
       snprintf(url, sizeof url, "http://%s:%d", s.http_host, pgd_api_port(d.api));
+      char token_file[PATH_MAX];
+      snprintf(token_file, sizeof token_file, "%s/admin.token", s.dev_data);
+      bool dev_default = strcmp(token_file, PGD_CLI_DEV_TOKEN_FILE) == 0;
       if (s.mode == MODE_DEV)
         printf("Pagoda dev is running: %s  (API %s/api/v1, data in %s, plugins from %s)\n"
-               "Try: PAGODA_ADDR=%s pagoda job list    Stop with Ctrl-C.\n",
-               url, url, s.dev_data, plugins_dir, url);
+               "Try: %sPAGODA_ADDR=%s pagoda job list    Stop with Ctrl-C.\n"
+               "The admin token is in %s: the CLI run from this directory uses it;\n"
+               "curl needs -H \"Authorization: Bearer $(cat %s)\".\n",
+               url, url, s.dev_data, plugins_dir, dev_default ? "" : "PAGODA_TOKEN_FILE=",
+               dev_default ? url : token_file, token_file, token_file);
       else
         printf("Pagoda master is running: %s  (workers connect to %s:%d)\n", url, s.rpc_host,
                pgd_master_rpc_port(d.master));
       fflush(stdout);
-      if (s.example) d.example = pgd_example_start(&loop, url);
+      if (s.example) d.example = pgd_example_start(&loop, url, token_file);
     } else if (d.worker) {
       printf("Pagoda worker %s is running, master %s\n", pgd_worker_id(d.worker), s.worker_master);
       fflush(stdout);

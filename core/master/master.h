@@ -94,6 +94,10 @@ bool pgd_master_is_stopping(const pgd_master_t *m);
 const char *pgd_master_leader_http(const pgd_master_t *m);
 /* {status, version, role, store, epoch, rpc_port, uptime_s}; caller owns. */
 cJSON *pgd_master_health(const pgd_master_t *m);
+/* The master's store (borrowed; open from pgd_master_start until the master
+ * has stopped). For the API's token and audit records (docs/security.md),
+ * which live beside the master's records. Loop thread for writes. */
+struct pgd_store *pgd_master_store(pgd_master_t *m);
 /* The HA view (docs/ha.md); caller owns. */
 cJSON *pgd_master_cluster(const pgd_master_t *m);
 /* The plugins the master validates jobs with (pgd_registry_to_json). */
