@@ -30,6 +30,7 @@ static void api_free_fields(pgd_api_t *api) {
   pgd_auth_cache_free(api->auth_cache);
   free(api->cors_origins);
   free(api->allowed_hosts);
+  free(api->resource_token);
   free(api);
 }
 
@@ -45,6 +46,8 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
   api->auth_cache = pgd_auth_cache_new(PGD_AUTH_CACHE_TTL_US, api_token_lookup, api);
   api->cors_origins = cfg->cors_origins && *cfg->cors_origins ? strdup(cfg->cors_origins) : NULL;
   api->allowed_hosts = cfg->allowed_hosts && *cfg->allowed_hosts ? strdup(cfg->allowed_hosts) : NULL;
+  api->resource_token =
+      cfg->resource_token && *cfg->resource_token ? strdup(cfg->resource_token) : NULL;
   if (gethostname(api->hostname, sizeof api->hostname - 1) != 0) api->hostname[0] = 0;
   if (!api->auth_cache) {
     api_free_fields(api);

@@ -43,6 +43,9 @@ typedef struct pgd_api_config {
                                 preflights) are answered; NULL = none */
   const char *allowed_hosts; /* Host names accepted besides IP addresses,
                                 "localhost" and this machine's name; "*" = any */
+  const char *resource_token; /* a token accepted for GET /api/v1/resources/{name}
+                                 only (the master hands it to workers in its
+                                 welcome); nullable, copied */
 } pgd_api_config_t;
 
 /* Starts the HTTP server on `loop` (cfg and its strings are copied). 0 and

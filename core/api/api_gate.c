@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "api/api_int.h"
 #include "common/clock.h"
 
@@ -136,6 +138,18 @@ static bool token_ok(api_req_t *r) {
     answer_401(r, present ? "the Authorization header must be 'Bearer <token>'"
                           : "authentication required");
     return false;
+  }
+  const char *rt = r->api->resource_token;
+  if (rt && strlen(token) == strlen(rt) && CRYPTO_memcmp(token, rt, strlen(rt)) == 0) {
+    /* The workers' download token (welcome.http_token): one route only. */
+    if (r->route->handler != api_resource_get) {
+      pgd_http_respond_error(r->req, 403, "the workers' resource token only downloads resources");
+      return false;
+    }
+    r->authed = true;
+    r->role = PGD_ROLE_VIEWER;
+    snprintf(r->token_name, sizeof r->token_name, "worker-resources");
+    return true;
   }
   pgd_auth_entry_t e;
   int rc = pgd_auth_check(r->api->auth_cache, token, pgd_now_us(), &e);

@@ -29,6 +29,7 @@ struct pgd_api {
   pgd_auth_cache_t *auth_cache;
   char *cors_origins;  /* "a,b" or NULL: origins allowed cross-origin */
   char *allowed_hosts; /* "a,b" or NULL: Host names accepted besides IPs */
+  char *resource_token; /* workers' token for resource downloads, or NULL */
   char hostname[256];  /* this machine's name: always accepted as Host */
   uint64_t audit_seq;    /* the last audit id given (api_audit.c) */
 };

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "api/auth.h"
 #include "cli/client_token.h"
 #include "cli/daemon_example.h"
 #include "common/json.h"
@@ -595,6 +596,12 @@ int pgd_daemon_main(int argc, char **argv) {
 
   char err[1024] = "";
   char *balancer_dir = NULL;
+  /* Workers download resources with this (welcome.http_token); per start. */
+  char resource_token[PGD_AUTH_TOKEN_LEN + 1] = "";
+  if ((s.mode == MODE_DEV || s.mode == MODE_MASTER) && pgd_auth_token_new(resource_token) < 0) {
+    fprintf(stderr, "pagoda %s: the random generator failed\n", argv[1]);
+    return 1;
+  }
   int rc = 0;
   if (s.mode == MODE_DEV || s.mode == MODE_MASTER) {
     /* The API binds first: the master announces its port (to workers and
@@ -607,7 +614,8 @@ int pgd_daemon_main(int argc, char **argv) {
                            .rescan_plugins = rescan_plugins,
                            .rescan_ud = &d,
                            .cors_origins = s.cors_origins,
-                           .allowed_hosts = s.allowed_hosts};
+                           .allowed_hosts = s.allowed_hosts,
+                           .resource_token = resource_token};
     rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
   }
   if (rc == 0 && (s.mode == MODE_DEV || s.mode == MODE_MASTER)) {
@@ -623,6 +631,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.rpc_host = s.rpc_host;
     mc.rpc_port = s.rpc_port;
     mc.secret = s.secret;
+    mc.resource_token = resource_token;
     mc.heartbeat_ms = s.heartbeat_ms;
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;

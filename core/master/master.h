@@ -41,6 +41,8 @@ typedef struct pgd_master_config {
   const char *http_host;  /* where the REST API is served (the API layer binds it); told
                              to workers (resource downloads) and to ZooKeeper */
   int http_port;          /* the REST API's bound port (0 = none announced) */
+  const char *resource_token; /* told to workers in welcome: the bearer token the API
+                                 accepts for resource downloads (nullable; copied) */
   const char *rpc_host;   /* worker RPC address */
   int rpc_port;           /* 0 = any free port */
   const char *secret;     /* cluster secret a worker must present ("" = none) */

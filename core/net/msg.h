@@ -106,6 +106,7 @@ typedef struct pgd_msg_welcome {
   int64_t epoch;                   /* the leader's epoch, >= 0 */
   pgd_msg_opt_int_t heartbeat_ms;  /* absent: the worker's own period */
   const char *http;                /* "host:port" of the REST API, or NULL */
+  const char *http_token;          /* bearer token for resource downloads, or NULL */
 } pgd_msg_welcome_t;
 
 /* reject: master -> worker, the handshake is refused (a close follows). */

@@ -71,6 +71,7 @@ cJSON *pgd_msg_welcome_encode(const pgd_msg_welcome_t *m) {
   msg_wr_int(&w, w.o, "epoch", m->epoch);
   msg_wr_opt_int(&w, w.o, "heartbeat_ms", m->heartbeat_ms);
   msg_wr_str(&w, w.o, "http", m->http);
+  msg_wr_str(&w, w.o, "http_token", m->http_token);
   return msg_wr_done(&w);
 }
 
@@ -79,6 +80,7 @@ int pgd_msg_welcome_decode(const cJSON *payload, pgd_msg_welcome_t *out, char *e
   msg_rd_int(&rd, payload, NULL, "epoch", true, 0, MSG_INT_MAX, &out->epoch);
   msg_rd_opt_int(&rd, payload, NULL, "heartbeat_ms", 0, INT_MAX, &out->heartbeat_ms);
   msg_rd_str(&rd, payload, NULL, "http", false, &out->http);
+  msg_rd_str(&rd, payload, NULL, "http_token", false, &out->http_token);
   return rd.rc;
 }
 

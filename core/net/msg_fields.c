@@ -30,6 +30,7 @@ static const pgd_msg_field_t welcome_fields[] = {
     F("epoch", "integer", REQ),
     F("heartbeat_ms", "integer", OPT),
     F("http", "string", OPT),
+    F("http_token", "string", OPT),
 };
 
 static const pgd_msg_field_t reject_fields[] = {

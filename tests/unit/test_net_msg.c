@@ -87,13 +87,14 @@ static void eq_hello(const void *pa, const void *pb) {
 
 CODEC_FNS(welcome)
 static void fill_welcome(void *p) {
-  *(pgd_msg_welcome_t *)p = (pgd_msg_welcome_t){7, pgd_msg_int(1000), "0.0.0.0:8080"};
+  *(pgd_msg_welcome_t *)p = (pgd_msg_welcome_t){7, pgd_msg_int(1000), "0.0.0.0:8080", "pgd_0123"};
 }
 static void eq_welcome(const void *pa, const void *pb) {
   const pgd_msg_welcome_t *a = pa, *b = pb;
   CU_ASSERT_EQUAL(a->epoch, b->epoch);
   EQ_OPT(a->heartbeat_ms, b->heartbeat_ms);
   EQ_STR(a->http, b->http);
+  EQ_STR(a->http_token, b->http_token);
 }
 
 CODEC_FNS(reject)
