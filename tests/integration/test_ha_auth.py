@@ -16,7 +16,7 @@ import ha_harness  # noqa: E402
 
 class HaTokens(ha_harness.HaCase):
     MASTERS = 2
-    WORKERS = {}
+    WORKERS = {"hw-1": ["--slots", "1"]}
 
     def test_standby_accepts_leader_tokens_and_sees_a_revocation_within_a_second(self):
         lead = self.leader
@@ -54,8 +54,13 @@ class HaTokens(ha_harness.HaCase):
         lead = self.leader
         standby = [m for m in self.masters if m is not lead][0]
         lead.api().shell_job("ha-audited", "true")
-        rows = harness.Api(standby.url).ok("GET", "/api/v1/audit?route=/api/v1/jobs")["audit"]
-        self.assertTrue([a for a in rows if a.get("name") == "ha-audited" and a["status"] == 201], rows)
+        api = harness.Api(standby.url)
+
+        def seen():
+            rows = api.ok("GET", "/api/v1/audit?route=/api/v1/jobs")["audit"]
+            return [a for a in rows if a.get("name") == "ha-audited" and a["status"] == 201]
+        # stored once the answer is sent: durable moments later
+        harness.wait_until(seen, 10, 0.05, "the leader's audit row, read on the standby")
 
 
 if __name__ == "__main__":
