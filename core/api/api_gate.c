@@ -27,11 +27,12 @@
 static bool in_list(const char *list, const char *item, size_t n) {
   for (const char *p = list; p && *p;) {
     const char *end = strchr(p, ',');
+    const char *next = end ? end + 1 : NULL;
     size_t len = end ? (size_t)(end - p) : strlen(p);
     while (len && (*p == ' ')) p++, len--;
     while (len && p[len - 1] == ' ') len--;
     if ((len == 1 && *p == '*') || (len == n && strncasecmp(p, item, n) == 0)) return true;
-    p = end ? end + 1 : p + len;
+    p = next;
   }
   return false;
 }

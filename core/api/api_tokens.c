@@ -88,17 +88,21 @@ static cJSON *active_named(pgd_master_t *m, const char *name) {
 
 /* ---- create ---- */
 
+#define MAX_SAME_NAME 8 /* active tokens of one name a revoke handles (normally 1) */
+
 typedef struct {
   pgd_api_t *api;
-  char hash[PGD_AUTH_HASH_LEN + 1];
+  char hash[MAX_SAME_NAME][PGD_AUTH_HASH_LEN + 1];
+  int nhash;
   api_reply_t *rp;
 } token_write_t;
 
-/* Store completion of a create or revoke: forget the cached check (so this
- * master sees the new state at once), then answer. */
+/* Store completion of a create or revoke (the last write of it: callbacks
+ * run in order): forget the cached checks (so this master sees the new
+ * state at once), then answer. */
 static void token_written(int status, void *ud) {
   token_write_t *w = ud;
-  pgd_auth_cache_forget(w->api->auth_cache, w->hash);
+  for (int i = 0; i < w->nhash; i++) pgd_auth_cache_forget(w->api->auth_cache, w->hash[i]);
   api_reply_done(w->rp, status < 0 ? status : 0);
   free(w);
 }
@@ -146,17 +150,18 @@ void api_tokens_create(api_req_t *r) {
     pgd_http_respond_error(r->req, 500, "the random generator failed");
     return;
   }
-  pgd_auth_hash(token, w->hash);
+  pgd_auth_hash(token, w->hash[0]);
+  w->nhash = 1;
   w->api = r->api;
   int64_t expires_us = ttl ? pgd_now_us() + ttl : 0;
-  cJSON *doc = token_doc(w->hash, name, role, expires_us, r->token_name);
+  cJSON *doc = token_doc(w->hash[0], name, role, expires_us, r->token_name);
   cJSON *out = token_view(doc);
   pgd_json_set_str(out, "state", "active");
   set_time(out, "created", pgd_now_us());
   pgd_json_set_str(out, "token", token); /* the only time it is shown */
   OPENSSL_cleanse(token, sizeof token);
   w->rp = api_reply_new(r, 201, out);
-  int rc = pgd_store_put_doc(pgd_master_store(r->m), TOKEN_KIND, w->hash, name, "active", doc,
+  int rc = pgd_store_put_doc(pgd_master_store(r->m), TOKEN_KIND, w->hash[0], name, "active", doc,
                              token_written, w);
   cJSON_Delete(doc);
   cJSON_Delete(body);
@@ -182,7 +187,8 @@ void api_tokens_list(api_req_t *r) {
   api_respond_wrapped(r->req, "tokens", list);
 }
 
-/* ---- revoke: every active token of that name (there is at most one) ---- */
+/* ---- revoke: every active token of that name (one, unless two HA masters
+ * made their first admin token at the same moment) ---- */
 
 void api_token_revoke(api_req_t *r) {
   const char *name = r->params[0];
@@ -194,28 +200,39 @@ void api_token_revoke(api_req_t *r) {
                            name);
     return;
   }
-  /* One per name (create refuses a second). Lists do not carry the
-   * document id, so each document keeps its hash (not a secret: the token
-   * cannot be found from it). */
-  cJSON *doc = cJSON_GetArrayItem(docs, 0);
-  const char *hash = pgd_json_str(doc, "hash");
   token_write_t *w = calloc(1, sizeof *w);
   if (!w) abort();
-  if (!hash || strlen(hash) != PGD_AUTH_HASH_LEN) {
+  w->api = r->api;
+  /* Lists do not carry document ids, so each document keeps its hash (not a
+   * secret: the token cannot be found from it). */
+  cJSON *doc;
+  cJSON_ArrayForEach(doc, docs) {
+    const char *hash = pgd_json_str(doc, "hash");
+    if (w->nhash < MAX_SAME_NAME && hash && strlen(hash) == PGD_AUTH_HASH_LEN)
+      snprintf(w->hash[w->nhash++], sizeof w->hash[0], "%s", hash);
+  }
+  if (w->nhash == 0) {
     free(w);
     cJSON_Delete(docs);
     pgd_http_respond_error(r->req, 500, "the stored token '%s' is damaged", name);
     return;
   }
-  w->api = r->api;
-  snprintf(w->hash, sizeof w->hash, "%s", hash);
-  pgd_json_set_int(doc, "revoked_us", pgd_now_us());
-  pgd_json_set_str(doc, "revoked_by", r->token_name);
   cJSON *out = cJSON_CreateObject();
   pgd_json_set_str(out, "revoked", name);
   w->rp = api_reply_new(r, 200, out);
-  int rc = pgd_store_put_doc(pgd_master_store(r->m), TOKEN_KIND, w->hash, name, "revoked", doc,
-                             token_written, w);
+  pgd_store_t *s = pgd_master_store(r->m);
+  int64_t now = pgd_now_us();
+  int rc = 0, i = 0;
+  cJSON_ArrayForEach(doc, docs) {
+    const char *hash = pgd_json_str(doc, "hash");
+    if (i >= w->nhash || !hash || strcmp(hash, w->hash[i]) != 0) continue;
+    pgd_json_set_int(doc, "revoked_us", now);
+    pgd_json_set_str(doc, "revoked_by", r->token_name);
+    bool last = ++i == w->nhash;
+    rc = pgd_store_put_doc(s, TOKEN_KIND, hash, name, "revoked", doc, last ? token_written : NULL,
+                           last ? w : NULL);
+    if (rc < 0) break;
+  }
   cJSON_Delete(docs);
   if (rc < 0) {
     api_reply_cancel(w->rp);
