@@ -12,7 +12,9 @@ builds round by round so that the machine's load hits both alike:
   2. submit rate: N `POST /api/v1/jobs/true/run` (each is audited too when
      tokens exist) over one keep-alive connection, runs of /bin/true.
 
-Prints requests/s per build and round, and the medians. Nothing asserts.
+Prints requests/s and the daemon's CPU time per request (from /proc, much
+less sensitive to other load on the machine than the rate) per build and
+round, and the medians. Nothing asserts.
 
 Usage:
   python3 bench/api_auth_cost.py --build-dir build --build-dir /tmp/build-before \
@@ -39,13 +41,24 @@ def start_dev(build_dir, tmp, name):
     return dev
 
 
-def rate(api, method, path, n, body=None):
+def cpu_s(pid):
+    """User + system CPU seconds the process has used (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rate(api, method, path, n, body=None, pid=None):
+    """Requests/s, and the daemon's CPU µs per request (far less sensitive
+    to the machine's load than the rate)."""
+    c0 = cpu_s(pid) if pid else 0
     t0 = time.perf_counter()
     for _ in range(n):
         r = api.request(method, path, body=body, keepalive=True)
         if r.status not in (200, 201):
             raise SystemExit("%s %s -> %r" % (method, path, r))
-    return n / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    return n / wall, ((cpu_s(pid) - c0) * 1e6 / n if pid else 0)
 
 
 def main():
@@ -57,7 +70,7 @@ def main():
     a = ap.parse_args()
     print("machine: %s, %d CPUs, Python %s" % (platform.platform(), os.cpu_count(),
                                                platform.python_version()))
-    got = {b: {"get": [], "run": []} for b in a.build_dir}
+    got = {b: {"get": [], "run": [], "get_cpu": [], "run_cpu": []} for b in a.build_dir}
     for rnd in range(a.rounds):
         for b in a.build_dir:
             tmp = tempfile.mkdtemp(prefix="pagoda-authbench-")
@@ -66,26 +79,33 @@ def main():
             try:
                 api = dev.api()
                 api.create_job({"name": "true", "type": "shell", "params": {"argv": ["/bin/true"]}})
+                pid = dev.proc.pid
                 rate(api, "GET", "/api/v1/jobs/true", 200)  # warm-up
-                g = rate(api, "GET", "/api/v1/jobs/true", a.n)
-                r = rate(api, "POST", "/api/v1/jobs/true/run", a.runs, body={})
+                g, gc = rate(api, "GET", "/api/v1/jobs/true", a.n, pid=pid)
+                r, rc = rate(api, "POST", "/api/v1/jobs/true/run", a.runs, body={}, pid=pid)
                 api.close()
                 got[b]["get"].append(g)
                 got[b]["run"].append(r)
-                print("round %d  %-30s tokens=%-3s  GET %8.0f req/s   POST run %7.0f req/s" %
-                      (rnd + 1, b, "yes" if dev.token else "no", g, r), flush=True)
+                got[b]["get_cpu"].append(gc)
+                got[b]["run_cpu"].append(rc)
+                print("round %d  %-24s tokens=%-3s  GET %6.0f req/s %6.1f µs CPU/req   "
+                      "POST run %5.0f req/s %6.1f µs CPU/req" %
+                      (rnd + 1, b, "yes" if getattr(dev, "token", None) else "no", g, gc, r, rc),
+                      flush=True)
             finally:
                 dev.stop()
     print()
     base = None
     for b in a.build_dir:
-        mg, mr = statistics.median(got[b]["get"]), statistics.median(got[b]["run"])
-        line = "median %-30s GET %8.0f req/s   POST run %7.0f req/s" % (b, mg, mr)
+        med = {k: statistics.median(v) for k, v in got[b].items()}
+        line = ("median %-24s GET %6.0f req/s %6.1f µs CPU/req   POST run %5.0f req/s %6.1f µs CPU/req" %
+                (b, med["get"], med["get_cpu"], med["run"], med["run_cpu"]))
         if base:
-            line += "   (%+.1f %%, %+.1f %% vs %s)" % ((mg / base[0] - 1) * 100, (mr / base[1] - 1) * 100,
-                                                    a.build_dir[0])
+            line += "\n       vs %s: GET %+.1f %% rate, %+.1f µs CPU; POST run %+.1f %% rate, %+.1f µs CPU" % (
+                a.build_dir[0], (med["get"] / base["get"] - 1) * 100, med["get_cpu"] - base["get_cpu"],
+                (med["run"] / base["run"] - 1) * 100, med["run_cpu"] - base["run_cpu"])
         else:
-            base = (mg, mr)
+            base = med
         print(line)
 
 

@@ -27,6 +27,7 @@ static size_t max_body_for(const char *method, const char *path, void *ud) {
 
 /* Frees `api` and what it owns (not the server). */
 static void api_free_fields(pgd_api_t *api) {
+  cJSON_Delete(api->audit_pending); /* only if never stopped */
   pgd_auth_cache_free(api->auth_cache);
   free(api->cors_origins);
   free(api->allowed_hosts);
@@ -77,6 +78,7 @@ void pgd_api_stop(pgd_api_t *api) {
   if (!api || !api->httpd) return;
   pgd_httpd_stop(api->httpd);
   api->httpd = NULL;
+  api_audit_close(api); /* the store is still open */
   api->m = NULL;
 }
 

@@ -4,7 +4,8 @@
  * an "audit" document: id = the time in µs, made unique and increasing on
  * this master (so ids are numeric, exact in JSON, and list newest first), parent = the token's name (NULL when no
  * valid token came), state = the route pattern; the object holds
- * {id, time_us, token, method, route, target, name, peer, status}.
+ * {id, time_us, token, method, route, target, name, peer, status}. Rows
+ * are queued to the store in batches (AUDIT_BATCH_MS), and on stop.
  * Loop thread only. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #define MOD "api"
 #define AUDIT_KIND "audit"
 #define AUDIT_MAX_LIMIT 1000
+#define AUDIT_BATCH_MS 50   /* rows wait at most this long for their batch */
+#define AUDIT_BATCH_MAX 256 /* or until this many are waiting */
 
 typedef struct {
   pgd_api_t *api;
@@ -35,7 +38,37 @@ static void audit_stored(int status, void *ud) {
   if (status < 0) PGD_WARN(MOD, "could not store an audit record: status %d", status);
 }
 
-/* The response's status is known (0: the client went away unanswered). */
+void api_audit_flush(pgd_api_t *api) {
+  cJSON *rows = api->audit_pending;
+  api->audit_pending = NULL;
+  if (api->audit_timer) uv_timer_stop(api->audit_timer);
+  if (!rows) return;
+  cJSON *doc;
+  cJSON_ArrayForEach(doc, rows) {
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", (long long)pgd_json_int(doc, "id", 0));
+    if (!api->m || pgd_store_put_doc(pgd_master_store(api->m), AUDIT_KIND, ids,
+                                     pgd_json_str(doc, "token"), pgd_json_str(doc, "route"), doc,
+                                     audit_stored, NULL) < 0)
+      PGD_WARN(MOD, "could not queue an audit record of %s %s", pgd_json_str(doc, "method"),
+               pgd_json_str(doc, "target"));
+  }
+  cJSON_Delete(rows);
+}
+
+static void on_audit_timer(uv_timer_t *t) { api_audit_flush(t->data); }
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+void api_audit_close(pgd_api_t *api) {
+  api_audit_flush(api);
+  if (api->audit_timer) uv_close((uv_handle_t *)api->audit_timer, timer_closed);
+  api->audit_timer = NULL;
+}
+
+/* The response's status is known (0: the client went away unanswered):
+ * the row joins the batch written within AUDIT_BATCH_MS (so a client
+ * making one change at a time does not pay a second commit per change). */
 static void audit_on_status(int status, void *ud) {
   audit_rec_t *a = ud;
   pgd_api_t *api = a->api;
@@ -43,8 +76,6 @@ static void audit_on_status(int status, void *ud) {
     int64_t now = pgd_now_us();
     int64_t id = now > (int64_t)api->audit_seq ? now : (int64_t)api->audit_seq + 1;
     api->audit_seq = (uint64_t)id;
-    char ids[32];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
     cJSON *doc = cJSON_CreateObject();
     char text[40];
     pgd_json_set_int(doc, "id", id);
@@ -57,10 +88,16 @@ static void audit_on_status(int status, void *ud) {
     pgd_json_set_str(doc, "name", a->name[0] ? a->name : NULL);
     pgd_json_set_str(doc, "peer", a->peer);
     pgd_json_set_int(doc, "status", status);
-    if (pgd_store_put_doc(pgd_master_store(api->m), AUDIT_KIND, ids, a->token[0] ? a->token : NULL,
-                          a->route, doc, audit_stored, NULL) < 0)
-      PGD_WARN(MOD, "could not queue an audit record of %s %s", a->method, a->target);
-    cJSON_Delete(doc);
+    if (!api->audit_pending) api->audit_pending = cJSON_CreateArray();
+    cJSON_AddItemToArray(api->audit_pending, doc);
+    if (!api->audit_timer && (api->audit_timer = calloc(1, sizeof *api->audit_timer))) {
+      uv_timer_init(api->loop, api->audit_timer);
+      api->audit_timer->data = api;
+    }
+    if (cJSON_GetArraySize(api->audit_pending) >= AUDIT_BATCH_MAX || !api->audit_timer)
+      api_audit_flush(api);
+    else if (!uv_is_active((uv_handle_t *)api->audit_timer))
+      uv_timer_start(api->audit_timer, on_audit_timer, AUDIT_BATCH_MS, 0);
   }
   free(a);
 }

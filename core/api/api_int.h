@@ -32,6 +32,8 @@ struct pgd_api {
   char *resource_token; /* workers' token for resource downloads, or NULL */
   char hostname[256];  /* this machine's name: always accepted as Host */
   uint64_t audit_seq;    /* the last audit id given (api_audit.c) */
+  cJSON *audit_pending;  /* audit rows waiting for their batch, or NULL */
+  uv_timer_t *audit_timer; /* its timer (own allocation: freed when closed) */
 };
 
 /* One request being handled: valid during the handler call only (keep
@@ -187,6 +189,10 @@ void api_preflight(pgd_api_t *api, pgd_http_req_t *req);
 /* Starts the audit record of a change (api_audit.c): written to the store
  * with the response's status once it is known. */
 void api_audit_begin(api_req_t *r);
+/* Queues the waiting audit rows to the store now. */
+void api_audit_flush(pgd_api_t *api);
+/* Flushes and closes the batch timer (pgd_api_stop, before the master stops). */
+void api_audit_close(pgd_api_t *api);
 /* Names the token in the audit record, once the gate has checked it. */
 void api_audit_set_token(api_req_t *r);
 /* The store reader behind the token cache (api_tokens.c). */

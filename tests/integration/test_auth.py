@@ -287,9 +287,12 @@ class Auth(harness.PagodaTestCase):
         self.assertIn("token cli-made revoked", out)
         rc, out, err = self.cli("job", "list", env_extra={"PAGODA_TOKEN": token})
         self.assertEqual(rc, 1)
-        rc, out, err = self.cli("audit", "--since", "1h", "--by", "admin", env_extra=tf)
-        self.assertEqual(rc, 0, err)
-        self.assertIn("/api/v1/tokens/cli-made", out)
+        def audited():
+            # rows are stored in batches, moments after their answers
+            rc, out, err = self.cli("audit", "--since", "1h", "--by", "admin", env_extra=tf)
+            self.assertEqual(rc, 0, err)
+            return "/api/v1/tokens/cli-made" in out
+        harness.wait_until(audited, 10, 0.1, "the revocation in `pagoda audit`")
         rc, out, err = self.cli("audit", "list", "--json", "--limit", "2", env_extra=tf)
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(json.loads(out)["audit"]), 2)
