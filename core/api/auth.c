@@ -1,6 +1,7 @@
 /* Pagoda API — tokens: random generation, SHA-256, roles, names, and the
  * direct-mapped cache of checks (auth.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,25 @@ int pgd_auth_token_new(char out[PGD_AUTH_TOKEN_LEN + 1]) {
   return 0;
 }
 
-void pgd_auth_hash(const char *token, char out[PGD_AUTH_HASH_LEN + 1]) {
-  unsigned char md[EVP_MAX_MD_SIZE];
+/* SHA-256 fetched once (kept for the process's life): EVP_sha256() makes
+ * OpenSSL 3 look the algorithm up on every digest, most of a check's cost. */
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+static void fetch_sha256(void) { g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+static bool sha256(const char *data, size_t len, unsigned char md[32]) {
+  pthread_once(&g_sha256_once, fetch_sha256);
+  EVP_MD_CTX *ctx = g_sha256 ? EVP_MD_CTX_new() : NULL;
   unsigned int n = 0;
-  if (EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+  bool ok = ctx && EVP_DigestInit_ex(ctx, g_sha256, NULL) == 1 &&
+            EVP_DigestUpdate(ctx, data, len) == 1 && EVP_DigestFinal_ex(ctx, md, &n) == 1 && n == 32;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+void pgd_auth_hash(const char *token, char out[PGD_AUTH_HASH_LEN + 1]) {
+  unsigned char md[32];
+  if (!sha256(token, strlen(token), md)) {
     /* Cannot happen with a working libcrypto; a hash no token has. */
     memset(out, '-', PGD_AUTH_HASH_LEN);
     out[PGD_AUTH_HASH_LEN] = 0;
