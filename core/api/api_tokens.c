@@ -136,9 +136,9 @@ void api_tokens_create(api_req_t *r) {
   int n_same = same ? cJSON_GetArraySize(same) : -1;
   cJSON_Delete(same);
   if (n_same != 0) {
-    cJSON_Delete(body);
     if (n_same < 0) pgd_http_respond_error(r->req, 500, "cannot read tokens from the store");
     else pgd_http_respond_error(r->req, 409, "an active token named '%s' exists; revoke it first", name);
+    cJSON_Delete(body); /* `name` points into it */
     return;
   }
   char token[PGD_AUTH_TOKEN_LEN + 1];
