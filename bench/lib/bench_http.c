@@ -71,15 +71,42 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* "Authorization: Bearer ...\r\n", or "" (bench_http_set_token). */
+static char g_auth[256] = "";
+
+int bench_http_set_token(const char *token) {
+  if (!token || !*token) {
+    g_auth[0] = 0;
+    return 0;
+  }
+  int n = snprintf(g_auth, sizeof g_auth, "Authorization: Bearer %s\r\n", token);
+  if (n < 0 || (size_t)n >= sizeof g_auth) {
+    g_auth[0] = 0;
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int bench_http_token_from_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -errno;
+  char line[200] = "";
+  char *ok = fgets(line, sizeof line, f);
+  fclose(f);
+  if (!ok) return -ENODATA;
+  line[strcspn(line, "\r\n")] = 0;
+  return line[0] ? bench_http_set_token(line) : -ENODATA;
+}
+
 int bench_http_req(bench_http_t *h, const char *method, const char *path, const char *json,
                    char **body) {
   if (body) *body = NULL;
-  char head[1024];
+  char head[1280];
   size_t jl = json ? strlen(json) : 0;
   int hl = snprintf(head, sizeof head,
                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-                    "Content-Length: %zu\r\n\r\n",
-                    method, path, h->port, jl);
+                    "%sContent-Length: %zu\r\n\r\n",
+                    method, path, h->port, g_auth, jl);
   if (write_all(h->fd, head, (size_t)hl) != 0 || (jl && write_all(h->fd, json, jl) != 0)) return -EIO;
   char *end;
   for (;;) {

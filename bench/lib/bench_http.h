@@ -17,6 +17,14 @@ typedef struct bench_http {
   size_t len, cap;
 } bench_http_t;
 
+/* Sets the bearer token sent with every later request (copied; NULL =
+ * none), process-wide: call before any thread makes requests (bench_master
+ * does, with the master's DATA/admin.token). Returns 0 or -ENOMEM. */
+int bench_http_set_token(const char *token);
+
+/* Reads the token of a token file (its first line): 0, or a negative errno. */
+int bench_http_token_from_file(const char *path);
+
 /* Connects to 127.0.0.1:port (TCP_NODELAY). 0, or a negative errno (then
  * there is nothing to close). */
 int bench_http_open(bench_http_t *h, int port);

@@ -53,8 +53,11 @@ int bench_master_start(bench_master_t *m, const char *pagoda, const char *tmpdir
   }
   m->http_port = hp;
   m->rpc_port = rp;
+  char token_file[600];
+  snprintf(token_file, sizeof token_file, "%s/admin.token", data);
   for (int i = 0; i < 400; i++) {
-    if (healthy(m)) return 0;
+    /* The admin token is written before the master says it is running. */
+    if (healthy(m) && bench_http_token_from_file(token_file) == 0) return 0;
     if (waitpid(m->pid, NULL, WNOHANG) == m->pid) {
       fprintf(stderr, "the master exited at start (log: %s)\n", m->log);
       m->pid = 0;

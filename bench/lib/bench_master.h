@@ -17,7 +17,9 @@ typedef struct bench_master {
 /* Starts `pagoda master --http 127.0.0.1:H --rpc 127.0.0.1:R --data
  * TMPDIR/master --log-level warn [extra_args...]` (`extra_args` a NULL
  * terminated list, may be NULL) and waits up to 10 s until GET
- * /api/v1/health answers 200 and the RPC port accepts. Returns 0 and fills
+ * /api/v1/health answers 200, the RPC port accepts and TMPDIR/master/
+ * admin.token is there; its token is then set for every bench_http request
+ * (bench_http_set_token). Returns 0 and fills
  * *m, or -1 with a message on stderr (the process is then killed). */
 int bench_master_start(bench_master_t *m, const char *pagoda, const char *tmpdir,
                        const char *const *extra_args);

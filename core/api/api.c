@@ -2,11 +2,14 @@
  * matched against the route table (api_routes.c) by method and path
  * pattern. A path that matches with another method answers 405 with an
  * Allow header; no match answers 404. A standby master answers 503 (with
- * the leader's address) for routes it does not serve. Loop thread only. */
+ * the leader's address) for routes it does not serve. Before a handler
+ * runs, the gate (api_gate.c) checks Host, Origin, the token, the route's
+ * role and the content type. Loop thread only. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api_int.h"
 
@@ -22,6 +25,16 @@ static size_t max_body_for(const char *method, const char *path, void *ud) {
   return api->max_resource_bytes ? api->max_resource_bytes : PGD_MASTER_RESOURCE_DEFAULT_MAX_BYTES;
 }
 
+/* Frees `api` and what it owns (not the server). */
+static void api_free_fields(pgd_api_t *api) {
+  cJSON_Delete(api->audit_pending); /* only if never stopped */
+  pgd_auth_cache_free(api->auth_cache);
+  free(api->cors_origins);
+  free(api->allowed_hosts);
+  free(api->resource_token);
+  free(api);
+}
+
 int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out, char *err,
                   size_t errlen) {
   *out = NULL;
@@ -31,6 +44,16 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
   api->max_resource_bytes = cfg->max_resource_bytes;
   api->rescan_plugins = cfg->rescan_plugins;
   api->rescan_ud = cfg->rescan_ud;
+  api->auth_cache = pgd_auth_cache_new(PGD_AUTH_CACHE_TTL_US, api_token_lookup, api);
+  api->cors_origins = cfg->cors_origins && *cfg->cors_origins ? strdup(cfg->cors_origins) : NULL;
+  api->allowed_hosts = cfg->allowed_hosts && *cfg->allowed_hosts ? strdup(cfg->allowed_hosts) : NULL;
+  api->resource_token =
+      cfg->resource_token && *cfg->resource_token ? strdup(cfg->resource_token) : NULL;
+  if (gethostname(api->hostname, sizeof api->hostname - 1) != 0) api->hostname[0] = 0;
+  if (!api->auth_cache) {
+    api_free_fields(api);
+    return -ENOMEM;
+  }
   pgd_httpd_opts_t hopts = {.host = cfg->host,
                             .port = cfg->port,
                             .max_body = cfg->max_body,
@@ -42,7 +65,7 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
                             .ud = api};
   int rc = pgd_httpd_start(loop, &hopts, &api->httpd, err, errlen);
   if (rc < 0) {
-    free(api);
+    api_free_fields(api);
     return rc;
   }
   *out = api;
@@ -57,13 +80,14 @@ void pgd_api_stop(pgd_api_t *api) {
   if (!api || !api->httpd) return;
   pgd_httpd_stop(api->httpd);
   api->httpd = NULL;
+  api_audit_close(api); /* the store is still open */
   api->m = NULL;
 }
 
 void pgd_api_free(pgd_api_t *api) {
   if (!api) return;
   if (api->httpd) pgd_httpd_stop(api->httpd);
-  free(api);
+  api_free_fields(api);
 }
 
 /* ---- matching ---- */
@@ -152,6 +176,10 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
     pgd_http_respond_error(req, 404, "not found: %s (the API lives under /api/v1/)", path);
     return;
   }
+  if (strcmp(method, "OPTIONS") == 0) {
+    api_preflight(api, req);
+    return;
+  }
   /* Split a copy of the path into segments; one trailing '/' is ignored. */
   char *copy = strdup(path);
   if (!copy) abort();
@@ -190,6 +218,8 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
     answer_405(req, path_rows, npath);
   } else if (!r.route) {
     pgd_http_respond_error(req, 404, "no route %s %s", method, path);
+  } else if (!api_gate(&r)) {
+    /* answered: 401, 403 or 415 (api_gate.c) */
   } else if (!pgd_master_is_leader(api->m) &&
              !(r.route->standby_ok && strcmp(method, "GET") == 0) &&
              !(r.route->standby_ok && strcmp(r.route->method, "GET") != 0)) {

@@ -43,6 +43,14 @@ typedef struct pgd_api_config {
   void *rescan_ud;
   const char *tls_cert;      /* HTTPS: PEM certificate file; NULL = plain HTTP */
   const char *tls_key;       /* HTTPS: PEM private key file (with tls_cert) */
+  /* docs/security.md "Tokens and roles": both "a,b,c", nullable */
+  const char *cors_origins;  /* origins whose cross-origin requests (and CORS
+                                preflights) are answered; NULL = none */
+  const char *allowed_hosts; /* Host names accepted besides IP addresses,
+                                "localhost" and this machine's name; "*" = any */
+  const char *resource_token; /* a token accepted for GET /api/v1/resources/{name}
+                                 only (the master hands it to workers in its
+                                 welcome); nullable, copied */
 } pgd_api_config_t;
 
 /* Starts the HTTP server on `loop` (cfg and its strings are copied). 0 and
@@ -53,6 +61,15 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
 int pgd_api_port(const pgd_api_t *api);
 /* Serves `m` (borrowed; it must outlive the API's use: until pgd_api_stop). */
 void pgd_api_attach(pgd_api_t *api, pgd_master_t *m);
+/* First start (docs/security.md "Tokens and roles"): when the store holds
+ * no token, creates an admin token named "admin" and, once it is durable,
+ * writes it to DATA_DIR/admin.token (mode 0600), logs the path (never the
+ * token) and calls done(ud, 0) — or done(ud, <0) when the store or the file
+ * fails. Returns 0 when started (done follows, on the loop thread), 1 when
+ * tokens exist already (done is not called), or a negative code (done is
+ * not called). Call after pgd_api_attach. */
+int pgd_api_bootstrap(pgd_api_t *api, const char *data_dir, void (*done)(void *ud, int status),
+                      void *ud);
 /* Closes the server: requests held are aborted (next loop iteration). Call
  * before pgd_master_stop. */
 void pgd_api_stop(pgd_api_t *api);

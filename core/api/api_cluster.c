@@ -3,12 +3,24 @@
 
 #include "api/api_int.h"
 
-/* 503 while degraded (the store cannot write), so that a load balancer or a
- * probe that only reads the status code sees it too. */
+/* Without a token (a liveness probe) it says only that the daemon is up,
+ * its role, and why it is degraded if it is; with a valid token, everything
+ * pgd_master_health gives. 503 while degraded (the store cannot write), so
+ * that a load balancer or a probe that only reads the status code sees it. */
 void api_health(api_req_t *r) {
   cJSON *h = pgd_master_health(r->m);
   const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "status"));
-  api_respond_take(r->req, status && strcmp(status, "ok") != 0 ? 503 : 200, h);
+  int code = status && strcmp(status, "ok") != 0 ? 503 : 200;
+  if (!r->authed) {
+    cJSON *brief = cJSON_CreateObject();
+    cJSON_AddItemToObject(brief, "status", cJSON_DetachItemFromObject(h, "status"));
+    cJSON_AddItemToObject(brief, "role", cJSON_DetachItemFromObject(h, "role"));
+    cJSON *reason = cJSON_DetachItemFromObject(h, "reason");
+    if (reason) cJSON_AddItemToObject(brief, "reason", reason);
+    cJSON_Delete(h);
+    h = brief;
+  }
+  api_respond_take(r->req, code, h);
 }
 
 void api_cluster(api_req_t *r) { api_respond_take(r->req, 200, pgd_master_cluster(r->m)); }

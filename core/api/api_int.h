@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "api/auth.h"
 #include "http/httpd.h"
 #include "master/master.h"
 
@@ -24,6 +25,15 @@ struct pgd_api {
   size_t max_resource_bytes;
   pgd_api_rescan_cb rescan_plugins;
   void *rescan_ud;
+  /* authentication (api_gate.c, api_tokens.c) */
+  pgd_auth_cache_t *auth_cache;
+  char *cors_origins;  /* "a,b" or NULL: origins allowed cross-origin */
+  char *allowed_hosts; /* "a,b" or NULL: Host names accepted besides IPs */
+  char *resource_token; /* workers' token for resource downloads, or NULL */
+  char hostname[256];  /* this machine's name: always accepted as Host */
+  uint64_t audit_seq;    /* the last audit id given (api_audit.c) */
+  cJSON *audit_pending;  /* audit rows waiting for their batch, or NULL */
+  uv_timer_t *audit_timer; /* its timer (own allocation: freed when closed) */
 };
 
 /* One request being handled: valid during the handler call only (keep
@@ -35,6 +45,10 @@ struct api_req {
   const pgd_api_route_t *route;
   const char *params[API_MAX_PARAMS]; /* the {x} segments, in pattern order */
   int nparams;
+  bool authed;                        /* a valid token came with it (api_gate) */
+  pgd_role_t role;                    /* its role, when authed */
+  char token_name[65];                /* its name, when authed */
+  void *audit;                        /* the audit record of a change (api_audit.c) */
 };
 
 /* ---- answers (api_util.c) ---- */
@@ -163,6 +177,33 @@ void api_resource_put(api_req_t *r);
 void api_resource_get(api_req_t *r);
 void api_resource_delete(api_req_t *r);
 void api_resource_versions(api_req_t *r);
+
+void api_tokens_create(api_req_t *r);        /* api_tokens.c */
+void api_tokens_list(api_req_t *r);
+void api_token_revoke(api_req_t *r);
+void api_audit_list(api_req_t *r);           /* api_audit.c */
+
+/* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */
+
+/* Host and Origin (403), the token (401) and the route's role (403), the
+ * content type of a body (415); starts the audit record of a change.
+ * true = go on with the handler (r->authed etc. set); false = answered.
+ * GET /api/v1/health without a token passes unauthenticated. */
+bool api_gate(api_req_t *r);
+/* Answers an OPTIONS request: a CORS preflight from a configured origin
+ * gets 204 and the Access-Control-* headers, anything else 403. */
+void api_preflight(pgd_api_t *api, pgd_http_req_t *req);
+/* Starts the audit record of a change (api_audit.c): written to the store
+ * with the response's status once it is known. */
+void api_audit_begin(api_req_t *r);
+/* Queues the waiting audit rows to the store now. */
+void api_audit_flush(pgd_api_t *api);
+/* Flushes and closes the batch timer (pgd_api_stop, before the master stops). */
+void api_audit_close(pgd_api_t *api);
+/* Names the token in the audit record, once the gate has checked it. */
+void api_audit_set_token(api_req_t *r);
+/* The store reader behind the token cache (api_tokens.c). */
+int api_token_lookup(void *ud, const char *hash, pgd_auth_entry_t *out);
 
 /* ---- dispatch (api.c) ---- */
 /* The pgd_httpd handler: matches the route table and calls the handler. */

@@ -1,7 +1,7 @@
 /* Pagoda API — THE route table: every REST route is one row here, and
  * docs/api.md lists exactly these rows (tests/unit/test_api_routes.c checks
- * both ways). Roles are declared for the authentication layer, which does
- * not enforce them yet; body schemas are for it to fill. standby_ok: a
+ * both ways). The role is the least a token needs (enforced by api_gate.c);
+ * body schemas are for the validation layer to fill. standby_ok: a
  * standby master serves the route from the shared store (logs are files on
  * the leader's disk, so they are the leader's). */
 #include "api/api_int.h"
@@ -18,9 +18,9 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/cluster",                            api_cluster,           V, NULL, STANDBY},
 
     {"GET",    "/api/v1/jobs",                               api_jobs_list,         V, NULL, STANDBY},
-    {"POST",   "/api/v1/jobs",                               api_job_define,        O, NULL, LEADER},
+    {"POST",   "/api/v1/jobs",                               api_job_define,        A, NULL, LEADER},
     {"GET",    "/api/v1/jobs/{name}",                        api_job_get,           V, NULL, STANDBY},
-    {"DELETE", "/api/v1/jobs/{name}",                        api_job_delete,        O, NULL, LEADER},
+    {"DELETE", "/api/v1/jobs/{name}",                        api_job_delete,        A, NULL, LEADER},
     {"POST",   "/api/v1/jobs/{name}/run",                    api_job_run,           O, NULL, LEADER},
 
     {"GET",    "/api/v1/executions",                         api_execs_list,        V, NULL, STANDBY},
@@ -30,8 +30,8 @@ static const pgd_api_route_t routes[] = {
 
     {"GET",    "/api/v1/workers",                            api_workers_list,      V, NULL, STANDBY},
     {"GET",    "/api/v1/workers/{id}",                       api_worker_get,        V, NULL, STANDBY},
-    {"POST",   "/api/v1/workers/{id}/drain",                 api_worker_drain,      A, NULL, LEADER},
-    {"POST",   "/api/v1/workers/{id}/undrain",               api_worker_undrain,    A, NULL, LEADER},
+    {"POST",   "/api/v1/workers/{id}/drain",                 api_worker_drain,      O, NULL, LEADER},
+    {"POST",   "/api/v1/workers/{id}/undrain",               api_worker_undrain,    O, NULL, LEADER},
 
     {"GET",    "/api/v1/plugins",                            api_plugins_list,      V, NULL, STANDBY},
     {"POST",   "/api/v1/plugins/reload",                     api_plugins_reload,    A, NULL, STANDBY},
@@ -39,9 +39,9 @@ static const pgd_api_route_t routes[] = {
     {"POST",   "/api/v1/balancers/reload",                   api_balancers_reload,  A, NULL, LEADER},
 
     {"GET",    "/api/v1/flows",                              api_flows_list,        V, NULL, LEADER},
-    {"POST",   "/api/v1/flows",                              api_flow_define,       O, NULL, LEADER},
+    {"POST",   "/api/v1/flows",                              api_flow_define,       A, NULL, LEADER},
     {"GET",    "/api/v1/flows/{name}",                       api_flow_get,          V, NULL, LEADER},
-    {"DELETE", "/api/v1/flows/{name}",                       api_flow_delete,       O, NULL, LEADER},
+    {"DELETE", "/api/v1/flows/{name}",                       api_flow_delete,       A, NULL, LEADER},
     {"POST",   "/api/v1/flows/{name}/run",                   api_flow_run,          O, NULL, LEADER},
     {"GET",    "/api/v1/flow-executions",                    api_fexecs_list,       V, NULL, LEADER},
     {"GET",    "/api/v1/flow-executions/{id}",               api_fexec_get,         V, NULL, LEADER},
@@ -49,18 +49,23 @@ static const pgd_api_route_t routes[] = {
     {"POST",   "/api/v1/flow-executions/{id}/rerun",         api_fexec_rerun,       O, NULL, LEADER},
 
     {"GET",    "/api/v1/schedules",                          api_schedules_list,    V, NULL, LEADER},
-    {"POST",   "/api/v1/schedules",                          api_schedule_define,   O, NULL, LEADER},
+    {"POST",   "/api/v1/schedules",                          api_schedule_define,   A, NULL, LEADER},
     {"GET",    "/api/v1/schedules/{name}",                   api_schedule_get,      V, NULL, LEADER},
-    {"DELETE", "/api/v1/schedules/{name}",                   api_schedule_delete,   O, NULL, LEADER},
+    {"DELETE", "/api/v1/schedules/{name}",                   api_schedule_delete,   A, NULL, LEADER},
     {"POST",   "/api/v1/schedules/{name}/pause",             api_schedule_pause,    O, NULL, LEADER},
     {"POST",   "/api/v1/schedules/{name}/resume",            api_schedule_resume,   O, NULL, LEADER},
     {"POST",   "/api/v1/schedules/{name}/run",               api_schedule_run,      O, NULL, LEADER},
 
     {"GET",    "/api/v1/resources",                          api_resources_list,    V, NULL, LEADER},
-    {"PUT",    "/api/v1/resources/{name}",                   api_resource_put,      O, NULL, LEADER},
+    {"PUT",    "/api/v1/resources/{name}",                   api_resource_put,      A, NULL, LEADER},
     {"GET",    "/api/v1/resources/{name}",                   api_resource_get,      V, NULL, LEADER},
-    {"DELETE", "/api/v1/resources/{name}",                   api_resource_delete,   O, NULL, LEADER},
+    {"DELETE", "/api/v1/resources/{name}",                   api_resource_delete,   A, NULL, LEADER},
     {"GET",    "/api/v1/resources/{name}/versions",          api_resource_versions, V, NULL, LEADER},
+
+    {"POST",   "/api/v1/tokens",                             api_tokens_create,     A, NULL, LEADER},
+    {"GET",    "/api/v1/tokens",                             api_tokens_list,       A, NULL, STANDBY},
+    {"DELETE", "/api/v1/tokens/{name}",                      api_token_revoke,      A, NULL, LEADER},
+    {"GET",    "/api/v1/audit",                              api_audit_list,        A, NULL, STANDBY},
 };
 
 const pgd_api_route_t *pgd_api_routes(size_t *n) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/client_table.h"
+#include "cli/client_token.h"
 #include "cli/client_usage.h"
 #include "cli/http_client.h"
 
@@ -118,6 +119,9 @@ static int call_keyed(ctx_t *c, const char *method, const char *path, const char
     char msg[1024];
     pgd_cli_error_message(resp->body, resp->len, msg, sizeof(msg));
     fprintf(c->err, "pagoda: %s (HTTP %ld)\n", msg, resp->status);
+    if (resp->status == 401)
+      fprintf(c->err, "pagoda: the token comes from --token, PAGODA_TOKEN, PAGODA_TOKEN_FILE or "
+                      "~/.config/pagoda/token (see docs/cli.md \"Token sources\")\n");
     rc = -EPROTO;
   }
   if (rc != 0) {
@@ -555,6 +559,51 @@ static int exec_logs(ctx_t *c) {
   return rc;
 }
 
+/* ---- tokens and the audit log ---------------------------------------------- */
+
+/* `token create --name N --role R [--expires D]`: the token is printed once. */
+static int token_create(ctx_t *c) {
+  if (!c->a->token_name || !c->a->role) {
+    fprintf(c->err, "pagoda: token create needs --name NAME and --role viewer|operator|admin\n");
+    return PGD_CLI_EXIT_USAGE;
+  }
+  cJSON *b = cJSON_CreateObject();
+  pgd_json_set_str(b, "name", c->a->token_name);
+  pgd_json_set_str(b, "role", c->a->role);
+  if (c->a->expires) pgd_json_set_str(b, "expires", c->a->expires);
+  char *body = cJSON_PrintUnformatted(b);
+  cJSON_Delete(b);
+  pgd_http_response_t resp;
+  int rc = body ? call(c, "POST", "/api/v1/tokens", body, strlen(body), NULL, NULL,
+                       REQUEST_TIMEOUT_MS, &resp)
+                : PGD_CLI_EXIT_FAIL;
+  free(body);
+  if (rc != 0) return rc;
+  cJSON *j = c->a->json ? NULL : parse_body(c, &resp);
+  if (c->a->json) {
+    rc = print_raw(c, &resp);
+  } else if (j) {
+    fprintf(c->out, "token %s (role %s) created. It is shown only now; keep it safe:\n%s\n",
+            c->a->token_name, c->a->role, pgd_json_str(j, "token") ? pgd_json_str(j, "token") : "?");
+  }
+  cJSON_Delete(j);
+  pgd_http_response_free(&resp);
+  return rc;
+}
+
+static int audit_list(ctx_t *c) {
+  int since_bad;
+  char *p = pgd_cli_audit_path(c->a, (long long)time(NULL) * 1000000, &since_bad);
+  if (since_bad) {
+    free(p);
+    fprintf(c->err, "pagoda: --since wants a duration (90s, 15m, 12h, 30d) or µs since the epoch\n");
+    return PGD_CLI_EXIT_USAGE;
+  }
+  int rc = list(c, p, pgd_cli_print_audit);
+  free(p);
+  return rc;
+}
+
 /* ---- resources ------------------------------------------------------------ */
 
 /* `resource put NAME FILE`: the file is the request body. */
@@ -801,6 +850,15 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
     case PGD_CLI_SCHED_DELETE:
       return action(&c, "DELETE", path_with("/api/v1/schedules/%s%s", a->arg, NULL),
                     "schedule %s deleted\n");
+    case PGD_CLI_TOKEN_CREATE:
+      return token_create(&c);
+    case PGD_CLI_TOKEN_LIST:
+      return list(&c, "/api/v1/tokens", pgd_cli_print_tokens);
+    case PGD_CLI_TOKEN_REVOKE:
+      return action(&c, "DELETE", path_with("/api/v1/tokens/%s%s", a->arg, NULL),
+                    "token %s revoked\n");
+    case PGD_CLI_AUDIT_LIST:
+      return audit_list(&c);
     case PGD_CLI_CMD_NONE:
       break;
   }
@@ -832,6 +890,16 @@ int pgd_client_main(int argc, char **argv) {
   }
   /* HTTPS: the CA that signed the API's certificate (else the system's). */
   pgd_http_set_cacert(a.cacert ? a.cacert : getenv("PAGODA_CACERT"));
+  const char *source = NULL;
+  char *token = pgd_cli_token_resolve(a.token, a.addr, &source, err, sizeof(err));
+  if (!token && err[0]) {
+    fprintf(stderr, "pagoda: %s\n", err);
+    pgd_http_global_cleanup();
+    pgd_cli_args_free(&a);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  pgd_http_set_token(token);
+  free(token);
   rc = pgd_client_run(&a, stdout, stderr);
   pgd_http_global_cleanup();
   pgd_cli_args_free(&a);

@@ -3,6 +3,7 @@
 #include "common/err.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,12 @@ pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index) {
   if (cmd_index) *cmd_index = 0;
   if (argc < 1 || !argv) return PGD_CLI_ROUTE_USAGE_ERROR;
   while (i < argc && argv[i]) {
-    if (strcmp(argv[i], "--addr") == 0 || strcmp(argv[i], "--cacert") == 0) {
+    if (strcmp(argv[i], "--addr") == 0 || strcmp(argv[i], "--cacert") == 0 ||
+        strcmp(argv[i], "--token") == 0) {
       if (i + 1 >= argc) return PGD_CLI_ROUTE_USAGE_ERROR;
       i += 2;
-    } else if (strncmp(argv[i], "--addr=", 7) == 0 || strncmp(argv[i], "--cacert=", 9) == 0) {
+    } else if (strncmp(argv[i], "--addr=", 7) == 0 || strncmp(argv[i], "--cacert=", 9) == 0 ||
+               strncmp(argv[i], "--token=", 8) == 0) {
       i += 1;
     } else {
       break;
@@ -68,6 +71,13 @@ enum {
   OPT_OUTPUT = 1 << 11,
   OPT_PLUGIN_PARAMS = 1 << 12,
   OPT_TYPE = 1 << 13,
+  OPT_NAME = 1 << 14,   /* token create */
+  OPT_ROLE = 1 << 15,
+  OPT_EXPIRES = 1 << 16,
+  OPT_SINCE = 1 << 17,  /* audit */
+  OPT_BY = 1 << 18,
+  OPT_ROUTE = 1 << 19,
+  OPT_BEFORE = 1 << 20,
 };
 
 typedef struct {
@@ -119,10 +129,15 @@ static const cmd_spec_t k_cmds[] = {
     {"resource", "get", PGD_CLI_RES_GET, 1, OPT_VERSION | OPT_OUTPUT, "NAME"},
     {"resource", "versions", PGD_CLI_RES_VERSIONS, 1, 0, "NAME"},
     {"resource", "delete", PGD_CLI_RES_DELETE, 1, OPT_VERSION, "NAME"},
+    {"token", "create", PGD_CLI_TOKEN_CREATE, 0, OPT_NAME | OPT_ROLE | OPT_EXPIRES | OPT_JSON, NULL},
+    {"token", "list", PGD_CLI_TOKEN_LIST, 0, OPT_JSON, NULL},
+    {"token", "revoke", PGD_CLI_TOKEN_REVOKE, 1, 0, "NAME"},
+    {"audit", "list", PGD_CLI_AUDIT_LIST, 0,
+     OPT_JSON | OPT_LIMIT | OPT_SINCE | OPT_BY | OPT_ROUTE | OPT_BEFORE, NULL},
 };
 
 static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer", "flow",
-                                 "schedule", "resource"};
+                                 "schedule", "resource", "token", "audit"};
 
 int pgd_cli_is_client_group(const char *word) {
   for (size_t g = 0; word && g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
@@ -300,6 +315,32 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       out->cacert = v;
       continue;
     }
+    if ((v = opt_value(argc, argv, &i, "--token", &m)), m) {
+      if (!v || !*v) goto missing;
+      out->token = v;
+      continue;
+    }
+    {
+      /* token create / audit list options: plain strings */
+      static const struct { const char *flag; unsigned bit; size_t off; } k_str[] = {
+          {"--name", OPT_NAME, offsetof(pgd_cli_args_t, token_name)},
+          {"--role", OPT_ROLE, offsetof(pgd_cli_args_t, role)},
+          {"--expires", OPT_EXPIRES, offsetof(pgd_cli_args_t, expires)},
+          {"--since", OPT_SINCE, offsetof(pgd_cli_args_t, since)},
+          {"--by", OPT_BY, offsetof(pgd_cli_args_t, by)},
+          {"--route", OPT_ROUTE, offsetof(pgd_cli_args_t, route)},
+          {"--before", OPT_BEFORE, offsetof(pgd_cli_args_t, before)}};
+      size_t k = 0;
+      for (; k < sizeof k_str / sizeof k_str[0]; k++) {
+        if ((v = opt_value(argc, argv, &i, k_str[k].flag, &m)), m) break;
+      }
+      if (k < sizeof k_str / sizeof k_str[0]) {
+        if (!v || !*v) goto missing;
+        seen |= k_str[k].bit;
+        *(const char **)((char *)out + k_str[k].off) = v;
+        continue;
+      }
+    }
     if ((v = opt_value(argc, argv, &i, "--nodes", &m)), m) {
       if (!v || !*v) goto missing;
       seen |= OPT_NODES;
@@ -418,6 +459,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     pgd_set_err(err, errlen, -EINVAL, "unknown command '%s'", pos[0]);
     goto fail;
   }
+  if (npos == 1 && strcmp(out->group, "audit") == 0) pos[npos++] = "list"; /* `pagoda audit` */
   if (npos < 2) {
     if (out->help) goto ok;
     pgd_set_err(err, errlen, -EINVAL, "'%s' needs a subcommand", out->group);
@@ -449,7 +491,10 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
         {OPT_LIMIT, "--limit"}, {OPT_FOLLOW, "--follow"}, {OPT_WAIT, "--wait"},
         {OPT_PARAM, "--param/--params-json"}, {OPT_FROM_FAILED, "--from-failed"}, {OPT_COUNT, "--count"},
         {OPT_VERSION, "--version"}, {OPT_OUTPUT, "-o/--output"},
-        {OPT_NODES, "--nodes"}, {OPT_PLUGIN_PARAMS, "--params"}, {OPT_TYPE, "--type"}};
+        {OPT_NODES, "--nodes"}, {OPT_PLUGIN_PARAMS, "--params"}, {OPT_TYPE, "--type"},
+        {OPT_NAME, "--name"}, {OPT_ROLE, "--role"}, {OPT_EXPIRES, "--expires"},
+        {OPT_SINCE, "--since"}, {OPT_BY, "--by"}, {OPT_ROUTE, "--route"},
+        {OPT_BEFORE, "--before"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
         pgd_set_err(err, errlen, -EINVAL, "option %s does not apply to '%s %s'", names[n].name,

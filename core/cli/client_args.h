@@ -25,7 +25,7 @@ typedef enum {
 } pgd_cli_route_t;
 
 /* Decides how `argv` (main()'s argv) is handled. Leading client options
- * (`--addr URL`, `--addr=URL`) are skipped to find the command word.
+ * (`--addr URL`, `--addr=URL`, `--token T`, `--token=T`) are skipped to find the command word.
  * On return *cmd_index (may be NULL) is the index in argv of the command word
  * (for HELP: of the topic after `help`, or 0 when none; 0 when there is no
  * command). argv is borrowed for the call. */
@@ -72,7 +72,11 @@ typedef enum {
   PGD_CLI_RES_LIST,
   PGD_CLI_RES_GET,
   PGD_CLI_RES_VERSIONS,
-  PGD_CLI_RES_DELETE
+  PGD_CLI_RES_DELETE,
+  PGD_CLI_TOKEN_CREATE, /* tokens and the audit log (issue 12) */
+  PGD_CLI_TOKEN_LIST,
+  PGD_CLI_TOKEN_REVOKE,
+  PGD_CLI_AUDIT_LIST
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */
@@ -104,11 +108,19 @@ typedef struct {
   const char *output;       /* resource get -o FILE */
   const char *params_text;  /* plugin test --params JSON (text, parsed by the command), or NULL */
   const char *type;         /* plugin test --type TYPE: the job type the file must provide */
+  const char *token;        /* --token TOKEN (any command), or NULL: see client_token.h */
+  const char *token_name;   /* token create --name */
+  const char *role;         /* token create --role */
+  const char *expires;      /* token create --expires DURATION */
+  const char *since;        /* audit --since DURATION|µs */
+  const char *by;           /* audit --by TOKEN_NAME */
+  const char *route;        /* audit --route PATTERN */
+  const char *before;       /* audit --before ID */
 } pgd_cli_args_t;
 
 /* Parses a client command line. `argv` is main()'s argv (argv[0] the program
- * name); `env_addr` is the value of PAGODA_ADDR or NULL. `--addr URL` may
- * appear anywhere among the options (before a `--`). On success returns 0 and
+ * name); `env_addr` is the value of PAGODA_ADDR or NULL. `--addr URL` and
+ * `--token TOKEN` may appear anywhere among the options (before a `--`). On success returns 0 and
  * fills *out (free it with pgd_cli_args_free()). On a usage error returns
  * -EINVAL and writes a one-line message into err (truncated to errlen);
  * *out is left empty (nothing to free, freeing is safe) except out->group,

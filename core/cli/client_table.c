@@ -358,6 +358,37 @@ int pgd_cli_print_balancers(const cJSON *resp, FILE *out) {
   return print_list(resp, "balancers", 6, h, balancer_row, out);
 }
 
+/* ---- tokens and the audit log ------------------------------------------------ */
+
+static void token_row(const cJSON *t, char c[][CELL]) {
+  pgd_cli_cell(t, "name", c[0], CELL);
+  pgd_cli_cell(t, "role", c[1], CELL);
+  pgd_cli_cell(t, "state", c[2], CELL);
+  pgd_cli_time_cell(t, "created_at", c[3], CELL);
+  pgd_cli_time_cell(t, "expires_at", c[4], CELL);
+  pgd_cli_cell(t, "created_by", c[5], CELL);
+}
+
+int pgd_cli_print_tokens(const cJSON *resp, FILE *out) {
+  static const char *h[] = {"NAME", "ROLE", "STATE", "CREATED", "EXPIRES", "CREATED-BY"};
+  return print_list(resp, "tokens", 6, h, token_row, out);
+}
+
+static void audit_row(const cJSON *a, char c[][CELL]) {
+  pgd_cli_cell(a, "id", c[0], CELL);
+  pgd_cli_time_cell(a, "time_at", c[1], CELL);
+  pgd_cli_cell(a, "token", c[2], CELL);
+  pgd_cli_cell(a, "method", c[3], CELL);
+  pgd_cli_cell(a, "target", c[4], CELL);
+  pgd_cli_cell(a, "status", c[5], CELL);
+  pgd_cli_cell(a, "peer", c[6], CELL);
+}
+
+int pgd_cli_print_audit(const cJSON *resp, FILE *out) {
+  static const char *h[] = {"ID", "TIME", "TOKEN", "METHOD", "TARGET", "STATUS", "PEER"};
+  return print_list(resp, "audit", 7, h, audit_row, out);
+}
+
 /* ---- schedules --------------------------------------------------------------- */
 
 static void schedule_row(const cJSON *s, char c[][CELL]) {

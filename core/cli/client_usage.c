@@ -87,10 +87,21 @@ static const char k_resource[] =
     "  pagoda resource versions NAME                    print the versions as JSON\n"
     "  pagoda resource delete NAME [--version H]        delete a resource (or one version)\n";
 
+static const char k_token[] =
+    "Tokens and the audit log (admin):\n"
+    "  pagoda token create --name N --role R [--expires D]  create a token (viewer, operator,\n"
+    "                                                   admin); printed once. D: 90s 15m 12h 30d\n"
+    "  pagoda token list [--json]                       list tokens (never the tokens themselves)\n"
+    "  pagoda token revoke NAME                         revoke a token at once\n"
+    "  pagoda audit [--since D|US] [--by NAME] [--route PATTERN] [--limit N] [--before ID] [--json]\n"
+    "                                                   every change: who, what, when, from where\n";
+
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
     "  --addr URL     the Pagoda API (default: $PAGODA_ADDR, else http://127.0.0.1:7080)\n"
     "  --cacert FILE  CA certificate (PEM) for an https:// API (default: $PAGODA_CACERT)\n"
+    "  --token T      the API token (default: $PAGODA_TOKEN, $PAGODA_TOKEN_FILE,\n"
+    "                 ~/.config/pagoda/token, ./pagoda-dev-data/admin.token for 127.0.0.1)\n"
     "  --json         list commands: print the server's JSON instead of a table\n"
     "  -h, --help     print this help\n";
 
@@ -167,7 +178,7 @@ static const char k_worker_opts[] =
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",
-                                 "schedule", "resource"};
+                                 "schedule", "resource", "token", "audit"};
   if (!topic) return 0;
   for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
     if (strcmp(topic, topics[i]) == 0) return 1;
@@ -210,12 +221,16 @@ int pgd_cli_usage(FILE *out, const char *topic) {
     fprintf(out, "Usage: pagoda resource COMMAND ...\n\n%s\n%s", k_resource, k_client_opts);
     return 0;
   }
+  if (topic && (strcmp(topic, "token") == 0 || strcmp(topic, "audit") == 0)) {
+    fprintf(out, "Usage: pagoda %s ...\n\n%s\n%s", topic, k_token, k_client_opts);
+    return 0;
+  }
   if (topic && strcmp(topic, "plugin") == 0) {
     fprintf(out, "Usage: pagoda plugin COMMAND ...\n\n%s\n%s", k_plugin, k_client_opts);
     return 0;
   }
-  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", k_daemons,
-          k_job, k_exec, k_flow, k_schedule, k_resource, k_worker, k_plugin, k_balancer,
-          k_client_opts, k_tail);
+  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
+          k_daemons, k_job, k_exec, k_flow, k_schedule, k_resource, k_worker, k_plugin,
+          k_balancer, k_token, k_client_opts, k_tail);
   return topic ? -ENOENT : 0;
 }

@@ -16,6 +16,8 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "api/auth.h"
+#include "cli/client_token.h"
 #include "cli/daemon_example.h"
 #include "cli/daemon_secret.h"
 #include "common/json.h"
@@ -74,6 +76,8 @@ typedef struct settings {
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
   int plugin_load_timeout_ms; /* hard deadline of one plugin file's load */
+  char *cors_origins;  /* master.http.cors_origins: "a,b" */
+  char *allowed_hosts; /* master.http.allowed_hosts: "a,b" */
   /* dev */
   char *dev_data;
   int dev_slots;
@@ -124,7 +128,8 @@ static void free_settings(settings_t *s) {
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
-                   &s->balancer_default, &s->http_tls_cert, &s->http_tls_key, &s->http_ca};
+                   &s->balancer_default, &s->http_tls_cert, &s->http_tls_key, &s->http_ca,
+                   &s->cors_origins, &s->allowed_hosts};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   char **more[] = {&s->secret_file,  &s->cfg_secret_file, &s->rpc_tls_cert, &s->rpc_tls_key,
                    &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key};
@@ -190,6 +195,8 @@ static int load_config(settings_t *s, const char *path) {
   cfg_str(&c, "master.data_dir", &s->master_data);
   cfg_str(&c, "master.http.host", &s->http_host);
   cfg_int(&c, "master.http.port", &s->http_port);
+  cfg_str(&c, "master.http.cors_origins", &s->cors_origins);
+  cfg_str(&c, "master.http.allowed_hosts", &s->allowed_hosts);
   int mb = (int)s->max_body;
   cfg_int(&c, "master.http.max_body", &mb);
   s->max_body = mb;
@@ -494,6 +501,34 @@ static int check_exposure(const settings_t *s) {
   return 0;
 }
 
+/* ---- the first start's admin token (docs/security.md) ---- */
+
+typedef struct {
+  bool done;
+  int status;
+} bootstrap_wait_t;
+
+static void bootstrap_done(void *ud, int status) {
+  bootstrap_wait_t *w = ud;
+  w->done = true;
+  w->status = status;
+}
+
+/* With no token in the store, creates the admin token and waits (running
+ * the loop) until DATA/admin.token is written, so that it exists when the
+ * "is running" line is printed. */
+static int bootstrap_admin_token(uv_loop_t *loop, pgd_api_t *api, const char *data_dir, char *err,
+                                 size_t errlen) {
+  bootstrap_wait_t w = {0};
+  int rc = pgd_api_bootstrap(api, data_dir, bootstrap_done, &w);
+  if (rc == 1) return 0;
+  while (rc == 0 && !w.done) uv_run(loop, UV_RUN_ONCE);
+  if (rc == 0) rc = w.status;
+  if (rc < 0) snprintf(err, errlen, "cannot create the first admin token in %s: %s", data_dir,
+                       strerror(-rc));
+  return rc;
+}
+
 /* ---- the running daemon ---- */
 
 typedef struct daemon_state {
@@ -725,6 +760,12 @@ int pgd_daemon_main(int argc, char **argv) {
 
   char err[1024] = "";
   char *balancer_dir = NULL;
+  /* Workers download resources with this (welcome.http_token); per start. */
+  char resource_token[PGD_AUTH_TOKEN_LEN + 1] = "";
+  if ((s.mode == MODE_DEV || s.mode == MODE_MASTER) && pgd_auth_token_new(resource_token) < 0) {
+    fprintf(stderr, "pagoda %s: the random generator failed\n", argv[1]);
+    return 1;
+  }
   int rc = 0;
   if (s.mode == MODE_DEV || s.mode == MODE_MASTER) {
     /* The API binds first: the master announces its port (to workers and
@@ -737,7 +778,10 @@ int pgd_daemon_main(int argc, char **argv) {
                            .rescan_plugins = rescan_plugins,
                            .rescan_ud = &d,
                            .tls_cert = has_str(s.http_tls_cert) ? s.http_tls_cert : NULL,
-                           .tls_key = has_str(s.http_tls_key) ? s.http_tls_key : NULL};
+                           .tls_key = has_str(s.http_tls_key) ? s.http_tls_key : NULL,
+                           .cors_origins = s.cors_origins,
+                           .allowed_hosts = s.allowed_hosts,
+                           .resource_token = resource_token};
     rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
   }
   if (rc == 0 && (s.mode == MODE_DEV || s.mode == MODE_MASTER)) {
@@ -757,6 +801,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.rpc_tls_cert = s.rpc_tls_cert;
     mc.rpc_tls_key = s.rpc_tls_key;
     mc.rpc_tls_client_ca = s.rpc_tls_client_ca;
+    mc.resource_token = resource_token;
     mc.heartbeat_ms = s.heartbeat_ms;
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;
@@ -769,6 +814,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.balancer_inline = !s.balancer_script_thread;
     rc = pgd_master_start(&loop, &mc, d.plugins, &d.master, err, sizeof err);
     if (rc == 0) pgd_api_attach(d.api, d.master);
+    if (rc == 0) rc = bootstrap_admin_token(&loop, d.api, mc.data_dir, err, sizeof err);
   }
   if (rc == 0 && s.mode == MODE_DEV) {
     int slots = s.dev_slots > 0 ? s.dev_slots : 4 * (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -817,15 +863,21 @@ int pgd_daemon_main(int argc, char **argv) {
       char url[300];
       snprintf(url, sizeof url, "%s://%s:%d", has_str(s.http_tls_cert) ? "https" : "http",
                s.http_host, pgd_api_port(d.api));
+      char token_file[PATH_MAX];
+      snprintf(token_file, sizeof token_file, "%s/admin.token", s.dev_data);
+      bool dev_default = strcmp(token_file, PGD_CLI_DEV_TOKEN_FILE) == 0;
       if (s.mode == MODE_DEV)
         printf("Pagoda dev is running: %s  (API %s/api/v1, data in %s, plugins from %s)\n"
-               "Try: PAGODA_ADDR=%s pagoda job list    Stop with Ctrl-C.\n",
-               url, url, s.dev_data, plugins_dir, url);
+               "Try: %sPAGODA_ADDR=%s pagoda job list    Stop with Ctrl-C.\n"
+               "The admin token is in %s: the CLI run from this directory uses it;\n"
+               "curl needs -H \"Authorization: Bearer $(cat %s)\".\n",
+               url, url, s.dev_data, plugins_dir, dev_default ? "" : "PAGODA_TOKEN_FILE=",
+               dev_default ? url : token_file, token_file, token_file);
       else
         printf("Pagoda master is running: %s  (workers connect to %s:%d)\n", url, s.rpc_host,
                pgd_master_rpc_port(d.master));
       fflush(stdout);
-      if (s.example) d.example = pgd_example_start(&loop, url);
+      if (s.example) d.example = pgd_example_start(&loop, url, token_file);
     } else if (d.worker) {
       printf("Pagoda worker %s is running, master %s\n", pgd_worker_id(d.worker), s.worker_master);
       fflush(stdout);

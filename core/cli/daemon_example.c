@@ -1,4 +1,5 @@
 #include "cli/daemon_example.h"
+#include "cli/client_token.h"
 #include "common/json.h"
 
 #include <cjson/cJSON.h>
@@ -18,6 +19,8 @@
 struct pgd_example {
   uv_thread_t thread;
   char *base;
+  char *token_file; /* shown in the curl commands printed */
+  char *auth;       /* "Authorization: Bearer ..." */
   atomic_int cancelled;
 };
 
@@ -56,6 +59,7 @@ static long request(pgd_example_t *ex, const char *method, const char *path, con
   char url[512];
   snprintf(url, sizeof url, "%s%s", ex->base, path);
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  if (ex->auth) h = curl_slist_append(h, ex->auth);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -75,8 +79,9 @@ static long request(pgd_example_t *ex, const char *method, const char *path, con
 static void run(void *arg) {
   pgd_example_t *ex = arg;
   buf_t b = {0};
-  printf("\nExample: creating job 'hello':\n  curl -X POST %s/api/v1/jobs -d '%s'\n", ex->base,
-         EXAMPLE_JOB);
+  printf("\nExample: creating job 'hello' (T=\"Authorization: Bearer $(cat %s)\"):\n"
+         "  curl -H \"$T\" -H 'Content-Type: application/json' -X POST %s/api/v1/jobs -d '%s'\n",
+         ex->token_file, ex->base, EXAMPLE_JOB);
   long st = request(ex, "POST", "/api/v1/jobs", EXAMPLE_JOB, collect, &b);
   if (st != 200 && st != 201) {
     printf("Example: creating the job failed (HTTP %ld): %s\n", st, b.data ? b.data : "");
@@ -84,7 +89,7 @@ static void run(void *arg) {
   }
   free(b.data);
   b = (buf_t){0};
-  printf("Example: running it:\n  curl -X POST %s/api/v1/jobs/hello/run\n", ex->base);
+  printf("Example: running it:\n  curl -H \"$T\" -X POST %s/api/v1/jobs/hello/run\n", ex->base);
   st = request(ex, "POST", "/api/v1/jobs/hello/run", "{}", collect, &b);
   cJSON *r = b.data ? cJSON_Parse(b.data) : NULL;
   const cJSON *idj = pgd_json_get(r, "execution_id");
@@ -97,7 +102,7 @@ static void run(void *arg) {
   cJSON_Delete(r);
   char path[128];
   snprintf(path, sizeof path, "/api/v1/executions/%lld/log?follow=1", id);
-  printf("Example: execution %lld started; its log (curl '%s%s'):\n", id, ex->base, path);
+  printf("Example: execution %lld started; its log (curl -H \"$T\" '%s%s'):\n", id, ex->base, path);
   request(ex, "GET", path, NULL, print_chunk, NULL);
   free(b.data);
   b = (buf_t){0};
@@ -114,12 +119,18 @@ out:
   fflush(stdout);
 }
 
-pgd_example_t *pgd_example_start(uv_loop_t *loop, const char *base_url) {
+pgd_example_t *pgd_example_start(uv_loop_t *loop, const char *base_url, const char *token_file) {
   (void)loop;
   pgd_example_t *ex = calloc(1, sizeof *ex);
   if (!ex) return NULL;
   ex->base = strdup(base_url);
+  ex->token_file = strdup(token_file);
+  char *token = pgd_cli_token_read_file(token_file);
+  if (token && asprintf(&ex->auth, "Authorization: Bearer %s", token) < 0) ex->auth = NULL;
+  free(token);
   if (uv_thread_create(&ex->thread, run, ex) != 0) {
+    free(ex->auth);
+    free(ex->token_file);
     free(ex->base);
     free(ex);
     return NULL;
@@ -135,6 +146,8 @@ void pgd_example_free(pgd_example_t *ex) {
   if (!ex) return;
   atomic_store(&ex->cancelled, 1);
   uv_thread_join(&ex->thread);
+  free(ex->auth);
+  free(ex->token_file);
   free(ex->base);
   free(ex);
 }

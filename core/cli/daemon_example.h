@@ -9,8 +9,10 @@
 
 typedef struct pgd_example pgd_example_t;
 
-/* Starts the example thread against `base_url` (copied). Loop thread. */
-pgd_example_t *pgd_example_start(uv_loop_t *loop, const char *base_url);
+/* Starts the example thread against `base_url` (copied), authenticating
+ * with the token read from `token_file` (the dev admin token; copied path).
+ * Loop thread. */
+pgd_example_t *pgd_example_start(uv_loop_t *loop, const char *base_url, const char *token_file);
 /* Asks the thread to stop early (safe to call more than once). */
 void pgd_example_cancel(pgd_example_t *ex);
 /* Joins the thread and frees it; call after the loop stopped. */

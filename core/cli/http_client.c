@@ -15,7 +15,20 @@ int pgd_http_global_init(void) {
   return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
 }
 
-void pgd_http_global_cleanup(void) { curl_global_cleanup(); }
+/* "Authorization: Bearer ..." (pgd_http_set_token), or NULL. */
+static char *g_auth_header;
+
+void pgd_http_global_cleanup(void) {
+  pgd_http_set_token(NULL);
+  curl_global_cleanup();
+}
+
+void pgd_http_set_token(const char *token) {
+  free(g_auth_header);
+  g_auth_header = NULL;
+  if (token && *token && asprintf(&g_auth_header, "Authorization: Bearer %s", token) < 0)
+    g_auth_header = NULL;
+}
 
 typedef struct {
   CURL *curl;
@@ -103,8 +116,16 @@ int pgd_http_request_with(const char *method, const char *url, const char *const
   struct curl_slist *hdrs = NULL;
   struct curl_slist *tmp = curl_slist_append(hdrs, "Accept: application/json");
   if (tmp) hdrs = tmp;
-  if (body) {
-    tmp = curl_slist_append(hdrs, "Content-Type: application/json");
+  /* A POST without a body still declares JSON: libcurl would say
+   * application/x-www-form-urlencoded, which the API refuses (415). */
+  if (body || strcmp(method, "POST") == 0) {
+    tmp = curl_slist_append(hdrs, strcmp(method, "PUT") == 0
+                                      ? "Content-Type: application/octet-stream"
+                                      : "Content-Type: application/json");
+    if (tmp) hdrs = tmp;
+  }
+  if (g_auth_header) {
+    tmp = curl_slist_append(hdrs, g_auth_header);
     if (tmp) hdrs = tmp;
   }
   /* No "Expect: 100-continue" round trip for larger bodies. */

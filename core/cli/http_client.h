@@ -18,6 +18,10 @@ void pgd_http_global_cleanup(void);
  * until the last request; NULL or "" = the system's CA store). Main thread,
  * between global_init and the first request. */
 void pgd_http_set_cacert(const char *path);
+/* Sets the bearer token every later request sends ("Authorization: Bearer
+ * TOKEN"; copied; NULL = none). Process-wide: call from the main thread
+ * before requests, like pgd_http_global_init. */
+void pgd_http_set_token(const char *token);
 
 /* Called with each chunk of a 2xx response body as it arrives; `data` is
  * borrowed for the call. Return 0 to continue, non-zero to abort the
@@ -37,7 +41,8 @@ typedef struct {
  *   method:    "GET", "POST", "PUT", "DELETE" (borrowed)
  *   url:       full URL (borrowed)
  *   body:      request body or NULL (borrowed, body_len bytes), sent as
- *              application/json
+ *              application/json (PUT, the resource upload: as
+ *              application/octet-stream)
  *   on_chunk:  NULL to collect the body in resp->body; else a 2xx body is
  *              handed to on_chunk as it arrives (error bodies are still
  *              collected in resp->body so that their message can be shown)

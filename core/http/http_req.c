@@ -79,8 +79,16 @@ pgd_http_req_t *pgd_http__req_new(pgd_httpd_t *h, struct lws *wsi, const char *p
   return r;
 }
 
+/* Runs the on_status callback once (status 0: the request ended unanswered). */
+static void req_report_status(pgd_http_req_t *r, int status) {
+  void (*cb)(int, void *) = r->status_cb;
+  r->status_cb = NULL;
+  if (cb) cb(status, r->status_ud);
+}
+
 void pgd_http__req_free(pgd_http_req_t *r) {
   if (!r) return;
+  req_report_status(r, 0);
   pgd_httpd_t *h = r->h;
   if (r->prev) r->prev->next = r->next;
   else h->reqs = r->next;
@@ -144,6 +152,7 @@ static int queue_headers(pgd_http_req_t *r, int status, const char *ctype,
   unsigned char *p = hb, *end = hb + sizeof(hb);
   char num[32];
   if (status < 100 || status > 999) status = 500;
+  req_report_status(r, status);
   if (lws_add_http_header_status(r->wsi, (unsigned int)status, &p, end)) return -EINVAL;
   if (ctype && *ctype &&
       lws_add_http_header_by_token(r->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
@@ -488,3 +497,15 @@ void pgd_http_req_set_data(pgd_http_req_t *r, void *p) {
 }
 
 void *pgd_http_req_get_data(const pgd_http_req_t *r) { return r ? r->data : NULL; }
+
+void pgd_http_req_on_status(pgd_http_req_t *r, void (*cb)(int status, void *ud), void *ud) {
+  r->status_cb = cb;
+  r->status_ud = ud;
+}
+
+int pgd_http_req_peer(const pgd_http_req_t *r, char *buf, size_t cap) {
+  if (!buf || cap == 0) return -EINVAL;
+  buf[0] = 0;
+  if (!r->wsi || !lws_get_peer_simple(r->wsi, buf, cap)) return -ENOTCONN;
+  return 0;
+}

@@ -204,6 +204,17 @@ int pgd_http_stream_end(pgd_http_req_t *r);
 void pgd_http_req_on_abort(pgd_http_req_t *r,
                            void (*cb)(pgd_http_req_t *r, void *ud), void *ud);
 
+/* Registers `cb`, called exactly once on the loop thread with the status
+ * of the response when its headers are queued (any respond*() or
+ * stream_start()), or with 0 when the request ends without one (client
+ * gone, server stopped). `r` must not be used inside cb. A later call
+ * replaces cb. For audit logs. Added in 0.5. */
+void pgd_http_req_on_status(pgd_http_req_t *r, void (*cb)(int status, void *ud), void *ud);
+
+/* The client's address (numeric, no port) into buf; 0, or -ENOTCONN when
+ * the connection is gone ("" in buf). Added in 0.5. */
+int pgd_http_req_peer(const pgd_http_req_t *r, char *buf, size_t cap);
+
 /* One pointer of handler data per request (not freed by the layer). */
 void pgd_http_req_set_data(pgd_http_req_t *r, void *p);
 void *pgd_http_req_get_data(const pgd_http_req_t *r);

@@ -53,6 +53,9 @@ struct pgd_http_req {
   void (*abort_cb)(pgd_http_req_t *r, void *ud);
   void *abort_ud;
   void *data;
+  /* pgd_http_req_on_status: called once, with the status or 0 */
+  void (*status_cb)(int status, void *ud);
+  void *status_ud;
 };
 
 struct pgd_httpd {

@@ -113,6 +113,8 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   m_sched_subscribe(m);
   m->data_dir = strdup(cfg->data_dir);
   m->secret = strdup(cfg->secret ? cfg->secret : "");
+  m->resource_token = cfg->resource_token ? strdup(cfg->resource_token) : NULL;
+  m->cfg.resource_token = m->resource_token;
   m->cfg.data_dir = m->data_dir;
   m->cfg.secret = m->secret;
   size_t ln = strlen(m->data_dir) + 8;
@@ -254,6 +256,7 @@ static void free_master(pgd_master_t *m) {
   void *ud = m->on_stopped_ud;
   free(m->data_dir);
   free(m->secret);
+  free(m->resource_token);
   free(m->log_dir);
   free(m);
   if (cb) cb(ud);

@@ -42,6 +42,8 @@ typedef struct pgd_master_config {
                              to workers (resource downloads) and to ZooKeeper */
   int http_port;          /* the REST API's bound port (0 = none announced) */
   int http_tls;           /* 1 = the REST API is HTTPS: announced as "https://host:port" */
+  const char *resource_token; /* told to workers in welcome: the bearer token the API
+                                 accepts for resource downloads (nullable; copied) */
   const char *rpc_host;   /* worker RPC address */
   int rpc_port;           /* 0 = any free port */
   const char *secret;     /* cluster secret both sides prove in the handshake ("" = none,
@@ -107,6 +109,11 @@ cJSON *pgd_master_health(const pgd_master_t *m);
  * lost database: store.h pgd_store_error_is_resource), which the API
  * answers 503 (retry later) rather than 500. Pure. */
 bool pgd_master_error_is_unavailable(int status);
+
+/* The master's store (borrowed; open from pgd_master_start until the master
+ * has stopped). For the API's token and audit records (docs/security.md),
+ * which live beside the master's records. Loop thread for writes. */
+struct pgd_store *pgd_master_store(pgd_master_t *m);
 /* The HA view (docs/ha.md); caller owns. */
 cJSON *pgd_master_cluster(const pgd_master_t *m);
 /* The plugins the master validates jobs with (pgd_registry_to_json). */

@@ -53,6 +53,7 @@ struct pgd_master {
   char *data_dir;
   char *log_dir;
   char *secret;
+  char *resource_token; /* cfg.resource_token's copy */
   pgd_registry_t *plugins;
   pgd_store_t *store;
   pgd_balancers_t *balancers;

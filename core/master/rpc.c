@@ -290,6 +290,7 @@ static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
     snprintf(http, sizeof http, "%s%s:%d", m->cfg.http_tls ? "https://" : "",
              m->cfg.http_host ? m->cfg.http_host : "", m->cfg.http_port);
     wm.http = http;
+    wm.http_token = m->cfg.resource_token;
   }
   cJSON *welcome = pgd_msg_welcome_encode(&wm);
   if (welcome) pgd_conn_send(c, PGD_MSG_WELCOME, welcome);

@@ -46,6 +46,8 @@ cJSON *pgd_master_cluster(const pgd_master_t *m) { return m_ha_cluster_json(m); 
 cJSON *pgd_master_plugins(const pgd_master_t *m) { return pgd_registry_to_json(m->plugins); }
 cJSON *pgd_master_balancers(const pgd_master_t *m) { return pgd_balancers_to_json(m->balancers); }
 
+struct pgd_store *pgd_master_store(pgd_master_t *m) { return m->store; }
+
 cJSON *pgd_master_health(const pgd_master_t *m) {
   cJSON *o = cJSON_CreateObject();
   char reason[256];

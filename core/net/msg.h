@@ -107,6 +107,7 @@ typedef struct pgd_msg_welcome {
   pgd_msg_opt_int_t heartbeat_ms;  /* absent: the worker's own period */
   const char *http;                /* "host:port" of the REST API, or NULL */
   const char *proof;               /* the master's proof of the secret (net/auth.h); required */
+  const char *http_token;          /* bearer token for resource downloads, or NULL */
 } pgd_msg_welcome_t;
 
 /* challenge: master -> worker, answers a hello of the right version with the

@@ -72,6 +72,7 @@ cJSON *pgd_msg_welcome_encode(const pgd_msg_welcome_t *m) {
   msg_wr_opt_int(&w, w.o, "heartbeat_ms", m->heartbeat_ms);
   msg_wr_str(&w, w.o, "http", m->http);
   msg_wr_str(&w, w.o, "proof", m->proof ? m->proof : "");
+  msg_wr_str(&w, w.o, "http_token", m->http_token);
   return msg_wr_done(&w);
 }
 
@@ -81,6 +82,7 @@ int pgd_msg_welcome_decode(const cJSON *payload, pgd_msg_welcome_t *out, char *e
   msg_rd_opt_int(&rd, payload, NULL, "heartbeat_ms", 0, INT_MAX, &out->heartbeat_ms);
   msg_rd_str(&rd, payload, NULL, "http", false, &out->http);
   msg_rd_str(&rd, payload, NULL, "proof", true, &out->proof);
+  msg_rd_str(&rd, payload, NULL, "http_token", false, &out->http_token);
   return rd.rc;
 }
 

@@ -31,6 +31,7 @@ static const pgd_msg_field_t welcome_fields[] = {
     F("heartbeat_ms", "integer", OPT),
     F("http", "string", OPT),
     F("proof", "string", REQ),
+    F("http_token", "string", OPT),
 };
 
 static const pgd_msg_field_t challenge_fields[] = {

@@ -39,6 +39,7 @@ struct hjob {
   uint64_t size;
   char *url;                   /* copied at creation: the master may move */
   const char *ca_file;         /* borrowed from the cache (set before any fetch) */
+  char *auth;                  /* "Authorization: Bearer ..." copied at creation, or NULL */
   int wanted;                  /* fetches still interested (atomic) */
   bool in_hash;                /* in c->jobs (joinable) */
   waiter_t *waiters;
@@ -75,6 +76,7 @@ struct pgd_rescache {
   char *cache_dir, *work_dir;
   char *base_url;
   char *ca_file;  /* PEM CA for an https master; set before any fetch, read by the pool */
+  char *auth; /* "Authorization: Bearer ..." for downloads (pgd_rescache_set_token) */
   hjob_t *jobs;   /* in flight, by hash */
   int in_flight;  /* thread-pool work items not finished */
   int stopping;   /* atomic: abort downloads */
@@ -215,7 +217,10 @@ static void download(hjob_t *j, const char *dir, const char *path) {
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt(h, CURLOPT_PROXY, ""); /* the master, never through a proxy */
   if (j->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, j->ca_file); /* https: verify the master */
+  struct curl_slist *hdrs = j->auth ? curl_slist_append(NULL, j->auth) : NULL;
+  if (hdrs) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
   CURLcode cc = curl_easy_perform(h);
+  curl_slist_free_all(hdrs);
   long code = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
   if (cc != CURLE_OK) {
@@ -369,6 +374,7 @@ static void cache_maybe_free(pgd_rescache_t *c) {
   free(c->work_dir);
   free(c->base_url);
   free(c->ca_file);
+  free(c->auth);
   free(c);
 }
 
@@ -449,6 +455,7 @@ static void hjob_after(uv_work_t *w, int status) {
     free(x);
   }
   free(j->url);
+  free(j->auth);
   free(j);
   c->in_flight--; /* after the callbacks: they may close the cache */
   cache_maybe_free(c);
@@ -512,6 +519,13 @@ void pgd_rescache_set_master(pgd_rescache_t *c, const char *addr, const char *fa
 }
 
 const char *pgd_rescache_master_url(const pgd_rescache_t *c) { return c ? c->base_url : NULL; }
+
+void pgd_rescache_set_token(pgd_rescache_t *c, const char *token) {
+  if (!c) return;
+  free(c->auth);
+  c->auth = NULL;
+  if (token && *token && asprintf(&c->auth, "Authorization: Bearer %s", token) < 0) c->auth = NULL;
+}
 
 static int fetch_parse(pgd_resfetch_t *f, const cJSON *resources, char *err, size_t errlen) {
   if (!cJSON_IsArray(resources))
@@ -591,10 +605,12 @@ int pgd_resfetch_start(pgd_rescache_t *c, const cJSON *resources, const char *wo
           asprintf(&j->url, "%s/api/v1/resources/%s?version=%s", c->base_url, it->name, it->hash) < 0)
         j->url = NULL;
       j->ca_file = c->ca_file;
+      j->auth = c->auth ? strdup(c->auth) : NULL;
       j->work.data = j;
       rc = uv_queue_work(c->loop, &j->work, hjob_work, hjob_after);
       if (rc < 0) {
         free(j->url);
+        free(j->auth);
         free(j);
         if (f->status == 0)
           f->status =

@@ -50,6 +50,9 @@ int pgd_rescache_new(uv_loop_t *loop, const char *data_dir, pgd_rescache_t **out
  * worker reaches the master's RPC on). NULL addr forgets it (fetches then
  * fail with "the master's HTTP address is unknown"). Later fetches use it. */
 void pgd_rescache_set_master(pgd_rescache_t *c, const char *addr, const char *fallback_host);
+/* The bearer token downloads send (the master's welcome.http_token; copied,
+ * NULL = none). Loop thread; downloads already queued keep theirs. */
+void pgd_rescache_set_token(pgd_rescache_t *c, const char *token);
 
 /* The PEM CA file trusted when the master's API is HTTPS (copied; NULL or ""
  * = the system's CAs). Call before the first fetch (the worker does, at

@@ -238,6 +238,7 @@ static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
   if (wm.heartbeat_ms.set && wm.heartbeat_ms.v >= 10 && wm.heartbeat_ms.v <= 600000)
     hb_ms = (int)wm.heartbeat_ms.v;
   pgd_rescache_set_master(w->rescache, wm.http, w->master_host);
+  pgd_rescache_set_token(w->rescache, wm.http_token);
   PGD_INFO(MOD, "worker %s connected to master %s:%d (epoch %" PRId64 ", %zu reports to resend)",
            w->id, w->master_host, w->master_port, epoch, pgd_reports_pending(&w->reports));
   /* Reports first, then a heartbeat: the master takes the first heartbeat

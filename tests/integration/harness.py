@@ -7,6 +7,14 @@ always: in tearDown/tearDownClass and, as a last resort, in an atexit hook.
 
 Every daemon's stdout and stderr go to files in its temporary directory; when
 a test fails, the tail of each live daemon's stderr is printed.
+
+Authentication: a master writes its first admin token to DATA/admin.token.
+When a dev or master daemon is running, the harness reads that file (if it
+has one: a second HA master on a shared store has none) and remembers it for
+its URL; `Api` sends `Authorization: Bearer <token>` with every request (the
+token of its URL, else the last one read; `Api(url, token=False)` sends
+none), and PAGODA_TOKEN_FILE is set in this process's environment so that
+CLI runs (subprocess) authenticate too.
 """
 
 import atexit
@@ -26,6 +34,8 @@ import time
 import unittest
 
 HOST = "127.0.0.1"
+# url -> admin token read from the daemon's DATA/admin.token; "" key = the last one
+_tokens = {}
 FINAL_STATES = {"succeeded", "failed", "killed", "timed_out", "lost"}
 
 
@@ -219,6 +229,7 @@ class Daemon:
                     self.worker_id = m.group(1)
                 else:
                     self.url = m.group(1).rstrip("/")
+                    self._read_token()
                 return
             if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode
@@ -228,6 +239,26 @@ class Daemon:
             time.sleep(0.02)
         raise DaemonError("pagoda %s did not print its 'is running' line within %ss; stderr:\n%s" %
                           (self.kind, timeout, tail(self.stderr_path)))
+
+    def token_file(self):
+        # a test may give the daemon its own --data (one it creates itself)
+        data = self.data
+        for i, a in enumerate(self.args[:-1]):
+            if a == "--data":
+                data = self.args[i + 1]
+        return os.path.join(data, "admin.token")
+
+    def _read_token(self):
+        """Remembers the admin token this daemon wrote (first start), for
+        Api and, through PAGODA_TOKEN_FILE, for CLI runs."""
+        self.token = None
+        try:
+            with open(self.token_file()) as f:
+                self.token = f.read().strip() or None
+        except OSError:
+            return
+        _tokens[self.url] = _tokens[""] = self.token
+        os.environ["PAGODA_TOKEN_FILE"] = self.token_file()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -265,9 +296,15 @@ class Daemon:
         self.returncode = self.proc.returncode if self.proc else None
         _forget(self)
 
-    def api(self):
+    def api(self, token=None):
         # cafile: the CA of an HTTPS daemon (set by the test that gave it a certificate)
-        return Api(self.url, cafile=getattr(self, "cafile", None))
+        return Api(self.url, token=token, cafile=getattr(self, "cafile", None))
+
+
+def read_token(data_dir):
+    """The admin token a master wrote to DATA/admin.token (first start)."""
+    with open(os.path.join(data_dir, "admin.token")) as f:
+        return f.read().strip()
 
 
 def _forget(d):
@@ -303,7 +340,7 @@ class Api:
     """A small client of the REST API. Each call opens its own connection
     unless `keepalive` is used (one persistent http.client connection)."""
 
-    def __init__(self, url, timeout=15, cafile=None):
+    def __init__(self, url, timeout=15, token=None, cafile=None):
         m = re.match(r"(https?)://([^:/]+):(\d+)", url)
         if not m:
             raise ValueError("bad url %r" % url)
@@ -312,6 +349,11 @@ class Api:
         self.timeout = timeout
         self.cafile = cafile  # https: the CA that signed the daemon's certificate
         self._conn = None
+        # None: the token the harness read for this URL (else the last one);
+        # False: send no Authorization header; a string: that token.
+        if token is None:
+            token = _tokens.get(url.rstrip("/")) or _tokens.get("")
+        self.token = token or None
 
     def conn(self, timeout=None):
         if self.tls:
@@ -326,9 +368,14 @@ class Api:
         if body is not None:
             data = json.dumps(body).encode()
         if data is not None:
-            hdrs["Content-Type"] = "application/json"
+            # Raw bytes PUT are a resource upload; everything else is JSON.
+            upload = method == "PUT" and body is None
+            hdrs["Content-Type"] = "application/octet-stream" if upload else "application/json"
+        if self.token:
+            hdrs["Authorization"] = "Bearer " + self.token
         if headers:
             hdrs.update(headers)
+            hdrs = {k: v for k, v in hdrs.items() if v is not None}  # None removes a header
         for attempt in (0, 1):
             if keepalive:
                 if self._conn is None:
@@ -351,6 +398,11 @@ class Api:
                     self._conn = None
                 if attempt == 1 or not keepalive:
                     raise
+
+    def auth_headers(self):
+        """The Authorization header of this client, for a raw http.client
+        request (a streamed response)."""
+        return {"Authorization": "Bearer " + self.token} if self.token else {}
 
     def close(self):
         if self._conn is not None:

@@ -101,7 +101,8 @@ class DaemonScript(unittest.TestCase):
         self.assertIn("already running (pid %d" % mpid, r.out)
         self.assertEqual(self.pid_of("master"), mpid)
 
-        api = harness.Api("http://%s:%d" % (harness.HOST, http))
+        api = harness.Api("http://%s:%d" % (harness.HOST, http),
+                          token=harness.read_token(os.path.join(self.tmp, "m")))
         harness.wait_until(lambda: any(w["id"] == "w-script" and w["state"] == "alive"
                                        for w in api.ok("GET", "/api/v1/workers")["workers"]),
                            15, 0.1, "worker w-script alive")

@@ -223,7 +223,7 @@ class DevJobs(harness.PagodaTestCase):
         eid = self.api.run("follow")
         c = http.client.HTTPConnection(self.api.host, self.api.port, timeout=15)
         try:
-            c.request("GET", "/api/v1/executions/%d/log?follow=1" % eid)
+            c.request("GET", "/api/v1/executions/%d/log?follow=1" % eid, headers=self.api.auth_headers())
             r = c.getresponse()
             self.assertEqual(r.status, 200)
             got = b""

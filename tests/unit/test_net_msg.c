@@ -89,7 +89,7 @@ CODEC_FNS(welcome)
 static void fill_welcome(void *p) {
   *(pgd_msg_welcome_t *)p = (pgd_msg_welcome_t){
       7, pgd_msg_int(1000), "0.0.0.0:8080",
-      "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"};
+      "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100", "pgd_0123"};
 }
 static void eq_welcome(const void *pa, const void *pb) {
   const pgd_msg_welcome_t *a = pa, *b = pb;
@@ -97,6 +97,7 @@ static void eq_welcome(const void *pa, const void *pb) {
   EQ_OPT(a->heartbeat_ms, b->heartbeat_ms);
   EQ_STR(a->http, b->http);
   EQ_STR(a->proof, b->proof);
+  EQ_STR(a->http_token, b->http_token);
 }
 
 CODEC_FNS(challenge)
