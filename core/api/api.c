@@ -192,7 +192,7 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
              !(r.route->standby_ok && strcmp(method, "GET") == 0) &&
              !(r.route->standby_ok && strcmp(r.route->method, "GET") != 0)) {
     answer_standby(&r);
-  } else {
+  } else if (api_check_body(&r)) {
     r.route->handler(&r);
   }
   free(copy);

@@ -157,6 +157,20 @@ void api_resource_get(api_req_t *r);
 void api_resource_delete(api_req_t *r);
 void api_resource_versions(api_req_t *r);
 
+/* ---- body schemas (api_schemas.c), named in the route table ---- */
+extern const pgd_jschema_t api_schema_job;         /* POST /jobs */
+extern const pgd_jschema_t api_schema_job_run;     /* POST /jobs/{name}/run */
+extern const pgd_jschema_t api_schema_flow;        /* POST /flows */
+extern const pgd_jschema_t api_schema_flow_run;    /* POST /flows/{name}/run */
+extern const pgd_jschema_t api_schema_fexec_rerun; /* POST /flow-executions/{id}/rerun */
+extern const pgd_jschema_t api_schema_schedule;    /* POST /schedules */
+
+/* Checks the request body against the route's schema (api_util.c): true
+ * when the route has none, the body is empty or not a JSON object (the
+ * handler answers those as before), or the object conforms; else false
+ * after answering 400 {"error", "field", "expected"}. */
+bool api_check_body(api_req_t *r);
+
 /* ---- dispatch (api.c) ---- */
 /* The pgd_httpd handler: matches the route table and calls the handler. */
 void api_dispatch(pgd_http_req_t *req, void *ud);

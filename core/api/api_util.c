@@ -236,3 +236,28 @@ cJSON *api_job_view(const cJSON *stored) {
   api_add_time_strings(v);
   return v;
 }
+
+/* ---- body schemas ---- */
+
+bool api_check_body(api_req_t *r) {
+  const pgd_jschema_t *schema = r->route->body_schema;
+  if (!schema) return true;
+  size_t len = 0;
+  const char *body = pgd_http_req_body(r->req, &len);
+  if (!body || len == 0) return true;
+  cJSON *j = cJSON_ParseWithLength(body, len);
+  if (!cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    return true; /* the handler's api_parse_body answers it */
+  }
+  pgd_jschema_err_t e;
+  bool ok = pgd_jschema_check(schema, j, &e);
+  cJSON_Delete(j);
+  if (ok) return true;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", e.message);
+  cJSON_AddStringToObject(o, "field", e.field);
+  cJSON_AddStringToObject(o, "expected", e.expected);
+  api_respond_take(r->req, 400, o);
+  return false;
+}
