@@ -138,6 +138,41 @@ static void answer_405(pgd_http_req_t *req, const pgd_api_route_t *const *rows, 
   pgd_http_respond_error(req, 405, "use %s on %s", words, shown);
 }
 
+int api_route_match(const char *method, const char *path, api_match_t *out) {
+  memset(out, 0, sizeof *out);
+  if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) return 0;
+  /* Split a copy of the path into segments; one trailing '/' is ignored. */
+  char copy[API_MAX_PATH];
+  size_t len = strlen(path);
+  if (len >= sizeof copy) return 0;
+  memcpy(copy, path, len + 1);
+  if (len > 1 && copy[len - 1] == '/') copy[len - 1] = 0;
+  char *segs[32];
+  int nsegs = 0;
+  for (char *p = copy + 1; p; nsegs++) {
+    if (nsegs == 32) return 0;
+    segs[nsegs] = p;
+    char *slash = strchr(p, '/');
+    if (slash) *slash++ = 0;
+    p = slash;
+  }
+  size_t nroutes;
+  const pgd_api_route_t *routes = pgd_api_routes(&nroutes);
+  for (size_t i = 0; i < nroutes; i++) {
+    const char *params[API_MAX_PARAMS];
+    int np = 0;
+    if (!match(routes[i].pattern, segs, nsegs, params, &np)) continue;
+    if (out->npath < API_MAX_PATH_ROWS) out->path_rows[out->npath++] = &routes[i];
+    if (!out->route && method_matches(routes[i].method, method)) {
+      out->route = &routes[i];
+      out->nparams = np;
+      /* The params point into `copy`: keep them as offsets into `path`. */
+      for (int k = 0; k < np; k++) out->param_off[k] = (size_t)(params[k] - copy);
+    }
+  }
+  return out->route ? 1 : 0;
+}
+
 void api_dispatch(pgd_http_req_t *req, void *ud) {
   pgd_api_t *api = ud;
   const char *path = pgd_http_req_path(req);
@@ -150,42 +185,19 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
     pgd_http_respond_error(req, 404, "not found: %s (the API lives under /api/v1/)", path);
     return;
   }
-  /* Split a copy of the path into segments; one trailing '/' is ignored. */
+  api_match_t mt;
+  api_route_match(method, path, &mt);
+  /* The {x} segments, cut out of a copy of the path. */
   char *copy = strdup(path);
   if (!copy) abort();
-  size_t len = strlen(copy);
-  if (len > 1 && copy[len - 1] == '/') copy[len - 1] = 0;
-  char *segs[32];
-  int nsegs = 0;
-  bool too_deep = false;
-  for (char *p = copy + 1; p; nsegs++) {
-    if (nsegs == 32) {
-      too_deep = true;
-      break;
-    }
-    segs[nsegs] = p;
-    char *slash = strchr(p, '/');
-    if (slash) *slash++ = 0;
-    p = slash;
+  api_req_t r = {.api = api, .m = api->m, .req = req, .route = mt.route, .nparams = mt.nparams};
+  for (int k = 0; k < mt.nparams; k++) {
+    r.params[k] = copy + mt.param_off[k];
+    char *slash = strchr(copy + mt.param_off[k], '/');
+    if (slash) *slash = 0;
   }
-  size_t nroutes;
-  const pgd_api_route_t *routes = pgd_api_routes(&nroutes);
-  const pgd_api_route_t *path_rows[16];
-  int npath = 0;
-  api_req_t r = {.api = api, .m = api->m, .req = req};
-  for (size_t i = 0; !too_deep && i < nroutes; i++) {
-    const char *params[API_MAX_PARAMS];
-    int np = 0;
-    if (!match(routes[i].pattern, segs, nsegs, params, &np)) continue;
-    if (npath < 16) path_rows[npath++] = &routes[i];
-    if (!r.route && method_matches(routes[i].method, method)) {
-      r.route = &routes[i];
-      memcpy(r.params, params, sizeof params);
-      r.nparams = np;
-    }
-  }
-  if (!r.route && npath > 0) {
-    answer_405(req, path_rows, npath);
+  if (!r.route && mt.npath > 0) {
+    answer_405(req, mt.path_rows, mt.npath);
   } else if (!r.route) {
     pgd_http_respond_error(req, 404, "no route %s %s", method, path);
   } else if (!pgd_master_is_leader(api->m) &&

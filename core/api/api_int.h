@@ -172,6 +172,26 @@ extern const pgd_jschema_t api_schema_schedule;    /* POST /schedules */
 bool api_check_body(api_req_t *r);
 
 /* ---- dispatch (api.c) ---- */
+
+#define API_MAX_PATH 2048    /* longer paths match no route */
+#define API_MAX_PATH_ROWS 16 /* rows of one path kept for the 405 answer */
+
+/* The result of matching a method and path against the route table. */
+typedef struct api_match {
+  const pgd_api_route_t *route;                        /* NULL: none for this method */
+  const pgd_api_route_t *path_rows[API_MAX_PATH_ROWS]; /* rows matching the path, any method */
+  int npath;
+  int nparams;
+  size_t param_off[API_MAX_PARAMS]; /* where each {x} segment starts in the path */
+} api_match_t;
+
+/* Matches `method` and `path` (borrowed) against the route table: 1 when a
+ * route takes them, else 0 (out->npath > 0 means a 405). A {x} segment of
+ * the path starts at path + param_off[i] and ends at the next '/' or the
+ * end (a trailing '/' is ignored). Pure: used by the dispatch and the
+ * router fuzz target. */
+int api_route_match(const char *method, const char *path, api_match_t *out);
+
 /* The pgd_httpd handler: matches the route table and calls the handler. */
 void api_dispatch(pgd_http_req_t *req, void *ud);
 
