@@ -1,5 +1,6 @@
 /* Pagoda — one HTTP request: its parsed parts, its body, its response
  * buffer, and the write path to lws. */
+#include "common/utf8.h"
 #include "http/httpd_internal.h"
 
 #include <ctype.h>
@@ -217,13 +218,19 @@ static size_t json_escape(char *dst, size_t cap, const char *s) {
     else dst[n] = (char)c;
     n += rl;
   }
+  /* A cut at `cap` may split a multi-byte character: drop its head. */
+  while (n > 0 && !pgd_utf8_valid(dst, n)) n--;
   dst[n] = '\0';
   return n;
 }
 
 int pgd_http__queue_error(pgd_http_req_t *r, int status, const char *msg) {
   char esc[1024], body[1100];
-  json_escape(esc, sizeof(esc), msg ? msg : "");
+  /* Messages may quote the client's bytes (a path, a name): invalid UTF-8
+   * becomes U+FFFD so the answer is valid JSON text (common/utf8.h). */
+  char *clean = pgd_utf8_clean_copy(msg ? msg : "", msg ? strlen(msg) : 0, NULL);
+  json_escape(esc, sizeof(esc), clean ? clean : "invalid message");
+  free(clean);
   int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", esc);
   return pgd_http__queue_response(r, status, "application/json", body, (size_t)n);
 }
@@ -399,7 +406,21 @@ int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj) {
     pgd_http__queue_error(r, 500, obj ? "out of memory" : "no response body");
     return obj ? -ENOMEM : -EINVAL;
   }
-  int rc = pgd_http__queue_response(r, status, "application/json", s, strlen(s));
+  /* JSON syntax is ASCII, so invalid bytes can only be inside strings:
+   * replacing them in the printed text keeps it JSON and makes it UTF-8. */
+  size_t len = strlen(s);
+  if (!pgd_utf8_valid(s, len)) {
+    char *clean = pgd_utf8_clean_copy(s, len, &len);
+    cJSON_free(s);
+    if (!clean) {
+      pgd_http__queue_error(r, 500, "out of memory");
+      return -ENOMEM;
+    }
+    int rc = pgd_http__queue_response(r, status, "application/json", clean, len);
+    free(clean);
+    return rc;
+  }
+  int rc = pgd_http__queue_response(r, status, "application/json", s, len);
   cJSON_free(s);
   return rc;
 }
