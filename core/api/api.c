@@ -37,6 +37,8 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
                             .static_dir = cfg->static_dir,
                             .handler = api_dispatch,
                             .max_body_for = max_body_for,
+                            .idle_timeout_s = cfg->idle_timeout_s,
+                            .max_conns_per_addr = cfg->max_conns_per_addr,
                             .ud = api};
   int rc = pgd_httpd_start(loop, &hopts, &api->httpd, err, errlen);
   if (rc < 0) {

@@ -224,9 +224,25 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return h ? http_on_body_done(h, pss) : -1;
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return h ? pgd_http__on_writable(h, wsi, pss) : -1;
+  case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+    if (h && pgd_http__guard_accept(h, wsi) < 0) return -1;
+    break;
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    /* No websocket (or h2c) protocol is served; lws would close silently. */
+    pgd_http__send_simple((int)lws_get_socket_fd(wsi), 400,
+                          "protocol upgrades are not served (plain HTTP/1.1 only)", NULL);
+    return -1;
+  case LWS_CALLBACK_RAW_ADOPT:
+    /* A CONNECT request: lws turned the connection into a raw socket that
+     * nothing would ever close. */
+    pgd_http__send_simple((int)lws_get_socket_fd(wsi), 405, "CONNECT is not served", NULL);
+    return -1;
+  case LWS_CALLBACK_WSI_DESTROY:
+    if (h) pgd_http__guard_release(h, wsi);
+    http_on_closed(pss);
+    break;
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-  case LWS_CALLBACK_WSI_DESTROY:
     http_on_closed(pss);
     break;
   default:
@@ -247,6 +263,7 @@ static int http_seterr(char *err, size_t errlen, int rc, const char *fmt, const 
 static void http_teardown(pgd_httpd_t *h);
 
 static void http_free(pgd_httpd_t *h) {
+  pgd_http__guard_free(h);
   free(h->host);
   free(h->static_dir);
   free(h->scratch);
@@ -300,6 +317,9 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   h->ud = opts->ud;
   h->max_body = opts->max_body ? opts->max_body : PGD_HTTP_DEFAULT_MAX_BODY;
   h->max_body_for = opts->max_body_for;
+  h->max_conns_per_addr = opts->max_conns_per_addr == 0   ? PGD_HTTPD_DEFAULT_MAX_CONNS_PER_ADDR
+                          : opts->max_conns_per_addr < 0 ? 0
+                                                         : opts->max_conns_per_addr;
   h->scratch = malloc(LWS_PRE + PGD_HTTP_WRITE_CHUNK);
   h->host = opts->host ? strdup(opts->host) : NULL;
   if (!h->scratch || (opts->host && !h->host)) {
@@ -329,8 +349,11 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   info.user = h;
   info.pcontext = &h->ctx;
   info.count_threads = 1;
-  info.keepalive_timeout = 60;
-  info.timeout_secs = 30;
+  /* An idle keep-alive connection, and a request whose headers or body
+   * stop arriving, are closed after idle_timeout_s. */
+  int idle = opts->idle_timeout_s > 0 ? opts->idle_timeout_s : PGD_HTTPD_DEFAULT_IDLE_TIMEOUT_S;
+  info.keepalive_timeout = idle;
+  info.timeout_secs = (unsigned)idle;
   info.max_http_header_data = 8192;
   info.max_http_header_pool = 1024;
   info.pt_serv_buf_size = 16384;
@@ -419,3 +442,4 @@ void pgd_httpd_stop(pgd_httpd_t *h) {
   if (!h || h->stopping) return;
   http_teardown(h);
 }
+

@@ -75,7 +75,17 @@ typedef struct pgd_httpd_opts {
    * refused with 413 as described above (drained when it is at most
    * PGD_HTTPD_DRAIN_MAX bytes, else the connection closes). */
   size_t (*max_body_for)(const char *method, const char *path, void *ud);
+  /* Seconds a connection may stay idle (no request, or a request that does
+   * not progress) before it is closed (added in 0.4); 0 = default 30. */
+  int idle_timeout_s;
+  /* Connections one peer address may hold at once (added in 0.4); the next
+   * is answered 429 with Retry-After and closed. 0 = default 128, -1 = no
+   * limit. */
+  int max_conns_per_addr;
 } pgd_httpd_opts_t;
+
+#define PGD_HTTPD_DEFAULT_IDLE_TIMEOUT_S 30
+#define PGD_HTTPD_DEFAULT_MAX_CONNS_PER_ADDR 128
 
 /* Starts listening on `loop`. `opts` and its strings are copied. On success
  * returns 0 and *out (owned by the caller; end it with pgd_httpd_stop). On

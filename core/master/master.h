@@ -48,6 +48,7 @@ typedef struct pgd_master_config {
   int lost_after_missed;  /* a worker is lost after this many missed heartbeats */
   int kill_grace_ms;      /* SIGTERM → SIGKILL grace announced with a kill */
   int recovery_grace_ms;  /* after a start, how long workers have to claim running executions */
+  int rpc_hello_timeout_ms; /* an RPC connection that has not said hello by then is closed */
   const char *ha_zookeeper;     /* "host:port,..." = high availability with ZooKeeper; nullable */
   const char *ha_cluster;       /* cluster name: /pagoda/<cluster>/... (default "default") */
   int ha_session_ms;            /* ZooKeeper session timeout (default 10000) */

@@ -204,6 +204,7 @@ static void handle_hello(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   free(w->addr);
   w->addr = strdup(pgd_conn_peer(c));
   w->conn = c;
+  pgd_conn_set_deadline(c, 0); /* the hello is in: no pre-hello timeout */
   w->state = M_WORKER_ALIVE;
   w->slots = h.worker.slots.set ? (int)h.worker.slots.v : 1;
   adopt_array(&w->types, h.worker.types);
@@ -378,6 +379,9 @@ static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
   cc->m->open_conns++;
   static const pgd_conn_cbs_t cbs = {.on_message = on_message, .on_close = on_close};
   pgd_conn_set_callbacks(c, &cbs, cc);
+  /* Cleared when the hello is accepted (handle_hello). */
+  if (cc->m->cfg.rpc_hello_timeout_ms > 0)
+    pgd_conn_set_deadline(c, (uint64_t)cc->m->cfg.rpc_hello_timeout_ms);
 }
 
 int m_rpc_start(pgd_master_t *m, char *err, size_t errlen) {
