@@ -22,6 +22,32 @@ static size_t max_body_for(const char *method, const char *path, void *ud) {
   return api->max_resource_bytes ? api->max_resource_bytes : PGD_MASTER_RESOURCE_DEFAULT_MAX_BYTES;
 }
 
+/* PUT /api/v1/resources/NAME streams its body to a temporary file of the
+ * master (hashed as it arrives) instead of memory; over the upload caps it
+ * is refused with 503 + Retry-After before the body is read. */
+static int sink_write(void *ud, const void *data, size_t len) {
+  return pgd_master_upload_write(ud, data, len);
+}
+static void sink_discard(void *ud) { pgd_master_upload_discard(ud); }
+
+static int sink_for(const char *method, const char *path, unsigned long long content_length,
+                    void *ud, pgd_http_sink_t *sink, int *retry_after_s) {
+  pgd_api_t *api = ud;
+  if (!method || !path || strcmp(method, "PUT") != 0 ||
+      strncmp(path, RESOURCES_PREFIX, strlen(RESOURCES_PREFIX)) != 0 || !api->m ||
+      !pgd_master_is_leader(api->m) || pgd_master_is_stopping(api->m))
+    return 0; /* buffered; the handler answers (503 on a standby, ...) */
+  pgd_master_upload_t *u = NULL;
+  char err[300];
+  int rc = pgd_master_upload_begin(api->m, content_length, &u, retry_after_s, err, sizeof err);
+  if (rc == -EBUSY) return -EBUSY;
+  if (rc < 0) return 0; /* cannot spool: buffered, and the handler reports the store's error */
+  sink->write = sink_write;
+  sink->discard = sink_discard;
+  sink->ud = u;
+  return 1;
+}
+
 int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out, char *err,
                   size_t errlen) {
   *out = NULL;
@@ -37,6 +63,7 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
                             .static_dir = cfg->static_dir,
                             .handler = api_dispatch,
                             .max_body_for = max_body_for,
+                            .sink_for = sink_for,
                             .idle_timeout_s = cfg->idle_timeout_s,
                             .max_conns_per_addr = cfg->max_conns_per_addr,
                             .ud = api};

@@ -58,6 +58,8 @@ typedef struct settings {
   int kill_grace_ms;
   int recovery_grace_ms;
   int rpc_hello_timeout_ms;
+  int upload_max_concurrent;
+  long long upload_max_inflight_bytes;
   /* worker */
   char *worker_master; /* host:port */
   char *worker_data;
@@ -98,6 +100,8 @@ static void defaults(settings_t *s) {
   s->kill_grace_ms = 5000;
   s->recovery_grace_ms = 5000;
   s->rpc_hello_timeout_ms = 10000;
+  s->upload_max_concurrent = 4;
+  s->upload_max_inflight_bytes = 1LL << 30;
   set_str(&s->worker_master, "127.0.0.1:7081");
   set_str(&s->worker_data, "/var/lib/pagoda/worker");
   set_str(&s->worker_id, "");
@@ -180,6 +184,10 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "master.kill_grace_ms", &s->kill_grace_ms);
   cfg_int(&c, "master.recovery_grace_ms", &s->recovery_grace_ms);
   cfg_int(&c, "master.rpc.hello_timeout_ms", &s->rpc_hello_timeout_ms);
+  cfg_int(&c, "master.http.max_concurrent_uploads", &s->upload_max_concurrent);
+  long long ubif;
+  if (config_lookup_int64(&c, "master.http.max_upload_bytes_in_flight", &ubif))
+    s->upload_max_inflight_bytes = ubif;
   cfg_str(&c, "worker.master", &s->worker_master);
   cfg_str(&c, "worker.data_dir", &s->worker_data);
   cfg_str(&c, "worker.id", &s->worker_id);
@@ -602,6 +610,8 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.kill_grace_ms = s.kill_grace_ms;
     mc.recovery_grace_ms = s.recovery_grace_ms;
     mc.rpc_hello_timeout_ms = s.rpc_hello_timeout_ms;
+    mc.upload_max_concurrent = s.upload_max_concurrent;
+    mc.upload_max_inflight_bytes = s.upload_max_inflight_bytes;
     balancer_dir = resolve_balancer_dir(&s);
     mc.balancer_dir = balancer_dir;
     mc.balancer_default = s.balancer_default;

@@ -83,6 +83,8 @@ pgd_http_req_t *pgd_http__req_new(pgd_httpd_t *h, struct lws *wsi, const char *p
 void pgd_http__req_free(pgd_http_req_t *r) {
   if (!r) return;
   pgd_httpd_t *h = r->h;
+  if (r->sink.write && r->sink.discard) r->sink.discard(r->sink.ud);
+  memset(&r->sink, 0, sizeof r->sink);
   if (r->prev) r->prev->next = r->next;
   else h->reqs = r->next;
   if (r->next) r->next->prev = r->prev;
@@ -370,8 +372,20 @@ char *pgd_http_req_take_body(pgd_http_req_t *r, size_t *len) {
 
 /* --- responses --- */
 
+void *pgd_http_req_take_sink(pgd_http_req_t *r) {
+  if (!r || !r->sink.write) return NULL;
+  void *ud = r->sink.ud;
+  memset(&r->sink, 0, sizeof r->sink);
+  return ud;
+}
+
 int pgd_http_req_add_header(pgd_http_req_t *r, const char *name, const char *value) {
-  if (!r || !name || !*name || !value || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  if (!r || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  return pgd_http__add_header(r, name, value);
+}
+
+int pgd_http__add_header(pgd_http_req_t *r, const char *name, const char *value) {
+  if (!r || !name || !*name || !value) return -EINVAL;
   pgd_http_hdr_t *x = calloc(1, sizeof *x);
   size_t n = strlen(name);
   char *nm = x ? malloc(n + 2) : NULL;

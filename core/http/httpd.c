@@ -161,6 +161,19 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
     r->close_after = 1;
     return pgd_http__queue_error(r, 411, "request body needs a content-length") ? -1 : 0;
   }
+  if (cl > 0 && h->sink_for) {
+    int retry_after = 1;
+    int s = h->sink_for(r->method, r->path, cl, h->ud, &r->sink, &retry_after);
+    if (s < 0) { /* over a cap: refuse before reading the body */
+      memset(&r->sink, 0, sizeof r->sink);
+      r->close_after = 1;
+      char ra[24];
+      snprintf(ra, sizeof ra, "%d", retry_after > 0 ? retry_after : 1);
+      pgd_http__add_header(r, "retry-after", ra);
+      return pgd_http__queue_error(r, 503, "too many uploads in progress; retry later") ? -1 : 0;
+    }
+    if (s == 0) memset(&r->sink, 0, sizeof r->sink);
+  }
   if (cl > 0) {
     r->state = PGD_REQ_READING; /* the body arrives in LWS_CALLBACK_HTTP_BODY */
     return 0;
@@ -173,6 +186,15 @@ static int http_on_body(pgd_httpd_t *h, pgd_http_pss_t *pss, const void *in, siz
   (void)h;
   pgd_http_req_t *r = pss ? pss->req : NULL;
   if (!r) return 0;
+  if (r->state == PGD_REQ_READING && (r->sink.write || r->sink_failed)) {
+    if (r->sink_failed) return 0; /* drop the rest */
+    if (r->sink.write(r->sink.ud, in, len) < 0) {
+      if (r->sink.discard) r->sink.discard(r->sink.ud);
+      memset(&r->sink, 0, sizeof r->sink);
+      r->sink_failed = 1;
+    }
+    return 0;
+  }
   if (r->state == PGD_REQ_READING) {
     if (r->body_len + len > r->max_body) { /* never expected: lws counts */
       free(r->body);
@@ -189,7 +211,9 @@ static int http_on_body(pgd_httpd_t *h, pgd_http_pss_t *pss, const void *in, siz
 static int http_on_body_done(pgd_httpd_t *h, pgd_http_pss_t *pss) {
   pgd_http_req_t *r = pss ? pss->req : NULL;
   if (!r) return 0;
-  if (r->state == PGD_REQ_READING) {
+  if (r->state == PGD_REQ_READING && r->sink_failed) {
+    return pgd_http__queue_error(r, 500, "the upload could not be written") ? -1 : 0;
+  } else if (r->state == PGD_REQ_READING) {
     http_dispatch(h, r);
   } else if (r->state == PGD_REQ_REJECTED) {
     char msg[96];
@@ -317,6 +341,7 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   h->ud = opts->ud;
   h->max_body = opts->max_body ? opts->max_body : PGD_HTTP_DEFAULT_MAX_BODY;
   h->max_body_for = opts->max_body_for;
+  h->sink_for = opts->sink_for;
   h->max_conns_per_addr = opts->max_conns_per_addr == 0   ? PGD_HTTPD_DEFAULT_MAX_CONNS_PER_ADDR
                           : opts->max_conns_per_addr < 0 ? 0
                                                          : opts->max_conns_per_addr;

@@ -53,6 +53,8 @@ struct pgd_http_req {
   unsigned http10 : 1;
   unsigned chunked : 1;
   unsigned close_after : 1; /* close the connection once `out` is flushed */
+  pgd_http_sink_t sink;     /* streamed body (sink.write != NULL), until taken */
+  unsigned sink_failed : 1; /* a sink write failed: answer 500 at completion */
   void (*abort_cb)(pgd_http_req_t *r, void *ud);
   void *abort_ud;
   void *data;
@@ -81,6 +83,8 @@ struct pgd_httpd {
   void *ud;
   size_t max_body;
   size_t (*max_body_for)(const char *method, const char *path, void *ud);
+  int (*sink_for)(const char *method, const char *path, unsigned long long content_length,
+                  void *ud, pgd_http_sink_t *sink, int *retry_after_s);
   char *host;
   char *static_dir;         /* realpath, or NULL */
   int port;
@@ -110,6 +114,8 @@ int pgd_http__req_body_append(pgd_http_req_t *r, const void *data, size_t len);
 int pgd_http__queue_response(pgd_http_req_t *r, int status, const char *ctype,
                              const char *body, size_t len);
 int pgd_http__queue_error(pgd_http_req_t *r, int status, const char *msg);
+/* Adds a response header in any state before the answer is queued. */
+int pgd_http__add_header(pgd_http_req_t *r, const char *name, const char *value);
 /* Writes the next piece; returns -1 to close the connection, 0 otherwise. */
 int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss);
 

@@ -122,7 +122,10 @@ class DevConnections(harness.PagodaTestCase):
 
     def test_invalid_utf8_is_never_echoed(self):
         for path in (b"/api/v1/jobs/\xff\xfe", b"/api/v1/\xc3\x28x", b"/api/v1/%ff%fe"):
-            status, hdrs, body, _ = self.raw(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            # With the API's credentials (if it needs any), so that the path reaches the router.
+            auth = "".join("%s: %s\r\n" % kv for kv in getattr(self.api, "auth_headers", lambda: {})().items())
+            status, hdrs, body, _ = self.raw(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                                             auth.encode() + b"\r\n")
             self.assert_json_error(status, hdrs, body, 404, repr(path))
             self.assertIn("\ufffd", json.loads(body.decode("utf-8"))["error"], path)
 
