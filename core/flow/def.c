@@ -232,7 +232,9 @@ static int parse_node(pgd_flow_def_t *d, int i, const cJSON *jn, cJSON *norm, ch
     if (!v || cJSON_IsNull(v)) continue;
     int ok = 1;
     if (k == 0) ok = cJSON_IsNumber(v) && v->valuedouble >= 0;
-    else if (k == 1) ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble == (double)(int)v->valuedouble;
+    else if (k == 1) /* range first: casting a huge double to int is undefined */
+      ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e6 &&
+           v->valuedouble == (double)(int)v->valuedouble;
     else if (k == 3) ok = cJSON_IsString(v);
     else {
       ok = cJSON_IsArray(v);

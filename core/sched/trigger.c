@@ -71,7 +71,7 @@ static int get_duration(const cJSON *o, const char *key, int64_t *us, char *err,
     if (!(d > 0)) {
       return pgd_set_err(err, errlen, -EINVAL, "%s %g must be greater than zero", key, d);
     }
-    if (d != (double)(int64_t)d || d > 3660.0 * 86400) {
+    if (d > 3660.0 * 86400 || d != (double)(int64_t)d) { /* range before the cast */
       return pgd_set_err(err, errlen, -EINVAL,
                          "%s %g must be a whole number of seconds up to 3660 days", key, d);
     }
@@ -166,8 +166,9 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
   t->max_catchup = PGD_TRIGGER_DEFAULT_MAX_CATCHUP;
   const cJSON *v = pgd_json_get(s, "max_catchup");
   if (v && !cJSON_IsNull(v)) {
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-        v->valuedouble < 1 || v->valuedouble > 1000) {
+    /* range first: casting a huge double to int is undefined */
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1000 ||
+        v->valuedouble != (double)(int)v->valuedouble) {
       return pgd_set_err(err, errlen, -EINVAL, "max_catchup must be an integer from 1 to 1000");
     }
     t->max_catchup = (int)v->valuedouble;
