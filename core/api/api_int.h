@@ -53,7 +53,8 @@ int api_status_of(int rc);
 /* ---- request parsing (api_util.c) ---- */
 
 /* The request body as a JSON object (caller owns), or NULL after answering
- * 400; without a body: NULL + 400 when `required`, else an empty object. */
+ * 400 (not UTF-8, not JSON, not an object); without a body: NULL + 400 when
+ * `required`, else an empty object. */
 cJSON *api_parse_body(pgd_http_req_t *req, bool required);
 /* `?limit=` text (NULL = keep *limit): 1-10000, else false after answering 400. */
 bool api_parse_limit(pgd_http_req_t *req, const char *text, int *limit);

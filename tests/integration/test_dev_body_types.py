@@ -122,6 +122,13 @@ class DevBodyTypes(harness.PagodaTestCase):
         self.assertEqual(self.api.health()["status"], "ok")
         self.assertEqual(self.api.get("/api/v1/schedules/atnull").status, 404)
 
+    def test_body_not_utf8_is_400(self):
+        body = b'{"name": "bt-utf8", "type": "shell", "params": {"script": "echo \xff\xfe"}}'
+        r = self.api.post("/api/v1/jobs", raw=body)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("UTF-8", r.json["error"], r)
+        self.assertEqual(self.api.get("/api/v1/jobs/bt-utf8").status, 404)
+
     def test_flow_hooks_file_with_non_string_script(self):
         # Before: {"file": ..., "script": 5} read the number's (NULL) string.
         r = self.api.post("/api/v1/flows", {"name": "bt-h", "hooks": {"file": "x.lua", "script": 5},
