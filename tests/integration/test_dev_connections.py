@@ -169,44 +169,31 @@ class DevConnections(harness.PagodaTestCase):
         try:
             # Each held connection has sent a partial request, so lws has
             # given it a header table (the resource one client must not take).
-            while True:
+            for _ in range(PER_ADDR):
                 s = self.connect()
                 s.sendall(b"GET /api/v1/health HTTP/1.1\r\n")
-                s.settimeout(0.3)
-                try:
-                    first = s.recv(65536)
-                except socket.timeout:
-                    first = None
-                if first is not None:
-                    status, hdrs, body, _ = read_answer_from(first, s)
-                    s.close()
-                    break
                 held.append(s)
-                self.assertLessEqual(len(held), PER_ADDR, "no limit after %d connections" % len(held))
+            one_more = self.connect()
+            try:
+                one_more.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                status, hdrs, body, _ = read_answer(one_more)
+            finally:
+                one_more.close()
             self.assert_json_error(status, hdrs, body, 429, "over the per-address limit")
             self.assertTrue(hdrs.get("retry-after"), hdrs)
-            self.assertEqual(len(held), PER_ADDR, "refused before the limit")
+            # None of the held ones was refused (they may have been closed
+            # by the idle timeout on a slow machine: that is not a refusal).
+            for s in held:
+                s.settimeout(0.01)
+                try:
+                    got = s.recv(64, socket.MSG_PEEK)
+                except (socket.timeout, ConnectionResetError):
+                    got = b""
+                self.assertNotIn(b" 429 ", got, "a connection within the limit was refused")
         finally:
             for s in held:
                 s.close()
         self.wait_healthy()
-
-
-def read_answer_from(first, sock):
-    """read_answer for a socket whose first bytes were already read."""
-    class Pre:
-        def __init__(self, data, s):
-            self.data, self.s = data, s
-
-        def settimeout(self, t):
-            self.s.settimeout(t)
-
-        def recv(self, n):
-            if self.data:
-                d, self.data = self.data, b""
-                return d
-            return self.s.recv(n)
-    return read_answer(Pre(first, sock))
 
 
 if __name__ == "__main__":
