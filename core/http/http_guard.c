@@ -5,7 +5,7 @@
  *    answers to requests it cannot parse are JSON;
  *  - a CONNECT request (lws turns the connection into a raw socket and
  *    would hold it forever) and a websocket upgrade (no websocket protocol
- *    is served: lws would close silently) get a JSON 405 / 400;
+ *    is served: lws would close silently) get a JSON 405 / 400 (httpd.c);
  *  - each peer address may hold at most `max_conns_per_addr` connections:
  *    the next one is answered 429 (with Retry-After) and closed before lws
  *    gives it a header table, so one client cannot take the pool (1,024

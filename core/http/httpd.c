@@ -252,10 +252,14 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     if (h && pgd_http__guard_accept(h, wsi) < 0) return -1;
     break;
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-    /* No websocket (or h2c) protocol is served; lws would close silently. */
-    pgd_http__send_simple((int)lws_get_socket_fd(wsi), 400,
-                          "protocol upgrades are not served (plain HTTP/1.1 only)", NULL);
-    return -1;
+    /* No websocket protocol is served: lws would close silently. (h2c is
+     * left to lws, as before.) */
+    if (in && strcasecmp((const char *)in, "websocket") == 0) {
+      pgd_http__send_simple((int)lws_get_socket_fd(wsi), 400,
+                            "websocket upgrades are not served (plain HTTP only)", NULL);
+      return -1;
+    }
+    break;
   case LWS_CALLBACK_RAW_ADOPT:
     /* A CONNECT request: lws turned the connection into a raw socket that
      * nothing would ever close. */
