@@ -35,6 +35,32 @@ static void api_free_fields(pgd_api_t *api) {
   free(api);
 }
 
+/* PUT /api/v1/resources/NAME streams its body to a temporary file of the
+ * master (hashed as it arrives) instead of memory; over the upload caps it
+ * is refused with 503 + Retry-After before the body is read. */
+static int sink_write(void *ud, const void *data, size_t len) {
+  return pgd_master_upload_write(ud, data, len);
+}
+static void sink_discard(void *ud) { pgd_master_upload_discard(ud); }
+
+static int sink_for(const char *method, const char *path, unsigned long long content_length,
+                    void *ud, pgd_http_sink_t *sink, int *retry_after_s) {
+  pgd_api_t *api = ud;
+  if (!method || !path || strcmp(method, "PUT") != 0 ||
+      strncmp(path, RESOURCES_PREFIX, strlen(RESOURCES_PREFIX)) != 0 || !api->m ||
+      !pgd_master_is_leader(api->m) || pgd_master_is_stopping(api->m))
+    return 0; /* buffered; the handler answers (503 on a standby, ...) */
+  pgd_master_upload_t *u = NULL;
+  char err[300];
+  int rc = pgd_master_upload_begin(api->m, content_length, &u, retry_after_s, err, sizeof err);
+  if (rc == -EBUSY) return -EBUSY;
+  if (rc < 0) return 0; /* cannot spool: buffered, and the handler reports the store's error */
+  sink->write = sink_write;
+  sink->discard = sink_discard;
+  sink->ud = u;
+  return 1;
+}
+
 int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out, char *err,
                   size_t errlen) {
   *out = NULL;
@@ -62,6 +88,9 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
                             .max_body_for = max_body_for,
                             .tls_cert = cfg->tls_cert,
                             .tls_key = cfg->tls_key,
+                            .sink_for = sink_for,
+                            .idle_timeout_s = cfg->idle_timeout_s,
+                            .max_conns_per_addr = cfg->max_conns_per_addr,
                             .ud = api};
   int rc = pgd_httpd_start(loop, &hopts, &api->httpd, err, errlen);
   if (rc < 0) {
@@ -164,6 +193,41 @@ static void answer_405(pgd_http_req_t *req, const pgd_api_route_t *const *rows, 
   pgd_http_respond_error(req, 405, "use %s on %s", words, shown);
 }
 
+int api_route_match(const char *method, const char *path, api_match_t *out) {
+  memset(out, 0, sizeof *out);
+  if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) return 0;
+  /* Split a copy of the path into segments; one trailing '/' is ignored. */
+  char copy[API_MAX_PATH];
+  size_t len = strlen(path);
+  if (len >= sizeof copy) return 0;
+  memcpy(copy, path, len + 1);
+  if (len > 1 && copy[len - 1] == '/') copy[len - 1] = 0;
+  char *segs[32];
+  int nsegs = 0;
+  for (char *p = copy + 1; p; nsegs++) {
+    if (nsegs == 32) return 0;
+    segs[nsegs] = p;
+    char *slash = strchr(p, '/');
+    if (slash) *slash++ = 0;
+    p = slash;
+  }
+  size_t nroutes;
+  const pgd_api_route_t *routes = pgd_api_routes(&nroutes);
+  for (size_t i = 0; i < nroutes; i++) {
+    const char *params[API_MAX_PARAMS];
+    int np = 0;
+    if (!match(routes[i].pattern, segs, nsegs, params, &np)) continue;
+    if (out->npath < API_MAX_PATH_ROWS) out->path_rows[out->npath++] = &routes[i];
+    if (!out->route && method_matches(routes[i].method, method)) {
+      out->route = &routes[i];
+      out->nparams = np;
+      /* The params point into `copy`: keep them as offsets into `path`. */
+      for (int k = 0; k < np; k++) out->param_off[k] = (size_t)(params[k] - copy);
+    }
+  }
+  return out->route ? 1 : 0;
+}
+
 void api_dispatch(pgd_http_req_t *req, void *ud) {
   pgd_api_t *api = ud;
   const char *path = pgd_http_req_path(req);
@@ -180,42 +244,19 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
     api_preflight(api, req);
     return;
   }
-  /* Split a copy of the path into segments; one trailing '/' is ignored. */
+  api_match_t mt;
+  api_route_match(method, path, &mt);
+  /* The {x} segments, cut out of a copy of the path. */
   char *copy = strdup(path);
   if (!copy) abort();
-  size_t len = strlen(copy);
-  if (len > 1 && copy[len - 1] == '/') copy[len - 1] = 0;
-  char *segs[32];
-  int nsegs = 0;
-  bool too_deep = false;
-  for (char *p = copy + 1; p; nsegs++) {
-    if (nsegs == 32) {
-      too_deep = true;
-      break;
-    }
-    segs[nsegs] = p;
-    char *slash = strchr(p, '/');
-    if (slash) *slash++ = 0;
-    p = slash;
+  api_req_t r = {.api = api, .m = api->m, .req = req, .route = mt.route, .nparams = mt.nparams};
+  for (int k = 0; k < mt.nparams; k++) {
+    r.params[k] = copy + mt.param_off[k];
+    char *slash = strchr(copy + mt.param_off[k], '/');
+    if (slash) *slash = 0;
   }
-  size_t nroutes;
-  const pgd_api_route_t *routes = pgd_api_routes(&nroutes);
-  const pgd_api_route_t *path_rows[16];
-  int npath = 0;
-  api_req_t r = {.api = api, .m = api->m, .req = req};
-  for (size_t i = 0; !too_deep && i < nroutes; i++) {
-    const char *params[API_MAX_PARAMS];
-    int np = 0;
-    if (!match(routes[i].pattern, segs, nsegs, params, &np)) continue;
-    if (npath < 16) path_rows[npath++] = &routes[i];
-    if (!r.route && method_matches(routes[i].method, method)) {
-      r.route = &routes[i];
-      memcpy(r.params, params, sizeof params);
-      r.nparams = np;
-    }
-  }
-  if (!r.route && npath > 0) {
-    answer_405(req, path_rows, npath);
+  if (!r.route && mt.npath > 0) {
+    answer_405(req, mt.path_rows, mt.npath);
   } else if (!r.route) {
     pgd_http_respond_error(req, 404, "no route %s %s", method, path);
   } else if (!api_gate(&r)) {
@@ -224,7 +265,7 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
              !(r.route->standby_ok && strcmp(method, "GET") == 0) &&
              !(r.route->standby_ok && strcmp(r.route->method, "GET") != 0)) {
     answer_standby(&r);
-  } else {
+  } else if (api_check_body(&r)) {
     r.route->handler(&r);
   }
   free(copy);

@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/json_schema.h"
 #include "master/master.h"
 
 typedef struct pgd_api pgd_api_t;
@@ -39,6 +40,8 @@ typedef struct pgd_api_config {
   size_t max_resource_bytes; /* PUT /api/v1/resources/NAME body limit;
                                 0 = PGD_MASTER_RESOURCE_DEFAULT_MAX_BYTES */
   const char *static_dir;    /* web UI files, nullable */
+  int idle_timeout_s;        /* idle connections close after this; 0 = 30 */
+  int max_conns_per_addr;    /* per peer address; 0 = 128, -1 = no limit */
   pgd_api_rescan_cb rescan_plugins; /* nullable: the reload route answers 503 */
   void *rescan_ud;
   const char *tls_cert;      /* HTTPS: PEM certificate file; NULL = plain HTTP */
@@ -82,9 +85,11 @@ void pgd_api_free(pgd_api_t *api);
  * authentication layer (not yet: every request is allowed today). */
 typedef enum { PGD_ROLE_VIEWER = 0, PGD_ROLE_OPERATOR = 1, PGD_ROLE_ADMIN = 2 } pgd_role_t;
 
-/* A route's request body description, for the authentication/validation
- * layer to fill in; every route has NULL today (handlers check bodies). */
-typedef struct pgd_api_body_schema pgd_api_body_schema_t;
+/* A route's request body description (common/json_schema.h; the schemas
+ * are in api_schemas.c). A non-empty JSON object body is checked against it
+ * before the handler runs: a mismatch is answered 400 naming the field and
+ * the types expected. NULL = the route reads no body. */
+typedef pgd_jschema_t pgd_api_body_schema_t;
 
 typedef struct api_req api_req_t; /* core/api/api_int.h */
 

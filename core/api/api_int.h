@@ -67,7 +67,8 @@ int api_status_of(int rc);
 /* ---- request parsing (api_util.c) ---- */
 
 /* The request body as a JSON object (caller owns), or NULL after answering
- * 400; without a body: NULL + 400 when `required`, else an empty object. */
+ * 400 (not UTF-8, not JSON, not an object); without a body: NULL + 400 when
+ * `required`, else an empty object. */
 cJSON *api_parse_body(pgd_http_req_t *req, bool required);
 /* `?limit=` text (NULL = keep *limit): 1-10000, else false after answering 400. */
 bool api_parse_limit(pgd_http_req_t *req, const char *text, int *limit);
@@ -204,8 +205,41 @@ void api_audit_close(pgd_api_t *api);
 void api_audit_set_token(api_req_t *r);
 /* The store reader behind the token cache (api_tokens.c). */
 int api_token_lookup(void *ud, const char *hash, pgd_auth_entry_t *out);
+/* ---- body schemas (api_schemas.c), named in the route table ---- */
+extern const pgd_jschema_t api_schema_job;         /* POST /jobs */
+extern const pgd_jschema_t api_schema_job_run;     /* POST /jobs/{name}/run */
+extern const pgd_jschema_t api_schema_flow;        /* POST /flows */
+extern const pgd_jschema_t api_schema_flow_run;    /* POST /flows/{name}/run */
+extern const pgd_jschema_t api_schema_fexec_rerun; /* POST /flow-executions/{id}/rerun */
+extern const pgd_jschema_t api_schema_schedule;    /* POST /schedules */
+
+/* Checks the request body against the route's schema (api_util.c): true
+ * when the route has none, the body is empty or not a JSON object (the
+ * handler answers those as before), or the object conforms; else false
+ * after answering 400 {"error", "field", "expected"}. */
+bool api_check_body(api_req_t *r);
 
 /* ---- dispatch (api.c) ---- */
+
+#define API_MAX_PATH 2048    /* longer paths match no route */
+#define API_MAX_PATH_ROWS 16 /* rows of one path kept for the 405 answer */
+
+/* The result of matching a method and path against the route table. */
+typedef struct api_match {
+  const pgd_api_route_t *route;                        /* NULL: none for this method */
+  const pgd_api_route_t *path_rows[API_MAX_PATH_ROWS]; /* rows matching the path, any method */
+  int npath;
+  int nparams;
+  size_t param_off[API_MAX_PARAMS]; /* where each {x} segment starts in the path */
+} api_match_t;
+
+/* Matches `method` and `path` (borrowed) against the route table: 1 when a
+ * route takes them, else 0 (out->npath > 0 means a 405). A {x} segment of
+ * the path starts at path + param_off[i] and ends at the next '/' or the
+ * end (a trailing '/' is ignored). Pure: used by the dispatch and the
+ * router fuzz target. */
+int api_route_match(const char *method, const char *path, api_match_t *out);
+
 /* The pgd_httpd handler: matches the route table and calls the handler. */
 void api_dispatch(pgd_http_req_t *req, void *ud);
 

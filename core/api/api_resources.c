@@ -86,11 +86,19 @@ void api_resource_put(api_req_t *r) {
     return;
   }
   u->req = r->req;
-  size_t len = 0;
-  char *body = pgd_http_req_take_body(r->req, &len);
   char err[512];
   pgd_http_req_on_abort(r->req, upload_abort, u);
-  int rc = pgd_master_resource_put(r->m, name, body, len, upload_done, u, err, sizeof err);
+  /* Streamed to a temporary file as it arrived (api.c sink_for), or, for
+   * an empty body or when no file could be made, in memory. */
+  pgd_master_upload_t *streamed = pgd_http_req_take_sink(r->req);
+  int rc;
+  if (streamed) {
+    rc = pgd_master_upload_finish(streamed, name, upload_done, u, err, sizeof err);
+  } else {
+    size_t len = 0;
+    char *body = pgd_http_req_take_body(r->req, &len);
+    rc = pgd_master_resource_put(r->m, name, body, len, upload_done, u, err, sizeof err);
+  }
   if (rc < 0) {
     pgd_http_req_on_abort(r->req, NULL, NULL);
     free(u);

@@ -1,7 +1,8 @@
 /* Pagoda API — THE route table: every REST route is one row here, and
  * docs/api.md lists exactly these rows (tests/unit/test_api_routes.c checks
  * both ways). The role is the least a token needs (enforced by api_gate.c);
- * body schemas are for the validation layer to fill. standby_ok: a
+ * body: the schema the body is checked against before the handler runs
+ * (api_schemas.c). standby_ok: a
  * standby master serves the route from the shared store (logs are files on
  * the leader's disk, so they are the leader's). */
 #include "api/api_int.h"
@@ -18,10 +19,10 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/cluster",                            api_cluster,           V, NULL, STANDBY},
 
     {"GET",    "/api/v1/jobs",                               api_jobs_list,         V, NULL, STANDBY},
-    {"POST",   "/api/v1/jobs",                               api_job_define,        A, NULL, LEADER},
+    {"POST",   "/api/v1/jobs",                               api_job_define,        A, &api_schema_job, LEADER},
     {"GET",    "/api/v1/jobs/{name}",                        api_job_get,           V, NULL, STANDBY},
     {"DELETE", "/api/v1/jobs/{name}",                        api_job_delete,        A, NULL, LEADER},
-    {"POST",   "/api/v1/jobs/{name}/run",                    api_job_run,           O, NULL, LEADER},
+    {"POST",   "/api/v1/jobs/{name}/run",                    api_job_run,           O, &api_schema_job_run, LEADER},
 
     {"GET",    "/api/v1/executions",                         api_execs_list,        V, NULL, STANDBY},
     {"GET",    "/api/v1/executions/{id}",                    api_exec_get,          V, NULL, STANDBY},
@@ -39,17 +40,17 @@ static const pgd_api_route_t routes[] = {
     {"POST",   "/api/v1/balancers/reload",                   api_balancers_reload,  A, NULL, LEADER},
 
     {"GET",    "/api/v1/flows",                              api_flows_list,        V, NULL, LEADER},
-    {"POST",   "/api/v1/flows",                              api_flow_define,       A, NULL, LEADER},
+    {"POST",   "/api/v1/flows",                              api_flow_define,       A, &api_schema_flow, LEADER},
     {"GET",    "/api/v1/flows/{name}",                       api_flow_get,          V, NULL, LEADER},
     {"DELETE", "/api/v1/flows/{name}",                       api_flow_delete,       A, NULL, LEADER},
-    {"POST",   "/api/v1/flows/{name}/run",                   api_flow_run,          O, NULL, LEADER},
+    {"POST",   "/api/v1/flows/{name}/run",                   api_flow_run,          O, &api_schema_flow_run, LEADER},
     {"GET",    "/api/v1/flow-executions",                    api_fexecs_list,       V, NULL, LEADER},
     {"GET",    "/api/v1/flow-executions/{id}",               api_fexec_get,         V, NULL, LEADER},
     {"POST",   "/api/v1/flow-executions/{id}/kill",          api_fexec_kill,        O, NULL, LEADER},
-    {"POST",   "/api/v1/flow-executions/{id}/rerun",         api_fexec_rerun,       O, NULL, LEADER},
+    {"POST",   "/api/v1/flow-executions/{id}/rerun",         api_fexec_rerun,       O, &api_schema_fexec_rerun, LEADER},
 
     {"GET",    "/api/v1/schedules",                          api_schedules_list,    V, NULL, LEADER},
-    {"POST",   "/api/v1/schedules",                          api_schedule_define,   A, NULL, LEADER},
+    {"POST",   "/api/v1/schedules",                          api_schedule_define,   A, &api_schema_schedule, LEADER},
     {"GET",    "/api/v1/schedules/{name}",                   api_schedule_get,      V, NULL, LEADER},
     {"DELETE", "/api/v1/schedules/{name}",                   api_schedule_delete,   A, NULL, LEADER},
     {"POST",   "/api/v1/schedules/{name}/pause",             api_schedule_pause,    O, NULL, LEADER},

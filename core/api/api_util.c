@@ -8,6 +8,7 @@
 
 #include "api/api_int.h"
 #include "common/clock.h"
+#include "common/utf8.h"
 
 /* ---- answers ---- */
 
@@ -69,6 +70,12 @@ cJSON *api_parse_body(pgd_http_req_t *req, bool required) {
   if (!body || len == 0) {
     if (required) pgd_http_respond_error(req, 400, "a JSON body is required");
     return required ? NULL : cJSON_CreateObject();
+  }
+  /* JSON text is UTF-8 (RFC 8259); what is stored and served must be too,
+   * and cJSON would keep invalid bytes inside strings as they are. */
+  if (!pgd_utf8_valid(body, len)) {
+    pgd_http_respond_error(req, 400, "the body is not valid UTF-8");
+    return NULL;
   }
   const char *end = NULL;
   cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
@@ -249,4 +256,29 @@ cJSON *api_job_view(const cJSON *stored) {
   cJSON *v = cJSON_Duplicate(stored, 1);
   api_add_time_strings(v);
   return v;
+}
+
+/* ---- body schemas ---- */
+
+bool api_check_body(api_req_t *r) {
+  const pgd_jschema_t *schema = r->route->body_schema;
+  if (!schema) return true;
+  size_t len = 0;
+  const char *body = pgd_http_req_body(r->req, &len);
+  if (!body || len == 0 || !pgd_utf8_valid(body, len)) return true; /* the handler answers */
+  cJSON *j = cJSON_ParseWithLength(body, len);
+  if (!cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    return true; /* the handler's api_parse_body answers it */
+  }
+  pgd_jschema_err_t e;
+  bool ok = pgd_jschema_check(schema, j, &e);
+  cJSON_Delete(j);
+  if (ok) return true;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", e.message);
+  cJSON_AddStringToObject(o, "field", e.field);
+  cJSON_AddStringToObject(o, "expected", e.expected);
+  api_respond_take(r->req, 400, o);
+  return false;
 }

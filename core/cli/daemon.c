@@ -61,10 +61,15 @@ typedef struct settings {
   char *rpc_host;
   int rpc_port;
   long max_body;
+  int http_idle_timeout_s;        /* 0 = the HTTP layer's default */
+  int http_max_conns_per_address; /* 0 = default, -1 = no limit */
   int heartbeat_ms;
   int lost_after_missed;
   int kill_grace_ms;
   int recovery_grace_ms;
+  int rpc_hello_timeout_ms;
+  int upload_max_concurrent;
+  long long upload_max_inflight_bytes;
   /* worker */
   char *worker_master; /* host:port */
   char *worker_data;
@@ -111,6 +116,9 @@ static void defaults(settings_t *s) {
   s->lost_after_missed = 3;
   s->kill_grace_ms = 5000;
   s->recovery_grace_ms = 5000;
+  s->rpc_hello_timeout_ms = 10000;
+  s->upload_max_concurrent = 4;
+  s->upload_max_inflight_bytes = 1LL << 30;
   set_str(&s->worker_master, "127.0.0.1:7081");
   set_str(&s->worker_data, "/var/lib/pagoda/worker");
   set_str(&s->worker_id, "");
@@ -200,6 +208,8 @@ static int load_config(settings_t *s, const char *path) {
   int mb = (int)s->max_body;
   cfg_int(&c, "master.http.max_body", &mb);
   s->max_body = mb;
+  cfg_int(&c, "master.http.idle_timeout_s", &s->http_idle_timeout_s);
+  cfg_int(&c, "master.http.max_connections_per_address", &s->http_max_conns_per_address);
   long long mrb;
   if (config_lookup_int64(&c, "master.http.max_resource_bytes", &mrb)) s->max_resource_bytes = mrb;
   cfg_str(&c, "master.rpc.host", &s->rpc_host);
@@ -208,6 +218,11 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "master.lost_after_missed", &s->lost_after_missed);
   cfg_int(&c, "master.kill_grace_ms", &s->kill_grace_ms);
   cfg_int(&c, "master.recovery_grace_ms", &s->recovery_grace_ms);
+  cfg_int(&c, "master.rpc.hello_timeout_ms", &s->rpc_hello_timeout_ms);
+  cfg_int(&c, "master.http.max_concurrent_uploads", &s->upload_max_concurrent);
+  long long ubif;
+  if (config_lookup_int64(&c, "master.http.max_upload_bytes_in_flight", &ubif))
+    s->upload_max_inflight_bytes = ubif;
   cfg_str(&c, "worker.master", &s->worker_master);
   cfg_str(&c, "worker.data_dir", &s->worker_data);
   cfg_str(&c, "worker.id", &s->worker_id);
@@ -773,6 +788,8 @@ int pgd_daemon_main(int argc, char **argv) {
     pgd_api_config_t ac = {.host = s.http_host,
                            .port = s.http_port,
                            .max_body = (size_t)s.max_body,
+                           .idle_timeout_s = s.http_idle_timeout_s,
+                           .max_conns_per_addr = s.http_max_conns_per_address,
                            .max_resource_bytes =
                                s.max_resource_bytes > 0 ? (size_t)s.max_resource_bytes : 0,
                            .rescan_plugins = rescan_plugins,
@@ -806,6 +823,9 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.lost_after_missed = s.lost_after_missed;
     mc.kill_grace_ms = s.kill_grace_ms;
     mc.recovery_grace_ms = s.recovery_grace_ms;
+    mc.rpc_hello_timeout_ms = s.rpc_hello_timeout_ms;
+    mc.upload_max_concurrent = s.upload_max_concurrent;
+    mc.upload_max_inflight_bytes = s.upload_max_inflight_bytes;
     balancer_dir = resolve_balancer_dir(&s);
     mc.balancer_dir = balancer_dir;
     mc.balancer_default = s.balancer_default;

@@ -159,7 +159,10 @@ static int parse_hooks(pgd_flow_def_t *d, const cJSON *hooks, char *err, size_t 
   if (!hooks || cJSON_IsNull(hooks)) return 0;
   const cJSON *script = cJSON_GetObjectItemCaseSensitive(hooks, "script");
   const cJSON *file = cJSON_GetObjectItemCaseSensitive(hooks, "file");
-  if (!cJSON_IsObject(hooks) || (cJSON_IsString(script) == cJSON_IsString(file))) {
+  /* Exactly one of the two, and as a string: {"file": "x", "script": 5}
+   * is refused, not read as a script. */
+  if (!cJSON_IsObject(hooks) || (script && !cJSON_IsString(script)) ||
+      (file && !cJSON_IsString(file)) || (cJSON_IsString(script) == cJSON_IsString(file))) {
     snprintf(err, errlen, "hooks must be {\"script\": TEXT} or {\"file\": \"NAME.lua\"}");
     return -1;
   }
@@ -229,7 +232,9 @@ static int parse_node(pgd_flow_def_t *d, int i, const cJSON *jn, cJSON *norm, ch
     if (!v || cJSON_IsNull(v)) continue;
     int ok = 1;
     if (k == 0) ok = cJSON_IsNumber(v) && v->valuedouble >= 0;
-    else if (k == 1) ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble == (double)(int)v->valuedouble;
+    else if (k == 1) /* range first: casting a huge double to int is undefined */
+      ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e6 &&
+           v->valuedouble == (double)(int)v->valuedouble;
     else if (k == 3) ok = cJSON_IsString(v);
     else {
       ok = cJSON_IsArray(v);

@@ -1,5 +1,6 @@
 /* Pagoda — one HTTP request: its parsed parts, its body, its response
  * buffer, and the write path to lws. */
+#include "common/utf8.h"
 #include "http/httpd_internal.h"
 
 #include <ctype.h>
@@ -90,6 +91,8 @@ void pgd_http__req_free(pgd_http_req_t *r) {
   if (!r) return;
   req_report_status(r, 0);
   pgd_httpd_t *h = r->h;
+  if (r->sink.write && r->sink.discard) r->sink.discard(r->sink.ud);
+  memset(&r->sink, 0, sizeof r->sink);
   if (r->prev) r->prev->next = r->next;
   else h->reqs = r->next;
   if (r->next) r->next->prev = r->prev;
@@ -226,13 +229,19 @@ static size_t json_escape(char *dst, size_t cap, const char *s) {
     else dst[n] = (char)c;
     n += rl;
   }
+  /* A cut at `cap` may split a multi-byte character: drop its head. */
+  while (n > 0 && !pgd_utf8_valid(dst, n)) n--;
   dst[n] = '\0';
   return n;
 }
 
 int pgd_http__queue_error(pgd_http_req_t *r, int status, const char *msg) {
   char esc[1024], body[1100];
-  json_escape(esc, sizeof(esc), msg ? msg : "");
+  /* Messages may quote the client's bytes (a path, a name): invalid UTF-8
+   * becomes U+FFFD so the answer is valid JSON text (common/utf8.h). */
+  char *clean = pgd_utf8_clean_copy(msg ? msg : "", msg ? strlen(msg) : 0, NULL);
+  json_escape(esc, sizeof(esc), clean ? clean : "invalid message");
+  free(clean);
   int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", esc);
   return pgd_http__queue_response(r, status, "application/json", body, (size_t)n);
 }
@@ -372,8 +381,20 @@ char *pgd_http_req_take_body(pgd_http_req_t *r, size_t *len) {
 
 /* --- responses --- */
 
+void *pgd_http_req_take_sink(pgd_http_req_t *r) {
+  if (!r || !r->sink.write) return NULL;
+  void *ud = r->sink.ud;
+  memset(&r->sink, 0, sizeof r->sink);
+  return ud;
+}
+
 int pgd_http_req_add_header(pgd_http_req_t *r, const char *name, const char *value) {
-  if (!r || !name || !*name || !value || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  if (!r || r->state != PGD_REQ_HANDLER) return -EINVAL;
+  return pgd_http__add_header(r, name, value);
+}
+
+int pgd_http__add_header(pgd_http_req_t *r, const char *name, const char *value) {
+  if (!r || !name || !*name || !value) return -EINVAL;
   pgd_http_hdr_t *x = calloc(1, sizeof *x);
   size_t n = strlen(name);
   char *nm = x ? malloc(n + 2) : NULL;
@@ -408,7 +429,21 @@ int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj) {
     pgd_http__queue_error(r, 500, obj ? "out of memory" : "no response body");
     return obj ? -ENOMEM : -EINVAL;
   }
-  int rc = pgd_http__queue_response(r, status, "application/json", s, strlen(s));
+  /* JSON syntax is ASCII, so invalid bytes can only be inside strings:
+   * replacing them in the printed text keeps it JSON and makes it UTF-8. */
+  size_t len = strlen(s);
+  if (!pgd_utf8_valid(s, len)) {
+    char *clean = pgd_utf8_clean_copy(s, len, &len);
+    cJSON_free(s);
+    if (!clean) {
+      pgd_http__queue_error(r, 500, "out of memory");
+      return -ENOMEM;
+    }
+    int rc = pgd_http__queue_response(r, status, "application/json", clean, len);
+    free(clean);
+    return rc;
+  }
+  int rc = pgd_http__queue_response(r, status, "application/json", s, len);
   cJSON_free(s);
   return rc;
 }

@@ -167,6 +167,19 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
     r->close_after = 1;
     return pgd_http__queue_error(r, 411, "request body needs a content-length") ? -1 : 0;
   }
+  if (cl > 0 && h->sink_for) {
+    int retry_after = 1;
+    int s = h->sink_for(r->method, r->path, cl, h->ud, &r->sink, &retry_after);
+    if (s < 0) { /* over a cap: refuse before reading the body */
+      memset(&r->sink, 0, sizeof r->sink);
+      r->close_after = 1;
+      char ra[24];
+      snprintf(ra, sizeof ra, "%d", retry_after > 0 ? retry_after : 1);
+      pgd_http__add_header(r, "retry-after", ra);
+      return pgd_http__queue_error(r, 503, "too many uploads in progress; retry later") ? -1 : 0;
+    }
+    if (s == 0) memset(&r->sink, 0, sizeof r->sink);
+  }
   if (cl > 0) {
     r->state = PGD_REQ_READING; /* the body arrives in LWS_CALLBACK_HTTP_BODY */
     return 0;
@@ -179,6 +192,15 @@ static int http_on_body(pgd_httpd_t *h, pgd_http_pss_t *pss, const void *in, siz
   (void)h;
   pgd_http_req_t *r = pss ? pss->req : NULL;
   if (!r) return 0;
+  if (r->state == PGD_REQ_READING && (r->sink.write || r->sink_failed)) {
+    if (r->sink_failed) return 0; /* drop the rest */
+    if (r->sink.write(r->sink.ud, in, len) < 0) {
+      if (r->sink.discard) r->sink.discard(r->sink.ud);
+      memset(&r->sink, 0, sizeof r->sink);
+      r->sink_failed = 1;
+    }
+    return 0;
+  }
   if (r->state == PGD_REQ_READING) {
     if (r->body_len + len > r->max_body) { /* never expected: lws counts */
       free(r->body);
@@ -195,7 +217,9 @@ static int http_on_body(pgd_httpd_t *h, pgd_http_pss_t *pss, const void *in, siz
 static int http_on_body_done(pgd_httpd_t *h, pgd_http_pss_t *pss) {
   pgd_http_req_t *r = pss ? pss->req : NULL;
   if (!r) return 0;
-  if (r->state == PGD_REQ_READING) {
+  if (r->state == PGD_REQ_READING && r->sink_failed) {
+    return pgd_http__queue_error(r, 500, "the upload could not be written") ? -1 : 0;
+  } else if (r->state == PGD_REQ_READING) {
     http_dispatch(h, r);
   } else if (r->state == PGD_REQ_REJECTED) {
     char msg[96];
@@ -230,9 +254,29 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return h ? http_on_body_done(h, pss) : -1;
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return h ? pgd_http__on_writable(h, wsi, pss) : -1;
+  case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+    if (h && pgd_http__guard_accept(h, wsi) < 0) return -1;
+    break;
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    /* No websocket protocol is served: lws would close silently. (h2c is
+     * left to lws, as before.) */
+    if (in && strcasecmp((const char *)in, "websocket") == 0) {
+      pgd_http__send_simple((int)lws_get_socket_fd(wsi), 400,
+                            "websocket upgrades are not served (plain HTTP only)", NULL);
+      return -1;
+    }
+    break;
+  case LWS_CALLBACK_RAW_ADOPT:
+    /* A CONNECT request: lws turned the connection into a raw socket that
+     * nothing would ever close. */
+    pgd_http__send_simple((int)lws_get_socket_fd(wsi), 405, "CONNECT is not served", NULL);
+    return -1;
+  case LWS_CALLBACK_WSI_DESTROY:
+    if (h) pgd_http__guard_release(h, wsi);
+    http_on_closed(pss);
+    break;
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-  case LWS_CALLBACK_WSI_DESTROY:
     http_on_closed(pss);
     break;
   default:
@@ -253,6 +297,7 @@ static int http_seterr(char *err, size_t errlen, int rc, const char *fmt, const 
 static void http_teardown(pgd_httpd_t *h);
 
 static void http_free(pgd_httpd_t *h) {
+  pgd_http__guard_free(h);
   free(h->host);
   free(h->static_dir);
   free(h->scratch);
@@ -345,6 +390,10 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   h->ud = opts->ud;
   h->max_body = opts->max_body ? opts->max_body : PGD_HTTP_DEFAULT_MAX_BODY;
   h->max_body_for = opts->max_body_for;
+  h->sink_for = opts->sink_for;
+  h->max_conns_per_addr = opts->max_conns_per_addr == 0   ? PGD_HTTPD_DEFAULT_MAX_CONNS_PER_ADDR
+                          : opts->max_conns_per_addr < 0 ? 0
+                                                         : opts->max_conns_per_addr;
   h->scratch = malloc(LWS_PRE + PGD_HTTP_WRITE_CHUNK);
   h->host = opts->host ? strdup(opts->host) : NULL;
   if (!h->scratch || (opts->host && !h->host)) {
@@ -374,8 +423,11 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   info.user = h;
   info.pcontext = &h->ctx;
   info.count_threads = 1;
-  info.keepalive_timeout = 60;
-  info.timeout_secs = 30;
+  /* An idle keep-alive connection, and a request whose headers or body
+   * stop arriving, are closed after idle_timeout_s. */
+  int idle = opts->idle_timeout_s > 0 ? opts->idle_timeout_s : PGD_HTTPD_DEFAULT_IDLE_TIMEOUT_S;
+  info.keepalive_timeout = idle;
+  info.timeout_secs = (unsigned)idle;
   info.max_http_header_data = 8192;
   info.max_http_header_pool = 1024;
   info.pt_serv_buf_size = 16384;
@@ -477,3 +529,4 @@ void pgd_httpd_stop(pgd_httpd_t *h) {
   if (!h || h->stopping) return;
   http_teardown(h);
 }
+

@@ -59,6 +59,17 @@ typedef struct pgd_http_req pgd_http_req_t;
  * the client (or pgd_httpd_stop) may end the request first. */
 typedef void (*pgd_http_handler_cb)(pgd_http_req_t *req, void *ud);
 
+/* Where a streamed request body goes (see sink_for). write returns 0, or
+ * a negative code: the request is then answered 500 and the sink discarded.
+ * discard runs when the request ends and the handler never took the sink
+ * (client gone, error, the server stopping); after pgd_http_req_take_sink
+ * the handler owns `ud`. Loop thread. */
+typedef struct pgd_http_sink {
+  int (*write)(void *ud, const void *data, size_t len);
+  void (*discard)(void *ud);
+  void *ud;
+} pgd_http_sink_t;
+
 typedef struct pgd_httpd_opts {
   const char *host;        /* address to bind, e.g. "127.0.0.1"; NULL = all */
   int port;                /* 0 = any free port (see pgd_httpd_port) */
@@ -83,12 +94,32 @@ typedef struct pgd_httpd_opts {
    * port: a plain-HTTP client gets its connection closed. */
   const char *tls_cert;
   const char *tls_key;
+  /* Seconds a connection may stay idle (no request, or a request that does
+   * not progress) before it is closed (added in 0.4); 0 = default 30. */
+  int idle_timeout_s;
+  /* Connections one peer address may hold at once (added in 0.4); the next
+   * is answered 429 with Retry-After and closed. 0 = default 128, -1 = no
+   * limit. */
+  int max_conns_per_addr;
+  /* Optional body streaming (added in 0.4), for large uploads: called on the
+   * loop thread once the headers of a request with a body are in (method,
+   * URL-decoded path, content-length; borrowed). Return 0 to buffer the body
+   * in memory as usual; 1 after filling *sink: each piece of the body is
+   * handed to sink->write as it arrives (never buffered) and the handler
+   * takes the sink with pgd_http_req_take_sink; or -EBUSY to refuse the
+   * request with 503, "retry-after: *retry_after_s" and connection: close
+   * (the body is not read). */
+  int (*sink_for)(const char *method, const char *path, unsigned long long content_length,
+                  void *ud, struct pgd_http_sink *sink, int *retry_after_s);
 } pgd_httpd_opts_t;
 
 /* Checks a certificate/key pair the way pgd_httpd_start will load it (PEM,
  * key matches certificate). 0, or a negative code with a message in err.
  * Any thread. */
 int pgd_httpd_check_tls_files(const char *cert, const char *key, char *err, size_t errlen);
+
+#define PGD_HTTPD_DEFAULT_IDLE_TIMEOUT_S 30
+#define PGD_HTTPD_DEFAULT_MAX_CONNS_PER_ADDR 128
 
 /* Starts listening on `loop`. `opts` and its strings are copied. On success
  * returns 0 and *out (owned by the caller; end it with pgd_httpd_stop). On
@@ -147,6 +178,11 @@ const char *pgd_http_req_body(const pgd_http_req_t *r, size_t *len);
  * pgd_http_req_body() returns "". Lets a handler hand a large body to
  * another thread without a copy, safe even if the request is aborted. */
 char *pgd_http_req_take_body(pgd_http_req_t *r, size_t *len);
+
+/* The sink of a streamed body (opts.sink_for), taken by the handler: its
+ * `ud`, now owned by the caller (the layer will not discard it), or NULL
+ * when the body was buffered (then use pgd_http_req_body). Added in 0.4. */
+void *pgd_http_req_take_sink(pgd_http_req_t *r);
 
 /* --- responses: exactly one per request. Each returns 0 or a negative code
  * (-EINVAL: called twice / wrong state, -ENOMEM). Even on error `r` is gone

@@ -3,7 +3,10 @@
 #ifndef PAGODA_HTTP_HTTPD_INTERNAL_H
 #define PAGODA_HTTP_HTTPD_INTERNAL_H
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
+#include <uthash.h>
+
 #include "http/httpd.h"
 
 #define PGD_HTTP_MOD "http"
@@ -50,6 +53,8 @@ struct pgd_http_req {
   unsigned http10 : 1;
   unsigned chunked : 1;
   unsigned close_after : 1; /* close the connection once `out` is flushed */
+  pgd_http_sink_t sink;     /* streamed body (sink.write != NULL), until taken */
+  unsigned sink_failed : 1; /* a sink write failed: answer 500 at completion */
   void (*abort_cb)(pgd_http_req_t *r, void *ud);
   void *abort_ud;
   void *data;
@@ -57,6 +62,20 @@ struct pgd_http_req {
   void (*status_cb)(int status, void *ud);
   void *status_ud;
 };
+
+/* Connections per peer address (http_guard.c). */
+typedef struct pgd_http_peer {
+  char addr[INET6_ADDRSTRLEN];
+  int conns;
+  UT_hash_handle hh;
+} pgd_http_peer_t;
+
+/* One counted connection: its wsi (the key) and its peer. */
+typedef struct pgd_http_conn {
+  struct lws *wsi;
+  pgd_http_peer_t *peer;
+  UT_hash_handle hh;
+} pgd_http_conn_t;
 
 struct pgd_httpd {
   uv_loop_t *loop;
@@ -67,6 +86,8 @@ struct pgd_httpd {
   void *ud;
   size_t max_body;
   size_t (*max_body_for)(const char *method, const char *path, void *ud);
+  int (*sink_for)(const char *method, const char *path, unsigned long long content_length,
+                  void *ud, pgd_http_sink_t *sink, int *retry_after_s);
   char *host;
   char *static_dir;         /* realpath, or NULL */
   int port;
@@ -77,6 +98,10 @@ struct pgd_httpd {
   unsigned char *scratch;   /* LWS_PRE + PGD_HTTP_WRITE_CHUNK */
   uv_timer_t watch_timer;   /* peeks at held requests' sockets */
   uv_idle_t stop_idle;      /* drives pgd_httpd_stop's teardown */
+  int max_conns_per_addr;   /* 0 = no limit */
+  pgd_http_peer_t *peers;   /* http_guard.c */
+  pgd_http_conn_t *conns;
+  unsigned long long refused_conns;
 };
 
 /* Per-connection lws user data. */
@@ -93,8 +118,22 @@ int pgd_http__req_body_append(pgd_http_req_t *r, const void *data, size_t len);
 int pgd_http__queue_response(pgd_http_req_t *r, int status, const char *ctype,
                              const char *body, size_t len);
 int pgd_http__queue_error(pgd_http_req_t *r, int status, const char *msg);
+/* Adds a response header in any state before the answer is queued. */
+int pgd_http__add_header(pgd_http_req_t *r, const char *name, const char *value);
 /* Writes the next piece; returns -1 to close the connection, 0 otherwise. */
 int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss);
+
+/* http_guard.c: a new connection (LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED):
+ * 0 = counted, -1 = its address is at the limit (answered 429; lws closes). */
+int pgd_http__guard_accept(pgd_httpd_t *h, struct lws *wsi);
+/* A connection ends (LWS_CALLBACK_WSI_DESTROY); unknown wsi ok. */
+void pgd_http__guard_release(pgd_httpd_t *h, struct lws *wsi);
+/* Frees the counts (server teardown). */
+void pgd_http__guard_free(pgd_httpd_t *h);
+/* Writes a complete JSON error answer {"error": msg} with "connection:
+ * close" (and `extra_header`, "name: value\r\n" or NULL) straight to a
+ * socket lws is not writing to; 0 when all of it was sent. */
+int pgd_http__send_simple(int fd, unsigned code, const char *msg, const char *extra_header);
 
 /* http_static.c: 1 = lws is serving a file (return value in *rc), 0 = no
  * file for this path. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/utf8.h"
 #include "common/log.h"
 #include "master/exec_int.h"
 #include "master/logs_int.h"
@@ -505,11 +506,20 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s)
   t->state = s;
 }
 
+/* A copy of worker-reported JSON whose text is valid UTF-8: a lua result or
+ * an error is stored and served as JSON, so invalid bytes become U+FFFD
+ * here (common/utf8.h). */
+static cJSON *utf8_copy(const cJSON *v) {
+  cJSON *copy = cJSON_Duplicate(v, 1);
+  pgd_utf8_fix_json(copy);
+  return copy;
+}
+
 static void copy_outcome(cJSON *attempt, const cJSON *report) {
   static const char *const keys[] = {"exit_code", "signal", "error", "result", "attributes"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, keys[i]);
-    if (v && !cJSON_IsNull(v)) set_item(attempt, keys[i], cJSON_Duplicate(v, 1));
+    if (v && !cJSON_IsNull(v)) set_item(attempt, keys[i], utf8_copy(v));
   }
 }
 
@@ -610,7 +620,7 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
   const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(report, "attributes");
   if (st == PGD_STATE_RUNNING && t->state == PGD_STATE_RUNNING && cJSON_IsObject(attrs)) {
     /* Attributes the job type found in the output (e.g. spark_app_id). */
-    set_item(t->attempt_rec, "attributes", cJSON_Duplicate(attrs, 1));
+    set_item(t->attempt_rec, "attributes", utf8_copy(attrs));
     t->attempt_dirty = true;
     commit(m, e, done, ud);
     return;
@@ -620,7 +630,7 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
       done(ud, 0);
       return;
     }
-    if (cJSON_IsObject(attrs)) set_item(t->attempt_rec, "attributes", cJSON_Duplicate(attrs, 1));
+    if (cJSON_IsObject(attrs)) set_item(t->attempt_rec, "attributes", utf8_copy(attrs));
     t->state = PGD_STATE_RUNNING;
     set_str(t->attempt_rec, "state", "running");
     set_int(t->attempt_rec, "started_us", at);

@@ -31,6 +31,9 @@ void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   cfg->lost_after_missed = 3;
   cfg->kill_grace_ms = 5000;
   cfg->recovery_grace_ms = 5000;
+  cfg->rpc_hello_timeout_ms = 10000;
+  cfg->upload_max_concurrent = 4;
+  cfg->upload_max_inflight_bytes = 1LL << 30;
   cfg->balancer_default = "least_loaded";
   cfg->ha_cluster = "default";
   cfg->ha_session_ms = 10000;

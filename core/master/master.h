@@ -55,6 +55,9 @@ typedef struct pgd_master_config {
   int lost_after_missed;  /* a worker is lost after this many missed heartbeats */
   int kill_grace_ms;      /* SIGTERM → SIGKILL grace announced with a kill */
   int recovery_grace_ms;  /* after a start, how long workers have to claim running executions */
+  int rpc_hello_timeout_ms; /* an RPC connection that has not said hello by then is closed */
+  int upload_max_concurrent;          /* streamed resource uploads at once (default 4) */
+  long long upload_max_inflight_bytes; /* their announced sizes together (default 1 GiB) */
   const char *ha_zookeeper;     /* "host:port,..." = high availability with ZooKeeper; nullable */
   const char *ha_cluster;       /* cluster name: /pagoda/<cluster>/... (default "default") */
   int ha_session_ms;            /* ZooKeeper session timeout (default 10000) */
@@ -317,6 +320,27 @@ typedef void (*pgd_master_upload_cb)(void *ud, int rc, const cJSON *view, const 
  * cb runs exactly once, later, unless this returns < 0 (body freed). */
 int pgd_master_resource_put(pgd_master_t *m, const char *name, char *body, size_t len,
                             pgd_master_upload_cb cb, void *ud, char *err, size_t errlen);
+
+/* Streamed upload (added in 0.4): the body goes to a temporary file in the
+ * blob directory and is hashed as it arrives, so an upload costs no memory
+ * for its content. At most cfg.upload_max_concurrent uploads and
+ * cfg.upload_max_inflight_bytes announced bytes are in progress at once.
+ * Loop thread; writes are plain write() calls on it (page cache); the
+ * fsync happens on the thread pool at finish. */
+typedef struct pgd_master_upload pgd_master_upload_t;
+/* Starts an upload of `size` bytes: 0 and *out; -EBUSY when over a cap
+ * (*retry_after_s says when to try again), other codes with err. */
+int pgd_master_upload_begin(pgd_master_t *m, uint64_t size, pgd_master_upload_t **out,
+                            int *retry_after_s, char *err, size_t errlen);
+/* Appends a piece of the content: 0 or -errno (then discard it). */
+int pgd_master_upload_write(pgd_master_upload_t *u, const void *data, size_t len);
+/* Drops an unfinished upload (its temporary file is removed). */
+void pgd_master_upload_discard(pgd_master_upload_t *u);
+/* Stores the content as the newest version of `name`, like
+ * pgd_master_resource_put (cb exactly once, unless this returns < 0); `u`
+ * is taken in both cases. */
+int pgd_master_upload_finish(pgd_master_upload_t *u, const char *name, pgd_master_upload_cb cb,
+                             void *ud, char *err, size_t errlen);
 /* Deletes a resource, or one version of it (`version` nullable): 0 with
  * *answer (caller owns: {"deleted", "version"?}) and done follows; -ENOENT
  * with err. */

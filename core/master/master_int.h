@@ -86,6 +86,8 @@ struct pgd_master {
   cJSON *ha_leader;       /* the current leader's znode ({"info": {...}}), nullable */
   bool store_closed;
   int open_conns;         /* worker connections not yet closed */
+  int uploads_active;     /* streamed uploads begun and not yet ended (resources.c) */
+  uint64_t upload_bytes_inflight; /* their announced sizes */
   int closing_handles;
   void (*on_stopped)(void *ud);
   void *on_stopped_ud;

@@ -212,7 +212,7 @@ static bool hash_in_use(pgd_master_t *m, const char *hash) {
 
 /* ---- upload -------------------------------------------------------------- */
 
-typedef struct upload {
+struct pgd_master_upload {
   uv_work_t work;
   pgd_master_t *m;
   pgd_master_upload_cb cb;
@@ -226,11 +226,55 @@ typedef struct upload {
   char err[512];
   bool created;        /* a new version rather than a known one */
   int64_t uploaded_us;
-} upload_t;
+  /* streamed (pgd_master_upload_begin): */
+  bool streamed;
+  int fd;              /* the temporary file, -1 once closed */
+  char tmp[4200];      /* its path; removed when the upload ends */
+  EVP_MD_CTX *md;
+  uint64_t announced;  /* counted in m->upload_bytes_inflight */
+};
+typedef struct pgd_master_upload upload_t;
 
 static void upload_free(upload_t *u) {
   free(u->body);
+  if (u->streamed) {
+    if (u->fd >= 0) close(u->fd);
+    if (u->tmp[0]) unlink(u->tmp);
+    EVP_MD_CTX_free(u->md);
+    u->m->uploads_active--;
+    u->m->upload_bytes_inflight -= u->announced;
+  }
   free(u);
+}
+
+/* Streamed: the temporary file becomes blobs/<hash> by a hard link (the
+ * temporary name stays until the upload ends, so the blob can be linked
+ * again if a concurrent delete removes it before the metadata commit). */
+static int link_blob(upload_t *u, char *err, size_t errlen) {
+  if (link(u->tmp, u->path) == 0 || errno == EEXIST) return 0;
+  int rc = -errno;
+  snprintf(err, errlen, "cannot create blob %.64s: %s", u->hash, strerror(-rc));
+  return rc;
+}
+
+static void stream_work(uv_work_t *w) {
+  upload_t *u = w->data;
+  if (fsync(u->fd) != 0) {
+    u->rc = -errno;
+    snprintf(u->err, sizeof u->err, "cannot write the upload: %s", strerror(-u->rc));
+    return;
+  }
+  struct stat st;
+  if (stat(u->path, &st) == 0 && (uint64_t)st.st_size == u->len) return; /* known content */
+  unlink(u->path); /* a partial file of another size: replace it */
+  u->rc = link_blob(u, u->err, sizeof u->err);
+  if (u->rc == 0) {
+    int dfd = open(u->dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+  }
 }
 
 static void upload_work(uv_work_t *w) {
@@ -253,7 +297,8 @@ static void upload_durable(int status, void *ud) {
     char err[512];
     struct stat st;
     if (stat(u->path, &st) != 0 &&
-        blob_write(u->dir, u->path, u->body ? u->body : "", u->len, err, sizeof err) < 0) {
+        (u->streamed ? link_blob(u, err, sizeof err)
+                     : blob_write(u->dir, u->path, u->body ? u->body : "", u->len, err, sizeof err)) < 0) {
       PGD_ERROR(MOD, "resource %s: %s", u->name, err);
       status = -EIO;
     }
@@ -350,6 +395,88 @@ int pgd_master_resource_put(pgd_master_t *m, const char *name, char *body, size_
   blob_dir(m, u->dir, sizeof u->dir);
   u->work.data = u;
   int rc = uv_queue_work(m->loop, &u->work, upload_work, upload_after);
+  if (rc < 0) {
+    upload_free(u);
+    return pgd_set_err(err, errlen, rc, "cannot queue the upload: %s", uv_strerror(rc));
+  }
+  return 0;
+}
+
+/* ---- streamed upload ------------------------------------------------------ */
+
+int pgd_master_upload_begin(pgd_master_t *m, uint64_t size, pgd_master_upload_t **out,
+                            int *retry_after_s, char *err, size_t errlen) {
+  *out = NULL;
+  if (retry_after_s) *retry_after_s = 1;
+  if (m->stopping) return pgd_set_err(err, errlen, -ESHUTDOWN, "the master is shutting down");
+  uint64_t cap = m->cfg.upload_max_inflight_bytes > 0 ? (uint64_t)m->cfg.upload_max_inflight_bytes : 0;
+  if ((m->cfg.upload_max_concurrent > 0 && m->uploads_active >= m->cfg.upload_max_concurrent) ||
+      (cap && m->upload_bytes_inflight > 0 && m->upload_bytes_inflight + size > cap)) {
+    if (retry_after_s) *retry_after_s = 2;
+    return pgd_set_err(err, errlen, -EBUSY,
+                       "%d uploads (%llu bytes) in progress: over the limits "
+                       "(master.http.max_concurrent_uploads, max_upload_bytes_in_flight)",
+                       m->uploads_active, (unsigned long long)m->upload_bytes_inflight);
+  }
+  upload_t *u = calloc(1, sizeof *u);
+  if (!u) return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
+  u->m = m;
+  u->fd = -1;
+  blob_dir(m, u->dir, sizeof u->dir);
+  int rc = mkdir_p(u->dir);
+  if (rc < 0) {
+    free(u);
+    return pgd_set_err(err, errlen, rc, "cannot create %s: %s", u->dir, strerror(-rc));
+  }
+  snprintf(u->tmp, sizeof u->tmp, "%s/.upload-XXXXXX", u->dir);
+  u->fd = mkstemp(u->tmp);
+  u->md = EVP_MD_CTX_new();
+  if (u->fd < 0 || !u->md || !EVP_DigestInit_ex(u->md, EVP_sha256(), NULL)) {
+    rc = u->fd < 0 ? -errno : -EIO;
+    if (u->fd >= 0) {
+      close(u->fd);
+      unlink(u->tmp);
+    }
+    EVP_MD_CTX_free(u->md);
+    free(u);
+    return pgd_set_err(err, errlen, rc, "cannot start the upload in %s: %s", "the blob directory",
+                       strerror(-rc));
+  }
+  u->streamed = true;
+  u->announced = size;
+  m->uploads_active++;
+  m->upload_bytes_inflight += size;
+  *out = u;
+  return 0;
+}
+
+int pgd_master_upload_write(pgd_master_upload_t *u, const void *data, size_t len) {
+  int rc = write_all(u->fd, data, len);
+  if (rc < 0) return rc;
+  if (!EVP_DigestUpdate(u->md, data, len)) return -EIO;
+  u->len += len;
+  return 0;
+}
+
+void pgd_master_upload_discard(pgd_master_upload_t *u) {
+  if (u) upload_free(u);
+}
+
+int pgd_master_upload_finish(pgd_master_upload_t *u, const char *name, pgd_master_upload_cb cb,
+                             void *ud, char *err, size_t errlen) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  if (!EVP_DigestFinal_ex(u->md, md, &mdlen) || mdlen != 32) {
+    upload_free(u);
+    return pgd_set_err(err, errlen, -EIO, "SHA-256 failed (libcrypto)");
+  }
+  for (int i = 0; i < 32; i++) snprintf(u->hash + 2 * i, 3, "%02x", md[i]);
+  snprintf(u->path, sizeof u->path, "%s/%s", u->dir, u->hash);
+  snprintf(u->name, sizeof u->name, "%s", name);
+  u->cb = cb;
+  u->ud = ud;
+  u->work.data = u;
+  int rc = uv_queue_work(u->m->loop, &u->work, stream_work, upload_after);
   if (rc < 0) {
     upload_free(u);
     return pgd_set_err(err, errlen, rc, "cannot queue the upload: %s", uv_strerror(rc));

@@ -21,7 +21,6 @@
 #define MOD "rpc"
 /* A connection must complete the handshake (TLS, hello, auth) this fast,
  * or it is closed: a peer that never authenticates holds nothing for long. */
-#define HANDSHAKE_DEADLINE_US (10 * 1000000LL)
 
 /* Until its proof is accepted a connection has no worker. The hello is
  * kept (a copy) between the challenge and the worker's auth. */
@@ -31,7 +30,6 @@ typedef struct conn_ctx {
   pgd_conn_t *c;
   cJSON *hello;                      /* decoded and checked; NULL before hello */
   char mnonce[PGD_AUTH_HEX_LEN + 1]; /* this connection's challenge */
-  int64_t accepted_us;
   /* in m->unauthenticated until the worker is welcomed */
   struct conn_ctx *next, **pprev;
 } conn_ctx_t;
@@ -271,6 +269,7 @@ static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   free(w->addr);
   w->addr = strdup(pgd_conn_peer(c));
   w->conn = c;
+  pgd_conn_set_deadline(c, 0); /* the handshake is over: no pre-hello timeout */
   w->state = M_WORKER_ALIVE;
   w->slots = h.worker.slots.set ? (int)h.worker.slots.v : 1;
   adopt_array(&w->types, h.worker.types);
@@ -434,6 +433,9 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
     }
   }
   pgd_master_t *m = cc->m;
+  if (cc->pprev && reason == UV_ETIMEDOUT) /* still in the handshake: its deadline */
+    PGD_WARN(MOD, "%s did not complete the handshake within %d ms; closing",
+             pgd_conn_peer(c), m->cfg.rpc_hello_timeout_ms);
   unlist(cc);
   cJSON_Delete(cc->hello);
   free(cc);
@@ -447,7 +449,6 @@ static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
   if (!cc) abort();
   cc->m = ud;
   cc->c = c;
-  cc->accepted_us = pgd_now_us();
   cc->next = cc->m->unauthenticated;
   if (cc->next) cc->next->pprev = &cc->next;
   cc->pprev = &cc->m->unauthenticated;
@@ -455,6 +456,10 @@ static void on_accept(pgd_listener_t *l, pgd_conn_t *c, void *ud) {
   cc->m->open_conns++;
   static const pgd_conn_cbs_t cbs = {.on_message = on_message, .on_close = on_close};
   pgd_conn_set_callbacks(c, &cbs, cc);
+  /* The whole handshake (TLS, hello, auth) must be over within the
+   * deadline; cleared when the proof is accepted (handle_auth). */
+  if (cc->m->cfg.rpc_hello_timeout_ms > 0)
+    pgd_conn_set_deadline(c, (uint64_t)cc->m->cfg.rpc_hello_timeout_ms);
 }
 
 /* Whether `host` names the loopback interface only (127.0.0.0/8, ::1,
@@ -574,14 +579,9 @@ void m_rpc_send_kill(pgd_master_t *m, m_worker_t *w, int64_t exec_id, int attemp
 void m_rpc_check_heartbeats(pgd_master_t *m) {
   int64_t limit = (int64_t)m->cfg.heartbeat_ms * m->cfg.lost_after_missed * 1000;
   int64_t now = pgd_now_us();
-  for (conn_ctx_t *cc = m->unauthenticated, *next; cc; cc = next) {
-    next = cc->next;
-    if (now - cc->accepted_us <= HANDSHAKE_DEADLINE_US) continue;
-    PGD_WARN(MOD, "%s did not complete the handshake within %lld s; closing",
-             pgd_conn_peer(cc->c), HANDSHAKE_DEADLINE_US / 1000000);
-    unlist(cc); /* closed once; on_close follows */
-    pgd_conn_close(cc->c);
-  }
+  /* (A connection that has not completed the handshake is closed by its
+   * own deadline: master.rpc.hello_timeout_ms, set at accept, cleared once
+   * the worker's proof is accepted in handle_auth.) */
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
     if (w->conn && now - w->last_heartbeat_us > limit) {

@@ -41,6 +41,8 @@ struct pgd_conn {
   uv_getaddrinfo_t gai_req;
   uv_shutdown_t shutdown_req;
   uv_timer_t linger;
+  uv_timer_t deadline; /* pgd_conn_set_deadline */
+  int deadline_inited;
   /* Frames encoded but not yet given to uv_write (owned). */
   uv_buf_t *pend;
   size_t npend, pend_cap, pend_bytes;
@@ -147,6 +149,8 @@ static void conn_close_now(pgd_conn_t *c) {
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (c->timer_inited && !uv_is_closing((uv_handle_t *)&c->linger))
     uv_close((uv_handle_t *)&c->linger, on_handle_closed);
+  if (c->deadline_inited && !uv_is_closing((uv_handle_t *)&c->deadline))
+    uv_close((uv_handle_t *)&c->deadline, on_handle_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -328,6 +332,25 @@ static void conn_begin_close(pgd_conn_t *c, int reason, int graceful) {
 
 void pgd_conn_close(pgd_conn_t *c) {
   if (c) conn_begin_close(c, 0, 1);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  pgd_conn_t *c = t->data;
+  PGD_WARN(MOD, "%s: deadline passed (e.g. no hello in time); closing", c->peer);
+  conn_begin_close(c, UV_ETIMEDOUT, 0);
+}
+
+int pgd_conn_set_deadline(pgd_conn_t *c, uint64_t ms) {
+  if (!c || c->state == CONN_CLOSING) return UV_EPIPE;
+  if (!c->deadline_inited) {
+    if (ms == 0) return 0;
+    int rc = uv_timer_init(c->loop, &c->deadline);
+    if (rc != 0) return rc;
+    c->deadline.data = c;
+    c->deadline_inited = 1;
+    c->refs++; /* released by the handle's close callback */
+  }
+  return ms ? uv_timer_start(&c->deadline, on_deadline, ms, 0) : uv_timer_stop(&c->deadline);
 }
 
 /* ---- reads -------------------------------------------------------------- */

@@ -29,6 +29,7 @@
 #define PAGODA_NET_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 #include <uv.h>
@@ -124,6 +125,13 @@ void pgd_conn_close(pgd_conn_t *c);
 /* The peer address as "127.0.0.1:port" or "[::1]:port" (the target given to
  * pgd_conn_connect until connected). Borrowed, valid until on_close returns. */
 const char *pgd_conn_peer(const pgd_conn_t *c);
+
+/* Closes `c` (on_close reason UV_ETIMEDOUT, without flushing) unless the
+ * deadline is moved or cleared within `ms` milliseconds; ms 0 clears it.
+ * The master gives each accepted connection a deadline for its hello and
+ * clears it when the hello is accepted. Returns 0, or UV_EPIPE when `c` is
+ * closing. Added in 0.4. */
+int pgd_conn_set_deadline(pgd_conn_t *c, uint64_t ms);
 
 /* A user pointer attached to the connection (not owned, NULL by default). */
 void pgd_conn_set_data(pgd_conn_t *c, void *data);

@@ -64,6 +64,7 @@ static int digits(const char **pp, int n, int *out) {
 
 int pgd_sched_parse_time(const char *s, const pgd_tz_t *tz, const char *what, int64_t *us,
                          char *err, size_t errlen) {
+  if (!s) return pgd_set_err(err, errlen, -EINVAL, "%s must be a time string (got null)", what);
   const char *p = s;
   pgd_civil_t c = {0};
   int y, frac_us = 0;

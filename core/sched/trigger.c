@@ -53,6 +53,15 @@ static int get_string(const cJSON *o, const char *key, const char **out, char *e
   return 0;
 }
 
+/* Like get_string, for a key that must be there: absent or null is an
+ * error (a schedule {"at": null} names its kind but gives no value). */
+static int get_required_string(const cJSON *o, const char *key, const char **out, char *err,
+                               size_t errlen) {
+  if (get_string(o, key, out, err, errlen) < 0) return -EINVAL;
+  if (!*out) return pgd_set_err(err, errlen, -EINVAL, "\"%s\" must be a string (got null)", key);
+  return 0;
+}
+
 /* A duration key given as a string ("30s") or a number of seconds. */
 static int get_duration(const cJSON *o, const char *key, int64_t *us, char *err,
                         size_t errlen) {
@@ -62,7 +71,7 @@ static int get_duration(const cJSON *o, const char *key, int64_t *us, char *err,
     if (!(d > 0)) {
       return pgd_set_err(err, errlen, -EINVAL, "%s %g must be greater than zero", key, d);
     }
-    if (d != (double)(int64_t)d || d > 3660.0 * 86400) {
+    if (d > 3660.0 * 86400 || d != (double)(int64_t)d) { /* range before the cast */
       return pgd_set_err(err, errlen, -EINVAL,
                          "%s %g must be a whole number of seconds up to 3660 days", key, d);
     }
@@ -104,7 +113,7 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
 
   switch (t->kind) {
     case PGD_TRIGGER_CRON:
-      if (get_string(s, "cron", &str, err, errlen) < 0) return -EINVAL;
+      if (get_required_string(s, "cron", &str, err, errlen) < 0) return -EINVAL;
       if ((rc = pgd_cron_parse(str, &t->cron, err, errlen)) < 0) return rc;
       break;
     case PGD_TRIGGER_EVERY:
@@ -115,7 +124,7 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
       }
       break;
     case PGD_TRIGGER_AT:
-      if (get_string(s, "at", &str, err, errlen) < 0) return -EINVAL;
+      if (get_required_string(s, "at", &str, err, errlen) < 0) return -EINVAL;
       if (pgd_sched_parse_time(str, t->tz, "at", &t->at_us, err, errlen) < 0) return -EINVAL;
       if (now_us > 0 && t->at_us <= now_us) {
         char b[40];
@@ -157,8 +166,9 @@ static int parse_fields(pgd_trigger_t *t, const cJSON *s, int64_t now_us, char *
   t->max_catchup = PGD_TRIGGER_DEFAULT_MAX_CATCHUP;
   const cJSON *v = pgd_json_get(s, "max_catchup");
   if (v && !cJSON_IsNull(v)) {
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-        v->valuedouble < 1 || v->valuedouble > 1000) {
+    /* range first: casting a huge double to int is undefined */
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1000 ||
+        v->valuedouble != (double)(int)v->valuedouble) {
       return pgd_set_err(err, errlen, -EINVAL, "max_catchup must be an integer from 1 to 1000");
     }
     t->max_catchup = (int)v->valuedouble;

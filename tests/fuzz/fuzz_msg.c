@@ -1,5 +1,6 @@
-/* libFuzzer target for the typed message decoders (core/net/msg*.c). Not
- * part of the default build. Build and run:
+/* libFuzzer target for the typed message decoders (core/net/msg*.c). Built and run
+ * by ctest with tests/fuzz/fuzz_driver.c (tests/fuzz/CMakeLists.txt); by hand
+ * with libFuzzer:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I core \
  *     tests/fuzz/fuzz_msg.c core/net/msg_codec.c core/net/msg_util.c \

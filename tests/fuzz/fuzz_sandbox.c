@@ -12,7 +12,7 @@
  *         -I core -I /usr/include/lua5.4 tests/fuzz/fuzz_sandbox.c \
  *         core/script/sandbox.c core/script/sandbox_lib.c core/common/err.c \
  *         -llua5.4 -lm -o /tmp/fuzz_sandbox && /tmp/fuzz_sandbox -max_total_time=600
- *     (CMake: -DPAGODA_FUZZ=ON with CMAKE_C_COMPILER=clang builds it as
+ *     (CMake: -DPAGODA_LIBFUZZER=ON with CMAKE_C_COMPILER=clang builds it as
  *     `fuzz_sandbox` and ctest runs it 5 s);
  *   - a bounded random driver (PGD_FUZZ_STANDALONE, any compiler, always
  *     built as `fuzz_sandbox_driver`; ctest runs it 5 s): it splices Lua

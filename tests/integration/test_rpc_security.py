@@ -216,7 +216,7 @@ class SecretHandshake(ClusterCase):
             self.assertLess(time.monotonic() - t0, 25)
         finally:
             s.close()
-        wait_log(self.master, "did not complete the handshake within 10 s; closing")
+        wait_log(self.master, "did not complete the handshake within 10000 ms; closing")
 
     def test_real_worker_with_another_secret_is_refused(self):
         other = write_secret(self.tmp, "not-the-secret", "other.secret")

@@ -1,5 +1,7 @@
-/* Pagoda — UTF-8 sanitising of process output (see utf8.h). */
-#include "worker/utf8.h"
+/* Pagoda — UTF-8 sanitising of streamed text (process output), see
+ * common/utf8.h. Moved from core/worker so that the master and the HTTP
+ * layer use the same rules. */
+#include "common/utf8.h"
 
 #include <string.h>
 
