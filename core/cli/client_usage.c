@@ -126,7 +126,7 @@ static const char k_daemon_common[] =
     "                         killed and refused (default 5000)\n"
     "  --heartbeat-ms N       worker heartbeat interval (default 1000)\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
-    "  --insecure             allow plain HTTP on a non-loopback address (warned at every\n"
+    "  --insecure             allow plain HTTP or RPC on a non-loopback address (warned at every\n"
     "                         start; docs/security.md)\n";
 
 static const char k_dev_opts[] =

@@ -506,13 +506,28 @@ static int check_exposure(const settings_t *s) {
             s->mode == MODE_DEV ? "dev" : "master", has_str(s->http_host) ? s->http_host : "*");
     return -1;
   }
+  /* The RPC port: workers' reports and every job's env cross it, so plain
+   * TCP to other hosts is the same exposure (the cluster secret, required
+   * there by the RPC layer, proves who connects but encrypts nothing). */
+  bool rpc_exposed = !pgd_addr_is_loopback(s->rpc_host);
+  bool rpc_tls = has_str(s->rpc_tls_cert);
+  if (rpc_exposed && !rpc_tls && !s->insecure) {
+    fprintf(stderr,
+            "pagoda %s: refusing to listen for workers in plain TCP on %s, which is not a "
+            "loopback address: give a certificate (--rpc-tls-cert FILE --rpc-tls-key FILE), "
+            "listen on 127.0.0.1, or start with --insecure (see docs/security.md)\n",
+            s->mode == MODE_DEV ? "dev" : "master", has_str(s->rpc_host) ? s->rpc_host : "*");
+    return -1;
+  }
   if (conninfo_has_password(s->store_postgres))
     PGD_WARN(MOD, "the PostgreSQL connection string holds a password, visible in ps and in the "
                   "config file: use a password file instead (passfile=FILE or PGPASSFILE, see "
                   "docs/security.md)");
   if (s->insecure)
     PGD_WARN(MOD, "started with --insecure (insecure = true)%s",
-             exposed && !https ? ": the REST API is served in plain HTTP to other hosts" : "");
+             exposed && !https     ? ": the REST API is served in plain HTTP to other hosts"
+             : rpc_exposed && !rpc_tls ? ": workers are served in plain TCP from other hosts"
+                                       : "");
   return 0;
 }
 

@@ -277,18 +277,31 @@ class SecretHandshake(ClusterCase):
 class ListenWithoutSecret(harness.PagodaTestCase):
     def test_non_loopback_rpc_needs_a_secret(self):
         port = harness.free_port()
-        d = harness.Daemon("master", self.tmp, ["--rpc", "0.0.0.0:%d" % port], name="open-master")
+        # --insecure: plain TCP to other hosts allowed, a secret still required
+        d = harness.Daemon("master", self.tmp, ["--rpc", "0.0.0.0:%d" % port, "--insecure"],
+                           name="open-master")
         with self.assertRaises(harness.DaemonError):
             d.start(timeout=20)
         self.assertNotEqual(d.returncode, 0)
         self.assertIn("refusing to listen for workers on 0.0.0.0 without a cluster secret",
                       d.stderr())
         # With a secret from the environment it starts.
-        ok = self.start("master", ["--rpc", "0.0.0.0:%d" % port], name="closed-master",
-                        env={"PAGODA_SECRET": SECRET})
+        ok = self.start("master", ["--rpc", "0.0.0.0:%d" % port, "--insecure"],
+                        name="closed-master", env={"PAGODA_SECRET": SECRET})
         self.assertTrue(ok.alive())
         self.assertNotIn(SECRET, ok.stderr() + ok.stdout())
         self.assertStopsCleanly(ok)
+
+    def test_non_loopback_rpc_needs_tls_or_insecure(self):
+        port = harness.free_port()
+        d = harness.Daemon("master", self.tmp, ["--rpc", "0.0.0.0:%d" % port],
+                           name="plain-master", env={"PAGODA_SECRET": SECRET})
+        with self.assertRaises(harness.DaemonError):
+            d.start(timeout=20)
+        self.assertNotEqual(d.returncode, 0)
+        self.assertIn("refusing to listen for workers in plain TCP on 0.0.0.0", d.stderr())
+        self.assertIn("--insecure", d.stderr())
+        self.assertTrue(harness.port_is_free(port), "refused before binding the RPC port")
 
     def test_secret_on_the_command_line_warns_and_is_scrubbed(self):
         m = self.start("master", ["--secret", SECRET], name="argv-master")
