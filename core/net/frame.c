@@ -14,7 +14,7 @@ const char *pgd_frame_strerror(int err) {
   switch (err) {
   case 0: return "success";
   case PGD_FRAME_ETOOBIG: return "frame length is zero or above the maximum frame size";
-  case PGD_FRAME_EJSON: return "frame payload is not a JSON object";
+  case PGD_FRAME_EJSON: return "frame payload is not a JSON object (or names a key twice)";
   case PGD_FRAME_ETYPE: return "message has a missing or unknown \"type\"";
   case PGD_FRAME_ETLS: return "TLS failed (handshake, certificate or record)";
   default: return err < 0 ? strerror(-err) : "unknown error";
@@ -86,6 +86,34 @@ int pgd_frame_decoder_partial(const pgd_frame_decoder_t *dec) {
 
 static int is_json_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
 
+static int cmp_key(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether any object in `v` names a key twice. Such a message is ambiguous
+ * (cJSON reads the first, other parsers the last), so it is refused rather
+ * than read one way here and another way by a log reader or a proxy. Keys
+ * are sorted per object, so a message with many keys costs n log n. */
+static int has_duplicate_keys(const cJSON *v) {
+  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return 0;
+  size_t n = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, v) {
+    if (has_duplicate_keys(c)) return 1;
+    n++;
+  }
+  if (!cJSON_IsObject(v) || n < 2) return 0;
+  const char **keys = malloc(n * sizeof *keys);
+  if (!keys) return 1; /* cannot check: refuse */
+  size_t i = 0;
+  cJSON_ArrayForEach(c, v) keys[i++] = c->string ? c->string : "";
+  qsort(keys, n, sizeof *keys, cmp_key);
+  int dup = 0;
+  for (i = 1; i < n && !dup; i++) dup = strcmp(keys[i - 1], keys[i]) == 0;
+  free(keys);
+  return dup;
+}
+
 /* Parses one payload and hands it to cb. Returns 0, cb's non-zero value, or
  * a negative frame error. */
 static int deliver(const char *p, size_t n, pgd_frame_cb cb, void *ud) {
@@ -104,6 +132,10 @@ static int deliver(const char *p, size_t n, pgd_frame_cb cb, void *ud) {
         return PGD_FRAME_EJSON;
       }
     }
+  }
+  if (has_duplicate_keys(msg)) {
+    cJSON_Delete(msg);
+    return PGD_FRAME_EJSON;
   }
   cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "type");
   int type = cJSON_IsString(t) ? pgd_msg_parse(t->valuestring) : -1;

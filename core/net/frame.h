@@ -30,7 +30,7 @@
 
 /* Error codes (negative; distinct from the -errno / UV_E* ranges). */
 #define PGD_FRAME_ETOOBIG (-20001) /* announced length is 0 or above the maximum */
-#define PGD_FRAME_EJSON (-20002)   /* payload is not one JSON object */
+#define PGD_FRAME_EJSON (-20002)   /* payload is not one JSON object, or an object in it repeats a key */
 #define PGD_FRAME_ETYPE (-20003)   /* "type" missing, not a string, or unknown */
 #define PGD_FRAME_ETLS (-20004)    /* the TLS layer failed (handshake, certificate, record) */
 

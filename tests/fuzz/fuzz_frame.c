@@ -1,9 +1,6 @@
-/* libFuzzer target for the frame decoder (core/net/frame.c). Not part of the
- * default build. Build and run:
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I core \
- *     tests/fuzz/fuzz_frame.c core/net/frame.c core/net/protocol.c -lcjson \
- *     -o /tmp/fuzz_frame && /tmp/fuzz_frame -max_total_time=60
+/* Fuzz target for the frame decoder (core/net/frame.c), run by ctest as
+ * fuzz.frame (tests/fuzz/CMakeLists.txt; -DPAGODA_LIBFUZZER=ON with clang
+ * for libFuzzer).
  *
  * The first input byte chooses the feed size (1..256 bytes, or all at once
  * for 0), the rest is the stream. Each decoded message is re-encoded and

@@ -370,6 +370,29 @@ static void test_bad_json(void) {
   expect_payload_error(deep, PGD_FRAME_EJSON);
 }
 
+/* A key named twice is ambiguous (first value here, last elsewhere): refused
+ * at any depth; the same keys once each are fine. */
+static void test_duplicate_keys(void) {
+  expect_payload_error("{\"type\":\"heartbeat\",\"running\":\"w1\",\"running\":[]}",
+                       PGD_FRAME_EJSON);
+  expect_payload_error("{\"type\":\"ack\",\"type\":\"ack\"}", PGD_FRAME_EJSON);
+  expect_payload_error("{\"type\":\"hello\",\"worker\":{\"id\":\"a\",\"id\":\"b\"}}",
+                       PGD_FRAME_EJSON);
+  expect_payload_error("{\"type\":\"hello\",\"running\":[{\"a\":1,\"a\":2}]}",
+                       PGD_FRAME_EJSON);
+  /* one key name in two different objects is not a repeat */
+  pgd_frame_decoder_t d;
+  pgd_frame_decoder_init(&d, 0);
+  seen_t s = {0};
+  size_t len;
+  char *f = frame_of("{\"type\":\"hello\",\"worker\":{\"id\":\"a\"},\"id\":\"a\"}", &len);
+  CU_ASSERT_EQUAL(feed_copy(&d, f, len, &s), 0);
+  CU_ASSERT_EQUAL(s.n, 1);
+  seen_free(&s);
+  free(f);
+  pgd_frame_decoder_free(&d);
+}
+
 static void test_bad_type(void) {
   expect_payload_error("{}", PGD_FRAME_ETYPE);
   expect_payload_error("{\"kind\":\"hello\"}", PGD_FRAME_ETYPE);
@@ -416,6 +439,7 @@ int main(void) {
   CU_add_test(s, "max size boundary", test_max_boundary);
   CU_add_test(s, "bad JSON", test_bad_json);
   CU_add_test(s, "missing or unknown type", test_bad_type);
+  CU_add_test(s, "a key named twice", test_duplicate_keys);
   CU_add_test(s, "whitespace around object", test_good_after_whitespace);
   CU_add_test(s, "strerror", test_strerror);
   return pgd_test_run();
