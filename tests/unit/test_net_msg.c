@@ -142,6 +142,7 @@ static void fill_launch(void *p) {
   pgd_msg_resource_add(res, &(pgd_msg_resource_t){"data.csv", "ab12", pgd_msg_int(99), NULL});
   pgd_msg_resource_add(res, &(pgd_msg_resource_t){"gone", NULL, {0}, "no such resource"});
   m->resources = keep(res);
+  m->limits = (pgd_msg_limits_t){true, 256, 1.5, 64};
 }
 static void eq_launch(const void *pa, const void *pb) {
   const pgd_msg_launch_t *a = pa, *b = pb;
@@ -155,6 +156,8 @@ static void eq_launch(const void *pa, const void *pb) {
   EQ_STR(a->run_as, b->run_as);
   EQ_JSON(a->env, b->env);
   EQ_JSON(a->resources, b->resources);
+  CU_ASSERT(a->limits.set == b->limits.set && a->limits.memory_mb == b->limits.memory_mb &&
+            a->limits.cpus == b->limits.cpus && a->limits.pids == b->limits.pids);
 }
 
 CODEC_FNS(kill)
