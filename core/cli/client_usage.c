@@ -119,7 +119,8 @@ static const char k_dev_opts[] =
     "  --example              create and run the example job 'hello' and print its log\n"
     "  --labels a,b           labels of the embedded worker\n"
     "  --balancers DIR        balancer scripts; --default-balancer NAME (default least_loaded)\n"
-    "  --allowed-users a,b    users jobs may name in run_as (pagoda must run as root)\n";
+    "  --allowed-users a,b    users jobs may name in run_as (pagoda must run as root)\n"
+    "  --no-cgroups           contain attempts without cgroups; --cgroup-root PATH\n";
 
 static const char k_master_opts[] =
     "Options of pagoda master:\n"
@@ -144,6 +145,9 @@ static const char k_worker_opts[] =
     "  --slots N              executions at once (default: CPU cores)\n"
     "  --labels a,b           labels of this worker\n"
     "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n"
+    "  --no-cgroups           contain attempts without cgroups (/proc scan; no limits)\n"
+    "  --cgroup-root PATH     per-worker cgroup under PATH in each hierarchy (default:\n"
+    "                         the worker's own cgroup); see docs/operations.md\n"
     "  --ha-zookeeper H:P,..  find the leader in ZooKeeper instead of --master, and follow\n"
     "                         it; --ha-cluster NAME, --ha-session-ms N (docs/ha.md)\n";
 

@@ -65,6 +65,8 @@ typedef struct settings {
   cJSON *allowed_users;
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
+  int worker_cgroups;       /* worker.cgroups (bool): 0 = containment without cgroups */
+  char *worker_cgroup_root; /* worker.cgroup_root, "" = the worker's own cgroup */
   /* dev */
   char *dev_data;
   int dev_slots;
@@ -99,6 +101,8 @@ static void defaults(settings_t *s) {
   set_str(&s->worker_id, "");
   s->worker_heartbeat_ms = 1000;
   s->worker_kill_grace_ms = 5000;
+  s->worker_cgroups = 1;
+  set_str(&s->worker_cgroup_root, "");
   set_str(&s->dev_data, "pagoda-dev-data");
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
@@ -108,7 +112,7 @@ static void free_settings(settings_t *s) {
   char **strs[] = {&s->log_level,   &s->plugins_dir,   &s->secret,    &s->master_data,
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
-                   &s->balancer_default};
+                   &s->balancer_default, &s->worker_cgroup_root};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   cJSON_Delete(s->labels);
   cJSON_Delete(s->allowed_users);
@@ -181,6 +185,8 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "worker.kill_grace_ms", &s->worker_kill_grace_ms);
   cfg_list(&c, "worker.labels", s->labels);
   cfg_list(&c, "worker.allowed_users", s->allowed_users);
+  config_lookup_bool(&c, "worker.cgroups", &s->worker_cgroups);
+  cfg_str(&c, "worker.cgroup_root", &s->worker_cgroup_root);
   cfg_str(&c, "store.postgres", &s->store_postgres);
   cfg_str(&c, "ha.zookeeper", &s->ha_zookeeper);
   cfg_str(&c, "ha.cluster", &s->ha_cluster);
@@ -283,6 +289,11 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       s->kill_grace_ms = s->worker_kill_grace_ms = g;
     } else if (strcmp(f, "--recovery-grace-ms") == 0 && v && s->mode != MODE_WORKER) {
       if (parse_int_flag("--recovery-grace-ms", v, 0, &s->recovery_grace_ms) < 0) return -1;
+    } else if (strcmp(f, "--no-cgroups") == 0 && s->mode != MODE_MASTER) {
+      s->worker_cgroups = 0;
+      takes = false;
+    } else if (strcmp(f, "--cgroup-root") == 0 && v && s->mode != MODE_MASTER) {
+      set_str(&s->worker_cgroup_root, v);
     } else if (strcmp(f, "--example") == 0 && s->mode == MODE_DEV) {
       s->example = 1;
       takes = false;
@@ -523,6 +534,8 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.allowed_users = s->allowed_users;
   wc.heartbeat_ms = s->worker_heartbeat_ms;
   wc.kill_grace_ms = s->worker_kill_grace_ms;
+  wc.no_cgroups = !s->worker_cgroups;
+  wc.cgroup_root = s->worker_cgroup_root;
   wc.reconnect_ms = 200;
   return pgd_worker_start(d->loop, &wc, d->plugins, &d->worker, err, errlen);
 }

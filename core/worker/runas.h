@@ -81,4 +81,12 @@ typedef enum {
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
                     int out_fd, pid_t *pid, pgd_runas_step_t *step);
 
+/* pgd_runas_spawn, and the child first writes "0" to each descriptor of
+ * `join_fds` (-1-terminated, nullable; cgroup.procs files, see cgroup.h),
+ * which moves it into those cgroups before anything else runs. A failed
+ * write fails the start (PGD_RUNAS_STEP_SETUP). */
+int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
+                       const char *cwd, int out_fd, const int *join_fds, pid_t *pid,
+                       pgd_runas_step_t *step);
+
 #endif

@@ -31,6 +31,7 @@ typedef struct child_args {
   const char *cwd;
   const char *path; /* PATH to search */
   int out_fd;
+  const int *join_fds; /* cgroup.procs descriptors, -1-terminated, or NULL */
   pid_t parent;     /* the worker: the child dies with it (PR_SET_PDEATHSIG) */
   volatile int err;
   volatile int step;
@@ -106,6 +107,10 @@ CHILD_CODE static int child_main(void *arg) {
     sa.sa_handler = SIG_DFL;
     sigaction(sig, &sa, NULL);
   }
+  /* Into the attempt's cgroups first: every process it starts from here on
+   * is in them (the descriptors are closed by close_from_3 below). */
+  for (int i = 0; a->join_fds && a->join_fds[i] >= 0; i++)
+    if (write(a->join_fds[i], "0", 1) != 1) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (setpgid(0, 0) != 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd != 1 && dup2(a->out_fd, 1) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd != 2 && dup2(a->out_fd, 2) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
@@ -142,12 +147,18 @@ CHILD_CODE static int child_main(void *arg) {
 
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
                     int out_fd, pid_t *pid, pgd_runas_step_t *step) {
+  return pgd_runas_spawn_ex(ru, argv, envp, cwd, out_fd, NULL, pid, step);
+}
+
+int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
+                       const char *cwd, int out_fd, const int *join_fds, pid_t *pid,
+                       pgd_runas_step_t *step) {
   if (step) *step = PGD_RUNAS_STEP_NONE;
   if ((ru && (!ru->groups || ru->ngroups <= 0)) || !argv || !argv[0] || !argv[0][0] || !envp ||
       out_fd < 0 || !pid)
     return EINVAL;
   child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = out_fd,
-                    .path = DEFAULT_PATH, .parent = getpid()};
+                    .join_fds = join_fds, .path = DEFAULT_PATH, .parent = getpid()};
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 

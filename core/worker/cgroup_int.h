@@ -1,0 +1,48 @@
+/* Pagoda — containment internals shared by cgroup.c and proctrack.c.
+ * Not a public header. */
+#ifndef PAGODA_WORKER_CGROUP_INT_H
+#define PAGODA_WORKER_CGROUP_INT_H
+
+#include <sys/types.h>
+
+#include "worker/cgroup.h"
+
+enum { LIM_MEMORY, LIM_PIDS, LIM_CPU, LIM_COUNT };
+
+struct pgd_cgroup_root {
+  pgd_contain_mode_t mode;
+  char *name;
+  char *track_parent;          /* per-worker parent in the tracking hierarchy */
+  int track_v2;                /* tracking in the v2 hierarchy */
+  char *lim_parent[LIM_COUNT]; /* per-worker parent enforcing each limit, or NULL */
+  int lim_v2[LIM_COUNT];
+  char marker_prefix[160];     /* "PAGODA_CONTAIN=<name>/" */
+  char desc[512];
+  pid_t guard;
+  int guard_fd; /* write end of the guard's pipe */
+};
+
+#define CG_MAX_DIRS (1 + LIM_COUNT)
+
+struct pgd_cgroup {
+  pgd_cgroup_root_t *r;
+  char *name;
+  char *dirs[CG_MAX_DIRS]; /* dirs[0]: tracking; then v1 limit cgroups */
+  int ndirs;
+  int join[CG_MAX_DIRS + 1]; /* cgroup.procs descriptors, -1-terminated */
+  int mem_dir;               /* index in dirs of the memory cgroup, -1 */
+  int mem_v2;
+  char marker[320];
+  pid_t main;
+  /* PROCSCAN: every pid seen as a member (a member re-parented to the
+   * subreaper stays one). */
+  pid_t *seen;
+  size_t nseen, capseen;
+};
+
+/* proctrack.c (PROCSCAN mode) */
+int pgd_proctrack_signal(pgd_cgroup_t *cg, int sig);
+int pgd_proctrack_empty(pgd_cgroup_t *cg);
+void pgd_proctrack_kill_all(pgd_cgroup_t *cg);
+
+#endif
