@@ -216,10 +216,15 @@ __attribute__((noreturn)) static void guard_main(int fd, const pgd_cgroup_root_t
     break;
   }
   if (r->mode == PGD_CONTAIN_CGROUP) {
-    sweep_parent(r->track_parent);
+    /* the per-worker parents go too (a new start of the worker recreates
+     * them, see add_dir) */
     for (int i = 0; i < LIM_COUNT; i++)
-      if (r->lim_parent[i] && strcmp(r->lim_parent[i], r->track_parent) != 0)
+      if (r->lim_parent[i] && strcmp(r->lim_parent[i], r->track_parent) != 0) {
         sweep_parent(r->lim_parent[i]);
+        rmdir(r->lim_parent[i]);
+      }
+    sweep_parent(r->track_parent);
+    rmdir(r->track_parent);
   } else {
     cgs_kill_by_env(r->marker_prefix, 5);
   }
@@ -379,10 +384,13 @@ static int add_dir(pgd_cgroup_t *cg, const char *parent) {
       return i;
   char *d = NULL;
   if (asprintf(&d, "%s/%s", parent, cg->name) < 0) return -ENOMEM;
-  if (mkdir(d, 0755) != 0 && errno != EEXIST) {
-    int e = -errno;
+  /* ENOENT: the guard of a previous run of this worker, sweeping after its
+   * death, removed the parent just now */
+  int mk = mkdir(d, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+  if (mk == -ENOENT && mkdir_p(parent) == 0) mk = mkdir(d, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+  if (mk < 0) {
     free(d);
-    return e;
+    return mk;
   }
   int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int pfd = fd >= 0 ? openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC) : -1;
