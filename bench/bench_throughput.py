@@ -207,12 +207,17 @@ def main():
     ap.add_argument("--perf", metavar="FILE", help="perf record -g the daemon during saturation")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--no-cgroups", action="store_true",
+                    help="run the dev daemon with --no-cgroups (attempts contained by /proc scan "
+                         "instead of a cgroup each): the cost of the cgroup per attempt is the "
+                         "difference to a run without this flag")
     a = ap.parse_args()
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
 
     m = machine()
     tmp = tempfile.mkdtemp(prefix="pagoda-bench-")
-    dev = harness.Daemon("dev", tmp, ["--slots", str(a.slots), "--log-level", "warn"])
+    dev = harness.Daemon("dev", tmp, ["--slots", str(a.slots), "--log-level", "warn"] +
+                         (["--no-cgroups"] if a.no_cgroups else []))
     perf = None
     result = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "connections": a.connections}
     try:

@@ -116,7 +116,43 @@ int pgd_proctrack_signal(pgd_cgroup_t *cg, int sig) {
   return n;
 }
 
+typedef struct kids {
+  pid_t guard;
+  int foreign; /* a child that is neither a live spawn nor the guard */
+  int unknown; /* a children file could not be read */
+} kids_t;
+
+static void check_task_children(const char *tid, void *ud) {
+  kids_t *k = ud;
+  char dir[64], buf[4096];
+  snprintf(dir, sizeof dir, "/proc/self/task/%.20s", tid);
+  ssize_t n = cgs_read(dir, "children", buf, sizeof buf);
+  if (n < 0 || (size_t)n >= sizeof buf - 1) {
+    k->unknown = 1; /* no CONFIG_PROC_CHILDREN, or too many to read here */
+    return;
+  }
+  for (char *p = buf, *end; *p; p = end) {
+    long pid = strtol(p, &end, 10);
+    if (end == p) break;
+    if (pid > 0 && pid != k->guard && !pgd_spawn_supervises((pid_t)pid)) k->foreign = 1;
+  }
+}
+
+/* The cheap answer once the main process is gone: the worker is a child
+ * subreaper, so whatever is left of a tree is a child of the worker or
+ * below one. When every child of the worker is the main process of a live
+ * spawn or the guard, no tree has anything left (no /proc scan). */
+static int nothing_adopted(const pgd_cgroup_t *cg) {
+  kids_t k = {.guard = cg->r->guard};
+  cgs_subdirs_foreach("/proc/self/task", check_task_children, &k);
+  return !k.unknown && !k.foreign;
+}
+
 int pgd_proctrack_empty(pgd_cgroup_t *cg) {
+  if (cg->main > 0 && !pgd_spawn_supervises(cg->main) && nothing_adopted(cg)) {
+    cg->nseen = 0;
+    return 1;
+  }
   plist_t l = {0};
   int n = scan(cg, &l);
   free(l.v);
