@@ -247,6 +247,8 @@ static void on_tree_tick(uv_timer_t *t) {
 /* The main process exited: KillMode=control-group for what is left. */
 static void end_tree(pgd_spawn_t *p) {
   p->exit_at = uv_now(p->loop);
+  /* the job is over: ending its leftovers must not turn it into a timeout */
+  uv_timer_stop(&p->timeout_timer);
   if (pgd_cgroup_empty(p->cg)) {
     if (p->eof) finish(p);
     else uv_timer_start(&p->linger_timer, on_tree_tick, TREE_POLL_MS, TREE_POLL_MS);
