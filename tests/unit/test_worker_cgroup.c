@@ -379,6 +379,32 @@ static void test_pids_limit(void) {
   pgd_cgroup_root_close(root);
 }
 
+/* cpus = 0.1: over 1.5 s of wall time the tree gets at most ~0.15 s of
+ * CPU (CFS quota); without the limit a busy loop gets far more on an idle
+ * core. The bound checked leaves room for accounting slack. */
+static void test_cpu_limit(void) {
+  CU_ASSERT_EQUAL_FATAL(geteuid(), 0);
+  char name[64];
+  snprintf(name, sizeof name, "ut-cpu-%d", (int)getpid());
+  pgd_cgroup_root_t *root = open_root(1, name, 0, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+  pgd_cgroup_limits_t lim = {.cpus = 0.1};
+  run_t r = {0};
+  CU_ASSERT_EQUAL(run_script(&r,
+                             "exec python3 -c \"import os, time\n"
+                             "t = time.time()\n"
+                             "while time.time() - t < 1.5: pass\n"
+                             "c = os.times(); print('cpu %.3f' % (c.user + c.system))\"",
+                             make_cg(root, "a8", &lim), 300), 0);
+  CU_ASSERT_EQUAL(r.res.exit_code, 0);
+  const char *p = strstr(r.out, "cpu ");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  double cpu = atof(p + 4);
+  CU_ASSERT(cpu > 0 && cpu < 0.4);
+  if (!(cpu < 0.4)) fprintf(stderr, "cpu time under cpus=0.1: %.3f s\n", cpu);
+  pgd_cgroup_root_close(root);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -396,5 +422,6 @@ int main(void) {
   CU_add_test(s, "guard kills the trees of a dead worker (proc scan)", test_guard_procscan);
   CU_add_test(s, "memory limit: oom_killed", test_memory_limit_oom);
   CU_add_test(s, "pids limit", test_pids_limit);
+  CU_add_test(s, "cpus limit", test_cpu_limit);
   return pgd_test_run();
 }
