@@ -395,12 +395,15 @@ static int add_dir(pgd_cgroup_t *cg, const char *parent) {
   int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int pfd = fd >= 0 ? openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC) : -1;
   int e = pfd < 0 ? -errno : 0;
-  if (fd >= 0) close(fd);
   if (pfd < 0) {
+    if (fd >= 0) close(fd);
     rmdir(d);
     free(d);
     return e;
   }
+  /* the v2 tracking cgroup (always dirs[0]) is entered by clone3 */
+  if (cg->ndirs == 0 && cg->r->track_v2) cg->dir_fd = fd;
+  else close(fd);
   cg->dirs[cg->ndirs] = d;
   cg->join[cg->ndirs] = pfd;
   cg->join[cg->ndirs + 1] = -1;
@@ -468,7 +471,9 @@ int pgd_cgroup_create(pgd_cgroup_root_t *r, const char *name, const pgd_cgroup_l
   }
   cg->r = r;
   cg->join[0] = -1;
+  cg->dir_fd = -1;
   cg->mem_dir = -1;
+  cg->spawn = (pgd_runas_cgroups_t){.into_dir_fd = -1, .into_procs_fd = -1, .join_fds = cg->join};
   snprintf(cg->marker, sizeof cg->marker, "%s%s", r->marker_prefix, name);
   if (r->mode == PGD_CONTAIN_PROCSCAN) {
     if (lim && (lim->memory_mb > 0 || lim->cpus > 0 || lim->pids > 0) && skipped)
@@ -501,19 +506,28 @@ int pgd_cgroup_create(pgd_cgroup_root_t *r, const char *name, const pgd_cgroup_l
     pgd_cgroup_destroy(cg);
     return rc;
   }
+  if (cg->dir_fd >= 0) /* v2: created in it; v1 limit cgroups joined by write */
+    cg->spawn = (pgd_runas_cgroups_t){.into_dir_fd = cg->dir_fd, .into_procs_fd = cg->join[0],
+                                      .join_fds = cg->join + 1};
   *out = cg;
   return 0;
 }
 
-const int *pgd_cgroup_join_fds(const pgd_cgroup_t *cg) { return cg->join; }
+const pgd_runas_cgroups_t *pgd_cgroup_spawn_cgroups(const pgd_cgroup_t *cg) { return &cg->spawn; }
 
 const char *pgd_cgroup_marker(const pgd_cgroup_t *cg) { return cg->marker; }
 
-void pgd_cgroup_set_main(pgd_cgroup_t *cg, pid_t pid) {
-  cg->main = pid;
-  /* The child has joined: the descriptors are no longer needed. */
+static void close_join(pgd_cgroup_t *cg) {
   for (int i = 0; cg->join[i] >= 0; i++) close(cg->join[i]);
   cg->join[0] = -1;
+  if (cg->dir_fd >= 0) close(cg->dir_fd);
+  cg->dir_fd = -1;
+  cg->spawn = (pgd_runas_cgroups_t){.into_dir_fd = -1, .into_procs_fd = -1, .join_fds = cg->join};
+}
+
+void pgd_cgroup_set_main(pgd_cgroup_t *cg, pid_t pid) {
+  cg->main = pid;
+  close_join(cg); /* the child is in: the descriptors are no longer needed */
 }
 
 static void signal_one(pid_t pid, void *ud) {
@@ -549,7 +563,7 @@ int pgd_cgroup_oom_killed(const pgd_cgroup_t *cg) {
 
 void pgd_cgroup_destroy(pgd_cgroup_t *cg) {
   if (!cg) return;
-  for (int i = 0; cg->join[i] >= 0; i++) close(cg->join[i]);
+  close_join(cg);
   if (cg->r->mode == PGD_CONTAIN_PROCSCAN) {
     pgd_proctrack_kill_all(cg);
   } else {

@@ -15,8 +15,11 @@
  *     Limits use the v2 controller when the parent can enable it, else the
  *     v1 memory / pids / cpu hierarchy; a limit the host cannot enforce is
  *     skipped with a warning (pgd_cgroup_create's `skipped`).
- *     The child joins the cgroups itself, before exec, by writing "0" to the
- *     cgroup.procs descriptors of pgd_cgroup_join_fds (opened beforehand).
+ *     The child is created in its v2 cgroup (clone3 with CLONE_INTO_CGROUP;
+ *     a write to cgroup.procs would migrate it, which waits for an RCU
+ *     grace period, ~3 ms, with the worker suspended) and joins the v1
+ *     cgroups of its limits by writing "0" to their cgroup.procs before
+ *     exec (pgd_cgroup_spawn_cgroups).
  *
  *   PGD_CONTAIN_PROCSCAN  no cgroup access (not root, no writable
  *     hierarchy) or use_cgroups = 0: the worker becomes a child subreaper
@@ -44,6 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "worker/runas.h"
 
 typedef struct pgd_cgroup_root pgd_cgroup_root_t;
 typedef struct pgd_cgroup pgd_cgroup_t;
@@ -103,10 +108,12 @@ int pgd_cgroup_create(pgd_cgroup_root_t *r, const char *name, const pgd_cgroup_l
                       pgd_cgroup_t **out, char *skipped, size_t skippedlen, char *err,
                       size_t errlen);
 
-/* Descriptors (write-only, close-on-exec) of the cgroup.procs files the
- * child must write "0" to before exec; -1-terminated array owned by `cg`
- * (an array holding only -1 in PROCSCAN mode). */
-const int *pgd_cgroup_join_fds(const pgd_cgroup_t *cg);
+/* Where the attempt's process must start (runas.h; owned by `cg`, valid
+ * until pgd_cgroup_set_main): in the v2 cgroup directly (clone3 with
+ * CLONE_INTO_CGROUP) when the tracking hierarchy is v2, and in the v1
+ * cgroups of its limits by writing to their cgroup.procs. Nothing to join
+ * in PROCSCAN mode. */
+const pgd_runas_cgroups_t *pgd_cgroup_spawn_cgroups(const pgd_cgroup_t *cg);
 
 /* "PAGODA_CONTAIN=<worker name>/<attempt name>": to put in the job's
  * environment (both modes; PROCSCAN finds the tree by it). Borrowed. */

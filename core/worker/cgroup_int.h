@@ -30,6 +30,8 @@ struct pgd_cgroup {
   char *dirs[CG_MAX_DIRS]; /* dirs[0]: tracking; then v1 limit cgroups */
   int ndirs;
   int join[CG_MAX_DIRS + 1]; /* cgroup.procs descriptors, -1-terminated */
+  int dir_fd;                /* the v2 tracking cgroup's directory, or -1 */
+  pgd_runas_cgroups_t spawn; /* what pgd_cgroup_spawn_cgroups returns */
   int mem_dir;               /* index in dirs of the memory cgroup, -1 */
   int mem_v2;
   char marker[320];

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "worker/cgroup_int.h"
 #include "worker/cgroup_sys.h"
 #include "worker/spawn.h"
@@ -134,7 +135,10 @@ static void check_task_children(const char *tid, void *ud) {
   for (char *p = buf, *end; *p; p = end) {
     long pid = strtol(p, &end, 10);
     if (end == p) break;
-    if (pid > 0 && pid != k->guard && !pgd_spawn_supervises((pid_t)pid)) k->foreign = 1;
+    if (pid > 0 && pid != k->guard && !pgd_spawn_supervises((pid_t)pid)) {
+      k->foreign = 1;
+      PGD_DEBUG("proctrack", "foreign child %ld of task %s", pid, tid);
+    }
   }
 }
 
@@ -160,6 +164,7 @@ int pgd_proctrack_empty(pgd_cgroup_t *cg) {
 }
 
 void pgd_proctrack_kill_all(pgd_cgroup_t *cg) {
+  if (pgd_proctrack_empty(cg)) return; /* usually answered without a scan */
   for (int round = 0; round < 200; round++) {
     if (pgd_proctrack_signal(cg, SIGKILL) == 0) return;
     cgs_sleep_ms(10);

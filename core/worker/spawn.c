@@ -493,7 +493,7 @@ static int start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const 
    * (run_as) and ties the job's life to the worker's (PR_SET_PDEATHSIG),
    * which posix_spawn cannot. */
   rc = pgd_runas_spawn_ex(ru, spec->argv, (char *const *)env, spec->cwd, fds[1],
-                          cg ? pgd_cgroup_join_fds(cg) : NULL, &pid, &step);
+                          cg ? pgd_cgroup_spawn_cgroups(cg) : NULL, &pid, &step);
   free(env);
   free(idbuf);
   close(fds[1]);

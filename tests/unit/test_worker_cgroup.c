@@ -253,7 +253,7 @@ static void leftovers_killed(int use_cgroups) {
   int out = open("/dev/null", O_WRONLY | O_CLOEXEC);
   pid_t pid = -1;
   pgd_runas_step_t step;
-  CU_ASSERT_EQUAL_FATAL(pgd_runas_spawn_ex(NULL, argv, env, NULL, out, pgd_cgroup_join_fds(cg),
+  CU_ASSERT_EQUAL_FATAL(pgd_runas_spawn_ex(NULL, argv, env, NULL, out, pgd_cgroup_spawn_cgroups(cg),
                                            &pid, &step), 0);
   close(out);
   free(env);
@@ -296,7 +296,7 @@ static void guard_kills(int use_cgroups) {
     char *env[] = {"PATH=/usr/bin:/bin", (char *)pgd_cgroup_marker(cg), NULL};
     pid_t pid;
     pgd_runas_step_t step;
-    if (pgd_runas_spawn_ex(NULL, argv, env, NULL, 2, pgd_cgroup_join_fds(cg), &pid, &step)) _exit(3);
+    if (pgd_runas_spawn_ex(NULL, argv, env, NULL, 2, pgd_cgroup_spawn_cgroups(cg), &pid, &step)) _exit(3);
     for (int i = 0; i < 1000 && count_marked(a) < 2; i++) usleep(10000);
     _exit(count_marked(a) == 2 ? 0 : 4); /* dies like a killed worker */
   }
