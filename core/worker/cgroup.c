@@ -351,8 +351,14 @@ void pgd_cgroup_root_close(pgd_cgroup_root_t *r) {
   if (r->guard > 0)
     while (waitpid(r->guard, NULL, 0) < 0 && errno == EINTR) {
     }
+  for (size_t i = 0; i < r->npool; i++) {
+    close(r->pool[i].dir_fd);
+    close(r->pool[i].procs_fd);
+    free(r->pool[i].dir);
+  }
+  free(r->pool);
   if (r->mode == PGD_CONTAIN_CGROUP) {
-    sweep_parent(r->track_parent);
+    sweep_parent(r->track_parent); /* removes the pooled cgroups too */
     rmdir(r->track_parent);
   }
   for (int i = 0; i < LIM_COUNT; i++) {
@@ -376,6 +382,65 @@ const char *pgd_cgroup_root_describe(const pgd_cgroup_root_t *r) { return r ? r-
 pid_t pgd_cgroup_root_guard_pid(const pgd_cgroup_root_t *r) { return r ? r->guard : -1; }
 
 /* ---- one attempt ----------------------------------------------------------- */
+
+/* dirs[0] from the pool of idle v2 tracking cgroups (made when none is
+ * idle). Returns 0 or -errno. */
+static int take_pooled(pgd_cgroup_t *cg) {
+  pgd_cgroup_root_t *r = cg->r;
+  size_t i = 0;
+  while (i < r->npool && r->pool[i].busy) i++;
+  if (i == r->npool) {
+    cg_pooled_t *np = realloc(r->pool, (r->npool + 1) * sizeof *np);
+    if (!np) return -ENOMEM;
+    r->pool = np;
+    cg_pooled_t e = {.dir_fd = -1, .procs_fd = -1};
+    if (asprintf(&e.dir, "%s/slot-%ld", r->track_parent, ++r->pool_seq) < 0) return -ENOMEM;
+    /* ENOENT: the guard of a previous run of this worker, sweeping after
+     * its death, removed the parent just now */
+    int mk = mkdir(e.dir, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+    if (mk == -ENOENT && mkdir_p(r->track_parent) == 0)
+      mk = mkdir(e.dir, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+    if (mk == 0 && (e.dir_fd = open(e.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) mk = -errno;
+    if (mk == 0 && (e.procs_fd = openat(e.dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0)
+      mk = -errno;
+    if (mk < 0) {
+      if (e.dir_fd >= 0) close(e.dir_fd);
+      rmdir(e.dir);
+      free(e.dir);
+      return mk;
+    }
+    r->pool[r->npool++] = e;
+  }
+  cg_pooled_t *e = &r->pool[i];
+  if (!(cg->dirs[0] = strdup(e->dir))) return -ENOMEM;
+  e->busy = 1;
+  cg->pool_idx = (long)i;
+  cg->dir_fd = e->dir_fd;
+  cg->join[0] = e->procs_fd;
+  cg->join[1] = -1;
+  cg->ndirs = 1;
+  return 0;
+}
+
+/* Resets, in a pooled cgroup, the v2 limits an earlier attempt set and this
+ * one does not want. */
+static void reset_pooled_limits(pgd_cgroup_t *cg, unsigned want) {
+  cg_pooled_t *e = &cg->r->pool[cg->pool_idx];
+  unsigned stale = e->v2_limits & ~want;
+  if (stale & (1u << LIM_MEMORY)) cgs_write(e->dir, "memory.max", "max");
+  if (stale & (1u << LIM_PIDS)) cgs_write(e->dir, "pids.max", "max");
+  if (stale & (1u << LIM_CPU)) cgs_write(e->dir, "cpu.max", "max");
+  e->v2_limits = 0;
+  for (int k = 0; k < LIM_COUNT; k++)
+    if ((want & (1u << k)) && cg->r->lim_v2[k]) e->v2_limits |= 1u << k;
+}
+
+static long long oom_kills(const char *dir, int v2) {
+  char buf[1024];
+  if (cgs_read(dir, v2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) < 0) return 0;
+  const char *p = strstr(buf, "oom_kill ");
+  return p ? atoll(p + 9) : 0;
+}
 
 /* The attempt's directory under `parent`, created; index into cg->dirs. */
 static int add_dir(pgd_cgroup_t *cg, const char *parent) {
@@ -432,6 +497,7 @@ static int apply_limit(pgd_cgroup_t *cg, int kind, const pgd_cgroup_limits_t *li
   if (kind == LIM_MEMORY) {
     cg->mem_dir = i;
     cg->mem_v2 = v2;
+    cg->oom_base = oom_kills(d, v2); /* a pooled cgroup counts earlier attempts' */
     snprintf(v, sizeof v, "%lld", (long long)lim->memory_mb * 1024 * 1024);
     if (v2) {
       int rc = write_limit(d, "memory.max", v, err, errlen);
@@ -473,6 +539,7 @@ int pgd_cgroup_create(pgd_cgroup_root_t *r, const char *name, const pgd_cgroup_l
   cg->join[0] = -1;
   cg->dir_fd = -1;
   cg->mem_dir = -1;
+  cg->pool_idx = -1;
   cg->spawn = (pgd_runas_cgroups_t){.into_dir_fd = -1, .into_procs_fd = -1, .join_fds = cg->join};
   snprintf(cg->marker, sizeof cg->marker, "%s%s", r->marker_prefix, name);
   if (r->mode == PGD_CONTAIN_PROCSCAN) {
@@ -481,7 +548,14 @@ int pgd_cgroup_create(pgd_cgroup_root_t *r, const char *name, const pgd_cgroup_l
     *out = cg;
     return 0;
   }
-  int rc = add_dir(cg, r->track_parent);
+  int rc = r->track_v2 ? take_pooled(cg) : add_dir(cg, r->track_parent);
+  if (rc == 0 && cg->pool_idx >= 0) {
+    unsigned want = 0;
+    if (lim && lim->memory_mb > 0) want |= 1u << LIM_MEMORY;
+    if (lim && lim->pids > 0) want |= 1u << LIM_PIDS;
+    if (lim && lim->cpus > 0) want |= 1u << LIM_CPU;
+    reset_pooled_limits(cg, want);
+  }
   if (rc < 0) {
     pgd_set_err(err, errlen, rc, "cannot create the attempt's cgroup under %s: %s",
                 r->track_parent, strerror(-rc));
@@ -518,9 +592,10 @@ const pgd_runas_cgroups_t *pgd_cgroup_spawn_cgroups(const pgd_cgroup_t *cg) { re
 const char *pgd_cgroup_marker(const pgd_cgroup_t *cg) { return cg->marker; }
 
 static void close_join(pgd_cgroup_t *cg) {
-  for (int i = 0; cg->join[i] >= 0; i++) close(cg->join[i]);
+  /* a pooled cgroup's descriptors stay with the pool */
+  for (int i = cg->pool_idx >= 0 ? 1 : 0; cg->join[i] >= 0; i++) close(cg->join[i]);
   cg->join[0] = -1;
-  if (cg->dir_fd >= 0) close(cg->dir_fd);
+  if (cg->dir_fd >= 0 && cg->pool_idx < 0) close(cg->dir_fd);
   cg->dir_fd = -1;
   cg->spawn = (pgd_runas_cgroups_t){.into_dir_fd = -1, .into_procs_fd = -1, .join_fds = cg->join};
 }
@@ -547,24 +622,29 @@ int pgd_cgroup_signal(pgd_cgroup_t *cg, int sig) {
 
 int pgd_cgroup_empty(pgd_cgroup_t *cg) {
   if (!cg) return 1;
-  if (cg->r->mode == PGD_CONTAIN_PROCSCAN) return pgd_proctrack_empty(cg);
-  return cgs_procs_foreach(cg->dirs[0], NULL, NULL) <= 0;
+  if (cg->known_empty) return 1;
+  int empty = cg->r->mode == PGD_CONTAIN_PROCSCAN ? pgd_proctrack_empty(cg)
+                                                   : cgs_procs_foreach(cg->dirs[0], NULL, NULL) <= 0;
+  /* nothing can enter an empty tree once its main process ran (the
+   * cgroups are ours; a /proc-scan tree has no member left to fork) */
+  if (empty && cg->main > 0) cg->known_empty = 1;
+  return empty;
 }
 
 int pgd_cgroup_oom_killed(const pgd_cgroup_t *cg) {
   if (!cg || cg->mem_dir < 0) return 0;
-  char buf[1024];
-  if (cgs_read(cg->dirs[cg->mem_dir], cg->mem_v2 ? "memory.events" : "memory.oom_control", buf,
-               sizeof buf) < 0)
-    return 0;
-  const char *p = strstr(buf, "oom_kill ");
-  return p && atoll(p + 9) > 0;
+  return oom_kills(cg->dirs[cg->mem_dir], cg->mem_v2) > cg->oom_base;
 }
 
 void pgd_cgroup_destroy(pgd_cgroup_t *cg) {
   if (!cg) return;
   close_join(cg);
-  if (cg->r->mode == PGD_CONTAIN_PROCSCAN) {
+  if (cg->known_empty) {
+    if (cg->pool_idx >= 0) cg->r->pool[cg->pool_idx].busy = 0;
+    for (int i = cg->pool_idx >= 0 ? 1 : 0; i < cg->ndirs; i++)
+      if (rmdir(cg->dirs[i]) != 0 && errno != ENOENT)
+        PGD_WARN(MOD, "cannot remove %s: %s", cg->dirs[i], strerror(errno));
+  } else if (cg->r->mode == PGD_CONTAIN_PROCSCAN) {
     pgd_proctrack_kill_all(cg);
   } else {
     for (int i = 0; i < cg->ndirs; i++) {
@@ -573,6 +653,11 @@ void pgd_cgroup_destroy(pgd_cgroup_t *cg) {
       if (rc == -EBUSY)
         PGD_WARN(MOD, "%s: processes still there after SIGKILL (left for the next start)",
                  cg->dirs[i]);
+      if (i == 0 && cg->pool_idx >= 0) {
+        /* back to the pool, unless something survived in it */
+        if (rc != -EBUSY) cg->r->pool[cg->pool_idx].busy = 0;
+        continue;
+      }
       if (rmdir(cg->dirs[i]) != 0 && errno != ENOENT)
         PGD_WARN(MOD, "cannot remove %s: %s", cg->dirs[i], strerror(errno));
     }

@@ -9,6 +9,16 @@
 
 enum { LIM_MEMORY, LIM_PIDS, LIM_CPU, LIM_COUNT };
 
+/* An idle v2 tracking cgroup kept for the next attempt: a mkdir and an
+ * rmdir per attempt cost ~150 us, which the bar of docs/benchmarks.md does
+ * not allow. */
+typedef struct cg_pooled {
+  char *dir;
+  int dir_fd, procs_fd;
+  int busy;
+  unsigned v2_limits; /* bit per LIM_* set in it by an earlier attempt */
+} cg_pooled_t;
+
 struct pgd_cgroup_root {
   pgd_contain_mode_t mode;
   char *name;
@@ -20,6 +30,9 @@ struct pgd_cgroup_root {
   char desc[512];
   pid_t guard;
   int guard_fd; /* write end of the guard's pipe */
+  cg_pooled_t *pool; /* v2 tracking only */
+  size_t npool;
+  long pool_seq;
 };
 
 #define CG_MAX_DIRS (1 + LIM_COUNT)
@@ -34,6 +47,10 @@ struct pgd_cgroup {
   pgd_runas_cgroups_t spawn; /* what pgd_cgroup_spawn_cgroups returns */
   int mem_dir;               /* index in dirs of the memory cgroup, -1 */
   int mem_v2;
+  long long oom_base;        /* oom_kill count of the memory cgroup at start */
+  long pool_idx;             /* dirs[0] is root->pool[pool_idx], or -1 */
+  int known_empty;           /* seen empty after the main process started:
+                                it stays so (no member is left to fork) */
   char marker[320];
   pid_t main;
   /* PROCSCAN: every pid seen as a member (a member re-parented to the

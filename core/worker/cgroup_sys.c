@@ -142,8 +142,8 @@ int cgs_kill_cgroup(const char *dir, int wait_ms) {
   if (found < 0) return found;
   int waited = 0;
   int have_kill_file = 1;
-  for (;;) {
-    int left = cgs_procs_foreach(dir, NULL, NULL);
+  for (int round = 0;; round++) {
+    int left = round == 0 ? found : cgs_procs_foreach(dir, NULL, NULL);
     if (left <= 0) return left < 0 && left != -ENOENT ? left : found;
     /* cgroup.kill kills the whole subtree atomically (no fork race); v1
      * and older kernels: each pid, again on every round. */
