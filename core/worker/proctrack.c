@@ -75,8 +75,11 @@ static int scan(pgd_cgroup_t *cg, plist_t *l) {
   for (size_t i = 0; i < l->n; i++) {
     pinfo_t *p = &l->v[i];
     if (p->state == 'Z') {
-      /* an orphan re-parented to this subreaper: nobody else will reap it */
-      if (p->ppid == self && !pgd_spawn_supervises(p->pid)) waitpid(p->pid, NULL, WNOHANG);
+      /* a member of this tree re-parented to the subreaper: nobody else
+       * will reap it (other children of the worker process, e.g. a dev
+       * daemon's plugin probes, are left to whoever waits for them) */
+      if (p->ppid == self && seen_has(cg, p->pid) && !pgd_spawn_supervises(p->pid))
+        waitpid(p->pid, NULL, WNOHANG);
       continue;
     }
     if (p->pid == self || p->ppid == 2 || p->pid == 2) continue; /* kernel threads */
