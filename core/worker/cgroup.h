@@ -29,8 +29,8 @@
  *     job's environment), whose parent chain leads to the main pid, that
  *     are in its process group, or that were seen as members before. A
  *     process that both clears its environment and leaves the tree before
- *     a scan escapes; no limit is enforced. Re-parented members that died
- *     are reaped by the scans once they were seen alive.
+ *     a scan escapes; no limit is enforced. Re-parented job processes that
+ *     died (outside the worker's process group) are reaped by the scans.
  *
  * Loss of the worker: pgd_cgroup_root_open starts a guard process (a fork
  * of the worker that only makes system calls) holding the read end of a

@@ -75,10 +75,12 @@ static int scan(pgd_cgroup_t *cg, plist_t *l) {
   for (size_t i = 0; i < l->n; i++) {
     pinfo_t *p = &l->v[i];
     if (p->state == 'Z') {
-      /* a member of this tree re-parented to the subreaper: nobody else
-       * will reap it (other children of the worker process, e.g. a dev
-       * daemon's plugin probes, are left to whoever waits for them) */
-      if (p->ppid == self && seen_has(cg, p->pid) && !pgd_spawn_supervises(p->pid))
+      /* a job's process re-parented to this subreaper: nobody else will
+       * reap it. Jobs run in process groups of their own; children of the
+       * worker process in its own group (a dev daemon's plugin probes, the
+       * guard) are left to whoever waits for them. */
+      if (p->ppid == self && !pgd_spawn_supervises(p->pid) &&
+          (seen_has(cg, p->pid) || p->pgid != getpgrp()))
         waitpid(p->pid, NULL, WNOHANG);
       continue;
     }
