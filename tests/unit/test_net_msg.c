@@ -636,6 +636,25 @@ static void test_specific_rules(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "log.seq"));
   cJSON_Delete(m);
 
+  /* launch.limits: each value >= 0, of its type; absent = not set */
+  pgd_msg_launch_t lm;
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1,\"limits\":{\"cpus\":-1}}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "launch.limits.cpus"));
+  cJSON_Delete(m);
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1,\"limits\":{\"memory_mb\":\"1g\"}}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "launch.limits.memory_mb"));
+  cJSON_Delete(m);
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1,\"limits\":{\"pids\":5}}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), 0);
+  CU_ASSERT(lm.limits.set && lm.limits.pids == 5 && lm.limits.memory_mb == 0 && lm.limits.cpus == 0);
+  cJSON_Delete(m);
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), 0);
+  CU_ASSERT_FALSE(lm.limits.set);
+  cJSON_Delete(m);
+
   /* unknown keys are ignored (an optional field may be added later) */
   pgd_msg_welcome_t w;
   m = cJSON_Parse("{\"type\":\"welcome\",\"epoch\":2,\"master\":\"h:1\",\"future\":[1]}");
