@@ -352,6 +352,7 @@ void pgd_cgroup_root_close(pgd_cgroup_root_t *r) {
     while (waitpid(r->guard, NULL, 0) < 0 && errno == EINTR) {
     }
   for (size_t i = 0; i < r->npool; i++) {
+    if (!r->pool[i].dir) continue; /* retired */
     close(r->pool[i].dir_fd);
     close(r->pool[i].procs_fd);
     free(r->pool[i].dir);
@@ -383,16 +384,36 @@ pid_t pgd_cgroup_root_guard_pid(const pgd_cgroup_root_t *r) { return r ? r->guar
 
 /* ---- one attempt ----------------------------------------------------------- */
 
+/* Takes a pooled cgroup out of the pool for good (removed). A cgroup that
+ * cgroup.kill was written to is never reused: Linux (seen on 6.18)
+ * compares the kill count of the parent's cgroup with the target's for a
+ * child created by clone3(CLONE_INTO_CGROUP), and SIGKILLs every child
+ * later created in a cgroup once killed. */
+static void retire_pooled(pgd_cgroup_root_t *r, long idx) {
+  cg_pooled_t *e = &r->pool[idx];
+  close(e->dir_fd);
+  close(e->procs_fd);
+  if (rmdir(e->dir) != 0 && errno != ENOENT)
+    PGD_WARN(MOD, "cannot remove %s: %s", e->dir, strerror(errno));
+  free(e->dir);
+  *e = (cg_pooled_t){.dir_fd = -1, .procs_fd = -1};
+}
+
 /* dirs[0] from the pool of idle v2 tracking cgroups (made when none is
  * idle). Returns 0 or -errno. */
 static int take_pooled(pgd_cgroup_t *cg) {
   pgd_cgroup_root_t *r = cg->r;
   size_t i = 0;
-  while (i < r->npool && r->pool[i].busy) i++;
+  while (i < r->npool && (r->pool[i].busy || !r->pool[i].dir)) i++;
   if (i == r->npool) {
-    cg_pooled_t *np = realloc(r->pool, (r->npool + 1) * sizeof *np);
-    if (!np) return -ENOMEM;
-    r->pool = np;
+    /* a retired index is filled again before the array grows */
+    size_t slot = 0;
+    while (slot < r->npool && (r->pool[slot].dir || r->pool[slot].busy)) slot++;
+    if (slot == r->npool) {
+      cg_pooled_t *np = realloc(r->pool, (r->npool + 1) * sizeof *np);
+      if (!np) return -ENOMEM;
+      r->pool = np;
+    }
     cg_pooled_t e = {.dir_fd = -1, .procs_fd = -1};
     if (asprintf(&e.dir, "%s/slot-%ld", r->track_parent, ++r->pool_seq) < 0) return -ENOMEM;
     /* ENOENT: the guard of a previous run of this worker, sweeping after
@@ -409,7 +430,9 @@ static int take_pooled(pgd_cgroup_t *cg) {
       free(e.dir);
       return mk;
     }
-    r->pool[r->npool++] = e;
+    r->pool[slot] = e;
+    if (slot == r->npool) r->npool++;
+    i = slot;
   }
   cg_pooled_t *e = &r->pool[i];
   if (!(cg->dirs[0] = strdup(e->dir))) return -ENOMEM;
@@ -591,10 +614,12 @@ const pgd_runas_cgroups_t *pgd_cgroup_spawn_cgroups(const pgd_cgroup_t *cg) { re
 
 const char *pgd_cgroup_marker(const pgd_cgroup_t *cg) { return cg->marker; }
 
+/* Closes the descriptors the child needed (once: a second call finds
+ * every entry -1). A pooled cgroup's own descriptors stay with the pool. */
 static void close_join(pgd_cgroup_t *cg) {
-  /* a pooled cgroup's descriptors stay with the pool */
-  for (int i = cg->pool_idx >= 0 ? 1 : 0; cg->join[i] >= 0; i++) close(cg->join[i]);
-  cg->join[0] = -1;
+  for (int i = 0; i < CG_MAX_DIRS && cg->join[i] >= 0; i++)
+    if (!(i == 0 && cg->pool_idx >= 0)) close(cg->join[i]);
+  for (int i = 0; i <= CG_MAX_DIRS; i++) cg->join[i] = -1;
   if (cg->dir_fd >= 0 && cg->pool_idx < 0) close(cg->dir_fd);
   cg->dir_fd = -1;
   cg->spawn = (pgd_runas_cgroups_t){.into_dir_fd = -1, .into_procs_fd = -1, .join_fds = cg->join};
@@ -616,7 +641,10 @@ int pgd_cgroup_signal(pgd_cgroup_t *cg, int sig) {
   const char *d = cg->dirs[0];
   int n = cgs_procs_foreach(d, NULL, NULL);
   if (n <= 0) return n;
-  if (sig == SIGKILL && cgs_write(d, "cgroup.kill", "1") == 0) return n;
+  if (sig == SIGKILL && cgs_write(d, "cgroup.kill", "1") == 0) {
+    cg->killed_by_file = 1;
+    return n;
+  }
   return cgs_procs_foreach(d, signal_one, &sig);
 }
 
@@ -640,7 +668,8 @@ void pgd_cgroup_destroy(pgd_cgroup_t *cg) {
   if (!cg) return;
   close_join(cg);
   if (cg->known_empty) {
-    if (cg->pool_idx >= 0) cg->r->pool[cg->pool_idx].busy = 0;
+    if (cg->pool_idx >= 0 && cg->killed_by_file) retire_pooled(cg->r, cg->pool_idx);
+    else if (cg->pool_idx >= 0) cg->r->pool[cg->pool_idx].busy = 0;
     for (int i = cg->pool_idx >= 0 ? 1 : 0; i < cg->ndirs; i++)
       if (rmdir(cg->dirs[i]) != 0 && errno != ENOENT)
         PGD_WARN(MOD, "cannot remove %s: %s", cg->dirs[i], strerror(errno));
@@ -654,8 +683,10 @@ void pgd_cgroup_destroy(pgd_cgroup_t *cg) {
         PGD_WARN(MOD, "%s: processes still there after SIGKILL (left for the next start)",
                  cg->dirs[i]);
       if (i == 0 && cg->pool_idx >= 0) {
-        /* back to the pool, unless something survived in it */
-        if (rc != -EBUSY) cg->r->pool[cg->pool_idx].busy = 0;
+        /* back to the pool, unless something survived in it or it was
+         * killed through cgroup.kill (see retire_pooled) */
+        if (rc == 0 && !cg->killed_by_file) cg->r->pool[cg->pool_idx].busy = 0;
+        else if (rc >= 0) retire_pooled(cg->r, cg->pool_idx);
         continue;
       }
       if (rmdir(cg->dirs[i]) != 0 && errno != ENOENT)

@@ -13,7 +13,7 @@ enum { LIM_MEMORY, LIM_PIDS, LIM_CPU, LIM_COUNT };
  * rmdir per attempt cost ~150 us, which the bar of docs/benchmarks.md does
  * not allow. */
 typedef struct cg_pooled {
-  char *dir;
+  char *dir; /* NULL: retired (its index stays taken; reused by a new one) */
   int dir_fd, procs_fd;
   int busy;
   unsigned v2_limits; /* bit per LIM_* set in it by an earlier attempt */
@@ -51,6 +51,7 @@ struct pgd_cgroup {
   long pool_idx;             /* dirs[0] is root->pool[pool_idx], or -1 */
   int known_empty;           /* seen empty after the main process started:
                                 it stays so (no member is left to fork) */
+  int killed_by_file;        /* cgroup.kill was written to dirs[0] */
   char marker[320];
   pid_t main;
   /* PROCSCAN: every pid seen as a member (a member re-parented to the

@@ -184,6 +184,17 @@ static void kill_reaches_tree(int use_cgroups) {
   CU_ASSERT_EQUAL(count_marked(a), 0);
   CU_ASSERT_EQUAL(count_marked(b), 0);
   CU_ASSERT_EQUAL(count_marked(c), 0);
+  /* the next attempts of the worker run normally (a killed cgroup is not
+   * reused: clone3 into it would have the child SIGKILLed at birth) */
+  for (int i = 0; i < 3; i++) {
+    run_t r2 = {0};
+    char n2[16];
+    snprintf(n2, sizeof n2, "b%d", i);
+    CU_ASSERT_EQUAL(run_script(&r2, "echo again", make_cg(root, n2, NULL), 300), 0);
+    CU_ASSERT_EQUAL(r2.res.exit_code, 0);
+    CU_ASSERT_EQUAL(r2.res.term_signal, 0);
+    CU_ASSERT_STRING_EQUAL(r2.out, "again\n");
+  }
   pgd_cgroup_root_close(root);
 }
 
