@@ -209,12 +209,18 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--tls", action="store_true",
                     help="serve the REST API over HTTPS (a test CA made with openssl)")
+    ap.add_argument("--no-cgroups", action="store_true",
+                    help="run the dev daemon with --no-cgroups (attempts contained by /proc scan "
+                         "instead of a cgroup each): the cost of the cgroup per attempt is the "
+                         "difference to a run without this flag")
     a = ap.parse_args()
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
 
     m = machine()
     tmp = tempfile.mkdtemp(prefix="pagoda-bench-")
     dev_args = ["--slots", str(a.slots), "--log-level", "warn"]
+    if a.no_cgroups:
+        dev_args.append("--no-cgroups")
     cafile = None
     if a.tls:
         cafile, cert, key = harness.make_test_ca(tmp)

@@ -139,7 +139,8 @@ static const char k_dev_opts[] =
     "  --balancers DIR        balancer scripts; --default-balancer NAME (default least_loaded)\n"
     "  --allowed-users a,b    users jobs may name in run_as (pagoda must run as root)\n"
     "  --http-tls-cert FILE   serve the REST API in HTTPS: PEM certificate; with\n"
-    "  --http-tls-key FILE    its PEM private key (docs/security.md)\n";
+    "  --http-tls-key FILE    its PEM private key (docs/security.md)\n"
+    "  --no-cgroups           contain attempts without cgroups; --cgroup-root PATH\n";
 
 static const char k_master_opts[] =
     "Options of pagoda master:\n"
@@ -169,6 +170,9 @@ static const char k_worker_opts[] =
     "  --slots N              executions at once (default: CPU cores)\n"
     "  --labels a,b           labels of this worker\n"
     "  --allowed-users a,b    users jobs may name in run_as (the worker must run as root)\n"
+    "  --no-cgroups           contain attempts without cgroups (/proc scan; no limits)\n"
+    "  --cgroup-root PATH     per-worker cgroup under PATH in each hierarchy (default:\n"
+    "                         the worker's own cgroup); see docs/operations.md\n"
     "  --ha-zookeeper H:P,..  find the leader in ZooKeeper instead of --master, and follow\n"
     "                         it; --ha-cluster NAME, --ha-session-ms N (docs/ha.md)\n"
     "  --tls-ca FILE          connect to the master over TLS, verifying its certificate\n"

@@ -83,6 +83,8 @@ typedef struct settings {
   int plugin_load_timeout_ms; /* hard deadline of one plugin file's load */
   char *cors_origins;  /* master.http.cors_origins: "a,b" */
   char *allowed_hosts; /* master.http.allowed_hosts: "a,b" */
+  int worker_cgroups;       /* worker.cgroups (bool): 0 = containment without cgroups */
+  char *worker_cgroup_root; /* worker.cgroup_root, "" = the worker's own cgroup */
   /* dev */
   char *dev_data;
   int dev_slots;
@@ -125,6 +127,8 @@ static void defaults(settings_t *s) {
   s->worker_heartbeat_ms = 1000;
   s->worker_kill_grace_ms = 5000;
   s->plugin_load_timeout_ms = PGD_PLUGIN_LOAD_TIMEOUT_MS;
+  s->worker_cgroups = 1;
+  set_str(&s->worker_cgroup_root, "");
   set_str(&s->dev_data, "pagoda-dev-data");
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
@@ -137,7 +141,7 @@ static void free_settings(settings_t *s) {
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
                    &s->balancer_default, &s->http_tls_cert, &s->http_tls_key, &s->http_ca,
-                   &s->cors_origins, &s->allowed_hosts};
+                   &s->cors_origins, &s->allowed_hosts, &s->worker_cgroup_root};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   char **more[] = {&s->secret_file,  &s->cfg_secret_file, &s->rpc_tls_cert, &s->rpc_tls_key,
                    &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key};
@@ -232,6 +236,8 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "plugins.load_timeout_ms", &s->plugin_load_timeout_ms);
   cfg_list(&c, "worker.labels", s->labels);
   cfg_list(&c, "worker.allowed_users", s->allowed_users);
+  config_lookup_bool(&c, "worker.cgroups", &s->worker_cgroups);
+  cfg_str(&c, "worker.cgroup_root", &s->worker_cgroup_root);
   cfg_str(&c, "store.postgres", &s->store_postgres);
   cfg_str(&c, "ha.zookeeper", &s->ha_zookeeper);
   cfg_str(&c, "ha.cluster", &s->ha_cluster);
@@ -401,6 +407,11 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     } else if (strcmp(f, "--insecure") == 0) {
       s->insecure = 1;
       takes = false;
+    } else if (strcmp(f, "--no-cgroups") == 0 && s->mode != MODE_MASTER) {
+      s->worker_cgroups = 0;
+      takes = false;
+    } else if (strcmp(f, "--cgroup-root") == 0 && v && s->mode != MODE_MASTER) {
+      set_str(&s->worker_cgroup_root, v);
     } else if (strcmp(f, "--example") == 0 && s->mode == MODE_DEV) {
       s->example = 1;
       takes = false;
@@ -734,6 +745,8 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.allowed_users = s->allowed_users;
   wc.heartbeat_ms = s->worker_heartbeat_ms;
   wc.kill_grace_ms = s->worker_kill_grace_ms;
+  wc.no_cgroups = !s->worker_cgroups;
+  wc.cgroup_root = s->worker_cgroup_root;
   wc.reconnect_ms = 200;
   /* The CA for the master's HTTPS port (resource downloads): --http-ca, else
    * the RPC's CA (one CA signs both in the documented setup); `pagoda dev`

@@ -1,5 +1,6 @@
 /* Pagoda master — job definitions: validation, normalisation, and the
  * in-memory cache that keeps the run path free of store reads. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,47 @@ static bool check_number(const cJSON *job, const char *key, double min, double m
     return false;
   }
   return true;
+}
+
+/* `limits`: null, or an object of memory_mb (integer MiB), cpus (number)
+ * and pids (integer), each >= 0 (0 = none); no other key. */
+static bool check_limits(const cJSON *v, char *err, size_t errlen) {
+  if (!v || cJSON_IsNull(v)) return true;
+  if (!cJSON_IsObject(v)) {
+    snprintf(err, errlen, "limits must be an object {memory_mb, cpus, pids}");
+    return false;
+  }
+  const cJSON *x;
+  cJSON_ArrayForEach(x, v) {
+    const char *k = x->string;
+    bool whole = strcmp(k, "memory_mb") == 0 || strcmp(k, "pids") == 0;
+    if (!whole && strcmp(k, "cpus") != 0) {
+      snprintf(err, errlen, "limits.%s is not a known limit (memory_mb, cpus, pids)", k);
+      return false;
+    }
+    double max = strcmp(k, "memory_mb") == 0 ? 1e9 : strcmp(k, "pids") == 0 ? 1e7 : 4096;
+    if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > max ||
+        (whole && x->valuedouble != (double)(int64_t)x->valuedouble)) {
+      snprintf(err, errlen, "limits.%s must be %s from 0 to %g", k,
+               whole ? "an integer" : "a number", max);
+      return false;
+    }
+  }
+  return true;
+}
+
+pgd_msg_limits_t m_job_limits(const cJSON *def) {
+  pgd_msg_limits_t l = {0};
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(def, "limits");
+  if (!cJSON_IsObject(v)) return l;
+  const cJSON *x;
+  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(v, "memory_mb")))
+    l.memory_mb = (int64_t)x->valuedouble;
+  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(v, "cpus"))) l.cpus = x->valuedouble;
+  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(v, "pids")))
+    l.pids = (int64_t)x->valuedouble;
+  l.set = l.memory_mb > 0 || l.cpus > 0 || l.pids > 0;
+  return l;
 }
 
 static bool string_array(const cJSON *v) {
@@ -92,6 +134,7 @@ static bool check_policy(const cJSON *job, char *err, size_t errlen) {
     snprintf(err, errlen, "run_as must be a user name");
     return false;
   }
+  if (!check_limits(cJSON_GetObjectItemCaseSensitive(job, "limits"), err, errlen)) return false;
   if ((v = cJSON_GetObjectItemCaseSensitive(job, "balancer_args")) && !cJSON_IsObject(v)) {
     snprintf(err, errlen, "balancer_args must be an object");
     return false;

@@ -10,6 +10,7 @@
 #include <uthash.h>
 
 #include "master/master_int.h"
+#include "net/msg.h"
 
 /* Stored definition of a job, kept in memory for a cheap run path. */
 struct m_job {
@@ -22,6 +23,9 @@ struct m_job {
 /* Validates and normalises a job definition (borrowed); returns a new object
  * the caller owns, or NULL with a message in err. */
 cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errlen);
+/* The launch.limits of a normalised definition (borrowed): `set` false
+ * when it has none. */
+pgd_msg_limits_t m_job_limits(const cJSON *def);
 m_job_t *m_job_find(pgd_master_t *m, const char *name);
 
 /* Secret job variables (docs/api.md, "secret_env"). The value every view

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/exec_int.h"
+#include "master/jobs_int.h"
 #include "master/leader_int.h"
 #include "master/logs_int.h"
 #include "master/workers_int.h"
@@ -554,6 +555,7 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
   }
   cJSON *res = m_resources_for_launch(m, def); /* NULL when the job lists none */
   lm.resources = res;
+  lm.limits = m_job_limits(def);
   cJSON *msg = pgd_msg_launch_encode(&lm);
   if (msg)
     pgd_conn_send(t->worker->conn, PGD_MSG_LAUNCH, msg);

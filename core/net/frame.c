@@ -1,6 +1,7 @@
 #include "net/frame.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@ const char *pgd_frame_strerror(int err) {
   switch (err) {
   case 0: return "success";
   case PGD_FRAME_ETOOBIG: return "frame length is zero or above the maximum frame size";
-  case PGD_FRAME_EJSON: return "frame payload is not a JSON object (or names a key twice)";
+  case PGD_FRAME_EJSON: return "frame payload is not a JSON object (or names a key twice, or a number beyond a double)";
   case PGD_FRAME_ETYPE: return "message has a missing or unknown \"type\"";
   case PGD_FRAME_ETLS: return "TLS failed (handshake, certificate or record)";
   default: return err < 0 ? strerror(-err) : "unknown error";
@@ -90,11 +91,13 @@ static int cmp_key(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Whether any object in `v` names a key twice. Such a message is ambiguous
- * (cJSON reads the first, other parsers the last), so it is refused rather
- * than read one way here and another way by a log reader or a proxy. Keys
- * are sorted per object, so a message with many keys costs n log n. */
+/* Whether any object in `v` names a key twice, or a number is beyond a
+ * double (1e999 parses as infinity and would be sent on as null). Such a
+ * message is ambiguous (cJSON reads the first key, other parsers the last),
+ * so it is refused rather than read one way here and another way by a log
+ * reader or a proxy. Keys are sorted per object: n log n for n keys. */
 static int has_duplicate_keys(const cJSON *v) {
+  if (cJSON_IsNumber(v)) return !isfinite(v->valuedouble);
   if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return 0;
   size_t n = 0;
   const cJSON *c;

@@ -138,6 +138,16 @@ typedef struct pgd_msg_heartbeat {
   pgd_msg_rescache_t resource_cache;
 } pgd_msg_heartbeat_t;
 
+/* launch.limits: per-attempt resource limits (enforced by the worker where
+ * its cgroups allow, docs/operations.md); `set` false = absent. Each value
+ * 0 = no limit of that kind. */
+typedef struct pgd_msg_limits {
+  bool set;
+  int64_t memory_mb; /* >= 0 */
+  double cpus;       /* >= 0, fractional allowed (0.5 = half a CPU) */
+  int64_t pids;      /* >= 0 */
+} pgd_msg_limits_t;
+
 /* launch: master -> worker, run one attempt. */
 typedef struct pgd_msg_launch {
   int64_t epoch, execution_id;
@@ -151,6 +161,7 @@ typedef struct pgd_msg_launch {
   const char *run_as;               /* user name, or NULL */
   const cJSON *env;                 /* object of string/number/boolean, or NULL */
   const cJSON *resources;           /* array of resource records, or NULL */
+  pgd_msg_limits_t limits;          /* absent: no limits */
 } pgd_msg_launch_t;
 
 /* kill: master -> worker, stop one attempt. */

@@ -190,6 +190,26 @@ int pgd_msg_heartbeat_decode(const cJSON *payload, pgd_msg_heartbeat_t *out, cha
 
 /* ---- launch ---- */
 
+static void wr_limits(msg_wr_t *w, cJSON *o, const pgd_msg_limits_t *l) {
+  if (!l->set) return;
+  cJSON *s = msg_wr_obj(w, o, "limits");
+  if (l->memory_mb > 0) msg_wr_int(w, s, "memory_mb", l->memory_mb);
+  if (l->cpus > 0) msg_wr_num(w, s, "cpus", l->cpus);
+  if (l->pids > 0) msg_wr_int(w, s, "pids", l->pids);
+}
+
+static void rd_limits(msg_rd_t *rd, const cJSON *o, pgd_msg_limits_t *out) {
+  const cJSON *s = NULL;
+  if (!msg_rd_obj(rd, o, NULL, "limits", false, &s)) return;
+  const char *at = "limits";
+  pgd_msg_limits_t v = {.set = true};
+  msg_rd_int(rd, s, at, "memory_mb", false, 0, MSG_INT_MAX, &v.memory_mb);
+  if (msg_rd_num(rd, s, at, "cpus", false, &v.cpus) && v.cpus < 0)
+    msg_rd_fail(rd, at, "cpus", "must be a number >= 0");
+  msg_rd_int(rd, s, at, "pids", false, 0, MSG_INT_MAX, &v.pids);
+  if (rd->rc == 0) *out = v;
+}
+
 cJSON *pgd_msg_launch_encode(const pgd_msg_launch_t *m) {
   msg_wr_t w;
   if (!m || !msg_wr_init(&w)) return NULL;
@@ -205,6 +225,7 @@ cJSON *pgd_msg_launch_encode(const pgd_msg_launch_t *m) {
   msg_wr_str(&w, w.o, "run_as", m->run_as);
   msg_wr_dup(&w, w.o, "env", m->env);
   msg_wr_resources(&w, w.o, "resources", m->resources);
+  wr_limits(&w, w.o, &m->limits);
   return msg_wr_done(&w);
 }
 
@@ -226,6 +247,7 @@ int pgd_msg_launch_decode(const cJSON *payload, pgd_msg_launch_t *out, char *err
   msg_rd_str(&rd, payload, NULL, "run_as", false, &out->run_as);
   msg_rd_obj(&rd, payload, NULL, "env", false, &out->env);
   msg_rd_records(&rd, payload, NULL, "resources", false, msg_rd_resource, &out->resources);
+  rd_limits(&rd, payload, &out->limits);
   return rd.rc;
 }
 

@@ -84,6 +84,10 @@ static const pgd_msg_field_t launch_fields[] = {
     F("resources[].hash", "string", OPT),
     F("resources[].size", "integer", OPT),
     F("resources[].error", "string", OPT),
+    F("limits", "object", OPT),
+    F("limits.memory_mb", "integer", OPT),
+    F("limits.cpus", "number", OPT),
+    F("limits.pids", "integer", OPT),
 };
 
 static const pgd_msg_field_t kill_fields[] = {

@@ -197,6 +197,11 @@ static void on_proc_exit(pgd_spawn_t *sp, const pgd_spawn_result_t *r, void *ud)
   } else if (r->killed || a->kill_requested) {
     state = PGD_STATE_KILLED;
     snprintf(err, sizeof err, "killed");
+  } else if (r->oom_killed) {
+    /* the kernel killed a process of the tree at limits.memory_mb */
+    state = PGD_STATE_FAILED;
+    snprintf(err, sizeof err, "oom_killed: the attempt reached its memory limit (%" PRId64 " MiB)",
+             a->memory_limit_mb);
   } else if (r->status_lost) {
     state = PGD_STATE_FAILED;
     snprintf(err, sizeof err, "exit status of pid %d was lost", (int)r->pid);
@@ -285,8 +290,26 @@ static const char *pick_user(const char *run_as, const pgd_procspec_t *spec, cha
   return run_as ? run_as : spec->user;
 }
 
-static int start_process(pgd_attempt_t *a, const cJSON *env, const char *run_as, int *pid,
-                         char *err, size_t errlen) {
+/* The attempt's containment (cgroup.h) with the launch's limits; NULL
+ * with a message in err when it cannot be made. */
+static pgd_cgroup_t *contain_attempt(pgd_attempt_t *a, const pgd_msg_limits_t *lim, char *err,
+                                     size_t errlen) {
+  char name[64], skipped[256];
+  snprintf(name, sizeof name, "e%" PRId64 "-a%d", a->execution_id, a->attempt);
+  pgd_cgroup_limits_t cl = {0};
+  if (lim && lim->set) cl = (pgd_cgroup_limits_t){lim->memory_mb, lim->cpus, lim->pids};
+  pgd_cgroup_t *cg = NULL;
+  if (pgd_cgroup_create(a->w->contain, name, &cl, &cg, skipped, sizeof skipped, err, errlen) < 0)
+    return NULL;
+  if (skipped[0])
+    PGD_WARN(MOD, "execution %" PRId64 " attempt %d: limits not enforced on this worker: %s",
+             a->execution_id, a->attempt, skipped);
+  a->memory_limit_mb = cl.memory_mb;
+  return cg;
+}
+
+static int start_process(pgd_attempt_t *a, const cJSON *env, const char *run_as,
+                         const pgd_msg_limits_t *limits, int *pid, char *err, size_t errlen) {
   pgd_procspec_t spec;
   pgd_runas_t ru = {0};
   pgd_procspec_init(&spec);
@@ -310,7 +333,8 @@ static int start_process(pgd_attempt_t *a, const cJSON *env, const char *run_as,
                                .kill_grace_ms = a->kill_grace_ms,
                                .runas = user ? &ru : NULL};
       pgd_spawn_cbs_t cbs = {.on_output = on_proc_output, .on_exit = on_proc_exit};
-      rc = pgd_spawn_start(a->w->loop, &spec, (const char *const *)extra, &opts, &cbs, a, &a->sp,
+      if (a->w->contain && !(opts.cgroup = contain_attempt(a, limits, err, errlen))) rc = -EIO;
+      else rc = pgd_spawn_start(a->w->loop, &spec, (const char *const *)extra, &opts, &cbs, a, &a->sp,
                            err, errlen);
       if (rc == 0) *pid = (int)pgd_spawn_pid(a->sp);
       if (rc == 0 && (pgd_plugin_has_output_scan(a->plugin) || pgd_plugin_has_kill(a->plugin))) {
@@ -440,7 +464,7 @@ static void begin_attempt(pgd_attempt_t *a, const pgd_msg_launch_t *lm, bool lin
   err[0] = '\0';
   const char *user = lm->run_as && lm->run_as[0] ? lm->run_as : NULL;
   if (pgd_plugin_executor_kind(a->plugin) == PGD_EXEC_PROCESS) {
-    rc = start_process(a, lm->env, user, &pid, err, sizeof err);
+    rc = start_process(a, lm->env, user, &lm->limits, &pid, err, sizeof err);
   } else if (user) {
     snprintf(err, sizeof err, "run_as is not possible for job type '%s': it runs inside the worker",
              a->type);

@@ -81,4 +81,22 @@ typedef enum {
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
                     int out_fd, pid_t *pid, pgd_runas_step_t *step);
 
+/* The cgroups a child starts in (worker/cgroup.h). */
+typedef struct pgd_runas_cgroups {
+  int into_dir_fd;     /* a cgroup v2 directory the child is created in
+                          (clone3 with CLONE_INTO_CGROUP: no migration, which
+                          would cost milliseconds), or -1 */
+  int into_procs_fd;   /* that cgroup's cgroup.procs: the child writes "0"
+                          to it when clone3 is not available, or -1 */
+  const int *join_fds; /* further cgroup.procs descriptors (v1 hierarchies)
+                          the child writes "0" to; -1-terminated, nullable */
+} pgd_runas_cgroups_t;
+
+/* pgd_runas_spawn, and the child starts in the cgroups of `cg` (nullable)
+ * before anything else runs. A failed join fails the start
+ * (PGD_RUNAS_STEP_SETUP). */
+int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
+                       const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
+                       pgd_runas_step_t *step);
+
 #endif

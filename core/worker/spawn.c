@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@ extern char **environ;
 #define WAITPID_POLL_MS 20
 #define DEFAULT_GRACE_MS 5000
 #define READ_BUF_SIZE 65536
+#define TREE_POLL_MS 10         /* watching a tree left by an exited main process */
+#define TREE_HARD_EXTRA_MS 5000 /* give up waiting this long after its SIGKILL */
 
 struct pgd_spawn {
   uv_loop_t *loop;
@@ -42,8 +45,55 @@ struct pgd_spawn {
   int waiter_closed;
   int kill_started;
   uint64_t sigkill_at; /* uv_now deadline of the pending SIGKILL, 0 = none */
+  pgd_cgroup_t *cg;    /* the tree's containment (owned), or NULL */
+  uint64_t exit_at;    /* uv_now when the main process was reaped */
+  uint64_t tree_kill_at; /* uv_now deadline of the leftovers' SIGKILL */
+  int tree_killed;     /* that SIGKILL was sent */
   pgd_spawn_result_t res;
 };
+
+/* ---- the pids of live spawns (pgd_spawn_supervises) ---------------------- */
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *live_pids;
+static size_t live_n, live_cap;
+
+static void live_add(pid_t pid) {
+  pthread_mutex_lock(&live_lock);
+  if (live_n == live_cap) {
+    size_t nc = live_cap ? live_cap * 2 : 64;
+    pid_t *nv = realloc(live_pids, nc * sizeof *nv);
+    if (nv) {
+      live_pids = nv;
+      live_cap = nc;
+    }
+  }
+  if (live_n < live_cap) live_pids[live_n++] = pid;
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(pid_t pid) {
+  pthread_mutex_lock(&live_lock);
+  for (size_t i = 0; i < live_n; i++)
+    if (live_pids[i] == pid) {
+      live_pids[i] = live_pids[--live_n];
+      break;
+    }
+  if (live_n == 0) { /* nothing kept between bursts (and no leak report) */
+    free(live_pids);
+    live_pids = NULL;
+    live_cap = 0;
+  }
+  pthread_mutex_unlock(&live_lock);
+}
+
+int pgd_spawn_supervises(pid_t pid) {
+  int found = 0;
+  pthread_mutex_lock(&live_lock);
+  for (size_t i = 0; i < live_n && !found; i++) found = live_pids[i] == pid;
+  pthread_mutex_unlock(&live_lock);
+  return found;
+}
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -102,7 +152,10 @@ static const char **build_env(const pgd_procspec_t *spec, const char *const *ext
 }
 
 static int signal_group(pgd_spawn_t *p, int sig) {
+  /* The cgroup reaches what left the process group (setsid children). */
+  if (p->cg) pgd_cgroup_signal(p->cg, sig);
   if (kill(-p->pid, sig) == 0) return 0;
+  if (p->cg && errno == ESRCH) return 0; /* the group is gone, the cgroup was signalled */
   int e = errno;
   /* The group is gone only when every member is; a not-yet-reaped leader
    * keeps it, so ESRCH here means there is nothing left to signal. */
@@ -114,6 +167,11 @@ static int signal_group(pgd_spawn_t *p, int sig) {
 
 static void deliver_if_closed(pgd_spawn_t *p) {
   if (!p->finishing || p->open_handles > 0) return;
+  if (p->cg) {
+    p->res.oom_killed = pgd_cgroup_oom_killed(p->cg);
+    pgd_cgroup_destroy(p->cg); /* SIGKILLs what may be left, removes the cgroup */
+    p->cg = NULL;
+  }
   p->cbs.on_exit(p, &p->res, p->ud);
   free(p);
 }
@@ -143,6 +201,13 @@ static void close_waiter(pgd_spawn_t *p) {
 static void finish(pgd_spawn_t *p) {
   if (p->finishing) return;
   p->finishing = 1;
+  /* A kill's SIGKILL is due and nobody will watch the group after this:
+   * send it now rather than drop it (a TERM-ignoring descendant would
+   * otherwise run on). */
+  if (p->sigkill_at) {
+    p->sigkill_at = 0;
+    signal_group(p, SIGKILL);
+  }
   close_waiter(p);
   close_handle((uv_handle_t *)&p->out);
   close_handle((uv_handle_t *)&p->timeout_timer);
@@ -157,8 +222,50 @@ static void on_linger(uv_timer_t *t) {
   finish(p);
 }
 
+/* Watching the tree after the main process exited (cgroup only): the end
+ * waits until it is empty (SIGTERM was sent, SIGKILL at tree_kill_at). */
+static void on_tree_tick(uv_timer_t *t) {
+  pgd_spawn_t *p = t->data;
+  uint64_t now = uv_now(p->loop);
+  int empty = pgd_cgroup_empty(p->cg);
+  if (empty && (p->eof || now - p->exit_at >= PGD_SPAWN_LINGER_MS)) {
+    finish(p);
+    return;
+  }
+  if (!empty && !p->tree_killed && now >= p->tree_kill_at) {
+    PGD_DEBUG(MOD, "pid %d: processes of its tree still there after the grace: SIGKILL",
+              (int)p->pid);
+    p->tree_killed = 1;
+    signal_group(p, SIGKILL);
+  } else if (p->tree_killed && now >= p->tree_kill_at + TREE_HARD_EXTRA_MS) {
+    PGD_WARN(MOD, "pid %d: its tree survives SIGKILL for %d ms: ending the attempt anyway",
+             (int)p->pid, TREE_HARD_EXTRA_MS);
+    finish(p);
+  }
+}
+
+/* The main process exited: KillMode=control-group for what is left. */
+static void end_tree(pgd_spawn_t *p) {
+  p->exit_at = uv_now(p->loop);
+  /* the job is over: ending its leftovers must not turn it into a timeout */
+  uv_timer_stop(&p->timeout_timer);
+  if (pgd_cgroup_empty(p->cg)) {
+    if (p->eof) finish(p);
+    else uv_timer_start(&p->linger_timer, on_tree_tick, TREE_POLL_MS, TREE_POLL_MS);
+    return;
+  }
+  PGD_DEBUG(MOD, "pid %d exited, processes of its tree remain: SIGTERM to them", (int)p->pid);
+  uint64_t kill_at = p->exit_at + (uint64_t)p->kill_grace_ms;
+  if (p->sigkill_at && p->sigkill_at < kill_at) kill_at = p->sigkill_at;
+  p->tree_kill_at = kill_at;
+  pgd_cgroup_signal(p->cg, SIGTERM);
+  pgd_cgroup_signal(p->cg, SIGCONT); /* a stopped process must see it */
+  uv_timer_start(&p->linger_timer, on_tree_tick, TREE_POLL_MS, TREE_POLL_MS);
+}
+
 static void on_exited(pgd_spawn_t *p, int status, int lost) {
   p->exited = 1;
+  live_remove(p->pid);
   p->res.duration_us = (pgd_mono_ns() - p->start_ns) / 1000;
   if (lost) {
     p->res.status_lost = 1;
@@ -170,7 +277,9 @@ static void on_exited(pgd_spawn_t *p, int status, int lost) {
     p->res.term_signal = WTERMSIG(status);
   }
   close_waiter(p);
-  if (p->eof)
+  if (p->cg)
+    end_tree(p);
+  else if (p->eof)
     finish(p);
   else
     uv_timer_start(&p->linger_timer, on_linger, PGD_SPAWN_LINGER_MS, 0);
@@ -225,7 +334,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread != UV_EOF) PGD_WARN(MOD, "reading output of pid %d: %s", (int)p->pid, uv_strerror((int)nread));
   p->eof = 1;
   uv_read_stop(s);
-  if (p->exited) finish(p);
+  /* with a cgroup, a tree still populated is ended by on_tree_tick */
+  if (p->exited && (!p->cg || pgd_cgroup_empty(p->cg))) finish(p);
 }
 
 /* ---- kill / timeout ------------------------------------------------------ */
@@ -321,11 +431,24 @@ static void describe_runas_error(const pgd_procspec_t *spec, const pgd_runas_t *
   }
 }
 
+static int start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const *extra_env,
+                 const pgd_spawn_opts_t *opts, const pgd_spawn_cbs_t *cbs, void *ud,
+                 pgd_cgroup_t *cg, pgd_spawn_t **out, char *err, size_t errlen);
+
 int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const *extra_env,
                     const pgd_spawn_opts_t *opts, const pgd_spawn_cbs_t *cbs, void *ud,
                     pgd_spawn_t **out, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (out) *out = NULL;
+  pgd_cgroup_t *cg = opts ? opts->cgroup : NULL; /* ours from here on */
+  int rc = start(loop, spec, extra_env, opts, cbs, ud, cg, out, err, errlen);
+  if (rc != 0) pgd_cgroup_destroy(cg);
+  return rc;
+}
+
+static int start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const *extra_env,
+                 const pgd_spawn_opts_t *opts, const pgd_spawn_cbs_t *cbs, void *ud,
+                 pgd_cgroup_t *cg, pgd_spawn_t **out, char *err, size_t errlen) {
   if (!loop || !spec || !cbs || !cbs->on_exit || !out || spec->argc == 0 || !spec->argv ||
       !spec->argv[0] || !spec->argv[0][0]) {
     return pgd_set_err(err, errlen, -EINVAL, "invalid process specification (no program)");
@@ -337,7 +460,16 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
   }
   pgd_spawn_t *p = calloc(1, sizeof *p);
   char *idbuf = NULL;
-  const char **env = build_env(spec, extra_env, ru, &idbuf);
+  /* the containment marker goes last: nothing may replace it */
+  size_t nextra = vec_len(extra_env);
+  const char **extra = malloc((nextra + 2) * sizeof *extra);
+  if (extra) {
+    for (size_t i = 0; i < nextra; i++) extra[i] = extra_env[i];
+    extra[nextra] = cg ? pgd_cgroup_marker(cg) : NULL;
+    extra[nextra + 1] = NULL;
+  }
+  const char **env = extra ? build_env(spec, extra, ru, &idbuf) : NULL;
+  free(extra);
   if (!p || !env) {
     free(p);
     free(env);
@@ -360,7 +492,8 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
    * posix_spawn, see docs/operations.md): it can also change credentials
    * (run_as) and ties the job's life to the worker's (PR_SET_PDEATHSIG),
    * which posix_spawn cannot. */
-  rc = pgd_runas_spawn(ru, spec->argv, (char *const *)env, spec->cwd, fds[1], &pid, &step);
+  rc = pgd_runas_spawn_ex(ru, spec->argv, (char *const *)env, spec->cwd, fds[1],
+                          cg ? pgd_cgroup_spawn_cgroups(cg) : NULL, &pid, &step);
   free(env);
   free(idbuf);
   close(fds[1]);
@@ -427,6 +560,9 @@ int pgd_spawn_start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *con
   }
   if (opts && opts->timeout_ms > 0)
     uv_timer_start(&p->timeout_timer, on_timeout, (uint64_t)opts->timeout_ms, 0);
+  p->cg = cg;
+  if (cg) pgd_cgroup_set_main(cg, pid);
+  live_add(pid);
   *out = p;
   return 0;
 }

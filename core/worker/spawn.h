@@ -32,14 +32,21 @@
  *
  * An attempt ends when the process has exited (reaped) AND its output pipe
  * reached EOF, or PGD_SPAWN_LINGER_MS after the exit when background
- * descendants still hold the pipe open (the pipe is then closed; those
- * descendants are not killed and get SIGPIPE/EPIPE when they write).
+ * descendants still hold the pipe open (the pipe is then closed).
+ * Without opts.cgroup those descendants are not killed (a pending SIGKILL
+ * of a kill still goes to the process group); with opts.cgroup the end of
+ * the main process ends the whole tree, like systemd's
+ * KillMode=control-group: what is left gets SIGTERM, then SIGKILL after
+ * the kill grace (or at the pending SIGKILL of a kill, when sooner), and
+ * the attempt ends once the tree is empty (the cgroup is then removed).
  * Then on_exit is called once, every handle of the spawn is closed already,
  * and the pgd_spawn_t is freed when on_exit returns.
  *
- * Kill: SIGTERM to the process group, then SIGKILL to the group after the
- * grace period. Timeout (opts.timeout_ms > 0): the same kill, and the result
- * is marked timed_out.
+ * Kill: SIGTERM to the process group (and to every process of opts.cgroup,
+ * setsid children included), then SIGKILL to both after the grace period;
+ * the SIGKILL fires also when the main process has exited meanwhile.
+ * Timeout (opts.timeout_ms > 0): the same kill, and the result is marked
+ * timed_out.
  *
  * Thread rules: every function must be called on the loop's thread; the
  * callbacks run there. Nothing here blocks except the start itself (the
@@ -55,6 +62,7 @@
 #include <uv.h>
 
 #include "plugin/procspec.h"
+#include "worker/cgroup.h"
 #include "worker/runas.h"
 
 /* How long an attempt waits for pipe EOF after its process exited. */
@@ -74,6 +82,8 @@ typedef struct pgd_spawn_result {
                       else reaped the child; SIGCHLD set to SIG_IGN) */
   uint64_t output_bytes; /* bytes read from the pipe */
   uint64_t duration_us;  /* spawn to exit, monotonic */
+  int oom_killed;        /* 1 when the memory limit of opts.cgroup made the
+                            kernel kill a process of the tree */
 } pgd_spawn_result_t;
 
 typedef struct pgd_spawn_cbs {
@@ -92,6 +102,11 @@ typedef struct pgd_spawn_opts {
                             timeout kill; <= 0 means 5000 */
   const pgd_runas_t *runas; /* nullable: run as this user (resolved with
                                pgd_runas_resolve; borrowed for the call) */
+  pgd_cgroup_t *cgroup;     /* nullable: the containment of the tree
+                               (cgroup.h). The spawner owns it from the call
+                               on, also when the start fails: the child joins
+                               it before exec, kills reach the whole tree, and
+                               it is destroyed when the attempt ends */
 } pgd_spawn_opts_t;
 
 /* Starts spec->argv with the rules above. `spec`, `extra_env` (a NULL-
@@ -124,6 +139,10 @@ int pgd_spawn_kill(pgd_spawn_t *p, int64_t grace_ms);
 
 /* The child's pid (also its process group id). */
 pid_t pgd_spawn_pid(const pgd_spawn_t *p);
+
+/* 1 when `pid` is the main process of a live spawn (any thread): the
+ * containment fallback (proctrack.c) must not reap it. */
+int pgd_spawn_supervises(pid_t pid);
 
 /* The user data given to pgd_spawn_start. */
 void *pgd_spawn_data(const pgd_spawn_t *p);

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -31,6 +32,8 @@ typedef struct child_args {
   const char *cwd;
   const char *path; /* PATH to search */
   int out_fd;
+  const pgd_runas_cgroups_t *cg; /* nullable */
+  int in_cgroup;        /* created in cg->into_dir_fd already (clone3) */
   pid_t parent;     /* the worker: the child dies with it (PR_SET_PDEATHSIG) */
   volatile int err;
   volatile int step;
@@ -106,6 +109,13 @@ CHILD_CODE static int child_main(void *arg) {
     sa.sa_handler = SIG_DFL;
     sigaction(sig, &sa, NULL);
   }
+  /* Into the attempt's cgroups first: every process it starts from here on
+   * is in them (the descriptors are closed by close_from_3 below). */
+  if (a->cg && !a->in_cgroup && a->cg->into_procs_fd >= 0 &&
+      write(a->cg->into_procs_fd, "0", 1) != 1)
+    child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
+  for (int i = 0; a->cg && a->cg->join_fds && a->cg->join_fds[i] >= 0; i++)
+    if (write(a->cg->join_fds[i], "0", 1) != 1) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (setpgid(0, 0) != 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd != 1 && dup2(a->out_fd, 1) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd != 2 && dup2(a->out_fd, 2) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
@@ -142,12 +152,57 @@ CHILD_CODE static int child_main(void *arg) {
 
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
                     int out_fd, pid_t *pid, pgd_runas_step_t *step) {
+  return pgd_runas_spawn_ex(ru, argv, envp, cwd, out_fd, NULL, pid, step);
+}
+
+#if defined(__x86_64__) && defined(SYS_clone3)
+/* clone3 with a function to run on the new stack, as glibc's internal
+ * __clone3 (sysdeps/unix/sysv/linux/x86_64/clone3.S), which glibc does not
+ * export: long clone3_run(args, size, fn, arg). Returns the child's pid or
+ * -errno in the parent; the child calls fn(arg) and exits with its value. */
+__asm__(".text\n"
+        ".type pgd_clone3_run, @function\n"
+        "pgd_clone3_run:\n"
+        "  mov %rcx, %r8\n"          /* arg: r8 survives the syscall */
+        "  mov $435, %eax\n"         /* SYS_clone3 */
+        "  syscall\n"
+        "  test %rax, %rax\n"
+        "  jz 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  xor %ebp, %ebp\n"
+        "  and $-16, %rsp\n"
+        "  mov %r8, %rdi\n"
+        "  call *%rdx\n"
+        "  mov %rax, %rdi\n"
+        "  mov $60, %eax\n"          /* SYS_exit */
+        "  syscall\n"
+        "  hlt\n"
+        ".size pgd_clone3_run, .-pgd_clone3_run\n");
+long pgd_clone3_run(void *args, size_t size, int (*fn)(void *), void *arg);
+#define HAVE_CLONE3_RUN 1
+
+/* struct clone_args of <linux/sched.h> (version 2, with `cgroup`), spelled
+ * out: that header clashes with <sched.h>. */
+typedef struct clone3_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+      set_tid_size, cgroup;
+} clone3_args_t;
+#define CLONE3_INTO_CGROUP 0x200000000ULL
+
+/* 0 = unknown, 1 = works, -1 = refused by this kernel (ENOSYS, EINVAL, E2BIG) */
+static int clone3_state;
+#endif
+
+int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
+                       const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
+                       pgd_runas_step_t *step) {
   if (step) *step = PGD_RUNAS_STEP_NONE;
   if ((ru && (!ru->groups || ru->ngroups <= 0)) || !argv || !argv[0] || !argv[0][0] || !envp ||
       out_fd < 0 || !pid)
     return EINVAL;
   child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = out_fd,
-                    .path = DEFAULT_PATH, .parent = getpid()};
+                    .cg = cg, .path = DEFAULT_PATH, .parent = getpid()};
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 
@@ -157,9 +212,37 @@ int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t child = clone(child_main, (char *)stack + CHILD_STACK_SIZE,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-  int clone_errno = errno;
+  pid_t child = -1;
+  int clone_errno = 0;
+#ifdef HAVE_CLONE3_RUN
+  if (cg && cg->into_dir_fd >= 0 && __atomic_load_n(&clone3_state, __ATOMIC_RELAXED) >= 0) {
+    clone3_args_t ca = {.flags = CLONE_VM | CLONE_VFORK | CLONE3_INTO_CGROUP,
+                        .exit_signal = SIGCHLD,
+                        .stack = (uint64_t)(uintptr_t)stack,
+                        .stack_size = CHILD_STACK_SIZE,
+                        .cgroup = (uint64_t)cg->into_dir_fd};
+    a.in_cgroup = 1;
+    long r = pgd_clone3_run(&ca, sizeof ca, child_main, &a);
+    if (r >= 0) {
+      child = (pid_t)r;
+      __atomic_store_n(&clone3_state, 1, __ATOMIC_RELAXED);
+    } else if ((r == -ENOSYS || r == -EINVAL || r == -E2BIG) &&
+               __atomic_load_n(&clone3_state, __ATOMIC_RELAXED) == 0) {
+      __atomic_store_n(&clone3_state, -1, __ATOMIC_RELAXED); /* old kernel: the write path */
+      a.in_cgroup = 0;
+    } else {
+      clone_errno = (int)-r;
+      a.in_cgroup = 0;
+      child = -2; /* failed, no fallback */
+    }
+  }
+#endif
+  if (child == -1) {
+    child = clone(child_main, (char *)stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                  &a);
+    clone_errno = errno;
+  }
+  if (child == -2) child = -1;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   munmap(stack, CHILD_STACK_SIZE);
   if (child < 0) {

@@ -365,7 +365,31 @@ static void do_connect(pgd_worker_t *w) {
 
 /* ---- life cycle ---------------------------------------------------------- */
 
+/* The containment name: the worker id plus a hash of its data dir, so a
+ * restart with the same data dir finds what the previous run left, and two
+ * workers never share one. Without a data dir there is nothing to find
+ * again: the pid makes it unique. */
+static int open_containment(pgd_worker_t *w, const pgd_worker_config_t *cfg, char *err,
+                            size_t errlen) {
+  char name[128];
+  if (cfg->data_dir && *cfg->data_dir) {
+    char *real = realpath(cfg->data_dir, NULL);
+    const char *s = real ? real : cfg->data_dir;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    free(real);
+    snprintf(name, sizeof name, "%.64s-%08llx", w->id, (unsigned long long)(h & 0xffffffffULL));
+  } else {
+    snprintf(name, sizeof name, "%.64s-p%ld", w->id, (long)getpid());
+  }
+  pgd_cgroup_root_config_t cc = {.use_cgroups = !cfg->no_cgroups,
+                                 .cgroup_root = cfg->cgroup_root,
+                                 .name = name};
+  return pgd_cgroup_root_open(&cc, &w->contain, NULL, err, errlen);
+}
+
 static void worker_free(pgd_worker_t *w) {
+  pgd_cgroup_root_close(w->contain);
   pgd_rescache_close(w->rescache);
   pgd_reports_free(&w->reports);
   cJSON_Delete(w->labels);
@@ -535,6 +559,11 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
     pgd_rescache_set_ca(w->rescache, cfg->http_ca);
     if (cfg->data_dir && *cfg->data_dir)
       protect_data_dir(cfg->data_dir, cJSON_GetArraySize(cfg->allowed_users) > 0);
+    rc = open_containment(w, cfg, err, errlen);
+    if (rc < 0) {
+      worker_free(w);
+      return rc;
+    }
   }
   w->master_port = cfg->master_port;
   w->slots = cfg->slots;

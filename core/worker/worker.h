@@ -25,7 +25,12 @@
  *     heartbeat shows up in the next one), labels and load;
  *   - run_as (launch.run_as or the plugin's user): only for users in
  *     allowed_users and when the worker runs as root (runas.h);
- *   - kill: SIGTERM to the attempt's process group, SIGKILL after grace_ms;
+ *   - containment (cgroup.h): every process attempt runs in a cgroup of its
+ *     own (or is tracked by /proc scan without cgroups) with the launch's
+ *     limits; kill, timeout and the end of its main process end the whole
+ *     tree; a guard process kills the trees if the worker dies, and a new
+ *     start with the same data dir kills what a previous run left;
+ *   - kill: SIGTERM to the attempt's tree, SIGKILL after grace_ms;
  *     it works for any attempt still running here, also one started before
  *     a reconnect (the master may have replaced it meanwhile: the final
  *     state is reported as usual);
@@ -65,6 +70,11 @@ typedef struct pgd_worker_config {
   cJSON *allowed_users;    /* nullable array of strings (copied): the users
                               a launch may name in run_as (or a plugin in
                               process_set_user); NULL or [] = none */
+  int no_cgroups;          /* 1: never use cgroups; attempts are contained by
+                              /proc scanning (worker/cgroup.h, PROCSCAN) */
+  const char *cgroup_root; /* nullable: where the per-worker cgroup goes in
+                              each hierarchy ("/pagoda"); NULL or "" = under
+                              the worker's own cgroup */
 } pgd_worker_config_t;
 
 typedef struct pgd_worker pgd_worker_t;

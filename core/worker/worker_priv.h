@@ -8,6 +8,7 @@
 #include "net/auth.h"
 #include "net/conn.h"
 #include "net/msg.h"
+#include "worker/cgroup.h"
 #include "worker/identity.h"
 #include "worker/inproc.h"
 #include "worker/reports.h"
@@ -28,6 +29,7 @@ typedef struct pgd_attempt {
   const pgd_plugin_t *plugin;
   cJSON *params; /* owned */
   int64_t timeout_ms, kill_grace_ms;
+  int64_t memory_limit_mb; /* launch.limits.memory_mb, 0 = none (for the oom_killed error) */
   pgd_spawn_t *sp;   /* process attempt */
   pgd_inproc_t *ip;  /* in-process attempt */
   uint64_t offset;   /* bytes of (sanitised) output reported so far */
@@ -49,6 +51,7 @@ struct pgd_worker {
   cJSON *labels; /* owned array */
   cJSON *allowed_users; /* owned array of strings, NULL = nobody (run_as) */
   pgd_rescache_t *rescache; /* resources: cache and working directories */
+  pgd_cgroup_root_t *contain; /* containment of process attempts */
   char id[PGD_WORKER_ID_MAX + 1];
 
   pgd_conn_t *conn;

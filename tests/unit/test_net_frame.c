@@ -380,6 +380,8 @@ static void test_duplicate_keys(void) {
                        PGD_FRAME_EJSON);
   expect_payload_error("{\"type\":\"hello\",\"running\":[{\"a\":1,\"a\":2}]}",
                        PGD_FRAME_EJSON);
+  /* a number beyond a double parses as infinity: refused too */
+  expect_payload_error("{\"type\":\"hello\",\"worker\":{\"slots\":1e3081}}", PGD_FRAME_EJSON);
   /* one key name in two different objects is not a repeat */
   pgd_frame_decoder_t d;
   pgd_frame_decoder_init(&d, 0);

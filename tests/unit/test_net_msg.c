@@ -165,6 +165,7 @@ static void fill_launch(void *p) {
   pgd_msg_resource_add(res, &(pgd_msg_resource_t){"data.csv", "ab12", pgd_msg_int(99), NULL});
   pgd_msg_resource_add(res, &(pgd_msg_resource_t){"gone", NULL, {0}, "no such resource"});
   m->resources = keep(res);
+  m->limits = (pgd_msg_limits_t){true, 256, 1.5, 64};
 }
 static void eq_launch(const void *pa, const void *pb) {
   const pgd_msg_launch_t *a = pa, *b = pb;
@@ -178,6 +179,8 @@ static void eq_launch(const void *pa, const void *pb) {
   EQ_STR(a->run_as, b->run_as);
   EQ_JSON(a->env, b->env);
   EQ_JSON(a->resources, b->resources);
+  CU_ASSERT(a->limits.set == b->limits.set && a->limits.memory_mb == b->limits.memory_mb &&
+            a->limits.cpus == b->limits.cpus && a->limits.pids == b->limits.pids);
 }
 
 CODEC_FNS(kill)
@@ -655,6 +658,25 @@ static void test_specific_rules(void) {
   m = cJSON_Parse("{\"seq\":0,\"execution_id\":1,\"attempt\":1,\"offset\":0,\"data\":\"\"}");
   CU_ASSERT_EQUAL(pgd_msg_log_decode(m, &l, err, sizeof err), -EINVAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "log.seq"));
+  cJSON_Delete(m);
+
+  /* launch.limits: each value >= 0, of its type; absent = not set */
+  pgd_msg_launch_t lm;
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1,\"limits\":{\"cpus\":-1}}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "launch.limits.cpus"));
+  cJSON_Delete(m);
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1,\"limits\":{\"memory_mb\":\"1g\"}}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "launch.limits.memory_mb"));
+  cJSON_Delete(m);
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1,\"limits\":{\"pids\":5}}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), 0);
+  CU_ASSERT(lm.limits.set && lm.limits.pids == 5 && lm.limits.memory_mb == 0 && lm.limits.cpus == 0);
+  cJSON_Delete(m);
+  m = cJSON_Parse("{\"epoch\":1,\"execution_id\":1,\"attempt\":1}");
+  CU_ASSERT_EQUAL(pgd_msg_launch_decode(m, &lm, err, sizeof err), 0);
+  CU_ASSERT_FALSE(lm.limits.set);
   cJSON_Delete(m);
 
   /* unknown keys are ignored (an optional field may be added later) */
