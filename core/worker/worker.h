@@ -43,6 +43,7 @@
 #include <uv.h>
 
 #include "plugin/registry.h"
+#include "worker/inproc.h"
 
 typedef struct pgd_worker_config {
   const char *master_host; /* required */
@@ -65,6 +66,14 @@ typedef struct pgd_worker_config {
   cJSON *allowed_users;    /* nullable array of strings (copied): the users
                               a launch may name in run_as (or a plugin in
                               process_set_user); NULL or [] = none */
+  int inproc_isolation;    /* where in-process executors (lua) run: PGD_INPROC_THREAD
+                              (0, a worker thread; a run that ignores cancellation
+                              cannot be stopped) or PGD_INPROC_PROCESS (a child
+                              process killed like a process job; the helper must be
+                              the pagoda executable). The daemon defaults to process
+                              (worker.inproc_isolation) */
+  const char *inproc_helper; /* nullable: the pagoda executable for process
+                              isolation; NULL = /proc/self/exe */
 } pgd_worker_config_t;
 
 typedef struct pgd_worker pgd_worker_t;
