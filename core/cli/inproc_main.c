@@ -148,3 +148,11 @@ int pgd_inproc_main(int argc, char **argv) {
   pgd_registry_free(reg);
   return rc == 0 && wrc == 0 ? 0 : 1;
 }
+
+#ifdef PGD_INPROC_STANDALONE
+/* pagoda-inproc: the same mode as a program of its own (fewer libraries to
+ * load per run); argv as for `pagoda __inproc-run`. */
+int main(int argc, char **argv) {
+  return pgd_inproc_main(argc, argv);
+}
+#endif

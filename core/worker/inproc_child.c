@@ -184,6 +184,22 @@ int pgd_inproc_child_start(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJ
   return 0;
 }
 
+int pgd_inproc_child_default_helper(char *buf, size_t len) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0) return -errno;
+  self[n] = '\0';
+  char *slash = strrchr(self, '/');
+  if (slash) {
+    *slash = '\0';
+    int w = snprintf(buf, len, "%s/pagoda-inproc", self);
+    if (w < 0 || (size_t)w >= len) return -ENAMETOOLONG;
+    if (access(buf, X_OK) == 0) return 0;
+  }
+  int w = snprintf(buf, len, "/proc/self/exe");
+  return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
 int pgd_inproc_child_kill(pgd_inproc_child_t *c, int64_t grace_ms) {
   if (!c) return -EINVAL;
   if (!c->sp) return -ESRCH;

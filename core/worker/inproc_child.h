@@ -62,6 +62,13 @@ int pgd_inproc_child_start(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJ
                            const pgd_inproc_child_cbs_t *cbs, void *ud,
                            pgd_inproc_child_t **out, char *err, size_t errlen);
 
+/* The helper to use when none is configured: `pagoda-inproc` in the
+ * directory of the running executable when it is there and executable (the
+ * same mode with fewer libraries to load), else the running executable
+ * itself (/proc/self/exe, as `pagoda __inproc-run`). Written into buf
+ * (NUL-terminated). 0, or -ENAMETOOLONG / -errno of readlink. */
+int pgd_inproc_child_default_helper(char *buf, size_t len);
+
 /* SIGTERM to the child's group, SIGKILL after grace_ms (<= 0: at once);
  * marks the run killed unless the timeout fired first. 0, or -ESRCH when
  * it already ended. */

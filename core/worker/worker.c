@@ -2,6 +2,7 @@
  * reconnection and stop (see worker.h). Attempts live in attempt.c. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "worker/inproc_child.h"
 #include "worker/worker_priv.h"
 
 #define MOD PGD_WORKER_MOD
@@ -543,8 +545,13 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   w->kill_grace_ms = cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : 5000;
   w->inproc_isolation =
       cfg->inproc_isolation == PGD_INPROC_PROCESS ? PGD_INPROC_PROCESS : PGD_INPROC_THREAD;
-  if (cfg->inproc_helper && cfg->inproc_helper[0]) {
-    w->inproc_helper = strdup(cfg->inproc_helper);
+  const char *cfg_helper = cfg->inproc_helper && cfg->inproc_helper[0] ? cfg->inproc_helper : NULL;
+  char helper[PATH_MAX];
+  if ((!cfg->inproc_helper || !cfg->inproc_helper[0]) && w->inproc_isolation == PGD_INPROC_PROCESS &&
+      pgd_inproc_child_default_helper(helper, sizeof helper) == 0)
+    cfg_helper = helper;
+  if (cfg_helper) {
+    w->inproc_helper = strdup(cfg_helper);
     if (!w->inproc_helper) {
       worker_free(w);
       return pgd_set_err(err, errlen, -ENOMEM, "out of memory");

@@ -72,8 +72,10 @@ typedef struct pgd_worker_config {
                               process killed like a process job; the helper must be
                               the pagoda executable). The daemon defaults to process
                               (worker.inproc_isolation) */
-  const char *inproc_helper; /* nullable: the pagoda executable for process
-                              isolation; NULL = /proc/self/exe */
+  const char *inproc_helper; /* nullable: the executable of the child for
+                              process isolation (argv: worker/inproc_child.h);
+                              NULL = pagoda-inproc next to the running
+                              executable, else the running executable itself */
 } pgd_worker_config_t;
 
 typedef struct pgd_worker pgd_worker_t;

@@ -13,8 +13,10 @@ child after the kill grace: `kill` ends it `killed`, a timeout ends it
 `lua` job's result, error and output arrive intact through the child, and
 the same in the "thread" mode kept as a switch."""
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -185,6 +187,48 @@ class ThreadIsolation(LuaJobChecks, harness.PagodaTestCase):
         self.assertEqual(children_running(self.pdir), [])
         self.api.post("/api/v1/executions/%s/kill" % eid)
         self.api.wait_for_state(eid, {"killed"}, timeout=30)
+
+
+class HiddenMode(harness.PagodaTestCase):
+    """The child's side, run directly: `pagoda __inproc-run` and the small
+    `pagoda-inproc` helper speak the same protocol (worker/inproc_child.h)."""
+
+    def run_child(self, prog, script):
+        d = os.path.join(self.tmp, "child-%d" % len(os.listdir(self.tmp)))
+        os.makedirs(d)
+        params, result = os.path.join(d, "params.json"), os.path.join(d, "result.json")
+        with open(params, "w") as f:
+            json.dump({"script": script}, f)
+        lua = os.path.join(harness.build_dir(), "plugins", "lua.so")
+        p = subprocess.run(prog + [CHILD_ARG, lua, "lua", params, result], capture_output=True,
+                           timeout=60)
+        with open(result) as f:
+            return p, json.load(f)
+
+    def check_both(self, prog):
+        p, r = self.run_child(prog, "log('out', 1)\nreturn {a = 'b'}")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertEqual(p.stdout, b"out\t1\n")
+        self.assertEqual(r["rc"], 0, r)
+        self.assertEqual(json.loads(r["result"]), {"a": "b"}, r)
+        p, r = self.run_child(prog, "error('nope')")
+        self.assertEqual(p.returncode, 1, p)
+        self.assertNotEqual(r["rc"], 0, r)
+        self.assertIn("nope", r["error"], r)
+        self.assertIsNone(r["result"], r)
+
+    def test_pagoda_hidden_mode(self):
+        self.check_both([harness.pagoda_bin()])
+
+    def test_small_helper(self):
+        helper = os.path.join(os.path.dirname(harness.pagoda_bin()), "pagoda-inproc")
+        self.assertTrue(os.access(helper, os.X_OK), helper)
+        self.check_both([helper])
+
+    def test_usage_error(self):
+        p = subprocess.run([harness.pagoda_bin(), CHILD_ARG], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p)
+        self.assertIn(b"internal to the worker", p.stderr)
 
 
 class BadIsolationValue(harness.PagodaTestCase):
