@@ -89,8 +89,8 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
                      pgd_worker_t **out, char *err, size_t errlen);
 
 /* Stops the worker: refuses new launches, kills running attempts (SIGTERM,
- * SIGKILL after kill_grace_ms; in-process runs are cancelled and waited
- * for), sends their final states while connected, then closes the
+ * SIGKILL after kill_grace_ms; in-process runs in a child are killed the
+ * same way, those on a thread are cancelled and waited for), sends their final states while connected, then closes the
  * connection and every handle. `on_stopped(ud)` (nullable) runs when all is
  * closed, then the worker is freed. A second call is ignored. */
 void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud);
