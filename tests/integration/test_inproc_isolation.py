@@ -9,9 +9,10 @@ whose run() sleeps 300 s in C and ignores the cancellation flag and signal
 interruptions: on a worker thread nothing could stop it. With
 worker.inproc_isolation = "process" (the default) the worker SIGKILLs its
 child after the kill grace: `kill` ends it `killed`, a timeout ends it
-`timed_out`, no child is left behind, and the worker keeps running jobs. A
-`lua` job's result, error and output arrive intact through the child, and
-the same in the "thread" mode kept as a switch."""
+`timed_out`, no child is left behind, and the worker keeps running jobs; a
+run that crashes fails alone. A `lua` job's result, error and output arrive
+intact through the child, and the same in the "thread" mode kept as a
+switch. `pagoda __inproc-run` and `pagoda-inproc` are also run directly."""
 
 import json
 import os
@@ -150,6 +151,13 @@ class ProcessIsolation(LuaJobChecks, harness.PagodaTestCase):
         e = self.api.wait_for_state(eid, {"timed_out"}, timeout=30)
         self.assertEqual(e["state"], "timed_out", e)
         harness.wait_until(lambda: not children_running(self.pdir), 30, 0.05, "the child is gone")
+        self.assert_worker_healthy()
+
+    def test_crashing_run_fails_alone(self):
+        self.api.create_job({"name": "crash", "type": "test_stuck", "params": {"crash": True}})
+        e = self.api.wait_final(self.api.run("crash"), timeout=30)
+        self.assertEqual(e["state"], "failed", e)
+        self.assertIn("the in-process run's child was killed by signal 6", attempt_field(e, "error") or "", e)
         self.assert_worker_healthy()
 
     def test_worker_stop_kills_a_stuck_run(self):
