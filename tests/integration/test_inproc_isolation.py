@@ -138,7 +138,9 @@ class ProcessIsolation(LuaJobChecks, harness.PagodaTestCase):
 
     def test_run_stuck_in_c_is_killed(self):
         eid = self.start_stuck("stuck-kill")
-        self.assertEqual(len(children_running(self.pdir)), 1)
+        kids = children_running(self.pdir)
+        self.assertEqual(len(kids), 1)
+        self.assertEqual(os.path.basename(os.readlink("/proc/%d/exe" % kids[0])), "pagoda-inproc")
         r = self.api.post("/api/v1/executions/%s/kill" % eid)
         self.assertIn(r.status, (200, 202), r)
         e = self.api.wait_for_state(eid, {"killed"}, timeout=30)
@@ -171,6 +173,43 @@ class ProcessIsolation(LuaJobChecks, harness.PagodaTestCase):
         self.assertStopsCleanly(d, timeout=30)
         harness.wait_until(lambda: len(children_running(self.pdir)) == 0, 30, 0.05,
                            "no child outlives the daemon")
+
+
+class SelfHelper(harness.PagodaTestCase):
+    """Without pagoda-inproc next to the executable (a copy of pagoda alone
+    in a directory), the child is `pagoda __inproc-run` (/proc/self/exe)."""
+
+    def test_lua_and_kill_through_pagoda_itself(self):
+        alone = os.path.join(self.tmp, "alone")
+        os.makedirs(alone)
+        shutil.copy(harness.pagoda_bin(), alone)
+        pdir = plugins_dir(self.tmp, "plugins-self")
+        real = harness.pagoda_bin
+        harness.pagoda_bin = lambda: os.path.join(alone, "pagoda")
+        try:
+            d = self.start("dev", ["--plugins", pdir, "--slots", "2", "--kill-grace-ms", "300"],
+                           name="dev-self")
+        finally:
+            harness.pagoda_bin = real
+        api = d.api()
+        api.create_job({"name": "lua-self", "type": "lua",
+                        "params": {"script": "log('from self')\nreturn {n = 3}"}})
+        eid = api.run("lua-self")
+        e = api.wait_final(eid, timeout=30)
+        self.assertEqual(e["state"], "succeeded", e)
+        self.assertEqual(attempt_field(e, "result"), {"n": 3}, e)
+        self.assertIn("from self\n", api.log(eid))
+        api.create_job({"name": "stuck-self", "type": "test_stuck", "params": {}})
+        eid = api.run("stuck-self")
+        api.wait_for_state(eid, {"running"}, timeout=30)
+        harness.wait_until(lambda: "stuck\n" in api.log(eid), 30, 0.05, "the stuck run logs")
+        kids = children_running(pdir)
+        self.assertEqual(len(kids), 1)
+        self.assertEqual(os.readlink("/proc/%d/exe" % kids[0]), os.path.join(alone, "pagoda"))
+        api.post("/api/v1/executions/%s/kill" % eid)
+        e = api.wait_for_state(eid, {"killed"}, timeout=30)
+        self.assertEqual(e["state"], "killed", e)
+        harness.wait_until(lambda: not children_running(pdir), 30, 0.05, "the child is gone")
 
 
 class ThreadIsolation(LuaJobChecks, harness.PagodaTestCase):
