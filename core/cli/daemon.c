@@ -80,6 +80,7 @@ typedef struct settings {
   cJSON *allowed_users;
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
+  int worker_inproc_isolation; /* PGD_INPROC_*: worker.inproc_isolation */
   int plugin_load_timeout_ms; /* hard deadline of one plugin file's load */
   char *cors_origins;  /* master.http.cors_origins: "a,b" */
   char *allowed_hosts; /* master.http.allowed_hosts: "a,b" */
@@ -126,6 +127,7 @@ static void defaults(settings_t *s) {
   set_str(&s->worker_id, "");
   s->worker_heartbeat_ms = 1000;
   s->worker_kill_grace_ms = 5000;
+  s->worker_inproc_isolation = PGD_INPROC_PROCESS;
   s->plugin_load_timeout_ms = PGD_PLUGIN_LOAD_TIMEOUT_MS;
   s->worker_cgroups = 1;
   set_str(&s->worker_cgroup_root, "");
@@ -233,6 +235,19 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "worker.slots", &s->worker_slots);
   cfg_int(&c, "worker.heartbeat_ms", &s->worker_heartbeat_ms);
   cfg_int(&c, "worker.kill_grace_ms", &s->worker_kill_grace_ms);
+  const char *iso;
+  if (config_lookup_string(&c, "worker.inproc_isolation", &iso)) {
+    if (strcmp(iso, "process") == 0) {
+      s->worker_inproc_isolation = PGD_INPROC_PROCESS;
+    } else if (strcmp(iso, "thread") == 0) {
+      s->worker_inproc_isolation = PGD_INPROC_THREAD;
+    } else {
+      fprintf(stderr, "pagoda: %s: worker.inproc_isolation must be \"process\" or \"thread\", not \"%s\"\n",
+              path, iso);
+      config_destroy(&c);
+      return -1;
+    }
+  }
   cfg_int(&c, "plugins.load_timeout_ms", &s->plugin_load_timeout_ms);
   cfg_list(&c, "worker.labels", s->labels);
   cfg_list(&c, "worker.allowed_users", s->allowed_users);
@@ -747,6 +762,7 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.kill_grace_ms = s->worker_kill_grace_ms;
   wc.no_cgroups = !s->worker_cgroups;
   wc.cgroup_root = s->worker_cgroup_root;
+  wc.inproc_isolation = s->worker_inproc_isolation;
   wc.reconnect_ms = 200;
   /* The CA for the master's HTTPS port (resource downloads): --http-ca, else
    * the RPC's CA (one CA signs both in the documented setup); `pagoda dev`

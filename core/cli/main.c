@@ -10,9 +10,13 @@
 #include "cli/client_args.h"
 #include "cli/client_usage.h"
 #include "cli/daemon.h"
+#include "cli/inproc_main.h"
+#include "worker/inproc_child.h"
 
 int main(int argc, char **argv) {
   int idx = 0;
+  /* A worker's in-process executor run in a child (not a user command). */
+  if (argc > 1 && strcmp(argv[1], PGD_INPROC_CHILD_ARG) == 0) return pgd_inproc_main(argc, argv);
   switch (pgd_cli_route(argc, argv, &idx)) {
     case PGD_CLI_ROUTE_VERSION:
       printf("pagoda %s\n", PAGODA_VERSION);

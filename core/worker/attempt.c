@@ -471,8 +471,10 @@ static void begin_attempt(pgd_attempt_t *a, const pgd_msg_launch_t *lm, bool lin
     rc = -EINVAL;
   } else {
     pgd_inproc_cbs_t cbs = {.on_output = on_inproc_output, .on_exit = on_inproc_exit};
-    rc = pgd_inproc_start(w->loop, a->plugin, a->params, a->timeout_ms, &cbs, a, &a->ip, err,
-                          sizeof err);
+    pgd_inproc_opts_t io = {.timeout_ms = a->timeout_ms, .kill_grace_ms = a->kill_grace_ms,
+                            .isolation = w->inproc_isolation, .helper = w->inproc_helper};
+    rc = pgd_inproc_start_ex(w->loop, a->plugin, a->params, &io, &cbs, a, &a->ip, err,
+                             sizeof err);
   }
   if (rc != 0) {
     if (!err[0]) snprintf(err, sizeof err, "cannot start: %s", strerror(rc < 0 ? -rc : rc));
@@ -553,7 +555,7 @@ static void kill_attempt(pgd_attempt_t *a, int64_t grace_ms) {
   a->kill_requested = 1;
   if (a->fetch) pgd_resfetch_cancel(a->fetch);
   else if (a->sp) pgd_spawn_kill(a->sp, grace_ms);
-  else if (a->ip) pgd_inproc_kill(a->ip);
+  else if (a->ip) pgd_inproc_kill(a->ip, grace_ms);
 }
 
 void pgd_worker__handle_kill(pgd_worker_t *w, const cJSON *msg) {

@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "worker/inproc_child.h"
 
 #define MOD "inproc"
 
@@ -38,6 +39,9 @@ struct pgd_inproc {
   char err[1024];
 
   int finishing, joined, timed_out, killed;
+
+  pgd_inproc_child_t *child; /* process isolation: the run's child (NULL once
+                                ended); no thread nor handles then */
 };
 
 /* ---- plugin thread ------------------------------------------------------- */
@@ -145,11 +149,65 @@ static void on_timeout(uv_timer_t *t) {
   cancel(ip, 1);
 }
 
-int pgd_inproc_kill(pgd_inproc_t *ip) {
+int pgd_inproc_kill(pgd_inproc_t *ip, int64_t grace_ms) {
   if (!ip) return -EINVAL;
+  if (ip->child) return pgd_inproc_child_kill(ip->child, grace_ms);
   if (ip->finishing) return -ESRCH;
   cancel(ip, 0);
   return 0;
+}
+
+/* ---- process isolation: the child's callbacks, forwarded ------------------ */
+
+static void on_child_output(void *ud, const char *data, size_t len) {
+  pgd_inproc_t *ip = ud;
+  if (ip->cbs.on_output && len) ip->cbs.on_output(ip, data, len, ip->ud);
+}
+
+static void on_child_exit(void *ud, const pgd_inproc_child_result_t *cr) {
+  pgd_inproc_t *ip = ud;
+  ip->child = NULL;
+  pgd_inproc_result_t r = {.rc = cr->rc,
+                           .error = cr->error,
+                           .result_json = cr->result_json,
+                           .timed_out = cr->timed_out,
+                           .killed = cr->killed,
+                           .duration_us = cr->duration_us};
+  ip->cbs.on_exit(ip, &r, ip->ud);
+  free(ip);
+}
+
+static int start_child(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJSON *params,
+                       const pgd_inproc_opts_t *opts, const pgd_inproc_cbs_t *cbs, void *ud,
+                       pgd_inproc_t **out, char *err, size_t errlen) {
+  pgd_inproc_t *ip = calloc(1, sizeof *ip);
+  if (!ip) return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
+  ip->loop = loop;
+  ip->plugin = plugin;
+  ip->cbs = *cbs;
+  ip->ud = ud;
+  pgd_inproc_child_cbs_t ccbs = {.on_output = on_child_output, .on_exit = on_child_exit};
+  int rc = pgd_inproc_child_start(loop, plugin, params, opts->helper, opts->timeout_ms,
+                                  opts->kill_grace_ms, &ccbs, ip, &ip->child, err, errlen);
+  if (rc < 0) {
+    free(ip);
+    return rc;
+  }
+  *out = ip;
+  return 0;
+}
+
+int pgd_inproc_start_ex(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJSON *params,
+                        const pgd_inproc_opts_t *opts, const pgd_inproc_cbs_t *cbs, void *ud,
+                        pgd_inproc_t **out, char *err, size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  if (out) *out = NULL;
+  if (!loop || !plugin || !cbs || !cbs->on_exit || !out)
+    return pgd_set_err(err, errlen, -EINVAL, "invalid in-process run");
+  if (opts && opts->isolation == PGD_INPROC_PROCESS)
+    return start_child(loop, plugin, params, opts, cbs, ud, out, err, errlen);
+  return pgd_inproc_start(loop, plugin, params, opts ? opts->timeout_ms : 0, cbs, ud, out, err,
+                          errlen);
 }
 
 int pgd_inproc_start(uv_loop_t *loop, const pgd_plugin_t *plugin, const cJSON *params,

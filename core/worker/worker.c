@@ -2,6 +2,7 @@
  * reconnection and stop (see worker.h). Attempts live in attempt.c. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "worker/inproc_child.h"
 #include "worker/worker_priv.h"
 
 #define MOD PGD_WORKER_MOD
@@ -398,6 +400,7 @@ static void worker_free(pgd_worker_t *w) {
   if (w->secret) OPENSSL_cleanse(w->secret, strlen(w->secret));
   free(w->secret);
   free(w->host_name);
+  free(w->inproc_helper);
   pgd_tls_ctx_free(w->tls);
   free(w);
 }
@@ -569,6 +572,20 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   w->slots = cfg->slots;
   w->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
   w->kill_grace_ms = cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : 5000;
+  w->inproc_isolation =
+      cfg->inproc_isolation == PGD_INPROC_PROCESS ? PGD_INPROC_PROCESS : PGD_INPROC_THREAD;
+  const char *cfg_helper = cfg->inproc_helper && cfg->inproc_helper[0] ? cfg->inproc_helper : NULL;
+  char helper[PATH_MAX];
+  if ((!cfg->inproc_helper || !cfg->inproc_helper[0]) && w->inproc_isolation == PGD_INPROC_PROCESS &&
+      pgd_inproc_child_default_helper(helper, sizeof helper) == 0)
+    cfg_helper = helper;
+  if (cfg_helper) {
+    w->inproc_helper = strdup(cfg_helper);
+    if (!w->inproc_helper) {
+      worker_free(w);
+      return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
+    }
+  }
   w->reconnect_min_ms = cfg->reconnect_ms > 0 ? cfg->reconnect_ms : 200;
   if (w->reconnect_min_ms > RECONNECT_MAX_MS) w->reconnect_min_ms = RECONNECT_MAX_MS;
   w->reconnect_ms = w->reconnect_min_ms;

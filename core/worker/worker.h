@@ -48,6 +48,7 @@
 #include <uv.h>
 
 #include "plugin/registry.h"
+#include "worker/inproc.h"
 
 typedef struct pgd_worker_config {
   const char *master_host; /* required */
@@ -75,6 +76,16 @@ typedef struct pgd_worker_config {
   const char *cgroup_root; /* nullable: where the per-worker cgroup goes in
                               each hierarchy ("/pagoda"); NULL or "" = under
                               the worker's own cgroup */
+  int inproc_isolation;    /* where in-process executors (lua) run: PGD_INPROC_THREAD
+                              (0, a worker thread; a run that ignores cancellation
+                              cannot be stopped) or PGD_INPROC_PROCESS (a child
+                              process killed like a process job; the helper must be
+                              the pagoda executable). The daemon defaults to process
+                              (worker.inproc_isolation) */
+  const char *inproc_helper; /* nullable: the executable of the child for
+                              process isolation (argv: worker/inproc_child.h);
+                              NULL = pagoda-inproc next to the running
+                              executable, else the running executable itself */
 } pgd_worker_config_t;
 
 typedef struct pgd_worker pgd_worker_t;
@@ -88,8 +99,8 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
                      pgd_worker_t **out, char *err, size_t errlen);
 
 /* Stops the worker: refuses new launches, kills running attempts (SIGTERM,
- * SIGKILL after kill_grace_ms; in-process runs are cancelled and waited
- * for), sends their final states while connected, then closes the
+ * SIGKILL after kill_grace_ms; in-process runs in a child are killed the
+ * same way, those on a thread are cancelled and waited for), sends their final states while connected, then closes the
  * connection and every handle. `on_stopped(ud)` (nullable) runs when all is
  * closed, then the worker is freed. A second call is ignored. */
 void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud);

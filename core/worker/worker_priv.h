@@ -50,6 +50,8 @@ struct pgd_worker {
   int master_port, slots, heartbeat_ms, kill_grace_ms, reconnect_min_ms, reconnect_ms;
   cJSON *labels; /* owned array */
   cJSON *allowed_users; /* owned array of strings, NULL = nobody (run_as) */
+  int inproc_isolation;  /* PGD_INPROC_THREAD or _PROCESS (config) */
+  char *inproc_helper;   /* owned; NULL = /proc/self/exe */
   pgd_rescache_t *rescache; /* resources: cache and working directories */
   pgd_cgroup_root_t *contain; /* containment of process attempts */
   char id[PGD_WORKER_ID_MAX + 1];

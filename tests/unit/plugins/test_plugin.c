@@ -10,6 +10,10 @@
  *   TP_INPROC        in-process executor (run) instead of describe_process
  *   TP_BOTH_EXEC     executor sets both describe_process and run
  *   TP_NO_EXEC       generator only (no executor)
+ *   TP_STUCK         (with TP_INPROC) run logs "stuck" then sleeps 300 s in C,
+ *                    ignoring the cancellation flag and signal interruptions:
+ *                    a run only a SIGKILL of its process can stop; with
+ *                    params.crash it abort()s instead
  * Built against the 1.1 header (tests/unit/plugins/abi_1_1/, the header as
  * shipped with ABI 1.1) it is a real 1.1 plugin: on_output_line and
  * interpret_exit; built against the current header (ABI >= 1.2) it also has
@@ -17,6 +21,8 @@
  * per execution, and a param schema the host enforces.
  */
 #include <pagoda/plugin.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -140,6 +146,16 @@ __attribute__((unused)) static int tp_interpret_exit(void *state, const pagoda_j
 
 __attribute__((unused)) static int tp_run(void *state, const pagoda_json_t *params, pagoda_run_t *run) {
   const pagoda_host_t *h = ((tp_state_t *)state)->h;
+#ifdef TP_STUCK
+  if (h->json_get(params, "crash")) abort(); /* the process running it dies */
+  h->run_log(run, "stuck\n", 6);
+  struct timespec end;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  end.tv_sec += 300;
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR) {
+  }
+  return PAGODA_OK;
+#endif
   h->run_log(run, "start\n", 6);
   if (h->json_get(params, "wait")) {
     while (!h->run_is_cancelled(run)) {
