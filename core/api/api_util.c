@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/json.h"
 #include "common/clock.h"
 #include "common/utf8.h"
 
@@ -87,6 +88,12 @@ cJSON *api_parse_body(pgd_http_req_t *req, bool required) {
   if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
     pgd_http_respond_error(req, 400, "the body must be a JSON object");
+    return NULL;
+  }
+  const char *why = NULL;
+  if (pgd_json_ambiguous(j, &why)) {
+    cJSON_Delete(j);
+    pgd_http_respond_error(req, 400, "the body holds %s", why);
     return NULL;
   }
   return j;

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const cJSON *pgd_json_get(const cJSON *o, const char *key) {
   return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
@@ -60,4 +62,37 @@ cJSON *pgd_json_int_item(int64_t v) {
   char buf[32];
   snprintf(buf, sizeof buf, "%" PRId64, v);
   return cJSON_CreateRaw(buf);
+}
+
+static int cmp_key(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool pgd_json_ambiguous(const cJSON *v, const char **why) {
+  if (cJSON_IsNumber(v)) {
+    if (isfinite(v->valuedouble)) return false;
+    if (why) *why = "a number beyond the range of a double";
+    return true;
+  }
+  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return false;
+  size_t n = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, v) {
+    if (pgd_json_ambiguous(c, why)) return true;
+    n++;
+  }
+  if (!cJSON_IsObject(v) || n < 2) return false;
+  const char **keys = malloc(n * sizeof *keys);
+  if (!keys) {
+    if (why) *why = "an object too large to check";
+    return true;
+  }
+  size_t i = 0;
+  cJSON_ArrayForEach(c, v) keys[i++] = c->string ? c->string : "";
+  qsort(keys, n, sizeof *keys, cmp_key);
+  bool dup = false;
+  for (i = 1; i < n && !dup; i++) dup = strcmp(keys[i - 1], keys[i]) == 0;
+  free(keys);
+  if (dup && why) *why = "an object that names a key twice";
+  return dup;
 }

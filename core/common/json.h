@@ -34,6 +34,14 @@ void pgd_json_set_int(cJSON *o, const char *key, int64_t v);
 void pgd_json_set_str(cJSON *o, const char *key, const char *v); /* NULL → null */
 void pgd_json_set_bool(cJSON *o, const char *key, bool v);
 
+/* Whether `v` is ambiguous JSON: an object (at any depth) that names a key
+ * twice, or a number beyond a double (1e999 parses as infinity and prints
+ * as null). cJSON reads the first of two keys, other parsers the last, so
+ * such input is refused at every boundary (API bodies, wire frames, flow
+ * definitions) rather than read two ways. On true, *why (nullable) gets a
+ * static phrase for an error message. Keys are sorted per object: n log n. */
+bool pgd_json_ambiguous(const cJSON *v, const char **why);
+
 /* Integers beyond 32 bits as exact integer text: cJSON prints numbers with
  * "%1.15g", which would round µs timestamps. Returns a raw number item. */
 cJSON *pgd_json_int_item(int64_t v);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "flow/flow_int.h"
 
 const char *const flow_rule_names[RULE_COUNT] = {"all_success", "all_done", "one_success",
@@ -377,6 +378,11 @@ int pgd_flow_def_parse(const cJSON *json, const pgd_flow_checks_t *checks, pgd_f
   err[0] = '\0';
   if (!cJSON_IsObject(json) || !out) {
     snprintf(err, errlen, "a flow definition must be a JSON object");
+    return PGD_FLOW_EINVAL;
+  }
+  const char *why = NULL;
+  if (pgd_json_ambiguous(json, &why)) {
+    snprintf(err, errlen, "a flow definition must not hold %s", why);
     return PGD_FLOW_EINVAL;
   }
   pgd_flow_def_t *d = calloc(1, sizeof *d);

@@ -1,7 +1,8 @@
 #include "net/frame.h"
 
+#include "common/json.h"
+
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,36 +88,6 @@ int pgd_frame_decoder_partial(const pgd_frame_decoder_t *dec) {
 
 static int is_json_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
 
-static int cmp_key(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Whether any object in `v` names a key twice, or a number is beyond a
- * double (1e999 parses as infinity and would be sent on as null). Such a
- * message is ambiguous (cJSON reads the first key, other parsers the last),
- * so it is refused rather than read one way here and another way by a log
- * reader or a proxy. Keys are sorted per object: n log n for n keys. */
-static int has_duplicate_keys(const cJSON *v) {
-  if (cJSON_IsNumber(v)) return !isfinite(v->valuedouble);
-  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return 0;
-  size_t n = 0;
-  const cJSON *c;
-  cJSON_ArrayForEach(c, v) {
-    if (has_duplicate_keys(c)) return 1;
-    n++;
-  }
-  if (!cJSON_IsObject(v) || n < 2) return 0;
-  const char **keys = malloc(n * sizeof *keys);
-  if (!keys) return 1; /* cannot check: refuse */
-  size_t i = 0;
-  cJSON_ArrayForEach(c, v) keys[i++] = c->string ? c->string : "";
-  qsort(keys, n, sizeof *keys, cmp_key);
-  int dup = 0;
-  for (i = 1; i < n && !dup; i++) dup = strcmp(keys[i - 1], keys[i]) == 0;
-  free(keys);
-  return dup;
-}
-
 /* Parses one payload and hands it to cb. Returns 0, cb's non-zero value, or
  * a negative frame error. */
 static int deliver(const char *p, size_t n, pgd_frame_cb cb, void *ud) {
@@ -136,7 +107,7 @@ static int deliver(const char *p, size_t n, pgd_frame_cb cb, void *ud) {
       }
     }
   }
-  if (has_duplicate_keys(msg)) {
+  if (pgd_json_ambiguous(msg, NULL)) { /* a key named twice, or 1e999 */
     cJSON_Delete(msg);
     return PGD_FRAME_EJSON;
   }

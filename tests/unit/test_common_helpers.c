@@ -60,6 +60,27 @@ static void test_json_setters(void) {
   cJSON_Delete(o);
 }
 
+static void test_json_ambiguous(void) {
+  const char *why = NULL;
+  cJSON *o = cJSON_Parse("{\"a\":1,\"b\":{\"a\":2},\"c\":[{\"a\":3}]}");
+  CU_ASSERT_FALSE(pgd_json_ambiguous(o, &why)); /* one name in different objects */
+  cJSON_Delete(o);
+  o = cJSON_Parse("{\"a\":1,\"a\":2}");
+  CU_ASSERT_TRUE(pgd_json_ambiguous(o, &why));
+  CU_ASSERT_STRING_EQUAL(why, "an object that names a key twice");
+  cJSON_Delete(o);
+  o = cJSON_Parse("{\"x\":[{\"k\":1,\"j\":0,\"k\":2}]}"); /* nested, not adjacent */
+  CU_ASSERT_TRUE(pgd_json_ambiguous(o, NULL));
+  cJSON_Delete(o);
+  o = cJSON_Parse("{\"n\":1e999}");
+  CU_ASSERT_TRUE(pgd_json_ambiguous(o, &why));
+  CU_ASSERT_STRING_EQUAL(why, "a number beyond the range of a double");
+  cJSON_Delete(o);
+  o = cJSON_Parse("[1, 2.5, \"s\", null]");
+  CU_ASSERT_FALSE(pgd_json_ambiguous(o, NULL));
+  cJSON_Delete(o);
+}
+
 static void test_strbuf(void) {
   pgd_strbuf_t b = PGD_STRBUF_INIT;
   for (int i = 0; i < 1000; i++) CU_ASSERT_EQUAL(pgd_strbuf_printf(&b, "%d,", i % 10), 0);
@@ -98,6 +119,7 @@ int main(void) {
   CU_add_test(s, "pgd_set_err formats, truncates and returns rc", test_set_err);
   CU_add_test(s, "typed JSON getters check types", test_json_getters);
   CU_add_test(s, "JSON setters replace and print integers exactly", test_json_setters);
+  CU_add_test(s, "ambiguous JSON: repeated keys, infinite numbers", test_json_ambiguous);
   CU_add_test(s, "strbuf grows, resets and hands over", test_strbuf);
   CU_add_test(s, "execution states round-trip", test_exec_state);
   return pgd_test_run();
