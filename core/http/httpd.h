@@ -41,6 +41,7 @@
 #ifndef PAGODA_HTTP_HTTPD_H
 #define PAGODA_HTTP_HTTPD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 #include <cjson/cJSON.h>
@@ -77,6 +78,12 @@ typedef struct pgd_httpd_opts {
   const char *static_dir;  /* NULL, or a directory whose files are served for
                               GET/HEAD paths not under /api/; a path with no
                               file goes to the handler */
+  /* With static_dir (added in 0.5): a GET of a page route — a path whose
+   * last segment has no '.', e.g. /jobs/nightly — that names no file is
+   * answered with static_dir/index.html, so a single-page application's
+   * addresses can be reloaded and bookmarked. Paths with a '.' that name no
+   * file still go to the handler (a missing asset is a 404, not a page). */
+  bool page_fallback;
   pgd_http_handler_cb handler; /* required */
   void *ud;                /* passed to handler, borrowed */
   /* Optional per-request body limit (added in 0.3): called on the loop
