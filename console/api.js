@@ -43,6 +43,19 @@ export async function api(method, path, body) {
   return data;
 }
 
+/** GET `path` as bytes (a log read by byte offset): a Uint8Array.
+ * Throws ApiError like api(). */
+export async function apiBytes(path) {
+  const res = await fetch(path, { credentials: 'same-origin' });
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+    const err = new ApiError(res.status, body);
+    if (res.status === 401) onUnauthorized(err);
+    throw err;
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 /** Roles in order; can(role, need) says whether `role` may do what `need` may. */
 const ROLES = ['viewer', 'operator', 'admin'];
 export function can(role, need) { return ROLES.indexOf(role) >= ROLES.indexOf(need); }

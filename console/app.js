@@ -1,7 +1,7 @@
 // Pagoda console — the shell: who is logged in, the router, the nav.
 // Plain ES modules, no build step (docs/architecture.md "Web console").
 import { api, setCsrf, setOnUnauthorized } from './api.js';
-import { h } from './dom.js';
+import { h, fill } from './dom.js';
 import * as login from './pages/login.js';
 import * as overview from './pages/overview.js';
 import * as jobs from './pages/jobs.js';
@@ -41,7 +41,7 @@ function showHeader() {
   const top = document.getElementById('top');
   top.hidden = !ctx.me;
   if (ctx.me) {
-    document.getElementById('who').replaceChildren(
+    fill(document.getElementById('who'),
       h('span', { 'data-testid': 'who' }, `${ctx.me.name} (${ctx.me.role})`));
   }
 }
@@ -54,7 +54,7 @@ async function render() {
   showHeader();
   if (!ctx.me || url.pathname === '/login') {
     if (ctx.me) return navigate('/', true);
-    view.replaceChildren();
+    fill(view);
     cleanup = login.render(view, ctx, async () => { await whoami(); navigate(url.searchParams.get('next') || '/', true); });
     return;
   }
@@ -62,11 +62,11 @@ async function render() {
     const m = url.pathname.match(re);
     if (!m) continue;
     for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
-    view.replaceChildren();
+    fill(view);
     cleanup = page.render(view, ctx, m.slice(1).map(decodeURIComponent), url.searchParams) || null;
     return;
   }
-  view.replaceChildren(h('h1', null, 'Not found'), h('p', null, h('a', { href: '/' }, 'Overview')));
+  fill(view, h('h1', null, 'Not found'), h('p', null, h('a', { href: '/' }, 'Overview')));
 }
 
 // Same-origin links are handled here (no page reload).

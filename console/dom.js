@@ -29,8 +29,11 @@ export function when(v) {
   return isNaN(d) ? String(v) : d.toLocaleString();
 }
 
-/** Replaces the children of `el`. */
-export function fill(el, ...children) { el.replaceChildren(); el.append(h('div', null, ...children)); }
+/** Replaces the children of `el` (false, null and undefined are left out,
+ * so `cond && node` can be passed as it is). */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== undefined && c !== null && c !== false));
+}
 
 /** An error box for an ApiError or any Error. */
 export function errorBox(e, testid = 'error') {

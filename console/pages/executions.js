@@ -1,8 +1,8 @@
 // Executions: the list (filters job and state, paged on the server with
 // ?limit&before) and one execution (attempts, attributes, the log, kill,
 // run again), refreshed through live.js while it runs.
-import { api, can } from '../api.js';
-import { h, stateBadge, when, errorBox } from '../dom.js';
+import { api, apiBytes, can } from '../api.js';
+import { h, fill, stateBadge, when, errorBox } from '../dom.js';
 import { watch } from '../live.js';
 
 const PAGE = 50;
@@ -27,7 +27,7 @@ function renderList(view, ctx, search) {
     before && h('a', { class: 'button', href: '/executions' }, 'Newest'));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
   state.addEventListener('change', () => go());
-  view.append(h('h1', null, 'Executions'), form, table);
+  fill(view, h('h1', null, 'Executions'), form, table);
 
   const q = new URLSearchParams({ limit: String(PAGE) });
   if (search.get('job')) q.set('job', search.get('job'));
@@ -37,7 +37,7 @@ function renderList(view, ctx, search) {
     try {
       const r = await api('GET', `/api/v1/executions?${q}`);
       const rows = r.executions;
-      table.replaceChildren(rows.length ? h('table', null,
+      fill(table, rows.length ? h('table', null,
         h('tr', null, ['id', 'job', 'state', 'attempt', 'worker', 'submitted', 'finished', 'error']
           .map((t) => h('th', null, t))),
         rows.map((e) => h('tr', { 'data-exec': e.id },
@@ -49,7 +49,7 @@ function renderList(view, ctx, search) {
       rows.length === PAGE && h('p', null, h('button', { type: 'button', 'data-testid': 'older',
         onclick: () => go({ before: String(rows[rows.length - 1].id) }) }, 'Older')));
     } catch (e) {
-      table.replaceChildren(errorBox(e));
+      fill(table, errorBox(e));
       throw e;
     }
   }, before ? 60000 : 3000); // an older page changes little
@@ -66,32 +66,39 @@ function renderDetail(view, ctx, id) {
   const msg = h('div');
   const info = h('div', { 'data-testid': 'execution' }, h('p', { class: 'muted' }, 'Loading…'));
   const log = h('pre', { class: 'log', 'data-testid': 'log' });
-  let logText = '';
+  // The log is read by byte offset; a character split between two reads is
+  // completed by the streaming decoder.
+  let logBytes = 0;
+  const decoder = new TextDecoder();
   let done = false;
   const kill = async () => {
-    try { await api('POST', `/api/v1/executions/${id}/kill`); } catch (e) { msg.replaceChildren(errorBox(e)); }
+    try { await api('POST', `/api/v1/executions/${id}/kill`); } catch (e) { fill(msg, errorBox(e)); }
   };
   const again = async (e) => {
     try {
       const r = await api('POST', `/api/v1/jobs/${encodeURIComponent(e.job)}/run`, { params: e.params || {} });
       ctx.navigate(`/executions/${r.execution_id}`);
-    } catch (err) { msg.replaceChildren(errorBox(err)); }
+    } catch (err) { fill(msg, errorBox(err)); }
   };
-  view.append(head, msg, info, h('h2', null, 'Log'), log);
+  fill(view, head, msg, info, h('h2', null, 'Log'), log);
   const stop = watch(async () => {
     if (done) return;
     try {
       const e = await api('GET', `/api/v1/executions/${id}`);
       // The log grows at its end: ask only for the bytes not seen yet.
-      const more = await api('GET', `/api/v1/executions/${id}/log?offset=${new TextEncoder().encode(logText).length}`);
-      if (more) { logText += more; log.textContent = logText; log.scrollTop = log.scrollHeight; }
+      const more = await apiBytes(`/api/v1/executions/${id}/log?offset=${logBytes}`);
+      if (more.length) {
+        logBytes += more.length;
+        log.append(decoder.decode(more, { stream: true }));
+        log.scrollTop = log.scrollHeight;
+      }
       const final = FINAL.has(e.state);
-      head.replaceChildren(h('h1', null, `Execution #${e.id} `, stateBadge(e.state)),
+      fill(head, h('h1', null, `Execution #${e.id} `, stateBadge(e.state)),
         h('div', { class: 'toolbar' },
           h('a', { class: 'button', href: `/jobs/${encodeURIComponent(e.job)}` }, `Job ${e.job}`),
           !final && can(role, 'operator') && h('button', { type: 'button', class: 'danger', 'data-testid': 'kill', onclick: kill }, 'Kill'),
           final && can(role, 'operator') && h('button', { type: 'button', 'data-testid': 'run-again', onclick: () => again(e) }, 'Run again')));
-      info.replaceChildren(props([
+      fill(info, props([
         ['job', e.job], ['type', e.type], ['state', stateBadge(e.state)], ['trigger', e.trigger],
         ['worker', e.worker_id], ['exit code', e.exit_code === null ? '' : String(e.exit_code)],
         ['error', e.error], ['pending reason', e.pending_reason], ['submitted', when(e.submitted_at)],
@@ -107,7 +114,7 @@ function renderDetail(view, ctx, id) {
           h('td', null, when(a.started_at)), h('td', null, when(a.finished_at)), h('td', null, a.error || '')))));
       done = final; // the log is complete once the state is final and read after it
     } catch (e) {
-      msg.replaceChildren(errorBox(e));
+      fill(msg, errorBox(e));
       throw e;
     }
   }, 1000);

@@ -2,7 +2,7 @@
 // error is shown under the editor), run with params, delete. Buttons appear
 // only for roles that may use them (docs/security.md "Tokens and roles").
 import { api, can } from '../api.js';
-import { h, errorBox, when } from '../dom.js';
+import { h, fill, errorBox, when } from '../dom.js';
 
 const TEMPLATE = { name: 'hello', type: 'shell', params: { script: 'echo hello from pagoda' }, timeout: 60 };
 
@@ -10,11 +10,11 @@ const TEMPLATE = { name: 'hello', type: 'shell', params: { script: 'echo hello f
 const SERVER_FIELDS = ['created_at', 'updated_at', 'created_us', 'updated_us'];
 
 async function runJob(ctx, name, paramsText, msg) {
-  msg.replaceChildren();
+  fill(msg);
   let body = {};
   if (paramsText && paramsText.trim()) {
     try { body = { params: JSON.parse(paramsText) }; } catch (e) {
-      msg.replaceChildren(errorBox(new Error(`params: ${e.message}`), 'run-error'));
+      fill(msg, errorBox(new Error(`params: ${e.message}`), 'run-error'));
       return;
     }
   }
@@ -22,7 +22,7 @@ async function runJob(ctx, name, paramsText, msg) {
     const r = await api('POST', `/api/v1/jobs/${encodeURIComponent(name)}/run`, body);
     ctx.navigate(`/executions/${r.execution_id}`);
   } catch (e) {
-    msg.replaceChildren(errorBox(e, 'run-error'));
+    fill(msg, errorBox(e, 'run-error'));
   }
 }
 
@@ -32,7 +32,7 @@ async function deleteJob(ctx, name, msg) {
     await api('DELETE', `/api/v1/jobs/${encodeURIComponent(name)}`);
     ctx.navigate('/jobs');
   } catch (e) {
-    msg.replaceChildren(errorBox(e));
+    fill(msg, errorBox(e));
   }
 }
 
@@ -48,10 +48,10 @@ function renderList(view, ctx, search) {
     const shown = jobs.filter((j) => !needle || j.name.toLowerCase().includes(needle) ||
                                      String(j.type).toLowerCase().includes(needle));
     if (!shown.length) {
-      table.replaceChildren(h('p', { class: 'muted' }, jobs.length ? 'No job matches.' : 'No job defined yet.'));
+      fill(table, h('p', { class: 'muted' }, jobs.length ? 'No job matches.' : 'No job defined yet.'));
       return;
     }
-    table.replaceChildren(h('table', null,
+    fill(table, h('table', null,
       h('tr', null, ['name', 'type', 'description', 'updated', ''].map((t) => h('th', null, t))),
       shown.map((j) => h('tr', { 'data-job': j.name },
         h('td', null, h('a', { href: `/jobs/${encodeURIComponent(j.name)}` }, j.name)),
@@ -64,12 +64,12 @@ function renderList(view, ctx, search) {
             onclick: () => deleteJob(ctx, j.name, msg) }, 'Delete'))))));
   };
   q.addEventListener('input', draw);
-  view.append(h('h1', null, 'Jobs'),
+  fill(view, h('h1', null, 'Jobs'),
     h('div', { class: 'toolbar' }, q,
       can(role, 'admin') && h('a', { class: 'button', href: '/jobs/new', 'data-testid': 'new-job' }, 'New job')),
     msg, table);
   api('GET', '/api/v1/jobs').then((r) => { jobs = r.jobs; draw(); })
-    .catch((e) => table.replaceChildren(errorBox(e)));
+    .catch((e) => fill(table, errorBox(e)));
 }
 
 function renderEditor(view, ctx, name) {
@@ -81,10 +81,10 @@ function renderEditor(view, ctx, name) {
                                  'data-testid': 'run-params' });
   const runMsg = h('div');
   const save = async () => {
-    msg.replaceChildren();
+    fill(msg);
     let def;
     try { def = JSON.parse(text.value); } catch (e) {
-      msg.replaceChildren(errorBox(new Error(`not valid JSON: ${e.message}`), 'editor-error'));
+      fill(msg, errorBox(new Error(`not valid JSON: ${e.message}`), 'editor-error'));
       return;
     }
     try {
@@ -94,13 +94,13 @@ function renderEditor(view, ctx, name) {
         ctx.flash = saved; // shown by the page navigated to
         ctx.navigate(`/jobs/${encodeURIComponent(stored.name)}`, true);
       } else {
-        msg.replaceChildren(h('p', { 'data-testid': 'saved' }, saved));
+        fill(msg, h('p', { 'data-testid': 'saved' }, saved));
       }
     } catch (e) {
-      msg.replaceChildren(errorBox(e, 'editor-error'));
+      fill(msg, errorBox(e, 'editor-error'));
     }
   };
-  view.append(h('h1', null, isNew ? 'New job' : `Job ${name}`),
+  fill(view, h('h1', null, isNew ? 'New job' : `Job ${name}`),
     h('p', { class: 'muted' }, 'The definition as JSON (docs/api.md "Jobs"). ',
       'The server checks it when it is saved; its answer shows here.'),
     text,
@@ -115,7 +115,7 @@ function renderEditor(view, ctx, name) {
         h('button', { type: 'button', class: 'primary', 'data-testid': 'run',
           onclick: () => runJob(ctx, name, runParams.value, runMsg) }, 'Run now')), runMsg));
   if (ctx.flash) {
-    msg.replaceChildren(h('p', { 'data-testid': 'saved' }, ctx.flash));
+    fill(msg, h('p', { 'data-testid': 'saved' }, ctx.flash));
     ctx.flash = null;
   }
   if (isNew) {
@@ -125,7 +125,7 @@ function renderEditor(view, ctx, name) {
   api('GET', `/api/v1/jobs/${encodeURIComponent(name)}`).then((job) => {
     for (const k of SERVER_FIELDS) delete job[k];
     text.value = JSON.stringify(job, null, 2);
-  }).catch((e) => msg.replaceChildren(errorBox(e)));
+  }).catch((e) => fill(msg, errorBox(e)));
 }
 
 export function render(view, ctx, params, search) {

@@ -1,7 +1,7 @@
 // Login: a token (docs/security.md "Tokens and roles") is exchanged for a
 // session cookie; the token is not stored by the browser.
 import { api, setCsrf } from '../api.js';
-import { h, errorBox } from '../dom.js';
+import { h, fill, errorBox } from '../dom.js';
 
 export function render(view, ctx, done) {
   const input = h('input', { type: 'password', name: 'token', id: 'token', autocomplete: 'off',
@@ -17,16 +17,16 @@ export function render(view, ctx, done) {
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, 'Log in'));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    msg.replaceChildren();
+    fill(msg);
     try {
       const s = await api('POST', '/api/v1/session', { token: input.value.trim() });
       setCsrf(s.csrf_token);
       input.value = '';
       await done();
     } catch (e) {
-      msg.replaceChildren(errorBox(e, 'login-error'));
+      fill(msg, errorBox(e, 'login-error'));
     }
   });
-  view.append(form);
+  fill(view, form);
   input.focus();
 }

@@ -1,7 +1,7 @@
 // Overview: masters and the leader, workers, running/pending counts,
 // recent failures — refreshed through live.js.
 import { api } from '../api.js';
-import { h, stateBadge, when, errorBox } from '../dom.js';
+import { h, fill, stateBadge, when, errorBox } from '../dom.js';
 import { watch } from '../live.js';
 
 const COUNT_LIMIT = 10000; // the API's largest page
@@ -52,7 +52,7 @@ function failuresTable(execs) {
 
 export function render(view) {
   const body = h('div', { 'data-testid': 'overview' }, h('p', { class: 'muted' }, 'Loading…'));
-  view.append(h('h1', null, 'Overview'), body);
+  fill(view, h('h1', null, 'Overview'), body);
   return watch(async () => {
     try {
       const [cluster, workers, running, pending, failed] = await Promise.all([
@@ -60,7 +60,7 @@ export function render(view) {
         count('running'), count('pending'),
         api('GET', '/api/v1/executions?state=failed&limit=10'),
       ]);
-      body.replaceChildren(
+      fill(body,
         h('div', { class: 'cards' },
           card('running', running, 'count-running'), card('pending', pending, 'count-pending'),
           card('workers', String(workers.workers.length), 'count-workers'),
@@ -69,7 +69,7 @@ export function render(view) {
         h('h2', null, 'Workers'), workersTable(workers.workers),
         h('h2', null, 'Recent failures'), failuresTable(failed.executions));
     } catch (e) {
-      body.replaceChildren(errorBox(e));
+      fill(body, errorBox(e));
       throw e;
     }
   }, 3000);

@@ -39,10 +39,24 @@ let step = 'start';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgd-browser-'));
 let dev, browser;
 
-async function shot(page, name) {
+/** A page that has settled: no stray values (a `false` or `undefined`
+ * rendered as text), then its screenshot when asked. */
+async function settled(page, name) {
+  assert.doesNotMatch(await page.locator('main').innerText(), /\b(false|undefined|NaN|\[object Object\])\b/,
+    `no stray values on the ${name} page`);
   if (!shotsDir) return;
   fs.mkdirSync(shotsDir, { recursive: true });
   await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
+}
+
+/** Polls `cond` (async, from node: the page's CSP forbids evaluated
+ * strings, which page.waitForFunction needs to poll) until it is true. */
+async function until(what, cond, timeoutMs = WAIT) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Calls the API with a bearer token from node (not the browser). */
@@ -101,7 +115,7 @@ try {
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   await page.goto(dev.url + '/');
   await page.getByTestId('token').waitFor({ timeout: WAIT });
-  await shot(page, 'login');
+  await settled(page, 'login');
   await page.getByTestId('token').fill('pgd_not_a_real_token');
   await page.getByTestId('login-submit').click();
   await page.getByTestId('login-error').waitFor({ timeout: WAIT });
@@ -133,17 +147,17 @@ try {
   await page.getByTestId('save').click();
   await page.getByTestId('editor-error').waitFor({ timeout: WAIT });
   assert.match(await page.getByTestId('editor-error').textContent(), /unknown job type 'no_such_type'/);
-  await shot(page, 'job-editor-error');
+  await settled(page, 'job-editor-error');
   await page.getByTestId('job-json').fill(JSON.stringify({ name: 'console-bad', type: 'shell', params: { script: 7 } }, null, 2));
   await page.getByTestId('save').click();
-  await page.waitForFunction(() => /script/.test(document.querySelector('[data-testid=editor-error]')?.textContent || ''), null, { timeout: WAIT });
+  await page.getByTestId('editor-error').filter({ hasText: /script/ }).waitFor({ timeout: WAIT });
   await page.getByTestId('job-json').fill('{"name": "console-bad",');
   await page.getByTestId('save').click();
-  await page.waitForFunction(() => /not valid JSON/.test(document.querySelector('[data-testid=editor-error]')?.textContent || ''), null, { timeout: WAIT });
+  await page.getByTestId('editor-error').filter({ hasText: 'not valid JSON' }).waitFor({ timeout: WAIT });
   assert.equal((await apiAs(dev.token, 'GET', '/api/v1/jobs/console-bad')).status, 404, 'nothing was stored');
 
   step = 'job editor: good definition';
-  const job = { name: 'console-hello', type: 'shell', params: { script: 'echo "hello from the console: $GREETING"', env: { GREETING: 'hi' } }, description: 'made in the browser' };
+  const job = { name: 'console-hello', type: 'shell', params: { script: 'echo "hello from the console: $GREETING"; echo "宝塔 ✓"', env: { GREETING: 'hi' } }, description: 'made in the browser' };
   await page.getByTestId('job-json').fill(JSON.stringify(job, null, 2));
   await page.getByTestId('save').click();
   await page.waitForURL('**/jobs/console-hello', { timeout: WAIT });
@@ -155,7 +169,7 @@ try {
   await page.locator('tr[data-job="console-hello"]').waitFor({ state: 'detached', timeout: WAIT });
   await page.getByTestId('job-search').fill('hello');
   await page.locator('tr[data-job="console-hello"]').waitFor({ timeout: WAIT });
-  await shot(page, 'jobs');
+  await settled(page, 'jobs');
 
   // --- run with params from the job page; watch it succeed and its log
   step = 'run a job';
@@ -166,28 +180,41 @@ try {
   await page.waitForURL(/\/executions\/\d+$/, { timeout: WAIT });
   const execId = page.url().match(/(\d+)$/)[1];
   await page.locator('h1 [data-state=succeeded]').waitFor({ timeout: 60000 });
-  await page.waitForFunction(() => /hello from the console: from-params/.test(document.querySelector('[data-testid=log]').textContent), null, { timeout: WAIT });
+  await page.getByTestId('log').filter({ hasText: 'hello from the console: from-params' }).waitFor({ timeout: WAIT });
+  await page.getByTestId('log').filter({ hasText: '宝塔 ✓' }).waitFor({ timeout: WAIT });
   await page.locator('[data-testid=attempts] [data-state=succeeded]').waitFor({ timeout: WAIT });
   await page.getByTestId('run-again').waitFor({ timeout: WAIT });
-  await shot(page, 'execution');
+  await settled(page, 'execution');
 
   step = 'run again';
   await page.getByTestId('run-again').click();
   await page.waitForURL((u) => /\/executions\/\d+$/.test(u.pathname) && !u.pathname.endsWith(`/${execId}`), { timeout: WAIT });
   await page.locator('h1 [data-state=succeeded]').waitFor({ timeout: 60000 });
 
+  step = 'kill a running execution';
+  const sleeper = await apiAs(dev.token, 'POST', '/api/v1/jobs', { name: 'console-sleep', type: 'shell', params: { script: 'echo started; exec sleep 120' } });
+  assert.equal(sleeper.status, 201, JSON.stringify(sleeper.body));
+  await page.goto(`${dev.url}/jobs/console-sleep`);
+  await page.getByTestId('run').click();
+  await page.waitForURL(/\/executions\/\d+$/, { timeout: WAIT });
+  await page.getByTestId('log').filter({ hasText: 'started' }).waitFor({ timeout: 60000 });
+  await page.getByTestId('kill').click();
+  await page.locator('h1 [data-state=killed]').waitFor({ timeout: 60000 });
+  assert.equal(await page.getByTestId('kill').count(), 0, 'no kill button once it ended');
+
   step = 'executions list';
   await page.getByRole('link', { name: 'Executions' }).click();
   await page.locator(`tr[data-exec="${execId}"]`).waitFor({ timeout: WAIT });
-  await page.getByTestId('filter-state').selectOption('failed');
-  await page.waitForURL('**/executions?state=failed', { timeout: WAIT });
+  await page.getByTestId('filter-state').selectOption('killed');
+  await page.waitForURL('**/executions?state=killed', { timeout: WAIT });
+  await page.locator('tr[data-exec] [data-state=killed]').first().waitFor({ timeout: WAIT });
   await page.locator(`tr[data-exec="${execId}"]`).waitFor({ state: 'detached', timeout: WAIT });
   await page.getByTestId('filter-state').selectOption('succeeded');
   await page.locator(`tr[data-exec="${execId}"]`).waitFor({ timeout: WAIT });
-  await shot(page, 'executions');
+  await settled(page, 'executions');
   await page.getByRole('link', { name: 'Overview' }).click();
   await page.locator('[data-testid=workers] tr[data-worker]').first().waitFor({ timeout: WAIT });
-  await shot(page, 'overview');
+  await settled(page, 'overview');
 
   // --- CSRF: a change riding the admin's cookie without X-CSRF-Token is refused
   step = 'csrf';
@@ -212,13 +239,14 @@ try {
   assert.equal(await vpage.getByTestId('delete').count(), 0, 'a viewer sees no delete button');
   assert.equal(await vpage.getByTestId('new-job').count(), 0, 'a viewer sees no new-job button');
   await vpage.locator('tr[data-job="console-hello"] a').first().click();
-  await vpage.waitForFunction(() => /console-hello/.test(document.querySelector('[data-testid=job-json]')?.value || ''), null, { timeout: WAIT });
+  await until('the job definition in the viewer\'s editor',
+    async () => /console-hello/.test(await vpage.getByTestId('job-json').inputValue()));
   assert.equal(await vpage.getByTestId('save').count(), 0);
   assert.equal(await vpage.getByTestId('run').count(), 0);
   await vpage.goto(`${dev.url}/executions/${execId}`);
   await vpage.locator('h1 [data-state=succeeded]').waitFor({ timeout: WAIT });
   assert.equal(await vpage.getByTestId('run-again').count(), 0, 'a viewer sees no run-again button');
-  await shot(vpage, 'viewer-execution');
+  await settled(vpage, 'viewer-execution');
   const whoami = JSON.parse((await pageFetch(vpage, 'GET', '/api/v1/whoami', {})).text);
   assert.equal(whoami.role, 'viewer');
   r = await pageFetch(vpage, 'POST', '/api/v1/jobs/console-hello/run', { 'Content-Type': 'application/json', 'X-CSRF-Token': whoami.csrf_token }, '{}');
