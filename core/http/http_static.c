@@ -22,8 +22,7 @@
 
 /* The types the console's files need, by extension; others are asked of lws
  * (ES modules are refused by browsers unless served as JavaScript). */
-static const char *mime_of(const char *file) {
-  static const struct { const char *ext, *type; } types[] = {
+static const struct { const char *ext, *type; } types[] = {
       {".html", "text/html; charset=utf-8"},
       {".js", "text/javascript; charset=utf-8"},
       {".mjs", "text/javascript; charset=utf-8"},
@@ -33,20 +32,29 @@ static const char *mime_of(const char *file) {
       {".png", "image/png"},
       {".ico", "image/x-icon"},
       {".txt", "text/plain; charset=utf-8"},
-  };
-  const char *dot = strrchr(file, '.');
-  if (dot && !strchr(dot, '/'))
+      {".map", "application/json"},
+};
+
+/* The type of `file` from the table above, or NULL. */
+static const char *known_type(const char *file) {
+  const char *slash = strrchr(file, '/');
+  const char *dot = strrchr(slash ? slash : file, '.');
+  if (dot)
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
       if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+  return NULL;
+}
+
+static const char *mime_of(const char *file) {
+  const char *t = known_type(file);
+  if (t) return t;
   const char *m = lws_get_mimetype(file, NULL);
   return m ? m : "application/octet-stream";
 }
 
-/* A page route: the last segment names no file type ("/", "/jobs/x"). */
-static bool is_page_route(const char *path) {
-  const char *last = strrchr(path, '/');
-  return !strchr(last ? last : path, '.');
-}
+/* A page route: the last segment does not end in the extension of an asset
+ * type ("/", "/jobs/x", "/jobs/nightly.v2" — names may hold dots). */
+static bool is_page_route(const char *path) { return known_type(path) == NULL; }
 
 /* Does `path` (under the root) name a file? Fills `full` with it (a
  * directory's index.html). */

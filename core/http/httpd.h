@@ -79,10 +79,11 @@ typedef struct pgd_httpd_opts {
                               GET/HEAD paths not under /api/; a path with no
                               file goes to the handler */
   /* With static_dir (added in 0.5): a GET of a page route — a path whose
-   * last segment has no '.', e.g. /jobs/nightly — that names no file is
-   * answered with static_dir/index.html, so a single-page application's
-   * addresses can be reloaded and bookmarked. Paths with a '.' that name no
-   * file still go to the handler (a missing asset is a 404, not a page). */
+   * last segment does not end in an asset extension (.html .js .mjs .css
+   * .json .svg .png .ico .txt .map), e.g. /jobs/nightly — that names no file
+   * is answered with static_dir/index.html, so a single-page application's
+   * addresses can be reloaded and bookmarked. A missing asset still goes to
+   * the handler (a 404, not a page). */
   bool page_fallback;
   pgd_http_handler_cb handler; /* required */
   void *ud;                /* passed to handler, borrowed */

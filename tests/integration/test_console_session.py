@@ -67,7 +67,7 @@ class ConsoleSession(harness.PagodaTestCase):
             r = self.anon.get(path)
             self.assertEqual(r.status, 200, path)
             self.assertTrue(r.headers["content-type"].startswith(ctype), (path, r.headers))
-        for page in ("/jobs", "/jobs/nightly", "/executions/42", "/login"):
+        for page in ("/jobs", "/jobs/nightly", "/jobs/nightly.v2", "/executions/42", "/login"):
             r = self.anon.get(page)
             self.assertEqual((r.status, r.body), (200, self.index), page)
         for missing in ("/no-such.js", "/pages/nothing.css"):
