@@ -38,7 +38,7 @@ async function waitFor(what, fn, timeoutMs) {
 }
 
 /** Starts `pagoda dev` (binary `bin`) with its files under `tmp`; resolves
- * to {url, token, data, stop()}. */
+ * to {url, token, data, stop() → exit status, stderr()}. */
 export async function startDev(bin, tmp, timeoutMs = 30000) {
   let last;
   for (let attempt = 1; attempt <= 5; attempt++) {
@@ -55,9 +55,10 @@ export async function startDev(bin, tmp, timeoutMs = 30000) {
       { cwd: tmp, env, stdio: ['ignore', fs.openSync(out, 'w'), fs.openSync(err, 'w')] });
     let exited = null;
     proc.on('exit', (code, sig) => { exited = sig || code; });
+    // Resolves to the exit status: 0 after a clean SIGTERM shutdown.
     const stop = () => new Promise((resolve) => {
-      if (exited !== null) return resolve();
-      proc.once('exit', resolve);
+      if (exited !== null) return resolve(exited);
+      proc.once('exit', (code, sig) => resolve(sig || code));
       proc.kill('SIGTERM');
       setTimeout(() => { if (exited === null) proc.kill('SIGKILL'); }, 15000).unref();
     });

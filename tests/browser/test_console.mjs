@@ -271,6 +271,12 @@ try {
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (dev) await dev.stop();
+  if (dev) {
+    const status = await dev.stop();
+    if (status !== 0) {
+      console.error(`FAIL: pagoda dev exited with ${status} after SIGTERM (a crash or a sanitizer report):\n${dev.stderr().slice(-4000)}`);
+      process.exitCode = 1;
+    }
+  }
   if (!process.exitCode) fs.rmSync(tmp, { recursive: true, force: true });
 }
