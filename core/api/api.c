@@ -28,6 +28,7 @@ static size_t max_body_for(const char *method, const char *path, void *ud) {
 /* Frees `api` and what it owns (not the server). */
 static void api_free_fields(pgd_api_t *api) {
   cJSON_Delete(api->audit_pending); /* only if never stopped */
+  api_sessions_free(api);
   pgd_auth_cache_free(api->auth_cache);
   free(api->cors_origins);
   free(api->allowed_hosts);
@@ -70,6 +71,7 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
   api->max_resource_bytes = cfg->max_resource_bytes;
   api->rescan_plugins = cfg->rescan_plugins;
   api->rescan_ud = cfg->rescan_ud;
+  api->tls = cfg->tls_cert != NULL;
   api->auth_cache = pgd_auth_cache_new(PGD_AUTH_CACHE_TTL_US, api_token_lookup, api);
   api->cors_origins = cfg->cors_origins && *cfg->cors_origins ? strdup(cfg->cors_origins) : NULL;
   api->allowed_hosts = cfg->allowed_hosts && *cfg->allowed_hosts ? strdup(cfg->allowed_hosts) : NULL;
@@ -84,6 +86,7 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
                             .port = cfg->port,
                             .max_body = cfg->max_body,
                             .static_dir = cfg->static_dir,
+                            .page_fallback = cfg->static_dir != NULL,
                             .handler = api_dispatch,
                             .max_body_for = max_body_for,
                             .tls_cert = cfg->tls_cert,

@@ -39,7 +39,9 @@ typedef struct pgd_api_config {
   size_t max_body;           /* request body limit in bytes (0 = 1 MiB) */
   size_t max_resource_bytes; /* PUT /api/v1/resources/NAME body limit;
                                 0 = PGD_MASTER_RESOURCE_DEFAULT_MAX_BYTES */
-  const char *static_dir;    /* web UI files, nullable */
+  const char *static_dir;    /* the web console's files (docs/console.md),
+                                served at / with page routes falling back to
+                                index.html; nullable */
   int idle_timeout_s;        /* idle connections close after this; 0 = 30 */
   int max_conns_per_addr;    /* per peer address; 0 = 128, -1 = no limit */
   pgd_api_rescan_cb rescan_plugins; /* nullable: the reload route answers 503 */

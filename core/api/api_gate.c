@@ -4,7 +4,9 @@
  *     allowed_hosts — a DNS-rebinding page reaches us under ITS name (403);
  *  2. Origin: absent, the same origin as Host, or one of cors_origins —
  *     a browser page of another site may not drive the API (403);
- *  3. the bearer token: missing, unknown, expired or revoked → 401;
+ *  3. the bearer token: missing, unknown, expired or revoked → 401 — or,
+ *     without an Authorization header, a console session cookie
+ *     (api_session.c), whose changes must carry X-CSRF-Token → else 403;
  *  4. the route's role (api_routes.c) → 403;
  *  5. a body's content type: application/json, or application/octet-stream
  *     for resource uploads → else 415 (a cross-site form or text/plain POST).
@@ -129,12 +131,62 @@ static const char *bearer(pgd_http_req_t *req, bool *present) {
   return *h ? h : NULL;
 }
 
+/* Records who is asking (checked token `e`), then 4 of the list above. */
+static bool role_ok(api_req_t *r, const pgd_auth_entry_t *e) {
+  r->authed = true;
+  r->role = e->role;
+  snprintf(r->token_name, sizeof r->token_name, "%s", e->name);
+  api_audit_set_token(r);
+  if (e->role < r->route->role) {
+    pgd_http_respond_error(r->req, 403, "token '%s' has role %s; %s %s needs %s", e->name,
+                           pgd_auth_role_name(e->role), r->route->method, r->route->pattern,
+                           pgd_auth_role_name(r->route->role));
+    return false;
+  }
+  return true;
+}
+
+static bool is_change(const char *method) {
+  return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+/* A request that came with a console session cookie instead of a token. */
+static bool session_ok(api_req_t *r, struct api_session *s) {
+  pgd_auth_entry_t e;
+  int rc = pgd_auth_check_hash(r->api->auth_cache, api_session_token_hash(s), pgd_now_us(), &e);
+  if (rc == -EIO) {
+    pgd_http_respond_error(r->req, 503, "cannot read the token store; try again");
+    return false;
+  }
+  if (rc < 0) {
+    answer_401(r, e.revoked ? "the session's token has been revoked"
+                            : "the session's token has expired");
+    return false;
+  }
+  r->session = s;
+  if (is_change(pgd_http_req_method(r->req)) && !api_session_csrf_ok(s, r)) {
+    snprintf(r->token_name, sizeof r->token_name, "%s", e.name);
+    api_audit_set_token(r);
+    pgd_http_respond_error(r->req, 403,
+                           "a change made with the console's session cookie must carry the "
+                           "X-CSRF-Token header given at login");
+    return false;
+  }
+  return role_ok(r, &e);
+}
+
 /* 3 and 4 of the list above. */
 static bool token_ok(api_req_t *r) {
   bool present;
   const char *token = bearer(r->req, &present);
   bool is_health = r->route->handler == api_health && strcmp(r->route->method, "GET") == 0;
   if (!present && is_health) return true; /* the liveness check: says up + role only */
+  /* Login with the token in the body: api_session_open checks it. */
+  if (!present && r->route->handler == api_session_open) return true;
+  if (!present) {
+    struct api_session *s = api_session_of(r);
+    if (s) return session_ok(r, s);
+  }
   if (!token) {
     answer_401(r, present ? "the Authorization header must be 'Bearer <token>'"
                           : "authentication required");
@@ -164,22 +216,12 @@ static bool token_ok(api_req_t *r) {
                               : "the token has expired");
     return false;
   }
-  r->authed = true;
-  r->role = e.role;
-  snprintf(r->token_name, sizeof r->token_name, "%s", e.name);
-  api_audit_set_token(r);
-  if (e.role < r->route->role) {
-    pgd_http_respond_error(r->req, 403, "token '%s' has role %s; %s %s needs %s", e.name,
-                           pgd_auth_role_name(e.role), r->route->method, r->route->pattern,
-                           pgd_auth_role_name(r->route->role));
-    return false;
-  }
-  return true;
+  return role_ok(r, &e);
 }
 
 bool api_gate(api_req_t *r) {
   const char *method = pgd_http_req_method(r->req);
-  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) api_audit_begin(r);
+  if (is_change(method)) api_audit_begin(r);
   const char *host = pgd_http_req_header(r->req, "host");
   const char *origin = pgd_http_req_header(r->req, "origin");
   if (!host_allowed(r->api, host)) {

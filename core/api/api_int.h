@@ -34,6 +34,9 @@ struct pgd_api {
   uint64_t audit_seq;    /* the last audit id given (api_audit.c) */
   cJSON *audit_pending;  /* audit rows waiting for their batch, or NULL */
   uv_timer_t *audit_timer; /* its timer (own allocation: freed when closed) */
+  bool tls;                /* HTTPS: session cookies are Secure */
+  struct api_session *sessions; /* console sessions (api_session.c), uthash */
+  unsigned nsessions;
 };
 
 /* One request being handled: valid during the handler call only (keep
@@ -48,6 +51,7 @@ struct api_req {
   bool authed;                        /* a valid token came with it (api_gate) */
   pgd_role_t role;                    /* its role, when authed */
   char token_name[65];                /* its name, when authed */
+  struct api_session *session;        /* the console session it came with, or NULL */
   void *audit;                        /* the audit record of a change (api_audit.c) */
 };
 
@@ -203,6 +207,21 @@ void api_audit_flush(pgd_api_t *api);
 void api_audit_close(pgd_api_t *api);
 /* Names the token in the audit record, once the gate has checked it. */
 void api_audit_set_token(api_req_t *r);
+/* ---- console sessions (api_session.c; docs/security.md "Console sessions") ---- */
+
+/* The session named by the request's pagoda_session cookie, or NULL (no
+ * cookie, unknown or expired id). Loop thread. */
+struct api_session *api_session_of(api_req_t *r);
+/* The token hash (pgd_auth_hash) a session was opened with. */
+const char *api_session_token_hash(const struct api_session *s);
+/* Does the request carry the session's CSRF value in X-CSRF-Token? */
+bool api_session_csrf_ok(const struct api_session *s, api_req_t *r);
+/* Drops every session (pgd_api_free). */
+void api_sessions_free(pgd_api_t *api);
+void api_session_open(api_req_t *r);  /* POST /api/v1/session */
+void api_session_close(api_req_t *r); /* DELETE /api/v1/session */
+void api_whoami(api_req_t *r);        /* GET /api/v1/whoami */
+
 /* The store reader behind the token cache (api_tokens.c). */
 int api_token_lookup(void *ud, const char *hash, pgd_auth_entry_t *out);
 /* ---- body schemas (api_schemas.c), named in the route table ---- */
@@ -212,6 +231,7 @@ extern const pgd_jschema_t api_schema_flow;        /* POST /flows */
 extern const pgd_jschema_t api_schema_flow_run;    /* POST /flows/{name}/run */
 extern const pgd_jschema_t api_schema_fexec_rerun; /* POST /flow-executions/{id}/rerun */
 extern const pgd_jschema_t api_schema_schedule;    /* POST /schedules */
+extern const pgd_jschema_t api_schema_session;     /* POST /session */
 
 /* Checks the request body against the route's schema (api_util.c): true
  * when the route has none, the body is empty or not a JSON object (the

@@ -17,6 +17,10 @@ static const pgd_api_route_t routes[] = {
     /* method   pattern                                      handler               role body  standby */
     {"GET",    "/api/v1/health",                             api_health,            V, NULL, STANDBY},
     {"GET",    "/api/v1/cluster",                            api_cluster,           V, NULL, STANDBY},
+    /* console sessions: POST checks the body's token itself (api_gate.c) */
+    {"POST",   "/api/v1/session",                            api_session_open,      V, &api_schema_session, STANDBY},
+    {"DELETE", "/api/v1/session",                            api_session_close,     V, NULL, STANDBY},
+    {"GET",    "/api/v1/whoami",                             api_whoami,            V, NULL, STANDBY},
 
     {"GET",    "/api/v1/jobs",                               api_jobs_list,         V, NULL, STANDBY},
     {"POST",   "/api/v1/jobs",                               api_job_define,        A, &api_schema_job, LEADER},

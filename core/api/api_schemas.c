@@ -64,6 +64,11 @@ const pgd_jschema_t api_schema_job = {.types = OBJ, .fields = job_fields};
 static const pgd_jfield_t job_run_fields[] = {{"params", &object, false}, {NULL, NULL, false}};
 const pgd_jschema_t api_schema_job_run = {.types = OBJ, .fields = job_run_fields};
 
+/* ---- console sessions (docs/security.md "Console sessions") ---- */
+
+static const pgd_jfield_t session_fields[] = {{"token", &text, false}, {NULL, NULL, false}};
+const pgd_jschema_t api_schema_session = {.types = OBJ, .fields = session_fields};
+
 /* ---- flows (docs/flows.md) ---- */
 
 static const pgd_jfield_t hooks_fields[] = {

@@ -120,9 +120,14 @@ static cache_slot_t *slot_of(pgd_auth_cache_t *c, const char *hash) {
 }
 
 int pgd_auth_check(pgd_auth_cache_t *c, const char *token, int64_t now_us, pgd_auth_entry_t *out) {
-  memset(out, 0, sizeof *out);
   char hash[PGD_AUTH_HASH_LEN + 1];
   pgd_auth_hash(token ? token : "", hash);
+  return pgd_auth_check_hash(c, hash, now_us, out);
+}
+
+int pgd_auth_check_hash(pgd_auth_cache_t *c, const char *hash, int64_t now_us,
+                        pgd_auth_entry_t *out) {
+  memset(out, 0, sizeof *out);
   cache_slot_t *s = slot_of(c, hash);
   bool fresh = s->hash[0] && CRYPTO_memcmp(s->hash, hash, PGD_AUTH_HASH_LEN) == 0 &&
                now_us - s->fetched_us < c->ttl_us && now_us >= s->fetched_us;

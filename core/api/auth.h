@@ -78,6 +78,11 @@ void pgd_auth_cache_free(pgd_auth_cache_t *c);
  * Reads the store only on a miss or an entry older than the TTL. */
 int pgd_auth_check(pgd_auth_cache_t *c, const char *token, int64_t now_us, pgd_auth_entry_t *out);
 
+/* The same check for a token known by its hash (pgd_auth_hash), as a
+ * console session keeps it (api_session.c): the token itself is not kept. */
+int pgd_auth_check_hash(pgd_auth_cache_t *c, const char *hash, int64_t now_us,
+                        pgd_auth_entry_t *out);
+
 /* Forgets the entry of `hash` (a token created or revoked here). */
 void pgd_auth_cache_forget(pgd_auth_cache_t *c, const char *hash);
 

@@ -132,6 +132,8 @@ static const char k_daemon_common[] =
 static const char k_dev_opts[] =
     "Options of pagoda dev:\n"
     "  --http HOST:PORT       REST API address (default 127.0.0.1:7080; port 0 = any free)\n"
+    "  --console DIR          the web console's files, served at / (default: ./console next\n"
+    "                         to the executable, else the installed one; \"off\" = none)\n"
     "  --data DIR             data directory (default ./pagoda-dev-data)\n"
     "  --slots N              slots of the embedded worker (default 4 per CPU core)\n"
     "  --example              create and run the example job 'hello' and print its log\n"
@@ -145,6 +147,8 @@ static const char k_dev_opts[] =
 static const char k_master_opts[] =
     "Options of pagoda master:\n"
     "  --http HOST:PORT       REST API address (default 127.0.0.1:7080)\n"
+    "  --console DIR          the web console's files, served at / (default: ./console next\n"
+    "                         to the executable, else the installed one; \"off\" = none)\n"
     "  --rpc HOST:PORT        address workers connect to (default 127.0.0.1:7081)\n"
     "  --data DIR             data directory: pagoda.db and logs/ (default /var/lib/pagoda/master)\n"
     "  --recovery-grace-ms N  after a start, time workers have to claim running executions\n"

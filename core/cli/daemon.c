@@ -84,6 +84,7 @@ typedef struct settings {
   int plugin_load_timeout_ms; /* hard deadline of one plugin file's load */
   char *cors_origins;  /* master.http.cors_origins: "a,b" */
   char *allowed_hosts; /* master.http.allowed_hosts: "a,b" */
+  char *console_dir;   /* master.http.console_dir / --console: the web console's files */
   int worker_cgroups;       /* worker.cgroups (bool): 0 = containment without cgroups */
   char *worker_cgroup_root; /* worker.cgroup_root, "" = the worker's own cgroup */
   /* dev */
@@ -143,7 +144,7 @@ static void free_settings(settings_t *s) {
                    &s->http_host,   &s->rpc_host,      &s->worker_master, &s->worker_data,
                    &s->worker_id,   &s->worker_labels, &s->dev_data, &s->store_postgres, &s->balancer_dir, &s->ha_zookeeper, &s->ha_cluster,
                    &s->balancer_default, &s->http_tls_cert, &s->http_tls_key, &s->http_ca,
-                   &s->cors_origins, &s->allowed_hosts, &s->worker_cgroup_root};
+                   &s->cors_origins, &s->allowed_hosts, &s->worker_cgroup_root, &s->console_dir};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   char **more[] = {&s->secret_file,  &s->cfg_secret_file, &s->rpc_tls_cert, &s->rpc_tls_key,
                    &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key};
@@ -211,6 +212,7 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "master.http.port", &s->http_port);
   cfg_str(&c, "master.http.cors_origins", &s->cors_origins);
   cfg_str(&c, "master.http.allowed_hosts", &s->allowed_hosts);
+  cfg_str(&c, "master.http.console_dir", &s->console_dir);
   int mb = (int)s->max_body;
   cfg_int(&c, "master.http.max_body", &mb);
   s->max_body = mb;
@@ -354,6 +356,8 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       set_str(s->mode == MODE_DEV ? &s->dev_data
                                   : (s->mode == MODE_MASTER ? &s->master_data : &s->worker_data),
               v);
+    } else if (strcmp(f, "--console") == 0 && v && s->mode != MODE_WORKER) {
+      set_str(&s->console_dir, v);
     } else if (strcmp(f, "--plugins") == 0 && v) {
       set_str(&s->plugins_dir, v);
     } else if (strcmp(f, "--secret") == 0 && v) {
@@ -465,6 +469,31 @@ static char *resolve_plugins_dir(const settings_t *s) {
     }
   }
   return strdup(PAGODA_PLUGIN_INSTALL_DIR);
+}
+
+/* The web console's files (docs/console.md), found like plugins: the
+ * configured directory ("" or "off" = no console); else "console" next to the
+ * executable in a build tree; else the installed share/pagoda/console; NULL
+ * when none of these exists (the API is then served without a console). */
+static char *resolve_console_dir(const settings_t *s) {
+  if (s->console_dir) {
+    if (!*s->console_dir || strcmp(s->console_dir, "off") == 0) return NULL;
+    return strdup(s->console_dir);
+  }
+  struct stat st;
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 16);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      strcpy(slash + 1, "console");
+      if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(exe);
+    }
+  }
+  if (stat(PAGODA_CONSOLE_INSTALL_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+    return strdup(PAGODA_CONSOLE_INSTALL_DIR);
+  return NULL;
 }
 
 /* Balancer scripts: the configured directory; else "balancers" next to the
@@ -826,7 +855,11 @@ int pgd_daemon_main(int argc, char **argv) {
     return 1;
   }
   int rc = 0;
+  char *console_dir = NULL;
   if (s.mode == MODE_DEV || s.mode == MODE_MASTER) {
+    console_dir = resolve_console_dir(&s);
+    if (console_dir) PGD_INFO(MOD, "web console from %s", console_dir);
+    else PGD_INFO(MOD, "no web console files found; / is not served (docs/console.md)");
     /* The API binds first: the master announces its port (to workers and
      * ZooKeeper) and requests answer 503 until the master is attached. */
     pgd_api_config_t ac = {.host = s.http_host,
@@ -841,6 +874,7 @@ int pgd_daemon_main(int argc, char **argv) {
                            .tls_cert = has_str(s.http_tls_cert) ? s.http_tls_cert : NULL,
                            .tls_key = has_str(s.http_tls_key) ? s.http_tls_key : NULL,
                            .cors_origins = s.cors_origins,
+                           .static_dir = console_dir,
                            .allowed_hosts = s.allowed_hosts,
                            .resource_token = resource_token};
     rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
@@ -958,6 +992,7 @@ int pgd_daemon_main(int argc, char **argv) {
   pgd_registry_free(d.plugins);
   free(plugins_dir);
   free(balancer_dir);
+  free(console_dir);
   free_settings(&s);
   return d.exit_code;
 }

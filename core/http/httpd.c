@@ -400,6 +400,7 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
     http_free(h);
     return http_seterr(err, errlen, -ENOMEM, "%sout of memory", NULL);
   }
+  h->page_fallback = opts->page_fallback;
   if (opts->static_dir) {
     h->static_dir = realpath(opts->static_dir, NULL);
     if (!h->static_dir) {

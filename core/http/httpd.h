@@ -41,6 +41,7 @@
 #ifndef PAGODA_HTTP_HTTPD_H
 #define PAGODA_HTTP_HTTPD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 #include <cjson/cJSON.h>
@@ -77,6 +78,13 @@ typedef struct pgd_httpd_opts {
   const char *static_dir;  /* NULL, or a directory whose files are served for
                               GET/HEAD paths not under /api/; a path with no
                               file goes to the handler */
+  /* With static_dir (added in 0.5): a GET of a page route — a path whose
+   * last segment does not end in an asset extension (.html .js .mjs .css
+   * .json .svg .png .ico .txt .map), e.g. /jobs/nightly — that names no file
+   * is answered with static_dir/index.html, so a single-page application's
+   * addresses can be reloaded and bookmarked. A missing asset still goes to
+   * the handler (a 404, not a page). */
+  bool page_fallback;
   pgd_http_handler_cb handler; /* required */
   void *ud;                /* passed to handler, borrowed */
   /* Optional per-request body limit (added in 0.3): called on the loop

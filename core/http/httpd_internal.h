@@ -90,6 +90,7 @@ struct pgd_httpd {
                   void *ud, pgd_http_sink_t *sink, int *retry_after_s);
   char *host;
   char *static_dir;         /* realpath, or NULL */
+  bool page_fallback;       /* opts.page_fallback */
   int port;
   int stopping;
   int tls;                  /* 1 = HTTPS only */
