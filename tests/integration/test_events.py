@@ -7,7 +7,9 @@ is dropped, and filters. The CLI --wait paths are in test_cli.py."""
 import json
 import os
 import socket
+import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +72,52 @@ class Stream:
 
     def close(self):
         self.conn.close()
+
+
+class RecordingProxy:
+    """A TCP proxy in front of the master that notes the request line of
+    each connection (the CLI opens one connection per request)."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.lines = []
+        self.lsock = socket.socket()
+        self.lsock.bind((host, 0))
+        self.lsock.listen(16)
+        self.url = "http://%s:%d" % (host, self.lsock.getsockname()[1])
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(self.target)
+            threading.Thread(target=self.pipe, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(u, c, False), daemon=True).start()
+
+    def pipe(self, src, dst, note):
+        first = note
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if first:
+                    self.lines.append(b.split(b"\r\n", 1)[0].decode())
+                    first = False
+                dst.sendall(b)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.lsock.close()
 
 
 STATE_ORDER = ["pending", "dispatched", "running", "succeeded"]
@@ -286,6 +334,44 @@ class Events(harness.PagodaTestCase):
         # not grow with everything it was asked to send.
         self.assertLess(self.rss_kb() - rss_before, 64 * 1024)
         self.api.health()  # and it still serves
+
+    def cli(self, addr, *args):
+        env = dict(os.environ)
+        env["PAGODA_ADDR"] = addr
+        env.pop("PAGODA_CONFIG", None)
+        return subprocess.run([harness.pagoda_bin()] + list(args), env=env, capture_output=True,
+                              text=True, timeout=120, cwd=self.tmp)
+
+    def test_cli_wait_follows_the_stream(self):
+        self.api.shell_job("ev-fail", script="sleep 0.5; exit 4")
+        self.api.ok("POST", "/api/v1/flows", {"name": "ev-cliflow", "nodes": [
+            {"id": "one", "job": {"type": "shell", "params": {"script": "sleep 0.5"}}}]},
+            expect=(200, 201))
+        proxy = RecordingProxy(self.api.host, self.api.port)
+        self.addCleanup(proxy.close)
+        p = self.cli(proxy.url, "job", "run", "ev-short", "--wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        eid = int(p.stdout.split()[0])
+        self.assertEqual(p.stdout.split()[-1], "succeeded")
+        p = self.cli(proxy.url, "job", "run", "ev-fail", "--wait")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(p.stdout.split()[-1], "failed")
+        p = self.cli(proxy.url, "flow", "run", "ev-cliflow", "--wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        fid = int(p.stdout.splitlines()[0])
+        self.assertEqual(p.stdout.splitlines()[1], "flow execution %d of ev-cliflow: succeeded" % fid)
+        lines = proxy.lines
+        self.assertIn("GET /api/v1/events?kinds=execution&execution=%d HTTP/1.1" % eid, lines)
+        self.assertIn("GET /api/v1/events?kinds=flow HTTP/1.1", lines)
+        # A look when the stream opens and one at the final event: no polling
+        # (a 0.5 s job polled every 100 ms would be read about 5 times).
+        for path in ("/api/v1/executions/%d " % eid, "/api/v1/flow-executions/%d " % fid):
+            n = sum(1 for x in lines if x.startswith("GET " + path))
+            self.assertGreaterEqual(n, 1, lines)
+            self.assertLessEqual(n, 2, lines)
+        fails = [x for x in lines if x.startswith("GET /api/v1/executions/") and
+                 not x.startswith("GET /api/v1/executions/%d " % eid)]
+        self.assertLessEqual(len(fails), 2, lines)
 
     def rss_kb(self):
         with open("/proc/%d/status" % self.dev.proc.pid) as f:
