@@ -297,8 +297,16 @@ static bool parse_position(const char *s, uint64_t *out) {
   return true;
 }
 
+/* Content negotiation: a client that says what it accepts must accept the
+ * stream (an API client asking for JSON would otherwise wait forever). */
+static bool accepts_stream(const char *accept) {
+  return !accept || !*accept || strstr(accept, "text/event-stream") || strstr(accept, "*/*") ||
+         strstr(accept, "text/*");
+}
+
 void api_events_stream(api_req_t *r) {
   api_events_t *ev = r->api->events;
+
   if (!ev) {
     pgd_http_respond_error(r->req, 503, "the event stream is not running");
     return;
@@ -328,6 +336,12 @@ void api_events_stream(api_req_t *r) {
   bool resume = since_s != NULL;
   if (resume && !parse_position(since_s, &since)) {
     pgd_http_respond_error(r->req, 400, "Last-Event-ID / since must be an event position");
+    return;
+  }
+  if (!accepts_stream(pgd_http_req_header(r->req, "accept"))) {
+    pgd_http_respond_error(r->req, 406,
+                           "this route is a stream of text/event-stream; accept it (Accept: "
+                           "text/event-stream)");
     return;
   }
   ev_client_t *c = calloc(1, sizeof *c);

@@ -356,10 +356,13 @@ static const char *exec_state(const cJSON *e) {
 
 /* ---- waiting for an end (job run --wait, flow run --wait) -----------------
  * The wait follows GET /api/v1/events (docs/api.md "Events") and looks at
- * the execution once the stream is open (it may have ended already) and
- * again at each final event of it. When the stream cannot serve (an older
- * master without it, a reset, the connection lost) it polls every 100 ms
- * instead. Either way the output and exit code come from the same look. */
+ * the execution once the stream is open (it may have ended already), at
+ * each keep-alive (a safety net) and at its final event. An event is sent
+ * when the change is committed, before it is durable, and a look through a
+ * standby reads the store: when the look after the final event does not
+ * see the end yet, the wait polls. It polls every 100 ms too when the
+ * stream cannot serve (an older master without it, a reset, the connection
+ * lost). Either way the output and exit code come from the same look. */
 
 /* One look at what is awaited: true when it is over, with *exit_rc the
  * command's exit code (its final state printed, or the API's error). */
@@ -408,7 +411,7 @@ typedef struct waiter {
   const char *item;  /* the data member holding the id: NULL = the data itself */
   const char *final_key, *final_value; /* the event that means "over": key is
                                           true, or key equals value */
-  bool over, looked;
+  bool over;
   int exit_rc;
   pgd_cli_sse_t sse;
 } waiter_t;
@@ -417,7 +420,7 @@ static int waiter_event(void *ud, const char *kind, const char *data) {
   waiter_t *w = ud;
   bool look = false;
   if (!kind) {
-    look = !w->looked; /* the stream's first bytes: it is subscribed now */
+    look = true; /* the stream's first bytes (it is subscribed now), a keep-alive */
   } else if (strcmp(kind, "reset") == 0) {
     return 1; /* events were lost: poll instead */
   } else {
@@ -431,9 +434,9 @@ static int waiter_event(void *ud, const char *kind, const char *data) {
     cJSON_Delete(d);
   }
   if (!look) return 0;
-  w->looked = true;
   w->over = w->check(w->c, w->id, &w->exit_rc);
-  return w->over ? 1 : 0;
+  if (w->over) return 1;
+  return kind ? 1 : 0; /* the final event, not visible yet: poll from here */
 }
 
 static int stream_chunk(const char *data, size_t len, void *ud) {
@@ -451,7 +454,8 @@ static int wait_events(ctx_t *c, long long id, const char *query, waiter_t w) {
   pgd_http_response_t resp;
   char errbuf[512];
   /* send_once, not call: a stream that cannot serve is not an error here. */
-  send_once(c, "GET", path, NULL, NULL, 0, stream_chunk, &w, 0, &resp, errbuf, sizeof errbuf);
+  static const char *const accept[] = {"Accept: text/event-stream", NULL};
+  send_once(c, "GET", path, accept, NULL, 0, stream_chunk, &w, 0, &resp, errbuf, sizeof errbuf);
   pgd_http_response_free(&resp);
   pgd_cli_sse_free(&w.sse);
   if (w.over) return w.exit_rc;
