@@ -29,6 +29,7 @@ static size_t max_body_for(const char *method, const char *path, void *ud) {
 static void api_free_fields(pgd_api_t *api) {
   cJSON_Delete(api->audit_pending); /* only if never stopped */
   api_sessions_free(api);
+  api_events_free(api->events);
   pgd_auth_cache_free(api->auth_cache);
   free(api->cors_origins);
   free(api->allowed_hosts);
@@ -72,6 +73,9 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
   api->rescan_plugins = cfg->rescan_plugins;
   api->rescan_ud = cfg->rescan_ud;
   api->tls = cfg->tls_cert != NULL;
+  api->events_cfg = (pgd_api_config_t){.events_ring = cfg->events_ring,
+                                       .events_client_buffer = cfg->events_client_buffer,
+                                       .events_keepalive_ms = cfg->events_keepalive_ms};
   api->auth_cache = pgd_auth_cache_new(PGD_AUTH_CACHE_TTL_US, api_token_lookup, api);
   api->cors_origins = cfg->cors_origins && *cfg->cors_origins ? strdup(cfg->cors_origins) : NULL;
   api->allowed_hosts = cfg->allowed_hosts && *cfg->allowed_hosts ? strdup(cfg->allowed_hosts) : NULL;
@@ -106,10 +110,14 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
 
 int pgd_api_port(const pgd_api_t *api) { return pgd_httpd_port(api->httpd); }
 
-void pgd_api_attach(pgd_api_t *api, pgd_master_t *m) { api->m = m; }
+void pgd_api_attach(pgd_api_t *api, pgd_master_t *m) {
+  api->m = m;
+  if (!api->events) api->events = api_events_new(api, m); /* NULL: the route answers 503 */
+}
 
 void pgd_api_stop(pgd_api_t *api) {
   if (!api || !api->httpd) return;
+  api_events_stop(api->events);
   pgd_httpd_stop(api->httpd);
   api->httpd = NULL;
   api_audit_close(api); /* the store is still open */

@@ -56,7 +56,16 @@ typedef struct pgd_api_config {
   const char *resource_token; /* a token accepted for GET /api/v1/resources/{name}
                                  only (the master hands it to workers in its
                                  welcome); nullable, copied */
+  /* The event stream, GET /api/v1/events (docs/api.md "Events"); 0 = default */
+  int events_ring;             /* events kept for resuming (10,000) */
+  size_t events_client_buffer; /* unsent bytes a stream may hold before it is
+                                  reset and closed (1 MiB) */
+  int events_keepalive_ms;     /* keep-alive comment period (15,000) */
 } pgd_api_config_t;
+
+#define PGD_API_EVENTS_RING_DEFAULT 10000
+#define PGD_API_EVENTS_BUFFER_DEFAULT (1024u * 1024u)
+#define PGD_API_EVENTS_KEEPALIVE_MS 15000
 
 /* Starts the HTTP server on `loop` (cfg and its strings are copied). 0 and
  * *out, or a negative code with a message in err (e.g. the port is taken). */

@@ -37,6 +37,8 @@ struct pgd_api {
   bool tls;                /* HTTPS: session cookies are Secure */
   struct api_session *sessions; /* console sessions (api_session.c), uthash */
   unsigned nsessions;
+  pgd_api_config_t events_cfg;   /* events_* sizes only (the rest is not kept) */
+  struct api_events *events;     /* the event stream (api_events.c), once attached */
 };
 
 /* One request being handled: valid during the handler call only (keep
@@ -139,6 +141,25 @@ cJSON *api_job_view(const cJSON *stored);
 
 /* The {id} of an execution path (api_executions.c), or false after 404. */
 bool api_exec_id(api_req_t *r, int64_t *id);
+
+/* Turns integers beyond 32 bits into raw integer text before printing (cJSON
+ * would print them as doubles): µs timestamps print as integers. */
+void api_json_ints_raw(cJSON *o);
+
+/* ---- the event stream (api_events.c) ---- */
+
+typedef struct api_events api_events_t;
+/* Subscribes to `m` (borrowed, outlives it until api_events_stop) and
+ * starts the keep-alive timer; sizes from api->events_cfg. NULL when out of
+ * memory. */
+api_events_t *api_events_new(pgd_api_t *api, pgd_master_t *m);
+/* Unsubscribes, stops the timer and ends every stream (before the server
+ * and the master stop). */
+void api_events_stop(api_events_t *ev);
+/* Frees the ring (after stop, or when never attached to a running server). */
+void api_events_free(api_events_t *ev);
+/* GET /api/v1/events */
+void api_events_stream(api_req_t *r);
 
 /* ---- handlers (one file per resource) ---- */
 

@@ -71,6 +71,8 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/tokens",                             api_tokens_list,       A, NULL, STANDBY},
     {"DELETE", "/api/v1/tokens/{name}",                      api_token_revoke,      A, NULL, LEADER},
     {"GET",    "/api/v1/audit",                              api_audit_list,        A, NULL, STANDBY},
+
+    {"GET",    "/api/v1/events",                             api_events_stream,     V, NULL, LEADER},
 };
 
 const pgd_api_route_t *pgd_api_routes(size_t *n) {

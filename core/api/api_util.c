@@ -16,7 +16,7 @@
 /* cJSON prints integers beyond 32 bits as "1.79530887980924e+15": exact,
  * but not what a client expects of a microsecond timestamp. Such numbers are
  * turned into raw integer text before printing. */
-static void json_ints_raw(cJSON *o) {
+void api_json_ints_raw(cJSON *o) {
   for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
     if (cJSON_IsNumber(c)) {
       double d = c->valuedouble;
@@ -30,13 +30,13 @@ static void json_ints_raw(cJSON *o) {
         c->valuestring = txt;
       }
     } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
-      json_ints_raw(c);
+      api_json_ints_raw(c);
     }
   }
 }
 
 int api_respond_json(pgd_http_req_t *req, int status, cJSON *obj) {
-  json_ints_raw(obj);
+  api_json_ints_raw(obj);
   return pgd_http_respond_json(req, status, obj);
 }
 

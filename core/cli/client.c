@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/client_events.h"
 #include "cli/client_table.h"
 #include "cli/client_token.h"
 #include "cli/client_usage.h"
@@ -353,29 +354,119 @@ static const char *exec_state(const cJSON *e) {
   return cJSON_IsString(s) ? s->valuestring : NULL;
 }
 
-static int wait_for(ctx_t *c, long long id) {
+/* ---- waiting for an end (job run --wait, flow run --wait) -----------------
+ * The wait follows GET /api/v1/events (docs/api.md "Events") and looks at
+ * the execution once the stream is open (it may have ended already), at
+ * each keep-alive (a safety net) and at its final event. An event is sent
+ * when the change is committed, before it is durable, and a look through a
+ * standby reads the store: when the look after the final event does not
+ * see the end yet, the wait polls. It polls every 100 ms too when the
+ * stream cannot serve (an older master without it, a reset, the connection
+ * lost). Either way the output and exit code come from the same look. */
+
+/* One look at what is awaited: true when it is over, with *exit_rc the
+ * command's exit code (its final state printed, or the API's error). */
+typedef bool (*wait_check_fn)(ctx_t *c, long long id, int *exit_rc);
+
+static bool exec_check(ctx_t *c, long long id, int *exit_rc) {
   char path[64];
   snprintf(path, sizeof(path), "/api/v1/executions/%lld", id);
-  for (;;) {
-    pgd_http_response_t resp;
-    int rc = get(c, path, &resp);
-    if (rc != 0) return rc;
-    cJSON *e = parse_body(c, &resp);
-    pgd_http_response_free(&resp);
-    if (!e) return PGD_CLI_EXIT_FAIL;
-    const char *state = exec_state(e);
-    if (pgd_cli_state_is_final(state)) {
-      int ok = strcmp(state, "succeeded") == 0;
-      fprintf(c->out, "%s\n", state);
-      fflush(c->out);
-      cJSON_Delete(e);
-      return ok ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
-    }
-    cJSON_Delete(e);
+  pgd_http_response_t resp;
+  int rc = get(c, path, &resp);
+  if (rc != 0) {
+    *exit_rc = rc;
+    return true;
+  }
+  cJSON *e = parse_body(c, &resp);
+  pgd_http_response_free(&resp);
+  if (!e) {
+    *exit_rc = PGD_CLI_EXIT_FAIL;
+    return true;
+  }
+  const char *state = exec_state(e);
+  bool over = pgd_cli_state_is_final(state);
+  if (over) {
+    *exit_rc = strcmp(state, "succeeded") == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+    fprintf(c->out, "%s\n", state);
+    fflush(c->out);
+  }
+  cJSON_Delete(e);
+  return over;
+}
+
+static int wait_polling(ctx_t *c, long long id, wait_check_fn check) {
+  int exit_rc = PGD_CLI_EXIT_FAIL;
+  while (!check(c, id, &exit_rc)) {
     struct timespec ts = {0, WAIT_POLL_NS};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
   }
+  return exit_rc;
+}
+
+typedef struct waiter {
+  ctx_t *c;
+  long long id;
+  wait_check_fn check;
+  const char *item;  /* the data member holding the id: NULL = the data itself */
+  const char *final_key, *final_value; /* the event that means "over": key is
+                                          true, or key equals value */
+  bool over;
+  int exit_rc;
+  pgd_cli_sse_t sse;
+} waiter_t;
+
+static int waiter_event(void *ud, const char *kind, const char *data) {
+  waiter_t *w = ud;
+  bool look = false;
+  if (!kind) {
+    look = true; /* the stream's first bytes (it is subscribed now), a keep-alive */
+  } else if (strcmp(kind, "reset") == 0) {
+    return 1; /* events were lost: poll instead */
+  } else {
+    cJSON *d = cJSON_Parse(data);
+    const cJSON *item = w->item ? pgd_json_get(d, w->item) : d;
+    long long id = 0;
+    const cJSON *fin = pgd_json_get(d, w->final_key);
+    look = json_id(pgd_json_get(item, "id"), &id) == 0 && id == w->id &&
+           (w->final_value ? cJSON_IsString(fin) && strcmp(fin->valuestring, w->final_value) == 0
+                           : cJSON_IsTrue(fin));
+    cJSON_Delete(d);
+  }
+  if (!look) return 0;
+  w->over = w->check(w->c, w->id, &w->exit_rc);
+  if (w->over) return 1;
+  return kind ? 1 : 0; /* the final event, not visible yet: poll from here */
+}
+
+static int stream_chunk(const char *data, size_t len, void *ud) {
+  waiter_t *w = ud;
+  return pgd_cli_sse_feed(&w->sse, data, len) == 0 ? 0 : 1;
+}
+
+static int wait_events(ctx_t *c, long long id, const char *query, waiter_t w) {
+  char path[128];
+  snprintf(path, sizeof(path), "/api/v1/events%s", query);
+  w.c = c;
+  w.id = id;
+  w.exit_rc = PGD_CLI_EXIT_FAIL;
+  pgd_cli_sse_init(&w.sse, waiter_event, &w);
+  pgd_http_response_t resp;
+  char errbuf[512];
+  /* send_once, not call: a stream that cannot serve is not an error here. */
+  static const char *const accept[] = {"Accept: text/event-stream", NULL};
+  send_once(c, "GET", path, accept, NULL, 0, stream_chunk, &w, 0, &resp, errbuf, sizeof errbuf);
+  pgd_http_response_free(&resp);
+  pgd_cli_sse_free(&w.sse);
+  if (w.over) return w.exit_rc;
+  return wait_polling(c, id, w.check);
+}
+
+static int wait_for(ctx_t *c, long long id) {
+  char query[96];
+  snprintf(query, sizeof query, "?kinds=execution&execution=%lld", id);
+  return wait_events(c, id, query,
+                     (waiter_t){.check = exec_check, .item = NULL, .final_key = "final"});
 }
 
 /* POSTs `body` (owned; may be NULL) to path (owned) and prints the id the
@@ -451,31 +542,39 @@ static int job_run(ctx_t *c) {
 
 /* ---- flows ----------------------------------------------------------------- */
 
-/* Polls a flow execution until it is no longer running; prints its status
- * table; exit 0 only when it succeeded. */
-static int flow_wait(ctx_t *c, long long id) {
+/* One look at a flow execution: over once it is no longer running (its
+ * status table printed; exit 0 only when it succeeded). */
+static bool flow_check(ctx_t *c, long long id, int *exit_rc) {
   char path[64];
   snprintf(path, sizeof(path), "/api/v1/flow-executions/%lld", id);
-  for (;;) {
-    pgd_http_response_t resp;
-    int rc = get(c, path, &resp);
-    if (rc != 0) return rc;
-    cJSON *fe = parse_body(c, &resp);
-    pgd_http_response_free(&resp);
-    if (!fe) return PGD_CLI_EXIT_FAIL;
-    const char *state = exec_state(fe);
-    if (state && strcmp(state, "running") != 0) {
-      pgd_cli_print_flow_status(fe, c->out);
-      int ok = strcmp(state, "succeeded") == 0;
-      cJSON_Delete(fe);
-      fflush(c->out);
-      return ok ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
-    }
-    cJSON_Delete(fe);
-    struct timespec ts = {0, WAIT_POLL_NS};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+  pgd_http_response_t resp;
+  int rc = get(c, path, &resp);
+  if (rc != 0) {
+    *exit_rc = rc;
+    return true;
   }
+  cJSON *fe = parse_body(c, &resp);
+  pgd_http_response_free(&resp);
+  if (!fe) {
+    *exit_rc = PGD_CLI_EXIT_FAIL;
+    return true;
+  }
+  const char *state = exec_state(fe);
+  bool over = state && strcmp(state, "running") != 0;
+  if (over) {
+    pgd_cli_print_flow_status(fe, c->out);
+    *exit_rc = strcmp(state, "succeeded") == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
+    fflush(c->out);
+  }
+  cJSON_Delete(fe);
+  return over;
+}
+
+/* Waits for a flow execution's end (the event stream, else polling). */
+static int flow_wait(ctx_t *c, long long id) {
+  return wait_events(c, id, "?kinds=flow",
+                     (waiter_t){.check = flow_check, .item = "flow_execution",
+                                .final_key = "change", .final_value = "final"});
 }
 
 

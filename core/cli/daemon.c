@@ -63,6 +63,7 @@ typedef struct settings {
   long max_body;
   int http_idle_timeout_s;        /* 0 = the HTTP layer's default */
   int http_max_conns_per_address; /* 0 = default, -1 = no limit */
+  int events_ring, events_client_buffer, events_keepalive_ms; /* 0 = defaults */
   int heartbeat_ms;
   int lost_after_missed;
   int kill_grace_ms;
@@ -218,6 +219,9 @@ static int load_config(settings_t *s, const char *path) {
   s->max_body = mb;
   cfg_int(&c, "master.http.idle_timeout_s", &s->http_idle_timeout_s);
   cfg_int(&c, "master.http.max_connections_per_address", &s->http_max_conns_per_address);
+  cfg_int(&c, "master.http.events.ring", &s->events_ring);
+  cfg_int(&c, "master.http.events.client_buffer", &s->events_client_buffer);
+  cfg_int(&c, "master.http.events.keepalive_ms", &s->events_keepalive_ms);
   long long mrb;
   if (config_lookup_int64(&c, "master.http.max_resource_bytes", &mrb)) s->max_resource_bytes = mrb;
   cfg_str(&c, "master.rpc.host", &s->rpc_host);
@@ -867,6 +871,10 @@ int pgd_daemon_main(int argc, char **argv) {
                            .max_body = (size_t)s.max_body,
                            .idle_timeout_s = s.http_idle_timeout_s,
                            .max_conns_per_addr = s.http_max_conns_per_address,
+                           .events_ring = s.events_ring,
+                           .events_client_buffer =
+                               s.events_client_buffer > 0 ? (size_t)s.events_client_buffer : 0,
+                           .events_keepalive_ms = s.events_keepalive_ms,
                            .max_resource_bytes =
                                s.max_resource_bytes > 0 ? (size_t)s.max_resource_bytes : 0,
                            .rescan_plugins = rescan_plugins,

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -113,9 +115,13 @@ int pgd_http_request_with(const char *method, const char *url, const char *const
   }
   transfer_t t = {.curl = c, .resp = resp, .on_chunk = on_chunk, .ud = ud};
   char errbuf[CURL_ERROR_SIZE] = "";
-  struct curl_slist *hdrs = NULL;
-  struct curl_slist *tmp = curl_slist_append(hdrs, "Accept: application/json");
-  if (tmp) hdrs = tmp;
+  struct curl_slist *hdrs = NULL, *tmp = NULL;
+  bool own_accept = false; /* the caller's Accept replaces the default */
+  for (const char *const *h = headers; h && *h; h++) own_accept |= strncasecmp(*h, "Accept:", 7) == 0;
+  if (!own_accept) {
+    tmp = curl_slist_append(hdrs, "Accept: application/json");
+    if (tmp) hdrs = tmp;
+  }
   /* A POST without a body still declares JSON: libcurl would say
    * application/x-www-form-urlencoded, which the API refuses (415). */
   if (body || strcmp(method, "POST") == 0) {

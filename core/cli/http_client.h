@@ -59,7 +59,9 @@ int pgd_http_request(const char *method, const char *url, const char *body, size
                      pgd_http_response_t *resp, char *err, size_t errlen);
 
 /* pgd_http_request with extra request headers: `headers` is NULL or a
- * NULL-terminated array of "Name: value" lines (borrowed). Added in 0.4. */
+ * NULL-terminated array of "Name: value" lines (borrowed). Added in 0.4.
+ * An "Accept:" line among them replaces the default "Accept:
+ * application/json" (0.6, for the event stream). */
 int pgd_http_request_with(const char *method, const char *url, const char *const *headers,
                           const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
                           long timeout_ms, pgd_http_response_t *resp, char *err, size_t errlen);

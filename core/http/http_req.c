@@ -520,6 +520,17 @@ int pgd_http_stream_end(pgd_http_req_t *r) {
   return rc;
 }
 
+int pgd_http_stream_close(pgd_http_req_t *r, int grace_s) {
+  if (!r || r->state != PGD_REQ_STREAMING) return -EINVAL;
+  struct lws *wsi = r->wsi;
+  r->close_after = 1;
+  int rc = pgd_http_stream_end(r);
+  /* A client that does not read what is left within the grace is cut off:
+   * its buffer must not stay in memory. */
+  if (wsi) lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, grace_s > 0 ? grace_s : 1);
+  return rc;
+}
+
 void pgd_http_req_on_abort(pgd_http_req_t *r, void (*cb)(pgd_http_req_t *r, void *ud),
                            void *ud) {
   if (!r) return;

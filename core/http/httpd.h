@@ -241,6 +241,12 @@ size_t pgd_http_stream_pending(const pgd_http_req_t *r);
 /* Ends the stream; the rest of the buffer is still sent. Afterwards r is gone. */
 int pgd_http_stream_end(pgd_http_req_t *r);
 
+/* Ends the stream like pgd_http_stream_end, then closes the connection:
+ * what is buffered is still sent, but a client that has not taken it within
+ * `grace_s` seconds (>= 1) is disconnected. For producers that drop a slow
+ * reader (the event stream). Afterwards r is gone. Added in 0.6. */
+int pgd_http_stream_close(pgd_http_req_t *r, int grace_s);
+
 /* Registers `cb`, called on the loop thread when the request ends before the
  * handler ended its response (client went away, or pgd_httpd_stop). After
  * cb returns r is gone; the handler must drop its pointer. Not called once

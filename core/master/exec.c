@@ -361,6 +361,7 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
     exec_rollback(m, e, rc, false);
     return NULL;
   }
+  m_observers_state(m, e); /* created: the event stream shows it at once */
   return e;
 }
 

@@ -27,6 +27,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "master/observers_int.h"
 #include "master/flows_int.h"
 
 #define MOD "flows"
@@ -352,6 +353,11 @@ static void drive(pgd_master_t *m, m_frun_t *r) {
     }
   } while (r->again);
   r->driving = false;
+  if (m_observers_want_events(m)) {
+    const char *change = pgd_flow_run_done(r->run) ? "final" : r->announced ? "progress" : "started";
+    r->announced = true;
+    m_observers_event_item(m, PGD_MASTER_EVENT_FLOW, change, "flow_execution", m_frun_doc(r, false));
+  }
   mark_dirty(fl, r);
 }
 

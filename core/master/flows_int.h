@@ -31,6 +31,7 @@ typedef struct m_frun {
   int linked;            /* executions whose flow_run_ref points here */
   int saves_in_flight;
   bool driving, again, dirty, in_dirty;
+  bool announced;        /* its "started" event was told (observers on_event) */
   struct m_frun *dirty_next;
   UT_hash_handle hh;
 } m_frun_t;

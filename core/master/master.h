@@ -209,11 +209,27 @@ const cJSON *pgd_master_exec_record(const pgd_master_exec_t *e);
 /* Callbacks for execution changes, each nullable, called on the loop thread
  * in registration order (flows, then schedules, then later subscribers):
  *   on_state_change  the execution's record was committed (queued to the
- *                    store): a new state, a new attempt, a kill request;
- *                    also for the final state
+ *                    store): created (its first record, since 0.6), a new
+ *                    state, a new attempt, a kill request; also for the
+ *                    final state
  *   on_exec_final    the execution just became final (its final record is
  *                    queued); called after on_state_change
  *   on_exec_output   `len` new log bytes (stdout and stderr merged)
+ *   on_event         (added in 0.6, for the event stream) a change of
+ *                    something other than an execution; `kind` is one of
+ *                    the PGD_MASTER_EVENT_* names below and `data` (borrowed
+ *                    for the call) describes it:
+ *     "worker"    {"change": "connected"|"lost"|"drained"|"undrained",
+ *                  "worker": <the worker's view, as GET /api/v1/workers/{id}>}
+ *     "flow"      {"change": "started"|"progress"|"final",
+ *                  "flow_execution": <the flow execution's document, as
+ *                  GET /api/v1/flow-executions/{id}, without definition>}
+ *                 after each step of the flow engine (nodes started or
+ *                 finished, flow done)
+ *     "schedule"  {"change": "fired"|"paused"|"resumed", "schedule": name,
+ *                  "fire_us": the fire time (fired only)}
+ *                  Building `data` costs something: the master builds it
+ *                  only while some subscriber has on_event.
  * An observer must not stop the master from inside a callback. */
 typedef struct pgd_master_observer {
   void (*on_state_change)(void *ud, pgd_master_t *m, const pgd_master_exec_t *e);
@@ -221,7 +237,12 @@ typedef struct pgd_master_observer {
   void (*on_exec_output)(void *ud, pgd_master_t *m, const pgd_master_exec_t *e, const char *data,
                          size_t len);
   void *ud;
+  void (*on_event)(void *ud, pgd_master_t *m, const char *kind, const cJSON *data);
 } pgd_master_observer_t;
+
+#define PGD_MASTER_EVENT_WORKER "worker"
+#define PGD_MASTER_EVENT_FLOW "flow"
+#define PGD_MASTER_EVENT_SCHEDULE "schedule"
 
 /* Subscribes `obs` (copied) to execution changes; returns a handle >= 1 for
  * pgd_master_unsubscribe, or -ENOMEM. */

@@ -1,6 +1,7 @@
 /* Pagoda master — the observer list: whoever wants to know about execution
  * changes (flows, schedules, and later alarms, metrics, an event stream)
- * subscribes here instead of exec.c calling it. Callbacks run in
+ * subscribes here instead of exec.c calling it. Worker, flow and schedule
+ * changes (on_event) are told from rpc.c, svc.c, flows.c and schedules.c. Callbacks run in
  * subscription order; flows subscribe before schedules (master start), as
  * exec.c used to call them. Loop thread only. */
 #include <errno.h>
@@ -57,6 +58,33 @@ void m_observers_output(pgd_master_t *m, const m_exec_t *e, const char *data, si
     const m_observer_slot_t *s = &m->observers[i];
     if (s->active && s->obs.on_exec_output) s->obs.on_exec_output(s->obs.ud, m, e, data, len);
   }
+}
+
+bool m_observers_want_events(const pgd_master_t *m) {
+  for (int i = 0; i < m->n_observers; i++)
+    if (m->observers[i].active && m->observers[i].obs.on_event) return true;
+  return false;
+}
+
+void m_observers_event(pgd_master_t *m, const char *kind, cJSON *data) {
+  for (int i = 0; data && i < m->n_observers; i++) {
+    const m_observer_slot_t *s = &m->observers[i];
+    if (s->active && s->obs.on_event) s->obs.on_event(s->obs.ud, m, kind, data);
+  }
+  cJSON_Delete(data);
+}
+
+void m_observers_event_item(pgd_master_t *m, const char *kind, const char *change,
+                            const char *key, cJSON *item) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !item) {
+    cJSON_Delete(o);
+    cJSON_Delete(item);
+    return;
+  }
+  cJSON_AddStringToObject(o, "change", change);
+  cJSON_AddItemToObject(o, key, item);
+  m_observers_event(m, kind, o);
 }
 
 int64_t pgd_master_exec_id(const pgd_master_exec_t *e) { return e->id; }

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "master/observers_int.h"
 #include "master/exec_int.h"
 #include "master/jobs_int.h"
 #include "master/leader_int.h"
@@ -298,6 +299,9 @@ static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   PGD_INFO(MOD, "worker %s connected from %s (pid %lld, %d slots)", w->id, w->addr,
            h.worker.pid.set ? (long long)h.worker.pid.v : -1LL, w->slots);
 
+  if (m_observers_want_events(m))
+    m_observers_event_item(m, PGD_MASTER_EVENT_WORKER, "connected", "worker",
+                           m_worker_to_json(m, w));
   m_worker_reconcile(m, w, h.running, true);
   cJSON_Delete(cc->hello); /* h pointed into it */
   cc->hello = NULL;
@@ -431,6 +435,9 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
     if (!cc->m->stopping) {
       PGD_WARN(MOD, "worker %s disconnected (%d)", w->id, reason);
       m_worker_gone(cc->m, w, reason == 0 ? "connection closed" : "connection lost");
+      if (m_observers_want_events(cc->m))
+        m_observers_event_item(cc->m, PGD_MASTER_EVENT_WORKER, "lost", "worker",
+                               m_worker_to_json(cc->m, w));
     }
   }
   pgd_master_t *m = cc->m;

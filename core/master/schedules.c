@@ -28,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "master/observers_int.h"
 #include "master/flows_int.h"
 #include "master/resources.h"
 #include "master/schedules.h"
@@ -317,6 +318,13 @@ static void fire_one(pgd_master_t *m, m_sched_item_t *s, int64_t fire_us) {
   char err[512], at[40];
   pgd_format_time_us(fire_us, at, sizeof at);
   s->last_fired_us = fire_us;
+  if (m_observers_want_events(m)) {
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "change", "fired");
+    cJSON_AddStringToObject(ev, "schedule", s->name);
+    cJSON_AddNumberToObject(ev, "fire_us", (double)fire_us);
+    m_observers_event(m, PGD_MASTER_EVENT_SCHEDULE, ev);
+  }
   if (s->n_active > 0 && s->conc == M_CONC_FORBID) {
     snprintf(err, sizeof err, "execution %lld is still running (concurrency: forbid)",
              (long long)s->active[0]);
@@ -446,6 +454,9 @@ int m_sched_set_enabled(pgd_master_t *m, m_sched_item_t *s, bool enabled, pgd_st
   if (!enabled) disarm(m, s);
   else if (!was) arm(m, s, pgd_now_us()); /* missed times since the pause: misfire policy */
   PGD_INFO(MOD, "schedule %s %s", s->name, enabled ? "resumed" : "paused");
+  if (m_observers_want_events(m))
+    m_observers_event_item(m, PGD_MASTER_EVENT_SCHEDULE, enabled ? "resumed" : "paused",
+                           "schedule", cJSON_CreateString(s->name));
   return write_doc(m, s, cb, ud);
 }
 

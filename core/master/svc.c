@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "master/observers_int.h"
 #include "master/exec_int.h"
 #include "master/idem_int.h"
 #include "master/jobs_int.h"
@@ -322,8 +323,12 @@ int pgd_master_worker_drain(pgd_master_t *m, const char *id, bool drain) {
   if (!w) return -ENOENT;
   if (w->draining != drain)
     PGD_INFO("api", "worker %s %s", w->id, drain ? "draining: it takes no new work" : "undrained");
+  bool changed = w->draining != drain;
   w->draining = drain;
   m->workers_generation++;
+  if (changed && m_observers_want_events(m))
+    m_observers_event_item(m, PGD_MASTER_EVENT_WORKER, drain ? "drained" : "undrained", "worker",
+                           m_worker_to_json(m, w));
   if (!drain) m_dispatch_pending(m);
   return 0;
 }
