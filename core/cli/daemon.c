@@ -458,21 +458,25 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
   return resolve_secret(s, argc, argv);
 }
 
+/* `name` (a directory) next to the running executable, as in a build tree;
+ * NULL when there is none. Caller frees. */
+static char *dir_beside_exe(const char *name) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  if (!slash || (size_t)(slash + 1 - exe) + strlen(name) >= sizeof exe) return NULL;
+  strcpy(slash + 1, name);
+  struct stat st;
+  return stat(exe, &st) == 0 && S_ISDIR(st.st_mode) ? strdup(exe) : NULL;
+}
+
 /* Plugins live next to the executable in a build tree, else where installed. */
 static char *resolve_plugins_dir(const settings_t *s) {
   if (s->plugins_dir && *s->plugins_dir) return strdup(s->plugins_dir);
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 16);
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      strcpy(slash + 1, "plugins");
-      struct stat st;
-      if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(exe);
-    }
-  }
-  return strdup(PAGODA_PLUGIN_INSTALL_DIR);
+  char *dir = dir_beside_exe("plugins");
+  return dir ? dir : strdup(PAGODA_PLUGIN_INSTALL_DIR);
 }
 
 /* The web console's files (docs/console.md), found like plugins: the
@@ -484,17 +488,9 @@ static char *resolve_console_dir(const settings_t *s) {
     if (!*s->console_dir || strcmp(s->console_dir, "off") == 0) return NULL;
     return strdup(s->console_dir);
   }
+  char *dir = dir_beside_exe("console");
+  if (dir) return dir;
   struct stat st;
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 16);
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      strcpy(slash + 1, "console");
-      if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(exe);
-    }
-  }
   if (stat(PAGODA_CONSOLE_INSTALL_DIR, &st) == 0 && S_ISDIR(st.st_mode))
     return strdup(PAGODA_CONSOLE_INSTALL_DIR);
   return NULL;
