@@ -70,6 +70,9 @@ class FlowsSchedules(ha_harness.HaCase):
             fe = api.ok("GET", "/api/v1/flow-executions/%d" % fid, expect=(200,))
             return fe if fe["nodes"].get("b", {}).get("state") == "running" else None
         harness.wait_until(b_running, 15, 0.05, "node b running")
+        # "running" is reported when the process starts, a moment before its
+        # script writes the marker: wait for the marker (b sleeps 4 s).
+        harness.wait_until(lambda: self.lines("flow-b.start"), 10, 0.02, "node b's script started")
         self.assertEqual(len(self.lines("flow-b.start")), 1)
 
         new, _, _ = self.kill_leader()
