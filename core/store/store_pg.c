@@ -303,6 +303,17 @@ static void pg_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t epo
 
 /* ---- epoch -------------------------------------------------------------- */
 
+/* The epoch UPDATE waits for every write batch holding the epoch row FOR
+ * SHARE. A batch of an older leader that was stopped (SIGSTOP, a hung host)
+ * in the middle of its transaction would hold that lock until its process
+ * runs again, and the take-over with it. So the UPDATE waits at most
+ * lock_timeout; past that, the connections holding the row (RowShareLock on
+ * "cluster": only write batches take it, never readers) belong to an older
+ * leader, which the new epoch fences anyway: they are ended
+ * (pg_terminate_backend rolls their batch back) and the UPDATE retried. */
+#define EPOCH_LOCK_TIMEOUT "1s"
+#define EPOCH_TRIES 20
+
 static int pg_acquire_epoch(void *bep, int64_t *out, char *err, size_t errlen) {
   pg_be_t *be = bep;
   char now[24];
@@ -312,7 +323,30 @@ static int pg_acquire_epoch(void *bep, int64_t *out, char *err, size_t errlen) {
   pthread_mutex_lock(&be->rmu);
   int rc = pgd_store_pg_ensure(be->r, "read");
   if (rc == 0)
-    rc = pexec(be->r, be->sql[PGD_SQL_EPOCH_ACQUIRE].text, 1, vals, &res, err, errlen);
+    rc = pexec(be->r, "SET lock_timeout = '" EPOCH_LOCK_TIMEOUT "'", 0, NULL, NULL, err, errlen);
+  char lerr[512] = ""; /* the caller's err may be NULL: the lock timeout is read here */
+  for (int i = 0; rc == 0 && i < EPOCH_TRIES; i++) {
+    lerr[0] = 0;
+    rc = pexec(be->r, be->sql[PGD_SQL_EPOCH_ACQUIRE].text, 1, vals, &res, lerr, sizeof lerr);
+    if (rc == 0) break;
+    if (err && errlen) snprintf(err, errlen, "%s", lerr);
+    if (!strstr(lerr, "lock timeout")) break;
+    char self_w[16];
+    snprintf(self_w, sizeof self_w, "%d", be->w ? PQbackendPID(be->w) : 0);
+    const char *tv[1] = {self_w};
+    PGD_WARN(MOD, "taking the cluster epoch waits on a write batch of an older leader (stopped "
+                  "or hung): ending its database connection");
+    rc = pexec(be->r,
+               "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.relation = "
+               "'\"cluster\"'::regclass AND l.mode = 'RowShareLock' AND l.granted AND "
+               "l.pid <> pg_backend_pid() AND l.pid <> $1::int",
+               1, tv, NULL, err, errlen);
+    res = NULL; /* rc 0: retry the UPDATE */
+  }
+  if (rc == 0 && !res) {
+    rc = -EIO;
+    if (err && errlen) snprintf(err, errlen, "the cluster epoch stayed locked by an older leader");
+  }
   if (rc == 0) {
     if (PQntuples(res) == 1) *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     else {
@@ -323,6 +357,10 @@ static int pg_acquire_epoch(void *bep, int64_t *out, char *err, size_t errlen) {
     snprintf(err, errlen, "%s", conn_msg(be->r));
   }
   PQclear(res);
+  if (be->r) {
+    PGresult *r0 = PQexec(be->r, "SET lock_timeout = 0");
+    PQclear(r0);
+  }
   pthread_mutex_unlock(&be->rmu);
   return rc;
 }

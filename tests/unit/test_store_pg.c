@@ -252,6 +252,37 @@ static void test_pg_acquire_waits_for_batch(void) {
   remove_db();
 }
 
+/* A batch of an older leader that never ends (its process stopped in the
+ * middle): the epoch is taken anyway after the lock timeout, by ending that
+ * connection, whose uncommitted write is rolled back. */
+static void test_pg_acquire_ends_a_stuck_batch(void) {
+  fresh_db();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  pgd_store_t *s = open_ok(&loop);
+  PGconn *c = admin_connect(g_db);
+  CU_ASSERT_FATAL(c != NULL);
+  PQclear(PQexec(c, "BEGIN"));
+  PGresult *r = PQexec(c, "SELECT epoch FROM cluster WHERE id=1 FOR SHARE");
+  CU_ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK);
+  PQclear(r);
+  PQclear(PQexec(c, "INSERT INTO executions (id, state) VALUES (9, 'stuck-write')"));
+  /* never committed: acquire_epoch must not wait for it forever */
+  int64_t epoch = 0;
+  CU_ASSERT(pgd_store_acquire_epoch(s, &epoch, NULL, 0) == 0);
+  CU_ASSERT_EQUAL(epoch, 1);
+  /* the stuck connection was ended and its write rolled back */
+  r = PQexec(c, "COMMIT");
+  CU_ASSERT(PQresultStatus(r) != PGRES_COMMAND_OK || PQstatus(c) != CONNECTION_OK);
+  PQclear(r);
+  PQfinish(c);
+  cJSON *e = pgd_store_get_execution(s, 9);
+  CU_ASSERT_PTR_NULL(e);
+  cJSON_Delete(e);
+  close_all(s, &loop);
+  remove_db();
+}
+
 /* the server drops the store's sessions: the next write and read reconnect */
 static void test_pg_reconnect(void) {
   fresh_db();
@@ -293,6 +324,7 @@ int main(void) {
     CU_add_test(suite, "pg: concurrent migrations", test_pg_concurrent_migrations);
     CU_add_test(suite, "pg: a version 2 database is upgraded", test_pg_upgrade_from_v2);
     CU_add_test(suite, "pg: acquire_epoch waits for a batch in progress", test_pg_acquire_waits_for_batch);
+    CU_add_test(suite, "pg: acquire_epoch ends a batch that never ends", test_pg_acquire_ends_a_stuck_batch);
     CU_add_test(suite, "pg: reconnect after the server drops the sessions", test_pg_reconnect);
     failed = pgd_test_run();
   }
