@@ -594,6 +594,25 @@ def make_test_ca(d):
     return tuple(os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key"))
 
 
+def test_plugin(subdir, name):
+    """A test plugin the build made (build/tests/<subdir>/<name>); fails the
+    test, never skips, when it is missing."""
+    path = os.path.join(build_dir(), "tests", subdir, name)
+    require(os.path.exists(path), "test plugin %s is not built" % path)
+    return path
+
+
+def plugin_dir(tmp, *extra):
+    """A plugins directory of the test's own (tmp/plugins) holding the built
+    shell.so and the given files; returns its path."""
+    pdir = os.path.join(tmp, "plugins")
+    os.makedirs(pdir)
+    shutil.copy(os.path.join(build_dir(), "plugins", "shell.so"), pdir)
+    for path in extra:
+        shutil.copy(path, pdir)
+    return pdir
+
+
 def require(condition, message):
     """A missing prerequisite (a binary, a package, root) FAILS the test with
     `message`: an integration test never skips."""

@@ -24,12 +24,8 @@ class PluginsReload(harness.PagodaTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pdir = os.path.join(cls.tmp, "plugins")
-        os.makedirs(cls.pdir)
-        shutil.copy(os.path.join(harness.build_dir(), "plugins", "shell.so"), cls.pdir)
-        cls.extra = os.path.join(harness.build_dir(), "tests", "plugins-mixed", "c_inproc.so")
-        if not os.path.exists(cls.extra):
-            raise AssertionError("test plugin %s is not built" % cls.extra)
+        cls.pdir = harness.plugin_dir(cls.tmp)
+        cls.extra = harness.test_plugin("plugins-mixed", "c_inproc.so")
         cls.dev = cls.start("dev", ["--plugins", cls.pdir, "--slots", "2"])
         cls.api = cls.dev.api()
 

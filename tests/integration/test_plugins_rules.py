@@ -27,20 +27,15 @@ def by_file(plugins, name):
 
 
 def rules_plugin(name):
-    path = os.path.join(harness.build_dir(), "tests", "plugins-rules", name)
-    harness.require(os.path.exists(path), "test plugin %s is not built" % path)
-    return path
+    return harness.test_plugin("plugins-rules", name)
 
 
 class PluginRules(harness.PagodaTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pdir = os.path.join(cls.tmp, "plugins")
-        os.makedirs(cls.pdir)
-        shutil.copy(os.path.join(harness.build_dir(), "plugins", "shell.so"), cls.pdir)
-        for name in ("a_fake_shell.so", "twice_1.so", "twice_2.so"):
-            shutil.copy(rules_plugin(name), cls.pdir)
+        cls.pdir = harness.plugin_dir(cls.tmp, *(rules_plugin(n) for n in
+                                                  ("a_fake_shell.so", "twice_1.so", "twice_2.so")))
         cls.slow = rules_plugin("slow_ctor.so")
         cls.dev = cls.start("dev", ["--plugins", cls.pdir, "--slots", "2",
                                     "--plugin-load-timeout-ms", str(DEADLINE_MS)])
