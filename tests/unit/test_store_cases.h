@@ -661,7 +661,8 @@ static void test_close_from_callback(void) {
 }
 
 /* reads on another thread while the loop writes */
-static int reader_stop; /* accessed with __atomic builtins */
+static int reader_stop;   /* accessed with __atomic builtins */
+static long reader_reads; /* reads done so far, published for the writer */
 static void *reader_main(void *arg) {
   pgd_store_t *s = arg;
   long reads = 0;
@@ -671,6 +672,7 @@ static void *reader_main(void *arg) {
     int64_t m = pgd_store_max_execution_id(s);
     if (m < 0) return (void *)-1;
     reads++;
+    __atomic_store_n(&reader_reads, reads, __ATOMIC_RELEASE);
   }
   return (void *)reads;
 }
@@ -681,18 +683,24 @@ static void test_concurrent_reader(void) {
   uv_loop_init(&loop);
   pgd_store_t *s = open_ok(&loop);
   __atomic_store_n(&reader_stop, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&reader_reads, 0, __ATOMIC_RELEASE);
   pthread_t th;
   CU_ASSERT_FATAL(pthread_create(&th, NULL, reader_main, s) == 0);
   counter_t c = {0};
-  for (int round = 0; round < 20; round++) {
-    for (int i = 1; i <= 100; i++) put_exec_async(s, round * 100 + i, "r", "running", &c);
+  /* At least 20 rounds of writes, and more until the reader has read a few
+   * times while they run: on a loaded machine the reader thread may not be
+   * scheduled during the first 20 (the test checks overlap, not speed). */
+  int rounds = 0;
+  while (rounds < 20 || (__atomic_load_n(&reader_reads, __ATOMIC_ACQUIRE) < 3 && rounds < 2000)) {
+    for (int i = 1; i <= 100; i++) put_exec_async(s, rounds * 100 + i, "r", "running", &c);
     uv_run(&loop, UV_RUN_DEFAULT);
+    rounds++;
   }
   __atomic_store_n(&reader_stop, 1, __ATOMIC_RELEASE);
   void *ret = NULL;
   pthread_join(th, &ret);
   CU_ASSERT((intptr_t)ret > 0);
-  CU_ASSERT(c.calls == 2000 && c.ok == 2000);
+  CU_ASSERT(c.calls == rounds * 100 && c.ok == rounds * 100);
   close_all(s, &loop);
   remove_db();
 }
