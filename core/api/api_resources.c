@@ -25,7 +25,13 @@ void api_resources_list(api_req_t *r) {
     pgd_http_respond_error(r->req, 500, "cannot read resources from the store");
     return;
   }
-  api_respond_wrapped(r->req, "resources", list);
+  cJSON *out = cJSON_CreateObject();
+  if (!(list = api_page_by_key(r->req, list, "name", out))) { /* ?limit&after (docs/api.md "Paging") */
+    cJSON_Delete(out);
+    return;
+  }
+  cJSON_AddItemToObject(out, "resources", list);
+  api_respond_take(r->req, 200, out);
 }
 
 void api_resource_versions(api_req_t *r) {
