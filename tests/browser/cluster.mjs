@@ -10,7 +10,10 @@ import { freePort, waitFor } from './dev.mjs';
 
 const HOST = '127.0.0.1';
 
-function launch(bin, args, tmp, name) {
+/** Spawns `bin args` in `tmp` (stdout and stderr to tmp/NAME.std*): a
+ * daemon {name, proc, exited, stdout(), stderr(), stop() → exit status,
+ * running(re, ms) → the first group of `re` once stdout matches}. */
+export function launch(bin, args, tmp, name) {
   const out = path.join(tmp, `${name}.stdout`);
   const err = path.join(tmp, `${name}.stderr`);
   const env = { ...process.env };
