@@ -37,7 +37,7 @@ function pluginsDir() {
   for (const f of ['shell.so', 'spark.so']) fs.copyFileSync(path.join(built, f), path.join(dir, f));
   fs.cpSync(path.join(built, 'spark.console'), path.join(dir, 'spark.console'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'shell.console'));
-  fs.copyFileSync(path.join(here, 'probe-view', 'result.html'), path.join(dir, 'shell.console', 'result.html'));
+  for (const f of ['result.html', 'form.html']) fs.copyFileSync(path.join(here, 'probe-view', f), path.join(dir, 'shell.console', f));
   return dir;
 }
 
@@ -122,6 +122,15 @@ try {
   await page.getByTestId('param-error-script').filter({ hasText: /params\.script/ }).waitFor({ timeout: WAIT });
   assert.match(await page.getByTestId('editor-error').textContent(), /params\.script/);
   await settled(page, 'job-editor-field-error', shotsDir);
+  step = 'job editor: the plugin\'s own form view';
+  const pform = page.frameLocator('[data-testid=plugin-form-frame]');
+  await until('the form view to get the params', async () =>
+    /"script":7/.test((await pform.locator('#got').textContent()) || ''));
+  assert.match(await pform.locator('#got').textContent(), /"schema_keys":\["script","argv","shell","env","cwd"\]/);
+  await pform.locator('#set').click();
+  await until('the JSON to take the view\'s params', async () =>
+    JSON.parse(await json.inputValue()).params.script === 'echo set by the plugin form');
+  assert.equal(await form.locator('[data-param="script"]').inputValue(), 'echo set by the plugin form', 'the generated form follows');
   step = 'job editor: create a job with the form';
   await form.locator('[data-param="script"]').fill('echo "form says $GREETING"');
   await form.locator('[data-param="env"]').fill('GREETING=hi from the form');
@@ -289,7 +298,7 @@ try {
   assert.equal((await admin('GET', '/api/v1/workers/w-two')).body.draining, false, 'still not drained');
 
   assert.deepEqual(consoleErrors, [], 'no uncaught errors in the pages');
-  console.log('PASS: console admin pages end-to-end (workers, plugins, params form, plugin views, resources, balancers, audit, viewer)');
+  console.log('PASS: console admin pages end-to-end (workers, plugins, params form, plugin views (form and result), resources, balancers, audit, viewer)');
 } catch (e) {
   console.error(`FAIL at step "${step}": ${e.stack || e}`);
   if (cluster) for (const d of cluster.all) console.error(`--- ${d.name} stderr (tail) ---\n${d.stderr().slice(-3000)}`);
