@@ -55,8 +55,8 @@ function kindOf(type) { return KINDS[type] || KINDS.json; } // object, array, nu
 
 /**
  * Builds the form for `schema` (the plugin's params array). `onChange(values)`
- * is called after each edit with {key: value | undefined} for every
- * declared key (undefined: leave the key out). Returns
+ * is called after each edit with {key: value | undefined} for the edited
+ * key (undefined: leave the key out). Returns
  * {el, set(params), showError(key, message) → bool, clearErrors()}.
  */
 export function schemaForm(schema, onChange) {
@@ -89,16 +89,16 @@ export function schemaForm(schema, onChange) {
     f.box.classList.add('bad');
     return true;
   };
-  const changed = () => {
-    clearErrors();
-    const values = {};
-    let ok = true;
-    for (const f of fields) {
-      try { values[f.s.key] = f.kind.read(f.input.value); } catch (e) { showError(f.s.key, e.message); ok = false; }
-    }
-    if (ok) onChange(values);
+  // Only the edited key is written: a key shown but not touched (even one
+  // whose JSON value the field cannot show faithfully) stays as it is.
+  const changed = (f) => {
+    fill(f.err);
+    f.box.classList.remove('bad');
+    let value;
+    try { value = f.kind.read(f.input.value); } catch (e) { showError(f.s.key, e.message); return; }
+    onChange({ [f.s.key]: value });
   };
-  for (const f of fields) f.input.addEventListener(f.input.tagName === 'SELECT' ? 'change' : 'input', changed);
+  for (const f of fields) f.input.addEventListener(f.input.tagName === 'SELECT' ? 'change' : 'input', () => changed(f));
   const el = h('div', { class: 'schema-form', 'data-testid': 'schema-form' },
     fields.length ? fields.map((f) => f.box) : h('p', { class: 'muted' }, 'This job type declares no params.'));
   return {

@@ -197,6 +197,7 @@ function paramsPanel(text, editable) {
       return; // the JSON is being typed: the form keeps its last state
     }
     if (def.type !== shownType) draw(def);
+    else if (form) form.clearErrors(); // the JSON changed: a server error may no longer apply
     if (form) form.set(paramsOf(def));
     if (frame) frame.update(frameData(def));
   };
