@@ -246,6 +246,18 @@ try {
   await page.goto(`${url}/audit`);
   await page.locator('tr[data-audit]').first().waitFor({ timeout: WAIT });
   await settled(page, 'audit', shotsDir);
+  step = 'audit: paging';
+  for (let i = 0; i < 55; i++) assert.equal((await admin('POST', `/api/v1/workers/no-such-${i}/drain`)).status, 404);
+  await until('the 55 refusals in the audit log', async () =>
+    (await admin('GET', '/api/v1/audit?route=/api/v1/workers/{id}/drain&limit=100')).body.audit.length >= 56);
+  await page.goto(`${url}/audit?route=${encodeURIComponent('/api/v1/workers/{id}/drain')}`);
+  await page.locator('tr[data-audit]').first().waitFor({ timeout: WAIT });
+  assert.equal(await page.locator('tr[data-audit]').count(), 50, 'a page of 50');
+  assert.match(await page.locator('tr[data-audit]').first().innerText(), /no-such-54/, 'newest first');
+  await page.getByTestId('older').click();
+  await page.locator('tr[data-audit]').filter({ hasText: '/api/v1/workers/w-one/drain' }).waitFor({ timeout: WAIT });
+  assert.equal(await page.locator('tr[data-audit]').count(), 6, 'the rest: 5 refusals and the real drain');
+  assert.equal(await page.getByTestId('older').count(), 0, 'no older page');
 
   // --- a viewer: no action buttons anywhere; its forged POSTs are refused
   step = 'viewer';
