@@ -220,7 +220,7 @@ void api_plugins_add_console(cJSON *plugins);
  * `key` sorts after ?after=VALUE, and sets "next_after" in `out` (the last
  * key of a full page, else null). Without limit the whole list is kept and
  * next_after is null. Takes `list`; returns the page (owned by the caller),
- * or NULL after answering 400. */
+ * or NULL after answering 400 (a bad limit) or 500 (out of memory). */
 cJSON *api_page_by_key(pgd_http_req_t *req, cJSON *list, const char *key, cJSON *out);
 
 /* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */

@@ -32,8 +32,13 @@ cJSON *api_page_by_key(pgd_http_req_t *req, cJSON *list, const char *key, cJSON 
   /* The page follows the key's byte order, whatever order `list` has. */
   int total = cJSON_GetArraySize(list);
   cJSON **items = total > 0 ? calloc((size_t)total, sizeof *items) : NULL;
+  if (total > 0 && !items) {
+    cJSON_Delete(list);
+    pgd_http_respond_error(req, 500, "out of memory");
+    return NULL;
+  }
   int count = 0;
-  for (cJSON *it = list ? list->child : NULL; it && items; it = it->next) items[count++] = it;
+  for (cJSON *it = list ? list->child : NULL; it; it = it->next) items[count++] = it;
   sort_key = key;
   if (count > 1) qsort(items, (size_t)count, sizeof *items, by_key);
   cJSON *page = cJSON_CreateArray();
