@@ -222,6 +222,9 @@ void api_plugins_add_console(cJSON *plugins);
  * next_after is null. Takes `list`; returns the page (owned by the caller),
  * or NULL after answering 400 (a bad limit) or 500 (out of memory). */
 cJSON *api_page_by_key(pgd_http_req_t *req, cJSON *list, const char *key, cJSON *out);
+/* Answers 200 {"<key>": the page of `list` (taken; NULL = empty), "next_after"}
+ * paged by its string member `sort_by` as api_page_by_key does (or 400/500). */
+void api_respond_paged(pgd_http_req_t *req, const char *key, cJSON *list, const char *sort_by);
 
 /* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */
 

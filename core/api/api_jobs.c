@@ -14,13 +14,7 @@ void api_jobs_list(api_req_t *r) {
   cJSON *j;
   cJSON_ArrayForEach(j, list) cJSON_AddItemToArray(arr, api_job_view(j));
   cJSON_Delete(list);
-  cJSON *out = cJSON_CreateObject();
-  if (!(arr = api_page_by_key(r->req, arr, "name", out))) { /* ?limit&after (docs/api.md "Paging") */
-    cJSON_Delete(out);
-    return;
-  }
-  cJSON_AddItemToObject(out, "jobs", arr);
-  api_respond_take(r->req, 200, out);
+  api_respond_paged(r->req, "jobs", arr, "name"); /* ?limit&after (docs/api.md "Paging") */
 }
 
 /* At answer time: the job as stored (its timestamps are the store's). */

@@ -62,3 +62,14 @@ cJSON *api_page_by_key(pgd_http_req_t *req, cJSON *list, const char *key, cJSON 
   cJSON_Delete(list);
   return page;
 }
+
+void api_respond_paged(pgd_http_req_t *req, const char *key, cJSON *list, const char *sort_by) {
+  cJSON *out = cJSON_CreateObject();
+  cJSON *page = api_page_by_key(req, list ? list : cJSON_CreateArray(), sort_by, out);
+  if (!page) {
+    cJSON_Delete(out);
+    return;
+  }
+  cJSON_AddItemToObject(out, key, page);
+  api_respond_take(req, 200, out);
+}

@@ -25,13 +25,7 @@ void api_resources_list(api_req_t *r) {
     pgd_http_respond_error(r->req, 500, "cannot read resources from the store");
     return;
   }
-  cJSON *out = cJSON_CreateObject();
-  if (!(list = api_page_by_key(r->req, list, "name", out))) { /* ?limit&after (docs/api.md "Paging") */
-    cJSON_Delete(out);
-    return;
-  }
-  cJSON_AddItemToObject(out, "resources", list);
-  api_respond_take(r->req, 200, out);
+  api_respond_paged(r->req, "resources", list, "name"); /* ?limit&after (docs/api.md "Paging") */
 }
 
 void api_resource_versions(api_req_t *r) {

@@ -1,6 +1,6 @@
 """The server side of the console's admin pages (docs/console.md,
 docs/api.md "Paging" and the plugins' console views): limit/after paging of
-jobs and resources, the views a plugin ships beside its .so listed and
+jobs, resources, flows and schedules, the views a plugin ships beside its .so listed and
 served with their sandboxing CSP, and the refusals (unknown type, unknown
 view, a name that is not a view, no token, a bad limit)."""
 
@@ -63,6 +63,21 @@ class ConsoleAdminApi(harness.PagodaTestCase):
         rest = self.api.ok("GET", "/api/v1/resources?limit=2&after=res-b")
         self.assertEqual([x["name"] for x in rest["resources"]], ["res-c"])
         self.assertIsNone(rest["next_after"])
+
+    def test_flows_and_schedules_paged_by_name(self):
+        self.api.shell_job("paged-target", "true")
+        for n in ("fl-b", "fl-c", "fl-a"):
+            self.api.ok("POST", "/api/v1/flows", {"name": n, "nodes": [{"id": "one", "job": "paged-target"}]})
+            self.api.ok("POST", "/api/v1/schedules", {"name": "sc-" + n, "job": "paged-target", "every": "1h",
+                                                      "enabled": False})
+        for kind, prefix in (("flows", "fl-"), ("schedules", "sc-fl-")):
+            first = self.api.ok("GET", "/api/v1/%s?limit=2" % kind)
+            self.assertEqual([x["name"] for x in first[kind]], [prefix + "a", prefix + "b"], first)
+            self.assertEqual(first["next_after"], prefix + "b")
+            rest = self.api.ok("GET", "/api/v1/%s?limit=2&after=%s" % (kind, first["next_after"]))
+            self.assertEqual([x["name"] for x in rest[kind]], [prefix + "c"])
+            self.assertIsNone(rest["next_after"])
+            self.assertEqual(len(self.api.ok("GET", "/api/v1/" + kind)[kind]), 3)
 
     def test_views_listed_and_served_with_csp(self):
         plugins = {p.get("type"): p for p in self.api.ok("GET", "/api/v1/plugins")["plugins"]}
