@@ -59,3 +59,19 @@ export async function apiBytes(path) {
 /** Roles in order; can(role, need) says whether `role` may do what `need` may. */
 const ROLES = ['viewer', 'operator', 'admin'];
 export function can(role, need) { return ROLES.indexOf(role) >= ROLES.indexOf(need); }
+
+/** Sends `blob` (a File or Blob) as the raw body of `method path` (a
+ * resource upload), with the CSRF value like api(); → the parsed JSON
+ * answer. Throws ApiError like api(). */
+export async function apiUpload(method, path, blob) {
+  const headers = { 'Content-Type': 'application/octet-stream' };
+  if (csrf) headers['X-CSRF-Token'] = csrf;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: blob });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const err = new ApiError(res.status, data);
+    if (res.status === 401) onUnauthorized(err);
+    throw err;
+  }
+  return data;
+}

@@ -1,11 +1,16 @@
 // Pagoda console — the shell: who is logged in, the router, the nav.
 // Plain ES modules, no build step (docs/architecture.md "Web console").
-import { api, setCsrf, setOnUnauthorized } from './api.js';
+import { api, can, setCsrf, setOnUnauthorized } from './api.js';
 import { h, fill } from './dom.js';
 import * as login from './pages/login.js';
 import * as overview from './pages/overview.js';
 import * as jobs from './pages/jobs.js';
 import * as executions from './pages/executions.js';
+import * as workers from './pages/workers.js';
+import * as balancers from './pages/balancers.js';
+import * as plugins from './pages/plugins.js';
+import * as resources from './pages/resources.js';
+import * as audit from './pages/audit.js';
 
 // path pattern → page module; a page exports render(view, ctx) returning an
 // optional cleanup function (stopping its polling).
@@ -16,6 +21,12 @@ const ROUTES = [
   [/^\/jobs\/([^/]+)$/, jobs, 'jobs'],
   [/^\/executions$/, executions, 'executions'],
   [/^\/executions\/(\d+)$/, executions, 'executions'],
+  [/^\/workers$/, workers, 'workers'],
+  [/^\/balancers$/, balancers, 'balancers'],
+  [/^\/plugins$/, plugins, 'plugins'],
+  [/^\/resources$/, resources, 'resources'],
+  [/^\/resources\/([^/]+)$/, resources, 'resources'],
+  [/^\/audit$/, audit, 'audit'],
 ];
 
 const ctx = { me: null, navigate };
@@ -43,6 +54,8 @@ function showHeader() {
   if (ctx.me) {
     fill(document.getElementById('who'),
       h('span', { 'data-testid': 'who' }, `${ctx.me.name} (${ctx.me.role})`));
+    // Nav links a role cannot use (data-role="admin": the audit log) are hidden.
+    for (const a of document.querySelectorAll('[data-nav][data-role]')) a.hidden = !can(ctx.me.role, a.dataset.role);
   }
 }
 

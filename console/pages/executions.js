@@ -4,6 +4,7 @@
 import { api, apiBytes, can } from '../api.js';
 import { h, fill, stateBadge, when, errorBox } from '../dom.js';
 import { watch } from '../live.js';
+import { resultView } from '../plugin_view.js';
 
 const PAGE = 50;
 const STATES = ['', 'pending', 'dispatched', 'running', 'succeeded', 'failed', 'killed', 'timed_out', 'lost'];
@@ -80,7 +81,8 @@ function renderDetail(view, ctx, id) {
       ctx.navigate(`/executions/${r.execution_id}`);
     } catch (err) { fill(msg, errorBox(err)); }
   };
-  fill(view, head, msg, info, h('h2', null, 'Log'), log);
+  const pluginResult = resultView(api); // a plugin's own view of the result, if it ships one
+  fill(view, head, msg, info, pluginResult.el, h('h2', null, 'Log'), log);
   const stop = watch(async () => {
     if (done) return;
     try {
@@ -112,13 +114,14 @@ function renderDetail(view, ctx, id) {
         (e.attempts || []).map((a) => h('tr', null, h('td', null, String(a.attempt)), h('td', null, a.worker_id || ''),
           h('td', null, stateBadge(a.state)), h('td', null, a.exit_code ?? ''), h('td', null, a.pid ?? ''),
           h('td', null, when(a.started_at)), h('td', null, when(a.finished_at)), h('td', null, a.error || '')))));
+      pluginResult.show(e);
       done = final; // the log is complete once the state is final and read after it
     } catch (e) {
       fill(msg, errorBox(e));
       throw e;
     }
   }, 1000);
-  return stop;
+  return () => { stop(); pluginResult.stop(); };
 }
 
 export function render(view, ctx, params, search) {

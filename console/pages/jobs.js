@@ -3,6 +3,8 @@
 // only for roles that may use them (docs/security.md "Tokens and roles").
 import { api, can } from '../api.js';
 import { h, fill, errorBox, when } from '../dom.js';
+import { schemaForm, paramOfError } from '../schema_form.js';
+import { pluginFrame } from '../plugin_view.js';
 
 const TEMPLATE = { name: 'hello', type: 'shell', params: { script: 'echo hello from pagoda' }, timeout: 60 };
 
@@ -98,12 +100,15 @@ function renderEditor(view, ctx, name) {
       }
     } catch (e) {
       fill(msg, errorBox(e, 'editor-error'));
+      params.showServerError(e.message);
     }
   };
+  const params = paramsPanel(text, can(role, 'admin'));
   fill(view, h('h1', null, isNew ? 'New job' : `Job ${name}`),
-    h('p', { class: 'muted' }, 'The definition as JSON (docs/api.md "Jobs"). ',
+    h('p', { class: 'muted' }, 'The definition as JSON (docs/api.md "Jobs"), and a form for its params ',
+      'made from the schema its job type declares; each follows the other. ',
       'The server checks it when it is saved; its answer shows here.'),
-    text,
+    h('div', { class: 'editor' }, text, params.el),
     h('div', { class: 'toolbar' },
       can(role, 'admin') && h('button', { type: 'button', class: 'primary', 'data-testid': 'save', onclick: save }, 'Save'),
       !isNew && can(role, 'admin') && h('button', { type: 'button', class: 'danger', 'data-testid': 'delete',
@@ -120,12 +125,98 @@ function renderEditor(view, ctx, name) {
   }
   if (isNew) {
     text.value = JSON.stringify(TEMPLATE, null, 2);
-    return;
+    params.sync();
+    return params.stop;
   }
   api('GET', `/api/v1/jobs/${encodeURIComponent(name)}`).then((job) => {
     for (const k of SERVER_FIELDS) delete job[k];
     text.value = JSON.stringify(job, null, 2);
+    params.sync();
   }).catch((e) => fill(msg, errorBox(e)));
+  return params.stop;
+}
+
+/** The params form beside the JSON `text`: the generated form of the job
+ * type's schema, and the plugin's own form view when it ships one
+ * (plugin_view.js). The JSON stays the source of truth: the form writes the
+ * keys it declares into it, and is redrawn from it on every edit. */
+function paramsPanel(text, editable) {
+  const el = h('div', { 'data-testid': 'params-panel' }, h('p', { class: 'muted' }, 'Loading the job types…'));
+  let plugins = null; // type → plugin entry of GET /api/v1/plugins
+  let shownType;      // the type the panel was drawn for
+  let form = null;
+  let frame = null;
+  const parse = () => {
+    try {
+      const d = JSON.parse(text.value);
+      return d && typeof d === 'object' && !Array.isArray(d) ? d : null;
+    } catch (e) { return null; }
+  };
+  const paramsOf = (def) => (def.params && typeof def.params === 'object' && !Array.isArray(def.params) ? def.params : {});
+  const frameData = (def) => ({ type: def.type, schema: plugins[def.type].params || [], params: paramsOf(def) });
+  const write = (def) => {
+    text.value = JSON.stringify(def, null, 2);
+    if (form) form.set(paramsOf(def));
+    if (frame) frame.update(frameData(def));
+  };
+  const fromForm = (values) => {
+    const def = parse();
+    if (!def) return;
+    const p = paramsOf(def);
+    for (const [k, v] of Object.entries(values)) { if (v === undefined) delete p[k]; else p[k] = v; }
+    def.params = p;
+    write(def);
+  };
+  const fromFrame = (p) => {
+    const def = parse();
+    if (!def || !editable) return;
+    def.params = p;
+    write(def);
+  };
+  const draw = (def) => {
+    if (frame) { frame.stop(); frame = null; }
+    form = null;
+    shownType = def.type;
+    const p = plugins[def.type];
+    if (!p) {
+      fill(el, h('p', { class: 'muted', 'data-testid': 'no-schema' },
+        typeof def.type === 'string' ? `No loaded job type "${def.type}": edit the params as JSON.` : 'Set "type" to get a params form.'));
+      return;
+    }
+    form = schemaForm(p.params || [], fromForm);
+    if ((p.console || []).includes('form')) frame = pluginFrame(def.type, 'form', frameData(def), fromFrame);
+    fill(el, h('h2', null, `Params of ${def.type}`),
+      h('fieldset', { class: 'plain', disabled: !editable }, form.el),
+      frame && [h('h3', null, `The ${def.type} plugin's own form`), frame.el]);
+  };
+  const sync = () => {
+    if (!plugins) return;
+    const def = parse();
+    if (!def) {
+      if (form) form.clearErrors();
+      return; // the JSON is being typed: the form keeps its last state
+    }
+    if (def.type !== shownType) draw(def);
+    else if (form) form.clearErrors(); // the JSON changed: a server error may no longer apply
+    if (form) form.set(paramsOf(def));
+    if (frame) frame.update(frameData(def));
+  };
+  text.addEventListener('input', sync);
+  api('GET', '/api/v1/plugins').then((r) => {
+    plugins = {};
+    for (const p of r.plugins) if (p.status === 'loaded') plugins[p.type] = p;
+    shownType = undefined;
+    sync();
+  }).catch((e) => fill(el, errorBox(e)));
+  return {
+    el, sync,
+    /** Puts a server message naming params.KEY under that key's field. */
+    showServerError(message) {
+      const key = paramOfError(message);
+      if (form && key) form.showError(key, message);
+    },
+    stop() { if (frame) frame.stop(); },
+  };
 }
 
 export function render(view, ctx, params, search) {

@@ -37,7 +37,7 @@ static bool fexec_id(api_req_t *r, int64_t *id) {
 
 void api_flows_list(api_req_t *r) {
   if (!flows_ready(r)) return;
-  api_respond_wrapped(r->req, "flows", pgd_master_flows_list(r->m));
+  api_respond_paged(r->req, "flows", pgd_master_flows_list(r->m), "name"); /* ?limit&after */
 }
 
 void api_flow_define(api_req_t *r) {

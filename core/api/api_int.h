@@ -208,6 +208,23 @@ void api_tokens_create(api_req_t *r);        /* api_tokens.c */
 void api_tokens_list(api_req_t *r);
 void api_token_revoke(api_req_t *r);
 void api_audit_list(api_req_t *r);           /* api_audit.c */
+void api_plugin_console_get(api_req_t *r);   /* api_plugin_console.c */
+
+/* Adds "console": ["form", "result"] (the views found beside each loaded
+ * plugin's .so, maybe none) to every loaded entry of `plugins` (a
+ * pgd_master_plugins list, modified in place). Loop thread. */
+void api_plugins_add_console(cJSON *plugins);
+
+/* Pages a list of objects sorted by the string member `key` (api_paging.c,
+ * docs/api.md "Paging"): with ?limit=N, answers at most N of `list` whose
+ * `key` sorts after ?after=VALUE, and sets "next_after" in `out` (the last
+ * key of a full page, else null). Without limit the whole list is kept and
+ * next_after is null. Takes `list`; returns the page (owned by the caller),
+ * or NULL after answering 400 (a bad limit) or 500 (out of memory). */
+cJSON *api_page_by_key(pgd_http_req_t *req, cJSON *list, const char *key, cJSON *out);
+/* Answers 200 {"<key>": the page of `list` (taken; NULL = empty), "next_after"}
+ * paged by its string member `sort_by` as api_page_by_key does (or 400/500). */
+void api_respond_paged(pgd_http_req_t *req, const char *key, cJSON *list, const char *sort_by);
 
 /* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */
 

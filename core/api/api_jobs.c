@@ -14,7 +14,7 @@ void api_jobs_list(api_req_t *r) {
   cJSON *j;
   cJSON_ArrayForEach(j, list) cJSON_AddItemToArray(arr, api_job_view(j));
   cJSON_Delete(list);
-  api_respond_wrapped(r->req, "jobs", arr);
+  api_respond_paged(r->req, "jobs", arr, "name"); /* ?limit&after (docs/api.md "Paging") */
 }
 
 /* At answer time: the job as stored (its timestamps are the store's). */

@@ -7,7 +7,9 @@
 #include "api/api_int.h"
 
 void api_plugins_list(api_req_t *r) {
-  api_respond_wrapped(r->req, "plugins", pgd_master_plugins(r->m));
+  cJSON *list = pgd_master_plugins(r->m);
+  api_plugins_add_console(list);
+  api_respond_wrapped(r->req, "plugins", list);
 }
 
 /* The request, held while the rescan runs off the loop. */
@@ -35,6 +37,7 @@ static void reload_done(void *ud, int n) {
   cJSON *out = cJSON_CreateObject();
   cJSON_AddNumberToObject(out, "loaded", n);
   cJSON *list = pgd_master_plugins(m);
+  api_plugins_add_console(list);
   int refused = 0;
   const cJSON *p;
   cJSON_ArrayForEach(p, list) {

@@ -25,7 +25,7 @@ void api_resources_list(api_req_t *r) {
     pgd_http_respond_error(r->req, 500, "cannot read resources from the store");
     return;
   }
-  api_respond_wrapped(r->req, "resources", list);
+  api_respond_paged(r->req, "resources", list, "name"); /* ?limit&after (docs/api.md "Paging") */
 }
 
 void api_resource_versions(api_req_t *r) {

@@ -37,7 +37,7 @@ static cJSON *schedule_now(pgd_master_t *m, const char *name, int64_t id) {
 }
 
 void api_schedules_list(api_req_t *r) {
-  api_respond_wrapped(r->req, "schedules", pgd_master_schedules_list(r->m));
+  api_respond_paged(r->req, "schedules", pgd_master_schedules_list(r->m), "name"); /* ?limit&after */
 }
 
 void api_schedule_define(api_req_t *r) {

@@ -19,7 +19,7 @@ function portFree(port) {
   });
 }
 
-async function freePort() {
+export async function freePort() {
   for (let i = 0; i < 200; i++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
     if (await portFree(port)) return port;
@@ -27,7 +27,7 @@ async function freePort() {
   throw new Error('no free port found between 20000 and 32000');
 }
 
-async function waitFor(what, fn, timeoutMs) {
+export async function waitFor(what, fn, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -145,6 +145,30 @@ class SdkExample(harness.PagodaTestCase):
     def test_cmake_package_build_runs_in_dev(self):
         self.run_hello_in_dev(self.build_with_cmake(), "cmake")
 
+    def test_console_form_view_is_served(self):
+        # The example's CMakeLists puts its console view beside the .so; a
+        # master serves it with the sandboxing CSP and lists it.
+        so = self.build_with_cmake("console")
+        views = os.path.join(os.path.dirname(so), "hello.console")
+        self.assertTrue(os.path.isfile(os.path.join(views, "form.html")), views)
+        plugins = os.path.join(self.tmp, "plugins-console")
+        os.makedirs(plugins)
+        shutil.copy(so, os.path.join(plugins, "hello.so"))
+        shutil.copytree(views, os.path.join(plugins, "hello.console"))
+        dev = self.start("dev", ["--plugins", plugins], name="dev-console")
+        try:
+            api = dev.api()
+            listed = {p.get("type"): p for p in api.get("/api/v1/plugins").json["plugins"]}
+            self.assertEqual(listed["hello"]["console"], ["form"])
+            r = api.get("/api/v1/plugins/hello/console/form.html")
+            self.assertEqual(r.status, 200, r)
+            self.assertIn("sandbox allow-scripts", r.headers.get("content-security-policy", ""))
+            self.assertIn("default-src 'none'", r.headers.get("content-security-policy", ""))
+            self.assertIn('kind: \'params\'', r.text)
+            self.assertEqual(api.get("/api/v1/plugins/hello/console/result.html").status, 404)
+        finally:
+            self.assertStopsCleanly(dev)
+
     def test_pkg_config_build_runs_in_dev(self):
         self.run_hello_in_dev(self.build_with_pkg_config(), "pc")
 
