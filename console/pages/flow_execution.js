@@ -89,7 +89,14 @@ export function render(view, ctx, params) {
     if (graph) graph.update(fexec.nodes);
     drawNodes(order);
   };
+  // An event that arrives while the page reads the flow execution may be
+  // older or newer than what the read returns: read once more after it.
+  let loading = false;
+  let stale = false;
   const load = async () => {
+    if (loading) { stale = true; return; }
+    loading = true;
+    stale = false;
     try {
       const f = await api('GET', `/api/v1/flow-executions/${id}?definition=1`);
       if (!graph && f.definition) {
@@ -104,7 +111,10 @@ export function render(view, ctx, params) {
     } catch (e) {
       fill(msg, errorBox(e));
       throw e;
+    } finally {
+      loading = false;
     }
+    if (stale) await load();
   };
   fill(view, head, msg, graphBox, h('h2', null, 'Nodes'), nodesBox);
   // `flow` events carry the whole flow execution (without its definition):
@@ -112,7 +122,8 @@ export function render(view, ctx, params) {
   let drawQueued = false;
   const unsubscribe = subscribe(['flow'], (kind, ev) => {
     if (kind === 'reset') { load().catch(() => {}); return; }
-    if (!ev.flow_execution || String(ev.flow_execution.id) !== String(id) || !fexec) return;
+    if (!ev.flow_execution || String(ev.flow_execution.id) !== String(id)) return;
+    if (loading || !fexec) { stale = true; return; }
     fexec = { ...ev.flow_execution };
     if (!drawQueued) { drawQueued = true; requestAnimationFrame(() => { drawQueued = false; draw(); }); }
   });

@@ -70,8 +70,10 @@ export function render(view, ctx) {
       h('td', null, name), h('td', null, target(s)), h('td', null, trigger(s)), h('td', null, s.timezone || 'UTC'),
       h('td', null, s.enabled ? h('span', { class: 'state state-running', 'data-testid': 'schedule-state' }, 'active')
         : h('span', { class: 'state state-pending', 'data-testid': 'schedule-state' }, 'paused')),
-      h('td', { 'data-testid': 'next' }, s.next && s.next.length ? h('ul', { class: 'plain' }, s.next.map((t) => h('li', null, when(t))))
-        : h('span', { class: 'muted' }, s.enabled ? 'none' : '(paused)')),
+      // The API lists the times a paused schedule would have; it fires none.
+      h('td', { 'data-testid': 'next' }, !s.enabled ? h('span', { class: 'muted' }, '(paused)')
+        : s.next && s.next.length ? h('ul', { class: 'plain' }, s.next.map((t) => h('li', null, when(t))))
+          : h('span', { class: 'muted' }, 'none')),
       h('td', null, runsList(s.runs)),
       h('td', null, (s.running || []).length ? (s.running || []).map((id) => h('a', { href: `/executions/${id}` }, `#${id} `)) : ''),
       h('td', { class: 'actions' },
