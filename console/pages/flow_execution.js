@@ -8,6 +8,14 @@ import { drawFlowGraph } from '../flow_graph.js';
 import { flowState, whenUs } from './flows.js';
 
 const FINAL_NODE = new Set(['succeeded', 'failed', 'killed', 'skipped', 'upstream_failed']);
+const NODE_RANK = { waiting: 0, ready: 1, running: 2 };
+
+/** How far a flow execution got: grows with every step it takes. */
+function progress(f) {
+  let p = f.state === 'running' ? 0 : 1;
+  for (const n of Object.values(f.nodes || {})) p += FINAL_NODE.has(n.state) ? 3 : (NODE_RANK[n.state] ?? 0);
+  return p;
+}
 
 export function render(view, ctx, params) {
   const id = params[0];
@@ -90,13 +98,14 @@ export function render(view, ctx, params) {
     drawNodes(order);
   };
   // An event that arrives while the page reads the flow execution may be
-  // older or newer than what the read returns: read once more after it.
+  // older or newer than what the read returns: the one that got further
+  // (nodes only move forward: waiting → ready → running → an end) is kept.
   let loading = false;
-  let stale = false;
+  let during = null; // the newest event's flow execution seen while loading
   const load = async () => {
-    if (loading) { stale = true; return; }
+    if (loading) return;
     loading = true;
-    stale = false;
+    during = null;
     try {
       const f = await api('GET', `/api/v1/flow-executions/${id}?definition=1`);
       if (!graph && f.definition) {
@@ -105,7 +114,7 @@ export function render(view, ctx, params) {
         fill(graphBox, h('p', { class: 'muted' }, 'Click a node that ran to open its execution and log.'), graph.el);
       }
       delete f.definition;
-      fexec = f;
+      fexec = during && progress(during) >= progress(f) ? during : f;
       fill(msg);
       draw();
     } catch (e) {
@@ -113,8 +122,8 @@ export function render(view, ctx, params) {
       throw e;
     } finally {
       loading = false;
+      during = null;
     }
-    if (stale) await load();
   };
   fill(view, head, msg, graphBox, h('h2', null, 'Nodes'), nodesBox);
   // `flow` events carry the whole flow execution (without its definition):
@@ -123,8 +132,8 @@ export function render(view, ctx, params) {
   const unsubscribe = subscribe(['flow'], (kind, ev) => {
     if (kind === 'reset') { load().catch(() => {}); return; }
     if (!ev.flow_execution || String(ev.flow_execution.id) !== String(id)) return;
-    if (loading || !fexec) { stale = true; return; }
-    fexec = { ...ev.flow_execution };
+    if (loading || !fexec) { during = ev.flow_execution; return; }
+    fexec = ev.flow_execution;
     if (!drawQueued) { drawQueued = true; requestAnimationFrame(() => { drawQueued = false; draw(); }); }
   });
   load().catch(() => {});

@@ -19,6 +19,15 @@ function trigger(s) {
   return '';
 }
 
+/** A fire time on the wall clock of the schedule's zone, as cron reads it. */
+function zoned(t, tz) {
+  try {
+    return new Date(t).toLocaleString(undefined, { timeZone: tz || 'UTC', timeZoneName: 'short' });
+  } catch (e) { // a zone this browser does not know
+    return when(t);
+  }
+}
+
 function target(s) {
   if (s.flow) return h('span', null, 'flow ', h('a', { href: `/flows/${encodeURIComponent(s.flow)}` }, s.flow));
   if (s.job) return h('span', null, 'job ', h('a', { href: `/jobs/${encodeURIComponent(s.job)}` }, s.job));
@@ -43,7 +52,7 @@ export function render(view, ctx) {
   const msg = h('div', { 'data-testid': 'schedule-message' });
   const table = h('div', { 'data-testid': 'schedules' }, h('p', { class: 'muted' }, 'Loading…'));
   fill(view, h('h1', null, 'Schedules'),
-    h('p', { class: 'muted' }, 'Times are shown in this browser\'s time zone; each schedule\'s cron fields are read in its own.'),
+    h('p', { class: 'muted' }, 'Next fire times are shown on the wall clock of each schedule\'s time zone (as its cron fields are read); runs in this browser\'s.'),
     msg, table);
   let names = [];
   const views = new Map(); // name → the schedule view with next and runs
@@ -72,9 +81,9 @@ export function render(view, ctx) {
         : h('span', { class: 'state state-pending', 'data-testid': 'schedule-state' }, 'paused')),
       // The API lists the times a paused schedule would have; it fires none.
       h('td', { 'data-testid': 'next' }, !s.enabled ? h('span', { class: 'muted' }, '(paused)')
-        : s.next && s.next.length ? h('ul', { class: 'plain' }, s.next.map((t) => h('li', null, when(t))))
+        : s.next && s.next.length ? h('ul', { class: 'plain' }, s.next.map((t) => h('li', null, zoned(t, s.timezone))))
           : h('span', { class: 'muted' }, 'none')),
-      h('td', null, runsList(s.runs)),
+      h('td', { 'data-testid': 'runs' }, runsList(s.runs)),
       h('td', null, (s.running || []).length ? (s.running || []).map((id) => h('a', { href: `/executions/${id}` }, `#${id} `)) : ''),
       h('td', { class: 'actions' },
         operator && s.enabled && h('button', { type: 'button', 'data-testid': 'pause', onclick: () => act(name, 'pause') }, 'Pause'),
