@@ -34,18 +34,18 @@ function renderList(view, ctx, search) {
   if (search.get('state')) q.set('state', search.get('state'));
   if (before) q.set('before', before);
   let rows = null;
-  let drawQueued = false;
+  const rowEl = (e) => h('tr', { 'data-exec': e.id },
+    h('td', null, h('a', { href: `/executions/${e.id}` }, `#${e.id}`)), h('td', null, e.job),
+    h('td', null, stateBadge(e.state)), h('td', null, String(e.attempt ?? '')),
+    h('td', null, e.worker_id || ''), h('td', null, when(e.submitted_at)),
+    h('td', null, when(e.finished_at)), h('td', null, e.error || ''));
+  let trs = new Map(); // id → its <tr>, while a table is shown
   const draw = () => {
-    drawQueued = false;
-    if (!rows) return;
+    trs = new Map();
     fill(table, rows.length ? h('table', null,
       h('tr', null, ['id', 'job', 'state', 'attempt', 'worker', 'submitted', 'finished', 'error']
         .map((t) => h('th', null, t))),
-      rows.map((e) => h('tr', { 'data-exec': e.id },
-        h('td', null, h('a', { href: `/executions/${e.id}` }, `#${e.id}`)), h('td', null, e.job),
-        h('td', null, stateBadge(e.state)), h('td', null, String(e.attempt ?? '')),
-        h('td', null, e.worker_id || ''), h('td', null, when(e.submitted_at)),
-        h('td', null, when(e.finished_at)), h('td', null, e.error || '')))) :
+      rows.map((e) => { const tr = rowEl(e); trs.set(e.id, tr); return tr; })) :
       h('p', { class: 'muted' }, 'No execution matches.'),
     rows.length === PAGE && h('p', null, h('button', { type: 'button', 'data-testid': 'older',
       onclick: () => go({ before: String(rows[rows.length - 1].id) }) }, 'Older')));
@@ -60,19 +60,43 @@ function renderList(view, ctx, search) {
     }
   };
   // An execution event updates its row in place; on the newest page a new
-  // execution that matches the filters is added at the top. A reset (or
-  // the fallback to polling) reloads the page through REST.
+  // execution that matches the filters is added at the top. Only the rows
+  // that changed are rebuilt, once per frame. A reset (or the fallback to
+  // polling) reloads the page through REST.
   const matches = (e) => (!search.get('job') || e.job === search.get('job')) &&
                          (!search.get('state') || e.state === search.get('state'));
+  const changed = new Set();
+  let full = false;
+  let frameQueued = false;
+  const frame = () => {
+    frameQueued = false;
+    if (full || !trs.size) { full = false; changed.clear(); draw(); return; }
+    const header = table.querySelector('tr');
+    for (const id of changed) {
+      const e = rows.find((x) => x.id === id);
+      const old = trs.get(id);
+      if (!e) { if (old) { old.remove(); trs.delete(id); } continue; }
+      const tr = rowEl(e);
+      if (old) old.replaceWith(tr);
+      else header.parentNode.insertBefore(tr, trs.get(rows[rows.indexOf(e) + 1]?.id) || null);
+      trs.set(id, tr);
+    }
+    changed.clear();
+  };
   const onEvent = (kind, ev) => {
     if (kind === 'reset') { load(); return; }
     if (!rows || !ev.execution) return;
     const i = rows.findIndex((e) => e.id === ev.id);
-    if (i >= 0) rows[i] = ev.execution;
-    else if (!before && matches(ev.execution) && (!rows.length || ev.id > rows[0].id)) {
-      rows = [ev.execution, ...rows].slice(0, PAGE);
+    if (i >= 0) {
+      rows[i] = ev.execution;
+      changed.add(ev.id);
+    } else if (!before && matches(ev.execution) && (!rows.length || ev.id > rows[0].id)) {
+      if (rows.length === PAGE - 1) full = true; // the Older button appears
+      rows = [ev.execution, ...rows];
+      changed.add(ev.id);
+      if (rows.length > PAGE) changed.add(rows.pop().id); // it leaves the page
     } else return;
-    if (!drawQueued) { drawQueued = true; requestAnimationFrame(draw); }
+    if (!frameQueued) { frameQueued = true; requestAnimationFrame(frame); }
   };
   const unsubscribe = subscribe(['execution'], onEvent);
   load();
