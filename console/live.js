@@ -33,10 +33,12 @@
 // subscriber: opened with the first subscription, closed with the last. It
 // resumes from the last position it saw (?since=N on a new EventSource; the
 // browser's own reconnects send Last-Event-ID), so a short drop loses
-// nothing. When the stream fails (a network error, a 503 from a standby,
-// no EventSource) it is retried with backoff (1 s doubling to 30 s); while
-// it is down subscribers get a 'reset' every POLL_MS, which makes every page
-// fall back to reloading through REST.
+// nothing. A stream the browser gave up on (an HTTP error such as a 503
+// from a standby or a 401) is reopened with backoff (1 s doubling to 30 s);
+// a network error is retried by the browser itself. While the stream is
+// down, either way, subscribers get a 'reset' every POLL_MS, which makes
+// every page fall back to reloading through REST; no EventSource at all
+// means polling for good.
 
 const KINDS = ['execution', 'flow', 'worker', 'schedule'];
 const POLL_MS = 3000;
@@ -117,8 +119,9 @@ function open() {
     if (source !== es) return;
     // CONNECTING: the browser retries by itself (with Last-Event-ID).
     // CLOSED: it gave up (an HTTP error such as 503 or 401): we retry.
+    // Either way pages reload through REST (polling) until it is back.
     if (es.readyState === EventSource.CLOSED) scheduleRetry();
-    else { hadGap = true; setStatus('reconnecting'); }
+    else { hadGap = true; setStatus(everLive ? 'reconnecting' : 'polling'); startPolling(); }
   };
   const on = (kind) => (ev) => {
     if (source !== es) return;

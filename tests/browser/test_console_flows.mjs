@@ -323,6 +323,28 @@ try {
   await until('the overview counts none running', async () => (await page.getByTestId('count-running').textContent()) === '0');
 
   assert.equal(await page.locator('[data-testid=live-status]').getAttribute('data-status'), 'live', 'the stream stayed up');
+
+  // --- without the event stream the pages fall back to polling, and go
+  // live once it can be reached again.
+  step = 'fallback to polling without the event stream';
+  const cut = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await cut.route('**/api/v1/events*', (route) => route.abort('connectionrefused'));
+  const cpage = await cut.newPage();
+  cpage.on('pageerror', (e) => pageErrors.push(String(e)));
+  await cpage.goto(dev.url + '/');
+  await cpage.getByTestId('token').fill(dev.token);
+  await cpage.getByTestId('login-submit').click();
+  await cpage.getByTestId('overview').waitFor({ timeout: WAIT });
+  await cpage.locator('[data-testid=live-status][data-status=polling]').waitFor({ timeout: WAIT });
+  await cpage.getByRole('link', { name: 'Executions' }).click();
+  await cpage.locator('[data-testid=executions] tr[data-exec]').first().waitFor({ timeout: WAIT });
+  r = await apiAs(dev.token, 'POST', '/api/v1/jobs/nightly/run', {});
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  await cpage.locator(`tr[data-exec="${r.body.execution_id}"] [data-state=succeeded]`).waitFor({ timeout: WAIT });
+  await cut.unroute('**/api/v1/events*');
+  await cpage.locator('[data-testid=live-status][data-status=live]').waitFor({ timeout: 60000 });
+  await cut.close();
+
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
   console.log('PASS: console flows, schedules and live updates');
 } catch (e) {
