@@ -46,11 +46,12 @@ function clip(text, max) {
  * nodes: a flow definition's `nodes` ([{id, job, depends_on}]).
  * onOpen(id): called when a node is clicked or activated with Enter (the
  * page opens that node's execution); null: nodes are not interactive.
+ * showStates false: a definition, each node labelled with its job only.
  * Returns {el: a scrollable <div> holding the <svg>, update(states)} where
  * states maps node id → {state, execution_id, attempts, reason} (a flow
  * execution's `nodes`); nodes not in it show as `waiting`.
  */
-export function drawFlowGraph(nodes, onOpen = null) {
+export function drawFlowGraph(nodes, onOpen = null, showStates = true) {
   const layout = layoutDag(nodes.map((n) => ({ id: n.id, deps: n.depends_on || [] })));
   const edges = layout.edges.map((e) => s('path', { class: 'fedge', d: edgePath(e.points),
     'data-from': e.from, 'data-to': e.to, 'marker-end': 'url(#pgd-arrow)' }));
@@ -99,6 +100,13 @@ export function drawFlowGraph(nodes, onOpen = null) {
       x.g.classList.toggle('fnode-open', Boolean(onOpen && st && st.execution_id));
     }
   }
-  update(null);
+  if (showStates) update(null);
+  else { // a definition: what each node runs, no state
+    for (const x of groups.values()) {
+      x.g.dataset.state = 'definition';
+      x.status.textContent = clip(x.job, 24);
+      x.title.textContent = `${x.g.dataset.node}\njob: ${x.job}`;
+    }
+  }
   return { el, update, layout };
 }

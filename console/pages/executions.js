@@ -138,7 +138,9 @@ function renderDetail(view, ctx, id) {
         e.flow_execution_id && h('a', { class: 'button', 'data-testid': 'flow-execution-link',
           href: `/flow-executions/${e.flow_execution_id}` }, `Flow execution #${e.flow_execution_id} (node ${e.flow_node})`),
         !final && can(role, 'operator') && h('button', { type: 'button', class: 'danger', 'data-testid': 'kill', onclick: kill }, 'Kill'),
-        final && can(role, 'operator') && h('button', { type: 'button', 'data-testid': 'run-again', onclick: () => again(e) }, 'Run again')));
+        // A flow's node is run again from its flow execution (a re-run).
+        final && !e.flow_execution_id && can(role, 'operator') &&
+          h('button', { type: 'button', 'data-testid': 'run-again', onclick: () => again(e) }, 'Run again')));
     fill(info, props([
       ['job', e.job], ['type', e.type], ['state', stateBadge(e.state)], ['trigger', e.trigger],
       ['worker', e.worker_id], ['exit code', e.exit_code === null ? '' : String(e.exit_code)],

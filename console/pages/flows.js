@@ -87,7 +87,7 @@ function renderFlow(view, ctx, name) {
       h('p', { class: 'muted' }, `${def.nodes.length} nodes · failure strategy ${def.failure_strategy || 'fail_fast'}`,
         def.max_parallel ? ` · at most ${def.max_parallel} at once` : '', def.description ? ` · ${def.description}` : ''));
     if (!params.value) params.value = JSON.stringify(def.params || {}, null, 2);
-    fill(graphBox, drawFlowGraph(def.nodes).el);
+    fill(graphBox, drawFlowGraph(def.nodes, null, false).el);
   }).catch((e) => fill(graphBox, errorBox(e)));
   return reloadOn(['flow'], async () => {
     try {

@@ -171,6 +171,8 @@ try {
   await graphNode(page, 'a').click();
   await page.waitForURL(/\/executions\/\d+$/, { timeout: WAIT });
   await page.getByTestId('log').filter({ hasText: 'node a says hello' }).waitFor({ timeout: WAIT });
+  await page.locator('h1 [data-state=succeeded]').waitFor({ timeout: WAIT });
+  assert.equal(await page.getByTestId('run-again').count(), 0, 'a node is run again from its flow execution');
   await page.getByTestId('flow-execution-link').click();
   await page.waitForURL(`**/flow-executions/${fexecId}`, { timeout: WAIT });
   await page.locator('[data-node-log=d]').click();
@@ -323,6 +325,31 @@ try {
   await until('the overview counts none running', async () => (await page.getByTestId('count-running').textContent()) === '0');
 
   assert.equal(await page.locator('[data-testid=live-status]').getAttribute('data-status'), 'live', 'the stream stayed up');
+
+  // --- a viewer sees flows and schedules without their buttons
+  step = 'viewer';
+  const made = await apiAs(dev.token, 'POST', '/api/v1/tokens', { name: 'flows-viewer', role: 'viewer' });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const viewer = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const vpage = await viewer.newPage();
+  vpage.on('pageerror', (e) => pageErrors.push(String(e)));
+  await vpage.goto(dev.url + '/');
+  await vpage.getByTestId('token').fill(made.body.token);
+  await vpage.getByTestId('login-submit').click();
+  await vpage.getByTestId('overview').waitFor({ timeout: WAIT });
+  await vpage.goto(`${dev.url}/flows/diamond`);
+  await graphNode(vpage, 'd').waitFor({ timeout: WAIT });
+  await vpage.locator(`[data-testid=flow-executions] tr[data-fexec="${failedId}"]`).waitFor({ timeout: WAIT });
+  assert.equal(await vpage.getByTestId('run-flow').count(), 0, 'a viewer cannot run a flow');
+  await vpage.goto(`${dev.url}/flow-executions/${failedId}`);
+  await vpage.locator('h1 [data-state=failed]').waitFor({ timeout: WAIT });
+  await vpage.locator('[data-testid=flow-nodes] [data-node-row=c]').waitFor({ timeout: WAIT });
+  for (const b of ['rerun-failed', 'rerun-chosen', 'kill-flow']) assert.equal(await vpage.getByTestId(b).count(), 0, `a viewer has no ${b}`);
+  assert.equal(await vpage.locator('[data-rerun-node]').count(), 0, 'a viewer has no re-run boxes');
+  await vpage.goto(`${dev.url}/schedules`);
+  await vpage.locator('tr[data-schedule="nightly-berlin"] [data-testid=next] li').first().waitFor({ timeout: WAIT });
+  for (const b of ['pause', 'resume', 'run-now']) assert.equal(await vpage.getByTestId(b).count(), 0, `a viewer has no ${b}`);
+  await viewer.close();
 
   // --- without the event stream the pages fall back to polling, and go
   // live once it can be reached again.
