@@ -17,7 +17,7 @@
 // (node, tests/browser/node_modules from `npm ci`, /usr/bin/chromium) and a
 // built tree.
 // Usage: node bench/console_render.mjs [--build-dir build] [--nodes 300]
-//        [--loads 10] [--runs 500] [--inflight 4]
+//        [--loads 10] [--runs 500] [--inflight 4] [--screenshot FILE.png]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,7 @@ const NODES = Number(arg('nodes', 300));
 const LOADS = Number(arg('loads', 10));
 const RUNS = Number(arg('runs', 500));
 const INFLIGHT = Number(arg('inflight', 4));
+const SHOT = arg('screenshot', null); // a PNG of the 300-node flow execution page
 const chromiumPath = process.env.PAGODA_CHROMIUM || '/usr/bin/chromium';
 const { chromium } = createRequire(path.join(sourceDir, 'tests', 'browser', 'package.json'))('playwright-core');
 
@@ -118,6 +119,7 @@ try {
   const crossings = await page.locator('svg.flow-graph').getAttribute('data-crossings');
   const size = await page.locator('svg.flow-graph').evaluate((el) => `${el.getAttribute('width')}x${Math.round(el.getAttribute('height'))}`);
   console.log(`  (layout: ${crossings} edge crossings, drawing ${size} px)`);
+  if (SHOT) await page.screenshot({ path: path.resolve(SHOT) }); // the viewport: the start of the graph
 
   // node learns that a run ended from its own event stream (polling would
   // load the master and the CPUs the browser needs).
