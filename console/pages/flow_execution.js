@@ -69,25 +69,47 @@ export function render(view, ctx, params) {
       (fexec.hook_errors || []).length > 0 && errorBox(new Error(fexec.hook_errors
         .map((e) => `hook ${e.hook}${e.node ? ` (node ${e.node})` : ''}: ${e.error}`).join('\n')), 'hook-errors'));
   };
+  const nodeRow = (nodeId, st, pick) => {
+    const box = pick && h('input', { type: 'checkbox', 'data-rerun-node': nodeId, checked: chosen.has(nodeId),
+      onchange: (ev) => { if (ev.target.checked) chosen.add(nodeId); else chosen.delete(nodeId); drawHead(); } });
+    return h('tr', { 'data-node-row': nodeId },
+      pick && h('td', null, box), h('td', null, nodeId), h('td', null, flowState(st.state), st.reused ? ' (reused)' : ''),
+      h('td', null, st.execution_id ? h('a', { href: `/executions/${st.execution_id}`, 'data-node-log': nodeId },
+        `#${st.execution_id} log`) : ''),
+      h('td', null, st.attempts ? String(st.attempts) : ''),
+      h('td', null, whenUs(st.started_at)), h('td', null, whenUs(st.finished_at)),
+      h('td', null, st.outputs && Object.keys(st.outputs).length ? JSON.stringify(st.outputs) : ''),
+      h('td', null, [st.reason, st.skip_cause && `(${st.skip_cause})`, st.exec_state && st.exec_state !== st.state &&
+        FINAL_NODE.has(st.state) && `execution ${st.exec_state}`].filter(Boolean).join(' ')));
+  };
+  // The table is built once (again when the re-run column comes or goes);
+  // after that only the rows of nodes whose state changed are rebuilt, so a
+  // 300-node flow stays cheap to follow.
+  let table = null; // {pick, rows: Map node → {key, tr}}
   const drawNodes = (order) => {
-    const final = fexec.state !== 'running';
-    const pick = can(role, 'operator') && final;
+    const pick = can(role, 'operator') && fexec.state !== 'running';
+    const stateOf = (nodeId) => fexec.nodes[nodeId] || { state: 'waiting' };
+    if (table && table.pick === pick) {
+      for (const nodeId of order) {
+        const st = stateOf(nodeId);
+        const key = JSON.stringify(st);
+        const row = table.rows.get(nodeId);
+        if (row.key === key) continue;
+        const tr = nodeRow(nodeId, st, pick);
+        row.tr.replaceWith(tr);
+        Object.assign(row, { key, tr });
+      }
+      return;
+    }
+    table = { pick, rows: new Map() };
     fill(nodesBox, h('table', { 'data-testid': 'flow-nodes' },
       h('tr', null, [pick && 're-run', 'node', 'state', 'execution', 'attempts', 'started', 'finished', 'outputs', 'reason']
         .filter(Boolean).map((t) => h('th', null, t))),
       order.map((nodeId) => {
-        const st = fexec.nodes[nodeId] || { state: 'waiting' };
-        const box = pick && h('input', { type: 'checkbox', 'data-rerun-node': nodeId, checked: chosen.has(nodeId),
-          onchange: (ev) => { if (ev.target.checked) chosen.add(nodeId); else chosen.delete(nodeId); drawHead(); } });
-        return h('tr', { 'data-node-row': nodeId },
-          pick && h('td', null, box), h('td', null, nodeId), h('td', null, flowState(st.state), st.reused ? ' (reused)' : ''),
-          h('td', null, st.execution_id ? h('a', { href: `/executions/${st.execution_id}`, 'data-node-log': nodeId },
-            `#${st.execution_id} log`) : ''),
-          h('td', null, st.attempts ? String(st.attempts) : ''),
-          h('td', null, whenUs(st.started_at)), h('td', null, whenUs(st.finished_at)),
-          h('td', null, st.outputs && Object.keys(st.outputs).length ? JSON.stringify(st.outputs) : ''),
-          h('td', null, [st.reason, st.skip_cause && `(${st.skip_cause})`, st.exec_state && st.exec_state !== st.state &&
-            FINAL_NODE.has(st.state) && `execution ${st.exec_state}`].filter(Boolean).join(' ')));
+        const st = stateOf(nodeId);
+        const tr = nodeRow(nodeId, st, pick);
+        table.rows.set(nodeId, { key: JSON.stringify(st), tr });
+        return tr;
       })));
   };
   let order = [];

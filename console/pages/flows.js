@@ -56,7 +56,8 @@ function renderList(view) {
   });
 }
 
-function renderFlow(view, ctx, name) {
+function renderFlow(view, ctx, name, search) {
+  const before = search.get('before');
   const role = ctx.me.role;
   const head = h('div');
   const graphBox = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
@@ -89,15 +90,23 @@ function renderFlow(view, ctx, name) {
     if (!params.value) params.value = JSON.stringify(def.params || {}, null, 2);
     fill(graphBox, drawFlowGraph(def.nodes, null, false).el);
   }).catch((e) => fill(graphBox, errorBox(e)));
+  // Paged on the server like the executions list: ?before=ID for older ones.
+  const here = `/flows/${encodeURIComponent(name)}`;
   return reloadOn(['flow'], async () => {
     try {
-      const r = await api('GET', `/api/v1/flow-executions?flow=${encodeURIComponent(name)}&limit=${PAGE}`);
-      fill(runs, fexecTable(r.flow_executions, 'flow-executions', false));
+      const q = new URLSearchParams({ flow: name, limit: String(PAGE) });
+      if (before) q.set('before', before);
+      const rows = (await api('GET', `/api/v1/flow-executions?${q}`)).flow_executions;
+      fill(runs, fexecTable(rows, 'flow-executions', false),
+        h('div', { class: 'toolbar' },
+          before && h('a', { class: 'button', href: here }, 'Newest'),
+          rows.length === PAGE && h('a', { class: 'button', 'data-testid': 'older',
+            href: `${here}?before=${rows[rows.length - 1].id}` }, 'Older')));
     } catch (e) { fill(runs, errorBox(e)); throw e; }
-  }, { filter: (kind, ev) => ev.flow_execution && ev.flow_execution.flow === name });
+  }, { filter: (kind, ev) => !before && ev.flow_execution && ev.flow_execution.flow === name });
 }
 
-export function render(view, ctx, params) {
-  if (params[0]) return renderFlow(view, ctx, params[0]);
+export function render(view, ctx, params, search) {
+  if (params[0]) return renderFlow(view, ctx, params[0], search);
   return renderList(view, ctx);
 }
