@@ -9,7 +9,6 @@ import { subscribe } from '../live.js';
 
 const NEXT = 3;
 const RUNS = 5;
-const PARALLEL = 6; // schedule reads in flight at once
 
 function trigger(s) {
   if (s.cron) return h('span', null, 'cron ', h('code', null, s.cron));
@@ -107,15 +106,12 @@ export function render(view, ctx) {
 
   const loadAll = async () => {
     try {
-      const r = await api('GET', '/api/v1/schedules');
+      // One request: the list with each schedule's next times and runs.
+      const r = await api('GET', `/api/v1/schedules?next=${NEXT}&runs=${RUNS}`);
       names = r.schedules.map((s) => s.name);
-      for (const s of r.schedules) if (!views.has(s.name)) views.set(s.name, s);
+      views.clear();
+      for (const s of r.schedules) views.set(s.name, s);
       draw();
-      // The list has no next times or runs: read each schedule, a few at a time.
-      const queue = [...names];
-      await Promise.all(Array.from({ length: PARALLEL }, async () => {
-        while (queue.length && !left) await loadOne(queue.shift()).catch(() => {});
-      }));
     } catch (e) {
       fill(table, errorBox(e));
     }
