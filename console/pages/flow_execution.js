@@ -64,7 +64,8 @@ export function render(view, ctx, params) {
         operator && final && rerunParams),
       h('p', { class: 'muted' }, `trigger ${fexec.trigger || 'api'} · started ${whenUs(fexec.created_at)}`,
         fexec.finished_at ? ` · finished ${whenUs(fexec.finished_at)}` : '',
-        Object.keys(fexec.params || {}).length ? ` · params ${JSON.stringify(fexec.params)}` : ''),
+        Object.keys(fexec.params || {}).length ? ` · params ${JSON.stringify(fexec.params)}` : '',
+        Object.keys(fexec.vars || {}).length ? ` · vars ${JSON.stringify(fexec.vars)}` : ''),
       fexec.error && errorBox(new Error(fexec.error), 'flow-error'),
       (fexec.hook_errors || []).length > 0 && errorBox(new Error(fexec.hook_errors
         .map((e) => `hook ${e.hook}${e.node ? ` (node ${e.node})` : ''}: ${e.error}`).join('\n')), 'hook-errors'));

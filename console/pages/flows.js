@@ -88,7 +88,9 @@ function renderFlow(view, ctx, name, search) {
       h('p', { class: 'muted' }, `${def.nodes.length} nodes · failure strategy ${def.failure_strategy || 'fail_fast'}`,
         def.max_parallel ? ` · at most ${def.max_parallel} at once` : '', def.description ? ` · ${def.description}` : ''));
     if (!params.value) params.value = JSON.stringify(def.params || {}, null, 2);
-    fill(graphBox, drawFlowGraph(def.nodes, null, false).el);
+    fill(graphBox, drawFlowGraph(def.nodes, null, false).el,
+      h('details', null, h('summary', null, 'Definition (JSON)'),
+        h('pre', { class: 'json', 'data-testid': 'flow-definition' }, JSON.stringify(def, null, 2))));
   }).catch((e) => fill(graphBox, errorBox(e)));
   // Paged on the server like the executions list: ?before=ID for older ones.
   const here = `/flows/${encodeURIComponent(name)}`;
