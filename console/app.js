@@ -6,6 +6,10 @@ import * as login from './pages/login.js';
 import * as overview from './pages/overview.js';
 import * as jobs from './pages/jobs.js';
 import * as executions from './pages/executions.js';
+import * as flows from './pages/flows.js';
+import * as flowExecution from './pages/flow_execution.js';
+import * as schedules from './pages/schedules.js';
+import { onStatus } from './live.js';
 import * as workers from './pages/workers.js';
 import * as balancers from './pages/balancers.js';
 import * as plugins from './pages/plugins.js';
@@ -21,6 +25,10 @@ const ROUTES = [
   [/^\/jobs\/([^/]+)$/, jobs, 'jobs'],
   [/^\/executions$/, executions, 'executions'],
   [/^\/executions\/(\d+)$/, executions, 'executions'],
+  [/^\/flows$/, flows, 'flows'],
+  [/^\/flows\/([^/]+)$/, flows, 'flows'],
+  [/^\/flow-executions\/(\d+)$/, flowExecution, 'flows'],
+  [/^\/schedules$/, schedules, 'schedules'],
   [/^\/workers$/, workers, 'workers'],
   [/^\/balancers$/, balancers, 'balancers'],
   [/^\/plugins$/, plugins, 'plugins'],
@@ -108,4 +116,14 @@ document.addEventListener('DOMContentLoaded', () => {
     navigate('/login', true);
   });
   render();
+});
+
+// The event stream's state in the header (live.js): live, reconnecting, polling.
+onStatus((status) => {
+  const el = document.getElementById('live');
+  if (!el) return;
+  el.dataset.status = status;
+  el.textContent = status === 'live' ? '● live' : status === 'polling' ? '○ polling' : `○ ${status}`;
+  el.title = status === 'live' ? 'updates arrive through GET /api/v1/events'
+    : 'the event stream is not connected: pages reload every few seconds';
 });

@@ -1,16 +1,11 @@
 // Overview: masters and the leader, workers, running/pending counts,
-// recent failures — refreshed through live.js.
+// recent failures — kept current by the event stream (live.js): execution
+// events move the counts and add failures in place; worker events reload.
 import { api } from '../api.js';
 import { h, fill, stateBadge, when, errorBox } from '../dom.js';
-import { watch } from '../live.js';
+import { subscribe, reloadOn } from '../live.js';
 
 const COUNT_LIMIT = 10000; // the API's largest page
-
-async function count(state) {
-  const r = await api('GET', `/api/v1/executions?state=${state}&limit=${COUNT_LIMIT}`);
-  const n = r.executions.length;
-  return n >= COUNT_LIMIT ? `${n}+` : String(n);
-}
 
 function card(label, value, testid) {
   return h('div', { class: 'card' }, h('div', { class: 'muted' }, label),
@@ -50,27 +45,67 @@ function failuresTable(execs) {
       h('td', null, when(e.finished_at)))));
 }
 
+// Worker load and heartbeats are not events: the page reloads every 15 s
+// besides reloading on worker events and resets.
+const RELOAD_MS = 15000;
+
+async function ids(state) {
+  const r = await api('GET', `/api/v1/executions?state=${state}&limit=${COUNT_LIMIT}`);
+  return { ids: new Set(r.executions.map((e) => e.id)), capped: r.executions.length >= COUNT_LIMIT };
+}
+
 export function render(view) {
   const body = h('div', { 'data-testid': 'overview' }, h('p', { class: 'muted' }, 'Loading…'));
   fill(view, h('h1', null, 'Overview'), body);
-  return watch(async () => {
+  // What is shown; execution events change the counts and failures in place.
+  let data = null;
+  const finals = new Set(); // ids seen final through events: never counted again
+  let drawQueued = false;
+  const draw = () => {
+    drawQueued = false;
+    if (!data) return;
+    const n = (c) => `${c.ids.size}${c.capped ? '+' : ''}`;
+    fill(body,
+      h('div', { class: 'cards' },
+        card('running', n(data.running), 'count-running'), card('pending', n(data.pending), 'count-pending'),
+        card('workers', String(data.workers.length), 'count-workers'),
+        card('this master', data.cluster.role, 'master-role')),
+      h('h2', null, 'Masters'), mastersTable(data.cluster),
+      h('h2', null, 'Workers'), workersTable(data.workers),
+      h('h2', null, 'Recent failures'), failuresTable(data.failed));
+  };
+  const queueDraw = () => { if (!drawQueued) { drawQueued = true; requestAnimationFrame(draw); } };
+  const load = async () => {
     try {
       const [cluster, workers, running, pending, failed] = await Promise.all([
         api('GET', '/api/v1/cluster'), api('GET', '/api/v1/workers'),
-        count('running'), count('pending'),
+        ids('running'), ids('pending'),
         api('GET', '/api/v1/executions?state=failed&limit=10'),
       ]);
-      fill(body,
-        h('div', { class: 'cards' },
-          card('running', running, 'count-running'), card('pending', pending, 'count-pending'),
-          card('workers', String(workers.workers.length), 'count-workers'),
-          card('this master', cluster.role, 'master-role')),
-        h('h2', null, 'Masters'), mastersTable(cluster),
-        h('h2', null, 'Workers'), workersTable(workers.workers),
-        h('h2', null, 'Recent failures'), failuresTable(failed.executions));
+      for (const id of finals) { running.ids.delete(id); pending.ids.delete(id); }
+      data = { cluster, workers: workers.workers, running, pending, failed: failed.executions };
+      draw();
     } catch (e) {
       fill(body, errorBox(e));
       throw e;
     }
-  }, 3000);
+  };
+  const onExecution = (kind, ev) => {
+    if (kind !== 'execution' || !data) return;
+    data.running.ids.delete(ev.id);
+    data.pending.ids.delete(ev.id);
+    if (ev.final) {
+      finals.add(ev.id);
+      if (ev.state === 'failed' && !data.failed.some((e) => e.id === ev.id)) {
+        data.failed = [ev.execution, ...data.failed].slice(0, 10);
+      }
+    } else if (!finals.has(ev.id)) {
+      if (ev.state === 'running') data.running.ids.add(ev.id);
+      if (ev.state === 'pending') data.pending.ids.add(ev.id);
+    }
+    queueDraw();
+  };
+  const stopExec = subscribe(['execution'], onExecution);
+  const stopReload = reloadOn(['worker'], load, { everyMs: RELOAD_MS });
+  return () => { stopExec(); stopReload(); };
 }

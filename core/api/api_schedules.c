@@ -1,6 +1,6 @@
 /* Pagoda API — schedules (docs/api.md "Schedules", docs/schedules.md):
  *   POST   /api/v1/schedules                create, or replace by name
- *   GET    /api/v1/schedules                list, each with its next fire time
+ *   GET    /api/v1/schedules[?next=N][&runs=N]   list (with next and runs: as below)
  *   GET    /api/v1/schedules/{name}[?next=N][&runs=N]
  *   DELETE /api/v1/schedules/{name}
  *   POST   /api/v1/schedules/{name}/pause|resume|run
@@ -15,6 +15,8 @@
 #define MAX_PREVIEW 100
 #define DEFAULT_RUNS 10
 #define MAX_RUNS 1000
+/* Runs per schedule in a list: each schedule's runs are one store read. */
+#define MAX_LIST_RUNS 20
 
 /* The {name} of the path if such a schedule exists, else NULL after 404. */
 static const char *schedule_name(api_req_t *r) {
@@ -37,7 +39,25 @@ static cJSON *schedule_now(pgd_master_t *m, const char *name, int64_t id) {
 }
 
 void api_schedules_list(api_req_t *r) {
-  api_respond_paged(r->req, "schedules", pgd_master_schedules_list(r->m), "name"); /* ?limit&after */
+  int nnext, nruns;
+  if (!api_query_int(r->req, "next", 0, MAX_PREVIEW, &nnext)) return;
+  if (!api_query_int(r->req, "runs", 0, MAX_LIST_RUNS, &nruns)) return;
+  bool with_runs = pgd_http_req_query(r->req, "runs") != NULL;
+  cJSON *list = pgd_master_schedules_list(r->m);
+  if (nnext > 0 || with_runs) {
+    /* Each schedule as GET /schedules/{name} shows it, so a page listing
+     * them needs one request, not one per schedule. */
+    cJSON *full = cJSON_CreateArray();
+    const cJSON *s;
+    cJSON_ArrayForEach(s, list) {
+      const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "name"));
+      cJSON *v = name ? pgd_master_schedule_get(r->m, name, nnext, with_runs ? nruns : -1) : NULL;
+      cJSON_AddItemToArray(full, v ? v : cJSON_Duplicate(s, true));
+    }
+    cJSON_Delete(list);
+    list = full;
+  }
+  api_respond_paged(r->req, "schedules", list, "name"); /* ?limit&after */
 }
 
 void api_schedule_define(api_req_t *r) {

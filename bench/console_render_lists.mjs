@@ -10,7 +10,7 @@
 // cards; the executions table's first row), module files and API calls
 // included. Prints one line per page: median, p90 and max in ms.
 //
-//   node bench/console_render.mjs [--executions 100000] [--runs 15]
+//   node bench/console_render_lists.mjs [--executions 100000] [--runs 15]
 // Env: PAGODA_BUILD_DIR (default ./build), PAGODA_CHROMIUM.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
