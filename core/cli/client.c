@@ -17,6 +17,7 @@
 
 #include "cli/client_apply.h"
 #include "cli/client_call.h"
+#include "cli/client_plugin.h"
 #include "cli/client_events.h"
 #include "cli/client_table.h"
 #include "cli/client_token.h"
@@ -930,7 +931,11 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
       return action(&c, "POST", path_with("/api/v1/workers/%s%s", a->arg, "/undrain"),
                     "worker %s undrained\n");
     case PGD_CLI_PLUGIN_LIST:
-      return list(&c, "/api/v1/plugins", pgd_cli_print_plugins);
+      return pgd_client_plugin_list(a, out, errout); /* with the pushed versions */
+    case PGD_CLI_PLUGIN_PUSH:
+      return pgd_client_plugin_push(a, out, errout);
+    case PGD_CLI_PLUGIN_ROLLBACK:
+      return pgd_client_plugin_rollback(a, out, errout);
     case PGD_CLI_BALANCER_LIST:
       return list(&c, "/api/v1/balancers", pgd_cli_print_balancers);
     case PGD_CLI_BALANCER_RELOAD:

@@ -108,6 +108,8 @@ static const cmd_spec_t k_cmds[] = {
     {"plugin", "list", PGD_CLI_PLUGIN_LIST, 0, OPT_JSON, NULL},
     {"plugin", "check", PGD_CLI_PLUGIN_CHECK, 1, 0, "FILE"},
     {"plugin", "test", PGD_CLI_PLUGIN_TEST, 1, OPT_PLUGIN_PARAMS | OPT_TYPE, "FILE"},
+    {"plugin", "push", PGD_CLI_PLUGIN_PUSH, 1, 0, "FILE.so"},
+    {"plugin", "rollback", PGD_CLI_PLUGIN_ROLLBACK, 1, 0, "TYPE"},
     {"balancer", "list", PGD_CLI_BALANCER_LIST, 0, OPT_JSON, NULL},
     {"balancer", "reload", PGD_CLI_BALANCER_RELOAD, 0, 0, NULL},
     {"flow", "create", PGD_CLI_FLOW_CREATE, 1, 0, "FILE"},

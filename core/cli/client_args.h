@@ -78,7 +78,9 @@ typedef enum {
   PGD_CLI_TOKEN_REVOKE,
   PGD_CLI_AUDIT_LIST,
   PGD_CLI_APPLY,  /* definitions as files (issue 16) */
-  PGD_CLI_EXPORT
+  PGD_CLI_EXPORT,
+  PGD_CLI_PLUGIN_PUSH, /* pushed plugins (issue 16) */
+  PGD_CLI_PLUGIN_ROLLBACK
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */

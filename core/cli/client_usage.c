@@ -46,7 +46,13 @@ static const char k_plugin[] =
     "                                                   run the plugin's schema check, validate,\n"
     "                                                   expand and describe_process here, on\n"
     "                                                   params JSON (default {}); print the request\n"
-    "                                                   and process as JSON (exit 1 on an error)\n";
+    "                                                   and process as JSON (exit 1 on an error)\n"
+    "  pagoda plugin push FILE.so                       (admin) deploy a plugin to the whole\n"
+    "                                                   cluster: the master checks, probes and\n"
+    "                                                   loads it, every worker fetches it by\n"
+    "                                                   SHA-256; it becomes its type's active version\n"
+    "  pagoda plugin rollback TYPE                      (admin) make the previous pushed version\n"
+    "                                                   of TYPE active again\n";
 
 static const char k_balancer[] =
     "Balancers:\n"
