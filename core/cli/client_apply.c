@@ -79,6 +79,8 @@ static cJSON *server_names(apply_t *ap, pgd_def_kind_t kind) {
   const cJSON *it;
   cJSON_ArrayForEach(it, pgd_json_get(list, pgd_def_kind_dir(kind))) {
     const char *n = pgd_json_str(it, "name");
+    /* "_plugin.TYPE" resources hold pushed plugins: plugin push owns them */
+    if (kind == PGD_DEF_RESOURCE && n && strncmp(n, "_plugin.", 8) == 0) continue;
     if (n && names) cJSON_AddItemToArray(names, cJSON_CreateString(n));
   }
   cJSON_Delete(list);
