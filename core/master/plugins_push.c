@@ -53,6 +53,9 @@ struct m_pushed {
 };
 
 typedef struct push_ctx {
+  uv_work_t work; /* a push: hashing and writing the file, on the pool */
+  int work_rc;
+  char work_err[512];
   struct m_pushed *pp;
   char *body;
   size_t len;
@@ -355,6 +358,44 @@ static void push_loaded(void *ud, int rc, const char *msg, const pgd_plugin_t *p
   }
 }
 
+/* Pool thread: the version's name and its file (nothing of the master but
+ * the directory name, which never changes, is read). */
+static void write_work(uv_work_t *req) {
+  push_ctx_t *c = req->data;
+  sha256_hex(c->body, c->len, c->sha);
+  c->path = c->sha[0] ? file_of(c->pp, c->sha) : NULL;
+  if (!c->path) {
+    c->work_rc = pgd_set_err(c->work_err, sizeof c->work_err, -ENOMEM, "cannot hash the file");
+  } else if (mkdir(c->pp->dir, 0700) != 0 && errno != EEXIST) {
+    c->work_rc = pgd_set_err(c->work_err, sizeof c->work_err, -EIO, "cannot create %s: %s",
+                             c->pp->dir, strerror(errno));
+  } else if (access(c->path, R_OK) != 0) {
+    c->work_rc = write_file(c->path, c->body, c->len, c->work_err, sizeof c->work_err);
+  }
+}
+
+static void write_done(uv_work_t *req, int status) {
+  push_ctx_t *c = req->data;
+  if (orphaned(c)) return;
+  struct m_pushed *pp = c->pp;
+  if (status < 0 && c->work_rc == 0)
+    c->work_rc = pgd_set_err(c->work_err, sizeof c->work_err, -ECANCELED, "cancelled");
+  int rc = c->work_rc;
+  if (rc == 0) {
+    pp->inflight++;
+    rc = pgd_registry_load_pushed(pp->m->plugins, pp->m->loop, c->path, c->sha, NULL, push_loaded,
+                                  c);
+    if (rc < 0) {
+      pp->inflight--;
+      pgd_set_err(c->work_err, sizeof c->work_err, rc, "cannot load the plugin: %s", strerror(-rc));
+    }
+  }
+  if (rc < 0) {
+    c->cb(c->ud, 500, NULL, c->work_err);
+    ctx_free(c);
+  }
+}
+
 int pgd_master_plugin_push(pgd_master_t *m, char *body, size_t len, pgd_master_push_cb cb,
                            void *ud, char *err, size_t errlen) {
   struct m_pushed *pp = m->pushed;
@@ -375,25 +416,14 @@ int pgd_master_plugin_push(pgd_master_t *m, char *body, size_t len, pgd_master_p
   c->len = len;
   c->cb = cb;
   c->ud = ud;
-  sha256_hex(body, len, c->sha);
-  c->path = file_of(pp, c->sha);
-  if (!c->path) {
-    rc = pgd_set_err(err, errlen, -ENOMEM, "out of memory");
-  } else if (mkdir(pp->dir, 0700) != 0 && errno != EEXIST) {
-    rc = pgd_set_err(err, errlen, -EIO, "cannot create %s: %s", pp->dir, strerror(errno));
-  } else if (access(c->path, R_OK) != 0) {
-    rc = write_file(c->path, body, len, err, errlen);
+  c->work.data = c;
+  pp->inflight++;
+  rc = uv_queue_work(m->loop, &c->work, write_work, write_done);
+  if (rc < 0) { /* no pool: do it here rather than never */
+    write_work(&c->work);
+    write_done(&c->work, 0);
   }
-  if (rc == 0) {
-    pp->inflight++;
-    rc = pgd_registry_load_pushed(m->plugins, m->loop, c->path, c->sha, NULL, push_loaded, c);
-    if (rc < 0) {
-      pp->inflight--;
-      pgd_set_err(err, errlen, rc, "cannot load the plugin: %s", strerror(-rc));
-    }
-  }
-  if (rc < 0) ctx_free(c);
-  return rc;
+  return 0;
 }
 
 /* ---- rollback ----------------------------------------------------------- */
