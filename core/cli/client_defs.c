@@ -185,7 +185,7 @@ static int load_dir(const char *dir, int depth, pgd_def_set_t *set, char *err, s
     else n++;
   }
   closedir(d);
-  if (rc == 0) qsort(names, n, sizeof *names, cmp_str);
+  if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char *p = path_join(dir, names[i]);
     struct stat st;

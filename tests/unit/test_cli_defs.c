@@ -68,6 +68,16 @@ static void test_load_dir_sorted_by_kind(void) {
   pgd_def_set_free(&set);
 }
 
+static void test_load_empty_dir(void) {
+  fresh_dir();
+  write_file("jobs/.keep", "");
+  pgd_def_set_t set = {0};
+  char err[256];
+  CU_ASSERT_EQUAL(pgd_def_load(g_dir, &set, err, sizeof err), 0); /* jobs/ has no entry */
+  CU_ASSERT_EQUAL(set.n, 0);
+  pgd_def_set_free(&set);
+}
+
 static void expect_refused(const char *text, const char *why) {
   fresh_dir();
   write_file("jobs/x.json", text);
@@ -227,6 +237,7 @@ int main(void) {
   CU_pSuite s = CU_add_suite("cli_defs", NULL, cleanup);
   CU_add_test(s, "load a directory", test_load_dir_sorted_by_kind);
   CU_add_test(s, "load refusals", test_load_refusals);
+  CU_add_test(s, "load an empty directory", test_load_empty_dir);
   CU_add_test(s, "canonical form", test_canonical_drops_server_members_and_defaults);
   CU_add_test(s, "canonical text", test_print_is_canonical);
   CU_add_test(s, "apply/export command lines", test_args);
