@@ -56,6 +56,7 @@ typedef struct push_ctx {
   uv_work_t work; /* a push: hashing and writing the file, on the pool */
   int work_rc;
   char work_err[512];
+  int answer_status; /* once recorded */
   struct m_pushed *pp;
   char *body;
   size_t len;
@@ -141,16 +142,6 @@ static char *ensure_file(struct m_pushed *pp, const char *type, const char *sha,
 
 static cJSON *doc_of(struct m_pushed *pp, const char *type) {
   return cJSON_GetObjectItemCaseSensitive(pp->docs, type);
-}
-
-static void save_doc(struct m_pushed *pp, const cJSON *doc) {
-  const char *type = pgd_json_str(doc, "type");
-  cJSON *copy = cJSON_Duplicate(doc, 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(copy, "created_us");
-  cJSON_DeleteItemFromObjectCaseSensitive(copy, "updated_us");
-  if (pgd_store_put_doc(pp->m->store, DOC_KIND, type, NULL, NULL, copy, NULL, NULL) < 0)
-    PGD_WARN(MOD, "cannot record the pushed versions of \"%s\"", type);
-  cJSON_Delete(copy);
 }
 
 /* The `plugins` message: each pushed type's active version. */
@@ -269,9 +260,20 @@ static bool orphaned(push_ctx_t *c) {
 
 /* ---- push ------------------------------------------------------------------ */
 
-static void activate_and_answer(push_ctx_t *c, int status) {
+/* The record is durable: the version becomes active here and on the
+ * workers, and the caller gets its answer. */
+static void saved(int st, void *ud) {
+  push_ctx_t *c = ud;
+  if (orphaned(c)) return;
   struct m_pushed *pp = c->pp;
   pgd_master_t *m = pp->m;
+  if (st < 0) {
+    char err[300];
+    snprintf(err, sizeof err, "cannot record the pushed version: %s", strerror(-st));
+    c->cb(c->ud, pgd_master_error_is_unavailable(st) ? 503 : 500, NULL, err);
+    ctx_free(c);
+    return;
+  }
   cJSON *doc = doc_of(pp, c->type);
   const char *active = pgd_json_str(doc, "active");
   const pgd_plugin_t *p = pgd_registry_find_version(m->plugins, c->type, active);
@@ -279,12 +281,30 @@ static void activate_and_answer(push_ctx_t *c, int status) {
   const cJSON *hist = pgd_json_get(doc, "history");
   int n = cJSON_GetArraySize(hist);
   const char *previous = n >= 2 ? cJSON_GetArrayItem(hist, n - 2)->valuestring : NULL;
-  save_doc(pp, doc);
   announce(m);
   PGD_INFO(MOD, "plugin \"%s\": version %.12s (%s) %s", c->type, active,
            p ? pgd_plugin_version(p) : "?", c->rollback ? "restored (rollback)" : "pushed");
-  c->cb(c->ud, status, answer_of(doc, p, previous), NULL);
+  c->cb(c->ud, c->answer_status, answer_of(doc, p, previous), NULL);
   ctx_free(c);
+}
+
+/* Records the type's document (store document "plugin_push"); `saved`
+ * follows once it is durable. */
+static void activate_and_answer(push_ctx_t *c, int status) {
+  struct m_pushed *pp = c->pp;
+  c->answer_status = status;
+  cJSON *copy = cJSON_Duplicate(doc_of(pp, c->type), 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(copy, "created_us");
+  cJSON_DeleteItemFromObjectCaseSensitive(copy, "updated_us");
+  pp->inflight++;
+  int rc = copy ? pgd_store_put_doc(pp->m->store, DOC_KIND, c->type, NULL, NULL, copy, saved, c)
+                : -ENOMEM;
+  cJSON_Delete(copy);
+  if (rc < 0) {
+    pp->inflight--;
+    c->cb(c->ud, 500, NULL, "cannot record the pushed version");
+    ctx_free(c);
+  }
 }
 
 static void push_stored(void *ud, int rc, const cJSON *view, const char *err) {
@@ -342,7 +362,14 @@ static void push_loaded(void *ud, int rc, const char *msg, const pgd_plugin_t *p
     return;
   }
   snprintf(c->type, sizeof c->type, "%s", pgd_plugin_type(p));
-  if (c->rollback) {
+  if (c->rollback) { /* the version before the current one is loaded: go back */
+    cJSON *doc = doc_of(pp, c->type);
+    cJSON *hist = cJSON_GetObjectItemCaseSensitive(doc, "history");
+    int n = cJSON_GetArraySize(hist);
+    if (n >= 2 && strcmp(cJSON_GetArrayItem(hist, n - 2)->valuestring, c->sha) == 0) {
+      cJSON_DeleteItemFromArray(hist, n - 1);
+      pgd_json_set_str(doc, "active", c->sha);
+    }
     activate_and_answer(c, 200);
     return;
   }
@@ -459,8 +486,6 @@ int pgd_master_plugin_rollback(pgd_master_t *m, const char *type, pgd_master_pus
     ctx_free(c);
     return 0;
   }
-  cJSON_DeleteItemFromArray(hist, n - 1);
-  pgd_json_set_str(doc, "active", back);
   pp->inflight++;
   int rc = pgd_registry_load_pushed(m->plugins, m->loop, c->path, back, type, push_loaded, c);
   if (rc < 0) {
