@@ -134,6 +134,23 @@ class PluginPush(ClusterCase):
         for w in all3 + ["w-d"]:
             self.assertRegex(out, r"%s\s+%s\s+\S+\s+%s\s+%s\s+active" % (TYPE, v1[:12], w, v1[:12]))
 
+        # a worker that cannot load the version: it says why, and gets no job of the type
+        self.workers["w-x"] = self.start_worker("w-x", ["--slots", "2"],
+                                                env={"PUSHED_ECHO_REFUSE": "1"})
+        self.wait_workers({"w-x"})
+
+        def refused():
+            for w in self.pushed()["workers"]:
+                if w["worker"] == "w-x" and w["sha256"] == v1 and w["status"] == "refused":
+                    return w
+            return None
+        w = harness.wait_until(refused, timeout=DEADLINE, interval=0.2, what="w-x refusing the version")
+        self.assertIn("init failed: pushed_echo: refused on this host", w["reason"])
+        self.assertNotIn(TYPE, self.worker_map()["w-x"]["types"])
+        self.run_everywhere("1", all3 + ["w-d"])  # not on w-x
+        out = self.ok("plugin", "list")
+        self.assertRegex(out, r"w-x\s+%s\s+refused\s+init failed: pushed_echo: refused on this host" % v1[:12])
+
     def test_only_admins_push_and_reserved_names(self):
         tok = self.api.ok("POST", "/api/v1/tokens", {"name": "push-op", "role": "operator"})["token"]
         op = harness.Api(self.master.url, token=tok)

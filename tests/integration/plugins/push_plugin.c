@@ -4,8 +4,12 @@
  * (tests/integration/CMakeLists.txt):
  *   PP_VERSION="1"    the declared version, also printed
  *   PP_INIT_FAIL      init refuses to start (a broken build)
+ * Every build's init also refuses to start in a process whose environment
+ * has PUSHED_ECHO_REFUSE set: a worker that cannot run a version the master
+ * accepted.
  */
 #include <pagoda/plugin.h>
+#include <stdlib.h>
 
 #ifndef PP_VERSION
 #define PP_VERSION "1"
@@ -16,7 +20,10 @@ static int pp_init(const pagoda_host_t *host, void **state, pagoda_error_t *err)
   host->error_set(err, "pushed_echo: this build is broken on purpose");
   return PAGODA_EFAIL;
 #else
-  (void)err;
+  if (getenv("PUSHED_ECHO_REFUSE")) {
+    host->error_set(err, "pushed_echo: refused on this host (PUSHED_ECHO_REFUSE is set)");
+    return PAGODA_EFAIL;
+  }
   *state = (void *)host;
   return PAGODA_OK;
 #endif
