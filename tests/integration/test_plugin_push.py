@@ -7,6 +7,7 @@ refused with a clear error; only admins push; the reserved resource names
 cannot be written through the resource API."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -165,6 +166,41 @@ class PluginPush(ClusterCase):
         self.assertIn("pushed plugins", r.json["error"])
         r = self.api.post("/api/v1/plugins/no_such_type/rollback")
         self.assertEqual(r.status, 404, r)
+
+
+
+class PluginPushRestart(ClusterCase):
+    """A master that restarts (its copy of the file gone) loads the pushed
+    version again from the store, and its worker keeps running it."""
+
+    WORKERS = {"w-r": ["--slots", "2"]}
+
+    def test_master_restart_keeps_the_pushed_version(self):
+        with open(push_plugin("pushed_echo_2.so"), "rb") as f:
+            r = self.api.request("PUT", "/api/v1/plugins", raw=f.read(),
+                                 headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 201, r)
+        sha = r.json["sha256"]
+        self.master.stop()
+        # only the store's copy (the resource _plugin.pushed_echo) is left
+        shutil.rmtree(os.path.join(self.master.data, "plugins-pushed"))
+        self.master.start(fixed_ports=True)
+        self.api = self.master.api()
+
+        def active():
+            p = [x for x in self.api.ok("GET", "/api/v1/plugins")["plugins"]
+                 if x["type"] == TYPE and x["active"]]
+            return p[0] if p else None
+        p = harness.wait_until(active, timeout=DEADLINE, interval=0.2, what="the version loaded again")
+        self.assertEqual((p["sha256"], p["version"]), (sha, "2"))
+        self.assertTrue(os.path.exists(os.path.join(self.master.data, "plugins-pushed", sha + ".so")))
+        self.wait_workers({"w-r"})
+        self.api.ok("POST", "/api/v1/jobs", {"name": "push-r", "type": TYPE})
+        harness.wait_until(lambda: TYPE in self.worker_map()["w-r"]["types"], timeout=DEADLINE,
+                           what="w-r offering the type again")
+        e = self.api.wait_final(self.api.run("push-r"), timeout=DEADLINE)
+        self.assertEqual(e["state"], "succeeded", e)
+        self.assertIn("pushed_echo version 2", self.api.log(e["id"]))
 
 
 if __name__ == "__main__":
