@@ -14,6 +14,7 @@
 #include "cli/client.h"
 #include "cli/client_call.h"
 #include "cli/client_defs.h"
+#include "cli/client_table.h"
 
 /* A resource file larger than this is refused by apply (the master's
  * default master.http.max_resource_bytes is smaller). */
@@ -50,10 +51,11 @@ static int fetch(apply_t *ap, const char *path, cJSON **out) {
     return 0;
   }
   if (resp.status != 200) {
+    char msg[1024];
+    pgd_cli_error_message(resp.body, resp.len, msg, sizeof msg);
+    fprintf(ap->err, "pagoda: %s: %s (HTTP %ld)\n", path, msg, resp.status);
     pgd_http_response_free(&resp);
-    /* again through the call that explains the answer */
-    rc = pgd_client_call(ap->a, ap->err, "GET", path, NULL, 0, NULL, NULL, &resp);
-    if (rc != 0) return rc;
+    return PGD_CLI_EXIT_FAIL;
   }
   *out = resp.body ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
   pgd_http_response_free(&resp);
