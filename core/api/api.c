@@ -19,6 +19,9 @@
  * server's max_body). */
 static size_t max_body_for(const char *method, const char *path, void *ud) {
   const pgd_api_t *api = ud;
+  /* a pushed plugin: buffered, up to the plugin size limit */
+  if (method && path && strcmp(method, "PUT") == 0 && strcmp(path, "/api/v1/plugins") == 0)
+    return PGD_PLUGIN_PUSH_MAX_BYTES;
   if (!method || !path || strcmp(method, "PUT") != 0 ||
       strncmp(path, RESOURCES_PREFIX, strlen(RESOURCES_PREFIX)) != 0)
     return 0;

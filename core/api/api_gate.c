@@ -106,8 +106,9 @@ static bool content_type_ok(api_req_t *r) {
   pgd_http_req_body(r->req, &len);
   const char *ctype = pgd_http_req_header(r->req, "content-type");
   if (!ctype && len == 0) return true;
-  const char *want = r->route->handler == api_resource_put ? "application/octet-stream"
-                                                           : "application/json";
+  const char *want = r->route->handler == api_resource_put || r->route->handler == api_plugin_push
+                         ? "application/octet-stream"
+                         : "application/json";
   if (ctype && media_is(ctype, want)) return true;
   pgd_http_respond_error(r->req, 415, "%s %s takes Content-Type: %s (got %s)", r->route->method,
                          r->route->pattern, want, ctype ? ctype : "none");

@@ -180,6 +180,9 @@ void api_worker_drain(api_req_t *r);
 void api_worker_undrain(api_req_t *r);
 void api_plugins_list(api_req_t *r);         /* api_plugins.c */
 void api_plugins_reload(api_req_t *r);
+void api_plugin_push(api_req_t *r);     /* PUT /api/v1/plugins: the .so as the body */
+void api_plugin_rollback(api_req_t *r);
+void api_plugins_pushed(api_req_t *r);
 void api_balancers_list(api_req_t *r);       /* api_balancers.c */
 void api_balancers_reload(api_req_t *r);
 void api_flows_list(api_req_t *r);           /* api_flows.c */

@@ -1,5 +1,6 @@
 /* Pagoda API — plugins: the list (loaded and refused) and a rescan of the
  * plugin directory (docs/api.md "Plugins"). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +67,67 @@ void api_plugins_reload(api_req_t *r) {
   rr->m = r->m;
   pgd_http_req_on_abort(r->req, reload_abort, rr);
   r->api->rescan_plugins(r->api->rescan_ud, reload_done, rr);
+}
+
+/* ---- pushed plugins (docs/plugins.md "Pushing a plugin") ---- */
+
+typedef struct push_req {
+  pgd_http_req_t *req; /* NULL once the client went away */
+} push_req_t;
+
+static void push_abort(pgd_http_req_t *req, void *ud) {
+  (void)req;
+  ((push_req_t *)ud)->req = NULL;
+}
+
+static void push_done(void *ud, int status, cJSON *answer, const char *err) {
+  push_req_t *pr = ud;
+  if (pr->req) {
+    pgd_http_req_on_abort(pr->req, NULL, NULL);
+    if (answer) api_respond_take(pr->req, status, answer);
+    else pgd_http_respond_error(pr->req, status, "%s", err ? err : "failed");
+    answer = NULL;
+  }
+  cJSON_Delete(answer);
+  free(pr);
+}
+
+static push_req_t *push_req(api_req_t *r) {
+  push_req_t *pr = calloc(1, sizeof *pr);
+  if (!pr) {
+    pgd_http_respond_error(r->req, 500, "out of memory");
+    return NULL;
+  }
+  pr->req = r->req;
+  pgd_http_req_on_abort(r->req, push_abort, pr);
+  return pr;
+}
+
+static void push_failed(api_req_t *r, push_req_t *pr, int rc, const char *err) {
+  pgd_http_req_on_abort(r->req, NULL, NULL);
+  free(pr);
+  pgd_http_respond_error(r->req, rc == -EFBIG ? 413 : rc == -EINVAL ? 400 : api_status_of(rc),
+                         "%s", err);
+}
+
+void api_plugin_push(api_req_t *r) {
+  push_req_t *pr = push_req(r);
+  if (!pr) return;
+  size_t len = 0;
+  char *body = pgd_http_req_take_body(r->req, &len);
+  char err[512];
+  int rc = pgd_master_plugin_push(r->m, body, len, push_done, pr, err, sizeof err);
+  if (rc < 0) push_failed(r, pr, rc, err);
+}
+
+void api_plugin_rollback(api_req_t *r) {
+  push_req_t *pr = push_req(r);
+  if (!pr) return;
+  char err[512];
+  int rc = pgd_master_plugin_rollback(r->m, r->params[0], push_done, pr, err, sizeof err);
+  if (rc < 0) push_failed(r, pr, rc, err);
+}
+
+void api_plugins_pushed(api_req_t *r) {
+  api_respond_wrapped(r->req, "pushed", pgd_master_plugins_pushed(r->m));
 }

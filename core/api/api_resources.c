@@ -19,6 +19,19 @@ static const char *resource_name(api_req_t *r) {
   return name;
 }
 
+/* Names "_plugin.TYPE" hold pushed plugins (api_plugins.c): only plugin
+ * push writes them, so that a version a worker may fetch cannot change
+ * under it. true after answering 403. */
+static bool reserved_name(api_req_t *r, const char *name) {
+  if (strncmp(name, "_plugin.", 8) != 0) return false;
+  pgd_master_upload_t *streamed = pgd_http_req_take_sink(r->req);
+  if (streamed) pgd_master_upload_discard(streamed);
+  pgd_http_respond_error(r->req, 403,
+                         "resource names starting with _plugin. hold pushed plugins: use "
+                         "pagoda plugin push / rollback (PUT /api/v1/plugins)");
+  return true;
+}
+
 void api_resources_list(api_req_t *r) {
   cJSON *list = pgd_master_resources_list(r->m);
   if (!list) {
@@ -79,7 +92,7 @@ static void upload_done(void *ud, int rc, const cJSON *view, const char *err) {
 
 void api_resource_put(api_req_t *r) {
   const char *name = resource_name(r);
-  if (!name) return;
+  if (!name || reserved_name(r, name)) return;
   upload_t *u = calloc(1, sizeof *u);
   if (!u) {
     pgd_http_respond_error(r->req, 500, "out of memory");
@@ -108,7 +121,7 @@ void api_resource_put(api_req_t *r) {
 
 void api_resource_delete(api_req_t *r) {
   const char *name = resource_name(r);
-  if (!name) return;
+  if (!name || reserved_name(r, name)) return;
   char err[600];
   cJSON *answer = NULL;
   api_reply_t *rp = api_reply_new(r, 200, NULL);

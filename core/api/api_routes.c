@@ -40,6 +40,10 @@ static const pgd_api_route_t routes[] = {
 
     {"GET",    "/api/v1/plugins",                            api_plugins_list,      V, NULL, STANDBY},
     {"POST",   "/api/v1/plugins/reload",                     api_plugins_reload,    A, NULL, STANDBY},
+    /* plugin push (docs/plugins.md "Pushing a plugin"): the body is the .so */
+    {"PUT",    "/api/v1/plugins",                            api_plugin_push,       A, NULL, LEADER},
+    {"GET",    "/api/v1/plugins/pushed",                     api_plugins_pushed,    V, NULL, LEADER},
+    {"POST",   "/api/v1/plugins/{type}/rollback",            api_plugin_rollback,   A, NULL, LEADER},
     {"GET",    "/api/v1/balancers",                          api_balancers_list,    V, NULL, STANDBY},
     {"POST",   "/api/v1/balancers/reload",                   api_balancers_reload,  A, NULL, LEADER},
 

@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/client_apply.h"
+#include "cli/client_call.h"
+#include "cli/client_plugin.h"
 #include "cli/client_events.h"
 #include "cli/client_table.h"
 #include "cli/client_token.h"
@@ -135,6 +138,27 @@ static int call_keyed(ctx_t *c, const char *method, const char *path, const char
 static int call(ctx_t *c, const char *method, const char *path, const char *body, size_t body_len,
                 pgd_http_chunk_cb on_chunk, void *ud, long timeout_ms, pgd_http_response_t *resp) {
   return call_keyed(c, method, path, NULL, body, body_len, on_chunk, ud, timeout_ms, resp);
+}
+
+int pgd_client_call(const pgd_cli_args_t *args, FILE *err, const char *method, const char *path,
+                    const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
+                    pgd_http_response_t *resp) {
+  ctx_t c = {args, stdout, err};
+  return call(&c, method, path, body, body_len, on_chunk, ud, on_chunk ? 0 : REQUEST_TIMEOUT_MS,
+              resp);
+}
+
+int pgd_client_call_any(const pgd_cli_args_t *args, FILE *err, const char *method,
+                        const char *path, const char *body, size_t body_len,
+                        pgd_http_response_t *resp) {
+  ctx_t c = {args, stdout, err};
+  char errbuf[512] = "";
+  int rc = send_once(&c, method, path, NULL, body, body_len, NULL, NULL, REQUEST_TIMEOUT_MS, resp,
+                     errbuf, sizeof errbuf);
+  if (rc == 0) return 0;
+  fprintf(err, "pagoda: cannot reach the Pagoda API at %s: %s\n", args->addr, errbuf);
+  pgd_http_response_free(resp);
+  return PGD_CLI_EXIT_FAIL;
 }
 
 static int get(ctx_t *c, const char *path, pgd_http_response_t *resp) {
@@ -276,6 +300,38 @@ static char *read_all(FILE *f, size_t *len_out) {
       }
       break;
     }
+  }
+  buf[len] = '\0';
+  *len_out = len;
+  return buf;
+}
+
+char *pgd_client_read_file(const char *path, size_t max, size_t *len_out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap + 1);
+  int saved = buf ? 0 : ENOMEM;
+  while (buf && !saved) {
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0) {
+      if (ferror(f)) saved = EIO;
+      break;
+    }
+    if (len > max) {
+      saved = EFBIG;
+    } else if (len == cap) {
+      char *nb = realloc(buf, cap * 2 + 1);
+      if (!nb) saved = ENOMEM;
+      else buf = nb, cap *= 2;
+    }
+  }
+  fclose(f);
+  if (saved) {
+    free(buf);
+    errno = saved;
+    return NULL;
   }
   buf[len] = '\0';
   *len_out = len;
@@ -875,7 +931,11 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
       return action(&c, "POST", path_with("/api/v1/workers/%s%s", a->arg, "/undrain"),
                     "worker %s undrained\n");
     case PGD_CLI_PLUGIN_LIST:
-      return list(&c, "/api/v1/plugins", pgd_cli_print_plugins);
+      return pgd_client_plugin_list(a, out, errout); /* with the pushed versions */
+    case PGD_CLI_PLUGIN_PUSH:
+      return pgd_client_plugin_push(a, out, errout);
+    case PGD_CLI_PLUGIN_ROLLBACK:
+      return pgd_client_plugin_rollback(a, out, errout);
     case PGD_CLI_BALANCER_LIST:
       return list(&c, "/api/v1/balancers", pgd_cli_print_balancers);
     case PGD_CLI_BALANCER_RELOAD:
@@ -958,6 +1018,10 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
                     "token %s revoked\n");
     case PGD_CLI_AUDIT_LIST:
       return audit_list(&c);
+    case PGD_CLI_APPLY:
+      return pgd_client_apply(a, out, errout);
+    case PGD_CLI_EXPORT:
+      return pgd_client_export(a, out, errout);
     case PGD_CLI_CMD_NONE:
       break;
   }

@@ -78,6 +78,8 @@ enum {
   OPT_BY = 1 << 18,
   OPT_ROUTE = 1 << 19,
   OPT_BEFORE = 1 << 20,
+  OPT_DRY_RUN = 1 << 21, /* apply */
+  OPT_PRUNE = 1 << 22,
 };
 
 typedef struct {
@@ -106,6 +108,8 @@ static const cmd_spec_t k_cmds[] = {
     {"plugin", "list", PGD_CLI_PLUGIN_LIST, 0, OPT_JSON, NULL},
     {"plugin", "check", PGD_CLI_PLUGIN_CHECK, 1, 0, "FILE"},
     {"plugin", "test", PGD_CLI_PLUGIN_TEST, 1, OPT_PLUGIN_PARAMS | OPT_TYPE, "FILE"},
+    {"plugin", "push", PGD_CLI_PLUGIN_PUSH, 1, 0, "FILE.so"},
+    {"plugin", "rollback", PGD_CLI_PLUGIN_ROLLBACK, 1, 0, "TYPE"},
     {"balancer", "list", PGD_CLI_BALANCER_LIST, 0, OPT_JSON, NULL},
     {"balancer", "reload", PGD_CLI_BALANCER_RELOAD, 0, 0, NULL},
     {"flow", "create", PGD_CLI_FLOW_CREATE, 1, 0, "FILE"},
@@ -134,10 +138,14 @@ static const cmd_spec_t k_cmds[] = {
     {"token", "revoke", PGD_CLI_TOKEN_REVOKE, 1, 0, "NAME"},
     {"audit", "list", PGD_CLI_AUDIT_LIST, 0,
      OPT_JSON | OPT_LIMIT | OPT_SINCE | OPT_BY | OPT_ROUTE | OPT_BEFORE, NULL},
+    /* one-word commands: the parser repeats the word as the subcommand;
+     * `apply -f PATH` reads -f (otherwise --follow) as "from" */
+    {"apply", "apply", PGD_CLI_APPLY, 1, OPT_FOLLOW | OPT_DRY_RUN | OPT_PRUNE, "FILE|DIR"},
+    {"export", "export", PGD_CLI_EXPORT, 1, 0, "DIR"},
 };
 
 static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer", "flow",
-                                 "schedule", "resource", "token", "audit"};
+                                 "schedule", "resource", "token", "audit", "apply", "export"};
 
 int pgd_cli_is_client_group(const char *word) {
   for (size_t g = 0; word && g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
@@ -295,6 +303,16 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     if (strcmp(a, "--from-failed") == 0) {
       seen |= OPT_FROM_FAILED;
       out->from_failed = 1;
+      continue;
+    }
+    if (strcmp(a, "--dry-run") == 0) {
+      seen |= OPT_DRY_RUN;
+      out->dry_run = 1;
+      continue;
+    }
+    if (strcmp(a, "--prune") == 0) {
+      seen |= OPT_PRUNE;
+      out->prune = 1;
       continue;
     }
     if (strcmp(a, "--wait") == 0) {
@@ -460,6 +478,16 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     goto fail;
   }
   if (npos == 1 && strcmp(out->group, "audit") == 0) pos[npos++] = "list"; /* `pagoda audit` */
+  if (strcmp(out->group, "apply") == 0 || strcmp(out->group, "export") == 0) {
+    /* one-word commands: the word is its own subcommand */
+    if (npos >= MAX_POS) {
+      pgd_set_err(err, errlen, -EINVAL, "too many arguments");
+      goto fail;
+    }
+    memmove(pos + 2, pos + 1, (size_t)(npos - 1) * sizeof pos[0]);
+    pos[1] = out->group;
+    npos++;
+  }
   if (npos < 2) {
     if (out->help) goto ok;
     pgd_set_err(err, errlen, -EINVAL, "'%s' needs a subcommand", out->group);
@@ -476,8 +504,10 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
   }
   out->cmd = spec->cmd;
   if (out->help) goto ok;
+  const int one_word = strcmp(spec->group, spec->sub) == 0; /* apply, export */
   if (npos - 2 < spec->nargs) {
-    pgd_set_err(err, errlen, -EINVAL, "'%s %s' needs %s", spec->group, spec->sub, spec->arg_name);
+    pgd_set_err(err, errlen, -EINVAL, "'%s%s%s' needs %s", spec->group, one_word ? "" : " ",
+                one_word ? "" : spec->sub, spec->arg_name);
     goto fail;
   }
   if (npos - 2 > spec->nargs) {
@@ -494,11 +524,11 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
         {OPT_NODES, "--nodes"}, {OPT_PLUGIN_PARAMS, "--params"}, {OPT_TYPE, "--type"},
         {OPT_NAME, "--name"}, {OPT_ROLE, "--role"}, {OPT_EXPIRES, "--expires"},
         {OPT_SINCE, "--since"}, {OPT_BY, "--by"}, {OPT_ROUTE, "--route"},
-        {OPT_BEFORE, "--before"}};
+        {OPT_BEFORE, "--before"}, {OPT_DRY_RUN, "--dry-run"}, {OPT_PRUNE, "--prune"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
-        pgd_set_err(err, errlen, -EINVAL, "option %s does not apply to '%s %s'", names[n].name,
-                    spec->group, spec->sub);
+        pgd_set_err(err, errlen, -EINVAL, "option %s does not apply to '%s%s%s'", names[n].name,
+                    spec->group, one_word ? "" : " ", one_word ? "" : spec->sub);
         break;
       }
     goto fail;

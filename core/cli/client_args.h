@@ -76,7 +76,11 @@ typedef enum {
   PGD_CLI_TOKEN_CREATE, /* tokens and the audit log (issue 12) */
   PGD_CLI_TOKEN_LIST,
   PGD_CLI_TOKEN_REVOKE,
-  PGD_CLI_AUDIT_LIST
+  PGD_CLI_AUDIT_LIST,
+  PGD_CLI_APPLY,  /* definitions as files (issue 16) */
+  PGD_CLI_EXPORT,
+  PGD_CLI_PLUGIN_PUSH, /* pushed plugins (issue 16) */
+  PGD_CLI_PLUGIN_ROLLBACK
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */
@@ -116,6 +120,8 @@ typedef struct {
   const char *by;           /* audit --by TOKEN_NAME */
   const char *route;        /* audit --route PATTERN */
   const char *before;       /* audit --before ID */
+  int dry_run;              /* apply --dry-run: print the changes, make none */
+  int prune;                /* apply --prune: delete definitions no file names */
 } pgd_cli_args_t;
 
 /* Parses a client command line. `argv` is main()'s argv (argv[0] the program

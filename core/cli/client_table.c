@@ -313,6 +313,9 @@ static void plugin_row(const cJSON *p, char c[][CELL]) {
   pgd_cli_cell(p, "type", c[0], CELL);
   pgd_cli_cell(p, "version", c[1], CELL);
   pgd_cli_cell(p, "status", c[2], CELL);
+  /* a pushed version set aside by another of its type (plugin push) */
+  if (cJSON_IsFalse(pgd_json_get(p, "active")) && strcmp(c[2], "loaded") == 0)
+    snprintf(c[2], CELL, "inactive");
   /* A refused plugin shows why; a loaded one shows its file. */
   const cJSON *reason = pgd_json_get(p, "reason");
   if (cJSON_IsString(reason) && reason->valuestring && reason->valuestring[0])

@@ -46,7 +46,13 @@ static const char k_plugin[] =
     "                                                   run the plugin's schema check, validate,\n"
     "                                                   expand and describe_process here, on\n"
     "                                                   params JSON (default {}); print the request\n"
-    "                                                   and process as JSON (exit 1 on an error)\n";
+    "                                                   and process as JSON (exit 1 on an error)\n"
+    "  pagoda plugin push FILE.so                       (admin) deploy a plugin to the whole\n"
+    "                                                   cluster: the master checks, probes and\n"
+    "                                                   loads it, every worker fetches it by\n"
+    "                                                   SHA-256; it becomes its type's active version\n"
+    "  pagoda plugin rollback TYPE                      (admin) make the previous pushed version\n"
+    "                                                   of TYPE active again\n";
 
 static const char k_balancer[] =
     "Balancers:\n"
@@ -95,6 +101,15 @@ static const char k_token[] =
     "  pagoda token revoke NAME                         revoke a token at once\n"
     "  pagoda audit [--since D|US] [--by NAME] [--route PATTERN] [--limit N] [--before ID] [--json]\n"
     "                                                   every change: who, what, when, from where\n";
+
+static const char k_apply[] =
+    "Definitions as files (docs/cli.md \"Definitions as files\"):\n"
+    "  pagoda apply -f FILE|DIR [--dry-run] [--prune]   create or replace the jobs, flows,\n"
+    "                                                   schedules and resources the files define;\n"
+    "                                                   print what changes (--dry-run: change\n"
+    "                                                   nothing; --prune: also delete what no\n"
+    "                                                   file in DIR defines)\n"
+    "  pagoda export DIR                                write every definition as files apply reads\n";
 
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
@@ -186,7 +201,7 @@ static const char k_worker_opts[] =
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",
-                                 "schedule", "resource", "token", "audit"};
+                                 "schedule", "resource", "token", "audit", "apply", "export"};
   if (!topic) return 0;
   for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
     if (strcmp(topic, topics[i]) == 0) return 1;
@@ -233,12 +248,16 @@ int pgd_cli_usage(FILE *out, const char *topic) {
     fprintf(out, "Usage: pagoda %s ...\n\n%s\n%s", topic, k_token, k_client_opts);
     return 0;
   }
+  if (topic && (strcmp(topic, "apply") == 0 || strcmp(topic, "export") == 0)) {
+    fprintf(out, "Usage: pagoda %s ...\n\n%s\n%s", topic, k_apply, k_client_opts);
+    return 0;
+  }
   if (topic && strcmp(topic, "plugin") == 0) {
     fprintf(out, "Usage: pagoda plugin COMMAND ...\n\n%s\n%s", k_plugin, k_client_opts);
     return 0;
   }
-  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
-          k_daemons, k_job, k_exec, k_flow, k_schedule, k_resource, k_worker, k_plugin,
+  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
+          k_daemons, k_job, k_exec, k_flow, k_schedule, k_resource, k_apply, k_worker, k_plugin,
           k_balancer, k_token, k_client_opts, k_tail);
   return topic ? -ENOENT : 0;
 }

@@ -194,6 +194,7 @@ int m_leader_begin(pgd_master_t *m) {
     PGD_ERROR(MOD, "cannot resume flows and schedules: %s", err);
     return rc;
   }
+  m_push_start(m); /* pushed plugin versions: loaded off the loop */
   m->leader = true;
   m->leader_since_us = pgd_now_us();
   m_recovery_release_if_done(m);
@@ -236,6 +237,8 @@ static void free_master(pgd_master_t *m) {
   HASH_ITER(hh, m->workers, w, wtmp) {
     HASH_DEL(m->workers, w);
     cJSON_Delete(w->types);
+    cJSON_Delete(w->reported_types);
+    cJSON_Delete(w->plugins);
     cJSON_Delete(w->labels);
     cJSON_Delete(w->load);
     cJSON_Delete(w->pending_acks);
@@ -252,6 +255,7 @@ static void free_master(pgd_master_t *m) {
     free(j);
   }
   free(m->by_id);
+  m_push_free(m);
   m_observers_free(m);
   cJSON_Delete(m->ha_leader);
   m_recovery_forget(m);

@@ -124,6 +124,38 @@ cJSON *pgd_master_plugins(const pgd_master_t *m);
 /* The balancers (name, file, status...), caller owns. */
 cJSON *pgd_master_balancers(const pgd_master_t *m);
 
+/* ---- pushed plugins (docs/plugins.md "Pushing a plugin") --------------- */
+
+/* The answer of a push or rollback: an HTTP-like status (200, 201, 400,
+ * 404, 409, 422, 500, 503) and either `answer` (taken by the callback) or
+ * `err` (borrowed for the call). Loop thread. */
+typedef void (*pgd_master_push_cb)(void *ud, int status, cJSON *answer, const char *err);
+
+/* Pushes a plugin file: `body` (taken, freed by the master), `len` bytes.
+ * Its SHA-256 names the version; the file is written under the master's
+ * data directory (plugins-pushed/<sha256>.so), checked (ELF, at most
+ * PGD_PLUGIN_PUSH_MAX_BYTES), probed and loaded off the loop with the load
+ * deadline (registry.h pgd_registry_load_pushed); a refused file answers
+ * 422 with the reason. A loaded one is stored as the resource
+ * "_plugin.<type>" (so that workers fetch it by hash), recorded (store
+ * document "plugin_push"), made the type's active version on the master,
+ * and offered to every connected worker (`plugins` message). cb runs
+ * exactly once, later, unless this returns < 0 (body freed, err set). */
+int pgd_master_plugin_push(pgd_master_t *m, char *body, size_t len, pgd_master_push_cb cb,
+                           void *ud, char *err, size_t errlen);
+
+/* Makes the version that was active before the current one active again
+ * (404: no pushed type of that name; 409: no earlier version). cb as above;
+ * returns < 0 only for a bad argument. */
+int pgd_master_plugin_rollback(pgd_master_t *m, const char *type, pgd_master_push_cb cb,
+                               void *ud, char *err, size_t errlen);
+
+/* Every pushed type, by name: {type, active, previous, versions: [{sha256,
+ * version, abi, size, pushed_us, pushed_at}], workers: [{worker, sha256,
+ * status, version, abi, reason}]} (what each worker reported in its last
+ * heartbeat). Caller owns. */
+cJSON *pgd_master_plugins_pushed(pgd_master_t *m);
+
 /* ---- jobs ---------------------------------------------------------------- */
 
 /* Stored job definitions, by name; caller owns. */

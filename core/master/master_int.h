@@ -55,6 +55,7 @@ struct pgd_master {
   char *secret;
   char *resource_token; /* cfg.resource_token's copy */
   pgd_registry_t *plugins;
+  struct m_pushed *pushed; /* plugins_push.c: pushed plugin versions */
   pgd_store_t *store;
   pgd_balancers_t *balancers;
   int broadcast_waiting;  /* broadcast executions whose tasks are not made yet */

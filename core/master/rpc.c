@@ -95,6 +95,7 @@ cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w) {
   cJSON_AddNumberToObject(o, "running", w->running);
   cJSON_AddItemToObject(o, "types", cJSON_Duplicate(w->types, 1));
   cJSON_AddItemToObject(o, "labels", cJSON_Duplicate(w->labels, 1));
+  if (w->plugins) cJSON_AddItemToObject(o, "plugins", cJSON_Duplicate(w->plugins, 1));
   if (w->load) {
     cJSON *load = cJSON_Duplicate(w->load, 1);
     cJSON *rc = cJSON_DetachItemFromObjectCaseSensitive(load, "resource_cache");
@@ -274,7 +275,10 @@ static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   pgd_conn_set_deadline(c, 0); /* the handshake is over: no pre-hello timeout */
   w->state = M_WORKER_ALIVE;
   w->slots = h.worker.slots.set ? (int)h.worker.slots.v : 1;
-  adopt_array(&w->types, h.worker.types);
+  adopt_array(&w->reported_types, h.worker.types);
+  cJSON_Delete(w->plugins); /* a new connection: what it holds comes with its heartbeats */
+  w->plugins = NULL;
+  m_push_adopt(m, w, NULL);
   adopt_array(&w->labels, h.worker.labels);
   adopt_load(w, &h.worker.load, NULL);
   w->connected_us = w->last_heartbeat_us = pgd_now_us();
@@ -296,6 +300,7 @@ static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   cJSON *welcome = pgd_msg_welcome_encode(&wm);
   if (welcome) pgd_conn_send(c, PGD_MSG_WELCOME, welcome);
   cJSON_Delete(welcome);
+  m_push_offer(m, w); /* pushed plugin versions to fetch (plugins_push.c) */
   PGD_INFO(MOD, "worker %s connected from %s (pid %lld, %d slots)", w->id, w->addr,
            h.worker.pid.set ? (long long)h.worker.pid.v : -1LL, w->slots);
 
@@ -325,7 +330,8 @@ static void handle_heartbeat(conn_ctx_t *cc, const cJSON *msg) {
   adopt_load(w, &hb.load, &hb.resource_cache);
   /* The worker's current types, labels and slots (a plugin loaded since
    * the hello makes its type dispatchable). */
-  bool changed = adopt_array(&w->types, hb.types);
+  bool changed = adopt_array(&w->reported_types, hb.types);
+  changed |= m_push_adopt(cc->m, w, hb.plugins);
   changed |= adopt_array(&w->labels, hb.labels);
   if (hb.slots != w->slots) {
     PGD_INFO(MOD, "worker %s now offers %lld slots (was %d)", w->id, (long long)hb.slots, w->slots);

@@ -28,7 +28,11 @@ struct m_worker {
   int slots;
   int used;                  /* slots taken by executions dispatched here */
   int running;               /* attempts dispatched here and not final */
-  cJSON *types;              /* array of job type names */
+  cJSON *types;              /* array of job type names it may be given: the
+                              * reported ones less pushed types it does not
+                              * hold at the active version (plugins_push.c) */
+  cJSON *reported_types;     /* array: the types as the worker reported them */
+  cJSON *plugins;            /* heartbeat.plugins as last reported, nullable */
   cJSON *labels;             /* array of strings */
   cJSON *load;               /* last reported load object, nullable */
   double load1;              /* from `load`, kept as numbers for the balancers */
@@ -70,6 +74,17 @@ void m_recovery_release_if_done(pgd_master_t *m);
 void m_recovery_worker_settled(pgd_master_t *m, const char *id);
 /* Stepping down or stopping: nothing is waited for any more. */
 void m_recovery_forget(pgd_master_t *m);
+
+/* ---- plugins_push.c: pushed plugin versions ---- */
+/* Loads the recorded pushed versions (master start). */
+int m_push_start(pgd_master_t *m);
+/* Frees what m_push_start made (after the loop ended). */
+void m_push_free(pgd_master_t *m);
+/* Sends the `plugins` message to a worker just welcomed. */
+void m_push_offer(pgd_master_t *m, m_worker_t *w);
+/* Keeps heartbeat.plugins (borrowed; nullable) and recomputes w->types
+ * from w->reported_types. true when w->types changed. */
+bool m_push_adopt(pgd_master_t *m, m_worker_t *w, const cJSON *plugins);
 
 /* ---- rpc.c ---- */
 int m_rpc_start(pgd_master_t *m, char *err, size_t errlen);

@@ -136,7 +136,38 @@ typedef struct pgd_msg_heartbeat {
   const cJSON *labels;                /* array of strings (required) */
   pgd_msg_load_t load;
   pgd_msg_rescache_t resource_cache;
+  const cJSON *plugins;               /* array of plugin states (pushed
+                                       * versions, pgd_msg_plugin_state_t), or NULL */
 } pgd_msg_heartbeat_t;
+
+/* One element of heartbeat.plugins: what a worker holds of a pushed plugin
+ * version, or why it does not. */
+typedef struct pgd_msg_plugin_state {
+  const char *type;    /* required */
+  const char *sha256;  /* required: the version (64 hex) */
+  const char *status;  /* required: "active", "loaded" (held, another active),
+                        * "fetching" or "refused" */
+  const char *version; /* the plugin's declared version, or NULL */
+  const char *abi;     /* "1.2", or NULL */
+  const char *reason;  /* refused: why, or NULL */
+} pgd_msg_plugin_state_t;
+
+/* One element of plugins.plugins: a pushed plugin version the worker is to
+ * hold and make active; its file is the resource "_plugin.<type>" at
+ * version sha256 (fetched like a launch's resources). */
+typedef struct pgd_msg_plugin_offer {
+  const char *type;       /* required */
+  const char *sha256;     /* required */
+  pgd_msg_opt_int_t size; /* bytes */
+} pgd_msg_plugin_offer_t;
+
+/* plugins: master -> worker, after welcome and after every push or
+ * rollback: the complete set of pushed plugin versions to make active
+ * (added with plugin push, issue 16; a worker that does not know the
+ * message answers `error` and keeps working). */
+typedef struct pgd_msg_plugins {
+  const cJSON *plugins; /* array of offers (required, may be empty) */
+} pgd_msg_plugins_t;
 
 /* launch.limits: per-attempt resource limits (enforced by the worker where
  * its cgroups allow, docs/operations.md); `set` false = absent. Each value
@@ -225,6 +256,7 @@ PGD_MSG_CODEC_DECL_(state)
 PGD_MSG_CODEC_DECL_(log)
 PGD_MSG_CODEC_DECL_(ack)
 PGD_MSG_CODEC_DECL_(error)
+PGD_MSG_CODEC_DECL_(plugins)
 #undef PGD_MSG_CODEC_DECL_
 
 /* pgd_msg_hello_decode also returns -EPROTONOSUPPORT, with out->protocol
@@ -252,6 +284,16 @@ int pgd_msg_resource_at(const cJSON *array, int i, pgd_msg_resource_t *out);
 /* Appends one resource record to `array` (owned by the caller); strings are
  * copied. Returns 0 or -ENOMEM. */
 int pgd_msg_resource_add(cJSON *array, const pgd_msg_resource_t *r);
+
+/* The i-th record of heartbeat.plugins / plugins.plugins; strings borrowed
+ * from the array. Returns 0 or -EINVAL as pgd_msg_attempt_ref_at. */
+int pgd_msg_plugin_state_at(const cJSON *array, int i, pgd_msg_plugin_state_t *out);
+int pgd_msg_plugin_offer_at(const cJSON *array, int i, pgd_msg_plugin_offer_t *out);
+
+/* Appends one record to `array` (owned by the caller); strings are copied.
+ * Returns 0 or -ENOMEM. */
+int pgd_msg_plugin_state_add(cJSON *array, const pgd_msg_plugin_state_t *r);
+int pgd_msg_plugin_offer_add(cJSON *array, const pgd_msg_plugin_offer_t *r);
 
 /* ---- the documented field list ---- */
 

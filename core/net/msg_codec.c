@@ -170,6 +170,7 @@ cJSON *pgd_msg_heartbeat_encode(const pgd_msg_heartbeat_t *m) {
   msg_wr_array(&w, w.o, "labels", m->labels);
   msg_wr_load(&w, w.o, "load", &m->load);
   wr_rescache(&w, w.o, &m->resource_cache);
+  msg_wr_plugin_states(&w, w.o, "plugins", m->plugins);
   return msg_wr_done(&w);
 }
 
@@ -185,6 +186,7 @@ int pgd_msg_heartbeat_decode(const cJSON *payload, pgd_msg_heartbeat_t *out, cha
   msg_rd_strs(&rd, payload, NULL, "labels", true, &out->labels);
   msg_rd_load(&rd, payload, NULL, "load", &out->load);
   rd_rescache(&rd, payload, &out->resource_cache);
+  msg_rd_records(&rd, payload, NULL, "plugins", false, msg_rd_plugin_state, &out->plugins);
   return rd.rc;
 }
 
@@ -382,5 +384,21 @@ int pgd_msg_error_decode(const cJSON *payload, pgd_msg_error_t *out, char *err, 
                         : "message";
   msg_rd_str(&rd, payload, NULL, key, true, &out->reason);
   msg_rd_opt_int(&rd, payload, NULL, "code", INT_MIN, INT_MAX, &out->code);
+  return rd.rc;
+}
+
+/* ---- plugins ---- */
+
+cJSON *pgd_msg_plugins_encode(const pgd_msg_plugins_t *m) {
+  msg_wr_t w;
+  if (!m || !msg_wr_init(&w)) return NULL;
+  msg_wr_plugin_offers(&w, w.o, "plugins", m->plugins);
+  return msg_wr_done(&w);
+}
+
+int pgd_msg_plugins_decode(const cJSON *payload, pgd_msg_plugins_t *out, char *err,
+                           size_t errlen) {
+  BEGIN_DECODE("plugins");
+  msg_rd_records(&rd, payload, NULL, "plugins", true, msg_rd_plugin_offer, &out->plugins);
   return rd.rc;
 }

@@ -65,6 +65,20 @@ static const pgd_msg_field_t heartbeat_fields[] = {
     F("resource_cache.hits", "integer", REQ),
     F("resource_cache.corrupt", "integer", REQ),
     F("resource_cache.failures", "integer", REQ),
+    F("plugins", "object[]", OPT),
+    F("plugins[].type", "string", REQ),
+    F("plugins[].sha256", "string", REQ),
+    F("plugins[].status", "string", REQ),
+    F("plugins[].version", "string", OPT),
+    F("plugins[].abi", "string", OPT),
+    F("plugins[].reason", "string", OPT),
+};
+
+static const pgd_msg_field_t plugins_fields[] = {
+    F("plugins", "object[]", REQ),
+    F("plugins[].type", "string", REQ),
+    F("plugins[].sha256", "string", REQ),
+    F("plugins[].size", "integer", OPT),
 };
 
 static const pgd_msg_field_t launch_fields[] = {
@@ -148,6 +162,7 @@ const pgd_msg_field_t *pgd_msg_fields(pgd_msg_type_t type, size_t *n) {
       [PGD_MSG_KILL] = {kill_fields, N(kill_fields)},
       [PGD_MSG_ACK] = {ack_fields, N(ack_fields)},
       [PGD_MSG_ERROR] = {error_fields, N(error_fields)},
+      [PGD_MSG_PLUGINS] = {plugins_fields, N(plugins_fields)},
   };
   if ((unsigned)type >= (unsigned)PGD_MSG__COUNT) {
     if (n) *n = 0;

@@ -320,3 +320,90 @@ void msg_wr_resources(msg_wr_t *w, cJSON *o, const char *key, const cJSON *res) 
   for (int i = 0; w->ok && i < pgd_msg_count(res); i++)
     if (pgd_msg_resource_at(res, i, &r) == 0 && pgd_msg_resource_add(arr, &r) < 0) w->ok = false;
 }
+
+/* ---- pushed plugins (heartbeat.plugins, plugins.plugins) ---- */
+
+bool msg_rd_plugin_state(msg_rd_t *rd, const cJSON *rec, const char *at, void *out) {
+  pgd_msg_plugin_state_t r = {0};
+  msg_rd_str(rd, rec, at, "type", true, &r.type);
+  msg_rd_str(rd, rec, at, "sha256", true, &r.sha256);
+  msg_rd_str(rd, rec, at, "status", true, &r.status);
+  msg_rd_str(rd, rec, at, "version", false, &r.version);
+  msg_rd_str(rd, rec, at, "abi", false, &r.abi);
+  msg_rd_str(rd, rec, at, "reason", false, &r.reason);
+  if (rd->rc < 0) return false;
+  if (out) *(pgd_msg_plugin_state_t *)out = r;
+  return true;
+}
+
+bool msg_rd_plugin_offer(msg_rd_t *rd, const cJSON *rec, const char *at, void *out) {
+  pgd_msg_plugin_offer_t r = {0};
+  msg_rd_str(rd, rec, at, "type", true, &r.type);
+  msg_rd_str(rd, rec, at, "sha256", true, &r.sha256);
+  msg_rd_opt_int(rd, rec, at, "size", 0, MSG_INT_MAX, &r.size);
+  if (rd->rc < 0) return false;
+  if (out) *(pgd_msg_plugin_offer_t *)out = r;
+  return true;
+}
+
+int pgd_msg_plugin_state_at(const cJSON *array, int i, pgd_msg_plugin_state_t *out) {
+  const cJSON *e = cJSON_IsArray(array) && i >= 0 ? cJSON_GetArrayItem(array, i) : NULL;
+  msg_rd_t rd = {.msg = "plugin"};
+  if (!cJSON_IsObject(e) || !msg_rd_plugin_state(&rd, e, NULL, out)) return -EINVAL;
+  return 0;
+}
+
+int pgd_msg_plugin_offer_at(const cJSON *array, int i, pgd_msg_plugin_offer_t *out) {
+  const cJSON *e = cJSON_IsArray(array) && i >= 0 ? cJSON_GetArrayItem(array, i) : NULL;
+  msg_rd_t rd = {.msg = "plugin"};
+  if (!cJSON_IsObject(e) || !msg_rd_plugin_offer(&rd, e, NULL, out)) return -EINVAL;
+  return 0;
+}
+
+int pgd_msg_plugin_state_add(cJSON *array, const pgd_msg_plugin_state_t *r) {
+  msg_wr_t w = {.ok = true};
+  cJSON *o = cJSON_CreateObject();
+  msg_wr_str(&w, o, "type", r->type ? r->type : "");
+  msg_wr_str(&w, o, "sha256", r->sha256 ? r->sha256 : "");
+  msg_wr_str(&w, o, "status", r->status ? r->status : "");
+  msg_wr_str(&w, o, "version", r->version);
+  msg_wr_str(&w, o, "abi", r->abi);
+  msg_wr_str(&w, o, "reason", r->reason);
+  if (!w.ok || !cJSON_AddItemToArray(array, o)) {
+    cJSON_Delete(o);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int pgd_msg_plugin_offer_add(cJSON *array, const pgd_msg_plugin_offer_t *r) {
+  msg_wr_t w = {.ok = true};
+  cJSON *o = cJSON_CreateObject();
+  msg_wr_str(&w, o, "type", r->type ? r->type : "");
+  msg_wr_str(&w, o, "sha256", r->sha256 ? r->sha256 : "");
+  msg_wr_opt_int(&w, o, "size", r->size);
+  if (!w.ok || !cJSON_AddItemToArray(array, o)) {
+    cJSON_Delete(o);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+void msg_wr_plugin_states(msg_wr_t *w, cJSON *o, const char *key, const cJSON *recs) {
+  if (!recs) return;
+  cJSON *arr = cJSON_CreateArray();
+  add(w, o, key, arr);
+  pgd_msg_plugin_state_t r;
+  for (int i = 0; w->ok && i < pgd_msg_count(recs); i++)
+    if (pgd_msg_plugin_state_at(recs, i, &r) == 0 && pgd_msg_plugin_state_add(arr, &r) < 0)
+      w->ok = false;
+}
+
+void msg_wr_plugin_offers(msg_wr_t *w, cJSON *o, const char *key, const cJSON *recs) {
+  cJSON *arr = cJSON_CreateArray();
+  add(w, o, key, arr);
+  pgd_msg_plugin_offer_t r;
+  for (int i = 0; w->ok && i < pgd_msg_count(recs); i++)
+    if (pgd_msg_plugin_offer_at(recs, i, &r) == 0 && pgd_msg_plugin_offer_add(arr, &r) < 0)
+      w->ok = false;
+}

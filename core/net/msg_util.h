@@ -63,6 +63,8 @@ bool msg_rd_fail(msg_rd_t *rd, const char *at, const char *key, const char *fmt,
 /* Record checkers (out may be NULL). */
 bool msg_rd_attempt_ref(msg_rd_t *rd, const cJSON *rec, const char *at, void *out);
 bool msg_rd_resource(msg_rd_t *rd, const cJSON *rec, const char *at, void *out);
+bool msg_rd_plugin_state(msg_rd_t *rd, const cJSON *rec, const char *at, void *out);
+bool msg_rd_plugin_offer(msg_rd_t *rd, const cJSON *rec, const char *at, void *out);
 bool msg_rd_load(msg_rd_t *rd, const cJSON *o, const char *at, const char *key,
                  pgd_msg_load_t *out);
 
@@ -87,5 +89,7 @@ void msg_wr_load(msg_wr_t *w, cJSON *o, const char *key, const pgd_msg_load_t *l
 /* Copies an array of attempt refs / resources record by record. */
 void msg_wr_attempt_refs(msg_wr_t *w, cJSON *o, const char *key, const cJSON *refs);
 void msg_wr_resources(msg_wr_t *w, cJSON *o, const char *key, const cJSON *res);
+void msg_wr_plugin_states(msg_wr_t *w, cJSON *o, const char *key, const cJSON *recs);
+void msg_wr_plugin_offers(msg_wr_t *w, cJSON *o, const char *key, const cJSON *recs);
 
 #endif

@@ -49,7 +49,8 @@
   XX(LOG, "log")           \
   XX(KILL, "kill")         \
   XX(ACK, "ack")           \
-  XX(ERROR, "error")
+  XX(ERROR, "error")       \
+  XX(PLUGINS, "plugins")
 
 typedef enum {
 #define PGD_MSG_ENUM_(name, str) PGD_MSG_##name,

@@ -25,6 +25,10 @@ struct pgd_plugin {
   const pagoda_plugin_descriptor_t *desc; /* static in the .so */
   void *state;    /* what init stored */
   char abi[16];   /* "1.0" as declared by the plugin */
+  char sha[65];   /* pushed.c: the SHA-256 of a pushed version; "" for a
+                   * file of the plugins directory */
+  int retired;    /* another version of the type is active: pgd_registry_find
+                   * skips it (still loaded: running attempts keep it) */
 };
 
 /* A file that was refused, kept for listings and to avoid retrying an
@@ -92,5 +96,10 @@ int pgd_registry_commit(pgd_registry_t *r, pgd_cand_t *cands, size_t n, int *rcs
  * (*out, free with free() after each is consumed). Returns the count or
  * -errno when `dir` cannot be read (logged). Loop thread; cheap. */
 int pgd_registry_plan_dir(pgd_registry_t *r, const char *dir, pgd_cand_t **out);
+/* Moves a ready candidate into the registry (pushed.c: a pushed version).
+ * 0, or -ENOMEM. Loop thread. */
+int pgd_registry_keep(pgd_registry_t *r, pgd_cand_t *c);
+/* 1 for the types only the plugins Pagoda ships provide (shell, ...). */
+int pgd_registry_is_builtin_type(const char *type);
 
 #endif

@@ -128,7 +128,7 @@ static void record_refusal(pgd_registry_t *r, const pgd_cand_t *c, int conflict)
  * never take over "shell" (docs/plugins.md). */
 static const char *const builtin_types[] = {"shell", "java", "spark", "lua"};
 
-static int is_builtin_type(const char *type) {
+int pgd_registry_is_builtin_type(const char *type) {
   for (size_t i = 0; i < sizeof builtin_types / sizeof builtin_types[0]; i++)
     if (strcmp(type, builtin_types[i]) == 0) return 1;
   return 0;
@@ -143,7 +143,7 @@ static int named_after(const char *path, const char *type) {
 }
 
 /* Moves a ready candidate into the registry; 0, or -ENOMEM (then refused). */
-static int keep_cand(pgd_registry_t *r, pgd_cand_t *c) {
+int pgd_registry_keep(pgd_registry_t *r, pgd_cand_t *c) {
   if (r->n == r->cap) {
     size_t ncap = r->cap ? r->cap * 2 : 8;
     pgd_plugin_t **np = realloc(r->plugins, ncap * sizeof *np);
@@ -173,7 +173,7 @@ int pgd_registry_commit(pgd_registry_t *r, pgd_cand_t *cands, size_t n, int *rcs
   /* 1. built-in types: only the file named after the type provides it */
   for (size_t i = 0; i < n; i++) {
     pgd_cand_t *c = &cands[i];
-    if (c->rc < 0 || !is_builtin_type(c->desc->type) || named_after(c->path, c->desc->type)) continue;
+    if (c->rc < 0 || !pgd_registry_is_builtin_type(c->desc->type) || named_after(c->path, c->desc->type)) continue;
     snprintf(c->msg, sizeof c->msg,
              "type \"%s\" is built in (only %s.so provides it): a file in the plugins directory "
              "cannot take it over",
@@ -224,7 +224,7 @@ int pgd_registry_commit(pgd_registry_t *r, pgd_cand_t *cands, size_t n, int *rcs
   int loaded = 0;
   for (size_t i = 0; i < n; i++) {
     pgd_cand_t *c = &cands[i];
-    if (c->rc == 0 && keep_cand(r, c) < 0) {
+    if (c->rc == 0 && pgd_registry_keep(r, c) < 0) {
       snprintf(c->msg, sizeof c->msg, "out of memory");
       c->rc = -ENOMEM;
     }
@@ -388,7 +388,8 @@ int pgd_registry_load_dir(pgd_registry_t *r, const char *dir) {
 const pgd_plugin_t *pgd_registry_find(const pgd_registry_t *r, const char *type) {
   if (!r || !type) return NULL;
   for (size_t i = 0; i < r->n; i++)
-    if (strcmp(r->plugins[i]->desc->type, type) == 0) return r->plugins[i];
+    if (!r->plugins[i]->retired && strcmp(r->plugins[i]->desc->type, type) == 0)
+      return r->plugins[i];
   return NULL;
 }
 
@@ -442,7 +443,8 @@ static cJSON *loaded_json(const pgd_plugin_t *p) {
       add(o, "generator", cJSON_CreateBool(pgd_plugin_has_generator(p))) ||
       add(o, "executor", str_or_null(exec_name(pgd_plugin_executor_kind(p)))) ||
       add(o, "status", cJSON_CreateString("loaded")) || add(o, "reason", cJSON_CreateNull()) ||
-      add(o, "params", params_json(d))) {
+      add(o, "params", params_json(d)) || add(o, "sha256", str_or_null(p->sha[0] ? p->sha : NULL)) ||
+      add(o, "active", cJSON_CreateBool(!p->retired))) {
     cJSON_Delete(o);
     return NULL;
   }
@@ -457,7 +459,8 @@ static cJSON *refused_json(const pgd_refusal_t *f) {
       add(o, "abi", str_or_null(f->abi[0] ? f->abi : NULL)) ||
       add(o, "generator", cJSON_CreateBool(0)) || add(o, "executor", cJSON_CreateNull()) ||
       add(o, "status", cJSON_CreateString("refused")) ||
-      add(o, "reason", cJSON_CreateString(f->reason))) {
+      add(o, "reason", cJSON_CreateString(f->reason)) || add(o, "sha256", cJSON_CreateNull()) ||
+      add(o, "active", cJSON_CreateBool(0))) {
     cJSON_Delete(o);
     return NULL;
   }
@@ -482,7 +485,7 @@ cJSON *pgd_registry_types_json(const pgd_registry_t *r) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr || !r) return arr;
   for (size_t i = 0; i < r->n; i++) {
-    if (pgd_plugin_executor_kind(r->plugins[i]) == PGD_EXEC_NONE) continue;
+    if (r->plugins[i]->retired || pgd_plugin_executor_kind(r->plugins[i]) == PGD_EXEC_NONE) continue;
     cJSON *s = cJSON_CreateString(r->plugins[i]->desc->type);
     if (!s || !cJSON_AddItemToArray(arr, s)) {
       cJSON_Delete(s);

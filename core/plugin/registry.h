@@ -116,7 +116,9 @@ size_t pgd_registry_count(const pgd_registry_t *r);
  *   {type, version, description, file, abi:"1.0", generator:bool,
  *    executor:"process"|"in_process"|null, status:"loaded"|"refused",
  *    reason (null when loaded), params:[{key,type,required,default,
- *    description}] (loaded only; type as pgd_param_type_name names it)}
+ *    description}] (loaded only; type as pgd_param_type_name names it),
+ *    sha256 (a pushed version's, else null), active:bool (false for a
+ *    version set aside by another, and for refused files)}
  * Fields unknown for a refused file (type, version, abi, ...) are null.
  * NULL when out of memory. */
 cJSON *pgd_registry_to_json(const pgd_registry_t *r);
@@ -125,7 +127,59 @@ cJSON *pgd_registry_to_json(const pgd_registry_t *r);
  * advertises), owned by the caller; NULL when out of memory. */
 cJSON *pgd_registry_types_json(const pgd_registry_t *r);
 
+/* ---- pushed versions (plugin push, docs/plugins.md "Pushing a plugin") -----
+ * A pushed plugin is one version of a type, named by the SHA-256 of its
+ * file. Several versions of a type may be loaded at once; one of them (or
+ * the plugins directory's file) is active: pgd_registry_find and
+ * pgd_registry_types_json see only the active one. A version that is not
+ * active stays loaded (plugins are never unloaded before pgd_registry_free),
+ * so an attempt started with it finishes with it. */
+
+/* Largest pushed file accepted (bytes). */
+#define PGD_PLUGIN_PUSH_MAX_BYTES (64u << 20)
+
+/* Checks that `path` is a plausible plugin before anything loads it: a
+ * regular file of 1 byte to PGD_PLUGIN_PUSH_MAX_BYTES starting with the ELF
+ * magic, of this host's class (64/32-bit). Returns 0 or a negative code
+ * with a message (-EFBIG, -ENOEXEC, or the open/stat error). Any thread. */
+int pgd_plugin_file_check(const char *path, char *err, size_t errlen);
+
+/* Called on the loop thread when a pushed version is loaded (rc 0, p the
+ * plugin, loaded but not active until pgd_registry_activate) or refused (rc
+ * < 0, msg says why, p NULL). msg is borrowed for the call. */
+typedef void (*pgd_registry_push_cb)(void *ud, int rc, const char *msg, const pgd_plugin_t *p);
+
+/* Loads the file `path` (copied; it must stay where it is while loaded) as
+ * version `sha` (64 hex, copied) of `type` (copied; NULL = whatever type it
+ * declares) without blocking the loop: pgd_plugin_file_check, then the
+ * same probe child with the load deadline, dlopen, checks and init as a
+ * directory scan, on a libuv pool thread. Refused: a built-in type (only
+ * the shipped files provide shell, java, spark, lua), another type than
+ * `type`, and every reason a directory file is refused for. A version
+ * already loaded (same sha and type) is answered at once (done may run
+ * before this returns). Unlike a directory file, a pushed version may offer
+ * a type that is already provided. Returns 0 (done will be called) or
+ * -EINVAL/-ENOMEM (it will not). Loop thread of `loop`. */
+int pgd_registry_load_pushed(pgd_registry_t *r, uv_loop_t *loop, const char *path,
+                             const char *sha, const char *type, pgd_registry_push_cb done,
+                             void *ud);
+
+/* Makes version `sha` of `type` the active one (every other file of the
+ * type, pushed or from the plugins directory, is set aside). Returns 0, or
+ * -ENOENT when that version is not loaded. Loop thread. */
+int pgd_registry_activate(pgd_registry_t *r, const char *type, const char *sha);
+
+/* The loaded version `sha` of `type` (active or not), or NULL. Borrowed. */
+const pgd_plugin_t *pgd_registry_find_version(const pgd_registry_t *r, const char *type,
+                                              const char *sha);
+
 /* ---- one plugin (p must be non-NULL) -------------------------------------- */
+
+/* The SHA-256 of a pushed version (64 hex), or "" for a file of the
+ * plugins directory. Borrowed. */
+const char *pgd_plugin_sha(const pgd_plugin_t *p);
+/* 1 unless another version of its type is active. */
+int pgd_plugin_is_active(const pgd_plugin_t *p);
 
 const char *pgd_plugin_type(const pgd_plugin_t *p);    /* borrowed, static */
 const char *pgd_plugin_version(const pgd_plugin_t *p); /* borrowed, never NULL */

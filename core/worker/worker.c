@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "worker/inproc_child.h"
+#include "worker/pushed.h"
 #include "worker/worker_priv.h"
 
 #define MOD PGD_WORKER_MOD
@@ -114,6 +115,7 @@ static void send_heartbeat(pgd_worker_t *w) {
   pgd_rescache_stats_t rs;
   pgd_rescache_stats(w->rescache, &rs);
   cJSON *types = types_json(w), *running = pgd_worker__running_json(w);
+  cJSON *pushed = w->pushed ? pgd_wpushed_states(w->pushed) : NULL;
   pgd_msg_heartbeat_t hb = {
       .slots = w->slots,
       .slots_used = w->used_slots,
@@ -128,12 +130,14 @@ static void send_heartbeat(pgd_worker_t *w) {
                          .hits = (int64_t)rs.hits,
                          .corrupt = (int64_t)rs.corrupt,
                          .failures = (int64_t)rs.failures},
+      .plugins = pgd_msg_count(pushed) > 0 ? pushed : NULL,
   };
   cJSON *b = pgd_msg_heartbeat_encode(&hb);
   send_msg(w, PGD_MSG_HEARTBEAT, b);
   cJSON_Delete(b);
   cJSON_Delete(types);
   cJSON_Delete(running);
+  cJSON_Delete(pushed);
 }
 
 static void on_hb_timer(uv_timer_t *t) {
@@ -295,6 +299,9 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t t, cJSON *msg, void *ud) {
   case PGD_MSG_ACK:
     handle_ack(w, msg);
     break;
+  case PGD_MSG_PLUGINS:
+    if (w->pushed) pgd_wpushed_offer(w->pushed, msg);
+    break;
   default:
     PGD_WARN(MOD, "unexpected %s from the master: ignored", pgd_msg_name(t));
     break;
@@ -392,6 +399,8 @@ static int open_containment(pgd_worker_t *w, const pgd_worker_config_t *cfg, cha
 
 static void worker_free(pgd_worker_t *w) {
   pgd_cgroup_root_close(w->contain);
+  pgd_wpushed_free(w->pushed);
+  w->pushed = NULL;
   pgd_rescache_close(w->rescache);
   pgd_reports_free(&w->reports);
   cJSON_Delete(w->labels);
@@ -560,6 +569,11 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
       return rc;
     }
     pgd_rescache_set_ca(w->rescache, cfg->http_ca);
+    rc = pgd_wpushed_new(w, &w->pushed);
+    if (rc < 0) {
+      worker_free(w);
+      return pgd_set_err(err, errlen, rc, "out of memory");
+    }
     if (cfg->data_dir && *cfg->data_dir)
       protect_data_dir(cfg->data_dir, cJSON_GetArraySize(cfg->allowed_users) > 0);
     rc = open_containment(w, cfg, err, errlen);

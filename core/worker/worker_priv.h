@@ -53,6 +53,7 @@ struct pgd_worker {
   int inproc_isolation;  /* PGD_INPROC_THREAD or _PROCESS (config) */
   char *inproc_helper;   /* owned; NULL = /proc/self/exe */
   pgd_rescache_t *rescache; /* resources: cache and working directories */
+  struct pgd_wpushed *pushed; /* pushed plugin versions (pushed.c) */
   pgd_cgroup_root_t *contain; /* containment of process attempts */
   char id[PGD_WORKER_ID_MAX + 1];
 

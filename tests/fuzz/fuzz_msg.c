@@ -43,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(log);
   CHECK(ack);
   CHECK(error);
+  CHECK(plugins);
   cJSON_Delete(in);
   return 0;
 }

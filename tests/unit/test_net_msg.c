@@ -136,6 +136,9 @@ static void fill_heartbeat(void *p) {
   m->labels = keep(cJSON_Parse("[\"etl\"]"));
   m->load = (pgd_msg_load_t){true, 1.5, -1};
   m->resource_cache = (pgd_msg_rescache_t){true, 3, 4096, 5, 1, 2};
+  m->plugins = keep(cJSON_Parse(
+      "[{\"type\":\"etl\",\"sha256\":\"ab\",\"status\":\"active\",\"version\":\"2.0\","
+      "\"abi\":\"1.2\",\"reason\":\"r\"}]"));
 }
 static void eq_heartbeat(const void *pa, const void *pb) {
   const pgd_msg_heartbeat_t *a = pa, *b = pb;
@@ -145,6 +148,16 @@ static void eq_heartbeat(const void *pa, const void *pb) {
   EQ_JSON(a->labels, b->labels);
   EQ_LOAD(a->load, b->load);
   CU_ASSERT_EQUAL(memcmp(&a->resource_cache, &b->resource_cache, sizeof a->resource_cache), 0);
+  EQ_JSON(a->plugins, b->plugins);
+}
+
+CODEC_FNS(plugins)
+static void fill_plugins(void *p) {
+  ((pgd_msg_plugins_t *)p)->plugins =
+      keep(cJSON_Parse("[{\"type\":\"etl\",\"sha256\":\"ab\",\"size\":4096}]"));
+}
+static void eq_plugins(const void *pa, const void *pb) {
+  EQ_JSON(((const pgd_msg_plugins_t *)pa)->plugins, ((const pgd_msg_plugins_t *)pb)->plugins);
 }
 
 CODEC_FNS(launch)
@@ -260,6 +273,7 @@ static const codec_t codecs[] = {
     ENTRY(LOG, log),       ENTRY(KILL, kill),
     ENTRY(ACK, ack),       ENTRY(ERROR, error),
     ENTRY(CHALLENGE, challenge), ENTRY(AUTH, auth),
+    ENTRY(PLUGINS, plugins),
 };
 #define N_CODECS (int)(sizeof codecs / sizeof codecs[0])
 
