@@ -61,6 +61,8 @@ static a_pending_t *pending_add(pgd_alarms_t *a, int64_t id, cJSON *doc, bool du
   return p;
 }
 
+static void deliver_due(pgd_alarms_t *a, int64_t now);
+
 static void on_first_put(int status, void *ud) {
   put_ctx_t *c = ud;
   pgd_alarms_t *a = c->a;
@@ -83,6 +85,7 @@ static void on_first_put(int status, void *ud) {
     return;
   }
   p->durable = true;
+  deliver_due(a, pgd_now_us()); /* now, not at the next tick: the delay counts */
 }
 
 /* Writes the document; `first` makes delivery wait for it. */

@@ -208,6 +208,7 @@ void api_tokens_create(api_req_t *r);        /* api_tokens.c */
 void api_tokens_list(api_req_t *r);
 void api_token_revoke(api_req_t *r);
 void api_audit_list(api_req_t *r);           /* api_audit.c */
+void api_alarms_list(api_req_t *r);          /* api_alarms.c */
 
 /* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */
 

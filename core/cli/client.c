@@ -958,6 +958,12 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
                     "token %s revoked\n");
     case PGD_CLI_AUDIT_LIST:
       return audit_list(&c);
+    case PGD_CLI_ALARM_LIST: {
+      char *p = pgd_cli_alarm_list_path(a);
+      int rc = p ? list(&c, p, pgd_cli_print_alarms) : PGD_CLI_EXIT_FAIL;
+      free(p);
+      return rc;
+    }
     case PGD_CLI_CMD_NONE:
       break;
   }

@@ -76,7 +76,8 @@ typedef enum {
   PGD_CLI_TOKEN_CREATE, /* tokens and the audit log (issue 12) */
   PGD_CLI_TOKEN_LIST,
   PGD_CLI_TOKEN_REVOKE,
-  PGD_CLI_AUDIT_LIST
+  PGD_CLI_AUDIT_LIST,
+  PGD_CLI_ALARM_LIST /* alarms (issue 15) */
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */
@@ -115,7 +116,7 @@ typedef struct {
   const char *since;        /* audit --since DURATION|µs */
   const char *by;           /* audit --by TOKEN_NAME */
   const char *route;        /* audit --route PATTERN */
-  const char *before;       /* audit --before ID */
+  const char *before;       /* audit --before ID, alarm list --before ID */
 } pgd_cli_args_t;
 
 /* Parses a client command line. `argv` is main()'s argv (argv[0] the program
@@ -152,6 +153,9 @@ char *pgd_cli_url_escape(const char *s);
  * values percent-encoded. Returns a string owned by the caller (free()), or
  * NULL on allocation failure. args is borrowed. */
 char *pgd_cli_exec_list_path(const pgd_cli_args_t *args);
+/* `alarm list` → "/api/v1/alarms[?state=S][&limit=N][&before=ID]" (caller
+ * frees; NULL on allocation failure). */
+char *pgd_cli_alarm_list_path(const pgd_cli_args_t *args);
 
 /* Joins the base address and an API path ("/api/v1/..."), dropping trailing
  * slashes of base. Returns a string owned by the caller, or NULL on

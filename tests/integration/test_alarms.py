@@ -1,0 +1,248 @@
+"""Alarms on `pagoda dev` (docs/alarms.md) against real receivers: a signed
+webhook reaches a local HTTP server after a failure, again after the
+receiver was down for 10 s; repeats of one cause are grouped; an e-mail
+reaches an SMTP sink (aiosmtpd); a Lua alarm hook drops one alarm and
+rewords another; an SLA miss and a schedule misfire raise alarms; the REST
+list and `pagoda alarm list` show the delivery state."""
+
+import datetime
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from alarm_receivers import SmtpSink, WebhookReceiver  # noqa: E402
+
+SECRET = "s3cret-for-the-test"
+HOOK = r'''
+function on_alarm(a)
+  if a.job == "hooked-drop" then return false end
+  if a.job == "hooked-reword" then
+    return {subject = "REWORDED " .. a.subject, text = "reworded by the hook"}
+  end
+  return nil
+end
+'''
+
+
+def config_text(tmp, webhook_url, smtp_url):
+    return """
+master: {
+  alarms: {
+    backoff_initial = "1s";
+    backoff_max = "2s";
+    group_window = "10m";
+    hooks_dir = "%(hooks)s";
+    channels = (
+      { name = "hook"; type = "webhook"; url = "%(webhook)s"; secret_file = "%(secret)s"; timeout = "3s"; },
+      { name = "mail"; type = "email"; url = "%(smtp)s"; from = "pagoda@example.com"; to = ["ops@example.com"]; }
+    );
+    rules = (
+      { on = ["failed", "timed_out", "lost"]; job = "fail-*"; channels = ["hook"]; },
+      { on = ["failed"]; job = "hooked-*"; channels = ["hook"]; },
+      { on = ["failed"]; job = "mailme"; channels = ["mail"]; }
+    );
+  };
+};
+""" % {"hooks": os.path.join(tmp, "alarm-hooks"), "webhook": webhook_url,
+       "secret": os.path.join(tmp, "hook.secret"), "smtp": smtp_url}
+
+
+class Alarms(harness.PagodaTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.receiver = WebhookReceiver(secret=SECRET).start()
+        cls.smtp = SmtpSink().start()
+        os.makedirs(os.path.join(cls.tmp, "alarm-hooks"))
+        with open(os.path.join(cls.tmp, "alarm-hooks", "route.lua"), "w") as f:
+            f.write(HOOK)
+        secret_path = os.path.join(cls.tmp, "hook.secret")
+        with open(secret_path, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(secret_path, 0o600)
+        conf = os.path.join(cls.tmp, "pagoda.conf")
+        with open(conf, "w") as f:
+            f.write(config_text(cls.tmp, cls.receiver.url, cls.smtp.url))
+        cls.dev = cls.start("dev", ["--config", conf, "--slots", "8"])
+        cls.api = cls.dev.api()
+        for name in ("fail-once", "fail-down", "fail-group", "mailme", "hooked-drop",
+                     "hooked-reword"):
+            cls.api.shell_job(name, "echo failing; exit 3")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.receiver.stop()
+            cls.smtp.stop()
+
+    # ------------------------------------------------------------ helpers
+
+    def alarms(self, **q):
+        qs = "&".join("%s=%s" % kv for kv in q.items())
+        return self.api.ok("GET", "/api/v1/alarms" + ("?" + qs if qs else ""))["alarms"]
+
+    def alarm_of(self, exec_id, event="failed"):
+        def find():
+            for a in self.alarms(limit=1000):
+                if a.get("execution_id") == exec_id and a["event"] == event:
+                    return a
+            return None
+        return harness.wait_until(find, timeout=30, what="alarm of execution %d" % exec_id)
+
+    def fail(self, job):
+        exec_id = self.api.run(job)
+        self.api.wait_final(exec_id, timeout=30)
+        return exec_id
+
+    def posts_for(self, exec_id):
+        return self.receiver.matching(lambda j: j.get("execution_id") == exec_id)
+
+    # ------------------------------------------------------------ tests
+
+    def test_signed_webhook_after_a_failure(self):
+        t0 = time.time()
+        exec_id = self.fail("fail-once")
+        posts = harness.wait_until(lambda: self.posts_for(exec_id), timeout=30,
+                                   what="the webhook of execution %d" % exec_id)
+        p = posts[0]
+        self.assertTrue(p["signature_ok"], "HMAC signature does not verify: %r" % p["headers"])
+        self.assertEqual(p["headers"]["content-type"], "application/json")
+        self.assertEqual(p["json"]["event"], "failed")
+        self.assertEqual(p["json"]["job"], "fail-once")
+        self.assertEqual(p["headers"]["x-pagoda-alarm-id"], str(p["json"]["id"]))
+        self.assertIn("fail-once", p["json"]["subject"])
+        self.assertGreaterEqual(p["received"], t0)
+        # the stored alarm says it was delivered, and the secret is nowhere in the API
+        a = harness.wait_until(lambda: [x for x in self.alarms(state="delivered")
+                                        if x.get("execution_id") == exec_id],
+                               timeout=30, what="alarm delivered")[0]
+        self.assertEqual(a["deliveries"]["hook"]["state"], "sent")
+        self.assertEqual(a["deliveries"]["hook"]["attempts"], 1)
+        r = self.api.get("/api/v1/alarms?limit=1000")
+        self.assertNotIn(SECRET, r.text)
+        # the CLI lists it
+        env = dict(os.environ, PAGODA_ADDR=self.dev.url)
+        env.pop("PAGODA_CONFIG", None)
+        out = subprocess.run([harness.pagoda_bin(), "alarm", "list", "--state", "delivered"],
+                             env=env, capture_output=True, timeout=30, cwd=self.tmp)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("hook:sent", out.stdout.decode())
+        self.assertIn(str(a["id"]), out.stdout.decode())
+        with open(self.dev.stderr_path, encoding="utf-8", errors="replace") as f:
+            self.assertNotIn(SECRET, f.read())
+
+    def test_webhook_retried_after_the_receiver_was_down(self):
+        self.receiver.stop()
+        down_since = time.monotonic()
+        try:
+            exec_id = self.fail("fail-down")
+            a = self.alarm_of(exec_id)
+            # failed attempts are recorded while the receiver is down
+            harness.wait_until(
+                lambda: [x for x in self.alarms(state="pending") if x["id"] == a["id"]
+                         and x["deliveries"]["hook"]["attempts"] >= 2
+                         and time.monotonic() - down_since >= 10],
+                timeout=60, what="two failed attempts and 10 s of outage")
+            self.assertEqual(self.posts_for(exec_id), [])
+        finally:
+            self.receiver.start()
+        posts = harness.wait_until(lambda: self.posts_for(exec_id), timeout=30,
+                                   what="the webhook after the outage")
+        self.assertTrue(posts[0]["signature_ok"])
+        done = harness.wait_until(lambda: [x for x in self.alarms(state="delivered")
+                                           if x["id"] == a["id"]], timeout=30,
+                                  what="delivered after the outage")[0]
+        self.assertGreaterEqual(done["deliveries"]["hook"]["attempts"], 3)
+
+    def test_repeats_are_grouped(self):
+        ids = [self.fail("fail-group") for _ in range(5)]
+        first = self.alarm_of(ids[0])
+        grouped = harness.wait_until(
+            lambda: [x for x in self.alarms(limit=1000) if x["id"] == first["id"]
+                     and x["count"] == 5], timeout=30, what="a count of 5 on one alarm")
+        self.assertEqual(grouped[0]["job"], "fail-group")
+        harness.wait_until(lambda: self.receiver.matching(lambda j: j.get("job") == "fail-group"),
+                           timeout=30, what="the group's webhook")
+        others = [x for x in self.alarms(limit=1000) if x.get("job") == "fail-group"]
+        self.assertEqual(len(others), 1, others)
+        self.assertEqual(len(self.receiver.matching(lambda j: j.get("job") == "fail-group")), 1)
+
+    def test_email_reaches_the_smtp_sink(self):
+        exec_id = self.fail("mailme")
+        msg = harness.wait_until(lambda: [m for m in self.smtp.messages
+                                          if b"mailme" in m[2]], timeout=30,
+                                 what="the e-mail of execution %d" % exec_id)[0]
+        mail_from, rcpt, content = msg
+        self.assertEqual(mail_from, "pagoda@example.com")
+        self.assertEqual(rcpt, ["ops@example.com"])
+        self.assertIn(b"Subject: Pagoda: job mailme execution %d failed" % exec_id, content)
+        self.assertIn(b"X-Pagoda-Alarm-Id:", content)
+        harness.wait_until(lambda: [x for x in self.alarms(state="delivered")
+                                    if x.get("execution_id") == exec_id
+                                    and x["deliveries"]["mail"]["state"] == "sent"],
+                           timeout=30, what="the mail delivery recorded")
+
+    def test_lua_hook_drops_and_rewords(self):
+        dropped = self.fail("hooked-drop")
+        reworded = self.fail("hooked-reword")
+        a = self.alarm_of(dropped)
+        self.assertEqual(a["state"], "dropped")
+        self.assertEqual(a["dropped_by"], "route.lua")
+        posts = harness.wait_until(lambda: self.posts_for(reworded), timeout=30,
+                                   what="the reworded webhook")
+        self.assertTrue(posts[0]["json"]["subject"].startswith("REWORDED Pagoda: job hooked-reword"))
+        self.assertEqual(posts[0]["json"]["text"], "reworded by the hook")
+        self.assertEqual(self.posts_for(dropped), [])
+
+    def test_sla_miss_raises_an_alarm(self):
+        self.api.shell_job("sla-slow", "sleep 6")
+        at = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2))
+        r = self.api.post("/api/v1/schedules", {
+            "name": "sla-sched", "job": "sla-slow", "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "alarms": [{"on": ["sla_missed"], "channels": ["hook"],
+                        "sla": {"finish_within": "2s"}}]})
+        self.assertEqual(r.status, 201, r)
+        posts = harness.wait_until(
+            lambda: self.receiver.matching(lambda j: j.get("event") == "sla_missed"
+                                           and j.get("schedule") == "sla-sched"),
+            timeout=40, what="the SLA alarm")
+        self.assertIn("not finished", posts[0]["json"]["subject"])
+        self.assertTrue(posts[0]["signature_ok"])
+
+    def test_misfire_raises_an_alarm(self):
+        self.api.shell_job("tick-job", "true")
+        r = self.api.post("/api/v1/schedules", {
+            "name": "misfiring", "job": "tick-job", "every": "1s", "misfire_grace": "1s",
+            "alarms": [{"on": ["misfire"], "channels": ["hook"]}]})
+        self.assertEqual(r.status, 201, r)
+        self.api.ok("POST", "/api/v1/schedules/misfiring/pause")
+        paused = time.monotonic()
+        # fire times pass while it is paused; once they are older than the
+        # grace, resuming finds them missed
+        harness.wait_until(lambda: time.monotonic() - paused > 3.5, timeout=10,
+                           what="fire times older than the grace")
+        self.api.ok("POST", "/api/v1/schedules/misfiring/resume")
+        posts = harness.wait_until(
+            lambda: self.receiver.matching(lambda j: j.get("event") == "misfire"
+                                           and j.get("schedule") == "misfiring"),
+            timeout=30, what="the misfire alarm")
+        self.assertIn("misfired", posts[0]["json"]["subject"])
+        self.api.ok("POST", "/api/v1/schedules/misfiring/pause")
+
+    def test_list_filters_and_refuses_bad_input(self):
+        r = self.api.get("/api/v1/alarms?state=bogus")
+        self.assertEqual(r.status, 400, r)
+        r = self.api.get("/api/v1/alarms?before=x")
+        self.assertEqual(r.status, 400, r)
+        r = self.api.get("/api/v1/alarms?limit=1")
+        self.assertEqual(r.status, 200, r)
+        self.assertLessEqual(len(r.json["alarms"]), 1)
+
+
+if __name__ == "__main__":
+    harness.main()
