@@ -429,9 +429,9 @@ bool pgd_alarm_rule_matches(const pgd_alarm_rule_t *r, const pgd_alarm_cause_t *
 
 char *pgd_alarm_group_key(const pgd_alarm_rule_t *r, const pgd_alarm_cause_t *c, char *buf,
                           size_t len) {
-  snprintf(buf, len, "%s|%s|%s|%s|%s|%s", r->id, pgd_alarm_event_name(c->event),
+  snprintf(buf, len, "%s|%s|%s|%s|%s|%s%s%s", r->id, pgd_alarm_event_name(c->event),
            c->job ? c->job : "", c->flow ? c->flow : "", c->schedule ? c->schedule : "",
-           c->worker ? c->worker : "");
+           c->worker ? c->worker : "", c->master ? "|" : "", c->master ? c->master : "");
   return buf;
 }
 

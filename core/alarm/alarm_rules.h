@@ -114,6 +114,7 @@ void pgd_alarm_rule_free(pgd_alarm_rule_t *r);
 typedef struct pgd_alarm_cause {
   pgd_alarm_event_t event;
   const char *job, *flow, *schedule, *worker; /* what it is about; NULL = not applicable */
+  const char *master; /* leader_change: the new leader's address (groups per master) */
 } pgd_alarm_cause_t;
 
 /* Does rule `r` take cause `c`? Its event bit must be set and each target
@@ -121,8 +122,9 @@ typedef struct pgd_alarm_cause {
  * that field does not match a rule that names one). */
 bool pgd_alarm_rule_matches(const pgd_alarm_rule_t *r, const pgd_alarm_cause_t *c);
 
-/* The grouping key "<rule id>|<event>|<job>|<flow>|<schedule>|<worker>"
- * (empty fields for NULL) into buf; returns buf. */
+/* The grouping key "<rule id>|<event>|<job>|<flow>|<schedule>|<worker>",
+ * plus "|<master>" when the cause names one (empty fields for NULL), into
+ * buf; returns buf. */
 char *pgd_alarm_group_key(const pgd_alarm_rule_t *r, const pgd_alarm_cause_t *c, char *buf,
                           size_t len);
 

@@ -447,7 +447,14 @@ static void take_over(pgd_alarms_t *a) {
              "A master became the leader of cluster %s with epoch %lld; it now delivers "
              "the alarms and runs the schedules.",
              pgd_json_str(cl, "cluster") ? pgd_json_str(cl, "cluster") : "", (long long)epoch);
-    a_event_t ev = {.cause = {.event = PGD_ALARM_EV_LEADER_CHANGE}, .subject = subject,
+    /* grouped per master: a flapping pair of masters makes two alarms with
+     * counts, not one per change */
+    const char *self = NULL;
+    const cJSON *mi;
+    cJSON_ArrayForEach(mi, pgd_json_get(cl, "masters")) if (pgd_json_bool(mi, "self", false))
+        self = pgd_json_str(mi, "http");
+    a_event_t ev = {.cause = {.event = PGD_ALARM_EV_LEADER_CHANGE, .master = self},
+                    .subject = subject,
                     .text = text};
     a_raise(a, &ev);
   }

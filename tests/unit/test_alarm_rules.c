@@ -181,6 +181,16 @@ static void test_matching_and_grouping(void) {
   pgd_alarm_group_key(&r, &w, k2, sizeof k2);
   CU_ASSERT_STRING_NOT_EQUAL(k1, k2);
   pgd_alarm_rule_free(&r);
+  /* leader changes group per master */
+  CU_ASSERT_EQUAL_FATAL(parse_rule("{\"on\":[\"leader_change\"]}", true, NULL, &r, err, sizeof err), 0);
+  pgd_alarm_cause_t l1 = {.event = PGD_ALARM_EV_LEADER_CHANGE, .master = "http://a:1"};
+  pgd_alarm_cause_t l2 = {.event = PGD_ALARM_EV_LEADER_CHANGE, .master = "http://b:1"};
+  CU_ASSERT(pgd_alarm_rule_matches(&r, &l1));
+  pgd_alarm_group_key(&r, &l1, k1, sizeof k1);
+  pgd_alarm_group_key(&r, &l2, k2, sizeof k2);
+  CU_ASSERT_STRING_EQUAL(k1, "t.0|leader_change|||||http://a:1");
+  CU_ASSERT_STRING_NOT_EQUAL(k1, k2);
+  pgd_alarm_rule_free(&r);
   /* windows: inside folds, at the end it does not, no group never folds */
   CU_ASSERT(pgd_alarm_group_folds(100 * S, 100 * S, 60 * S));
   CU_ASSERT(pgd_alarm_group_folds(100 * S, 159 * S, 60 * S));
