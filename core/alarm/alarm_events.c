@@ -31,7 +31,7 @@ static void exec_event(pgd_alarms_t *a, const cJSON *rec, pgd_alarm_event_t even
   else
     snprintf(subject, sizeof subject, "Pagoda: job %s execution %lld %s", job ? job : "?",
              (long long)exec_id, pgd_alarm_event_name(event));
-  if (cJSON_IsNumber(pgd_json_get(rec, "exit_code")))
+  if (!error && cJSON_IsNumber(pgd_json_get(rec, "exit_code")))
     snprintf(code, sizeof code, ", exit code %lld", (long long)pgd_json_int(rec, "exit_code", 0));
   snprintf(text, sizeof text, "Execution %lld of job %s ended %s%s%s%s (attempt %lld%s%s)%s.",
            (long long)exec_id, job ? job : "?", state ? state : "?", error ? ": " : "",

@@ -352,6 +352,8 @@ static void raise_one(pgd_alarms_t *a, const a_event_t *ev, const pgd_alarm_rule
     }
   }
   pgd_json_set_str(doc, "state", overall_state(doc));
+  if (!cJSON_GetArraySize(dl))
+    pgd_json_set_str(doc, "error", "no channel to deliver to (see master.alarms.channels)");
   PGD_INFO(MOD, "alarm %lld raised: %s", (long long)id, pgd_json_str(doc, "subject"));
   if (strcmp(pgd_json_str(doc, "state"), "pending") == 0) {
     a_pending_t *p = pending_add(a, id, doc, false);
