@@ -244,5 +244,45 @@ class Alarms(harness.PagodaTestCase):
         self.assertLessEqual(len(r.json["alarms"]), 1)
 
 
+class WorkerLost(harness.PagodaTestCase):
+    """A master and a worker: the worker killed with SIGKILL raises a
+    worker_lost alarm once its heartbeats are missed."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.receiver = WebhookReceiver(secret=SECRET).start()
+        secret_path = os.path.join(cls.tmp, "hook.secret")
+        with open(secret_path, "w") as f:
+            f.write(SECRET)
+        conf = os.path.join(cls.tmp, "pagoda.conf")
+        with open(conf, "w") as f:
+            f.write('master: { alarms: { channels = ( { name = "hook"; type = "webhook"; url = "%s"; '
+                    'secret_file = "%s"; } ); rules = ( { on = ["worker_lost"]; worker = "w-*"; } ); }; };\n'
+                    % (cls.receiver.url, secret_path))
+        cls.master = cls.start("master", ["--config", conf])
+        cls.worker = cls.start("worker", ["--master", "%s:%d" % (harness.HOST, cls.master.rpc_port),
+                                          "--id", "w-doomed"], name="w-doomed")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.receiver.stop()
+
+    def test_worker_lost(self):
+        api = self.master.api()
+        harness.wait_until(lambda: [w for w in api.ok("GET", "/api/v1/workers")["workers"]
+                                    if w["id"] == "w-doomed" and w["state"] == "alive"],
+                           timeout=20, what="the worker connected")
+        self.worker.kill9()
+        posts = harness.wait_until(
+            lambda: self.receiver.matching(lambda j: j.get("event") == "worker_lost"),
+            timeout=40, what="the worker_lost webhook")
+        self.assertEqual(posts[0]["json"]["worker"], "w-doomed")
+        self.assertTrue(posts[0]["signature_ok"])
+
+
 if __name__ == "__main__":
     harness.main()
