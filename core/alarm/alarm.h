@@ -53,6 +53,17 @@ int pgd_alarms_start(uv_loop_t *loop, pgd_master_t *m, const cJSON *config, cons
  * service. Call before pgd_master_stop. NULL ignored. */
 void pgd_alarms_stop(pgd_alarms_t *a);
 
+/* Acknowledges alarm `id` (someone is on it): records "acked_by" (`by`,
+ * nullable, e.g. the token's name) and "acked_us"; channels still pending
+ * stop retrying (their state becomes "cancelled") and a pending alarm's
+ * state becomes "acked". Leader only. On 0, *view (caller owns, nullable
+ * out) is the alarm as it will be stored and done(ud, status) follows once
+ * it is durable. -ENOENT (no such alarm), -EALREADY (acknowledged before),
+ * -ESHUTDOWN (this master does not lead), each with err; done is then
+ * never called. */
+int pgd_alarms_ack(pgd_alarms_t *a, int64_t id, const char *by, cJSON **view,
+                   pgd_master_done_cb done, void *ud, char *err, size_t errlen);
+
 /* Counters since start, for /metrics (the coordinator wires them). */
 typedef struct pgd_alarm_channel_stats {
   const char *channel; /* the channel's name, borrowed until pgd_alarms_stop */

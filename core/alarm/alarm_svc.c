@@ -112,13 +112,15 @@ static void put_doc(pgd_alarms_t *a, int64_t id, const cJSON *doc, bool first) {
 
 static const char *overall_state(const cJSON *doc) {
   const cJSON *dl = pgd_json_get(doc, "deliveries"), *d;
-  bool failed = false, any = false;
+  bool failed = false, any = false, cancelled = false;
   cJSON_ArrayForEach(d, dl) {
     const char *s = pgd_json_str(d, "state");
     any = true;
     if (s && strcmp(s, "pending") == 0) return "pending";
     if (s && strcmp(s, "failed") == 0) failed = true;
+    if (s && strcmp(s, "cancelled") == 0) cancelled = true;
   }
+  if (cancelled) return "acked"; /* acknowledged while a channel was pending */
   return failed || !any ? "failed" : "delivered";
 }
 
@@ -197,7 +199,11 @@ static void on_sent(void *ud, const pgd_alarm_send_result_t *res) {
   int64_t now = pgd_now_us();
   int attempts = (int)pgd_json_int(d, "attempts", 0) + 1;
   pgd_json_set_int(d, "attempts", attempts);
-  if (res->ok) {
+  const char *dstate = pgd_json_str(d, "state");
+  if (dstate && strcmp(dstate, "cancelled") == 0) {
+    /* acknowledged while this send was on its way: keep "cancelled" */
+    if (res->ok) pgd_json_set_int(d, "sent_us", now);
+  } else if (res->ok) {
     pgd_json_set_str(d, "state", "sent");
     pgd_json_set_int(d, "sent_us", now);
     PGD_INFO(MOD, "alarm %lld sent to %s (%.1f ms)", (long long)p->id, res->channel,
@@ -393,6 +399,85 @@ void a_raise(pgd_alarms_t *a, const a_event_t *ev) {
     pgd_alarm_rule_free(&r);
   }
   deliver_due(a, now);
+}
+
+/* ---- acknowledgement ---- */
+
+typedef struct {
+  pgd_master_done_cb done;
+  void *ud;
+} ack_ctx_t;
+
+static void on_ack_put(int status, void *ud) {
+  ack_ctx_t *c = ud;
+  c->done(c->ud, status);
+  free(c);
+}
+
+int pgd_alarms_ack(pgd_alarms_t *a, int64_t id, const char *by, cJSON **view,
+                   pgd_master_done_cb done, void *ud, char *err, size_t errlen) {
+  if (view) *view = NULL;
+  if (!a || !a_leading(a)) {
+    snprintf(err, errlen, "this master does not lead: acknowledge on the leader");
+    return -ESHUTDOWN;
+  }
+  a_pending_t *p = pending_find(a, id);
+  cJSON *doc = p ? p->doc : NULL;
+  char ids[24];
+  id_str(id, ids, sizeof ids);
+  if (!doc && (doc = pgd_store_get_doc(pgd_master_store(a->m), PGD_ALARM_DOC_KIND, ids))) {
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "created_us");
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "updated_us");
+  }
+  if (!doc) {
+    snprintf(err, errlen, "alarm %lld not found", (long long)id);
+    return -ENOENT;
+  }
+  if (pgd_json_get(doc, "acked_us")) {
+    snprintf(err, errlen, "alarm %lld was acknowledged already", (long long)id);
+    if (!p) cJSON_Delete(doc);
+    return -EALREADY;
+  }
+  ack_ctx_t *c = malloc(sizeof *c);
+  if (!c) {
+    if (!p) cJSON_Delete(doc);
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  c->done = done;
+  c->ud = ud;
+  int64_t now = pgd_now_us();
+  char at[40];
+  pgd_json_set_int(doc, "acked_us", now);
+  pgd_json_set_str(doc, "acked_at", pgd_format_time_us(now, at, sizeof at));
+  pgd_json_set_str(doc, "acked_by", by);
+  cJSON *d;
+  cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(doc, "deliveries")) {
+    const char *st = pgd_json_str(d, "state");
+    if (st && strcmp(st, "pending") == 0) pgd_json_set_str(d, "state", "cancelled");
+  }
+  const char *st = pgd_json_str(doc, "state");
+  if (st && strcmp(st, "pending") == 0) pgd_json_set_str(doc, "state", overall_state(doc));
+  if (view) *view = cJSON_Duplicate(doc, 1);
+  int rc = pgd_store_put_doc(pgd_master_store(a->m), PGD_ALARM_DOC_KIND, ids, NULL,
+                             pgd_json_str(doc, "state"), doc, on_ack_put, c);
+  if (rc < 0) {
+    free(c);
+    if (view) {
+      cJSON_Delete(*view);
+      *view = NULL;
+    }
+    snprintf(err, errlen, "cannot store the acknowledgement (%d)", rc);
+  } else {
+    PGD_INFO(MOD, "alarm %lld acknowledged%s%s", (long long)id, by ? " by " : "", by ? by : "");
+  }
+  /* No longer pending: out of the delivery list (a send on its way is
+   * recorded by on_sent first). */
+  if (p && !p->in_flight && strcmp(pgd_json_str(doc, "state"), "pending") != 0)
+    pending_remove(a, id);
+  else if (!p)
+    cJSON_Delete(doc);
+  return rc < 0 ? rc : 0;
 }
 
 /* ---- leadership ---- */

@@ -1,6 +1,8 @@
 /* Pagoda API — alarms (docs/api.md "Alarms", docs/alarms.md): the stored
- * alarm documents with their delivery state, newest first. Read from the
- * store, so a standby master answers too (the store is shared in HA). */
+ * alarm documents with their delivery state, newest first (read from the
+ * store, so a standby master answers too: the store is shared in HA), and
+ * their acknowledgement (through the leader's alarm service). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +14,7 @@
 #define ALARMS_MAX_LIMIT 1000
 
 static bool state_ok(const char *s) {
-  static const char *const states[] = {"pending", "delivered", "failed", "dropped"};
+  static const char *const states[] = {"pending", "delivered", "failed", "dropped", "acked"};
   for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
     if (strcmp(s, states[i]) == 0) return true;
   return false;
@@ -27,7 +29,7 @@ void api_alarms_list(api_req_t *r) {
   int64_t before_id = 0;
   if (state && !state_ok(state)) {
     pgd_http_respond_error(r->req, 400,
-                           "state must be one of pending, delivered, failed, dropped");
+                           "state must be one of pending, delivered, failed, dropped, acked");
     return;
   }
   if (before && !api_parse_id(before, &before_id)) {
@@ -55,4 +57,32 @@ void api_alarms_list(api_req_t *r) {
   else
     cJSON_AddNullToObject(out, "next_before");
   api_respond_take(r->req, 200, out);
+}
+
+/* POST /api/v1/alarms/{id}/ack: answered with the alarm once durable. */
+void api_alarm_ack(api_req_t *r) {
+  int64_t id = 0;
+  if (!api_parse_id(r->params[0], &id)) {
+    size_t n = strlen(r->params[0]);
+    pgd_http_respond_error(r->req, 404, "alarm '%.*s' not found", (int)(n > 40 ? 40 : n),
+                           r->params[0]);
+    return;
+  }
+  if (!r->api->alarms) {
+    pgd_http_respond_error(r->req, 503, "alarms are not running on this master");
+    return;
+  }
+  char err[256];
+  cJSON *view = NULL;
+  api_reply_t *rp = api_reply_new(r, 200, NULL);
+  int rc = pgd_alarms_ack(r->api->alarms, id, r->authed ? r->token_name : NULL, &view,
+                          api_reply_done, rp, err, sizeof err);
+  if (rc < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, rc == -EALREADY ? 409 : api_status_of(rc), "%s", err);
+    return;
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(view, "group");
+  rp->body = view;
+  api_reply_release(rp);
 }

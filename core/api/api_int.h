@@ -39,6 +39,7 @@ struct pgd_api {
   unsigned nsessions;
   pgd_api_config_t events_cfg;   /* events_* sizes only (the rest is not kept) */
   struct api_events *events;     /* the event stream (api_events.c), once attached */
+  struct pgd_alarms *alarms;     /* alarm acknowledgements (api_alarms.c); nullable */
 };
 
 /* One request being handled: valid during the handler call only (keep
@@ -209,6 +210,7 @@ void api_tokens_list(api_req_t *r);
 void api_token_revoke(api_req_t *r);
 void api_audit_list(api_req_t *r);           /* api_audit.c */
 void api_alarms_list(api_req_t *r);          /* api_alarms.c */
+void api_alarm_ack(api_req_t *r);
 
 /* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */
 

@@ -75,6 +75,7 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/events",                             api_events_stream,     V, NULL, LEADER},
 
     {"GET",    "/api/v1/alarms",                             api_alarms_list,       V, NULL, STANDBY},
+    {"POST",   "/api/v1/alarms/{id}/ack",                    api_alarm_ack,         O, NULL, LEADER},
 };
 
 const pgd_api_route_t *pgd_api_routes(size_t *n) {

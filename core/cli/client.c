@@ -964,6 +964,9 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
       free(p);
       return rc;
     }
+    case PGD_CLI_ALARM_ACK:
+      return action(&c, "POST", path_with("/api/v1/alarms/%s%s", a->arg, "/ack"),
+                    "alarm %s acknowledged\n");
     case PGD_CLI_CMD_NONE:
       break;
   }

@@ -135,6 +135,7 @@ static const cmd_spec_t k_cmds[] = {
     {"audit", "list", PGD_CLI_AUDIT_LIST, 0,
      OPT_JSON | OPT_LIMIT | OPT_SINCE | OPT_BY | OPT_ROUTE | OPT_BEFORE, NULL},
     {"alarm", "list", PGD_CLI_ALARM_LIST, 0, OPT_JSON | OPT_STATE | OPT_LIMIT | OPT_BEFORE, NULL},
+    {"alarm", "ack", PGD_CLI_ALARM_ACK, 1, 0, "ID"},
 };
 
 static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer", "flow",

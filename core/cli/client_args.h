@@ -77,7 +77,8 @@ typedef enum {
   PGD_CLI_TOKEN_LIST,
   PGD_CLI_TOKEN_REVOKE,
   PGD_CLI_AUDIT_LIST,
-  PGD_CLI_ALARM_LIST /* alarms (issue 15) */
+  PGD_CLI_ALARM_LIST, /* alarms (issue 15) */
+  PGD_CLI_ALARM_ACK
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */

@@ -100,7 +100,8 @@ static const char k_alarm[] =
     "Alarms (docs/alarms.md):\n"
     "  pagoda alarm list [--state S] [--limit N] [--before ID] [--json]\n"
     "                                                   alarms newest first with each channel's\n"
-    "                                                   delivery; S: pending delivered failed dropped\n";
+    "                                                   delivery; S: pending delivered failed dropped acked\n"
+    "  pagoda alarm ack ID                              acknowledge: stop its pending deliveries\n";
 
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"

@@ -930,6 +930,7 @@ int pgd_daemon_main(int argc, char **argv) {
       char *hooks = pgd_daemon_alarm_hooks_dir(s.config_path);
       rc = pgd_alarms_start(&loop, d.master, s.alarms_config, hooks, &d.alarms, err, sizeof err);
       free(hooks);
+      if (rc == 0) pgd_api_attach_alarms(d.api, d.alarms);
     }
     if (rc == 0) rc = bootstrap_admin_token(&loop, d.api, mc.data_dir, err, sizeof err);
   }

@@ -69,7 +69,7 @@ class Alarms(harness.PagodaTestCase):
         cls.dev = cls.start("dev", ["--config", conf, "--slots", "8"])
         cls.api = cls.dev.api()
         for name in ("fail-once", "fail-down", "fail-group", "mailme", "hooked-drop",
-                     "hooked-reword"):
+                     "hooked-reword", "fail-acked", "fail-probe"):
             cls.api.shell_job(name, "echo failing; exit 3")
 
     @classmethod
@@ -233,6 +233,46 @@ class Alarms(harness.PagodaTestCase):
             timeout=30, what="the misfire alarm")
         self.assertIn("misfired", posts[0]["json"]["subject"])
         self.api.ok("POST", "/api/v1/schedules/misfiring/pause")
+
+    def test_ack_stops_retries(self):
+        # a receiver that answers 500: the alarm stays pending, retried
+        bad = WebhookReceiver(secret=SECRET, port=self.receiver.port, status=500)
+        self.receiver.stop()
+        bad.start()
+        try:
+            exec_id = self.fail("fail-acked")
+            a = self.alarm_of(exec_id)
+            harness.wait_until(lambda: [x for x in self.alarms(state="pending") if x["id"] == a["id"]
+                                        and x["deliveries"]["hook"]["attempts"] >= 1],
+                               timeout=30, what="a failed attempt (HTTP 500)")
+            self.assertTrue(bad.matching(lambda j: j.get("id") == a["id"]))
+            self.assertIn("HTTP status 500", [x for x in self.alarms(limit=1000)
+                                              if x["id"] == a["id"]][0]["deliveries"]["hook"]["error"])
+            env = dict(os.environ, PAGODA_ADDR=self.dev.url)
+            env.pop("PAGODA_CONFIG", None)
+            out = subprocess.run([harness.pagoda_bin(), "alarm", "ack", str(a["id"])], env=env,
+                                 capture_output=True, timeout=30, cwd=self.tmp)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("alarm %d acknowledged" % a["id"], out.stdout.decode())
+            acked = [x for x in self.alarms(state="acked") if x["id"] == a["id"]]
+            self.assertEqual(len(acked), 1)
+            self.assertEqual(acked[0]["acked_by"], "admin")
+            self.assertEqual(acked[0]["deliveries"]["hook"]["state"], "cancelled")
+            # a second ack is refused; an unknown id is 404
+            r = self.api.post("/api/v1/alarms/%d/ack" % a["id"])
+            self.assertEqual(r.status, 409, r)
+            r = self.api.post("/api/v1/alarms/999999/ack")
+            self.assertEqual(r.status, 404, r)
+            # no retry follows: while another alarm goes through three
+            # attempts (two backoff periods), the acknowledged one gets none
+            n = len(bad.matching(lambda j: j.get("id") == a["id"]))
+            probe = self.alarm_of(self.fail("fail-probe"))
+            harness.wait_until(lambda: len(bad.matching(lambda j: j.get("id") == probe["id"])) >= 3,
+                               timeout=30, what="three attempts of another alarm")
+            self.assertEqual(len(bad.matching(lambda j: j.get("id") == a["id"])), n)
+        finally:
+            bad.stop()
+            self.receiver.start()
 
     def test_list_filters_and_refuses_bad_input(self):
         r = self.api.get("/api/v1/alarms?state=bogus")
