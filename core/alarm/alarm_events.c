@@ -8,8 +8,6 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "sched/timefmt.h"
-#include "sched/tz.h"
 
 #define MOD "alarm"
 
@@ -182,21 +180,6 @@ void a_sla_free_all(pgd_alarms_t *a) {
   while (a->n_slas > 0) sla_remove(a, a->n_slas - 1);
 }
 
-/* The first instant at or after `from_us` when the wall clock of `zone`
- * reads `tod_s` seconds after midnight. */
-static int64_t next_time_of_day(const char *zone, int64_t from_us, int tod_s) {
-  pgd_tz_t *tz = NULL;
-  char err[128];
-  if (pgd_tz_load(zone ? zone : "UTC", &tz, err, sizeof err) < 0) return -1;
-  int64_t from_s = from_us / 1000000;
-  int64_t local = pgd_tz_to_local(tz, from_s);
-  int64_t day = local - ((local % 86400) + 86400) % 86400;
-  int64_t target = pgd_tz_local_to_utc(tz, day + tod_s, NULL);
-  if (target < from_s) target = pgd_tz_local_to_utc(tz, day + 86400 + tod_s, NULL);
-  pgd_tz_free(tz);
-  return target * 1000000;
-}
-
 static void watch_rule(pgd_alarms_t *a, const pgd_alarm_rule_t *r, const char *schedule,
                        const char *zone, int64_t fire_us) {
   if (r->sla_start_within_us < 0 && r->sla_finish_within_us < 0 && r->sla_finish_by_s < 0) return;
@@ -212,7 +195,7 @@ static void watch_rule(pgd_alarms_t *a, const pgd_alarm_rule_t *r, const char *s
   s->start_deadline_us = r->sla_start_within_us >= 0 ? fire_us + r->sla_start_within_us : -1;
   s->finish_deadline_us = r->sla_finish_within_us >= 0 ? fire_us + r->sla_finish_within_us : -1;
   if (r->sla_finish_by_s >= 0) {
-    int64_t by = next_time_of_day(zone, fire_us, r->sla_finish_by_s);
+    int64_t by = pgd_alarm_next_time_of_day(zone, fire_us, r->sla_finish_by_s);
     if (by >= 0 && (s->finish_deadline_us < 0 || by < s->finish_deadline_us))
       s->finish_deadline_us = by;
   }

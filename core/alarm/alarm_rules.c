@@ -13,6 +13,7 @@
 #include "alarm/alarm_rules.h"
 #include "common/json.h"
 #include "sched/timefmt.h"
+#include "sched/tz.h"
 
 static const char *const event_names[PGD_ALARM_EV__COUNT] = {
     "failed", "timed_out", "lost", "retries_exhausted", "misfire", "sla_missed", "worker_lost",
@@ -109,6 +110,19 @@ int pgd_alarm_parse_time_of_day(const char *s) {
   if (!isdigit((unsigned char)s[0]) || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59)
     return -1;
   return h * 3600 + mi * 60 + se;
+}
+
+int64_t pgd_alarm_next_time_of_day(const char *zone, int64_t from_us, int tod_s) {
+  pgd_tz_t *tz = NULL;
+  char err[128];
+  if (pgd_tz_load(zone ? zone : "UTC", &tz, err, sizeof err) < 0) return -1;
+  int64_t from_s = from_us / 1000000 + (from_us % 1000000 > 0); /* at or after */
+  int64_t local = pgd_tz_to_local(tz, from_s);
+  int64_t midnight = local - ((local % 86400) + 86400) % 86400;
+  int64_t t = pgd_tz_local_to_utc(tz, midnight + tod_s, NULL);
+  if (t < from_s) t = pgd_tz_local_to_utc(tz, midnight + 86400 + tod_s, NULL);
+  pgd_tz_free(tz);
+  return t * 1000000;
 }
 
 void pgd_alarm_rule_free(pgd_alarm_rule_t *r) {

@@ -145,4 +145,10 @@ int pgd_alarm_sign(const char *key, const char *body, size_t body_len, char *out
 /* A time of day "HH:MM" or "HH:MM:SS" → seconds after midnight, or -1. */
 int pgd_alarm_parse_time_of_day(const char *s);
 
+/* The first instant (µs) at or after `from_us` when the wall clock of time
+ * zone `zone` (IANA name; NULL = "UTC") reads `tod_s` seconds after
+ * midnight; a time skipped by a DST jump maps to the jump (sched/tz.h).
+ * -1 for an unknown zone. */
+int64_t pgd_alarm_next_time_of_day(const char *zone, int64_t from_us, int tod_s);
+
 #endif

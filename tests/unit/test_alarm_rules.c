@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -236,6 +237,34 @@ static void test_time_of_day(void) {
   CU_ASSERT_EQUAL(pgd_alarm_parse_time_of_day("12:00x"), -1);
 }
 
+/* seconds of a UTC civil time, via the same parser the schedules use */
+static int64_t utc_s(const char *iso) {
+  struct tm tm = {0};
+  CU_ASSERT_PTR_NOT_NULL_FATAL(strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm));
+  return (int64_t)timegm(&tm);
+}
+
+static void test_next_time_of_day(void) {
+  /* Berlin in winter is UTC+1: 06:00 local is 05:00Z, same day when before it */
+  CU_ASSERT_EQUAL(pgd_alarm_next_time_of_day("Europe/Berlin", utc_s("2026-12-06T02:00:00") * S, 6 * 3600),
+                  utc_s("2026-12-06T05:00:00") * S);
+  /* after it: the next day */
+  CU_ASSERT_EQUAL(pgd_alarm_next_time_of_day("Europe/Berlin", utc_s("2026-12-06T06:00:00") * S, 6 * 3600),
+                  utc_s("2026-12-07T05:00:00") * S);
+  /* exactly at it: that instant */
+  CU_ASSERT_EQUAL(pgd_alarm_next_time_of_day("Europe/Berlin", utc_s("2026-12-06T05:00:00") * S, 6 * 3600),
+                  utc_s("2026-12-06T05:00:00") * S);
+  /* summer (UTC+2), and a local date that differs from the UTC date */
+  CU_ASSERT_EQUAL(pgd_alarm_next_time_of_day("Europe/Berlin", utc_s("2026-07-01T23:30:00") * S, 3600),
+                  utc_s("2026-07-02T23:00:00") * S);
+  /* 02:30 on the spring-forward night does not exist: the jump (03:00 CEST = 01:00Z) */
+  CU_ASSERT_EQUAL(pgd_alarm_next_time_of_day("Europe/Berlin", utc_s("2026-03-28T23:30:00") * S, 2 * 3600 + 1800),
+                  utc_s("2026-03-29T01:00:00") * S);
+  CU_ASSERT_EQUAL(pgd_alarm_next_time_of_day(NULL, utc_s("2026-12-06T10:00:00") * S, 9 * 3600),
+                  utc_s("2026-12-07T09:00:00") * S);
+  CU_ASSERT_EQUAL(pgd_alarm_next_time_of_day("Mars/Base", 0, 0), -1);
+}
+
 static void test_email_message(void) {
   char *to[] = {"a@x", "b@x"};
   pgd_alarm_channel_t ch = {.name = "m", .type = PGD_ALARM_CH_EMAIL, .from = "p@x", .to = to, .n_to = 2};
@@ -341,6 +370,7 @@ int main(void) {
   CU_add_test(s, "backoff", test_backoff);
   CU_add_test(s, "signature (RFC 4231)", test_signature);
   CU_add_test(s, "time of day", test_time_of_day);
+  CU_add_test(s, "next time of day in a zone (SLA finish_by)", test_next_time_of_day);
   CU_add_test(s, "e-mail message", test_email_message);
   CU_add_test(s, "Lua hooks: drop, reword, route, errors", test_hooks);
   return pgd_test_run();
