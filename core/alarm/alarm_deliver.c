@@ -176,6 +176,7 @@ static void perform(send_item_t *it) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, it->channel->timeout_ms);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, it->channel->tls_verify ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, it->channel->tls_verify ? 2L : 0L);
+  if (it->channel->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, it->channel->ca_file);
   if (it->channel->type == PGD_ALARM_CH_WEBHOOK)
     send_webhook(c, it);
   else

@@ -313,6 +313,7 @@ static int parse_channel(const cJSON *o, pgd_alarm_channel_t *ch, char *err, siz
   if (get_duration(o, "timeout", &t, e, sizeof e) < 0) goto out;
   ch->timeout_ms = (long)(t / 1000);
   ch->tls_verify = pgd_json_bool(o, "tls_verify", true);
+  if (get_opt_str(o, "ca_file", &ch->ca_file, e, sizeof e) < 0) goto out;
   if (ch->type == PGD_ALARM_CH_WEBHOOK) {
     if (read_secret(o, "secret", &ch->secret, e, sizeof e) < 0) goto out;
   } else {
@@ -340,6 +341,7 @@ out:
 static void channel_free(pgd_alarm_channel_t *ch) {
   free(ch->name);
   free(ch->url);
+  free(ch->ca_file);
   if (ch->secret) explicit_bzero(ch->secret, strlen(ch->secret));
   free(ch->secret);
   free(ch->from);

@@ -52,6 +52,7 @@ typedef struct pgd_alarm_channel {
   int n_to;
   bool starttls;                   /* require STARTTLS on smtp:// (CURLUSESSL_ALL) */
   bool tls_verify;                 /* verify the server certificate (default true) */
+  char *ca_file;                   /* PEM CA bundle to verify it with; NULL = the system's */
   char *username;                  /* nullable */
   char *password;                  /* from password_file / password_env; never logged */
 } pgd_alarm_channel_t;

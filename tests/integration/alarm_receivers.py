@@ -90,9 +90,12 @@ class WebhookReceiver:
 
 
 class SmtpSink:
-    """An aiosmtpd server recording (envelope_from, rcpt_tos, content bytes)."""
+    """An aiosmtpd server recording (envelope_from, rcpt_tos, content bytes).
+    With `tls` = (cert, key) it offers STARTTLS and requires it; with
+    `login` = (user, password) it requires AUTH (PLAIN or LOGIN) and records
+    the authenticated user in `logins`."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls=None, login=None):
         try:
             from aiosmtpd.controller import Controller
         except ImportError:
@@ -105,6 +108,7 @@ class SmtpSink:
                 harness.require(False, "python3-aiosmtpd (sbin/setup-deps.sh installs it)")
         self.port = port or harness.free_port()
         self.messages = []
+        self.logins = []
         sink = self
 
         class Handler:
@@ -112,7 +116,22 @@ class SmtpSink:
                 sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
                 return "250 OK"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        kw = {}
+        if tls:
+            import ssl
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(tls[0], tls[1])
+            kw.update(tls_context=ctx, require_starttls=True)
+        if login:
+            from aiosmtpd.smtp import AuthResult
+
+            def authenticator(server, session, envelope, mechanism, auth_data):
+                ok = (auth_data.login.decode(), auth_data.password.decode()) == tuple(login)
+                if ok:
+                    sink.logins.append(auth_data.login.decode())
+                return AuthResult(success=ok)
+            kw.update(authenticator=authenticator, auth_required=True)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kw)
 
     @property
     def url(self):

@@ -1,7 +1,8 @@
 """Alarms on `pagoda dev` (docs/alarms.md) against real receivers: a signed
 webhook reaches a local HTTP server after a failure, again after the
 receiver was down for 10 s; repeats of one cause are grouped; an e-mail
-reaches an SMTP sink (aiosmtpd); a Lua alarm hook drops one alarm and
+reaches an SMTP sink (aiosmtpd), plain and over STARTTLS with AUTH (a test
+CA); acknowledging stops retries; a Lua alarm hook drops one alarm and
 rewords another; an SLA miss and a schedule misfire raise alarms; the REST
 list and `pagoda alarm list` show the delivery state."""
 
@@ -16,6 +17,7 @@ import harness  # noqa: E402
 from alarm_receivers import SmtpSink, WebhookReceiver  # noqa: E402
 
 SECRET = "s3cret-for-the-test"
+SMTP_PASSWORD = "smtp-pass-for-the-test"
 HOOK = r'''
 function on_alarm(a)
   if a.job == "hooked-drop" then return false end
@@ -27,7 +29,7 @@ end
 '''
 
 
-def config_text(tmp, webhook_url, smtp_url):
+def config_text(tmp, webhook_url, smtp_url, secure_url, ca):
     return """
 master: {
   alarms: {
@@ -37,17 +39,25 @@ master: {
     hooks_dir = "%(hooks)s";
     channels = (
       { name = "hook"; type = "webhook"; url = "%(webhook)s"; secret_file = "%(secret)s"; timeout = "3s"; },
-      { name = "mail"; type = "email"; url = "%(smtp)s"; from = "pagoda@example.com"; to = ["ops@example.com"]; }
+      { name = "mail"; type = "email"; url = "%(smtp)s"; from = "pagoda@example.com"; to = ["ops@example.com"]; },
+      { name = "secure-mail"; type = "email"; url = "%(secure)s"; starttls = true; ca_file = "%(ca)s";
+        username = "pagoda"; password_file = "%(password)s";
+        from = "pagoda@example.com"; to = ["oncall@example.com"]; },
+      { name = "tls-required"; type = "email"; url = "%(smtp)s"; starttls = true;
+        from = "pagoda@example.com"; to = ["ops@example.com"]; }
     );
     rules = (
       { on = ["failed", "timed_out", "lost"]; job = "fail-*"; channels = ["hook"]; },
       { on = ["failed"]; job = "hooked-*"; channels = ["hook"]; },
-      { on = ["failed"]; job = "mailme"; channels = ["mail"]; }
+      { on = ["failed"]; job = "mailme"; channels = ["mail"]; },
+      { on = ["failed"]; job = "securemail"; channels = ["secure-mail"]; },
+      { on = ["failed"]; job = "needtls"; channels = ["tls-required"]; }
     );
   };
 };
 """ % {"hooks": os.path.join(tmp, "alarm-hooks"), "webhook": webhook_url,
-       "secret": os.path.join(tmp, "hook.secret"), "smtp": smtp_url}
+       "secret": os.path.join(tmp, "hook.secret"), "smtp": smtp_url, "secure": secure_url,
+       "ca": ca, "password": os.path.join(tmp, "smtp.password")}
 
 
 class Alarms(harness.PagodaTestCase):
@@ -56,6 +66,13 @@ class Alarms(harness.PagodaTestCase):
         super().setUpClass()
         cls.receiver = WebhookReceiver(secret=SECRET).start()
         cls.smtp = SmtpSink().start()
+        certs = os.path.join(cls.tmp, "certs")
+        os.makedirs(certs)
+        ca, cert, key = harness.make_test_ca(certs)
+        cls.secure_smtp = SmtpSink(tls=(cert, key), login=("pagoda", SMTP_PASSWORD)).start()
+        with open(os.path.join(cls.tmp, "smtp.password"), "w") as f:
+            f.write(SMTP_PASSWORD + "\n")
+        os.chmod(os.path.join(cls.tmp, "smtp.password"), 0o600)
         os.makedirs(os.path.join(cls.tmp, "alarm-hooks"))
         with open(os.path.join(cls.tmp, "alarm-hooks", "route.lua"), "w") as f:
             f.write(HOOK)
@@ -65,11 +82,12 @@ class Alarms(harness.PagodaTestCase):
         os.chmod(secret_path, 0o600)
         conf = os.path.join(cls.tmp, "pagoda.conf")
         with open(conf, "w") as f:
-            f.write(config_text(cls.tmp, cls.receiver.url, cls.smtp.url))
+            f.write(config_text(cls.tmp, cls.receiver.url, cls.smtp.url,
+                                "smtp://localhost:%d" % cls.secure_smtp.port, ca))
         cls.dev = cls.start("dev", ["--config", conf, "--slots", "8"])
         cls.api = cls.dev.api()
         for name in ("fail-once", "fail-down", "fail-group", "mailme", "hooked-drop",
-                     "hooked-reword", "fail-acked", "fail-probe"):
+                     "hooked-reword", "fail-acked", "fail-probe", "securemail", "needtls"):
             cls.api.shell_job(name, "echo failing; exit 3")
 
     @classmethod
@@ -79,6 +97,7 @@ class Alarms(harness.PagodaTestCase):
         finally:
             cls.receiver.stop()
             cls.smtp.stop()
+            cls.secure_smtp.stop()
 
     # ------------------------------------------------------------ helpers
 
@@ -186,6 +205,28 @@ class Alarms(harness.PagodaTestCase):
                                     if x.get("execution_id") == exec_id
                                     and x["deliveries"]["mail"]["state"] == "sent"],
                            timeout=30, what="the mail delivery recorded")
+
+    def test_email_with_starttls_and_auth(self):
+        exec_id = self.fail("securemail")
+        msg = harness.wait_until(lambda: [m for m in self.secure_smtp.messages
+                                          if b"securemail" in m[2]], timeout=30,
+                                 what="the e-mail over STARTTLS with AUTH")[0]
+        self.assertEqual(msg[1], ["oncall@example.com"])
+        self.assertIn("pagoda", self.secure_smtp.logins)
+        self.assertIn(b"execution %d" % exec_id, msg[2])
+        with open(self.dev.stderr_path, encoding="utf-8", errors="replace") as f:
+            self.assertNotIn(SMTP_PASSWORD, f.read())
+
+    def test_starttls_required_refuses_a_plain_server(self):
+        exec_id = self.fail("needtls")
+        a = self.alarm_of(exec_id)
+        failed = harness.wait_until(
+            lambda: [x for x in self.alarms(limit=1000) if x["id"] == a["id"]
+                     and x["deliveries"]["tls-required"]["attempts"] >= 1], timeout=30,
+            what="a failed attempt without STARTTLS")[0]
+        self.assertEqual(failed["deliveries"]["tls-required"]["state"], "pending")
+        self.assertTrue(failed["deliveries"]["tls-required"]["error"])
+        self.assertEqual([m for m in self.smtp.messages if b"needtls" in m[2]], [])
 
     def test_lua_hook_drops_and_rewords(self):
         dropped = self.fail("hooked-drop")
