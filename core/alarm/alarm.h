@@ -53,6 +53,13 @@ int pgd_alarms_start(uv_loop_t *loop, pgd_master_t *m, const cJSON *config, cons
  * service. Call before pgd_master_stop. NULL ignored. */
 void pgd_alarms_stop(pgd_alarms_t *a);
 
+/* Checks a definition's "alarms" list (`rules`, borrowed; NULL = none) as
+ * the service will read it: event names, keys, durations, the SLA, and the
+ * channel names against the configured channels (`a` NULL: channels are
+ * not checked). 0, or -EINVAL with err naming the rule ("alarm rule
+ * alarms[1]: unknown event 'x' in 'on'"). Pure; any thread. */
+int pgd_alarms_check_rules(const pgd_alarms_t *a, const cJSON *rules, char *err, size_t errlen);
+
 /* Acknowledges alarm `id` (someone is on it): records "acked_by" (`by`,
  * nullable, e.g. the token's name) and "acked_us"; channels still pending
  * stop retrying (their state becomes "cancelled") and a pending alarm's

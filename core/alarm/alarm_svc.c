@@ -401,6 +401,27 @@ void a_raise(pgd_alarms_t *a, const a_event_t *ev) {
   deliver_due(a, now);
 }
 
+/* ---- checks of definitions ---- */
+
+int pgd_alarms_check_rules(const pgd_alarms_t *a, const cJSON *rules, char *err, size_t errlen) {
+  if (!rules || cJSON_IsNull(rules)) return 0;
+  if (!cJSON_IsArray(rules)) {
+    snprintf(err, errlen, "alarms must be a list of rules");
+    return -EINVAL;
+  }
+  int i = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, rules) {
+    char id[32];
+    snprintf(id, sizeof id, "alarms[%d]", i++);
+    pgd_alarm_rule_t r;
+    int rc = pgd_alarm_rule_parse(it, id, false, 1, a ? &a->cfg : NULL, &r, err, errlen);
+    if (rc < 0) return rc;
+    pgd_alarm_rule_free(&r);
+  }
+  return 0;
+}
+
 /* ---- acknowledgement ---- */
 
 typedef struct {

@@ -86,3 +86,12 @@ void api_alarm_ack(api_req_t *r) {
   rp->body = view;
   api_reply_release(rp);
 }
+
+bool api_alarm_rules_ok(api_req_t *r, const cJSON *body) {
+  char err[512];
+  if (pgd_alarms_check_rules(r->api->alarms, cJSON_GetObjectItemCaseSensitive(body, "alarms"), err,
+                             sizeof err) == 0)
+    return true;
+  pgd_http_respond_error(r->req, 400, "%s", err);
+  return false;
+}

@@ -211,6 +211,9 @@ void api_token_revoke(api_req_t *r);
 void api_audit_list(api_req_t *r);           /* api_audit.c */
 void api_alarms_list(api_req_t *r);          /* api_alarms.c */
 void api_alarm_ack(api_req_t *r);
+/* A definition's "alarms" (job, flow, schedule bodies) checked by the alarm
+ * service's rules (docs/alarms.md): true, or false after answering 400. */
+bool api_alarm_rules_ok(api_req_t *r, const cJSON *body);
 
 /* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */
 

@@ -315,6 +315,27 @@ class Alarms(harness.PagodaTestCase):
             bad.stop()
             self.receiver.start()
 
+    def test_definitions_with_bad_rules_are_refused(self):
+        cases = [
+            ("/api/v1/jobs", {"name": "bad-rule-job", "type": "shell", "params": {"script": "true"},
+                              "alarms": [{"on": ["exploded"]}]}, "unknown event 'exploded'"),
+            ("/api/v1/jobs", {"name": "bad-rule-job", "type": "shell", "params": {"script": "true"},
+                              "alarms": [{"on": ["failed"], "channels": ["pager"]}]},
+             "unknown channel 'pager'"),
+            ("/api/v1/schedules", {"name": "bad-rule-sched", "job": "fail-once", "every": "1h",
+                                   "alarms": [{"on": ["misfire"], "sla": {"finish_by": "25:00"}}]},
+             "finish_by"),
+            ("/api/v1/flows", {"name": "bad-rule-flow", "nodes": [{"id": "a", "job": "fail-once"}],
+                               "alarms": [{"on": ["failed"], "job": "x"}]},
+             "'job' is for rules in the configuration"),
+        ]
+        for path, body, msg in cases:
+            r = self.api.post(path, body)
+            self.assertEqual(r.status, 400, r)
+            self.assertIn(msg, r.json["error"])
+            self.assertIn("alarms[0]", r.json["error"])
+        self.assertEqual(self.api.get("/api/v1/jobs/bad-rule-job").status, 404)
+
     def test_list_filters_and_refuses_bad_input(self):
         r = self.api.get("/api/v1/alarms?state=bogus")
         self.assertEqual(r.status, 400, r)
