@@ -53,6 +53,11 @@ int pgd_alarms_start(uv_loop_t *loop, pgd_master_t *m, const cJSON *config, cons
  * service. Call before pgd_master_stop. NULL ignored. */
 void pgd_alarms_stop(pgd_alarms_t *a);
 
+/* Loads the Lua alarm hooks again from their directory (SIGHUP) and
+ * replaces the current ones; returns the number of hooks loaded, or a
+ * negative errno (the current ones are kept). */
+int pgd_alarms_reload_hooks(pgd_alarms_t *a);
+
 /* Checks a definition's "alarms" list (`rules`, borrowed; NULL = none) as
  * the service will read it: event names, keys, durations, the SLA, and the
  * channel names against the configured channels (`a` NULL: channels are

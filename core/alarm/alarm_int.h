@@ -47,6 +47,7 @@ struct pgd_alarms {
   pgd_master_t *m;
   pgd_alarm_config_t cfg;
   pgd_alarm_hooks_t *hooks;
+  char *hooks_dir; /* where they are loaded from (nullable) */
   pgd_alarm_sender_t *sender;
   uv_timer_t tick;
   int observer;

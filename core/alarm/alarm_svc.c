@@ -401,6 +401,21 @@ void a_raise(pgd_alarms_t *a, const a_event_t *ev) {
   deliver_due(a, now);
 }
 
+/* ---- Lua hooks reload ---- */
+
+int pgd_alarms_reload_hooks(pgd_alarms_t *a) {
+  pgd_alarm_hooks_t *h = NULL;
+  int rc = pgd_alarm_hooks_load(a->hooks_dir, a->cfg.hook_instructions, &h);
+  if (rc < 0) {
+    PGD_ERROR(MOD, "alarm hooks: reload failed (%d); keeping the loaded ones", rc);
+    return rc;
+  }
+  pgd_alarm_hooks_free(a->hooks); /* its script thread is idle: calls are synchronous */
+  a->hooks = h;
+  PGD_INFO(MOD, "alarm hooks reloaded: %d hook(s)", pgd_alarm_hooks_count(h));
+  return pgd_alarm_hooks_count(h);
+}
+
 /* ---- checks of definitions ---- */
 
 int pgd_alarms_check_rules(const pgd_alarms_t *a, const cJSON *rules, char *err, size_t errlen) {
@@ -599,11 +614,13 @@ int pgd_alarms_start(uv_loop_t *loop, pgd_master_t *m, const cJSON *config, cons
   }
   a->ch_stats = calloc((size_t)a->cfg.n_channels + 1, sizeof *a->ch_stats);
   const char *dir = a->cfg.hooks_dir ? a->cfg.hooks_dir : hooks_dir;
+  a->hooks_dir = dir ? strdup(dir) : NULL;
   if (!a->ch_stats || (rc = pgd_alarm_hooks_load(dir, a->cfg.hook_instructions, &a->hooks)) < 0 ||
       (rc = pgd_alarm_sender_new(loop, on_sent, a, &a->sender)) < 0) {
     snprintf(err, errlen, "alarms: cannot start (%d)", rc);
     pgd_alarm_hooks_free(a->hooks);
     free(a->ch_stats);
+    free(a->hooks_dir);
     pgd_alarm_config_free(&a->cfg);
     free(a);
     return rc < 0 ? rc : -ENOMEM;
@@ -625,6 +642,7 @@ static void on_tick_closed(uv_handle_t *h) {
   pgd_alarms_t *a = h->data;
   pgd_alarm_config_free(&a->cfg); /* after the sender: it borrowed the channels */
   free(a->ch_stats);
+  free(a->hooks_dir);
   free(a);
 }
 

@@ -772,6 +772,7 @@ static void on_sighup(uv_signal_t *h, int signum) {
   (void)signum;
   PGD_INFO(MOD, "received SIGHUP: reloading balancers and rescanning plugins");
   if (d->master) pgd_master_reload_balancers(d->master);
+  if (d->alarms) pgd_alarms_reload_hooks(d->alarms);
   on_plugin_scan(&d->plugin_scan);
 }
 

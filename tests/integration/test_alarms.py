@@ -8,6 +8,7 @@ list and `pagoda alarm list` show the delivery state."""
 
 import datetime
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -87,7 +88,7 @@ class Alarms(harness.PagodaTestCase):
         cls.dev = cls.start("dev", ["--config", conf, "--slots", "8"])
         cls.api = cls.dev.api()
         for name in ("fail-once", "fail-down", "fail-group", "mailme", "hooked-drop",
-                     "hooked-reword", "fail-acked", "fail-probe", "securemail", "needtls"):
+                     "hooked-reword", "fail-acked", "fail-probe", "securemail", "needtls", "hooked-late"):
             cls.api.shell_job(name, "echo failing; exit 3")
 
     @classmethod
@@ -254,6 +255,21 @@ class Alarms(harness.PagodaTestCase):
             timeout=40, what="the SLA alarm")
         self.assertIn("not finished", posts[0]["json"]["subject"])
         self.assertTrue(posts[0]["signature_ok"])
+
+    def test_hooks_reload_on_sighup(self):
+        with open(os.path.join(self.tmp, "alarm-hooks", "late.lua"), "w") as f:
+            f.write('function on_alarm(a) if a.job == "hooked-late" then '
+                    'return {subject = "LATE " .. a.subject} end end\n')
+        os.kill(self.dev.proc.pid, signal.SIGHUP)
+
+        def reloaded():
+            with open(self.dev.stderr_path, encoding="utf-8", errors="replace") as f:
+                return "alarm hooks reloaded: 2 hook(s)" in f.read()
+        harness.wait_until(reloaded, timeout=30, what="the hooks reloaded")
+        exec_id = self.fail("hooked-late")
+        posts = harness.wait_until(lambda: self.posts_for(exec_id), timeout=30,
+                                   what="the webhook reworded by the new hook")
+        self.assertTrue(posts[0]["json"]["subject"].startswith("LATE Pagoda: job hooked-late"))
 
     def test_misfire_raises_an_alarm(self):
         self.api.shell_job("tick-job", "true")
