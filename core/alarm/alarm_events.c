@@ -201,18 +201,14 @@ static void watch_rule(pgd_alarms_t *a, const pgd_alarm_rule_t *r, const char *s
   }
 }
 
-static void schedule_fired(pgd_alarms_t *a, const cJSON *data) {
-  const char *name = pgd_json_str(data, "schedule");
-  int64_t fire = pgd_json_int(data, "fire_us", 0);
-  if (!name || fire <= 0 || !a_leading(a)) return;
+/* Watches the run of schedule `name` (view `sv`, borrowed) due at `fire`
+ * for every SLA rule that applies to it. */
+static void watch_run(pgd_alarms_t *a, const char *name, const cJSON *sv, int64_t fire) {
   pgd_alarm_cause_t cause = {.event = PGD_ALARM_EV_SLA_MISSED, .schedule = name};
-  cJSON *sv = NULL;
+  const char *zone = pgd_json_str(sv, "timezone");
   for (int i = 0; i < a->cfg.n_rules; i++)
-    if (pgd_alarm_rule_matches(&a->cfg.rules[i], &cause)) {
-      if (!sv) sv = pgd_master_schedule_get(a->m, name, 0, -1);
-      watch_rule(a, &a->cfg.rules[i], name, pgd_json_str(sv, "timezone"), fire);
-    }
-  if (!sv) sv = pgd_master_schedule_get(a->m, name, 0, -1);
+    if (pgd_alarm_rule_matches(&a->cfg.rules[i], &cause))
+      watch_rule(a, &a->cfg.rules[i], name, zone, fire);
   int n = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, pgd_json_get(sv, "alarms")) {
@@ -222,10 +218,55 @@ static void schedule_fired(pgd_alarms_t *a, const cJSON *data) {
     if (pgd_alarm_rule_parse(it, id, false, a->cfg.group_window_us, &a->cfg, &r, err,
                              sizeof err) < 0)
       continue; /* logged when an event reaches it */
-    watch_rule(a, &r, name, pgd_json_str(sv, "timezone"), fire);
+    watch_rule(a, &r, name, zone, fire);
     pgd_alarm_rule_free(&r);
   }
+}
+
+static void schedule_fired(pgd_alarms_t *a, const cJSON *data) {
+  const char *name = pgd_json_str(data, "schedule");
+  int64_t fire = pgd_json_int(data, "fire_us", 0);
+  if (!name || fire <= 0 || !a_leading(a)) return;
+  cJSON *sv = pgd_master_schedule_get(a->m, name, 0, -1);
+  watch_run(a, name, sv, fire);
   cJSON_Delete(sv);
+}
+
+/* Runs per schedule looked at when a master takes over. */
+#define SLA_RESTORE_RUNS 5
+
+void a_sla_restore(pgd_alarms_t *a, int64_t now_us) {
+  cJSON *list = pgd_master_schedules_list(a->m);
+  const cJSON *s;
+  cJSON_ArrayForEach(s, list) {
+    const char *name = pgd_json_str(s, "name");
+    if (!name) continue;
+    cJSON *sv = pgd_master_schedule_get(a->m, name, 0, SLA_RESTORE_RUNS);
+    const cJSON *run;
+    cJSON_ArrayForEach(run, pgd_json_get(sv, "runs")) {
+      int64_t fire = pgd_json_int(run, "fire_us", 0);
+      const char *st = pgd_json_str(run, "execution_state");
+      if (fire <= 0 || !pgd_json_get(run, "execution_id")) continue;
+      int first = a->n_slas;
+      watch_run(a, name, sv, fire);
+      /* what the run did meanwhile; deadlines that passed long ago (more
+       * than the rule's window: their alarm was raised and has expired)
+       * are not raised again */
+      int ps = st ? pgd_exec_state_parse(st) : -1;
+      for (int i = first; i < a->n_slas; i++) {
+        a_sla_t *w = &a->slas[i];
+        w->started = ps >= PGD_STATE_RUNNING;
+        w->finished = ps >= 0 && pgd_exec_state_final((pgd_exec_state_t)ps);
+        int64_t win = w->rule.group_window_us;
+        if (w->start_deadline_us >= 0 && now_us - w->start_deadline_us > win)
+          w->start_raised = true;
+        if (w->finish_deadline_us >= 0 && now_us - w->finish_deadline_us > win)
+          w->finish_raised = true;
+      }
+    }
+    cJSON_Delete(sv);
+  }
+  cJSON_Delete(list);
 }
 
 static void sla_exec_progress(pgd_alarms_t *a, const cJSON *rec, bool final) {

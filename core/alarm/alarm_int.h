@@ -88,5 +88,9 @@ extern const pgd_master_observer_t a_observer_template;
 /* Checks SLA deadlines (called by the tick). */
 void a_sla_tick(pgd_alarms_t *a, int64_t now_us);
 void a_sla_free_all(pgd_alarms_t *a);
+/* A new leader: watches the SLA of each schedule's latest runs again (the
+ * watches are memory only), so a deadline that passes, or passed while no
+ * master led, is still raised. */
+void a_sla_restore(pgd_alarms_t *a, int64_t now_us);
 
 #endif

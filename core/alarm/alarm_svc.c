@@ -559,8 +559,9 @@ static void take_over(pgd_alarms_t *a) {
       group_set(a, key, pgd_json_int(it, "id", 0), first, win);
   }
   cJSON_Delete(list);
-  PGD_INFO(MOD, "alarms: leading; %d pending alarm(s) to deliver, next id %lld", n,
-           (long long)a->next_id);
+  a_sla_restore(a, now);
+  PGD_INFO(MOD, "alarms: leading; %d pending alarm(s) to deliver, %d SLA watch(es), next id %lld",
+           n, a->n_slas, (long long)a->next_id);
   cJSON *cl = pgd_master_cluster(a->m);
   if (pgd_json_bool(cl, "ha", false)) {
     char subject[256], text[512];

@@ -402,5 +402,54 @@ class WorkerLost(harness.PagodaTestCase):
         self.assertTrue(posts[0]["signature_ok"])
 
 
+class SlaAcrossRestart(harness.PagodaTestCase):
+    """A scheduled run that cannot start (no worker has its label): the
+    master is stopped before the run's start deadline and started again;
+    the new master watches the run again and raises sla_missed."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.receiver = WebhookReceiver(secret=SECRET).start()
+        secret_path = os.path.join(cls.tmp, "hook.secret")
+        with open(secret_path, "w") as f:
+            f.write(SECRET)
+        cls.conf = os.path.join(cls.tmp, "pagoda.conf")
+        with open(cls.conf, "w") as f:
+            f.write('master: { alarms: { channels = ( { name = "hook"; type = "webhook"; url = "%s"; '
+                    'secret_file = "%s"; } ); }; };\n' % (cls.receiver.url, secret_path))
+        cls.dev = cls.start("dev", ["--config", cls.conf])
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.receiver.stop()
+
+    def test_sla_watched_again_after_a_restart(self):
+        api = self.dev.api()
+        api.shell_job("unplaceable", "true", labels=["no-such-label"])
+        at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        r = api.post("/api/v1/schedules", {
+            "name": "sla-restart", "job": "unplaceable", "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "alarms": [{"on": ["sla_missed"], "sla": {"start_within": "10s"}}]})
+        self.assertEqual(r.status, 201, r)
+        ex = harness.wait_until(lambda: api.executions(job="unplaceable"), timeout=30,
+                                what="the scheduled execution")
+        self.assertEqual(ex[0]["state"], "pending")
+        self.assertEqual(self.dev.stop(), 0)
+        restarted = time.time()
+        self.dev.start()
+        api = self.dev.api()
+        posts = harness.wait_until(
+            lambda: self.receiver.matching(lambda j: j.get("event") == "sla_missed"
+                                           and j.get("schedule") == "sla-restart"),
+            timeout=60, what="the SLA alarm raised by the restarted master")
+        self.assertGreaterEqual(posts[0]["received"], restarted)
+        self.assertIn("not started", posts[0]["json"]["subject"])
+        self.assertEqual(len(posts), 1)
+
+
 if __name__ == "__main__":
     harness.main()
