@@ -134,6 +134,7 @@ static int channel_index(const pgd_alarms_t *a, const char *name) {
 static cJSON *message_view(const cJSON *doc) {
   cJSON *v = cJSON_Duplicate(doc, 1);
   cJSON_DeleteItemFromObjectCaseSensitive(v, "deliveries");
+  cJSON_DeleteItemFromObjectCaseSensitive(v, "group"); /* internal grouping key */
   cJSON_DeleteItemFromObjectCaseSensitive(v, "state");
   cJSON_DeleteItemFromObjectCaseSensitive(v, "created_us");
   cJSON_DeleteItemFromObjectCaseSensitive(v, "updated_us");
