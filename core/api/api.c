@@ -118,8 +118,13 @@ void pgd_api_attach(pgd_api_t *api, pgd_master_t *m) {
   if (!api->events) api->events = api_events_new(api, m); /* NULL: the route answers 503 */
 }
 
+void pgd_api_attach_alarms(pgd_api_t *api, struct pgd_alarms *alarms) {
+  if (api) api->alarms = alarms;
+}
+
 void pgd_api_stop(pgd_api_t *api) {
   if (!api || !api->httpd) return;
+  api->alarms = NULL;
   api_events_stop(api->events);
   pgd_httpd_stop(api->httpd);
   api->httpd = NULL;

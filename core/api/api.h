@@ -75,6 +75,11 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
 int pgd_api_port(const pgd_api_t *api);
 /* Serves `m` (borrowed; it must outlive the API's use: until pgd_api_stop). */
 void pgd_api_attach(pgd_api_t *api, pgd_master_t *m);
+/* Serves acknowledgements of alarms through `alarms` (borrowed, nullable;
+ * until pgd_api_stop or a later call with NULL). Without it
+ * POST /api/v1/alarms/{id}/ack answers 503. */
+struct pgd_alarms;
+void pgd_api_attach_alarms(pgd_api_t *api, struct pgd_alarms *alarms);
 /* First start (docs/security.md "Tokens and roles"): when the store holds
  * no token, creates an admin token named "admin" and, once it is durable,
  * writes it to DATA_DIR/admin.token (mode 0600), logs the path (never the

@@ -44,6 +44,10 @@ void api_flow_define(api_req_t *r) {
   if (!flows_ready(r)) return;
   cJSON *in = api_parse_body(r->req, true);
   if (!in) return;
+  if (!api_alarm_rules_ok(r, in)) {
+    cJSON_Delete(in);
+    return;
+  }
   char err[1024] = "";
   cJSON *stored = NULL;
   bool created = false;

@@ -39,6 +39,7 @@ struct pgd_api {
   unsigned nsessions;
   pgd_api_config_t events_cfg;   /* events_* sizes only (the rest is not kept) */
   struct api_events *events;     /* the event stream (api_events.c), once attached */
+  struct pgd_alarms *alarms;     /* alarm acknowledgements (api_alarms.c); nullable */
 };
 
 /* One request being handled: valid during the handler call only (keep
@@ -228,6 +229,11 @@ cJSON *api_page_by_key(pgd_http_req_t *req, cJSON *list, const char *key, cJSON 
 /* Answers 200 {"<key>": the page of `list` (taken; NULL = empty), "next_after"}
  * paged by its string member `sort_by` as api_page_by_key does (or 400/500). */
 void api_respond_paged(pgd_http_req_t *req, const char *key, cJSON *list, const char *sort_by);
+void api_alarms_list(api_req_t *r);          /* api_alarms.c */
+void api_alarm_ack(api_req_t *r);
+/* A definition's "alarms" (job, flow, schedule bodies) checked by the alarm
+ * service's rules (docs/alarms.md): true, or false after answering 400. */
+bool api_alarm_rules_ok(api_req_t *r, const cJSON *body);
 
 /* ---- the gate (api_gate.c): checks run before a matched route's handler ---- */
 

@@ -29,6 +29,10 @@ static cJSON *stored_job(pgd_master_t *m, const char *name, int64_t id) {
 void api_job_define(api_req_t *r) {
   cJSON *in = api_parse_body(r->req, true);
   if (!in) return;
+  if (!api_alarm_rules_ok(r, in)) {
+    cJSON_Delete(in);
+    return;
+  }
   char err[512];
   cJSON *job = NULL;
   bool created = false;

@@ -79,6 +79,9 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/events",                             api_events_stream,     V, NULL, LEADER},
     /* plugins' console views (api_plugin_console.c) */
     {"GET",    "/api/v1/plugins/{name}/console/{file}",      api_plugin_console_get, V, NULL, STANDBY},
+
+    {"GET",    "/api/v1/alarms",                             api_alarms_list,       V, NULL, STANDBY},
+    {"POST",   "/api/v1/alarms/{id}/ack",                    api_alarm_ack,         O, NULL, LEADER},
 };
 
 const pgd_api_route_t *pgd_api_routes(size_t *n) {

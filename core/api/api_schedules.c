@@ -63,6 +63,10 @@ void api_schedules_list(api_req_t *r) {
 void api_schedule_define(api_req_t *r) {
   cJSON *in = api_parse_body(r->req, true);
   if (!in) return;
+  if (!api_alarm_rules_ok(r, in)) {
+    cJSON_Delete(in);
+    return;
+  }
   char err[512];
   char *name = NULL;
   bool created = false;

@@ -34,6 +34,25 @@ static const pgd_jschema_t string_map = {.types = OBJ, .each = &text};
 static const pgd_jschema_t duration = {.types = STR | NUM};
 static const pgd_jschema_t duration_or_null = {.types = STR | NUM | NUL};
 
+/* ---- alarm rules of a definition (docs/alarms.md "Rules"): the alarm
+ * service checks the values (event names, channels, durations) ---- */
+
+static const pgd_jschema_t text_or_texts = {.types = STR | ARR, .each = &text};
+static const pgd_jfield_t sla_fields[] = {
+    {"start_within", &duration, false},
+    {"finish_within", &duration, false},
+    {"finish_by", &(const pgd_jschema_t){.types = STR, .max_len = 8}, false},
+    {NULL, NULL, false}};
+static const pgd_jfield_t alarm_rule_fields[] = {
+    {"on", &text_or_texts, true},
+    {"channels", &text_or_texts, false},
+    {"group_window", &duration, false},
+    {"sla", &(const pgd_jschema_t){.types = OBJ, .fields = sla_fields}, false},
+    {"comment", &text, false},
+    {NULL, NULL, false}};
+static const pgd_jschema_t alarm_rule = {.types = OBJ, .fields = alarm_rule_fields};
+static const pgd_jschema_t alarm_rules = {.types = ARR | NUL, .each = &alarm_rule};
+
 /* ---- jobs (docs/api.md "Jobs", docs/cluster.md) ---- */
 
 static const pgd_jfield_t job_fields[] = {
@@ -58,6 +77,7 @@ static const pgd_jfield_t job_fields[] = {
     {"balancer_args", &object, false},
     {"env", &string_map, false},
     {"resources", &strings_or_null, false},
+    {"alarms", &alarm_rules, false},
     {NULL, NULL, false}};
 const pgd_jschema_t api_schema_job = {.types = OBJ, .fields = job_fields};
 
@@ -96,6 +116,7 @@ static const pgd_jfield_t flow_fields[] = {
     {"max_parallel", &number_or_null, false},
     {"hooks", &hooks, false},
     {"hooks_error", &name_or_null, false},
+    {"alarms", &alarm_rules, false},
     {NULL, NULL, false}};
 const pgd_jschema_t api_schema_flow = {.types = OBJ, .fields = flow_fields};
 
@@ -133,5 +154,6 @@ static const pgd_jfield_t schedule_fields[] = {
     {"max_catchup", &number_or_null, false},
     {"misfire_grace", &duration_or_null, false},
     {"enabled", &boolean_or_null, false},
+    {"alarms", &alarm_rules, false},
     {NULL, NULL, false}};
 const pgd_jschema_t api_schema_schedule = {.types = OBJ, .fields = schedule_fields};

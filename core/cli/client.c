@@ -1022,6 +1022,15 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
       return pgd_client_apply(a, out, errout);
     case PGD_CLI_EXPORT:
       return pgd_client_export(a, out, errout);
+    case PGD_CLI_ALARM_LIST: {
+      char *p = pgd_cli_alarm_list_path(a);
+      int rc = p ? list(&c, p, pgd_cli_print_alarms) : PGD_CLI_EXIT_FAIL;
+      free(p);
+      return rc;
+    }
+    case PGD_CLI_ALARM_ACK:
+      return action(&c, "POST", path_with("/api/v1/alarms/%s%s", a->arg, "/ack"),
+                    "alarm %s acknowledged\n");
     case PGD_CLI_CMD_NONE:
       break;
   }

@@ -142,10 +142,12 @@ static const cmd_spec_t k_cmds[] = {
      * `apply -f PATH` reads -f (otherwise --follow) as "from" */
     {"apply", "apply", PGD_CLI_APPLY, 1, OPT_FOLLOW | OPT_DRY_RUN | OPT_PRUNE, "FILE|DIR"},
     {"export", "export", PGD_CLI_EXPORT, 1, 0, "DIR"},
+    {"alarm", "list", PGD_CLI_ALARM_LIST, 0, OPT_JSON | OPT_STATE | OPT_LIMIT | OPT_BEFORE, NULL},
+    {"alarm", "ack", PGD_CLI_ALARM_ACK, 1, 0, "ID"},
 };
 
 static const char *k_groups[] = {"job", "exec", "worker", "plugin", "balancer", "flow",
-                                 "schedule", "resource", "token", "audit", "apply", "export"};
+                                 "schedule", "resource", "token", "audit", "apply", "export", "alarm"};
 
 int pgd_cli_is_client_group(const char *word) {
   for (size_t g = 0; word && g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
@@ -641,5 +643,30 @@ char *pgd_cli_exec_list_path(const pgd_cli_args_t *a) {
 out:
   free(job);
   free(state);
+  return p;
+}
+
+char *pgd_cli_alarm_list_path(const pgd_cli_args_t *a) {
+  if (!a) return NULL;
+  char *state = a->state_filter ? pgd_cli_url_escape(a->state_filter) : NULL;
+  char *before = a->before ? pgd_cli_url_escape(a->before) : NULL;
+  char *p = NULL;
+  if ((a->state_filter && !state) || (a->before && !before)) goto out;
+  size_t cap = 64 + (state ? strlen(state) : 0) + (before ? strlen(before) : 0);
+  if (!(p = malloc(cap))) goto out;
+  size_t n = (size_t)snprintf(p, cap, "/api/v1/alarms");
+  char sep = '?';
+  if (state) {
+    n += (size_t)snprintf(p + n, cap - n, "%cstate=%s", sep, state);
+    sep = '&';
+  }
+  if (a->limit > 0) {
+    n += (size_t)snprintf(p + n, cap - n, "%climit=%ld", sep, a->limit);
+    sep = '&';
+  }
+  if (before) snprintf(p + n, cap - n, "%cbefore=%s", sep, before);
+out:
+  free(state);
+  free(before);
   return p;
 }

@@ -80,7 +80,9 @@ typedef enum {
   PGD_CLI_APPLY,  /* definitions as files (issue 16) */
   PGD_CLI_EXPORT,
   PGD_CLI_PLUGIN_PUSH, /* pushed plugins (issue 16) */
-  PGD_CLI_PLUGIN_ROLLBACK
+  PGD_CLI_PLUGIN_ROLLBACK,
+  PGD_CLI_ALARM_LIST, /* alarms (issue 15) */
+  PGD_CLI_ALARM_ACK
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */
@@ -119,7 +121,7 @@ typedef struct {
   const char *since;        /* audit --since DURATION|µs */
   const char *by;           /* audit --by TOKEN_NAME */
   const char *route;        /* audit --route PATTERN */
-  const char *before;       /* audit --before ID */
+  const char *before;       /* audit --before ID, alarm list --before ID */
   int dry_run;              /* apply --dry-run: print the changes, make none */
   int prune;                /* apply --prune: delete definitions no file names */
 } pgd_cli_args_t;
@@ -158,6 +160,9 @@ char *pgd_cli_url_escape(const char *s);
  * values percent-encoded. Returns a string owned by the caller (free()), or
  * NULL on allocation failure. args is borrowed. */
 char *pgd_cli_exec_list_path(const pgd_cli_args_t *args);
+/* `alarm list` → "/api/v1/alarms[?state=S][&limit=N][&before=ID]" (caller
+ * frees; NULL on allocation failure). */
+char *pgd_cli_alarm_list_path(const pgd_cli_args_t *args);
 
 /* Joins the base address and an API path ("/api/v1/..."), dropping trailing
  * slashes of base. Returns a string owned by the caller, or NULL on

@@ -392,6 +392,35 @@ int pgd_cli_print_audit(const cJSON *resp, FILE *out) {
   return print_list(resp, "audit", 7, h, audit_row, out);
 }
 
+/* ---- alarms ------------------------------------------------------------------ */
+
+static void alarm_row(const cJSON *a, char c[][CELL]) {
+  pgd_cli_cell(a, "id", c[0], CELL);
+  pgd_cli_time_cell(a, "raised_at", c[1], CELL);
+  pgd_cli_cell(a, "event", c[2], CELL);
+  pgd_cli_cell(a, "count", c[3], CELL);
+  pgd_cli_cell(a, "state", c[4], CELL);
+  /* each channel with its delivery state: "ops:sent mail:pending(3)" */
+  size_t n = 0;
+  c[5][0] = 0;
+  const cJSON *d;
+  cJSON_ArrayForEach(d, pgd_json_get(a, "deliveries")) {
+    long long tries = (long long)pgd_json_int(d, "attempts", 0);
+    const char *st = pgd_json_str(d, "state") ? pgd_json_str(d, "state") : "?";
+    int w = tries > 1 ? snprintf(c[5] + n, CELL - n, "%s%s:%s(%lld)", n ? " " : "", d->string, st, tries)
+                      : snprintf(c[5] + n, CELL - n, "%s%s:%s", n ? " " : "", d->string, st);
+    if (w < 0 || (size_t)w >= CELL - n) break;
+    n += (size_t)w;
+  }
+  if (!n) snprintf(c[5], CELL, "-");
+  pgd_cli_cell(a, "subject", c[6], CELL);
+}
+
+int pgd_cli_print_alarms(const cJSON *resp, FILE *out) {
+  static const char *h[] = {"ID", "RAISED", "EVENT", "COUNT", "STATE", "CHANNELS", "SUBJECT"};
+  return print_list(resp, "alarms", 7, h, alarm_row, out);
+}
+
 /* ---- schedules --------------------------------------------------------------- */
 
 static void schedule_row(const cJSON *s, char c[][CELL]) {

@@ -69,6 +69,7 @@ int pgd_cli_print_balancers(const cJSON *resp, FILE *out); /* {"balancers": [...
 int pgd_cli_print_resources(const cJSON *resp, FILE *out); /* {"resources": [...]} */
 int pgd_cli_print_tokens(const cJSON *resp, FILE *out);    /* {"tokens": [...]} */
 int pgd_cli_print_audit(const cJSON *resp, FILE *out);     /* {"audit": [...]} */
+int pgd_cli_print_alarms(const cJSON *resp, FILE *out);    /* {"alarms": [...]} */
 /* {"flows": [...]}: NAME STRATEGY NODES UPDATED (added in 0.3). */
 int pgd_cli_print_flows(const cJSON *resp, FILE *out);
 /* {"schedules": [...]}  NAME TARGET TRIGGER TIMEZONE ENABLED NEXT LAST-FIRED */

@@ -110,6 +110,12 @@ static const char k_apply[] =
     "                                                   nothing; --prune: also delete what no\n"
     "                                                   file in DIR defines)\n"
     "  pagoda export DIR                                write every definition as files apply reads\n";
+static const char k_alarm[] =
+    "Alarms (docs/alarms.md):\n"
+    "  pagoda alarm list [--state S] [--limit N] [--before ID] [--json]\n"
+    "                                                   alarms newest first with each channel's\n"
+    "                                                   delivery; S: pending delivered failed dropped acked\n"
+    "  pagoda alarm ack ID                              acknowledge: stop its pending deliveries\n";
 
 static const char k_client_opts[] =
     "Client options (before the command or among its options):\n"
@@ -201,7 +207,7 @@ static const char k_worker_opts[] =
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",
-                                 "schedule", "resource", "token", "audit", "apply", "export"};
+                                 "schedule", "resource", "token", "audit", "apply", "export", "alarm"};
   if (!topic) return 0;
   for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
     if (strcmp(topic, topics[i]) == 0) return 1;
@@ -252,12 +258,16 @@ int pgd_cli_usage(FILE *out, const char *topic) {
     fprintf(out, "Usage: pagoda %s ...\n\n%s\n%s", topic, k_apply, k_client_opts);
     return 0;
   }
+  if (topic && strcmp(topic, "alarm") == 0) {
+    fprintf(out, "Usage: pagoda alarm COMMAND ...\n\n%s\n%s", k_alarm, k_client_opts);
+    return 0;
+  }
   if (topic && strcmp(topic, "plugin") == 0) {
     fprintf(out, "Usage: pagoda plugin COMMAND ...\n\n%s\n%s", k_plugin, k_client_opts);
     return 0;
   }
-  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
+  fprintf(out, "Usage: pagoda COMMAND [ARGS...]\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
           k_daemons, k_job, k_exec, k_flow, k_schedule, k_resource, k_apply, k_worker, k_plugin,
-          k_balancer, k_token, k_client_opts, k_tail);
+          k_balancer, k_token, k_alarm, k_client_opts, k_tail);
   return topic ? -ENOENT : 0;
 }

@@ -15,9 +15,11 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "alarm/alarm.h"
 #include "api/api.h"
 #include "api/auth.h"
 #include "cli/client_token.h"
+#include "cli/daemon_alarms.h"
 #include "cli/daemon_example.h"
 #include "cli/daemon_secret.h"
 #include "common/json.h"
@@ -97,6 +99,7 @@ typedef struct settings {
   char *http_tls_key;   /* ... and its private key file */
   char *http_ca;        /* CA a worker trusts for the master's HTTPS port (resource fetch) */
   int insecure;         /* 1 = allow plain listeners on non-loopback addresses */
+  cJSON *alarms_config; /* master.alarms as JSON (docs/alarms.md); NULL = none */
 } settings_t;
 
 static void set_str(char **dst, const char *v) {
@@ -150,6 +153,8 @@ static void free_settings(settings_t *s) {
   char **more[] = {&s->secret_file,  &s->cfg_secret_file, &s->rpc_tls_cert, &s->rpc_tls_key,
                    &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key};
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) set_str(more[i], NULL);
+  cJSON_Delete(s->alarms_config);
+  s->alarms_config = NULL;
   pgd_secret_free(s->cfg_secret);
   s->cfg_secret = NULL;
   cJSON_Delete(s->labels);
@@ -224,6 +229,8 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "master.http.events.keepalive_ms", &s->events_keepalive_ms);
   long long mrb;
   if (config_lookup_int64(&c, "master.http.max_resource_bytes", &mrb)) s->max_resource_bytes = mrb;
+  cJSON_Delete(s->alarms_config);
+  s->alarms_config = pgd_daemon_config_json(&c, "master.alarms");
   cfg_str(&c, "master.rpc.host", &s->rpc_host);
   cfg_int(&c, "master.rpc.port", &s->rpc_port);
   cfg_int(&c, "master.heartbeat_ms", &s->heartbeat_ms);
@@ -622,6 +629,7 @@ typedef struct daemon_state {
   pgd_registry_t *plugins;
   pgd_master_t *master;
   pgd_api_t *api;          /* the REST API in front of the master */
+  pgd_alarms_t *alarms;    /* alarms of the master (docs/alarms.md) */
   pgd_worker_t *worker;
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t plugin_scan; /* hot loading: rescans the plugins directory */
@@ -725,6 +733,8 @@ static void master_stopped(void *ud) {
 /* The API closes first (no new requests), then the master stops. */
 static void stop_master(daemon_state_t *d) {
   pgd_api_stop(d->api);
+  pgd_alarms_stop(d->alarms);
+  d->alarms = NULL;
   if (d->master) {
     pgd_master_stop(d->master, master_stopped, d);
   } else {
@@ -762,6 +772,7 @@ static void on_sighup(uv_signal_t *h, int signum) {
   (void)signum;
   PGD_INFO(MOD, "received SIGHUP: reloading balancers and rescanning plugins");
   if (d->master) pgd_master_reload_balancers(d->master);
+  if (d->alarms) pgd_alarms_reload_hooks(d->alarms);
   on_plugin_scan(&d->plugin_scan);
 }
 
@@ -916,6 +927,12 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.balancer_inline = !s.balancer_script_thread;
     rc = pgd_master_start(&loop, &mc, d.plugins, &d.master, err, sizeof err);
     if (rc == 0) pgd_api_attach(d.api, d.master);
+    if (rc == 0) {
+      char *hooks = pgd_daemon_alarm_hooks_dir(s.config_path);
+      rc = pgd_alarms_start(&loop, d.master, s.alarms_config, hooks, &d.alarms, err, sizeof err);
+      free(hooks);
+      if (rc == 0) pgd_api_attach_alarms(d.api, d.alarms);
+    }
     if (rc == 0) rc = bootstrap_admin_token(&loop, d.api, mc.data_dir, err, sizeof err);
   }
   if (rc == 0 && s.mode == MODE_DEV) {

@@ -260,6 +260,11 @@ const cJSON *pgd_master_exec_record(const pgd_master_exec_t *e);
  *                 finished, flow done)
  *     "schedule"  {"change": "fired"|"paused"|"resumed", "schedule": name,
  *                  "fire_us": the fire time (fired only)}
+ *                 "misfired" (added for alarms, issue 15): due times older
+ *                 than the schedule's misfire_grace were found, told before
+ *                 the fires of that evaluation: {"change", "schedule",
+ *                 "first_missed_us", "missed" (skipped by the policy, at
+ *                 most 1000 counted), "run_late", "policy"}
  *                  Building `data` costs something: the master builds it
  *                  only while some subscriber has on_event.
  * An observer must not stop the master from inside a callback. */

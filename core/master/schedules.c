@@ -368,6 +368,40 @@ static void fire_one(pgd_master_t *m, m_sched_item_t *s, int64_t fire_us) {
   cJSON_Delete(run);
 }
 
+/* Tells on_event subscribers when due times older than the misfire grace
+ * were found (change "misfired"): how many were skipped by the policy and
+ * how many run late. Only while someone subscribes (alarms, the event
+ * stream). Not for `delay` triggers (no due times to compare). */
+static void tell_misfire(pgd_master_t *m, const m_sched_item_t *s, int64_t now,
+                         const int64_t *fires, int n) {
+  if (!m_observers_want_events(m)) return;
+  int64_t late_before = now - pgd_trigger_misfire_grace_us(s->trig);
+  int64_t t = pgd_trigger_next(s->trig, s->checkpoint_us, s->last_end_us);
+  if (t < 0 || t >= late_before) return;
+  int64_t first = t, missed = 0, run_late = 0;
+  for (int k = 0; t >= 0 && t < late_before && k < 1000; k++) {
+    bool ran = false;
+    for (int i = 0; i < n; i++) ran = ran || fires[i] == t;
+    if (ran)
+      run_late++;
+    else
+      missed++;
+    t = pgd_trigger_next(s->trig, t, s->last_end_us);
+  }
+  static const char *const policies[] = {"skip", "run_once", "run_all"};
+  pgd_misfire_t p = pgd_trigger_misfire(s->trig);
+  cJSON *ev = cJSON_CreateObject();
+  cJSON_AddStringToObject(ev, "change", "misfired");
+  cJSON_AddStringToObject(ev, "schedule", s->name);
+  cJSON_AddNumberToObject(ev, "first_missed_us", (double)first);
+  cJSON_AddNumberToObject(ev, "missed", (double)missed);
+  cJSON_AddNumberToObject(ev, "run_late", (double)run_late);
+  cJSON_AddStringToObject(ev, "policy", (unsigned)p < 3 ? policies[p] : "?");
+  PGD_WARN(MOD, "schedule %s: misfire: %lld fire time(s) skipped, %lld run late", s->name,
+           (long long)missed, (long long)run_late);
+  m_observers_event(m, PGD_MASTER_EVENT_SCHEDULE, ev);
+}
+
 static void evaluate(pgd_master_t *m, m_sched_item_t *s) {
   bool delay = pgd_trigger_kind(s->trig) == PGD_TRIGGER_DELAY;
   if (!s->enabled || (delay && s->n_active > 0)) return; /* delay: re-armed when the run ends */
@@ -385,6 +419,7 @@ static void evaluate(pgd_master_t *m, m_sched_item_t *s) {
                                  s->last_end_us);
     if (c >= 0 && c <= now) s->last_end_us = now;
   }
+  if (!delay) tell_misfire(m, s, now, fires, n);
   for (int i = 0; i < n; i++) fire_one(m, s, fires[i]);
   if (!delay) {
     if (now > s->checkpoint_us) s->checkpoint_us = now;
