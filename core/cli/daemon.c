@@ -19,6 +19,7 @@
 #include "api/auth.h"
 #include "cli/client_token.h"
 #include "cli/daemon_example.h"
+#include "cli/daemon_paths.h"
 #include "cli/daemon_secret.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -36,6 +37,7 @@ typedef enum { MODE_DEV, MODE_MASTER, MODE_WORKER } mode_t_;
 typedef struct settings {
   mode_t_ mode;
   const char *config_path;
+  char *default_config; /* the installed pagoda.conf found by daemon_paths.h, or NULL */
   char *log_level;
   char *plugins_dir;
   char *secret;
@@ -134,6 +136,17 @@ static void defaults(settings_t *s) {
   s->worker_cgroups = 1;
   set_str(&s->worker_cgroup_root, "");
   set_str(&s->dev_data, "pagoda-dev-data");
+  /* An installed tree's own state directory (daemon_paths.h) when it has
+   * one, else /var/lib/pagoda. */
+  char *state = pgd_daemon_install_dir(PGD_PATH_STATE, NULL, 0);
+  if (state) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/master", state);
+    set_str(&s->master_data, dir);
+    snprintf(dir, sizeof dir, "%s/worker", state);
+    set_str(&s->worker_data, dir);
+    free(state);
+  }
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
 }
@@ -148,7 +161,8 @@ static void free_settings(settings_t *s) {
                    &s->cors_origins, &s->allowed_hosts, &s->worker_cgroup_root, &s->console_dir};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   char **more[] = {&s->secret_file,  &s->cfg_secret_file, &s->rpc_tls_cert, &s->rpc_tls_key,
-                   &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key};
+                   &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key,
+                   &s->default_config};
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) set_str(more[i], NULL);
   pgd_secret_free(s->cfg_secret);
   s->cfg_secret = NULL;
@@ -345,6 +359,12 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
   for (int i = 2; i < argc; i++)
     if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) s->config_path = argv[i + 1];
   if (!s->config_path) s->config_path = getenv("PAGODA_CONFIG");
+  /* An installed master or worker reads its installed pagoda.conf
+   * (etc/pagoda beside the prefix); `pagoda dev` stays self-contained. */
+  if (!s->config_path && s->mode != MODE_DEV) {
+    s->default_config = pgd_daemon_default_config();
+    s->config_path = s->default_config;
+  }
   if (s->config_path && load_config(s, s->config_path) < 0) return -1;
 
   for (int i = 2; i < argc; i++) {
@@ -458,25 +478,11 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
   return resolve_secret(s, argc, argv);
 }
 
-/* `name` (a directory) next to the running executable, as in a build tree;
- * NULL when there is none. Caller frees. */
-static char *dir_beside_exe(const char *name) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return NULL;
-  exe[n] = 0;
-  char *slash = strrchr(exe, '/');
-  if (!slash || (size_t)(slash + 1 - exe) + strlen(name) >= sizeof exe) return NULL;
-  strcpy(slash + 1, name);
-  struct stat st;
-  return stat(exe, &st) == 0 && S_ISDIR(st.st_mode) ? strdup(exe) : NULL;
-}
-
-/* Plugins live next to the executable in a build tree, else where installed. */
+/* Plugins live next to the executable in a build tree, else where installed
+ * (daemon_paths.h: relative to the executable, then the compiled prefix). */
 static char *resolve_plugins_dir(const settings_t *s) {
   if (s->plugins_dir && *s->plugins_dir) return strdup(s->plugins_dir);
-  char *dir = dir_beside_exe("plugins");
-  return dir ? dir : strdup(PAGODA_PLUGIN_INSTALL_DIR);
+  return pgd_daemon_install_dir(PGD_PATH_PLUGINS, "plugins", 1);
 }
 
 /* The web console's files (docs/console.md), found like plugins: the
@@ -488,17 +494,13 @@ static char *resolve_console_dir(const settings_t *s) {
     if (!*s->console_dir || strcmp(s->console_dir, "off") == 0) return NULL;
     return strdup(s->console_dir);
   }
-  char *dir = dir_beside_exe("console");
-  if (dir) return dir;
-  struct stat st;
-  if (stat(PAGODA_CONSOLE_INSTALL_DIR, &st) == 0 && S_ISDIR(st.st_mode))
-    return strdup(PAGODA_CONSOLE_INSTALL_DIR);
-  return NULL;
+  return pgd_daemon_install_dir(PGD_PATH_CONSOLE, "console", 0);
 }
 
 /* Balancer scripts: the configured directory; else "balancers" next to the
  * config file; else ../conf/balancers from a build tree's executable; else
- * the installed <sysconfdir>/pagoda/balancers. */
+ * the installed <sysconfdir>/pagoda/balancers (daemon_paths.h). Flow hooks
+ * are the "hooks" directory beside it (master/flows.c). */
 static char *resolve_balancer_dir(const settings_t *s) {
   if (s->balancer_dir && *s->balancer_dir) return strdup(s->balancer_dir);
   char path[PATH_MAX];
@@ -509,17 +511,9 @@ static char *resolve_balancer_dir(const settings_t *s) {
              s->config_path);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(path);
   }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32); /* room for the suffix */
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      strcpy(slash, "/../conf/balancers");
-      if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(exe);
-    }
-  }
-  snprintf(path, sizeof path, "%s/balancers", PAGODA_CONF_INSTALL_DIR);
+  char *conf = pgd_daemon_install_dir(PGD_PATH_CONF, "../conf", 1);
+  snprintf(path, sizeof path, "%s/balancers", conf);
+  free(conf);
   return strdup(path);
 }
 
