@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/client_addrs.h"
 #include "cli/client_events.h"
 #include "cli/client_table.h"
 #include "cli/client_token.h"
@@ -29,6 +30,7 @@ typedef struct {
   const pgd_cli_args_t *a;
   FILE *out;
   FILE *err;
+  pgd_cli_addrs_t addrs; /* a->addr as a list of masters (client_addrs.h) */
 } ctx_t;
 
 /* Retries of a request that carries an Idempotency-Key (`job run`): the
@@ -51,32 +53,56 @@ static void sleep_ns(long ns) {
   }
 }
 
-/* One attempt: to the address, then once to the leader a standby names. */
+/* A standby's 503 (api.c answer_standby): names the leader when it knows
+ * it; sets *leader to a new URL (caller frees) or NULL. */
+static bool standby_answer(const pgd_http_response_t *resp, char **leader) {
+  *leader = NULL;
+  if (resp->status != 503 || !resp->body) return false;
+  cJSON *j = cJSON_ParseWithLength(resp->body, resp->len);
+  const char *l = pgd_json_str(j, "leader");
+  const char *e = pgd_json_str(j, "error");
+  bool standby = l || (e && strstr(e, "standby"));
+  if (l) *leader = strdup(l);
+  cJSON_Delete(j);
+  return standby;
+}
+
+/* One attempt: to the current address, then once to the leader a standby
+ * names; when nothing answers there (or a standby knows no leader), to the
+ * next address of the list, round it once (client_addrs.h). */
 static int send_once(ctx_t *c, const char *method, const char *path, const char *const *headers,
                      const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
                      long timeout_ms, pgd_http_response_t *resp, char *errbuf, size_t errlen) {
-  char *url = pgd_cli_url_join(c->a->addr, path);
-  if (!url) {
-    memset(resp, 0, sizeof(*resp));
-    return pgd_set_err(errbuf, errlen, -ENOMEM, "out of memory");
-  }
-  int rc = pgd_http_request_with(method, url, headers, body, body_len, on_chunk, ud, timeout_ms,
-                                 resp, errbuf, errlen);
-  free(url);
-  if (rc == 0 && resp->status == 503 && resp->body) {
-    /* A standby master names the leader: send the request there, once. */
-    cJSON *j = cJSON_ParseWithLength(resp->body, resp->len);
-    const char *leader = pgd_json_str(j, "leader");
-    char *lurl = leader ? pgd_cli_url_join(leader, path) : NULL;
-    cJSON_Delete(j);
-    if (lurl) {
-      pgd_http_response_free(resp);
-      rc = pgd_http_request_with(method, lurl, headers, body, body_len, on_chunk, ud, timeout_ms,
-                                 resp, errbuf, errlen);
-      free(lurl);
+  size_t start = c->addrs.cur;
+  for (;;) {
+    char *url = pgd_cli_url_join(pgd_cli_addrs_current(&c->addrs), path);
+    if (!url) {
+      memset(resp, 0, sizeof(*resp));
+      return pgd_set_err(errbuf, errlen, -ENOMEM, "out of memory");
     }
+    int rc = pgd_http_request_with(method, url, headers, body, body_len, on_chunk, ud, timeout_ms,
+                                   resp, errbuf, errlen);
+    free(url);
+    char *leader = NULL;
+    bool standby = rc == 0 && standby_answer(resp, &leader);
+    if (leader) {
+      /* A standby master names the leader: send the request there, once. */
+      char *lurl = pgd_cli_url_join(leader, path);
+      free(leader);
+      if (lurl) {
+        pgd_http_response_free(resp);
+        rc = pgd_http_request_with(method, lurl, headers, body, body_len, on_chunk, ud,
+                                   timeout_ms, resp, errbuf, errlen);
+        free(lurl);
+      }
+      return rc;
+    }
+    /* Nothing was sent to a refused connection, and a GET may be repeated:
+     * only then is another master tried. */
+    bool unreachable = rc == -ECONNREFUSED || (rc == -ETIMEDOUT && strcmp(method, "GET") == 0);
+    if (!(unreachable || standby) || !pgd_cli_addrs_advance(&c->addrs, start)) return rc;
+    pgd_http_response_free(resp);
   }
-  return rc;
 }
 
 /* Sends a request to the API. Returns 0 with *resp filled for a 2xx answer;
@@ -112,10 +138,11 @@ static int call_keyed(ctx_t *c, const char *method, const char *path, const char
   } else if (rc == -ENOMEM) {
     fprintf(c->err, "pagoda: out of memory\n");
   } else if (rc == -EIO && resp->status != 0) {
-    fprintf(c->err, "pagoda: lost the connection to the Pagoda API at %s: %s\n", c->a->addr,
-            errbuf);
+    fprintf(c->err, "pagoda: lost the connection to the Pagoda API at %s: %s\n",
+            pgd_cli_addrs_current(&c->addrs), errbuf);
   } else if (rc != 0) {
-    fprintf(c->err, "pagoda: cannot reach the Pagoda API at %s: %s\n", c->a->addr, errbuf);
+    fprintf(c->err, "pagoda: cannot reach the Pagoda API at %s%s: %s\n",
+            c->addrs.n > 1 ? "any of " : "", c->a->addr, errbuf);
   } else if (resp->status < 200 || resp->status >= 300) {
     char msg[1024];
     pgd_cli_error_message(resp->body, resp->len, msg, sizeof(msg));
@@ -826,9 +853,28 @@ static int sched_run(ctx_t *c) {
 
 /* ---- entry points -------------------------------------------------------- */
 
+static int client_dispatch(ctx_t c);
+
 int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
   if (!a || !out || !errout) return PGD_CLI_EXIT_USAGE;
-  ctx_t c = {a, out, errout};
+  ctx_t c = {a, out, errout, {0}};
+  char aerr[512];
+  /* plugin check|test run locally: no master to find. */
+  bool local = a->cmd == PGD_CLI_PLUGIN_CHECK || a->cmd == PGD_CLI_PLUGIN_TEST;
+  if (!local && pgd_cli_addrs_parse(a->addr, &c.addrs, aerr, sizeof aerr) < 0) {
+    fprintf(errout, "pagoda: %s\n", aerr);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  int rc = client_dispatch(c);
+  pgd_cli_addrs_free(&c.addrs);
+  return rc;
+}
+
+/* Runs the command of c.a (c by value: its address list is the caller's,
+ * which frees it). */
+static int client_dispatch(ctx_t c) {
+  const pgd_cli_args_t *a = c.a;
+  FILE *out = c.out, *errout = c.err;
   char idpath[96];
   switch (a->cmd) {
     case PGD_CLI_JOB_CREATE:
