@@ -31,6 +31,7 @@ typedef struct {
   FILE *out;
   FILE *err;
   pgd_cli_addrs_t addrs; /* a->addr as a list of masters (client_addrs.h) */
+  char shown_state[32];  /* --wait: the last state shown on err */
 } ctx_t;
 
 /* Retries of a request that carries an Idempotency-Key (`job run`): the
@@ -395,6 +396,29 @@ static const char *exec_state(const cJSON *e) {
  * command's exit code (its final state printed, or the API's error). */
 typedef bool (*wait_check_fn)(ctx_t *c, long long id, int *exit_rc);
 
+/* --wait's progress, on err (stdout keeps the id and the final state): a
+ * line each time the execution's state changes. */
+static void show_progress(ctx_t *c, long long id, const char *state, const char *worker) {
+  if (!state || strcmp(state, c->shown_state) == 0) return;
+  snprintf(c->shown_state, sizeof c->shown_state, "%s", state);
+  if (pgd_cli_state_is_final(state)) return; /* said on stdout */
+  fprintf(c->err, "pagoda: execution %lld %s%s%s\n", id, state, worker ? " on worker " : "",
+          worker ? worker : "");
+  fflush(c->err);
+}
+
+/* Why an execution did not succeed: its error, else its exit code or signal. */
+static void show_failure(ctx_t *c, long long id, const char *state, const cJSON *e) {
+  const char *error = pgd_json_str(e, "error");
+  const cJSON *code = pgd_json_get(e, "exit_code"), *sig = pgd_json_get(e, "signal");
+  if (error && *error)
+    fprintf(c->err, "pagoda: execution %lld %s: %s\n", id, state, error);
+  else if (cJSON_IsNumber(code))
+    fprintf(c->err, "pagoda: execution %lld %s: exit code %d\n", id, state, code->valueint);
+  else if (cJSON_IsNumber(sig))
+    fprintf(c->err, "pagoda: execution %lld %s: killed by signal %d\n", id, state, sig->valueint);
+}
+
 static bool exec_check(ctx_t *c, long long id, int *exit_rc) {
   char path[64];
   snprintf(path, sizeof(path), "/api/v1/executions/%lld", id);
@@ -412,10 +436,12 @@ static bool exec_check(ctx_t *c, long long id, int *exit_rc) {
   }
   const char *state = exec_state(e);
   bool over = pgd_cli_state_is_final(state);
+  show_progress(c, id, state, pgd_json_str(e, "worker_id"));
   if (over) {
     *exit_rc = strcmp(state, "succeeded") == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
     fprintf(c->out, "%s\n", state);
     fflush(c->out);
+    if (*exit_rc != PGD_CLI_EXIT_OK) show_failure(c, id, state, e);
   }
   cJSON_Delete(e);
   return over;
@@ -455,7 +481,9 @@ static int waiter_event(void *ud, const char *kind, const char *data) {
     const cJSON *item = w->item ? pgd_json_get(d, w->item) : d;
     long long id = 0;
     const cJSON *fin = pgd_json_get(d, w->final_key);
-    look = json_id(pgd_json_get(item, "id"), &id) == 0 && id == w->id &&
+    bool mine = json_id(pgd_json_get(item, "id"), &id) == 0 && id == w->id;
+    if (mine && !w->item) show_progress(w->c, id, exec_state(item), pgd_json_str(item, "worker_id"));
+    look = mine &&
            (w->final_value ? cJSON_IsString(fin) && strcmp(fin->valuestring, w->final_value) == 0
                            : cJSON_IsTrue(fin));
     cJSON_Delete(d);
@@ -857,7 +885,7 @@ static int client_dispatch(ctx_t c);
 
 int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
   if (!a || !out || !errout) return PGD_CLI_EXIT_USAGE;
-  ctx_t c = {a, out, errout, {0}};
+  ctx_t c = {a, out, errout, {0}, ""};
   char aerr[512];
   /* plugin check|test run locally: no master to find. */
   bool local = a->cmd == PGD_CLI_PLUGIN_CHECK || a->cmd == PGD_CLI_PLUGIN_TEST;
