@@ -103,15 +103,25 @@ class Package(harness.PagodaTestCase):
         self.assertTrue(os.path.isfile(os.path.join(self.root, "usr/include/pagoda/plugin.h")))
 
     def test_3_systemd_units_verify(self):
-        # --root: the units' ExecStart (/usr/bin/pagoda) is resolved in the
-        # unpacked tree; the `pagoda` user exists only after postinst.
+        # --root: ExecStart (/usr/bin/pagoda) resolves in a tree holding the
+        # unpacked package plus what the units name from the host system
+        # (systemd's own targets, /bin/kill of ExecReload). The `pagoda`
+        # user exists only after postinst: verify does not look users up.
+        vroot = os.path.join(self.tmp, "verify-root")
+        run(["dpkg", "-x", self.debs["pagoda"], vroot])
+        units = os.path.join(vroot, "lib/systemd/system")
+        harness.require(os.path.isdir("/lib/systemd/system"), "systemd's units in /lib/systemd/system")
+        for name in os.listdir("/lib/systemd/system"):
+            src = os.path.join("/lib/systemd/system", name)
+            if name.endswith(".target") and not os.path.exists(os.path.join(units, name)):
+                shutil.copy(src, units, follow_symlinks=True)
+        os.makedirs(os.path.join(vroot, "bin"), exist_ok=True)
+        shutil.copy(shutil.which("kill") or "/bin/kill", os.path.join(vroot, "bin/kill"))
         for unit in ("pagoda-master.service", "pagoda-worker.service"):
-            path = os.path.join(self.root, "lib/systemd/system", unit)
-            p = run(["systemd-analyze", "verify", "--root", self.root, path], check=False)
-            problems = [l for l in p.stdout.splitlines()
-                        if l.strip() and "Failed to" not in l and "pagoda" in l.lower()]
+            path = os.path.join(units, unit)
+            p = run(["systemd-analyze", "verify", "--root", vroot, path], check=False)
             self.assertEqual(p.returncode, 0, "systemd-analyze verify %s:\n%s" % (unit, p.stdout))
-            self.assertEqual(problems, [], p.stdout)
+            self.assertNotIn(unit, p.stdout, "systemd-analyze verify complained:\n" + p.stdout)
         with open(os.path.join(self.root, "lib/systemd/system/pagoda-master.service")) as f:
             master = f.read()
         for line in ("User=pagoda", "ProtectSystem=strict", "NoNewPrivileges=yes",
