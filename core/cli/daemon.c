@@ -83,6 +83,7 @@ typedef struct settings {
   cJSON *allowed_users;
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
+  int worker_stop_grace_ms; /* worker.stop_grace_ms: SIGTERM's drain (pgd_worker_leave) */
   int worker_inproc_isolation; /* PGD_INPROC_*: worker.inproc_isolation */
   int plugin_load_timeout_ms; /* hard deadline of one plugin file's load */
   char *cors_origins;  /* master.http.cors_origins: "a,b" */
@@ -131,6 +132,7 @@ static void defaults(settings_t *s) {
   set_str(&s->worker_id, "");
   s->worker_heartbeat_ms = 1000;
   s->worker_kill_grace_ms = 5000;
+  s->worker_stop_grace_ms = 30000;
   s->worker_inproc_isolation = PGD_INPROC_PROCESS;
   s->plugin_load_timeout_ms = PGD_PLUGIN_LOAD_TIMEOUT_MS;
   s->worker_cgroups = 1;
@@ -255,6 +257,7 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "worker.slots", &s->worker_slots);
   cfg_int(&c, "worker.heartbeat_ms", &s->worker_heartbeat_ms);
   cfg_int(&c, "worker.kill_grace_ms", &s->worker_kill_grace_ms);
+  cfg_int(&c, "worker.stop_grace_ms", &s->worker_stop_grace_ms);
   const char *iso;
   if (config_lookup_string(&c, "worker.inproc_isolation", &iso)) {
     if (strcmp(iso, "process") == 0) {
@@ -436,6 +439,8 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       int g;
       if (parse_int_flag("--kill-grace-ms", v, 0, &g) < 0) return -1;
       s->kill_grace_ms = s->worker_kill_grace_ms = g;
+    } else if (strcmp(f, "--stop-grace-ms") == 0 && v && s->mode == MODE_WORKER) {
+      if (parse_int_flag("--stop-grace-ms", v, 0, &s->worker_stop_grace_ms) < 0) return -1;
     } else if (strcmp(f, "--plugin-load-timeout-ms") == 0 && v) {
       if (parse_int_flag("--plugin-load-timeout-ms", v, 1, &s->plugin_load_timeout_ms) < 0)
         return -1;
@@ -743,8 +748,12 @@ static void shutdown_daemon(daemon_state_t *d) {
     d->pending_stops++;
     pgd_zk_close(d->zk, on_zk_closed_worker, d);
   }
-  /* The worker goes first so that its final reports reach the master. */
-  if (d->worker)
+  /* The worker goes first so that its final reports reach the master. A
+   * worker daemon drains first: its jobs get worker.stop_grace_ms, then
+   * the master takes back what still runs (pgd_worker_leave). */
+  if (d->worker && d->s->mode == MODE_WORKER)
+    pgd_worker_leave(d->worker, d->s->worker_stop_grace_ms, worker_stopped, d);
+  else if (d->worker)
     pgd_worker_stop(d->worker, worker_stopped, d);
   else
     stop_master(d);
@@ -759,9 +768,16 @@ static void on_sighup(uv_signal_t *h, int signum) {
   on_plugin_scan(&d->plugin_scan);
 }
 
+/* SIGTERM, SIGINT: a clean stop. A second one while a worker drains stops
+ * it at once (its running jobs are killed). */
 static void on_signal(uv_signal_t *h, int signum) {
   daemon_state_t *d = h->data;
   PGD_INFO(MOD, "received %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  if (d->pending_stops && d->worker) {
+    PGD_INFO(MOD, "stopping now: killing the running jobs");
+    pgd_worker_stop(d->worker, worker_stopped, d);
+    return;
+  }
   shutdown_daemon(d);
 }
 

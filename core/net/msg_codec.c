@@ -384,3 +384,18 @@ int pgd_msg_error_decode(const cJSON *payload, pgd_msg_error_t *out, char *err, 
   msg_rd_opt_int(&rd, payload, NULL, "code", INT_MIN, INT_MAX, &out->code);
   return rd.rc;
 }
+
+/* ---- leave ---- */
+
+cJSON *pgd_msg_leave_encode(const pgd_msg_leave_t *m) {
+  msg_wr_t w;
+  if (!m || !msg_wr_init(&w)) return NULL;
+  msg_wr_int(&w, w.o, "grace_ms", m->grace_ms);
+  return msg_wr_done(&w);
+}
+
+int pgd_msg_leave_decode(const cJSON *payload, pgd_msg_leave_t *out, char *err, size_t errlen) {
+  BEGIN_DECODE("leave");
+  msg_rd_int(&rd, payload, NULL, "grace_ms", true, 0, MSG_INT_MAX, &out->grace_ms);
+  return rd.rc;
+}
