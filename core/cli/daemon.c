@@ -38,6 +38,7 @@ typedef struct settings {
   mode_t_ mode;
   const char *config_path;
   char *default_config; /* the installed pagoda.conf found by daemon_paths.h, or NULL */
+  bool log_level_flag;  /* --log-level given: SIGHUP keeps it */
   char *log_level;
   char *plugins_dir;
   char *secret;
@@ -406,6 +407,7 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       set_str(&s->tls_key, v);
     } else if (strcmp(f, "--log-level") == 0 && v) {
       set_str(&s->log_level, v);
+      s->log_level_flag = true;
     } else if (strcmp(f, "--master") == 0 && v && s->mode == MODE_WORKER) {
       set_str(&s->worker_master, v);
     } else if (strcmp(f, "--id") == 0 && v && s->mode == MODE_WORKER) {
@@ -759,13 +761,43 @@ static void shutdown_daemon(daemon_state_t *d) {
     stop_master(d);
 }
 
-/* SIGHUP: reload what can change live (balancer scripts, plugins). */
+/* SIGHUP's part of the configuration file: what can change live. Today
+ * log_level (unless --log-level was given); every other key needs a
+ * restart (docs/operations.md "Signals"). A file that no longer parses is
+ * reported and changes nothing. */
+static void reload_config(daemon_state_t *d) {
+  if (!d->s->config_path) return;
+  settings_t fresh;
+  defaults(&fresh);
+  fresh.mode = d->s->mode;
+  if (load_config(&fresh, d->s->config_path) < 0) {
+    PGD_WARN(MOD, "SIGHUP: cannot read %s again (above): the running configuration is kept",
+             d->s->config_path);
+  } else if (!d->s->log_level_flag && strcmp(fresh.log_level, d->s->log_level) != 0) {
+    int lvl = pgd_log_level_parse(fresh.log_level);
+    if (lvl < 0) {
+      PGD_WARN(MOD, "SIGHUP: %s: log_level '%s' is not debug, info, warn or error: kept '%s'",
+               d->s->config_path, fresh.log_level, d->s->log_level);
+    } else {
+      pgd_log_set_level((pgd_log_level_t)lvl);
+      set_str(&d->s->log_level, fresh.log_level);
+      PGD_WARN(MOD, "SIGHUP: log level is now %s", fresh.log_level);
+    }
+  }
+  free_settings(&fresh);
+}
+
+/* SIGHUP (`systemctl reload`): reload what can change live: balancer
+ * scripts, plugins (a rescan of the directory), the configuration's live
+ * keys. */
 static void on_sighup(uv_signal_t *h, int signum) {
   daemon_state_t *d = h->data;
   (void)signum;
-  PGD_INFO(MOD, "received SIGHUP: reloading balancers and rescanning plugins");
+  PGD_INFO(MOD, "received SIGHUP: reloading balancers, rescanning plugins, rereading the "
+                "configuration's live keys");
   if (d->master) pgd_master_reload_balancers(d->master);
   on_plugin_scan(&d->plugin_scan);
+  reload_config(d);
 }
 
 /* SIGTERM, SIGINT: a clean stop. A second one while a worker drains stops
