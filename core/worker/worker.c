@@ -456,17 +456,19 @@ static void on_leave_timer(uv_timer_t *t) {
 
 void pgd_worker_leave(pgd_worker_t *w, int grace_ms, void (*on_stopped)(void *ud), void *ud) {
   if (!w || w->stopping || w->leaving) return;
-  if (w->running == 0) {
-    pgd_worker_stop(w, on_stopped, ud);
-    return;
-  }
   w->leaving = 1;
   w->leave_grace_ms = grace_ms > 0 ? grace_ms : 0;
   w->leave_cb = on_stopped;
   w->leave_ud = ud;
+  /* Said even when nothing runs: the master then shows `left`, not `lost`
+   * (the close that follows flushes it first). */
+  if (w->welcomed) send_leave(w);
+  if (w->running == 0) {
+    pgd_worker_stop(w, on_stopped, ud);
+    return;
+  }
   PGD_INFO(MOD, "worker %s leaving: no new work; %d running attempt(s) get %d ms to end, then "
                 "the master relaunches them elsewhere", w->id, w->running, w->leave_grace_ms);
-  if (w->welcomed) send_leave(w);
   uv_timer_start(&w->leave_timer, on_leave_timer,
                  (uint64_t)w->leave_grace_ms + (uint64_t)(w->kill_grace_ms > 0 ? w->kill_grace_ms : 0) +
                      PGD_WORKER_LEAVE_MARGIN_MS,
