@@ -66,6 +66,13 @@ char *pgd_daemon_install_dir(pgd_path_kind_t kind, const char *beside, int or_de
 char *pgd_daemon_default_config(void) {
   char dir[PATH_MAX];
   if (exe_dir(dir, sizeof dir) < 0) return NULL;
+  /* A build tree (plugins/ beside the executable) is never configured by
+   * an etc/pagoda that happens to sit at the relative place. */
+  char *build_tree = existing_under(dir, "plugins");
+  if (build_tree) {
+    free(build_tree);
+    return NULL;
+  }
   char *conf = existing_under(dir, PAGODA_REL_CONF_DIR);
   if (!conf) return NULL;
   char path[PATH_MAX];

@@ -36,7 +36,8 @@ char *pgd_daemon_install_dir(pgd_path_kind_t kind, const char *beside, int or_de
 
 /* The configuration file read when neither --config nor PAGODA_CONFIG names
  * one: pagoda.conf in the configuration directory found relative to the
- * executable (step 3 only: a build tree or an unrelated /etc never
+ * executable (step 3 only, and not from a build tree, recognised by its
+ * plugins/ beside the executable: a build tree or an unrelated /etc never
  * configures a daemon by surprise). NULL when there is none or it cannot
  * be read by this user. */
 char *pgd_daemon_default_config(void);
