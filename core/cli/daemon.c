@@ -860,6 +860,9 @@ int pgd_daemon_main(int argc, char **argv) {
     free_settings(&s);
     return 2;
   }
+  if (s.config_path)
+    PGD_INFO(MOD, "configuration from %s%s", s.config_path,
+             s.default_config ? " (the installed one)" : "");
   signal(SIGPIPE, SIG_IGN);
   /* A master runs no jobs: everything it creates (store, logs, resources,
    * tokens) is its own. A worker keeps the caller's umask, which its jobs

@@ -184,6 +184,17 @@ class Package(harness.PagodaTestCase):
         for group in ("job", "exec", "worker", "dev", "master"):
             self.assertIn(group, out[1].split())
 
+    def test_7_unpacked_master_reads_the_installed_configuration(self):
+        binary = os.path.join(self.root, "usr/bin/pagoda")
+        d = InstalledDaemon(binary, "master", self.tmp, name="installed-master")
+        type(self).daemons.append(d)
+        d.start(timeout=30)
+        conf = os.path.realpath(os.path.join(self.root, "etc/pagoda/pagoda.conf"))
+        log = d.stderr()
+        self.assertIn("configuration from %s (the installed one)" % conf, log)
+        self.assertIn(os.path.realpath(os.path.join(self.root, "etc/pagoda/balancers")), log)
+        self.assertStopsCleanly(d)
+
 
 if __name__ == "__main__":
     harness.main()
