@@ -80,8 +80,11 @@ class WorkerStop(ClusterCase):
         for h in (hold, hold2):
             self.assertEqual(self.api.wait_final(h, timeout=30)["state"], "succeeded")
         # the grace (500 ms) passes: the attempt is handed back and relaunched on w-spare
-        e = self.wait_attempts(eid, lambda a: len(a) == 2 and a[1].get("state") == "running",
-                               timeout=30, what="relaunched")
+        # (the first attempt's row may show its old state for a few ms after
+        # the relaunch: its end is stored after the new attempt is in memory)
+        e = self.wait_attempts(eid, lambda a: len(a) == 2 and a[1].get("state") == "running"
+                               and a[0].get("state") in harness.FINAL_STATES,
+                               timeout=30, what="relaunched, the first attempt ended")
         first, second = e["attempts"]
         self.assertEqual(first["worker_id"], "w-long")
         # lost here; the worker's own report of the kill arrives later and
