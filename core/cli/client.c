@@ -26,12 +26,18 @@
 #define WAIT_POLL_NS 100000000L /* 100 ms */
 #define MAX_JOB_FILE (16u * 1024u * 1024u)
 
+/* What one command keeps across its requests (owned by pgd_client_run). */
+typedef struct {
+  pgd_cli_addrs_t addrs; /* a->addr as a list of masters (client_addrs.h) */
+  char shown_state[32];  /* --wait: the last state shown on err */
+  cJSON *shown_nodes;    /* flow run --wait: node -> the last state shown, or NULL */
+} session_t;
+
 typedef struct {
   const pgd_cli_args_t *a;
   FILE *out;
   FILE *err;
-  pgd_cli_addrs_t addrs; /* a->addr as a list of masters (client_addrs.h) */
-  char shown_state[32];  /* --wait: the last state shown on err */
+  session_t *s;
 } ctx_t;
 
 /* Retries of a request that carries an Idempotency-Key (`job run`): the
@@ -74,9 +80,9 @@ static bool standby_answer(const pgd_http_response_t *resp, char **leader) {
 static int send_once(ctx_t *c, const char *method, const char *path, const char *const *headers,
                      const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
                      long timeout_ms, pgd_http_response_t *resp, char *errbuf, size_t errlen) {
-  size_t start = c->addrs.cur;
+  size_t start = c->s->addrs.cur;
   for (;;) {
-    char *url = pgd_cli_url_join(pgd_cli_addrs_current(&c->addrs), path);
+    char *url = pgd_cli_url_join(pgd_cli_addrs_current(&c->s->addrs), path);
     if (!url) {
       memset(resp, 0, sizeof(*resp));
       return pgd_set_err(errbuf, errlen, -ENOMEM, "out of memory");
@@ -101,7 +107,7 @@ static int send_once(ctx_t *c, const char *method, const char *path, const char 
     /* Nothing was sent to a refused connection, and a GET may be repeated:
      * only then is another master tried. */
     bool unreachable = rc == -ECONNREFUSED || (rc == -ETIMEDOUT && strcmp(method, "GET") == 0);
-    if (!(unreachable || standby) || !pgd_cli_addrs_advance(&c->addrs, start)) return rc;
+    if (!(unreachable || standby) || !pgd_cli_addrs_advance(&c->s->addrs, start)) return rc;
     pgd_http_response_free(resp);
   }
 }
@@ -140,10 +146,10 @@ static int call_keyed(ctx_t *c, const char *method, const char *path, const char
     fprintf(c->err, "pagoda: out of memory\n");
   } else if (rc == -EIO && resp->status != 0) {
     fprintf(c->err, "pagoda: lost the connection to the Pagoda API at %s: %s\n",
-            pgd_cli_addrs_current(&c->addrs), errbuf);
+            pgd_cli_addrs_current(&c->s->addrs), errbuf);
   } else if (rc != 0) {
     fprintf(c->err, "pagoda: cannot reach the Pagoda API at %s%s: %s\n",
-            c->addrs.n > 1 ? "any of " : "", c->a->addr, errbuf);
+            c->s->addrs.n > 1 ? "any of " : "", c->a->addr, errbuf);
   } else if (resp->status < 200 || resp->status >= 300) {
     char msg[1024];
     pgd_cli_error_message(resp->body, resp->len, msg, sizeof(msg));
@@ -399,11 +405,28 @@ typedef bool (*wait_check_fn)(ctx_t *c, long long id, int *exit_rc);
 /* --wait's progress, on err (stdout keeps the id and the final state): a
  * line each time the execution's state changes. */
 static void show_progress(ctx_t *c, long long id, const char *state, const char *worker) {
-  if (!state || strcmp(state, c->shown_state) == 0) return;
-  snprintf(c->shown_state, sizeof c->shown_state, "%s", state);
+  if (!state || strcmp(state, c->s->shown_state) == 0) return;
+  snprintf(c->s->shown_state, sizeof c->s->shown_state, "%s", state);
   if (pgd_cli_state_is_final(state)) return; /* said on stdout */
   fprintf(c->err, "pagoda: execution %lld %s%s%s\n", id, state, worker ? " on worker " : "",
           worker ? worker : "");
+  fflush(c->err);
+}
+
+/* flow run --wait's progress, on err: a line per node whose state changed
+ * since the last event (`flow_execution.nodes`: {NAME: {"state", ...}}). */
+static void show_flow_progress(ctx_t *c, long long id, const cJSON *fe) {
+  if (!c->s->shown_nodes && !(c->s->shown_nodes = cJSON_CreateObject())) return;
+  const cJSON *n;
+  cJSON_ArrayForEach(n, pgd_json_get(fe, "nodes")) {
+    const char *state = pgd_json_str(n, "state");
+    if (!n->string || !state) continue;
+    const char *shown = pgd_json_str(c->s->shown_nodes, n->string);
+    if (shown && strcmp(shown, state) == 0) continue;
+    cJSON_DeleteItemFromObjectCaseSensitive(c->s->shown_nodes, n->string);
+    cJSON_AddStringToObject(c->s->shown_nodes, n->string, state);
+    fprintf(c->err, "pagoda: flow execution %lld: node %s %s\n", id, n->string, state);
+  }
   fflush(c->err);
 }
 
@@ -483,6 +506,7 @@ static int waiter_event(void *ud, const char *kind, const char *data) {
     const cJSON *fin = pgd_json_get(d, w->final_key);
     bool mine = json_id(pgd_json_get(item, "id"), &id) == 0 && id == w->id;
     if (mine && !w->item) show_progress(w->c, id, exec_state(item), pgd_json_str(item, "worker_id"));
+    else if (mine) show_flow_progress(w->c, id, item);
     look = mine &&
            (w->final_value ? cJSON_IsString(fin) && strcmp(fin->valuestring, w->final_value) == 0
                            : cJSON_IsTrue(fin));
@@ -881,28 +905,9 @@ static int sched_run(ctx_t *c) {
 
 /* ---- entry points -------------------------------------------------------- */
 
-static int client_dispatch(ctx_t c);
-
-int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
-  if (!a || !out || !errout) return PGD_CLI_EXIT_USAGE;
-  ctx_t c = {a, out, errout, {0}, ""};
-  char aerr[512];
-  /* plugin check|test run locally: no master to find. */
-  bool local = a->cmd == PGD_CLI_PLUGIN_CHECK || a->cmd == PGD_CLI_PLUGIN_TEST;
-  if (!local && pgd_cli_addrs_parse(a->addr, &c.addrs, aerr, sizeof aerr) < 0) {
-    fprintf(errout, "pagoda: %s\n", aerr);
-    return PGD_CLI_EXIT_FAIL;
-  }
-  int rc = client_dispatch(c);
-  pgd_cli_addrs_free(&c.addrs);
-  return rc;
-}
-
-/* Runs the command of c.a (c by value: its address list is the caller's,
- * which frees it). */
-static int client_dispatch(ctx_t c) {
-  const pgd_cli_args_t *a = c.a;
-  FILE *out = c.out, *errout = c.err;
+/* Runs the command of `a` (the switch of every command). */
+static int client_dispatch(const pgd_cli_args_t *a, FILE *out, FILE *errout, session_t *session) {
+  ctx_t c = {a, out, errout, session};
   char idpath[96];
   switch (a->cmd) {
     case PGD_CLI_JOB_CREATE:
@@ -1036,6 +1041,22 @@ static int client_dispatch(ctx_t c) {
       break;
   }
   return PGD_CLI_EXIT_USAGE;
+}
+
+int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
+  if (!a || !out || !errout) return PGD_CLI_EXIT_USAGE;
+  session_t session = {0};
+  char aerr[512];
+  /* plugin check|test run locally: no master to find. */
+  bool local = a->cmd == PGD_CLI_PLUGIN_CHECK || a->cmd == PGD_CLI_PLUGIN_TEST;
+  if (!local && pgd_cli_addrs_parse(a->addr, &session.addrs, aerr, sizeof aerr) < 0) {
+    fprintf(errout, "pagoda: %s\n", aerr);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  int rc = client_dispatch(a, out, errout, &session);
+  pgd_cli_addrs_free(&session.addrs);
+  cJSON_Delete(session.shown_nodes);
+  return rc;
 }
 
 int pgd_client_main(int argc, char **argv) {
