@@ -15,6 +15,7 @@
 #
 # Environment (defaults in brackets):
 #   PAGODA_BIN            the pagoda executable [the script's ../build/pagoda,
+#                         else ../bin/pagoda (an installed tree),
 #                         else `pagoda` in PATH]
 #   PAGODA_RUN_DIR        pid files [/var/run/pagoda]
 #   PAGODA_LOG_DIR        log files [/var/log/pagoda]
@@ -23,7 +24,8 @@
 #   PAGODA_LOG_MAX_BYTES  rotate the log at start when it is bigger [10485760]
 #   PAGODA_LOG_KEEP       rotated logs kept: LOG.1 (newest) .. LOG.N [5]
 #   PAGODA_START_TIMEOUT  seconds to wait for "is running" [30]
-#   PAGODA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL [30]
+#   PAGODA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL [90: above a
+#                         worker's default stop grace of 30 s, docs/operations.md]
 #
 # Secrets: the log is made mode 0640 (its directory 0750) and the command
 # line it records has the value of --secret and any password in
@@ -60,7 +62,7 @@ LOG_DIR=${PAGODA_LOG_DIR:-/var/log/pagoda}
 LOG_MAX=${PAGODA_LOG_MAX_BYTES:-10485760}
 LOG_KEEP=${PAGODA_LOG_KEEP:-5}
 START_TIMEOUT=${PAGODA_START_TIMEOUT:-30}
-STOP_TIMEOUT=${PAGODA_STOP_TIMEOUT:-30}
+STOP_TIMEOUT=${PAGODA_STOP_TIMEOUT:-90}
 number PAGODA_LOG_MAX_BYTES "$LOG_MAX"
 number PAGODA_LOG_KEEP "$LOG_KEEP"
 number PAGODA_START_TIMEOUT "$START_TIMEOUT"
@@ -84,6 +86,11 @@ find_bin() {
   here=$(cd "$(dirname "$0")" && pwd)
   if [ -x "$here/../build/pagoda" ]; then
     echo "$here/../build/pagoda"
+    return
+  fi
+  # installed: PREFIX/sbin/pagoda-daemon.sh beside PREFIX/bin/pagoda
+  if [ -x "$here/../bin/pagoda" ]; then
+    echo "$here/../bin/pagoda"
     return
   fi
   command -v pagoda || die "no pagoda executable: set PAGODA_BIN, build into $here/../build, or put pagoda in PATH"

@@ -11,6 +11,8 @@ PACKAGES=(
   uthash-dev python3 curl procps tzdata zookeeper default-jre-headless default-jdk-headless
   nodejs chromium
   python3-aiosmtpd
+  # test_package: dpkg-shlibdeps (cpack's Depends), systemd-analyze verify
+  dpkg-dev systemd
 )
 
 missing=()

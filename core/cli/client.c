@@ -18,6 +18,7 @@
 #include "cli/client_apply.h"
 #include "cli/client_call.h"
 #include "cli/client_plugin.h"
+#include "cli/client_addrs.h"
 #include "cli/client_events.h"
 #include "cli/client_table.h"
 #include "cli/client_token.h"
@@ -28,10 +29,18 @@
 #define WAIT_POLL_NS 100000000L /* 100 ms */
 #define MAX_JOB_FILE (16u * 1024u * 1024u)
 
+/* What one command keeps across its requests (owned by pgd_client_run). */
+typedef struct {
+  pgd_cli_addrs_t addrs; /* a->addr as a list of masters (client_addrs.h) */
+  char shown_state[32];  /* --wait: the last state shown on err */
+  cJSON *shown_nodes;    /* flow run --wait: node -> the last state shown, or NULL */
+} session_t;
+
 typedef struct {
   const pgd_cli_args_t *a;
   FILE *out;
   FILE *err;
+  session_t *s;
 } ctx_t;
 
 /* Retries of a request that carries an Idempotency-Key (`job run`): the
@@ -54,32 +63,56 @@ static void sleep_ns(long ns) {
   }
 }
 
-/* One attempt: to the address, then once to the leader a standby names. */
+/* A standby's 503 (api.c answer_standby): names the leader when it knows
+ * it; sets *leader to a new URL (caller frees) or NULL. */
+static bool standby_answer(const pgd_http_response_t *resp, char **leader) {
+  *leader = NULL;
+  if (resp->status != 503 || !resp->body) return false;
+  cJSON *j = cJSON_ParseWithLength(resp->body, resp->len);
+  const char *l = pgd_json_str(j, "leader");
+  const char *e = pgd_json_str(j, "error");
+  bool standby = l || (e && strstr(e, "standby"));
+  if (l) *leader = strdup(l);
+  cJSON_Delete(j);
+  return standby;
+}
+
+/* One attempt: to the current address, then once to the leader a standby
+ * names; when nothing answers there (or a standby knows no leader), to the
+ * next address of the list, round it once (client_addrs.h). */
 static int send_once(ctx_t *c, const char *method, const char *path, const char *const *headers,
                      const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
                      long timeout_ms, pgd_http_response_t *resp, char *errbuf, size_t errlen) {
-  char *url = pgd_cli_url_join(c->a->addr, path);
-  if (!url) {
-    memset(resp, 0, sizeof(*resp));
-    return pgd_set_err(errbuf, errlen, -ENOMEM, "out of memory");
-  }
-  int rc = pgd_http_request_with(method, url, headers, body, body_len, on_chunk, ud, timeout_ms,
-                                 resp, errbuf, errlen);
-  free(url);
-  if (rc == 0 && resp->status == 503 && resp->body) {
-    /* A standby master names the leader: send the request there, once. */
-    cJSON *j = cJSON_ParseWithLength(resp->body, resp->len);
-    const char *leader = pgd_json_str(j, "leader");
-    char *lurl = leader ? pgd_cli_url_join(leader, path) : NULL;
-    cJSON_Delete(j);
-    if (lurl) {
-      pgd_http_response_free(resp);
-      rc = pgd_http_request_with(method, lurl, headers, body, body_len, on_chunk, ud, timeout_ms,
-                                 resp, errbuf, errlen);
-      free(lurl);
+  size_t start = c->s->addrs.cur;
+  for (;;) {
+    char *url = pgd_cli_url_join(pgd_cli_addrs_current(&c->s->addrs), path);
+    if (!url) {
+      memset(resp, 0, sizeof(*resp));
+      return pgd_set_err(errbuf, errlen, -ENOMEM, "out of memory");
     }
+    int rc = pgd_http_request_with(method, url, headers, body, body_len, on_chunk, ud, timeout_ms,
+                                   resp, errbuf, errlen);
+    free(url);
+    char *leader = NULL;
+    bool standby = rc == 0 && standby_answer(resp, &leader);
+    if (leader) {
+      /* A standby master names the leader: send the request there, once. */
+      char *lurl = pgd_cli_url_join(leader, path);
+      free(leader);
+      if (lurl) {
+        pgd_http_response_free(resp);
+        rc = pgd_http_request_with(method, lurl, headers, body, body_len, on_chunk, ud,
+                                   timeout_ms, resp, errbuf, errlen);
+        free(lurl);
+      }
+      return rc;
+    }
+    /* Nothing was sent to a refused connection, and a GET may be repeated:
+     * only then is another master tried. */
+    bool unreachable = rc == -ECONNREFUSED || (rc == -ETIMEDOUT && strcmp(method, "GET") == 0);
+    if (!(unreachable || standby) || !pgd_cli_addrs_advance(&c->s->addrs, start)) return rc;
+    pgd_http_response_free(resp);
   }
-  return rc;
 }
 
 /* Sends a request to the API. Returns 0 with *resp filled for a 2xx answer;
@@ -115,10 +148,11 @@ static int call_keyed(ctx_t *c, const char *method, const char *path, const char
   } else if (rc == -ENOMEM) {
     fprintf(c->err, "pagoda: out of memory\n");
   } else if (rc == -EIO && resp->status != 0) {
-    fprintf(c->err, "pagoda: lost the connection to the Pagoda API at %s: %s\n", c->a->addr,
-            errbuf);
+    fprintf(c->err, "pagoda: lost the connection to the Pagoda API at %s: %s\n",
+            pgd_cli_addrs_current(&c->s->addrs), errbuf);
   } else if (rc != 0) {
-    fprintf(c->err, "pagoda: cannot reach the Pagoda API at %s: %s\n", c->a->addr, errbuf);
+    fprintf(c->err, "pagoda: cannot reach the Pagoda API at %s%s: %s\n",
+            c->s->addrs.n > 1 ? "any of " : "", c->a->addr, errbuf);
   } else if (resp->status < 200 || resp->status >= 300) {
     char msg[1024];
     pgd_cli_error_message(resp->body, resp->len, msg, sizeof(msg));
@@ -143,18 +177,36 @@ static int call(ctx_t *c, const char *method, const char *path, const char *body
 int pgd_client_call(const pgd_cli_args_t *args, FILE *err, const char *method, const char *path,
                     const char *body, size_t body_len, pgd_http_chunk_cb on_chunk, void *ud,
                     pgd_http_response_t *resp) {
-  ctx_t c = {args, stdout, err};
-  return call(&c, method, path, body, body_len, on_chunk, ud, on_chunk ? 0 : REQUEST_TIMEOUT_MS,
-              resp);
+  /* Called from other CLI files (apply, export, plugin push) without the
+   * command's session: each call finds the master in the address list. */
+  session_t session = {0};
+  char aerr[512];
+  if (pgd_cli_addrs_parse(args->addr, &session.addrs, aerr, sizeof aerr) < 0) {
+    memset(resp, 0, sizeof(*resp));
+    fprintf(err, "pagoda: %s\n", aerr);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  ctx_t c = {args, stdout, err, &session};
+  int rc = call(&c, method, path, body, body_len, on_chunk, ud,
+                on_chunk ? 0 : REQUEST_TIMEOUT_MS, resp);
+  pgd_cli_addrs_free(&session.addrs);
+  return rc;
 }
 
 int pgd_client_call_any(const pgd_cli_args_t *args, FILE *err, const char *method,
                         const char *path, const char *body, size_t body_len,
                         pgd_http_response_t *resp) {
-  ctx_t c = {args, stdout, err};
+  session_t session = {0};
   char errbuf[512] = "";
+  if (pgd_cli_addrs_parse(args->addr, &session.addrs, errbuf, sizeof errbuf) < 0) {
+    memset(resp, 0, sizeof(*resp));
+    fprintf(err, "pagoda: %s\n", errbuf);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  ctx_t c = {args, stdout, err, &session};
   int rc = send_once(&c, method, path, NULL, body, body_len, NULL, NULL, REQUEST_TIMEOUT_MS, resp,
                      errbuf, sizeof errbuf);
+  pgd_cli_addrs_free(&session.addrs);
   if (rc == 0) return 0;
   fprintf(err, "pagoda: cannot reach the Pagoda API at %s: %s\n", args->addr, errbuf);
   pgd_http_response_free(resp);
@@ -424,6 +476,46 @@ static const char *exec_state(const cJSON *e) {
  * command's exit code (its final state printed, or the API's error). */
 typedef bool (*wait_check_fn)(ctx_t *c, long long id, int *exit_rc);
 
+/* --wait's progress, on err (stdout keeps the id and the final state): a
+ * line each time the execution's state changes. */
+static void show_progress(ctx_t *c, long long id, const char *state, const char *worker) {
+  if (!state || strcmp(state, c->s->shown_state) == 0) return;
+  snprintf(c->s->shown_state, sizeof c->s->shown_state, "%s", state);
+  if (pgd_cli_state_is_final(state)) return; /* said on stdout */
+  fprintf(c->err, "pagoda: execution %lld %s%s%s\n", id, state, worker ? " on worker " : "",
+          worker ? worker : "");
+  fflush(c->err);
+}
+
+/* flow run --wait's progress, on err: a line per node whose state changed
+ * since the last event (`flow_execution.nodes`: {NAME: {"state", ...}}). */
+static void show_flow_progress(ctx_t *c, long long id, const cJSON *fe) {
+  if (!c->s->shown_nodes && !(c->s->shown_nodes = cJSON_CreateObject())) return;
+  const cJSON *n;
+  cJSON_ArrayForEach(n, pgd_json_get(fe, "nodes")) {
+    const char *state = pgd_json_str(n, "state");
+    if (!n->string || !state) continue;
+    const char *shown = pgd_json_str(c->s->shown_nodes, n->string);
+    if (shown && strcmp(shown, state) == 0) continue;
+    cJSON_DeleteItemFromObjectCaseSensitive(c->s->shown_nodes, n->string);
+    cJSON_AddStringToObject(c->s->shown_nodes, n->string, state);
+    fprintf(c->err, "pagoda: flow execution %lld: node %s %s\n", id, n->string, state);
+  }
+  fflush(c->err);
+}
+
+/* Why an execution did not succeed: its error, else its exit code or signal. */
+static void show_failure(ctx_t *c, long long id, const char *state, const cJSON *e) {
+  const char *error = pgd_json_str(e, "error");
+  const cJSON *code = pgd_json_get(e, "exit_code"), *sig = pgd_json_get(e, "signal");
+  if (error && *error)
+    fprintf(c->err, "pagoda: execution %lld %s: %s\n", id, state, error);
+  else if (cJSON_IsNumber(code))
+    fprintf(c->err, "pagoda: execution %lld %s: exit code %d\n", id, state, code->valueint);
+  else if (cJSON_IsNumber(sig))
+    fprintf(c->err, "pagoda: execution %lld %s: killed by signal %d\n", id, state, sig->valueint);
+}
+
 static bool exec_check(ctx_t *c, long long id, int *exit_rc) {
   char path[64];
   snprintf(path, sizeof(path), "/api/v1/executions/%lld", id);
@@ -441,10 +533,12 @@ static bool exec_check(ctx_t *c, long long id, int *exit_rc) {
   }
   const char *state = exec_state(e);
   bool over = pgd_cli_state_is_final(state);
+  show_progress(c, id, state, pgd_json_str(e, "worker_id"));
   if (over) {
     *exit_rc = strcmp(state, "succeeded") == 0 ? PGD_CLI_EXIT_OK : PGD_CLI_EXIT_FAIL;
     fprintf(c->out, "%s\n", state);
     fflush(c->out);
+    if (*exit_rc != PGD_CLI_EXIT_OK) show_failure(c, id, state, e);
   }
   cJSON_Delete(e);
   return over;
@@ -484,7 +578,10 @@ static int waiter_event(void *ud, const char *kind, const char *data) {
     const cJSON *item = w->item ? pgd_json_get(d, w->item) : d;
     long long id = 0;
     const cJSON *fin = pgd_json_get(d, w->final_key);
-    look = json_id(pgd_json_get(item, "id"), &id) == 0 && id == w->id &&
+    bool mine = json_id(pgd_json_get(item, "id"), &id) == 0 && id == w->id;
+    if (mine && !w->item) show_progress(w->c, id, exec_state(item), pgd_json_str(item, "worker_id"));
+    else if (mine) show_flow_progress(w->c, id, item);
+    look = mine &&
            (w->final_value ? cJSON_IsString(fin) && strcmp(fin->valuestring, w->final_value) == 0
                            : cJSON_IsTrue(fin));
     cJSON_Delete(d);
@@ -882,9 +979,9 @@ static int sched_run(ctx_t *c) {
 
 /* ---- entry points -------------------------------------------------------- */
 
-int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
-  if (!a || !out || !errout) return PGD_CLI_EXIT_USAGE;
-  ctx_t c = {a, out, errout};
+/* Runs the command of `a` (the switch of every command). */
+static int client_dispatch(const pgd_cli_args_t *a, FILE *out, FILE *errout, session_t *session) {
+  ctx_t c = {a, out, errout, session};
   char idpath[96];
   switch (a->cmd) {
     case PGD_CLI_JOB_CREATE:
@@ -1035,6 +1132,22 @@ int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
       break;
   }
   return PGD_CLI_EXIT_USAGE;
+}
+
+int pgd_client_run(const pgd_cli_args_t *a, FILE *out, FILE *errout) {
+  if (!a || !out || !errout) return PGD_CLI_EXIT_USAGE;
+  session_t session = {0};
+  char aerr[512];
+  /* plugin check|test run locally: no master to find. */
+  bool local = a->cmd == PGD_CLI_PLUGIN_CHECK || a->cmd == PGD_CLI_PLUGIN_TEST;
+  if (!local && pgd_cli_addrs_parse(a->addr, &session.addrs, aerr, sizeof aerr) < 0) {
+    fprintf(errout, "pagoda: %s\n", aerr);
+    return PGD_CLI_EXIT_FAIL;
+  }
+  int rc = client_dispatch(a, out, errout, &session);
+  pgd_cli_addrs_free(&session.addrs);
+  cJSON_Delete(session.shown_nodes);
+  return rc;
 }
 
 int pgd_client_main(int argc, char **argv) {

@@ -18,6 +18,22 @@ static int is_worker_client_sub(const char *s) {
                strcmp(s, "undrain") == 0);
 }
 
+/* `--version` or `-V` after a command word (`pagoda job list --version`,
+ * `pagoda master --version`) prints the version too, before "--". The one
+ * exception: `resource get|delete ... --version HASH` names a resource
+ * version, so there `--version` asks for pagoda's only as the last word. */
+static int asks_version(int argc, char **argv, int cmd) {
+  const char *group = argv[cmd];
+  const char *sub = cmd + 1 < argc ? argv[cmd + 1] : NULL;
+  int takes_value = strcmp(group, "resource") == 0 && sub &&
+                    (strcmp(sub, "get") == 0 || strcmp(sub, "delete") == 0);
+  for (int i = cmd + 1; i < argc && argv[i] && strcmp(argv[i], "--") != 0; i++) {
+    if (strcmp(argv[i], "-V") == 0) return 1;
+    if (strcmp(argv[i], "--version") == 0 && (!takes_value || i + 1 >= argc)) return 1;
+  }
+  return 0;
+}
+
 pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index) {
   int i = 1;
   if (cmd_index) *cmd_index = 0;
@@ -40,6 +56,7 @@ pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index) {
   if (cmd_index) *cmd_index = i;
   if (strcmp(w, "--version") == 0 || strcmp(w, "-V") == 0 || strcmp(w, "version") == 0)
     return PGD_CLI_ROUTE_VERSION;
+  if (asks_version(argc, argv, i)) return PGD_CLI_ROUTE_VERSION;
   if (is_help(w) || strcmp(w, "help") == 0) {
     if (cmd_index) *cmd_index = next ? i + 1 : 0;
     return PGD_CLI_ROUTE_HELP;
@@ -153,6 +170,13 @@ int pgd_cli_is_client_group(const char *word) {
   for (size_t g = 0; word && g < sizeof(k_groups) / sizeof(k_groups[0]); g++)
     if (strcmp(word, k_groups[g]) == 0) return 1;
   return 0;
+}
+
+void pgd_cli_print_commands(FILE *out) {
+  static const char *const daemons[] = {"dev", "master", "worker"};
+  for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++) fprintf(out, "%s\n", daemons[i]);
+  for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
+    fprintf(out, "%s %s\n", k_cmds[i].group, k_cmds[i].sub);
 }
 
 int pgd_cli_param_set(cJSON *obj, const char *kv) {

@@ -7,6 +7,7 @@
 #define PAGODA_CLI_CLIENT_ARGS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -87,6 +88,12 @@ typedef enum {
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */
 int pgd_cli_is_client_group(const char *word);
+
+/* Prints every command, one a line: the daemons ("dev"), then "GROUP SUB"
+ * for each client command, in the table's order. For the bash completion
+ * (`pagoda __commands`, packaging/bash-completion/pagoda), so that a new
+ * command completes without editing the script. `out` borrowed. */
+void pgd_cli_print_commands(FILE *out);
 
 /* A parsed client command line. Strings are borrowed from argv (or from the
  * env_addr string given to the parser), `params` is owned by the structure

@@ -135,7 +135,8 @@ static const char k_tail[] =
     "did not succeed), 2 usage error. See docs/cli.md.\n";
 
 static const char k_daemon_common[] =
-    "  --config FILE          read a libconfig file (default: $PAGODA_CONFIG; see conf/pagoda.conf);\n"
+    "  --config FILE          read a libconfig file (default: $PAGODA_CONFIG, else for master\n"
+    "                         and worker the installed etc/pagoda/pagoda.conf; see conf/pagoda.conf);\n"
     "                         the flags below override it\n"
     "  --plugins DIR          job-type plugins directory (default: ./plugins next to the\n"
     "                         executable in a build tree, else the installed one)\n"
@@ -203,7 +204,9 @@ static const char k_worker_opts[] =
     "  --tls-ca FILE          connect to the master over TLS, verifying its certificate\n"
     "                         against this CA (also trusted for the master's HTTPS port);\n"
     "                         --tls-cert FILE --tls-key FILE for mutual TLS\n"
-    "  --http-ca FILE         CA trusted for the master's HTTPS port only (resource downloads)\n";
+    "  --http-ca FILE         CA trusted for the master's HTTPS port only (resource downloads)\n"
+    "  --stop-grace-ms N      on SIGTERM, running jobs get N ms to end before the master\n"
+    "                         relaunches them elsewhere (default 30000; docs/operations.md)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",

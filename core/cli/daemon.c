@@ -21,6 +21,7 @@
 #include "cli/client_token.h"
 #include "cli/daemon_alarms.h"
 #include "cli/daemon_example.h"
+#include "cli/daemon_paths.h"
 #include "cli/daemon_secret.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -38,6 +39,8 @@ typedef enum { MODE_DEV, MODE_MASTER, MODE_WORKER } mode_t_;
 typedef struct settings {
   mode_t_ mode;
   const char *config_path;
+  char *default_config; /* the installed pagoda.conf found by daemon_paths.h, or NULL */
+  bool log_level_flag;  /* --log-level given: SIGHUP keeps it */
   char *log_level;
   char *plugins_dir;
   char *secret;
@@ -83,6 +86,7 @@ typedef struct settings {
   cJSON *allowed_users;
   int worker_heartbeat_ms;
   int worker_kill_grace_ms;
+  int worker_stop_grace_ms; /* worker.stop_grace_ms: SIGTERM's drain (pgd_worker_leave) */
   int worker_inproc_isolation; /* PGD_INPROC_*: worker.inproc_isolation */
   int plugin_load_timeout_ms; /* hard deadline of one plugin file's load */
   char *cors_origins;  /* master.http.cors_origins: "a,b" */
@@ -132,11 +136,23 @@ static void defaults(settings_t *s) {
   set_str(&s->worker_id, "");
   s->worker_heartbeat_ms = 1000;
   s->worker_kill_grace_ms = 5000;
+  s->worker_stop_grace_ms = 30000;
   s->worker_inproc_isolation = PGD_INPROC_PROCESS;
   s->plugin_load_timeout_ms = PGD_PLUGIN_LOAD_TIMEOUT_MS;
   s->worker_cgroups = 1;
   set_str(&s->worker_cgroup_root, "");
   set_str(&s->dev_data, "pagoda-dev-data");
+  /* An installed tree's own state directory (daemon_paths.h) when it has
+   * one, else /var/lib/pagoda. */
+  char *state = pgd_daemon_install_dir(PGD_PATH_STATE, NULL, 0);
+  if (state) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/master", state);
+    set_str(&s->master_data, dir);
+    snprintf(dir, sizeof dir, "%s/worker", state);
+    set_str(&s->worker_data, dir);
+    free(state);
+  }
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
 }
@@ -151,7 +167,8 @@ static void free_settings(settings_t *s) {
                    &s->cors_origins, &s->allowed_hosts, &s->worker_cgroup_root, &s->console_dir};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) set_str(strs[i], NULL);
   char **more[] = {&s->secret_file,  &s->cfg_secret_file, &s->rpc_tls_cert, &s->rpc_tls_key,
-                   &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key};
+                   &s->rpc_tls_client_ca, &s->tls_ca,    &s->tls_cert,     &s->tls_key,
+                   &s->default_config};
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) set_str(more[i], NULL);
   cJSON_Delete(s->alarms_config);
   s->alarms_config = NULL;
@@ -248,6 +265,7 @@ static int load_config(settings_t *s, const char *path) {
   cfg_int(&c, "worker.slots", &s->worker_slots);
   cfg_int(&c, "worker.heartbeat_ms", &s->worker_heartbeat_ms);
   cfg_int(&c, "worker.kill_grace_ms", &s->worker_kill_grace_ms);
+  cfg_int(&c, "worker.stop_grace_ms", &s->worker_stop_grace_ms);
   const char *iso;
   if (config_lookup_string(&c, "worker.inproc_isolation", &iso)) {
     if (strcmp(iso, "process") == 0) {
@@ -352,6 +370,12 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
   for (int i = 2; i < argc; i++)
     if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) s->config_path = argv[i + 1];
   if (!s->config_path) s->config_path = getenv("PAGODA_CONFIG");
+  /* An installed master or worker reads its installed pagoda.conf
+   * (etc/pagoda beside the prefix); `pagoda dev` stays self-contained. */
+  if (!s->config_path && s->mode != MODE_DEV) {
+    s->default_config = pgd_daemon_default_config();
+    s->config_path = s->default_config;
+  }
   if (s->config_path && load_config(s, s->config_path) < 0) return -1;
 
   for (int i = 2; i < argc; i++) {
@@ -390,6 +414,7 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       set_str(&s->tls_key, v);
     } else if (strcmp(f, "--log-level") == 0 && v) {
       set_str(&s->log_level, v);
+      s->log_level_flag = true;
     } else if (strcmp(f, "--master") == 0 && v && s->mode == MODE_WORKER) {
       set_str(&s->worker_master, v);
     } else if (strcmp(f, "--id") == 0 && v && s->mode == MODE_WORKER) {
@@ -423,6 +448,8 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
       int g;
       if (parse_int_flag("--kill-grace-ms", v, 0, &g) < 0) return -1;
       s->kill_grace_ms = s->worker_kill_grace_ms = g;
+    } else if (strcmp(f, "--stop-grace-ms") == 0 && v && s->mode == MODE_WORKER) {
+      if (parse_int_flag("--stop-grace-ms", v, 0, &s->worker_stop_grace_ms) < 0) return -1;
     } else if (strcmp(f, "--plugin-load-timeout-ms") == 0 && v) {
       if (parse_int_flag("--plugin-load-timeout-ms", v, 1, &s->plugin_load_timeout_ms) < 0)
         return -1;
@@ -465,25 +492,11 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
   return resolve_secret(s, argc, argv);
 }
 
-/* `name` (a directory) next to the running executable, as in a build tree;
- * NULL when there is none. Caller frees. */
-static char *dir_beside_exe(const char *name) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return NULL;
-  exe[n] = 0;
-  char *slash = strrchr(exe, '/');
-  if (!slash || (size_t)(slash + 1 - exe) + strlen(name) >= sizeof exe) return NULL;
-  strcpy(slash + 1, name);
-  struct stat st;
-  return stat(exe, &st) == 0 && S_ISDIR(st.st_mode) ? strdup(exe) : NULL;
-}
-
-/* Plugins live next to the executable in a build tree, else where installed. */
+/* Plugins live next to the executable in a build tree, else where installed
+ * (daemon_paths.h: relative to the executable, then the compiled prefix). */
 static char *resolve_plugins_dir(const settings_t *s) {
   if (s->plugins_dir && *s->plugins_dir) return strdup(s->plugins_dir);
-  char *dir = dir_beside_exe("plugins");
-  return dir ? dir : strdup(PAGODA_PLUGIN_INSTALL_DIR);
+  return pgd_daemon_install_dir(PGD_PATH_PLUGINS, "plugins", 1);
 }
 
 /* The web console's files (docs/console.md), found like plugins: the
@@ -495,17 +508,13 @@ static char *resolve_console_dir(const settings_t *s) {
     if (!*s->console_dir || strcmp(s->console_dir, "off") == 0) return NULL;
     return strdup(s->console_dir);
   }
-  char *dir = dir_beside_exe("console");
-  if (dir) return dir;
-  struct stat st;
-  if (stat(PAGODA_CONSOLE_INSTALL_DIR, &st) == 0 && S_ISDIR(st.st_mode))
-    return strdup(PAGODA_CONSOLE_INSTALL_DIR);
-  return NULL;
+  return pgd_daemon_install_dir(PGD_PATH_CONSOLE, "console", 0);
 }
 
 /* Balancer scripts: the configured directory; else "balancers" next to the
  * config file; else ../conf/balancers from a build tree's executable; else
- * the installed <sysconfdir>/pagoda/balancers. */
+ * the installed <sysconfdir>/pagoda/balancers (daemon_paths.h). Flow hooks
+ * are the "hooks" directory beside it (master/flows.c). */
 static char *resolve_balancer_dir(const settings_t *s) {
   if (s->balancer_dir && *s->balancer_dir) return strdup(s->balancer_dir);
   char path[PATH_MAX];
@@ -516,17 +525,9 @@ static char *resolve_balancer_dir(const settings_t *s) {
              s->config_path);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(path);
   }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32); /* room for the suffix */
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      strcpy(slash, "/../conf/balancers");
-      if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(exe);
-    }
-  }
-  snprintf(path, sizeof path, "%s/balancers", PAGODA_CONF_INSTALL_DIR);
+  char *conf = pgd_daemon_install_dir(PGD_PATH_CONF, "../conf", 1);
+  snprintf(path, sizeof path, "%s/balancers", conf);
+  free(conf);
   return strdup(path);
 }
 
@@ -759,26 +760,67 @@ static void shutdown_daemon(daemon_state_t *d) {
     d->pending_stops++;
     pgd_zk_close(d->zk, on_zk_closed_worker, d);
   }
-  /* The worker goes first so that its final reports reach the master. */
-  if (d->worker)
+  /* The worker goes first so that its final reports reach the master. A
+   * worker daemon drains first: its jobs get worker.stop_grace_ms, then
+   * the master takes back what still runs (pgd_worker_leave). */
+  if (d->worker && d->s->mode == MODE_WORKER)
+    pgd_worker_leave(d->worker, d->s->worker_stop_grace_ms, worker_stopped, d);
+  else if (d->worker)
     pgd_worker_stop(d->worker, worker_stopped, d);
   else
     stop_master(d);
 }
 
-/* SIGHUP: reload what can change live (balancer scripts, plugins). */
+/* SIGHUP's part of the configuration file: what can change live. Today
+ * log_level (unless --log-level was given); every other key needs a
+ * restart (docs/operations.md "Signals"). A file that no longer parses is
+ * reported and changes nothing. */
+static void reload_config(daemon_state_t *d) {
+  if (!d->s->config_path) return;
+  settings_t fresh;
+  defaults(&fresh);
+  fresh.mode = d->s->mode;
+  if (load_config(&fresh, d->s->config_path) < 0) {
+    PGD_WARN(MOD, "SIGHUP: cannot read %s again (above): the running configuration is kept",
+             d->s->config_path);
+  } else if (!d->s->log_level_flag && strcmp(fresh.log_level, d->s->log_level) != 0) {
+    int lvl = pgd_log_level_parse(fresh.log_level);
+    if (lvl < 0) {
+      PGD_WARN(MOD, "SIGHUP: %s: log_level '%s' is not debug, info, warn or error: kept '%s'",
+               d->s->config_path, fresh.log_level, d->s->log_level);
+    } else {
+      pgd_log_set_level((pgd_log_level_t)lvl);
+      set_str(&d->s->log_level, fresh.log_level);
+      PGD_WARN(MOD, "SIGHUP: log level is now %s", fresh.log_level);
+    }
+  }
+  free_settings(&fresh);
+}
+
+/* SIGHUP (`systemctl reload`): reload what can change live: balancer
+ * scripts, plugins (a rescan of the directory), the configuration's live
+ * keys. */
 static void on_sighup(uv_signal_t *h, int signum) {
   daemon_state_t *d = h->data;
   (void)signum;
-  PGD_INFO(MOD, "received SIGHUP: reloading balancers and rescanning plugins");
+  PGD_INFO(MOD, "received SIGHUP: reloading balancers, rescanning plugins, rereading the "
+                "configuration's live keys");
   if (d->master) pgd_master_reload_balancers(d->master);
   if (d->alarms) pgd_alarms_reload_hooks(d->alarms);
   on_plugin_scan(&d->plugin_scan);
+  reload_config(d);
 }
 
+/* SIGTERM, SIGINT: a clean stop. A second one while a worker drains stops
+ * it at once (its running jobs are killed). */
 static void on_signal(uv_signal_t *h, int signum) {
   daemon_state_t *d = h->data;
   PGD_INFO(MOD, "received %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  if (d->pending_stops && d->worker) {
+    PGD_INFO(MOD, "stopping now: killing the running jobs");
+    pgd_worker_stop(d->worker, worker_stopped, d);
+    return;
+  }
   shutdown_daemon(d);
 }
 
@@ -829,6 +871,9 @@ int pgd_daemon_main(int argc, char **argv) {
     free_settings(&s);
     return 2;
   }
+  if (s.config_path)
+    PGD_INFO(MOD, "configuration from %s%s", s.config_path,
+             s.default_config ? " (the installed one)" : "");
   signal(SIGPIPE, SIG_IGN);
   /* A master runs no jobs: everything it creates (store, logs, resources,
    * tokens) is its own. A worker keeps the caller's umask, which its jobs

@@ -17,6 +17,11 @@ int main(int argc, char **argv) {
   int idx = 0;
   /* A worker's in-process executor run in a child (not a user command). */
   if (argc > 1 && strcmp(argv[1], PGD_INPROC_CHILD_ARG) == 0) return pgd_inproc_main(argc, argv);
+  /* The command list for the bash completion (not a user command). */
+  if (argc == 2 && strcmp(argv[1], "__commands") == 0) {
+    pgd_cli_print_commands(stdout);
+    return PGD_CLI_EXIT_OK;
+  }
   switch (pgd_cli_route(argc, argv, &idx)) {
     case PGD_CLI_ROUTE_VERSION:
       printf("pagoda %s\n", PAGODA_VERSION);

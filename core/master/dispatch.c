@@ -55,7 +55,7 @@ static bool has_string(const cJSON *arr, const char *s) {
 }
 
 bool m_worker_fits(const m_worker_t *w, const char *type, int slots) {
-  if (w->state != M_WORKER_ALIVE || !w->conn || w->draining) return false;
+  if (!m_worker_takes_work(w)) return false;
   if (w->slots - w->used < slots) return false;
   return has_string(w->types, type);
 }
@@ -63,7 +63,7 @@ bool m_worker_fits(const m_worker_t *w, const char *type, int slots) {
 /* Hard filters without the slot check, with the job's type and labels
  * looked up once by the caller. */
 static bool worker_can_run_as(const m_worker_t *w, const char *type, const cJSON *labels) {
-  if (w->state != M_WORKER_ALIVE || !w->conn || w->draining) return false;
+  if (!m_worker_takes_work(w)) return false;
   if (!type || !has_string(w->types, type)) return false;
   const cJSON *l;
   cJSON_ArrayForEach(l, labels) {
@@ -88,7 +88,7 @@ const char *m_pending_reason(pgd_master_t *m, const m_task_t *t) {
   const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
-    if (w->state != M_WORKER_ALIVE || !w->conn || w->draining) continue;
+    if (!m_worker_takes_work(w)) continue;
     if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
     any = true;
     if (type && has_string(w->types, type)) typed = true;
@@ -291,7 +291,7 @@ static int free_slots(pgd_master_t *m) {
   int free = 0;
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
-    if (w->state == M_WORKER_ALIVE && w->conn && !w->draining && w->slots > w->used)
+    if (m_worker_takes_work(w) && w->slots > w->used)
       free += w->slots - w->used;
   }
   return free;

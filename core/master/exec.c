@@ -707,8 +707,11 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
 
 /* ---- lost workers and reconciliation ---- */
 
-void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
-  m_worker_record(m, w, false); /* a next leader will not wait for it */
+/* Ends every attempt on `w` as lost with the error "worker W <verb>: why"
+ * (relaunched as the job allows); with `kill`, tells the worker to kill
+ * them first (it is still connected). */
+static void release_worker_tasks(pgd_master_t *m, m_worker_t *w, const char *verb,
+                                 const char *why, bool kill) {
   m_exec_t *e, *tmp;
   bool changed = false;
   HASH_ITER(hh, m->execs, e, tmp) {
@@ -717,7 +720,8 @@ void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
       m_task_t *t = e->tasks[i];
       if (t->worker != w) continue;
       char msg[256];
-      snprintf(msg, sizeof msg, "worker %s lost: %s", w->id, why);
+      snprintf(msg, sizeof msg, "worker %s %s: %s", w->id, verb, why);
+      if (kill) m_rpc_send_kill(m, w, e->id, t->attempt);
       set_str(t->attempt_rec, "error", msg);
       m_log_note(m, t, "%s", msg);
       t->launch_pending = false;
@@ -730,6 +734,18 @@ void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
     }
   }
   if (changed) m_dispatch_pending(m);
+}
+
+void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
+  m_worker_record(m, w, false); /* a next leader will not wait for it */
+  release_worker_tasks(m, w, w->state == M_WORKER_LEFT ? "left" : "lost", why, false);
+}
+
+void m_worker_hand_back(pgd_master_t *m, m_worker_t *w) {
+  if (w->running > 0)
+    PGD_INFO(MOD, "worker %s is leaving and its stop grace is over: handing back %d attempt(s) "
+                  "to run elsewhere", w->id, w->running);
+  release_worker_tasks(m, w, "left", "handed back after its stop grace", true);
 }
 
 void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bool hello) {

@@ -101,6 +101,8 @@ static void recover(pgd_master_t *m) {
   m_recovery_begin(m); /* the grace ends once the workers it waits for are back */
 }
 
+static void free_master(pgd_master_t *m);
+
 int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_registry_t *plugins,
                      pgd_master_t **out, char *err, size_t errlen) {
   pgd_master_t *m = calloc(1, sizeof *m);
@@ -128,7 +130,7 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
   int rc = mkdir_p(m->log_dir, dl);
   if (rc < 0) {
     snprintf(err, errlen, "cannot create data directory %s: %s", m->log_dir, strerror(-rc));
-    goto fail;
+    goto fail_early;
   }
   warn_if_open(m->data_dir);
   if (cfg->store_postgres && *cfg->store_postgres) {
@@ -138,26 +140,26 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
     snprintf(dbpath, sizeof dbpath, "%s/pagoda.db", m->data_dir);
     rc = pgd_store_open_sqlite(loop, dbpath, &m->store, err, errlen);
   }
-  if (rc < 0) goto fail;
+  if (rc < 0) goto fail_early;
   bool ha = cfg->ha_zookeeper && *cfg->ha_zookeeper;
   if (ha && strcmp(pgd_store_backend(m->store), "sqlite") == 0) {
     snprintf(err, errlen,
              "high availability needs a store the masters share: set store.postgres "
              "(--store-postgres), not the embedded SQLite database");
     rc = -EINVAL;
-    goto fail;
+    goto fail_early;
   }
 
   rc = pgd_balancers_open(loop, cfg->balancer_dir ? cfg->balancer_dir : "",
                           cfg->balancer_default, &m->balancers, err, errlen);
-  if (rc < 0) goto fail;
+  if (rc < 0) goto fail_early;
   if (cfg->balancer_instructions > 0 || cfg->balancer_call_memory > 0)
     pgd_balancers_set_limits(m->balancers, cfg->balancer_instructions,
                              (size_t)(cfg->balancer_call_memory > 0 ? cfg->balancer_call_memory : 0));
   if (cfg->balancer_inline) pgd_balancers_set_script_thread(m->balancers, 0);
 
   rc = m_rpc_start(m, err, errlen);
-  if (rc < 0) goto fail;
+  if (rc < 0) goto fail_early;
 
   uv_timer_init(loop, &m->tick);
   m->tick.data = m;
@@ -174,6 +176,16 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
 fail:
   /* Partial start: handles already started are closed by the caller exiting. */
   PGD_ERROR(MOD, "%s", err);
+  return rc < 0 ? rc : -EINVAL;
+fail_early:
+  /* Nothing runs yet (no timer, no listener, not leading): close what was
+   * opened and free the master; the store's and the balancers' handles
+   * finish closing when the caller runs its loop, so that it can close
+   * the loop cleanly (docs/operations.md "Clean starts and stops"). */
+  PGD_ERROR(MOD, "%s", err);
+  if (m->balancers) pgd_balancers_close(m->balancers);
+  if (m->store) pgd_store_close(m->store);
+  free_master(m);
   return rc < 0 ? rc : -EINVAL;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "master/exec_int.h"
 #include "master/workers_int.h"
@@ -37,6 +38,12 @@ void m_worker_record(pgd_master_t *m, const m_worker_t *w, bool connected) {
   cJSON_AddNumberToObject(rec, "last_seen_us",
                           (double)(connected ? w->connected_us : w->last_heartbeat_us));
   cJSON_AddBoolToObject(rec, "connected", connected);
+  /* The state as this leader last saw it, for standbys (their `worker
+   * list` reads the store): alive, draining, leaving, left or lost. */
+  cJSON *shown = m_worker_to_json(m, w);
+  const char *state = pgd_json_str(shown, "state");
+  if (state) cJSON_AddStringToObject(rec, "state", state);
+  cJSON_Delete(shown);
   pgd_store_put_worker(m->store, rec, NULL, NULL);
   cJSON_Delete(rec);
 }

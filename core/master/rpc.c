@@ -81,8 +81,10 @@ static void adopt_load(m_worker_t *w, const pgd_msg_load_t *load, const pgd_msg_
 
 cJSON *m_worker_to_json(const pgd_master_t *m, const m_worker_t *w) {
   (void)m;
-  static const char *const states[] = {"alive", "draining", "lost"};
-  m_worker_state_t shown = w->state == M_WORKER_ALIVE && w->draining ? M_WORKER_DRAINING : w->state;
+  static const char *const states[] = {"alive", "draining", "lost", "left", "leaving"};
+  m_worker_state_t shown = w->state;
+  if (w->state == M_WORKER_ALIVE && w->leaving) shown = M_WORKER_LEAVING;
+  else if (w->state == M_WORKER_ALIVE && w->draining) shown = M_WORKER_DRAINING;
   char buf[40];
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", w->id);
@@ -274,6 +276,8 @@ static void handle_auth(conn_ctx_t *cc, pgd_conn_t *c, const cJSON *msg) {
   w->conn = c;
   pgd_conn_set_deadline(c, 0); /* the handshake is over: no pre-hello timeout */
   w->state = M_WORKER_ALIVE;
+  w->leaving = false; /* a worker that left and came back */
+  w->leave_deadline_us = 0;
   w->slots = h.worker.slots.set ? (int)h.worker.slots.v : 1;
   adopt_array(&w->reported_types, h.worker.types);
   cJSON_Delete(w->plugins); /* a new connection: what it holds comes with its heartbeats */
@@ -389,6 +393,28 @@ static void handle_state(conn_ctx_t *cc, const cJSON *msg) {
   cJSON_Delete(report);
 }
 
+/* leave: the worker is stopping (docs/protocol.md). No new work from now;
+ * what still runs at the deadline is handed back (m_rpc_check_heartbeats). */
+static void handle_leave(conn_ctx_t *cc, const cJSON *msg) {
+  m_worker_t *w = cc->w;
+  pgd_msg_leave_t lm;
+  char err[256];
+  if (pgd_msg_leave_decode(msg, &lm, err, sizeof err) < 0) {
+    PGD_WARN(MOD, "worker %s: %s; ignored", w->id, err);
+    return;
+  }
+  if (w->leaving) return;
+  w->leaving = true;
+  w->leave_deadline_us = pgd_now_us() + lm.grace_ms * 1000;
+  cc->m->workers_generation++;
+  m_worker_record(cc->m, w, true); /* standbys show `leaving` */
+  PGD_INFO(MOD, "worker %s is leaving: no new work; its %d running attempt(s) get %lld ms to end",
+           w->id, w->running, (long long)lm.grace_ms);
+  if (m_observers_want_events(cc->m))
+    m_observers_event_item(cc->m, PGD_MASTER_EVENT_WORKER, "leaving", "worker",
+                           m_worker_to_json(cc->m, w));
+}
+
 static void on_message(pgd_conn_t *c, pgd_msg_type_t type, cJSON *msg, void *ud) {
   conn_ctx_t *cc = ud;
   if (type == PGD_MSG_HELLO) {
@@ -416,6 +442,9 @@ static void on_message(pgd_conn_t *c, pgd_msg_type_t type, cJSON *msg, void *ud)
     case PGD_MSG_LOG:
       handle_log(cc, msg);
       break;
+    case PGD_MSG_LEAVE:
+      handle_leave(cc, msg);
+      break;
     case PGD_MSG_ERROR: {
       pgd_msg_error_t e;
       char err[256];
@@ -434,15 +463,21 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
   if (cc->w && cc->w->conn == c) {
     m_worker_t *w = cc->w;
     w->conn = NULL;
-    w->state = M_WORKER_LOST;
+    /* A worker that said `leave` and closed stopped on purpose: `left`. */
+    w->state = w->leaving ? M_WORKER_LEFT : M_WORKER_LOST;
     cc->m->workers_generation++;
     cJSON_Delete(w->pending_acks);
     w->pending_acks = NULL;
     if (!cc->m->stopping) {
-      PGD_WARN(MOD, "worker %s disconnected (%d)", w->id, reason);
-      m_worker_gone(cc->m, w, reason == 0 ? "connection closed" : "connection lost");
+      bool left = w->state == M_WORKER_LEFT;
+      if (left)
+        PGD_INFO(MOD, "worker %s left (it stopped)", w->id);
+      else
+        PGD_WARN(MOD, "worker %s disconnected (%d)", w->id, reason);
+      m_worker_gone(cc->m, w,
+                    left ? "it stopped" : reason == 0 ? "connection closed" : "connection lost");
       if (m_observers_want_events(cc->m))
-        m_observers_event_item(cc->m, PGD_MASTER_EVENT_WORKER, "lost", "worker",
+        m_observers_event_item(cc->m, PGD_MASTER_EVENT_WORKER, left ? "left" : "lost", "worker",
                                m_worker_to_json(cc->m, w));
     }
   }
@@ -599,6 +634,10 @@ void m_rpc_check_heartbeats(pgd_master_t *m) {
    * the worker's proof is accepted in handle_auth.) */
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
+    if (w->conn && w->leaving && w->leave_deadline_us && now >= w->leave_deadline_us) {
+      w->leave_deadline_us = 0;
+      m_worker_hand_back(m, w);
+    }
     if (w->conn && now - w->last_heartbeat_us > limit) {
       PGD_WARN(MOD, "worker %s missed %d heartbeats; closing its connection", w->id,
                m->cfg.lost_after_missed);

@@ -326,6 +326,7 @@ int pgd_master_worker_drain(pgd_master_t *m, const char *id, bool drain) {
   bool changed = w->draining != drain;
   w->draining = drain;
   m->workers_generation++;
+  if (changed) m_worker_record(m, w, w->conn != NULL); /* standbys show the state */
   if (changed && m_observers_want_events(m))
     m_observers_event_item(m, PGD_MASTER_EVENT_WORKER, drain ? "drained" : "undrained", "worker",
                            m_worker_to_json(m, w));

@@ -13,7 +13,16 @@
 
 #include "master/master_int.h"
 
-typedef enum { M_WORKER_ALIVE, M_WORKER_DRAINING, M_WORKER_LOST } m_worker_state_t;
+/* ALIVE, LOST and LEFT are the connection's; DRAINING and LEAVING are
+ * only shown (an ALIVE worker with `draining` / `leaving` set). LEFT: the
+ * worker said `leave` (it is stopping) and then closed. */
+typedef enum {
+  M_WORKER_ALIVE,
+  M_WORKER_DRAINING,
+  M_WORKER_LOST,
+  M_WORKER_LEFT,
+  M_WORKER_LEAVING
+} m_worker_state_t;
 
 /* A worker the master has seen since it started. Entries stay after the
  * worker is lost so that the API can show it. */
@@ -24,6 +33,8 @@ struct m_worker {
   pgd_conn_t *conn;          /* NULL when disconnected */
   m_worker_state_t state;    /* ALIVE or LOST (connection); see draining */
   bool draining;             /* takes no new work (survives reconnects) */
+  bool leaving;              /* said `leave`: no new work, until its next hello */
+  int64_t leave_deadline_us; /* hand back what still runs then; 0 = done or none */
   bool heard_since_hello;    /* a heartbeat arrived after the last hello */
   int slots;
   int used;                  /* slots taken by executions dispatched here */
@@ -45,9 +56,19 @@ struct m_worker {
   UT_hash_handle hh;
 };
 
+/* True when the worker may be given new work: connected, alive, neither
+ * draining nor leaving (dispatch.c's hard filter). */
+static inline bool m_worker_takes_work(const struct m_worker *w) {
+  return w->state == M_WORKER_ALIVE && w->conn && !w->draining && !w->leaving;
+}
+
 /* ---- exec.c: workers and executions ---- */
 /* The worker is gone: its tasks' attempts become lost (and may be relaunched). */
 void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why);
+/* A leaving worker's stop grace is over: each attempt still on it is
+ * killed there (reason "handed back") and ends `lost` here, so that it is
+ * relaunched elsewhere as its job allows (docs/protocol.md, `leave`). */
+void m_worker_hand_back(pgd_master_t *m, m_worker_t *w);
 
 /* A worker (re)connected or sent a heartbeat listing the attempts it runs
  * (`running`: [{execution_id, attempt}]): claim recovered ones, and kill the

@@ -240,6 +240,14 @@ typedef struct pgd_msg_error {
   pgd_msg_opt_int_t code; /* PGD_FRAME_E* for a malformed frame, or absent */
 } pgd_msg_error_t;
 
+/* leave: worker -> master, the worker is stopping (SIGTERM): the master
+ * sends it no new work; attempts still running grace_ms after this message
+ * are handed back (killed there, relaunched elsewhere as after a lost
+ * worker); when the worker closes, it is shown as `left`, not `lost`. */
+typedef struct pgd_msg_leave {
+  int64_t grace_ms; /* >= 0 */
+} pgd_msg_leave_t;
+
 #define PGD_MSG_CODEC_DECL_(name)                                                     \
   cJSON *pgd_msg_##name##_encode(const pgd_msg_##name##_t *m);                       \
   int pgd_msg_##name##_decode(const cJSON *payload, pgd_msg_##name##_t *out, char *err, \
@@ -257,6 +265,7 @@ PGD_MSG_CODEC_DECL_(log)
 PGD_MSG_CODEC_DECL_(ack)
 PGD_MSG_CODEC_DECL_(error)
 PGD_MSG_CODEC_DECL_(plugins)
+PGD_MSG_CODEC_DECL_(leave)
 #undef PGD_MSG_CODEC_DECL_
 
 /* pgd_msg_hello_decode also returns -EPROTONOSUPPORT, with out->protocol

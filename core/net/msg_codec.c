@@ -402,3 +402,18 @@ int pgd_msg_plugins_decode(const cJSON *payload, pgd_msg_plugins_t *out, char *e
   msg_rd_records(&rd, payload, NULL, "plugins", true, msg_rd_plugin_offer, &out->plugins);
   return rd.rc;
 }
+
+/* ---- leave ---- */
+
+cJSON *pgd_msg_leave_encode(const pgd_msg_leave_t *m) {
+  msg_wr_t w;
+  if (!m || !msg_wr_init(&w)) return NULL;
+  msg_wr_int(&w, w.o, "grace_ms", m->grace_ms);
+  return msg_wr_done(&w);
+}
+
+int pgd_msg_leave_decode(const cJSON *payload, pgd_msg_leave_t *out, char *err, size_t errlen) {
+  BEGIN_DECODE("leave");
+  msg_rd_int(&rd, payload, NULL, "grace_ms", true, 0, MSG_INT_MAX, &out->grace_ms);
+  return rd.rc;
+}

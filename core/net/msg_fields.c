@@ -143,6 +143,10 @@ static const pgd_msg_field_t error_fields[] = {
     F("code", "integer", OPT),
 };
 
+static const pgd_msg_field_t leave_fields[] = {
+    F("grace_ms", "integer", REQ),
+};
+
 #define N(a) (sizeof a / sizeof a[0])
 
 const pgd_msg_field_t *pgd_msg_fields(pgd_msg_type_t type, size_t *n) {
@@ -163,6 +167,7 @@ const pgd_msg_field_t *pgd_msg_fields(pgd_msg_type_t type, size_t *n) {
       [PGD_MSG_ACK] = {ack_fields, N(ack_fields)},
       [PGD_MSG_ERROR] = {error_fields, N(error_fields)},
       [PGD_MSG_PLUGINS] = {plugins_fields, N(plugins_fields)},
+      [PGD_MSG_LEAVE] = {leave_fields, N(leave_fields)},
   };
   if ((unsigned)type >= (unsigned)PGD_MSG__COUNT) {
     if (n) *n = 0;

@@ -23,6 +23,9 @@
  *   kill       master -> worker, stop an attempt (carries the leader's epoch)
  *   ack        master -> worker, report sequence numbers now durable
  *   error      either way, the peer's last message was refused
+ *   leave      worker -> master, the worker is stopping: no new work; what
+ *              still runs after grace_ms is handed back (added in 0.1.0 of
+ *              issue 16; an older master ignores it: optional)
  *
  * Version rule: PGD_PROTOCOL_VERSION is raised when a message or field
  * changes meaning or is removed; adding an optional field does not raise it.
@@ -50,7 +53,8 @@
   XX(KILL, "kill")         \
   XX(ACK, "ack")           \
   XX(ERROR, "error")       \
-  XX(PLUGINS, "plugins")
+  XX(PLUGINS, "plugins")   \
+  XX(LEAVE, "leave")
 
 typedef enum {
 #define PGD_MSG_ENUM_(name, str) PGD_MSG_##name,

@@ -207,6 +207,13 @@ static void handle_challenge(pgd_worker_t *w, const cJSON *msg) {
   cJSON_Delete(b);
 }
 
+static void send_leave(pgd_worker_t *w) {
+  pgd_msg_leave_t lm = {.grace_ms = w->leave_grace_ms};
+  cJSON *b = pgd_msg_leave_encode(&lm);
+  if (b) send_msg(w, PGD_MSG_LEAVE, b);
+  cJSON_Delete(b);
+}
+
 static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
   if (w->welcomed) return;
   pgd_msg_welcome_t wm;
@@ -251,6 +258,7 @@ static void handle_welcome(pgd_worker_t *w, const cJSON *msg) {
    * after a hello as "every report this worker had is in" (docs/protocol.md). */
   pgd_reports_foreach(&w->reports, resend_one, w);
   send_heartbeat(w);
+  if (w->leaving) send_leave(w); /* reconnected while leaving: say it again */
   uv_timer_start(&w->hb_timer, on_hb_timer, (uint64_t)hb_ms, (uint64_t)hb_ms);
 }
 
@@ -424,7 +432,8 @@ static void maybe_finish_stop(pgd_worker_t *w) {
   if (!w->stopping || w->running > 0) return;
   if (!w->closing) {
     w->closing = 1;
-    w->open_handles = 2;
+    w->open_handles = 3;
+    uv_close((uv_handle_t *)&w->leave_timer, on_handle_closed);
     uv_close((uv_handle_t *)&w->hb_timer, on_handle_closed);
     uv_close((uv_handle_t *)&w->reconnect_timer, on_handle_closed);
     if (w->conn) pgd_conn_close(w->conn); /* on_close comes back here */
@@ -438,7 +447,42 @@ static void maybe_finish_stop(pgd_worker_t *w) {
   if (cb) cb(ud);
 }
 
-void pgd_worker__attempt_gone(pgd_worker_t *w) { maybe_finish_stop(w); }
+void pgd_worker__attempt_gone(pgd_worker_t *w) {
+  if (w->leaving && !w->stopping && w->running == 0) {
+    PGD_INFO(MOD, "worker %s: nothing runs any more; stopping", w->id);
+    pgd_worker_stop(w, w->leave_cb, w->leave_ud);
+    return;
+  }
+  maybe_finish_stop(w);
+}
+
+static void on_leave_timer(uv_timer_t *t) {
+  pgd_worker_t *w = t->data;
+  PGD_WARN(MOD, "worker %s: its stop grace is over and the master did not take back its %d "
+                "running attempt(s): killing them", w->id, w->running);
+  pgd_worker_stop(w, w->leave_cb, w->leave_ud);
+}
+
+void pgd_worker_leave(pgd_worker_t *w, int grace_ms, void (*on_stopped)(void *ud), void *ud) {
+  if (!w || w->stopping || w->leaving) return;
+  w->leaving = 1;
+  w->leave_grace_ms = grace_ms > 0 ? grace_ms : 0;
+  w->leave_cb = on_stopped;
+  w->leave_ud = ud;
+  /* Said even when nothing runs: the master then shows `left`, not `lost`
+   * (the close that follows flushes it first). */
+  if (w->welcomed) send_leave(w);
+  if (w->running == 0) {
+    pgd_worker_stop(w, on_stopped, ud);
+    return;
+  }
+  PGD_INFO(MOD, "worker %s leaving: no new work; %d running attempt(s) get %d ms to end, then "
+                "the master relaunches them elsewhere", w->id, w->running, w->leave_grace_ms);
+  uv_timer_start(&w->leave_timer, on_leave_timer,
+                 (uint64_t)w->leave_grace_ms + (uint64_t)(w->kill_grace_ms > 0 ? w->kill_grace_ms : 0) +
+                     PGD_WORKER_LEAVE_MARGIN_MS,
+                 0);
+}
 
 void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud) {
   if (!w || w->stopping) return;
@@ -606,6 +650,8 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   pgd_reports_init(&w->reports);
   uv_timer_init(loop, &w->hb_timer);
   uv_timer_init(loop, &w->reconnect_timer);
+  uv_timer_init(loop, &w->leave_timer);
+  w->leave_timer.data = w;
   w->hb_timer.data = w->reconnect_timer.data = w;
   PGD_INFO(MOD, "worker %s (%s, %d slots) connecting to master %s:%d", w->id, w->host_name,
            w->slots, w->master_host, w->master_port);

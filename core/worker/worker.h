@@ -105,6 +105,22 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
  * closed, then the worker is freed. A second call is ignored. */
 void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud);
 
+/* How long after the grace (plus the kill grace) a leaving worker stops by
+ * itself when the master has not handed its attempts back. */
+#define PGD_WORKER_LEAVE_MARGIN_MS 2000
+
+/* A clean stop (SIGTERM of `pagoda worker`, docs/operations.md "Stopping a
+ * worker"): tells the master `leave` (it sends no new work and shows the
+ * worker `leaving`), lets running attempts run up to grace_ms, after which
+ * the master kills what still runs and relaunches it elsewhere; once
+ * nothing runs, stops as pgd_worker_stop (the master then shows `left`).
+ * Should the master not do its part (an older master, no connection), the
+ * worker stops by itself grace_ms + kill_grace_ms +
+ * PGD_WORKER_LEAVE_MARGIN_MS after the call, killing what is left.
+ * `on_stopped(ud)` as in pgd_worker_stop. Ignored when already leaving or
+ * stopping; pgd_worker_stop during the grace stops at once. Loop thread. */
+void pgd_worker_leave(pgd_worker_t *w, int grace_ms, void (*on_stopped)(void *ud), void *ud);
+
 /* The worker id (borrowed, valid until the worker is freed). */
 const char *pgd_worker_id(const pgd_worker_t *w);
 

@@ -74,6 +74,13 @@ struct pgd_worker {
   int stopping, closing, open_handles;
   void (*on_stopped)(void *ud);
   void *stop_ud;
+
+  /* pgd_worker_leave: draining before the stop (docs/operations.md). */
+  int leaving;
+  int leave_grace_ms;
+  uv_timer_t leave_timer; /* the worker's own deadline, should the master not hand back */
+  void (*leave_cb)(void *ud);
+  void *leave_ud;
 };
 
 /* Encodes a state / log report (borrowed for the call), queues it until the

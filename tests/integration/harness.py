@@ -274,6 +274,18 @@ class Daemon:
                 os.kill(self.proc.pid, sig)
             except ProcessLookupError:
                 pass
+            if self.kind == "worker" and sig == signal.SIGTERM:
+                # A worker drains on SIGTERM (worker.stop_grace_ms, 30 s):
+                # a stop here does not wait for that; a second SIGTERM stops
+                # it at once, killing its jobs (test_worker_stop tests the
+                # drain itself).
+                try:
+                    self.proc.wait(timeout=min(2, timeout))
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.kill(self.proc.pid, sig)
+                    except ProcessLookupError:
+                        pass
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -68,8 +68,9 @@ static int feed_copy(pgd_frame_decoder_t *d, const char *buf, size_t len, seen_t
 static void test_msg_names(void) {
   static const char *expect[] = {"hello", "challenge", "auth", "welcome", "reject", "heartbeat",
                                  "launch", "state",    "log",  "kill",    "ack",    "error",
-                                 "plugins" /* plugin push (issue 16) */};
-  CU_ASSERT_EQUAL(PGD_MSG__COUNT, 13);
+                                 "plugins" /* plugin push (issue 16) */,
+                                 "leave" /* worker stop (issue 16) */};
+  CU_ASSERT_EQUAL(PGD_MSG__COUNT, 14);
   for (int i = 0; i < PGD_MSG__COUNT; i++) {
     CU_ASSERT_STRING_EQUAL(pgd_msg_name((pgd_msg_type_t)i), expect[i]);
     CU_ASSERT_EQUAL(pgd_msg_parse(expect[i]), i);

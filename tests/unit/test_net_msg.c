@@ -264,6 +264,12 @@ static void eq_error(const void *pa, const void *pb) {
   EQ_OPT(a->code, b->code);
 }
 
+CODEC_FNS(leave)
+static void fill_leave(void *p) { ((pgd_msg_leave_t *)p)->grace_ms = 30000; }
+static void eq_leave(const void *pa, const void *pb) {
+  CU_ASSERT(((const pgd_msg_leave_t *)pa)->grace_ms == ((const pgd_msg_leave_t *)pb)->grace_ms);
+}
+
 #define ENTRY(T, name)                                                                             \
   { PGD_MSG_##T, sizeof(pgd_msg_##name##_t), enc_##name, dec_##name, fill_##name, eq_##name }
 static const codec_t codecs[] = {
@@ -274,6 +280,7 @@ static const codec_t codecs[] = {
     ENTRY(ACK, ack),       ENTRY(ERROR, error),
     ENTRY(CHALLENGE, challenge), ENTRY(AUTH, auth),
     ENTRY(PLUGINS, plugins),
+    ENTRY(LEAVE, leave),
 };
 #define N_CODECS (int)(sizeof codecs / sizeof codecs[0])
 
