@@ -137,6 +137,7 @@ static bool role_ok(api_req_t *r, const pgd_auth_entry_t *e) {
   r->role = e->role;
   snprintf(r->token_name, sizeof r->token_name, "%s", e->name);
   api_audit_set_token(r);
+  pgd_http_req_set_who(r->req, e->name); /* the access log names the token, never shows it */
   if (e->role < r->route->role) {
     pgd_http_respond_error(r->req, 403, "token '%s' has role %s; %s %s needs %s", e->name,
                            pgd_auth_role_name(e->role), r->route->method, r->route->pattern,
@@ -179,8 +180,9 @@ static bool session_ok(api_req_t *r, struct api_session *s) {
 static bool token_ok(api_req_t *r) {
   bool present;
   const char *token = bearer(r->req, &present);
-  bool is_health = r->route->handler == api_health && strcmp(r->route->method, "GET") == 0;
-  if (!present && is_health) return true; /* the liveness check: says up + role only */
+  bool is_health = (r->route->handler == api_health || r->route->handler == api_ready) &&
+                   strcmp(r->route->method, "GET") == 0;
+  if (!present && is_health) return true; /* liveness/readiness probes: up/ready + role only */
   /* Login with the token in the body: api_session_open checks it. */
   if (!present && r->route->handler == api_session_open) return true;
   if (!present) {

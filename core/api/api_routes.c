@@ -73,6 +73,8 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/audit",                              api_audit_list,        A, NULL, STANDBY},
 
     {"GET",    "/api/v1/events",                             api_events_stream,     V, NULL, LEADER},
+    /* readiness (docs/observability.md): answers without a token, like health */
+    {"GET",    "/api/v1/ready",                              api_ready,             V, NULL, STANDBY},
 };
 
 const pgd_api_route_t *pgd_api_routes(size_t *n) {

@@ -19,6 +19,7 @@
 #include "api/auth.h"
 #include "cli/client_token.h"
 #include "cli/daemon_example.h"
+#include "cli/daemon_obs.h"
 #include "cli/daemon_secret.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -97,6 +98,7 @@ typedef struct settings {
   char *http_tls_key;   /* ... and its private key file */
   char *http_ca;        /* CA a worker trusts for the master's HTTPS port (resource fetch) */
   int insecure;         /* 1 = allow plain listeners on non-loopback addresses */
+  daemon_obs_t obs;     /* logs and metrics (daemon_obs.h) */
 } settings_t;
 
 static void set_str(char **dst, const char *v) {
@@ -136,6 +138,7 @@ static void defaults(settings_t *s) {
   set_str(&s->dev_data, "pagoda-dev-data");
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
+  daemon_obs_defaults(&s->obs);
 }
 
 static void free_settings(settings_t *s) {
@@ -154,6 +157,7 @@ static void free_settings(settings_t *s) {
   s->cfg_secret = NULL;
   cJSON_Delete(s->labels);
   cJSON_Delete(s->allowed_users);
+  daemon_obs_free(&s->obs);
 }
 
 static void cfg_str(config_t *c, const char *path, char **dst) {
@@ -276,6 +280,7 @@ static int load_config(settings_t *s, const char *path) {
   cfg_str(&c, "worker.http.ca", &s->http_ca);
   int insecure;
   if (config_lookup_bool(&c, "insecure", &insecure)) s->insecure = insecure;
+  daemon_obs_config(&s->obs, &c);
   config_destroy(&c);
   return 0;
 }
@@ -438,6 +443,7 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     } else if (strcmp(f, "--example") == 0 && s->mode == MODE_DEV) {
       s->example = 1;
       takes = false;
+    } else if (daemon_obs_flag(&s->obs, f, v, s->mode == MODE_WORKER) == 1) {
     } else {
       fprintf(stderr, "pagoda %s: unknown flag or missing value: %s (see pagoda %s --help)\n",
               argv[1], f, argv[1]);
@@ -455,6 +461,7 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     return -1;
   }
   pgd_log_set_level((pgd_log_level_t)lvl);
+  if (daemon_obs_apply(&s->obs, s->insecure) < 0) return -1;
   return resolve_secret(s, argc, argv);
 }
 
@@ -745,6 +752,7 @@ static void shutdown_daemon(daemon_state_t *d) {
   PGD_INFO(MOD, "stopping");
   d->pending_stops = 1;
   if (d->example) pgd_example_cancel(d->example);
+  daemon_obs_stop_endpoint(&d->s->obs);
   if (d->zk) {
     d->pending_stops++;
     pgd_zk_close(d->zk, on_zk_closed_worker, d);
@@ -800,7 +808,9 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
                : has_str(s->tls_ca) ? s->tls_ca
                : s->mode == MODE_DEV && has_str(s->http_tls_cert) ? s->http_tls_cert
                                                                   : NULL;
-  return pgd_worker_start(d->loop, &wc, d->plugins, &d->worker, err, errlen);
+  int rc = pgd_worker_start(d->loop, &wc, d->plugins, &d->worker, err, errlen);
+  if (rc == 0) pgd_worker_metrics_start(d->worker);
+  return rc;
 }
 
 int pgd_daemon_main(int argc, char **argv) {
@@ -880,7 +890,10 @@ int pgd_daemon_main(int argc, char **argv) {
                            .cors_origins = s.cors_origins,
                            .static_dir = console_dir,
                            .allowed_hosts = s.allowed_hosts,
-                           .resource_token = resource_token};
+                           .resource_token = resource_token,
+                           .metrics_disabled = !s.obs.metrics_enabled,
+                           .metrics_public = s.obs.metrics_public != 0,
+                           .access_log_off = !s.obs.access_log};
     rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
   }
   if (rc == 0 && (s.mode == MODE_DEV || s.mode == MODE_MASTER)) {
@@ -916,6 +929,7 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.balancer_inline = !s.balancer_script_thread;
     rc = pgd_master_start(&loop, &mc, d.plugins, &d.master, err, sizeof err);
     if (rc == 0) pgd_api_attach(d.api, d.master);
+    if (rc == 0) pgd_master_metrics_start(d.master);
     if (rc == 0) rc = bootstrap_admin_token(&loop, d.api, mc.data_dir, err, sizeof err);
   }
   if (rc == 0 && s.mode == MODE_DEV) {
@@ -938,6 +952,7 @@ int pgd_daemon_main(int argc, char **argv) {
     }
     free(host);
   }
+  if (rc == 0 && s.mode == MODE_WORKER) rc = daemon_obs_start_endpoint(&s.obs, &loop, err, sizeof err);
   if (rc < 0) {
     fprintf(stderr, "pagoda %s: %s\n", argv[1], err[0] ? err : "failed to start");
     d.exit_code = 1;

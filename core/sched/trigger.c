@@ -318,3 +318,5 @@ int pgd_trigger_due(const pgd_trigger_t *t, int64_t last_fired_us, int64_t last_
   free(ring);
   return count;
 }
+
+int64_t pgd_trigger_misfire_grace_us(const pgd_trigger_t *t) { return t ? t->grace_us : 0; }

@@ -60,6 +60,8 @@ void pgd_trigger_free(pgd_trigger_t *t);
 
 pgd_trigger_kind_t pgd_trigger_kind(const pgd_trigger_t *t);
 pgd_misfire_t pgd_trigger_misfire(const pgd_trigger_t *t);
+/* misfire_grace in µs (added in 0.7, for the misfire metric). */
+int64_t pgd_trigger_misfire_grace_us(const pgd_trigger_t *t);
 int pgd_trigger_enabled(const pgd_trigger_t *t);
 /* The time zone name ("UTC" by default); borrowed, valid while t lives. */
 const char *pgd_trigger_timezone(const pgd_trigger_t *t);
