@@ -10,6 +10,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libpq-dev postgresql libssl-dev libcurl4-openssl-dev
   uthash-dev python3 curl procps tzdata zookeeper default-jre-headless default-jdk-headless
   nodejs chromium
+  prometheus
 )
 
 missing=()

@@ -25,7 +25,8 @@
 #define MOD "metrics"
 
 /* At most this many job names get their own series; more fall into
- * job="_other" (a bounded label set however many jobs are defined). */
+ * pagoda_job="_other" (a bounded label set however many jobs are defined).
+ * The label is not "job": Prometheus gives that name to the scrape job. */
 #define M_METRICS_JOB_CAP 500
 
 /* Executions whose start was observed, until they end (each execution's
@@ -281,10 +282,10 @@ int pgd_master_metrics_start(pgd_master_t *m) {
   pgd_metrics_t *reg = pgd_metrics_default();
   mm->executions = pgd_metrics_family(
       reg, &(pgd_metric_desc_t){.name = "pagoda_executions_total",
-                                .help = "Executions that ended, by job (the first 500 job names; "
+                                .help = "Executions that ended, by Pagoda job (the first 500 job names; "
                                         "later ones as _other), final state and end reason.",
                                 .kind = PGD_METRIC_COUNTER,
-                                .labels = {"job", "state", "reason", NULL},
+                                .labels = {"pagoda_job", "state", "reason", NULL},
                                 .capped_label = 0,
                                 .cap = M_METRICS_JOB_CAP});
 #define HIST(field, metric, text)                                                            \

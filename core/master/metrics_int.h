@@ -14,7 +14,7 @@
 typedef struct pgd_trigger pgd_trigger_t; /* sched/trigger.h */
 
 struct m_metrics {
-  pgd_metric_family_t *executions;     /* pagoda_executions_total{job,state,reason} */
+  pgd_metric_family_t *executions;     /* pagoda_executions_total{pagoda_job,state,reason} */
   pgd_metric_t *start_delay;           /* pagoda_execution_start_delay_seconds */
   pgd_metric_t *dispatch_delay;        /* pagoda_execution_dispatch_delay_seconds */
   pgd_metric_t *queue_wait;            /* pagoda_execution_queue_wait_seconds */
