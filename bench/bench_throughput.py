@@ -196,6 +196,23 @@ def run_spawn_rate(build_dir, n):
     return float(m.group(1)), p.stdout.splitlines()[0]
 
 
+def start_scraper(dev, period):
+    """A daemon thread reading /metrics every `period` s (until the process
+    ends), so that a run with metrics on pays for its scrapes too."""
+    def loop():
+        scr = dev.api()
+        while True:
+            try:
+                r = scr.get("/metrics")
+                if r.status != 200:
+                    sys.stderr.write("bench: /metrics answered %d\n" % r.status)
+                    return
+            except OSError:
+                return
+            time.sleep(period)
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build-dir", default=os.environ.get("PAGODA_BUILD_DIR", os.path.join(SRC, "build")))
@@ -213,12 +230,22 @@ def main():
                     help="run the dev daemon with --no-cgroups (attempts contained by /proc scan "
                          "instead of a cgroup each): the cost of the cgroup per attempt is the "
                          "difference to a run without this flag")
+    ap.add_argument("--metrics", choices=("on", "off"), default="on",
+                    help="off: run with master.metrics.enabled = false (docs/observability.md); "
+                         "bench/metrics_cost.py compares the two")
+    ap.add_argument("--scrape", type=float, default=0, metavar="SECONDS",
+                    help="read /metrics every SECONDS during the run, as Prometheus would")
     a = ap.parse_args()
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
 
     m = machine()
     tmp = tempfile.mkdtemp(prefix="pagoda-bench-")
     dev_args = ["--slots", str(a.slots), "--log-level", "warn"]
+    if a.metrics == "off":
+        conf = os.path.join(tmp, "metrics-off.conf")
+        with open(conf, "w") as f:
+            f.write("master: { metrics: { enabled = false; }; };\n")
+        dev_args += ["--config", conf]
     if a.no_cgroups:
         dev_args.append("--no-cgroups")
     cafile = None
@@ -229,10 +256,12 @@ def main():
     dev.cafile = cafile
     perf = None
     result = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "connections": a.connections,
-              "tls": a.tls}
+              "tls": a.tls, "metrics": a.metrics}
     try:
         dev.start(timeout=30)
         api = dev.api()
+        if a.scrape > 0:
+            start_scraper(dev, a.scrape)
         api.create_job({"name": "true", "type": "shell", "params": {"argv": ["/bin/true"]}})
         # Warm-up (page cache, first store writes).
         warm = [api.run("true") for _ in range(20)]
