@@ -126,6 +126,7 @@ static const char k_daemon_common[] =
     "                         killed and refused (default 5000)\n"
     "  --heartbeat-ms N       worker heartbeat interval (default 1000)\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
+    "  --log-format F         text or json: one JSON object a line (default text)\n"
     "  --insecure             allow plain HTTP or RPC on a non-loopback address (warned at every\n"
     "                         start; docs/security.md)\n";
 
@@ -182,7 +183,9 @@ static const char k_worker_opts[] =
     "  --tls-ca FILE          connect to the master over TLS, verifying its certificate\n"
     "                         against this CA (also trusted for the master's HTTPS port);\n"
     "                         --tls-cert FILE --tls-key FILE for mutual TLS\n"
-    "  --http-ca FILE         CA trusted for the master's HTTPS port only (resource downloads)\n";
+    "  --http-ca FILE         CA trusted for the master's HTTPS port only (resource downloads)\n"
+    "  --metrics-addr ADDR    serve Prometheus metrics at http://ADDR/metrics (PORT or\n"
+    "                         HOST:PORT; off by default; docs/observability.md)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",
