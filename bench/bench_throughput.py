@@ -273,9 +273,11 @@ def main():
             perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(dev.proc.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
+        cpu0 = proc_cpu_s(dev.proc.pid)
         ids, sub_wall, rtts, sub_cpu = submit_many(dev.url, a.n, a.connections, cafile)
         t_submitted = time.monotonic()
         execs = fetch_executions(api, ids, timeout=max(120, a.n / 10))
+        daemon_cpu = proc_cpu_s(dev.proc.pid) - cpu0
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait(timeout=60)
@@ -292,6 +294,9 @@ def main():
             "start_p50_ms": ms(pct(s_lat, 50)), "start_p99_ms": ms(pct(s_lat, 99)),
             "finish_p50_ms": ms(pct(f_lat, 50)), "finish_p99_ms": ms(pct(f_lat, 99)),
             "phases": phases(ex),
+            # the daemon's own CPU time (its threads, not the jobs) per job:
+            # far less sensitive to a loaded machine than jobs/s
+            "daemon_cpu_us_per_job": daemon_cpu * 1e6 / max(1, len(ex)),
         }
         del t_submitted
 
@@ -349,6 +354,13 @@ def main():
     return 0
 
 
+def proc_cpu_s(pid):
+    """User + system CPU seconds of process `pid`'s own threads."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -373,6 +385,8 @@ def report(r, spawn_line):
     print("   states                     %s" % s["states"])
     print("   completed jobs/s           %8.1f   (first submit -> last finish: %.2f s)" %
           (s["jobs_per_s"], s["span_s"]))
+    print("   daemon CPU per job         %8.1f us (its own threads; metrics %s)" %
+          (s["daemon_cpu_us_per_job"], r.get("metrics", "on")))
     print("   submitter                  %8.1f runs/s submitted, POST round trip p50 %.2f ms, "
           "p99 %.2f ms, submitter CPU %.2f s" % (s["submit_per_s"], s["post_rtt_p50_ms"],
                                                    s["post_rtt_p99_ms"], s["submitter_cpu_s"]))
