@@ -217,6 +217,36 @@ scrape_configs:
         self.assertNotIn(self.viewer_token, self.master.stderr())
 
 
+class ScheduleMetricsTest(harness.PagodaTestCase):
+    """Fire lateness and misfires of schedules, seen on /metrics."""
+
+    def test_lateness_and_a_misfire_after_a_pause(self):
+        d = self.start("dev", name="sched-dev")
+        api = d.api()
+        api.shell_job("tick", script="true")
+
+        def metric(name):
+            text = api.get("/metrics").text
+            m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+            return float(m.group(1)) if m else None
+
+        r = api.post("/api/v1/schedules", {"name": "every-second", "job": "tick", "every": "1s",
+                                           "misfire_grace": "1s"})
+        self.assertEqual(r.status, 201, r)
+        harness.wait_until(lambda: (metric("pagoda_schedule_fire_lateness_seconds_count") or 0) >= 2,
+                           timeout=30, what="two fires observed")
+        self.assertIsNone(metric('pagoda_schedule_misfires_total{policy="skip"}'))
+        self.assertEqual(api.post("/api/v1/schedules/every-second/pause").status, 200)
+        paused_at = time.monotonic()
+        # The fire times of the pause grow older than the 1 s grace.
+        harness.wait_until(lambda: time.monotonic() - paused_at > 3, timeout=10,
+                           what="3 s of pause")
+        self.assertEqual(api.post("/api/v1/schedules/every-second/resume").status, 200)
+        harness.wait_until(lambda: metric('pagoda_schedule_misfires_total{policy="skip"}') == 1,
+                           timeout=30, what="one misfire counted after the resume")
+        self.assertEqual(api.delete("/api/v1/schedules/every-second").status, 200)
+
+
 class ReadyAndSwitchesTest(harness.PagodaTestCase):
     def conf(self, name, text):
         path = os.path.join(self.tmp, name)
