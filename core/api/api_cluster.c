@@ -27,7 +27,8 @@ void api_cluster(api_req_t *r) { api_respond_take(r->req, 200, pgd_master_cluste
 
 /* Readiness (docs/observability.md "Readiness"): 200 {"ready": true, ...}
  * or 503 {"ready": false, "reasons": [...]}, from pgd_master_readiness.
- * Without a token too (a probe): the reasons name no secret. */
+ * A viewer's route like any other: the reasons describe the cluster's
+ * state; only liveness (health) answers without a token. */
 void api_ready(api_req_t *r) {
   cJSON *o = pgd_master_readiness(r->m);
   int code = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ready")) ? 200 : 503;

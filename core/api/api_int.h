@@ -217,7 +217,7 @@ void api_audit_list(api_req_t *r);           /* api_audit.c */
 /* Host and Origin (403), the token (401) and the route's role (403), the
  * content type of a body (415); starts the audit record of a change.
  * true = go on with the handler (r->authed etc. set); false = answered.
- * GET /api/v1/health and /api/v1/ready without a token pass unauthenticated. */
+ * GET /api/v1/health without a token passes unauthenticated. */
 bool api_gate(api_req_t *r);
 /* Answers an OPTIONS request: a CORS preflight from a configured origin
  * gets 204 and the Access-Control-* headers, anything else 403. */

@@ -73,7 +73,7 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/audit",                              api_audit_list,        A, NULL, STANDBY},
 
     {"GET",    "/api/v1/events",                             api_events_stream,     V, NULL, LEADER},
-    /* readiness (docs/observability.md): answers without a token, like health */
+    /* readiness (docs/observability.md); liveness is /api/v1/health */
     {"GET",    "/api/v1/ready",                              api_ready,             V, NULL, STANDBY},
 };
 

@@ -10,7 +10,8 @@
   404 with master.metrics.enabled = false;
 - --log-format json: every stderr line is one JSON object; the access log
   names the route pattern and the token's name, never the token;
-- GET /api/v1/ready: 200 when ready, 503 with reasons (no plugin loaded).
+- GET /api/v1/ready (a viewer's route): 200 when ready, 503 with reasons
+  (no plugin loaded), while liveness (health) stays 200.
 """
 
 import json
@@ -256,7 +257,8 @@ class ReadyAndSwitchesTest(harness.PagodaTestCase):
 
     def test_ready_and_health_are_apart(self):
         d = self.start("dev", name="ready-dev")
-        r = harness.Api(d.url, token=False).get("/api/v1/ready")
+        self.assertEqual(harness.Api(d.url, token=False).get("/api/v1/ready").status, 401)
+        r = d.api().get("/api/v1/ready")
         self.assertEqual(r.status, 200, r.text)
         self.assertEqual(r.json["ready"], True)
         self.assertEqual(r.json["role"], "leader")
@@ -267,7 +269,7 @@ class ReadyAndSwitchesTest(harness.PagodaTestCase):
         empty = os.path.join(self.tmp, "no-plugins")
         os.makedirs(empty, exist_ok=True)
         d = self.start("master", ["--plugins", empty], name="no-plugins")
-        r = harness.Api(d.url, token=False).get("/api/v1/ready")
+        r = d.api().get("/api/v1/ready")
         self.assertEqual(r.status, 503, r.text)
         self.assertEqual(r.json["ready"], False)
         self.assertTrue(any("plugin" in why for why in r.json["reasons"]), r.json)
