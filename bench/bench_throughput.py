@@ -355,7 +355,23 @@ def main():
 
 
 def proc_cpu_s(pid):
-    """User + system CPU seconds of process `pid`'s own threads."""
+    """CPU seconds of process `pid`'s threads alive now: the sum of their
+    /proc/PID/task/TID/schedstat run times (nanoseconds, where /proc/PID/stat
+    counts 10 ms ticks); /proc/PID/stat's utime + stime when schedstat is
+    missing."""
+    total, found = 0, False
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+                    found = True
+            except (OSError, ValueError, IndexError):
+                pass
+    except OSError:
+        pass
+    if found:
+        return total / 1e9
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
