@@ -4,8 +4,8 @@
  *
  * Kinds: counters (monotonic), gauges, histograms with fixed buckets. A
  * metric is a *family* (name, help, label names); each distinct tuple of
- * label values is a *child* holding the values. Families without labels
- * have exactly one child, made with the family.
+ * label values is a *child* holding the values. A family without labels
+ * has exactly one child (pgd_metric_of; rendered as 0 until updated).
  *
  * Cost and thread rules (why it is cheap enough for the job path):
  *  - Values are C11 atomics with relaxed ordering: pgd_metric_inc/add/set/
