@@ -276,6 +276,24 @@ class ReadyAndSwitchesTest(harness.PagodaTestCase):
         # liveness is still fine: the process answers
         self.assertEqual(harness.Api(d.url, token=False).get("/api/v1/health").status, 200)
 
+    def test_refused_settings(self):
+        def run(*args):
+            return subprocess.run([harness.pagoda_bin()] + list(args), capture_output=True,
+                                  text=True, timeout=30, stdin=subprocess.DEVNULL, cwd=self.tmp)
+        # plain HTTP without a token on a reachable address needs --insecure
+        p = run("worker", "--data", os.path.join(self.tmp, "w-refused"), "--master", "127.0.0.1:1",
+                "--metrics-addr", "0.0.0.0:%d" % harness.free_port())
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("refusing to serve metrics", p.stderr)
+        self.assertIn("--insecure", p.stderr)
+        p = run("worker", "--data", os.path.join(self.tmp, "w-refused"), "--master", "127.0.0.1:1",
+                "--metrics-addr", "nonsense")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--metrics-addr needs PORT or HOST:PORT", p.stderr)
+        p = run("dev", "--log-format", "xml", "--data", os.path.join(self.tmp, "d-refused"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("log format must be text or json", p.stderr)
+
     def test_metrics_off(self):
         conf = self.conf("off.conf", "master: { metrics: { enabled = false; }; };\n")
         d = self.start("dev", ["--config", conf], name="metrics-off")
