@@ -45,6 +45,14 @@ def alert_rules_from_doc():
     return m.group(1)
 
 
+def documented_queries():
+    """The queries of the table under '## PromQL' in the doc."""
+    with open(os.path.join(harness.source_dir(), "docs", "observability.md")) as f:
+        doc = f.read()
+    section = doc.split("## PromQL", 1)[1].split("\n## ", 1)[0]
+    return [m.group(1) for m in re.finditer(r"^\|[^|]+\| `(.+)` \|$", section, re.M)]
+
+
 class MetricsTest(harness.PagodaTestCase):
     @classmethod
     def setUpClass(cls):
@@ -189,9 +197,11 @@ scrape_configs:
             timeout=60, interval=0.5, what="the 3 succeeded executions seen by PromQL")
         self.assertEqual(value('sum(pagoda_executions_total{pagoda_job="m-fail",state="failed"})'), 2)
         self.assertEqual(value("pagoda_worker_connected"), 1)
-        # the documented failure-rate query evaluates
-        self.assertIsNotNone(self.promql(
-            'sum by (pagoda_job) (rate(pagoda_executions_total{state!="succeeded"}[5m]))'))
+        # every query of the doc's PromQL table evaluates
+        queries = documented_queries()
+        self.assertGreaterEqual(len(queries), 8)
+        for q in queries:
+            self.assertIsNotNone(self.promql(q), "documented query fails: " + q)
 
     # -- logs
 
