@@ -196,6 +196,23 @@ def run_spawn_rate(build_dir, n):
     return float(m.group(1)), p.stdout.splitlines()[0]
 
 
+def start_scraper(dev, period):
+    """A daemon thread reading /metrics every `period` s (until the process
+    ends), so that a run with metrics on pays for its scrapes too."""
+    def loop():
+        scr = dev.api()
+        while True:
+            try:
+                r = scr.get("/metrics")
+                if r.status != 200:
+                    sys.stderr.write("bench: /metrics answered %d\n" % r.status)
+                    return
+            except OSError:
+                return
+            time.sleep(period)
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build-dir", default=os.environ.get("PAGODA_BUILD_DIR", os.path.join(SRC, "build")))
@@ -213,12 +230,22 @@ def main():
                     help="run the dev daemon with --no-cgroups (attempts contained by /proc scan "
                          "instead of a cgroup each): the cost of the cgroup per attempt is the "
                          "difference to a run without this flag")
+    ap.add_argument("--metrics", choices=("on", "off"), default="on",
+                    help="off: run with master.metrics.enabled = false (docs/observability.md); "
+                         "bench/metrics_cost.py compares the two")
+    ap.add_argument("--scrape", type=float, default=0, metavar="SECONDS",
+                    help="read /metrics every SECONDS during the run, as Prometheus would")
     a = ap.parse_args()
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
 
     m = machine()
     tmp = tempfile.mkdtemp(prefix="pagoda-bench-")
     dev_args = ["--slots", str(a.slots), "--log-level", "warn"]
+    if a.metrics == "off":
+        conf = os.path.join(tmp, "metrics-off.conf")
+        with open(conf, "w") as f:
+            f.write("master: { metrics: { enabled = false; }; };\n")
+        dev_args += ["--config", conf]
     if a.no_cgroups:
         dev_args.append("--no-cgroups")
     cafile = None
@@ -229,10 +256,12 @@ def main():
     dev.cafile = cafile
     perf = None
     result = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "connections": a.connections,
-              "tls": a.tls}
+              "tls": a.tls, "metrics": a.metrics}
     try:
         dev.start(timeout=30)
         api = dev.api()
+        if a.scrape > 0:
+            start_scraper(dev, a.scrape)
         api.create_job({"name": "true", "type": "shell", "params": {"argv": ["/bin/true"]}})
         # Warm-up (page cache, first store writes).
         warm = [api.run("true") for _ in range(20)]
@@ -244,9 +273,11 @@ def main():
             perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(dev.proc.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
+        cpu0 = proc_cpu_s(dev.proc.pid)
         ids, sub_wall, rtts, sub_cpu = submit_many(dev.url, a.n, a.connections, cafile)
         t_submitted = time.monotonic()
         execs = fetch_executions(api, ids, timeout=max(120, a.n / 10))
+        daemon_cpu = proc_cpu_s(dev.proc.pid) - cpu0
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait(timeout=60)
@@ -263,6 +294,9 @@ def main():
             "start_p50_ms": ms(pct(s_lat, 50)), "start_p99_ms": ms(pct(s_lat, 99)),
             "finish_p50_ms": ms(pct(f_lat, 50)), "finish_p99_ms": ms(pct(f_lat, 99)),
             "phases": phases(ex),
+            # the daemon's own CPU time (its threads, not the jobs) per job:
+            # far less sensitive to a loaded machine than jobs/s
+            "daemon_cpu_us_per_job": daemon_cpu * 1e6 / max(1, len(ex)),
         }
         del t_submitted
 
@@ -320,6 +354,29 @@ def main():
     return 0
 
 
+def proc_cpu_s(pid):
+    """CPU seconds of process `pid`'s threads alive now: the sum of their
+    /proc/PID/task/TID/schedstat run times (nanoseconds, where /proc/PID/stat
+    counts 10 ms ticks); /proc/PID/stat's utime + stime when schedstat is
+    missing."""
+    total, found = 0, False
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+                    found = True
+            except (OSError, ValueError, IndexError):
+                pass
+    except OSError:
+        pass
+    if found:
+        return total / 1e9
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -344,6 +401,8 @@ def report(r, spawn_line):
     print("   states                     %s" % s["states"])
     print("   completed jobs/s           %8.1f   (first submit -> last finish: %.2f s)" %
           (s["jobs_per_s"], s["span_s"]))
+    print("   daemon CPU per job         %8.1f us (its own threads; metrics %s)" %
+          (s["daemon_cpu_us_per_job"], r.get("metrics", "on")))
     print("   submitter                  %8.1f runs/s submitted, POST round trip p50 %.2f ms, "
           "p99 %.2f ms, submitter CPU %.2f s" % (s["submit_per_s"], s["post_rtt_p50_ms"],
                                                    s["post_rtt_p99_ms"], s["submitter_cpu_s"]))

@@ -13,6 +13,7 @@ PACKAGES=(
   python3-aiosmtpd
   # test_package: dpkg-shlibdeps (cpack's Depends), systemd-analyze verify
   dpkg-dev systemd
+  prometheus
 )
 
 missing=()

@@ -61,7 +61,15 @@ struct pgd_alarms {
   int n_slas, cap_slas;
   pgd_alarm_stats_t stats;
   a_channel_stats_t *ch_stats; /* one per cfg.channels */
+  int metrics_collector;       /* alarm_metrics.c: collector handle, 0 = none */
 };
+
+/* ---- alarm_metrics.c ---- */
+/* Adds the alarms' counters to /metrics (a scrape-time collector over
+ * pgd_alarms_stats) when metrics are on; 0 or -ENOMEM. Loop thread. */
+int pgd_alarms_metrics_start(pgd_alarms_t *a);
+/* Removes that collector (no-op if none). Loop thread, before a is freed. */
+void pgd_alarms_metrics_stop(pgd_alarms_t *a);
 
 /* What raise() is told about an event (strings borrowed). */
 typedef struct a_event {

@@ -634,6 +634,7 @@ int pgd_alarms_start(uv_loop_t *loop, pgd_master_t *m, const cJSON *config, cons
   a->tick.data = a;
   uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
   uv_unref((uv_handle_t *)&a->tick);
+  if (pgd_alarms_metrics_start(a) < 0) PGD_WARN(MOD, "alarms: not in /metrics (out of memory)");
   PGD_INFO(MOD, "alarms: %d channel(s), %d rule(s), %d Lua hook(s)", a->cfg.n_channels,
            a->cfg.n_rules, pgd_alarm_hooks_count(a->hooks));
   *out = a;
@@ -650,6 +651,7 @@ static void on_tick_closed(uv_handle_t *h) {
 
 void pgd_alarms_stop(pgd_alarms_t *a) {
   if (!a) return;
+  pgd_alarms_metrics_stop(a);
   pgd_master_unsubscribe(a->m, a->observer);
   for (put_ctx_t *c = outstanding; c; c = c->next)
     if (c->a == a) c->a = NULL;

@@ -37,6 +37,7 @@ static void api_free_fields(pgd_api_t *api) {
   free(api->cors_origins);
   free(api->allowed_hosts);
   free(api->resource_token);
+  api_observe_free(api);
   free(api);
 }
 
@@ -66,6 +67,9 @@ static int sink_for(const char *method, const char *path, unsigned long long con
   return 1;
 }
 
+/* Paths outside /api/ that the console's files must not shadow. */
+static const char *const api_handler_paths[] = {"/metrics", NULL};
+
 int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out, char *err,
                   size_t errlen) {
   *out = NULL;
@@ -85,6 +89,10 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
   api->resource_token =
       cfg->resource_token && *cfg->resource_token ? strdup(cfg->resource_token) : NULL;
   if (gethostname(api->hostname, sizeof api->hostname - 1) != 0) api->hostname[0] = 0;
+  api->metrics_disabled = cfg->metrics_disabled;
+  api->metrics_public = cfg->metrics_public;
+  api->access_log_off = cfg->access_log_off;
+  api_observe_init(api);
   if (!api->auth_cache) {
     api_free_fields(api);
     return -ENOMEM;
@@ -101,6 +109,8 @@ int pgd_api_start(uv_loop_t *loop, const pgd_api_config_t *cfg, pgd_api_t **out,
                             .sink_for = sink_for,
                             .idle_timeout_s = cfg->idle_timeout_s,
                             .max_conns_per_addr = cfg->max_conns_per_addr,
+                            .on_answer = api_on_answer,
+                            .handler_paths = api_handler_paths,
                             .ud = api};
   int rc = pgd_httpd_start(loop, &hopts, &api->httpd, err, errlen);
   if (rc < 0) {
@@ -255,6 +265,10 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
     pgd_http_respond_error(req, 503, api->m ? "the master is shutting down" : "the master is starting");
     return;
   }
+  if (strcmp(path, "/metrics") == 0) {
+    api_metrics(api, req);
+    return;
+  }
   if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) {
     pgd_http_respond_error(req, 404, "not found: %s (the API lives under /api/v1/)", path);
     return;
@@ -265,6 +279,7 @@ void api_dispatch(pgd_http_req_t *req, void *ud) {
   }
   api_match_t mt;
   api_route_match(method, path, &mt);
+  pgd_http_req_set_route(req, mt.route ? mt.route->pattern : NULL);
   /* The {x} segments, cut out of a copy of the path. */
   char *copy = strdup(path);
   if (!copy) abort();

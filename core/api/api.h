@@ -61,6 +61,10 @@ typedef struct pgd_api_config {
   size_t events_client_buffer; /* unsent bytes a stream may hold before it is
                                   reset and closed (1 MiB) */
   int events_keepalive_ms;     /* keep-alive comment period (15,000) */
+  /* Observability (docs/observability.md), added in 0.7 */
+  bool metrics_disabled; /* master.metrics.enabled = false: GET /metrics answers 404 */
+  bool metrics_public;   /* master.metrics.public: GET /metrics without a token */
+  bool access_log_off;   /* master.http.access_log = false: no "access" log lines */
 } pgd_api_config_t;
 
 #define PGD_API_EVENTS_RING_DEFAULT 10000

@@ -24,3 +24,13 @@ void api_health(api_req_t *r) {
 }
 
 void api_cluster(api_req_t *r) { api_respond_take(r->req, 200, pgd_master_cluster(r->m)); }
+
+/* Readiness (docs/observability.md "Readiness"): 200 {"ready": true, ...}
+ * or 503 {"ready": false, "reasons": [...]}, from pgd_master_readiness.
+ * A viewer's route like any other: the reasons describe the cluster's
+ * state; only liveness (health) answers without a token. */
+void api_ready(api_req_t *r) {
+  cJSON *o = pgd_master_readiness(r->m);
+  int code = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ready")) ? 200 : 503;
+  api_respond_take(r->req, code, o);
+}

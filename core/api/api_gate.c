@@ -138,6 +138,7 @@ static bool role_ok(api_req_t *r, const pgd_auth_entry_t *e) {
   r->role = e->role;
   snprintf(r->token_name, sizeof r->token_name, "%s", e->name);
   api_audit_set_token(r);
+  pgd_http_req_set_who(r->req, e->name); /* the access log names the token, never shows it */
   if (e->role < r->route->role) {
     pgd_http_respond_error(r->req, 403, "token '%s' has role %s; %s %s needs %s", e->name,
                            pgd_auth_role_name(e->role), r->route->method, r->route->pattern,

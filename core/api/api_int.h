@@ -40,6 +40,8 @@ struct pgd_api {
   pgd_api_config_t events_cfg;   /* events_* sizes only (the rest is not kept) */
   struct api_events *events;     /* the event stream (api_events.c), once attached */
   struct pgd_alarms *alarms;     /* alarm acknowledgements (api_alarms.c); nullable */
+  bool metrics_disabled, metrics_public, access_log_off; /* api_observe.c */
+  struct api_http_metrics *http_metrics; /* api_observe.c: NULL when metrics are off */
 };
 
 /* One request being handled: valid during the handler call only (keep
@@ -165,6 +167,7 @@ void api_events_stream(api_req_t *r);
 /* ---- handlers (one file per resource) ---- */
 
 void api_health(api_req_t *r);               /* api_cluster.c */
+void api_ready(api_req_t *r);
 void api_cluster(api_req_t *r);
 void api_jobs_list(api_req_t *r);            /* api_jobs.c */
 void api_job_define(api_req_t *r);
@@ -285,6 +288,18 @@ extern const pgd_jschema_t api_schema_session;     /* POST /session */
  * handler answers those as before), or the object conforms; else false
  * after answering 400 {"error", "field", "expected"}. */
 bool api_check_body(api_req_t *r);
+
+/* ---- observability (api_observe.c; docs/observability.md) ---- */
+
+/* Registers the HTTP metric families (unless metrics are off). */
+void api_observe_init(pgd_api_t *api);
+void api_observe_free(pgd_api_t *api);
+/* The httpd on_answer hook: HTTP metrics and the access log. */
+void api_on_answer(const pgd_http_answer_t *a, void *ud);
+/* GET /metrics (outside the route table: not under /api/v1/): the
+ * Prometheus text of the daemon's registry; a viewer token unless
+ * master.metrics.public; 404 when metrics are off. */
+void api_metrics(pgd_api_t *api, pgd_http_req_t *req);
 
 /* ---- dispatch (api.c) ---- */
 

@@ -148,6 +148,7 @@ static const char k_daemon_common[] =
     "                         killed and refused (default 5000)\n"
     "  --heartbeat-ms N       worker heartbeat interval (default 1000)\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
+    "  --log-format F         text or json: one JSON object a line (default text)\n"
     "  --insecure             allow plain HTTP or RPC on a non-loopback address (warned at every\n"
     "                         start; docs/security.md)\n";
 
@@ -206,7 +207,9 @@ static const char k_worker_opts[] =
     "                         --tls-cert FILE --tls-key FILE for mutual TLS\n"
     "  --http-ca FILE         CA trusted for the master's HTTPS port only (resource downloads)\n"
     "  --stop-grace-ms N      on SIGTERM, running jobs get N ms to end before the master\n"
-    "                         relaunches them elsewhere (default 30000; docs/operations.md)\n";
+    "                         relaunches them elsewhere (default 30000; docs/operations.md)\n"
+    "  --metrics-addr ADDR    serve Prometheus metrics at http://ADDR/metrics (PORT or\n"
+    "                         HOST:PORT; off by default; docs/observability.md)\n";
 
 int pgd_cli_usage_has_topic(const char *topic) {
   static const char *topics[] = {"dev", "master", "worker", "job", "exec", "plugin", "balancer", "flow",

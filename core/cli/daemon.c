@@ -22,6 +22,7 @@
 #include "cli/daemon_alarms.h"
 #include "cli/daemon_example.h"
 #include "cli/daemon_paths.h"
+#include "cli/daemon_obs.h"
 #include "cli/daemon_secret.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -104,6 +105,7 @@ typedef struct settings {
   char *http_ca;        /* CA a worker trusts for the master's HTTPS port (resource fetch) */
   int insecure;         /* 1 = allow plain listeners on non-loopback addresses */
   cJSON *alarms_config; /* master.alarms as JSON (docs/alarms.md); NULL = none */
+  daemon_obs_t obs;     /* logs and metrics (daemon_obs.h) */
 } settings_t;
 
 static void set_str(char **dst, const char *v) {
@@ -155,6 +157,7 @@ static void defaults(settings_t *s) {
   }
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
+  daemon_obs_defaults(&s->obs);
 }
 
 static void free_settings(settings_t *s) {
@@ -176,6 +179,7 @@ static void free_settings(settings_t *s) {
   s->cfg_secret = NULL;
   cJSON_Delete(s->labels);
   cJSON_Delete(s->allowed_users);
+  daemon_obs_free(&s->obs);
 }
 
 static void cfg_str(config_t *c, const char *path, char **dst) {
@@ -301,6 +305,7 @@ static int load_config(settings_t *s, const char *path) {
   cfg_str(&c, "worker.http.ca", &s->http_ca);
   int insecure;
   if (config_lookup_bool(&c, "insecure", &insecure)) s->insecure = insecure;
+  daemon_obs_config(&s->obs, &c);
   config_destroy(&c);
   return 0;
 }
@@ -472,6 +477,7 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     } else if (strcmp(f, "--example") == 0 && s->mode == MODE_DEV) {
       s->example = 1;
       takes = false;
+    } else if (daemon_obs_flag(&s->obs, f, v, s->mode == MODE_WORKER) == 1) {
     } else {
       fprintf(stderr, "pagoda %s: unknown flag or missing value: %s (see pagoda %s --help)\n",
               argv[1], f, argv[1]);
@@ -489,6 +495,7 @@ static int parse_flags(settings_t *s, int argc, char **argv) {
     return -1;
   }
   pgd_log_set_level((pgd_log_level_t)lvl);
+  if (daemon_obs_apply(&s->obs, s->insecure) < 0) return -1;
   return resolve_secret(s, argc, argv);
 }
 
@@ -756,6 +763,7 @@ static void shutdown_daemon(daemon_state_t *d) {
   PGD_INFO(MOD, "stopping");
   d->pending_stops = 1;
   if (d->example) pgd_example_cancel(d->example);
+  daemon_obs_stop_endpoint(&d->s->obs);
   if (d->zk) {
     d->pending_stops++;
     pgd_zk_close(d->zk, on_zk_closed_worker, d);
@@ -853,7 +861,9 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
                : has_str(s->tls_ca) ? s->tls_ca
                : s->mode == MODE_DEV && has_str(s->http_tls_cert) ? s->http_tls_cert
                                                                   : NULL;
-  return pgd_worker_start(d->loop, &wc, d->plugins, &d->worker, err, errlen);
+  int rc = pgd_worker_start(d->loop, &wc, d->plugins, &d->worker, err, errlen);
+  if (rc == 0) pgd_worker_metrics_start(d->worker);
+  return rc;
 }
 
 int pgd_daemon_main(int argc, char **argv) {
@@ -936,7 +946,10 @@ int pgd_daemon_main(int argc, char **argv) {
                            .cors_origins = s.cors_origins,
                            .static_dir = console_dir,
                            .allowed_hosts = s.allowed_hosts,
-                           .resource_token = resource_token};
+                           .resource_token = resource_token,
+                           .metrics_disabled = !s.obs.metrics_enabled,
+                           .metrics_public = s.obs.metrics_public != 0,
+                           .access_log_off = !s.obs.access_log};
     rc = pgd_api_start(&loop, &ac, &d.api, err, sizeof err);
   }
   if (rc == 0 && (s.mode == MODE_DEV || s.mode == MODE_MASTER)) {
@@ -978,6 +991,7 @@ int pgd_daemon_main(int argc, char **argv) {
       free(hooks);
       if (rc == 0) pgd_api_attach_alarms(d.api, d.alarms);
     }
+    if (rc == 0) pgd_master_metrics_start(d.master);
     if (rc == 0) rc = bootstrap_admin_token(&loop, d.api, mc.data_dir, err, sizeof err);
   }
   if (rc == 0 && s.mode == MODE_DEV) {
@@ -1000,6 +1014,7 @@ int pgd_daemon_main(int argc, char **argv) {
     }
     free(host);
   }
+  if (rc == 0 && s.mode == MODE_WORKER) rc = daemon_obs_start_endpoint(&s.obs, &loop, err, sizeof err);
   if (rc < 0) {
     fprintf(stderr, "pagoda %s: %s\n", argv[1], err[0] ? err : "failed to start");
     d.exit_code = 1;

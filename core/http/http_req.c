@@ -67,6 +67,7 @@ pgd_http_req_t *pgd_http__req_new(pgd_httpd_t *h, struct lws *wsi, const char *p
   r->h = h;
   r->wsi = wsi;
   r->file_fd = -1;
+  r->start_ns = uv_hrtime();
   r->path = strndup(path, pathlen);
   if (!r->path || req_parse_query(r) != 0) {
     free(r->path);
@@ -85,6 +86,16 @@ static void req_report_status(pgd_http_req_t *r, int status) {
   void (*cb)(int, void *) = r->status_cb;
   r->status_cb = NULL;
   if (cb) cb(status, r->status_ud);
+  if (!r->answered && r->h->on_answer) {
+    r->answered = 1;
+    pgd_http_answer_t a = {.method = r->method ? r->method : "",
+                           .path = r->path ? r->path : "",
+                           .route = r->route,
+                           .who = r->who,
+                           .status = status,
+                           .seconds = (double)(uv_hrtime() - r->start_ns) / 1e9};
+    r->h->on_answer(&a, r->h->ud);
+  }
 }
 
 void pgd_http__req_free(pgd_http_req_t *r) {
@@ -543,6 +554,14 @@ void pgd_http_req_set_data(pgd_http_req_t *r, void *p) {
 }
 
 void *pgd_http_req_get_data(const pgd_http_req_t *r) { return r ? r->data : NULL; }
+
+void pgd_http_req_set_route(pgd_http_req_t *r, const char *route) {
+  if (r && route) r->route = route;
+}
+
+void pgd_http_req_set_who(pgd_http_req_t *r, const char *who) {
+  if (r && who) snprintf(r->who, sizeof r->who, "%s", who);
+}
 
 void pgd_http_req_on_status(pgd_http_req_t *r, void (*cb)(int status, void *ud), void *ud) {
   r->status_cb = cb;

@@ -124,7 +124,10 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
   }
   if (!uri) { uri = "/"; urilen = 1; }
 
-  if (method && h->static_dir && (!strcmp(method, "GET") || head) &&
+  bool handler_path = false;
+  for (const char *const *p = h->handler_paths; p && *p && !handler_path; p++)
+    handler_path = strlen(*p) == (size_t)urilen && strncmp(uri, *p, (size_t)urilen) == 0;
+  if (method && h->static_dir && (!strcmp(method, "GET") || head) && !handler_path &&
       strncmp(uri, "/api/", 5) != 0 && strcmp(uri, "/api") != 0) {
     int rc = 0;
     if (pgd_http__try_static(h, wsi, uri, &rc)) return rc;
@@ -391,6 +394,8 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   h->max_body = opts->max_body ? opts->max_body : PGD_HTTP_DEFAULT_MAX_BODY;
   h->max_body_for = opts->max_body_for;
   h->sink_for = opts->sink_for;
+  h->on_answer = opts->on_answer;
+  h->handler_paths = opts->handler_paths;
   h->max_conns_per_addr = opts->max_conns_per_addr == 0   ? PGD_HTTPD_DEFAULT_MAX_CONNS_PER_ADDR
                           : opts->max_conns_per_addr < 0 ? 0
                                                          : opts->max_conns_per_addr;

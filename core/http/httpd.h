@@ -48,6 +48,7 @@
 
 typedef struct pgd_httpd pgd_httpd_t;
 typedef struct pgd_http_req pgd_http_req_t;
+struct pgd_http_answer; /* below */
 
 /* Largest announced body that is read and discarded after a 413 so that the
  * keep-alive connection survives; above it the connection is closed. */
@@ -119,7 +120,26 @@ typedef struct pgd_httpd_opts {
    * (the body is not read). */
   int (*sink_for)(const char *method, const char *path, unsigned long long content_length,
                   void *ud, struct pgd_http_sink *sink, int *retry_after_s);
+  /* Optional (added in 0.7): called once per request on the loop thread,
+   * when its status is known (its headers are queued) or with status 0 when
+   * it ends unanswered, for access logs and metrics. `a` and its strings are
+   * borrowed for the call; the request itself must not be touched. */
+  void (*on_answer)(const struct pgd_http_answer *a, void *ud);
+  /* Optional (added in 0.7): exact paths (NULL-terminated array of static
+   * strings, borrowed for the server's life) that always go to the handler,
+   * never to static_dir or its page fallback (e.g. "/metrics"). */
+  const char *const *handler_paths;
 } pgd_httpd_opts_t;
+
+/* What on_answer is told about one request. */
+typedef struct pgd_http_answer {
+  const char *method;  /* "GET", ... */
+  const char *path;    /* the URL-decoded path (NOT for metric labels: unbounded) */
+  const char *route;   /* pgd_http_req_set_route's label, or NULL when none was set */
+  const char *who;     /* pgd_http_req_set_who's name, or "" */
+  int status;          /* the status sent, or 0: ended without an answer */
+  double seconds;      /* from the request's arrival to its status */
+} pgd_http_answer_t;
 
 /* Checks a certificate/key pair the way pgd_httpd_start will load it (PEM,
  * key matches certificate). 0, or a negative code with a message in err.
@@ -264,6 +284,14 @@ void pgd_http_req_on_status(pgd_http_req_t *r, void (*cb)(int status, void *ud),
 /* The client's address (numeric, no port) into buf; 0, or -ENOTCONN when
  * the connection is gone ("" in buf). Added in 0.5. */
 int pgd_http_req_peer(const pgd_http_req_t *r, char *buf, size_t cap);
+
+/* Labels the request for on_answer (added in 0.7): `route` is a route
+ * pattern of static storage (borrowed for the request's life, e.g. the
+ * route table's "/api/v1/jobs/{name}"); `who` (copied, at most 64 bytes) is
+ * the name of whoever sent it (a token's name, never a secret). Either
+ * may be NULL to leave it as it is. */
+void pgd_http_req_set_route(pgd_http_req_t *r, const char *route);
+void pgd_http_req_set_who(pgd_http_req_t *r, const char *who);
 
 /* One pointer of handler data per request (not freed by the layer). */
 void pgd_http_req_set_data(pgd_http_req_t *r, void *p);

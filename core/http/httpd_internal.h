@@ -61,6 +61,11 @@ struct pgd_http_req {
   /* pgd_http_req_on_status: called once, with the status or 0 */
   void (*status_cb)(int status, void *ud);
   void *status_ud;
+  /* on_answer (added in 0.7) */
+  uint64_t start_ns;        /* uv_hrtime at arrival */
+  const char *route;        /* static label, or NULL */
+  char who[65];
+  unsigned answered : 1;    /* on_answer ran */
 };
 
 /* Connections per peer address (http_guard.c). */
@@ -103,6 +108,8 @@ struct pgd_httpd {
   pgd_http_peer_t *peers;   /* http_guard.c */
   pgd_http_conn_t *conns;
   unsigned long long refused_conns;
+  void (*on_answer)(const pgd_http_answer_t *a, void *ud);
+  const char *const *handler_paths; /* opts.handler_paths (borrowed) */
 };
 
 /* Per-connection lws user data. */

@@ -20,6 +20,7 @@
 #include "master/logs_int.h"
 #include "master/workers_int.h"
 #include "script/balancer.h"
+#include "master/metrics_int.h"
 
 #define MOD "dispatch"
 
@@ -216,9 +217,11 @@ static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) 
         .previous_workers = prev};
     char error[512] = "";
     why[0] = 0;
+    int64_t pick_t0_us = m->metrics ? pgd_now_us() : 0;
     int idx = pgd_balancers_pick(m->balancers,
                                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(def, "balancer")),
                                  &job, cs, n, m->workers_generation, why, whylen, error, sizeof error);
+    m_metrics_balancer_pick(m, pick_t0_us);
     if (error[0]) {
       /* The script failed; the built-in choice stands in, and the user sees why. */
       cJSON_DeleteItemFromObjectCaseSensitive(e->rec, "balancer_error");

@@ -16,6 +16,7 @@
 #include "master/workers_int.h"
 #include "net/conn.h"
 #include "script/balancer.h"
+#include "master/metrics_int.h"
 
 #define MOD "master"
 
@@ -315,6 +316,7 @@ void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud) {
   m->on_stopped = on_stopped;
   m->on_stopped_ud = ud;
   uv_timer_stop(&m->tick);
+  m_metrics_stop(m);
   m_rpc_flush_acks(m);
   m_rpc_close_all(m);
   m_flows_stop(m);

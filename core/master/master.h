@@ -406,4 +406,19 @@ int pgd_master_resource_delete(pgd_master_t *m, const char *name, const char *ve
                                cJSON **answer, pgd_master_done_cb done, void *ud, char *err,
                                size_t errlen);
 
+/* ---- observability (added in 0.7; docs/observability.md) ------------------ */
+
+/* Starts the master's metrics in the process registry
+ * (common/metrics.h): an observer for executions and a scrape-time
+ * collector for the queue, workers, slots, flows, store and balancers.
+ * Nothing when metrics are off (pgd_metrics_set_enabled(false)); stopped by
+ * pgd_master_stop. 0 or -ENOMEM. Loop thread. */
+int pgd_master_metrics_start(pgd_master_t *m);
+
+/* Readiness (GET /api/v1/ready): {"ready": bool, "role": "leader"|"standby",
+ * "reasons": [text...]} (caller owns). Ready = leading, or a standby that
+ * knows an elected leader; the store writes; at least one plugin (job type)
+ * is loaded; the flows and schedules are running. Loop thread. */
+cJSON *pgd_master_readiness(const pgd_master_t *m);
+
 #endif

@@ -96,6 +96,7 @@ struct pgd_master {
   struct m_sched *sched;  /* schedules.c */
   m_observer_slot_t *observers; /* observers.c: subscribers to execution changes */
   int n_observers, cap_observers, last_observer_handle;
+  struct m_metrics *metrics; /* master_metrics.c: NULL while metrics are off */
 };
 
 /* Adapts a store callback to a service callback: m_done_store_cb(status,

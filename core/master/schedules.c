@@ -32,6 +32,7 @@
 #include "master/flows_int.h"
 #include "master/resources.h"
 #include "master/schedules.h"
+#include "master/metrics_int.h"
 
 #define MOD "sched"
 
@@ -318,6 +319,7 @@ static void fire_one(pgd_master_t *m, m_sched_item_t *s, int64_t fire_us) {
   char err[512], at[40];
   pgd_format_time_us(fire_us, at, sizeof at);
   s->last_fired_us = fire_us;
+  m_metrics_schedule_fired(m, fire_us);
   if (m_observers_want_events(m)) {
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "change", "fired");
@@ -407,6 +409,7 @@ static void evaluate(pgd_master_t *m, m_sched_item_t *s) {
   if (!s->enabled || (delay && s->n_active > 0)) return; /* delay: re-armed when the run ends */
   int64_t now = pgd_now_us();
   int64_t fires[M_SCHED_MAX_FIRES], next = -1;
+  m_metrics_schedule_evaluated(m, s->trig, s->checkpoint_us, s->last_end_us, now);
   int n = pgd_trigger_due(s->trig, s->checkpoint_us, s->last_end_us, now, fires,
                           M_SCHED_MAX_FIRES, &next);
   if (n < 0) {

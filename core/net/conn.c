@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "net/msg.h"
 #include "net/tls.h"
 
@@ -279,8 +280,31 @@ static int conn_queue(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body, int check
   return 0;
 }
 
+/* pagoda_rpc_messages_total{type, direction} (docs/observability.md):
+ * children resolved once per type and direction; connections live on the
+ * loop thread, the owner of the registry. */
+static void count_message(pgd_msg_type_t type, int out) {
+  static pgd_metric_family_t *fam;
+  static pgd_metric_t *child[PGD_MSG__COUNT][2];
+  if (!pgd_metrics_enabled() || (unsigned)type >= PGD_MSG__COUNT) return;
+  if (!child[type][out]) {
+    if (!fam)
+      fam = pgd_metrics_family(
+          pgd_metrics_default(),
+          &(pgd_metric_desc_t){.name = "pagoda_rpc_messages_total",
+                               .help = "Master-worker protocol messages, by type and direction "
+                                       "(in = received, out = queued to send).",
+                               .kind = PGD_METRIC_COUNTER,
+                               .labels = {"type", "direction", NULL}});
+    child[type][out] =
+        pgd_metric_child(fam, (const char *const[]){pgd_msg_name(type), out ? "out" : "in"});
+  }
+  pgd_metric_inc(child[type][out]);
+}
+
 int pgd_conn_send(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body) {
   if (!c) return -EINVAL;
+  count_message(type, 1);
   if (c->state == CONN_CLOSING) return UV_EPIPE;
   int rc = conn_queue(c, type, body, 1);
   if (rc < 0 && rc != PGD_FRAME_ETOOBIG && rc != -EINVAL && rc != -ENOMEM) {
@@ -363,6 +387,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static int on_frame(void *ud, pgd_msg_type_t type, cJSON *msg) {
   pgd_conn_t *c = ud;
   if (c->state != CONN_OPEN) return 1;
+  count_message(type, 0);
   if (c->cbs.on_message) c->cbs.on_message(c, type, msg, c->ud);
   return c->state != CONN_OPEN ? 1 : 0;
 }

@@ -37,7 +37,7 @@ void pgd_trigger_free(pgd_trigger_t *t) {
 }
 
 pgd_trigger_kind_t pgd_trigger_kind(const pgd_trigger_t *t) { return t->kind; }
-int64_t pgd_trigger_misfire_grace_us(const pgd_trigger_t *t) { return t->grace_us; }
+int64_t pgd_trigger_misfire_grace_us(const pgd_trigger_t *t) { return t ? t->grace_us : 0; }
 pgd_misfire_t pgd_trigger_misfire(const pgd_trigger_t *t) { return t->misfire; }
 int pgd_trigger_enabled(const pgd_trigger_t *t) { return t->enabled; }
 const char *pgd_trigger_timezone(const pgd_trigger_t *t) { return pgd_tz_name(t->tz); }
@@ -319,3 +319,4 @@ int pgd_trigger_due(const pgd_trigger_t *t, int64_t last_fired_us, int64_t last_
   free(ring);
   return count;
 }
+

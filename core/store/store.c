@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "store/store_internal.h"
 
 /* Largest batch in one transaction: bounds the latency of the first write
@@ -50,7 +51,49 @@ struct pgd_store {
   int fail_fast;        /* writes queued now are fail-fast (pgd_store_fail_fast) */
   int closing;
   int closed;
+
+  /* metrics (store_metrics_init; NULL when metrics are off) */
+  pgd_metric_t *m_commit, *m_writes, *m_errors;
 };
+
+/* The writer's metrics (docs/observability.md): children resolved on the
+ * loop thread at open, updated here on the writer thread (atomics only). */
+static void store_metrics_batch(pgd_store_t *s, int64_t start_us, size_t n, int status) {
+  if (!pgd_metrics_enabled()) return;
+  pgd_metric_observe(s->m_commit, (double)(pgd_now_us() - start_us) / 1e6);
+  pgd_metric_add(s->m_writes, (double)n);
+  if (status < 0) pgd_metric_inc(s->m_errors);
+}
+
+static void store_metrics_init(pgd_store_t *s) {
+  if (!pgd_metrics_enabled()) return;
+  pgd_metrics_t *reg = pgd_metrics_default();
+  static const double batch_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  s->m_writes = pgd_metric_of(pgd_metrics_family(
+      reg, &(pgd_metric_desc_t){.name = "pagoda_store_writes_total",
+                                .help = "Writes applied by the store's writer (in batches).",
+                                .kind = PGD_METRIC_COUNTER}));
+  s->m_errors = pgd_metric_of(pgd_metrics_family(
+      reg, &(pgd_metric_desc_t){.name = "pagoda_store_batch_errors_total",
+                                .help = "Store write batches that failed (retried or reported).",
+                                .kind = PGD_METRIC_COUNTER}));
+  /* set last: the writer tests it first */
+  s->m_commit = pgd_metric_of(pgd_metrics_family(
+      reg, &(pgd_metric_desc_t){.name = "pagoda_store_commit_seconds",
+                                .help = "Time to apply and durably commit one batch of writes.",
+                                .kind = PGD_METRIC_HISTOGRAM,
+                                .buckets = batch_buckets,
+                                .nbuckets = (int)(sizeof batch_buckets / sizeof batch_buckets[0])}));
+}
+
+size_t pgd_store_queue_depth(pgd_store_t *s) {
+  if (!s) return 0;
+  pthread_mutex_lock(&s->mu);
+  size_t n = s->q_len;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
 
 /* Backoff of the retries of a degraded store (and of its probes). */
 #define RETRY_FIRST_MS 100
@@ -201,7 +244,9 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&s->mu);
 
     int64_t epoch = __atomic_load_n(&s->epoch, __ATOMIC_ACQUIRE);
+    int64_t batch_start_us = s->m_commit ? pgd_now_us() : 0;
     s->ops->apply_batch(s->be, batch, n, epoch);
+    if (s->m_commit) store_metrics_batch(s, batch_start_us, n, batch->status);
     if (epoch > 0 && batch->status == -ESTALE)
       PGD_ERROR("store",
                 "FENCED: %zu writes refused: epoch %lld is no longer the cluster epoch "
@@ -343,6 +388,7 @@ int pgd_store_start(uv_loop_t *loop, const pgd_store_backend_ops_t *ops, void *b
   }
   s->async.data = s;
   uv_unref((uv_handle_t *)&s->async);
+  store_metrics_init(s);
   rc = pthread_create(&s->writer, NULL, writer_main, s);
   if (rc != 0) {
     pgd_set_err(err, errlen, 0, "cannot start the store writer thread: %s", strerror(rc));

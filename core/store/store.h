@@ -163,6 +163,11 @@ int pgd_store_expire_keys(pgd_store_t *s, int64_t before_us, pgd_store_done_cb c
  * callback has run). status is the commit status of the batch it rode in. */
 int pgd_store_flush(pgd_store_t *s, pgd_store_done_cb cb, void *ud);
 
+/* Writes queued for the writer thread and not yet taken into a batch (the
+ * metric pagoda_store_queue_depth). Any thread (takes the queue's lock:
+ * for scrapes, not for hot paths). Added in 0.7. */
+size_t pgd_store_queue_depth(pgd_store_t *s);
+
 /* ---- documents (added in 0.3; schema version 3; both backends) ----------
  * A generic record for the definitions and state of later features (flows,
  * flow executions, schedules, schedule runs, resources): (kind, id) -> one

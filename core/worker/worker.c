@@ -63,6 +63,7 @@ static void report(pgd_worker_t *w, pgd_msg_type_t type, cJSON *body) {
 }
 
 void pgd_worker__report_state(pgd_worker_t *w, const pgd_msg_state_t *m) {
+  pgd_worker__count_report(w, m->state);
   report(w, PGD_MSG_STATE, pgd_msg_state_encode(m));
 }
 
@@ -489,6 +490,7 @@ void pgd_worker_stop(pgd_worker_t *w, void (*on_stopped)(void *ud), void *ud) {
   w->stopping = 1;
   w->on_stopped = on_stopped;
   w->stop_ud = ud;
+  pgd_worker__metrics_stop(w);
   uv_timer_stop(&w->reconnect_timer);
   if (w->running > 0)
     PGD_INFO(MOD, "worker %s stopping: killing %d running attempts", w->id, w->running);

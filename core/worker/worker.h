@@ -136,4 +136,11 @@ int pgd_worker_running(const pgd_worker_t *w);            /* attempts running */
 size_t pgd_worker_pending_reports(const pgd_worker_t *w); /* unacknowledged */
 int pgd_worker_connected(const pgd_worker_t *w);          /* 1 after welcome */
 
+/* Adds the worker's figures to the process metrics registry
+ * (common/metrics.h; docs/observability.md): slots, running attempts,
+ * connection, unacknowledged reports, attempts ended by state. Nothing when
+ * metrics are off; removed by pgd_worker_stop. 0 or a negative code. Loop
+ * thread. Added in 0.7. */
+int pgd_worker_metrics_start(pgd_worker_t *w);
+
 #endif

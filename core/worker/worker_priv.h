@@ -81,6 +81,7 @@ struct pgd_worker {
   uv_timer_t leave_timer; /* the worker's own deadline, should the master not hand back */
   void (*leave_cb)(void *ud);
   void *leave_ud;
+  int metrics_collector; /* worker_metrics.c: collector handle, 0 = none */
 };
 
 /* Encodes a state / log report (borrowed for the call), queues it until the
@@ -104,6 +105,9 @@ void pgd_worker__kill_all(pgd_worker_t *w);
  * by the caller; NULL when out of memory. */
 cJSON *pgd_worker__running_json(const pgd_worker_t *w);
 
+/* worker_metrics.c: counts a final state report; removes the collector. */
+void pgd_worker__count_report(pgd_worker_t *w, pgd_exec_state_t state);
+void pgd_worker__metrics_stop(pgd_worker_t *w);
 /* worker.c: an attempt ended (running and used_slots already updated). */
 void pgd_worker__attempt_gone(pgd_worker_t *w);
 

@@ -88,7 +88,7 @@ class Alarms(harness.PagodaTestCase):
         cls.dev = cls.start("dev", ["--config", conf, "--slots", "8"])
         cls.api = cls.dev.api()
         for name in ("fail-once", "fail-down", "fail-group", "mailme", "hooked-drop",
-                     "hooked-reword", "fail-acked", "fail-probe", "securemail", "needtls", "hooked-late"):
+                     "hooked-reword", "fail-acked", "fail-probe", "fail-metrics", "securemail", "needtls", "hooked-late"):
             cls.api.shell_job(name, "echo failing; exit 3")
 
     @classmethod
@@ -155,6 +155,28 @@ class Alarms(harness.PagodaTestCase):
         self.assertIn(str(a["id"]), out.stdout.decode())
         with open(self.dev.stderr_path, encoding="utf-8", errors="replace") as f:
             self.assertNotIn(SECRET, f.read())
+
+    def test_alarm_counters_in_metrics(self):
+        """The alarm counters reach /metrics (docs/observability.md "Alarms")."""
+        def sample(text, name, channel):
+            for line in text.splitlines():
+                if line.startswith('%s{channel="%s"} ' % (name, channel)):
+                    return float(line.split()[-1])
+            return None
+        before = self.api.get("/metrics").text
+        sent0 = sample(before, "pagoda_alarm_deliveries_total", "hook")
+        self.assertIsNotNone(sent0, "no pagoda_alarm_deliveries_total{channel=\"hook\"}")
+        self.assertIn("# TYPE pagoda_alarms_raised_total counter", before)
+        self.assertIn("# TYPE pagoda_alarms_pending gauge", before)
+        exec_id = self.fail("fail-metrics")
+        harness.wait_until(lambda: self.posts_for(exec_id), timeout=30,
+                           what="the webhook of execution %d" % exec_id)
+        after = harness.wait_until(
+            lambda: (lambda t: t if sample(t, "pagoda_alarm_deliveries_total", "hook") > sent0
+                     else None)(self.api.get("/metrics").text),
+            timeout=30, what="pagoda_alarm_deliveries_total to grow")
+        raised = [l for l in after.splitlines() if l.startswith("pagoda_alarms_raised_total ")]
+        self.assertTrue(raised and float(raised[0].split()[-1]) >= 1, raised)
 
     def test_webhook_retried_after_the_receiver_was_down(self):
         self.receiver.stop()

@@ -42,6 +42,36 @@ static char g_static_dir[256];
 static atomic_int g_aborts;        /* on_abort calls */
 static atomic_int g_handled;       /* handler calls */
 
+/* on_answer (the access log's and metrics' hook): the last call, and how
+ * many there were; written on the server's thread, read by the tests. */
+static pthread_mutex_t g_ans_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_answers;
+static char g_ans_route[64], g_ans_who[65], g_ans_path[256];
+static int g_ans_status;
+static double g_ans_seconds;
+
+static void on_answer(const pgd_http_answer_t *a, void *ud) {
+  (void)ud;
+  pthread_mutex_lock(&g_ans_mu);
+  g_answers++;
+  snprintf(g_ans_route, sizeof g_ans_route, "%s", a->route ? a->route : "(none)");
+  snprintf(g_ans_who, sizeof g_ans_who, "%s", a->who);
+  snprintf(g_ans_path, sizeof g_ans_path, "%s", a->path);
+  g_ans_status = a->status;
+  g_ans_seconds = a->seconds;
+  pthread_mutex_unlock(&g_ans_mu);
+}
+
+static int answers(void) {
+  pthread_mutex_lock(&g_ans_mu);
+  int n = g_answers;
+  pthread_mutex_unlock(&g_ans_mu);
+  return n;
+}
+
+/* Paths the static files may not shadow (opts.handler_paths). */
+static const char *const g_handler_paths[] = {"/handled.txt", NULL};
+
 /* /delay: one pending request answered by a timer (loop thread only). */
 typedef struct delayed {
   uv_timer_t timer;
@@ -105,6 +135,8 @@ static void handler(pgd_http_req_t *r, void *ud) {
   if (!strcmp(path, "/ping")) {
     pgd_http_respond(r, 200, "text/plain", "pong", 4);
   } else if (!strncmp(path, "/echo", 5)) {
+    pgd_http_req_set_route(r, "/echo/{x}");
+    pgd_http_req_set_who(r, "tester");
     size_t blen = 0;
     const char *body = pgd_http_req_body(r, &blen);
     const char *a = pgd_http_req_query(r, "a"), *b = pgd_http_req_query(r, "b");
@@ -188,6 +220,12 @@ static int server_start(void) {
     fputs("<h1>pagoda</h1>\n", fp);
     fclose(fp);
   }
+  snprintf(f, sizeof(f), "%s/handled.txt", g_static_dir);
+  fp = fopen(f, "w");
+  if (fp) {
+    fputs("a file the handler_paths hide\n", fp);
+    fclose(fp);
+  }
   snprintf(f, sizeof(f), "%s/big.bin", g_static_dir);
   fp = fopen(f, "w");
   if (fp) {
@@ -196,7 +234,8 @@ static int server_start(void) {
   }
   pgd_httpd_opts_t o = {.host = "127.0.0.1", .port = 0, .max_body = MAX_BODY,
                         .static_dir = g_static_dir, .handler = handler,
-                        .max_body_for = max_body_for};
+                        .max_body_for = max_body_for, .on_answer = on_answer,
+                        .handler_paths = g_handler_paths};
   int rc = pgd_httpd_start(&g_loop, &o, &g_httpd, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "start failed: %d %s\n", rc, err);
@@ -760,6 +799,56 @@ static void test_client_abort(void) {
   usleep(20000);
 }
 
+static void test_on_answer(void) {
+  int before = answers();
+  resp_t r;
+  CU_ASSERT_EQUAL_FATAL(roundtrip("GET /echo/abc HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+  CU_ASSERT_EQUAL(r.status, 200);
+  resp_free(&r);
+  CU_ASSERT_EQUAL(answers(), before + 1); /* it ran before the answer was written */
+  pthread_mutex_lock(&g_ans_mu);
+  CU_ASSERT_STRING_EQUAL(g_ans_route, "/echo/{x}");
+  CU_ASSERT_STRING_EQUAL(g_ans_who, "tester");
+  CU_ASSERT_STRING_EQUAL(g_ans_path, "/echo/abc");
+  CU_ASSERT_EQUAL(g_ans_status, 200);
+  CU_ASSERT_TRUE(g_ans_seconds >= 0 && g_ans_seconds < 60);
+  pthread_mutex_unlock(&g_ans_mu);
+  /* no labels set: route NULL, who "" */
+  CU_ASSERT_EQUAL_FATAL(roundtrip("GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+  resp_free(&r);
+  CU_ASSERT_EQUAL(answers(), before + 2);
+  pthread_mutex_lock(&g_ans_mu);
+  CU_ASSERT_STRING_EQUAL(g_ans_route, "(none)");
+  CU_ASSERT_STRING_EQUAL(g_ans_who, "");
+  CU_ASSERT_EQUAL(g_ans_status, 404);
+  pthread_mutex_unlock(&g_ans_mu);
+  /* a request that ends unanswered: status 0, once */
+  int aborts = atomic_load(&g_aborts), handled = atomic_load(&g_handled);
+  conn_t *c = conn_open();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  conn_send(c, "GET /hang HTTP/1.1\r\nHost: t\r\n\r\n", 31);
+  wait_for(&g_handled, handled + 1, 3.0); /* the handler holds it now */
+  conn_close(c);
+  wait_for(&g_aborts, aborts + 1, 3.0);
+  CU_ASSERT_EQUAL(answers(), before + 3);
+  pthread_mutex_lock(&g_ans_mu);
+  CU_ASSERT_EQUAL(g_ans_status, 0);
+  CU_ASSERT_STRING_EQUAL(g_ans_path, "/hang");
+  pthread_mutex_unlock(&g_ans_mu);
+}
+
+static void test_handler_paths(void) {
+  resp_t r;
+  /* the file exists, but the path is the handler's: its 404, not the file */
+  CU_ASSERT_EQUAL_FATAL(roundtrip("GET /handled.txt HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+  CU_ASSERT_EQUAL(r.status, 404);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "no route for GET /handled.txt"));
+  resp_free(&r);
+  CU_ASSERT_EQUAL_FATAL(roundtrip("GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+  CU_ASSERT_EQUAL(r.status, 200); /* other files are still served */
+  resp_free(&r);
+}
+
 static void test_stop_clean(void) {
   /* a request held by the handler when the server stops gets its abort */
   int before = atomic_load(&g_aborts);
@@ -823,6 +912,8 @@ int main(void) {
   CU_add_test(s2, "per-route body limit, take_body, respond_fd", test_per_route_limit_and_file);
   CU_add_test(s2, "static files", test_static);
   CU_add_test(s2, "client abort -> on_abort", test_client_abort);
+  CU_add_test(s2, "on_answer: once per request, labels and status", test_on_answer);
+  CU_add_test(s2, "handler_paths are not shadowed by static files", test_handler_paths);
   CU_add_test(s2, "stop leaves no handles", test_stop_clean);
   int rc = pgd_test_run();
   char cmd[300];
