@@ -73,6 +73,8 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/audit",                              api_audit_list,        A, NULL, STANDBY},
 
     {"GET",    "/api/v1/events",                             api_events_stream,     V, NULL, LEADER},
+
+    {"POST",   "/api/v1/runs",                               api_runs_submit,       O, &api_schema_runs, LEADER},
 };
 
 const pgd_api_route_t *pgd_api_routes(size_t *n) {

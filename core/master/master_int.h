@@ -71,6 +71,7 @@ struct pgd_master {
   m_worker_t *ack_list;
   m_worker_t *workers;    /* hash by id */
   m_exec_t *execs;        /* hash by id: unfinished executions */
+  m_exec_t *execs_by_key; /* hash by idempotency key: those of execs that have one */
   m_task_t *queue_head, *queue_tail;
   m_job_t *jobs;          /* hash by name */
   int64_t next_exec_id;
