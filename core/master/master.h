@@ -192,6 +192,17 @@ int pgd_master_runs_submit(pgd_master_t *m, const pgd_master_run_req_t *runs, si
                            pgd_master_done_cb done, void *ud, size_t *bad, char *err,
                            size_t errlen);
 
+/* Figures of the execution path (issue 17), for /metrics and benchmarks. */
+typedef struct pgd_master_exec_stats {
+  uint64_t in_memory;      /* executions the master holds: unfinished ones and
+                              those whose final record is not durable yet
+                              (finished ones leave memory once it is) */
+  uint64_t batches;        /* POST /api/v1/runs batches submitted */
+  uint64_t batch_runs;     /* runs submitted through them (replays excluded) */
+} pgd_master_exec_stats_t;
+/* Fills *out. Loop thread. */
+void pgd_master_exec_stats(const pgd_master_t *m, pgd_master_exec_stats_t *out);
+
 /* ---- executions and their logs ------------------------------------------ */
 
 /* Execution records (newest first) filtered by job and state (nullable),

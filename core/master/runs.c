@@ -118,7 +118,13 @@ int pgd_master_runs_submit(pgd_master_t *m, const pgd_master_run_req_t *runs, si
     out[i].state = e->state;
   }
   pgd_store_group_end(m->store);
+  m->run_batches++;
+  m->run_batch_runs += agg->left - 1;
   plans_free(plans, n);
   run_durable(agg, 0);
   return 0;
+}
+
+void pgd_master_exec_stats(const pgd_master_t *m, pgd_master_exec_stats_t *out) {
+  *out = (pgd_master_exec_stats_t){HASH_COUNT(m->execs), m->run_batches, m->run_batch_runs};
 }

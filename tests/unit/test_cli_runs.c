@@ -1,6 +1,5 @@
 /* The runs of `pagoda job run NAME --count N | --params-file FILE`
  * (core/cli/client_runs.c) and the parsing of those options. */
-#define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
 
