@@ -168,7 +168,16 @@ static void on_state_change(void *ud, pgd_master_t *m, const pgd_master_exec_t *
   cJSON_AddNumberToObject(d, "id", (double)pgd_master_exec_id(e));
   cJSON_AddStringToObject(d, "state", pgd_exec_state_name(st));
   cJSON_AddBoolToObject(d, "final", pgd_exec_state_final(st));
-  cJSON_AddItemToObject(d, "execution", api_exec_view(pgd_master_exec_record(e)));
+  /* The execution as GET /api/v1/executions lists it: without its
+   * `definition` (docs/api.md "Events"), which holds secret_env values in
+   * clear in the master's record. Only the other members are copied. */
+  const cJSON *rec = pgd_master_exec_record(e);
+  cJSON *listed = cJSON_CreateObject();
+  for (const cJSON *c = rec ? rec->child : NULL; c; c = c->next)
+    if (c->string && strcmp(c->string, "definition") != 0)
+      cJSON_AddItemReferenceToObject(listed, c->string, (cJSON *)c);
+  cJSON_AddItemToObject(d, "execution", api_exec_view(listed)); /* a deep copy */
+  cJSON_Delete(listed); /* only the references */
   publish(ev, K_EXECUTION, "execution", pgd_master_exec_id(e), d);
 }
 
