@@ -25,7 +25,9 @@
 #include "api/api_int.h"
 #include "common/clock.h"
 #include "common/exec_state.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 
 #define K_EXECUTION 1u
 #define K_FLOW 2u
@@ -118,24 +120,38 @@ static bool client_write(ev_client_t *c, const char *data, size_t len) {
   return true;
 }
 
+static void frame_free(ev_frame_t *f) {
+  free(f->text);
+  f->text = NULL;
+}
+
+/* Formats the frame at once: a ring of trees to format on demand would
+ * hold about four times the memory (a cJSON node per value). */
 static void publish(api_events_t *ev, unsigned kind, const char *kind_name, int64_t exec_id,
                     cJSON *data /* taken */) {
   if (!data) return;
   cJSON_AddNumberToObject(data, "at_us", (double)pgd_now_us());
-  api_json_ints_raw(data);
-  char *json = cJSON_PrintUnformatted(data);
-  cJSON_Delete(data);
-  if (!json) return;
+  /* One buffer for the whole frame; pgd_json_print writes integers as
+   * integers itself (no api_json_ints_raw pass, no %g per number). */
   uint64_t pos = ev->last_pos + 1;
-  char *text = NULL;
-  int n = asprintf(&text, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)pos,
-                   kind_name, json);
+  pgd_strbuf_t b = PGD_STRBUF_INIT;
+  pgd_strbuf_printf(&b, "id: %llu\nevent: %s\ndata: ", (unsigned long long)pos, kind_name);
+  char *json = pgd_json_print(data);
+  cJSON_Delete(data);
+  if (!json) {
+    pgd_strbuf_free(&b);
+    return;
+  }
+  pgd_strbuf_puts(&b, json);
   free(json);
-  if (n < 0) return;
+  pgd_strbuf_append(&b, "\n\n", 2);
+  size_t n = b.len;
+  char *text = pgd_strbuf_take(&b);
+  if (!text) return;
   ev->last_pos = pos;
   ev_frame_t *f = &ev->ring[(pos - 1) % ev->ring_cap];
-  free(f->text); /* the oldest frame leaves the ring */
-  *f = (ev_frame_t){pos, kind, exec_id, text, (size_t)n};
+  frame_free(f); /* the oldest frame leaves the ring */
+  *f = (ev_frame_t){pos, kind, exec_id, text, n};
   for (ev_client_t *c = ev->clients, *next; c; c = next) {
     next = c->next;
     if (client_takes(c, f)) client_write(c, f->text, f->len);
@@ -152,7 +168,16 @@ static void on_state_change(void *ud, pgd_master_t *m, const pgd_master_exec_t *
   cJSON_AddNumberToObject(d, "id", (double)pgd_master_exec_id(e));
   cJSON_AddStringToObject(d, "state", pgd_exec_state_name(st));
   cJSON_AddBoolToObject(d, "final", pgd_exec_state_final(st));
-  cJSON_AddItemToObject(d, "execution", api_exec_view(pgd_master_exec_record(e)));
+  /* The execution as GET /api/v1/executions lists it: without its
+   * `definition` (docs/api.md "Events"), which holds secret_env values in
+   * clear in the master's record. Only the other members are copied. */
+  const cJSON *rec = pgd_master_exec_record(e);
+  cJSON *listed = cJSON_CreateObject();
+  for (const cJSON *c = rec ? rec->child : NULL; c; c = c->next)
+    if (c->string && strcmp(c->string, "definition") != 0)
+      cJSON_AddItemReferenceToObject(listed, c->string, (cJSON *)c);
+  cJSON_AddItemToObject(d, "execution", api_exec_view(listed)); /* a deep copy */
+  cJSON_Delete(listed); /* only the references */
   publish(ev, K_EXECUTION, "execution", pgd_master_exec_id(e), d);
 }
 
@@ -244,7 +269,7 @@ void api_events_stop(api_events_t *ev) {
 void api_events_free(api_events_t *ev) {
   if (!ev) return;
   if (ev->keepalive) uv_close((uv_handle_t *)ev->keepalive, (uv_close_cb)free);
-  for (size_t i = 0; i < ev->ring_cap; i++) free(ev->ring[i].text);
+  for (size_t i = 0; i < ev->ring_cap; i++) frame_free(&ev->ring[i]);
   free(ev->ring);
   while (ev->clients) { /* not stopped: the requests are gone with the server */
     ev_client_t *c = ev->clients;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/json.h"
 
 void api_execs_list(api_req_t *r) {
   const char *job = pgd_http_req_query(r->req, "job");
@@ -25,9 +26,21 @@ void api_execs_list(api_req_t *r) {
   cJSON *list = pgd_master_execs_list(r->m, job, state, limit, before_id);
   cJSON *arr = cJSON_CreateArray();
   cJSON *rec;
-  cJSON_ArrayForEach(rec, list) cJSON_AddItemToArray(arr, api_exec_view(rec));
+  int n = 0;
+  int64_t last = 0;
+  cJSON_ArrayForEach(rec, list) {
+    cJSON_AddItemToArray(arr, api_exec_view(rec));
+    last = pgd_json_int(rec, "id", 0);
+    n++;
+  }
   cJSON_Delete(list);
-  api_respond_wrapped(r->req, "executions", arr);
+  /* The cursor of the next page (docs/api.md "Executions"): null when this
+   * page was not full, so there is none. */
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "executions", arr);
+  if (n == limit && last > 0) pgd_json_set_int(o, "next_before", last);
+  else cJSON_AddNullToObject(o, "next_before");
+  api_respond_take(r->req, 200, o);
 }
 
 /* The {id} of the path, or false after answering 404. */

@@ -174,6 +174,8 @@ void api_job_define(api_req_t *r);
 void api_job_get(api_req_t *r);
 void api_job_delete(api_req_t *r);
 void api_job_run(api_req_t *r);
+/* POST /api/v1/runs: a batch of runs (api_runs.c). */
+void api_runs_submit(api_req_t *r);
 void api_execs_list(api_req_t *r);           /* api_executions.c */
 void api_exec_get(api_req_t *r);
 void api_exec_kill(api_req_t *r);
@@ -277,6 +279,7 @@ int api_token_lookup(void *ud, const char *hash, pgd_auth_entry_t *out);
 /* ---- body schemas (api_schemas.c), named in the route table ---- */
 extern const pgd_jschema_t api_schema_job;         /* POST /jobs */
 extern const pgd_jschema_t api_schema_job_run;     /* POST /jobs/{name}/run */
+extern const pgd_jschema_t api_schema_runs;        /* POST /runs */
 extern const pgd_jschema_t api_schema_flow;        /* POST /flows */
 extern const pgd_jschema_t api_schema_flow_run;    /* POST /flows/{name}/run */
 extern const pgd_jschema_t api_schema_fexec_rerun; /* POST /flow-executions/{id}/rerun */

@@ -84,6 +84,8 @@ static const pgd_api_route_t routes[] = {
     {"POST",   "/api/v1/alarms/{id}/ack",                    api_alarm_ack,         O, NULL, LEADER},
     /* readiness (docs/observability.md); liveness is /api/v1/health */
     {"GET",    "/api/v1/ready",                              api_ready,             V, NULL, STANDBY},
+
+    {"POST",   "/api/v1/runs",                               api_runs_submit,       O, &api_schema_runs, LEADER},
 };
 
 const pgd_api_route_t *pgd_api_routes(size_t *n) {

@@ -84,6 +84,21 @@ const pgd_jschema_t api_schema_job = {.types = OBJ, .fields = job_fields};
 static const pgd_jfield_t job_run_fields[] = {{"params", &object, false}, {NULL, NULL, false}};
 const pgd_jschema_t api_schema_job_run = {.types = OBJ, .fields = job_run_fields};
 
+/* POST /api/v1/runs (docs/api.md "Batch runs"): closed objects, so that a
+ * misspelt member is an error rather than a run without it. */
+static const pgd_jfield_t batch_run_fields[] = {
+    {"job", &name_str, true},
+    {"params", &object, false},
+    {"idempotency_key", &(const pgd_jschema_t){.types = STR, .max_len = 255}, false},
+    {"run_index", &(const pgd_jschema_t){.types = INT, .ranged = true, .min = 0, .max = 1e9}, false},
+    {NULL, NULL, false}};
+static const pgd_jschema_t batch_run = {.types = OBJ, .fields = batch_run_fields, .closed = true};
+static const pgd_jfield_t runs_fields[] = {
+    {"runs", &(const pgd_jschema_t){.types = ARR, .each = &batch_run, .max_items = PGD_MASTER_RUNS_MAX},
+     true},
+    {NULL, NULL, false}};
+const pgd_jschema_t api_schema_runs = {.types = OBJ, .fields = runs_fields, .closed = true};
+
 /* ---- console sessions (docs/security.md "Console sessions") ---- */
 
 static const pgd_jfield_t session_fields[] = {{"token", &text, false}, {NULL, NULL, false}};

@@ -36,7 +36,7 @@ void api_json_ints_raw(cJSON *o) {
 }
 
 int api_respond_json(pgd_http_req_t *req, int status, cJSON *obj) {
-  api_json_ints_raw(obj);
+  /* pgd_http_respond_json prints integers as integers (pgd_json_print). */
   return pgd_http_respond_json(req, status, obj);
 }
 

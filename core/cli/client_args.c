@@ -97,6 +97,7 @@ enum {
   OPT_BEFORE = 1 << 20,
   OPT_DRY_RUN = 1 << 21, /* apply */
   OPT_PRUNE = 1 << 22,
+  OPT_PARAMS_FILE = 1 << 23, /* job run */
 };
 
 typedef struct {
@@ -112,7 +113,7 @@ static const cmd_spec_t k_cmds[] = {
     {"job", "create", PGD_CLI_JOB_CREATE, 1, 0, "FILE"},
     {"job", "list", PGD_CLI_JOB_LIST, 0, OPT_JSON, NULL},
     {"job", "show", PGD_CLI_JOB_SHOW, 1, 0, "NAME"},
-    {"job", "run", PGD_CLI_JOB_RUN, 1, OPT_WAIT | OPT_PARAM, "NAME"},
+    {"job", "run", PGD_CLI_JOB_RUN, 1, OPT_WAIT | OPT_PARAM | OPT_COUNT | OPT_PARAMS_FILE, "NAME"},
     {"job", "delete", PGD_CLI_JOB_DELETE, 1, 0, "NAME"},
     {"exec", "list", PGD_CLI_EXEC_LIST, 0, OPT_JSON | OPT_JOB | OPT_STATE | OPT_LIMIT, NULL},
     {"exec", "show", PGD_CLI_EXEC_SHOW, 1, 0, "ID"},
@@ -287,6 +288,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
   unsigned seen = 0;
   int rc = -EINVAL;
   const char *addr = NULL;
+  const char *count_text = NULL;
   cJSON *params = cJSON_CreateObject();
   if (!params) {
     return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
@@ -429,10 +431,18 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     if ((v = opt_value(argc, argv, &i, "--count", &m)), m) {
       if (!v) goto missing;
       seen |= OPT_COUNT;
-      if (parse_limit(v, &out->count) != 0 || out->count > 100) {
-        pgd_set_err(err, errlen, -EINVAL, "--count wants an integer from 1 to 100, not '%s'", v);
+      if (parse_limit(v, &out->count) != 0 || out->count > PGD_CLI_RUN_COUNT_MAX) {
+        pgd_set_err(err, errlen, -EINVAL, "--count wants an integer from 1 to %d, not '%s'",
+                    PGD_CLI_RUN_COUNT_MAX, v);
         goto fail;
       }
+      count_text = v;
+      continue;
+    }
+    if ((v = opt_value(argc, argv, &i, "--params-file", &m)), m) {
+      if (!v || !*v) goto missing;
+      seen |= OPT_PARAMS_FILE;
+      out->params_file = v;
       continue;
     }
     if ((v = opt_value(argc, argv, &i, "--params", &m)), m) {
@@ -550,7 +560,8 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
         {OPT_NODES, "--nodes"}, {OPT_PLUGIN_PARAMS, "--params"}, {OPT_TYPE, "--type"},
         {OPT_NAME, "--name"}, {OPT_ROLE, "--role"}, {OPT_EXPIRES, "--expires"},
         {OPT_SINCE, "--since"}, {OPT_BY, "--by"}, {OPT_ROUTE, "--route"},
-        {OPT_BEFORE, "--before"}, {OPT_DRY_RUN, "--dry-run"}, {OPT_PRUNE, "--prune"}};
+        {OPT_BEFORE, "--before"}, {OPT_DRY_RUN, "--dry-run"}, {OPT_PRUNE, "--prune"},
+        {OPT_PARAMS_FILE, "--params-file"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
         pgd_set_err(err, errlen, -EINVAL, "option %s does not apply to '%s%s%s'", names[n].name,
@@ -584,6 +595,17 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
   if (out->cmd == PGD_CLI_FLOW_RERUN && out->from_failed == (out->nodes != NULL)) {
     pgd_set_err(err, errlen, -EINVAL,
                 "'flow rerun' needs --from-failed or --nodes a,b (one of them)");
+    goto fail;
+  }
+  if (out->cmd == PGD_CLI_SCHED_NEXT && out->count > 100) {
+    pgd_set_err(err, errlen, -EINVAL, "--count wants an integer from 1 to 100, not '%s'",
+                count_text);
+    goto fail;
+  }
+  if (out->cmd == PGD_CLI_JOB_RUN && out->count > 0 && out->params_file) {
+    pgd_set_err(err, errlen, -EINVAL,
+                "'job run' takes --count or --params-file, not both (--params-file runs one "
+                "per line)");
     goto fail;
   }
   if (out->cmd == PGD_CLI_JOB_RUN || out->cmd == PGD_CLI_FLOW_RUN) {

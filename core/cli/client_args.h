@@ -32,6 +32,9 @@ typedef enum {
  * command). argv is borrowed for the call. */
 pgd_cli_route_t pgd_cli_route(int argc, char **argv, int *cmd_index);
 
+/* The most runs one `job run --count N` asks for (sent in batches). */
+#define PGD_CLI_RUN_COUNT_MAX 1000000
+
 /* The client commands. */
 typedef enum {
   PGD_CLI_CMD_NONE = 0,
@@ -115,7 +118,9 @@ typedef struct {
   cJSON *params;            /* job run, flow run: the {"params": ...} object (owned), else NULL */
   int from_failed;          /* flow rerun --from-failed */
   const char *nodes;        /* flow rerun --nodes a,b (comma-separated node ids) */
-  long count;               /* schedule next --count N (1-100), -1 when absent */
+  long count;               /* schedule next --count N (1-100), job run --count N
+                               (1-PGD_CLI_RUN_COUNT_MAX), -1 when absent */
+  const char *params_file;  /* job run --params-file FILE (one params object a line), or NULL */
   const char *arg2;         /* the second positional argument (resource put NAME FILE) */
   const char *version;      /* resource get|delete --version HASH */
   const char *output;       /* resource get -o FILE */

@@ -19,6 +19,9 @@ static const char k_job[] =
     "                                                   run a job now; print the execution id\n"
     "                                                   (--wait: wait for the end, print the\n"
     "                                                   state, exit 0 only if it succeeded)\n"
+    "  pagoda job run NAME --count N | --params-file FILE [--param ...] [--wait]\n"
+    "                                                   N runs ($PAGODA_RUN_INDEX 0..N-1), or\n"
+    "                                                   one per line of JSON params; print ids\n"
     "  pagoda job delete NAME                           delete a job\n";
 
 static const char k_exec[] =

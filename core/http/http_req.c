@@ -1,5 +1,6 @@
 /* Pagoda — one HTTP request: its parsed parts, its body, its response
  * buffer, and the write path to lws. */
+#include "common/json.h"
 #include "common/utf8.h"
 #include "http/httpd_internal.h"
 
@@ -435,7 +436,7 @@ int pgd_http_respond(pgd_http_req_t *r, int status, const char *content_type,
 
 int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj) {
   if (!r || r->state != PGD_REQ_HANDLER) return -EINVAL;
-  char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  char *s = obj ? pgd_json_print(obj) : NULL;
   if (!s) {
     pgd_http__queue_error(r, 500, obj ? "out of memory" : "no response body");
     return obj ? -ENOMEM : -EINVAL;
@@ -445,7 +446,7 @@ int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj) {
   size_t len = strlen(s);
   if (!pgd_utf8_valid(s, len)) {
     char *clean = pgd_utf8_clean_copy(s, len, &len);
-    cJSON_free(s);
+    free(s);
     if (!clean) {
       pgd_http__queue_error(r, 500, "out of memory");
       return -ENOMEM;
@@ -455,7 +456,7 @@ int pgd_http_respond_json(pgd_http_req_t *r, int status, const cJSON *obj) {
     return rc;
   }
   int rc = pgd_http__queue_response(r, status, "application/json", s, len);
-  cJSON_free(s);
+  free(s);
   return rc;
 }
 

@@ -266,14 +266,18 @@ static m_exec_t *exec_new(pgd_master_t *m, int64_t id, cJSON *rec) {
   e->mode = parse_mode(e->def);
   if (e->mode == M_MODE_BROADCAST) m->broadcast_waiting++; /* until its tasks exist */
   e->last_attempt = (int)get_int(rec, "attempt", 0);
+  e->run_index = get_int(rec, "run_index", -1);
   int st = pgd_exec_state_parse(get_str(rec, "state"));
   e->state = st < 0 ? PGD_STATE_PENDING : (pgd_exec_state_t)st;
   HASH_ADD(hh, m->execs, id, sizeof e->id, e);
+  e->idem_key = get_str(rec, "idempotency_key");
+  if (e->idem_key) HASH_ADD_KEYPTR(hh_key, m->execs_by_key, e->idem_key, strlen(e->idem_key), e);
   return e;
 }
 
 void m_exec_free(pgd_master_t *m, m_exec_t *e) {
   HASH_DELETE(hh, m->execs, e);
+  if (e->idem_key) HASH_DELETE(hh_key, m->execs_by_key, e);
   if (e->mode == M_MODE_BROADCAST && !e->broadcast_expanded) m->broadcast_waiting--;
   for (int i = 0; i < e->n_tasks; i++) task_free(m, e->tasks[i]);
   free(e->tasks);
@@ -293,11 +297,9 @@ static cJSON *merge_params(const cJSON *job, const cJSON *override) {
   return out;
 }
 
-m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
-                        const char *trigger, m_durable_cb done, void *ud, char *err,
-                        size_t errlen, const cJSON *extra_fields) {
+m_exec_prep_t *m_exec_prepare(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
+                              char *err, size_t errlen) {
   const char *type = get_str(job, "type");
-  const char *name = get_str(job, "name");
   const pgd_plugin_t *plugin = type ? pgd_registry_find(m->plugins, type) : NULL;
   if (!plugin) {
     snprintf(err, errlen, "no loaded plugin provides job type '%s'", type ? type : "(none)");
@@ -321,6 +323,35 @@ m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_o
     cJSON_Delete(def);
     return NULL;
   }
+  m_exec_prep_t *p = calloc(1, sizeof *p);
+  if (!p) abort();
+  p->def = def;
+  p->expanded = expanded;
+  return p;
+}
+
+void m_exec_prep_free(m_exec_prep_t *p) {
+  if (!p) return;
+  cJSON_Delete(p->def);
+  cJSON_Delete(p->expanded);
+  free(p);
+}
+
+m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
+                        const char *trigger, m_durable_cb done, void *ud, char *err,
+                        size_t errlen, const cJSON *extra_fields) {
+  m_exec_prep_t *p = m_exec_prepare(m, job, params_override, err, errlen);
+  if (!p) return NULL;
+  return m_exec_submit_prepared(m, p, trigger, done, ud, err, errlen, extra_fields);
+}
+
+m_exec_t *m_exec_submit_prepared(pgd_master_t *m, m_exec_prep_t *p, const char *trigger,
+                                 m_durable_cb done, void *ud, char *err, size_t errlen,
+                                 const cJSON *extra_fields) {
+  cJSON *def = p->def, *expanded = p->expanded;
+  free(p);
+  const char *type = get_str(def, "type");
+  const char *name = get_str(def, "name");
   int64_t id = ++m->next_exec_id;
   cJSON *rec = cJSON_CreateObject();
   cJSON_AddNumberToObject(rec, "id", (double)id);

@@ -60,7 +60,10 @@ struct m_exec {
   bool finishing;         /* final, kept in memory until its final record is durable */
   m_follower_t *followers;
   void *flow_run_ref;     /* flows.c: the flow execution this node execution belongs to */
+  int64_t run_index;      /* the run's index in an array run (PAGODA_RUN_INDEX), -1 = none */
+  const char *idem_key;   /* borrowed from rec: its idempotency key, or NULL */
   UT_hash_handle hh;
+  UT_hash_handle hh_key;  /* in m->execs_by_key when idem_key is set */
 };
 
 enum { M_MODE_SINGLE, M_MODE_BROADCAST, M_MODE_SHARDED };
@@ -76,6 +79,26 @@ enum { M_MODE_SINGLE, M_MODE_BROADCAST, M_MODE_SHARDED };
 m_exec_t *m_exec_submit(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
                         const char *trigger, m_durable_cb done, void *ud, char *err,
                         size_t errlen, const cJSON *extra_fields);
+
+/* A run checked and expanded but not submitted yet (m_exec_prepare): the
+ * job definition snapshot with its merged params, and the params as the
+ * job type expanded them. Owned by whoever holds it until
+ * m_exec_submit_prepared consumes it or m_exec_prep_free frees it. */
+typedef struct m_exec_prep {
+  cJSON *def;
+  cJSON *expanded; /* NULL: the type expanded nothing */
+} m_exec_prep_t;
+
+/* The checks of m_exec_submit without any effect (no id, no store write),
+ * so that a batch of runs (runs.c) is checked whole before any of it is
+ * submitted. Returns the prepared run (caller owns) or NULL with err. */
+m_exec_prep_t *m_exec_prepare(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
+                              char *err, size_t errlen);
+void m_exec_prep_free(m_exec_prep_t *p);
+/* m_exec_submit of a prepared run; consumes `p` whatever the outcome. */
+m_exec_t *m_exec_submit_prepared(pgd_master_t *m, m_exec_prep_t *p, const char *trigger,
+                                 m_durable_cb done, void *ud, char *err, size_t errlen,
+                                 const cJSON *extra_fields);
 
 /* Applies a worker's state report (borrowed). done(ud, status) runs once the
  * change is durable (or at once if nothing changed). */

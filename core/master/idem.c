@@ -88,9 +88,9 @@ int m_idem_lookup(pgd_master_t *m, const char *key, const char *fingerprint, int
                        "Idempotency-Key must be 1 to %d printable ASCII characters without spaces",
                        M_IDEM_KEY_MAX);
   int64_t since = pgd_now_us() - M_IDEM_TTL_US;
-  for (m_exec_t *e = m->execs; e; e = e->hh.next) {
-    const char *k = pgd_json_str(e->rec, "idempotency_key");
-    if (!k || strcmp(k, key) != 0 || pgd_json_int(e->rec, "submitted_us", 0) < since) continue;
+  m_exec_t *e = NULL;
+  HASH_FIND(hh_key, m->execs_by_key, key, strlen(key), e);
+  if (e && pgd_json_int(e->rec, "submitted_us", 0) >= since) {
     int rc = match(e->rec, key, fingerprint, err, errlen);
     if (rc < 0) return rc;
     if (!e->committed)

@@ -17,6 +17,7 @@
 #include "net/conn.h"
 #include "script/balancer.h"
 #include "master/metrics_int.h"
+#include "master/resources.h"
 
 #define MOD "master"
 
@@ -202,6 +203,7 @@ int m_leader_begin(pgd_master_t *m) {
   }
   pgd_store_set_epoch(m->store, m->epoch);
   PGD_INFO(MOD, "leading: store %s, epoch %lld", pgd_store_backend(m->store), (long long)m->epoch);
+  m_resources_forget(m, NULL); /* another leader may have changed them */
   recover(m);
   if ((rc = m_flows_start(m, err, sizeof err)) < 0 || (rc = m_sched_start(m, err, sizeof err)) < 0) {
     PGD_ERROR(MOD, "cannot resume flows and schedules: %s", err);
@@ -219,6 +221,7 @@ void m_leader_end(pgd_master_t *m, const char *why) {
   if (!m->leader) return;
   PGD_WARN(MOD, "stepping down (%s): no dispatching or firing until elected again", why);
   m->leader = false;
+  m_resources_forget(m, NULL);
   m_recovery_forget(m);
   m_rpc_flush_acks(m);
   m_rpc_close_workers(m);
@@ -270,6 +273,7 @@ static void free_master(pgd_master_t *m) {
   free(m->by_id);
   m_push_free(m);
   m_observers_free(m);
+  m_resources_forget(m, NULL);
   cJSON_Delete(m->ha_leader);
   m_recovery_forget(m);
   void (*cb)(void *) = m->on_stopped;

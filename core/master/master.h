@@ -192,6 +192,49 @@ int pgd_master_job_run_keyed(pgd_master_t *m, const char *name, const cJSON *par
                              pgd_exec_state_t *state, bool *replayed, pgd_master_done_cb done,
                              void *ud, char *err, size_t errlen);
 
+/* One run of a batch (pgd_master_runs_submit); every pointer borrowed. */
+typedef struct pgd_master_run_req {
+  const char *job;     /* the job's name */
+  const cJSON *params; /* nullable object merged over the job's params */
+  const char *key;     /* nullable idempotency key (as pgd_master_job_run_keyed) */
+  int64_t run_index;   /* >= 0: the run's PAGODA_RUN_INDEX (an array run); -1 = none */
+} pgd_master_run_req_t;
+
+/* What became of one run of a batch. */
+typedef struct pgd_master_run_out {
+  int64_t exec_id;
+  pgd_exec_state_t state;
+  bool replayed; /* its key named an earlier run: nothing was submitted */
+} pgd_master_run_out_t;
+
+/* The most runs one batch may hold (docs/api.md "Batch runs"). */
+#define PGD_MASTER_RUNS_MAX 10000
+
+/* Submits n runs (1..PGD_MASTER_RUNS_MAX) as one request: every run is
+ * checked first (job, params, key, resources, the job type's validation),
+ * and when any fails nothing is submitted: a negative code (-ENOENT,
+ * -EINVAL, -EEXIST, -EINPROGRESS as pgd_master_job_run_keyed) with err and
+ * *bad = the index of the first bad run. Otherwise 0, out[i] (caller's
+ * array of n) describes run i, and done(ud, status) follows once: after
+ * the first records of all the runs became durable, which they do in one
+ * store commit (pgd_store_group_begin); it may run before this returns
+ * (every run replayed). `trigger` names who asked ("api"). */
+int pgd_master_runs_submit(pgd_master_t *m, const pgd_master_run_req_t *runs, size_t n,
+                           const char *trigger, pgd_master_run_out_t *out,
+                           pgd_master_done_cb done, void *ud, size_t *bad, char *err,
+                           size_t errlen);
+
+/* Figures of the execution path (issue 17), for /metrics and benchmarks. */
+typedef struct pgd_master_exec_stats {
+  uint64_t in_memory;      /* executions the master holds: unfinished ones and
+                              those whose final record is not durable yet
+                              (finished ones leave memory once it is) */
+  uint64_t batches;        /* POST /api/v1/runs batches submitted */
+  uint64_t batch_runs;     /* runs submitted through them (replays excluded) */
+} pgd_master_exec_stats_t;
+/* Fills *out. Loop thread. */
+void pgd_master_exec_stats(const pgd_master_t *m, pgd_master_exec_stats_t *out);
+
 /* ---- executions and their logs ------------------------------------------ */
 
 /* Execution records (newest first) filtered by job and state (nullable),

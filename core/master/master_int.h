@@ -72,6 +72,12 @@ struct pgd_master {
   m_worker_t *ack_list;
   m_worker_t *workers;    /* hash by id */
   m_exec_t *execs;        /* hash by id: unfinished executions */
+  m_exec_t *execs_by_key; /* hash by idempotency key: those of execs that have one */
+  cJSON *resource_docs;   /* resources.c: stored resource documents by name (an
+                             object), read by submits and launches instead of the
+                             store; dropped on each change and on leadership */
+  uint64_t run_batches;   /* POST /api/v1/runs batches accepted (runs.c) */
+  uint64_t run_batch_runs;/* runs submitted through them */
   m_task_t *queue_head, *queue_tail;
   m_job_t *jobs;          /* hash by name */
   int64_t next_exec_id;

@@ -291,6 +291,7 @@ static void upload_work(uv_work_t *w) {
 
 static void upload_durable(int status, void *ud) {
   upload_t *u = ud;
+  m_resources_forget(u->m, u->name);
   if (status == 0) {
     /* A concurrent DELETE of another name with the same content may have
      * removed the blob between our write and this commit: write it again. */
@@ -374,6 +375,7 @@ static void upload_after(uv_work_t *w, int status) {
   cJSON_AddItemToArray(versions, ver);
   cJSON_DeleteItemFromObjectCaseSensitive(doc, "latest");
   cJSON_AddStringToObject(doc, "latest", u->hash);
+  m_resources_forget(m, u->name);
   int rc = pgd_store_put_doc(m->store, DOC_KIND, u->name, NULL, NULL, doc, upload_durable, u);
   cJSON_Delete(doc);
   if (rc < 0) upload_durable(rc, u); /* a refused write never calls back */
@@ -545,6 +547,7 @@ typedef struct del {
 
 static void del_durable(int status, void *ud) {
   del_t *d = ud;
+  m_resources_forget(d->m, NULL); /* (the name is not kept: forget them all) */
   if (status == 0) {
     /* Blobs nobody lists any more go (the store read sees this commit). */
     const cJSON *h;
@@ -579,6 +582,7 @@ int pgd_master_resource_delete(pgd_master_t *m, const char *name, const char *wa
       return pgd_set_err(err, errlen, -ENOENT, "resource '%s' has no version '%s'", name, want);
     }
   }
+  m_resources_forget(m, name);
   del_t *d = calloc(1, sizeof *d);
   if (!d) abort();
   *d = (del_t){m, done, ud, cJSON_CreateArray()};
@@ -613,6 +617,37 @@ int pgd_master_resource_delete(pgd_master_t *m, const char *name, const char *wa
 
 /* ---- jobs ---------------------------------------------------------------- */
 
+/* Cached documents beyond this many are dropped all at once (a lookup is
+ * linear in the cache's size). */
+#define RESOURCE_CACHE_MAX 256
+
+void m_resources_forget(pgd_master_t *m, const char *name) {
+  if (!m->resource_docs) return;
+  if (name) {
+    cJSON_DeleteItemFromObjectCaseSensitive(m->resource_docs, name);
+    return;
+  }
+  cJSON_Delete(m->resource_docs);
+  m->resource_docs = NULL;
+}
+
+/* The stored document of resource `name` for a submit or a launch
+ * (borrowed until the next change of resources), or NULL: from the cache,
+ * else read once from the store. A change forgets the name when it is
+ * queued and again when it is durable, so a read in between cannot keep
+ * the old document. Loop thread. */
+static const cJSON *cached_doc(pgd_master_t *m, const char *name) {
+  cJSON *d = m->resource_docs ? cJSON_GetObjectItemCaseSensitive(m->resource_docs, name) : NULL;
+  if (d) return d;
+  d = pgd_store_get_doc(m->store, DOC_KIND, name);
+  if (!d) return NULL;
+  if (m->resource_docs && cJSON_GetArraySize(m->resource_docs) >= RESOURCE_CACHE_MAX)
+    m_resources_forget(m, NULL);
+  if (!m->resource_docs) m->resource_docs = cJSON_CreateObject();
+  cJSON_AddItemToObject(m->resource_docs, name, d);
+  return d;
+}
+
 bool m_resources_check(pgd_master_t *m, const cJSON *job, char *err, size_t errlen) {
   const cJSON *list = cJSON_GetObjectItemCaseSensitive(job, "resources");
   if (!list || cJSON_IsNull(list)) return true;
@@ -643,14 +678,13 @@ bool m_resources_check(pgd_master_t *m, const cJSON *job, char *err, size_t errl
         return false;
       }
     }
-    cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+    const cJSON *doc = cached_doc(m, name);
     if (!doc) {
       snprintf(err, errlen, "unknown resource '%s' (upload it first: pagoda resource put %s FILE)",
                name, name);
       return false;
     }
     bool ok = !hash[0] || find_version(doc, hash);
-    cJSON_Delete(doc);
     if (!ok) {
       snprintf(err, errlen, "resource '%s' has no version %s (pagoda resource get %s lists them)",
                name, hash, name);
@@ -671,7 +705,7 @@ cJSON *m_resources_for_launch(pgd_master_t *m, const cJSON *def) {
       continue; /* checked when the job was stored */
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", name);
-    cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
+    const cJSON *doc = cached_doc(m, name); /* no store read per launch */
     const cJSON *v = doc ? pick_version(doc, hash) : NULL;
     if (!v) {
       char msg[400];
@@ -686,7 +720,6 @@ cJSON *m_resources_for_launch(pgd_master_t *m, const cJSON *def) {
                               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash")));
       cJSON_AddNumberToObject(o, "size", num(v, "size"));
     }
-    cJSON_Delete(doc);
     cJSON_AddItemToArray(out, o);
   }
   return out;

@@ -33,6 +33,10 @@ typedef struct pgd_master pgd_master_t;
  * an existing version when pinned). false with a message naming the first
  * bad entry in err. `job` borrowed. */
 bool m_resources_check(pgd_master_t *m, const cJSON *job, char *err, size_t errlen);
+/* Forgets the cached documents of resources (all of them when `name` is
+ * NULL): done by every change of a resource and when leadership begins or
+ * ends (another master may have changed them meanwhile). */
+void m_resources_forget(pgd_master_t *m, const char *name);
 
 /* The launch message's `resources` for the job definition `def` (borrowed):
  * a new array (caller owns) of {"name","hash","size"}, or NULL when the job

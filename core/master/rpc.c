@@ -581,7 +581,7 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
   const cJSON *env = cJSON_GetObjectItemCaseSensitive(def, "env");
   const cJSON *secret_env = cJSON_GetObjectItemCaseSensitive(def, "secret_env");
   cJSON *out = NULL;
-  if (cJSON_IsObject(env) || cJSON_IsObject(secret_env) || t->shard >= 0) {
+  if (cJSON_IsObject(env) || cJSON_IsObject(secret_env) || t->shard >= 0 || e->run_index >= 0) {
     out = cJSON_IsObject(env) ? cJSON_Duplicate(env, 1) : cJSON_CreateObject();
     /* Secret variables reach the job's process only (docs/api.md, secret_env). */
     const cJSON *sv;
@@ -598,6 +598,12 @@ void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
       snprintf(buf, sizeof buf, "%d", e->n_tasks);
       cJSON_DeleteItemFromObjectCaseSensitive(out, "PAGODA_SHARD_COUNT");
       cJSON_AddStringToObject(out, "PAGODA_SHARD_COUNT", buf);
+    }
+    if (e->run_index >= 0) { /* an array run's index (docs/api.md "Batch runs") */
+      char buf[24];
+      snprintf(buf, sizeof buf, "%lld", (long long)e->run_index);
+      cJSON_DeleteItemFromObjectCaseSensitive(out, "PAGODA_RUN_INDEX");
+      cJSON_AddStringToObject(out, "PAGODA_RUN_INDEX", buf);
     }
     lm.env = out;
   }

@@ -215,35 +215,49 @@ static int cmp_id_desc(const void *a, const void *b) {
  * is applied to that fresher state, so an execution whose final record is
  * still in the writer's queue is listed under the state a single read shows,
  * not under the stale stored one. */
+static int cmp_exec_id_desc(const void *a, const void *b) {
+  int64_t x = (*(m_exec_t *const *)a)->id, y = (*(m_exec_t *const *)b)->id;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
 cJSON *pgd_master_execs_list(pgd_master_t *m, const char *job, const char *state, int limit,
                              int64_t before_id) {
   cJSON *list = pgd_store_list_executions(m->store, job, state, limit, before_id);
   int want = state ? pgd_exec_state_parse(state) : -1;
-  size_t cap = (size_t)cJSON_GetArraySize(list) + 1, n = 0;
-  if (want >= 0) cap += HASH_COUNT(m->execs);
-  cJSON **rows = calloc(cap, sizeof *rows);
-  if (!rows) {
-    cJSON_Delete(list);
-    return cJSON_CreateArray();
-  }
-  cJSON *r;
-  cJSON_ArrayForEach(r, list) {
-    m_exec_t *e = m_exec_find(m, pgd_json_int(r, "id", 0));
-    if (e && want >= 0 && (int)e->state != want) continue; /* stale stored state */
-    rows[n++] = cJSON_Duplicate(e ? e->rec : r, 1);
-  }
+  /* In-memory executions whose fresh state matches but whose stored row
+   * may not (yet): only the newest `limit` of them can be on this page,
+   * so they are chosen before anything is copied. */
+  m_exec_t **mem = NULL;
+  size_t nmem = 0;
   if (want >= 0) {
-    /* In-memory executions whose fresh state matches but whose stored row
-     * does not (yet). */
+    mem = calloc(HASH_COUNT(m->execs) + 1, sizeof *mem);
+    if (!mem) abort();
     for (m_exec_t *e = m->execs; e; e = e->hh.next) {
       if ((int)e->state != want || (before_id > 0 && e->id >= before_id)) continue;
       const char *ejob = pgd_json_str(e->rec, "job");
       if (job && (!ejob || strcmp(job, ejob) != 0)) continue;
-      bool listed = false;
-      for (size_t i = 0; i < n && !listed; i++) listed = pgd_json_int(rows[i], "id", 0) == e->id;
-      if (!listed) rows[n++] = cJSON_Duplicate(e->rec, 1);
+      mem[nmem++] = e;
     }
+    qsort(mem, nmem, sizeof *mem, cmp_exec_id_desc);
+    if (limit > 0 && nmem > (size_t)limit) nmem = (size_t)limit;
   }
+  size_t cap = (size_t)cJSON_GetArraySize(list) + nmem + 1, n = 0;
+  cJSON **rows = calloc(cap, sizeof *rows);
+  if (!rows) abort();
+  for (cJSON *r = list ? list->child : NULL, *next; r; r = next) {
+    next = r->next;
+    m_exec_t *e = m_exec_find(m, pgd_json_int(r, "id", 0));
+    if (e && want >= 0 && (int)e->state != want) continue; /* stale stored state */
+    /* The stored row itself unless the master holds a fresher record. */
+    rows[n++] = e ? cJSON_Duplicate(e->rec, 1) : cJSON_DetachItemViaPointer(list, r);
+  }
+  size_t stored = n;
+  for (size_t k = 0; k < nmem; k++) {
+    bool listed = false;
+    for (size_t i = 0; i < stored && !listed; i++) listed = pgd_json_int(rows[i], "id", 0) == mem[k]->id;
+    if (!listed) rows[n++] = cJSON_Duplicate(mem[k]->rec, 1);
+  }
+  free(mem);
   qsort(rows, n, sizeof *rows, cmp_id_desc);
   cJSON *arr = cJSON_CreateArray();
   for (size_t i = 0; i < n; i++) {

@@ -45,17 +45,17 @@ int pgd_frame_encode(pgd_msg_type_t type, cJSON *body, char **out, size_t *out_l
     cJSON_Delete(own);
     return -ENOMEM;
   }
-  char *text = cJSON_PrintUnformatted(body);
+  char *text = pgd_json_print(body);
   cJSON_Delete(own);
   if (!text) return -ENOMEM;
   size_t n = strlen(text);
   if (n > PGD_FRAME_LEN_LIMIT) {
-    cJSON_free(text);
+    free(text);
     return PGD_FRAME_ETOOBIG;
   }
   char *buf = malloc(PGD_FRAME_HEADER_SIZE + n);
   if (!buf) {
-    cJSON_free(text);
+    free(text);
     return -ENOMEM;
   }
   buf[0] = (char)((n >> 24) & 0xff);
@@ -63,7 +63,7 @@ int pgd_frame_encode(pgd_msg_type_t type, cJSON *body, char **out, size_t *out_l
   buf[2] = (char)((n >> 8) & 0xff);
   buf[3] = (char)(n & 0xff);
   memcpy(buf + PGD_FRAME_HEADER_SIZE, text, n);
-  cJSON_free(text);
+  free(text);
   *out = buf;
   *out_len = PGD_FRAME_HEADER_SIZE + n;
   return 0;

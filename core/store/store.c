@@ -49,6 +49,9 @@ struct pgd_store {
   pgd_store_op_t *cur;  /* completions being delivered */
   size_t pending;       /* enqueued, callback not run yet */
   int fail_fast;        /* writes queued now are fail-fast (pgd_store_fail_fast) */
+  int group_depth;      /* pgd_store_group_begin nesting */
+  pgd_store_op_t *g_head, *g_tail; /* the open group's writes, not queued yet */
+  size_t g_len;
   int closing;
   int closed;
 
@@ -232,7 +235,8 @@ static void *writer_main(void *arg) {
       n = s->q_len;
       last = s->q_tail;
     } else {
-      while (n < PGD_STORE_MAX_BATCH) {
+      /* a group (pgd_store_group_begin) is never split across batches */
+      while (n < PGD_STORE_MAX_BATCH || (last->joined && last->next)) {
         last = last->next;
         n++;
       }
@@ -443,6 +447,18 @@ int pgd_store_health(pgd_store_t *s, char *reason, size_t reasonlen) {
 
 static int enqueue(pgd_store_t *s, pgd_store_op_t *op) {
   op->fail_fast = s->fail_fast;
+  if (s->group_depth > 0) { /* held until pgd_store_group_end */
+    if (s->g_tail) {
+      s->g_tail->joined = 1;
+      s->g_tail->next = op;
+    } else {
+      s->g_head = op;
+    }
+    s->g_tail = op;
+    s->g_len++;
+    if (s->pending++ == 0) uv_ref((uv_handle_t *)&s->async);
+    return 0;
+  }
   pthread_mutex_lock(&s->mu);
   if (op->fail_fast) s->urgent = 1; /* answered now, not after the backoff */
   if (s->q_tail) s->q_tail->next = op;
@@ -453,6 +469,25 @@ static int enqueue(pgd_store_t *s, pgd_store_op_t *op) {
   pthread_mutex_unlock(&s->mu);
   if (s->pending++ == 0) uv_ref((uv_handle_t *)&s->async);
   return 0;
+}
+
+void pgd_store_group_begin(pgd_store_t *s) {
+  if (s) s->group_depth++;
+}
+
+void pgd_store_group_end(pgd_store_t *s) {
+  if (!s || s->group_depth <= 0 || --s->group_depth > 0 || !s->g_head) return;
+  pthread_mutex_lock(&s->mu);
+  for (pgd_store_op_t *op = s->g_head; op; op = op->next)
+    if (op->fail_fast) s->urgent = 1;
+  if (s->q_tail) s->q_tail->next = s->g_head;
+  else s->q_head = s->g_head;
+  s->q_tail = s->g_tail;
+  s->q_len += s->g_len;
+  pthread_cond_signal(&s->cond); /* one wake for the whole group */
+  pthread_mutex_unlock(&s->mu);
+  s->g_head = s->g_tail = NULL;
+  s->g_len = 0;
 }
 
 static pgd_store_op_t *new_op(pgd_store_t *s, pgd_store_op_kind_t kind, pgd_store_done_cb cb,

@@ -244,6 +244,17 @@ int pgd_store_error_is_resource(int status);
  * NULL: no-op, false. */
 bool pgd_store_fail_fast(pgd_store_t *s, bool on);
 
+/* Loop thread: the writes queued between pgd_store_group_begin and the
+ * matching pgd_store_group_end (scopes nest; the outermost end counts) are
+ * handed to the writer thread together at the end, with one wake-up, and
+ * applied in ONE transaction (a group is never split across batches, even
+ * past the writer's batch limit), so they become durable together: a batch
+ * of runs (POST /api/v1/runs) is one commit. Their callbacks run as usual,
+ * one per write, in order. Do not wait for a callback inside a group (none
+ * can run before its end). NULL: no-op. */
+void pgd_store_group_begin(pgd_store_t *s);
+void pgd_store_group_end(pgd_store_t *s);
+
 /* Any thread: 0 when the last write batch committed (or none failed yet),
  * else the resource error (negative -errno) of the last failing one, with a
  * one-line reason copied into `reason` (NUL-terminated, truncated to

@@ -114,6 +114,8 @@ typedef struct pgd_store_op {
   int fail_fast;       /* queued in a fail-fast scope: a resource error is
                           reported, not retried (pgd_store_fail_fast) */
   int probe;           /* the writer's own health probe: no callback */
+  int joined;          /* the next write belongs to the same group
+                          (pgd_store_group_begin): same transaction */
 } pgd_store_op_t;
 
 /* ---- statement parameters (values by slot, see store_sql.h) ------------ */

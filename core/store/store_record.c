@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "store/store_internal.h"
 
 static const pgd_store_field_t job_fields[] = {
@@ -98,7 +99,7 @@ static int put_col(pgd_store_col_kind_t kind, const cJSON *item, pgd_store_val_t
     break;
   case PGD_COL_JSON:
     if (cJSON_IsNull(item) || cJSON_IsInvalid(item)) return 0;
-    if (!(v->s = cJSON_PrintUnformatted(item))) return -ENOMEM;
+    if (!(v->s = pgd_json_print(item))) return -ENOMEM;
     break;
   }
   v->present = 1;
@@ -132,7 +133,7 @@ int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_
     if (rec->fields[k].kind == PGD_COL_TEXT && v->s[0] == '\0') { rc = -EINVAL; goto fail; }
   }
   if (data) {
-    row->data = cJSON_PrintUnformatted(data);
+    row->data = pgd_json_print(data);
     cJSON_Delete(data);
     data = NULL;
     if (!row->data) { rc = -ENOMEM; goto fail; }
@@ -164,7 +165,7 @@ int pgd_store_record_split_job(const cJSON *job, int64_t now_us, pgd_store_row_t
     if (!(row->v[1].s = strdup(type->valuestring))) goto nomem;
     row->v[1].present = 1;
   }
-  if (!(row->v[2].s = cJSON_PrintUnformatted(def))) goto nomem;
+  if (!(row->v[2].s = pgd_json_print(def))) goto nomem;
   row->v[2].present = 1;
   row->v[3].present = row->v[4].present = 1;
   row->v[3].i = row->v[4].i = now_us;
@@ -311,7 +312,7 @@ int pgd_store_record_split_doc(const char *kind, const char *id, const char *par
       dup_col(&row->v[2], parent) < 0 || dup_col(&row->v[3], state) < 0)
     goto nomem;
   row->v[4].present = pgd_store_doc_sort_num(id, &row->v[4].i);
-  if (!(row->v[5].s = cJSON_PrintUnformatted(copy))) goto nomem;
+  if (!(row->v[5].s = pgd_json_print(copy))) goto nomem;
   row->v[5].present = 1;
   row->v[6].present = row->v[7].present = 1;
   row->v[6].i = row->v[7].i = now_us;

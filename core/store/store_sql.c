@@ -181,7 +181,10 @@ static int template(pgd_store_dialect_t d, int stmt, char *buf, size_t cap) {
   case PGD_SQL_ATTEMPTS_OF:
     return select_with(buf, cap, &pgd_store_rec_attempt, " WHERE \"execution_id\"=?1 ORDER BY \"attempt\"");
   case PGD_SQL_LIST_UNFINISHED:
-    return select_with(buf, cap, &pgd_store_rec_execution, " WHERE \"state\" IN ('pending','dispatched','running') ORDER BY \"id\"");
+    /* The condition of the partial index "executions_unfinished" (migration 5), word for word. */
+    return select_with(buf, cap, &pgd_store_rec_execution,
+                       " WHERE \"state\"='pending' OR \"state\"='dispatched' OR \"state\"='running'"
+                       " ORDER BY \"id\"");
   case PGD_SQL_LIST_WORKERS:
     return select_with(buf, cap, &pgd_store_rec_worker, " ORDER BY \"id\"");
   case PGD_SQL_MAX_EXECUTION_ID: return add(buf, cap, &len, "SELECT max(\"id\") FROM \"executions\"");

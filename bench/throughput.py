@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""The benchmark the lean job path (issue 17) is judged by: one `pagoda dev`,
+the job `true` (argv ["/bin/true"]), and in ONE run:
+
+  1. saturation with 1 REST client, then with 4 concurrent REST clients
+     (POST /api/v1/jobs/true/run on keep-alive connections), N runs each:
+     completed jobs/s (first submit -> last finish);
+  2. batch submits: N runs as POST /api/v1/runs of --batch runs each;
+  3. low load: LOW_N runs one at a time: submit->start p50/p99;
+  4. the daemon's CPU time per job in each phase (its own, and with its
+     children: the spawned /bin/true processes), from /proc/PID/stat;
+  5. the raw spawn rate of /bin/true with --slots in flight
+     (build/bench/bench_spawn_rate), measured right after, and each rate's
+     ratio to it.
+
+Bars (issue 17): 4 clients >= 0.6 x raw spawn rate, batch >= 0.8 x; low-load
+submit->start p50 <= 1 ms, p99 <= 5 ms. Nothing asserts: it prints figures.
+A daemon without POST /api/v1/runs (an older build) gets "n/a" for batches.
+
+Usage:
+  python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
+        [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_throughput as bt  # noqa: E402
+from bench_throughput import harness  # noqa: E402
+
+FINAL = harness.FINAL_STATES
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid):
+    """(own CPU s, CPU s of waited-for children) of process pid."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ut, st, cut, cst = (int(fields[i]) for i in (11, 12, 13, 14))
+    return (ut + st) / TICK, (cut + cst) / TICK
+
+
+def summarize(execs, ids):
+    ex = [execs[i] for i in ids]
+    s_lat, f_lat, states = bt.latencies(ex)
+    span_us = max(int(e["finished_us"]) for e in ex) - min(int(e["submitted_us"]) for e in ex)
+    done = states.get("succeeded", 0)
+    return {"succeeded": done, "states": states, "span_s": span_us / 1e6,
+            "jobs_per_s": done / (span_us / 1e6),
+            "start_p50_ms": bt.ms(bt.pct(s_lat, 50)), "start_p99_ms": bt.ms(bt.pct(s_lat, 99))}
+
+
+def with_cpu(pid, n, fn):
+    c0 = cpu_s(pid)
+    out = fn()
+    c1 = cpu_s(pid)
+    out["daemon_cpu_ms_per_job"] = (c1[0] - c0[0]) * 1000.0 / n
+    out["with_children_cpu_ms_per_job"] = (c1[0] + c1[1] - c0[0] - c0[1]) * 1000.0 / n
+    return out
+
+
+def rest_phase(dev, api, n, clients):
+    def go():
+        ids, wall, rtts, sub_cpu = bt.submit_many(dev.url, n, clients)
+        execs = bt.fetch_executions(api, ids, timeout=max(120, n / 10))
+        out = summarize(execs, ids)
+        out.update({"submit_per_s": n / wall, "post_rtt_p50_ms": bt.ms(bt.pct(rtts, 50)),
+                    "submitter_cpu_s": sub_cpu})
+        return out
+    return with_cpu(dev.proc.pid, n, go)
+
+
+def batch_phase(dev, api, n, batch):
+    probe = api.request("POST", "/api/v1/runs", body={"runs": []})
+    if probe.status == 404:
+        return None
+
+    def go():
+        ids = []
+        rtts = []
+        t0 = time.monotonic()
+        conn = harness.Api(dev.url, timeout=120)
+        left = n
+        while left > 0:
+            k = min(batch, left)
+            body = json.dumps({"runs": [{"job": "true"}] * k}).encode()
+            t = time.perf_counter()
+            r = conn.request("POST", "/api/v1/runs", raw=body, keepalive=True)
+            rtts.append((time.perf_counter() - t) * 1e6)
+            if r.status != 201:
+                raise SystemExit("bench: batch failed: %r %s" % (r, r.text[:300]))
+            ids += [e["execution_id"] for e in r.json["executions"]]
+            left -= k
+        conn.close()
+        wall = time.monotonic() - t0
+        execs = bt.fetch_executions(api, ids, timeout=max(120, n / 10))
+        out = summarize(execs, ids)
+        out.update({"submit_per_s": n / wall, "post_rtt_p50_ms": bt.ms(bt.pct(rtts, 50)),
+                    "batch": batch})
+        return out
+    return with_cpu(dev.proc.pid, n, go)
+
+
+def low_phase(dev, api, n):
+    def go():
+        ids = []
+        for _ in range(n):
+            r = api.request("POST", "/api/v1/jobs/true/run", raw=b"{}", keepalive=True)
+            if r.status != 201:
+                raise SystemExit("bench: run failed: %r" % r)
+            eid = r.json["execution_id"]
+            ids.append(eid)
+            deadline = time.monotonic() + 30
+            while True:
+                e = api.request("GET", "/api/v1/executions/%d" % eid, keepalive=True).json
+                if e["state"] in FINAL:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: execution %d stuck in %s" % (eid, e["state"]))
+                time.sleep(0.002)
+        api.close()
+        execs = bt.fetch_executions(api, ids, timeout=60)
+        return summarize(execs, ids)
+    return with_cpu(dev.proc.pid, n, go)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build-dir", default=os.environ.get("PAGODA_BUILD_DIR",
+                                                          os.path.join(bt.SRC, "build")))
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--low-n", type=int, default=200)
+    ap.add_argument("--clients", default="1,4")
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--slots", type=int, default=2)
+    ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--perf", metavar="FILE", help="perf record -g the daemon during the phases")
+    a = ap.parse_args()
+    os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
+    clients = [int(x) for x in a.clients.split(",") if x]
+    m = bt.machine()
+    with open("/proc/loadavg") as f:
+        load_before = f.read().split()[:3]
+    tmp = tempfile.mkdtemp(prefix="pagoda-bench-")
+    dev = harness.Daemon("dev", tmp, ["--slots", str(a.slots), "--log-level", "warn"])
+    res = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "load_before": load_before,
+           "rest": {}, "batch": None}
+    perf = None
+    try:
+        dev.start(timeout=30)
+        api = dev.api()
+        api.create_job({"name": "true", "type": "shell", "params": {"argv": ["/bin/true"]}})
+        for i in [api.run("true") for _ in range(20)]:
+            api.wait_final(i, timeout=30)
+        if a.perf:
+            perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(dev.proc.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(0.5)
+        for c in clients:
+            res["rest"][c] = rest_phase(dev, api, a.n, c)
+        res["batch"] = batch_phase(dev, api, a.n, a.batch)
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(timeout=60)
+            perf = None
+        res["low"] = low_phase(dev, api, a.low_n)
+        res["daemon_rss_kb"] = bt.rss_kb(dev.proc.pid)
+    finally:
+        if perf and perf.poll() is None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(timeout=60)
+        rc = dev.stop()
+        res["daemon_exit"] = rc
+        if rc != 0:
+            sys.stderr.write("bench: pagoda dev exited with %r\n%s\n" %
+                             (rc, harness.tail(dev.stderr_path)))
+        shutil.rmtree(tmp, ignore_errors=True)
+    exe = os.path.join(os.path.abspath(a.build_dir), "bench", "bench_spawn_rate")
+    p = subprocess.run([exe, str(a.n), str(a.slots)], capture_output=True, text=True, timeout=600)
+    mm = [x for x in p.stdout.split() if x.startswith("spawns_per_s=")]
+    spawn = float(mm[0].split("=")[1]) if mm else None
+    res["spawn_per_s"] = spawn
+    with open("/proc/loadavg") as f:
+        res["load_after"] = f.read().split()[:3]
+    report(res, clients)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
+def report(r, clients):
+    m = r["machine"]
+    sp = r["spawn_per_s"]
+    print()
+    print("Pagoda lean-path benchmark (bench/throughput.py) - %s" % m["date"])
+    print("machine: %s CPUs, %s, Linux %s; load avg before %s, after %s" %
+          (m["nproc"], m["cpu"], m["kernel"], "/".join(r["load_before"]), "/".join(r["load_after"])))
+    print("pagoda dev --slots %d; job `true` = argv [/bin/true]; %d runs per phase" %
+          (r["slots"], r["n"]))
+    print("raw spawn rate (bench_spawn_rate, %d in flight): %s spawns/s" %
+          (r["slots"], "%.0f" % sp if sp else "n/a"))
+    print()
+    print("%-22s %9s %7s %10s %10s %12s %12s" % ("phase", "jobs/s", "ratio", "start p50", "start p99",
+                                              "daemon CPU", "+children"))
+
+    def row(name, x, bar=None):
+        if not x:
+            print("%-22s %9s" % (name, "n/a"))
+            return
+        ratio = x["jobs_per_s"] / sp if sp else float("nan")
+        print("%-22s %9.0f %7.2f %8.2f ms %8.2f ms %9.3f ms %9.3f ms%s" %
+              (name, x["jobs_per_s"], ratio, x["start_p50_ms"], x["start_p99_ms"],
+               x["daemon_cpu_ms_per_job"], x["with_children_cpu_ms_per_job"],
+               ("   bar >= %.1f %s" % (bar, "MET" if ratio >= bar else "MISSED")) if bar else ""))
+        if x["states"].get("succeeded", 0) != sum(x["states"].values()):
+            print("   states: %s" % x["states"])
+    for c in clients:
+        row("%d REST client%s" % (c, "" if c == 1 else "s"), r["rest"][c], 0.6 if c == 4 else None)
+    row("batch of %s" % (r["batch"]["batch"] if r["batch"] else "?"), r["batch"], 0.8)
+    lo = r["low"]
+    print("%-22s %9s %7s %8.2f ms %8.2f ms %9.3f ms %9.3f ms   bar p50 <= 1, p99 <= 5 ms %s" %
+          ("low load (1 at a time)", "", "", lo["start_p50_ms"], lo["start_p99_ms"],
+           lo["daemon_cpu_ms_per_job"], lo["with_children_cpu_ms_per_job"],
+           "MET" if lo["start_p50_ms"] <= 1 and lo["start_p99_ms"] <= 5 else "MISSED"))
+    print("(start = submitted_us -> started_us of each execution; daemon CPU per job from "
+          "/proc/PID/stat, +children adds the spawned processes)")
+    print("daemon RSS at the end: %s kB; exit code after SIGTERM: %r" %
+          (r.get("daemon_rss_kb"), r.get("daemon_exit")))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

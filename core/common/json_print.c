@@ -1,0 +1,115 @@
+/* Pagoda — JSON text of a cJSON tree without floating-point formatting for
+ * integers (json.h pgd_json_print). cJSON prints every number beyond 32
+ * bits with "%1.15g" and reads it back with sscanf to check it (the µs
+ * timestamps of every record: __printf_fp and strtod on each store write
+ * and wire frame); here an integral number below 2^53 is printed as
+ * integer digits. Everything else is printed as cJSON_PrintUnformatted
+ * prints it, so the text differs only in how such numbers are spelt
+ * (1.79e+15 becomes 1790000000000000: the same value to any JSON reader). */
+#include "common/json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strbuf.h"
+
+#define MAX_DEPTH 1000 /* cJSON's own nesting limit when parsing */
+
+static void put_int(pgd_strbuf_t *b, int64_t v) {
+  char buf[24], *p = buf + sizeof buf;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  pgd_strbuf_append(b, p, (size_t)(buf + sizeof buf - p));
+}
+
+static void put_number(pgd_strbuf_t *b, double d) {
+  if (isnan(d) || isinf(d)) {
+    pgd_strbuf_append(b, "null", 4);
+    return;
+  }
+  if (d == floor(d) && fabs(d) < 9007199254740992.0) { /* 2^53: exact */
+    put_int(b, (int64_t)d);
+    return;
+  }
+  /* As cJSON: the shortest of 15 digits that reads back, else 17. */
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%1.15g", d);
+  if (strtod(buf, NULL) != d) n = snprintf(buf, sizeof buf, "%1.17g", d);
+  pgd_strbuf_append(b, buf, (size_t)n);
+}
+
+static void put_string(pgd_strbuf_t *b, const char *s) {
+  pgd_strbuf_append(b, "\"", 1);
+  if (s) {
+    const char *run = s; /* bytes copied as they are, in one append */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+      char esc[8];
+      size_t n = 2;
+      switch (*p) {
+      case '"': memcpy(esc, "\\\"", 2); break;
+      case '\\': memcpy(esc, "\\\\", 2); break;
+      case '\b': memcpy(esc, "\\b", 2); break;
+      case '\f': memcpy(esc, "\\f", 2); break;
+      case '\n': memcpy(esc, "\\n", 2); break;
+      case '\r': memcpy(esc, "\\r", 2); break;
+      case '\t': memcpy(esc, "\\t", 2); break;
+      default:
+        if (*p >= 32) continue;
+        n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", *p);
+      }
+      pgd_strbuf_append(b, run, (size_t)((const char *)p - run));
+      pgd_strbuf_append(b, esc, n);
+      run = (const char *)p + 1;
+    }
+    pgd_strbuf_puts(b, run);
+  }
+  pgd_strbuf_append(b, "\"", 1);
+}
+
+/* false: an item cJSON would not print either (invalid, too deep). */
+static bool put_value(pgd_strbuf_t *b, const cJSON *v, int depth) {
+  if (depth > MAX_DEPTH) return false;
+  switch (v->type & 0xFF) {
+  case cJSON_NULL: pgd_strbuf_append(b, "null", 4); return true;
+  case cJSON_False: pgd_strbuf_append(b, "false", 5); return true;
+  case cJSON_True: pgd_strbuf_append(b, "true", 4); return true;
+  case cJSON_Number: put_number(b, v->valuedouble); return true;
+  case cJSON_Raw:
+    if (!v->valuestring) return false;
+    pgd_strbuf_puts(b, v->valuestring);
+    return true;
+  case cJSON_String: put_string(b, v->valuestring); return true;
+  case cJSON_Array:
+  case cJSON_Object: {
+    bool obj = (v->type & 0xFF) == cJSON_Object;
+    pgd_strbuf_append(b, obj ? "{" : "[", 1);
+    for (const cJSON *c = v->child; c; c = c->next) {
+      if (obj) {
+        put_string(b, c->string);
+        pgd_strbuf_append(b, ":", 1);
+      }
+      if (!put_value(b, c, depth + 1)) return false;
+      if (c->next) pgd_strbuf_append(b, ",", 1);
+    }
+    pgd_strbuf_append(b, obj ? "}" : "]", 1);
+    return true;
+  }
+  default: return false;
+  }
+}
+
+char *pgd_json_print(const cJSON *v) {
+  if (!v) return NULL;
+  pgd_strbuf_t b = PGD_STRBUF_INIT;
+  if (!put_value(&b, v, 0) || b.oom) {
+    pgd_strbuf_free(&b);
+    return NULL;
+  }
+  return pgd_strbuf_take(&b);
+}
