@@ -76,7 +76,8 @@ typedef enum {
   PGD_CLI_TOKEN_CREATE, /* tokens and the audit log (issue 12) */
   PGD_CLI_TOKEN_LIST,
   PGD_CLI_TOKEN_REVOKE,
-  PGD_CLI_AUDIT_LIST
+  PGD_CLI_AUDIT_LIST,
+  PGD_CLI_EXEC_DELETE /* retention (issue 16) */
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */

@@ -12,6 +12,8 @@
 #include "master/idem_int.h"
 #include "master/jobs_int.h"
 #include "master/leader_int.h"
+#include "master/logs_int.h"
+#include "master/retention_int.h"
 #include "master/observers_int.h"
 #include "master/workers_int.h"
 #include "net/conn.h"
@@ -37,6 +39,8 @@ void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   cfg->balancer_default = "least_loaded";
   cfg->ha_cluster = "default";
   cfg->ha_session_ms = 10000;
+  cfg->retention_interval_ms = 1000;
+  cfg->retention_batch = 500;
 }
 
 /* ---- periodic checks ---- */
@@ -46,6 +50,8 @@ static void on_tick(uv_timer_t *t) {
   m_rpc_check_heartbeats(m);
   m_exec_tick(m);
   m_idem_expire(m);
+  m_log_tick(m);         /* log bytes waiting for the shared store */
+  m_retention_tick(m);   /* one cleanup batch per interval, leader only */
 }
 
 /* ---- start / stop ---- */
@@ -139,6 +145,14 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
     rc = pgd_store_open_sqlite(loop, dbpath, &m->store, err, errlen);
   }
   if (rc < 0) goto fail;
+  /* Logs and resource contents go where every master reads them: the
+   * store when it is shared (PostgreSQL), local files with SQLite. */
+  if (strcmp(pgd_store_backend(m->store), "postgresql") == 0 &&
+      m_log_shared_init(m, cfg->log_max_pending_bytes) < 0) {
+    snprintf(err, errlen, "out of memory");
+    rc = -ENOMEM;
+    goto fail;
+  }
   bool ha = cfg->ha_zookeeper && *cfg->ha_zookeeper;
   if (ha && strcmp(pgd_store_backend(m->store), "sqlite") == 0) {
     snprintf(err, errlen,
@@ -261,6 +275,8 @@ static void free_master(pgd_master_t *m) {
   free(m->secret);
   free(m->resource_token);
   free(m->log_dir);
+  m_log_shared_free(m);
+  m_retention_free(m);
   free(m);
   if (cb) cb(ud);
 }
@@ -299,6 +315,7 @@ void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud) {
   m->on_stopped = on_stopped;
   m->on_stopped_ud = ud;
   uv_timer_stop(&m->tick);
+  m_log_tick(m); /* the log bytes still waiting go before the final flush */
   m_rpc_flush_acks(m);
   m_rpc_close_all(m);
   m_flows_stop(m);

@@ -95,6 +95,8 @@ struct pgd_master {
   struct m_sched *sched;  /* schedules.c */
   m_observer_slot_t *observers; /* observers.c: subscribers to execution changes */
   int n_observers, cap_observers, last_observer_handle;
+  struct m_log_shared *log_shared; /* logs_shared.c: logs in the store; NULL = local files */
+  struct m_retention *retention;   /* retention.c: the incremental cleanup */
 };
 
 /* Adapts a store callback to a service callback: m_done_store_cb(status,
