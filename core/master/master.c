@@ -301,6 +301,7 @@ void m_stop_progress(pgd_master_t *m) {
 static void on_store_flushed(int status, void *ud) {
   pgd_master_t *m = ud;
   (void)status;
+  if (m_retention_defer_close(m, on_store_flushed, m)) return; /* its reads use the store */
   pgd_store_close(m->store);
   m->store = NULL;
   if (m->balancers) pgd_balancers_close(m->balancers);

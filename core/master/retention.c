@@ -8,10 +8,12 @@
  * (master.retention.days / keep_last) it names; 0 means "keep".
  *
  * Never stalling the master: at most one BATCH per interval (default 1 s),
- * on the leader's tick: one indexed read of at most `batch` rows (by id, or
- * one job's rows beyond its last N), then the deletions are queued to the
- * store's writer (the loop does not wait for them), and no new batch starts
- * before the previous one is durable. Executions are scanned by id from a
+ * started by the leader's tick: the reads (at most `batch` rows by id, and
+ * one job's rows beyond its last N) run on the libuv thread pool (store
+ * reads are thread-safe), then, back on the loop, the rows are checked
+ * against the policies and the deletions are queued to the store's writer
+ * (the loop does not wait for them); no new batch starts before the
+ * previous one is durable. Executions are scanned by id from a
  * cursor; ids grow with submission time, so a pass stops at the first row
  * younger than every policy and starts again from the oldest next time.
  * Loop thread only. */
@@ -36,6 +38,18 @@
 #define DAY_US (86400LL * 1000000LL)
 
 struct m_retention {
+  uv_work_t work;    /* the batch's reads, on the thread pool */
+  bool working;      /* work queued, its after-callback not run yet */
+  pgd_store_t *store; /* the store the work reads (open while working) */
+  int64_t scan_after; /* work input: the cursor */
+  int scan_limit;     /* work input: 0 = no scan this batch */
+  char *job;          /* work input: the job for keep_last (owned), NULL = none */
+  int keep, limit;
+  cJSON *scanned, *beyond; /* work output (owned) */
+  int64_t work_started_us;
+  void (*after_close)(int, void *); /* pgd_master_stop waits for the work */
+  void *after_close_ud;
+  pgd_master_t *m;
   int64_t next_us;   /* the next batch not before this */
   int64_t cursor;    /* scan position: the last id looked at */
   int64_t pass_start_us;
@@ -62,6 +76,7 @@ static m_retention_t *state(pgd_master_t *m) {
 }
 
 void m_retention_free(pgd_master_t *m) {
+  if (m->retention) free(m->retention->job);
   free(m->retention);
   m->retention = NULL;
 }
@@ -153,14 +168,11 @@ static int min_days(pgd_master_t *m) {
   return best;
 }
 
-/* Days: the next rows by id from the cursor. */
-static void days_batch(pgd_master_t *m, m_retention_t *r, int64_t now) {
+/* Days: the rows read from the cursor on. */
+static void days_apply(pgd_master_t *m, m_retention_t *r, const cJSON *rows, int64_t now) {
   int shortest = min_days(m);
-  if (shortest <= 0) return;
-  int batch = m->cfg.retention_batch > 0 ? m->cfg.retention_batch : 500;
-  cJSON *rows = pgd_store_scan_executions(m->store, r->cursor, batch);
-  if (!rows) return;
-  bool pass_done = cJSON_GetArraySize(rows) < batch;
+  if (shortest <= 0 || !rows) return;
+  bool pass_done = cJSON_GetArraySize(rows) < r->scan_limit;
   const cJSON *row;
   cJSON_ArrayForEach(row, rows) {
     int64_t id = (int64_t)num(row, "id");
@@ -176,34 +188,67 @@ static void days_batch(pgd_master_t *m, m_retention_t *r, int64_t now) {
     if (!row_final(row) || m_exec_find(m, id)) continue;
     delete_one(m, id, (int)num(row, "attempt"), true, NULL, NULL);
   }
-  cJSON_Delete(rows);
   if (pass_done) {
     r->cursor = 0;
     r->stats.passes++;
   }
 }
 
-/* keep_last: one job per batch, round robin. */
-static void keep_last_batch(pgd_master_t *m, m_retention_t *r) {
+/* keep_last: the job whose turn it is (round robin), or NULL. */
+static const char *keep_last_job(pgd_master_t *m, m_retention_t *r, int *keep) {
   unsigned n = HASH_COUNT(m->jobs);
-  if (n == 0) return;
-  int batch = m->cfg.retention_batch > 0 ? m->cfg.retention_batch : 500;
   for (unsigned tries = 0; tries < n; tries++) {
     size_t k = r->job_turn++ % n;
     m_job_t *j = m->jobs;
     for (size_t i = 0; i < k && j; i++) j = j->hh.next;
     if (!j) continue;
-    int keep = policy(m, j->name, "keep_last", m->cfg.retention_keep_last);
-    if (keep <= 0) continue;
-    cJSON *rows = pgd_store_executions_beyond(m->store, j->name, keep, batch);
+    *keep = policy(m, j->name, "keep_last", m->cfg.retention_keep_last);
+    if (*keep > 0) return j->name;
+  }
+  return NULL;
+}
+
+/* Thread pool: the reads of the batch. */
+static void batch_work(uv_work_t *w) {
+  m_retention_t *r = w->data;
+  if (r->scan_limit > 0) r->scanned = pgd_store_scan_executions(r->store, r->scan_after, r->scan_limit);
+  if (r->job) r->beyond = pgd_store_executions_beyond(r->store, r->job, r->keep, r->limit);
+}
+
+static void batch_after(uv_work_t *w, int status) {
+  (void)status;
+  m_retention_t *r = w->data;
+  pgd_master_t *m = r->m;
+  r->working = false;
+  if (m->leader && !m->stopping && m->store) {
+    int64_t t0 = pgd_now_us();
+    days_apply(m, r, r->scanned, t0);
     const cJSON *row;
-    cJSON_ArrayForEach(row, rows) {
+    cJSON_ArrayForEach(row, r->beyond) {
       int64_t id = (int64_t)num(row, "id");
       if (!m_exec_find(m, id)) delete_one(m, id, (int)num(row, "attempt"), true, NULL, NULL);
     }
-    cJSON_Delete(rows);
-    return;
+    m_retention_resources(m);
+    int64_t held = pgd_now_us() - t0;
+    if (held > r->stats.batch_us_max) r->stats.batch_us_max = held;
   }
+  cJSON_Delete(r->scanned);
+  cJSON_Delete(r->beyond);
+  r->scanned = r->beyond = NULL;
+  free(r->job);
+  r->job = NULL;
+  if (r->after_close) {
+    void (*cb)(int, void *) = r->after_close;
+    r->after_close = NULL;
+    cb(0, r->after_close_ud);
+  }
+}
+
+bool m_retention_defer_close(pgd_master_t *m, void (*cb)(int status, void *ud), void *ud) {
+  if (!m->retention || !m->retention->working) return false;
+  m->retention->after_close = cb;
+  m->retention->after_close_ud = ud;
+  return true;
 }
 
 void m_retention_tick(pgd_master_t *m) {
@@ -211,12 +256,28 @@ void m_retention_tick(pgd_master_t *m) {
   m_retention_t *r = state(m);
   int64_t now = pgd_now_us();
   if (now < r->next_us || r->inflight > 0) return;
+  if (r->working) return;
   int interval = m->cfg.retention_interval_ms > 0 ? m->cfg.retention_interval_ms : 1000;
   r->next_us = now + (int64_t)interval * 1000;
-  int64_t t0 = pgd_now_us();
-  days_batch(m, r, now);
-  keep_last_batch(m, r);
-  m_retention_resources(m);
-  int64_t held = pgd_now_us() - t0;
-  if (held > r->stats.batch_us_max) r->stats.batch_us_max = held;
+  int batch = m->cfg.retention_batch > 0 ? m->cfg.retention_batch : 500;
+  r->m = m;
+  r->store = m->store;
+  r->scan_after = r->cursor;
+  r->scan_limit = min_days(m) > 0 ? batch : 0;
+  int keep = 0;
+  const char *job = keep_last_job(m, r, &keep);
+  r->job = job ? strdup(job) : NULL;
+  r->keep = keep;
+  r->limit = batch;
+  if (r->scan_limit == 0 && !r->job) {
+    m_retention_resources(m);
+    return;
+  }
+  r->work.data = r;
+  if (uv_queue_work(m->loop, &r->work, batch_work, batch_after) == 0) {
+    r->working = true;
+  } else {
+    free(r->job);
+    r->job = NULL;
+  }
 }

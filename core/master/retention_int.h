@@ -3,6 +3,7 @@
 #ifndef PAGODA_MASTER_RETENTION_INT_H
 #define PAGODA_MASTER_RETENTION_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "master/master_int.h"
@@ -22,6 +23,10 @@ typedef struct {
 void m_retention_tick(pgd_master_t *m);
 void m_retention_stats(pgd_master_t *m, m_retention_stats_t *out);
 void m_retention_free(pgd_master_t *m);
+/* pgd_master_stop: when a batch's reads are still running on the thread
+ * pool, keeps cb(0, ud) (the store's close) for when they are done and
+ * returns true; false when none runs (call cb yourself). */
+bool m_retention_defer_close(pgd_master_t *m, void (*cb)(int status, void *ud), void *ud);
 /* resources.c: removes resource versions beyond the newest
  * master.retention.resource_versions that no job names (one resource per
  * call, round robin). */
