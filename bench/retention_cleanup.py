@@ -93,6 +93,8 @@ def main():
     ap.add_argument("--interval-ms", type=int, default=100)
     ap.add_argument("--every-ms", type=int, default=50)
     ap.add_argument("--baseline-s", type=float, default=15)
+    ap.add_argument("--max-s", type=float, default=0,
+                    help="stop the cleanup phase after this many seconds (0 = until done)")
     a = ap.parse_args()
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
     tmp = tempfile.mkdtemp(prefix="pagoda-bench-retention-")
@@ -150,7 +152,7 @@ def main():
         t0 = time.monotonic()
         sub = Submitter(api, a.every_ms)
         left = a.n
-        while left > 0:
+        while left > 0 and not (a.max_s and time.monotonic() - t0 > a.max_s):
             time.sleep(1.0)
             left = int(pg.psql("SELECT count(*) FROM executions WHERE job = 'old'", db=db).strip())
             sys.stderr.write("\r  %d old executions left, %.0f s   " % (left, time.monotonic() - t0))
@@ -159,9 +161,11 @@ def main():
         sys.stderr.write("\n")
         during = delays_ms(api, sub.ids)
         st = api.ok("GET", "/api/v1/cluster")["storage"]
-        chunks = int(pg.psql("SELECT count(*) FROM log_chunks WHERE execution_id <= %d" % a.n, db=db).strip())
-        print("cleanup of %d executions: %.1f s (%.0f executions/s), batch %d every %d ms; "
-              "%d of their log chunks left" % (a.n, took, a.n / took, a.batch, a.interval_ms, chunks))
+        orphans = int(pg.psql("SELECT count(*) FROM log_chunks c WHERE NOT EXISTS "
+                              "(SELECT 1 FROM executions e WHERE e.id = c.execution_id)", db=db).strip())
+        print("cleanup of %d of %d executions: %.1f s (%.0f executions/s), batch %d every %d ms; "
+              "%d log chunks without their execution" % (a.n - left, a.n, took, (a.n - left) / took,
+                                                         a.batch, a.interval_ms, orphans))
         print("longest cleanup batch on the master's loop: %.1f ms; deleted %d" %
               (st["retention"]["batch_us_max"] / 1000.0, st["retention"]["deleted"]))
         show("dispatch, baseline", base)

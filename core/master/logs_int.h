@@ -58,8 +58,8 @@ void m_log_shared_free(pgd_master_t *m);
  * taken (a gap or the memory limit). *deferred: the ack is handled here. */
 int64_t m_log_shared_append(pgd_master_t *m, m_task_t *task, int64_t offset, const char *data,
                             size_t len, m_worker_t *w, int64_t seq, bool *deferred);
-/* The attempt ended on this master: queue the rest, free once durable. */
-void m_log_shared_close(pgd_master_t *m, int64_t id, int attempt);
+/* Periodic: queues waiting bytes (leader only) and frees the tails of
+ * attempts no task of this master writes any more once they are drained. */
 void m_log_shared_tick(pgd_master_t *m);
 /* The attempt's size: the larger of `stored` and what this master holds. */
 int64_t m_log_shared_size(pgd_master_t *m, int64_t id, int attempt, int64_t stored);

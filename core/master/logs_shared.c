@@ -149,7 +149,7 @@ static void chunk_done(int status, void *ud) {
     ls->stats.bytes_written += (int64_t)c->bytes;
   } else {
     ls->stats.chunks_failed++;
-    PGD_WARN(MOD, "execution %lld attempt %d: log chunk not stored (%s); the worker keeps it",
+    PGD_WARN(MOD, "execution %lld attempt %d: log chunk not stored (%s); its reports stay unacknowledged",
              (long long)c->key.exec_id, c->key.attempt, strerror(-status));
   }
   m_log_tail_t *t = tail_find(ls, c->key.exec_id, c->key.attempt);
@@ -162,6 +162,19 @@ static void chunk_done(int status, void *ud) {
       t->len -= drop;
       t->base += (int64_t)drop;
       ls->pending -= (int64_t)drop;
+    } else if (status < 0) {
+      /* the bytes are still here: queue them again from what is durable,
+       * and keep their reports unacknowledged until then */
+      if (t->queued > t->base) t->queued = t->base;
+      for (size_t i = 0; i < c->nacks; i++) {
+        if (t->nacks == t->capacks) {
+          t->capacks = t->capacks ? 2 * t->capacks : 8;
+          t->acks = realloc(t->acks, t->capacks * sizeof *t->acks);
+          if (!t->acks) abort();
+        }
+        t->acks[t->nacks++] = c->acks[i];
+      }
+      c->nacks = 0;
     }
     if (t->closed && t->inflight == 0) tail_free(ls, t);
   }
@@ -169,16 +182,22 @@ static void chunk_done(int status, void *ud) {
   free(c);
 }
 
-/* Queues what the tail has beyond `queued`, with the acks waiting so far. */
-static void tail_flush(pgd_master_t *m, m_log_tail_t *t) {
-  int64_t end = t->base + (int64_t)t->len;
-  if (end <= t->queued && t->nacks == 0) return;
-  if (end <= t->queued && t->inflight == 0) { /* only re-sent bytes already durable */
-    for (size_t i = 0; i < t->nacks; i++) ack_now(m, &t->acks[i]);
-    t->nacks = 0;
-    return;
+/* Acknowledges the reports whose bytes are all durable now. */
+static void ack_durable(pgd_master_t *m, m_log_tail_t *t) {
+  size_t keep = 0;
+  for (size_t i = 0; i < t->nacks; i++) {
+    if (t->acks[i].end <= t->base) ack_now(m, &t->acks[i]);
+    else t->acks[keep++] = t->acks[i];
   }
-  if (end <= t->queued) return; /* acks ride with the next chunk */
+  t->nacks = keep;
+}
+
+/* Queues what the tail has beyond `queued`, with the acks waiting so far
+ * (acknowledged once that chunk is durable). */
+static void tail_flush(pgd_master_t *m, m_log_tail_t *t) {
+  ack_durable(m, t); /* re-sent reports of bytes already durable */
+  int64_t end = t->base + (int64_t)t->len;
+  if (end <= t->queued) return; /* acks still waiting ride with the chunk in flight */
   chunk_ctx_t *c = calloc(1, sizeof *c);
   if (!c) abort();
   c->m = m;
@@ -197,7 +216,8 @@ static void tail_flush(pgd_master_t *m, m_log_tail_t *t) {
   if (rc < 0) {
     PGD_WARN(MOD, "execution %lld: cannot queue a log chunk: %s", (long long)t->key.exec_id,
              strerror(-rc));
-    free(c->acks);
+    t->acks = c->acks; /* kept for the next try */
+    t->nacks = t->capacks = c->nacks;
     free(c);
     return;
   }
@@ -255,21 +275,12 @@ int64_t m_log_shared_append(pgd_master_t *m, m_task_t *task, int64_t offset, con
   return fresh;
 }
 
-void m_log_shared_close(pgd_master_t *m, int64_t id, int attempt) {
-  struct m_log_shared *ls = m->log_shared;
-  m_log_tail_t *t = tail_find(ls, id, attempt);
-  if (!t) return;
-  tail_flush(m, t);
-  t->closed = true;
-  if (t->inflight == 0) tail_free(ls, t);
-}
-
 void m_log_shared_tick(pgd_master_t *m) {
   struct m_log_shared *ls = m->log_shared;
   if (!ls || !m->store) return;
   m_log_tail_t *t, *tmp;
   HASH_ITER(hh, ls->tails, t, tmp) {
-    tail_flush(m, t);
+    if (m->leader) tail_flush(m, t); /* a deposed leader's writes would be fenced */
     /* an attempt no task of this master writes any more: free once drained */
     m_exec_t *e = m_exec_find(m, t->key.exec_id);
     bool live = false;
