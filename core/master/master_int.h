@@ -7,7 +7,8 @@
  *   workers_int.h   workers and their RPC connections        rpc.c
  *   leader_int.h    leadership, HA, what a leader starts     master.c, ha.c
  *   jobs_int.h      the job cache and validation             jobs.c
- *   logs_int.h      execution logs and their followers       logs.c
+ *   logs_int.h      execution logs and their followers       logs.c, logs_shared.c
+ *   retention_int.h retention, execution delete, sizes       retention.c, storage.c
  *   observers_int.h the execution observer list              observers.c
  *   flows_int.h     flows and flow executions                flows.c, flows_svc.c
  *   schedules.h     schedules                                schedules.c, schedules_svc.c

@@ -476,8 +476,9 @@ int pgd_master_upload_begin(pgd_master_t *m, uint64_t size, pgd_master_upload_t 
   blob_dir(m, u->dir, sizeof u->dir);
   int rc = mkdir_p(u->dir);
   if (rc < 0) {
-    free(u);
-    return pgd_set_err(err, errlen, rc, "cannot create %s: %s", u->dir, strerror(-rc));
+    pgd_set_err(err, errlen, rc, "cannot create %s: %s", u->dir, strerror(-rc));
+    free(u); /* after the message: it names u->dir */
+    return rc;
   }
   snprintf(u->tmp, sizeof u->tmp, "%s/.upload-XXXXXX", u->dir);
   u->fd = mkstemp(u->tmp);
