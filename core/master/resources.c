@@ -17,7 +17,6 @@
 #include "common/log.h"
 #include "master/logs_int.h"
 #include "master/master_int.h"
-#include "master/retention_int.h"
 #include "store/store_logs.h"
 
 #define MOD "resources"
@@ -760,56 +759,4 @@ cJSON *m_resources_for_launch(pgd_master_t *m, const cJSON *def) {
     cJSON_AddItemToArray(out, o);
   }
   return out;
-}
-
-/* ---- retention of versions ------------------------------------------------ */
-
-static void version_removed(void *ud, int status) {
-  (void)ud;
-  if (status < 0) PGD_WARN(MOD, "retention: a resource version was not removed: %s", strerror(-status));
-}
-
-/* True when some job names `name@hash` exactly. */
-static bool version_pinned(pgd_master_t *m, const char *name, const char *hash) {
-  cJSON *jobs = pgd_store_list_jobs(m->store);
-  bool pinned = jobs == NULL; /* on a read error keep it */
-  const cJSON *j;
-  cJSON_ArrayForEach(j, jobs) {
-    const cJSON *r;
-    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(j, "resources")) {
-      char n[136], h[65];
-      if (cJSON_IsString(r) && m_resources_parse_spec(r->valuestring, n, sizeof n, h) &&
-          strcmp(n, name) == 0 && strcmp(h, hash) == 0)
-        pinned = true;
-    }
-  }
-  cJSON_Delete(jobs);
-  return pinned;
-}
-
-void m_retention_resources(pgd_master_t *m) {
-  static size_t turn; /* round robin over the resources (one master per process) */
-  int keep = m->cfg.retention_resource_versions;
-  if (keep <= 0) return;
-  cJSON *all = pgd_store_list_docs(m->store, DOC_KIND, NULL, NULL, 0, NULL);
-  int n = cJSON_GetArraySize(all);
-  if (n > 0) {
-    const cJSON *doc = cJSON_GetArrayItem(all, (int)(turn++ % (size_t)n));
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "name"));
-    const cJSON *versions = cJSON_GetObjectItemCaseSensitive(doc, "versions");
-    int nv = cJSON_GetArraySize(versions);
-    /* versions are in upload order: the newest `keep` are the last ones */
-    for (int i = 0; name && i < nv - keep; i++) {
-      const char *h = cJSON_GetStringValue(
-          cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(versions, i), "hash"));
-      if (!h || version_pinned(m, name, h)) continue;
-      cJSON *answer = NULL;
-      char err[256];
-      if (pgd_master_resource_delete(m, name, h, &answer, version_removed, NULL, err, sizeof err) == 0)
-        PGD_INFO(MOD, "retention: resource %s version %.12s removed", name, h);
-      cJSON_Delete(answer);
-      break; /* one per batch: the document changed */
-    }
-  }
-  cJSON_Delete(all);
 }

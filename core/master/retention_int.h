@@ -27,7 +27,7 @@ void m_retention_free(pgd_master_t *m);
  * pool, keeps cb(0, ud) (the store's close) for when they are done and
  * returns true; false when none runs (call cb yourself). */
 bool m_retention_defer_close(pgd_master_t *m, void (*cb)(int status, void *ud), void *ud);
-/* resources.c: removes resource versions beyond the newest
+/* Removes resource versions beyond the newest
  * master.retention.resource_versions that no job names (one resource per
  * call, round robin). */
 void m_retention_resources(pgd_master_t *m);

@@ -34,7 +34,8 @@ class Retention(harness.PagodaTestCase):
         super().setUpClass()
         conf = os.path.join(cls.tmp, "retention.conf")
         with open(conf, "w") as f:
-            f.write("master = { retention = { days = 5; interval_ms = 100; batch = 50; }; };\n")
+            f.write("master = { retention = { days = 5; interval_ms = 100; batch = 50; "
+                    "resource_versions = 1; }; };\n")
         cls.dev = cls.start("dev", ["--config", conf, "--slots", "4"])
         cls.dev.stop()  # the database exists now: write the old executions into it
         db = os.path.join(cls.dev.data, "pagoda.db")
@@ -112,6 +113,30 @@ class Retention(harness.PagodaTestCase):
         self.assertGreaterEqual(st["retention"]["deleted"], OLD + 3, st)
         sys.stderr.write("\n[retention] %d deleted, longest batch %.1f ms\n" %
                          (st["retention"]["deleted"], st["retention"]["batch_us_max"] / 1000.0))
+
+    def test_resource_versions(self):
+        """resource_versions = 1: the newest version stays, and so does one a
+        job pins; the others go (their blob files too)."""
+        api = self.api
+        hashes = []
+        for i in range(3):
+            r = api.request("PUT", "/api/v1/resources/res.txt", raw=b"version %d\n" % i)
+            self.assertIn(r.status, (200, 201), r.text)
+            hashes.append(r.json["hash"])
+        api.shell_job("pinner", script="cat res.txt", resources=["res.txt@" + hashes[0]])
+
+        def versions():
+            v = api.ok("GET", "/api/v1/resources/res.txt/versions")
+            return sorted(x["hash"] for x in v["versions"])
+        harness.wait_until(lambda: versions() == sorted([hashes[0], hashes[2]]), 30, 0.1,
+                           "the middle version removed")
+        blobs = os.path.join(self.dev.data, "resources", "blobs")
+        self.assertFalse(os.path.exists(os.path.join(blobs, hashes[1])))
+        self.assertTrue(os.path.exists(os.path.join(blobs, hashes[0])))
+        self.assertTrue(os.path.exists(os.path.join(blobs, hashes[2])))
+        rid = api.run("pinner")
+        self.assertEqual(api.wait_final(rid, timeout=30)["state"], "succeeded")
+        self.assertEqual(api.log(rid), "version 0\n")
 
     def test_exec_delete(self):
         api = self.api
