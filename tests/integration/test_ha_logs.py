@@ -2,7 +2,10 @@
 failover"): three HA masters share PostgreSQL, so logs and resource contents
 live in the store.
 
-LogsAcrossKill9: a job writes 300 lines, sleeps, then writes 300 more. A
+LogsAcrossKill9.test_delete_removes_log_chunks: DELETE of an execution
+removes its log chunks from the store; a running one is refused (409).
+
+LogsAcrossKill9.test_log_and_resource_survive_kill9: a job writes 300 lines, sleeps, then writes 300 more. A
 client follows its log on the leader; once the leader has streamed the first
 300 lines, the leader and a resource uploaded to it are gone with `kill -9`.
  - the new leader serves the first 300 lines in full (no gap, no duplicate);
@@ -114,6 +117,27 @@ class Follower:
 
 class LogsAcrossKill9(ha_harness.HaCase):
     WORKERS = {"hw-1": ["--slots", "2"], "hw-2": ["--slots", "2"]}
+
+    def test_delete_removes_log_chunks(self):
+        """On PostgreSQL an execution's log is rows of log_chunks: the
+        delete takes them (cascade), and a running one is refused."""
+        api = self.leader.api()
+        api.shell_job("short", script='echo hello; echo "$RUN"')
+        eid = api.run("short", {"env": {"RUN": "one"}})
+        self.assertEqual(api.wait_final(eid, timeout=30)["state"], "succeeded")
+        harness.wait_until(lambda: api.log(eid) == "hello\none\n", 15, 0.05, "the log")
+        count = "SELECT count(*) FROM log_chunks WHERE execution_id = %d" % eid
+        harness.wait_until(lambda: int(self.pg.psql(count, db=self.db).strip()) > 0, 15, 0.05,
+                           "its chunks durable")
+        self.assertEqual(api.delete("/api/v1/executions/%d" % eid).status, 200)
+        self.assertEqual(int(self.pg.psql(count, db=self.db).strip()), 0)
+        self.assertEqual(api.get("/api/v1/executions/%d/log" % eid).status, 404)
+        api.shell_job("long", script="echo started; sleep 20")
+        lid = api.run("long")
+        api.wait_for_state(lid, {"running"}, timeout=30)
+        self.assertEqual(api.delete("/api/v1/executions/%d" % lid).status, 409)
+        api.ok("POST", "/api/v1/executions/%d/kill" % lid)
+        api.wait_final(lid, timeout=30)
 
     def test_log_and_resource_survive_kill9(self):
         old = self.leader
