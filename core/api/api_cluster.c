@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "master/storage.h"
 
 /* Without a token (a liveness probe) it says only that the daemon is up,
  * its role, and why it is degraded if it is; with a valid token, everything
@@ -23,7 +24,12 @@ void api_health(api_req_t *r) {
   api_respond_take(r->req, code, h);
 }
 
-void api_cluster(api_req_t *r) { api_respond_take(r->req, 200, pgd_master_cluster(r->m)); }
+void api_cluster(api_req_t *r) {
+  cJSON *c = pgd_master_cluster(r->m);
+  /* where logs are kept and how big the store and the logs are (master/storage.h) */
+  if (c) cJSON_AddItemToObject(c, "storage", pgd_master_storage_json(r->m));
+  api_respond_take(r->req, 200, c);
+}
 
 /* Readiness (docs/observability.md "Readiness"): 200 {"ready": true, ...}
  * or 503 {"ready": false, "reasons": [...]}, from pgd_master_readiness.

@@ -6,6 +6,7 @@
 
 #include "api/api_int.h"
 #include "common/json.h"
+#include "master/storage.h"
 
 void api_execs_list(api_req_t *r) {
   const char *job = pgd_http_req_query(r->req, "job");
@@ -62,6 +63,24 @@ void api_exec_get(api_req_t *r) {
   }
   api_respond_take(r->req, 200, api_exec_view(rec));
   cJSON_Delete(rec);
+}
+
+/* DELETE /api/v1/executions/{id}: a final execution with its attempts,
+ * log and idempotency key (docs/api.md); 409 while it is not final. */
+void api_exec_delete(api_req_t *r) {
+  int64_t id;
+  if (!api_exec_id(r, &id)) return;
+  char err[256];
+  cJSON *out = cJSON_CreateObject();
+  cJSON_AddNumberToObject(out, "deleted", (double)id);
+  api_reply_t *rp = api_reply_new(r, 200, out);
+  int rc = pgd_master_exec_delete(r->m, id, api_reply_done, rp, err, sizeof err);
+  if (rc < 0) {
+    api_reply_cancel(rp);
+    pgd_http_respond_error(r->req, rc == -ENOENT ? 404 : rc == -EBUSY ? 409 : 500, "%s", err);
+    return;
+  }
+  api_reply_release(rp);
 }
 
 void api_exec_kill(api_req_t *r) {

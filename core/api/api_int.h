@@ -179,6 +179,7 @@ void api_runs_submit(api_req_t *r);
 void api_execs_list(api_req_t *r);           /* api_executions.c */
 void api_exec_get(api_req_t *r);
 void api_exec_kill(api_req_t *r);
+void api_exec_delete(api_req_t *r); /* api_executions.c; master/storage.h */
 void api_exec_log(api_req_t *r);             /* api_logs.c */
 void api_workers_list(api_req_t *r);         /* api_workers.c */
 void api_worker_get(api_req_t *r);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "master/storage.h"
 
 /* A follow stream: the request and the master's follower, linked until one
  * of them ends. */
@@ -71,7 +72,9 @@ void api_exec_log(api_req_t *r) {
   if (!s) abort();
   s->req = r->req;
   static const pgd_master_log_sink_t sink = {stream_write, stream_end};
-  s->f = pgd_master_log_follow(r->m, id, &sink, s);
+  /* bytes below `offset` that land later (a resume after a failover, before
+   * the worker re-sent them) are not sent again */
+  s->f = pgd_master_log_follow_from(r->m, id, offset, &sink, s);
   if (!s->f) { /* cannot happen: it was live a moment ago on this thread */
     pgd_http_stream_end(r->req);
     free(s);

@@ -32,6 +32,7 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/executions/{id}",                    api_exec_get,          V, NULL, STANDBY},
     {"POST",   "/api/v1/executions/{id}/kill",               api_exec_kill,         O, NULL, LEADER},
     {"GET",    "/api/v1/executions/{id}/log",                api_exec_log,          V, NULL, LEADER},
+    {"DELETE", "/api/v1/executions/{id}",                    api_exec_delete,       A, NULL, LEADER},
 
     {"GET",    "/api/v1/workers",                            api_workers_list,      V, NULL, STANDBY},
     {"GET",    "/api/v1/workers/{id}",                       api_worker_get,        V, NULL, STANDBY},

@@ -55,6 +55,11 @@ static const pgd_jschema_t alarm_rules = {.types = ARR | NUL, .each = &alarm_rul
 
 /* ---- jobs (docs/api.md "Jobs", docs/cluster.md) ---- */
 
+/* docs/operations.md "Retention" */
+static const pgd_jfield_t job_retention_fields[] = {
+    {"days", &number_or_null, false}, {"keep_last", &number_or_null, false}, {NULL, NULL, false}};
+static const pgd_jschema_t job_retention = {.types = OBJ | NUL, .fields = job_retention_fields};
+
 static const pgd_jfield_t job_fields[] = {
     {"name", &name_str, true},
     {"type", &name_str, true},
@@ -78,6 +83,7 @@ static const pgd_jfield_t job_fields[] = {
     {"env", &string_map, false},
     {"resources", &strings_or_null, false},
     {"alarms", &alarm_rules, false},
+    {"retention", &job_retention, false},
     {NULL, NULL, false}};
 const pgd_jschema_t api_schema_job = {.types = OBJ, .fields = job_fields};
 

@@ -1081,6 +1081,9 @@ static int client_dispatch(const pgd_cli_args_t *a, FILE *out, FILE *errout, ses
     case PGD_CLI_EXEC_KILL:
       return action(&c, "POST", path_with("/api/v1/executions/%s%s", a->arg, "/kill"),
                     "kill requested for execution %s\n");
+    case PGD_CLI_EXEC_DELETE:
+      return action(&c, "DELETE", path_with("/api/v1/executions/%s%s", a->arg, NULL),
+                    "execution %s deleted\n");
     case PGD_CLI_WORKER_LIST:
       return list(&c, "/api/v1/workers", pgd_cli_print_workers);
     case PGD_CLI_WORKER_SHOW: {

@@ -119,6 +119,7 @@ static const cmd_spec_t k_cmds[] = {
     {"exec", "show", PGD_CLI_EXEC_SHOW, 1, 0, "ID"},
     {"exec", "logs", PGD_CLI_EXEC_LOGS, 1, OPT_FOLLOW, "ID"},
     {"exec", "kill", PGD_CLI_EXEC_KILL, 1, 0, "ID"},
+    {"exec", "delete", PGD_CLI_EXEC_DELETE, 1, 0, "ID"},
     {"worker", "list", PGD_CLI_WORKER_LIST, 0, OPT_JSON, NULL},
     {"worker", "show", PGD_CLI_WORKER_SHOW, 1, 0, "ID"},
     {"worker", "drain", PGD_CLI_WORKER_DRAIN, 1, 0, "ID"},
@@ -577,7 +578,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
     goto fail;
   }
   if (out->cmd == PGD_CLI_EXEC_SHOW || out->cmd == PGD_CLI_EXEC_LOGS ||
-      out->cmd == PGD_CLI_EXEC_KILL) {
+      out->cmd == PGD_CLI_EXEC_KILL || out->cmd == PGD_CLI_EXEC_DELETE) {
     if (pgd_cli_parse_id(out->arg, &out->id) != 0) {
       pgd_set_err(err, errlen, -EINVAL, "execution ID must be a positive integer, not '%s'",
                   out->arg);

@@ -86,7 +86,8 @@ typedef enum {
   PGD_CLI_PLUGIN_PUSH, /* pushed plugins (issue 16) */
   PGD_CLI_PLUGIN_ROLLBACK,
   PGD_CLI_ALARM_LIST, /* alarms (issue 15) */
-  PGD_CLI_ALARM_ACK
+  PGD_CLI_ALARM_ACK,
+  PGD_CLI_EXEC_DELETE /* retention (issue 16) */
 } pgd_cli_cmd_t;
 
 /* 1 when `word` names a client command group ("job", "exec", ...). */

@@ -30,7 +30,8 @@ static const char k_exec[] =
     "                                                   list executions\n"
     "  pagoda exec show ID                              print an execution and its attempts\n"
     "  pagoda exec logs ID [-f|--follow]                print the log (-f: until it ends)\n"
-    "  pagoda exec kill ID                              ask for an execution to be killed\n";
+    "  pagoda exec kill ID                              ask for an execution to be killed\n"
+    "  pagoda exec delete ID                            delete a final execution and its log (admin)\n";
 
 static const char k_worker[] =
     "Workers:\n"

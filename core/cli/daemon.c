@@ -77,6 +77,9 @@ typedef struct settings {
   int rpc_hello_timeout_ms;
   int upload_max_concurrent;
   long long upload_max_inflight_bytes;
+  int retention_days, retention_keep_last, retention_interval_ms, retention_batch,
+      retention_resource_versions; /* master.retention.* (0 = the master's default) */
+  long long log_max_pending_bytes;  /* master.logs.max_pending_bytes (0 = default) */
   /* worker */
   char *worker_master; /* host:port */
   char *worker_data;
@@ -263,6 +266,13 @@ static int load_config(settings_t *s, const char *path) {
   long long ubif;
   if (config_lookup_int64(&c, "master.http.max_upload_bytes_in_flight", &ubif))
     s->upload_max_inflight_bytes = ubif;
+  cfg_int(&c, "master.retention.days", &s->retention_days);
+  cfg_int(&c, "master.retention.keep_last", &s->retention_keep_last);
+  cfg_int(&c, "master.retention.interval_ms", &s->retention_interval_ms);
+  cfg_int(&c, "master.retention.batch", &s->retention_batch);
+  cfg_int(&c, "master.retention.resource_versions", &s->retention_resource_versions);
+  long long lmp;
+  if (config_lookup_int64(&c, "master.logs.max_pending_bytes", &lmp)) s->log_max_pending_bytes = lmp;
   cfg_str(&c, "worker.master", &s->worker_master);
   cfg_str(&c, "worker.data_dir", &s->worker_data);
   cfg_str(&c, "worker.id", &s->worker_id);
@@ -977,6 +987,12 @@ int pgd_daemon_main(int argc, char **argv) {
     mc.rpc_hello_timeout_ms = s.rpc_hello_timeout_ms;
     mc.upload_max_concurrent = s.upload_max_concurrent;
     mc.upload_max_inflight_bytes = s.upload_max_inflight_bytes;
+    mc.retention_days = s.retention_days;
+    mc.retention_keep_last = s.retention_keep_last;
+    if (s.retention_interval_ms > 0) mc.retention_interval_ms = s.retention_interval_ms;
+    if (s.retention_batch > 0) mc.retention_batch = s.retention_batch;
+    mc.retention_resource_versions = s.retention_resource_versions;
+    mc.log_max_pending_bytes = s.log_max_pending_bytes;
     balancer_dir = resolve_balancer_dir(&s);
     mc.balancer_dir = balancer_dir;
     mc.balancer_default = s.balancer_default;

@@ -435,20 +435,13 @@ int m_flow_start(pgd_master_t *m, const char *flow_name, const cJSON *params, co
 /* Feeds what the node's execution already logged (all attempts) to the
  * engine, for its ::output lines. */
 static void feed_logs(pgd_master_t *m, m_frun_t *r, const char *node, int64_t exec_id, int attempts) {
-  size_t total = 0;
-  char buf[65536];
-  for (int a = 1; a <= attempts; a++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%lld-%d.log", m->log_dir, (long long)exec_id, a);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t n;
-    while (total < RESUME_LOG_MAX && (n = read(fd, buf, sizeof buf)) > 0) {
-      pgd_flow_run_node_output(r->run, node, buf, (size_t)n);
-      total += (size_t)n;
-    }
-    close(fd);
-  }
+  (void)attempts; /* the log read knows them (files or the shared store) */
+  char *buf = NULL;
+  size_t len = 0;
+  bool live = false;
+  if (pgd_master_log_read(m, exec_id, 0, &buf, &len, &live) == 0 && len > 0)
+    pgd_flow_run_node_output(r->run, node, buf, len < RESUME_LOG_MAX ? len : RESUME_LOG_MAX);
+  free(buf);
 }
 
 static void resume_one(pgd_master_t *m, const cJSON *doc) {

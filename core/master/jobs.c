@@ -33,6 +33,31 @@ static bool check_number(const cJSON *job, const char *key, double min, double m
   return true;
 }
 
+/* `retention`: null, or an object of days (0..36500) and keep_last
+ * (0..1000000), whole numbers, 0 = keep (docs/operations.md "Retention"). */
+static bool check_retention(const cJSON *job, char *err, size_t errlen) {
+  const cJSON *r = cJSON_GetObjectItemCaseSensitive(job, "retention");
+  if (!r || cJSON_IsNull(r)) return true;
+  if (!cJSON_IsObject(r)) {
+    snprintf(err, errlen, "retention must be an object {\"days\": N, \"keep_last\": N}");
+    return false;
+  }
+  const cJSON *v;
+  cJSON_ArrayForEach(v, r) {
+    double max = strcmp(v->string, "days") == 0 ? 36500 : strcmp(v->string, "keep_last") == 0 ? 1000000 : -1;
+    if (max < 0) {
+      snprintf(err, errlen, "retention.%s is not a setting (days, keep_last)", v->string);
+      return false;
+    }
+    if (!cJSON_IsNull(v) && (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max ||
+                             v->valuedouble != (double)(long long)v->valuedouble)) {
+      snprintf(err, errlen, "retention.%s must be a whole number between 0 and %g", v->string, max);
+      return false;
+    }
+  }
+  return true;
+}
+
 /* `limits`: null, or an object of memory_mb (integer MiB), cpus (number)
  * and pids (integer), each >= 0 (0 = none); no other key. */
 static bool check_limits(const cJSON *v, char *err, size_t errlen) {
@@ -225,6 +250,7 @@ cJSON *m_job_normalise(pgd_master_t *m, const cJSON *in, char *err, size_t errle
       !check_number(in, "retry_delay", 0, 86400, err, errlen) ||
       !check_number(in, "retry_max_delay", 0, 86400, err, errlen) ||
       !check_number(in, "max_relaunches", 0, 1000, err, errlen) ||
+      !check_retention(in, err, errlen) ||
       !check_policy(in, err, errlen) || !check_balancer(m, in, err, errlen) ||
       !m_resources_check(m, in, err, errlen))
     return NULL;

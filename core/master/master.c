@@ -12,6 +12,8 @@
 #include "master/idem_int.h"
 #include "master/jobs_int.h"
 #include "master/leader_int.h"
+#include "master/logs_int.h"
+#include "master/retention_int.h"
 #include "master/observers_int.h"
 #include "master/workers_int.h"
 #include "net/conn.h"
@@ -39,6 +41,8 @@ void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   cfg->balancer_default = "least_loaded";
   cfg->ha_cluster = "default";
   cfg->ha_session_ms = 10000;
+  cfg->retention_interval_ms = 1000;
+  cfg->retention_batch = 500;
 }
 
 /* ---- periodic checks ---- */
@@ -48,6 +52,8 @@ static void on_tick(uv_timer_t *t) {
   m_rpc_check_heartbeats(m);
   m_exec_tick(m);
   m_idem_expire(m);
+  m_log_tick(m);         /* log bytes waiting for the shared store */
+  m_retention_tick(m);   /* one cleanup batch per interval, leader only */
 }
 
 /* ---- start / stop ---- */
@@ -143,6 +149,14 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
     rc = pgd_store_open_sqlite(loop, dbpath, &m->store, err, errlen);
   }
   if (rc < 0) goto fail_early;
+  /* Logs and resource contents go where every master reads them: the
+   * store when it is shared (PostgreSQL), local files with SQLite. */
+  if (strcmp(pgd_store_backend(m->store), "postgresql") == 0 &&
+      m_log_shared_init(m, cfg->log_max_pending_bytes) < 0) {
+    snprintf(err, errlen, "out of memory");
+    rc = -ENOMEM;
+    goto fail_early;
+  }
   bool ha = cfg->ha_zookeeper && *cfg->ha_zookeeper;
   if (ha && strcmp(pgd_store_backend(m->store), "sqlite") == 0) {
     snprintf(err, errlen,
@@ -282,6 +296,8 @@ static void free_master(pgd_master_t *m) {
   free(m->secret);
   free(m->resource_token);
   free(m->log_dir);
+  m_log_shared_free(m);
+  m_retention_free(m);
   free(m);
   if (cb) cb(ud);
 }
@@ -306,6 +322,7 @@ void m_stop_progress(pgd_master_t *m) {
 static void on_store_flushed(int status, void *ud) {
   pgd_master_t *m = ud;
   (void)status;
+  if (m_retention_defer_close(m, on_store_flushed, m)) return; /* its reads use the store */
   pgd_store_close(m->store);
   m->store = NULL;
   if (m->balancers) pgd_balancers_close(m->balancers);
@@ -321,6 +338,7 @@ void pgd_master_stop(pgd_master_t *m, void (*on_stopped)(void *ud), void *ud) {
   m->on_stopped_ud = ud;
   uv_timer_stop(&m->tick);
   m_metrics_stop(m);
+  m_log_tick(m); /* the log bytes still waiting go before the final flush */
   m_rpc_flush_acks(m);
   m_rpc_close_all(m);
   m_flows_stop(m);

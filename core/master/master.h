@@ -66,6 +66,13 @@ typedef struct pgd_master_config {
   long balancer_instructions;   /* per call; 0 = the sandbox default */
   long balancer_call_memory;    /* bytes per call; 0 = the sandbox default */
   int balancer_inline;          /* 1 = picks on the loop thread, no script thread (docs/balancers.md) */
+  /* retention (docs/operations.md "Retention"; master/storage.h) */
+  int retention_days;           /* executions older than this are deleted (0 = kept) */
+  int retention_keep_last;      /* only the newest N final ones per job are kept (0 = all) */
+  int retention_interval_ms;    /* one cleanup batch per interval (default 1000) */
+  int retention_batch;          /* executions looked at per batch (default 500) */
+  int retention_resource_versions; /* versions kept per resource beside the ones jobs name (0 = all) */
+  long long log_max_pending_bytes; /* shared-store logs: bytes waiting for the store (default 64 MiB) */
 } pgd_master_config_t;
 
 typedef struct pgd_master pgd_master_t;

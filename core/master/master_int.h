@@ -7,7 +7,8 @@
  *   workers_int.h   workers and their RPC connections        rpc.c
  *   leader_int.h    leadership, HA, what a leader starts     master.c, ha.c
  *   jobs_int.h      the job cache and validation             jobs.c
- *   logs_int.h      execution logs and their followers       logs.c
+ *   logs_int.h      execution logs and their followers       logs.c, logs_shared.c
+ *   retention_int.h retention, execution delete, sizes       retention.c, storage.c
  *   observers_int.h the execution observer list              observers.c
  *   flows_int.h     flows and flow executions                flows.c, flows_svc.c
  *   schedules.h     schedules                                schedules.c, schedules_svc.c
@@ -103,6 +104,8 @@ struct pgd_master {
   m_observer_slot_t *observers; /* observers.c: subscribers to execution changes */
   int n_observers, cap_observers, last_observer_handle;
   struct m_metrics *metrics; /* master_metrics.c: NULL while metrics are off */
+  struct m_log_shared *log_shared; /* logs_shared.c: logs in the store; NULL = local files */
+  struct m_retention *retention;   /* retention.c: the incremental cleanup */
 };
 
 /* Adapts a store callback to a service callback: m_done_store_cb(status,

@@ -18,6 +18,7 @@
 #include "master/exec_int.h"
 #include "master/flows_int.h"
 #include "master/metrics_int.h"
+#include "master/storage.h"
 #include "master/workers_int.h"
 #include "sched/trigger.h"
 #include "script/balancer.h"
@@ -182,29 +183,72 @@ static void collect_queue(pgd_metrics_out_t *out, pgd_master_t *m) {
 }
 
 static void collect_workers(pgd_metrics_out_t *out, pgd_master_t *m) {
-  double connected = 0, draining = 0, lost = 0, used = 0, total = 0;
+  double connected = 0, draining = 0, leaving = 0, left = 0, lost = 0, used = 0, total = 0;
   m_worker_t *w, *tmp;
   HASH_ITER(hh, m->workers, w, tmp) {
     bool alive = w->state == M_WORKER_ALIVE && w->conn;
     if (!alive) {
-      lost++;
+      if (w->state == M_WORKER_LEFT) left++; /* stopped cleanly (SIGTERM), not lost */
+      else lost++;
       continue;
     }
-    if (w->draining) draining++;
+    if (w->leaving) leaving++;
+    else if (w->draining) draining++;
     else connected++;
     used += w->used;
     total += w->slots;
   }
-  static const char *const states[] = {"connected", "draining", "lost"};
-  double v[] = {connected, draining, lost};
+  static const char *const states[] = {"connected", "draining", "leaving", "left", "lost"};
+  double v[] = {connected, draining, leaving, left, lost};
   pgd_metrics_out_family(out, "pagoda_workers", PGD_METRIC_GAUGE,
                          "Workers the leader knows, by state (connected = taking work).");
-  for (int i = 0; i < 3; i++) pgd_metrics_out_sample(out, "pagoda_workers", 1, K_STATE, &states[i], v[i]);
+  for (int i = 0; i < 5; i++) pgd_metrics_out_sample(out, "pagoda_workers", 1, K_STATE, &states[i], v[i]);
   pgd_metrics_out_single(out, "pagoda_slots_used", PGD_METRIC_GAUGE,
                          "Slots taken by dispatched and running attempts on connected workers.",
                          used);
   pgd_metrics_out_single(out, "pagoda_slots_capacity", PGD_METRIC_GAUGE,
                          "Slots of the connected workers (draining ones included).", total);
+}
+
+/* Sizes of the store and the logs, retention and deletions (master/storage.h),
+ * and the execution path's figures (issue 17). */
+static void collect_storage(pgd_metrics_out_t *out, pgd_master_t *m) {
+  pgd_master_storage_stats_t st;
+  pgd_master_storage_stats(m, &st);
+  pgd_metrics_out_single(out, "pagoda_store_size_bytes", PGD_METRIC_GAUGE,
+                         "Size of the store's database.", (double)st.store_bytes);
+  pgd_metrics_out_single(out, "pagoda_logs_size_bytes", PGD_METRIC_GAUGE,
+                         "Size of the job logs (the store's log chunks, or local log files).",
+                         (double)st.log_bytes);
+  pgd_metrics_out_single(out, "pagoda_blobs_size_bytes", PGD_METRIC_GAUGE,
+                         "Size of resource contents kept in the store.", (double)st.blob_bytes);
+  pgd_metrics_out_single(out, "pagoda_logs_pending_bytes", PGD_METRIC_GAUGE,
+                         "Log bytes received and not yet durable in the store.",
+                         (double)st.log_pending_bytes);
+  pgd_metrics_out_single(out, "pagoda_log_bytes_written_total", PGD_METRIC_COUNTER,
+                         "Log bytes written to the store since start.",
+                         (double)st.log_bytes_written);
+  pgd_metrics_out_single(out, "pagoda_log_reports_refused_total", PGD_METRIC_COUNTER,
+                         "Log reports left on workers because the pending limit was reached.",
+                         (double)st.log_reports_refused);
+  pgd_metrics_out_single(out, "pagoda_retention_deleted_total", PGD_METRIC_COUNTER,
+                         "Executions deleted by retention since start.",
+                         (double)st.retention_deleted);
+  pgd_metrics_out_single(out, "pagoda_executions_deleted_total", PGD_METRIC_COUNTER,
+                         "Executions deleted through the API since start.",
+                         (double)st.exec_deleted);
+  pgd_metrics_out_single(out, "pagoda_retention_batch_max_seconds", PGD_METRIC_GAUGE,
+                         "Longest time one retention batch held the master's loop.",
+                         (double)st.retention_batch_us_max / 1e6);
+  pgd_master_exec_stats_t ex;
+  pgd_master_exec_stats(m, &ex);
+  pgd_metrics_out_single(out, "pagoda_executions_in_memory", PGD_METRIC_GAUGE,
+                         "Executions the master holds in memory (unfinished, or final and not yet durable).",
+                         (double)ex.in_memory);
+  pgd_metrics_out_single(out, "pagoda_run_batches_total", PGD_METRIC_COUNTER,
+                         "POST /api/v1/runs batches submitted.", (double)ex.batches);
+  pgd_metrics_out_single(out, "pagoda_run_batch_runs_total", PGD_METRIC_COUNTER,
+                         "Runs submitted in batches (replays excluded).", (double)ex.batch_runs);
 }
 
 static void collect_flows(pgd_metrics_out_t *out, pgd_master_t *m) {
@@ -271,6 +315,7 @@ static void collect(pgd_metrics_out_t *out, void *ud) {
   collect_workers(out, m);
   collect_flows(out, m);
   collect_balancers(out, m);
+  collect_storage(out, m);
 }
 
 /* ---- start and stop ---- */

@@ -15,7 +15,9 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "master/logs_int.h"
 #include "master/master_int.h"
+#include "store/store_logs.h"
 
 #define MOD "resources"
 #define DOC_KIND "resource"
@@ -232,11 +234,17 @@ struct pgd_master_upload {
   char tmp[4200];      /* its path; removed when the upload ends */
   EVP_MD_CTX *md;
   uint64_t announced;  /* counted in m->upload_bytes_inflight */
+  /* shared storage (PostgreSQL): the content, read on the thread pool, is
+   * queued to the store before the metadata that names it */
+  bool shared;
+  char *copy;
+  size_t copy_len;
 };
 typedef struct pgd_master_upload upload_t;
 
 static void upload_free(upload_t *u) {
   free(u->body);
+  free(u->copy);
   if (u->streamed) {
     if (u->fd >= 0) close(u->fd);
     if (u->tmp[0]) unlink(u->tmp);
@@ -257,15 +265,47 @@ static int link_blob(upload_t *u, char *err, size_t errlen) {
   return rc;
 }
 
+/* Thread pool: the blob's content for the store (shared storage). */
+static void read_copy(upload_t *u) {
+  if (!u->shared || u->rc < 0) return;
+  int fd = open(u->path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    u->rc = -EIO;
+    snprintf(u->err, sizeof u->err, "cannot read the blob back for the store");
+    if (fd >= 0) close(fd);
+    return;
+  }
+  u->copy = malloc((size_t)st.st_size + 1);
+  if (!u->copy) abort();
+  ssize_t n = 0;
+  while ((size_t)n < (size_t)st.st_size) {
+    ssize_t r = pread(fd, u->copy + n, (size_t)st.st_size - (size_t)n, n);
+    if (r <= 0) break;
+    n += r;
+  }
+  close(fd);
+  if ((size_t)n != (size_t)st.st_size) {
+    u->rc = -EIO;
+    snprintf(u->err, sizeof u->err, "cannot read the blob back for the store");
+    return;
+  }
+  u->copy_len = (size_t)n;
+}
+
 static void stream_work(uv_work_t *w) {
   upload_t *u = w->data;
+
   if (fsync(u->fd) != 0) {
     u->rc = -errno;
     snprintf(u->err, sizeof u->err, "cannot write the upload: %s", strerror(-u->rc));
     return;
   }
   struct stat st;
-  if (stat(u->path, &st) == 0 && (uint64_t)st.st_size == u->len) return; /* known content */
+  if (stat(u->path, &st) == 0 && (uint64_t)st.st_size == u->len) { /* known content */
+    read_copy(u);
+    return;
+  }
   unlink(u->path); /* a partial file of another size: replace it */
   u->rc = link_blob(u, u->err, sizeof u->err);
   if (u->rc == 0) {
@@ -275,6 +315,7 @@ static void stream_work(uv_work_t *w) {
       close(dfd);
     }
   }
+  read_copy(u);
 }
 
 static void upload_work(uv_work_t *w) {
@@ -287,6 +328,7 @@ static void upload_work(uv_work_t *w) {
   }
   snprintf(u->path, sizeof u->path, "%s/%s", u->dir, u->hash);
   u->rc = blob_write(u->dir, u->path, u->body ? u->body : "", u->len, u->err, sizeof u->err);
+  read_copy(u);
 }
 
 static void upload_durable(int status, void *ud) {
@@ -376,7 +418,13 @@ static void upload_after(uv_work_t *w, int status) {
   cJSON_DeleteItemFromObjectCaseSensitive(doc, "latest");
   cJSON_AddStringToObject(doc, "latest", u->hash);
   m_resources_forget(m, u->name);
-  int rc = pgd_store_put_doc(m->store, DOC_KIND, u->name, NULL, NULL, doc, upload_durable, u);
+  int rc = 0;
+  if (u->shared) { /* the content first: same queue, so it is durable no later than the name */
+    rc = pgd_store_put_blob(m->store, u->hash, u->copy, u->copy_len, NULL, NULL);
+    free(u->copy);
+    u->copy = NULL;
+  }
+  if (rc == 0) rc = pgd_store_put_doc(m->store, DOC_KIND, u->name, NULL, NULL, doc, upload_durable, u);
   cJSON_Delete(doc);
   if (rc < 0) upload_durable(rc, u); /* a refused write never calls back */
 }
@@ -394,6 +442,7 @@ int pgd_master_resource_put(pgd_master_t *m, const char *name, char *body, size_
   snprintf(u->name, sizeof u->name, "%s", name);
   u->body = body;
   u->len = len;
+  u->shared = m_log_shared_enabled(m);
   blob_dir(m, u->dir, sizeof u->dir);
   u->work.data = u;
   int rc = uv_queue_work(m->loop, &u->work, upload_work, upload_after);
@@ -424,6 +473,7 @@ int pgd_master_upload_begin(pgd_master_t *m, uint64_t size, pgd_master_upload_t 
   if (!u) return pgd_set_err(err, errlen, -ENOMEM, "out of memory");
   u->m = m;
   u->fd = -1;
+  u->shared = m_log_shared_enabled(m);
   blob_dir(m, u->dir, sizeof u->dir);
   int rc = mkdir_p(u->dir);
   if (rc < 0) {
@@ -503,6 +553,24 @@ int pgd_master_resource_open(pgd_master_t *m, const char *name, const char *want
   unsigned long long size = (unsigned long long)num(v, "size");
   char path[4200];
   blob_path(m, hash ? hash : "", path, sizeof path);
+  struct stat cached;
+  if (m_log_shared_enabled(m) && hash &&
+      (stat(path, &cached) != 0 || (unsigned long long)cached.st_size != size)) {
+    /* uploaded through another master: this master's disk is a cache of
+     * the store (a synchronous read of the blob, then a local copy) */
+    char *data = NULL, dir[4096], werr[512];
+    size_t dlen = 0;
+    int rrc = pgd_store_read_blob(m->store, hash, &data, &dlen);
+    if (rrc == 0 && dlen == size) {
+      blob_dir(m, dir, sizeof dir);
+      if (blob_write(dir, path, data, dlen, werr, sizeof werr) < 0)
+        PGD_WARN(MOD, "resource %s: %s", name, werr);
+    } else {
+      PGD_WARN(MOD, "resource %s: the store has no copy of %.12s (%s)", name, hash,
+               rrc < 0 ? strerror(-rrc) : "wrong size");
+    }
+    free(data);
+  }
   cJSON_Delete(doc);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
@@ -557,6 +625,7 @@ static void del_durable(int status, void *ud) {
       blob_path(d->m, h->valuestring, path, sizeof path);
       if (unlink(path) != 0 && errno != ENOENT)
         PGD_WARN(MOD, "cannot remove %s: %s", path, strerror(errno));
+      if (m_log_shared_enabled(d->m)) pgd_store_delete_blob(d->m->store, h->valuestring, NULL, NULL);
     }
   }
   d->done(d->ud, status);

@@ -366,7 +366,8 @@ static void handle_log(conn_ctx_t *cc, const cJSON *msg) {
   m_task_t *t = NULL;
   for (int i = 0; e && i < e->n_tasks; i++)
     if (e->tasks[i]->attempt == lg.attempt && e->tasks[i]->worker == cc->w) t = e->tasks[i];
-  if (t) m_log_append(m, t, lg.offset, lg.data, strlen(lg.data));
+  /* the shared store acknowledges once the bytes are durable (logs_shared.c) */
+  if (t && m_log_report(m, t, lg.offset, lg.data, strlen(lg.data), cc->w, lg.seq)) return;
   m_rpc_queue_ack(m, cc->w, lg.seq);
 }
 

@@ -107,6 +107,22 @@ const pgd_store_migration_t pgd_store_sqlite_migrations[] = {
       * which made each execution write ~5 µs dearer. */
      "CREATE INDEX \"executions_unfinished\" ON \"executions\" (\"id\")\n"
      "  WHERE \"state\"='pending' OR \"state\"='dispatched' OR \"state\"='running';\n"},
+    {6, "log chunks and resource blobs (shared storage)",
+     "CREATE TABLE \"log_chunks\" (\n"
+     "  \"execution_id\" INTEGER NOT NULL REFERENCES \"executions\" (\"id\") ON DELETE CASCADE,\n"
+     "  \"attempt\"      INTEGER NOT NULL,\n"
+     "  \"seq\"          INTEGER NOT NULL,  -- the chunk's byte offset in the attempt's log\n"
+     "  \"bytes\"        INTEGER NOT NULL,  -- its length in bytes\n"
+     "  \"data\"         TEXT NOT NULL,     -- UTF-8 text (the worker sanitises output)\n"
+     "  PRIMARY KEY (\"execution_id\", \"attempt\", \"seq\")\n"
+     ");\n"
+     "CREATE TABLE \"blobs\" (\n"
+     "  \"hash\"  TEXT NOT NULL,     -- SHA-256 of the whole content, 64 hex\n"
+     "  \"seq\"   INTEGER NOT NULL,  -- chunk number from 0\n"
+     "  \"bytes\" INTEGER NOT NULL,\n"
+     "  \"data\"  BLOB NOT NULL,     -- SQLite keeps the hex text (store_sql.c)\n"
+     "  PRIMARY KEY (\"hash\", \"seq\")\n"
+     ");\n"},
 };
 
 const size_t pgd_store_sqlite_migration_count =

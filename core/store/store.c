@@ -445,6 +445,21 @@ int pgd_store_health(pgd_store_t *s, char *reason, size_t reasonlen) {
 
 /* ---- writes ------------------------------------------------------------- */
 
+static int enqueue(pgd_store_t *s, pgd_store_op_t *op);
+static pgd_store_op_t *new_op(pgd_store_t *s, pgd_store_op_kind_t kind, pgd_store_done_cb cb,
+                              void *ud, int *rc);
+pgd_store_op_t *pgd_store__new_op(pgd_store_t *s, pgd_store_op_kind_t kind, pgd_store_done_cb cb,
+                                  void *ud, int *rc) {
+  return new_op(s, kind, cb, ud, rc);
+}
+int pgd_store__enqueue(pgd_store_t *s, pgd_store_op_t *op) { return enqueue(s, op); }
+int pgd_store__backend(pgd_store_t *s, const pgd_store_backend_ops_t **ops, void **be) {
+  if (!s || !s->be) return -EINVAL;
+  *ops = s->ops;
+  *be = s->be;
+  return 0;
+}
+
 static int enqueue(pgd_store_t *s, pgd_store_op_t *op) {
   op->fail_fast = s->fail_fast;
   if (s->group_depth > 0) { /* held until pgd_store_group_end */

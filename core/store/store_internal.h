@@ -100,7 +100,12 @@ typedef enum {
   PGD_OP_PUT_DOC,    /* row: pgd_store_rec_doc */
   PGD_OP_DELETE_DOC, /* row: v[0].s = kind, v[1].s = id */
   PGD_OP_DELETE_DOCS, /* row: v[0].s = kind, v[1].s = parent */
-  PGD_OP_EXPIRE_KEYS  /* row: v[0].i = submitted before (µs) */
+  PGD_OP_EXPIRE_KEYS, /* row: v[0].i = submitted before (µs) */
+  /* store_logs.c (migration 6) */
+  PGD_OP_PUT_LOG_CHUNK,   /* row: v[0].i exec id, v[1].i attempt, v[2].i seq, v[3].i bytes, v[4].s data */
+  PGD_OP_PUT_BLOB_CHUNK,  /* row: v[0].s hash, v[1].i seq, v[2].i bytes, v[3].s data (hex) */
+  PGD_OP_DELETE_BLOB,     /* row: v[0].s hash */
+  PGD_OP_DELETE_EXECUTION /* row: v[0].i id */
 } pgd_store_op_kind_t;
 
 typedef struct pgd_store_op {
@@ -182,6 +187,20 @@ cJSON *pgd_store_read_doc(const pgd_store_backend_ops_t *ops, void *be, const ch
 cJSON *pgd_store_read_docs(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
                            const char *parent, const char *state, int limit,
                            const char *before_id);
+
+/* store_logs.c builds its writes and reads on these (store.c): a new op of
+ * `kind` (NULL with *rc set when the store is closing or out of memory),
+ * queueing it (always 0), and the backend of an open store (0, or -EINVAL
+ * for a NULL or closed store). Loop thread for the first two. */
+pgd_store_op_t *pgd_store__new_op(pgd_store_t *s, pgd_store_op_kind_t kind, pgd_store_done_cb cb,
+                                  void *ud, int *rc);
+int pgd_store__enqueue(pgd_store_t *s, pgd_store_op_t *op);
+int pgd_store__backend(pgd_store_t *s, const pgd_store_backend_ops_t **ops, void **be);
+/* Row descriptions of store_logs.c's reads. */
+extern const pgd_store_record_t pgd_store_rec_log_chunk;  /* attempt, seq, bytes, data */
+extern const pgd_store_record_t pgd_store_rec_log_size;   /* attempt, size */
+extern const pgd_store_record_t pgd_store_rec_blob_chunk; /* seq, bytes, data (hex) */
+extern const pgd_store_record_t pgd_store_rec_exec_brief; /* id, job, state, attempt, submitted_us */
 
 /* Starts the generic part over an opened backend: uv_async on `loop`, the
  * queue and the writer thread. On failure destroys `be` and fills err. */

@@ -112,7 +112,10 @@ static int pexec(PGconn *c, const char *sql, int np, const char *const *vals, PG
 static const int writer_stmts[] = {PGD_SQL_PUT_JOB,     PGD_SQL_PUT_EXECUTION, PGD_SQL_PUT_ATTEMPT,
                                    PGD_SQL_PUT_WORKER,  PGD_SQL_PUT_DOC,       PGD_SQL_DELETE_JOB,
                                    PGD_SQL_DELETE_DOC,  PGD_SQL_DELETE_DOCS,   PGD_SQL_EPOCH_CHECK,
-                                   PGD_SQL_EXPIRE_KEYS};
+                                   PGD_SQL_EXPIRE_KEYS,
+                                   /* store_logs.c (migration 6) */
+                                   PGD_SQL_PUT_LOG_CHUNK, PGD_SQL_PUT_BLOB_CHUNK, PGD_SQL_DELETE_BLOB,
+                                   PGD_SQL_DELETE_EXECUTION};
 
 static void stmt_name(int stmt, char *buf, size_t cap) { snprintf(buf, cap, "pgd_%d", stmt); }
 

@@ -123,6 +123,68 @@ static int select_with(char *buf, size_t cap, const pgd_store_record_t *rec, con
   return add_select(buf, cap, &len, rec) < 0 ? -1 : add(buf, cap, &len, "%s", tail);
 }
 
+/* Migration 6's statements (store_logs.h). Blob data is BLOB / bytea; it
+ * travels as hex text because statements take text parameters: PostgreSQL
+ * converts with decode/encode; SQLite (3.40 has no unhex()) keeps the hex
+ * text itself in the column (blobs live on local disk with SQLite, so its
+ * copy is only for the store's own tests; docs/store.md). Log data is
+ * UTF-8 text without NUL (the worker sanitises it), so it is TEXT. */
+static int logs_template(pgd_store_dialect_t d, int stmt, char *buf, size_t cap) {
+  size_t len = 0;
+  int sqlite = d == PGD_SQL_SQLITE;
+  static const char *final_states =
+      "\"state\" IN ('succeeded','failed','killed','timed_out','lost')";
+  switch (stmt) {
+  case PGD_SQL_PUT_LOG_CHUNK:
+    return add(buf, cap, &len,
+               "INSERT INTO \"log_chunks\" (\"execution_id\",\"attempt\",\"seq\",\"bytes\",\"data\") "
+               "VALUES (?1,?2,?3,?4,?5) ON CONFLICT (\"execution_id\",\"attempt\",\"seq\") DO NOTHING");
+  case PGD_SQL_PUT_BLOB_CHUNK:
+    return add(buf, cap, &len,
+               "INSERT INTO \"blobs\" (\"hash\",\"seq\",\"bytes\",\"data\") VALUES (?1,?2,?3,%s) "
+               "ON CONFLICT (\"hash\",\"seq\") DO NOTHING",
+               sqlite ? "?4" : "decode(?4,'hex')");
+  case PGD_SQL_DELETE_BLOB: return add(buf, cap, &len, "DELETE FROM \"blobs\" WHERE \"hash\"=?1");
+  case PGD_SQL_DELETE_EXECUTION:
+    return add(buf, cap, &len, "DELETE FROM \"executions\" WHERE \"id\"=?1");
+  case PGD_SQL_LOG_SIZES:
+    return add(buf, cap, &len,
+               "SELECT \"attempt\", max(\"seq\"+\"bytes\") FROM \"log_chunks\" "
+               "WHERE \"execution_id\"=?1 GROUP BY \"attempt\" ORDER BY \"attempt\"");
+  case PGD_SQL_LOG_CHUNKS:
+    return add(buf, cap, &len,
+               "SELECT \"attempt\",\"seq\",\"bytes\",\"data\" FROM \"log_chunks\" "
+               "WHERE \"execution_id\"=?1 AND (\"attempt\">?2 OR (\"attempt\"=?2 AND "
+               "\"seq\"+\"bytes\">?3)) ORDER BY \"attempt\",\"seq\"");
+  case PGD_SQL_BLOB_CHUNKS:
+    return add(buf, cap, &len,
+               "SELECT \"seq\",\"bytes\",%s FROM \"blobs\" WHERE \"hash\"=?1 ORDER BY \"seq\"",
+               sqlite ? "\"data\"" : "encode(\"data\",'hex')");
+  case PGD_SQL_EXEC_SCAN:
+    return add(buf, cap, &len,
+               "SELECT \"id\",\"job\",\"state\",\"attempt\",\"submitted_us\" FROM \"executions\" "
+               "WHERE \"id\">?1 ORDER BY \"id\" LIMIT ?2");
+  case PGD_SQL_EXEC_BEYOND_LAST:
+    return add(buf, cap, &len,
+               "SELECT \"id\",\"job\",\"state\",\"attempt\",\"submitted_us\" FROM \"executions\" "
+               "WHERE \"job\"=?1 AND %s ORDER BY \"id\" DESC LIMIT ?3 OFFSET ?2",
+               final_states);
+  case PGD_SQL_STORE_BYTES:
+    return add(buf, cap, &len, "%s",
+               sqlite ? "SELECT \"page_count\"*\"page_size\" FROM pragma_page_count(), pragma_page_size()"
+                      : "SELECT pg_database_size(current_database())");
+  case PGD_SQL_LOG_BYTES:
+    return add(buf, cap, &len, "%s",
+               sqlite ? "SELECT coalesce(sum(\"bytes\"),0) FROM \"log_chunks\""
+                      : "SELECT pg_total_relation_size('log_chunks')");
+  case PGD_SQL_BLOB_BYTES:
+    return add(buf, cap, &len, "%s",
+               sqlite ? "SELECT coalesce(sum(\"bytes\"),0) FROM \"blobs\""
+                      : "SELECT pg_total_relation_size('blobs')");
+  default: return -1;
+  }
+}
+
 /* The template (slots as ?N) of `stmt`; 0 or -1. */
 static int template(pgd_store_dialect_t d, int stmt, char *buf, size_t cap) {
   size_t len = 0;
@@ -196,6 +258,8 @@ static int template(pgd_store_dialect_t d, int stmt, char *buf, size_t cap) {
                        " ORDER BY \"id\" DESC LIMIT 1");
   default: break;
   }
+  if (stmt >= PGD_SQL_PUT_LOG_CHUNK && stmt <= PGD_SQL_BLOB_BYTES)
+    return logs_template(d, stmt, buf, cap);
   if (stmt >= PGD_SQL_LIST_EXECUTIONS && stmt < PGD_SQL_LIST_DOCS)
     return list_executions(buf, cap, d, stmt - PGD_SQL_LIST_EXECUTIONS);
   if (stmt >= PGD_SQL_LIST_DOCS && stmt < PGD_SQL_COUNT) {
@@ -294,6 +358,31 @@ int pgd_store_sql_op_params(const pgd_store_op_t *op, int *stmt,
     *stmt = op->kind == PGD_OP_DELETE_DOC ? PGD_SQL_DELETE_DOC : PGD_SQL_DELETE_DOCS;
     text_param(&p[1], row->v[0].s);
     text_param(&p[2], row->v[1].s);
+    return 0;
+  case PGD_OP_PUT_LOG_CHUNK:
+    *stmt = PGD_SQL_PUT_LOG_CHUNK;
+    for (int i = 0; i < 4; i++) {
+      p[i + 1].type = PGD_PARAM_INT;
+      p[i + 1].i = row->v[i].i;
+    }
+    text_param(&p[5], row->v[4].s);
+    return 0;
+  case PGD_OP_PUT_BLOB_CHUNK:
+    *stmt = PGD_SQL_PUT_BLOB_CHUNK;
+    text_param(&p[1], row->v[0].s);
+    p[2].type = p[3].type = PGD_PARAM_INT;
+    p[2].i = row->v[1].i;
+    p[3].i = row->v[2].i;
+    text_param(&p[4], row->v[3].s);
+    return 0;
+  case PGD_OP_DELETE_BLOB:
+    *stmt = PGD_SQL_DELETE_BLOB;
+    text_param(&p[1], row->v[0].s);
+    return 0;
+  case PGD_OP_DELETE_EXECUTION:
+    *stmt = PGD_SQL_DELETE_EXECUTION;
+    p[1].type = PGD_PARAM_INT;
+    p[1].i = row->v[0].i;
     return 0;
   case PGD_OP_PUT_JOB: rec = &pgd_store_rec_job; break;
   case PGD_OP_PUT_EXECUTION: rec = &pgd_store_rec_execution; break;

@@ -80,6 +80,19 @@ typedef enum {
   PGD_SQL_MAX_EXECUTION_ID, /* NULL when there is none */
   PGD_SQL_GET_DOC,          /* 1 kind, 2 id */
   PGD_SQL_EXECUTION_BY_KEY, /* 1 idempotency key, 2 submitted at or after (µs); newest first, 1 row */
+  /* logs, blobs and retention (migration 6; store_logs.h) */
+  PGD_SQL_PUT_LOG_CHUNK,    /* 1 execution_id, 2 attempt, 3 seq (byte offset), 4 bytes, 5 data */
+  PGD_SQL_PUT_BLOB_CHUNK,   /* 1 hash, 2 seq (chunk number), 3 bytes, 4 data (hex) */
+  PGD_SQL_DELETE_BLOB,      /* 1 hash */
+  PGD_SQL_DELETE_EXECUTION, /* 1 id (attempts and log chunks go by ON DELETE CASCADE) */
+  PGD_SQL_LOG_SIZES,        /* 1 execution_id: (attempt, size) per attempt */
+  PGD_SQL_LOG_CHUNKS,       /* 1 execution_id, 2 attempt, 3 offset: chunks from there on */
+  PGD_SQL_BLOB_CHUNKS,      /* 1 hash: its chunks in order (data as hex) */
+  PGD_SQL_EXEC_SCAN,        /* 1 after id, 2 limit: brief rows by id ascending */
+  PGD_SQL_EXEC_BEYOND_LAST, /* 1 job, 2 keep, 3 limit: finished ones beyond the newest `keep` */
+  PGD_SQL_STORE_BYTES,      /* the database's size in bytes */
+  PGD_SQL_LOG_BYTES,        /* the bytes taken by log chunks */
+  PGD_SQL_BLOB_BYTES,       /* the bytes taken by resource blobs */
   PGD_SQL_LIST_EXECUTIONS,  /* + PGD_SQL_LIST_EXEC_* bits; slot 4 limit (-1 = all) */
   PGD_SQL_LIST_DOCS = PGD_SQL_LIST_EXECUTIONS + PGD_SQL_LIST_EXEC_VARIANTS,
   /* + PGD_SQL_LIST_DOCS_* bits; slot 1 kind, slot 6 limit (-1 = all) */

@@ -100,6 +100,10 @@ static const char *op_name(pgd_store_op_kind_t k) {
   case PGD_OP_DELETE_DOC: return "delete_doc";
   case PGD_OP_DELETE_DOCS: return "delete_docs";
   case PGD_OP_EXPIRE_KEYS: return "expire_keys";
+  case PGD_OP_PUT_LOG_CHUNK: return "put_log_chunk";
+  case PGD_OP_PUT_BLOB_CHUNK: return "put_blob_chunk";
+  case PGD_OP_DELETE_BLOB: return "delete_blob";
+  case PGD_OP_DELETE_EXECUTION: return "delete_execution";
   default: return "flush";
   }
 }
@@ -431,7 +435,9 @@ static const int writer_stmts[] = {
     PGD_SQL_PUT_JOB,    PGD_SQL_PUT_EXECUTION, PGD_SQL_PUT_ATTEMPT, PGD_SQL_PUT_WORKER,
     PGD_SQL_PUT_DOC,    PGD_SQL_DELETE_JOB,    PGD_SQL_DELETE_DOC,  PGD_SQL_DELETE_DOCS,
     PGD_SQL_BEGIN_WRITE, PGD_SQL_COMMIT,       PGD_SQL_ROLLBACK,    PGD_SQL_EPOCH_CHECK,
-    PGD_SQL_EXPIRE_KEYS};
+    PGD_SQL_EXPIRE_KEYS,
+    /* store_logs.c (migration 6) */
+    PGD_SQL_PUT_LOG_CHUNK, PGD_SQL_PUT_BLOB_CHUNK, PGD_SQL_DELETE_BLOB, PGD_SQL_DELETE_EXECUTION};
 
 static int prepare_writer(sqlite_be_t *be, const char *path, char *err, size_t errlen) {
   for (size_t k = 0; k < sizeof(writer_stmts) / sizeof(writer_stmts[0]); k++) {

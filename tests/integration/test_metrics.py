@@ -113,6 +113,31 @@ class MetricsTest(harness.PagodaTestCase):
         # route patterns, never raw paths, label the requests
         self.assertNotIn('route="/api/v1/jobs/m-ok/run"', r.text)
 
+    def test_storage_and_batch_figures(self):
+        def value(text, name):
+            m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+            self.assertIsNotNone(m, "%s missing" % name)
+            return float(m.group(1))
+        before = self.master_metrics().text
+        self.assertGreater(value(before, "pagoda_store_size_bytes"), 0)
+        self.assertGreater(value(before, "pagoda_logs_size_bytes"), 0)  # the jobs above logged
+        self.assertGreaterEqual(value(before, "pagoda_executions_in_memory"), 0)
+        for st in ("connected", "draining", "leaving", "left", "lost"):
+            self.assertRegex(before, r'pagoda_workers\{state="%s"\} \d' % st)
+        batches = value(before, "pagoda_run_batches_total")
+        runs = value(before, "pagoda_run_batch_runs_total")
+        # a job no worker can take (a label none has): the batch stays pending,
+        # so the other tests' counts of runs and launches do not move
+        self.api.shell_job("m-batch", script="true", labels=["m-nowhere"])
+        out = self.api.ok("POST", "/api/v1/runs", {"runs": [{"job": "m-batch"}, {"job": "m-batch"}]},
+                          expect=(201,))
+        after = self.master_metrics().text
+        self.assertRegex(after, r'pagoda_queue_length [1-9]')
+        for e in out["executions"]:
+            self.api.ok("POST", "/api/v1/executions/%d/kill" % e["execution_id"], expect=(202,))
+        self.assertEqual(value(after, "pagoda_run_batches_total"), batches + 1)
+        self.assertEqual(value(after, "pagoda_run_batch_runs_total"), runs + 2)
+
     def test_worker_metrics_endpoint(self):
         r = self.worker_metrics()
         self.assertEqual(r.status, 200, r.text[:300])

@@ -35,16 +35,11 @@ typedef struct {
 
 static const store_backend_t *B;
 
-/* The latest schema version: the last migration's (both backends keep the
- * same numbers), so that a new migration does not edit these tests. */
-#define LATEST_SCHEMA ((int)pgd_store_sqlite_migration_count)
-
-/* "(N)" for the latest version N, as the refusal of a newer schema says it. */
-static const char *latest_text(void) {
-  static char buf[16];
-  snprintf(buf, sizeof buf, "(%d)", LATEST_SCHEMA);
-  return buf;
-}
+/* The including backend test defines its latest schema version and the
+ * number of its migrations (from its migration list). */
+#if !defined(SCHEMA_LATEST) || !defined(SCHEMA_ROWS)
+#error "define SCHEMA_LATEST and SCHEMA_ROWS before including test_store_cases.h"
+#endif
 
 static int suite_init(void) {
   pgd_log_set_level(PGD_LOG_WARN);
@@ -133,13 +128,13 @@ static void test_migrations_fresh_and_reopen(void) {
   uv_loop_init(&loop);
   pgd_store_t *s = open_ok(&loop);
   CU_ASSERT_STRING_EQUAL(pgd_store_backend(s), B->name);
-  CU_ASSERT(pgd_store_schema_version(s) == LATEST_SCHEMA);
+  CU_ASSERT(pgd_store_schema_version(s) == SCHEMA_LATEST);
   CU_ASSERT(pgd_store_max_execution_id(s) == 0);
   cJSON *jobs = pgd_store_list_jobs(s);
   CU_ASSERT(cJSON_IsArray(jobs) && cJSON_GetArraySize(jobs) == 0);
   cJSON_Delete(jobs);
   close_all(s, &loop);
-  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == LATEST_SCHEMA);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == SCHEMA_ROWS);
   CU_ASSERT(sql_int("SELECT count(*) FROM jobs") == 0);
   CU_ASSERT(sql_int("SELECT count(*) FROM executions") == 0);
   CU_ASSERT(sql_int("SELECT count(*) FROM attempts") == 0);
@@ -150,9 +145,9 @@ static void test_migrations_fresh_and_reopen(void) {
   /* reopen: nothing re-applied */
   uv_loop_init(&loop);
   s = open_ok(&loop);
-  CU_ASSERT(pgd_store_schema_version(s) == LATEST_SCHEMA);
+  CU_ASSERT(pgd_store_schema_version(s) == SCHEMA_LATEST);
   close_all(s, &loop);
-  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == LATEST_SCHEMA);
+  CU_ASSERT(sql_int("SELECT count(*) FROM pagoda_schema") == SCHEMA_ROWS);
   CU_ASSERT(sql_int("SELECT count(*) FROM cluster") == 1);
   remove_db();
 }
