@@ -80,6 +80,7 @@ typedef enum {
   PGD_SQL_MAX_EXECUTION_ID, /* NULL when there is none */
   PGD_SQL_GET_DOC,          /* 1 kind, 2 id */
   PGD_SQL_EXECUTION_BY_KEY, /* 1 idempotency key, 2 submitted at or after (µs); newest first, 1 row */
+  PGD_SQL_LAST_EXECUTION_BEFORE, /* 1 submitted before (µs); the highest id, 1 row */
   PGD_SQL_LIST_EXECUTIONS,  /* + PGD_SQL_LIST_EXEC_* bits; slot 4 limit (-1 = all) */
   PGD_SQL_LIST_DOCS = PGD_SQL_LIST_EXECUTIONS + PGD_SQL_LIST_EXEC_VARIANTS,
   /* + PGD_SQL_LIST_DOCS_* bits; slot 1 kind, slot 6 limit (-1 = all) */
