@@ -1,7 +1,9 @@
-"""GET /api/v1/executions?since=T&until=T (docs/api.md "Executions"): the
-executions submitted at or after `since` and before `until`, each given as
-microseconds since the epoch or RFC 3339; combined with job, state, limit
-and before; anything else is a 400."""
+"""The server-side filters the console's lists use (docs/api.md):
+GET /api/v1/executions?since=T&until=T keeps the executions submitted at or
+after `since` and before `until`, each given as microseconds since the epoch
+or RFC 3339, combined with job, state, limit and before; anything else is a
+400. GET /api/v1/jobs?q=TEXT keeps the jobs whose name or type contains
+TEXT (ignoring case), combined with limit/after paging."""
 
 import datetime
 import os
@@ -87,6 +89,31 @@ class ExecutionsTimeFilter(harness.PagodaTestCase):
         # before and until together: the tighter bound wins
         self.assertEqual(self.ids("until=%d&before=%d" % (t[4], self.execs[2]["id"])),
                          self.expect(lambda e: e["id"] < self.execs[2]["id"]))
+
+    def test_jobs_search(self):
+        for name, typ in (("Search-ETL-1", "shell"), ("search-etl-2", "shell"), ("other-x", "lua"),
+                          ("search-etl-3", "shell")):
+            body = {"name": name, "type": typ,
+                    "params": {"script": "echo" if typ == "shell" else "return 1"}}
+            self.api.create_job(body)
+
+        def names(query):
+            r = self.api.get("/api/v1/jobs?" + query)
+            self.assertEqual(r.status, 200, r)
+            return [j["name"] for j in r.json["jobs"]], r.json.get("next_after")
+        everything = names("")[0]
+        self.assertEqual(names("q=etl")[0], [n for n in everything if "etl" in n.lower()])
+        self.assertEqual(len(names("q=etl")[0]), 3)
+        self.assertEqual(names("q=LUA")[0], ["other-x"])  # by type, any case
+        self.assertEqual(names("q=")[0], everything)
+        self.assertEqual(names("q=no-such-thing")[0], [])
+        page1, nxt = names("q=search&limit=2")
+        self.assertEqual(page1, ["Search-ETL-1", "search-etl-2"])
+        self.assertEqual(nxt, "search-etl-2")
+        page2, nxt = names("q=search&limit=2&after=" + nxt)
+        self.assertEqual((page2, nxt), (["search-etl-3"], None))
+        r = self.api.get("/api/v1/jobs?q=" + "x" * 201)
+        self.assertEqual(r.status, 400, r)
 
     def test_bad_times_are_400(self):
         for q in ("since=yesterday", "until=2026-13-45T00:00:00Z", "since=-5", "until=",
