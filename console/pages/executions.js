@@ -43,8 +43,11 @@ function renderList(view, ctx, search) {
     const q = new URLSearchParams();
     if (job.value.trim()) q.set('job', job.value.trim());
     if (state.value) q.set('state', state.value);
-    if (fromLocalInput(from.value)) q.set('since', fromLocalInput(from.value));
-    if (fromLocalInput(to.value)) q.set('until', fromLocalInput(to.value));
+    // An input left as shown keeps the address's exact time (the input
+    // shows whole seconds).
+    const bound = (input, old) => (input.value === toLocalInput(old) ? old : fromLocalInput(input.value));
+    if (bound(from, since)) q.set('since', bound(from, since));
+    if (bound(to, until)) q.set('until', bound(to, until));
     for (const [k, v] of Object.entries(extra)) q.set(k, v);
     ctx.navigate(`/executions${q.toString() ? `?${q}` : ''}`);
   };

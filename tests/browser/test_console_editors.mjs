@@ -134,6 +134,7 @@ try {
   await until('only the middle execution', async () => JSON.stringify(await shownExecs(page)) === JSON.stringify([ids[1]]));
   const url = new URL(page.url());
   assert.equal(url.searchParams.get('job'), 'timed');
+  assert.equal(url.searchParams.get('since'), execs[1].submitted_at, 'the untouched from keeps its exact time');
   assert.equal(Date.parse(url.searchParams.get('until')), Math.floor(execs[2].submitted_us / 1e6) * 1000,
     'until is the second typed, as RFC 3339 UTC');
   await settled(page, 'executions-time-filter');
