@@ -75,6 +75,9 @@ const url = (await master.running(RUNNING, 120000)).replace(/\/$/, '');
 console.log(`master started on them in ${Date.now() - t} ms`);
 const token = fs.readFileSync(path.join(data, 'admin.token'), 'utf8').trim();
 
+/** The submitted time of execution `i` (as INSERT writes it), RFC 3339. */
+const iso = (i) => encodeURIComponent(new Date((1796000000000000 + i * 1000000) / 1000).toISOString());
+
 const apiTimes = [];
 for (let i = 0; i < RUNS; i++) {
   t = performance.now();
@@ -99,6 +102,11 @@ try {
     ['executions, state=failed', '/executions?state=failed', `tr[data-exec="${N}"]`],
     ['executions, job=job-07', '/executions?job=job-07', 'tr[data-exec]'],
     ['executions, a page deep in the history', `/executions?before=${Math.floor(N / 2)}`, `tr[data-exec="${Math.floor(N / 2) - 1}"]`],
+    // The time filter (?since&until, turned into id bounds by the store):
+    // the last 1,000 submitted, and a 100-second window mid-history.
+    ['executions, since (the last 1,000)', `/executions?since=${iso(N - 999)}`, `tr[data-exec="${N}"]`],
+    ['executions, since..until mid-history', `/executions?since=${iso(Math.floor(N / 2) - 100)}&until=${iso(Math.floor(N / 2))}`,
+      `tr[data-exec="${Math.floor(N / 2) - 1}"]`],
   ];
   console.log(`API GET /api/v1/executions?limit=50: ${stats(apiTimes)}`);
   for (const [name, p, sel] of pages) {

@@ -15,6 +15,7 @@ import * as balancers from './pages/balancers.js';
 import * as plugins from './pages/plugins.js';
 import * as resources from './pages/resources.js';
 import * as audit from './pages/audit.js';
+import { flowEditor, scheduleEditor } from './pages/editors.js';
 
 // path pattern → page module; a page exports render(view, ctx) returning an
 // optional cleanup function (stopping its polling).
@@ -26,7 +27,9 @@ const ROUTES = [
   [/^\/executions$/, executions, 'executions'],
   [/^\/executions\/(\d+)$/, executions, 'executions'],
   [/^\/flows$/, flows, 'flows'],
+  [/^\/flows\/new$/, flowEditor, 'flows'],
   [/^\/flows\/([^/]+)$/, flows, 'flows'],
+  [/^\/flows\/([^/]+)\/edit$/, flowEditor, 'flows'],
   [/^\/flow-executions\/(\d+)$/, flowExecution, 'flows'],
   [/^\/schedules$/, schedules, 'schedules'],
   [/^\/workers$/, workers, 'workers'],
@@ -35,6 +38,8 @@ const ROUTES = [
   [/^\/resources$/, resources, 'resources'],
   [/^\/resources\/([^/]+)$/, resources, 'resources'],
   [/^\/audit$/, audit, 'audit'],
+  [/^\/schedules\/new$/, scheduleEditor, 'schedules'],
+  [/^\/schedules\/([^/]+)\/edit$/, scheduleEditor, 'schedules'],
 ];
 
 const ctx = { me: null, navigate };

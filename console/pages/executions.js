@@ -1,5 +1,5 @@
-// Executions: the list (filters job and state, paged on the server with
-// ?limit&before) and one execution (attempts, attributes, the log, kill,
+// Executions: the list (filters job, state and submitted time, paged on the
+// server with ?limit&before) and one execution (attempts, attributes, the log, kill,
 // run again), refreshed through live.js while it runs.
 import { api, apiBytes, can } from '../api.js';
 import { h, fill, stateBadge, when, errorBox } from '../dom.js';
@@ -10,22 +10,51 @@ const PAGE = 50;
 const STATES = ['', 'pending', 'dispatched', 'running', 'succeeded', 'failed', 'killed', 'timed_out', 'lost'];
 const FINAL = new Set(['succeeded', 'failed', 'killed', 'timed_out', 'lost']);
 
+// The time filter: the page's address keeps `since` / `until` as RFC 3339
+// UTC (what the API takes, and the same instant in every browser); the
+// inputs show the browser's local time.
+const pad = (n) => String(n).padStart(2, '0');
+/** RFC 3339 (or '') → the value of a datetime-local input. */
+function toLocalInput(iso) {
+  const d = new Date(iso || '');
+  if (isNaN(d)) return '';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+         `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+/** A datetime-local value (local time) → RFC 3339 UTC, or '' when empty. */
+function fromLocalInput(v) {
+  const d = new Date(v || '');
+  return isNaN(d) ? '' : d.toISOString();
+}
+
 function renderList(view, ctx, search) {
   const job = h('input', { type: 'search', placeholder: 'job', value: search.get('job') || '', 'data-testid': 'filter-job' });
   const state = h('select', { 'data-testid': 'filter-state' },
     STATES.map((s) => h('option', { value: s, selected: s === (search.get('state') || '') }, s || 'any state')));
+  const since = search.get('since') || '';
+  const until = search.get('until') || '';
+  const from = h('input', { type: 'datetime-local', step: '1', value: toLocalInput(since),
+    title: 'submitted at or after', 'aria-label': 'from', 'data-testid': 'filter-from' });
+  const to = h('input', { type: 'datetime-local', step: '1', value: toLocalInput(until),
+    title: 'submitted before', 'aria-label': 'to', 'data-testid': 'filter-to' });
   const before = search.get('before');
   const table = h('div', { 'data-testid': 'executions' }, h('p', { class: 'muted' }, 'Loading…'));
   const go = (extra = {}) => {
     const q = new URLSearchParams();
     if (job.value.trim()) q.set('job', job.value.trim());
     if (state.value) q.set('state', state.value);
+    // An input left as shown keeps the address's exact time (the input
+    // shows whole seconds).
+    const bound = (input, old) => (input.value === toLocalInput(old) ? old : fromLocalInput(input.value));
+    if (bound(from, since)) q.set('since', bound(from, since));
+    if (bound(to, until)) q.set('until', bound(to, until));
     for (const [k, v] of Object.entries(extra)) q.set(k, v);
     ctx.navigate(`/executions${q.toString() ? `?${q}` : ''}`);
   };
   const form = h('form', { class: 'toolbar' }, job, state,
+    h('label', null, 'from ', from), h('label', null, 'to ', to),
     h('button', { type: 'submit' }, 'Filter'),
-    before && h('a', { class: 'button', href: '/executions' }, 'Newest'));
+    before && h('button', { type: 'button', 'data-testid': 'newest', onclick: () => go() }, 'Newest'));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
   state.addEventListener('change', () => go());
   fill(view, h('h1', null, 'Executions'), form, table);
@@ -33,6 +62,8 @@ function renderList(view, ctx, search) {
   const q = new URLSearchParams({ limit: String(PAGE) });
   if (search.get('job')) q.set('job', search.get('job'));
   if (search.get('state')) q.set('state', search.get('state'));
+  if (since) q.set('since', since);
+  if (until) q.set('until', until);
   if (before) q.set('before', before);
   let rows = null;
   const rowEl = (e) => h('tr', { 'data-exec': e.id },
@@ -64,8 +95,12 @@ function renderList(view, ctx, search) {
   // execution that matches the filters is added at the top. Only the rows
   // that changed are rebuilt, once per frame. A reset (or the fallback to
   // polling) reloads the page through REST.
+  const sinceUs = since ? Date.parse(since) * 1000 : null;
+  const untilUs = until ? Date.parse(until) * 1000 : null;
   const matches = (e) => (!search.get('job') || e.job === search.get('job')) &&
-                         (!search.get('state') || e.state === search.get('state'));
+                         (!search.get('state') || e.state === search.get('state')) &&
+                         (sinceUs === null || e.submitted_us >= sinceUs) &&
+                         (untilUs === null || e.submitted_us < untilUs);
   const changed = new Set();
   let full = false;
   let frameQueued = false;

@@ -6,6 +6,7 @@ import { api, can } from '../api.js';
 import { h, fill, errorBox, when } from '../dom.js';
 import { reloadOn } from '../live.js';
 import { drawFlowGraph } from '../flow_graph.js';
+import { takeFlash } from './editors.js';
 
 const PAGE = 50;
 
@@ -34,10 +35,13 @@ function fexecTable(rows, testid, withFlow) {
     }));
 }
 
-function renderList(view) {
+function renderList(view, ctx) {
+  const admin = can(ctx.me.role, 'admin');
   const list = h('div', { 'data-testid': 'flows' }, h('p', { class: 'muted' }, 'Loading…'));
   const recent = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
-  fill(view, h('h1', null, 'Flows'), list, h('h2', null, 'Latest flow executions'), recent);
+  fill(view, h('h1', null, 'Flows'), takeFlash(ctx),
+    admin && h('div', { class: 'toolbar' }, h('a', { class: 'button', href: '/flows/new', 'data-testid': 'new-flow' }, 'New flow')),
+    list, h('h2', null, 'Latest flow executions'), recent);
   api('GET', '/api/v1/flows').then((r) => {
     fill(list, r.flows.length ? h('table', null,
       h('tr', null, ['name', 'nodes', 'failure strategy', 'max parallel', 'description', ''].map((t) => h('th', null, t))),
@@ -45,7 +49,9 @@ function renderList(view) {
         h('td', null, h('a', { href: `/flows/${encodeURIComponent(f.name)}` }, f.name)),
         h('td', null, String((f.nodes || []).length)), h('td', null, f.failure_strategy || 'fail_fast'),
         h('td', null, f.max_parallel ? String(f.max_parallel) : ''), h('td', null, f.description || ''),
-        h('td', null, h('a', { class: 'button', href: `/flows/${encodeURIComponent(f.name)}` }, 'Open'))))) :
+        h('td', null, h('a', { class: 'button', href: `/flows/${encodeURIComponent(f.name)}` }, 'Open'),
+          admin && [' ', h('a', { class: 'button', 'data-testid': 'edit-flow',
+            href: `/flows/${encodeURIComponent(f.name)}/edit` }, 'Edit')])))) :
       h('p', { class: 'muted' }, 'No flow defined yet (POST /api/v1/flows, docs/flows.md).'));
   }).catch((e) => fill(list, errorBox(e)));
   return reloadOn(['flow'], async () => {
@@ -78,7 +84,10 @@ function renderFlow(view, ctx, name, search) {
       ctx.navigate(`/flow-executions/${r.flow_execution_id}`);
     } catch (e) { fill(msg, errorBox(e, 'run-error')); }
   };
-  fill(view, head, graphBox,
+  fill(view, head, takeFlash(ctx),
+    can(role, 'admin') && h('div', { class: 'toolbar' }, h('a', { class: 'button', 'data-testid': 'edit-flow',
+      href: `/flows/${encodeURIComponent(name)}/edit` }, 'Edit or delete')),
+    graphBox,
     can(role, 'operator') && h('div', null, h('h2', null, 'Run'),
       h('p', { class: 'muted' }, 'Params (JSON) replace the flow\'s defaults for this run; nodes read them as ${flow.params.X}.'),
       params, h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'primary', 'data-testid': 'run-flow', onclick: run }, 'Run'))),

@@ -1,4 +1,4 @@
-// Jobs: the list (searchable), the JSON editor (the server validates; its
+// Jobs: the list (searched and paged on the server), the JSON editor (the server validates; its
 // error is shown under the editor), run with params, delete. Buttons appear
 // only for roles that may use them (docs/security.md "Tokens and roles").
 import { api, can } from '../api.js';
@@ -38,24 +38,41 @@ async function deleteJob(ctx, name, msg) {
   }
 }
 
+// The list is paged and searched on the server (GET /api/v1/jobs?q&limit&after,
+// docs/api.md "Paging"), so it stays fast with any number of jobs; the
+// address keeps the search and the page (?q=...&after=NAME).
+const PAGE = 50;
+
 function renderList(view, ctx, search) {
   const role = ctx.me.role;
   const q = h('input', { type: 'search', placeholder: 'search name or type', value: search.get('q') || '',
                          'data-testid': 'job-search' });
   const msg = h('div');
   const table = h('div', { 'data-testid': 'jobs' }, h('p', { class: 'muted' }, 'Loading…'));
-  let jobs = [];
-  const draw = () => {
-    const needle = q.value.trim().toLowerCase();
-    const shown = jobs.filter((j) => !needle || j.name.toLowerCase().includes(needle) ||
-                                     String(j.type).toLowerCase().includes(needle));
-    if (!shown.length) {
-      fill(table, h('p', { class: 'muted' }, jobs.length ? 'No job matches.' : 'No job defined yet.'));
+  let after = search.get('after') || '';
+  const pageStarts = []; // the `after` of each page before this one (for Previous)
+  let seq = 0; // answers to older requests (a search typed on) are dropped
+  const address = () => {
+    const p = new URLSearchParams();
+    if (q.value.trim()) p.set('q', q.value.trim());
+    if (after) p.set('after', after);
+    return `/jobs${p.toString() ? `?${p}` : ''}`;
+  };
+  const draw = (jobs, nextAfter) => {
+    const pager = h('p', { class: 'toolbar' },
+      (after || pageStarts.length > 0) && h('button', { type: 'button', 'data-testid': 'jobs-first',
+        onclick: () => { pageStarts.length = 0; after = ''; load(); } }, 'First'),
+      pageStarts.length > 0 && h('button', { type: 'button', 'data-testid': 'jobs-prev',
+        onclick: () => { after = pageStarts.pop(); load(); } }, 'Previous'),
+      nextAfter && h('button', { type: 'button', 'data-testid': 'jobs-next',
+        onclick: () => { pageStarts.push(after); after = nextAfter; load(); } }, 'Next'));
+    if (!jobs.length) {
+      fill(table, h('p', { class: 'muted' }, q.value.trim() || after ? 'No job matches.' : 'No job defined yet.'), pager);
       return;
     }
     fill(table, h('table', null,
       h('tr', null, ['name', 'type', 'description', 'updated', ''].map((t) => h('th', null, t))),
-      shown.map((j) => h('tr', { 'data-job': j.name },
+      jobs.map((j) => h('tr', { 'data-job': j.name },
         h('td', null, h('a', { href: `/jobs/${encodeURIComponent(j.name)}` }, j.name)),
         h('td', null, j.type), h('td', null, j.description || ''), h('td', null, when(j.updated_at)),
         h('td', null,
@@ -63,15 +80,33 @@ function renderList(view, ctx, search) {
             onclick: () => runJob(ctx, j.name, '', msg) }, 'Run'), ' ',
           h('a', { class: 'button', href: `/executions?job=${encodeURIComponent(j.name)}` }, 'Executions'), ' ',
           can(role, 'admin') && h('button', { type: 'button', class: 'danger', 'data-testid': 'delete',
-            onclick: () => deleteJob(ctx, j.name, msg) }, 'Delete'))))));
+            onclick: () => deleteJob(ctx, j.name, msg) }, 'Delete'))))), pager);
   };
-  q.addEventListener('input', draw);
+  const load = async () => {
+    const mine = ++seq;
+    history.replaceState(null, '', address());
+    const p = new URLSearchParams({ limit: String(PAGE) });
+    if (q.value.trim()) p.set('q', q.value.trim());
+    if (after) p.set('after', after);
+    try {
+      const r = await api('GET', `/api/v1/jobs?${p}`);
+      if (mine === seq) draw(r.jobs, r.next_after);
+    } catch (e) {
+      if (mine === seq) fill(table, errorBox(e));
+    }
+  };
+  // Typing searches from the first page, once the typing pauses.
+  let typing = null;
+  q.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => { pageStarts.length = 0; after = ''; load(); }, 200);
+  });
   fill(view, h('h1', null, 'Jobs'),
     h('div', { class: 'toolbar' }, q,
       can(role, 'admin') && h('a', { class: 'button', href: '/jobs/new', 'data-testid': 'new-job' }, 'New job')),
     msg, table);
-  api('GET', '/api/v1/jobs').then((r) => { jobs = r.jobs; draw(); })
-    .catch((e) => fill(table, errorBox(e)));
+  load();
+  return () => clearTimeout(typing);
 }
 
 function renderEditor(view, ctx, name) {

@@ -6,6 +6,7 @@
 import { api, can } from '../api.js';
 import { h, fill, errorBox, stateBadge, when } from '../dom.js';
 import { subscribe } from '../live.js';
+import { takeFlash } from './editors.js';
 
 const NEXT = 3;
 const RUNS = 5;
@@ -50,7 +51,9 @@ export function render(view, ctx) {
   const role = ctx.me.role;
   const msg = h('div', { 'data-testid': 'schedule-message' });
   const table = h('div', { 'data-testid': 'schedules' }, h('p', { class: 'muted' }, 'Loading…'));
-  fill(view, h('h1', null, 'Schedules'),
+  const admin = can(role, 'admin');
+  fill(view, h('h1', null, 'Schedules'), takeFlash(ctx),
+    admin && h('div', { class: 'toolbar' }, h('a', { class: 'button', href: '/schedules/new', 'data-testid': 'new-schedule' }, 'New schedule')),
     h('p', { class: 'muted' }, 'Next fire times are shown on the wall clock of each schedule\'s time zone (as its cron fields are read); runs in this browser\'s.'),
     msg, table);
   let names = [];
@@ -87,7 +90,8 @@ export function render(view, ctx) {
       h('td', { class: 'actions' },
         operator && s.enabled && h('button', { type: 'button', 'data-testid': 'pause', onclick: () => act(name, 'pause') }, 'Pause'),
         operator && !s.enabled && h('button', { type: 'button', 'data-testid': 'resume', onclick: () => act(name, 'resume') }, 'Resume'),
-        operator && h('button', { type: 'button', 'data-testid': 'run-now', onclick: () => act(name, 'run') }, 'Run now')));
+        operator && h('button', { type: 'button', 'data-testid': 'run-now', onclick: () => act(name, 'run') }, 'Run now'),
+        admin && h('a', { class: 'button', 'data-testid': 'edit-schedule', href: `/schedules/${encodeURIComponent(name)}/edit` }, 'Edit')));
   };
 
   const draw = () => {

@@ -4,15 +4,33 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/json.h"
 
 /* Job names longer than this cannot exist (jobs.c refuses them). */
 #define JOB_NAME_MAX 160
 
+/* ?q= longer than this is refused: no name or type is that long. */
+#define JOB_SEARCH_MAX 200
+
+/* Does `needle` occur, ignoring ASCII case, in the job's name or type? */
+static bool job_matches(const cJSON *job, const char *needle) {
+  const char *name = pgd_json_str(job, "name"), *type = pgd_json_str(job, "type");
+  return (name && strcasestr(name, needle)) || (type && strcasestr(type, needle));
+}
+
 void api_jobs_list(api_req_t *r) {
+  const char *q = pgd_http_req_query(r->req, "q");
+  if (q && strlen(q) > JOB_SEARCH_MAX) {
+    pgd_http_respond_error(r->req, 400, "q is at most %d bytes", JOB_SEARCH_MAX);
+    return;
+  }
+  if (q && !q[0]) q = NULL;
   cJSON *list = pgd_master_jobs_list(r->m);
   cJSON *arr = cJSON_CreateArray();
   cJSON *j;
-  cJSON_ArrayForEach(j, list) cJSON_AddItemToArray(arr, api_job_view(j));
+  cJSON_ArrayForEach(j, list) {
+    if (!q || job_matches(j, q)) cJSON_AddItemToArray(arr, api_job_view(j));
+  }
   cJSON_Delete(list);
   api_respond_paged(r->req, "jobs", arr, "name"); /* ?limit&after (docs/api.md "Paging") */
 }

@@ -686,6 +686,11 @@ int64_t pgd_store_max_execution_id(pgd_store_t *s) {
   return pgd_store_read_max_execution_id(s->ops, s->be);
 }
 
+int64_t pgd_store_last_execution_before(pgd_store_t *s, int64_t before_us) {
+  READ_GUARD(s, -EINVAL);
+  return pgd_store_read_last_execution_before(s->ops, s->be, before_us);
+}
+
 cJSON *pgd_store_get_doc(pgd_store_t *s, const char *kind, const char *id) {
   READ_GUARD(s, NULL);
   if (!pgd_store_doc_kind_ok(kind) || !id || !id[0] || strlen(id) > PGD_DOC_MAX_ID) return NULL;

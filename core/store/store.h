@@ -312,6 +312,13 @@ cJSON *pgd_store_list_docs(pgd_store_t *s, const char *kind, const char *parent,
  * on error. */
 int64_t pgd_store_max_execution_id(pgd_store_t *s);
 
+/* The highest id of an execution submitted before `before_us` (µs since the
+ * epoch, by its submitted_us); 0 when there is none; negative -errno value on
+ * error. Executions are numbered in the order they are submitted, so this
+ * turns a time bound into an id bound for pgd_store_list_executions; it
+ * walks the id index down from the newest (cheap for recent times). */
+int64_t pgd_store_last_execution_before(pgd_store_t *s, int64_t before_us);
+
 /* Latest schema version of the open database (for diagnostics). */
 int pgd_store_schema_version(pgd_store_t *s);
 

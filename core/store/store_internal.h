@@ -184,6 +184,8 @@ cJSON *pgd_store_read_execution_by_key(const pgd_store_backend_ops_t *ops, void 
                                        const char *key, int64_t since_us);
 cJSON *pgd_store_read_doc(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
                           const char *id);
+int64_t pgd_store_read_last_execution_before(const pgd_store_backend_ops_t *ops, void *be,
+                                             int64_t before_us);
 cJSON *pgd_store_read_docs(const pgd_store_backend_ops_t *ops, void *be, const char *kind,
                            const char *parent, const char *state, int limit,
                            const char *before_id);

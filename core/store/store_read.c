@@ -5,6 +5,7 @@
  * one scalar, a snapshot). Any thread. */
 #include <errno.h>
 
+#include "common/json.h"
 #include "store/store_sql.h"
 
 static void text(pgd_store_param_t *p, const char *s) {
@@ -149,6 +150,17 @@ cJSON *pgd_store_read_execution_by_key(const pgd_store_backend_ops_t *ops, void 
   text(&p[1], key);
   integer(&p[2], since_us);
   return first_or_null(locked_rows(ops, be, PGD_SQL_EXECUTION_BY_KEY, p, &pgd_store_rec_execution));
+}
+
+int64_t pgd_store_read_last_execution_before(const pgd_store_backend_ops_t *ops, void *be,
+                                             int64_t before_us) {
+  pgd_store_param_t p[2] = {{0}};
+  integer(&p[1], before_us);
+  cJSON *arr = locked_rows(ops, be, PGD_SQL_LAST_EXECUTION_BEFORE, p, &pgd_store_rec_execution);
+  if (!arr) return -EIO;
+  int64_t id = pgd_json_int(cJSON_GetArrayItem(arr, 0), "id", 0);
+  cJSON_Delete(arr);
+  return id;
 }
 
 cJSON *pgd_store_read_doc(const pgd_store_backend_ops_t *ops, void *be, const char *kind,

@@ -256,6 +256,10 @@ static int template(pgd_store_dialect_t d, int stmt, char *buf, size_t cap) {
     return select_with(buf, cap, &pgd_store_rec_execution,
                        " WHERE \"idempotency_key\"=?1 AND \"submitted_us\">=?2"
                        " ORDER BY \"id\" DESC LIMIT 1");
+  /* Walks the id index down from the newest: cheap for recent times. */
+  case PGD_SQL_LAST_EXECUTION_BEFORE:
+    return select_with(buf, cap, &pgd_store_rec_execution,
+                       " WHERE \"submitted_us\"<?1 ORDER BY \"id\" DESC LIMIT 1");
   default: break;
   }
   if (stmt >= PGD_SQL_PUT_LOG_CHUNK && stmt <= PGD_SQL_BLOB_BYTES)

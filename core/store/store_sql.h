@@ -93,6 +93,7 @@ typedef enum {
   PGD_SQL_STORE_BYTES,      /* the database's size in bytes */
   PGD_SQL_LOG_BYTES,        /* the bytes taken by log chunks */
   PGD_SQL_BLOB_BYTES,       /* the bytes taken by resource blobs */
+  PGD_SQL_LAST_EXECUTION_BEFORE, /* 1 submitted before (µs); the highest id, 1 row */
   PGD_SQL_LIST_EXECUTIONS,  /* + PGD_SQL_LIST_EXEC_* bits; slot 4 limit (-1 = all) */
   PGD_SQL_LIST_DOCS = PGD_SQL_LIST_EXECUTIONS + PGD_SQL_LIST_EXEC_VARIANTS,
   /* + PGD_SQL_LIST_DOCS_* bits; slot 1 kind, slot 6 limit (-1 = all) */

@@ -839,6 +839,34 @@ static void test_epoch_fencing(void) {
   remove_db();
 }
 
+/* pgd_store_last_execution_before: the time bound of the executions list. */
+static void test_last_execution_before(void) {
+  fresh_db();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  pgd_store_t *s = open_ok(&loop);
+  CU_ASSERT(pgd_store_last_execution_before(s, 1000000) == 0); /* none stored */
+  counter_t c = {0};
+  for (int id = 1; id <= 10; id++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "job", "t");
+    cJSON_AddStringToObject(o, "state", "succeeded");
+    cJSON_AddNumberToObject(o, "submitted_us", 1000.0 * id);
+    CU_ASSERT(pgd_store_put_execution(s, o, count_cb, &c) == 0);
+    cJSON_Delete(o);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CU_ASSERT(c.ok == 10);
+  CU_ASSERT(pgd_store_last_execution_before(s, 1000) == 0);  /* before the first */
+  CU_ASSERT(pgd_store_last_execution_before(s, 1001) == 1);  /* strictly before */
+  CU_ASSERT(pgd_store_last_execution_before(s, 5000) == 4);
+  CU_ASSERT(pgd_store_last_execution_before(s, 5500) == 5);
+  CU_ASSERT(pgd_store_last_execution_before(s, INT64_MAX) == 10);
+  close_all(s, &loop);
+  remove_db();
+}
+
 static void store_add_cases(CU_pSuite suite) {
   CU_add_test(suite, "migrations on a fresh database and on reopen", test_migrations_fresh_and_reopen);
   CU_add_test(suite, "job round trip, upsert, delete", test_job_roundtrip_upsert_delete);
@@ -854,6 +882,7 @@ static void store_add_cases(CU_pSuite suite) {
   CU_add_test(suite, "close from a callback", test_close_from_callback);
   CU_add_test(suite, "reads on another thread", test_concurrent_reader);
   CU_add_test(suite, "epoch fencing: a deposed leader cannot write", test_epoch_fencing);
+  CU_add_test(suite, "last execution before a time", test_last_execution_before);
 }
 
 #endif
