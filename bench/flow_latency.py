@@ -46,7 +46,16 @@ def fan(n):
     return nodes
 
 
+# Parts of every edge of the last measured flow: the upstream's end (worker
+# stamp) to the downstream's submission (master stamp: the report's trip,
+# its commit, the engine step), and that submission to the downstream's
+# start (worker stamp: the first durable write, LAUNCH, the spawn).
+PARTS = {"finished->submitted": [], "submitted->started": []}
+
+
 def measure(api, name, nodes, runs):
+    for v in PARTS.values():
+        del v[:]
     api.ok("POST", "/api/v1/flows", {"name": name, "nodes": nodes}, expect=(200, 201))
     edges, overheads, walls, sinks = [], [], [], []
     for _ in range(runs):
@@ -65,7 +74,12 @@ def measure(api, name, nodes, runs):
             ups = nd.get("depends_on", [])
             if ups:  # the edge that released the node: its last upstream to finish
                 last = max(ex[u]["finished_us"] for u in ups)
-                run_edges.append((ex[nd["id"]]["started_us"] - last) / 1000.0)
+                down = ex[nd["id"]]
+                run_edges.append((down["started_us"] - last) / 1000.0)
+                if "submitted_us" in down:  # where the edge's time goes (one clock: one host)
+                    PARTS["finished->submitted"].append((down["submitted_us"] - last) / 1000.0)
+                    PARTS["submitted->started"].append(
+                        (down["started_us"] - down["submitted_us"]) / 1000.0)
         edges += run_edges
         sinks.append(run_edges[-1])  # the last node's release (the fan-in)
         # Critical path: the longest chain of (node duration + edge gap).
@@ -112,6 +126,8 @@ def main():
             print("%-22s %6d %9.3f %9.3f %9.3f %11.1f %13.1f   last node p50 %.3f ms" % (
                 name, len(edges), pct(edges, 50), pct(edges, 99), max(edges),
                 sum(walls) / len(walls), sum(over) / len(over), pct(sinks, 50)))
+            print("%-22s %6s   %s" % ("", "", "   ".join(
+                "%s p50 %.3f / p99 %.3f ms" % (k, pct(v, 50), pct(v, 99)) for k, v in PARTS.items())))
     finally:
         dev.stop()
     __import__("shutil").rmtree(tmp, ignore_errors=True)

@@ -172,12 +172,14 @@ static void on_state_change(void *ud, pgd_master_t *m, const pgd_master_exec_t *
    * `definition` (docs/api.md "Events"), which holds secret_env values in
    * clear in the master's record. Only the other members are copied. */
   const cJSON *rec = pgd_master_exec_record(e);
-  cJSON *listed = cJSON_CreateObject();
-  for (const cJSON *c = rec ? rec->child : NULL; c; c = c->next)
-    if (c->string && strcmp(c->string, "definition") != 0)
-      cJSON_AddItemReferenceToObject(listed, c->string, (cJSON *)c);
-  cJSON_AddItemToObject(d, "execution", api_exec_view(listed)); /* a deep copy */
-  cJSON_Delete(listed); /* only the references */
+  /* References, not a deep copy: publish prints the frame at once, before
+   * the record can change. */
+  cJSON *view = api_exec_view_refs(rec, "definition");
+  if (!view) {
+    cJSON_Delete(d);
+    return;
+  }
+  cJSON_AddItemToObject(d, "execution", view);
   publish(ev, K_EXECUTION, "execution", pgd_master_exec_id(e), d);
 }
 

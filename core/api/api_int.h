@@ -139,6 +139,13 @@ void api_delete_named(api_req_t *r, const char *kind, const char *name, api_dele
 void api_add_time_strings(cJSON *o);
 /* The API view of an execution record (caller owns; `rec` borrowed). */
 cJSON *api_exec_view(const cJSON *rec);
+/* The same view without copying `rec` (borrowed): the members are
+ * references to rec's (but `skip`, nullable, is left out; `attempts` is
+ * copied), so the view is valid only while rec is neither changed nor
+ * freed: print it at once, then cJSON_Delete it (that frees only the view's
+ * own nodes). The event stream formats one per state change. NULL when out
+ * of memory. Loop thread (rec's owner). */
+cJSON *api_exec_view_refs(const cJSON *rec, const char *skip);
 /* The API view of a stored job (caller owns; `stored` borrowed). */
 cJSON *api_job_view(const cJSON *stored);
 

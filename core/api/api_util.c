@@ -259,6 +259,32 @@ cJSON *api_exec_view(const cJSON *rec) {
   return v;
 }
 
+cJSON *api_exec_view_refs(const cJSON *rec, const char *skip) {
+  cJSON *v = cJSON_CreateObject();
+  if (!v) return NULL;
+  for (const cJSON *c = rec ? rec->child : NULL; c; c = c->next) {
+    if (!c->string || (skip && strcmp(c->string, skip) == 0)) continue;
+    /* api_exec_view writes time strings into each attempt: those get a copy. */
+    bool ok = strcmp(c->string, "attempts") == 0
+                  ? cJSON_AddItemToObject(v, c->string, cJSON_Duplicate(c, 1))
+                  : cJSON_AddItemReferenceToObject(v, c->string, (cJSON *)c);
+    if (!ok) {
+      cJSON_Delete(v);
+      return NULL;
+    }
+  }
+  static const char *const always[] = {"worker_id", "exit_code", "signal", "error",
+                                       "submitted_us", "dispatched_us", "started_us",
+                                       "finished_us"};
+  for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
+    if (!cJSON_GetObjectItemCaseSensitive(v, always[i])) cJSON_AddNullToObject(v, always[i]);
+  api_add_time_strings(v); /* on the view's own members: `rec` is not touched */
+  cJSON *attempts = cJSON_GetObjectItemCaseSensitive(v, "attempts");
+  cJSON *a;
+  cJSON_ArrayForEach(a, attempts) api_add_time_strings(a);
+  return v;
+}
+
 cJSON *api_job_view(const cJSON *stored) {
   cJSON *v = cJSON_Duplicate(stored, 1);
   api_add_time_strings(v);

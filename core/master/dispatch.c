@@ -131,6 +131,120 @@ static void sort_workers(pgd_master_t *m) {
   m->by_id_built = true;
 }
 
+/* Candidate lists (the placement index). Placement used to test every
+ * worker's types and labels (string compares) for every task: with 1,000
+ * workers that was most of a placement's cost. A list holds, in id order,
+ * the workers that have one job type and all of one label set; it is built
+ * once per workers_generation (bumped by every change of the set of
+ * workers, of their types, labels or slots, and of connection, draining
+ * and leaving) and shared by every task of that type and label set. What
+ * moves between generations (free slots, connection state, pinning) is
+ * still checked per task, in list order, so the candidates a balancer sees
+ * are exactly the ones the full walk found. */
+#define CAND_LISTS_MAX 32
+
+typedef struct m_cand_list {
+  char *type;       /* owned */
+  cJSON *labels;    /* owned copy of the job's labels array, nullable */
+  m_worker_t **ws;  /* owned array of weak pointers (workers are never freed while the master runs) */
+  size_t n, cap;
+  uint64_t gen;
+  uint64_t used_at; /* for eviction when the cache is full */
+} m_cand_list_t;
+
+struct m_place_cache {
+  m_cand_list_t lists[CAND_LISTS_MAX];
+  size_t n;
+  uint64_t clock;
+  m_place_stats_t stats;
+};
+
+static bool same_labels(const cJSON *a, const cJSON *b) {
+  if (cJSON_GetArraySize(a) == 0 && cJSON_GetArraySize(b) == 0) return true;
+  return a && b && cJSON_Compare(a, b, true);
+}
+
+static void cand_list_clear(m_cand_list_t *cl) {
+  free(cl->type);
+  cJSON_Delete(cl->labels);
+  free(cl->ws);
+  memset(cl, 0, sizeof *cl);
+}
+
+static void cand_list_fill(pgd_master_t *m, m_cand_list_t *cl) {
+  sort_workers(m);
+  if (cl->cap < m->by_id_n) {
+    m_worker_t **v = realloc(cl->ws, m->by_id_n * sizeof *v);
+    if (!v) abort();
+    cl->ws = v;
+    cl->cap = m->by_id_n;
+  }
+  cl->n = 0;
+  for (size_t i = 0; i < m->by_id_n; i++) {
+    m_worker_t *w = m->by_id[i];
+    if (!has_string(w->types, cl->type)) continue;
+    bool all = true;
+    const cJSON *l;
+    cJSON_ArrayForEach(l, cl->labels) {
+      if (cJSON_IsString(l) && !has_string(w->labels, l->valuestring)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) cl->ws[cl->n++] = w;
+  }
+  cl->gen = m->workers_generation;
+  m->place_cache->stats.rebuilds++;
+}
+
+/* The candidate list of (type, labels), current for this generation;
+ * NULL when the job has no type (no worker can run it). */
+static const m_cand_list_t *candidates_of(pgd_master_t *m, const char *type, const cJSON *labels) {
+  if (!type) return NULL;
+  struct m_place_cache *pc = m->place_cache;
+  if (!pc) {
+    pc = m->place_cache = calloc(1, sizeof *pc);
+    if (!pc) abort();
+  }
+  pc->stats.lookups++;
+  m_cand_list_t *cl = NULL;
+  for (size_t i = 0; i < pc->n && !cl; i++)
+    if (strcmp(pc->lists[i].type, type) == 0 && same_labels(pc->lists[i].labels, labels))
+      cl = &pc->lists[i];
+  if (!cl) {
+    if (pc->n < CAND_LISTS_MAX) {
+      cl = &pc->lists[pc->n++];
+    } else { /* the least recently used list goes */
+      cl = &pc->lists[0];
+      for (size_t i = 1; i < pc->n; i++)
+        if (pc->lists[i].used_at < cl->used_at) cl = &pc->lists[i];
+      cand_list_clear(cl);
+    }
+    cl->type = strdup(type);
+    if (!cl->type) abort();
+    cl->labels = cJSON_GetArraySize(labels) > 0 ? cJSON_Duplicate(labels, true) : NULL;
+    cand_list_fill(m, cl);
+  } else if (cl->gen != m->workers_generation) {
+    cand_list_fill(m, cl);
+  }
+  cl->used_at = ++pc->clock;
+  return cl;
+}
+
+void m_dispatch_free(pgd_master_t *m) {
+  struct m_place_cache *pc = m->place_cache;
+  if (!pc) return;
+  for (size_t i = 0; i < pc->n; i++) cand_list_clear(&pc->lists[i]);
+  free(pc);
+  m->place_cache = NULL;
+}
+
+m_place_stats_t m_dispatch_stats(const pgd_master_t *m) {
+  m_place_stats_t s = {0};
+  if (m->place_cache) s = m->place_cache->stats;
+  return s;
+}
+
 /* The workers earlier attempts of `t` ran on, in attempt order, including
  * the attempt that just ended (its row is still t->attempt_rec until the
  * next assignment): a new array owned by the caller, NULL when none. The
@@ -183,11 +297,13 @@ static m_worker_t *pick(pgd_master_t *m, m_task_t *t, char *why, size_t whylen) 
   if (!ws || !cs) abort();
   const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->rec, "type"));
   const cJSON *labels = cJSON_GetObjectItemCaseSensitive(e->def, "labels");
-  for (size_t i = 0; i < cap; i++) {
-    m_worker_t *w = m->by_id[i];
-    if (w->slots - w->used < e->slots) continue;
+  const m_cand_list_t *cl = candidates_of(m, type, labels);
+  for (size_t i = 0; cl && i < cl->n; i++) {
+    m_worker_t *w = cl->ws[i];
+    /* The list holds type and labels; the rest of the hard filters moves. */
+    if (w->slots - w->used < e->slots || !m_worker_takes_work(w)) continue;
     if (t->pinned && strcmp(t->pinned, w->id) != 0) continue;
-    if (worker_can_run_as(w, type, labels)) ws[n++] = w;
+    ws[n++] = w;
   }
   spread_shards(t, ws, &n);
   m_worker_t *chosen = NULL;
@@ -292,10 +408,10 @@ static void expand_broadcast(pgd_master_t *m, m_exec_t *e) {
 
 static int free_slots(pgd_master_t *m) {
   int free = 0;
-  m_worker_t *w, *tmp;
-  HASH_ITER(hh, m->workers, w, tmp) {
-    if (m_worker_takes_work(w) && w->slots > w->used)
-      free += w->slots - w->used;
+  sort_workers(m); /* an array walk rather than the hash's linked entries */
+  for (size_t i = 0; i < m->by_id_n; i++) {
+    const m_worker_t *w = m->by_id[i];
+    if (m_worker_takes_work(w) && w->slots > w->used) free += w->slots - w->used;
   }
   return free;
 }

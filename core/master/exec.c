@@ -184,6 +184,10 @@ static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void
   *agg = (save_agg_t){nd + 1, 0, cb, ud};
   bool was = pgd_store_fail_fast(m->store, true);
   if (e->committed) pgd_store_fail_fast(m->store, was);
+  /* One hand-off and one transaction for the rows of a save: queued one by
+   * one, the first woke the writer, which often committed it alone before
+   * the attempt row arrived (two commits, two fsyncs per state change). */
+  pgd_store_group_begin(m->store);
   int rc = pgd_store_put_execution(m->store, e->rec, save_part_done, agg);
   int queued = rc == 0;
   for (int i = 0; rc == 0 && i < nd; i++) {
@@ -191,6 +195,7 @@ static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void
     rc = pgd_store_put_attempt(m->store, dirty[i]->attempt_rec, save_part_done, agg);
     if (rc == 0) queued++;
   }
+  pgd_store_group_end(m->store);
   pgd_store_fail_fast(m->store, was);
   if (rc < 0) {
     if (queued == 0) {

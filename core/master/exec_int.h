@@ -138,5 +138,15 @@ void m_task_assign(pgd_master_t *m, m_task_t *t, m_worker_t *w);
 const char *m_pending_reason(pgd_master_t *m, const m_task_t *t);
 /* Hard filters: alive, not draining, connected, job type, labels, slots. */
 bool m_worker_eligible(const m_worker_t *w, const m_exec_t *e);
+/* Placement index figures (loop thread): candidate-list lookups (one per
+ * placement attempt) and rebuilds (after the workers changed). For
+ * /metrics, once wired. */
+typedef struct m_place_stats {
+  uint64_t lookups;
+  uint64_t rebuilds;
+} m_place_stats_t;
+m_place_stats_t m_dispatch_stats(const pgd_master_t *m);
+/* Frees the placement index (master teardown; it is rebuilt on demand). */
+void m_dispatch_free(pgd_master_t *m);
 
 #endif

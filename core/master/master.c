@@ -285,6 +285,7 @@ static void free_master(pgd_master_t *m) {
     free(j);
   }
   free(m->by_id);
+  m_dispatch_free(m);
   m_push_free(m);
   m_observers_free(m);
   m_resources_forget(m, NULL);

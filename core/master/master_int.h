@@ -65,6 +65,7 @@ struct pgd_master {
   size_t by_id_n;
   uint64_t by_id_gen;
   bool by_id_built;
+  struct m_place_cache *place_cache; /* dispatch.c: candidate lists by job type and labels */
   pgd_listener_t *listener;
   struct pgd_tls_ctx *rpc_tls; /* net/tls.h; NULL = plain TCP (rpc.c) */
   struct conn_ctx *unauthenticated; /* rpc.c: connections still in the handshake */

@@ -390,7 +390,13 @@ static void handle_state(conn_ctx_t *cc, const cJSON *msg) {
   ack_ctx_t *a = malloc(sizeof *a);
   if (!a || !report) abort();
   *a = (ack_ctx_t){cc->m, cc->w, st.seq};
+  /* One store transaction for what the report writes: a final state, and
+   * what it starts at once (a flow's downstream executions, a retry), whose
+   * launch waits for its first durable write; apart, that write waited for
+   * the final state's commit to end before its own began. */
+  pgd_store_group_begin(cc->m->store);
   m_exec_report_state(cc->m, cc->w, report, on_report_durable, a);
+  pgd_store_group_end(cc->m->store);
   cJSON_Delete(report);
 }
 
