@@ -240,6 +240,13 @@ static void collect_storage(pgd_metrics_out_t *out, pgd_master_t *m) {
   pgd_metrics_out_single(out, "pagoda_retention_batch_max_seconds", PGD_METRIC_GAUGE,
                          "Longest time one retention batch held the master's loop.",
                          (double)st.retention_batch_us_max / 1e6);
+  m_place_stats_t pl = m_dispatch_stats(m);
+  pgd_metrics_out_single(out, "pagoda_placement_lookups_total", PGD_METRIC_COUNTER,
+                         "Placement attempts (one candidate-list lookup each).",
+                         (double)pl.lookups);
+  pgd_metrics_out_single(out, "pagoda_placement_index_rebuilds_total", PGD_METRIC_COUNTER,
+                         "Rebuilds of the placement index after workers changed.",
+                         (double)pl.rebuilds);
   pgd_master_exec_stats_t ex;
   pgd_master_exec_stats(m, &ex);
   pgd_metrics_out_single(out, "pagoda_executions_in_memory", PGD_METRIC_GAUGE,

@@ -122,6 +122,8 @@ class MetricsTest(harness.PagodaTestCase):
         self.assertGreater(value(before, "pagoda_store_size_bytes"), 0)
         self.assertGreaterEqual(value(before, "pagoda_logs_size_bytes"), 0)  # present (these jobs print nothing)
         self.assertGreaterEqual(value(before, "pagoda_executions_in_memory"), 0)
+        self.assertGreaterEqual(value(before, "pagoda_placement_lookups_total"), 5)  # 5 runs placed
+        self.assertGreaterEqual(value(before, "pagoda_placement_index_rebuilds_total"), 1)
         for st in ("connected", "draining", "leaving", "left", "lost"):
             self.assertRegex(before, r'pagoda_workers\{state="%s"\} \d' % st)
         batches = value(before, "pagoda_run_batches_total")
