@@ -8,6 +8,7 @@
 #ifndef PAGODA_MASTER_STORAGE_H
 #define PAGODA_MASTER_STORAGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -20,6 +21,10 @@
  * re-sent its last reports to the new leader; docs/api.md "Logs"). */
 pgd_master_follower_t *pgd_master_log_follow_from(pgd_master_t *m, int64_t id, int64_t offset,
                                                   const pgd_master_log_sink_t *sink, void *ud);
+
+/* True when logs are kept in the shared store (PostgreSQL): any master,
+ * a standby too, can read every log (docs/ha.md "Logs on a standby"). */
+bool pgd_master_log_in_store(const pgd_master_t *m);
 
 /* Deletes a final execution with its attempts, log and idempotency key
  * (DELETE /api/v1/executions/{id}). Returns 0 and calls done(ud, status)
@@ -43,6 +48,7 @@ typedef struct {
   int64_t retention_passes;    /* completed scans of the executions */
   int64_t retention_batch_us_max; /* longest time one cleanup batch held the loop */
   int64_t exec_deleted;        /* executions deleted through the API */
+  int64_t retention_runs_deleted; /* schedule run records deleted by retention since start */
 } pgd_master_storage_stats_t;
 
 /* Fills *out. Sizes are read from the store (a few queries) and the local
