@@ -298,6 +298,7 @@ static void free_master(pgd_master_t *m) {
   free(m->log_dir);
   m_log_shared_free(m);
   m_retention_free(m);
+  m_flow_idem_free(m);
   free(m);
   if (cb) cb(ud);
 }

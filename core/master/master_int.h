@@ -106,6 +106,7 @@ struct pgd_master {
   struct m_metrics *metrics; /* master_metrics.c: NULL while metrics are off */
   struct m_log_shared *log_shared; /* logs_shared.c: logs in the store; NULL = local files */
   struct m_retention *retention;   /* retention.c: the incremental cleanup */
+  struct m_flow_idem *flow_idem;   /* flow_idem.c: flow run keys not yet durable */
 };
 
 /* Adapts a store callback to a service callback: m_done_store_cb(status,

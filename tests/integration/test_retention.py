@@ -37,6 +37,10 @@ class Retention(harness.PagodaTestCase):
             f.write("master = { retention = { days = 5; interval_ms = 100; batch = 50; "
                     "resource_versions = 1; }; };\n")
         cls.dev = cls.start("dev", ["--config", conf, "--slots", "4"])
+        api = cls.dev.api()
+        api.shell_job("yearly", script="echo yearly")
+        for name in ("runs-mixed", "runs-old"):
+            api.ok("POST", "/api/v1/schedules", {"name": name, "job": "yearly", "cron": "0 0 1 1 *"})
         cls.dev.stop()  # the database exists now: write the old executions into it
         db = os.path.join(cls.dev.data, "pagoda.db")
         logs = os.path.join(cls.dev.data, "logs")
@@ -50,6 +54,18 @@ class Retention(harness.PagodaTestCase):
                 c.execute("INSERT INTO attempts (execution_id, attempt, state) VALUES (?, 1, 'succeeded')", (i,))
                 with open(os.path.join(logs, "%d-1.log" % i), "w") as f:
                     f.write("old output %d\n" % i)
+            # schedule run records: runs-mixed has 8 from 10 days back and 2
+            # from yesterday, runs-old only 3 from 10 days back
+            now_us = int(time.time() * 1e6)
+            cls.runs = {"runs-mixed": [old_us + k * 1000000 for k in range(8)] +
+                        [now_us - DAY_US + k * 1000000 for k in range(2)],
+                        "runs-old": [old_us + k * 1000000 for k in range(3)]}
+            for name, fires in cls.runs.items():
+                for fire in fires:
+                    doc = '{"schedule": "%s", "fire_us": %d, "state": "started"}' % (name, fire)
+                    c.execute("INSERT INTO docs (kind, id, parent, state, data, created_us, updated_us)"
+                              " VALUES ('schedule_run', ?, ?, 'started', ?, ?, ?)",
+                              ("%s:%016d" % (name, fire), name, doc, fire, fire))
         cls.dev.start()
         cls.api = cls.dev.api()
         cls.logs = logs
@@ -113,6 +129,22 @@ class Retention(harness.PagodaTestCase):
         self.assertGreaterEqual(st["retention"]["deleted"], OLD + 3, st)
         sys.stderr.write("\n[retention] %d deleted, longest batch %.1f ms\n" %
                          (st["retention"]["deleted"], st["retention"]["batch_us_max"] / 1000.0))
+
+    def test_schedule_run_records(self):
+        """Run records older than `days` go, except each schedule's newest
+        one (its catch-up reads it); younger ones stay."""
+        api = self.api
+
+        def fires(name):
+            runs = api.ok("GET", "/api/v1/schedules/%s?runs=100" % name)["runs"]
+            return sorted(r["fire_us"] for r in runs)
+        mixed = self.runs["runs-mixed"]
+        harness.wait_until(lambda: fires("runs-mixed") == sorted(mixed[-2:]), 60, 0.2,
+                           "runs-mixed keeps its 2 young records")
+        harness.wait_until(lambda: fires("runs-old") == [max(self.runs["runs-old"])], 60, 0.2,
+                           "runs-old keeps its newest record")
+        st = api.ok("GET", "/api/v1/cluster")["storage"]["retention"]
+        self.assertGreaterEqual(st["runs_deleted"], 8 + 2, st)
 
     def test_resource_versions(self):
         """resource_versions = 1: the newest version stays, and so does one a
