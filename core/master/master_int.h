@@ -107,6 +107,9 @@ struct pgd_master {
   struct m_log_shared *log_shared; /* logs_shared.c: logs in the store; NULL = local files */
   struct m_retention *retention;   /* retention.c: the incremental cleanup */
   struct m_flow_idem *flow_idem;   /* flow_idem.c: flow run keys not yet durable */
+  int blob_fetches;                /* resources_fetch.c: store reads on the thread pool */
+  void (*blob_fetches_drained)(int status, void *ud); /* the store's close, waiting for them */
+  void *blob_fetches_drained_ud;
 };
 
 /* Adapts a store callback to a service callback: m_done_store_cb(status,

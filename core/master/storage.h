@@ -26,6 +26,20 @@ pgd_master_follower_t *pgd_master_log_follow_from(pgd_master_t *m, int64_t id, i
  * a standby too, can read every log (docs/ha.md "Logs on a standby"). */
 bool pgd_master_log_in_store(const pgd_master_t *m);
 
+/* A resource download's content is ready: rc 0 with fd (the receiver
+ * closes it) and size, or a negative errno with err (borrowed for the
+ * call): -EIO (the content is missing), -ESHUTDOWN (stopping). */
+typedef void (*pgd_master_resource_opened_cb)(void *ud, int rc, int fd, uint64_t size,
+                                              const char *err);
+/* pgd_master_resource_open without blocking the loop: when this master's
+ * disk lacks the content (uploaded through another master, PostgreSQL), it
+ * is read from the store and cached on disk on the libuv thread pool.
+ * Returns 0 with *fd and *size (opened now: cb is not called), 1 (cb(ud,
+ * ...) follows on the loop thread), or -ENOENT / -EIO / -ESHUTDOWN with err. */
+int pgd_master_resource_open_async(pgd_master_t *m, const char *name, const char *version,
+                                   int *fd, uint64_t *size, pgd_master_resource_opened_cb cb,
+                                   void *ud, char *err, size_t errlen);
+
 /* Deletes a final execution with its attempts, log and idempotency key
  * (DELETE /api/v1/executions/{id}). Returns 0 and calls done(ud, status)
  * once the deletion is durable; -ENOENT (no such execution) or -EBUSY (not
