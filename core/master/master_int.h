@@ -12,7 +12,8 @@
  *   observers_int.h the execution observer list              observers.c
  *   flows_int.h     flows and flow executions                flows.c, flows_svc.c
  *   schedules.h     schedules                                schedules.c, schedules_svc.c
- *   resources.h     resources                                resources.c
+ *   resources.h     resources                                resources.c, resources_fetch.c
+ *   idem_int.h      idempotency keys of job and flow runs    idem.c, flow_idem.c
  *
  * The service interface the API calls is master.h (svc.c, flows_svc.c,
  * schedules_svc.c, resources.c, logs.c implement it); the master includes
