@@ -155,7 +155,8 @@ class Retention(harness.PagodaTestCase):
             r = api.request("PUT", "/api/v1/resources/res.txt", raw=b"version %d\n" % i)
             self.assertIn(r.status, (200, 201), r.text)
             hashes.append(r.json["hash"])
-        api.shell_job("pinner", script="cat res.txt", resources=["res.txt@" + hashes[0]])
+            if i == 0:  # pinned before a newer version exists: retention never sees it unpinned
+                api.shell_job("pinner", script="cat res.txt", resources=["res.txt@" + hashes[0]])
 
         def versions():
             v = api.ok("GET", "/api/v1/resources/res.txt/versions")
