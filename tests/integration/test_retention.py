@@ -200,8 +200,14 @@ class Retention(harness.PagodaTestCase):
         api.shell_job("cli-delete", script="echo bye")
         cid = api.run("cli-delete")
         api.wait_final(cid, timeout=20)
-        p = subprocess.run([harness.pagoda_bin(), "--addr", self.dev.url, "exec", "delete", str(cid)],
-                           capture_output=True, text=True, timeout=30)
+
+        def cli_delete():
+            # 409 "not final yet" until the final state is durable (the API
+            # may show it a moment before): try again then
+            p = subprocess.run([harness.pagoda_bin(), "--addr", self.dev.url, "exec", "delete",
+                                str(cid)], capture_output=True, text=True, timeout=30)
+            return None if "not final yet" in p.stderr else p
+        p = harness.wait_until(cli_delete, 20, 0.05, "the CLI delete past 409")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("execution %d deleted" % cid, p.stdout)
         p = subprocess.run([harness.pagoda_bin(), "--addr", self.dev.url, "exec", "delete", str(cid)],

@@ -52,6 +52,11 @@ class RetentionOnPg(ha_harness.HaCase):
         self.assertEqual(ha_harness.cluster_view(master)["storage"]["log_backend"], "store")
         api.shell_job("yearly", script="echo yearly")
         api.ok("POST", "/api/v1/schedules", {"name": "pg-runs", "job": "yearly", "cron": "0 0 1 1 *"})
+        # defined before the old rows exist: the keeper's own 30 days apply
+        # from the first cleanup batch on
+        api.shell_job("keeper", script="echo keep", retention={"days": 30})
+        api.shell_job("pgtrim", script="echo trim", retention={"keep_last": 2})
+        api.shell_job("busy", script="sleep 0.2; echo busy $RANDOM")
         self.assertEqual(self.count("executions"), 0)
 
         master.stop()
@@ -78,9 +83,6 @@ class RetentionOnPg(ha_harness.HaCase):
         self.wait_workers_alive(self.leader, set(self.WORKERS))
         self.assertEqual(api.log(OLD + 1), "old output %d\n" % (OLD + 1))
 
-        api.shell_job("keeper", script="echo keep", retention={"days": 30})
-        api.shell_job("pgtrim", script="echo trim", retention={"keep_last": 2})
-        api.shell_job("busy", script="sleep 0.2; echo busy $RANDOM")
         load, trims = [], []
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:  # jobs run while the cleanup runs
