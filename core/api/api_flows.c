@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/json.h"
+#include "master/flow_idem.h"
 
 #define FLOW_NAME_MAX 160
 
@@ -99,17 +101,30 @@ void api_flow_run(api_req_t *r) {
   cJSON *out = cJSON_CreateObject();
   api_reply_t *rp = api_reply_new(r, 201, out);
   int64_t id = 0;
-  int rc = pgd_master_flow_run(r->m, name, cJSON_IsObject(params) ? params : NULL,
-                               lt ? (int64_t)lt->valuedouble : 0, &id, api_reply_done, rp, err,
-                               sizeof err);
+  bool replayed = false;
+  /* Idempotency-Key (docs/api.md): a retried request gets the first run. */
+  const char *key = pgd_http_req_header(r->req, "Idempotency-Key");
+  int rc = pgd_master_flow_run_keyed(r->m, name, cJSON_IsObject(params) ? params : NULL,
+                                     lt ? (int64_t)lt->valuedouble : 0, key, &id, &replayed,
+                                     api_reply_done, rp, err, sizeof err);
   cJSON_Delete(body);
   if (rc < 0) {
     api_reply_cancel(rp);
-    pgd_http_respond_error(r->req, api_status_of(rc), "%s", err);
+    int status = rc == -EEXIST ? 422 : rc == -EINPROGRESS ? 409 : api_status_of(rc);
+    pgd_http_respond_error(r->req, status, "%s", err);
     return;
   }
   cJSON_AddNumberToObject(out, "flow_execution_id", (double)id);
-  cJSON_AddStringToObject(out, "state", "running");
+  const char *st = "running";
+  cJSON *fe = replayed ? pgd_master_fexec_get(r->m, id, false) : NULL;
+  if (pgd_json_str(fe, "state")) st = pgd_json_str(fe, "state");
+  cJSON_AddStringToObject(out, "state", st);
+  cJSON_Delete(fe);
+  if (key) cJSON_AddBoolToObject(out, "replayed", replayed);
+  if (replayed) {
+    rp->status = 200;
+    pgd_http_req_add_header(r->req, "Idempotent-Replayed", "true");
+  }
   api_reply_release(rp);
 }
 

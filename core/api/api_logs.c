@@ -7,7 +7,84 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/clock.h"
+#include "common/exec_state.h"
+#include "common/json.h"
 #include "master/storage.h"
+
+/* A standby follows a log by reading the shared store every POLL_MS; once
+ * the execution is final it ends the stream at the first read that brings
+ * nothing new at least SETTLE_MS later (the leader stores an attempt's
+ * last bytes at its next tick, possibly after the final state). */
+#define STANDBY_POLL_MS 500
+#define STANDBY_SETTLE_US (2000LL * 1000)
+
+typedef struct poll_stream {
+  uv_timer_t timer;
+  pgd_http_req_t *req; /* NULL once the client went away */
+  pgd_master_t *m;
+  int64_t id;
+  int64_t pos;          /* the next byte of the log to send */
+  int64_t final_seen_us; /* 0: not final yet */
+} poll_stream_t;
+
+static void poll_closed(uv_handle_t *h) { free(h->data); }
+
+static void poll_stop(poll_stream_t *p) {
+  uv_timer_stop(&p->timer);
+  uv_close((uv_handle_t *)&p->timer, poll_closed);
+}
+
+static void poll_abort(pgd_http_req_t *req, void *ud) {
+  (void)req;
+  poll_stop(ud);
+}
+
+/* true when the execution is final (or gone: nothing more will come) */
+static bool exec_final(pgd_master_t *m, int64_t id) {
+  cJSON *e = pgd_master_exec_get(m, id);
+  if (!e) return true;
+  int st = pgd_exec_state_parse(pgd_json_str(e, "state"));
+  cJSON_Delete(e);
+  return st >= 0 && pgd_exec_state_final((pgd_exec_state_t)st);
+}
+
+static void poll_tick(uv_timer_t *t) {
+  poll_stream_t *p = t->data;
+  bool final = exec_final(p->m, p->id);
+  int64_t now = pgd_now_us();
+  if (final && !p->final_seen_us) p->final_seen_us = now;
+  char *buf = NULL;
+  size_t len = 0;
+  bool live = false;
+  if (pgd_master_log_read(p->m, p->id, p->pos, &buf, &len, &live) < 0) len = 0;
+  if (len) pgd_http_stream_write(p->req, buf, len);
+  free(buf);
+  p->pos += (int64_t)len;
+  if (final && len == 0 && now - p->final_seen_us >= STANDBY_SETTLE_US) {
+    pgd_http_req_on_abort(p->req, NULL, NULL);
+    pgd_http_stream_end(p->req);
+    poll_stop(p);
+  }
+}
+
+/* A standby (shared store): stream what the store holds from `offset`, then
+ * poll it (docs/ha.md "Logs on a standby"). */
+static void standby_follow(api_req_t *r, int64_t id, int64_t offset, char *buf, size_t len) {
+  pgd_http_stream_start(r->req, 200, "text/plain; charset=utf-8");
+  if (len) pgd_http_stream_write(r->req, buf, len);
+  free(buf);
+  poll_stream_t *p = calloc(1, sizeof *p);
+  if (!p) abort();
+  p->req = r->req;
+  p->m = r->m;
+  p->id = id;
+  p->pos = offset + (int64_t)len;
+  uv_timer_init(r->api->loop, &p->timer);
+  p->timer.data = p;
+  uv_timer_start(&p->timer, poll_tick, STANDBY_POLL_MS, STANDBY_POLL_MS);
+  pgd_http_req_on_abort(r->req, poll_abort, p);
+}
 
 /* A follow stream: the request and the master's follower, linked until one
  * of them ends. */
@@ -52,11 +129,28 @@ void api_exec_log(api_req_t *r) {
     offset = v;
   }
   bool follow = api_query_flag(r->req, "follow");
+  bool standby = !pgd_master_is_leader(r->m);
+  if (standby && !pgd_master_log_in_store(r->m)) {
+    /* local log files: they are on the leader's disk */
+    const char *leader = pgd_master_leader_http(r->m);
+    cJSON *o = cJSON_CreateObject();
+    char msg[400];
+    snprintf(msg, sizeof msg, "this master is a standby; the leader is %s",
+             leader ? leader : "being elected (try again shortly)");
+    cJSON_AddStringToObject(o, "error", msg);
+    if (leader) cJSON_AddStringToObject(o, "leader", leader);
+    api_respond_take(r->req, 503, o);
+    return;
+  }
   char *buf = NULL;
   size_t len = 0;
   bool live = false;
   if (pgd_master_log_read(r->m, id, offset, &buf, &len, &live) < 0) {
     pgd_http_respond_error(r->req, 404, "execution %lld not found", (long long)id);
+    return;
+  }
+  if (follow && standby && !exec_final(r->m, id)) {
+    standby_follow(r, id, offset, buf, len);
     return;
   }
   if (!follow || !live) {

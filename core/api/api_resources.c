@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api_int.h"
+#include "master/storage.h"
 
 /* The {name} of the path, or NULL after answering 400. */
 static const char *resource_name(api_req_t *r) {
@@ -52,14 +54,47 @@ void api_resource_versions(api_req_t *r) {
   api_respond_take(r->req, 200, v);
 }
 
+/* A download waiting for its content to be read from the store (another
+ * master's upload: master/storage.h, pgd_master_resource_open_async). */
+typedef struct download {
+  pgd_http_req_t *req; /* NULL once the client went away */
+} download_t;
+
+static void download_abort(pgd_http_req_t *req, void *ud) {
+  (void)req;
+  ((download_t *)ud)->req = NULL;
+}
+
+static void download_ready(void *ud, int rc, int fd, uint64_t size, const char *err) {
+  download_t *d = ud;
+  if (d->req) {
+    pgd_http_req_on_abort(d->req, NULL, NULL);
+    if (rc < 0)
+      pgd_http_respond_error(d->req, rc == -ESHUTDOWN ? 503 : api_status_of(rc), "%s", err);
+    else
+      pgd_http_respond_fd(d->req, 200, "application/octet-stream", fd, (unsigned long long)size);
+  } else if (rc == 0) {
+    close(fd);
+  }
+  free(d);
+}
+
 void api_resource_get(api_req_t *r) {
   const char *name = resource_name(r);
   if (!name) return;
   char err[600];
   int fd = -1;
   uint64_t size = 0;
-  int rc = pgd_master_resource_open(r->m, name, pgd_http_req_query(r->req, "version"), &fd, &size,
-                                    err, sizeof err);
+  download_t *d = calloc(1, sizeof *d);
+  if (!d) abort();
+  d->req = r->req;
+  int rc = pgd_master_resource_open_async(r->m, name, pgd_http_req_query(r->req, "version"), &fd,
+                                          &size, download_ready, d, err, sizeof err);
+  if (rc == 1) { /* read from the store on the thread pool */
+    pgd_http_req_on_abort(r->req, download_abort, d);
+    return;
+  }
+  free(d);
   if (rc < 0) {
     pgd_http_respond_error(r->req, api_status_of(rc), "%s", err);
     return;

@@ -3,8 +3,8 @@
  * both ways). The role is the least a token needs (enforced by api_gate.c);
  * body: the schema the body is checked against before the handler runs
  * (api_schemas.c). standby_ok: a
- * standby master serves the route from the shared store (logs are files on
- * the leader's disk, so they are the leader's). */
+ * standby master serves the route from the shared store (an execution's
+ * log too: api_logs.c answers 503 itself when logs are local files). */
 #include "api/api_int.h"
 
 #define V PGD_ROLE_VIEWER
@@ -31,7 +31,7 @@ static const pgd_api_route_t routes[] = {
     {"GET",    "/api/v1/executions",                         api_execs_list,        V, NULL, STANDBY},
     {"GET",    "/api/v1/executions/{id}",                    api_exec_get,          V, NULL, STANDBY},
     {"POST",   "/api/v1/executions/{id}/kill",               api_exec_kill,         O, NULL, LEADER},
-    {"GET",    "/api/v1/executions/{id}/log",                api_exec_log,          V, NULL, LEADER},
+    {"GET",    "/api/v1/executions/{id}/log",                api_exec_log,          V, NULL, STANDBY},
     {"DELETE", "/api/v1/executions/{id}",                    api_exec_delete,       A, NULL, LEADER},
 
     {"GET",    "/api/v1/workers",                            api_workers_list,      V, NULL, STANDBY},

@@ -2,6 +2,7 @@
 #include "cli/client.h"
 
 #include "common/err.h"
+#include "common/exec_state.h"
 #include "common/json.h"
 #include "plugin/check.h"
 #include "plugin/trial.h"
@@ -856,6 +857,7 @@ static int flow_status(ctx_t *c) {
 typedef struct {
   FILE *out;
   FILE *err;
+  long long received; /* log bytes written to out: the offset to resume from */
 } log_sink_t;
 
 static int log_chunk(const char *data, size_t len, void *ud) {
@@ -864,14 +866,99 @@ static int log_chunk(const char *data, size_t len, void *ud) {
     fprintf(s->err, "pagoda: cannot write the log: %s\n", strerror(errno));
     return -1;
   }
+  s->received += (long long)len;
   return 0;
 }
 
+/* `exec logs -f` reconnects while the execution is not final (docs/cli.md
+ * "Following a log across a failover"): delays between attempts double from
+ * 0.2 s up to 3.2 s, and it gives up once no master has served the log for
+ * FOLLOW_GIVE_UP_S. */
+#define FOLLOW_RETRY_FIRST_NS 200000000L
+#define FOLLOW_RETRY_MAX_NS 3200000000L
+#define FOLLOW_GIVE_UP_S 120
+
+static double monotonic_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1 when execution `id` is final, 0 when not or when no master answered. */
+static int exec_is_final(ctx_t *c, long long id) {
+  char path[96], errbuf[512];
+  snprintf(path, sizeof path, "/api/v1/executions/%lld", id);
+  pgd_http_response_t resp;
+  int rc = send_once(c, "GET", path, NULL, NULL, 0, NULL, NULL, REQUEST_TIMEOUT_MS, &resp, errbuf,
+                     sizeof errbuf);
+  int final = 0;
+  if (rc == 0 && resp.status == 200 && resp.body) {
+    cJSON *e = cJSON_ParseWithLength(resp.body, resp.len);
+    int st = pgd_exec_state_parse(pgd_json_str(e, "state"));
+    final = st >= 0 && pgd_exec_state_final((pgd_exec_state_t)st);
+    cJSON_Delete(e);
+  }
+  pgd_http_response_free(&resp);
+  return final;
+}
+
+/* Follows the log until the execution is final: when the stream breaks
+ * (the master died or stopped leading), asks the masters of the address
+ * list again with ?offset=<bytes printed>, so nothing is printed twice or
+ * skipped (docs/api.md "Resuming a follow"). */
+static int exec_logs_follow(ctx_t *c) {
+  log_sink_t sink = {c->out, c->err, 0};
+  long delay = FOLLOW_RETRY_FIRST_NS;
+  double failing_since = 0; /* 0: the last request was served */
+  for (;;) {
+    char path[128], errbuf[512] = "";
+    snprintf(path, sizeof path, "/api/v1/executions/%lld/log?follow=1&offset=%lld", c->a->id,
+             sink.received);
+    long long before = sink.received;
+    pgd_http_response_t resp;
+    int rc = send_once(c, "GET", path, NULL, NULL, 0, log_chunk, &sink, 0, &resp, errbuf,
+                       sizeof errbuf);
+    if (rc == -ECANCELED || rc == -ENOMEM) { /* the output failed, or memory */
+      if (rc == -ENOMEM) fprintf(c->err, "pagoda: out of memory\n");
+      pgd_http_response_free(&resp);
+      return PGD_CLI_EXIT_FAIL;
+    }
+    bool served = rc == 0 && resp.status >= 200 && resp.status < 300;
+    if (rc == 0 && !served && resp.status != 503 && resp.status < 500) {
+      char msg[1024]; /* 404, 401, 403: retrying does not help */
+      pgd_cli_error_message(resp.body, resp.len, msg, sizeof msg);
+      fprintf(c->err, "pagoda: %s (HTTP %ld)\n", msg, resp.status);
+      pgd_http_response_free(&resp);
+      return PGD_CLI_EXIT_FAIL;
+    }
+    if (rc == 0 && !served) snprintf(errbuf, sizeof errbuf, "HTTP %ld", resp.status);
+    pgd_http_response_free(&resp);
+    if (served && exec_is_final(c, c->a->id)) break;
+    if (served) snprintf(errbuf, sizeof errbuf, "the stream ended before the execution");
+    if (sink.received > before) delay = FOLLOW_RETRY_FIRST_NS;
+    double now = monotonic_s();
+    if (served || failing_since == 0) failing_since = now;
+    if (now - failing_since > FOLLOW_GIVE_UP_S) {
+      fprintf(c->err, "pagoda: gave up following execution %lld: no master served its log for "
+                      "%d s (%s)\n", c->a->id, FOLLOW_GIVE_UP_S, errbuf);
+      return PGD_CLI_EXIT_FAIL;
+    }
+    fprintf(c->err, "pagoda: the log stream broke (%s); reconnecting at byte %lld\n", errbuf,
+            sink.received);
+    /* a transfer cut short: that master is likely gone, start with the next */
+    if (rc == -EIO) pgd_cli_addrs_advance(&c->s->addrs, c->s->addrs.cur);
+    sleep_ns(delay);
+    delay = delay * 2 > FOLLOW_RETRY_MAX_NS ? FOLLOW_RETRY_MAX_NS : delay * 2;
+  }
+  fflush(c->out);
+  return PGD_CLI_EXIT_OK;
+}
+
 static int exec_logs(ctx_t *c) {
+  if (c->a->follow) return exec_logs_follow(c);
   char path[96];
-  snprintf(path, sizeof(path), "/api/v1/executions/%lld/log%s", c->a->id,
-           c->a->follow ? "?follow=1" : "");
-  log_sink_t sink = {c->out, c->err};
+  snprintf(path, sizeof(path), "/api/v1/executions/%lld/log", c->a->id);
+  log_sink_t sink = {c->out, c->err, 0};
   pgd_http_response_t resp;
   int rc = call(c, "GET", path, NULL, 0, log_chunk, &sink, 0, &resp);
   pgd_http_response_free(&resp);
@@ -979,7 +1066,7 @@ static int res_get(ctx_t *c) {
     free(path);
     return PGD_CLI_EXIT_FAIL;
   }
-  log_sink_t sink = {out, c->err};
+  log_sink_t sink = {out, c->err, 0};
   pgd_http_response_t resp;
   int rc = path ? call(c, "GET", path, NULL, 0, log_chunk, &sink, 0, &resp) : PGD_CLI_EXIT_FAIL;
   free(path);

@@ -62,7 +62,7 @@ void m_idem_fingerprint(const char *job, const cJSON *params, char out[17]) {
 
 /* ---- lookup ---- */
 
-static bool key_ok(const char *key) {
+bool m_idem_key_ok(const char *key) {
   size_t n = strlen(key);
   if (n == 0 || n > M_IDEM_KEY_MAX) return false;
   for (size_t i = 0; i < n; i++)
@@ -83,7 +83,7 @@ static int match(const cJSON *rec, const char *key, const char *fingerprint, cha
 
 int m_idem_lookup(pgd_master_t *m, const char *key, const char *fingerprint, int64_t *exec_id,
                   pgd_exec_state_t *state, char *err, size_t errlen) {
-  if (!key_ok(key))
+  if (!m_idem_key_ok(key))
     return pgd_set_err(err, errlen, -EINVAL,
                        "Idempotency-Key must be 1 to %d printable ASCII characters without spaces",
                        M_IDEM_KEY_MAX);
@@ -121,4 +121,5 @@ void m_idem_expire(pgd_master_t *m) {
   m->idem_expired_us = now;
   int rc = pgd_store_expire_keys(m->store, now - M_IDEM_TTL_US, NULL, NULL);
   if (rc < 0) PGD_WARN(MOD, "cannot queue the expiry of idempotency keys: %s", strerror(-rc));
+  m_flow_idem_expire(m, now);
 }

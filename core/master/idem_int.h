@@ -9,6 +9,7 @@
 #ifndef PAGODA_MASTER_IDEM_INT_H
 #define PAGODA_MASTER_IDEM_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -25,6 +26,16 @@
  * hash of the job name and the canonical JSON (object members sorted by
  * name, recursively) of its params override (NULL = {}). */
 void m_idem_fingerprint(const char *job, const cJSON *params, char out[17]);
+
+/* True when `key` is 1 to M_IDEM_KEY_MAX printable ASCII bytes, no space. */
+bool m_idem_key_ok(const char *key);
+
+/* ---- flow_idem.c: keys of flow runs (master/flow_idem.h) ---- */
+/* Frees the keys held in memory (pgd_master_free). */
+void m_flow_idem_free(pgd_master_t *m);
+/* Deletes the stored keys of flow runs submitted 2 to 8 days before now_us
+ * (whole day groups; lookups ignore keys older than M_IDEM_TTL_US anyway). */
+void m_flow_idem_expire(pgd_master_t *m, int64_t now_us);
 
 /* Looks `key` up among the executions in memory and, failing that, in the
  * store (submitted within M_IDEM_TTL_US). Returns

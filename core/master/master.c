@@ -299,6 +299,7 @@ static void free_master(pgd_master_t *m) {
   free(m->log_dir);
   m_log_shared_free(m);
   m_retention_free(m);
+  m_flow_idem_free(m);
   free(m);
   if (cb) cb(ud);
 }
@@ -324,6 +325,7 @@ static void on_store_flushed(int status, void *ud) {
   pgd_master_t *m = ud;
   (void)status;
   if (m_retention_defer_close(m, on_store_flushed, m)) return; /* its reads use the store */
+  if (m_resources_defer_close(m, on_store_flushed, m)) return; /* downloads read blobs */
   pgd_store_close(m->store);
   m->store = NULL;
   if (m->balancers) pgd_balancers_close(m->balancers);

@@ -12,7 +12,8 @@
  *   observers_int.h the execution observer list              observers.c
  *   flows_int.h     flows and flow executions                flows.c, flows_svc.c
  *   schedules.h     schedules                                schedules.c, schedules_svc.c
- *   resources.h     resources                                resources.c
+ *   resources.h     resources                                resources.c, resources_fetch.c
+ *   idem_int.h      idempotency keys of job and flow runs    idem.c, flow_idem.c
  *
  * The service interface the API calls is master.h (svc.c, flows_svc.c,
  * schedules_svc.c, resources.c, logs.c implement it); the master includes
@@ -107,6 +108,10 @@ struct pgd_master {
   struct m_metrics *metrics; /* master_metrics.c: NULL while metrics are off */
   struct m_log_shared *log_shared; /* logs_shared.c: logs in the store; NULL = local files */
   struct m_retention *retention;   /* retention.c: the incremental cleanup */
+  struct m_flow_idem *flow_idem;   /* flow_idem.c: flow run keys not yet durable */
+  int blob_fetches;                /* resources_fetch.c: store reads on the thread pool */
+  void (*blob_fetches_drained)(int status, void *ud); /* the store's close, waiting for them */
+  void *blob_fetches_drained_ud;
 };
 
 /* Adapts a store callback to a service callback: m_done_store_cb(status,

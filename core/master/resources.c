@@ -539,8 +539,9 @@ int pgd_master_upload_finish(pgd_master_upload_t *u, const char *name, pgd_maste
 
 /* ---- download, list, delete ---------------------------------------------- */
 
-int pgd_master_resource_open(pgd_master_t *m, const char *name, const char *want, int *fdp,
-                             uint64_t *sizep, char *err, size_t errlen) {
+int m_resources_locate(pgd_master_t *m, const char *name, const char *want, char hash[65],
+                       uint64_t *size, char *dir, size_t dirlen, char *path, size_t pathlen,
+                       bool *fetch, char *err, size_t errlen) {
   cJSON *doc = pgd_store_get_doc(m->store, DOC_KIND, name);
   if (!doc) return pgd_set_err(err, errlen, -ENOENT, "resource '%s' not found", name);
   const cJSON *v = pick_version(doc, want);
@@ -549,42 +550,34 @@ int pgd_master_resource_open(pgd_master_t *m, const char *name, const char *want
     return pgd_set_err(err, errlen, -ENOENT, "resource '%s' has no version '%s'", name,
                        want ? want : "");
   }
-  const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash"));
-  unsigned long long size = (unsigned long long)num(v, "size");
-  char path[4200];
-  blob_path(m, hash ? hash : "", path, sizeof path);
-  struct stat cached;
-  if (m_log_shared_enabled(m) && hash &&
-      (stat(path, &cached) != 0 || (unsigned long long)cached.st_size != size)) {
-    /* uploaded through another master: this master's disk is a cache of
-     * the store (a synchronous read of the blob, then a local copy) */
-    char *data = NULL, dir[4096], werr[512];
-    size_t dlen = 0;
-    int rrc = pgd_store_read_blob(m->store, hash, &data, &dlen);
-    if (rrc == 0 && dlen == size) {
-      blob_dir(m, dir, sizeof dir);
-      if (blob_write(dir, path, data, dlen, werr, sizeof werr) < 0)
-        PGD_WARN(MOD, "resource %s: %s", name, werr);
-    } else {
-      PGD_WARN(MOD, "resource %s: the store has no copy of %.12s (%s)", name, hash,
-               rrc < 0 ? strerror(-rrc) : "wrong size");
-    }
-    free(data);
-  }
+  const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "hash"));
+  snprintf(hash, 65, "%s", h ? h : "");
+  *size = (uint64_t)num(v, "size");
   cJSON_Delete(doc);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || (unsigned long long)st.st_size != size) {
-    int e = fd < 0 ? errno : 0;
-    if (fd >= 0) close(fd);
-    PGD_ERROR(MOD, "resource %s: blob %s is %s", name, path, e ? strerror(e) : "of the wrong size");
-    return pgd_set_err(err, errlen, -EIO,
-                       "resource '%s': its stored file is missing or damaged (%s); upload it again",
-                       name, e ? strerror(e) : "wrong size");
-  }
-  *fdp = fd;
-  *sizep = size;
+  blob_path(m, hash, path, pathlen);
+  blob_dir(m, dir, dirlen);
+  struct stat cached;
+  /* uploaded through another master: this master's disk is a cache of the
+   * store */
+  *fetch = m_log_shared_enabled(m) && hash[0] &&
+           (stat(path, &cached) != 0 || (uint64_t)cached.st_size != *size);
   return 0;
+}
+
+int m_resources_cache_blob(pgd_store_t *store, const char *dir, const char *path,
+                           const char *hash, uint64_t size, char *err, size_t errlen) {
+  char *data = NULL;
+  size_t dlen = 0;
+  int rc = pgd_store_read_blob(store, hash, &data, &dlen);
+  if (rc == 0 && dlen == size) {
+    rc = blob_write(dir, path, data, dlen, err, errlen);
+  } else {
+    snprintf(err, errlen, "the store has no copy of %.12s (%s)", hash,
+             rc < 0 ? strerror(-rc) : "wrong size");
+    if (rc == 0) rc = -EIO;
+  }
+  free(data);
+  return rc;
 }
 
 cJSON *pgd_master_resources_list(pgd_master_t *m) {

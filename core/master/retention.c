@@ -32,6 +32,7 @@
 #include "master/logs_int.h"
 #include "master/resources.h"
 #include "master/retention_int.h"
+#include "master/schedules.h"
 #include "master/storage.h"
 #include "store/store_logs.h"
 
@@ -46,7 +47,10 @@ struct m_retention {
   int scan_limit;     /* work input: 0 = no scan this batch */
   char *job;          /* work input: the job for keep_last (owned), NULL = none */
   int keep, limit;
+  char *sched;        /* work input: the schedule whose run records are looked at (owned) */
+  char runs_before[320]; /* work input: run record ids below this are older than `days` */
   cJSON *scanned, *beyond; /* work output (owned) */
+  cJSON *old_runs, *newest_run; /* work output: that schedule's old records, its newest (owned) */
   int64_t work_started_us;
   void (*after_close)(int, void *); /* pgd_master_stop waits for the work */
   void *after_close_ud;
@@ -56,6 +60,7 @@ struct m_retention {
   int64_t pass_start_us;
   size_t job_turn;   /* keep_last: round robin over the jobs */
   size_t resource_turn; /* resource versions: round robin over the resources */
+  size_t sched_turn;    /* schedule run records: round robin over the schedules */
   int inflight;      /* deletions queued, not yet durable */
   m_retention_stats_t stats;
 };
@@ -78,7 +83,10 @@ static m_retention_t *state(pgd_master_t *m) {
 }
 
 void m_retention_free(pgd_master_t *m) {
-  if (m->retention) free(m->retention->job);
+  if (m->retention) {
+    free(m->retention->job);
+    free(m->retention->sched);
+  }
   free(m->retention);
   m->retention = NULL;
 }
@@ -215,6 +223,54 @@ static void batch_work(uv_work_t *w) {
   m_retention_t *r = w->data;
   if (r->scan_limit > 0) r->scanned = pgd_store_scan_executions(r->store, r->scan_after, r->scan_limit);
   if (r->job) r->beyond = pgd_store_executions_beyond(r->store, r->job, r->keep, r->limit);
+  if (r->sched) {
+    /* ids are "<name>:<16-digit fire µs>", listed newest first: below
+     * runs_before are the records older than the window */
+    r->newest_run = pgd_store_list_docs(r->store, M_SCHED_RUN_DOC, r->sched, NULL, 1, NULL);
+    r->old_runs = pgd_store_list_docs(r->store, M_SCHED_RUN_DOC, r->sched, NULL, r->limit,
+                                      r->runs_before);
+  }
+}
+
+static void run_deleted(int status, void *ud) {
+  pgd_master_t *m = ud;
+  m_retention_t *r = state(m);
+  r->inflight--;
+  if (status == 0) r->stats.runs_deleted++;
+  else PGD_WARN(MOD, "a schedule run record was not deleted: %s", strerror(-status));
+}
+
+/* A run record's id, "<schedule>:<16-digit fire µs>" (schedules.h), into buf. */
+static bool run_id(const cJSON *doc, char *buf, size_t len) {
+  const char *sched = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "schedule"));
+  const cJSON *fire = cJSON_GetObjectItemCaseSensitive(doc, "fire_us");
+  if (!sched || !cJSON_IsNumber(fire)) return false;
+  snprintf(buf, len, "%s:%016lld", sched, (long long)fire->valuedouble);
+  return true;
+}
+
+/* Schedule run records: those the work found older than `days`, except the
+ * schedule's newest one (its catch-up after a restart starts from it). */
+static void runs_apply(pgd_master_t *m, m_retention_t *r) {
+  char newest[320], id[320];
+  if (!run_id(cJSON_GetArrayItem(r->newest_run, 0), newest, sizeof newest)) return;
+  const cJSON *doc;
+  cJSON_ArrayForEach(doc, r->old_runs) {
+    if (!run_id(doc, id, sizeof id) || strcmp(id, newest) == 0) continue;
+    if (pgd_store_delete_doc(m->store, M_SCHED_RUN_DOC, id, run_deleted, m) == 0) r->inflight++;
+  }
+}
+
+/* The schedule whose run records this batch looks at (round robin), or
+ * NULL (no schedule, or the cluster keeps everything). */
+static const char *runs_schedule(pgd_master_t *m, m_retention_t *r) {
+  if (m->cfg.retention_days <= 0 || !m->sched) return NULL;
+  unsigned n = HASH_COUNT(m->sched->items);
+  if (n == 0) return NULL;
+  size_t k = r->sched_turn++ % n;
+  m_sched_item_t *s = m->sched->items;
+  for (size_t i = 0; i < k && s; i++) s = s->hh.next;
+  return s ? s->name : NULL;
 }
 
 static void batch_after(uv_work_t *w, int status) {
@@ -230,15 +286,19 @@ static void batch_after(uv_work_t *w, int status) {
       int64_t id = (int64_t)num(row, "id");
       if (!m_exec_find(m, id)) delete_one(m, id, (int)num(row, "attempt"), true, NULL, NULL);
     }
+    runs_apply(m, r);
     m_retention_resources(m);
     int64_t held = pgd_now_us() - t0;
     if (held > r->stats.batch_us_max) r->stats.batch_us_max = held;
   }
   cJSON_Delete(r->scanned);
   cJSON_Delete(r->beyond);
-  r->scanned = r->beyond = NULL;
+  cJSON_Delete(r->old_runs);
+  cJSON_Delete(r->newest_run);
+  r->scanned = r->beyond = r->old_runs = r->newest_run = NULL;
   free(r->job);
-  r->job = NULL;
+  free(r->sched);
+  r->job = r->sched = NULL;
   if (r->after_close) {
     void (*cb)(int, void *) = r->after_close;
     r->after_close = NULL;
@@ -271,7 +331,12 @@ void m_retention_tick(pgd_master_t *m) {
   r->job = job ? strdup(job) : NULL;
   r->keep = keep;
   r->limit = batch;
-  if (r->scan_limit == 0 && !r->job) {
+  const char *sched = runs_schedule(m, r);
+  r->sched = sched ? strdup(sched) : NULL;
+  if (sched)
+    snprintf(r->runs_before, sizeof r->runs_before, "%s:%016lld", sched,
+             (long long)(now - (int64_t)m->cfg.retention_days * DAY_US));
+  if (r->scan_limit == 0 && !r->job && !r->sched) {
     m_retention_resources(m);
     return;
   }
@@ -280,7 +345,8 @@ void m_retention_tick(pgd_master_t *m) {
     r->working = true;
   } else {
     free(r->job);
-    r->job = NULL;
+    free(r->sched);
+    r->job = r->sched = NULL;
   }
 }
 

@@ -16,6 +16,7 @@ typedef struct {
   int64_t passes;       /* completed scans by id */
   int64_t batch_us_max; /* longest time one batch held the loop thread */
   int64_t versions_deleted; /* resource versions removed */
+  int64_t runs_deleted;     /* schedule run records deleted (older than `days`) */
 } m_retention_stats_t;
 
 /* The master's tick: runs one cleanup batch when its interval has passed,

@@ -54,6 +54,7 @@ void pgd_master_storage_stats(pgd_master_t *m, pgd_master_storage_stats_t *out) 
   out->retention_passes = rs.passes;
   out->retention_batch_us_max = rs.batch_us_max;
   out->exec_deleted = rs.api_deleted;
+  out->retention_runs_deleted = rs.runs_deleted;
 }
 
 cJSON *pgd_master_storage_json(pgd_master_t *m) {
@@ -72,5 +73,8 @@ cJSON *pgd_master_storage_json(pgd_master_t *m) {
   cJSON_AddNumberToObject(r, "passes", (double)s.retention_passes);
   cJSON_AddNumberToObject(r, "batch_us_max", (double)s.retention_batch_us_max);
   cJSON_AddNumberToObject(r, "api_deleted", (double)s.exec_deleted);
+  cJSON_AddNumberToObject(r, "runs_deleted", (double)s.retention_runs_deleted);
   return o;
 }
+
+bool pgd_master_log_in_store(const pgd_master_t *m) { return m_log_shared_enabled(m); }

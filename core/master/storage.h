@@ -8,6 +8,7 @@
 #ifndef PAGODA_MASTER_STORAGE_H
 #define PAGODA_MASTER_STORAGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -20,6 +21,24 @@
  * re-sent its last reports to the new leader; docs/api.md "Logs"). */
 pgd_master_follower_t *pgd_master_log_follow_from(pgd_master_t *m, int64_t id, int64_t offset,
                                                   const pgd_master_log_sink_t *sink, void *ud);
+
+/* True when logs are kept in the shared store (PostgreSQL): any master,
+ * a standby too, can read every log (docs/ha.md "Logs on a standby"). */
+bool pgd_master_log_in_store(const pgd_master_t *m);
+
+/* A resource download's content is ready: rc 0 with fd (the receiver
+ * closes it) and size, or a negative errno with err (borrowed for the
+ * call): -EIO (the content is missing), -ESHUTDOWN (stopping). */
+typedef void (*pgd_master_resource_opened_cb)(void *ud, int rc, int fd, uint64_t size,
+                                              const char *err);
+/* pgd_master_resource_open without blocking the loop: when this master's
+ * disk lacks the content (uploaded through another master, PostgreSQL), it
+ * is read from the store and cached on disk on the libuv thread pool.
+ * Returns 0 with *fd and *size (opened now: cb is not called), 1 (cb(ud,
+ * ...) follows on the loop thread), or -ENOENT / -EIO / -ESHUTDOWN with err. */
+int pgd_master_resource_open_async(pgd_master_t *m, const char *name, const char *version,
+                                   int *fd, uint64_t *size, pgd_master_resource_opened_cb cb,
+                                   void *ud, char *err, size_t errlen);
 
 /* Deletes a final execution with its attempts, log and idempotency key
  * (DELETE /api/v1/executions/{id}). Returns 0 and calls done(ud, status)
@@ -43,6 +62,7 @@ typedef struct {
   int64_t retention_passes;    /* completed scans of the executions */
   int64_t retention_batch_us_max; /* longest time one cleanup batch held the loop */
   int64_t exec_deleted;        /* executions deleted through the API */
+  int64_t retention_runs_deleted; /* schedule run records deleted by retention since start */
 } pgd_master_storage_stats_t;
 
 /* Fills *out. Sizes are read from the store (a few queries) and the local
