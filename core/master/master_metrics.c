@@ -234,6 +234,9 @@ static void collect_storage(pgd_metrics_out_t *out, pgd_master_t *m) {
   pgd_metrics_out_single(out, "pagoda_retention_deleted_total", PGD_METRIC_COUNTER,
                          "Executions deleted by retention since start.",
                          (double)st.retention_deleted);
+  pgd_metrics_out_single(out, "pagoda_retention_schedule_runs_deleted_total", PGD_METRIC_COUNTER,
+                         "Schedule run records deleted by retention since start.",
+                         (double)st.retention_runs_deleted);
   pgd_metrics_out_single(out, "pagoda_executions_deleted_total", PGD_METRIC_COUNTER,
                          "Executions deleted through the API since start.",
                          (double)st.exec_deleted);
