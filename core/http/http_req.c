@@ -297,6 +297,7 @@ int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss) 
   r->wsi = NULL;
   pgd_http__req_free(r);
   if (close) return -1;
+  pgd_http__guard_idle(h, wsi, 1);
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

@@ -180,6 +180,59 @@ class DevBadInput(harness.PagodaTestCase):
         self.assertIn(r.status, (200, 201), r)
         self.assert_still_serving()
 
+    def read_answer(self, s, timeout=10):
+        """Reads one answer (head and content-length body) or until the
+        server closes; returns the bytes read (b"" when closed at once)."""
+        s.settimeout(timeout)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b"\r\n\r\n" in data:
+                hdr, _, rest = data.partition(b"\r\n\r\n")
+                clen = [int(l.split(b":", 1)[1]) for l in hdr.split(b"\r\n")[1:]
+                        if l.lower().startswith(b"content-length:")]
+                if clen and len(rest) >= clen[0]:
+                    break
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def test_headers_over_8kib_after_a_request_are_431(self):
+        # docs/api.md "Errors, limits and timeouts": on a kept-alive
+        # connection, headers over the 8 KiB table get a JSON 431.
+        pad = b"X-Pad: " + b"a" * 16384 + b"\r\n"
+        s = socket.create_connection((self.api.host, self.api.port), timeout=10)
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = self.read_answer(s)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:200])
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + pad + b"\r\n")
+            answer = self.read_answer(s)
+        finally:
+            s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 431 "), answer[:200])
+        body = json.loads(answer.partition(b"\r\n\r\n")[2])
+        self.assertIn("headers too large", body["error"])
+        self.assert_still_serving()
+
+    def test_headers_over_8kib_as_first_request_close_the_connection(self):
+        # The documented limit of lws 4.1 (docs/api.md): a connection's
+        # first request with headers over 8 KiB is closed without an answer.
+        pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"b" * 100) for i in range(160))
+        s = socket.create_connection((self.api.host, self.api.port), timeout=10)
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + pad + b"\r\n")
+            answer = self.read_answer(s)
+        finally:
+            s.close()
+        self.assertEqual(answer, b"")
+        self.assert_still_serving()
+
     def test_unknown_execution(self):
         self.assert_error(self.api.get("/api/v1/executions/999999"), 404)
         self.assert_error(self.api.post("/api/v1/executions/999999/kill"), 404)
