@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/observers_int.h"
@@ -56,17 +57,7 @@ static const char *get_str(const cJSON *o, const char *key) {
   return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-static bool valid_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 128) return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.'))
-      return false;
-  }
-  return true;
-}
+static bool valid_name(const char *s) { return pgd_name_chars_ok(s, strlen(s), 128); }
 
 static m_conc_t parse_conc(const cJSON *def) {
   const char *c = get_str(def, "concurrency");

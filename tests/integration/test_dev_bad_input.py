@@ -15,6 +15,32 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
+def read_answer(s, data=b"", timeout=10):
+    """Reads from `s` until one whole answer (head and content-length body)
+    follows the bytes `data` already read, or the server closes; returns
+    all bytes read (b"" when the server closed at once)."""
+    s.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if b"\r\n\r\n" in data:
+            hdr, _, rest = data.partition(b"\r\n\r\n")
+            clen = None
+            for line in hdr.split(b"\r\n")[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    clen = int(v.strip())
+            if clen is not None and len(rest) >= clen:
+                break
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def raw_http(host, port, head, body=b"", wait_before_body=2.0, timeout=10):
     """Sends an HTTP request on a raw socket. The headers go first; if the
     server answers within `wait_before_body` s the body is not sent (a server
@@ -35,25 +61,7 @@ def raw_http(host, port, head, body=b"", wait_before_body=2.0, timeout=10):
                 s.sendall(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
-        s.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if b"\r\n\r\n" in data:
-                hdr, _, rest = data.partition(b"\r\n\r\n")
-                clen = None
-                for line in hdr.split(b"\r\n")[1:]:
-                    k, _, v = line.partition(b":")
-                    if k.strip().lower() == b"content-length":
-                        clen = int(v.strip())
-                if clen is not None and len(rest) >= clen:
-                    break
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = read_answer(s, data, timeout)
     finally:
         s.close()
     if not data.startswith(b"HTTP/1."):
@@ -180,28 +188,6 @@ class DevBadInput(harness.PagodaTestCase):
         self.assertIn(r.status, (200, 201), r)
         self.assert_still_serving()
 
-    def read_answer(self, s, timeout=10):
-        """Reads one answer (head and content-length body) or until the
-        server closes; returns the bytes read (b"" when closed at once)."""
-        s.settimeout(timeout)
-        data = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if b"\r\n\r\n" in data:
-                hdr, _, rest = data.partition(b"\r\n\r\n")
-                clen = [int(l.split(b":", 1)[1]) for l in hdr.split(b"\r\n")[1:]
-                        if l.lower().startswith(b"content-length:")]
-                if clen and len(rest) >= clen[0]:
-                    break
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            data += chunk
-        return data
-
     def test_headers_over_8kib_after_a_request_are_431(self):
         # docs/api.md "Errors, limits and timeouts": on a kept-alive
         # connection, headers over the 8 KiB table get a JSON 431.
@@ -209,10 +195,10 @@ class DevBadInput(harness.PagodaTestCase):
         s = socket.create_connection((self.api.host, self.api.port), timeout=10)
         try:
             s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            first = self.read_answer(s)
+            first = read_answer(s)
             self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:200])
             s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + pad + b"\r\n")
-            answer = self.read_answer(s)
+            answer = read_answer(s)
         finally:
             s.close()
         self.assertTrue(answer.startswith(b"HTTP/1.1 431 "), answer[:200])
@@ -227,7 +213,7 @@ class DevBadInput(harness.PagodaTestCase):
         s = socket.create_connection((self.api.host, self.api.port), timeout=10)
         try:
             s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + pad + b"\r\n")
-            answer = self.read_answer(s)
+            answer = read_answer(s)
         finally:
             s.close()
         self.assertEqual(answer, b"")
