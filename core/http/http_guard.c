@@ -189,12 +189,16 @@ void pgd_http__guard_free(pgd_httpd_t *h) {
 
 /* ---- request headers over the header table ---- */
 
+void pgd_http__guard_mark(pgd_httpd_t *h, struct lws *wsi) {
+  pgd_http_conn_t *c = NULL;
+  HASH_FIND_PTR(h->conns, &wsi, c);
+  if (c && !lws_is_ssl(wsi)) c->rx_mark = pgd_tcp_bytes_received((int)lws_get_socket_fd(wsi));
+}
+
 void pgd_http__guard_idle(pgd_httpd_t *h, struct lws *wsi, int idle) {
   pgd_http_conn_t *c = NULL;
   HASH_FIND_PTR(h->conns, &wsi, c);
-  if (!c) return;
-  c->idle = idle && !lws_is_ssl(wsi);
-  if (c->idle) c->rx_mark = pgd_tcp_bytes_received((int)lws_get_socket_fd(wsi));
+  if (c) c->idle = idle && !lws_is_ssl(wsi);
 }
 
 /* Why the byte count: once lws gives up on a request's headers it has

@@ -79,7 +79,7 @@ typedef struct pgd_http_peer {
 typedef struct pgd_http_conn {
   struct lws *wsi;
   pgd_http_peer_t *peer;
-  unsigned long long rx_mark; /* TCP bytes received when the connection last became idle */
+  unsigned long long rx_mark; /* TCP bytes received before the last answer's last bytes */
   int idle;                   /* keep-alive between requests (plain HTTP): see http_guard.c */
   UT_hash_handle hh;
 } pgd_http_conn_t;
@@ -142,8 +142,12 @@ int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss);
 int pgd_http__guard_accept(pgd_httpd_t *h, struct lws *wsi);
 /* A connection ends (LWS_CALLBACK_WSI_DESTROY); unknown wsi ok. */
 void pgd_http__guard_release(pgd_httpd_t *h, struct lws *wsi);
+/* Notes the bytes received so far: called before writing what may be the
+ * last bytes of an answer, when the client cannot have sent its next
+ * request yet. */
+void pgd_http__guard_mark(pgd_httpd_t *h, struct lws *wsi);
 /* idle 1: an answer was written and the connection waits for the next
- * request (keep-alive): notes where that request's bytes start. idle 0: a
+ * request (keep-alive), whose bytes count from the last mark. idle 0: a
  * request's headers are complete. */
 void pgd_http__guard_idle(pgd_httpd_t *h, struct lws *wsi, int idle);
 /* lws closes a connection whose request headers overflow its header table
