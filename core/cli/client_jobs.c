@@ -82,21 +82,26 @@ static void show_failure(ctx_t *c, long long id, const char *state, const cJSON 
     fprintf(c->err, "pagoda: execution %lld %s: killed by signal %d\n", id, state, sig->valueint);
 }
 
-static bool exec_check(ctx_t *c, long long id, int *exit_rc) {
-  char path[64];
-  snprintf(path, sizeof(path), "/api/v1/executions/%lld", id);
+/* A wait's look: GET "/api/v1/<collection>/<id>" as JSON (the caller's), or
+ * NULL with *exit_rc set when it cannot be had (the wait is then over). */
+static cJSON *look_at(ctx_t *c, const char *collection, long long id, int *exit_rc) {
+  char path[96];
+  snprintf(path, sizeof(path), "/api/v1/%s/%lld", collection, id);
   pgd_http_response_t resp;
   int rc = client_get(c, path, &resp);
   if (rc != 0) {
     *exit_rc = rc;
-    return true;
+    return NULL;
   }
-  cJSON *e = client_parse_body(c, &resp);
+  cJSON *j = client_parse_body(c, &resp);
   pgd_http_response_free(&resp);
-  if (!e) {
-    *exit_rc = PGD_CLI_EXIT_FAIL;
-    return true;
-  }
+  if (!j) *exit_rc = PGD_CLI_EXIT_FAIL;
+  return j;
+}
+
+static bool exec_check(ctx_t *c, long long id, int *exit_rc) {
+  cJSON *e = look_at(c, "executions", id, exit_rc);
+  if (!e) return true;
   const char *state = exec_state(e);
   bool over = pgd_cli_state_is_final(state);
   show_progress(c, id, state, pgd_json_str(e, "worker_id"));
@@ -331,20 +336,8 @@ int client_job_run(ctx_t *c) {
 /* One look at a flow execution: over once it is no longer running (its
  * status table printed; exit 0 only when it succeeded). */
 static bool flow_check(ctx_t *c, long long id, int *exit_rc) {
-  char path[64];
-  snprintf(path, sizeof(path), "/api/v1/flow-executions/%lld", id);
-  pgd_http_response_t resp;
-  int rc = client_get(c, path, &resp);
-  if (rc != 0) {
-    *exit_rc = rc;
-    return true;
-  }
-  cJSON *fe = client_parse_body(c, &resp);
-  pgd_http_response_free(&resp);
-  if (!fe) {
-    *exit_rc = PGD_CLI_EXIT_FAIL;
-    return true;
-  }
+  cJSON *fe = look_at(c, "flow-executions", id, exit_rc);
+  if (!fe) return true;
   const char *state = exec_state(fe);
   bool over = state && strcmp(state, "running") != 0;
   if (over) {
