@@ -8,7 +8,7 @@
  * answers there (connection refused, host unknown; for a GET also a
  * timeout) or a standby answers 503 without naming a leader, it moves on to
  * the next address, round the list once. A standby's 503 that names the
- * leader is followed by the caller (cli/client.c).
+ * leader is followed by the caller (cli/client_session.c).
  *
  * Thread rules: one list per command, used from one thread.
  */

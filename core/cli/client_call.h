@@ -1,6 +1,6 @@
 /* Pagoda — the CLI's request helpers for commands kept in their own files
  * (client_apply.c, client_plugin.c): the same standby redirect, error
- * messages and exit codes as the commands of client.c.
+ * messages and exit codes as the commands of client.c (client_session.c).
  *
  * Thread rules: main thread only, between pgd_http_global_init() and
  * pgd_http_global_cleanup() (see http_client.h).

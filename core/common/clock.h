@@ -18,7 +18,11 @@ uint64_t pgd_mono_ns(void);
  * Code that decides by wall-clock time (the schedule timer queue) reads it
  * through a pgd_clock_t, so that a test can hand it a manual clock and
  * advance time instead of sleeping. Production code passes NULL, which means
- * the system clock (pgd_now_us). */
+ * the system clock (pgd_now_us). A clock is handed to what uses it, never
+ * installed process-wide: the master's schedules take theirs from
+ * pgd_master_config_t.clock (the timer queue and every schedule decision
+ * read that one), other wall-clock reads (stored timestamps) stay on the
+ * system clock. */
 
 typedef struct pgd_clock pgd_clock_t;
 

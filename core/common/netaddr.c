@@ -2,8 +2,10 @@
 #include "common/netaddr.h"
 
 #include <arpa/inet.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_bytes_received (glibc's lacks it) */
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -40,4 +42,13 @@ bool pgd_addr_is_loopback(const char *host) {
   }
   freeaddrinfo(res);
   return all;
+}
+
+unsigned long long pgd_tcp_bytes_received(int fd) {
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+      len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+    return 0;
+  return (unsigned long long)ti.tcpi_bytes_received;
 }

@@ -17,4 +17,8 @@
  * that does not resolve: when in doubt the address counts as exposed. */
 bool pgd_addr_is_loopback(const char *host);
 
+/* The bytes a connected TCP socket has received so far (the kernel's
+ * tcpi_bytes_received, Linux 4.1+), or 0 when unknown. Any thread. */
+unsigned long long pgd_tcp_bytes_received(int fd);
+
 #endif

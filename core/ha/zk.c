@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "ha/zk_internal.h"
@@ -23,19 +24,7 @@ static void open_session_or_retry(pgd_zk_t *zk);
 
 /* ---- helpers ---------------------------------------------------------- */
 
-int zk_name_ok(const char *s) {
-  if (!s) return 0;
-  size_t n = strlen(s);
-  if (n == 0 || n > PGD_ZK_NAME_MAX) return 0;
-  if (!strcmp(s, ".") || !strcmp(s, "..")) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '.' || c == '-'))
-      return 0;
-  }
-  return 1;
-}
+int zk_name_ok(const char *s) { return s && pgd_path_name_ok(s, strlen(s), PGD_ZK_NAME_MAX); }
 
 int64_t zk_seq_of(const char *name) {
   const char *dash = name ? strrchr(name, '-') : NULL;

@@ -9,7 +9,10 @@
  *  - each peer address may hold at most `max_conns_per_addr` connections:
  *    the next one is answered 429 (with Retry-After) and closed before lws
  *    gives it a header table, so one client cannot take the pool (1,024
- *    header tables) from the others.
+ *    header tables) from the others;
+ *  - request headers over lws's header table (PGD_HTTP_MAX_HEADER_BYTES):
+ *    lws closes the connection without an answer; this answers 431 first
+ *    (pgd_http__guard_header_overflow).
  * Answers written straight to a socket here are small (< 300 bytes) and
  * go to a freshly accepted, empty socket buffer: one non-blocking send.
  * Loop thread only (inside lws callbacks). */
@@ -24,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 
 /* ---- JSON answers ---- */
 
@@ -181,4 +185,55 @@ void pgd_http__guard_free(pgd_httpd_t *h) {
     HASH_DEL(h->peers, p);
     free(p);
   }
+}
+
+/* ---- request headers over the header table ---- */
+
+void pgd_http__guard_mark(pgd_httpd_t *h, struct lws *wsi) {
+  pgd_http_conn_t *c = NULL;
+  HASH_FIND_PTR(h->conns, &wsi, c);
+  if (c && !lws_is_ssl(wsi)) c->rx_mark = pgd_tcp_bytes_received((int)lws_get_socket_fd(wsi));
+}
+
+void pgd_http__guard_idle(pgd_httpd_t *h, struct lws *wsi, int idle) {
+  pgd_http_conn_t *c = NULL;
+  HASH_FIND_PTR(h->conns, &wsi, c);
+  if (c) c->idle = idle && !lws_is_ssl(wsi);
+}
+
+/* Why the byte count: once lws gives up on a request's headers it has
+ * already detached their table, so what they held cannot be asked. What
+ * is known is that no request is in progress and that, since the last
+ * one, the client sent at least as much as the table holds: headers that
+ * did not fit (the table stores a little less than what crossed the wire,
+ * never more). A client that closes or times out after fewer bytes gets
+ * nothing, as before. After an answer that closes the connection (a 413
+ * while the body still arrives) the connection is not idle: not counted.
+ *
+ * Why only some connections: lws 4.1 tells the protocol about a closing
+ * connection before shutting its socket down only when a protocol is bound
+ * to it, and it binds one when a request is dispatched. On a connection
+ * that has served a request (keep-alive) the close is seen in time; on a
+ * connection's first request lws has shut the socket for writing before any
+ * callback, and nothing can be answered (docs/api.md). */
+void pgd_http__guard_header_overflow(pgd_httpd_t *h, struct lws *wsi, const pgd_http_pss_t *pss) {
+  pgd_http_conn_t *c = NULL;
+  HASH_FIND_PTR(h->conns, &wsi, c);
+  if (!c || !c->idle || (pss && pss->req) || lws_is_ssl(wsi)) return;
+  int fd = (int)lws_get_socket_fd(wsi);
+  unsigned long long rx = pgd_tcp_bytes_received(fd);
+  if (rx < c->rx_mark || rx - c->rx_mark < PGD_HTTP_MAX_HEADER_BYTES) return;
+  c->idle = 0;
+  /* Unread input at close() makes the kernel reset the connection, which
+   * can discard the answer before the client reads it: drop what is
+   * already here (bounded; the headers were refused anyway). */
+  char sink[4096];
+  for (int i = 0; i < 64 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+  }
+  char msg[96];
+  snprintf(msg, sizeof msg, "request headers too large (at most %d bytes)",
+           PGD_HTTP_MAX_HEADER_BYTES);
+  if (pgd_http__send_simple(fd, 431, msg, NULL) == 0)
+    PGD_INFO(PGD_HTTP_MOD, "request headers over %d bytes: answered 431",
+             PGD_HTTP_MAX_HEADER_BYTES);
 }

@@ -261,6 +261,9 @@ int pgd_http__queue_error(pgd_http_req_t *r, int status, const char *msg) {
 int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss) {
   pgd_http_req_t *r = pss ? pss->req : NULL;
   if (!r) return 0;
+  /* Before writing what may be the answer's last bytes: the client cannot
+   * have sent its next request yet (http_guard.c counts from here). */
+  if (r->state == PGD_REQ_ENDED && !r->close_after) pgd_http__guard_mark(h, wsi);
   if (r->out_off < r->out_len) {
     size_t n = r->out_len - r->out_off;
     if (n > PGD_HTTP_WRITE_CHUNK) n = PGD_HTTP_WRITE_CHUNK;
@@ -297,6 +300,7 @@ int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss) 
   r->wsi = NULL;
   pgd_http__req_free(r);
   if (close) return -1;
+  pgd_http__guard_idle(h, wsi, 1); /* counted from the last mark */
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

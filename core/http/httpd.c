@@ -123,6 +123,7 @@ static int http_on_request(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss,
     }
   }
   if (!uri) { uri = "/"; urilen = 1; }
+  pgd_http__guard_idle(h, wsi, 0);
 
   bool handler_path = false;
   for (const char *const *p = h->handler_paths; p && *p && !handler_path; p++)
@@ -278,8 +279,15 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     if (h) pgd_http__guard_release(h, wsi);
     http_on_closed(pss);
     break;
-  case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    /* lws also drops and rebinds the protocol when it dispatches each
+     * request; only its close path (which names itself in `in`) may be a
+     * request whose headers overflowed. */
+    if (h && in && strcmp((const char *)in, "__lws_close_free_wsi") == 0)
+      pgd_http__guard_header_overflow(h, wsi, pss);
+    http_on_closed(pss);
+    break;
+  case LWS_CALLBACK_CLOSED_HTTP:
     http_on_closed(pss);
     break;
   default:
@@ -434,7 +442,7 @@ int pgd_httpd_start(uv_loop_t *loop, const pgd_httpd_opts_t *opts, pgd_httpd_t *
   int idle = opts->idle_timeout_s > 0 ? opts->idle_timeout_s : PGD_HTTPD_DEFAULT_IDLE_TIMEOUT_S;
   info.keepalive_timeout = idle;
   info.timeout_secs = (unsigned)idle;
-  info.max_http_header_data = 8192;
+  info.max_http_header_data = PGD_HTTP_MAX_HEADER_BYTES;
   info.max_http_header_pool = 1024;
   info.pt_serv_buf_size = 16384;
   if (tls) {

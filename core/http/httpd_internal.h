@@ -79,6 +79,8 @@ typedef struct pgd_http_peer {
 typedef struct pgd_http_conn {
   struct lws *wsi;
   pgd_http_peer_t *peer;
+  unsigned long long rx_mark; /* TCP bytes received before the last answer's last bytes */
+  int idle;                   /* keep-alive between requests (plain HTTP): see http_guard.c */
   UT_hash_handle hh;
 } pgd_http_conn_t;
 
@@ -117,6 +119,10 @@ typedef struct pgd_http_pss {
   pgd_http_req_t *req;
 } pgd_http_pss_t;
 
+/* lws's header table per request (info.max_http_header_data): a request
+ * whose headers need more is refused (431, http_guard.c). */
+#define PGD_HTTP_MAX_HEADER_BYTES 8192
+
 /* http_req.c */
 pgd_http_req_t *pgd_http__req_new(pgd_httpd_t *h, struct lws *wsi,
                                   const char *path, size_t pathlen);
@@ -136,6 +142,22 @@ int pgd_http__on_writable(pgd_httpd_t *h, struct lws *wsi, pgd_http_pss_t *pss);
 int pgd_http__guard_accept(pgd_httpd_t *h, struct lws *wsi);
 /* A connection ends (LWS_CALLBACK_WSI_DESTROY); unknown wsi ok. */
 void pgd_http__guard_release(pgd_httpd_t *h, struct lws *wsi);
+/* Notes the bytes received so far: called before writing what may be the
+ * last bytes of an answer, when the client cannot have sent its next
+ * request yet. */
+void pgd_http__guard_mark(pgd_httpd_t *h, struct lws *wsi);
+/* idle 1: an answer was written and the connection waits for the next
+ * request (keep-alive), whose bytes count from the last mark. idle 0: a
+ * request's headers are complete. */
+void pgd_http__guard_idle(pgd_httpd_t *h, struct lws *wsi, int idle);
+/* lws closes a connection whose request headers overflow its header table
+ * without a word (lws 4.1 has no hook there). Called as lws's close path
+ * drops the connection's protocol (the socket is still open; only on a
+ * connection that has served a request, see http_guard.c): when no
+ * connection is idle and PGD_HTTP_MAX_HEADER_BYTES or more arrived
+ * since it became idle, answers 431 in JSON. Plain HTTP only (over TLS lws
+ * owns the stream: closed without an answer). */
+void pgd_http__guard_header_overflow(pgd_httpd_t *h, struct lws *wsi, const pgd_http_pss_t *pss);
 /* Frees the counts (server teardown). */
 void pgd_http__guard_free(pgd_httpd_t *h);
 /* Writes a complete JSON error answer {"error": msg} with "connection:

@@ -1,5 +1,6 @@
 /* Pagoda master — the execution state machine: submission, reports from
- * workers, retries and relaunches, kill, lost workers and reconciliation.
+ * workers, retries and relaunches, kill, recovery (lost workers and
+ * reconciliation: exec_workers.c).
  *
  * An execution owns tasks (one for `single`, N for `sharded`, one per
  * eligible worker for `broadcast`); a task runs as attempts. The execution is
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/utf8.h"
 #include "common/log.h"
 #include "master/exec_int.h"
@@ -20,26 +22,6 @@
 
 #define MOD "exec"
 
-/* ---- record helpers ---- */
-
-static void set_item(cJSON *o, const char *key, cJSON *v) {
-  if (cJSON_GetObjectItemCaseSensitive(o, key))
-    cJSON_ReplaceItemInObjectCaseSensitive(o, key, v);
-  else
-    cJSON_AddItemToObject(o, key, v);
-}
-static void set_int(cJSON *o, const char *key, int64_t v) { set_item(o, key, cJSON_CreateNumber((double)v)); }
-static void set_str(cJSON *o, const char *key, const char *v) {
-  set_item(o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
-}
-static int64_t get_int(const cJSON *o, const char *key, int64_t dflt) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
-}
-static const char *get_str(const cJSON *o, const char *key) {
-  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
 m_exec_t *m_exec_find(pgd_master_t *m, int64_t id) {
   m_exec_t *e = NULL;
   HASH_FIND(hh, m->execs, &id, sizeof id, e);
@@ -48,7 +30,7 @@ m_exec_t *m_exec_find(pgd_master_t *m, int64_t id) {
 
 static void refresh_rec(m_exec_t *e);
 
-static m_task_t *task_of_attempt(m_exec_t *e, int attempt) {
+m_task_t *m_task_of_attempt(m_exec_t *e, int attempt) {
   for (int i = 0; i < e->n_tasks; i++)
     if (e->tasks[i]->attempt == attempt && attempt > 0) return e->tasks[i];
   return NULL;
@@ -92,8 +74,8 @@ static void exec_rollback(pgd_master_t *m, m_exec_t *e, int status, bool notify)
   char msg[160];
   snprintf(msg, sizeof msg, "the store could not save this execution (%s)", strerror(-status));
   e->state = PGD_STATE_FAILED;
-  set_str(e->rec, "state", "failed");
-  set_str(e->rec, "error", msg);
+  pgd_json_set_str(e->rec, "state", "failed");
+  pgd_json_set_str(e->rec, "error", msg);
   /* A kill before the first write was durable already told the observers. */
   if (notify && !e->finishing) m_observers_final(m, e);
   e->finishing = true;
@@ -137,7 +119,7 @@ static cJSON *tasks_json(const m_exec_t *e) {
     if (t->pinned) cJSON_AddStringToObject(o, "pinned", t->pinned);
     cJSON_AddNumberToObject(o, "attempt", t->attempt);
     cJSON_AddStringToObject(o, "state", pgd_exec_state_name(t->state));
-    const char *wid = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
+    const char *wid = t->attempt_rec ? pgd_json_str(t->attempt_rec, "worker_id") : NULL;
     if (wid) cJSON_AddStringToObject(o, "worker_id", wid); else cJSON_AddNullToObject(o, "worker_id");
     cJSON_AddNumberToObject(o, "retries_used", t->retries_used);
     cJSON_AddNumberToObject(o, "relaunches_used", t->relaunches_used);
@@ -172,8 +154,8 @@ static void save_part_done(int status, void *ud) {
  * retried, and undoes the execution (on_durable). Later writes are retried
  * by the store until they land. */
 static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
-  set_item(e->rec, "tasks", tasks_json(e));
-  set_int(e->rec, "attempt", e->last_attempt);
+  pgd_json_set(e->rec, "tasks", tasks_json(e));
+  pgd_json_set_int(e->rec, "attempt", e->last_attempt);
   /* Attempt rows refer to the execution row: write it first. */
   m_task_t *dirty[e->n_tasks > 0 ? e->n_tasks : 1];
   int nd = 0;
@@ -253,7 +235,7 @@ static void task_free(pgd_master_t *m, m_task_t *t) {
 }
 
 static int parse_mode(const cJSON *def) {
-  const char *mode = get_str(def, "mode");
+  const char *mode = pgd_json_str(def, "mode");
   if (mode && strcmp(mode, "broadcast") == 0) return M_MODE_BROADCAST;
   if (mode && strcmp(mode, "sharded") == 0) return M_MODE_SHARDED;
   return M_MODE_SINGLE;
@@ -265,17 +247,17 @@ static m_exec_t *exec_new(pgd_master_t *m, int64_t id, cJSON *rec) {
   e->id = id;
   e->rec = rec;
   e->def = cJSON_GetObjectItemCaseSensitive(rec, "definition");
-  e->slots = (int)get_int(e->def, "slots", 1);
+  e->slots = (int)pgd_json_int(e->def, "slots", 1);
   if (e->slots < 1) e->slots = 1;
-  e->priority = (int)get_int(e->def, "priority", 0);
+  e->priority = (int)pgd_json_int(e->def, "priority", 0);
   e->mode = parse_mode(e->def);
   if (e->mode == M_MODE_BROADCAST) m->broadcast_waiting++; /* until its tasks exist */
-  e->last_attempt = (int)get_int(rec, "attempt", 0);
-  e->run_index = get_int(rec, "run_index", -1);
-  int st = pgd_exec_state_parse(get_str(rec, "state"));
+  e->last_attempt = (int)pgd_json_int(rec, "attempt", 0);
+  e->run_index = pgd_json_int(rec, "run_index", -1);
+  int st = pgd_exec_state_parse(pgd_json_str(rec, "state"));
   e->state = st < 0 ? PGD_STATE_PENDING : (pgd_exec_state_t)st;
   HASH_ADD(hh, m->execs, id, sizeof e->id, e);
-  e->idem_key = get_str(rec, "idempotency_key");
+  e->idem_key = pgd_json_str(rec, "idempotency_key");
   if (e->idem_key) HASH_ADD_KEYPTR(hh_key, m->execs_by_key, e->idem_key, strlen(e->idem_key), e);
   return e;
 }
@@ -304,7 +286,7 @@ static cJSON *merge_params(const cJSON *job, const cJSON *override) {
 
 m_exec_prep_t *m_exec_prepare(pgd_master_t *m, const cJSON *job, const cJSON *params_override,
                               char *err, size_t errlen) {
-  const char *type = get_str(job, "type");
+  const char *type = pgd_json_str(job, "type");
   const pgd_plugin_t *plugin = type ? pgd_registry_find(m->plugins, type) : NULL;
   if (!plugin) {
     snprintf(err, errlen, "no loaded plugin provides job type '%s'", type ? type : "(none)");
@@ -322,7 +304,7 @@ m_exec_prep_t *m_exec_prepare(pgd_master_t *m, const cJSON *job, const cJSON *pa
   cJSON *def = cJSON_Duplicate(job, 1);
   cJSON_DeleteItemFromObjectCaseSensitive(def, "created_us");
   cJSON_DeleteItemFromObjectCaseSensitive(def, "updated_us");
-  set_item(def, "params", params);
+  pgd_json_set(def, "params", params);
   cJSON *expanded = NULL;
   if (pgd_plugin_expand(plugin, def, &expanded, err, errlen) < 0) {
     cJSON_Delete(def);
@@ -355,8 +337,8 @@ m_exec_t *m_exec_submit_prepared(pgd_master_t *m, m_exec_prep_t *p, const char *
                                  const cJSON *extra_fields) {
   cJSON *def = p->def, *expanded = p->expanded;
   free(p);
-  const char *type = get_str(def, "type");
-  const char *name = get_str(def, "name");
+  const char *type = pgd_json_str(def, "type");
+  const char *name = pgd_json_str(def, "name");
   int64_t id = ++m->next_exec_id;
   cJSON *rec = cJSON_CreateObject();
   cJSON_AddNumberToObject(rec, "id", (double)id);
@@ -370,12 +352,12 @@ m_exec_t *m_exec_submit_prepared(pgd_master_t *m, m_exec_prep_t *p, const char *
   cJSON_AddStringToObject(rec, "trigger", trigger ? trigger : "api");
   cJSON_AddNumberToObject(rec, "submitted_us", (double)pgd_now_us());
   const cJSON *xf;
-  cJSON_ArrayForEach(xf, extra_fields) if (xf->string) set_item(rec, xf->string, cJSON_Duplicate(xf, 1));
+  cJSON_ArrayForEach(xf, extra_fields) if (xf->string) pgd_json_set(rec, xf->string, cJSON_Duplicate(xf, 1));
   m_exec_t *e = exec_new(m, id, rec);
-  set_str(rec, "mode", e->mode == M_MODE_SHARDED ? "sharded"
+  pgd_json_set_str(rec, "mode", e->mode == M_MODE_SHARDED ? "sharded"
                        : e->mode == M_MODE_BROADCAST ? "broadcast" : "single");
   if (e->mode == M_MODE_SHARDED) {
-    int shards = (int)get_int(def, "shards", 1);
+    int shards = (int)pgd_json_int(def, "shards", 1);
     for (int i = 0; i < shards; i++) m_queue_insert(m, task_new(e, i, NULL));
   } else if (e->mode == M_MODE_SINGLE) {
     m_queue_insert(m, task_new(e, -1, NULL));
@@ -384,10 +366,10 @@ m_exec_t *m_exec_submit_prepared(pgd_master_t *m, m_exec_prep_t *p, const char *
   for (int i = 0; i < e->n_tasks && !cJSON_GetObjectItemCaseSensitive(rec, "pending_reason"); i++) {
     if (!e->tasks[i]->in_queue) continue;
     const char *why = m_pending_reason(m, e->tasks[i]);
-    if (why) set_str(rec, "pending_reason", why);
+    if (why) pgd_json_set_str(rec, "pending_reason", why);
     break;
   }
-  if (e->n_tasks == 0) set_str(rec, "pending_reason", "no connected worker can run it (broadcast)");
+  if (e->n_tasks == 0) pgd_json_set_str(rec, "pending_reason", "no connected worker can run it (broadcast)");
   refresh_rec(e); /* the state its tasks give it (dispatched when placed at once) */
   commit_ctx_t *c = commit_ctx(m, id, done, ud);
   int rc = save_records(m, e, on_durable, c);
@@ -425,14 +407,14 @@ static pgd_exec_state_t aggregate(const m_exec_t *e) {
 static void refresh_rec(m_exec_t *e) {
   pgd_exec_state_t s = aggregate(e);
   e->state = s;
-  set_str(e->rec, "state", pgd_exec_state_name(s));
+  pgd_json_set_str(e->rec, "state", pgd_exec_state_name(s));
   if (e->n_tasks == 1) {
     const cJSON *a = e->tasks[0]->attempt_rec;
     static const char *const copied[] = {"worker_id", "exit_code", "signal", "error",
                                          "attributes", "result"};
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
       const cJSON *v = a ? cJSON_GetObjectItemCaseSensitive(a, copied[i]) : NULL;
-      set_item(e->rec, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+      pgd_json_set(e->rec, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
   } else if (pgd_exec_state_final(s) && s != PGD_STATE_SUCCEEDED) {
     int bad = 0;
@@ -440,17 +422,17 @@ static void refresh_rec(m_exec_t *e) {
     char msg[160];
     snprintf(msg, sizeof msg, "%d of %d %s did not succeed", bad, e->n_tasks,
              e->mode == M_MODE_SHARDED ? "shards" : "workers");
-    set_str(e->rec, "error", msg);
+    pgd_json_set_str(e->rec, "error", msg);
   }
   if (pgd_exec_state_final(s)) {
     if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "finished_us")))
-      set_int(e->rec, "finished_us", pgd_now_us());
+      pgd_json_set_int(e->rec, "finished_us", pgd_now_us());
     cJSON_DeleteItemFromObjectCaseSensitive(e->rec, "pending_reason");
   }
 }
 
 /* Saves; when the execution is final, forgets it (the store has it). */
-static void commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
+void m_exec_commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
   refresh_rec(e);
   commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
   bool final = pgd_exec_state_final(e->state);
@@ -481,8 +463,8 @@ static void release(m_task_t *t) {
 
 static double retry_delay_s(const cJSON *def, int retry_no) {
   const cJSON *bo = cJSON_GetObjectItemCaseSensitive(def, "retry_backoff");
-  const char *kind = cJSON_IsString(bo) ? bo->valuestring : get_str(bo, "type");
-  double initial = cJSON_IsObject(bo) ? (double)get_int(bo, "initial", -1) : -1;
+  const char *kind = cJSON_IsString(bo) ? bo->valuestring : pgd_json_str(bo, "type");
+  double initial = cJSON_IsObject(bo) ? (double)pgd_json_int(bo, "initial", -1) : -1;
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(def, "retry_delay");
   if (cJSON_IsNumber(d)) initial = d->valuedouble;
   if (initial < 0) initial = 1.0;
@@ -504,13 +486,13 @@ static bool retry_allows(const cJSON *def, pgd_exec_state_t s) {
 
 /* An attempt of `t` ended in `s`: run it again when the job allows it,
  * else the task is final. */
-static void task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s) {
+void m_task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s) {
   m_exec_t *e = t->exec;
   release(t);
   m_log_close_task(t);
-  set_str(t->attempt_rec, "state", pgd_exec_state_name(s));
+  pgd_json_set_str(t->attempt_rec, "state", pgd_exec_state_name(s));
   if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "finished_us")))
-    set_int(t->attempt_rec, "finished_us", pgd_now_us());
+    pgd_json_set_int(t->attempt_rec, "finished_us", pgd_now_us());
   t->attempt_dirty = true;
   if (s == PGD_STATE_SUCCEEDED || e->kill_requested || m->stopping) {
     t->state = s;
@@ -520,7 +502,7 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s)
   /* A broadcast task belongs to its worker: it is never moved elsewhere
    * (but retried there, once the worker is back, like any task). */
   bool relaunch = !cJSON_IsFalse(rol) && !t->pinned;
-  int max_relaunch = (int)get_int(e->def, "max_relaunches", 3);
+  int max_relaunch = (int)pgd_json_int(e->def, "max_relaunches", 3);
   if (s == PGD_STATE_LOST && relaunch && t->relaunches_used < max_relaunch) {
     t->relaunches_used++;
     t->state = PGD_STATE_PENDING;
@@ -528,7 +510,7 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s)
     m_queue_insert(m, t);
     return;
   }
-  int retries = (int)get_int(e->def, "retries", 0);
+  int retries = (int)pgd_json_int(e->def, "retries", 0);
   if (retry_allows(e->def, s) && t->retries_used < retries) {
     t->retries_used++;
     double delay = retry_delay_s(e->def, t->retries_used);
@@ -536,7 +518,7 @@ static void task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s)
     t->not_before_us = pgd_now_us() + (int64_t)(delay * 1e6);
     char reason[96];
     snprintf(reason, sizeof reason, "retry %d of %d after %.3g s", t->retries_used, retries, delay);
-    set_str(e->rec, "pending_reason", reason);
+    pgd_json_set_str(e->rec, "pending_reason", reason);
     m_queue_insert(m, t);
     return;
   }
@@ -556,7 +538,7 @@ static void copy_outcome(cJSON *attempt, const cJSON *report) {
   static const char *const keys[] = {"exit_code", "signal", "error", "result", "attributes"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, keys[i]);
-    if (v && !cJSON_IsNull(v)) set_item(attempt, keys[i], utf8_copy(v));
+    if (v && !cJSON_IsNull(v)) pgd_json_set(attempt, keys[i], utf8_copy(v));
   }
 }
 
@@ -565,8 +547,8 @@ static void copy_outcome(cJSON *attempt, const cJSON *report) {
  * on its own attempt row, never taken as the execution's result. */
 static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd_exec_state_t st,
                         m_durable_cb done, void *ud) {
-  int64_t id = get_int(report, "execution_id", 0);
-  int attempt = (int)get_int(report, "attempt", 0);
+  int64_t id = pgd_json_int(report, "execution_id", 0);
+  int attempt = (int)pgd_json_int(report, "attempt", 0);
   if (st == PGD_STATE_RUNNING) {
     PGD_WARN(MOD, "worker %s still runs attempt %d of execution %lld, which was replaced; killing it",
              w->id, attempt, (long long)id);
@@ -579,9 +561,9 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
   cJSON *stored = pgd_store_get_execution(m->store, id);
   const cJSON *sa, *mine = NULL;
   cJSON_ArrayForEach(sa, cJSON_GetObjectItemCaseSensitive(stored, "attempts")) {
-    if (get_int(sa, "attempt", -1) == attempt) mine = sa;
+    if (pgd_json_int(sa, "attempt", -1) == attempt) mine = sa;
   }
-  const char *owner = mine ? get_str(mine, "worker_id") : NULL;
+  const char *owner = mine ? pgd_json_str(mine, "worker_id") : NULL;
   if (stored && (!owner || strcmp(owner, w->id) != 0)) {
     PGD_WARN(MOD, "worker %s reported %s on attempt %d of execution %lld, assigned to %s; refused",
              w->id, pgd_exec_state_name(st), attempt, (long long)id,
@@ -597,7 +579,7 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
   cJSON_AddStringToObject(a, "state", pgd_exec_state_name(st));
   cJSON_AddBoolToObject(a, "late", 1);
   copy_outcome(a, report);
-  set_int(a, "finished_us", get_int(report, "at_us", pgd_now_us()));
+  pgd_json_set_int(a, "finished_us", pgd_json_int(report, "at_us", pgd_now_us()));
   /* Keep what the store already knows of this attempt (shard, start). */
   const cJSON *kv;
   if (mine)
@@ -616,9 +598,9 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
 
 void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_durable_cb done,
                          void *ud) {
-  int64_t id = get_int(report, "execution_id", 0);
-  int attempt = (int)get_int(report, "attempt", 0);
-  const char *sname = get_str(report, "state");
+  int64_t id = pgd_json_int(report, "execution_id", 0);
+  int attempt = (int)pgd_json_int(report, "attempt", 0);
+  const char *sname = pgd_json_str(report, "state");
   int st = pgd_exec_state_parse(sname);
   if (st < 0 || st == PGD_STATE_PENDING || st == PGD_STATE_DISPATCHED) {
     PGD_WARN(MOD, "worker %s sent a report with state '%s'; ignored", w->id, sname ? sname : "");
@@ -626,10 +608,10 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
     return;
   }
   m_exec_t *e = m_exec_find(m, id);
-  m_task_t *t = e ? task_of_attempt(e, attempt) : NULL;
+  m_task_t *t = e ? m_task_of_attempt(e, attempt) : NULL;
   if (t && t->worker != w) {
     /* A recovered attempt is claimed by the worker that reports on it. */
-    const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
+    const char *owner = t->attempt_rec ? pgd_json_str(t->attempt_rec, "worker_id") : NULL;
     bool held = t->state == PGD_STATE_PENDING && t->hold_until_us;
     if (!t->worker && ((owner && strcmp(owner, w->id) == 0) || held)) {
       m_worker_reconcile(m, w, NULL, false); /* no-op list; claim below */
@@ -653,13 +635,13 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
     done(ud, 0);
     return;
   }
-  int64_t at = get_int(report, "at_us", pgd_now_us());
+  int64_t at = pgd_json_int(report, "at_us", pgd_now_us());
   const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(report, "attributes");
   if (st == PGD_STATE_RUNNING && t->state == PGD_STATE_RUNNING && cJSON_IsObject(attrs)) {
     /* Attributes the job type found in the output (e.g. spark_app_id). */
-    set_item(t->attempt_rec, "attributes", utf8_copy(attrs));
+    pgd_json_set(t->attempt_rec, "attributes", utf8_copy(attrs));
     t->attempt_dirty = true;
-    commit(m, e, done, ud);
+    m_exec_commit(m, e, done, ud);
     return;
   }
   if (st == PGD_STATE_RUNNING) {
@@ -667,27 +649,27 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
       done(ud, 0);
       return;
     }
-    if (cJSON_IsObject(attrs)) set_item(t->attempt_rec, "attributes", utf8_copy(attrs));
+    if (cJSON_IsObject(attrs)) pgd_json_set(t->attempt_rec, "attributes", utf8_copy(attrs));
     t->state = PGD_STATE_RUNNING;
-    set_str(t->attempt_rec, "state", "running");
-    set_int(t->attempt_rec, "started_us", at);
+    pgd_json_set_str(t->attempt_rec, "state", "running");
+    pgd_json_set_int(t->attempt_rec, "started_us", at);
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(report, "pid");
-    if (cJSON_IsNumber(pid)) set_int(t->attempt_rec, "pid", (int64_t)pid->valuedouble);
+    if (cJSON_IsNumber(pid)) pgd_json_set_int(t->attempt_rec, "pid", (int64_t)pid->valuedouble);
     t->attempt_dirty = true;
     if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "started_us")))
-      set_int(e->rec, "started_us", at);
-    commit(m, e, done, ud);
+      pgd_json_set_int(e->rec, "started_us", at);
+    m_exec_commit(m, e, done, ud);
     return;
   }
   copy_outcome(t->attempt_rec, report);
   if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t->attempt_rec, "started_us")))
-    set_int(t->attempt_rec, "started_us", at);
-  set_int(t->attempt_rec, "finished_us", at);
+    pgd_json_set_int(t->attempt_rec, "started_us", at);
+  pgd_json_set_int(t->attempt_rec, "finished_us", at);
   if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "started_us")))
-    set_int(e->rec, "started_us", at);
-  if (st == PGD_STATE_SUCCEEDED) set_item(t->attempt_rec, "error", cJSON_CreateNull());
-  task_attempt_ended(m, t, (pgd_exec_state_t)st);
-  commit(m, e, done, ud);
+    pgd_json_set_int(e->rec, "started_us", at);
+  if (st == PGD_STATE_SUCCEEDED) pgd_json_set(t->attempt_rec, "error", cJSON_CreateNull());
+  m_task_attempt_ended(m, t, (pgd_exec_state_t)st);
+  m_exec_commit(m, e, done, ud);
   m_dispatch_pending(m);
 }
 
@@ -708,12 +690,12 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
       return -ENOENT;
     }
     snprintf(err, errlen, "execution %lld already finished (%s)", (long long)id,
-             get_str(rec, "state") ? get_str(rec, "state") : "?");
+             pgd_json_str(rec, "state") ? pgd_json_str(rec, "state") : "?");
     cJSON_Delete(rec);
     return -EALREADY;
   }
   e->kill_requested = true;
-  set_int(e->rec, "kill_requested_us", pgd_now_us());
+  pgd_json_set_int(e->rec, "kill_requested_us", pgd_now_us());
   bool waiting_on_workers = false;
   for (int i = 0; i < e->n_tasks; i++) {
     m_task_t *t = e->tasks[i];
@@ -722,7 +704,7 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
       m_queue_remove(m, t);
       t->state = PGD_STATE_KILLED;
       if (t->attempt_rec) {
-        set_str(t->attempt_rec, "state", "killed");
+        pgd_json_set_str(t->attempt_rec, "state", "killed");
         t->attempt_dirty = true;
       }
     } else {
@@ -734,152 +716,11 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
       if (t->launch_pending) t->launch_pending = false, t->state = PGD_STATE_KILLED, release(t);
     }
   }
-  if (!waiting_on_workers && e->n_tasks == 0) set_str(e->rec, "error", "killed before it was dispatched");
+  if (!waiting_on_workers && e->n_tasks == 0) pgd_json_set_str(e->rec, "error", "killed before it was dispatched");
   if (e->n_tasks == 1 && e->tasks[0]->state == PGD_STATE_KILLED && !e->tasks[0]->attempt_rec)
-    set_str(e->rec, "error", "killed before it was dispatched");
-  commit(m, e, done, ud); /* with no task left to wait for, this is the final state */
+    pgd_json_set_str(e->rec, "error", "killed before it was dispatched");
+  m_exec_commit(m, e, done, ud); /* with no task left to wait for, this is the final state */
   return 0;
-}
-
-/* ---- lost workers and reconciliation ---- */
-
-/* Ends every attempt on `w` as lost with the error "worker W <verb>: why"
- * (relaunched as the job allows); with `kill`, tells the worker to kill
- * them first (it is still connected). */
-static void release_worker_tasks(pgd_master_t *m, m_worker_t *w, const char *verb,
-                                 const char *why, bool kill) {
-  m_exec_t *e, *tmp;
-  bool changed = false;
-  HASH_ITER(hh, m->execs, e, tmp) {
-    bool mine = false;
-    for (int i = 0; i < e->n_tasks; i++) {
-      m_task_t *t = e->tasks[i];
-      if (t->worker != w) continue;
-      char msg[256];
-      snprintf(msg, sizeof msg, "worker %s %s: %s", w->id, verb, why);
-      if (kill) m_rpc_send_kill(m, w, e->id, t->attempt);
-      set_str(t->attempt_rec, "error", msg);
-      m_log_note(m, t, "%s", msg);
-      t->launch_pending = false;
-      task_attempt_ended(m, t, PGD_STATE_LOST);
-      mine = true;
-    }
-    if (mine) {
-      commit(m, e, NULL, NULL);
-      changed = true;
-    }
-  }
-  if (changed) m_dispatch_pending(m);
-}
-
-void m_worker_gone(pgd_master_t *m, m_worker_t *w, const char *why) {
-  m_worker_record(m, w, false); /* a next leader will not wait for it */
-  release_worker_tasks(m, w, w->state == M_WORKER_LEFT ? "left" : "lost", why, false);
-}
-
-void m_worker_hand_back(pgd_master_t *m, m_worker_t *w) {
-  if (w->running > 0)
-    PGD_INFO(MOD, "worker %s is leaving and its stop grace is over: handing back %d attempt(s) "
-                  "to run elsewhere", w->id, w->running);
-  release_worker_tasks(m, w, "left", "handed back after its stop grace", true);
-}
-
-void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bool hello) {
-  const cJSON *r;
-  cJSON_ArrayForEach(r, running) {
-    int64_t id = get_int(r, "execution_id", 0);
-    int attempt = (int)get_int(r, "attempt", 0);
-    m_exec_t *e = m_exec_find(m, id);
-    m_task_t *t = e ? task_of_attempt(e, attempt) : NULL;
-    if (t && t->worker == w) continue;
-    if (t && !t->worker && !pgd_exec_state_final(t->state)) {
-      const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
-      bool held = t->state == PGD_STATE_PENDING && t->hold_until_us;
-      if ((owner && strcmp(owner, w->id) == 0) || held) {
-        t->worker = w;
-        w->used += e->slots;
-        w->running++;
-        t->claim_deadline_us = t->hold_until_us = 0;
-        if (t->state == PGD_STATE_PENDING) {
-          m_queue_remove(m, t);
-          t->state = PGD_STATE_DISPATCHED;
-          set_str(t->attempt_rec, "worker_id", w->id);
-          commit(m, e, NULL, NULL);
-        }
-        PGD_INFO(MOD, "worker %s claimed execution %lld attempt %d", w->id, (long long)id, attempt);
-        continue;
-      }
-    }
-    /* Replaced, finished, or unknown: the worker must stop it. */
-    PGD_WARN(MOD, "worker %s runs execution %lld attempt %d, which the master %s; killing it",
-             w->id, (long long)id, attempt, e ? "replaced" : "does not run any more");
-    m_rpc_send_kill(m, w, id, attempt);
-  }
-  if (!hello) return;
-  /* Attempts the store says ran on this worker but that it did not list:
-   * their final reports are resent right after welcome, so claim them too
-   * (the recovery deadline still applies). */
-  m_exec_t *e, *tmp;
-  HASH_ITER(hh, m->execs, e, tmp) {
-    for (int i = 0; i < e->n_tasks; i++) {
-      m_task_t *t = e->tasks[i];
-      if (t->worker || (t->state != PGD_STATE_DISPATCHED && t->state != PGD_STATE_RUNNING)) continue;
-      const char *owner = t->attempt_rec ? get_str(t->attempt_rec, "worker_id") : NULL;
-      if (!owner || strcmp(owner, w->id) != 0) continue;
-      t->worker = w;
-      w->used += e->slots;
-      w->running++;
-    }
-  }
-}
-
-void m_worker_settled(pgd_master_t *m, m_worker_t *w) {
-  m_exec_t *e, *tmp;
-  bool any = false;
-  HASH_ITER(hh, m->execs, e, tmp) {
-    bool changed = false;
-    for (int i = 0; i < e->n_tasks; i++) {
-      m_task_t *t = e->tasks[i];
-      if (t->worker != w || !t->claim_deadline_us || pgd_exec_state_final(t->state)) continue;
-      t->claim_deadline_us = 0;
-      const char *msg = "its worker came back without it after the master restarted";
-      set_str(t->attempt_rec, "error", msg);
-      m_log_note(m, t, "lost: %s", msg);
-      task_attempt_ended(m, t, PGD_STATE_LOST);
-      changed = true;
-    }
-    if (changed) {
-      commit(m, e, NULL, NULL);
-      any = true;
-    }
-  }
-  if (any) m_dispatch_pending(m);
-  m_recovery_worker_settled(m, w->id);
-}
-
-void m_exec_tick(pgd_master_t *m) {
-  int64_t now = pgd_now_us();
-  m_exec_t *e, *tmp;
-  HASH_ITER(hh, m->execs, e, tmp) {
-    bool changed = false;
-    for (int i = 0; i < e->n_tasks; i++) {
-      m_task_t *t = e->tasks[i];
-      if (t->hold_until_us && now > t->hold_until_us) {
-        t->hold_until_us = 0;
-        if (t->state == PGD_STATE_PENDING && !t->in_queue) m_queue_insert(m, t);
-      }
-      if (t->claim_deadline_us && now > t->claim_deadline_us && !pgd_exec_state_final(t->state)) {
-        t->claim_deadline_us = 0;
-        const char *msg = "no worker claimed this attempt after the master restarted";
-        set_str(t->attempt_rec, "error", msg);
-        m_log_note(m, t, "lost: %s", msg);
-        task_attempt_ended(m, t, PGD_STATE_LOST);
-        changed = true;
-      }
-    }
-    if (changed) commit(m, e, NULL, NULL);
-  }
-  m_dispatch_pending(m);
 }
 
 /* ---- recovery ---- */
@@ -887,21 +728,21 @@ void m_exec_tick(pgd_master_t *m) {
 void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us) {
   cJSON *rec = cJSON_Duplicate(stored, 1);
   cJSON *attempts = cJSON_DetachItemFromObjectCaseSensitive(rec, "attempts");
-  m_exec_t *e = exec_new(m, get_int(rec, "id", 0), rec);
+  m_exec_t *e = exec_new(m, pgd_json_int(rec, "id", 0), rec);
   e->committed = true;
   const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(rec, "tasks");
   const cJSON *tj;
   cJSON_ArrayForEach(tj, tasks) {
-    m_task_t *t = task_new(e, (int)get_int(tj, "shard", -1), get_str(tj, "pinned"));
-    t->attempt = (int)get_int(tj, "attempt", 0);
-    int st = pgd_exec_state_parse(get_str(tj, "state"));
+    m_task_t *t = task_new(e, (int)pgd_json_int(tj, "shard", -1), pgd_json_str(tj, "pinned"));
+    t->attempt = (int)pgd_json_int(tj, "attempt", 0);
+    int st = pgd_exec_state_parse(pgd_json_str(tj, "state"));
     t->state = st < 0 ? PGD_STATE_PENDING : (pgd_exec_state_t)st;
-    t->retries_used = (int)get_int(tj, "retries_used", 0);
-    t->relaunches_used = (int)get_int(tj, "relaunches_used", 0);
+    t->retries_used = (int)pgd_json_int(tj, "retries_used", 0);
+    t->relaunches_used = (int)pgd_json_int(tj, "relaunches_used", 0);
     const cJSON *pw = cJSON_GetObjectItemCaseSensitive(tj, "previous_workers");
     if (cJSON_IsArray(pw)) t->prev_workers = cJSON_Duplicate(pw, 1);
     const cJSON *a;
-    cJSON_ArrayForEach(a, attempts) if (get_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
+    cJSON_ArrayForEach(a, attempts) if (pgd_json_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
     if (t->state == PGD_STATE_PENDING)
       t->hold_until_us = deadline_us;
     else if (!pgd_exec_state_final(t->state))
@@ -919,7 +760,7 @@ void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us) {
     t->attempt = e->last_attempt;
     t->state = e->state;
     const cJSON *a;
-    cJSON_ArrayForEach(a, attempts) if (get_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
+    cJSON_ArrayForEach(a, attempts) if (pgd_json_int(a, "attempt", -1) == t->attempt) t->attempt_rec = cJSON_Duplicate(a, 1);
     if (t->state == PGD_STATE_PENDING) t->hold_until_us = deadline_us;
     else t->claim_deadline_us = deadline_us;
   }

@@ -122,6 +122,15 @@ void m_exec_save_quiet(pgd_master_t *m, m_exec_t *e);
 
 /* Broadcast: a new task bound to one worker. */
 m_task_t *m_task_new_pinned(m_exec_t *e, const char *worker_id);
+
+/* The state machine's steps that exec_workers.c (lost workers and
+ * reconciliation) shares with exec.c: the task of an attempt (or NULL);
+ * ends a task's current attempt in state `s` (retry, relaunch or final, as
+ * the job allows); recomputes the execution's record and saves it (done,
+ * nullable, once durable), forgetting it when final. Loop thread only. */
+m_task_t *m_task_of_attempt(m_exec_t *e, int attempt);
+void m_task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s);
+void m_exec_commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud);
 /* Rebuilds an unfinished execution from its stored record (with attempts). */
 void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us);
 

@@ -5,22 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "common/clock.h"
 #include "master/jobs_int.h"
 #include "script/balancer.h"
 #include "master/resources.h"
 
-static bool valid_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 128) return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.'))
-      return false;
-  }
-  return true;
-}
+static bool valid_name(const char *s) { return pgd_name_chars_ok(s, strlen(s), 128); }
 
 static bool check_number(const cJSON *job, const char *key, double min, double max, char *err,
                          size_t errlen) {

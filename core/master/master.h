@@ -73,6 +73,8 @@ typedef struct pgd_master_config {
   int retention_batch;          /* executions looked at per batch (default 500) */
   int retention_resource_versions; /* versions kept per resource beside the ones jobs name (0 = all) */
   long long log_max_pending_bytes; /* shared-store logs: bytes waiting for the store (default 64 MiB) */
+  const struct pgd_clock *clock; /* the wall clock schedules decide by (common/clock.h; borrowed,
+                                    outlives the master; NULL = the system clock): tests only */
 } pgd_master_config_t;
 
 typedef struct pgd_master pgd_master_t;

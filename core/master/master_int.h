@@ -3,7 +3,7 @@
  * has its own header; a file includes the ones it uses:
  *
  *   master_int.h    struct pgd_master, done adapter          master.c, svc.c
- *   exec_int.h      executions and tasks, the pending queue  exec.c, dispatch.c
+ *   exec_int.h      executions and tasks, the pending queue  exec.c, exec_workers.c, dispatch.c
  *   workers_int.h   workers and their RPC connections        rpc.c
  *   leader_int.h    leadership, HA, what a leader starts     master.c, ha.c
  *   jobs_int.h      the job cache and validation             jobs.c

@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/names.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -25,17 +26,7 @@
 
 /* ---- names, hashes, paths ------------------------------------------------ */
 
-bool pgd_master_resource_name_ok(const char *s, size_t n) {
-  if (n == 0 || n > 128) return false;
-  if (n <= 2 && s[0] == '.' && (n == 1 || s[1] == '.')) return false; /* "." ".." */
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.'))
-      return false;
-  }
-  return true;
-}
+bool pgd_master_resource_name_ok(const char *s, size_t n) { return pgd_path_name_ok(s, n, 128); }
 
 static bool valid_hash(const char *h) {
   if (strlen(h) != 64) return false;

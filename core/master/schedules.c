@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/observers_int.h"
@@ -56,17 +57,7 @@ static const char *get_str(const cJSON *o, const char *key) {
   return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-static bool valid_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 128) return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.'))
-      return false;
-  }
-  return true;
-}
+static bool valid_name(const char *s) { return pgd_name_chars_ok(s, strlen(s), 128); }
 
 static m_conc_t parse_conc(const cJSON *def) {
   const char *c = get_str(def, "concurrency");
@@ -133,7 +124,7 @@ cJSON *m_sched_validate(pgd_master_t *m, const cJSON *in, pgd_trigger_t **trig, 
       return NULL;
     }
   }
-  if (pgd_trigger_parse(in, pgd_now_us(), trig, err, errlen) < 0) return NULL;
+  if (pgd_trigger_parse(in, m_sched_now_us(m), trig, err, errlen) < 0) return NULL;
   cJSON *def = cJSON_Duplicate(in, 1);
   for (size_t i = 0; i < sizeof k_not_def / sizeof k_not_def[0]; i++)
     cJSON_DeleteItemFromObjectCaseSensitive(def, k_not_def[i]);
@@ -407,7 +398,7 @@ static void tell_misfire(pgd_master_t *m, const m_sched_item_t *s, int64_t now,
 static void evaluate(pgd_master_t *m, m_sched_item_t *s) {
   bool delay = pgd_trigger_kind(s->trig) == PGD_TRIGGER_DELAY;
   if (!s->enabled || (delay && s->n_active > 0)) return; /* delay: re-armed when the run ends */
-  int64_t now = pgd_now_us();
+  int64_t now = m_sched_now_us(m);
   int64_t fires[M_SCHED_MAX_FIRES], next = -1;
   m_metrics_schedule_evaluated(m, s->trig, s->checkpoint_us, s->last_end_us, now);
   int n = pgd_trigger_due(s->trig, s->checkpoint_us, s->last_end_us, now, fires,
@@ -453,10 +444,10 @@ static void on_exec_final(void *ud, pgd_master_t *m, const pgd_master_exec_t *e)
   const char *name = get_str(e->def, "schedule");
   m_sched_item_t *s = name ? m_sched_find(m, name) : NULL;
   if (!s || !active_remove(s, e->id)) return;
-  int64_t end = get_int(e->rec, "finished_us", pgd_now_us());
+  int64_t end = get_int(e->rec, "finished_us", m_sched_now_us(m));
   if (end > s->last_end_us) s->last_end_us = end;
   if (pgd_trigger_kind(s->trig) == PGD_TRIGGER_DELAY && s->n_active == 0 && !m->stopping)
-    arm(m, s, pgd_now_us()); /* evaluate() computes end + delay */
+    arm(m, s, m_sched_now_us(m)); /* evaluate() computes end + delay */
 }
 
 void m_sched_subscribe(pgd_master_t *m) {
@@ -468,7 +459,7 @@ void m_sched_subscribe(pgd_master_t *m) {
 
 m_sched_item_t *m_sched_put(pgd_master_t *m, cJSON *def, pgd_trigger_t *trig,
                             pgd_store_done_cb cb, void *ud, int *rc) {
-  int64_t now = pgd_now_us();
+  int64_t now = m_sched_now_us(m);
   m_sched_item_t *s = m_sched_find(m, get_str(def, "name"));
   if (s) {
     /* Replaced: the new definition counts from now. */
@@ -490,7 +481,7 @@ int m_sched_set_enabled(pgd_master_t *m, m_sched_item_t *s, bool enabled, pgd_st
   bool was = s->enabled;
   s->enabled = enabled;
   if (!enabled) disarm(m, s);
-  else if (!was) arm(m, s, pgd_now_us()); /* missed times since the pause: misfire policy */
+  else if (!was) arm(m, s, m_sched_now_us(m)); /* missed times since the pause: misfire policy */
   PGD_INFO(MOD, "schedule %s %s", s->name, enabled ? "resumed" : "paused");
   if (m_observers_want_events(m))
     m_observers_event_item(m, PGD_MASTER_EVENT_SCHEDULE, enabled ? "resumed" : "paused",
@@ -518,7 +509,7 @@ m_exec_t *m_sched_run_now(pgd_master_t *m, m_sched_item_t *s, m_durable_cb done,
                  err, errlen);
     return NULL;
   }
-  return submit(m, s, pgd_now_us(), "manual", done, ud, err, errlen);
+  return submit(m, s, m_sched_now_us(m), "manual", done, ud, err, errlen);
 }
 
 int m_sched_preview(const m_sched_item_t *s, int64_t now_us, int64_t *out, int n) {
@@ -537,10 +528,9 @@ int m_sched_preview(const m_sched_item_t *s, int64_t now_us, int64_t *out, int n
 }
 
 int64_t m_sched_next_fire(pgd_master_t *m, const m_sched_item_t *s) {
-  (void)m;
   if (!s->enabled) return -1;
   int64_t t;
-  return m_sched_preview(s, pgd_now_us(), &t, 1) == 1 ? t : -1;
+  return m_sched_preview(s, m_sched_now_us(m), &t, 1) == 1 ? t : -1;
 }
 
 /* ---- start and stop ---- */
@@ -548,7 +538,7 @@ int64_t m_sched_next_fire(pgd_master_t *m, const m_sched_item_t *s) {
 /* The checkpoint after a restart (see the top of this file). */
 static bool recover_progress(pgd_master_t *m, m_sched_item_t *s, const cJSON *doc) {
   bool dirty = false;
-  s->checkpoint_us = get_int(doc, "checkpoint_us", get_int(doc, "created_us", pgd_now_us()));
+  s->checkpoint_us = get_int(doc, "checkpoint_us", get_int(doc, "created_us", m_sched_now_us(m)));
   s->last_fired_us = get_int(doc, "last_fired_us", -1);
   s->last_exec_id = get_int(doc, "last_execution_id", 0);
   s->created_us = get_int(doc, "created_us", 0);
@@ -598,6 +588,8 @@ static void recover_execs(pgd_master_t *m) {
   }
 }
 
+int64_t m_sched_now_us(const pgd_master_t *m) { return pgd_clock_now_us(m->cfg.clock); }
+
 int m_sched_start(pgd_master_t *m, char *err, size_t errlen) {
   struct m_sched *sc = calloc(1, sizeof *sc);
   if (!sc) return -ENOMEM;
@@ -607,6 +599,7 @@ int m_sched_start(pgd_master_t *m, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot create the schedule timer queue: %s", strerror(-rc));
     return rc;
   }
+  pgd_timerq_set_clock(sc->q, m->cfg.clock); /* one clock for the queue and the decisions */
   m->sched = sc;
   cJSON *docs = pgd_store_list_docs(m->store, M_SCHED_DOC, NULL, NULL, 0, NULL);
   const cJSON *d;
@@ -630,7 +623,7 @@ int m_sched_start(pgd_master_t *m, char *err, size_t errlen) {
   }
   cJSON_Delete(docs);
   recover_execs(m);
-  int64_t now = pgd_now_us();
+  int64_t now = m_sched_now_us(m);
   m_sched_item_t *s, *tmp;
   HASH_ITER(hh, sc->items, s, tmp) {
     if (s->last_exec_id > 0 && s->n_active == 0) {

@@ -90,6 +90,11 @@ m_exec_t *m_sched_run_now(pgd_master_t *m, m_sched_item_t *s, m_durable_cb done,
                           int64_t *flow_exec_id, char *err, size_t errlen);
 /* The next fire time as the timer holds it, or -1. */
 int64_t m_sched_next_fire(pgd_master_t *m, const m_sched_item_t *s);
+
+/* The wall clock every schedule decision reads (microseconds since the
+ * epoch): the master's cfg.clock, else the system clock. The timer queue is
+ * handed the same clock, so a test that moves a manual clock moves both. */
+int64_t m_sched_now_us(const pgd_master_t *m);
 /* Up to n future fire times (n <= 100) into out; returns the count. */
 int m_sched_preview(const m_sched_item_t *s, int64_t now_us, int64_t *out, int n);
 

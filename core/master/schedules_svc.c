@@ -86,7 +86,7 @@ cJSON *pgd_master_schedule_get(pgd_master_t *m, const char *name, int nnext, int
   if (nnext > MAX_PREVIEW) nnext = MAX_PREVIEW;
   if (nnext > 0) {
     int64_t t[MAX_PREVIEW];
-    int n = m_sched_preview(s, pgd_now_us(), t, nnext);
+    int n = m_sched_preview(s, m_sched_now_us(m), t, nnext);
     cJSON *next = cJSON_AddArrayToObject(v, "next");
     cJSON *next_us = cJSON_AddArrayToObject(v, "next_us");
     char b[40];

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <uthash.h>
 
+#include "common/names.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "net/msg.h"
@@ -150,17 +151,7 @@ static bool valid_hash(const char *h) {
 }
 
 /* A name placed in the working directory: no path separators, not . or .. */
-static bool valid_name(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  if (n == 0 || n > NAME_MAX_LEN || !strcmp(s, ".") || !strcmp(s, "..")) return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.'))
-      return false;
-  }
-  return true;
-}
+static bool valid_name(const char *s) { return s && pgd_path_name_ok(s, strlen(s), NAME_MAX_LEN); }
 
 /* ---- the download (thread pool) ------------------------------------------ */
 

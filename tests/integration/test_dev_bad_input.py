@@ -15,6 +15,32 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
+def read_answer(s, data=b"", timeout=10):
+    """Reads from `s` until one whole answer (head and content-length body)
+    follows the bytes `data` already read, or the server closes; returns
+    all bytes read (b"" when the server closed at once)."""
+    s.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if b"\r\n\r\n" in data:
+            hdr, _, rest = data.partition(b"\r\n\r\n")
+            clen = None
+            for line in hdr.split(b"\r\n")[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    clen = int(v.strip())
+            if clen is not None and len(rest) >= clen:
+                break
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def raw_http(host, port, head, body=b"", wait_before_body=2.0, timeout=10):
     """Sends an HTTP request on a raw socket. The headers go first; if the
     server answers within `wait_before_body` s the body is not sent (a server
@@ -35,25 +61,7 @@ def raw_http(host, port, head, body=b"", wait_before_body=2.0, timeout=10):
                 s.sendall(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
-        s.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if b"\r\n\r\n" in data:
-                hdr, _, rest = data.partition(b"\r\n\r\n")
-                clen = None
-                for line in hdr.split(b"\r\n")[1:]:
-                    k, _, v = line.partition(b":")
-                    if k.strip().lower() == b"content-length":
-                        clen = int(v.strip())
-                if clen is not None and len(rest) >= clen:
-                    break
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = read_answer(s, data, timeout)
     finally:
         s.close()
     if not data.startswith(b"HTTP/1."):
@@ -178,6 +186,37 @@ class DevBadInput(harness.PagodaTestCase):
                    "params": {"script": "true #" + "y" * ((1 << 20) - 200)}}
         r = self.api.post("/api/v1/jobs", ok_body)
         self.assertIn(r.status, (200, 201), r)
+        self.assert_still_serving()
+
+    def test_headers_over_8kib_after_a_request_are_431(self):
+        # docs/api.md "Errors, limits and timeouts": on a kept-alive
+        # connection, headers over the 8 KiB table get a JSON 431.
+        pad = b"X-Pad: " + b"a" * 16384 + b"\r\n"
+        s = socket.create_connection((self.api.host, self.api.port), timeout=10)
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = read_answer(s)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:200])
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + pad + b"\r\n")
+            answer = read_answer(s)
+        finally:
+            s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 431 "), answer[:200])
+        body = json.loads(answer.partition(b"\r\n\r\n")[2])
+        self.assertIn("headers too large", body["error"])
+        self.assert_still_serving()
+
+    def test_headers_over_8kib_as_first_request_close_the_connection(self):
+        # The documented limit of lws 4.1 (docs/api.md): a connection's
+        # first request with headers over 8 KiB is closed without an answer.
+        pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"b" * 100) for i in range(160))
+        s = socket.create_connection((self.api.host, self.api.port), timeout=10)
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + pad + b"\r\n")
+            answer = read_answer(s)
+        finally:
+            s.close()
+        self.assertEqual(answer, b"")
         self.assert_still_serving()
 
     def test_unknown_execution(self):
