@@ -1,7 +1,7 @@
 // Helpers of the browser tests (docs/testing.md): finding Chromium and
 // playwright-core (failing with a message, never skipping), waits with
 // deadlines, API calls from node, logging in, fetch() from inside a page,
-// screenshots. Used by test_console_admin.mjs and bench/console_render_lists.mjs.
+// screenshots. Used by every test_console*.mjs and bench/console_render_lists.mjs.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

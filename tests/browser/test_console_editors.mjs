@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDev } from './dev.mjs';
+import { requirements, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sourceDir = process.env.PAGODA_SOURCE_DIR || path.resolve(here, '../..');
@@ -21,51 +22,18 @@ const chromiumPath = process.env.PAGODA_CHROMIUM || '/usr/bin/chromium';
 const shotsDir = process.env.PAGODA_SCREENSHOTS === '1' ? path.join(sourceDir, 'docs', 'console') : null;
 const WAIT = 30000; // ms: the machine is shared and loaded; every wait is a condition with this deadline
 
-function fail(msg) {
-  console.error(`FAIL: ${msg}`);
-  process.exit(1);
-}
-
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  fail(`playwright-core is not installed in ${here} (${e.code || e.message}); run: bash sbin/setup-deps.sh (it runs npm ci there)`);
-}
-if (!fs.existsSync(chromiumPath)) fail(`no Chromium at ${chromiumPath}; run: bash sbin/setup-deps.sh (installs Debian's chromium) or set PAGODA_CHROMIUM`);
-const bin = path.join(buildDir, 'pagoda');
-if (!fs.existsSync(bin)) fail(`no pagoda binary at ${bin} (set PAGODA_BUILD_DIR)`);
-if (!fs.existsSync(path.join(buildDir, 'console', 'pages', 'flows.js'))) fail(`no console files in ${buildDir}/console (cmake --build copies them)`);
+const { chromium, bin } = await requirements(here, buildDir, chromiumPath);
 
 let step = 'start';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgd-browser-editors-'));
 let dev, browser;
 
-async function settled(page, name) {
-  assert.doesNotMatch(await page.locator('main').innerText(), /\b(false|undefined|NaN|\[object Object\])\b/,
-    `no stray values on the ${name} page`);
-  if (!shotsDir) return;
-  fs.mkdirSync(shotsDir, { recursive: true });
-  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
-}
+const settled = (page, name) => settledShot(page, name, shotsDir);
 
-/** Polls `cond` (async, from node) until it is true. */
-async function until(what, cond, timeoutMs = WAIT) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what, cond, timeoutMs = WAIT) => untilIn(what, cond, timeoutMs);
 
-async function apiAs(token, method, p, body) {
-  const res = await fetch(dev.url + p, {
-    method, headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+/** Calls the API with a bearer token from node (not the browser). */
+const apiAs = (token, method, p, body) => apiAt(dev.url, token, method, p, body);
 
 const graphNode = (page, id) => page.locator(`[data-testid=flow-preview] [data-node="${id}"]`);
 const pad = (n) => String(n).padStart(2, '0');
