@@ -47,7 +47,7 @@ int client_audit_list(ctx_t *c) {
   char *p = pgd_cli_audit_path(c->a, (long long)time(NULL) * 1000000, &since_bad);
   if (since_bad) {
     free(p);
-    fprintf(c->err, "pagoda: --since wants a duration (90s, 15m, 12h, 30d) or µs since the epoch\n");
+    fprintf(c->err, "pagoda: --since wants a duration (90s, 15m, 12h, 30d), µs since the epoch or RFC 3339\n");
     return PGD_CLI_EXIT_USAGE;
   }
   int rc = client_list(c, p, pgd_cli_print_audit);

@@ -1,5 +1,7 @@
 /* Pagoda — command line parsing for the `pagoda` executable (see client_args.h). */
 #include "cli/client_args.h"
+#include "cli/client_token.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -98,6 +100,7 @@ enum {
   OPT_DRY_RUN = 1 << 21, /* apply */
   OPT_PRUNE = 1 << 22,
   OPT_PARAMS_FILE = 1 << 23, /* job run */
+  OPT_UNTIL = 1 << 24,       /* exec list */
 };
 
 typedef struct {
@@ -115,7 +118,8 @@ static const cmd_spec_t k_cmds[] = {
     {"job", "show", PGD_CLI_JOB_SHOW, 1, 0, "NAME"},
     {"job", "run", PGD_CLI_JOB_RUN, 1, OPT_WAIT | OPT_PARAM | OPT_COUNT | OPT_PARAMS_FILE, "NAME"},
     {"job", "delete", PGD_CLI_JOB_DELETE, 1, 0, "NAME"},
-    {"exec", "list", PGD_CLI_EXEC_LIST, 0, OPT_JSON | OPT_JOB | OPT_STATE | OPT_LIMIT, NULL},
+    {"exec", "list", PGD_CLI_EXEC_LIST, 0,
+     OPT_JSON | OPT_JOB | OPT_STATE | OPT_LIMIT | OPT_SINCE | OPT_UNTIL, NULL},
     {"exec", "show", PGD_CLI_EXEC_SHOW, 1, 0, "ID"},
     {"exec", "logs", PGD_CLI_EXEC_LOGS, 1, OPT_FOLLOW, "ID"},
     {"exec", "kill", PGD_CLI_EXEC_KILL, 1, 0, "ID"},
@@ -374,6 +378,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
           {"--role", OPT_ROLE, offsetof(pgd_cli_args_t, role)},
           {"--expires", OPT_EXPIRES, offsetof(pgd_cli_args_t, expires)},
           {"--since", OPT_SINCE, offsetof(pgd_cli_args_t, since)},
+          {"--until", OPT_UNTIL, offsetof(pgd_cli_args_t, until)},
           {"--by", OPT_BY, offsetof(pgd_cli_args_t, by)},
           {"--route", OPT_ROUTE, offsetof(pgd_cli_args_t, route)},
           {"--before", OPT_BEFORE, offsetof(pgd_cli_args_t, before)}};
@@ -562,7 +567,7 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
         {OPT_NAME, "--name"}, {OPT_ROLE, "--role"}, {OPT_EXPIRES, "--expires"},
         {OPT_SINCE, "--since"}, {OPT_BY, "--by"}, {OPT_ROUTE, "--route"},
         {OPT_BEFORE, "--before"}, {OPT_DRY_RUN, "--dry-run"}, {OPT_PRUNE, "--prune"},
-        {OPT_PARAMS_FILE, "--params-file"}};
+        {OPT_PARAMS_FILE, "--params-file"}, {OPT_UNTIL, "--until"}};
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
       if (bad & names[n].bit) {
         pgd_set_err(err, errlen, -EINVAL, "option %s does not apply to '%s%s%s'", names[n].name,
@@ -583,6 +588,19 @@ int pgd_cli_args_parse(int argc, char **argv, const char *env_addr,
       pgd_set_err(err, errlen, -EINVAL, "execution ID must be a positive integer, not '%s'",
                   out->arg);
       goto fail;
+    }
+  }
+  if (out->cmd == PGD_CLI_EXEC_LIST) {
+    /* resolved here so that a bad time is a usage error, before any request */
+    const char *flag[2] = {"--since", "--until"}, *val[2] = {out->since, out->until};
+    long long *us[2] = {&out->since_us, &out->until_us};
+    for (int k = 0; k < 2; k++) {
+      if (val[k] && pgd_cli_time_arg(val[k], (long long)pgd_now_us(), us[k]) != 0) {
+        pgd_set_err(err, errlen, -EINVAL,
+                    "%s wants µs since the epoch, RFC 3339 (2026-11-22T10:00:00Z) or a duration "
+                    "back from now (15m, 12h, 7d), not '%s'", flag[k], val[k]);
+        goto fail;
+      }
     }
   }
   if (out->cmd == PGD_CLI_FLOW_STATUS || out->cmd == PGD_CLI_FLOW_KILL ||
@@ -673,7 +691,7 @@ char *pgd_cli_exec_list_path(const pgd_cli_args_t *a) {
   char *state = a->state_filter ? pgd_cli_url_escape(a->state_filter) : NULL;
   char *p = NULL;
   if ((a->job_filter && !job) || (a->state_filter && !state)) goto out;
-  size_t cap = sizeof(base) + (job ? strlen(job) + 6 : 0) + (state ? strlen(state) + 8 : 0) + 32;
+  size_t cap = sizeof(base) + (job ? strlen(job) + 6 : 0) + (state ? strlen(state) + 8 : 0) + 96;
   p = malloc(cap);
   if (!p) goto out;
   size_t n = (size_t)snprintf(p, cap, "%s", base);
@@ -686,7 +704,15 @@ char *pgd_cli_exec_list_path(const pgd_cli_args_t *a) {
     n += (size_t)snprintf(p + n, cap - n, "%cstate=%s", sep, state);
     sep = '&';
   }
-  if (a->limit > 0) snprintf(p + n, cap - n, "%climit=%ld", sep, a->limit);
+  if (a->limit > 0) {
+    n += (size_t)snprintf(p + n, cap - n, "%climit=%ld", sep, a->limit);
+    sep = '&';
+  }
+  if (a->since_us > 0) {
+    n += (size_t)snprintf(p + n, cap - n, "%csince=%lld", sep, a->since_us);
+    sep = '&';
+  }
+  if (a->until_us > 0) snprintf(p + n, cap - n, "%cuntil=%lld", sep, a->until_us);
 out:
   free(job);
   free(state);

@@ -131,12 +131,15 @@ typedef struct {
   const char *token_name;   /* token create --name */
   const char *role;         /* token create --role */
   const char *expires;      /* token create --expires DURATION */
-  const char *since;        /* audit --since DURATION|µs */
+  const char *since;        /* audit, exec list --since DURATION|µs|RFC 3339 */
   const char *by;           /* audit --by TOKEN_NAME */
   const char *route;        /* audit --route PATTERN */
   const char *before;       /* audit --before ID, alarm list --before ID */
   int dry_run;              /* apply --dry-run: print the changes, make none */
   int prune;                /* apply --prune: delete definitions no file names */
+  const char *until;        /* exec list --until DURATION|µs|RFC 3339 */
+  long long since_us;       /* exec list: --since resolved at parse (pgd_cli_time_arg), 0 = absent */
+  long long until_us;       /* exec list: --until resolved at parse, 0 = absent */
 } pgd_cli_args_t;
 
 /* Parses a client command line. `argv` is main()'s argv (argv[0] the program
@@ -169,7 +172,8 @@ int pgd_cli_parse_id(const char *s, long long *out);
 char *pgd_cli_url_escape(const char *s);
 
 /* Builds the path and query of `exec list` from args->job_filter,
- * state_filter and limit: "/api/v1/executions[?job=J][&state=S][&limit=N]",
+ * state_filter, limit, since_us and until_us:
+ * "/api/v1/executions[?job=J][&state=S][&limit=N][&since=US][&until=US]",
  * values percent-encoded. Returns a string owned by the caller (free()), or
  * NULL on allocation failure. args is borrowed. */
 char *pgd_cli_exec_list_path(const pgd_cli_args_t *args);

@@ -1,6 +1,7 @@
 /* Pagoda — the CLI's token sources (client_token.h). */
 #include "cli/client_token.h"
 #include "common/err.h"
+#include "sched/timefmt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -98,16 +99,36 @@ static long long duration_s(const char *v) {
   return n * mult;
 }
 
+int pgd_cli_time_arg(const char *v, long long now_us, long long *us) {
+  if (!v || !*v) return -EINVAL;
+  char *end;
+  long long n = strtoll(v, &end, 10);
+  if (!*end && n > 0) {
+    *us = n;
+    return 0;
+  }
+  long long d = duration_s(v);
+  if (d >= 0) {
+    *us = now_us - d * 1000000;
+    return 0;
+  }
+  int64_t t;
+  char err[160];
+  if (pgd_sched_parse_time(v, NULL, "time", &t, err, sizeof err) == 0 && t > 0) {
+    *us = t;
+    return 0;
+  }
+  return -EINVAL;
+}
+
 char *pgd_cli_audit_path(const pgd_cli_args_t *a, long long now_us, int *since_bad) {
   char q[2048] = "";
   size_t o = 0;
   *since_bad = 0;
   if (a->since) {
-    char *end;
-    long long v = strtoll(a->since, &end, 10);
-    long long d = duration_s(a->since);
-    if (!*end && v > 0) o += (size_t)snprintf(q + o, sizeof q - o, "&since=%lld", v);
-    else if (d >= 0) o += (size_t)snprintf(q + o, sizeof q - o, "&since=%lld", now_us - d * 1000000);
+    long long since_us;
+    if (pgd_cli_time_arg(a->since, now_us, &since_us) == 0)
+      o += (size_t)snprintf(q + o, sizeof q - o, "&since=%lld", since_us);
     else *since_bad = 1;
   }
   const char *keys[] = {"token", "route", "before"};

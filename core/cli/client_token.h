@@ -34,7 +34,14 @@ char *pgd_cli_token_resolve(const char *flag_token, const char *addr, const char
  * set; ENODATA for an empty file). */
 char *pgd_cli_token_read_file(const char *path);
 
-/* "/api/v1/audit?..." from the audit options (--since DURATION|µs, --by,
+/* A time option's value `v` (--since/--until) as µs since the epoch in *us:
+ * a positive integer is taken as µs, a duration ("90s", "15m", "12h", "7d",
+ * "2w") as that long before now_us, anything else as RFC 3339
+ * ("2026-11-22T10:00:00Z"; UTC without an offset). Returns 0, or -EINVAL
+ * (nothing written) when `v` is none of these. Pure; any thread. */
+int pgd_cli_time_arg(const char *v, long long now_us, long long *us);
+
+/* "/api/v1/audit?..." from the audit options (--since DURATION|µs|RFC 3339, --by,
  * --route, --limit, --before), values percent-encoded; *since_bad is set
  * when --since is neither. A new string (caller frees), NULL when out of
  * memory. now_us: the current time, for a duration. */

@@ -26,7 +26,7 @@ static const char k_job[] =
 
 static const char k_exec[] =
     "Executions:\n"
-    "  pagoda exec list [--job J] [--state S] [--limit N] [--json]\n"
+    "  pagoda exec list [--job J] [--state S] [--limit N] [--since T] [--until T] [--json]\n"
     "                                                   list executions\n"
     "  pagoda exec show ID                              print an execution and its attempts\n"
     "  pagoda exec logs ID [-f|--follow]                print the log (-f: until it ends)\n"

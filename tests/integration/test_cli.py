@@ -2,6 +2,7 @@
 jobs, executions, logs (with follow), kill, workers, plugins, errors and
 exit codes (0 success, 1 failure, 2 usage)."""
 
+import datetime
 import json
 import os
 import subprocess
@@ -135,6 +136,30 @@ class Cli(harness.PagodaTestCase):
         self.assertIn("out-line\n", logs)
         self.assertIn("err-line\n", logs)
         self.assertEqual(logs, self.api.log(eid))
+
+    def test_exec_list_since_until(self):
+        self.api.shell_job("cli-window", "true")
+        first = self.api.run("cli-window")
+        self.api.wait_for_state(first, {"succeeded"})
+        second = self.api.run("cli-window")
+        self.api.wait_for_state(second, {"succeeded"})
+        cut = self.api.execution(second)["submitted_us"]
+        self.assertGreater(cut, self.api.execution(first)["submitted_us"])
+
+        def ids(*window):
+            out = self.ok("exec", "list", "--job", "cli-window", "--json", *window)
+            return sorted(e["id"] for e in json.loads(out)["executions"])
+
+        self.assertEqual(ids("--since", str(cut)), [second])
+        self.assertEqual(ids("--until", str(cut)), [first])
+        rfc = datetime.datetime.fromtimestamp(cut // 1000000, datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S") + ".%06dZ" % (cut % 1000000)
+        self.assertEqual(ids("--since", rfc), [second])
+        self.assertEqual(ids("--since", "1h"), [first, second])
+        self.assertEqual(ids("--until", "1h"), [])
+        rc, out, err = self.cli("exec", "list", "--since", "last-tuesday")
+        self.assertEqual(rc, 2, (out, err))
+        self.assertIn("--since", err)
 
     def test_exec_logs_follow(self):
         self.api.shell_job("cli-follow", "for i in 1 2 3 4; do echo tick$i; sleep 0.3; done")

@@ -7,6 +7,8 @@
 
 #include "pgd_test.h"
 #include "cli/client_args.h"
+#include "cli/client_token.h"
+#include "common/clock.h"
 
 #define ARGV(...) ((char *[]){"pagoda", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((char *[]){"pagoda", __VA_ARGS__}) / sizeof(char *)))
@@ -265,6 +267,61 @@ static void test_urls(void) {
   CU_ASSERT_PTR_NULL(pgd_cli_exec_list_path(NULL));
 }
 
+/* --since/--until of `exec list`: µs, RFC 3339 and durations resolved at
+ * parse into since_us/until_us, sent as since=/until= µs. */
+static void test_exec_list_time_window(void) {
+  long long us = 0;
+  const long long now = 1795600000000000LL;
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("1795600000000000", now, &us), 0);
+  CU_ASSERT_EQUAL(us, 1795600000000000LL);
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("15m", now, &us), 0);
+  CU_ASSERT_EQUAL(us, now - 15LL * 60 * 1000000);
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("7d", now, &us), 0);
+  CU_ASSERT_EQUAL(us, now - 7LL * 86400 * 1000000);
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("2026-11-22T10:00:00Z", now, &us), 0);
+  CU_ASSERT_EQUAL(us, 1795341600000000LL);
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("2026-11-22T11:00:00.5+01:00", now, &us), 0);
+  CU_ASSERT_EQUAL(us, 1795341600500000LL);
+  us = 42;
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("yesterday", now, &us), -EINVAL);
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("15x", now, &us), -EINVAL);
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("0", now, &us), -EINVAL);
+  CU_ASSERT_EQUAL(pgd_cli_time_arg("", now, &us), -EINVAL);
+  CU_ASSERT_EQUAL(us, 42);
+
+  pgd_cli_args_t a;
+  char err[256];
+  CU_ASSERT_EQUAL(PARSE(&a, NULL, "exec", "list", "--since", "2026-11-22T10:00:00Z", "--until",
+                        "1795345200000000", "--job", "etl"), 0);
+  CU_ASSERT_EQUAL(a.since_us, 1795341600000000LL);
+  CU_ASSERT_EQUAL(a.until_us, 1795345200000000LL);
+  char *s = pgd_cli_exec_list_path(&a);
+  CU_ASSERT_STRING_EQUAL(s, "/api/v1/executions?job=etl&since=1795341600000000"
+                            "&until=1795345200000000");
+  free(s);
+  pgd_cli_args_free(&a);
+
+  long long before = (long long)pgd_now_us();
+  CU_ASSERT_EQUAL(PARSE(&a, NULL, "exec", "list", "--since=12h", "--limit", "3"), 0);
+  long long after = (long long)pgd_now_us();
+  const long long h12 = 12LL * 3600 * 1000000;
+  CU_ASSERT(a.since_us >= before - h12 && a.since_us <= after - h12);
+  CU_ASSERT_EQUAL(a.until_us, 0);
+  s = pgd_cli_exec_list_path(&a);
+  char want[96];
+  snprintf(want, sizeof want, "/api/v1/executions?limit=3&since=%lld", a.since_us);
+  CU_ASSERT_STRING_EQUAL(s, want);
+  free(s);
+  pgd_cli_args_free(&a);
+
+  CU_ASSERT_EQUAL(PARSE(&a, NULL, "exec", "list", "--until", "soon"), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "--until"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "'soon'"));
+  CU_ASSERT_EQUAL(PARSE(&a, NULL, "exec", "list", "--since"), -EINVAL);
+  CU_ASSERT_EQUAL(PARSE(&a, NULL, "job", "list", "--until", "1h"), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "--until"));
+}
+
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("cli_args", NULL, NULL);
@@ -279,5 +336,6 @@ int main(void) {
   CU_add_test(s, "param set", test_param_set);
   CU_add_test(s, "parse id", test_parse_id);
   CU_add_test(s, "urls", test_urls);
+  CU_add_test(s, "exec list time window", test_exec_list_time_window);
   return pgd_test_run();
 }
