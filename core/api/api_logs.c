@@ -3,6 +3,7 @@
  * the master's memory) the bytes from offset; with follow a chunked stream
  * of those bytes and then every new byte until the execution's final state
  * is durable (docs/api.md "Logs"). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,32 +13,45 @@
 #include "common/json.h"
 #include "master/storage.h"
 
-/* A standby follows a log by reading the shared store every POLL_MS; once
- * the execution is final it ends the stream at the first read that brings
- * nothing new at least SETTLE_MS later (the leader stores an attempt's
- * last bytes at its next tick, possibly after the final state). */
+/* A standby follows a log by reading the shared store every POLL_MS, on
+ * the thread pool (pgd_master_log_poll_start); once the execution is final
+ * it ends the stream at the first read that brings nothing new at least
+ * SETTLE_MS later (the leader stores an attempt's last bytes at its next
+ * tick, possibly after the final state). */
 #define STANDBY_POLL_MS 500
 #define STANDBY_SETTLE_US (2000LL * 1000)
 
 typedef struct poll_stream {
   uv_timer_t timer;
-  pgd_http_req_t *req; /* NULL once the client went away */
+  pgd_http_req_t *req;
   pgd_master_t *m;
   int64_t id;
   int64_t pos;          /* the next byte of the log to send */
   int64_t final_seen_us; /* 0: not final yet */
+  pgd_master_log_poll_t *reading; /* the read in flight, or NULL */
 } poll_stream_t;
 
 static void poll_closed(uv_handle_t *h) { free(h->data); }
 
+/* Frees p once its timer is closed; a read in flight is cancelled (its
+ * result dropped), so nothing refers to p afterwards. */
 static void poll_stop(poll_stream_t *p) {
+  pgd_master_log_poll_cancel(p->reading);
+  p->reading = NULL;
   uv_timer_stop(&p->timer);
   uv_close((uv_handle_t *)&p->timer, poll_closed);
 }
 
+/* The client went away. */
 static void poll_abort(pgd_http_req_t *req, void *ud) {
   (void)req;
   poll_stop(ud);
+}
+
+static void poll_end(poll_stream_t *p) {
+  pgd_http_req_on_abort(p->req, NULL, NULL);
+  pgd_http_stream_end(p->req);
+  poll_stop(p);
 }
 
 /* true when the execution is final (or gone: nothing more will come) */
@@ -49,23 +63,27 @@ static bool exec_final(pgd_master_t *m, int64_t id) {
   return st >= 0 && pgd_exec_state_final((pgd_exec_state_t)st);
 }
 
-static void poll_tick(uv_timer_t *t) {
-  poll_stream_t *p = t->data;
-  bool final = exec_final(p->m, p->id);
+static void poll_read(void *ud, int rc, const char *buf, size_t len, bool final) {
+  poll_stream_t *p = ud;
+  p->reading = NULL;
+  if (rc == -ESHUTDOWN) {
+    poll_end(p);
+    return;
+  }
   int64_t now = pgd_now_us();
   if (final && !p->final_seen_us) p->final_seen_us = now;
-  char *buf = NULL;
-  size_t len = 0;
-  bool live = false;
-  if (pgd_master_log_read(p->m, p->id, p->pos, &buf, &len, &live) < 0) len = 0;
+  if (rc < 0) len = 0; /* a store error: the next tick reads again */
   if (len) pgd_http_stream_write(p->req, buf, len);
-  free(buf);
   p->pos += (int64_t)len;
-  if (final && len == 0 && now - p->final_seen_us >= STANDBY_SETTLE_US) {
-    pgd_http_req_on_abort(p->req, NULL, NULL);
-    pgd_http_stream_end(p->req);
-    poll_stop(p);
-  }
+  if (final && len == 0 && now - p->final_seen_us >= STANDBY_SETTLE_US) poll_end(p);
+}
+
+static void poll_tick(uv_timer_t *t) {
+  poll_stream_t *p = t->data;
+  if (p->reading) return; /* the last read is still running: no pile-up */
+  int rc = pgd_master_log_poll_start(p->m, p->id, p->pos, poll_read, p, &p->reading);
+  if (rc == -ESHUTDOWN) poll_end(p);
+  else if (rc < 0) p->reading = NULL; /* try again at the next tick */
 }
 
 /* A standby (shared store): stream what the store holds from `offset`, then

@@ -67,6 +67,15 @@ int64_t m_log_shared_size(pgd_master_t *m, int64_t id, int attempt, int64_t stor
  * chunks completed by the bytes this master holds. Appends to *buf and *len. */
 int m_log_shared_read(pgd_master_t *m, int64_t id, int attempts, int64_t offset, char **buf,
                       size_t *len);
+/* Like m_log_shared_read, from the store alone (without this master's
+ * tails): safe on any thread while `store` is open (the thread-pool reads of
+ * logs_poll.c). */
+int m_log_shared_read_stored(pgd_store_t *store, int64_t id, int attempts, int64_t offset,
+                             char **buf, size_t *len);
+/* At stop, before the store closes: false when no thread-pool log read
+ * (pgd_master_log_poll_start) is running; else true, and cb(0, ud) runs on
+ * the loop once the last one has ended (logs_poll.c). */
+bool m_log_polls_defer_close(pgd_master_t *m, void (*cb)(int status, void *ud), void *ud);
 /* The log's whole size now (sum of the attempts' sizes). */
 int64_t m_log_shared_total(pgd_master_t *m, int64_t id, int attempts);
 void m_log_shared_stats(const pgd_master_t *m, m_log_shared_stats_t *out);

@@ -293,15 +293,21 @@ void m_log_shared_tick(pgd_master_t *m) {
   }
 }
 
-int64_t m_log_shared_size(pgd_master_t *m, int64_t id, int attempt, int64_t stored) {
-  m_log_tail_t *t = tail_find(m->log_shared, id, attempt);
+/* An attempt's size: the larger of `stored` and the end of its tail t (nullable). */
+static int64_t attempt_size(const m_log_tail_t *t, int64_t stored) {
   int64_t mem = t ? t->base + (int64_t)t->len : 0;
   return mem > stored ? mem : stored;
 }
 
-int m_log_shared_read(pgd_master_t *m, int64_t id, int attempts, int64_t offset, char **buf,
-                      size_t *len) {
-  cJSON *sizes = pgd_store_log_sizes(m->store, id);
+int64_t m_log_shared_size(pgd_master_t *m, int64_t id, int attempt, int64_t stored) {
+  return attempt_size(tail_find(m->log_shared, id, attempt), stored);
+}
+
+/* The log from `offset` as the store holds it, completed by the tails of
+ * `ls` (NULL: the store alone — any thread, as the store's reads are). */
+static int shared_read(pgd_store_t *store, struct m_log_shared *ls, int64_t id, int attempts,
+                       int64_t offset, char **buf, size_t *len) {
+  cJSON *sizes = pgd_store_log_sizes(store, id);
   if (!sizes) return -EIO;
   int rc = 0;
   int64_t pos = 0; /* concatenated offset of the start of attempt a */
@@ -312,17 +318,17 @@ int m_log_shared_read(pgd_master_t *m, int64_t id, int attempts, int64_t offset,
       if ((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "attempt")) == a)
         stored = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "size"));
     }
-    int64_t size = m_log_shared_size(m, id, a, stored);
+    m_log_tail_t *t = ls ? tail_find(ls, id, a) : NULL;
+    int64_t size = attempt_size(t, stored);
     if (pos + size <= offset) {
       pos += size;
       continue;
     }
     int64_t from = offset > pos ? offset - pos : 0;
     size_t before = *len;
-    if (from < stored) rc = pgd_store_read_log(m->store, id, a, from, true, buf, len);
+    if (from < stored) rc = pgd_store_read_log(store, id, a, from, true, buf, len);
     if (rc < 0) break;
     int64_t have = from + (int64_t)(*len - before); /* attempt offset reached */
-    m_log_tail_t *t = tail_find(m->log_shared, id, a);
     if (t && have >= t->base && have < t->base + (int64_t)t->len) {
       size_t skip = (size_t)(have - t->base), n = t->len - skip;
       char *nb = realloc(*buf, *len + n + 1);
@@ -336,6 +342,16 @@ int m_log_shared_read(pgd_master_t *m, int64_t id, int attempts, int64_t offset,
   }
   cJSON_Delete(sizes);
   return rc;
+}
+
+int m_log_shared_read(pgd_master_t *m, int64_t id, int attempts, int64_t offset, char **buf,
+                      size_t *len) {
+  return shared_read(m->store, m->log_shared, id, attempts, offset, buf, len);
+}
+
+int m_log_shared_read_stored(pgd_store_t *store, int64_t id, int attempts, int64_t offset,
+                             char **buf, size_t *len) {
+  return shared_read(store, NULL, id, attempts, offset, buf, len);
 }
 
 int64_t m_log_shared_total(pgd_master_t *m, int64_t id, int attempts) {

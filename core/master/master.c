@@ -326,6 +326,7 @@ static void on_store_flushed(int status, void *ud) {
   (void)status;
   if (m_retention_defer_close(m, on_store_flushed, m)) return; /* its reads use the store */
   if (m_resources_defer_close(m, on_store_flushed, m)) return; /* downloads read blobs */
+  if (m_log_polls_defer_close(m, on_store_flushed, m)) return; /* standby log follows */
   pgd_store_close(m->store);
   m->store = NULL;
   if (m->balancers) pgd_balancers_close(m->balancers);

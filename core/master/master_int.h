@@ -112,6 +112,9 @@ struct pgd_master {
   int blob_fetches;                /* resources_fetch.c: store reads on the thread pool */
   void (*blob_fetches_drained)(int status, void *ud); /* the store's close, waiting for them */
   void *blob_fetches_drained_ud;
+  int log_polls;                   /* logs_poll.c: a standby's log reads on the thread pool */
+  void (*log_polls_drained)(int status, void *ud); /* the store's close, waiting for them */
+  void *log_polls_drained_ud;
 };
 
 /* Adapts a store callback to a service callback: m_done_store_cb(status,

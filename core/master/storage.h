@@ -26,6 +26,29 @@ pgd_master_follower_t *pgd_master_log_follow_from(pgd_master_t *m, int64_t id, i
  * a standby too, can read every log (docs/ha.md "Logs on a standby"). */
 bool pgd_master_log_in_store(const pgd_master_t *m);
 
+/* A log read on the thread pool (pgd_master_log_poll_start). */
+typedef struct pgd_master_log_poll pgd_master_log_poll_t;
+/* Its result, on the loop thread: rc 0 with the bytes from the offset asked
+ * for (buf/len, borrowed for the call; len 0 = nothing new) and `final`
+ * (the stored state, read before the bytes, is final); -ENOENT (no such
+ * execution: final is true), -ESHUTDOWN (the master is stopping), or
+ * another negative error of the store (try again later). */
+typedef void (*pgd_master_log_polled_cb)(void *ud, int rc, const char *buf, size_t len,
+                                         bool final);
+/* Reads execution `id`'s log from `offset` as the shared store holds it
+ * (without this master's unstored bytes) and its stored state, on the libuv
+ * thread pool (a standby's follow: docs/ha.md "Logs on a standby"). Returns
+ * 0 with *out (cb(ud, ...) follows exactly once on the loop thread, unless
+ * cancelled), -ESHUTDOWN (stopping), -ENOTSUP (logs are local files) or a
+ * libuv error. The master's stop waits for running reads before it closes
+ * the store. Loop thread. */
+int pgd_master_log_poll_start(pgd_master_t *m, int64_t id, int64_t offset,
+                              pgd_master_log_polled_cb cb, void *ud,
+                              pgd_master_log_poll_t **out);
+/* The reader goes away: cb is never called for `p` (which is freed when its
+ * read ends; do not use it after this). NULL is ignored. Loop thread. */
+void pgd_master_log_poll_cancel(pgd_master_log_poll_t *p);
+
 /* A resource download's content is ready: rc 0 with fd (the receiver
  * closes it) and size, or a negative errno with err (borrowed for the
  * call): -EIO (the content is missing), -ESHUTDOWN (stopping). */

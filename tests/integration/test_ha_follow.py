@@ -10,9 +10,15 @@ logs -f ID` follows a job's log; once it has printed the first half, the
 leader is killed with `kill -9`. The CLI reconnects by itself (?offset=<bytes
 printed>) and exits 0 when the execution is final, having printed exactly
 the job's output: no gap, no duplicate.
+
+FollowInHa.test_c_follows_abandoned_and_standby_stopped: follows on a standby
+dropped by their clients at various moments (a store read may be running on
+the thread pool), then the standby stopped with a follow open: it keeps
+serving, then exits 0 and ends the open follow.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -98,6 +104,42 @@ class FollowInHa(ha_harness.HaCase):
         self.assertEqual(got.decode(), EXPECTED)
         self.assertIn("reconnecting at byte", stderr)
         self.assertEqual(new.api().wait_final(eid, timeout=30)["state"], "succeeded")
+
+    def test_c_follows_abandoned_and_standby_stopped(self):
+        """A standby reads the store for its follows on the thread pool:
+        clients that go away mid-follow (possibly while a read runs) and a
+        stop with a follow still open leave the standby sound (the ASan
+        build checks for a use after free) and its stop clean (exit 0)."""
+        api = self.leader.api()
+        api.shell_job("chatty3", script=SCRIPT)
+        eid = api.run("chatty3", {"env": {"PAUSE": "30"}})  # running all along
+        sb = self.start_master(ha_harness.unique_name("m-follow"))
+        sapi = sb.api()
+        harness.wait_until(lambda: sapi.log(eid) == BEFORE, 30, 0.05,
+                           "the first half in the store, seen by the new standby")
+        host, port = sb.url.split("//")[1].rstrip("/").split(":")
+        request = ("GET /api/v1/executions/%d/log?follow=1 HTTP/1.1\r\nHost: %s:%s\r\n"
+                   "Authorization: Bearer %s\r\n\r\n" % (eid, host, port, sapi.token)).encode()
+        for i in range(12):  # gone after 0 .. 1.1 s: before, during or after a read
+            with socket.create_connection((host, int(port)), timeout=30) as s:
+                s.sendall(request)
+                self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 200"))
+                deadline = time.monotonic() + 0.1 * i
+                while time.monotonic() < deadline:  # reading on, to drain the stream
+                    s.settimeout(max(0.01, deadline - time.monotonic()))
+                    try:
+                        if not s.recv(65536):
+                            break
+                    except socket.timeout:
+                        pass
+        self.assertTrue(EXPECTED.startswith(sapi.log(eid)))  # still serving
+        still_open = Follower(sb.url, sapi.token, eid, 0)
+        harness.wait_until(lambda: len(still_open.data) >= len(BEFORE), 30, 0.05,
+                           "the open follow got the first half")
+        self.assertEqual(sb.stop(timeout=30), 0, harness.tail(sb.stderr_path))
+        self.assertTrue(still_open.wait(30), "the follow did not end with its master")
+        self.assertTrue(EXPECTED.encode().startswith(bytes(still_open.data)))
+        self.assertEqual(api.wait_final(eid, timeout=120)["state"], "succeeded")
 
 
 if __name__ == "__main__":
