@@ -59,12 +59,12 @@ export async function apiAs(url, token, method, p, body, raw) {
 }
 
 /** Logs `page` in at `url` with `token` and waits for the overview. */
-export async function login(page, url, token) {
+export async function login(page, url, token, timeoutMs = WAIT) {
   await page.goto(url + '/');
-  await page.getByTestId('token').waitFor({ timeout: WAIT });
+  await page.getByTestId('token').waitFor({ timeout: timeoutMs });
   await page.getByTestId('token').fill(token);
   await page.getByTestId('login-submit').click();
-  await page.getByTestId('overview').waitFor({ timeout: WAIT });
+  await page.getByTestId('overview').waitFor({ timeout: timeoutMs });
 }
 
 /** fetch() from inside the page: what a script on the console's origin (or

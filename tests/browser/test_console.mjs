@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDev } from './dev.mjs';
-import { requirements, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
+import { requirements, chromiumArgs, login as loginAt, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sourceDir = process.env.PAGODA_SOURCE_DIR || path.resolve(here, '../..');
@@ -33,13 +33,7 @@ const until = (what, cond, timeoutMs = WAIT) => untilIn(what, cond, timeoutMs);
 /** Calls the API with a bearer token from node (not the browser). */
 const apiAs = (token, method, p, body) => apiAt(dev.url, token, method, p, body);
 
-async function login(page, token) {
-  await page.goto(dev.url + '/');
-  await page.getByTestId('token').waitFor({ timeout: WAIT });
-  await page.getByTestId('token').fill(token);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('overview').waitFor({ timeout: WAIT });
-}
+const login = (page, token) => loginAt(page, dev.url, token, WAIT);
 
 /** fetch() from inside the page: what a script running on the console's
  * origin (or a forged request riding its cookie) could send. */
@@ -53,7 +47,7 @@ function pageFetch(page, method, p, headers, body) {
 try {
   step = 'starting pagoda dev';
   dev = await startDev(bin, tmp);
-  const args = process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [];
+  const args = chromiumArgs();
   step = `launching ${chromiumPath}`;
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args });
 

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDev } from './dev.mjs';
-import { requirements, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
+import { requirements, chromiumArgs, login, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sourceDir = process.env.PAGODA_SOURCE_DIR || path.resolve(here, '../..');
@@ -49,7 +49,7 @@ const shownExecs = async (page) => (await page.locator('[data-testid=executions]
 try {
   step = 'starting pagoda dev';
   dev = await startDev(bin, tmp);
-  const args = process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [];
+  const args = chromiumArgs();
   step = `launching ${chromiumPath}`;
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -58,11 +58,7 @@ try {
   page.on('pageerror', (e) => pageErrors.push(String(e)));
 
   step = 'login';
-  await page.goto(dev.url + '/');
-  await page.getByTestId('token').waitFor({ timeout: WAIT });
-  await page.getByTestId('token').fill(dev.token);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('overview').waitFor({ timeout: WAIT });
+  await login(page, dev.url, dev.token, WAIT);
 
   // --- executions by time: three runs, each submitted in a later second
   // than the one before (the inputs have a precision of one second).
@@ -272,10 +268,7 @@ try {
   const viewer = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const vpage = await viewer.newPage();
   vpage.on('pageerror', (e) => pageErrors.push(String(e)));
-  await vpage.goto(dev.url + '/');
-  await vpage.getByTestId('token').fill(made.body.token);
-  await vpage.getByTestId('login-submit').click();
-  await vpage.getByTestId('overview').waitFor({ timeout: WAIT });
+  await login(vpage, dev.url, made.body.token, WAIT);
   await vpage.goto(`${dev.url}/flows`);
   await vpage.locator('tr[data-flow="edited-chain"]').waitFor({ timeout: WAIT });
   assert.equal(await vpage.getByTestId('new-flow').count(), 0);

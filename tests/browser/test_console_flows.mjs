@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDev } from './dev.mjs';
-import { requirements, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
+import { requirements, chromiumArgs, login, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sourceDir = process.env.PAGODA_SOURCE_DIR || path.resolve(here, '../..');
@@ -56,7 +56,7 @@ async function nodeStates(page, ids) {
 try {
   step = 'starting pagoda dev';
   dev = await startDev(bin, tmp);
-  const args = process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [];
+  const args = chromiumArgs();
   step = `launching ${chromiumPath}`;
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -65,11 +65,7 @@ try {
   page.on('pageerror', (e) => pageErrors.push(String(e)));
 
   step = 'login';
-  await page.goto(dev.url + '/');
-  await page.getByTestId('token').waitFor({ timeout: WAIT });
-  await page.getByTestId('token').fill(dev.token);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('overview').waitFor({ timeout: WAIT });
+  await login(page, dev.url, dev.token, WAIT);
   step = 'the event stream connects';
   await page.locator('[data-testid=live-status][data-status=live]').waitFor({ timeout: WAIT });
 
@@ -301,10 +297,7 @@ try {
   const viewer = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const vpage = await viewer.newPage();
   vpage.on('pageerror', (e) => pageErrors.push(String(e)));
-  await vpage.goto(dev.url + '/');
-  await vpage.getByTestId('token').fill(made.body.token);
-  await vpage.getByTestId('login-submit').click();
-  await vpage.getByTestId('overview').waitFor({ timeout: WAIT });
+  await login(vpage, dev.url, made.body.token, WAIT);
   await vpage.goto(`${dev.url}/flows/diamond`);
   await graphNode(vpage, 'd').waitFor({ timeout: WAIT });
   await vpage.locator(`[data-testid=flow-executions] tr[data-fexec="${failedId}"]`).waitFor({ timeout: WAIT });
@@ -326,10 +319,7 @@ try {
   await cut.route('**/api/v1/events*', (route) => route.abort('connectionrefused'));
   const cpage = await cut.newPage();
   cpage.on('pageerror', (e) => pageErrors.push(String(e)));
-  await cpage.goto(dev.url + '/');
-  await cpage.getByTestId('token').fill(dev.token);
-  await cpage.getByTestId('login-submit').click();
-  await cpage.getByTestId('overview').waitFor({ timeout: WAIT });
+  await login(cpage, dev.url, dev.token, WAIT);
   await cpage.locator('[data-testid=live-status][data-status=polling]').waitFor({ timeout: WAIT });
   await cpage.getByRole('link', { name: 'Executions' }).click();
   await cpage.locator('[data-testid=executions] tr[data-exec]').first().waitFor({ timeout: WAIT });
