@@ -211,54 +211,55 @@ static void collect_workers(pgd_metrics_out_t *out, pgd_master_t *m) {
 }
 
 /* Sizes of the store and the logs, retention and deletions (master/storage.h),
- * and the execution path's figures (issue 17). */
+ * the placement index and the execution path's figures (issue 17): plain
+ * unlabelled figures, one table. */
 static void collect_storage(pgd_metrics_out_t *out, pgd_master_t *m) {
   pgd_master_storage_stats_t st;
   pgd_master_storage_stats(m, &st);
-  pgd_metrics_out_single(out, "pagoda_store_size_bytes", PGD_METRIC_GAUGE,
-                         "Size of the store's database.", (double)st.store_bytes);
-  pgd_metrics_out_single(out, "pagoda_logs_size_bytes", PGD_METRIC_GAUGE,
-                         "Size of the job logs (the store's log chunks, or local log files).",
-                         (double)st.log_bytes);
-  pgd_metrics_out_single(out, "pagoda_blobs_size_bytes", PGD_METRIC_GAUGE,
-                         "Size of resource contents kept in the store.", (double)st.blob_bytes);
-  pgd_metrics_out_single(out, "pagoda_logs_pending_bytes", PGD_METRIC_GAUGE,
-                         "Log bytes received and not yet durable in the store.",
-                         (double)st.log_pending_bytes);
-  pgd_metrics_out_single(out, "pagoda_log_bytes_written_total", PGD_METRIC_COUNTER,
-                         "Log bytes written to the store since start.",
-                         (double)st.log_bytes_written);
-  pgd_metrics_out_single(out, "pagoda_log_reports_refused_total", PGD_METRIC_COUNTER,
-                         "Log reports left on workers because the pending limit was reached.",
-                         (double)st.log_reports_refused);
-  pgd_metrics_out_single(out, "pagoda_retention_deleted_total", PGD_METRIC_COUNTER,
-                         "Executions deleted by retention since start.",
-                         (double)st.retention_deleted);
-  pgd_metrics_out_single(out, "pagoda_retention_schedule_runs_deleted_total", PGD_METRIC_COUNTER,
-                         "Schedule run records deleted by retention since start.",
-                         (double)st.retention_runs_deleted);
-  pgd_metrics_out_single(out, "pagoda_executions_deleted_total", PGD_METRIC_COUNTER,
-                         "Executions deleted through the API since start.",
-                         (double)st.exec_deleted);
-  pgd_metrics_out_single(out, "pagoda_retention_batch_max_seconds", PGD_METRIC_GAUGE,
-                         "Longest time one retention batch held the master's loop.",
-                         (double)st.retention_batch_us_max / 1e6);
   m_place_stats_t pl = m_dispatch_stats(m);
-  pgd_metrics_out_single(out, "pagoda_placement_lookups_total", PGD_METRIC_COUNTER,
-                         "Placement attempts (one candidate-list lookup each).",
-                         (double)pl.lookups);
-  pgd_metrics_out_single(out, "pagoda_placement_index_rebuilds_total", PGD_METRIC_COUNTER,
-                         "Rebuilds of the placement index after workers changed.",
-                         (double)pl.rebuilds);
   pgd_master_exec_stats_t ex;
   pgd_master_exec_stats(m, &ex);
-  pgd_metrics_out_single(out, "pagoda_executions_in_memory", PGD_METRIC_GAUGE,
-                         "Executions the master holds in memory (unfinished, or final and not yet durable).",
-                         (double)ex.in_memory);
-  pgd_metrics_out_single(out, "pagoda_run_batches_total", PGD_METRIC_COUNTER,
-                         "POST /api/v1/runs batches submitted.", (double)ex.batches);
-  pgd_metrics_out_single(out, "pagoda_run_batch_runs_total", PGD_METRIC_COUNTER,
-                         "Runs submitted in batches (replays excluded).", (double)ex.batch_runs);
+  const pgd_metric_kind_t G = PGD_METRIC_GAUGE, C = PGD_METRIC_COUNTER;
+  const struct {
+    const char *name;
+    pgd_metric_kind_t kind;
+    const char *help;
+    double value;
+  } figures[] = {
+      {"pagoda_store_size_bytes", G, "Size of the store's database.", (double)st.store_bytes},
+      {"pagoda_logs_size_bytes", G,
+       "Size of the job logs (the store's log chunks, or local log files).", (double)st.log_bytes},
+      {"pagoda_blobs_size_bytes", G, "Size of resource contents kept in the store.",
+       (double)st.blob_bytes},
+      {"pagoda_logs_pending_bytes", G, "Log bytes received and not yet durable in the store.",
+       (double)st.log_pending_bytes},
+      {"pagoda_log_bytes_written_total", C, "Log bytes written to the store since start.",
+       (double)st.log_bytes_written},
+      {"pagoda_log_reports_refused_total", C,
+       "Log reports left on workers because the pending limit was reached.",
+       (double)st.log_reports_refused},
+      {"pagoda_retention_deleted_total", C, "Executions deleted by retention since start.",
+       (double)st.retention_deleted},
+      {"pagoda_retention_schedule_runs_deleted_total", C,
+       "Schedule run records deleted by retention since start.", (double)st.retention_runs_deleted},
+      {"pagoda_executions_deleted_total", C, "Executions deleted through the API since start.",
+       (double)st.exec_deleted},
+      {"pagoda_retention_batch_max_seconds", G,
+       "Longest time one retention batch held the master's loop.",
+       (double)st.retention_batch_us_max / 1e6},
+      {"pagoda_placement_lookups_total", C, "Placement attempts (one candidate-list lookup each).",
+       (double)pl.lookups},
+      {"pagoda_placement_index_rebuilds_total", C,
+       "Rebuilds of the placement index after workers changed.", (double)pl.rebuilds},
+      {"pagoda_executions_in_memory", G,
+       "Executions the master holds in memory (unfinished, or final and not yet durable).",
+       (double)ex.in_memory},
+      {"pagoda_run_batches_total", C, "POST /api/v1/runs batches submitted.", (double)ex.batches},
+      {"pagoda_run_batch_runs_total", C, "Runs submitted in batches (replays excluded).",
+       (double)ex.batch_runs},
+  };
+  for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
+    pgd_metrics_out_single(out, figures[i].name, figures[i].kind, figures[i].help, figures[i].value);
 }
 
 static void collect_flows(pgd_metrics_out_t *out, pgd_master_t *m) {

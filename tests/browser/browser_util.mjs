@@ -6,6 +6,22 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** Where a browser test finds things, from the environment (docs/testing.md):
+ * PAGODA_SOURCE_DIR (default: two levels above tests/browser),
+ * PAGODA_BUILD_DIR (default SOURCE/build), PAGODA_CHROMIUM (default
+ * /usr/bin/chromium); shotsDir is docs/console when PAGODA_SCREENSHOTS=1. */
+export function testPaths() {
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const sourceDir = process.env.PAGODA_SOURCE_DIR || path.resolve(here, '../..');
+  return {
+    here,
+    sourceDir,
+    buildDir: process.env.PAGODA_BUILD_DIR || path.join(sourceDir, 'build'),
+    chromiumPath: process.env.PAGODA_CHROMIUM || '/usr/bin/chromium',
+    shotsDir: process.env.PAGODA_SCREENSHOTS === '1' ? path.join(sourceDir, 'docs', 'console') : null,
+  };
+}
+
 export const WAIT = 20000; // ms: the machine is shared and loaded; every wait is a condition with this deadline
 
 /** Prints FAIL: msg and exits 1 (a missing dependency fails, never skips). */

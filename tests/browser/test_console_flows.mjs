@@ -12,15 +12,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startDev } from './dev.mjs';
-import { requirements, chromiumArgs, login, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
+import { requirements, testPaths, chromiumArgs, login, settled as settledShot, until as untilIn, apiAs as apiAt } from './browser_util.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const sourceDir = process.env.PAGODA_SOURCE_DIR || path.resolve(here, '../..');
-const buildDir = process.env.PAGODA_BUILD_DIR || path.join(sourceDir, 'build');
-const chromiumPath = process.env.PAGODA_CHROMIUM || '/usr/bin/chromium';
-const shotsDir = process.env.PAGODA_SCREENSHOTS === '1' ? path.join(sourceDir, 'docs', 'console') : null;
+const { here, sourceDir, buildDir, chromiumPath, shotsDir } = testPaths();
 const WAIT = 30000; // ms: the machine is shared and loaded; every wait is a condition with this deadline
 
 const { chromium, bin } = await requirements(here, buildDir, chromiumPath);
