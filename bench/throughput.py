@@ -19,7 +19,7 @@ A daemon without POST /api/v1/runs (an older build) gets "n/a" for batches.
 
 Usage:
   python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
-        [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE]
+        [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE] [--syscalls]
 """
 
 import argparse
@@ -59,12 +59,40 @@ def summarize(execs, ids):
             "start_p50_ms": bt.ms(bt.pct(s_lat, 50)), "start_p99_ms": bt.ms(bt.pct(s_lat, 99))}
 
 
+SYSCALL_EVENTS = ("syscalls:sys_enter_fdatasync", "syscalls:sys_enter_fsync", "context-switches")
+COUNT_SYSCALLS = False  # --syscalls
+
+
+def perf_counts_start(pid):
+    """`perf stat` of the daemon's threads for one phase (--syscalls)."""
+    return subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(SYSCALL_EVENTS), "-p", str(pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def perf_counts_end(p):
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    got = {}
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[2] in SYSCALL_EVENTS and f[0].strip().isdigit():
+            got[f[2]] = int(f[0])
+    return got
+
+
 def with_cpu(pid, n, fn):
+    perf = perf_counts_start(pid) if COUNT_SYSCALLS else None
+    if perf:
+        time.sleep(0.3)  # perf attaches
     c0 = cpu_s(pid)
     out = fn()
     c1 = cpu_s(pid)
     out["daemon_cpu_ms_per_job"] = (c1[0] - c0[0]) * 1000.0 / n
     out["with_children_cpu_ms_per_job"] = (c1[0] + c1[1] - c0[0] - c0[1]) * 1000.0 / n
+    if perf:
+        c = perf_counts_end(perf)
+        out["fsyncs_per_job"] = (c.get(SYSCALL_EVENTS[0], 0) + c.get(SYSCALL_EVENTS[1], 0)) / n
+        out["cswitches_per_job"] = c.get(SYSCALL_EVENTS[2], 0) / n
     return out
 
 
@@ -144,7 +172,12 @@ def main():
     ap.add_argument("--slots", type=int, default=2)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--perf", metavar="FILE", help="perf record -g the daemon during the phases")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="count the daemon's fsync/fdatasync calls and context switches per job "
+                         "in each phase (perf stat)")
     a = ap.parse_args()
+    global COUNT_SYSCALLS
+    COUNT_SYSCALLS = a.syscalls
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
     clients = [int(x) for x in a.clients.split(",") if x]
     m = bt.machine()
@@ -224,6 +257,9 @@ def report(r, clients):
                ("   bar >= %.1f %s" % (bar, "MET" if ratio >= bar else "MISSED")) if bar else ""))
         if x["states"].get("succeeded", 0) != sum(x["states"].values()):
             print("   states: %s" % x["states"])
+        if "fsyncs_per_job" in x:
+            print("   fsyncs/job %.3f, context switches/job %.2f" %
+                  (x["fsyncs_per_job"], x["cswitches_per_job"]))
     for c in clients:
         row("%d REST client%s" % (c, "" if c == 1 else "s"), r["rest"][c], 0.6 if c == 4 else None)
     row("batch of %s" % (r["batch"]["batch"] if r["batch"] else "?"), r["batch"], 0.8)
@@ -232,6 +268,9 @@ def report(r, clients):
           ("low load (1 at a time)", "", "", lo["start_p50_ms"], lo["start_p99_ms"],
            lo["daemon_cpu_ms_per_job"], lo["with_children_cpu_ms_per_job"],
            "MET" if lo["start_p50_ms"] <= 1 and lo["start_p99_ms"] <= 5 else "MISSED"))
+    if "fsyncs_per_job" in lo:
+        print("   fsyncs/job %.3f, context switches/job %.2f" %
+              (lo["fsyncs_per_job"], lo["cswitches_per_job"]))
     print("(start = submitted_us -> started_us of each execution; daemon CPU per job from "
           "/proc/PID/stat, +children adds the spawned processes)")
     print("daemon RSS at the end: %s kB; exit code after SIGTERM: %r" %

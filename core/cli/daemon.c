@@ -388,6 +388,7 @@ int pgd_daemon_main(int argc, char **argv) {
     pgd_master_config_defaults(&mc);
     mc.data_dir = s.mode == MODE_DEV ? s.dev_data : s.master_data;
     mc.store_postgres = s.mode == MODE_MASTER ? s.store_postgres : NULL;
+    mc.store_group_window_us = s.store_group_window_us;
     mc.ha_zookeeper = s.mode == MODE_MASTER ? s.ha_zookeeper : NULL;
     mc.ha_cluster = s.ha_cluster;
     mc.ha_session_ms = s.ha_session_ms;

@@ -69,6 +69,7 @@ void daemon_settings_defaults(settings_t *s) {
   }
   s->labels = cJSON_CreateArray();
   s->allowed_users = cJSON_CreateArray();
+  s->store_group_window_us = -1;
   daemon_obs_defaults(&s->obs);
 }
 
@@ -208,6 +209,7 @@ int daemon_settings_load_file(settings_t *s, const char *path) {
   config_lookup_bool(&c, "worker.cgroups", &s->worker_cgroups);
   cfg_str(&c, "worker.cgroup_root", &s->worker_cgroup_root);
   cfg_str(&c, "store.postgres", &s->store_postgres);
+  cfg_int(&c, "store.group_window_us", &s->store_group_window_us);
   cfg_str(&c, "ha.zookeeper", &s->ha_zookeeper);
   cfg_str(&c, "ha.cluster", &s->ha_cluster);
   cfg_int(&c, "ha.session_timeout_ms", &s->ha_session_ms);

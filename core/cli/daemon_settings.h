@@ -34,6 +34,7 @@ typedef struct settings {
   /* master */
   char *master_data;
   char *store_postgres;
+  int store_group_window_us; /* store.group_window_us; -1 = the store's default */
   char *ha_zookeeper;
   char *ha_cluster;
   int ha_session_ms;

@@ -152,8 +152,17 @@ static void save_part_done(int status, void *ud) {
  * write (cb will not run). Until the first record is durable every write
  * of the execution is fail-fast: a resource error is answered, not
  * retried, and undoes the execution (on_durable). Later writes are retried
- * by the store until they land. */
-static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
+ * by the store until they land.
+ * Urgency (store.h, "urgent and background writes"): the first record is
+ * urgent (a REST client and the LAUNCH wait for it), and so is a save the
+ * caller marks `urgent` (an API action waiting for it). Every other save of
+ * an execution already durable is a background write: only a worker's
+ * acknowledgement (or nobody) waits for it, so the writer may hold it for
+ * the group window and commit it with others. Whatever an observer does
+ * about the change (a flow's next node, a schedule's record) queues its
+ * own urgent writes behind it, which take it along. */
+static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud,
+                        bool urgent) {
   pgd_json_set(e->rec, "tasks", tasks_json(e));
   pgd_json_set_int(e->rec, "attempt", e->last_attempt);
   /* Attempt rows refer to the execution row: write it first. */
@@ -166,6 +175,7 @@ static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void
   *agg = (save_agg_t){nd + 1, 0, cb, ud};
   bool was = pgd_store_fail_fast(m->store, true);
   if (e->committed) pgd_store_fail_fast(m->store, was);
+  bool was_bg = pgd_store_background(m->store, e->committed && !urgent);
   /* One hand-off and one transaction for the rows of a save: queued one by
    * one, the first woke the writer, which often committed it alone before
    * the attempt row arrived (two commits, two fsyncs per state change). */
@@ -179,6 +189,7 @@ static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void
   }
   pgd_store_group_end(m->store);
   pgd_store_fail_fast(m->store, was);
+  pgd_store_background(m->store, was_bg);
   if (rc < 0) {
     if (queued == 0) {
       free(agg);
@@ -191,13 +202,17 @@ static int save_records(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void
   return 0;
 }
 
-void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
-  int rc = save_records(m, e, cb, ud);
+static void save_as(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud, bool urgent) {
+  int rc = save_records(m, e, cb, ud, urgent);
   if (rc < 0) {
     PGD_ERROR(MOD, "cannot queue the store write of execution %lld: %s", (long long)e->id,
               strerror(-rc));
     if (cb) cb(rc, ud);
   }
+}
+
+void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud) {
+  save_as(m, e, cb, ud, false);
 }
 
 void m_exec_save_quiet(pgd_master_t *m, m_exec_t *e) {
@@ -372,7 +387,7 @@ m_exec_t *m_exec_submit_prepared(pgd_master_t *m, m_exec_prep_t *p, const char *
   if (e->n_tasks == 0) pgd_json_set_str(rec, "pending_reason", "no connected worker can run it (broadcast)");
   refresh_rec(e); /* the state its tasks give it (dispatched when placed at once) */
   commit_ctx_t *c = commit_ctx(m, id, done, ud);
-  int rc = save_records(m, e, on_durable, c);
+  int rc = save_records(m, e, on_durable, c, true);
   if (rc < 0) {
     free(c);
     snprintf(err, errlen, "the store refused the execution (%s)", strerror(-rc));
@@ -431,8 +446,10 @@ static void refresh_rec(m_exec_t *e) {
   }
 }
 
-/* Saves; when the execution is final, forgets it (the store has it). */
-void m_exec_commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
+/* Saves; when the execution is final, forgets it (the store has it).
+ * urgent: someone waits for this save beyond a worker's acknowledgement
+ * (save_records). */
+static void commit_as(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud, bool urgent) {
   refresh_rec(e);
   commit_ctx_t *c = commit_ctx(m, e->id, done, ud);
   bool final = pgd_exec_state_final(e->state);
@@ -444,9 +461,13 @@ void m_exec_commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
     c->free_exec = true;
     e->finishing = true;
   }
-  m_exec_save(m, e, on_durable, c);
+  save_as(m, e, on_durable, c, urgent);
   m_observers_state(m, e);
   if (final) m_observers_final(m, e); /* flows, then schedules: subscription order */
+}
+
+void m_exec_commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud) {
+  commit_as(m, e, done, ud, false);
 }
 
 /* ---- attempts ---- */
@@ -719,7 +740,8 @@ int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *
   if (!waiting_on_workers && e->n_tasks == 0) pgd_json_set_str(e->rec, "error", "killed before it was dispatched");
   if (e->n_tasks == 1 && e->tasks[0]->state == PGD_STATE_KILLED && !e->tasks[0]->attempt_rec)
     pgd_json_set_str(e->rec, "error", "killed before it was dispatched");
-  m_exec_commit(m, e, done, ud); /* with no task left to wait for, this is the final state */
+  /* urgent: the API (or a flow, a schedule) answers once it is durable */
+  commit_as(m, e, done, ud, true); /* with no task left to wait for, this is the final state */
   return 0;
 }
 

@@ -116,7 +116,9 @@ m_exec_t *m_exec_find(pgd_master_t *m, int64_t id);
 void m_exec_free(pgd_master_t *m, m_exec_t *e);
 
 /* Saves the execution record and the attempt rows that changed; cb after all
- * are durable. */
+ * are durable. Once the execution's first record is durable, these are
+ * background writes (the store may hold them for its group window): for a
+ * save somebody waits on, see commit_as in exec.c. */
 void m_exec_save(pgd_master_t *m, m_exec_t *e, pgd_store_done_cb cb, void *ud);
 void m_exec_save_quiet(pgd_master_t *m, m_exec_t *e);
 
@@ -130,6 +132,8 @@ m_task_t *m_task_new_pinned(m_exec_t *e, const char *worker_id);
  * nullable, once durable), forgetting it when final. Loop thread only. */
 m_task_t *m_task_of_attempt(m_exec_t *e, int attempt);
 void m_task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s);
+/* (Its save is a background write, see m_exec_save: the callers are worker
+ * reports and lost workers, whose acknowledgement can wait.) */
 void m_exec_commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud);
 /* Rebuilds an unfinished execution from its stored record (with attempts). */
 void m_exec_recover(pgd_master_t *m, const cJSON *stored, int64_t deadline_us);

@@ -43,6 +43,7 @@ void pgd_master_config_defaults(pgd_master_config_t *cfg) {
   cfg->ha_session_ms = 10000;
   cfg->retention_interval_ms = 1000;
   cfg->retention_batch = 500;
+  cfg->store_group_window_us = -1;
 }
 
 /* ---- periodic checks ---- */
@@ -149,6 +150,8 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
     rc = pgd_store_open_sqlite(loop, dbpath, &m->store, err, errlen);
   }
   if (rc < 0) goto fail_early;
+  if (cfg->store_group_window_us >= 0)
+    pgd_store_set_group_window(m->store, cfg->store_group_window_us, 0);
   /* Logs and resource contents go where every master reads them: the
    * store when it is shared (PostgreSQL), local files with SQLite. */
   if (strcmp(pgd_store_backend(m->store), "postgresql") == 0 &&

@@ -75,6 +75,8 @@ typedef struct pgd_master_config {
   long long log_max_pending_bytes; /* shared-store logs: bytes waiting for the store (default 64 MiB) */
   const struct pgd_clock *clock; /* the wall clock schedules decide by (common/clock.h; borrowed,
                                     outlives the master; NULL = the system clock): tests only */
+  int store_group_window_us;    /* how long the store may hold background writes (store.h,
+                                   pgd_store_set_group_window); 0 = none, -1 = its default */
 } pgd_master_config_t;
 
 typedef struct pgd_master pgd_master_t;

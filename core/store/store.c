@@ -35,6 +35,11 @@ struct pgd_store {
   pgd_store_op_t *q_head, *q_tail;
   size_t q_len;
   int stop;
+  int q_urgent;             /* an urgent write is queued: commit without waiting */
+  int64_t q_first_us;       /* when the queue last became non-empty */
+  int64_t window_us;        /* the group window; 0 = none (pgd_store_set_group_window) */
+  size_t window_max;        /* queued writes that end a wait early */
+  pgd_store_writer_stats_t stats; /* under mu */
 
   /* completions (writer -> loop thread) */
   pthread_mutex_t done_mu;
@@ -49,6 +54,7 @@ struct pgd_store {
   pgd_store_op_t *cur;  /* completions being delivered */
   size_t pending;       /* enqueued, callback not run yet */
   int fail_fast;        /* writes queued now are fail-fast (pgd_store_fail_fast) */
+  int background;       /* writes queued now are background (pgd_store_background) */
   int group_depth;      /* pgd_store_group_begin nesting */
   pgd_store_op_t *g_head, *g_tail; /* the open group's writes, not queued yet */
   size_t g_len;
@@ -212,7 +218,19 @@ static void *writer_main(void *arg) {
         wait_until(s, next_try_us);
         continue;
       }
-      if (s->q_head) break;
+      if (s->q_head) {
+        /* Background writes wait for the group window (or an urgent write,
+         * or a full window) so that one commit carries many of them. A
+         * degraded store does not wait: its pace is the backoff's. */
+        if (backoff_ms || s->q_urgent || s->window_us <= 0 || s->q_len >= s->window_max) break;
+        int64_t due = s->q_first_us + s->window_us;
+        if (pgd_now_us() >= due) {
+          s->stats.held++;
+          break;
+        }
+        wait_until(s, due);
+        continue;
+      }
       if (!backoff_ms) {
         pthread_cond_wait(&s->cond, &s->mu);
         continue;
@@ -229,6 +247,7 @@ static void *writer_main(void *arg) {
     }
     if (!s->q_head) break; /* stop and drained */
     s->urgent = 0;
+    if (s->q_urgent) s->stats.urgent++;
     pgd_store_op_t *batch = s->q_head, *last = s->q_head;
     size_t n = 1;
     if (s->q_len <= PGD_STORE_MAX_BATCH) {
@@ -242,14 +261,20 @@ static void *writer_main(void *arg) {
       }
     }
     s->q_head = last->next;
-    if (!s->q_head) s->q_tail = NULL;
+    if (!s->q_head) {
+      s->q_tail = NULL;
+      s->q_urgent = 0; /* else an urgent write may be among the rest */
+    }
     s->q_len -= n;
     last->next = NULL;
     pthread_mutex_unlock(&s->mu);
 
     int64_t epoch = __atomic_load_n(&s->epoch, __ATOMIC_ACQUIRE);
     int64_t batch_start_us = s->m_commit ? pgd_now_us() : 0;
+    size_t rows = 0;
+    size_t merged = pgd_store_coalesce(batch, n, &rows);
     s->ops->apply_batch(s->be, batch, n, epoch);
+    pgd_store_coalesce_done(batch);
     if (s->m_commit) store_metrics_batch(s, batch_start_us, n, batch->status);
     if (epoch > 0 && batch->status == -ESTALE)
       PGD_ERROR("store",
@@ -259,6 +284,10 @@ static void *writer_main(void *arg) {
 
     pthread_mutex_lock(&s->mu);
     int stopping = s->stop;
+    s->stats.commits++;
+    s->stats.writes += n;
+    s->stats.rows += rows;
+    s->stats.coalesced += merged;
     pthread_mutex_unlock(&s->mu);
     pgd_store_op_t *done = NULL, *retry = NULL;
     int wrote = 0;
@@ -307,7 +336,10 @@ static void *writer_main(void *arg) {
       size_t rn = 1;
       while (rt->next) rt = rt->next, rn++;
       rt->next = s->q_head;
-      if (!s->q_head) s->q_tail = rt;
+      if (!s->q_head) {
+        s->q_tail = rt;
+        s->q_first_us = pgd_now_us();
+      }
       s->q_head = retry;
       s->q_len += rn;
     }
@@ -377,6 +409,8 @@ int pgd_store_start(uv_loop_t *loop, const pgd_store_backend_ops_t *ops, void *b
   s->ops = ops;
   s->be = be;
   s->loop = loop;
+  s->window_us = PGD_STORE_GROUP_WINDOW_DEFAULT_US;
+  s->window_max = PGD_STORE_GROUP_MAX_WRITES_DEFAULT;
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->done_mu, NULL);
   pthread_cond_init(&s->cond, NULL);
@@ -433,6 +467,30 @@ bool pgd_store_fail_fast(pgd_store_t *s, bool on) {
   return was;
 }
 
+bool pgd_store_background(pgd_store_t *s, bool on) {
+  if (!s) return false;
+  bool was = s->background;
+  s->background = on;
+  return was;
+}
+
+void pgd_store_set_group_window(pgd_store_t *s, int64_t window_us, size_t max_writes) {
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  s->window_us = window_us > 0 ? window_us : 0;
+  if (max_writes > 0) s->window_max = max_writes;
+  pthread_cond_signal(&s->cond); /* a writer waiting for the old window */
+  pthread_mutex_unlock(&s->mu);
+}
+
+void pgd_store_writer_stats(pgd_store_t *s, pgd_store_writer_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  *out = s->stats;
+  pthread_mutex_unlock(&s->mu);
+}
+
 int pgd_store_health(pgd_store_t *s, char *reason, size_t reasonlen) {
   if (reason && reasonlen) reason[0] = '\0';
   if (!s) return -EINVAL;
@@ -460,8 +518,27 @@ int pgd_store__backend(pgd_store_t *s, const pgd_store_backend_ops_t **ops, void
   return 0;
 }
 
+/* Caller holds mu: appends the list first..last (k writes) to the queue
+ * and wakes the writer when it must act: an urgent write (commit now), the
+ * first write of an empty queue (start the window), a full window. A
+ * background write joining a waiting queue wakes nobody. */
+static void queue_locked(pgd_store_t *s, pgd_store_op_t *first, pgd_store_op_t *last, size_t k,
+                         int urgent) {
+  int was_empty = !s->q_head;
+  if (s->q_tail) s->q_tail->next = first;
+  else s->q_head = first;
+  s->q_tail = last;
+  s->q_len += k;
+  if (was_empty) s->q_first_us = pgd_now_us();
+  if (urgent) s->q_urgent = 1;
+  if (urgent || was_empty || s->window_us <= 0 || s->q_len >= s->window_max)
+    pthread_cond_signal(&s->cond);
+}
+
 static int enqueue(pgd_store_t *s, pgd_store_op_t *op) {
   op->fail_fast = s->fail_fast;
+  /* a caller that must answer, and a flush, never wait for the window */
+  op->urgent = op->fail_fast || !s->background || op->kind == PGD_OP_FLUSH;
   if (s->group_depth > 0) { /* held until pgd_store_group_end */
     if (s->g_tail) {
       s->g_tail->joined = 1;
@@ -476,11 +553,7 @@ static int enqueue(pgd_store_t *s, pgd_store_op_t *op) {
   }
   pthread_mutex_lock(&s->mu);
   if (op->fail_fast) s->urgent = 1; /* answered now, not after the backoff */
-  if (s->q_tail) s->q_tail->next = op;
-  else s->q_head = op;
-  s->q_tail = op;
-  s->q_len++;
-  pthread_cond_signal(&s->cond);
+  queue_locked(s, op, op, 1, op->urgent);
   pthread_mutex_unlock(&s->mu);
   if (s->pending++ == 0) uv_ref((uv_handle_t *)&s->async);
   return 0;
@@ -492,14 +565,12 @@ void pgd_store_group_begin(pgd_store_t *s) {
 
 void pgd_store_group_end(pgd_store_t *s) {
   if (!s || s->group_depth <= 0 || --s->group_depth > 0 || !s->g_head) return;
+  int urgent = 0;
+  for (pgd_store_op_t *op = s->g_head; op; op = op->next) urgent |= op->urgent;
   pthread_mutex_lock(&s->mu);
   for (pgd_store_op_t *op = s->g_head; op; op = op->next)
     if (op->fail_fast) s->urgent = 1;
-  if (s->q_tail) s->q_tail->next = s->g_head;
-  else s->q_head = s->g_head;
-  s->q_tail = s->g_tail;
-  s->q_len += s->g_len;
-  pthread_cond_signal(&s->cond); /* one wake for the whole group */
+  queue_locked(s, s->g_head, s->g_tail, s->g_len, urgent); /* at most one wake per group */
   pthread_mutex_unlock(&s->mu);
   s->g_head = s->g_tail = NULL;
   s->g_len = 0;

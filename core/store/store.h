@@ -255,6 +255,60 @@ bool pgd_store_fail_fast(pgd_store_t *s, bool on);
 void pgd_store_group_begin(pgd_store_t *s);
 void pgd_store_group_end(pgd_store_t *s);
 
+/* ---- urgent and background writes, coalescing (added in 0.8) -------------
+ * Every write is URGENT by default: the writer starts a commit as soon as
+ * it is free. A write queued inside a BACKGROUND scope (pgd_store_background)
+ * is one nobody waits for but an acknowledgement that may come a little
+ * later (a worker's state report, the attempt row written at a dispatch):
+ * the writer holds such writes for up to the GROUP WINDOW after the first
+ * of them was queued, or until `max_writes` are queued, so that one commit
+ * (one fsync) carries many of them. An urgent write ends the wait at once
+ * and takes the held ones along, in order (the queue stays one FIFO: order,
+ * callbacks and groups are unchanged). A fail-fast write and a flush are
+ * always urgent; closing the store commits what is held at once.
+ * Durability is unchanged: a callback still runs only once its write is
+ * durable; a crash loses only writes whose callbacks have not run.
+ *
+ * COALESCING: within one commit, several puts of the same execution (same
+ * id) or of the same attempt (same execution id and attempt number) are
+ * applied as ONE statement carrying the newest version, at the place of
+ * the first of them (so an attempt row still follows its execution row).
+ * Every write still gets its callback, in order, with the status of that
+ * one statement. A write that may touch those rows otherwise (expiring keys,
+ * deleting an execution) ends the run: puts before and after it are not
+ * merged. Other kinds (jobs, workers, documents: their upserts keep a
+ * stored created_us / first_seen_us) are never merged. Both backends. */
+
+/* Loop thread: sets whether the writes queued from now on are background
+ * writes and returns the previous setting (a scope, like
+ * pgd_store_fail_fast). NULL: no-op, false. */
+bool pgd_store_background(pgd_store_t *s, bool on);
+
+/* The default group window (µs) and batch size that end a wait early. */
+#define PGD_STORE_GROUP_WINDOW_DEFAULT_US 1000
+#define PGD_STORE_GROUP_MAX_WRITES_DEFAULT 512
+
+/* Any thread: sets the group window. window_us <= 0: background writes are
+ * committed like urgent ones (no waiting; the behaviour before 0.8);
+ * max_writes == 0 keeps the current limit. Takes effect for the next wait.
+ * NULL: no-op. */
+void pgd_store_set_group_window(pgd_store_t *s, int64_t window_us, size_t max_writes);
+
+/* What the writer thread did since the store was opened (for /metrics and
+ * tests; the coordinator wires it). */
+typedef struct {
+  uint64_t commits;      /* batches applied, each one transaction */
+  uint64_t writes;       /* writes in them (flushes and health probes included) */
+  uint64_t rows;         /* statements applied after coalescing */
+  uint64_t coalesced;    /* writes merged into a later write of the same row */
+  uint64_t held;         /* batches committed when a group window ended */
+  uint64_t urgent;       /* batches that carried an urgent write */
+} pgd_store_writer_stats_t;
+
+/* Any thread (takes the queue's lock): copies the counters into *out.
+ * NULL store: zeros. */
+void pgd_store_writer_stats(pgd_store_t *s, pgd_store_writer_stats_t *out);
+
 /* Any thread: 0 when the last write batch committed (or none failed yet),
  * else the resource error (negative -errno) of the last failing one, with a
  * one-line reason copied into `reason` (NUL-terminated, truncated to

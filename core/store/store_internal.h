@@ -121,7 +121,29 @@ typedef struct pgd_store_op {
   int probe;           /* the writer's own health probe: no callback */
   int joined;          /* the next write belongs to the same group
                           (pgd_store_group_begin): same transaction */
+  int urgent;          /* not a background write (pgd_store_background) */
+  /* coalescing (store_coalesce.c), set for one apply_batch call only:
+   * `newest` on the first put of a row: the later put whose row this one
+   * applies; `merged_into` on the later puts: the first put, which applies
+   * their row (the backend skips them; they get its status). */
+  struct pgd_store_op *newest;
+  struct pgd_store_op *merged_into;
 } pgd_store_op_t;
+
+/* The row an op applies: the newest version when coalesced. */
+static inline const pgd_store_row_t *pgd_store_op_row(const pgd_store_op_t *op) {
+  return op->newest ? &op->newest->row : &op->row;
+}
+
+/* Writer thread, before apply_batch: merges the puts of one execution or one
+ * attempt within the batch `ops` (n writes) as store.h says (coalescing).
+ * Returns how many writes were merged into another (they need no statement);
+ * *rows gets the number of statements left to apply. */
+size_t pgd_store_coalesce(pgd_store_op_t *ops, size_t n, size_t *rows);
+/* Writer thread, after apply_batch: gives each merged write the status of
+ * the statement that applied its row and clears the marks, so that a batch
+ * sent back for a retry is coalesced again from scratch. */
+void pgd_store_coalesce_done(pgd_store_op_t *ops);
 
 /* ---- statement parameters (values by slot, see store_sql.h) ------------ */
 
@@ -139,7 +161,9 @@ typedef struct {
   /* Writer thread. Applies the list `ops` (n of them) in one transaction
    * and commits; sets every op's status (0 or -errno). Must not touch
    * cb/ud nor free the rows: the generic part owns them (a write that
-   * failed for lack of space is applied again later, store.c). epoch > 0: inside the transaction,
+   * failed for lack of space is applied again later, store.c). Skips
+   * flushes and the writes marked merged_into (coalesced into an earlier
+   * write, which applies pgd_store_op_row()). epoch > 0: inside the transaction,
    * first lock the cluster epoch row and check that it equals `epoch`;
    * otherwise store nothing and set every status to -ESTALE. */
   void (*apply_batch)(void *be, pgd_store_op_t *ops, size_t n, int64_t epoch);

@@ -228,7 +228,7 @@ static int run_once(pg_be_t *be, pgd_store_op_t *ops, int64_t epoch) {
       first = 0;
     }
     for (; rc == 0 && op && ne < PG_CHUNK + 2; op = op->next) {
-      if (op->status != 0 || op->kind == PGD_OP_FLUSH) continue;
+      if (op->status != 0 || op->kind == PGD_OP_FLUSH || op->merged_into) continue;
       if (!send_op(be, op)) rc = -EIO;
       ex[ne++] = (expect_t){EX_OP, op};
     }

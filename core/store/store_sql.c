@@ -345,7 +345,7 @@ static void text_param(pgd_store_param_t *p, const char *s) {
 int pgd_store_sql_op_params(const pgd_store_op_t *op, int *stmt,
                             pgd_store_param_t p[PGD_SQL_MAX_SLOTS + 1]) {
   memset(p, 0, sizeof(*p) * (PGD_SQL_MAX_SLOTS + 1));
-  const pgd_store_row_t *row = &op->row;
+  const pgd_store_row_t *row = pgd_store_op_row(op);
   const pgd_store_record_t *rec;
   switch (op->kind) {
   case PGD_OP_DELETE_JOB:

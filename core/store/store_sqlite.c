@@ -149,7 +149,7 @@ static void sqlite_apply_batch(void *bep, pgd_store_op_t *ops, size_t n, int64_t
   }
   for (pgd_store_op_t *op = ops; op; op = op->next) {
     op->status = 0;
-    if (op->kind == PGD_OP_FLUSH) continue;
+    if (op->kind == PGD_OP_FLUSH || op->merged_into) continue;
     int stmt;
     pgd_store_param_t p[PGD_SQL_MAX_SLOTS + 1];
     if (pgd_store_sql_op_params(op, &stmt, p) < 0) {

@@ -25,6 +25,7 @@ static const char *schema_latest_paren(void) {
 #include "test_store_cases.h"
 #include "test_store_doc_cases.h"
 #include "test_store_log_cases.h"
+#include "test_store_writer_cases.h"
 
 static pgd_test_pg_t g_pg;
 static char g_db[64];
@@ -330,6 +331,7 @@ int main(void) {
     store_add_cases(suite);
     store_add_doc_cases(suite);
     store_add_log_cases(suite);
+    store_add_writer_cases(suite);
     CU_add_test(suite, "pg: tables, indexes, column types", test_pg_schema_objects);
     CU_add_test(suite, "pg: a newer schema is refused", test_pg_future_schema_refused);
     CU_add_test(suite, "pg: open errors", test_pg_open_errors);

@@ -21,6 +21,7 @@ static const char *schema_latest_paren(void) {
 #include "test_store_cases.h"
 #include "test_store_doc_cases.h"
 #include "test_store_log_cases.h"
+#include "test_store_writer_cases.h"
 
 static char tmpdir[256];
 static char dbpath[300];
@@ -226,6 +227,7 @@ int main(void) {
   store_add_cases(suite);
   store_add_doc_cases(suite);
   store_add_log_cases(suite);
+  store_add_writer_cases(suite);
   CU_add_test(suite, "sqlite: WAL, tables and indexes", test_sqlite_schema_objects);
   CU_add_test(suite, "sqlite: a version 1 database is upgraded", test_sqlite_upgrade_from_v1);
   CU_add_test(suite, "sqlite: a version 2 database is upgraded", test_sqlite_upgrade_from_v2);
