@@ -20,6 +20,7 @@ A daemon without POST /api/v1/runs (an older build) gets "n/a" for batches.
 Usage:
   python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
         [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE] [--syscalls]
+        [--config FILE]
 """
 
 import argparse
@@ -172,6 +173,8 @@ def main():
     ap.add_argument("--slots", type=int, default=2)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--perf", metavar="FILE", help="perf record -g the daemon during the phases")
+    ap.add_argument("--config", metavar="FILE", help="pagoda dev --config FILE (e.g. a store "
+                    "group window to compare)")
     ap.add_argument("--syscalls", action="store_true",
                     help="count the daemon's fsync/fdatasync calls and context switches per job "
                          "in each phase (perf stat)")
@@ -184,7 +187,8 @@ def main():
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[:3]
     tmp = tempfile.mkdtemp(prefix="pagoda-bench-")
-    dev = harness.Daemon("dev", tmp, ["--slots", str(a.slots), "--log-level", "warn"])
+    dev = harness.Daemon("dev", tmp, ["--slots", str(a.slots), "--log-level", "warn"] +
+                         (["--config", os.path.abspath(a.config)] if a.config else []))
     res = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "load_before": load_before,
            "rest": {}, "batch": None}
     perf = None
