@@ -70,7 +70,7 @@ static void test_def_json_roundtrip(void) {
 }
 
 static const char *date(int64_t t_s, const char *body) {
-  static char buf[128];
+  static char buf[300]; /* "error: " + err */
   char err[256] = "";
   int rc = pgd_flow_date_expand(t_s * 1000000, body, buf, sizeof buf, err, sizeof err);
   if (rc == PGD_FLOW_ENOENT) return "(not a date)";
