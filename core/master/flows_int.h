@@ -32,6 +32,8 @@ typedef struct m_frun {
   int saves_in_flight;
   bool driving, again, dirty, in_dirty;
   bool announced;        /* its "started" event was told (observers on_event) */
+  bool event_started;    /* "started" to tell at the next flush */
+  const char *event_change; /* "progress" or "final" to tell at the next flush, or NULL */
   struct m_frun *dirty_next;
   UT_hash_handle hh;
 } m_frun_t;
