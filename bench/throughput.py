@@ -20,6 +20,7 @@ A daemon without POST /api/v1/runs (an older build) gets "n/a" for batches.
 Usage:
   python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
         [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE]
+        [--perf-call-graph dwarf] [--perf-freq HZ]
 """
 
 import argparse
@@ -144,6 +145,9 @@ def main():
     ap.add_argument("--slots", type=int, default=2)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--perf", metavar="FILE", help="perf record -g the daemon during the phases")
+    ap.add_argument("--perf-call-graph", metavar="MODE", default=None,
+                    help="with --perf: perf's --call-graph MODE (e.g. dwarf) instead of -g")
+    ap.add_argument("--perf-freq", type=int, default=None, help="with --perf: perf's -F")
     a = ap.parse_args()
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
     clients = [int(x) for x in a.clients.split(",") if x]
@@ -162,8 +166,10 @@ def main():
         for i in [api.run("true") for _ in range(20)]:
             api.wait_final(i, timeout=30)
         if a.perf:
-            perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(dev.proc.pid)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cmd = ["perf", "record", "-o", a.perf, "-p", str(dev.proc.pid)]
+            cmd += ["--call-graph", a.perf_call_graph] if a.perf_call_graph else ["-g"]
+            cmd += ["-F", str(a.perf_freq)] if a.perf_freq else []
+            perf = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
         for c in clients:
             res["rest"][c] = rest_phase(dev, api, a.n, c)

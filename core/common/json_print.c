@@ -9,6 +9,7 @@
 #include "common/json.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "common/strbuf.h"
 
 #define MAX_DEPTH 1000 /* cJSON's own nesting limit when parsing */
+/* The largest scratch buffer pgd_json_print keeps for the next call. */
+#define SCRATCH_KEEP (256u * 1024u)
 
 static void put_int(pgd_strbuf_t *b, int64_t v) {
   char buf[24], *p = buf + sizeof buf;
@@ -104,12 +107,56 @@ static bool put_value(pgd_strbuf_t *b, const cJSON *v, int depth) {
   }
 }
 
-char *pgd_json_print(const cJSON *v) {
-  if (!v) return NULL;
-  pgd_strbuf_t b = PGD_STRBUF_INIT;
-  if (!put_value(&b, v, 0) || b.oom) {
-    pgd_strbuf_free(&b);
+/* One scratch buffer per thread (the loop, the store writer, the thread
+ * pool's workers), freed when its thread ends; NULL when it cannot be had
+ * (the caller then uses a buffer of its own). */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_key_ok;
+
+static void scratch_free(void *p) {
+  pgd_strbuf_free(p);
+  free(p);
+}
+
+static void scratch_key_make(void) { scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+
+static pgd_strbuf_t *thread_scratch(void) {
+  static __thread pgd_strbuf_t *mine;
+  if (mine) return mine;
+  pthread_once(&scratch_once, scratch_key_make);
+  if (!scratch_key_ok) return NULL;
+  pgd_strbuf_t *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  if (pthread_setspecific(scratch_key, b) != 0) {
+    free(b);
     return NULL;
   }
-  return pgd_strbuf_take(&b);
+  return mine = b;
+}
+
+void pgd_json_print_string(struct pgd_strbuf *b, const char *s) { put_string(b, s); }
+
+void pgd_json_print_int(struct pgd_strbuf *b, int64_t v) { put_int(b, v); }
+
+bool pgd_json_print_append(struct pgd_strbuf *b, const cJSON *v) {
+  if (!v || !b) return false;
+  return put_value(b, v, 0) && !b->oom;
+}
+
+char *pgd_json_print(const cJSON *v) {
+  if (!v) return NULL;
+  /* Printed into this thread's scratch buffer (kept between calls), then
+   * copied out at its exact size: a record grew a fresh buffer from 64
+   * bytes by doubling, five or six reallocs per print. */
+  pgd_strbuf_t *scratch = thread_scratch();
+  pgd_strbuf_t local = PGD_STRBUF_INIT;
+  pgd_strbuf_t *b = scratch ? scratch : &local;
+  pgd_strbuf_reset(b);
+  b->oom = false;
+  bool ok = put_value(b, v, 0) && !b->oom;
+  char *out = ok ? malloc(b->len + 1) : NULL;
+  if (out) memcpy(out, b->data ? b->data : "", b->len + 1);
+  if (b->cap > SCRATCH_KEEP || b == &local) pgd_strbuf_free(b); /* a huge print: not kept */
+  return out;
 }
