@@ -29,6 +29,8 @@ static const char *const always_keys[] = {"worker_id", "exit_code", "signal", "e
                                           "submitted_us", "dispatched_us", "started_us",
                                           "finished_us"};
 #define N_ALWAYS (sizeof always_keys / sizeof always_keys[0])
+/* The time_keys index of each always-member that is a time (else -1). */
+static const int always_time[N_ALWAYS] = {-1, -1, -1, -1, 0, 1, 2, 3};
 
 typedef struct view_plan {
   const cJSON *time_us[N_TIME_KEYS]; /* the first "*_us" member; NULL: none */
@@ -42,26 +44,46 @@ static bool skipped(const cJSON *c, const char *skip) {
   return !c->string || (skip && strcmp(c->string, skip) == 0);
 }
 
-static const cJSON *first_member(const cJSON *o, const char *key, const char *skip) {
-  for (const cJSON *c = o->child; c; c = c->next)
-    if (!skipped(c, skip) && strcmp(c->string, key) == 0) return c;
-  return NULL;
+/* The names the view looks at, so that one pass over a record's members
+ * finds them all (a lookup per name per member was most of the cost). */
+enum { K_NONE = -1, K_ATTEMPTS = 2 * N_TIME_KEYS + N_ALWAYS, K_COUNT };
+
+static int classify(const char *s) {
+  switch (s[0]) { /* a first letter no name starts with: not one of them */
+  case 'a': case 'c': case 'd': case 'e': case 'f': case 's': case 'u': case 'w': break;
+  default: return K_NONE;
+  }
+  for (size_t i = 0; i < N_TIME_KEYS; i++) {
+    if (s[0] != time_keys[i][0][0]) continue;
+    if (strcmp(s, time_keys[i][0]) == 0) return (int)i;
+    if (strcmp(s, time_keys[i][1]) == 0) return (int)(N_TIME_KEYS + i);
+  }
+  for (size_t i = 0; i < N_ALWAYS; i++)
+    if (s[0] == always_keys[i][0] && strcmp(s, always_keys[i]) == 0) return (int)(2 * N_TIME_KEYS + i);
+  if (strcmp(s, "attempts") == 0) return K_ATTEMPTS;
+  return K_NONE;
 }
 
 /* What the tree-building view would add, drop and replace in `o`. */
 static void plan(view_plan_t *p, const cJSON *o, const char *skip, bool exec_level) {
   memset(p, 0, sizeof *p);
+  const cJSON *first[K_COUNT] = {0};
+  for (const cJSON *c = o->child; c; c = c->next) {
+    if (skipped(c, skip)) continue;
+    int k = classify(c->string);
+    if (k != K_NONE && !first[k]) first[k] = c;
+  }
+  for (size_t i = 0; i < N_TIME_KEYS; i++) p->time_us[i] = first[i];
   if (exec_level) {
-    for (size_t i = 0; i < N_ALWAYS; i++) p->add_null[i] = !first_member(o, always_keys[i], skip);
-    p->attempts = first_member(o, "attempts", skip);
+    for (size_t i = 0; i < N_ALWAYS; i++) {
+      int t = always_time[i]; /* a time is classified as one, not as an always-member */
+      p->add_null[i] = t >= 0 ? !first[t] : !first[2 * N_TIME_KEYS + i];
+      if (t >= 0 && p->add_null[i]) p->time_null[t] = true;
+    }
+    p->attempts = first[K_ATTEMPTS];
   }
-  for (size_t i = 0; i < N_TIME_KEYS; i++) {
-    p->time_us[i] = first_member(o, time_keys[i][0], skip);
-    if (!p->time_us[i] && exec_level)
-      for (size_t k = 0; k < N_ALWAYS; k++)
-        if (p->add_null[k] && strcmp(always_keys[k], time_keys[i][0]) == 0) p->time_null[i] = true;
-    if (p->time_us[i] || p->time_null[i]) p->drop[i] = first_member(o, time_keys[i][1], skip);
-  }
+  for (size_t i = 0; i < N_TIME_KEYS; i++)
+    if (p->time_us[i] || p->time_null[i]) p->drop[i] = first[N_TIME_KEYS + i];
 }
 
 static bool dropped(const view_plan_t *p, const cJSON *c) {

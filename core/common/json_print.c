@@ -47,11 +47,19 @@ static void put_number(pgd_strbuf_t *b, double d) {
   pgd_strbuf_append(b, buf, (size_t)n);
 }
 
+/* Bytes put_string must stop at: controls (NUL ends the string), '"' and '\\'. */
+static const unsigned char escaped[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1};
+
 static void put_string(pgd_strbuf_t *b, const char *s) {
   pgd_strbuf_append(b, "\"", 1);
   if (s) {
     const char *run = s; /* bytes copied as they are, in one append */
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (;; p++) {
+      while (!escaped[*p]) p++; /* a run of plain bytes */
+      if (!*p) break;
       char esc[8];
       size_t n = 2;
       switch (*p) {
@@ -62,15 +70,13 @@ static void put_string(pgd_strbuf_t *b, const char *s) {
       case '\n': memcpy(esc, "\\n", 2); break;
       case '\r': memcpy(esc, "\\r", 2); break;
       case '\t': memcpy(esc, "\\t", 2); break;
-      default:
-        if (*p >= 32) continue;
-        n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", *p);
+      default: n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", *p);
       }
       pgd_strbuf_append(b, run, (size_t)((const char *)p - run));
       pgd_strbuf_append(b, esc, n);
       run = (const char *)p + 1;
     }
-    pgd_strbuf_puts(b, run);
+    pgd_strbuf_append(b, run, (size_t)((const char *)p - run));
   }
   pgd_strbuf_append(b, "\"", 1);
 }
