@@ -403,6 +403,19 @@ static pgd_exec_state_t aggregate(const m_exec_t *e) {
   return PGD_STATE_PENDING;
 }
 
+/* Whether a and b are the same null, boolean, number (exactly) or string;
+ * false for objects and arrays (those are copied again). */
+static bool same_scalar(const cJSON *a, const cJSON *b) {
+  int t = a->type & 0xFF;
+  if (t != (b->type & 0xFF)) return false;
+  switch (t) {
+  case cJSON_NULL: case cJSON_True: case cJSON_False: return true;
+  case cJSON_Number: return a->valuedouble == b->valuedouble;
+  case cJSON_String: return a->valuestring && b->valuestring && strcmp(a->valuestring, b->valuestring) == 0;
+  default: return false;
+  }
+}
+
 /* Copies the outcome fields of a single-task execution, or summarises. */
 static void refresh_rec(m_exec_t *e) {
   pgd_exec_state_t s = aggregate(e);
@@ -414,6 +427,10 @@ static void refresh_rec(m_exec_t *e) {
                                          "attributes", "result"};
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
       const cJSON *v = a ? cJSON_GetObjectItemCaseSensitive(a, copied[i]) : NULL;
+      /* Most commits change none of these: a member that already holds the
+       * same value is left as it is (no copy, no replace, no free). */
+      const cJSON *cur = cJSON_GetObjectItemCaseSensitive(e->rec, copied[i]);
+      if (cur && (v ? same_scalar(v, cur) : cJSON_IsNull(cur))) continue;
       pgd_json_set(e->rec, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
   } else if (pgd_exec_state_final(s) && s != PGD_STATE_SUCCEEDED) {
