@@ -20,7 +20,9 @@ A daemon without POST /api/v1/runs (an older build) gets "n/a" for batches.
 Usage:
   python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
         [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE]
-        [--perf-call-graph dwarf] [--perf-freq HZ]
+        [--perf-call-graph dwarf] [--perf-freq HZ] [--count]
+--count adds the daemon's system calls and context switches per job (perf
+stat on tracepoints; all threads): load-insensitive counts to compare builds.
 """
 
 import argparse
@@ -60,10 +62,53 @@ def summarize(execs, ids):
             "start_p50_ms": bt.ms(bt.pct(s_lat, 50)), "start_p99_ms": bt.ms(bt.pct(s_lat, 99))}
 
 
+# --count: system calls and context switches of the daemon (all its
+# threads) per job, counted by `perf stat` on tracepoints: counts, unlike
+# CPU time, do not move with the machine's load.
+COUNT_EVENTS = ["syscalls:sys_enter_write", "syscalls:sys_enter_writev",
+                "syscalls:sys_enter_read", "syscalls:sys_enter_epoll_wait",
+                "syscalls:sys_enter_epoll_pwait", "syscalls:sys_enter_epoll_ctl",
+                "syscalls:sys_enter_futex", "syscalls:sys_enter_clone3",
+                "syscalls:sys_enter_openat", "syscalls:sys_enter_fdatasync",
+                "raw_syscalls:sys_enter", "context-switches"]
+COUNT = {"on": False}
+
+
+def start_count(pid):
+    if not COUNT["on"]:
+        return None
+    fd, path = tempfile.mkstemp(prefix="pagoda-bench-count-")
+    os.close(fd)
+    p = subprocess.Popen(["perf", "stat", "-x", ",", "-o", path, "-e", ",".join(COUNT_EVENTS),
+                          "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    return p, path
+
+
+def stop_count(c, n):
+    if not c:
+        return None
+    p, path = c
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=60)
+    out = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) > 2 and parts[0].replace(".", "").isdigit():
+                out[parts[2].replace("syscalls:sys_enter_", "").replace("raw_syscalls:sys_enter",
+                                                                          "all syscalls")] = \
+                    float(parts[0]) / n
+    os.unlink(path)
+    return out
+
+
 def with_cpu(pid, n, fn):
+    cnt = start_count(pid)
     c0 = cpu_s(pid)
     out = fn()
     c1 = cpu_s(pid)
+    out["per_job_counts"] = stop_count(cnt, n)
     out["daemon_cpu_ms_per_job"] = (c1[0] - c0[0]) * 1000.0 / n
     out["with_children_cpu_ms_per_job"] = (c1[0] + c1[1] - c0[0] - c0[1]) * 1000.0 / n
     return out
@@ -148,7 +193,10 @@ def main():
     ap.add_argument("--perf-call-graph", metavar="MODE", default=None,
                     help="with --perf: perf's --call-graph MODE (e.g. dwarf) instead of -g")
     ap.add_argument("--perf-freq", type=int, default=None, help="with --perf: perf's -F")
+    ap.add_argument("--count", action="store_true",
+                    help="count the daemon's system calls and context switches per job (perf stat)")
     a = ap.parse_args()
+    COUNT["on"] = a.count
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
     clients = [int(x) for x in a.clients.split(",") if x]
     m = bt.machine()
@@ -228,6 +276,8 @@ def report(r, clients):
               (name, x["jobs_per_s"], ratio, x["start_p50_ms"], x["start_p99_ms"],
                x["daemon_cpu_ms_per_job"], x["with_children_cpu_ms_per_job"],
                ("   bar >= %.1f %s" % (bar, "MET" if ratio >= bar else "MISSED")) if bar else ""))
+        if x.get("per_job_counts"):
+            print("   per job: " + ", ".join("%s %.2f" % kv for kv in sorted(x["per_job_counts"].items())))
         if x["states"].get("succeeded", 0) != sum(x["states"].values()):
             print("   states: %s" % x["states"])
     for c in clients:
