@@ -21,7 +21,9 @@ Usage:
   python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
         [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE]
         [--perf-call-graph dwarf] [--perf-freq HZ] [--count]
---count adds the daemon's system calls and context switches per job (perf
+Each phase also prints the CPU time of the daemon's main thread per job (the
+libuv loop of `pagoda dev`: master, worker and HTTP; the store writer is
+another thread). --count adds the daemon's system calls and context switches per job (perf
 stat on tracepoints; all threads): load-insensitive counts to compare builds.
 """
 
@@ -50,6 +52,14 @@ def cpu_s(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     ut, st, cut, cst = (int(fields[i]) for i in (11, 12, 13, 14))
     return (ut + st) / TICK, (cut + cst) / TICK
+
+
+def loop_cpu_s(pid):
+    """CPU s of the daemon's main thread: the libuv loop of `pagoda dev`
+    (master, worker and HTTP); the store writer is another thread."""
+    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def summarize(execs, ids):
@@ -106,8 +116,10 @@ def stop_count(c, n):
 def with_cpu(pid, n, fn):
     cnt = start_count(pid)
     c0 = cpu_s(pid)
+    l0 = loop_cpu_s(pid)
     out = fn()
     c1 = cpu_s(pid)
+    out["loop_cpu_ms_per_job"] = (loop_cpu_s(pid) - l0) * 1000.0 / n
     out["per_job_counts"] = stop_count(cnt, n)
     out["daemon_cpu_ms_per_job"] = (c1[0] - c0[0]) * 1000.0 / n
     out["with_children_cpu_ms_per_job"] = (c1[0] + c1[1] - c0[0] - c0[1]) * 1000.0 / n
@@ -276,6 +288,7 @@ def report(r, clients):
               (name, x["jobs_per_s"], ratio, x["start_p50_ms"], x["start_p99_ms"],
                x["daemon_cpu_ms_per_job"], x["with_children_cpu_ms_per_job"],
                ("   bar >= %.1f %s" % (bar, "MET" if ratio >= bar else "MISSED")) if bar else ""))
+        print("   loop thread CPU per job: %.3f ms" % x["loop_cpu_ms_per_job"])
         if x.get("per_job_counts"):
             print("   per job: " + ", ".join("%s %.2f" % kv for kv in sorted(x["per_job_counts"].items())))
         if x["states"].get("succeeded", 0) != sum(x["states"].values()):
