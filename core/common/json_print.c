@@ -20,6 +20,18 @@
 /* The largest scratch buffer pgd_json_print keeps for the next call. */
 #define SCRATCH_KEEP (256u * 1024u)
 
+/* pgd_strbuf_append with the common case inline: a print is hundreds of
+ * appends of one to a few dozen bytes, most of which fit. */
+static inline void put_raw(pgd_strbuf_t *b, const char *s, size_t n) {
+  if (b->len + n < b->cap && !b->oom) {
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return;
+  }
+  pgd_strbuf_append(b, s, n);
+}
+
 static void put_int(pgd_strbuf_t *b, int64_t v) {
   char buf[24], *p = buf + sizeof buf;
   uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -28,12 +40,12 @@ static void put_int(pgd_strbuf_t *b, int64_t v) {
     u /= 10;
   } while (u);
   if (v < 0) *--p = '-';
-  pgd_strbuf_append(b, p, (size_t)(buf + sizeof buf - p));
+  put_raw(b, p, (size_t)(buf + sizeof buf - p));
 }
 
 static void put_number(pgd_strbuf_t *b, double d) {
   if (isnan(d) || isinf(d)) {
-    pgd_strbuf_append(b, "null", 4);
+    put_raw(b, "null", 4);
     return;
   }
   if (d == floor(d) && fabs(d) < 9007199254740992.0) { /* 2^53: exact */
@@ -44,7 +56,7 @@ static void put_number(pgd_strbuf_t *b, double d) {
   char buf[32];
   int n = snprintf(buf, sizeof buf, "%1.15g", d);
   if (strtod(buf, NULL) != d) n = snprintf(buf, sizeof buf, "%1.17g", d);
-  pgd_strbuf_append(b, buf, (size_t)n);
+  put_raw(b, buf, (size_t)n);
 }
 
 /* Bytes put_string must stop at: controls (NUL ends the string), '"' and '\\'. */
@@ -53,7 +65,7 @@ static const unsigned char escaped[256] = {
     ['"'] = 1, ['\\'] = 1};
 
 static void put_string(pgd_strbuf_t *b, const char *s) {
-  pgd_strbuf_append(b, "\"", 1);
+  put_raw(b, "\"", 1);
   if (s) {
     const char *run = s; /* bytes copied as they are, in one append */
     const unsigned char *p = (const unsigned char *)s;
@@ -72,22 +84,22 @@ static void put_string(pgd_strbuf_t *b, const char *s) {
       case '\t': memcpy(esc, "\\t", 2); break;
       default: n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", *p);
       }
-      pgd_strbuf_append(b, run, (size_t)((const char *)p - run));
-      pgd_strbuf_append(b, esc, n);
+      put_raw(b, run, (size_t)((const char *)p - run));
+      put_raw(b, esc, n);
       run = (const char *)p + 1;
     }
-    pgd_strbuf_append(b, run, (size_t)((const char *)p - run));
+    put_raw(b, run, (size_t)((const char *)p - run));
   }
-  pgd_strbuf_append(b, "\"", 1);
+  put_raw(b, "\"", 1);
 }
 
 /* false: an item cJSON would not print either (invalid, too deep). */
 static bool put_value(pgd_strbuf_t *b, const cJSON *v, int depth) {
   if (depth > MAX_DEPTH) return false;
   switch (v->type & 0xFF) {
-  case cJSON_NULL: pgd_strbuf_append(b, "null", 4); return true;
-  case cJSON_False: pgd_strbuf_append(b, "false", 5); return true;
-  case cJSON_True: pgd_strbuf_append(b, "true", 4); return true;
+  case cJSON_NULL: put_raw(b, "null", 4); return true;
+  case cJSON_False: put_raw(b, "false", 5); return true;
+  case cJSON_True: put_raw(b, "true", 4); return true;
   case cJSON_Number: put_number(b, v->valuedouble); return true;
   case cJSON_Raw:
     if (!v->valuestring) return false;
@@ -97,16 +109,16 @@ static bool put_value(pgd_strbuf_t *b, const cJSON *v, int depth) {
   case cJSON_Array:
   case cJSON_Object: {
     bool obj = (v->type & 0xFF) == cJSON_Object;
-    pgd_strbuf_append(b, obj ? "{" : "[", 1);
+    put_raw(b, obj ? "{" : "[", 1);
     for (const cJSON *c = v->child; c; c = c->next) {
       if (obj) {
         put_string(b, c->string);
-        pgd_strbuf_append(b, ":", 1);
+        put_raw(b, ":", 1);
       }
       if (!put_value(b, c, depth + 1)) return false;
-      if (c->next) pgd_strbuf_append(b, ",", 1);
+      if (c->next) put_raw(b, ",", 1);
     }
-    pgd_strbuf_append(b, obj ? "}" : "]", 1);
+    put_raw(b, obj ? "}" : "]", 1);
     return true;
   }
   default: return false;
