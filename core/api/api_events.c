@@ -38,6 +38,8 @@
 /* Seconds a dropped client gets to take its buffered bytes before its
  * connection is cut. */
 #define DROP_GRACE_S 2
+/* The largest frame buffer kept for the next frame (bytes). */
+#define SCRATCH_KEEP (256u * 1024u)
 
 typedef struct ev_frame {
   uint64_t pos;
@@ -134,8 +136,9 @@ static void publish_scratch(api_events_t *ev, uint64_t pos, unsigned kind, int64
   if (b->oom) return;
   size_t n = b->len;
   char *text = malloc(n + 1);
+  if (text) memcpy(text, b->data, n + 1);
+  if (b->cap > SCRATCH_KEEP) pgd_strbuf_free(b); /* a huge frame's buffer is not kept */
   if (!text) return;
-  memcpy(text, b->data, n + 1);
   ev->last_pos = pos;
   ev_frame_t *f = &ev->ring[(pos - 1) % ev->ring_cap];
   frame_free(f); /* the oldest frame leaves the ring */
