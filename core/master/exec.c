@@ -551,21 +551,33 @@ static cJSON *utf8_copy(const cJSON *v) {
   return copy;
 }
 
-static void copy_outcome(cJSON *attempt, const cJSON *report) {
-  static const char *const keys[] = {"exit_code", "signal", "error", "result", "attributes"};
-  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, keys[i]);
-    if (v && !cJSON_IsNull(v)) pgd_json_set(attempt, keys[i], utf8_copy(v));
+/* The outcome fields the report carries, copied onto an attempt row. */
+static void copy_outcome(cJSON *attempt, const pgd_msg_state_t *report) {
+  if (report->exit_code.set)
+    pgd_json_set(attempt, "exit_code", cJSON_CreateNumber((double)report->exit_code.v));
+  if (report->signal.set)
+    pgd_json_set(attempt, "signal", cJSON_CreateNumber((double)report->signal.v));
+  if (report->error) {
+    cJSON *e = cJSON_CreateString(report->error);
+    pgd_utf8_fix_json(e);
+    pgd_json_set(attempt, "error", e);
   }
+  if (report->result && !cJSON_IsNull(report->result))
+    pgd_json_set(attempt, "result", utf8_copy(report->result));
+  if (report->attributes) pgd_json_set(attempt, "attributes", utf8_copy(report->attributes));
+}
+
+static int64_t report_at(const pgd_msg_state_t *report) {
+  return report->at_us.set ? report->at_us.v : pgd_now_us();
 }
 
 /* A report on an attempt that is no longer current (replaced after its
  * worker was lost, or of a finished execution): recorded as a late result
  * on its own attempt row, never taken as the execution's result. */
-static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd_exec_state_t st,
-                        m_durable_cb done, void *ud) {
-  int64_t id = pgd_json_int(report, "execution_id", 0);
-  int attempt = (int)pgd_json_int(report, "attempt", 0);
+static void record_late(pgd_master_t *m, m_worker_t *w, const pgd_msg_state_t *report,
+                        pgd_exec_state_t st, m_durable_cb done, void *ud) {
+  int64_t id = report->execution_id;
+  int attempt = report->attempt;
   if (st == PGD_STATE_RUNNING) {
     PGD_WARN(MOD, "worker %s still runs attempt %d of execution %lld, which was replaced; killing it",
              w->id, attempt, (long long)id);
@@ -596,7 +608,7 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
   cJSON_AddStringToObject(a, "state", pgd_exec_state_name(st));
   cJSON_AddBoolToObject(a, "late", 1);
   copy_outcome(a, report);
-  pgd_json_set_int(a, "finished_us", pgd_json_int(report, "at_us", pgd_now_us()));
+  pgd_json_set_int(a, "finished_us", report_at(report));
   /* Keep what the store already knows of this attempt (shard, start). */
   const cJSON *kv;
   if (mine)
@@ -613,14 +625,14 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
   done(ud, 0);
 }
 
-void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_durable_cb done,
-                         void *ud) {
-  int64_t id = pgd_json_int(report, "execution_id", 0);
-  int attempt = (int)pgd_json_int(report, "attempt", 0);
-  const char *sname = pgd_json_str(report, "state");
-  int st = pgd_exec_state_parse(sname);
-  if (st < 0 || st == PGD_STATE_PENDING || st == PGD_STATE_DISPATCHED) {
-    PGD_WARN(MOD, "worker %s sent a report with state '%s'; ignored", w->id, sname ? sname : "");
+void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const pgd_msg_state_t *report,
+                         m_durable_cb done, void *ud) {
+  int64_t id = report->execution_id;
+  int attempt = report->attempt;
+  int st = (int)report->state;
+  if (st == PGD_STATE_PENDING || st == PGD_STATE_DISPATCHED) {
+    PGD_WARN(MOD, "worker %s sent a report with state '%s'; ignored", w->id,
+             pgd_exec_state_name(report->state));
     done(ud, 0);
     return;
   }
@@ -652,8 +664,8 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
     done(ud, 0);
     return;
   }
-  int64_t at = pgd_json_int(report, "at_us", pgd_now_us());
-  const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(report, "attributes");
+  int64_t at = report_at(report);
+  const cJSON *attrs = report->attributes;
   if (st == PGD_STATE_RUNNING && t->state == PGD_STATE_RUNNING && cJSON_IsObject(attrs)) {
     /* Attributes the job type found in the output (e.g. spark_app_id). */
     pgd_json_set(t->attempt_rec, "attributes", utf8_copy(attrs));
@@ -670,8 +682,7 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
     t->state = PGD_STATE_RUNNING;
     pgd_json_set_str(t->attempt_rec, "state", "running");
     pgd_json_set_int(t->attempt_rec, "started_us", at);
-    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(report, "pid");
-    if (cJSON_IsNumber(pid)) pgd_json_set_int(t->attempt_rec, "pid", (int64_t)pid->valuedouble);
+    if (report->pid.set) pgd_json_set_int(t->attempt_rec, "pid", report->pid.v);
     t->attempt_dirty = true;
     if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "started_us")))
       pgd_json_set_int(e->rec, "started_us", at);
