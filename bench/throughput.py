@@ -19,8 +19,12 @@ A daemon without POST /api/v1/runs (an older build) gets "n/a" for batches.
 
 Usage:
   python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
-        [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE] [--syscalls]
-        [--config FILE]
+        [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE]
+        [--perf-call-graph dwarf] [--perf-freq HZ] [--count] [--config FILE]
+Each phase also prints the CPU time of the daemon's main thread per job (the
+libuv loop of `pagoda dev`: master, worker and HTTP; the store writer is
+another thread). --count adds the daemon's system calls and context switches per job (perf
+stat on tracepoints; all threads): load-insensitive counts to compare builds.
 """
 
 import argparse
@@ -50,6 +54,14 @@ def cpu_s(pid):
     return (ut + st) / TICK, (cut + cst) / TICK
 
 
+def loop_cpu_s(pid):
+    """CPU s of the daemon's main thread: the libuv loop of `pagoda dev`
+    (master, worker and HTTP); the store writer is another thread."""
+    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def summarize(execs, ids):
     ex = [execs[i] for i in ids]
     s_lat, f_lat, states = bt.latencies(ex)
@@ -60,40 +72,57 @@ def summarize(execs, ids):
             "start_p50_ms": bt.ms(bt.pct(s_lat, 50)), "start_p99_ms": bt.ms(bt.pct(s_lat, 99))}
 
 
-SYSCALL_EVENTS = ("syscalls:sys_enter_fdatasync", "syscalls:sys_enter_fsync", "context-switches")
-COUNT_SYSCALLS = False  # --syscalls
+# --count: system calls and context switches of the daemon (all its
+# threads) per job, counted by `perf stat` on tracepoints: counts, unlike
+# CPU time, do not move with the machine's load.
+COUNT_EVENTS = ["syscalls:sys_enter_write", "syscalls:sys_enter_writev",
+                "syscalls:sys_enter_read", "syscalls:sys_enter_epoll_wait",
+                "syscalls:sys_enter_epoll_pwait", "syscalls:sys_enter_epoll_ctl",
+                "syscalls:sys_enter_futex", "syscalls:sys_enter_clone3",
+                "syscalls:sys_enter_openat", "syscalls:sys_enter_fdatasync",
+                "raw_syscalls:sys_enter", "context-switches"]
+COUNT = {"on": False}
 
 
-def perf_counts_start(pid):
-    """`perf stat` of the daemon's threads for one phase (--syscalls)."""
-    return subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(SYSCALL_EVENTS), "-p", str(pid)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def start_count(pid):
+    if not COUNT["on"]:
+        return None
+    fd, path = tempfile.mkstemp(prefix="pagoda-bench-count-")
+    os.close(fd)
+    p = subprocess.Popen(["perf", "stat", "-x", ",", "-o", path, "-e", ",".join(COUNT_EVENTS),
+                          "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    return p, path
 
 
-def perf_counts_end(p):
+def stop_count(c, n):
+    if not c:
+        return None
+    p, path = c
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
-    got = {}
-    for line in err.splitlines():
-        f = line.split(",")
-        if len(f) > 2 and f[2] in SYSCALL_EVENTS and f[0].strip().isdigit():
-            got[f[2]] = int(f[0])
-    return got
+    p.wait(timeout=60)
+    out = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) > 2 and parts[0].replace(".", "").isdigit():
+                out[parts[2].replace("syscalls:sys_enter_", "").replace("raw_syscalls:sys_enter",
+                                                                          "all syscalls")] = \
+                    float(parts[0]) / n
+    os.unlink(path)
+    return out
 
 
 def with_cpu(pid, n, fn):
-    perf = perf_counts_start(pid) if COUNT_SYSCALLS else None
-    if perf:
-        time.sleep(0.3)  # perf attaches
+    cnt = start_count(pid)
     c0 = cpu_s(pid)
+    l0 = loop_cpu_s(pid)
     out = fn()
     c1 = cpu_s(pid)
+    out["loop_cpu_ms_per_job"] = (loop_cpu_s(pid) - l0) * 1000.0 / n
+    out["per_job_counts"] = stop_count(cnt, n)
     out["daemon_cpu_ms_per_job"] = (c1[0] - c0[0]) * 1000.0 / n
     out["with_children_cpu_ms_per_job"] = (c1[0] + c1[1] - c0[0] - c0[1]) * 1000.0 / n
-    if perf:
-        c = perf_counts_end(perf)
-        out["fsyncs_per_job"] = (c.get(SYSCALL_EVENTS[0], 0) + c.get(SYSCALL_EVENTS[1], 0)) / n
-        out["cswitches_per_job"] = c.get(SYSCALL_EVENTS[2], 0) / n
     return out
 
 
@@ -173,14 +202,15 @@ def main():
     ap.add_argument("--slots", type=int, default=2)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--perf", metavar="FILE", help="perf record -g the daemon during the phases")
+    ap.add_argument("--perf-call-graph", metavar="MODE", default=None,
+                    help="with --perf: perf's --call-graph MODE (e.g. dwarf) instead of -g")
+    ap.add_argument("--perf-freq", type=int, default=None, help="with --perf: perf's -F")
     ap.add_argument("--config", metavar="FILE", help="pagoda dev --config FILE (e.g. a store "
                     "group window to compare)")
-    ap.add_argument("--syscalls", action="store_true",
-                    help="count the daemon's fsync/fdatasync calls and context switches per job "
-                         "in each phase (perf stat)")
+    ap.add_argument("--count", action="store_true",
+                    help="count the daemon's system calls and context switches per job (perf stat)")
     a = ap.parse_args()
-    global COUNT_SYSCALLS
-    COUNT_SYSCALLS = a.syscalls
+    COUNT["on"] = a.count
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
     clients = [int(x) for x in a.clients.split(",") if x]
     m = bt.machine()
@@ -199,8 +229,10 @@ def main():
         for i in [api.run("true") for _ in range(20)]:
             api.wait_final(i, timeout=30)
         if a.perf:
-            perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(dev.proc.pid)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cmd = ["perf", "record", "-o", a.perf, "-p", str(dev.proc.pid)]
+            cmd += ["--call-graph", a.perf_call_graph] if a.perf_call_graph else ["-g"]
+            cmd += ["-F", str(a.perf_freq)] if a.perf_freq else []
+            perf = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
         for c in clients:
             res["rest"][c] = rest_phase(dev, api, a.n, c)
@@ -259,11 +291,11 @@ def report(r, clients):
               (name, x["jobs_per_s"], ratio, x["start_p50_ms"], x["start_p99_ms"],
                x["daemon_cpu_ms_per_job"], x["with_children_cpu_ms_per_job"],
                ("   bar >= %.1f %s" % (bar, "MET" if ratio >= bar else "MISSED")) if bar else ""))
+        print("   loop thread CPU per job: %.3f ms" % x["loop_cpu_ms_per_job"])
+        if x.get("per_job_counts"):
+            print("   per job: " + ", ".join("%s %.2f" % kv for kv in sorted(x["per_job_counts"].items())))
         if x["states"].get("succeeded", 0) != sum(x["states"].values()):
             print("   states: %s" % x["states"])
-        if "fsyncs_per_job" in x:
-            print("   fsyncs/job %.3f, context switches/job %.2f" %
-                  (x["fsyncs_per_job"], x["cswitches_per_job"]))
     for c in clients:
         row("%d REST client%s" % (c, "" if c == 1 else "s"), r["rest"][c], 0.6 if c == 4 else None)
     row("batch of %s" % (r["batch"]["batch"] if r["batch"] else "?"), r["batch"], 0.8)
@@ -272,9 +304,6 @@ def report(r, clients):
           ("low load (1 at a time)", "", "", lo["start_p50_ms"], lo["start_p99_ms"],
            lo["daemon_cpu_ms_per_job"], lo["with_children_cpu_ms_per_job"],
            "MET" if lo["start_p50_ms"] <= 1 and lo["start_p99_ms"] <= 5 else "MISSED"))
-    if "fsyncs_per_job" in lo:
-        print("   fsyncs/job %.3f, context switches/job %.2f" %
-              (lo["fsyncs_per_job"], lo["cswitches_per_job"]))
     print("(start = submitted_us -> started_us of each execution; daemon CPU per job from "
           "/proc/PID/stat, +children adds the spawned processes)")
     print("daemon RSS at the end: %s kB; exit code after SIGTERM: %r" %

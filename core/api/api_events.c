@@ -38,6 +38,8 @@
 /* Seconds a dropped client gets to take its buffered bytes before its
  * connection is cut. */
 #define DROP_GRACE_S 2
+/* The largest frame buffer kept for the next frame (bytes). */
+#define SCRATCH_KEEP (256u * 1024u)
 
 typedef struct ev_frame {
   uint64_t pos;
@@ -64,6 +66,7 @@ struct api_events {
   size_t client_buffer;
   uv_timer_t *keepalive;    /* own allocation: freed when closed */
   ev_client_t *clients;
+  pgd_strbuf_t scratch;     /* the frame being formatted (kept between frames) */
 };
 
 /* ---- delivery ---- */
@@ -125,28 +128,16 @@ static void frame_free(ev_frame_t *f) {
   f->text = NULL;
 }
 
-/* Formats the frame at once: a ring of trees to format on demand would
- * hold about four times the memory (a cJSON node per value). */
-static void publish(api_events_t *ev, unsigned kind, const char *kind_name, int64_t exec_id,
-                    cJSON *data /* taken */) {
-  if (!data) return;
-  cJSON_AddNumberToObject(data, "at_us", (double)pgd_now_us());
-  /* One buffer for the whole frame; pgd_json_print writes integers as
-   * integers itself (no api_json_ints_raw pass, no %g per number). */
-  uint64_t pos = ev->last_pos + 1;
-  pgd_strbuf_t b = PGD_STRBUF_INIT;
-  pgd_strbuf_printf(&b, "id: %llu\nevent: %s\ndata: ", (unsigned long long)pos, kind_name);
-  char *json = pgd_json_print(data);
-  cJSON_Delete(data);
-  if (!json) {
-    pgd_strbuf_free(&b);
-    return;
-  }
-  pgd_strbuf_puts(&b, json);
-  free(json);
-  pgd_strbuf_append(&b, "\n\n", 2);
-  size_t n = b.len;
-  char *text = pgd_strbuf_take(&b);
+/* The frame in ev->scratch (from "id: ..." to the blank line) becomes
+ * event `pos`: copied into the ring at its exact size, written to every
+ * stream that takes it. */
+static void publish_scratch(api_events_t *ev, uint64_t pos, unsigned kind, int64_t exec_id) {
+  pgd_strbuf_t *b = &ev->scratch;
+  if (b->oom) return;
+  size_t n = b->len;
+  char *text = malloc(n + 1);
+  if (text) memcpy(text, b->data, n + 1);
+  if (b->cap > SCRATCH_KEEP) pgd_strbuf_free(b); /* a huge frame's buffer is not kept */
   if (!text) return;
   ev->last_pos = pos;
   ev_frame_t *f = &ev->ring[(pos - 1) % ev->ring_cap];
@@ -158,29 +149,64 @@ static void publish(api_events_t *ev, unsigned kind, const char *kind_name, int6
   }
 }
 
+/* Starts the next frame in ev->scratch: "id: POS\nevent: KIND\ndata: ". */
+static uint64_t frame_begin(api_events_t *ev, const char *kind_name) {
+  uint64_t pos = ev->last_pos + 1;
+  pgd_strbuf_t *b = &ev->scratch;
+  pgd_strbuf_reset(b);
+  b->oom = false;
+  pgd_strbuf_append(b, "id: ", 4);
+  pgd_json_print_int(b, (int64_t)pos);
+  pgd_strbuf_append(b, "\nevent: ", 8);
+  pgd_strbuf_puts(b, kind_name);
+  pgd_strbuf_append(b, "\ndata: ", 7);
+  return pos;
+}
+
+/* Formats the frame at once: a ring of trees to format on demand would
+ * hold about four times the memory (a cJSON node per value). */
+static void publish(api_events_t *ev, unsigned kind, const char *kind_name, int64_t exec_id,
+                    cJSON *data /* taken */) {
+  if (!data) return;
+  cJSON_AddNumberToObject(data, "at_us", (double)pgd_now_us());
+  /* One buffer for the whole frame; pgd_json_print writes integers as
+   * integers itself (no api_json_ints_raw pass, no %g per number). */
+  uint64_t pos = frame_begin(ev, kind_name);
+  bool ok = pgd_json_print_append(&ev->scratch, data);
+  cJSON_Delete(data);
+  if (!ok) return;
+  pgd_strbuf_append(&ev->scratch, "\n\n", 2);
+  publish_scratch(ev, pos, kind, exec_id);
+}
+
 /* ---- the master's observers ---- */
 
+/* An execution's frame is written straight from its record (no view tree,
+ * no copies: api_exec_view_print), the same text as publish() of
+ * {id, state, final, execution: api_exec_view_refs(rec, "definition"),
+ * at_us}. The view leaves out `definition` (docs/api.md "Events"), which
+ * holds secret_env values in clear in the master's record. This runs for
+ * every state change of every execution, streams open or not (the ring
+ * keeps them for resuming clients). */
 static void on_state_change(void *ud, pgd_master_t *m, const pgd_master_exec_t *e) {
   (void)m;
   api_events_t *ev = ud;
-  cJSON *d = cJSON_CreateObject();
   pgd_exec_state_t st = pgd_master_exec_state(e);
-  cJSON_AddNumberToObject(d, "id", (double)pgd_master_exec_id(e));
-  cJSON_AddStringToObject(d, "state", pgd_exec_state_name(st));
-  cJSON_AddBoolToObject(d, "final", pgd_exec_state_final(st));
-  /* The execution as GET /api/v1/executions lists it: without its
-   * `definition` (docs/api.md "Events"), which holds secret_env values in
-   * clear in the master's record. Only the other members are copied. */
-  const cJSON *rec = pgd_master_exec_record(e);
-  /* References, not a deep copy: publish prints the frame at once, before
-   * the record can change. */
-  cJSON *view = api_exec_view_refs(rec, "definition");
-  if (!view) {
-    cJSON_Delete(d);
-    return;
-  }
-  cJSON_AddItemToObject(d, "execution", view);
-  publish(ev, K_EXECUTION, "execution", pgd_master_exec_id(e), d);
+  int64_t id = pgd_master_exec_id(e);
+  uint64_t pos = frame_begin(ev, "execution");
+  pgd_strbuf_t *b = &ev->scratch;
+  pgd_strbuf_append(b, "{\"id\":", 6);
+  pgd_json_print_int(b, id);
+  pgd_strbuf_append(b, ",\"state\":", 9);
+  pgd_json_print_string(b, pgd_exec_state_name(st));
+  if (pgd_exec_state_final(st)) pgd_strbuf_append(b, ",\"final\":true", 13);
+  else pgd_strbuf_append(b, ",\"final\":false", 14);
+  pgd_strbuf_append(b, ",\"execution\":", 13);
+  if (!api_exec_view_print(b, pgd_master_exec_record(e), "definition")) return;
+  pgd_strbuf_append(b, ",\"at_us\":", 9);
+  pgd_json_print_int(b, pgd_now_us());
+  pgd_strbuf_append(b, "}\n\n", 3);
+  publish_scratch(ev, pos, K_EXECUTION, id);
 }
 
 static void on_event(void *ud, pgd_master_t *m, const char *kind, const cJSON *data) {
@@ -273,6 +299,7 @@ void api_events_free(api_events_t *ev) {
   if (ev->keepalive) uv_close((uv_handle_t *)ev->keepalive, (uv_close_cb)free);
   for (size_t i = 0; i < ev->ring_cap; i++) frame_free(&ev->ring[i]);
   free(ev->ring);
+  pgd_strbuf_free(&ev->scratch);
   while (ev->clients) { /* not stopped: the requests are gone with the server */
     ev_client_t *c = ev->clients;
     client_unlink(c);

@@ -143,9 +143,17 @@ cJSON *api_exec_view(const cJSON *rec);
  * references to rec's (but `skip`, nullable, is left out; `attempts` is
  * copied), so the view is valid only while rec is neither changed nor
  * freed: print it at once, then cJSON_Delete it (that frees only the view's
- * own nodes). The event stream formats one per state change. NULL when out
- * of memory. Loop thread (rec's owner). */
+ * own nodes). The reference api_exec_view_print's text is checked against
+ * (tests/unit/test_api_view_print.c). NULL when out of memory. Loop thread
+ * (rec's owner). */
 cJSON *api_exec_view_refs(const cJSON *rec, const char *skip);
+struct pgd_strbuf;
+/* Appends to `b` (common/strbuf.h) the text pgd_json_print would give for
+ * api_exec_view_refs(rec, skip), written from `rec` (borrowed) directly:
+ * no view tree, no copies (api_view_print.c). False when rec is not an
+ * object, a value would not print, or `b` ran out of memory (then `b`
+ * may hold part of the text). Any thread that may read rec. */
+bool api_exec_view_print(struct pgd_strbuf *b, const cJSON *rec, const char *skip);
 /* The API view of a stored job (caller owns; `stored` borrowed). */
 cJSON *api_job_view(const cJSON *stored);
 

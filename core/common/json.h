@@ -5,8 +5,9 @@
  * returned strings are borrowed from the object and live as long as it does.
  * Setters replace an existing member of the same name.
  *
- * Thread rules: no shared state; an object must not be used from two threads
- * at once (cJSON's own rule).
+ * Thread rules: no shared state (pgd_json_print keeps one scratch buffer
+ * per thread); an object must not be used from two threads at once
+ * (cJSON's own rule).
  */
 #ifndef PAGODA_COMMON_JSON_H
 #define PAGODA_COMMON_JSON_H
@@ -55,5 +56,17 @@ cJSON *pgd_json_int_item(int64_t v);
  * what cJSON would not print either (an invalid item, nesting beyond
  * 1000). json_print.c. */
 char *pgd_json_print(const cJSON *v);
+
+struct pgd_strbuf;
+/* Appends the text pgd_json_print would return for `v` (borrowed) to `b`
+ * (common/strbuf.h), for callers that build a larger text around it (an
+ * event frame, a page of records) without a copy per value. Returns false
+ * when `v` would not print (pgd_json_print's NULL cases) or `b` ran out of
+ * memory; `b` may then hold part of the text. */
+bool pgd_json_print_append(struct pgd_strbuf *b, const cJSON *v);
+/* Appends `s` (NULL: "") as a JSON string, escaped as pgd_json_print does. */
+void pgd_json_print_string(struct pgd_strbuf *b, const char *s);
+/* Appends `v` as JSON integer digits. */
+void pgd_json_print_int(struct pgd_strbuf *b, int64_t v);
 
 #endif

@@ -21,7 +21,8 @@ static int grow(pgd_strbuf_t *b, size_t extra) {
 }
 
 int pgd_strbuf_append(pgd_strbuf_t *b, const char *s, size_t len) {
-  if (grow(b, len) < 0) return -ENOMEM;
+  /* The room check first: most appends fit, and grow() is not inlined. */
+  if ((b->len + len + 1 > b->cap || b->oom) && grow(b, len) < 0) return -ENOMEM;
   if (len) memcpy(b->data + b->len, s, len);
   b->len += len;
   b->data[b->len] = '\0';

@@ -418,6 +418,19 @@ static pgd_exec_state_t aggregate(const m_exec_t *e) {
   return PGD_STATE_PENDING;
 }
 
+/* Whether a and b are the same null, boolean, number (exactly) or string;
+ * false for objects and arrays (those are copied again). */
+static bool same_scalar(const cJSON *a, const cJSON *b) {
+  int t = a->type & 0xFF;
+  if (t != (b->type & 0xFF)) return false;
+  switch (t) {
+  case cJSON_NULL: case cJSON_True: case cJSON_False: return true;
+  case cJSON_Number: return a->valuedouble == b->valuedouble;
+  case cJSON_String: return a->valuestring && b->valuestring && strcmp(a->valuestring, b->valuestring) == 0;
+  default: return false;
+  }
+}
+
 /* Copies the outcome fields of a single-task execution, or summarises. */
 static void refresh_rec(m_exec_t *e) {
   pgd_exec_state_t s = aggregate(e);
@@ -429,6 +442,10 @@ static void refresh_rec(m_exec_t *e) {
                                          "attributes", "result"};
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
       const cJSON *v = a ? cJSON_GetObjectItemCaseSensitive(a, copied[i]) : NULL;
+      /* Most commits change none of these: a member that already holds the
+       * same value is left as it is (no copy, no replace, no free). */
+      const cJSON *cur = cJSON_GetObjectItemCaseSensitive(e->rec, copied[i]);
+      if (cur && (v ? same_scalar(v, cur) : cJSON_IsNull(cur))) continue;
       pgd_json_set(e->rec, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
   } else if (pgd_exec_state_final(s) && s != PGD_STATE_SUCCEEDED) {
@@ -555,21 +572,33 @@ static cJSON *utf8_copy(const cJSON *v) {
   return copy;
 }
 
-static void copy_outcome(cJSON *attempt, const cJSON *report) {
-  static const char *const keys[] = {"exit_code", "signal", "error", "result", "attributes"};
-  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, keys[i]);
-    if (v && !cJSON_IsNull(v)) pgd_json_set(attempt, keys[i], utf8_copy(v));
+/* The outcome fields the report carries, copied onto an attempt row. */
+static void copy_outcome(cJSON *attempt, const pgd_msg_state_t *report) {
+  if (report->exit_code.set)
+    pgd_json_set(attempt, "exit_code", cJSON_CreateNumber((double)report->exit_code.v));
+  if (report->signal.set)
+    pgd_json_set(attempt, "signal", cJSON_CreateNumber((double)report->signal.v));
+  if (report->error) {
+    cJSON *e = cJSON_CreateString(report->error);
+    pgd_utf8_fix_json(e);
+    pgd_json_set(attempt, "error", e);
   }
+  if (report->result && !cJSON_IsNull(report->result))
+    pgd_json_set(attempt, "result", utf8_copy(report->result));
+  if (report->attributes) pgd_json_set(attempt, "attributes", utf8_copy(report->attributes));
+}
+
+static int64_t report_at(const pgd_msg_state_t *report) {
+  return report->at_us.set ? report->at_us.v : pgd_now_us();
 }
 
 /* A report on an attempt that is no longer current (replaced after its
  * worker was lost, or of a finished execution): recorded as a late result
  * on its own attempt row, never taken as the execution's result. */
-static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd_exec_state_t st,
-                        m_durable_cb done, void *ud) {
-  int64_t id = pgd_json_int(report, "execution_id", 0);
-  int attempt = (int)pgd_json_int(report, "attempt", 0);
+static void record_late(pgd_master_t *m, m_worker_t *w, const pgd_msg_state_t *report,
+                        pgd_exec_state_t st, m_durable_cb done, void *ud) {
+  int64_t id = report->execution_id;
+  int attempt = report->attempt;
   if (st == PGD_STATE_RUNNING) {
     PGD_WARN(MOD, "worker %s still runs attempt %d of execution %lld, which was replaced; killing it",
              w->id, attempt, (long long)id);
@@ -600,7 +629,7 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
   cJSON_AddStringToObject(a, "state", pgd_exec_state_name(st));
   cJSON_AddBoolToObject(a, "late", 1);
   copy_outcome(a, report);
-  pgd_json_set_int(a, "finished_us", pgd_json_int(report, "at_us", pgd_now_us()));
+  pgd_json_set_int(a, "finished_us", report_at(report));
   /* Keep what the store already knows of this attempt (shard, start). */
   const cJSON *kv;
   if (mine)
@@ -617,14 +646,14 @@ static void record_late(pgd_master_t *m, m_worker_t *w, const cJSON *report, pgd
   done(ud, 0);
 }
 
-void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_durable_cb done,
-                         void *ud) {
-  int64_t id = pgd_json_int(report, "execution_id", 0);
-  int attempt = (int)pgd_json_int(report, "attempt", 0);
-  const char *sname = pgd_json_str(report, "state");
-  int st = pgd_exec_state_parse(sname);
-  if (st < 0 || st == PGD_STATE_PENDING || st == PGD_STATE_DISPATCHED) {
-    PGD_WARN(MOD, "worker %s sent a report with state '%s'; ignored", w->id, sname ? sname : "");
+void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const pgd_msg_state_t *report,
+                         m_durable_cb done, void *ud) {
+  int64_t id = report->execution_id;
+  int attempt = report->attempt;
+  int st = (int)report->state;
+  if (st == PGD_STATE_PENDING || st == PGD_STATE_DISPATCHED) {
+    PGD_WARN(MOD, "worker %s sent a report with state '%s'; ignored", w->id,
+             pgd_exec_state_name(report->state));
     done(ud, 0);
     return;
   }
@@ -656,8 +685,8 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
     done(ud, 0);
     return;
   }
-  int64_t at = pgd_json_int(report, "at_us", pgd_now_us());
-  const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(report, "attributes");
+  int64_t at = report_at(report);
+  const cJSON *attrs = report->attributes;
   if (st == PGD_STATE_RUNNING && t->state == PGD_STATE_RUNNING && cJSON_IsObject(attrs)) {
     /* Attributes the job type found in the output (e.g. spark_app_id). */
     pgd_json_set(t->attempt_rec, "attributes", utf8_copy(attrs));
@@ -674,8 +703,7 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_
     t->state = PGD_STATE_RUNNING;
     pgd_json_set_str(t->attempt_rec, "state", "running");
     pgd_json_set_int(t->attempt_rec, "started_us", at);
-    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(report, "pid");
-    if (cJSON_IsNumber(pid)) pgd_json_set_int(t->attempt_rec, "pid", (int64_t)pid->valuedouble);
+    if (report->pid.set) pgd_json_set_int(t->attempt_rec, "pid", report->pid.v);
     t->attempt_dirty = true;
     if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e->rec, "started_us")))
       pgd_json_set_int(e->rec, "started_us", at);

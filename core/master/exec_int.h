@@ -12,6 +12,7 @@
 
 #include "common/exec_state.h"
 #include "master/master_int.h"
+#include "net/msg.h"
 
 typedef pgd_master_done_cb m_durable_cb;
 
@@ -100,10 +101,12 @@ m_exec_t *m_exec_submit_prepared(pgd_master_t *m, m_exec_prep_t *p, const char *
                                  m_durable_cb done, void *ud, char *err, size_t errlen,
                                  const cJSON *extra_fields);
 
-/* Applies a worker's state report (borrowed). done(ud, status) runs once the
- * change is durable (or at once if nothing changed). */
-void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const cJSON *report, m_durable_cb done,
-                         void *ud);
+/* Applies a worker's state report, as pgd_msg_state_decode left it
+ * (borrowed, with the frame it points into: used only during the call).
+ * done(ud, status) runs once the change is durable (or at once if nothing
+ * changed). */
+void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const pgd_msg_state_t *report,
+                         m_durable_cb done, void *ud);
 
 /* Kill request from the API. Returns 0 (accepted), -ENOENT or -EALREADY. */
 int m_exec_kill(pgd_master_t *m, int64_t id, m_durable_cb done, void *ud, char *err,

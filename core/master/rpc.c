@@ -371,8 +371,8 @@ static void handle_log(conn_ctx_t *cc, const cJSON *msg) {
   m_rpc_queue_ack(m, cc->w, lg.seq);
 }
 
-/* A state report: decoded, then handed to exec.c in its normalised JSON
- * form (only the documented fields, with checked types). */
+/* A state report: decoded once (only the documented fields, with checked
+ * types) and handed to exec.c as the decoded struct. */
 static void handle_state(conn_ctx_t *cc, const cJSON *msg) {
   pgd_msg_state_t st;
   char err[256];
@@ -386,18 +386,16 @@ static void handle_state(conn_ctx_t *cc, const cJSON *msg) {
     }
     return;
   }
-  cJSON *report = pgd_msg_state_encode(&st);
   ack_ctx_t *a = malloc(sizeof *a);
-  if (!a || !report) abort();
+  if (!a) abort();
   *a = (ack_ctx_t){cc->m, cc->w, st.seq};
   /* One store transaction for what the report writes: a final state, and
    * what it starts at once (a flow's downstream executions, a retry), whose
    * launch waits for its first durable write; apart, that write waited for
    * the final state's commit to end before its own began. */
   pgd_store_group_begin(cc->m->store);
-  m_exec_report_state(cc->m, cc->w, report, on_report_durable, a);
+  m_exec_report_state(cc->m, cc->w, &st, on_report_durable, a);
   pgd_store_group_end(cc->m->store);
-  cJSON_Delete(report);
 }
 
 /* leave: the worker is stopping (docs/protocol.md). No new work from now;

@@ -44,6 +44,11 @@ struct pgd_conn {
   uv_timer_t linger;
   uv_timer_t deadline; /* pgd_conn_set_deadline */
   int deadline_inited;
+  /* Frames queued while no write is in flight go out together at the
+   * start of the next loop iteration (its idle phase): one write per
+   * connection per iteration, not one per frame (conn_schedule_flush). */
+  uv_idle_t flusher;
+  int flusher_inited;
   /* Frames encoded but not yet given to uv_write (owned). */
   uv_buf_t *pend;
   size_t npend, pend_cap, pend_bytes;
@@ -63,6 +68,7 @@ struct pgd_listener {
 
 typedef struct {
   uv_write_t req;
+  char *first_base; /* bufs[0].base as allocated (a partial write advanced it) */
   size_t nbufs;
   uv_buf_t bufs[];
 } conn_write_t;
@@ -152,6 +158,8 @@ static void conn_close_now(pgd_conn_t *c) {
     uv_close((uv_handle_t *)&c->linger, on_handle_closed);
   if (c->deadline_inited && !uv_is_closing((uv_handle_t *)&c->deadline))
     uv_close((uv_handle_t *)&c->deadline, on_handle_closed);
+  if (c->flusher_inited && !uv_is_closing((uv_handle_t *)&c->flusher))
+    uv_close((uv_handle_t *)&c->flusher, on_handle_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -186,6 +194,7 @@ static int tls_send_out(pgd_conn_t *c) {
   }
   w->nbufs = 1;
   w->bufs[0] = uv_buf_init(data, (unsigned)n);
+  w->first_base = data;
   int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, 1, on_write);
   if (rc < 0) {
     free(data);
@@ -211,20 +220,57 @@ static int conn_flush_tls(pgd_conn_t *c) {
   return tls_send_out(c);
 }
 
-/* Hands every pending frame to one uv_write. */
+/* Hands every pending frame to the socket: first as a synchronous
+ * uv_try_write when nothing is in flight (no write request, no completion
+ * callback, no epoll change: libuv re-arms the socket's watcher after every
+ * uv_write), then what did not fit to one uv_write. */
 static int conn_flush(pgd_conn_t *c) {
   if (c->npend == 0 || !c->connected || c->shutting_down) return 0;
   if (uv_is_closing((uv_handle_t *)&c->tcp)) return 0;
   if (c->tls) return conn_flush_tls(c);
-  conn_write_t *w = malloc(sizeof *w + c->npend * sizeof(uv_buf_t));
-  if (!w) return -ENOMEM;
-  memcpy(w->bufs, c->pend, c->npend * sizeof(uv_buf_t));
-  w->nbufs = c->npend;
+  size_t done = 0;     /* whole frames written */
+  size_t partial = 0;  /* bytes written of frame `done` */
+  if (c->writes_inflight == 0 && c->tcp.write_queue_size == 0) {
+    int n = uv_try_write((uv_stream_t *)&c->tcp, c->pend, (unsigned)c->npend);
+    if (n < 0 && n != UV_EAGAIN) return n; /* broken: the frames stay queued, freed with c */
+    size_t left = n > 0 ? (size_t)n : 0;
+    while (done < c->npend && left >= c->pend[done].len) {
+      left -= c->pend[done].len;
+      free(c->pend[done].base);
+      done++;
+    }
+    partial = left;
+  }
+  if (done == c->npend) {
+    c->npend = 0;
+    c->pend_bytes = 0;
+    return 0;
+  }
+  size_t nb = c->npend - done;
+  conn_write_t *w = malloc(sizeof *w + nb * sizeof(uv_buf_t));
+  if (!w) {
+    /* Keep what is left queued (the written part of a frame is dropped from it). */
+    memmove(c->pend, c->pend + done, nb * sizeof(uv_buf_t));
+    c->npend = nb;
+    if (partial) {
+      memmove(c->pend[0].base, c->pend[0].base + partial, c->pend[0].len - partial);
+      c->pend[0].len -= (unsigned)partial;
+    }
+    c->pend_bytes = 0;
+    for (size_t i = 0; i < nb; i++) c->pend_bytes += c->pend[i].len;
+    return -ENOMEM;
+  }
+  memcpy(w->bufs, c->pend + done, nb * sizeof(uv_buf_t));
+  w->first_base = w->bufs[0].base;
+  w->bufs[0].base += partial;
+  w->bufs[0].len -= (unsigned)partial;
+  w->nbufs = nb;
   c->npend = 0;
   c->pend_bytes = 0;
   int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)w->nbufs, on_write);
   if (rc < 0) {
-    for (size_t i = 0; i < w->nbufs; i++) free(w->bufs[i].base);
+    free(w->first_base);
+    for (size_t i = 1; i < w->nbufs; i++) free(w->bufs[i].base);
     free(w);
     return rc;
   }
@@ -235,7 +281,8 @@ static int conn_flush(pgd_conn_t *c) {
 static void on_write(uv_write_t *req, int status) {
   conn_write_t *w = (conn_write_t *)req;
   pgd_conn_t *c = req->handle->data;
-  for (size_t i = 0; i < w->nbufs; i++) free(w->bufs[i].base);
+  free(w->first_base);
+  for (size_t i = 1; i < w->nbufs; i++) free(w->bufs[i].base);
   free(w);
   c->writes_inflight--;
   if (status < 0) {
@@ -251,8 +298,33 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
-/* Encodes and queues a frame regardless of the state; flushes at once when
- * no write is in flight (later frames then gather until it completes).
+static void on_flush_idle(uv_idle_t *h) {
+  pgd_conn_t *c = h->data;
+  uv_idle_stop(h);
+  if (c->writes_inflight > 0) return; /* on_write flushes what gathered */
+  int rc = conn_flush(c);
+  if (rc < 0) conn_begin_close(c, rc, 0);
+}
+
+/* Frames queued while nothing is in flight are written together at the
+ * start of the next loop iteration (before it polls: no added latency
+ * beyond the callbacks of this one). Frames queued while a write is in
+ * flight gather until it completes (on_write). */
+static int conn_schedule_flush(pgd_conn_t *c) {
+  if (c->writes_inflight > 0 || !c->connected || c->shutting_down) return 0;
+  if (!c->flusher_inited) {
+    if (uv_idle_init(c->loop, &c->flusher) != 0) return conn_flush(c); /* then at once */
+    c->flusher.data = c;
+    c->flusher_inited = 1;
+    c->refs++; /* released by the handle's close callback */
+  }
+  if (uv_is_closing((uv_handle_t *)&c->flusher)) return conn_flush(c);
+  if (!uv_is_active((uv_handle_t *)&c->flusher)) uv_idle_start(&c->flusher, on_flush_idle);
+  return 0;
+}
+
+/* Encodes and queues a frame regardless of the state; it is written with
+ * the others of this loop iteration (conn_schedule_flush).
  * `check_max`: refuse a payload above our maximum frame size (assumed to be
  * the peer's too). */
 static int conn_queue(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body, int check_max) {
@@ -276,8 +348,7 @@ static int conn_queue(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body, int check
   }
   c->pend[c->npend++] = uv_buf_init(frame, (unsigned)len);
   c->pend_bytes += len;
-  if (c->writes_inflight == 0) return conn_flush(c);
-  return 0;
+  return conn_schedule_flush(c);
 }
 
 /* pagoda_rpc_messages_total{type, direction} (docs/observability.md):

@@ -2,8 +2,10 @@
  *
  * A pgd_conn_t carries frames (net/frame.h) both ways over one TCP stream; a
  * pgd_listener_t accepts them. Messages arrive parsed (cJSON) through
- * callbacks; sends are encoded at once, queued and written asynchronously,
- * batched into as few uv_write calls as the loop allows.
+ * callbacks; sends are encoded at once, queued and written asynchronously:
+ * the frames queued during one loop iteration leave together at the start
+ * of the next (an idle handle: before the loop polls again), in one
+ * synchronous write when the socket takes them, else one uv_write.
  *
  * Thread rules: every function here must be called on the thread that runs
  * the uv loop the object belongs to, and every callback runs on that thread.
@@ -111,8 +113,9 @@ int pgd_conn_is_tls(const pgd_conn_t *c);
 
 /* Encodes and queues one message. `body` is borrowed: a "type" field is set
  * on it (see pgd_frame_encode), it is not kept. `body` may be NULL for a
- * message with no fields. Returns 0 (queued; written asynchronously), UV_EPIPE
- * when the connection is closing, PGD_FRAME_ETOOBIG when the encoded payload
+ * message with no fields. Returns 0 (queued; written asynchronously: a
+ * write that fails then closes the connection, and on_close tells why),
+ * UV_EPIPE when the connection is closing, PGD_FRAME_ETOOBIG when the encoded payload
  * exceeds the connection's maximum frame size, -EINVAL, or -ENOMEM. */
 int pgd_conn_send(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body);
 

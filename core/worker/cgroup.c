@@ -355,6 +355,7 @@ void pgd_cgroup_root_close(pgd_cgroup_root_t *r) {
     if (!r->pool[i].dir) continue; /* retired */
     close(r->pool[i].dir_fd);
     close(r->pool[i].procs_fd);
+    if (r->pool[i].count_fd >= 0) close(r->pool[i].count_fd);
     free(r->pool[i].dir);
   }
   free(r->pool);
@@ -393,10 +394,11 @@ static void retire_pooled(pgd_cgroup_root_t *r, long idx) {
   cg_pooled_t *e = &r->pool[idx];
   close(e->dir_fd);
   close(e->procs_fd);
+  if (e->count_fd >= 0) close(e->count_fd);
   if (rmdir(e->dir) != 0 && errno != ENOENT)
     PGD_WARN(MOD, "cannot remove %s: %s", e->dir, strerror(errno));
   free(e->dir);
-  *e = (cg_pooled_t){.dir_fd = -1, .procs_fd = -1};
+  *e = (cg_pooled_t){.dir_fd = -1, .procs_fd = -1, .count_fd = -1};
 }
 
 /* dirs[0] from the pool of idle v2 tracking cgroups (made when none is
@@ -414,7 +416,7 @@ static int take_pooled(pgd_cgroup_t *cg) {
       if (!np) return -ENOMEM;
       r->pool = np;
     }
-    cg_pooled_t e = {.dir_fd = -1, .procs_fd = -1};
+    cg_pooled_t e = {.dir_fd = -1, .procs_fd = -1, .count_fd = -1};
     if (asprintf(&e.dir, "%s/slot-%ld", r->track_parent, ++r->pool_seq) < 0) return -ENOMEM;
     /* ENOENT: the guard of a previous run of this worker, sweeping after
      * its death, removed the parent just now */
@@ -648,11 +650,23 @@ int pgd_cgroup_signal(pgd_cgroup_t *cg, int sig) {
   return cgs_procs_foreach(d, signal_one, &sig);
 }
 
+/* The processes in the attempt's tracking cgroup (or -errno). A pooled
+ * cgroup keeps its cgroup.procs open for this: the check runs after every
+ * exit, and an open of the file by path was most of its cost. */
+static int count_members(pgd_cgroup_t *cg) {
+  if (cg->pool_idx >= 0) {
+    cg_pooled_t *e = &cg->r->pool[cg->pool_idx];
+    if (e->count_fd < 0) e->count_fd = openat(e->dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    if (e->count_fd >= 0) return cgs_procs_foreach_fd(e->count_fd, NULL, NULL);
+  }
+  return cgs_procs_foreach(cg->dirs[0], NULL, NULL);
+}
+
 int pgd_cgroup_empty(pgd_cgroup_t *cg) {
   if (!cg) return 1;
   if (cg->known_empty) return 1;
   int empty = cg->r->mode == PGD_CONTAIN_PROCSCAN ? pgd_proctrack_empty(cg)
-                                                   : cgs_procs_foreach(cg->dirs[0], NULL, NULL) <= 0;
+                                                   : count_members(cg) <= 0;
   /* nothing can enter an empty tree once its main process ran (the
    * cgroups are ours; a /proc-scan tree has no member left to fork) */
   if (empty && cg->main > 0) cg->known_empty = 1;

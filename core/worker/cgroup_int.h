@@ -15,6 +15,7 @@ enum { LIM_MEMORY, LIM_PIDS, LIM_CPU, LIM_COUNT };
 typedef struct cg_pooled {
   char *dir; /* NULL: retired (its index stays taken; reused by a new one) */
   int dir_fd, procs_fd;
+  int count_fd; /* its cgroup.procs opened for reading (emptiness checks); -1 until needed */
   int busy;
   unsigned v2_limits; /* bit per LIM_* set in it by an earlier attempt */
 } cg_pooled_t;

@@ -74,16 +74,17 @@ ssize_t cgs_read(const char *dir, const char *file, char *buf, size_t cap) {
   return (ssize_t)n;
 }
 
-int cgs_procs_foreach(const char *dir, void (*fn)(pid_t pid, void *ud), void *ud) {
-  int fd = open_in(dir, "cgroup.procs", O_RDONLY);
-  if (fd < 0) return fd;
+int cgs_procs_foreach_fd(int fd, void (*fn)(pid_t pid, void *ud), void *ud) {
   char buf[4096];
   long cur = -1;
   int count = 0;
+  off_t off = 0;
   for (;;) {
-    ssize_t r = read(fd, buf, sizeof buf);
+    ssize_t r = pread(fd, buf, sizeof buf, off);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
+    if (r < 0) return -errno;
+    if (r == 0) break;
+    off += r;
     for (ssize_t i = 0; i < r; i++) {
       char ch = buf[i];
       if (ch >= '0' && ch <= '9') {
@@ -99,6 +100,13 @@ int cgs_procs_foreach(const char *dir, void (*fn)(pid_t pid, void *ud), void *ud
     if (fn) fn((pid_t)cur, ud);
     count++;
   }
+  return count;
+}
+
+int cgs_procs_foreach(const char *dir, void (*fn)(pid_t pid, void *ud), void *ud) {
+  int fd = open_in(dir, "cgroup.procs", O_RDONLY);
+  if (fd < 0) return fd;
+  int count = cgs_procs_foreach_fd(fd, fn, ud);
   close(fd);
   return count;
 }

@@ -24,6 +24,10 @@ ssize_t cgs_read(const char *dir, const char *file, char *buf, size_t cap);
 /* Calls fn(pid, ud) for every pid in `dir`/cgroup.procs; returns the number
  * of pids or -errno. */
 int cgs_procs_foreach(const char *dir, void (*fn)(pid_t pid, void *ud), void *ud);
+/* The same over `fd`, a cgroup.procs opened for reading (borrowed), read
+ * from offset 0 with pread: the kernel lists the members afresh on every
+ * read from 0, so one descriptor serves any number of checks. */
+int cgs_procs_foreach_fd(int fd, void (*fn)(pid_t pid, void *ud), void *ud);
 
 /* Calls fn(name, ud) for every subdirectory of `dir` (not . and ..);
  * returns the number or -errno. */

@@ -1,6 +1,7 @@
 /* pgd_json_print (common/json.h): the text of cJSON_PrintUnformatted, with
  * integral numbers below 2^53 written as integer digits. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/json.h"
+#include "common/strbuf.h"
 #include "pgd_test.h"
 
 /* Prints `v` both ways; true when the texts are equal. */
@@ -102,11 +104,78 @@ static void test_refusals(void) {
   cJSON_Delete(root);
 }
 
+/* pgd_json_print reuses a scratch buffer per thread: a print after a longer
+ * one, a failed one, or one on another thread gives exactly its own text. */
+typedef struct print_job {
+  const cJSON *v;
+  const char *want;
+  int rounds;
+  bool ok;
+} print_job_t;
+
+static void *print_many(void *arg) {
+  print_job_t *j = arg;
+  j->ok = true;
+  for (int i = 0; i < j->rounds; i++) {
+    char *s = pgd_json_print(j->v);
+    if (!s || strcmp(s, j->want) != 0) j->ok = false;
+    free(s);
+  }
+  return NULL;
+}
+
+static void test_scratch_reuse(void) {
+  size_t big_len = 300 * 1024; /* beyond what the scratch keeps */
+  char *big = malloc(big_len + 1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+  memset(big, 'x', big_len);
+  big[big_len] = '\0';
+  cJSON *long_v = cJSON_CreateString(big), *short_v = cJSON_Parse("{\"a\":[1,2]}");
+  char *s = pgd_json_print(long_v);
+  CU_ASSERT(s && strlen(s) == big_len + 2 && s[0] == '"' && s[big_len + 1] == '"');
+  free(s);
+  expect(short_v, "{\"a\":[1,2]}");
+  cJSON *deep = cJSON_CreateArray(), *cur = deep;
+  for (int i = 0; i < 1100; i++) {
+    cJSON *next = cJSON_CreateArray();
+    cJSON_AddItemToArray(cur, next);
+    cur = next;
+  }
+  CU_ASSERT_PTR_NULL(pgd_json_print(deep)); /* leaves part of a text behind */
+  expect(short_v, "{\"a\":[1,2]}");
+  /* Two threads at once, each its own value. */
+  cJSON *other = cJSON_Parse("[\"b\",{\"c\":null}]");
+  print_job_t a = {short_v, "{\"a\":[1,2]}", 2000, false};
+  print_job_t b = {other, "[\"b\",{\"c\":null}]", 2000, false};
+  pthread_t ta, tb;
+  CU_ASSERT_FATAL(pthread_create(&ta, NULL, print_many, &a) == 0);
+  CU_ASSERT_FATAL(pthread_create(&tb, NULL, print_many, &b) == 0);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  CU_ASSERT(a.ok);
+  CU_ASSERT(b.ok);
+  /* The append form adds to what the buffer holds. */
+  pgd_strbuf_t buf = PGD_STRBUF_INIT;
+  pgd_strbuf_puts(&buf, "data: ");
+  CU_ASSERT(pgd_json_print_append(&buf, other));
+  pgd_json_print_string(&buf, "q\"");
+  pgd_json_print_int(&buf, -1795000000000000);
+  CU_ASSERT_STRING_EQUAL(buf.data, "data: [\"b\",{\"c\":null}]\"q\\\"\"-1795000000000000");
+  CU_ASSERT_FALSE(pgd_json_print_append(&buf, deep));
+  pgd_strbuf_free(&buf);
+  cJSON_Delete(deep);
+  cJSON_Delete(other);
+  cJSON_Delete(long_v);
+  cJSON_Delete(short_v);
+  free(big);
+}
+
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("common_json_print", NULL, NULL);
   CU_add_test(s, "integers as integers", test_numbers);
   CU_add_test(s, "everything else as cJSON prints it", test_same_text_otherwise);
   CU_add_test(s, "what is not printed", test_refusals);
+  CU_add_test(s, "the scratch buffer: reused, per thread; the append form", test_scratch_reuse);
   return pgd_test_run();
 }

@@ -228,6 +228,31 @@ static void main_exit_ends_tree(int use_cgroups) {
 }
 
 static void test_main_exit_cgroup(void) { main_exit_ends_tree(1); }
+
+/* A pooled cgroup keeps its cgroup.procs open for the emptiness check after
+ * each exit: in a cgroup reused from the pool (its descriptor already read
+ * to the end once), a leftover is still seen and ended, then the next
+ * attempt finds it empty again. */
+static void test_reused_cgroup_sees_leftovers(void) {
+  char name[64], a[16], script[512];
+  snprintf(name, sizeof name, "ut-reuse-%d", (int)getpid());
+  pgd_cgroup_root_t *root = open_root(1, name, 0, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+  CU_ASSERT_EQUAL_FATAL(pgd_cgroup_root_mode(root), PGD_CONTAIN_CGROUP); /* CI runs as root */
+  for (int round = 0; round < 3; round++) {
+    run_t first = {0};
+    CU_ASSERT_EQUAL(run_script(&first, "echo plain", make_cg(root, "r0", NULL), 300), 0);
+    CU_ASSERT_STRING_EQUAL(first.out, "plain\n");
+    mark(a, sizeof a);
+    snprintf(script, sizeof script, "setsid sleep %s & echo main-done", a);
+    run_t r = {0};
+    CU_ASSERT_EQUAL(run_script(&r, script, make_cg(root, "r1", NULL), 300), 0);
+    CU_ASSERT(r.done);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "main-done"));
+    CU_ASSERT_EQUAL(count_marked(a), 0);
+  }
+  pgd_cgroup_root_close(root);
+}
 static void test_main_exit_procscan(void) { main_exit_ends_tree(0); }
 
 /* Without containment the SIGKILL of a kill still reaches the process
@@ -425,6 +450,7 @@ int main(void) {
   CU_add_test(s, "kill reaches the tree (proc scan)", test_kill_procscan);
   CU_add_test(s, "main exit ends the tree (cgroup)", test_main_exit_cgroup);
   CU_add_test(s, "main exit ends the tree (proc scan)", test_main_exit_procscan);
+  CU_add_test(s, "a cgroup reused from the pool still sees leftovers", test_reused_cgroup_sees_leftovers);
   CU_add_test(s, "SIGKILL after main exit, no containment",
               test_sigkill_after_main_exit_without_containment);
   CU_add_test(s, "leftovers killed by the next open (cgroup)", test_leftovers_cgroup);
