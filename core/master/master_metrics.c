@@ -219,6 +219,8 @@ static void collect_storage(pgd_metrics_out_t *out, pgd_master_t *m) {
   m_place_stats_t pl = m_dispatch_stats(m);
   pgd_master_exec_stats_t ex;
   pgd_master_exec_stats(m, &ex);
+  pgd_store_writer_stats_t wr;
+  pgd_store_writer_stats(m->store, &wr);
   const pgd_metric_kind_t G = PGD_METRIC_GAUGE, C = PGD_METRIC_COUNTER;
   const struct {
     const char *name;
@@ -257,6 +259,15 @@ static void collect_storage(pgd_metrics_out_t *out, pgd_master_t *m) {
       {"pagoda_run_batches_total", C, "POST /api/v1/runs batches submitted.", (double)ex.batches},
       {"pagoda_run_batch_runs_total", C, "Runs submitted in batches (replays excluded).",
        (double)ex.batch_runs},
+      {"pagoda_store_rows_total", C, "Statements applied after writes of the same row were merged.",
+       (double)wr.rows},
+      {"pagoda_store_writes_coalesced_total", C,
+       "Writes merged into a later write of the same row in the same commit.",
+       (double)wr.coalesced},
+      {"pagoda_store_commits_held_total", C,
+       "Commits made when the group window for background writes ended.", (double)wr.held},
+      {"pagoda_store_commits_urgent_total", C,
+       "Commits that carried a write someone waits for (made at once).", (double)wr.urgent},
   };
   for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
     pgd_metrics_out_single(out, figures[i].name, figures[i].kind, figures[i].help, figures[i].value);

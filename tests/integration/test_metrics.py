@@ -139,6 +139,20 @@ class MetricsTest(harness.PagodaTestCase):
             self.api.ok("POST", "/api/v1/executions/%d/kill" % e["execution_id"], expect=(202,))
         self.assertEqual(value(after, "pagoda_run_batches_total"), batches + 1)
         self.assertEqual(value(after, "pagoda_run_batch_runs_total"), runs + 2)
+        # the store's writer: the batch is one urgent commit (a client waits
+        # for it); every commit carries at least one write, and merging only
+        # ever lowers the statements below the writes
+        self.assertGreaterEqual(value(after, "pagoda_store_commits_urgent_total"),
+                                value(before, "pagoda_store_commits_urgent_total") + 1)
+        for text in (before, after):
+            commits = value(text, "pagoda_store_commit_seconds_count")
+            self.assertGreater(commits, 0)
+            self.assertGreaterEqual(value(text, "pagoda_store_writes_total"), commits)
+            self.assertLessEqual(value(text, "pagoda_store_rows_total"),
+                                 value(text, "pagoda_store_writes_total"))
+            self.assertLessEqual(value(text, "pagoda_store_commits_urgent_total")
+                                 + value(text, "pagoda_store_commits_held_total"), commits)
+            self.assertGreaterEqual(value(text, "pagoda_store_writes_coalesced_total"), 0)
 
     def test_worker_metrics_endpoint(self):
         r = self.worker_metrics()
