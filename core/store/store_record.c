@@ -80,9 +80,20 @@ void pgd_store_row_free(pgd_store_row_t *row) {
   row->data = NULL;
 }
 
-static int field_index(const pgd_store_record_t *rec, const char *name) {
-  for (size_t i = 0; i < rec->nfields; i++)
-    if (strcmp(rec->fields[i].name, name) == 0) return (int)i;
+/* The field named `name`, or -1. Records are built with their members in
+ * field order, so the search starts after the previous match (*hint) and
+ * wraps around; the first characters are compared before calling strcmp.
+ * Both only save work (a row's split looked up every member with up to 17
+ * strcmp calls: ~25 % of the split's time, issue 17 round 4). */
+static int field_index(const pgd_store_record_t *rec, const char *name, size_t *hint) {
+  size_t n = rec->nfields;
+  for (size_t k = 0, i = *hint < n ? *hint : 0; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
+    const char *f = rec->fields[i].name;
+    if (f[0] == name[0] && strcmp(f, name) == 0) {
+      *hint = i + 1;
+      return (int)i;
+    }
+  }
   return -1;
 }
 
@@ -111,10 +122,11 @@ int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_
   if (!cJSON_IsObject(obj)) return -EINVAL;
   cJSON *data = NULL;
   int rc = 0;
+  size_t hint = 0;
   for (const cJSON *it = obj->child; it; it = it->next) {
     if (!it->string) continue;
     if (rec->ignore && strcmp(it->string, rec->ignore) == 0) continue;
-    int fi = field_index(rec, it->string);
+    int fi = field_index(rec, it->string, &hint);
     if (fi >= 0 && !row->v[fi].present) {
       int r = put_col(rec->fields[fi].kind, it, &row->v[fi]);
       if (r < 0) { rc = r; goto fail; }
