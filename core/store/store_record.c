@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/strbuf.h"
 #include "store/store_internal.h"
 
 static const pgd_store_field_t job_fields[] = {
@@ -120,7 +121,11 @@ static int put_col(pgd_store_col_kind_t kind, const cJSON *item, pgd_store_val_t
 int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_store_row_t *row) {
   memset(row, 0, sizeof(*row));
   if (!cJSON_IsObject(obj)) return -EINVAL;
-  cJSON *data = NULL;
+  /* `data` is printed member by member as they come, the text
+   * pgd_json_print gives for an object of these members in this order
+   * (building that object of reference nodes to print it cost a malloc and
+   * a free per member). */
+  pgd_strbuf_t data = PGD_STRBUF_INIT;
   int rc = 0;
   size_t hint = 0;
   for (const cJSON *it = obj->child; it; it = it->next) {
@@ -133,10 +138,10 @@ int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_
       if (r == 1) continue;
     }
     if (!rec->has_data) continue;
-    if (!data && !(data = cJSON_CreateObject())) { rc = -ENOMEM; goto fail; }
-    /* A reference: the item stays owned by `obj` (cJSON_Delete(data) frees
-     * only the reference nodes). */
-    if (!cJSON_AddItemReferenceToObject(data, it->string, (cJSON *)it)) { rc = -ENOMEM; goto fail; }
+    pgd_strbuf_append(&data, data.len ? "," : "{", 1);
+    pgd_json_print_string(&data, it->string);
+    pgd_strbuf_append(&data, ":", 1);
+    if (!pgd_json_print_append(&data, it) || data.oom) { rc = -ENOMEM; goto fail; }
   }
   /* key fields must be columns */
   for (size_t k = 0; k < rec->nkeys; k++) {
@@ -144,15 +149,15 @@ int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_
     if (!v->present) { rc = -EINVAL; goto fail; }
     if (rec->fields[k].kind == PGD_COL_TEXT && v->s[0] == '\0') { rc = -EINVAL; goto fail; }
   }
-  if (data) {
-    row->data = pgd_json_print(data);
-    cJSON_Delete(data);
-    data = NULL;
+  if (data.len) {
+    pgd_strbuf_append(&data, "}", 1);
+    if (data.oom) { rc = -ENOMEM; goto fail; }
+    row->data = pgd_strbuf_take(&data);
     if (!row->data) { rc = -ENOMEM; goto fail; }
   }
   return 0;
 fail:
-  cJSON_Delete(data);
+  pgd_strbuf_free(&data);
   pgd_store_row_free(row);
   return rc;
 }
