@@ -200,7 +200,7 @@ static int clone3_state;
  * the parent until then, so the next spawn of the same thread can use it
  * again. Mapping and unmapping it per spawn cost an mmap, page faults on
  * first touch and a munmap whose TLB shootdown interrupts every CPU the
- * child ran on (~2 % of the daemon's samples at batch load, issue 17 round
+ * child ran on (~3 % of the daemon's samples at batch load, issue 17 round
  * 4). It is unmapped when its thread exits. */
 
 static pthread_key_t stack_key;
