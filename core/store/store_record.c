@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/strbuf.h"
 #include "store/store_internal.h"
 
 static const pgd_store_field_t job_fields[] = {
@@ -80,9 +81,20 @@ void pgd_store_row_free(pgd_store_row_t *row) {
   row->data = NULL;
 }
 
-static int field_index(const pgd_store_record_t *rec, const char *name) {
-  for (size_t i = 0; i < rec->nfields; i++)
-    if (strcmp(rec->fields[i].name, name) == 0) return (int)i;
+/* The field named `name`, or -1. Records are built with their members in
+ * field order, so the search starts after the previous match (*hint) and
+ * wraps around; the first characters are compared before calling strcmp.
+ * Both only save work (a row's split looked up every member with up to 17
+ * strcmp calls: ~25 % of the split's time, issue 17 round 4). */
+static int field_index(const pgd_store_record_t *rec, const char *name, size_t *hint) {
+  size_t n = rec->nfields;
+  for (size_t k = 0, i = *hint < n ? *hint : 0; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
+    const char *f = rec->fields[i].name;
+    if (f[0] == name[0] && strcmp(f, name) == 0) {
+      *hint = i + 1;
+      return (int)i;
+    }
+  }
   return -1;
 }
 
@@ -109,22 +121,27 @@ static int put_col(pgd_store_col_kind_t kind, const cJSON *item, pgd_store_val_t
 int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_store_row_t *row) {
   memset(row, 0, sizeof(*row));
   if (!cJSON_IsObject(obj)) return -EINVAL;
-  cJSON *data = NULL;
+  /* `data` is printed member by member as they come, the text
+   * pgd_json_print gives for an object of these members in this order
+   * (building that object of reference nodes to print it cost a malloc and
+   * a free per member). */
+  pgd_strbuf_t data = PGD_STRBUF_INIT;
   int rc = 0;
+  size_t hint = 0;
   for (const cJSON *it = obj->child; it; it = it->next) {
     if (!it->string) continue;
     if (rec->ignore && strcmp(it->string, rec->ignore) == 0) continue;
-    int fi = field_index(rec, it->string);
+    int fi = field_index(rec, it->string, &hint);
     if (fi >= 0 && !row->v[fi].present) {
       int r = put_col(rec->fields[fi].kind, it, &row->v[fi]);
       if (r < 0) { rc = r; goto fail; }
       if (r == 1) continue;
     }
     if (!rec->has_data) continue;
-    if (!data && !(data = cJSON_CreateObject())) { rc = -ENOMEM; goto fail; }
-    /* A reference: the item stays owned by `obj` (cJSON_Delete(data) frees
-     * only the reference nodes). */
-    if (!cJSON_AddItemReferenceToObject(data, it->string, (cJSON *)it)) { rc = -ENOMEM; goto fail; }
+    pgd_strbuf_append(&data, data.len ? "," : "{", 1);
+    pgd_json_print_string(&data, it->string);
+    pgd_strbuf_append(&data, ":", 1);
+    if (!pgd_json_print_append(&data, it) || data.oom) { rc = -ENOMEM; goto fail; }
   }
   /* key fields must be columns */
   for (size_t k = 0; k < rec->nkeys; k++) {
@@ -132,15 +149,15 @@ int pgd_store_record_split(const pgd_store_record_t *rec, const cJSON *obj, pgd_
     if (!v->present) { rc = -EINVAL; goto fail; }
     if (rec->fields[k].kind == PGD_COL_TEXT && v->s[0] == '\0') { rc = -EINVAL; goto fail; }
   }
-  if (data) {
-    row->data = pgd_json_print(data);
-    cJSON_Delete(data);
-    data = NULL;
+  if (data.len) {
+    pgd_strbuf_append(&data, "}", 1);
+    if (data.oom) { rc = -ENOMEM; goto fail; }
+    row->data = pgd_strbuf_take(&data);
     if (!row->data) { rc = -ENOMEM; goto fail; }
   }
   return 0;
 fail:
-  cJSON_Delete(data);
+  pgd_strbuf_free(&data);
   pgd_store_row_free(row);
   return rc;
 }

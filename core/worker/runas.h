@@ -94,7 +94,9 @@ typedef struct pgd_runas_cgroups {
 
 /* pgd_runas_spawn, and the child starts in the cgroups of `cg` (nullable)
  * before anything else runs. A failed join fails the start
- * (PGD_RUNAS_STEP_SETUP). */
+ * (PGD_RUNAS_STEP_SETUP). The child's 128 KiB stack is mapped once per calling
+ * thread and kept for the next spawn until that thread exits (the child uses
+ * it only until clone returns). */
 int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
                        const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
                        pgd_runas_step_t *step);

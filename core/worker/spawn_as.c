@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -194,6 +195,42 @@ typedef struct clone3_args {
 static int clone3_state;
 #endif
 
+/* ---- the child's stack, one per spawning thread ---------------------------
+ * The child runs on it only until its execve or _exit, and CLONE_VFORK holds
+ * the parent until then, so the next spawn of the same thread can use it
+ * again. Mapping and unmapping it per spawn cost an mmap, page faults on
+ * first touch and a munmap whose TLB shootdown interrupts every CPU the
+ * child ran on (~3 % of the daemon's samples at batch load, issue 17 round
+ * 4). It is unmapped when its thread exits. */
+
+static pthread_key_t stack_key;
+static pthread_once_t stack_key_once = PTHREAD_ONCE_INIT;
+static int stack_key_ok;
+static __thread void *thread_stack;
+
+static void unmap_thread_stack(void *stack) { munmap(stack, CHILD_STACK_SIZE); }
+
+static void make_stack_key(void) {
+  stack_key_ok = pthread_key_create(&stack_key, unmap_thread_stack) == 0;
+}
+
+/* The calling thread's child stack (mapped on first use), or NULL with errno
+ * set. Without a thread-exit destructor (pthread_key_create failed) the
+ * stack is not kept: *keep is 0 and the caller unmaps it after the spawn. */
+static void *child_stack(int *keep) {
+  *keep = 1;
+  if (thread_stack) return thread_stack;
+  void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return NULL;
+  pthread_once(&stack_key_once, make_stack_key);
+  if (stack_key_ok && pthread_setspecific(stack_key, stack) == 0)
+    thread_stack = stack;
+  else
+    *keep = 0;
+  return stack;
+}
+
 int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
                        const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
                        pgd_runas_step_t *step) {
@@ -206,9 +243,9 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 
-  void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return errno;
+  int keep_stack;
+  void *stack = child_stack(&keep_stack);
+  if (!stack) return errno;
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -244,7 +281,7 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
   }
   if (child == -2) child = -1;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  munmap(stack, CHILD_STACK_SIZE);
+  if (!keep_stack) munmap(stack, CHILD_STACK_SIZE);
   if (child < 0) {
     if (step) *step = PGD_RUNAS_STEP_SETUP;
     return clone_errno;

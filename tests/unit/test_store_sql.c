@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "common/json.h"
 #include "pg_server.h"
 #include "store/store_sql.h"
 
@@ -140,6 +141,66 @@ static void test_op_params(void) {
   cJSON_Delete(exec);
 }
 
+/* The `data` column is the text pgd_json_print gives for an object of the
+ * members that are not columns, in record order (the split prints them one
+ * by one): unknown names, mistyped and null known fields, the second of a
+ * duplicate name, escapes, nesting, big integers; the ignored member
+ * ("attempts") is left out, and a record with no such member has none. */
+static void test_split_data_text(void) {
+  static const char *const records[] = {
+      "{\"id\":7,\"job\":\"j\",\"state\":\"running\",\"extra\":1}",
+      "{\"id\":8,\"tasks\":[{\"shard\":0,\"attempt\":1,\"state\":\"done\",\"worker_id\":null}],"
+      "\"job\":\"a\\\"b\\n\",\"exit_code\":\"x\",\"signal\":null,\"attempts\":[1],"
+      "\"resources\":{\"cpu\":1.5,\"big\":9007199254740991,\"s\":\"\\u00e9\\t\"},"
+      "\"job\":\"dup\",\"params\":{\"k\":[true,false,null]},\"zz\":\"\"}",
+      "{\"id\":9,\"job\":\"j\",\"params\":null,\"definition\":{}}",
+  };
+  for (size_t r = 0; r < sizeof records / sizeof *records; r++) {
+    cJSON *exec = cJSON_Parse(records[r]);
+    CU_ASSERT_FATAL(exec != NULL);
+    cJSON *expect = cJSON_CreateObject();
+    int seen[17] = {0};
+    for (const cJSON *it = exec->child; it; it = it->next) {
+      if (strcmp(it->string, "attempts") == 0) continue;
+      int fi = -1;
+      for (size_t f = 0; f < pgd_store_rec_execution.nfields; f++)
+        if (strcmp(pgd_store_rec_execution.fields[f].name, it->string) == 0) fi = (int)f;
+      int64_t i64;
+      pgd_store_col_kind_t kind = fi >= 0 ? pgd_store_rec_execution.fields[fi].kind : PGD_COL_TEXT;
+      int fits = fi >= 0 && !seen[fi] &&
+                 (kind == PGD_COL_TEXT   ? cJSON_IsString(it)
+                  : kind == PGD_COL_INT  ? pgd_store_json_int(it, &i64)
+                                         : !cJSON_IsNull(it));
+      if (fits) {
+        seen[fi] = 1;
+        continue;
+      }
+      cJSON_AddItemReferenceToObject(expect, it->string, (cJSON *)it);
+    }
+    pgd_store_row_t row;
+    CU_ASSERT_FATAL(pgd_store_record_split(&pgd_store_rec_execution, exec, &row) == 0);
+    if (expect->child) {
+      char *want = pgd_json_print(expect);
+      CU_ASSERT_PTR_NOT_NULL_FATAL(row.data);
+      CU_ASSERT_STRING_EQUAL(row.data, want);
+      free(want);
+    } else {
+      CU_ASSERT_PTR_NULL(row.data);
+    }
+    /* and it reads back into the same members */
+    cJSON *back = pgd_store_record_join(&pgd_store_rec_execution, &row);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+    for (const cJSON *it = expect->child; it; it = it->next)
+      if (!cJSON_GetObjectItemCaseSensitive(exec, it->string) ||
+          cJSON_GetObjectItemCaseSensitive(exec, it->string) == it)
+        CU_ASSERT(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(back, it->string), it, 1));
+    cJSON_Delete(back);
+    pgd_store_row_free(&row);
+    cJSON_Delete(expect);
+    cJSON_Delete(exec);
+  }
+}
+
 static void test_prepare_on_sqlite(void) {
   sqlite3 *db = NULL;
   CU_ASSERT_FATAL(sqlite3_open(":memory:", &db) == SQLITE_OK);
@@ -217,6 +278,7 @@ int main(void) {
     CU_add_test(suite, "sqlite: parameters are slots", test_sqlite_parameters_are_slots);
     CU_add_test(suite, "postgresql: slots renumbered densely, same places", test_postgres_renumbering);
     CU_add_test(suite, "the slots of a queued write", test_op_params);
+    CU_add_test(suite, "the data column: the members that are not columns", test_split_data_text);
     CU_add_test(suite, "every statement prepares on sqlite", test_prepare_on_sqlite);
     CU_add_test(suite, "every statement prepares on postgresql", test_prepare_on_postgres);
     failed = pgd_test_run();
