@@ -209,7 +209,18 @@ int daemon_settings_load_file(settings_t *s, const char *path) {
   config_lookup_bool(&c, "worker.cgroups", &s->worker_cgroups);
   cfg_str(&c, "worker.cgroup_root", &s->worker_cgroup_root);
   cfg_str(&c, "store.postgres", &s->store_postgres);
-  cfg_int(&c, "store.group_window_us", &s->store_group_window_us);
+  config_setting_t *gw = config_lookup(&c, "store.group_window_us");
+  if (gw) {
+    /* held writes delay a worker's acknowledgement: at most a second */
+    if (config_setting_type(gw) != CONFIG_TYPE_INT || config_setting_get_int(gw) < 0 ||
+        config_setting_get_int(gw) > 1000000) {
+      fprintf(stderr, "pagoda: %s: store.group_window_us must be an integer from 0 to 1000000 "
+              "(microseconds)\n", path);
+      config_destroy(&c);
+      return -1;
+    }
+    s->store_group_window_us = config_setting_get_int(gw);
+  }
   cfg_str(&c, "ha.zookeeper", &s->ha_zookeeper);
   cfg_str(&c, "ha.cluster", &s->ha_cluster);
   cfg_int(&c, "ha.session_timeout_ms", &s->ha_session_ms);

@@ -344,6 +344,12 @@ class ReadyAndSwitchesTest(harness.PagodaTestCase):
         p = run("dev", "--log-format", "xml", "--data", os.path.join(self.tmp, "d-refused"))
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("log format must be text or json", p.stderr)
+        # the store's group window: an integer number of microseconds, at most a second
+        for bad in ('"1ms"', "-5", "2000000", "1.5"):
+            conf = self.conf("gw.conf", "store = { group_window_us = %s; };\n" % bad)
+            p = run("dev", "--config", conf, "--data", os.path.join(self.tmp, "d-refused"))
+            self.assertEqual(p.returncode, 2, bad + ": " + p.stderr)
+            self.assertIn("store.group_window_us must be an integer from 0 to 1000000", p.stderr)
 
     def test_metrics_off(self):
         conf = self.conf("off.conf", "master: { metrics: { enabled = false; }; };\n")
