@@ -483,13 +483,17 @@ int pgd_daemon_main(int argc, char **argv) {
       char token_file[PATH_MAX];
       snprintf(token_file, sizeof token_file, "%s/admin.token", s.dev_data);
       bool dev_default = strcmp(token_file, PGD_CLI_DEV_TOKEN_FILE) == 0;
+      /* the CLI finds the default data directory's token by itself; any
+       * other needs PAGODA_TOKEN_FILE */
+      char token_env[PATH_MAX + 32] = "";
+      if (!dev_default) snprintf(token_env, sizeof token_env, "PAGODA_TOKEN_FILE=%s ", token_file);
       if (s.mode == MODE_DEV)
         printf("Pagoda dev is running: %s  (API %s/api/v1, data in %s, plugins from %s)\n"
                "Try: %sPAGODA_ADDR=%s pagoda job list    Stop with Ctrl-C.\n"
-               "The admin token is in %s: the CLI run from this directory uses it;\n"
+               "The admin token is in %s%s;\n"
                "curl needs -H \"Authorization: Bearer $(cat %s)\".\n",
-               url, url, s.dev_data, plugins_dir, dev_default ? "" : "PAGODA_TOKEN_FILE=",
-               dev_default ? url : token_file, token_file, token_file);
+               url, url, s.dev_data, plugins_dir, token_env, url, token_file,
+               dev_default ? ": the CLI run from this directory uses it" : "", token_file);
       else
         printf("Pagoda master is running: %s  (workers connect to %s:%d)\n", url, s.rpc_host,
                pgd_master_rpc_port(d.master));

@@ -5,6 +5,7 @@ the configuration's live keys; `--version` after any command; the CLI with
 a list of addresses skips one that does not answer."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -111,6 +112,23 @@ class CleanStart(harness.PagodaTestCase):
         harness.wait_until(lambda: "is not debug, info, warn or error: kept 'debug'" in d.stderr(),
                            20, 0.05, "the bad level refused")
         self.assertTrue(d.alive())
+        self.assertStopsCleanly(d)
+
+    def test_the_start_hint_works_as_printed(self):
+        # `pagoda dev` prints a CLI command to try; with a data directory of
+        # its own (not the default) it must name the token file too
+        d = self.start("dev", [], name="hint")
+        m = re.search(r"^Try: (.*?) pagoda job list ", d.stdout(), re.M)
+        self.assertIsNotNone(m, d.stdout())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAGODA_")}
+        for assignment in m.group(1).split():
+            name, _, value = assignment.partition("=")
+            self.assertIn(name, ("PAGODA_ADDR", "PAGODA_TOKEN_FILE"), m.group(0))
+            env[name] = value
+        self.assertEqual(env.get("PAGODA_TOKEN_FILE"), os.path.join(d.data, "admin.token"))
+        p = subprocess.run([harness.pagoda_bin(), "job", "list"], env=env, capture_output=True,
+                           text=True, timeout=30, cwd=self.tmp, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertStopsCleanly(d)
 
     def test_version_after_any_command(self):
