@@ -499,6 +499,21 @@ static void release(m_task_t *t) {
   t->worker = NULL;
 }
 
+int m_task_claim(pgd_master_t *m, m_exec_t *e, m_task_t *t, m_worker_t *w) {
+  if (t->worker || pgd_exec_state_final(t->state)) return -1;
+  const char *owner = t->attempt_rec ? pgd_json_str(t->attempt_rec, "worker_id") : NULL;
+  bool held = t->state == PGD_STATE_PENDING && t->hold_until_us;
+  if (!((owner && strcmp(owner, w->id) == 0) || held)) return -1;
+  t->worker = w;
+  w->used += e->slots;
+  w->running++;
+  t->claim_deadline_us = t->hold_until_us = 0;
+  if (t->state != PGD_STATE_PENDING) return 0;
+  m_queue_remove(m, t);
+  t->state = PGD_STATE_DISPATCHED;
+  return 1;
+}
+
 static double retry_delay_s(const cJSON *def, int retry_no) {
   const cJSON *bo = cJSON_GetObjectItemCaseSensitive(def, "retry_backoff");
   const char *kind = cJSON_IsString(bo) ? bo->valuestring : pgd_json_str(bo, "type");
@@ -659,24 +674,8 @@ void m_exec_report_state(pgd_master_t *m, m_worker_t *w, const pgd_msg_state_t *
   }
   m_exec_t *e = m_exec_find(m, id);
   m_task_t *t = e ? m_task_of_attempt(e, attempt) : NULL;
-  if (t && t->worker != w) {
-    /* A recovered attempt is claimed by the worker that reports on it. */
-    const char *owner = t->attempt_rec ? pgd_json_str(t->attempt_rec, "worker_id") : NULL;
-    bool held = t->state == PGD_STATE_PENDING && t->hold_until_us;
-    if (!t->worker && ((owner && strcmp(owner, w->id) == 0) || held)) {
-      m_worker_reconcile(m, w, NULL, false); /* no-op list; claim below */
-      t->worker = w;
-      w->used += e->slots;
-      w->running++;
-      t->claim_deadline_us = t->hold_until_us = 0;
-      if (t->state == PGD_STATE_PENDING) {
-        m_queue_remove(m, t);
-        t->state = PGD_STATE_DISPATCHED;
-      }
-    } else {
-      t = NULL;
-    }
-  }
+  /* A recovered attempt is claimed by the worker that reports on it. */
+  if (t && t->worker != w && m_task_claim(m, e, t, w) < 0) t = NULL;
   if (!t || pgd_exec_state_final(t->state)) {
     if (e || id > 0) {
       record_late(m, w, report, (pgd_exec_state_t)st, done, ud);

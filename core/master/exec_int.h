@@ -135,6 +135,12 @@ m_task_t *m_task_new_pinned(m_exec_t *e, const char *worker_id);
  * nullable, once durable), forgetting it when final. Loop thread only. */
 m_task_t *m_task_of_attempt(m_exec_t *e, int attempt);
 void m_task_attempt_ended(pgd_master_t *m, m_task_t *t, pgd_exec_state_t s);
+/* A recovered attempt (no worker in memory, not final) is claimed by worker
+ * `w` when the store names `w` as its worker or it is held for a claim:
+ * the task takes w's slots and stops waiting. Returns 1 when it was queued
+ * (now `dispatched`; the caller records that), 0 when claimed otherwise,
+ * -1 when `w` may not claim it. Loop thread only. */
+int m_task_claim(pgd_master_t *m, m_exec_t *e, m_task_t *t, m_worker_t *w);
 /* (Its save is a background write, see m_exec_save: the callers are worker
  * reports and lost workers, whose acknowledgement can wait.) */
 void m_exec_commit(pgd_master_t *m, m_exec_t *e, m_durable_cb done, void *ud);

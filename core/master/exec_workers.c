@@ -67,23 +67,14 @@ void m_worker_reconcile(pgd_master_t *m, m_worker_t *w, const cJSON *running, bo
     m_exec_t *e = m_exec_find(m, id);
     m_task_t *t = e ? m_task_of_attempt(e, attempt) : NULL;
     if (t && t->worker == w) continue;
-    if (t && !t->worker && !pgd_exec_state_final(t->state)) {
-      const char *owner = t->attempt_rec ? pgd_json_str(t->attempt_rec, "worker_id") : NULL;
-      bool held = t->state == PGD_STATE_PENDING && t->hold_until_us;
-      if ((owner && strcmp(owner, w->id) == 0) || held) {
-        t->worker = w;
-        w->used += e->slots;
-        w->running++;
-        t->claim_deadline_us = t->hold_until_us = 0;
-        if (t->state == PGD_STATE_PENDING) {
-          m_queue_remove(m, t);
-          t->state = PGD_STATE_DISPATCHED;
-          pgd_json_set_str(t->attempt_rec, "worker_id", w->id);
-          m_exec_commit(m, e, NULL, NULL);
-        }
-        PGD_INFO(MOD, "worker %s claimed execution %lld attempt %d", w->id, (long long)id, attempt);
-        continue;
+    int claimed = t ? m_task_claim(m, e, t, w) : -1;
+    if (claimed >= 0) {
+      if (claimed == 1) { /* it was queued: record where it runs */
+        pgd_json_set_str(t->attempt_rec, "worker_id", w->id);
+        m_exec_commit(m, e, NULL, NULL);
       }
+      PGD_INFO(MOD, "worker %s claimed execution %lld attempt %d", w->id, (long long)id, attempt);
+      continue;
     }
     /* Replaced, finished, or unknown: the worker must stop it. */
     PGD_WARN(MOD, "worker %s runs execution %lld attempt %d, which the master %s; killing it",
