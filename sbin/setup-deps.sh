@@ -8,6 +8,7 @@ PACKAGES=(
   libuv1-dev libconfig-dev libcjson-dev liblua5.4-dev lua5.4
   libzookeeper-mt-dev libcunit1-dev libwebsockets-dev libwebsockets-evlib-uv
   libsqlite3-dev sqlite3 libpq-dev postgresql libssl-dev libcurl4-openssl-dev
+  libjemalloc-dev
   uthash-dev python3 curl procps tzdata zookeeper default-jre-headless default-jdk-headless
   nodejs chromium
   python3-aiosmtpd

@@ -2,6 +2,8 @@
  * descriptors, CPU seconds, start time, read from /proc at scrape time only.
  * Names mirror the conventional process_* metrics under the pagoda_ prefix. */
 #include <dirent.h>
+#include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,24 @@ static double cpu_seconds(void) {
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* The malloc this process runs on: jemalloc when its `mallctl` is linked
+ * in (the `pagoda` executable's default, PAGODA_ALLOCATOR in CMake), else
+ * glibc's. Asked of the running process rather than of the build so that
+ * the label tells what is actually in use (an LD_PRELOAD included). */
+static const char *allocator_name(void) {
+  typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+  mallctl_fn mallctl = (mallctl_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "mallctl");
+  return mallctl ? "jemalloc" : "libc";
+}
+
+static void build_info(pgd_metrics_out_t *out) {
+  static const char *const keys[] = {"version", "allocator"};
+  const char *values[] = {PAGODA_VERSION, allocator_name()};
+  pgd_metrics_out_family(out, "pagoda_build_info", PGD_METRIC_GAUGE,
+                         "Always 1; the labels say this daemon's version and its malloc.");
+  pgd_metrics_out_sample(out, "pagoda_build_info", 2, keys, values, 1);
+}
+
 static void collect(pgd_metrics_out_t *out, void *ud) {
   const double *start = ud;
   struct rlimit lim;
@@ -56,6 +76,7 @@ static void collect(pgd_metrics_out_t *out, void *ud) {
   pgd_metrics_out_single(out, "pagoda_process_start_time_seconds", PGD_METRIC_GAUGE,
                          "When this daemon process started, in seconds since the Unix epoch.",
                          *start);
+  build_info(out);
 }
 
 int pgd_metrics_process_register(pgd_metrics_t *reg) {

@@ -1,7 +1,9 @@
 /* Pagoda — the process figures collector (docs/observability.md):
  * pagoda_process_resident_memory_bytes, _open_fds, _max_fds,
  * _cpu_seconds_total and _start_time_seconds, read from /proc and
- * getrusage at scrape time. Added in 0.7. */
+ * getrusage at scrape time. Added in 0.7. Also pagoda_build_info{version,
+ * allocator} (always 1; allocator "jemalloc" or "libc", asked of the
+ * running process). */
 #ifndef PAGODA_COMMON_METRICS_PROCESS_H
 #define PAGODA_COMMON_METRICS_PROCESS_H
 

@@ -154,6 +154,23 @@ class MetricsTest(harness.PagodaTestCase):
                                  + value(text, "pagoda_store_commits_held_total"), commits)
             self.assertGreaterEqual(value(text, "pagoda_store_writes_coalesced_total"), 0)
 
+    def test_build_info_names_the_allocator_in_use(self):
+        # The label is asked of the running process; check it against what
+        # the process has mapped, and against the build's PAGODA_ALLOCATOR
+        # (jemalloc by default outside sanitizer builds).
+        text = self.master_metrics().text
+        m = re.search(r'^pagoda_build_info\{version="([^"]+)",allocator="([^"]+)"\} 1$', text, re.M)
+        self.assertIsNotNone(m, "no pagoda_build_info sample")
+        self.assertRegex(m.group(1), r"^\d+\.\d+\.\d+$")
+        with open("/proc/%d/maps" % self.master.proc.pid) as f:
+            mapped = "jemalloc" if "libjemalloc" in f.read() else "libc"
+        self.assertEqual(m.group(2), mapped)
+        cache = os.path.join(os.environ["PAGODA_BUILD_DIR"], "CMakeCache.txt")
+        with open(cache) as f:
+            conf = re.search(r"^PAGODA_ALLOCATOR:\w+=(\w+)$", f.read(), re.M)
+        self.assertIsNotNone(conf, "PAGODA_ALLOCATOR not in %s" % cache)
+        self.assertEqual(m.group(2), conf.group(1))
+
     def test_worker_metrics_endpoint(self):
         r = self.worker_metrics()
         self.assertEqual(r.status, 200, r.text[:300])
