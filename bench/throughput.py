@@ -142,6 +142,9 @@ def rest_load_exe(build_dir):
 def submit_c(exe, dev, n, clients):
     """n runs of `true` from bench_rest_load over `clients` keep-alive
     connections. Returns (ids, wall_s, rtt_p50_ms, rtt_p99_ms, its CPU s)."""
+    if not dev.url.startswith("http://127.0.0.1:"):
+        raise SystemExit("bench: bench_rest_load speaks plain HTTP to 127.0.0.1 only, not %s "
+                         "(use --client python)" % dev.url)
     port = int(dev.url.rsplit(":", 1)[1])
     p = subprocess.run([exe, "--port", str(port), "--token-file", dev.token_file(), "--job", "true",
                         "--connections", str(clients), "--requests", str(n)],
