@@ -4,7 +4,12 @@ the job `true` (argv ["/bin/true"]), and in ONE run:
 
   1. saturation with 1 REST client, then with 4 concurrent REST clients
      (POST /api/v1/jobs/true/run on keep-alive connections), N runs each:
-     completed jobs/s (first submit -> last finish);
+     completed jobs/s (first submit -> last finish). The requests come from
+     --client c (default): build/bench/bench_rest_load, a C load generator
+     (one epoll loop, ~0.02 ms of CPU per request), or --client python: the
+     Python submitter of bench_throughput.py (a thread per connection,
+     ~0.2 ms of CPU per request, on the same CPUs as the daemon). Each REST
+     phase prints which client ran and its CPU per request;
   2. batch submits: N runs as POST /api/v1/runs of --batch runs each;
   3. low load: LOW_N runs one at a time: submit->start p50/p99;
   4. the daemon's CPU time per job in each phase (its own, and with its
@@ -21,6 +26,10 @@ Usage:
   python3 bench/throughput.py --build-dir BUILD [--n 2000] [--low-n 200]
         [--clients 1,4] [--batch 500] [--slots 2] [--json FILE] [--perf FILE]
         [--perf-call-graph dwarf] [--perf-freq HZ] [--count] [--config FILE]
+        [--client c|python]
+--client c (the default) needs BUILD/bench/bench_rest_load (built with the
+other bench targets); without it the benchmark says so and stops (it never
+falls back to the Python client by itself).
 Each phase also prints the CPU time of the daemon's main thread per job (the
 libuv loop of `pagoda dev`: master, worker and HTTP; the store writer is
 another thread). --count adds the daemon's system calls and context switches per job (perf
@@ -126,13 +135,44 @@ def with_cpu(pid, n, fn):
     return out
 
 
-def rest_phase(dev, api, n, clients):
+def rest_load_exe(build_dir):
+    return os.path.join(os.path.abspath(build_dir), "bench", "bench_rest_load")
+
+
+def submit_c(exe, dev, n, clients):
+    """n runs of `true` from bench_rest_load over `clients` keep-alive
+    connections. Returns (ids, wall_s, rtt_p50_ms, rtt_p99_ms, its CPU s)."""
+    if not dev.url.startswith("http://127.0.0.1:"):
+        raise SystemExit("bench: bench_rest_load speaks plain HTTP to 127.0.0.1 only, not %s "
+                         "(use --client python)" % dev.url)
+    port = int(dev.url.rsplit(":", 1)[1])
+    p = subprocess.run([exe, "--port", str(port), "--token-file", dev.token_file(), "--job", "true",
+                        "--connections", str(clients), "--requests", str(n)],
+                       capture_output=True, text=True, timeout=max(600, n / 5))
+    if p.returncode != 0:
+        raise SystemExit("bench: bench_rest_load failed (exit %d): %s" %
+                         (p.returncode, p.stderr.strip()[-2000:]))
+    try:
+        r = json.loads(p.stdout)
+    except ValueError as e:
+        raise SystemExit("bench: bench_rest_load printed no JSON (%s): %r" % (e, p.stdout[:300]))
+    if len(r["ids"]) != n:
+        raise SystemExit("bench: bench_rest_load returned %d ids for %d runs" % (len(r["ids"]), n))
+    return r["ids"], r["wall_s"], r["rtt_p50_ms"], r["rtt_p99_ms"], r["cpu_s"]
+
+
+def rest_phase(dev, api, n, clients, client, exe):
     def go():
-        ids, wall, rtts, sub_cpu = bt.submit_many(dev.url, n, clients)
+        if client == "c":
+            ids, wall, rtt50, rtt99, sub_cpu = submit_c(exe, dev, n, clients)
+        else:
+            ids, wall, rtts, sub_cpu = bt.submit_many(dev.url, n, clients)
+            rtt50, rtt99 = bt.ms(bt.pct(rtts, 50)), bt.ms(bt.pct(rtts, 99))
         execs = bt.fetch_executions(api, ids, timeout=max(120, n / 10))
         out = summarize(execs, ids)
-        out.update({"submit_per_s": n / wall, "post_rtt_p50_ms": bt.ms(bt.pct(rtts, 50)),
-                    "submitter_cpu_s": sub_cpu})
+        out.update({"submit_per_s": n / wall, "post_rtt_p50_ms": rtt50,
+                    "submitter_cpu_s": sub_cpu, "client": client, "post_rtt_p99_ms": rtt99,
+                    "submitter_cpu_ms_per_request": sub_cpu * 1000.0 / n})
         return out
     return with_cpu(dev.proc.pid, n, go)
 
@@ -209,8 +249,17 @@ def main():
                     "group window to compare)")
     ap.add_argument("--count", action="store_true",
                     help="count the daemon's system calls and context switches per job (perf stat)")
+    ap.add_argument("--client", choices=("c", "python"), default="c",
+                    help="who sends the REST phases' requests: c = build/bench/bench_rest_load "
+                    "(default, one epoll loop), python = bench_throughput.submit_many (a thread "
+                    "per connection, the client of rounds 1-4)")
     a = ap.parse_args()
     COUNT["on"] = a.count
+    exe = rest_load_exe(a.build_dir)
+    if a.client == "c" and not os.access(exe, os.X_OK):
+        sys.stderr.write("bench: --client c needs %s (build it: cmake --build %s --target "
+                         "bench_rest_load), or run with --client python\n" % (exe, a.build_dir))
+        return 2
     os.environ["PAGODA_BUILD_DIR"] = os.path.abspath(a.build_dir)
     clients = [int(x) for x in a.clients.split(",") if x]
     m = bt.machine()
@@ -220,7 +269,7 @@ def main():
     dev = harness.Daemon("dev", tmp, ["--slots", str(a.slots), "--log-level", "warn"] +
                          (["--config", os.path.abspath(a.config)] if a.config else []))
     res = {"machine": m, "n": a.n, "low_n": a.low_n, "slots": a.slots, "load_before": load_before,
-           "rest": {}, "batch": None}
+           "rest": {}, "batch": None, "client": a.client}
     perf = None
     try:
         dev.start(timeout=30)
@@ -235,7 +284,7 @@ def main():
             perf = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
         for c in clients:
-            res["rest"][c] = rest_phase(dev, api, a.n, c)
+            res["rest"][c] = rest_phase(dev, api, a.n, c, a.client, exe)
         res["batch"] = batch_phase(dev, api, a.n, a.batch)
         if perf:
             perf.send_signal(signal.SIGINT)
@@ -278,6 +327,10 @@ def report(r, clients):
           (r["slots"], r["n"]))
     print("raw spawn rate (bench_spawn_rate, %d in flight): %s spawns/s" %
           (r["slots"], "%.0f" % sp if sp else "n/a"))
+    print("REST client: %s" % {"c": "c (bench/rest_load.c: one epoll loop, a keep-alive connection "
+                                    "per client)",
+                               "python": "python (bench_throughput.submit_many: a thread and an "
+                                         "http.client connection per client)"}[r["client"]])
     print()
     print("%-22s %9s %7s %10s %10s %12s %12s" % ("phase", "jobs/s", "ratio", "start p50", "start p99",
                                               "daemon CPU", "+children"))
@@ -292,6 +345,10 @@ def report(r, clients):
                x["daemon_cpu_ms_per_job"], x["with_children_cpu_ms_per_job"],
                ("   bar >= %.1f %s" % (bar, "MET" if ratio >= bar else "MISSED")) if bar else ""))
         print("   loop thread CPU per job: %.3f ms" % x["loop_cpu_ms_per_job"])
+        if "client" in x:
+            print("   submitter (%s): %.3f ms CPU per request (on the same CPUs), POST round trip "
+                  "p50 %.2f ms, p99 %.2f ms" % (x["client"], x["submitter_cpu_ms_per_request"],
+                                                 x["post_rtt_p50_ms"], x["post_rtt_p99_ms"]))
         if x.get("per_job_counts"):
             print("   per job: " + ", ".join("%s %.2f" % kv for kv in sorted(x["per_job_counts"].items())))
         if x["states"].get("succeeded", 0) != sum(x["states"].values()):
