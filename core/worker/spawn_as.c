@@ -33,6 +33,7 @@ typedef struct child_args {
   const char *cwd;
   const char *path; /* PATH to search */
   int out_fd;
+  int null_fd;      /* the caller's /dev/null (> 2), or -1: the child opens one */
   const pgd_runas_cgroups_t *cg; /* nullable */
   int in_cgroup;        /* created in cg->into_dir_fd already (clone3) */
   pid_t parent;     /* the worker: the child dies with it (PR_SET_PDEATHSIG) */
@@ -121,7 +122,7 @@ CHILD_CODE static int child_main(void *arg) {
   if (a->out_fd != 1 && dup2(a->out_fd, 1) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd != 2 && dup2(a->out_fd, 2) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd == 1 || a->out_fd == 2) fcntl(a->out_fd, F_SETFD, 0);
-  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int nul = a->null_fd > 2 ? a->null_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (nul < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (nul != 0) {
     if (dup2(nul, 0) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
@@ -191,8 +192,9 @@ typedef struct clone3_args {
 } clone3_args_t;
 #define CLONE3_INTO_CGROUP 0x200000000ULL
 
-/* 0 = unknown, 1 = works, -1 = refused by this kernel (ENOSYS, EINVAL, E2BIG) */
-static int clone3_state;
+/* 0 = unknown, 1 = works, -1 = refused by this kernel (ENOSYS, EINVAL, E2BIG);
+ * [1] with CLONE_INTO_CGROUP (Linux >= 5.7), [0] without (>= 5.3) */
+static int clone3_state[2];
 #endif
 
 /* ---- the child's stack, one per spawning thread ---------------------------
@@ -234,12 +236,30 @@ static void *child_stack(int *keep) {
 int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
                        const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
                        pgd_runas_step_t *step) {
+  pgd_runas_io_t io = {.out_fd = out_fd, .null_fd = -1, .cg = cg};
+  return pgd_runas_spawn_io(ru, argv, envp, cwd, &io, pid, step);
+}
+
+void pgd_runas_clone3_for_test(int allow) {
+#ifdef HAVE_CLONE3_RUN
+  __atomic_store_n(&clone3_state[0], allow ? 0 : -1, __ATOMIC_RELAXED);
+  __atomic_store_n(&clone3_state[1], allow ? 0 : -1, __ATOMIC_RELAXED);
+#else
+  (void)allow;
+#endif
+}
+
+int pgd_runas_spawn_io(const pgd_runas_t *ru, char *const argv[], char *const envp[],
+                       const char *cwd, const pgd_runas_io_t *io, pid_t *pid,
+                       pgd_runas_step_t *step) {
   if (step) *step = PGD_RUNAS_STEP_NONE;
+  if (io && io->pidfd) *io->pidfd = -1;
   if ((ru && (!ru->groups || ru->ngroups <= 0)) || !argv || !argv[0] || !argv[0][0] || !envp ||
-      out_fd < 0 || !pid)
+      !io || io->out_fd < 0 || !pid)
     return EINVAL;
-  child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = out_fd,
-                    .cg = cg, .path = DEFAULT_PATH, .parent = getpid()};
+  const pgd_runas_cgroups_t *cg = io->cg;
+  child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = io->out_fd,
+                    .null_fd = io->null_fd, .cg = cg, .path = DEFAULT_PATH, .parent = getpid()};
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 
@@ -251,25 +271,42 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t child = -1;
   int clone_errno = 0;
+  int pidfd = -1;
 #ifdef HAVE_CLONE3_RUN
-  if (cg && cg->into_dir_fd >= 0 && __atomic_load_n(&clone3_state, __ATOMIC_RELAXED) >= 0) {
-    clone3_args_t ca = {.flags = CLONE_VM | CLONE_VFORK | CLONE3_INTO_CGROUP,
+  /* clone3 whenever the kernel takes it: the child is created in its cgroup
+   * (no migration) and, when asked, the kernel hands back a pidfd of it
+   * (CLONE_PIDFD: no pidfd_open afterwards, and no window in which the pid
+   * could be reused). A kernel that refuses it (older than 5.7 for
+   * CLONE_INTO_CGROUP, 5.3 for clone3) gets clone and pidfd_open. */
+  int into_cg = cg && cg->into_dir_fd >= 0;
+  int *state = &clone3_state[into_cg];
+  if ((into_cg || io->pidfd) && __atomic_load_n(state, __ATOMIC_RELAXED) >= 0) {
+    clone3_args_t ca = {.flags = CLONE_VM | CLONE_VFORK,
                         .exit_signal = SIGCHLD,
                         .stack = (uint64_t)(uintptr_t)stack,
-                        .stack_size = CHILD_STACK_SIZE,
-                        .cgroup = (uint64_t)cg->into_dir_fd};
-    a.in_cgroup = 1;
+                        .stack_size = CHILD_STACK_SIZE};
+    if (into_cg) {
+      ca.flags |= CLONE3_INTO_CGROUP;
+      ca.cgroup = (uint64_t)cg->into_dir_fd;
+      a.in_cgroup = 1;
+    }
+    if (io->pidfd) {
+      ca.flags |= CLONE_PIDFD;
+      ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    }
     long r = pgd_clone3_run(&ca, sizeof ca, child_main, &a);
     if (r >= 0) {
       child = (pid_t)r;
-      __atomic_store_n(&clone3_state, 1, __ATOMIC_RELAXED);
+      __atomic_store_n(state, 1, __ATOMIC_RELAXED);
     } else if ((r == -ENOSYS || r == -EINVAL || r == -E2BIG) &&
-               __atomic_load_n(&clone3_state, __ATOMIC_RELAXED) == 0) {
-      __atomic_store_n(&clone3_state, -1, __ATOMIC_RELAXED); /* old kernel: the write path */
+               __atomic_load_n(state, __ATOMIC_RELAXED) == 0) {
+      __atomic_store_n(state, -1, __ATOMIC_RELAXED); /* old kernel: the clone path */
       a.in_cgroup = 0;
+      pidfd = -1;
     } else {
       clone_errno = (int)-r;
       a.in_cgroup = 0;
+      pidfd = -1;
       child = -2; /* failed, no fallback */
     }
   }
@@ -287,10 +324,19 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
     return clone_errno;
   }
   if (a.err) {
+    if (pidfd >= 0) close(pidfd);
     while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
     }
     if (step) *step = (pgd_runas_step_t)a.step;
     return a.err;
+  }
+  if (io->pidfd) {
+#ifdef SYS_pidfd_open
+    /* the clone path: the child is a zombie at worst (not reaped), so the
+     * pid still names it */
+    if (pidfd < 0) pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+#endif
+    *io->pidfd = pidfd;
   }
   *pid = child;
   return 0;
