@@ -152,6 +152,27 @@ CHILD_CODE static int child_main(void *arg) {
   child_fail(a, PGD_RUNAS_STEP_EXEC, exec_search(a));
 }
 
+/* The process's pid, asked once (a system call per spawn otherwise): a fork
+ * forgets it in the child (pthread_atfork). Only a process made by glibc's
+ * fork can call this file's spawns again: the clone children here exec or
+ * exit, and nothing in Pagoda creates processes by other means. */
+static pid_t own_pid_cache;
+static pthread_once_t own_pid_once = PTHREAD_ONCE_INIT;
+
+static void forget_own_pid(void) { __atomic_store_n(&own_pid_cache, 0, __ATOMIC_RELAXED); }
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, forget_own_pid); }
+
+static pid_t own_pid(void) {
+  pthread_once(&own_pid_once, watch_forks);
+  pid_t pid = __atomic_load_n(&own_pid_cache, __ATOMIC_RELAXED);
+  if (!pid) {
+    pid = getpid();
+    __atomic_store_n(&own_pid_cache, pid, __ATOMIC_RELAXED);
+  }
+  return pid;
+}
+
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
                     int out_fd, pid_t *pid, pgd_runas_step_t *step) {
   return pgd_runas_spawn_ex(ru, argv, envp, cwd, out_fd, NULL, pid, step);
@@ -259,7 +280,7 @@ int pgd_runas_spawn_io(const pgd_runas_t *ru, char *const argv[], char *const en
     return EINVAL;
   const pgd_runas_cgroups_t *cg = io->cg;
   child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = io->out_fd,
-                    .null_fd = io->null_fd, .cg = cg, .path = DEFAULT_PATH, .parent = getpid()};
+                    .null_fd = io->null_fd, .cg = cg, .path = DEFAULT_PATH, .parent = own_pid()};
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 
