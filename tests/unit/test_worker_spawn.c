@@ -191,6 +191,28 @@ static void test_env(void) {
   free(r);
 }
 
+static void on_test_signal(int sig) { (void)sig; }
+
+/* The job starts with every signal at its default disposition, whatever
+ * the worker ignores or catches (an ignored one would survive execve; a
+ * real-time one is past the first 32 bits of a signal set). */
+static void test_default_dispositions(void) {
+  struct sigaction ign = {.sa_handler = SIG_IGN}, cgt = {.sa_handler = on_test_signal}, old[4];
+  const int sigs[4] = {SIGUSR2, SIGRTMIN + 5, SIGUSR1, SIGRTMIN + 6};
+  for (int i = 0; i < 4; i++) sigaction(sigs[i], i < 2 ? &ign : &cgt, &old[i]);
+  run_t *r = new_run();
+  const char *argv[] = {"/bin/cat", "/proc/self/status", NULL};
+  char err[256];
+  int rc = run_to_end(r, argv, NULL, NULL, NULL, err, sizeof err);
+  for (int i = 0; i < 4; i++) sigaction(sigs[i], &old[i], NULL);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  CU_ASSERT_EQUAL(r->res.exit_code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\nSigIgn:\t0000000000000000\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\nSigCgt:\t0000000000000000\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\nSigBlk:\t0000000000000000\n"));
+  free(r);
+}
+
 static void test_own_process_group(void) {
   run_t *r = new_run();
   /* field 5 of /proc/PID/stat is the process group */
@@ -462,6 +484,7 @@ int main(void) {
     CU_add_test(s, "large output", test_large_output);
     CU_add_test(s, "environment", test_env);
     CU_add_test(s, "own process group", test_own_process_group);
+    CU_add_test(s, "default signal dispositions", test_default_dispositions);
     CU_add_test(s, "working directory", test_cwd);
     CU_add_test(s, "missing binary", test_missing_binary);
     CU_add_test(s, "bad spec and run_as", test_bad_spec);
