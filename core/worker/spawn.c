@@ -413,11 +413,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 /* The pipe of a spawn in a set is readable (its oneshot fired). One read
  * per event: the descriptor stays blocking (the child's end shares its
  * flags), which is safe because the worker is its only reader and the
- * event says data or EOF is there; more data re-arms it. */
-static void on_set_output(pgd_spawn_t *p) {
-  ssize_t n;
-  do n = read(p->out_fd, read_chunk, sizeof read_chunk);
-  while (n < 0 && errno == EINTR);
+ * event says data or EOF is there; more data re-arms it. EPOLLHUP without
+ * EPOLLIN is EOF already (a pipe reports EPOLLIN while it holds data, and
+ * EPOLLHUP once no writer is left): no read is needed to learn it. */
+static void on_set_output(pgd_spawn_t *p, uint32_t events) {
+  ssize_t n = 0;
+  if (events & EPOLLIN) {
+    do n = read(p->out_fd, read_chunk, sizeof read_chunk);
+    while (n < 0 && errno == EINTR);
+  }
   if (n > 0 || (n < 0 && errno == EAGAIN)) {
     if (n > 0) {
       p->res.output_bytes += (uint64_t)n;
@@ -455,7 +459,7 @@ static void on_set_ready(uv_poll_t *h, int status, int events) {
         p->pidfd_armed = 1;
     } else if (p->out_fd >= 0) {
       p->out_armed = 0;
-      on_set_output(p);
+      on_set_output(p, ev[i].events);
     }
   }
 }
