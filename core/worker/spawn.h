@@ -4,9 +4,10 @@
  * its page tables (~100x slower with 1 GiB mapped). This spawner starts the
  * child with clone(CLONE_VM|CLONE_VFORK) (runas.h: what glibc's posix_spawn
  * does inside, cost independent of the parent's size, but with our own child
- * code) and watches it through a pidfd (pidfd_open) polled
- * by the loop, falling back to a 20 ms waitpid(WNOHANG) timer when pidfds
- * are unavailable. It never installs a SIGCHLD handler and only ever reaps
+ * code) and watches it through a pidfd (clone3's CLONE_PIDFD, else
+ * pidfd_open) polled by the loop (its own uv_poll, or the epoll set of
+ * pgd_spawn_set_t), falling back to a 20 ms waitpid(WNOHANG) timer when
+ * pidfds are unavailable. It never installs a SIGCHLD handler and only ever reaps
  * its own pids (waitpid(pid)).
  *
  * The child:
