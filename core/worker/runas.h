@@ -104,9 +104,6 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
 /* The descriptors of pgd_runas_spawn_io. */
 typedef struct pgd_runas_io {
   int out_fd;  /* the child's stdout and stderr (required) */
-  int null_fd; /* an open /dev/null of the caller (a descriptor > 2) for the
-                  child's stdin, saving the child an open per spawn; -1: the
-                  child opens /dev/null itself */
   const pgd_runas_cgroups_t *cg; /* nullable, as in pgd_runas_spawn_ex */
   int *pidfd;  /* nullable: receives a pidfd of the started child (O_CLOEXEC,
                   owned by the caller), or -1 when the kernel has none (Linux

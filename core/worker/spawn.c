@@ -172,7 +172,6 @@ static int signal_group(pgd_spawn_t *p, int sig) {
 struct pgd_spawn_set {
   uv_poll_t poll; /* on epfd */
   int epfd;
-  int null_fd; /* /dev/null for the children's stdin, or -1 */
   int owned;   /* the owner has not closed it yet */
   int spawns;  /* spawns watched in it; the poll is referenced (keeps the
                   loop alive, as a spawn's own handles would) while > 0 */
@@ -185,7 +184,6 @@ struct pgd_spawn_set {
 static void set_freed(uv_handle_t *h) {
   pgd_spawn_set_t *s = h->data;
   close(s->epfd);
-  if (s->null_fd >= 0) close(s->null_fd);
   free(s);
 }
 
@@ -481,8 +479,6 @@ int pgd_spawn_set_open(uv_loop_t *loop, pgd_spawn_set_t **out) {
     free(s);
     return rc;
   }
-  /* without it, each child opens /dev/null itself */
-  s->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   s->poll.data = s;
   s->owned = 1;
   uv_poll_start(&s->poll, UV_READABLE, on_set_ready);
@@ -648,7 +644,6 @@ static int start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const 
   pgd_spawn_set_t *set = opts ? opts->set : NULL;
   int pidfd = -1;
   pgd_runas_io_t io = {.out_fd = fds[1],
-                       .null_fd = set ? set->null_fd : -1,
                        .cg = cg ? pgd_cgroup_spawn_cgroups(cg) : NULL,
                        .pidfd = &pidfd};
   rc = pgd_runas_spawn_io(ru, spec->argv, (char *const *)env, spec->cwd, &io, &pid, &step);

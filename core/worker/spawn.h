@@ -121,8 +121,7 @@ typedef struct pgd_spawn_opts {
                                (same loop); the spawn holds it until its end */
 } pgd_spawn_opts_t;
 
-/* Opens a set on `loop` (its epoll descriptor, a /dev/null for the
- * children's stdin, and one uv_poll). Returns 0 and *out (owned by the
+/* Opens a set on `loop` (its epoll descriptor and one uv_poll). Returns 0 and *out (owned by the
  * caller: pgd_spawn_set_close), or a negative errno (-EMFILE, -ENOMEM, ...):
  * the caller then starts its spawns without a set. Loop thread only. */
 int pgd_spawn_set_open(uv_loop_t *loop, pgd_spawn_set_t **out);

@@ -33,7 +33,6 @@ typedef struct child_args {
   const char *cwd;
   const char *path; /* PATH to search */
   int out_fd;
-  int null_fd;      /* the caller's /dev/null (> 2), or -1: the child opens one */
   const pgd_runas_cgroups_t *cg; /* nullable */
   int in_cgroup;        /* created in cg->into_dir_fd already (clone3) */
   pid_t parent;     /* the worker: the child dies with it (PR_SET_PDEATHSIG) */
@@ -186,7 +185,7 @@ CHILD_CODE static int child_main(void *arg) {
   if (a->out_fd != 1 && dup2(a->out_fd, 1) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd != 2 && dup2(a->out_fd, 2) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (a->out_fd == 1 || a->out_fd == 2) fcntl(a->out_fd, F_SETFD, 0);
-  int nul = a->null_fd > 2 ? a->null_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (nul < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
   if (nul != 0) {
     if (dup2(nul, 0) < 0) child_fail(a, PGD_RUNAS_STEP_SETUP, errno);
@@ -321,7 +320,7 @@ static void *child_stack(int *keep) {
 int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
                        const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
                        pgd_runas_step_t *step) {
-  pgd_runas_io_t io = {.out_fd = out_fd, .null_fd = -1, .cg = cg};
+  pgd_runas_io_t io = {.out_fd = out_fd, .cg = cg};
   return pgd_runas_spawn_io(ru, argv, envp, cwd, &io, pid, step);
 }
 
@@ -344,7 +343,7 @@ int pgd_runas_spawn_io(const pgd_runas_t *ru, char *const argv[], char *const en
     return EINVAL;
   const pgd_runas_cgroups_t *cg = io->cg;
   child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = io->out_fd,
-                    .null_fd = io->null_fd, .cg = cg, .path = DEFAULT_PATH, .parent = own_pid()};
+                    .cg = cg, .path = DEFAULT_PATH, .parent = own_pid()};
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 
