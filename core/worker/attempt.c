@@ -169,7 +169,7 @@ static void run_plugin_kill(pgd_attempt_t *a) {
     kill_cmd_t *k = calloc(1, sizeof *k);
     if (k) {
       k->execution_id = a->execution_id;
-      pgd_spawn_opts_t opts = {.timeout_ms = 60000, .kill_grace_ms = 5000};
+      pgd_spawn_opts_t opts = {.timeout_ms = 60000, .kill_grace_ms = 5000, .set = a->w->spawn_set};
       pgd_spawn_cbs_t cbs = {.on_output = on_kill_cmd_output, .on_exit = on_kill_cmd_exit};
       pgd_spawn_t *sp = NULL;
       if (pgd_spawn_start(a->w->loop, &ks, NULL, &opts, &cbs, k, &sp, err, sizeof err) < 0) {
@@ -331,7 +331,8 @@ static int start_process(pgd_attempt_t *a, const cJSON *env, const char *run_as,
     } else {
       pgd_spawn_opts_t opts = {.timeout_ms = a->timeout_ms,
                                .kill_grace_ms = a->kill_grace_ms,
-                               .runas = user ? &ru : NULL};
+                               .runas = user ? &ru : NULL,
+                               .set = a->w->spawn_set};
       pgd_spawn_cbs_t cbs = {.on_output = on_proc_output, .on_exit = on_proc_exit};
       if (a->w->contain && !(opts.cgroup = contain_attempt(a, limits, err, errlen))) rc = -EIO;
       else rc = pgd_spawn_start(a->w->loop, &spec, (const char *const *)extra, &opts, &cbs, a, &a->sp,

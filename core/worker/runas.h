@@ -101,4 +101,26 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
                        const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
                        pgd_runas_step_t *step);
 
+/* The descriptors of pgd_runas_spawn_io. */
+typedef struct pgd_runas_io {
+  int out_fd;  /* the child's stdout and stderr (required) */
+  const pgd_runas_cgroups_t *cg; /* nullable, as in pgd_runas_spawn_ex */
+  int *pidfd;  /* nullable: receives a pidfd of the started child (O_CLOEXEC,
+                  owned by the caller), or -1 when the kernel has none (Linux
+                  < 5.3). It comes from clone3's CLONE_PIDFD where the kernel
+                  takes clone3, else from pidfd_open right after the start
+                  (the child cannot have been reaped yet, so the pid is still
+                  its own) */
+} pgd_runas_io_t;
+
+/* pgd_runas_spawn_ex with the descriptors of `io` (borrowed for the call).
+ * On failure *io->pidfd is -1 and nothing is left open. */
+int pgd_runas_spawn_io(const pgd_runas_t *ru, char *const argv[], char *const envp[],
+                       const char *cwd, const pgd_runas_io_t *io, pid_t *pid,
+                       pgd_runas_step_t *step);
+
+/* Tests only: allow = 0 makes every later spawn of the process take the
+ * path of kernels without clone3 (clone, a write to cgroup.procs, pidfd_open);
+ * allow = 1 lets the next spawn try clone3 again. Any thread. */
+void pgd_runas_clone3_for_test(int allow);
 #endif

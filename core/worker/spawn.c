@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,12 +33,15 @@ struct pgd_spawn {
   void *ud;
   pid_t pid;
   int pidfd; /* -1 when the waitpid timer is used instead */
+  pgd_spawn_set_t *set; /* nullable: pidfd and pipe are watched there (held) */
+  int out_fd;           /* with a set: the pipe's read end, -1 once closed */
+  int pidfd_armed, out_armed; /* with a set: its EPOLLONESHOT has not fired */
   int64_t kill_grace_ms;
   uint64_t start_ns;
 
   uv_poll_t exit_poll;   /* pidfd readable => exited (when pidfd >= 0) */
   uv_timer_t exit_timer; /* waitpid poll fallback (when pidfd < 0) */
-  uv_pipe_t out;
+  uv_pipe_t out; /* without a set */
   uv_timer_t timeout_timer, grace_timer, linger_timer;
 
   int open_handles;  /* handles initialised and not yet closed-back */
@@ -163,6 +167,59 @@ static int signal_group(pgd_spawn_t *p, int sig) {
   return -e;
 }
 
+/* ---- the set ------------------------------------------------------------- */
+
+struct pgd_spawn_set {
+  uv_poll_t poll; /* on epfd */
+  int epfd;
+  int owned;   /* the owner has not closed it yet */
+  int spawns;  /* spawns watched in it; the poll is referenced (keeps the
+                  loop alive, as a spawn's own handles would) while > 0 */
+};
+
+/* The low bit of an event's data: the spawn's pidfd (else its pipe). A
+ * pgd_spawn_t is malloc'ed, so that bit of its address is free. */
+#define SET_EXIT ((uintptr_t)1)
+
+static void set_freed(uv_handle_t *h) {
+  pgd_spawn_set_t *s = h->data;
+  close(s->epfd);
+  free(s);
+}
+
+static void set_hold(pgd_spawn_set_t *s) {
+  if (s->spawns++ == 0) uv_ref((uv_handle_t *)&s->poll);
+}
+
+static void set_release(pgd_spawn_set_t *s) {
+  if (!s || --s->spawns > 0) return;
+  uv_unref((uv_handle_t *)&s->poll);
+  if (!s->owned) uv_close((uv_handle_t *)&s->poll, set_freed);
+}
+
+void pgd_spawn_set_close(pgd_spawn_set_t *s) {
+  if (!s || !s->owned) return;
+  s->owned = 0;
+  if (s->spawns == 0) uv_close((uv_handle_t *)&s->poll, set_freed);
+}
+
+static int set_watch(pgd_spawn_t *p, int op, int fd, uintptr_t tag) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = (uintptr_t)p | tag};
+  return epoll_ctl(p->set->epfd, op, fd, &ev);
+}
+
+/* Closes a descriptor of the set. A fired EPOLLONESHOT registration stays
+ * disarmed, and the close removes it once no other process holds the file
+ * (a fork elsewhere in the process may, until its exec): only an armed one
+ * is deleted first, so that no event can name a freed spawn. */
+static void set_forget(pgd_spawn_t *p, int *fd, int *armed) {
+  if (*fd < 0) return;
+  if (*armed) epoll_ctl(p->set->epfd, EPOLL_CTL_DEL, *fd, NULL);
+  *armed = 0;
+  close(*fd);
+  *fd = -1;
+}
+
 /* ---- ending -------------------------------------------------------------- */
 
 static void deliver_if_closed(pgd_spawn_t *p) {
@@ -173,6 +230,7 @@ static void deliver_if_closed(pgd_spawn_t *p) {
     p->cg = NULL;
   }
   p->cbs.on_exit(p, &p->res, p->ud);
+  set_release(p->set);
   free(p);
 }
 
@@ -189,7 +247,9 @@ static void close_handle(uv_handle_t *h) {
 static void close_waiter(pgd_spawn_t *p) {
   if (p->waiter_closed) return;
   p->waiter_closed = 1;
-  if (p->pidfd >= 0) {
+  if (p->set && p->pidfd >= 0) {
+    set_forget(p, &p->pidfd, &p->pidfd_armed);
+  } else if (p->pidfd >= 0) {
     close_handle((uv_handle_t *)&p->exit_poll);
     close(p->pidfd); /* uv_close removed it from epoll already */
     p->pidfd = -1;
@@ -209,7 +269,10 @@ static void finish(pgd_spawn_t *p) {
     signal_group(p, SIGKILL);
   }
   close_waiter(p);
-  close_handle((uv_handle_t *)&p->out);
+  if (p->set)
+    set_forget(p, &p->out_fd, &p->out_armed);
+  else
+    close_handle((uv_handle_t *)&p->out);
   close_handle((uv_handle_t *)&p->timeout_timer);
   close_handle((uv_handle_t *)&p->grace_timer);
   close_handle((uv_handle_t *)&p->linger_timer);
@@ -315,12 +378,21 @@ static void on_waitpid_tick(uv_timer_t *t) {
 
 /* ---- output -------------------------------------------------------------- */
 
+/* on_output must not keep the data, and a read is handed over right away:
+ * one buffer per thread suffices. */
+static __thread char read_chunk[READ_BUF_SIZE];
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  /* libuv calls read_cb right after alloc_cb for the same handle, and
-   * on_output must not keep the data: one buffer per thread suffices. */
-  static __thread char chunk[READ_BUF_SIZE];
-  buf->base = chunk;
-  buf->len = sizeof chunk;
+  /* libuv calls read_cb right after alloc_cb for the same handle */
+  buf->base = read_chunk;
+  buf->len = sizeof read_chunk;
+}
+
+/* The pipe reached EOF (or failed): the end may come now. */
+static void output_ended(pgd_spawn_t *p) {
+  p->eof = 1;
+  /* with a cgroup, a tree still populated is ended by on_tree_tick */
+  if (p->exited && (!p->cg || pgd_cgroup_empty(p->cg))) finish(p);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -332,10 +404,87 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread == 0) return;
   if (nread != UV_EOF) PGD_WARN(MOD, "reading output of pid %d: %s", (int)p->pid, uv_strerror((int)nread));
-  p->eof = 1;
   uv_read_stop(s);
-  /* with a cgroup, a tree still populated is ended by on_tree_tick */
-  if (p->exited && (!p->cg || pgd_cgroup_empty(p->cg))) finish(p);
+  output_ended(p);
+}
+
+/* The pipe of a spawn in a set is readable (its oneshot fired). One read
+ * per event: the descriptor stays blocking (the child's end shares its
+ * flags), which is safe because the worker is its only reader and the
+ * event says data or EOF is there; more data re-arms it. EPOLLHUP without
+ * EPOLLIN is EOF already (a pipe reports EPOLLIN while it holds data, and
+ * EPOLLHUP once no writer is left): no read is needed to learn it. */
+static void on_set_output(pgd_spawn_t *p, uint32_t events) {
+  ssize_t n = 0;
+  if (events & EPOLLIN) {
+    do n = read(p->out_fd, read_chunk, sizeof read_chunk);
+    while (n < 0 && errno == EINTR);
+  }
+  if (n > 0 || (n < 0 && errno == EAGAIN)) {
+    if (n > 0) {
+      p->res.output_bytes += (uint64_t)n;
+      if (p->cbs.on_output) p->cbs.on_output(p, read_chunk, (size_t)n, p->ud);
+    }
+    if (p->out_fd >= 0 && set_watch(p, EPOLL_CTL_MOD, p->out_fd, 0) == 0) {
+      p->out_armed = 1;
+      return;
+    }
+    if (p->out_fd < 0) return;
+    PGD_WARN(MOD, "watching the output of pid %d: %s", (int)p->pid, strerror(errno));
+  } else if (n < 0) {
+    PGD_WARN(MOD, "reading output of pid %d: %s", (int)p->pid, strerror(errno));
+  }
+  set_forget(p, &p->out_fd, &p->out_armed);
+  output_ended(p);
+}
+
+static void on_set_ready(uv_poll_t *h, int status, int events) {
+  pgd_spawn_set_t *s = h->data;
+  struct epoll_event ev[64];
+  int n;
+  do n = epoll_wait(s->epfd, ev, 64, 0);
+  while (n < 0 && errno == EINTR);
+  /* A spawn named here is not freed before the loop's close callbacks run
+   * (its timers are closed through the loop), so every event of the batch
+   * may look at it; a descriptor closed meanwhile reads as -1. */
+  for (int i = 0; i < n; i++) {
+    uintptr_t tag = (uintptr_t)ev[i].data.u64;
+    pgd_spawn_t *p = (pgd_spawn_t *)(tag & ~SET_EXIT);
+    if (tag & SET_EXIT) {
+      if (p->pidfd < 0) continue;
+      p->pidfd_armed = 0;
+      if (!p->exited && !try_reap(p) && set_watch(p, EPOLL_CTL_MOD, p->pidfd, SET_EXIT) == 0)
+        p->pidfd_armed = 1;
+    } else if (p->out_fd >= 0) {
+      p->out_armed = 0;
+      on_set_output(p, ev[i].events);
+    }
+  }
+}
+
+int pgd_spawn_set_open(uv_loop_t *loop, pgd_spawn_set_t **out) {
+  if (!loop || !out) return -EINVAL;
+  *out = NULL;
+  pgd_spawn_set_t *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  s->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (s->epfd < 0) {
+    int e = errno;
+    free(s);
+    return -e;
+  }
+  int rc = uv_poll_init(loop, &s->poll, s->epfd);
+  if (rc) {
+    close(s->epfd);
+    free(s);
+    return rc;
+  }
+  s->poll.data = s;
+  s->owned = 1;
+  uv_poll_start(&s->poll, UV_READABLE, on_set_ready);
+  uv_unref((uv_handle_t *)&s->poll); /* until a spawn is watched in it */
+  *out = s;
+  return 0;
 }
 
 /* ---- kill / timeout ------------------------------------------------------ */
@@ -492,8 +641,12 @@ static int start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const 
    * posix_spawn, see docs/operations.md): it can also change credentials
    * (run_as) and ties the job's life to the worker's (PR_SET_PDEATHSIG),
    * which posix_spawn cannot. */
-  rc = pgd_runas_spawn_ex(ru, spec->argv, (char *const *)env, spec->cwd, fds[1],
-                          cg ? pgd_cgroup_spawn_cgroups(cg) : NULL, &pid, &step);
+  pgd_spawn_set_t *set = opts ? opts->set : NULL;
+  int pidfd = -1;
+  pgd_runas_io_t io = {.out_fd = fds[1],
+                       .cg = cg ? pgd_cgroup_spawn_cgroups(cg) : NULL,
+                       .pidfd = &pidfd};
+  rc = pgd_runas_spawn_io(ru, spec->argv, (char *const *)env, spec->cwd, &io, &pid, &step);
   free(env);
   free(idbuf);
   close(fds[1]);
@@ -516,23 +669,43 @@ static int start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const 
   p->pid = pid;
   p->res.pid = pid;
   p->kill_grace_ms = opts && opts->kill_grace_ms > 0 ? opts->kill_grace_ms : DEFAULT_GRACE_MS;
+  p->pidfd = p->out_fd = -1;
 
-  uv_pipe_init(loop, &p->out, 0); /* cannot fail for a non-IPC pipe */
-  p->out.data = p;
-  p->open_handles++;
-  int urc = uv_pipe_open(&p->out, fds[0]);
-  int pipe_owns_fd = urc == 0;
-  if (!urc) urc = uv_read_start((uv_stream_t *)&p->out, on_alloc, on_read);
-  if (urc) {
-    /* Cannot supervise it: make sure it does not run unsupervised. */
-    kill(-pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  if (set) {
+    p->set = set;
+    if (set_watch(p, EPOLL_CTL_ADD, fds[0], 0) != 0) {
+      int e = errno;
+      kill(-pid, SIGKILL);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      close(fds[0]);
+      if (pidfd >= 0) close(pidfd);
+      free(p);
+      return pgd_set_err(err, errlen, -e, "cannot read the output of '%s': %s", spec->argv[0],
+                         strerror(e));
     }
-    if (!pipe_owns_fd) close(fds[0]);
-    pgd_set_err(err, errlen, urc, "cannot read the output of '%s': %s", spec->argv[0],
-                uv_strerror(urc));
-    uv_close((uv_handle_t *)&p->out, free_on_close); /* frees p; no callback */
-    return urc;
+    set_hold(set);
+    p->out_fd = fds[0];
+    p->out_armed = 1;
+  } else {
+    uv_pipe_init(loop, &p->out, 0); /* cannot fail for a non-IPC pipe */
+    p->out.data = p;
+    p->open_handles++;
+    int urc = uv_pipe_open(&p->out, fds[0]);
+    int pipe_owns_fd = urc == 0;
+    if (!urc) urc = uv_read_start((uv_stream_t *)&p->out, on_alloc, on_read);
+    if (urc) {
+      /* Cannot supervise it: make sure it does not run unsupervised. */
+      kill(-pid, SIGKILL);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      if (!pipe_owns_fd) close(fds[0]);
+      if (pidfd >= 0) close(pidfd);
+      pgd_set_err(err, errlen, urc, "cannot read the output of '%s': %s", spec->argv[0],
+                  uv_strerror(urc));
+      uv_close((uv_handle_t *)&p->out, free_on_close); /* frees p; no callback */
+      return urc;
+    }
   }
 
   uv_timer_init(loop, &p->timeout_timer);
@@ -541,15 +714,21 @@ static int start(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const 
   p->timeout_timer.data = p->grace_timer.data = p->linger_timer.data = p;
   p->open_handles += 3;
 
-  p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (p->pidfd >= 0) {
-    if (uv_poll_init(loop, &p->exit_poll, p->pidfd) == 0) {
+  if (pidfd >= 0 && set) {
+    if (set_watch(p, EPOLL_CTL_ADD, pidfd, SET_EXIT) == 0) {
+      p->pidfd = pidfd;
+      p->pidfd_armed = 1;
+    } else {
+      close(pidfd);
+    }
+  } else if (pidfd >= 0) {
+    if (uv_poll_init(loop, &p->exit_poll, pidfd) == 0) {
+      p->pidfd = pidfd;
       p->exit_poll.data = p;
       p->open_handles++;
       uv_poll_start(&p->exit_poll, UV_READABLE, on_pidfd);
     } else {
-      close(p->pidfd);
-      p->pidfd = -1;
+      close(pidfd);
     }
   }
   if (p->pidfd < 0) {

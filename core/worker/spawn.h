@@ -4,9 +4,10 @@
  * its page tables (~100x slower with 1 GiB mapped). This spawner starts the
  * child with clone(CLONE_VM|CLONE_VFORK) (runas.h: what glibc's posix_spawn
  * does inside, cost independent of the parent's size, but with our own child
- * code) and watches it through a pidfd (pidfd_open) polled
- * by the loop, falling back to a 20 ms waitpid(WNOHANG) timer when pidfds
- * are unavailable. It never installs a SIGCHLD handler and only ever reaps
+ * code) and watches it through a pidfd (clone3's CLONE_PIDFD, else
+ * pidfd_open) polled by the loop (its own uv_poll, or the epoll set of
+ * pgd_spawn_set_t), falling back to a 20 ms waitpid(WNOHANG) timer when
+ * pidfds are unavailable. It never installs a SIGCHLD handler and only ever reaps
  * its own pids (waitpid(pid)).
  *
  * The child:
@@ -70,6 +71,15 @@
 
 typedef struct pgd_spawn pgd_spawn_t;
 
+/* One epoll set for the pidfds and output pipes of many spawns (a worker's
+ * attempts), registered with the loop once as a single uv_poll. A spawn of a
+ * set costs one epoll_ctl per descriptor (EPOLLONESHOT) and a close at its
+ * end; a spawn without one gets a uv_poll for its pidfd and a uv_pipe for its
+ * output, whose set-up probes each descriptor (epoll_ctl add + delete,
+ * fcntl/ioctl) and whose close deletes it again (issue 17, round 5). The
+ * behaviour a caller sees is the same either way. */
+typedef struct pgd_spawn_set pgd_spawn_set_t;
+
 /* Outcome of one process, handed to on_exit (borrowed for the call). */
 typedef struct pgd_spawn_result {
   pid_t pid;
@@ -107,7 +117,24 @@ typedef struct pgd_spawn_opts {
                                on, also when the start fails: the child joins
                                it before exec, kills reach the whole tree, and
                                it is destroyed when the attempt ends */
+  pgd_spawn_set_t *set;     /* nullable: watch the spawn through this set
+                               (same loop); the spawn holds it until its end */
 } pgd_spawn_opts_t;
+
+/* Opens a set on `loop` (its epoll descriptor and one uv_poll). Returns 0 and *out (owned by the
+ * caller: pgd_spawn_set_close), or a negative errno (-EMFILE, -ENOMEM, ...):
+ * the caller then starts its spawns without a set. Loop thread only. */
+int pgd_spawn_set_open(uv_loop_t *loop, pgd_spawn_set_t **out);
+
+/* Gives up the caller's hold on `set` (NULL is fine). Spawns still running
+ * in it keep it until they end; its uv_poll is closed (and the set freed, on
+ * the loop's close callback) when the last of them ended, so a loop run to
+ * completion after this has no handle of the set left. The set's handle
+ * keeps the loop alive only while a spawn is watched in it (like a spawn's
+ * own handles); an idle set that is not closed makes uv_loop_close fail
+ * (UV_EBUSY). Loop thread only. */
+void pgd_spawn_set_close(pgd_spawn_set_t *set);
+
 
 /* Starts spec->argv with the rules above. `spec`, `extra_env` (a NULL-
  * terminated array of "KEY=VALUE", may be NULL), `opts` (may be NULL: no

@@ -95,21 +95,85 @@ CHILD_CODE static int exec_search(child_args_t *a) {
   return seen_eacces ? EACCES : ENOENT;
 }
 
-CHILD_CODE static int child_main(void *arg) {
-  child_args_t *a = arg;
-  const pgd_runas_t *ru = a->ru;
-  /* Signals are blocked (by the parent). No handler of the parent may run
-   * here: every caught signal goes back to its default action; SIGPIPE and
-   * the like, which the worker ignores, too (a job expects defaults). */
+/* The hexadecimal sigset after `key` in a /proc status text, or -1. */
+CHILD_CODE static int status_sigset(const char *text, const char *key, uint64_t *out) {
+  size_t klen = strlen(key);
+  for (const char *p = text; *p; p++) {
+    if (*p != '\n' || strncmp(p + 1, key, klen) != 0) continue;
+    const char *q = p + 1 + klen;
+    uint64_t v = 0;
+    int digits = 0;
+    for (;; q++, digits++) {
+      int d;
+      if (*q >= '0' && *q <= '9') d = *q - '0';
+      else if (*q >= 'a' && *q <= 'f') d = *q - 'a' + 10;
+      else break;
+      v = v << 4 | (uint64_t)d;
+    }
+    if (*q != '\n' || digits == 0 || digits > 16) return -1; /* more than 64 signals */
+    *out = v;
+    return 0;
+  }
+  return -1;
+}
+
+/* The child's ignored and caught signals (bit sig-1), from SigIgn and
+ * SigCgt of /proc/self/status: the kernel's own account of this process's
+ * handler table, which is the child's copy of the worker's taken at clone
+ * (no CLONE_SIGHAND) and which nobody but the child changes. (The fields of
+ * /proc/self/stat would be cheaper but hold signals 1..31 only.) Returns 0,
+ * or -1 (no /proc, an unexpected text): the caller then asks every signal. */
+CHILD_CODE static int nondefault_signals(uint64_t *out) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  uint64_t ign, cgt;
+  if (status_sigset(buf, "SigIgn:\t", &ign) != 0 || status_sigset(buf, "SigCgt:\t", &cgt) != 0)
+    return -1;
+  *out = ign | cgt;
+  return 0;
+}
+
+/* Signals are blocked (by the parent). No handler of the parent may run
+ * here: every caught signal goes back to its default action; SIGPIPE and
+ * the like, which the worker ignores, too (a job expects defaults). Only
+ * the signals whose disposition is not the default are touched: asking
+ * each of the 64 cost 62 system calls per spawn (~20 us of CPU on the
+ * 2-vCPU VM of docs/benchmarks.md, against ~14 us for the read of
+ * /proc/self/status) while the worker's loop waits (CLONE_VFORK). The
+ * result is the same: what /proc reports is what the loop would find. */
+CHILD_CODE static void reset_dispositions(void) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  uint64_t reset;
+  if (nondefault_signals(&reset) == 0) {
+    for (int sig = 1; sig <= 64 && reset; sig++) {
+      uint64_t bit = 1ULL << (sig - 1);
+      if (!(reset & bit)) continue;
+      reset &= ~bit;
+      /* glibc refuses its internal signals (as below) */
+      if (sig != SIGKILL && sig != SIGSTOP && sig < NSIG) sigaction(sig, &dfl, NULL);
+    }
+    return;
+  }
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     struct sigaction sa;
     if (sigaction(sig, NULL, &sa) != 0) continue; /* glibc-internal signals */
     if (sa.sa_handler == SIG_DFL && !(sa.sa_flags & SA_SIGINFO)) continue;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigaction(sig, &sa, NULL);
+    sigaction(sig, &dfl, NULL);
   }
+}
+
+CHILD_CODE static int child_main(void *arg) {
+  child_args_t *a = arg;
+  const pgd_runas_t *ru = a->ru;
+  reset_dispositions();
   /* Into the attempt's cgroups first: every process it starts from here on
    * is in them (the descriptors are closed by close_from_3 below). */
   if (a->cg && !a->in_cgroup && a->cg->into_procs_fd >= 0 &&
@@ -149,6 +213,27 @@ CHILD_CODE static int child_main(void *arg) {
   /* A signal arriving from here on acts as in the job itself (a pending
    * SIGTERM ends the child, which the parent then reaps as killed). */
   child_fail(a, PGD_RUNAS_STEP_EXEC, exec_search(a));
+}
+
+/* The process's pid, asked once (a system call per spawn otherwise): a fork
+ * forgets it in the child (pthread_atfork). Only a process made by glibc's
+ * fork can call this file's spawns again: the clone children here exec or
+ * exit, and nothing in Pagoda creates processes by other means. */
+static pid_t own_pid_cache;
+static pthread_once_t own_pid_once = PTHREAD_ONCE_INIT;
+
+static void forget_own_pid(void) { __atomic_store_n(&own_pid_cache, 0, __ATOMIC_RELAXED); }
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, forget_own_pid); }
+
+static pid_t own_pid(void) {
+  pthread_once(&own_pid_once, watch_forks);
+  pid_t pid = __atomic_load_n(&own_pid_cache, __ATOMIC_RELAXED);
+  if (!pid) {
+    pid = getpid();
+    __atomic_store_n(&own_pid_cache, pid, __ATOMIC_RELAXED);
+  }
+  return pid;
 }
 
 int pgd_runas_spawn(const pgd_runas_t *ru, char *const argv[], char *const envp[], const char *cwd,
@@ -191,8 +276,9 @@ typedef struct clone3_args {
 } clone3_args_t;
 #define CLONE3_INTO_CGROUP 0x200000000ULL
 
-/* 0 = unknown, 1 = works, -1 = refused by this kernel (ENOSYS, EINVAL, E2BIG) */
-static int clone3_state;
+/* 0 = unknown, 1 = works, -1 = refused by this kernel (ENOSYS, EINVAL, E2BIG);
+ * [1] with CLONE_INTO_CGROUP (Linux >= 5.7), [0] without (>= 5.3) */
+static int clone3_state[2];
 #endif
 
 /* ---- the child's stack, one per spawning thread ---------------------------
@@ -234,12 +320,30 @@ static void *child_stack(int *keep) {
 int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const envp[],
                        const char *cwd, int out_fd, const pgd_runas_cgroups_t *cg, pid_t *pid,
                        pgd_runas_step_t *step) {
+  pgd_runas_io_t io = {.out_fd = out_fd, .cg = cg};
+  return pgd_runas_spawn_io(ru, argv, envp, cwd, &io, pid, step);
+}
+
+void pgd_runas_clone3_for_test(int allow) {
+#ifdef HAVE_CLONE3_RUN
+  __atomic_store_n(&clone3_state[0], allow ? 0 : -1, __ATOMIC_RELAXED);
+  __atomic_store_n(&clone3_state[1], allow ? 0 : -1, __ATOMIC_RELAXED);
+#else
+  (void)allow;
+#endif
+}
+
+int pgd_runas_spawn_io(const pgd_runas_t *ru, char *const argv[], char *const envp[],
+                       const char *cwd, const pgd_runas_io_t *io, pid_t *pid,
+                       pgd_runas_step_t *step) {
   if (step) *step = PGD_RUNAS_STEP_NONE;
+  if (io && io->pidfd) *io->pidfd = -1;
   if ((ru && (!ru->groups || ru->ngroups <= 0)) || !argv || !argv[0] || !argv[0][0] || !envp ||
-      out_fd < 0 || !pid)
+      !io || io->out_fd < 0 || !pid)
     return EINVAL;
-  child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = out_fd,
-                    .cg = cg, .path = DEFAULT_PATH, .parent = getpid()};
+  const pgd_runas_cgroups_t *cg = io->cg;
+  child_args_t a = {.ru = ru, .argv = argv, .envp = envp, .cwd = cwd, .out_fd = io->out_fd,
+                    .cg = cg, .path = DEFAULT_PATH, .parent = own_pid()};
   for (size_t i = 0; envp[i]; i++)
     if (strncmp(envp[i], "PATH=", 5) == 0) a.path = envp[i] + 5;
 
@@ -251,25 +355,42 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t child = -1;
   int clone_errno = 0;
+  int pidfd = -1;
 #ifdef HAVE_CLONE3_RUN
-  if (cg && cg->into_dir_fd >= 0 && __atomic_load_n(&clone3_state, __ATOMIC_RELAXED) >= 0) {
-    clone3_args_t ca = {.flags = CLONE_VM | CLONE_VFORK | CLONE3_INTO_CGROUP,
+  /* clone3 whenever the kernel takes it: the child is created in its cgroup
+   * (no migration) and, when asked, the kernel hands back a pidfd of it
+   * (CLONE_PIDFD: no pidfd_open afterwards, and no window in which the pid
+   * could be reused). A kernel that refuses it (older than 5.7 for
+   * CLONE_INTO_CGROUP, 5.3 for clone3) gets clone and pidfd_open. */
+  int into_cg = cg && cg->into_dir_fd >= 0;
+  int *state = &clone3_state[into_cg];
+  if ((into_cg || io->pidfd) && __atomic_load_n(state, __ATOMIC_RELAXED) >= 0) {
+    clone3_args_t ca = {.flags = CLONE_VM | CLONE_VFORK,
                         .exit_signal = SIGCHLD,
                         .stack = (uint64_t)(uintptr_t)stack,
-                        .stack_size = CHILD_STACK_SIZE,
-                        .cgroup = (uint64_t)cg->into_dir_fd};
-    a.in_cgroup = 1;
+                        .stack_size = CHILD_STACK_SIZE};
+    if (into_cg) {
+      ca.flags |= CLONE3_INTO_CGROUP;
+      ca.cgroup = (uint64_t)cg->into_dir_fd;
+      a.in_cgroup = 1;
+    }
+    if (io->pidfd) {
+      ca.flags |= CLONE_PIDFD;
+      ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    }
     long r = pgd_clone3_run(&ca, sizeof ca, child_main, &a);
     if (r >= 0) {
       child = (pid_t)r;
-      __atomic_store_n(&clone3_state, 1, __ATOMIC_RELAXED);
+      __atomic_store_n(state, 1, __ATOMIC_RELAXED);
     } else if ((r == -ENOSYS || r == -EINVAL || r == -E2BIG) &&
-               __atomic_load_n(&clone3_state, __ATOMIC_RELAXED) == 0) {
-      __atomic_store_n(&clone3_state, -1, __ATOMIC_RELAXED); /* old kernel: the write path */
+               __atomic_load_n(state, __ATOMIC_RELAXED) == 0) {
+      __atomic_store_n(state, -1, __ATOMIC_RELAXED); /* old kernel: the clone path */
       a.in_cgroup = 0;
+      pidfd = -1;
     } else {
       clone_errno = (int)-r;
       a.in_cgroup = 0;
+      pidfd = -1;
       child = -2; /* failed, no fallback */
     }
   }
@@ -287,10 +408,19 @@ int pgd_runas_spawn_ex(const pgd_runas_t *ru, char *const argv[], char *const en
     return clone_errno;
   }
   if (a.err) {
+    if (pidfd >= 0) close(pidfd);
     while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
     }
     if (step) *step = (pgd_runas_step_t)a.step;
     return a.err;
+  }
+  if (io->pidfd) {
+#ifdef SYS_pidfd_open
+    /* the clone path: the child is a zombie at worst (not reaped), so the
+     * pid still names it */
+    if (pidfd < 0) pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+#endif
+    *io->pidfd = pidfd;
   }
   *pid = child;
   return 0;

@@ -407,6 +407,7 @@ static int open_containment(pgd_worker_t *w, const pgd_worker_config_t *cfg, cha
 }
 
 static void worker_free(pgd_worker_t *w) {
+  pgd_spawn_set_close(w->spawn_set); /* closed once its last spawn ended */
   pgd_cgroup_root_close(w->contain);
   pgd_wpushed_free(w->pushed);
   w->pushed = NULL;
@@ -627,6 +628,11 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
       worker_free(w);
       return rc;
     }
+    /* one epoll set for the attempts' pidfds and pipes; without it (no
+     * descriptor left) each spawn watches its own */
+    rc = pgd_spawn_set_open(loop, &w->spawn_set);
+    if (rc < 0) PGD_WARN(MOD, "worker %s: no spawn set (%s): watching each process on its own",
+                         w->id, strerror(-rc));
   }
   w->master_port = cfg->master_port;
   w->slots = cfg->slots;

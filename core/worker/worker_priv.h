@@ -55,6 +55,7 @@ struct pgd_worker {
   pgd_rescache_t *rescache; /* resources: cache and working directories */
   struct pgd_wpushed *pushed; /* pushed plugin versions (pushed.c) */
   pgd_cgroup_root_t *contain; /* containment of process attempts */
+  pgd_spawn_set_t *spawn_set; /* watches the attempts' processes (NULL: each their own) */
   char id[PGD_WORKER_ID_MAX + 1];
 
   pgd_conn_t *conn;

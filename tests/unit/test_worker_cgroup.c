@@ -128,6 +128,9 @@ static void on_kill_timer(uv_timer_t *t) {
   if (!r->done) CU_ASSERT_EQUAL(pgd_spawn_kill(r->sp, r->kill_grace_ms), 0);
 }
 
+/* 1: run_script watches its spawn through a set (as a worker does) */
+static int with_set;
+
 /* Runs `script` with /bin/sh -c, contained by `cg` (nullable; owned by the
  * spawner), killed after kill_after_ms when > 0. */
 static int run_script(run_t *r, const char *script, pgd_cgroup_t *cg, int64_t grace_ms) {
@@ -139,9 +142,11 @@ static int run_script(run_t *r, const char *script, pgd_cgroup_t *cg, int64_t gr
   pgd_procspec_add_arg(&spec, "-c");
   pgd_procspec_add_arg(&spec, script);
   pgd_spawn_opts_t opts = {.kill_grace_ms = grace_ms, .cgroup = cg};
+  if (with_set) CU_ASSERT_EQUAL_FATAL(pgd_spawn_set_open(&loop, &opts.set), 0);
   pgd_spawn_cbs_t cbs = {.on_output = on_out, .on_exit = on_end};
   char err[256];
   int rc = pgd_spawn_start(&loop, &spec, NULL, &opts, &cbs, r, &r->sp, err, sizeof err);
+  pgd_spawn_set_close(opts.set); /* the spawn keeps it until its end */
   pgd_procspec_free(&spec);
   if (rc == 0 && r->kill_after_ms > 0) {
     uv_timer_init(&loop, &r->kill_timer);
@@ -202,6 +207,17 @@ static void test_kill_cgroup(void) {
   kill_reaches_tree(1);
 }
 static void test_kill_procscan(void) { kill_reaches_tree(0); }
+
+/* The same through a worker's set, and on the path of kernels without
+ * clone3 (the child joins its cgroup by writing cgroup.procs; pidfd_open). */
+static void test_kill_cgroup_set(void) {
+  with_set = 1;
+  kill_reaches_tree(1);
+  pgd_runas_clone3_for_test(0);
+  kill_reaches_tree(1);
+  pgd_runas_clone3_for_test(1);
+  with_set = 0;
+}
 
 /* The main process exits: what it left is ended (TERM, then KILL for the
  * one that ignores TERM) before on_exit. */
@@ -448,6 +464,7 @@ int main(void) {
   CU_add_test(s, "mode and names", test_mode);
   CU_add_test(s, "kill reaches the tree (cgroup)", test_kill_cgroup);
   CU_add_test(s, "kill reaches the tree (proc scan)", test_kill_procscan);
+  CU_add_test(s, "kill reaches the tree (cgroup, a set; then without clone3)", test_kill_cgroup_set);
   CU_add_test(s, "main exit ends the tree (cgroup)", test_main_exit_cgroup);
   CU_add_test(s, "main exit ends the tree (proc scan)", test_main_exit_procscan);
   CU_add_test(s, "a cgroup reused from the pool still sees leftovers", test_reused_cgroup_sees_leftovers);

@@ -1,4 +1,5 @@
-/* Unit tests of core/worker/spawn: posix_spawn + pidfd supervision. */
+/* Unit tests of core/worker/spawn: clone + pidfd supervision, each spawn on
+ * its own and in a shared set (with and without clone3). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,8 +64,56 @@ static void spec_args(pgd_procspec_t *spec, const char *const *argv) {
   for (size_t i = 0; argv[i]; i++) pgd_procspec_add_arg(spec, argv[i]);
 }
 
-/* Asserts the loop has no handle left and closes it. */
+/* The suite's way of starting: 0 = each spawn watches itself (uv handles of
+ * its own), 1 = the spawns of a loop share one set (as a worker's attempts
+ * do), 2 = a set and the path of kernels without clone3 (clone, then
+ * pidfd_open). */
+static int mode;
+static pgd_spawn_set_t *loop_set; /* the set of loop_set_loop (modes 1, 2) */
+static uv_loop_t *loop_set_loop;
+
+static int start_spawn(uv_loop_t *loop, const pgd_procspec_t *spec, const char *const *extra_env,
+                       const pgd_spawn_opts_t *opts, const pgd_spawn_cbs_t *c, void *ud,
+                       pgd_spawn_t **out, char *err, size_t errlen) {
+  pgd_spawn_opts_t o = opts ? *opts : (pgd_spawn_opts_t){0};
+  if (mode && loop_set_loop != loop) {
+    CU_ASSERT_PTR_NULL(loop_set);
+    CU_ASSERT_EQUAL_FATAL(pgd_spawn_set_open(loop, &loop_set), 0);
+    loop_set_loop = loop;
+  }
+  if (mode) o.set = loop_set;
+  return pgd_spawn_start(loop, spec, extra_env, &o, c, ud, out, err, errlen);
+}
+
+static int suite_own(void) {
+  mode = 0;
+  return 0;
+}
+
+static int suite_set(void) {
+  mode = 1;
+  return 0;
+}
+
+static int suite_set_no_clone3(void) {
+  mode = 2;
+  pgd_runas_clone3_for_test(0);
+  return 0;
+}
+
+static int suite_done(void) {
+  pgd_runas_clone3_for_test(1);
+  return 0;
+}
+
+/* Closes the loop's set (its owner's part: the worker's stop), asserts the
+ * loop has no handle left and closes it. */
 static void close_loop(uv_loop_t *loop) {
+  if (loop_set_loop == loop) {
+    pgd_spawn_set_close(loop_set);
+    loop_set = NULL;
+    loop_set_loop = NULL;
+  }
   uv_run(loop, UV_RUN_DEFAULT);
   CU_ASSERT_EQUAL(uv_loop_alive(loop), 0);
   CU_ASSERT_EQUAL(uv_loop_close(loop), 0);
@@ -80,7 +129,7 @@ static int run_to_end(run_t *r, const char *const *argv, const char *cwd,
   spec_args(&spec, argv);
   if (cwd) pgd_procspec_set_cwd(&spec, cwd);
   r->start_ns = pgd_mono_ns();
-  int rc = pgd_spawn_start(&loop, &spec, extra_env, opts, &cbs, r, &r->sp, err, errlen);
+  int rc = start_spawn(&loop, &spec, extra_env, opts, &cbs, r, &r->sp, err, errlen);
   pgd_procspec_free(&spec);
   if (rc == 0) uv_run(&loop, UV_RUN_DEFAULT);
   close_loop(&loop);
@@ -133,12 +182,34 @@ static void test_env(void) {
   spec_args(&spec, argv);
   pgd_procspec_set_env(&spec, "FOO", "spec"); /* overridden by extra_env */
   char err[256];
-  CU_ASSERT_EQUAL_FATAL(pgd_spawn_start(&loop, &spec, env, NULL, &cbs, r, &r->sp, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(start_spawn(&loop, &spec, env, NULL, &cbs, r, &r->sp, err, sizeof err), 0);
   pgd_procspec_free(&spec);
   uv_run(&loop, UV_RUN_DEFAULT);
   close_loop(&loop);
   CU_ASSERT_STRING_EQUAL(r->out, "42 nightly 2 extra inherited\n");
   unsetenv("PATH_SET");
+  free(r);
+}
+
+static void on_test_signal(int sig) { (void)sig; }
+
+/* The job starts with every signal at its default disposition, whatever
+ * the worker ignores or catches (an ignored one would survive execve; a
+ * real-time one is past the first 32 bits of a signal set). */
+static void test_default_dispositions(void) {
+  struct sigaction ign = {.sa_handler = SIG_IGN}, cgt = {.sa_handler = on_test_signal}, old[4];
+  const int sigs[4] = {SIGUSR2, SIGRTMIN + 5, SIGUSR1, SIGRTMIN + 6};
+  for (int i = 0; i < 4; i++) sigaction(sigs[i], i < 2 ? &ign : &cgt, &old[i]);
+  run_t *r = new_run();
+  const char *argv[] = {"/bin/cat", "/proc/self/status", NULL};
+  char err[256];
+  int rc = run_to_end(r, argv, NULL, NULL, NULL, err, sizeof err);
+  for (int i = 0; i < 4; i++) sigaction(sigs[i], &old[i], NULL);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  CU_ASSERT_EQUAL(r->res.exit_code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\nSigIgn:\t0000000000000000\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\nSigCgt:\t0000000000000000\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "\nSigBlk:\t0000000000000000\n"));
   free(r);
 }
 
@@ -210,14 +281,14 @@ static void test_bad_spec(void) {
   pgd_spawn_t *sp = (pgd_spawn_t *)&spec;
   char err[256];
   run_t *r = new_run();
-  CU_ASSERT_EQUAL(pgd_spawn_start(&loop, &spec, NULL, NULL, &cbs, r, &sp, err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(start_spawn(&loop, &spec, NULL, NULL, &cbs, r, &sp, err, sizeof err), -EINVAL);
   CU_ASSERT_PTR_NULL(sp);
   CU_ASSERT_EQUAL(pgd_spawn_start(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0), -EINVAL);
 
   pgd_procspec_add_arg(&spec, "/bin/true");
   pgd_procspec_set_user(&spec, "nobody");
   /* a user the caller did not resolve is refused */
-  CU_ASSERT_EQUAL(pgd_spawn_start(&loop, &spec, NULL, NULL, &cbs, r, &sp, err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(start_spawn(&loop, &spec, NULL, NULL, &cbs, r, &sp, err, sizeof err), -EINVAL);
   CU_ASSERT_STRING_EQUAL(err, "run_as user 'nobody' was not checked and resolved by the worker");
   pgd_procspec_free(&spec);
   close_loop(&loop);
@@ -240,7 +311,7 @@ static void test_kill_sigterm(void) {
   spec_args(&spec, argv);
   char err[256];
   r->start_ns = pgd_mono_ns();
-  CU_ASSERT_EQUAL_FATAL(pgd_spawn_start(&loop, &spec, NULL, NULL, &cbs, r, &r->sp, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(start_spawn(&loop, &spec, NULL, NULL, &cbs, r, &r->sp, err, sizeof err), 0);
   pgd_procspec_free(&spec);
   uv_timer_t t;
   uv_timer_init(&loop, &t);
@@ -300,6 +371,57 @@ static void test_background_grandchild(void) {
   free(r);
 }
 
+/* A set shared by several spawns at once, closed by its owner while they
+ * run: each still ends with its own output and status, and the loop has no
+ * handle left afterwards. */
+static void test_set_shared_and_closed_early(void) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  pgd_spawn_set_t *set = NULL;
+  CU_ASSERT_EQUAL_FATAL(pgd_spawn_set_open(&loop, &set), 0);
+  pgd_spawn_opts_t opts = {.set = set};
+  enum { N = 8 };
+  run_t *r[N];
+  for (int i = 0; i < N; i++) {
+    r[i] = new_run();
+    char script[64];
+    snprintf(script, sizeof script, "sleep 0.%d; echo run %d; exit %d", i % 3, i, i);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    pgd_procspec_t spec;
+    spec_args(&spec, argv);
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(pgd_spawn_start(&loop, &spec, NULL, &opts, &cbs, r[i], &r[i]->sp, err,
+                                          sizeof err), 0);
+    pgd_procspec_free(&spec);
+  }
+  pgd_spawn_set_close(set); /* the owner's stop: the running spawns keep it */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CU_ASSERT_EQUAL(uv_loop_alive(&loop), 0);
+  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+  for (int i = 0; i < N; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "run %d\n", i);
+    CU_ASSERT(r[i]->done);
+    CU_ASSERT_STRING_EQUAL(r[i]->out, want);
+    CU_ASSERT_EQUAL(r[i]->res.exit_code, i);
+    free(r[i]);
+  }
+}
+
+/* An idle set does not keep its loop running, and closing it leaves no
+ * handle. */
+static void test_set_idle(void) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  pgd_spawn_set_t *set = NULL;
+  CU_ASSERT_EQUAL_FATAL(pgd_spawn_set_open(&loop, &set), 0);
+  CU_ASSERT_EQUAL(uv_run(&loop, UV_RUN_DEFAULT), 0); /* returns: nothing to wait for */
+  CU_ASSERT_EQUAL(uv_loop_close(&loop), UV_EBUSY);   /* but the set is still open */
+  pgd_spawn_set_close(set);
+  pgd_spawn_set_close(NULL);
+  close_loop(&loop);
+}
+
 /* ---- throughput (printed, not asserted) ---------------------------------- */
 
 typedef struct bench {
@@ -324,7 +446,7 @@ static void bench_start_one(bench_t *b) {
   pgd_spawn_t *sp;
   char err[256];
   b->started++;
-  if (pgd_spawn_start(b->loop, &spec, NULL, NULL, &bcbs, b, &sp, err, sizeof err) != 0) {
+  if (start_spawn(b->loop, &spec, NULL, NULL, &bcbs, b, &sp, err, sizeof err) != 0) {
     b->failures++;
     b->finished++;
   }
@@ -350,18 +472,31 @@ static void test_throughput(void) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("worker_spawn", NULL, NULL);
-  CU_add_test(s, "merged output and exit code", test_merged_output_and_exit_code);
-  CU_add_test(s, "large output", test_large_output);
-  CU_add_test(s, "environment", test_env);
-  CU_add_test(s, "own process group", test_own_process_group);
-  CU_add_test(s, "working directory", test_cwd);
-  CU_add_test(s, "missing binary", test_missing_binary);
-  CU_add_test(s, "bad spec and run_as", test_bad_spec);
-  CU_add_test(s, "kill: SIGTERM", test_kill_sigterm);
-  CU_add_test(s, "kill: SIGKILL after grace", test_kill_escalates_to_sigkill);
-  CU_add_test(s, "timeout", test_timeout);
-  CU_add_test(s, "background grandchild holds the pipe", test_background_grandchild);
-  CU_add_test(s, "throughput", test_throughput);
+  static const struct {
+    const char *name;
+    CU_InitializeFunc init;
+  } suites[] = {{"worker_spawn", suite_own},
+                {"worker_spawn (one set per loop)", suite_set},
+                {"worker_spawn (one set, no clone3)", suite_set_no_clone3}};
+  for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
+    CU_pSuite s = CU_add_suite(suites[i].name, suites[i].init, suite_done);
+    CU_add_test(s, "merged output and exit code", test_merged_output_and_exit_code);
+    CU_add_test(s, "large output", test_large_output);
+    CU_add_test(s, "environment", test_env);
+    CU_add_test(s, "own process group", test_own_process_group);
+    CU_add_test(s, "default signal dispositions", test_default_dispositions);
+    CU_add_test(s, "working directory", test_cwd);
+    CU_add_test(s, "missing binary", test_missing_binary);
+    CU_add_test(s, "bad spec and run_as", test_bad_spec);
+    CU_add_test(s, "kill: SIGTERM", test_kill_sigterm);
+    CU_add_test(s, "kill: SIGKILL after grace", test_kill_escalates_to_sigkill);
+    CU_add_test(s, "timeout", test_timeout);
+    CU_add_test(s, "background grandchild holds the pipe", test_background_grandchild);
+    if (i == 0) {
+      CU_add_test(s, "a set shared by spawns, closed while they run", test_set_shared_and_closed_early);
+      CU_add_test(s, "an idle set", test_set_idle);
+    }
+    CU_add_test(s, "throughput", test_throughput);
+  }
   return pgd_test_run();
 }
