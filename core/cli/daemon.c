@@ -263,6 +263,13 @@ static void on_signal(uv_signal_t *h, int signum) {
   shutdown_daemon(d);
 }
 
+/* `pagoda dev`'s worker reaches its master through a local stream, not
+ * loopback TCP (docs/architecture.md "pagoda dev's own worker"). */
+static int dial_own_master(void *ud, const pgd_conn_cbs_t *cbs, void *cb_ud, pgd_conn_t **out) {
+  daemon_state_t *d = ud;
+  return d->master ? pgd_master_connect_local(d->master, cbs, cb_ud, out) : UV_ECONNREFUSED;
+}
+
 static int start_worker(daemon_state_t *d, const char *host, int port, const char *data_dir,
                         int slots, char *err, size_t errlen) {
   settings_t *s = d->s;
@@ -285,6 +292,10 @@ static int start_worker(daemon_state_t *d, const char *host, int port, const cha
   wc.cgroup_root = s->worker_cgroup_root;
   wc.inproc_isolation = s->worker_inproc_isolation;
   wc.reconnect_ms = 200;
+  if (s->mode == MODE_DEV) {
+    wc.dial_local = dial_own_master;
+    wc.dial_local_ud = d;
+  }
   /* The CA for the master's HTTPS port (resource downloads): --http-ca, else
    * the RPC's CA (one CA signs both in the documented setup); `pagoda dev`
    * without either trusts its own certificate file (self-signed). */

@@ -95,6 +95,18 @@ int pgd_master_start(uv_loop_t *loop, const pgd_master_config_t *cfg, pgd_regist
 /* The RPC port actually bound (useful when 0 was asked for). */
 int pgd_master_rpc_port(const pgd_master_t *m);
 
+struct pgd_conn;
+struct pgd_conn_cbs;
+/* A worker of this same process (`pagoda dev`) connects here instead of to
+ * the RPC port: a Unix-domain socketpair accepted like a TCP connection
+ * (net/conn.h pgd_listener_connect_local: same frames, handshake, secret
+ * proofs, deadlines and heartbeats; never TLS). The contract of
+ * pgd_conn_connect (it fits pgd_worker_config_t.dial_local). Loop thread
+ * only. 0, or UV_ECONNREFUSED when the master is stopping, or another
+ * negative uv error. */
+int pgd_master_connect_local(pgd_master_t *m, const struct pgd_conn_cbs *cbs, void *ud,
+                             struct pgd_conn **out);
+
 /* Rescans the balancer scripts (SIGHUP, POST /api/v1/balancers/reload);
  * returns the number refused. */
 int pgd_master_reload_balancers(pgd_master_t *m);

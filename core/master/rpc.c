@@ -565,6 +565,12 @@ int m_rpc_start(pgd_master_t *m, char *err, size_t errlen) {
   return 0;
 }
 
+int pgd_master_connect_local(pgd_master_t *m, const pgd_conn_cbs_t *cbs, void *ud,
+                             pgd_conn_t **out) {
+  if (!m || m->stopping || !m->listener) return UV_ECONNREFUSED;
+  return pgd_listener_connect_local(m->listener, cbs, ud, out);
+}
+
 void m_rpc_send_launch(pgd_master_t *m, m_task_t *t) {
   m_exec_t *e = t->exec;
   if (!t->worker || !t->worker->conn) return;

@@ -1,4 +1,5 @@
 #include "net/conn.h"
+#include "net/conn_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,58 +14,6 @@
 #define MOD "net"
 #define LISTEN_BACKLOG 4096
 #define READ_BUF_SIZE ((size_t)64 * 1024)
-
-typedef enum {
-  CONN_RESOLVING,  /* client: waiting for getaddrinfo */
-  CONN_CONNECTING, /* client: waiting for the TCP connect */
-  CONN_OPEN,       /* reading and writing */
-  CONN_CLOSING     /* no more reads or messages; flushing or closing */
-} conn_state_t;
-
-struct pgd_conn {
-  uv_tcp_t tcp; /* tcp.data = the conn */
-  uv_loop_t *loop;
-  pgd_conn_cbs_t cbs;
-  void *ud;
-  void *data;
-  pgd_frame_decoder_t dec;
-  size_t max_frame;
-  conn_state_t state;
-  int reason;        /* reported by on_close */
-  int refs;          /* open handles + getaddrinfo in flight */
-  int connected;     /* the socket is connected: writes may be issued */
-  int silent;        /* failed before the caller got it: no callbacks */
-  int shutting_down; /* uv_shutdown issued: no more writes */
-  int timer_inited;
-  int port;          /* connect target port */
-  int writes_inflight;
-  uv_connect_t connect_req;
-  uv_getaddrinfo_t gai_req;
-  uv_shutdown_t shutdown_req;
-  uv_timer_t linger;
-  uv_timer_t deadline; /* pgd_conn_set_deadline */
-  int deadline_inited;
-  /* Frames queued while no write is in flight go out together at the
-   * start of the next loop iteration (its idle phase): one write per
-   * connection per iteration, not one per frame (conn_schedule_flush). */
-  uv_idle_t flusher;
-  int flusher_inited;
-  /* Frames encoded but not yet given to uv_write (owned). */
-  uv_buf_t *pend;
-  size_t npend, pend_cap, pend_bytes;
-  char peer[64];
-  pgd_tls_t *tls; /* TLS engine between the socket and the frames, or NULL */
-  int tls_ready;  /* its handshake is complete: frames may be written */
-};
-
-struct pgd_listener {
-  uv_tcp_t tcp;
-  size_t max_frame;
-  pgd_accept_cb on_accept;
-  void *ud;
-  int port;
-  pgd_tls_ctx_t *tls; /* server TLS context (borrowed), or NULL */
-};
 
 typedef struct {
   uv_write_t req;
@@ -111,26 +60,27 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t len) {
 static void conn_fill_peer(pgd_conn_t *c) {
   struct sockaddr_storage ss;
   int n = sizeof ss;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0)
+  if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &n) == 0)
     format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
 
-static pgd_conn_t *conn_new(uv_loop_t *loop, size_t max_frame) {
+pgd_conn_t *pgd_conn__new(uv_loop_t *loop, size_t max_frame, int local) {
   pgd_conn_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  if (uv_tcp_init(loop, &c->tcp) != 0) {
+  if ((local ? uv_pipe_init(loop, &c->io.pipe, 0) : uv_tcp_init(loop, &c->io.tcp)) != 0) {
     free(c);
     return NULL;
   }
-  c->tcp.data = c;
+  c->io.handle.data = c;
+  c->local = local;
   c->loop = loop;
   c->refs = 1;
   c->max_frame = max_frame ? max_frame : PGD_FRAME_MAX_DEFAULT;
   pgd_frame_decoder_init(&c->dec, c->max_frame);
   c->linger.data = c;
-  snprintf(c->peer, sizeof c->peer, "?");
+  snprintf(c->peer, sizeof c->peer, local ? "local" : "?");
   return c;
 }
 
@@ -144,6 +94,10 @@ static void conn_free(pgd_conn_t *c) {
 
 static void conn_unref(pgd_conn_t *c) {
   if (--c->refs > 0) return;
+  /* A local client closed before its connect completed: on_connect gets
+   * UV_ECANCELED before on_close, as libuv reports a cancelled TCP connect. */
+  if (c->local_connect_pending && !c->silent && c->cbs.on_connect)
+    c->cbs.on_connect(c, UV_ECANCELED, c->ud);
   if (!c->silent && c->cbs.on_close) c->cbs.on_close(c, c->reason, c->ud);
   conn_free(c);
 }
@@ -152,8 +106,8 @@ static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
 
 /* Closes the handles now; pending write/connect/shutdown requests are
  * cancelled by libuv before the close callback runs. */
-static void conn_close_now(pgd_conn_t *c) {
-  if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+void pgd_conn__close_now(pgd_conn_t *c) {
+  if (!uv_is_closing(&c->io.handle)) uv_close(&c->io.handle, on_handle_closed);
   if (c->timer_inited && !uv_is_closing((uv_handle_t *)&c->linger))
     uv_close((uv_handle_t *)&c->linger, on_handle_closed);
   if (c->deadline_inited && !uv_is_closing((uv_handle_t *)&c->deadline))
@@ -164,13 +118,13 @@ static void conn_close_now(pgd_conn_t *c) {
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   pgd_conn_t *c = req->handle->data;
-  conn_close_now(c);
+  pgd_conn__close_now(c);
 }
 
 static void on_linger(uv_timer_t *t) {
   pgd_conn_t *c = t->data;
   PGD_WARN(MOD, "%s: queued data not flushed within %d ms; closing", c->peer, PGD_CONN_LINGER_MS);
-  conn_close_now(c);
+  pgd_conn__close_now(c);
 }
 
 /* ---- writes ------------------------------------------------------------- */
@@ -183,7 +137,7 @@ static int tls_send_out(pgd_conn_t *c) {
   char *data;
   size_t n = pgd_tls_take(c->tls, &data);
   if (n == 0) return 0;
-  if (!c->connected || uv_is_closing((uv_handle_t *)&c->tcp)) {
+  if (!c->connected || uv_is_closing(&c->io.handle)) {
     free(data);
     return 0;
   }
@@ -195,7 +149,7 @@ static int tls_send_out(pgd_conn_t *c) {
   w->nbufs = 1;
   w->bufs[0] = uv_buf_init(data, (unsigned)n);
   w->first_base = data;
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, 1, on_write);
+  int rc = uv_write(&w->req, &c->io.stream, w->bufs, 1, on_write);
   if (rc < 0) {
     free(data);
     free(w);
@@ -226,12 +180,12 @@ static int conn_flush_tls(pgd_conn_t *c) {
  * uv_write), then what did not fit to one uv_write. */
 static int conn_flush(pgd_conn_t *c) {
   if (c->npend == 0 || !c->connected || c->shutting_down) return 0;
-  if (uv_is_closing((uv_handle_t *)&c->tcp)) return 0;
+  if (uv_is_closing(&c->io.handle)) return 0;
   if (c->tls) return conn_flush_tls(c);
   size_t done = 0;     /* whole frames written */
   size_t partial = 0;  /* bytes written of frame `done` */
-  if (c->writes_inflight == 0 && c->tcp.write_queue_size == 0) {
-    int n = uv_try_write((uv_stream_t *)&c->tcp, c->pend, (unsigned)c->npend);
+  if (c->writes_inflight == 0 && c->io.stream.write_queue_size == 0) {
+    int n = uv_try_write(&c->io.stream, c->pend, (unsigned)c->npend);
     if (n < 0 && n != UV_EAGAIN) return n; /* broken: the frames stay queued, freed with c */
     size_t left = n > 0 ? (size_t)n : 0;
     while (done < c->npend && left >= c->pend[done].len) {
@@ -267,7 +221,7 @@ static int conn_flush(pgd_conn_t *c) {
   w->nbufs = nb;
   c->npend = 0;
   c->pend_bytes = 0;
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)w->nbufs, on_write);
+  int rc = uv_write(&w->req, &c->io.stream, w->bufs, (unsigned)w->nbufs, on_write);
   if (rc < 0) {
     free(w->first_base);
     for (size_t i = 1; i < w->nbufs; i++) free(w->bufs[i].base);
@@ -298,9 +252,16 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
+static void conn_connected(pgd_conn_t *c, int status);
+
 static void on_flush_idle(uv_idle_t *h) {
   pgd_conn_t *c = h->data;
   uv_idle_stop(h);
+  if (c->local_connect_pending) { /* a local pair's client: connected from the loop */
+    c->local_connect_pending = 0;
+    conn_connected(c, 0);
+    return;
+  }
   if (c->writes_inflight > 0) return; /* on_write flushes what gathered */
   int rc = conn_flush(c);
   if (rc < 0) conn_begin_close(c, rc, 0);
@@ -312,13 +273,19 @@ static void on_flush_idle(uv_idle_t *h) {
  * flight gather until it completes (on_write). */
 static int conn_schedule_flush(pgd_conn_t *c) {
   if (c->writes_inflight > 0 || !c->connected || c->shutting_down) return 0;
+  if (pgd_conn__arm_idle(c) < 0) return conn_flush(c); /* then at once */
+  return 0;
+}
+
+int pgd_conn__arm_idle(pgd_conn_t *c) {
   if (!c->flusher_inited) {
-    if (uv_idle_init(c->loop, &c->flusher) != 0) return conn_flush(c); /* then at once */
+    int rc = uv_idle_init(c->loop, &c->flusher);
+    if (rc != 0) return rc;
     c->flusher.data = c;
     c->flusher_inited = 1;
     c->refs++; /* released by the handle's close callback */
   }
-  if (uv_is_closing((uv_handle_t *)&c->flusher)) return conn_flush(c);
+  if (uv_is_closing((uv_handle_t *)&c->flusher)) return UV_EPIPE;
   if (!uv_is_active((uv_handle_t *)&c->flusher)) uv_idle_start(&c->flusher, on_flush_idle);
   return 0;
 }
@@ -386,7 +353,7 @@ int pgd_conn_send(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body) {
 }
 
 size_t pgd_conn_write_queue_size(const pgd_conn_t *c) {
-  return c->pend_bytes + c->tcp.write_queue_size;
+  return c->pend_bytes + c->io.stream.write_queue_size;
 }
 
 /* ---- closing ------------------------------------------------------------ */
@@ -398,21 +365,21 @@ static void conn_begin_close(pgd_conn_t *c, int reason, int graceful) {
   c->reason = reason;
   if (prev == CONN_RESOLVING) {
     uv_cancel((uv_req_t *)&c->gai_req); /* its callback still runs */
-    conn_close_now(c);
+    pgd_conn__close_now(c);
     return;
   }
   if (prev == CONN_CONNECTING) { /* on_connect gets UV_ECANCELED */
-    conn_close_now(c);
+    pgd_conn__close_now(c);
     return;
   }
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  uv_read_stop(&c->io.stream);
   if (graceful && c->connected) {
     if (c->tls && c->tls_ready && conn_flush(c) == 0) {
       pgd_tls_shutdown(c->tls); /* close_notify, then the FIN */
       (void)tls_send_out(c);
     }
     if (conn_flush(c) == 0 &&
-        uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
+        uv_shutdown(&c->shutdown_req, &c->io.stream, on_shutdown) == 0) {
       c->shutting_down = 1;
       if (uv_timer_init(c->loop, &c->linger) == 0) {
         c->timer_inited = 1;
@@ -422,7 +389,7 @@ static void conn_begin_close(pgd_conn_t *c, int reason, int graceful) {
       return;
     }
   }
-  conn_close_now(c);
+  pgd_conn__close_now(c);
 }
 
 void pgd_conn_close(pgd_conn_t *c) {
@@ -554,14 +521,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static int conn_start_open(pgd_conn_t *c) {
   c->state = CONN_OPEN;
   c->connected = 1;
-  uv_tcp_nodelay(&c->tcp, 1);
-  conn_fill_peer(c);
+  if (!c->local) { /* a local stream has no Nagle and no address: its peer reads "local" */
+    uv_tcp_nodelay(&c->io.tcp, 1);
+    conn_fill_peer(c);
+  }
   return 0;
 }
 
 static void conn_start_reading(pgd_conn_t *c) {
   if (c->state != CONN_OPEN) return;
-  int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  int rc = uv_read_start(&c->io.stream, on_alloc, on_read);
   if (rc < 0) conn_begin_close(c, rc, 0);
 }
 
@@ -581,8 +550,9 @@ void *pgd_conn_get_data(const pgd_conn_t *c) { return c->data; }
 
 /* ---- client side -------------------------------------------------------- */
 
-static void on_connect(uv_connect_t *req, int status) {
-  pgd_conn_t *c = req->handle->data;
+/* The client's connect finished (TCP: libuv's callback; a local pair's
+ * client: its first idle). */
+static void conn_connected(pgd_conn_t *c, int status) {
   if (status == 0 && c->state == CONN_CONNECTING) {
     conn_start_open(c);
     PGD_DEBUG(MOD, "connected to %s", c->peer);
@@ -606,9 +576,11 @@ static void on_connect(uv_connect_t *req, int status) {
   }
 }
 
+static void on_connect(uv_connect_t *req, int status) { conn_connected(req->handle->data, status); }
+
 static int conn_do_connect(pgd_conn_t *c, const struct sockaddr *sa) {
   c->state = CONN_CONNECTING;
-  return uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connect);
+  return uv_tcp_connect(&c->connect_req, &c->io.tcp, sa, on_connect);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
@@ -641,7 +613,7 @@ int pgd_conn_connect(uv_loop_t *loop, const char *host, int port, size_t max_fra
                      const pgd_conn_cbs_t *cbs, void *ud, pgd_conn_t **out) {
   if (!loop || !host || !out || port <= 0 || port > 65535) return UV_EINVAL;
   *out = NULL;
-  pgd_conn_t *c = conn_new(loop, max_frame);
+  pgd_conn_t *c = pgd_conn__new(loop, max_frame, 0);
   if (!c) return UV_ENOMEM;
   pgd_conn_set_callbacks(c, cbs, ud);
   c->port = port;
@@ -664,7 +636,7 @@ int pgd_conn_connect(uv_loop_t *loop, const char *host, int port, size_t max_fra
   if (rc < 0) {
     c->silent = 1;
     c->state = CONN_CLOSING;
-    conn_close_now(c);
+    pgd_conn__close_now(c);
     return rc;
   }
   *out = c;
@@ -679,22 +651,27 @@ static void on_connection(uv_stream_t *server, int status) {
     PGD_WARN(MOD, "accept on port %d failed: %s", l->port, uv_strerror(status));
     return;
   }
-  pgd_conn_t *c = conn_new(server->loop, l->max_frame);
+  pgd_conn_t *c = pgd_conn__new(server->loop, l->max_frame, 0);
   if (!c) {
     PGD_ERROR(MOD, "out of memory accepting a connection on port %d", l->port);
     return;
   }
-  int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+  int rc = uv_accept(server, &c->io.stream);
   if (rc < 0) {
     PGD_WARN(MOD, "accept on port %d failed: %s", l->port, uv_strerror(rc));
     c->silent = 1;
     c->state = CONN_CLOSING;
-    conn_close_now(c);
+    pgd_conn__close_now(c);
     return;
   }
+  pgd_conn__accepted(l, c);
+}
+
+void pgd_conn__accepted(pgd_listener_t *l, pgd_conn_t *c) {
   conn_start_open(c);
   PGD_DEBUG(MOD, "accepted %s on port %d", c->peer, l->port);
-  if (l->tls && !(c->tls = pgd_tls_new(l->tls, true, NULL))) {
+  /* A local stream never leaves the process: no TLS on it. */
+  if (l->tls && !c->local && !(c->tls = pgd_tls_new(l->tls, true, NULL))) {
     PGD_ERROR(MOD, "out of memory starting TLS with %s; closing", c->peer);
     c->silent = 1;
     conn_begin_close(c, UV_ENOMEM, 0);
@@ -771,7 +748,7 @@ void pgd_listener_set_tls(pgd_listener_t *l, pgd_tls_ctx_t *ctx) {
 }
 
 int pgd_conn_set_tls(pgd_conn_t *c, pgd_tls_ctx_t *ctx, const char *peer_host) {
-  if (!c || !ctx || c->tls || c->connected) return -EINVAL;
+  if (!c || !ctx || c->tls || c->connected || c->local) return -EINVAL;
   c->tls = pgd_tls_new(ctx, false, peer_host);
   return c->tls ? 0 : -ENOMEM;
 }

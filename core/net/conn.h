@@ -1,6 +1,7 @@
-/* Pagoda — a framed connection of the master <-> worker protocol on libuv TCP.
+/* Pagoda — a framed connection of the master <-> worker protocol on libuv TCP
+ * (or, inside one process, a Unix-domain stream: pgd_listener_connect_local).
  *
- * A pgd_conn_t carries frames (net/frame.h) both ways over one TCP stream; a
+ * A pgd_conn_t carries frames (net/frame.h) both ways over one stream; a
  * pgd_listener_t accepts them. Messages arrive parsed (cJSON) through
  * callbacks; sends are encoded at once, queued and written asynchronously:
  * the frames queued during one loop iteration leave together at the start
@@ -100,12 +101,29 @@ void pgd_conn_set_callbacks(pgd_conn_t *c, const pgd_conn_cbs_t *cbs, void *ud);
 int pgd_conn_connect(uv_loop_t *loop, const char *host, int port, size_t max_frame,
                      const pgd_conn_cbs_t *cbs, void *ud, pgd_conn_t **out);
 
+/* Connects to listener `l` of this process without the network: the two ends
+ * of a socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC) on the listener's
+ * loop, carrying the same frames as TCP (used by `pagoda dev` for its own
+ * worker: docs/architecture.md). The server end is handed to the
+ * listener's on_accept before this returns (same max_frame, never TLS: the
+ * stream does not leave the process), and reading starts after it; the
+ * client end is returned in *out with `cbs` (copied) and `ud`, and behaves
+ * like one of pgd_conn_connect: on_connect(c, 0) fires from the loop (or
+ * UV_ECANCELED when closed before), frames sent before it are queued,
+ * every close and loss is reported as for TCP. Both peers read "local"
+ * (pgd_conn_peer). pgd_conn_set_tls refuses it (-EINVAL). Must be called
+ * on the listener's loop thread. Returns 0, UV_ECONNREFUSED when the
+ * listener is closing, UV_EINVAL, UV_ENOMEM or the socketpair's error; on
+ * error no callback is ever called and nothing is left open. */
+int pgd_listener_connect_local(pgd_listener_t *l, const pgd_conn_cbs_t *cbs, void *ud,
+                               pgd_conn_t **out);
+
 /* Makes a client connection speak TLS with `ctx` (borrowed for the call:
  * the engine keeps its own reference), verifying that the server's
  * certificate names `peer_host` (borrowed). Call it right after
  * pgd_conn_connect, before the loop runs (frames queued before are sent
- * once the TLS handshake completes). 0, -EINVAL (already connected or
- * already TLS) or -ENOMEM. A failed handshake closes with PGD_FRAME_ETLS. */
+ * once the TLS handshake completes). 0, -EINVAL (already connected,
+ * already TLS, or a local connection) or -ENOMEM. A failed handshake closes with PGD_FRAME_ETLS. */
 int pgd_conn_set_tls(pgd_conn_t *c, pgd_tls_ctx_t *ctx, const char *peer_host);
 
 /* 1 when the connection speaks TLS. */
@@ -126,7 +144,8 @@ int pgd_conn_send(pgd_conn_t *c, pgd_msg_type_t type, cJSON *body);
 void pgd_conn_close(pgd_conn_t *c);
 
 /* The peer address as "127.0.0.1:port" or "[::1]:port" (the target given to
- * pgd_conn_connect until connected). Borrowed, valid until on_close returns. */
+ * pgd_conn_connect until connected; "local" for pgd_listener_connect_local).
+ * Borrowed, valid until on_close returns. */
 const char *pgd_conn_peer(const pgd_conn_t *c);
 
 /* Closes `c` (on_close reason UV_ETIMEDOUT, without flushing) unless the

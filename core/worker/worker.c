@@ -363,7 +363,8 @@ static void on_close(pgd_conn_t *c, int reason, void *ud) {
 static void do_connect(pgd_worker_t *w) {
   pgd_conn_cbs_t cbs = {.on_message = on_message, .on_close = on_close, .on_connect = on_connect};
   pgd_conn_t *c = NULL;
-  int rc = pgd_conn_connect(w->loop, w->master_host, w->master_port, 0, &cbs, w, &c);
+  int rc = w->dial_local ? w->dial_local(w->dial_local_ud, &cbs, w, &c)
+                         : pgd_conn_connect(w->loop, w->master_host, w->master_port, 0, &cbs, w, &c);
   if (rc < 0) {
     if (w->connect_failures++ == 0)
       PGD_WARN(MOD, "cannot connect to master %s:%d: %s (retrying)", w->master_host,
@@ -372,7 +373,7 @@ static void do_connect(pgd_worker_t *w) {
     return;
   }
   w->conn = c;
-  if (w->tls && pgd_conn_set_tls(c, w->tls, w->master_host) < 0) {
+  if (w->tls && !w->dial_local && pgd_conn_set_tls(c, w->tls, w->master_host) < 0) {
     PGD_ERROR(MOD, "cannot start TLS to master %s:%d (out of memory?)", w->master_host,
               w->master_port);
     pgd_conn_close(c); /* on_close schedules the retry */
@@ -635,6 +636,8 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
                          w->id, strerror(-rc));
   }
   w->master_port = cfg->master_port;
+  w->dial_local = cfg->dial_local;
+  w->dial_local_ud = cfg->dial_local_ud;
   w->slots = cfg->slots;
   w->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
   w->kill_grace_ms = cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : 5000;
@@ -661,8 +664,9 @@ int pgd_worker_start(uv_loop_t *loop, const pgd_worker_config_t *cfg, pgd_regist
   uv_timer_init(loop, &w->leave_timer);
   w->leave_timer.data = w;
   w->hb_timer.data = w->reconnect_timer.data = w;
-  PGD_INFO(MOD, "worker %s (%s, %d slots) connecting to master %s:%d", w->id, w->host_name,
-           w->slots, w->master_host, w->master_port);
+  PGD_INFO(MOD, "worker %s (%s, %d slots) connecting to master %s:%d%s", w->id, w->host_name,
+           w->slots, w->master_host, w->master_port,
+           w->dial_local ? " in this process, over a local stream" : "");
   if (cJSON_GetArraySize(w->allowed_users) > 0 && geteuid() != 0)
     PGD_WARN(MOD, "allowed_users is set but worker %s runs as uid %u, not root: run_as jobs will fail",
              w->id, (unsigned)geteuid());

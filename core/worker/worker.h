@@ -2,7 +2,8 @@
  * and reports on them (docs/protocol.md, worker side).
  *
  * What it does:
- *   - connects to master_host:master_port (over TLS when tls_ca is set) and
+ *   - connects to master_host:master_port (over TLS when tls_ca is set; or
+ *     through dial_local to a master in the same process) and
  *     does the handshake of docs/protocol.md: hello (protocol version,
  *     nonce, id, host, slots, labels, job types, pid, load, the attempts
  *     it still supervises), challenge, auth with its proof of the secret,
@@ -47,8 +48,17 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "net/conn.h"
 #include "plugin/registry.h"
 #include "worker/inproc.h"
+
+/* Connects to a master in this same process (`pagoda dev`): the same
+ * contract as pgd_conn_connect (cbs copied, `cb_ud` passed back, 0 and *out
+ * or a negative uv error with no callback ever called), for example
+ * pgd_listener_connect_local on the master's listener. `ud` is the config's
+ * dial_local_ud. Called on the worker's loop thread at every (re)connect. */
+typedef int (*pgd_worker_dial_fn)(void *ud, const pgd_conn_cbs_t *cbs, void *cb_ud,
+                                  pgd_conn_t **out);
 
 typedef struct pgd_worker_config {
   const char *master_host; /* required */
@@ -86,6 +96,14 @@ typedef struct pgd_worker_config {
                               process isolation (argv: worker/inproc_child.h);
                               NULL = pagoda-inproc next to the running
                               executable, else the running executable itself */
+  pgd_worker_dial_fn dial_local; /* nullable: reach the master through this (a local
+                              stream in one process) instead of TCP to
+                              master_host:master_port; tls_* are then not used for
+                              the connection (it never leaves the process), the
+                              handshake (hello, secret proofs) is unchanged, and
+                              master_host still names the master's HTTP host for
+                              resource downloads */
+  void *dial_local_ud;     /* passed to dial_local as is */
 } pgd_worker_config_t;
 
 typedef struct pgd_worker pgd_worker_t;

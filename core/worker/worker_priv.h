@@ -64,6 +64,8 @@ struct pgd_worker {
    * and the master's from its challenge ("" until it arrives). */
   char wnonce[PGD_AUTH_HEX_LEN + 1], mnonce[PGD_AUTH_HEX_LEN + 1];
   struct pgd_tls_ctx *tls; /* client TLS context (net/tls.h), NULL = plain TCP */
+  pgd_worker_dial_fn dial_local; /* config's: a master in this process, NULL = TCP */
+  void *dial_local_ud;
   int64_t epoch; /* newest epoch seen, 0 = none */
   int connect_failures;
   uv_timer_t hb_timer, reconnect_timer;

@@ -922,6 +922,78 @@ static void test_bad_config(void) {
   CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+/* ---- a master in the same process (pagoda dev) ------------------------- */
+
+static int local_dials, local_refusals;
+/* dial_local of the tests: the first `local_refusals` dials are refused (a
+ * master not there yet), then the fake master's listener takes a local
+ * stream. */
+static int dial_fake_master(void *ud, const pgd_conn_cbs_t *cbs, void *cb_ud, pgd_conn_t **out) {
+  CU_ASSERT_PTR_EQUAL(ud, &fm);
+  local_dials++;
+  if (local_refusals > 0) {
+    local_refusals--;
+    return UV_ECONNREFUSED;
+  }
+  return pgd_listener_connect_local(fm.l, cbs, cb_ud, out);
+}
+
+/* With dial_local the worker reaches the master over a local stream (the
+ * peer reads "local", no TCP), with the same handshake (the secret proved),
+ * launches, reports and heartbeats; a refused dial and a dropped connection
+ * are retried through dial_local, and unacknowledged reports are resent. */
+static void test_local_stream(void) {
+  if (!have_shell) {
+    CU_FAIL("shell.so is not built: it is a build dependency of this test");
+    return;
+  }
+  fm_clear();
+  fm.hellos = 0;
+  fm.good_proofs = fm.bad_proofs = 0;
+  int accepts0 = fm.accepts;
+  local_dials = 0;
+  local_refusals = 1;
+  pgd_worker_config_t cfg = {.master_host = "127.0.0.1",
+                             .master_port = pgd_listener_port(fm.l),
+                             .secret = "s3cret",
+                             .id_override = "w-local",
+                             .slots = 2,
+                             .heartbeat_ms = 50,
+                             .reconnect_ms = 20,
+                             .dial_local = dial_fake_master,
+                             .dial_local_ud = &fm};
+  pgd_worker_t *w = NULL;
+  char err[256];
+  CU_ASSERT_EQUAL_FATAL(pgd_worker_start(&loop, &cfg, reg, &w, err, sizeof err), 0);
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)1, 3000));
+  CU_ASSERT_EQUAL(local_dials, 2); /* refused once, then connected */
+  CU_ASSERT_EQUAL(fm.accepts, accepts0 + 1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fm.c);
+  CU_ASSERT_STRING_EQUAL(pgd_conn_peer(fm.c), "local");
+  CU_ASSERT_FATAL(run_until(got_heartbeat, NULL, 2000));
+  CU_ASSERT(pgd_worker_connected(w));
+  CU_ASSERT_EQUAL(fm.good_proofs, 1);
+  CU_ASSERT_EQUAL(fm.bad_proofs, 0);
+
+  fm_send(PGD_MSG_LAUNCH, launch_msg(1, 90, "shell", "{\"script\":\"echo over-local\",\"shell\":\"sh\"}"));
+  CU_ASSERT_FATAL(run_until(has_final, (void *)90, 5000));
+  CU_ASSERT_STRING_EQUAL(str(final_state(90), "state"), "succeeded");
+  char log[256];
+  collect_log(90, log, sizeof log);
+  CU_ASSERT_STRING_EQUAL(log, "over-local\n");
+  size_t pending = pgd_worker_pending_reports(w);
+  CU_ASSERT(pending >= 3);
+
+  /* the master drops it: the worker dials again and resends every report */
+  pgd_conn_close(fm.c);
+  fm_clear();
+  CU_ASSERT_FATAL(run_until(got_hellos, (void *)2, 3000));
+  CU_ASSERT_EQUAL(local_dials, 3);
+  CU_ASSERT_FATAL(run_until(has_final, (void *)90, 3000)); /* resent */
+  CU_ASSERT_EQUAL(pgd_worker_pending_reports(w), pending);
+  stop_worker(w);
+}
+
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("worker_protocol", suite_init, suite_clean);
@@ -940,5 +1012,6 @@ int main(void) {
   CU_add_test(s, "heartbeat reports the current job types", test_heartbeat_current_types);
   CU_add_test(s, "run_as: allowed_users, unknown user, runs as nobody", test_run_as);
   CU_add_test(s, "bad config and id file", test_bad_config);
+  CU_add_test(s, "a master in this process, over a local stream", test_local_stream);
   return pgd_test_run();
 }
