@@ -285,7 +285,7 @@ void pgd_store_group_end(pgd_store_t *s);
 bool pgd_store_background(pgd_store_t *s, bool on);
 
 /* The default group window (µs) and batch size that end a wait early. */
-#define PGD_STORE_GROUP_WINDOW_DEFAULT_US 1000
+#define PGD_STORE_GROUP_WINDOW_DEFAULT_US 5000
 #define PGD_STORE_GROUP_MAX_WRITES_DEFAULT 512
 
 /* Any thread: sets the group window. window_us <= 0: background writes are

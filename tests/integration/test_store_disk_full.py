@@ -98,6 +98,11 @@ class DiskFull(ClusterCase):
         self.api.shell_job("df-mark", "touch %s-$PAGODA_EXECUTION_ID" % self.marker("mark"))
         long_id = self.api.run("df-long")
         self.api.wait_for_state(long_id, {"running"}, timeout=20)
+        # The worker's `running` report is a background write: the store
+        # holds it up to the group window (docs/store.md) before it is
+        # durable. Fill the disk only once it is stored.
+        harness.wait_until(lambda: stored_state(self.db, long_id) == "running", 20, 0.01,
+                           "the running state stored")
         self.assertEqual(self.api.health()["status"], "ok")
 
         filler = self.fill()
