@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "pgd_test.h"
+#include "pgd_test_loop.h"
 #include "net/conn.h"
 
 #define N_ECHO 10000
@@ -50,43 +51,14 @@ typedef struct {
   pgd_conn_t *server_conn; /* the last accepted */
 } ctx_t;
 
-static void on_guard(uv_timer_t *t) {
-  ctx_t *x = t->data;
-  x->timed_out = 1;
-  uv_stop(&x->loop);
-}
-
 static void ctx_init(ctx_t *x) {
   memset(x, 0, sizeof *x);
-  CU_ASSERT_FATAL(uv_loop_init(&x->loop) == 0);
-  uv_timer_init(&x->loop, &x->guard);
-  x->guard.data = x;
-  uv_timer_start(&x->guard, on_guard, 10000, 0);
-  uv_unref((uv_handle_t *)&x->guard); /* the loop ends when the test's handles do */
+  pgd_test_loop_init(&x->loop, &x->guard, &x->timed_out, 10000);
   x->connect_status = 1;
   x->last_type = -1;
 }
 
-static void walk_close(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
-/* Runs the loop to the end, then asserts that the loop closes cleanly: only
- * the guard timer may be left, and it is closed here. */
-static void ctx_finish(ctx_t *x) {
-  uv_run(&x->loop, UV_RUN_DEFAULT);
-  CU_ASSERT_FALSE(x->timed_out);
-  if (x->timed_out) {
-    /* Tear down what is left so that later tests still run. */
-    uv_walk(&x->loop, walk_close, NULL);
-    uv_run(&x->loop, UV_RUN_DEFAULT);
-  } else {
-    uv_close((uv_handle_t *)&x->guard, NULL);
-    uv_run(&x->loop, UV_RUN_DEFAULT);
-  }
-  CU_ASSERT_EQUAL(uv_loop_close(&x->loop), 0);
-}
+static void ctx_finish(ctx_t *x) { pgd_test_loop_finish(&x->loop, &x->guard, &x->timed_out); }
 
 /* ---- server callbacks --------------------------------------------------- */
 
